@@ -1,0 +1,84 @@
+/* Helpers shared by the drivers, the references and the dispatch table. Not part of the API. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastconv.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* 64-bit products that report overflow instead of wrapping: every element count, offset and
+ * workspace size goes through these, so an absurd shape is a status, not a corrupted heap. */
+static inline int fc_mul_overflows(int64_t a, int64_t b, int64_t *out)
+{
+    return __builtin_mul_overflow(a, b, out);
+}
+
+static inline int fc_add_overflows(int64_t a, int64_t b, int64_t *out)
+{
+    return __builtin_add_overflow(a, b, out);
+}
+
+/* Product of `count` non-negative factors, FC_ERR_SIZE_OVERFLOW past INT64_MAX. */
+fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out);
+
+static inline int64_t fc_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fc_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+/* Floor division for a possibly negative numerator and a positive denominator. */
+static inline int64_t fc_floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* 64-byte aligned workspace (a cache line, and a whole AVX-512 register). NULL on failure or
+ * on a size that overflows. */
+void *fc_aligned_alloc(int64_t bytes);
+void fc_aligned_free(void *p);
+
+/* Threads an op's parallel region may use, and this thread's index inside the region. */
+int fc_region_threads(void);
+static inline int fc_thread_index(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Threads actually running the current parallel region (may be fewer than requested). */
+static inline int fc_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Static partition of `count` work items among `parts`: part `i` takes [*begin, *end).  The
+ * drivers use it instead of `omp for` so that what each thread computes is explicit; the
+ * result never depends on the partition, only the speed does. */
+static inline void fc_partition(int64_t count, int parts, int i, int64_t *begin, int64_t *end)
+{
+    int64_t base = count / parts, extra = count % parts;
+    *begin = i * base + (i < extra ? i : extra);
+    *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
+fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
+                             int64_t *out_h, int64_t *out_w);
+
+#define FC_RETURN_IF_ERROR(expr)                \
+    do {                                        \
+        fc_status fc_status_ = (expr);          \
+        if (fc_status_ != FC_OK) return fc_status_; \
+    } while (0)
+
+#endif /* FC_INTERNAL_H */

@@ -1,0 +1,81 @@
+/* cpuid once -> the kernel table.  BLIS's pattern: install the scalar members first, then let
+ * each ISA the CPU (and FASTCONV_ISA) allows override the families it has kernels for, so a
+ * family without a SIMD member still runs, on its scalar member. */
+#include <string.h>
+
+#include "dispatch.h"
+
+static fc_kernel_table table;
+static int table_ready = 0;
+
+static void install_scalar(fc_kernel_table *t)
+{
+    /* 4x4 fills the 16 accumulators of scalar code without spills; kc * nc * 8 bytes = 256 KiB
+     * per thread keeps the packed B panel in a 1-2 MiB L2 beside its A panel. */
+    t->f32_gemm = (fc_f32_gemm_config){fc_f32_gemm_ukernel_4x4__scalar, 4, 4, 256, 128,
+                                       "f32-gemm 4x4 scalar"};
+    t->f64_gemm = (fc_f64_gemm_config){fc_f64_gemm_ukernel_4x4__scalar, 4, 4, 256, 128,
+                                       "f64-gemm 4x4 scalar"};
+    t->f32_dconv = (fc_f32_dconv_config){fc_f32_dconv_ukernel_4__scalar, 4, "f32-dconv 4 scalar"};
+    t->f64_dconv = (fc_f64_dconv_config){fc_f64_dconv_ukernel_4__scalar, 4, "f64-dconv 4 scalar"};
+    t->f32_maxpool = fc_f32_maxpool_ukernel__scalar;
+    t->f64_maxpool = fc_f64_maxpool_ukernel__scalar;
+    t->f32_avgpool = fc_f32_avgpool_ukernel__scalar;
+    t->f64_avgpool = fc_f64_avgpool_ukernel__scalar;
+    t->f32_relu = fc_f32_relu_ukernel__scalar;
+    t->f64_relu = fc_f64_relu_ukernel__scalar;
+    t->pool_name = "pool scalar";
+    t->relu_name = "relu scalar";
+}
+
+fc_isa fc_cpu_isa(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* libgcc's probe also checks that the OS saves the wide registers (XGETBV). */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return FC_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FC_ISA_AVX2;
+#endif
+    return FC_ISA_SCALAR;
+}
+
+void fc_select_isa(fc_isa requested)
+{
+    fc_isa cpu = fc_cpu_isa();
+    fc_kernel_table t;
+    memset(&t, 0, sizeof t);
+    install_scalar(&t);
+    t.isa = requested < cpu ? requested : cpu;
+    /* SIMD members override the scalar ones here, per ISA, as they are written. */
+    table = t;
+    table_ready = 1;
+}
+
+const fc_kernel_table *fc_kernels(void)
+{
+    if (!table_ready) fc_select_isa(FC_ISA_AVX512);
+    return &table;
+}
+
+fc_isa fc_active_isa(void) { return fc_kernels()->isa; }
+
+const char *fc_isa_name(fc_isa isa)
+{
+    switch (isa) {
+    case FC_ISA_SCALAR: return "scalar";
+    case FC_ISA_AVX2: return "avx2";
+    case FC_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+const char *fc_kernel_name(const char *op, fc_dtype dtype)
+{
+    const fc_kernel_table *t = fc_kernels();
+    int f64 = dtype == FC_FLOAT64;
+    if (strcmp(op, "conv2d_im2col") == 0) return f64 ? t->f64_gemm.name : t->f32_gemm.name;
+    if (strcmp(op, "conv2d_direct") == 0) return f64 ? t->f64_dconv.name : t->f32_dconv.name;
+    if (strcmp(op, "max_pool2d") == 0 || strcmp(op, "avg_pool2d") == 0) return t->pool_name;
+    if (strcmp(op, "relu") == 0) return t->relu_name;
+    return NULL;
+}

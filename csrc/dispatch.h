@@ -1,0 +1,52 @@
+/* The kernel table: one member of each microkernel family per dtype, with the block sizes the
+ * drivers use around it.  dispatch.c fills it once at import for the chosen ISA. */
+#ifndef FC_DISPATCH_H
+#define FC_DISPATCH_H
+
+#include "fastconv.h"
+#include "kernels/dconv/dconv.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/pool/pool.h"
+#include "kernels/relu/relu.h"
+
+/* GEMM: mr x nr register tile; kc = reduction depth of one packed block (the B panel's rows),
+ * nc = output pixels per work item (the B panel's columns, a multiple of nr). */
+#define FC_DECLARE_GEMM_CONFIG(tag)      \
+    typedef struct fc_##tag##_gemm_config {   \
+        fc_##tag##_gemm_ukernel_fn ukernel;   \
+        int64_t mr, nr, kc, nc;               \
+        const char *name;                     \
+    } fc_##tag##_gemm_config;
+FC_DECLARE_GEMM_CONFIG(f32)
+FC_DECLARE_GEMM_CONFIG(f64)
+
+/* Direct convolution: kb output channels per microkernel call. */
+#define FC_DECLARE_DCONV_CONFIG(tag)      \
+    typedef struct fc_##tag##_dconv_config {  \
+        fc_##tag##_dconv_ukernel_fn ukernel;  \
+        int64_t kb;                           \
+        const char *name;                     \
+    } fc_##tag##_dconv_config;
+FC_DECLARE_DCONV_CONFIG(f32)
+FC_DECLARE_DCONV_CONFIG(f64)
+
+typedef struct fc_kernel_table {
+    fc_isa isa;
+    fc_f32_gemm_config f32_gemm;
+    fc_f64_gemm_config f64_gemm;
+    fc_f32_dconv_config f32_dconv;
+    fc_f64_dconv_config f64_dconv;
+    fc_f32_maxpool_ukernel_fn f32_maxpool;
+    fc_f64_maxpool_ukernel_fn f64_maxpool;
+    fc_f32_avgpool_ukernel_fn f32_avgpool;
+    fc_f64_avgpool_ukernel_fn f64_avgpool;
+    fc_f32_relu_ukernel_fn f32_relu;
+    fc_f64_relu_ukernel_fn f64_relu;
+    /* the names show_config() reports for the pooling and ReLU families */
+    const char *pool_name, *relu_name;
+} fc_kernel_table;
+
+/* The table in use; valid from module import on. */
+const fc_kernel_table *fc_kernels(void);
+
+#endif

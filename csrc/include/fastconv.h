@@ -1,0 +1,146 @@
+/*
+ * fastconv public C API.
+ *
+ * Every entry point validates its parameters and returns an fc_status; on any status other than
+ * FC_OK nothing has been written to the outputs.  Kernels release no locks and take none: the
+ * caller (the Cython layer) releases the GIL around each call.
+ *
+ * Tensor layouts (all dense, C-contiguous, native byte order, one dtype per call):
+ *   x       input          (N, C, H, W)
+ *   weight  filters        (K, C / groups, R, S)
+ *   bias    per filter     (K,)                      optional (NULL)
+ *   y       output         (N, K, P, Q)              conv2d
+ *   y       output         (N, C, P, Q)              pooling
+ *   indices argmax         (N, C, P, Q) int64        max pooling, flat index h * W + w into the
+ *                                                    H x W input plane; -1 for a window that
+ *                                                    lies entirely in the padding
+ *
+ * Convolution is cross-correlation (no kernel flip), as in every CNN framework:
+ *   y[n, k, p, q] = bias[k] + sum_{c, r, s} weight[k, c, r, s]
+ *                   * x[n, g * C/groups + c, p * stride_h - pad_top + r * dilation_h,
+ *                                            q * stride_w - pad_left + s * dilation_w]
+ *   with g = k / (K / groups) and x read as 0 outside the H x W plane.
+ *
+ * Output size, convolution (padding may be asymmetric):
+ *   P = (H + pad_top + pad_bottom - dilation_h * (R - 1) - 1) / stride_h + 1     (floor)
+ *   Q = (W + pad_left + pad_right - dilation_w * (S - 1) - 1) / stride_w + 1
+ *
+ * Output size, pooling (symmetric padding, at most half the kernel, PyTorch's rule):
+ *   P = floor_or_ceil((H + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h) + 1
+ *   and with ceil_mode, if (P - 1) * stride_h >= H + pad_h then P -= 1   (likewise Q).
+ *
+ * Average pooling divides by the window clipped to the padded plane when count_include_pad, by
+ * the window clipped to the input plane otherwise (PyTorch's rule).
+ *
+ * ReLU: y = x where x > 0 or x is NaN, else 0.  y == x (in place) is allowed.
+ *
+ * All sizes and indices are 64-bit.  Results are bitwise identical for any thread count: each
+ * output element is computed by one thread in a fixed order.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fc_status {
+    FC_OK = 0,
+    FC_ERR_INVALID_ARGUMENT = 1, /* a size, stride, padding or flag out of its range */
+    FC_ERR_SIZE_OVERFLOW = 2,    /* an element count or index does not fit in 64 bits */
+    FC_ERR_OUT_OF_MEMORY = 3,    /* workspace allocation failed */
+} fc_status;
+
+typedef enum fc_dtype {
+    FC_FLOAT32 = 0,
+    FC_FLOAT64 = 1,
+} fc_dtype;
+
+typedef enum fc_activation {
+    FC_ACTIVATION_NONE = 0,
+    FC_ACTIVATION_RELU = 1,
+} fc_activation;
+
+typedef enum fc_conv_algorithm {
+    FC_CONV_AUTO = 0,
+    FC_CONV_DIRECT = 1,
+    FC_CONV_IM2COL = 2,
+} fc_conv_algorithm;
+
+/* Instruction-set paths, in increasing order of capability. */
+typedef enum fc_isa {
+    FC_ISA_SCALAR = 0,
+    FC_ISA_AVX2 = 1,   /* AVX2 + FMA */
+    FC_ISA_AVX512 = 2, /* AVX-512 F */
+} fc_isa;
+
+typedef struct fc_conv2d_params {
+    int64_t n, c, h, w;          /* input: batch, channels, height, width */
+    int64_t k, r, s;             /* filters: count, height, width */
+    int64_t stride_h, stride_w;  /* >= 1 */
+    int64_t dilation_h, dilation_w; /* >= 1 */
+    int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
+    int64_t groups;              /* >= 1, divides c and k */
+} fc_conv2d_params;
+
+typedef struct fc_pool2d_params {
+    int64_t n, c, h, w;
+    int64_t kernel_h, kernel_w;  /* >= 1 */
+    int64_t stride_h, stride_w;  /* >= 1 */
+    int64_t pad_h, pad_w;        /* 0 <= pad <= kernel / 2 */
+    int64_t dilation_h, dilation_w; /* >= 1; average pooling requires 1 */
+    int ceil_mode;
+    int count_include_pad;       /* average pooling only */
+} fc_pool2d_params;
+
+/* ---- sizes -------------------------------------------------------------------------------- */
+fc_status fc_conv2d_output_size(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
+fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w);
+
+/* ---- optimised ops (csrc/ops) ------------------------------------------------------------- */
+fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                            const void *weight, const void *bias, void *y,
+                            fc_activation activation, fc_conv_algorithm algorithm);
+/* What algorithm=FC_CONV_AUTO runs for these parameters (FC_CONV_DIRECT or FC_CONV_IM2COL). */
+fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
+fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                void *y, int64_t *indices /* may be NULL */);
+fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                void *y);
+fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+
+/* ---- naive references (csrc/ref): the ground truth the optimised ops are tested against --- */
+fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                const void *weight, const void *bias, void *y,
+                                fc_activation activation);
+fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                    void *y, int64_t *indices);
+fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                    void *y);
+fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+const char *fc_status_string(fc_status status);
+
+/* Threads used by every op: n >= 1; 0 restores the OpenMP default (OMP_NUM_THREADS). */
+fc_status fc_set_num_threads(int n);
+int fc_get_num_threads(void);
+int fc_has_openmp(void);
+
+/* ISA: the best the CPU supports, and the one in use.  fc_select_isa picks the best supported
+ * path not above `requested` (the FASTCONV_ISA override); it is called once at import. */
+fc_isa fc_cpu_isa(void);
+fc_isa fc_active_isa(void);
+void fc_select_isa(fc_isa requested);
+const char *fc_isa_name(fc_isa isa);
+
+/* Name of the kernel an op runs on the active ISA, e.g. "f32-gemm 4x4 scalar".
+ * op: "conv2d_im2col", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu". NULL if unknown. */
+const char *fc_kernel_name(const char *op, fc_dtype dtype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTCONV_H */

@@ -1,0 +1,30 @@
+/* f32/f64 GEMM microkernels: C[MR x NR] (+)= A_packed[kc x MR]^T-panel * B_packed[kc x NR].
+ *
+ * a: kc rows of MR values (a[p * MR + i] = A[i][p]), zero-padded past the last real row.
+ * b: kc rows of NR values (b[p * NR + j] = B[p][j]), zero-padded past the last real column.
+ * c: MR x NR tile with row stride ldc, every element written.
+ * init: MR values each row starts from (the bias) when not accumulating; NULL means 0.
+ * flags: FC_GEMM_ACCUMULATE starts from c instead (a later block of the reduction);
+ *        FC_GEMM_RELU clamps negatives to 0 at the store (the last block only).
+ * The reduction runs p = 0, 1, ... kc-1 for every element: the order never depends on threads.
+ */
+#ifndef FC_KERNELS_GEMM_H
+#define FC_KERNELS_GEMM_H
+
+#include <stddef.h>
+
+#define FC_GEMM_ACCUMULATE 1u
+#define FC_GEMM_RELU 2u
+
+typedef void (*fc_f32_gemm_ukernel_fn)(size_t kc, const float *a, const float *b, float *c,
+                                       size_t ldc, const float *init, unsigned flags);
+typedef void (*fc_f64_gemm_ukernel_fn)(size_t kc, const double *a, const double *b, double *c,
+                                       size_t ldc, const double *init, unsigned flags);
+
+/* The members of the family; the dispatch table picks one per ISA. */
+void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, float *c,
+                                     size_t ldc, const float *init, unsigned flags);
+void fc_f64_gemm_ukernel_4x4__scalar(size_t kc, const double *a, const double *b, double *c,
+                                     size_t ldc, const double *init, unsigned flags);
+
+#endif

@@ -1,0 +1,67 @@
+/* Pooling microkernels: one output row of one plane.
+ *
+ * The driver resolves the window's rows: `rows` input rows that lie inside the plane, in window
+ * order, given as pointers (and, for max pooling, as their offsets ih * W into the plane, to
+ * form the flat argmax index).  The kernel walks the columns, described by fc_pool_columns.
+ */
+#ifndef FC_KERNELS_POOL_H
+#define FC_KERNELS_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fc_pool_columns {
+    int64_t out_w;      /* output columns to produce */
+    int64_t in_w;       /* input row length */
+    int64_t kernel_w, stride_w, pad_w, dilation_w;
+} fc_pool_columns;
+
+/* y[ow] = max over the window (first NaN wins; ties keep the first in row-major window order);
+ * indices[ow] = its flat index, or -1 for a window with no element inside the plane.
+ * indices may be NULL. */
+typedef void (*fc_f32_maxpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
+                                          const float *const *row_ptrs,
+                                          const int64_t *row_offsets, float *y,
+                                          int64_t *indices);
+typedef void (*fc_f64_maxpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
+                                          const double *const *row_ptrs,
+                                          const int64_t *row_offsets, double *y,
+                                          int64_t *indices);
+
+/* y[ow] = sum over the window / divisor, where the divisor counts the window's positions inside
+ * the padded plane (padded_rows of them vertically) when count_include_pad, else inside the
+ * plane.  Sums run row by row, left to right. */
+typedef void (*fc_f32_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
+                                          const float *const *row_ptrs, int64_t padded_rows,
+                                          int count_include_pad, float *y);
+typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
+                                          const double *const *row_ptrs, int64_t padded_rows,
+                                          int count_include_pad, double *y);
+
+void fc_f32_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
+                                    const float *const *row_ptrs, const int64_t *row_offsets,
+                                    float *y, int64_t *indices);
+void fc_f64_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
+                                    const double *const *row_ptrs, const int64_t *row_offsets,
+                                    double *y, int64_t *indices);
+void fc_f32_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
+                                    const float *const *row_ptrs, int64_t padded_rows,
+                                    int count_include_pad, float *y);
+void fc_f64_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
+                                    const double *const *row_ptrs, int64_t padded_rows,
+                                    int count_include_pad, double *y);
+
+/* The window's columns inside the plane for output column ow: j in [*j_begin, *j_end), each at
+ * input column ow * stride - pad + j * dilation. */
+static inline void fc_pool_valid_columns(const fc_pool_columns *cols, int64_t ow,
+                                         int64_t *j_begin, int64_t *j_end)
+{
+    const int64_t start = ow * cols->stride_w - cols->pad_w, d = cols->dilation_w;
+    int64_t lo = start < 0 ? (-start + d - 1) / d : 0;
+    int64_t last = cols->in_w - 1 - start; /* j * d <= last */
+    int64_t hi = last < 0 ? 0 : last / d + 1;
+    *j_begin = lo;
+    *j_end = hi < cols->kernel_w ? hi : cols->kernel_w;
+}
+
+#endif

@@ -1,0 +1,51 @@
+/* conv2d forward: validation, algorithm choice, and the typed drivers of conv2d.tmpl.h. */
+#include "common/internal.h"
+#include "dispatch.h"
+
+#include "common/dtype_f32.h"
+#include "ops/conv2d.tmpl.h"
+#include "common/dtype_end.h"
+
+#include "common/dtype_f64.h"
+#include "ops/conv2d.tmpl.h"
+#include "common/dtype_end.h"
+
+/* algorithm="auto".  With the scalar kernels the packed GEMM wins once each output element
+ * sums over more than a handful of products (its B panel is reused by every filter of the
+ * group); below that, packing costs more than it saves and the direct loop wins.  Measured on
+ * the 2-core AVX-512 CI machine with bench/test_bench_conv.py; revisit with the SIMD kernels. */
+static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
+{
+    const int64_t reduction = (p->c / p->groups) * p->r * p->s;
+    const int64_t filters_per_group = p->k / p->groups;
+    if (reduction < 16 || filters_per_group < 4) return FC_CONV_DIRECT;
+    return FC_CONV_IM2COL;
+}
+
+fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                            const void *weight, const void *bias, void *y,
+                            fc_activation activation, fc_conv_algorithm algorithm)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (activation != FC_ACTIVATION_NONE && activation != FC_ACTIVATION_RELU)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
+    if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (p->n == 0 || p->k == 0) return FC_OK; /* nothing to write */
+    const int relu = activation == FC_ACTIVATION_RELU;
+    if (dtype == FC_FLOAT32)
+        return algorithm == FC_CONV_DIRECT
+                   ? fc_f32_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
+                   : fc_f32_conv2d_im2col(p, out_h, out_w, x, weight, bias, y, relu);
+    return algorithm == FC_CONV_DIRECT
+               ? fc_f64_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
+               : fc_f64_conv2d_im2col(p, out_h, out_w, x, weight, bias, y, relu);
+}
+
+fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
+{
+    return choose_algorithm(p);
+}

@@ -1,0 +1,76 @@
+"""Threads, the ISA path, and show_config()."""
+import operator
+import os
+import warnings
+
+from . import _ext
+
+__version__ = "0.1.0"
+
+
+def _select_isa_from_environment():
+    """Honour FASTCONV_ISA=scalar|avx2|avx512 (a path the CPU lacks falls back to the best it
+    has); called once at import."""
+    requested = os.environ.get("FASTCONV_ISA", "").strip().lower()
+    if not requested:
+        _ext.select_isa("avx512")
+        return
+    if requested not in _ext.ISA_NAMES:
+        warnings.warn(f"fastconv: FASTCONV_ISA={requested!r} is not one of "
+                      f"{', '.join(_ext.ISA_NAMES)}; using the best the CPU supports",
+                      RuntimeWarning, stacklevel=3)
+        _ext.select_isa("avx512")
+        return
+    _ext.select_isa(requested)
+    if _ext.active_isa() != requested:
+        warnings.warn(f"fastconv: FASTCONV_ISA={requested!r} but this CPU supports at most "
+                      f"{_ext.cpu_isa()!r}; using {_ext.active_isa()!r}",
+                      RuntimeWarning, stacklevel=3)
+
+
+def set_num_threads(n):
+    """Set the number of threads every op uses (n >= 1).
+
+    The default is OpenMP's: OMP_NUM_THREADS, else the number of cores.  Results are bitwise
+    identical whatever the thread count.
+    """
+    if isinstance(n, bool):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}") from None
+    if not 1 <= n <= 4096:
+        raise ValueError(f"set_num_threads: n must be between 1 and 4096, got {n}")
+    _ext.set_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads every op uses."""
+    return _ext.get_num_threads()
+
+
+def show_config(print_=True):
+    """Print and return fastconv's build and run-time configuration.
+
+    Returns a dict: version, isa (the path in use), cpu_isa (the best this CPU supports),
+    num_threads, openmp (whether the build has OpenMP) and kernels (op -> kernel name, for
+    float32).
+    """
+    ops = ("conv2d_im2col", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu")
+    config = {
+        "version": __version__,
+        "isa": _ext.active_isa(),
+        "cpu_isa": _ext.cpu_isa(),
+        "num_threads": get_num_threads(),
+        "openmp": _ext.has_openmp(),
+        "kernels": {op: _ext.kernel_name(op, "float32") for op in ops},
+    }
+    if print_:
+        for key, value in config.items():
+            if key == "kernels":
+                for op, name in value.items():
+                    print(f"  kernel {op:<14} {name}")
+            else:
+                print(f"{key:<12} {value}")
+    return config

@@ -1,0 +1,301 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin bridge to the C library: arrays -> pointers, one C call without the GIL, status ->
+exception.
+
+Arguments arrive normalised by fastconv.functional (C-contiguous, aligned, native float32 or
+float64).  This layer still re-checks every array against the shapes it is told, so that a
+wrong call from Python can raise but never make the C code read or write out of bounds.
+"""
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+cnp.import_array()
+
+cdef extern from "fastconv.h" nogil:
+    ctypedef enum fc_status:
+        FC_OK
+        FC_ERR_INVALID_ARGUMENT
+        FC_ERR_SIZE_OVERFLOW
+        FC_ERR_OUT_OF_MEMORY
+    ctypedef enum fc_dtype:
+        FC_FLOAT32
+        FC_FLOAT64
+    ctypedef enum fc_activation:
+        FC_ACTIVATION_NONE
+        FC_ACTIVATION_RELU
+    ctypedef enum fc_conv_algorithm:
+        FC_CONV_AUTO
+        FC_CONV_DIRECT
+        FC_CONV_IM2COL
+    ctypedef enum fc_isa:
+        FC_ISA_SCALAR
+        FC_ISA_AVX2
+        FC_ISA_AVX512
+
+    ctypedef struct fc_conv2d_params:
+        int64_t n, c, h, w, k, r, s
+        int64_t stride_h, stride_w, dilation_h, dilation_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        int64_t groups
+
+    ctypedef struct fc_pool2d_params:
+        int64_t n, c, h, w
+        int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w
+        int ceil_mode
+        int count_include_pad
+
+    fc_status fc_conv2d_output_size(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w)
+    fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w)
+    fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
+
+    fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                const void *weight, const void *bias, void *y,
+                                fc_activation activation, fc_conv_algorithm algorithm)
+    fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                    void *y, int64_t *indices)
+    fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                    void *y)
+    fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
+
+    fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                    const void *weight, const void *bias, void *y,
+                                    fc_activation activation)
+    fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
+                                        const void *x, void *y, int64_t *indices)
+    fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
+                                        const void *x, void *y)
+    fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
+
+    const char *fc_status_string(fc_status status)
+    fc_status fc_set_num_threads(int n)
+    int fc_get_num_threads()
+    int fc_has_openmp()
+    fc_isa fc_cpu_isa()
+    fc_isa fc_active_isa()
+    void fc_select_isa(fc_isa requested)
+    const char *fc_isa_name(fc_isa isa)
+    const char *fc_kernel_name(const char *op, fc_dtype dtype)
+
+
+ISA_NAMES = ("scalar", "avx2", "avx512")
+ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL}
+ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
+
+
+cdef fc_dtype _dtype_of(str op, cnp.ndarray a) except *:
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    if typenum == cnp.NPY_FLOAT32:
+        return FC_FLOAT32
+    if typenum == cnp.NPY_FLOAT64:
+        return FC_FLOAT64
+    raise TypeError(f"{op}: internal call with dtype {a.dtype}; expected float32 or float64")
+
+
+cdef void *_buffer(str op, str name, cnp.ndarray a, int typenum, tuple shape,
+                   bint writable) except NULL:
+    """The data pointer of `a` after checking everything the C code relies on."""
+    if cnp.PyArray_TYPE(a) != typenum or not a.dtype.isnative:
+        raise TypeError(f"{op}: internal call: {name} has dtype {a.dtype}")
+    if (<object>a).shape != shape:
+        raise ValueError(f"{op}: internal call: {name} has shape {(<object>a).shape}, expected {shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
+        raise ValueError(f"{op}: internal call: {name} is not C-contiguous and aligned")
+    if writable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{op}: internal call: {name} is read-only")
+    return cnp.PyArray_DATA(a)
+
+
+cdef int _check(str op, fc_status status) except -1:
+    if status == FC_OK:
+        return 0
+    message = f"{op}: {fc_status_string(status).decode()}"
+    if status == FC_ERR_OUT_OF_MEMORY:
+        raise MemoryError(message)
+    raise ValueError(message)
+
+
+def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride, tuple padding,
+                       tuple dilation):
+    """(P, Q) for an input plane h x w, or None where the C library refuses the geometry."""
+    cdef fc_conv2d_params p
+    cdef int64_t out_h, out_w
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.groups = 1, 1, h, w, 1, r, s, 1
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    if fc_conv2d_output_size(&p, &out_h, &out_w) != FC_OK:
+        return None
+    return out_h, out_w
+
+
+def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
+           tuple stride, tuple padding, tuple dilation, int64_t groups, object activation,
+           object algorithm, bint reference):
+    """y <- conv2d(x, weight, bias); x (N, C, H, W), weight (K, C/groups, R, S)."""
+    cdef fc_conv2d_params p
+    cdef int64_t out_h, out_w
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef fc_activation act = ACTIVATIONS[activation]
+    cdef fc_conv_algorithm algo = ALGORITHMS[algorithm] if algorithm is not None else FC_CONV_AUTO
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
+    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    _check(op, fc_conv2d_output_size(&p, &out_h, &out_w))
+    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
+        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, (<object>weight).shape, False)
+    cdef const void *bp = NULL
+    if bias is not None:
+        bp = _buffer(op, "bias", bias, typenum, (p.k,), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.k, out_h, out_w), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv2d_forward(&p, dtype, xp, wp, bp, yp, act)
+        else:
+            status = fc_conv2d_forward(&p, dtype, xp, wp, bp, yp, act, algo)
+    _check(op, status)
+
+
+cdef void _pool_params(fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size, tuple stride,
+                       tuple padding, tuple dilation, bint ceil_mode, bint count_include_pad):
+    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.kernel_h, p.kernel_w = kernel_size
+    p.stride_h, p.stride_w = stride
+    p.pad_h, p.pad_w = padding
+    p.dilation_h, p.dilation_w = dilation
+    p.ceil_mode = ceil_mode
+    p.count_include_pad = count_include_pad
+
+
+def pool2d_output_size(int64_t h, int64_t w, tuple kernel_size, tuple stride, tuple padding,
+                       tuple dilation, bint ceil_mode):
+    """(P, Q) for an input plane h x w, or None where the C library refuses the geometry."""
+    cdef fc_pool2d_params p
+    cdef int64_t out_h, out_w
+    p.n, p.c, p.h, p.w = 1, 1, h, w
+    p.kernel_h, p.kernel_w = kernel_size
+    p.stride_h, p.stride_w = stride
+    p.pad_h, p.pad_w = padding
+    p.dilation_h, p.dilation_w = dilation
+    p.ceil_mode = ceil_mode
+    p.count_include_pad = 0
+    if fc_pool2d_output_size(&p, &out_h, &out_w) != FC_OK:
+        return None
+    return out_h, out_w
+
+
+def max_pool2d(str op, cnp.ndarray x, cnp.ndarray y, object indices, tuple kernel_size,
+               tuple stride, tuple padding, tuple dilation, bint ceil_mode, bint reference):
+    """y, indices <- max_pool2d(x); x (N, C, H, W); indices may be None."""
+    cdef fc_pool2d_params p
+    cdef int64_t out_h, out_w
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
+    _pool_params(&p, x, kernel_size, stride, padding, dilation, ceil_mode, False)
+    _check(op, fc_pool2d_output_size(&p, &out_h, &out_w))
+    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
+    cdef int64_t *ip = NULL
+    if indices is not None:
+        ip = <int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64, (p.n, p.c, out_h, out_w),
+                                True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_max_pool2d_forward(&p, dtype, xp, yp, ip)
+        else:
+            status = fc_max_pool2d_forward(&p, dtype, xp, yp, ip)
+    _check(op, status)
+
+
+def avg_pool2d(str op, cnp.ndarray x, cnp.ndarray y, tuple kernel_size, tuple stride,
+               tuple padding, bint ceil_mode, bint count_include_pad, bint reference):
+    """y <- avg_pool2d(x); x (N, C, H, W)."""
+    cdef fc_pool2d_params p
+    cdef int64_t out_h, out_w
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
+    _pool_params(&p, x, kernel_size, stride, padding, (1, 1), ceil_mode, count_include_pad)
+    _check(op, fc_pool2d_output_size(&p, &out_h, &out_w))
+    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_avg_pool2d_forward(&p, dtype, xp, yp)
+        else:
+            status = fc_avg_pool2d_forward(&p, dtype, xp, yp)
+    _check(op, status)
+
+
+def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
+    """y <- relu(x), elementwise over arrays of one shape; y may be x."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef const void *xp = _buffer(op, "x", x, cnp.PyArray_TYPE(x), (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "y", y, cnp.PyArray_TYPE(x), (<object>x).shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(x)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_relu_forward(count, dtype, xp, yp)
+        else:
+            status = fc_relu_forward(count, dtype, xp, yp)
+    _check(op, status)
+
+
+def set_num_threads(int n):
+    _check("set_num_threads", fc_set_num_threads(n))
+
+
+def get_num_threads():
+    return fc_get_num_threads()
+
+
+def has_openmp():
+    return bool(fc_has_openmp())
+
+
+def cpu_isa():
+    return ISA_NAMES[<int>fc_cpu_isa()]
+
+
+def active_isa():
+    return ISA_NAMES[<int>fc_active_isa()]
+
+
+def select_isa(str name):
+    """Use the best ISA path the CPU supports that is not above `name`."""
+    cdef int index = ISA_NAMES.index(name)
+    fc_select_isa(<fc_isa>index)
+
+
+def kernel_name(str op, str dtype):
+    cdef bytes op_bytes = op.encode()
+    cdef const char *name = fc_kernel_name(op_bytes, FC_FLOAT64 if dtype == "float64"
+                                           else FC_FLOAT32)
+    return None if name == NULL else name.decode()
+
+
+def conv2d_auto_algorithm(tuple x_shape, tuple weight_shape, tuple stride, tuple padding,
+                          tuple dilation, int64_t groups):
+    """The algorithm ("direct" or "im2col") that algorithm="auto" runs for this geometry."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w = x_shape
+    p.k, _, p.r, p.s = weight_shape
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    return "direct" if fc_conv2d_auto_algorithm(&p) == FC_CONV_DIRECT else "im2col"

@@ -1,0 +1,33 @@
+"""The plain C reference implementations (csrc/ref), behind the same validation as the fast ops.
+
+The ground truth the optimised kernels are tested against: one loop nest per op, one output
+element at a time, no blocking, no SIMD, no threads.  Slow; use fastconv.conv2d and friends.
+"""
+from . import functional as _f
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu"]
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           activation=None, out=None):
+    """Reference twin of fastconv.conv2d (no ``algorithm``: there is one loop nest)."""
+    return _f._conv2d(x, weight, bias, stride, padding, dilation, groups, activation, None, out,
+                      reference=True)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Reference twin of fastconv.max_pool2d."""
+    return _f._max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                          reference=True)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Reference twin of fastconv.avg_pool2d."""
+    return _f._avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                          reference=True)
+
+
+def relu(x, *, out=None):
+    """Reference twin of fastconv.relu."""
+    return _f._relu(x, out, reference=True)
