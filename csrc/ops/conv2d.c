@@ -10,15 +10,17 @@
 #include "ops/conv2d.tmpl.h"
 #include "common/dtype_end.h"
 
-/* algorithm="auto".  With the scalar kernels the packed GEMM wins once each output element
- * sums over more than a handful of products (its B panel is reused by every filter of the
- * group); below that, packing costs more than it saves and the direct loop wins.  Measured on
- * the 2-core AVX-512 CI machine with bench/test_bench_conv.py; revisit with the SIMD kernels. */
+/* algorithm="auto".  The packed GEMM pays for packing an im2col panel per block of pixels and
+ * wins back by reusing it for every filter of the group, so it needs a deep reduction and
+ * several filters; otherwise the direct loop wins.  Measured with the scalar kernels on the
+ * 2-core AVX-512 machine (bench/test_bench_conv.py, medians): direct wins lenet_c1 (25 products
+ * per output, 2.5x), depthwise (9, 6.6x) and the 1-filter image_5x5 (5.4x); im2col wins
+ * lenet_c2 (150, 3x) and resnet_3x3_b1 (1152, 1.2x).  Revisit with the SIMD kernels. */
 static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
 {
     const int64_t reduction = (p->c / p->groups) * p->r * p->s;
     const int64_t filters_per_group = p->k / p->groups;
-    if (reduction < 16 || filters_per_group < 4) return FC_CONV_DIRECT;
+    if (reduction < 32 || filters_per_group < 4) return FC_CONV_DIRECT;
     return FC_CONV_IM2COL;
 }
 
