@@ -49,7 +49,13 @@ int fc_get_num_threads(void)
 #endif
 }
 
-int fc_region_threads(void) { return fc_get_num_threads(); }
+int fc_region_threads(int64_t work)
+{
+    int64_t useful = work / FC_MIN_WORK_PER_THREAD;
+    int64_t threads = fc_get_num_threads();
+    if (useful < threads) threads = useful;
+    return threads < 1 ? 1 : (int)threads;
+}
 
 int fc_has_openmp(void)
 {

@@ -23,6 +23,13 @@ static inline int fc_add_overflows(int64_t a, int64_t b, int64_t *out)
     return __builtin_add_overflow(a, b, out);
 }
 
+/* a * b for non-negative a, b, saturating at INT64_MAX: for work estimates, never sizes. */
+static inline int64_t fc_mul_saturating(int64_t a, int64_t b)
+{
+    int64_t product;
+    return fc_mul_overflows(a, b, &product) ? INT64_MAX : product;
+}
+
 /* Product of `count` non-negative factors, FC_ERR_SIZE_OVERFLOW past INT64_MAX. */
 fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out);
 
@@ -40,8 +47,12 @@ static inline int64_t fc_floor_div(int64_t a, int64_t b)
 void *fc_aligned_alloc(int64_t bytes);
 void fc_aligned_free(void *p);
 
-/* Threads an op's parallel region may use, and this thread's index inside the region. */
-int fc_region_threads(void);
+/* Threads an op's parallel region may use for `work` units (multiply-adds, elements visited):
+ * at most fc_get_num_threads(), and no more than give each thread FC_MIN_WORK_PER_THREAD,
+ * because waking a sleeping OpenMP team costs ~5 us on the 2-core CI machine, more than a
+ * small op takes on one core.  The count never changes a result, only the speed. */
+#define FC_MIN_WORK_PER_THREAD ((int64_t)1 << 15)
+int fc_region_threads(int64_t work);
 static inline int fc_thread_index(void)
 {
 #ifdef _OPENMP

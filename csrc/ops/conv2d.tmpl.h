@@ -64,7 +64,9 @@ static fc_status FC_FN(conv2d_im2col)(const fc_conv2d_params *p, int64_t out_h, 
     const int64_t blocks = fc_ceil_div(pixels, nc);
     const int64_t items = p->n * p->groups * blocks;
     const int64_t panels = p->groups * m_tiles;
-    const int threads = (int)fc_min_i64(fc_region_threads(), fc_max_i64(items, panels));
+    /* multiply-adds, counting the rounded-up pixel blocks: close enough to size the team */
+    const int64_t macs = fc_mul_saturating(fc_mul_saturating(items * nc, kg), red);
+    const int threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(items, panels));
 
     int64_t packed_w_size, scratch_size;
     const int64_t packed_dims[3] = {panels, red, mr};
@@ -161,7 +163,8 @@ static fc_status FC_FN(conv2d_direct)(const fc_conv2d_params *p, int64_t out_h, 
     const int64_t k_blocks = fc_ceil_div(kg, kb);
     const int64_t panels = p->groups * k_blocks;
     const int64_t items = p->n * panels * out_h;
-    const int threads = (int)fc_min_i64(fc_region_threads(), fc_max_i64(items, panels));
+    const int64_t macs = fc_mul_saturating(items * kb * out_w, red);
+    const int threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(items, panels));
 
     int64_t packed_w_size, acc_size;
     const int64_t packed_dims[3] = {panels, red, kb};

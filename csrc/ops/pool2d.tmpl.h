@@ -31,7 +31,9 @@ static fc_status FC_FN(pool2d)(const fc_pool2d_params *p, int64_t out_h, int64_t
     const fc_pool_columns cols = {out_w, p->w, p->kernel_w, p->stride_w, p->pad_w,
                                   p->dilation_w};
     const int64_t items = p->n * p->c * out_h;
-    const int threads = (int)fc_min_i64(fc_region_threads(), items);
+    const int64_t visits =
+        fc_mul_saturating(fc_mul_saturating(items * out_w, p->kernel_h), p->kernel_w);
+    const int threads = (int)fc_min_i64(fc_region_threads(visits), items);
     /* per thread: a row pointer and a row offset for each window row */
     int64_t scratch_size;
     const int64_t dims[3] = {threads, p->kernel_h, (int64_t)(sizeof(void *) + sizeof(int64_t))};

@@ -2,17 +2,12 @@
 #include "common/internal.h"
 #include "dispatch.h"
 
-/* Below this many elements a parallel region costs more than it saves (a region's fork and
- * join is a few microseconds; ReLU moves ~1 element per nanosecond per core). */
-#define FC_RELU_SERIAL_BELOW (1 << 16)
-
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 {
     if (count < 0 || (dtype != FC_FLOAT32 && dtype != FC_FLOAT64)) return FC_ERR_INVALID_ARGUMENT;
     const fc_kernel_table *kernels = fc_kernels();
     const size_t size = dtype == FC_FLOAT32 ? sizeof(float) : sizeof(double);
-    const int threads =
-        count < FC_RELU_SERIAL_BELOW ? 1 : (int)fc_min_i64(fc_region_threads(), count);
+    const int threads = fc_region_threads(count);
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
