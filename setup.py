@@ -44,6 +44,7 @@ class BuildExt(build_ext):
             compile_args.append(openmp_flag)
             link_args.append(openmp_flag)
         else:
+            compile_args.append("-Wno-unknown-pragmas")  # the omp pragmas, ignored on purpose
             print("fastconv: building without OpenMP, every op will run on one thread",
                   file=sys.stderr)
         for ext in self.extensions:
