@@ -46,7 +46,6 @@ cdef extern from "fastconv.h" nogil:
 
     fc_status fc_conv2d_output_size(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w)
     fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w)
-    fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
 
     fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const void *bias, void *y,
@@ -112,20 +111,6 @@ cdef int _check(str op, fc_status status) except -1:
     if status == FC_ERR_OUT_OF_MEMORY:
         raise MemoryError(message)
     raise ValueError(message)
-
-
-def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride, tuple padding,
-                       tuple dilation):
-    """(P, Q) for an input plane h x w, or None where the C library refuses the geometry."""
-    cdef fc_conv2d_params p
-    cdef int64_t out_h, out_w
-    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.groups = 1, 1, h, w, 1, r, s, 1
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    if fc_conv2d_output_size(&p, &out_h, &out_w) != FC_OK:
-        return None
-    return out_h, out_w
 
 
 def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
@@ -286,16 +271,3 @@ def kernel_name(str op, str dtype):
     cdef const char *name = fc_kernel_name(op_bytes, FC_FLOAT64 if dtype == "float64"
                                            else FC_FLOAT32)
     return None if name == NULL else name.decode()
-
-
-def conv2d_auto_algorithm(tuple x_shape, tuple weight_shape, tuple stride, tuple padding,
-                          tuple dilation, int64_t groups):
-    """The algorithm ("direct" or "im2col") that algorithm="auto" runs for this geometry."""
-    cdef fc_conv2d_params p
-    p.n, p.c, p.h, p.w = x_shape
-    p.k, _, p.r, p.s = weight_shape
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.groups = groups
-    return "direct" if fc_conv2d_auto_algorithm(&p) == FC_CONV_DIRECT else "im2col"
