@@ -32,7 +32,7 @@
  * Average pooling divides by the window clipped to the padded plane when count_include_pad, by
  * the window clipped to the input plane otherwise (PyTorch's rule).
  *
- * ReLU: y = x where x > 0 or x is NaN, else 0.  y == x (in place) is allowed.
+ * ReLU: y = x where x > 0 or x is NaN, else +0 (also for -0).  y == x (in place) is allowed.
  *
  * All sizes and indices are 64-bit.  Results are bitwise identical for any thread count: each
  * output element is computed by one thread in a fixed order.

@@ -1,5 +1,6 @@
 /* conv2d forward: validation, algorithm choice, and the typed drivers of conv2d.tmpl.h. */
 #include "common/internal.h"
+#include "common/relu.h"
 #include "dispatch.h"
 
 #include "common/dtype_f32.h"

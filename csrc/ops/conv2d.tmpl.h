@@ -227,7 +227,7 @@ static fc_status FC_FN(conv2d_direct)(const fc_conv2d_params *p, int64_t out_h, 
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t ow = 0; ow < out_w; ow++) {
                     FC_REAL v = acc[i * out_w + ow];
-                    y_row[i * out_h * out_w + ow] = (relu && v < 0) ? (FC_REAL)0 : v;
+                    y_row[i * out_h * out_w + ow] = relu ? FC_RELU(v) : v;
                 }
         }
     }

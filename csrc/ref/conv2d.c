@@ -1,5 +1,6 @@
 /* Reference convolution: the ground truth for the optimised drivers in csrc/ops. */
 #include "common/internal.h"
+#include "common/relu.h"
 
 #include "common/dtype_f32.h"
 #include "ref/conv2d.tmpl.h"

@@ -22,7 +22,7 @@ static void FC_FN(ref_conv2d_forward)(const fc_conv2d_params *p, int64_t out_h, 
                                 acc += weight[((k * c_per_group + c) * p->r + r) * p->s + s] *
                                        x[((n * p->c + xc) * p->h + ih) * p->w + iw];
                             }
-                    if (relu && acc < 0) acc = 0;
+                    if (relu) acc = FC_RELU(acc);
                     y[((n * p->k + k) * out_h + oh) * out_w + ow] = acc;
                 }
         }

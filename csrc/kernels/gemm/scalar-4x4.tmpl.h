@@ -14,7 +14,7 @@ void FC_FN(gemm_ukernel_4x4__scalar)(size_t kc, const FC_REAL *a, const FC_REAL 
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             FC_REAL v = acc[i][j];
-            if ((flags & FC_GEMM_RELU) && v < 0) v = 0;
+            if (flags & FC_GEMM_RELU) v = FC_RELU(v);
             c[i * ldc + j] = v;
         }
 }

@@ -1,4 +1,4 @@
-/* ReLU microkernels: y[i] = x[i] < 0 ? 0 : x[i] for i < n (NaN passes through); y may be x. */
+/* ReLU microkernels: y[i] = FC_RELU(x[i]) for i < n (common/relu.h); y may be x. */
 #ifndef FC_KERNELS_RELU_H
 #define FC_KERNELS_RELU_H
 
