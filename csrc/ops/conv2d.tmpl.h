@@ -7,7 +7,7 @@
 
 /* ---- im2col + packed GEMM ------------------------------------------------------------------
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
- * with red = Cg * R * S.  The weights are packed once into MR-row panels.  A work item is
+ * with red = Cg * R * S.  The weights are packed once into MR-filter panels.  A work item is
  * (image, group, block of nc output pixels): its thread packs the im2col columns of those
  * pixels straight into a kc x nc panel (so no im2col matrix is ever built) and runs the
  * microkernel over every MR x NR tile of the block, one kc-deep slice of the reduction at a
@@ -19,6 +19,41 @@ static void FC_FN(pack_weight_panel)(const FC_REAL *w_group, int64_t rows, int64
 {
     for (int64_t p = 0; p < red; p++)
         for (int64_t i = 0; i < mr; i++) panel[p * mr + i] = i < rows ? w_group[i * red + p] : 0;
+}
+
+/* Both drivers keep the weights as panels of `rows` filters: panel (g, b) holds filters
+ * [b * rows, (b + 1) * rows) of group g as red x rows, so the `rows` weights of one reduction
+ * step are contiguous.  Called inside the parallel region: this thread packs its share. */
+static void FC_FN(pack_weight_panels)(const fc_conv2d_params *p, const FC_REAL *weight,
+                                      int64_t rows, FC_REAL *packed, int t, int team)
+{
+    const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
+    const int64_t blocks = fc_ceil_div(kg, rows);
+    int64_t begin, end;
+    fc_partition(p->groups * blocks, team, t, &begin, &end);
+    for (int64_t panel = begin; panel < end; panel++) {
+        const int64_t g = panel / blocks, k0 = (panel % blocks) * rows;
+        FC_FN(pack_weight_panel)(weight + (g * kg + k0) * red, fc_min_i64(rows, kg - k0), red,
+                                 rows, packed + panel * red * rows);
+    }
+}
+
+/* A driver's workspace: `panels` packed weight panels of red x rows, shared, and `per_thread`
+ * elements of scratch for each of `threads` threads.  Both or neither are allocated. */
+static fc_status FC_FN(alloc_workspace)(int64_t panels, int64_t red, int64_t rows, int threads,
+                                        int64_t per_thread, FC_REAL **packed, FC_REAL **scratch)
+{
+    int64_t packed_bytes, scratch_bytes;
+    const int64_t packed_dims[4] = {panels, red, rows, (int64_t)sizeof(FC_REAL)};
+    const int64_t scratch_dims[3] = {threads, per_thread, (int64_t)sizeof(FC_REAL)};
+    FC_RETURN_IF_ERROR(fc_checked_product(packed_dims, 4, &packed_bytes));
+    FC_RETURN_IF_ERROR(fc_checked_product(scratch_dims, 3, &scratch_bytes));
+    *packed = fc_aligned_alloc(packed_bytes);
+    *scratch = fc_aligned_alloc(scratch_bytes);
+    if (*packed && *scratch) return FC_OK;
+    fc_aligned_free(*packed);
+    fc_aligned_free(*scratch);
+    return FC_ERR_OUT_OF_MEMORY;
 }
 
 /* im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols), as NR-wide sub-panels
@@ -68,35 +103,21 @@ static fc_status FC_FN(conv2d_im2col)(const fc_conv2d_params *p, int64_t out_h, 
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(items * nc, kg), red);
     const int threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(items, panels));
 
-    int64_t packed_w_size, scratch_size;
-    const int64_t packed_dims[3] = {panels, red, mr};
-    FC_RETURN_IF_ERROR(fc_checked_product(packed_dims, 3, &packed_w_size));
     /* per thread: the im2col panel, then one MR x NR tile for the edges of the output */
     const int64_t scratch_per_thread = kc_max * nc + mr * nr;
-    const int64_t scratch_dims[3] = {threads, scratch_per_thread, (int64_t)sizeof(FC_REAL)};
-    FC_RETURN_IF_ERROR(fc_checked_product(scratch_dims, 3, &scratch_size));
-    FC_REAL *packed_w = fc_aligned_alloc(packed_w_size * (int64_t)sizeof(FC_REAL));
-    FC_REAL *scratch = fc_aligned_alloc(scratch_size);
-    if (!packed_w || !scratch) {
-        fc_aligned_free(packed_w);
-        fc_aligned_free(scratch);
-        return FC_ERR_OUT_OF_MEMORY;
-    }
+    FC_REAL *packed_w, *scratch;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(panels, red, mr, threads, scratch_per_thread,
+                                              &packed_w, &scratch));
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         const int t = fc_thread_index();
         const int team = fc_team_size();
-        int64_t begin, end;
-        fc_partition(panels, team, t, &begin, &end);
-        for (int64_t panel = begin; panel < end; panel++) {
-            const int64_t g = panel / m_tiles, m0 = (panel % m_tiles) * mr;
-            FC_FN(pack_weight_panel)(weight + (g * kg + m0) * red, fc_min_i64(mr, kg - m0), red,
-                                     mr, packed_w + panel * red * mr);
-        }
+        FC_FN(pack_weight_panels)(p, weight, mr, packed_w, t, team);
 #pragma omp barrier
         FC_REAL *b_panel = scratch + t * scratch_per_thread;
         FC_REAL *edge_tile = b_panel + kc_max * nc;
+        int64_t begin, end;
         fc_partition(items, team, t, &begin, &end);
         for (int64_t item = begin; item < end; item++) {
             const int64_t n = item / (p->groups * blocks), g = (item / blocks) % p->groups;
@@ -149,9 +170,7 @@ static fc_status FC_FN(conv2d_im2col)(const fc_conv2d_params *p, int64_t out_h, 
 /* ---- direct ---------------------------------------------------------------------------------
  * A work item is (image, group, block of KB filters, output row).  Its thread accumulates the
  * KB output rows in a private buffer, one filter tap at a time over the whole row (the
- * microkernel), and writes y once at the end with bias already in and ReLU applied.  Weights
- * are packed once as [group][filter block][c][r][s][KB] so each tap's KB weights are
- * contiguous. */
+ * microkernel), and writes y once at the end with bias already in and ReLU applied. */
 static fc_status FC_FN(conv2d_direct)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                       const FC_REAL *x, const FC_REAL *weight,
                                       const FC_REAL *bias, FC_REAL *y, int relu)
@@ -166,32 +185,18 @@ static fc_status FC_FN(conv2d_direct)(const fc_conv2d_params *p, int64_t out_h, 
     const int64_t macs = fc_mul_saturating(items * kb * out_w, red);
     const int threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(items, panels));
 
-    int64_t packed_w_size, acc_size;
-    const int64_t packed_dims[3] = {panels, red, kb};
-    FC_RETURN_IF_ERROR(fc_checked_product(packed_dims, 3, &packed_w_size));
-    const int64_t acc_dims[4] = {threads, kb, out_w, (int64_t)sizeof(FC_REAL)};
-    FC_RETURN_IF_ERROR(fc_checked_product(acc_dims, 4, &acc_size));
-    FC_REAL *packed_w = fc_aligned_alloc(packed_w_size * (int64_t)sizeof(FC_REAL));
-    FC_REAL *acc_all = fc_aligned_alloc(acc_size);
-    if (!packed_w || !acc_all) {
-        fc_aligned_free(packed_w);
-        fc_aligned_free(acc_all);
-        return FC_ERR_OUT_OF_MEMORY;
-    }
+    FC_REAL *packed_w, *acc_all;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(panels, red, kb, threads, kb * out_w, &packed_w,
+                                              &acc_all));
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         const int t = fc_thread_index();
         const int team = fc_team_size();
-        int64_t begin, end;
-        fc_partition(panels, team, t, &begin, &end);
-        for (int64_t panel = begin; panel < end; panel++) {
-            const int64_t g = panel / k_blocks, k0 = (panel % k_blocks) * kb;
-            FC_FN(pack_weight_panel)(weight + (g * kg + k0) * red, fc_min_i64(kb, kg - k0), red,
-                                     kb, packed_w + panel * red * kb);
-        }
+        FC_FN(pack_weight_panels)(p, weight, kb, packed_w, t, team);
 #pragma omp barrier
         FC_REAL *acc = acc_all + (int64_t)t * kb * out_w;
+        int64_t begin, end;
         fc_partition(items, team, t, &begin, &end);
         for (int64_t item = begin; item < end; item++) {
             const int64_t oh = item % out_h, panel = (item / out_h) % panels;
