@@ -1,0 +1,86 @@
+"""Shared fixtures and hypothesis profiles.
+
+Profiles: "dev" (default, random) and "ci" (derandomised; chosen when the environment has
+CI set).  HYPOTHESIS_PROFILE=name overrides the choice.  The example counts keep the whole
+suite within about three minutes on two cores.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+_COMMON = dict(
+    deadline=None,
+    max_examples=150,
+    # the fixtures below are safe to share between the examples of one test
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+# the example database lives beside the tests (not in the working directory); CI keeps none
+settings.register_profile(
+    "dev",
+    database=DirectoryBasedExampleDatabase(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), ".hypothesis")),
+    **_COMMON)
+settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+INT64_SENTINEL = np.iinfo(np.int64).min  # -2**63
+
+
+class _EmptyRecorder:
+    """Replacement for fastconv.functional._empty: pre-fills outputs with sentinels."""
+
+    def __init__(self, original):
+        self.original = original
+        self.calls = []
+
+    def __call__(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        out = self.original(shape, dtype)
+        assert isinstance(out, np.ndarray) and out.dtype == dtype
+        if dtype.kind == "f":
+            out.fill(np.nan)
+        elif dtype == np.int64:
+            out.fill(INT64_SENTINEL)
+        else:  # pragma: no cover - the API only allocates float and int64 outputs
+            raise AssertionError(f"unexpected output dtype {dtype}")
+        self.calls.append((tuple(shape), dtype))
+        return out
+
+    def reset(self):
+        self.calls.clear()
+
+
+@pytest.fixture
+def nan_outputs(monkeypatch):
+    """Every output array is pre-filled with NaN (float) or -2**63 (int64 indices).
+
+    An element the kernel never writes then fails the comparison with the oracle (use with
+    inputs that hold no NaN).  The fixture returns the recorder: tests assert that their
+    outputs did come from ``_empty`` (``recorder.calls``), so the fixture cannot silently
+    stop working.
+    """
+    import fastconv
+    import fastconv.functional as functional
+
+    recorder = _EmptyRecorder(functional._empty)
+    monkeypatch.setattr(functional, "_empty", recorder)
+    reference = getattr(fastconv, "reference", None)
+    if reference is not None and hasattr(reference, "_empty"):
+        monkeypatch.setattr(reference, "_empty", _EmptyRecorder(reference._empty))
+    return recorder
+
+
+@pytest.fixture
+def restore_threads():
+    """Restores fastconv's thread count after a test that changes it."""
+    import fastconv
+
+    saved = fastconv.get_num_threads()
+    yield saved
+    fastconv.set_num_threads(saved)

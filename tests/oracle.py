@@ -1,0 +1,207 @@
+"""Float64 NumPy oracle for fastconv's ops.
+
+This module is the ground truth the tests compare against.  It is written the way a user
+would write the ops by hand (np.pad + sliding windows + einsum) and it must never import
+fastconv (tests/test_oracle.py checks that).
+
+All functions take 4-D arrays (N, C, H, W); they compute in float64 whatever the input
+dtype, and return float64 results (the tests cast to the dtype under test where the result
+is exact, e.g. max pooling).
+
+Argument conventions (already normalised, unlike the public API):
+
+* ``stride``, ``dilation``, ``kernel_size``: pairs ``(h, w)``.
+* conv ``padding``: ``((top, bottom), (left, right))``.
+* pool ``padding``: pair ``(ph, pw)`` (symmetric).
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "conv2d",
+    "conv2d_abs_bound",
+    "conv_output_size",
+    "pool_output_size",
+    "same_padding",
+    "max_pool2d",
+    "avg_pool2d",
+    "avg_pool2d_abs_bound",
+    "relu",
+]
+
+
+def conv_output_size(size, pad_before, pad_after, kernel, stride, dilation):
+    """P = (H + top + bottom - dil*(R-1) - 1) // stride + 1."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def same_padding(size, kernel, stride, dilation):
+    """TensorFlow-style "same" padding for any stride: the output has ceil(size/stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    before = total // 2
+    return before, total - before
+
+
+def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """PyTorch's pooling output size (pooling_output_shape)."""
+    num = size + 2 * pad - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-num // stride) + 1
+        # the last window must start inside the image or the left padding
+        if (out - 1) * stride >= size + pad:
+            out -= 1
+    else:
+        out = num // stride + 1
+    return out
+
+
+def conv2d(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """2-D cross-correlation (no kernel flip), float64.
+
+    x (N, C, H, W), w (K, C/groups, R, S), b (K,) or None -> (N, K, P, Q).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError("oracle.conv2d: x and w must be 4-D")
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    if c != cg * groups or k % groups:
+        raise ValueError("oracle.conv2d: channels do not match groups")
+    (pt, pb), (pl, pr) = padding
+    sh, sw = stride
+    dh, dw = dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    reff = dh * (r - 1) + 1
+    seff = dw * (s - 1) + 1
+    if xp.shape[2] < reff or xp.shape[3] < seff:
+        raise ValueError("oracle.conv2d: padded input smaller than the dilated kernel")
+    # (N, C, Hp-reff+1, Wp-seff+1, reff, seff) -> (N, C, P, Q, R, S)
+    win = sliding_window_view(xp, (reff, seff), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]
+    p, q = win.shape[2], win.shape[3]
+    assert p == conv_output_size(h, pt, pb, r, sh, dh)
+    assert q == conv_output_size(wd, pl, pr, s, sw, dw)
+    kg = k // groups
+    y = np.empty((n, k, p, q), dtype=np.float64)
+    for g in range(groups):
+        y[:, g * kg:(g + 1) * kg] = np.einsum(
+            "ncpqrs,kcrs->nkpq",
+            win[:, g * cg:(g + 1) * cg],
+            w[g * kg:(g + 1) * kg],
+        )
+    if b is not None:
+        b = np.asarray(b, dtype=np.float64)
+        y += b.reshape(1, k, 1, 1)
+    return y
+
+
+def conv2d_abs_bound(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+                     groups=1):
+    """conv2d on |x|, |w|, |b|: the scale of the forward error of any summation order."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    w = np.abs(np.asarray(w, dtype=np.float64))
+    if b is not None:
+        b = np.abs(np.asarray(b, dtype=np.float64))
+    return conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _pool_rows(out_size, size, kernel, stride, pad, dilation):
+    """For each output row, the input rows of its window (may lie outside [0, size))."""
+    starts = np.arange(out_size) * stride - pad
+    return starts[:, None] + np.arange(kernel)[None, :] * dilation
+
+
+def max_pool2d(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+    """Max pooling with PyTorch semantics; returns (y float64, indices int64).
+
+    Padding positions never win.  A window holding a NaN gives NaN with the index of its
+    first NaN in row-major window order; ties go to the first index in row-major window
+    order.  Indices are flat h*W + w into each HxW plane.  A window lying entirely in the
+    padding gives -inf and index -1.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, wd = x.shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    p = pool_output_size(h, kh, sh, ph, dh, ceil_mode)
+    q = pool_output_size(wd, kw, sw, pw, dw, ceil_mode)
+    if p <= 0 or q <= 0:
+        raise ValueError("oracle.max_pool2d: output would be empty")
+    rows = _pool_rows(p, h, kh, sh, ph, dh)  # (P, kh)
+    cols = _pool_rows(q, wd, kw, sw, pw, dw)  # (Q, kw)
+    y = np.empty((n, c, p, q), dtype=np.float64)
+    idx = np.empty((n, c, p, q), dtype=np.int64)
+    for i in range(p):
+        for j in range(q):
+            hh = np.repeat(rows[i], kw)  # row-major window order
+            ww = np.tile(cols[j], kh)
+            valid = (hh >= 0) & (hh < h) & (ww >= 0) & (ww < wd)
+            flat = np.where(valid, hh * wd + ww, -1)
+            vals = np.full((n, c, kh * kw), -np.inf)
+            vals[:, :, valid] = x[:, :, hh[valid], ww[valid]]
+            isnan = np.isnan(vals)
+            anynan = isnan.any(axis=-1)
+            first_nan = np.argmax(isnan, axis=-1)
+            m = np.where(isnan, -np.inf, vals).max(axis=-1)
+            eq = (vals == m[..., None]) & valid
+            has = eq.any(axis=-1)
+            first_eq = np.argmax(eq, axis=-1)
+            k_win = np.where(anynan, first_nan, first_eq)
+            won = anynan | has
+            chosen = np.take_along_axis(vals, k_win[..., None], axis=-1)[..., 0]
+            y[:, :, i, j] = np.where(won, chosen, -np.inf)
+            idx[:, :, i, j] = np.where(won, flat[k_win], -1)
+    return y, idx
+
+
+def _avg_windows(size, kernel, stride, pad, ceil_mode):
+    """Per output index: (clipped start, clipped end, unclipped pool size) as in PyTorch."""
+    out = pool_output_size(size, kernel, stride, pad, 1, ceil_mode)
+    res = []
+    for o in range(out):
+        start = o * stride - pad
+        end = min(start + kernel, size + pad)
+        pool = end - start
+        res.append((max(start, 0), min(end, size), pool))
+    return res
+
+
+def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True):
+    """Average pooling with PyTorch semantics (no divisor_override), float64."""
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, wd = x.shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    hw = _avg_windows(h, kh, sh, ph, ceil_mode)
+    ww = _avg_windows(wd, kw, sw, pw, ceil_mode)
+    if not hw or not ww:
+        raise ValueError("oracle.avg_pool2d: output would be empty")
+    y = np.empty((n, c, len(hw), len(ww)), dtype=np.float64)
+    for i, (h0, h1, hpool) in enumerate(hw):
+        for j, (w0, w1, wpool) in enumerate(ww):
+            if count_include_pad:
+                divisor = hpool * wpool
+            else:
+                divisor = (h1 - h0) * (w1 - w0)
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
+    return y
+
+
+def avg_pool2d_abs_bound(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
+                         count_include_pad=True):
+    """avg_pool2d on |x|: the scale of the forward error of any summation order."""
+    return avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), kernel_size, stride, padding,
+                      ceil_mode, count_include_pad)
+
+
+def relu(x):
+    """x where x > 0, else +0.0; NaN stays NaN.  Keeps the input dtype (it is exact)."""
+    x = np.asarray(x)
+    zero = np.zeros((), dtype=x.dtype)
+    return np.where((x > 0) | np.isnan(x), x, zero).astype(x.dtype, copy=False)

@@ -1,0 +1,411 @@
+"""conv2d: property tests against the float64 oracle, the C reference twin and torch."""
+
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastconv
+import fastconv.reference
+import oracle
+from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
+
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+ALGORITHMS = ["auto", "direct", "im2col"]
+
+
+# --- strategies ---------------------------------------------------------------------------
+
+def _pair(draw, lo, hi):
+    """An int or a (h, w) pair, as the API accepts; returns (spec, (h, w))."""
+    if draw(st.booleans()):
+        v = draw(st.integers(lo, hi))
+        return v, (v, v)
+    h, w = draw(st.integers(lo, hi)), draw(st.integers(lo, hi))
+    return (h, w), (h, w)
+
+
+@st.composite
+def conv_configs(draw, max_batch=3, max_hw=12):
+    kind = draw(st.sampled_from(["plain", "plain", "grouped", "depthwise"]))
+    if kind == "plain":
+        groups, cg = 1, draw(st.integers(1, 8))
+        k = draw(st.integers(1, 8))
+    elif kind == "grouped":
+        groups = draw(st.integers(2, 4))
+        cg = draw(st.integers(1, 8 // groups))
+        k = groups * draw(st.integers(1, 8 // groups))
+    else:  # depthwise: groups == C, K a multiple of C
+        groups = draw(st.integers(1, 8))
+        cg = 1
+        k = groups * draw(st.integers(1, max(1, 8 // groups)))
+    c = groups * cg
+    r, s = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride_spec, stride = _pair(draw, 1, 3)
+    dil_spec, dil = _pair(draw, 1, 3) if draw(st.booleans()) else (1, (1, 1))
+    pad_kind = draw(st.sampled_from(["int", "pair", "asym", "valid", "same"]))
+    if pad_kind == "int":
+        p = draw(st.integers(0, 3))
+        pad_spec, pads = p, ((p, p), (p, p))
+    elif pad_kind == "pair":
+        ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+        pad_spec, pads = (ph, pw), ((ph, ph), (pw, pw))
+    elif pad_kind == "asym":
+        pads = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(2))
+        pad_spec = pads
+    elif pad_kind == "valid":
+        pad_spec, pads = "valid", ((0, 0), (0, 0))
+    else:  # "same": the padding depends on the input size, drawn below
+        pad_spec, pads = "same", None
+    dims = []
+    for axis, kk in ((0, r), (1, s)):
+        if pads is None:
+            lo = 1
+        else:
+            lo = max(1, dil[axis] * (kk - 1) + 1 - sum(pads[axis]))
+        hi = max_hw if lo <= max_hw else lo + 3  # a big dilated kernel needs a bigger input
+        dims.append(draw(st.integers(lo, hi)))
+    h, w = dims
+    if pad_spec == "same":
+        pads = (oracle.same_padding(h, r, stride[0], dil[0]),
+                oracle.same_padding(w, s, stride[1], dil[1]))
+    n = draw(st.integers(0, max_batch))
+    unbatched = n == 1 and draw(st.booleans())
+    return dict(
+        n=n, c=c, h=h, w=w, k=k, r=r, s=s, groups=groups,
+        stride_spec=stride_spec, stride=stride, dil_spec=dil_spec, dil=dil,
+        pad_spec=pad_spec, pads=pads,
+        bias=draw(st.booleans()),
+        activation=draw(st.sampled_from([None, "relu"])),
+        unbatched=unbatched,
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+def make_inputs(cfg, dtype, integer=False):
+    rng = np.random.default_rng(cfg["seed"])
+    xs = (cfg["n"], cfg["c"], cfg["h"], cfg["w"])
+    ws = (cfg["k"], cfg["c"] // cfg["groups"], cfg["r"], cfg["s"])
+    if integer:
+        x = rng.integers(-4, 5, xs).astype(dtype)
+        w = rng.integers(-4, 5, ws).astype(dtype)
+        b = rng.integers(-4, 5, cfg["k"]).astype(dtype) if cfg["bias"] else None
+    else:
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        b = rng.standard_normal(cfg["k"]).astype(dtype) if cfg["bias"] else None
+    return x, w, b
+
+
+def call_kwargs(cfg):
+    return dict(stride=cfg["stride_spec"], padding=cfg["pad_spec"], dilation=cfg["dil_spec"],
+                groups=cfg["groups"], activation=cfg["activation"])
+
+
+def api_x(cfg, x):
+    return x[0] if cfg["unbatched"] else x
+
+
+def expected_of(cfg, x, w, b):
+    """(oracle result, abs bound, reduction length) in the batched/unbatched form of the call."""
+    args = dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dil"],
+                groups=cfg["groups"])
+    y = oracle.conv2d(x, w, b, **args)
+    bound = oracle.conv2d_abs_bound(x, w, b, **args)
+    if cfg["activation"] == "relu":
+        y = oracle.relu(y)  # 1-Lipschitz: the bound still holds
+    if cfg["unbatched"]:
+        y, bound = y[0], bound[0]
+    length = cfg["c"] // cfg["groups"] * cfg["r"] * cfg["s"] + (1 if b is not None else 0)
+    return y, bound, length
+
+
+def copies(*arrays):
+    return [None if a is None else a.copy() for a in arrays]
+
+
+def assert_unchanged(originals, arrays):
+    for o, a in zip(originals, arrays):
+        if a is not None:
+            assert_exact(a, o)
+
+
+# --- against the oracle ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(cfg=conv_configs())
+def test_conv2d_matches_oracle_within_reduction_bound(nan_outputs, algorithm, dtype, cfg):
+    x, w, b = make_inputs(cfg, dtype)
+    saved = copies(x, w, b)
+    nan_outputs.reset()
+    y = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    assert nan_outputs.calls, "conv2d did not allocate its output through _empty"
+    expected, bound, length = expected_of(cfg, x, w, b)
+    assert_reduction_close(y, expected, bound, length, dtype)
+    assert_unchanged(saved, (x, w, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(cfg=conv_configs())
+def test_conv2d_integer_valued_inputs_match_oracle_exactly(nan_outputs, algorithm, dtype, cfg):
+    x, w, b = make_inputs(cfg, dtype, integer=True)
+    saved = copies(x, w, b)
+    y = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    expected, _, _ = expected_of(cfg, x, w, b)
+    assert_integer_exact(y, expected, dtype)
+    assert_unchanged(saved, (x, w, b))
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(cfg=conv_configs())
+def test_conv2d_accepts_read_only_inputs_and_leaves_them_intact(algorithm, dtype, cfg):
+    x, w, b = make_inputs(cfg, dtype)
+    saved = copies(x, w, b)
+    for a in (x, w, b):
+        if a is not None:
+            a.flags.writeable = False
+    y = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    expected, bound, length = expected_of(cfg, x, w, b)
+    assert_reduction_close(y, expected, bound, length, dtype)
+    assert_unchanged(saved, (x, w, b))
+
+
+# --- tile edges: sizes equal to, less than, divisible by and greater than the kernels' tiles --
+
+def _tile_edge_cases():
+    cases = []
+    # filters K around SIMD widths (4/8/16 lanes) and GEMM tiles (4..32 columns, 4..8 rows)
+    for k in (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 65):
+        cases.append(((1, 3, 6, 7), (k, 3, 3, 3), 1, 1, 1))
+    # output widths Q around the direct kernel's and the GEMM's spatial tiles
+    for q in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47):
+        cases.append(((2, 2, 3, q + 2), (5, 2, 3, 3), 1, 0, 1))
+    # reduction lengths C*R*S around the GEMM's k-blocking, up to several hundred
+    for c, r in ((1, 1), (3, 1), (4, 1), (5, 1), (8, 1), (9, 1), (17, 1), (2, 3), (4, 3),
+                 (16, 3), (29, 3), (64, 3), (8, 5)):
+        cases.append(((1, c, 8, 9), (6, c, r, r), 1, r // 2, 1))
+    # strided / grouped / depthwise at tile-sized widths
+    cases += [
+        ((2, 16, 17, 33), (32, 16, 3, 3), 2, 1, 1),
+        ((1, 32, 9, 18), (32, 1, 3, 3), 1, 1, 32),
+        ((1, 24, 7, 35), (48, 3, 1, 3), (1, 3), (0, 1), 8),
+        ((3, 8, 16, 16), (17, 8, 5, 5), 1, 2, 1),
+    ]
+    return cases
+
+
+TILE_EDGE_CASES = _tile_edge_cases()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", TILE_EDGE_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-g{c[4]}".replace(" ", "")
+                              for c in TILE_EDGE_CASES])
+def test_conv2d_tile_edge_shapes_with_integer_inputs_are_exact(nan_outputs, case, algorithm,
+                                                               dtype):
+    xs, ws, stride, padding, groups = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    x = rng.integers(-4, 5, xs).astype(dtype)
+    w = rng.integers(-4, 5, ws).astype(dtype)
+    b = rng.integers(-4, 5, ws[0]).astype(dtype)
+    y = fastconv.conv2d(x, w, b, stride=stride, padding=padding, groups=groups,
+                        activation="relu", algorithm=algorithm)
+    s2 = (stride, stride) if isinstance(stride, int) else stride
+    p2 = (padding, padding) if isinstance(padding, int) else padding
+    expected = oracle.relu(oracle.conv2d(x, w, b, s2, ((p2[0], p2[0]), (p2[1], p2[1])), (1, 1),
+                                         groups))
+    assert_integer_exact(y, expected, dtype)
+
+
+# --- against the C reference twin ---------------------------------------------------------
+
+def reference_conv2d(cfg, x, w, b):
+    return fastconv.reference.conv2d(api_x(cfg, x), w, b, **call_kwargs(cfg))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(cfg=conv_configs())
+def test_conv2d_matches_reference_twin(nan_outputs, algorithm, dtype, cfg):
+    x, w, b = make_inputs(cfg, dtype)
+    y = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    ref = reference_conv2d(cfg, x, w, b)
+    expected, bound, length = expected_of(cfg, x, w, b)
+    # the twin is itself checked against the oracle ...
+    assert_reduction_close(ref, expected, bound, length, dtype)
+    # ... and both are within the bound of the exact result, so of each other within twice it
+    assert_reduction_close(y, ref.astype(np.float64), bound, 2 * length, dtype)
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs())
+def test_conv2d_reference_twin_integer_inputs_match_oracle_exactly(nan_outputs, dtype, cfg):
+    x, w, b = make_inputs(cfg, dtype, integer=True)
+    saved = copies(x, w, b)
+    ref = reference_conv2d(cfg, x, w, b)
+    expected, _, _ = expected_of(cfg, x, w, b)
+    assert_integer_exact(ref, expected, dtype)
+    assert_unchanged(saved, (x, w, b))
+
+
+def test_reference_conv2d_has_no_algorithm_argument():
+    x = np.ones((1, 1, 3, 3))
+    with pytest.raises(TypeError):
+        fastconv.reference.conv2d(x, np.ones((1, 1, 1, 1)), algorithm="direct")
+
+
+# --- threads, out=, padding forms -----------------------------------------------------------
+
+@settings(max_examples=25)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@given(cfg=conv_configs(max_batch=3, max_hw=12))
+def test_conv2d_one_and_two_threads_are_bitwise_identical(restore_threads, algorithm, dtype,
+                                                          cfg):
+    x, w, b = make_inputs(cfg, dtype)
+    fastconv.set_num_threads(1)
+    y1 = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    fastconv.set_num_threads(2)
+    y2 = fastconv.conv2d(api_x(cfg, x), w, b, algorithm=algorithm, **call_kwargs(cfg))
+    assert_exact(y2, y1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv2d_threads_bitwise_identical_on_a_layer_big_enough_to_split(restore_threads,
+                                                                         algorithm, dtype):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 16, 20, 20)).astype(dtype)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(dtype)
+    b = rng.standard_normal(24).astype(dtype)
+    results = []
+    for n in (1, 2, 3, 1):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d(x, w, b, padding=1, algorithm=algorithm))
+    for r in results[1:]:
+        assert_exact(r, results[0])
+    expected = oracle.conv2d(x, w, b, padding=((1, 1), (1, 1)))
+    bound = oracle.conv2d_abs_bound(x, w, b, padding=((1, 1), (1, 1)))
+    assert_reduction_close(results[0], expected, bound, 16 * 9 + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_conv2d_out_argument_is_filled_and_returned(algorithm, dtype, unbatched):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 7, 6)).astype(dtype)
+    w = rng.standard_normal((5, 4, 3, 2)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    xa = x[:1][0] if unbatched else x
+    # P = (7 + 1 + 1 - 3) // 2 + 1 = 4, Q = (6 - 2 * (2 - 1) - 1) // 1 + 1 = 4
+    shape = (5, 4, 4) if unbatched else (2, 5, 4, 4)
+    out = np.full(shape, np.nan, dtype=dtype)
+    y = fastconv.conv2d(xa, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2),
+                        activation="relu", algorithm=algorithm, out=out)
+    assert y is out
+    args = dict(stride=(2, 1), padding=((1, 1), (0, 0)), dilation=(1, 2))
+    expected = oracle.relu(oracle.conv2d(x, w, b, **args))
+    bound = oracle.conv2d_abs_bound(x, w, b, **args)
+    if unbatched:
+        expected, bound = expected[0], bound[0]
+    assert_reduction_close(out, expected, bound, 4 * 6 + 1, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_padding_spellings_give_identical_results(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    base = fastconv.conv2d(x, w, padding=1)
+    assert_exact(fastconv.conv2d(x, w, padding=(1, 1)), base)
+    assert_exact(fastconv.conv2d(x, w, padding=((1, 1), (1, 1))), base)
+    assert_exact(fastconv.conv2d(x, w, padding="same"), base)
+    assert_exact(fastconv.conv2d(x, w, padding="valid"), fastconv.conv2d(x, w, padding=0))
+    assert_exact(fastconv.conv2d(x, w, stride=(1, 1), dilation=(1, 1)), fastconv.conv2d(x, w))
+
+
+@pytest.mark.parametrize("h,w,r,stride,dil", [
+    (7, 7, 3, 2, 1), (8, 5, 3, 2, 1), (9, 9, 4, 3, 1), (5, 6, 3, 2, 2), (1, 1, 5, 3, 1),
+    (10, 3, 2, 4, 1),
+])
+def test_conv2d_same_padding_output_is_ceil_of_size_over_stride(h, w, r, stride, dil):
+    rng = np.random.default_rng(h * w + r)
+    x = rng.standard_normal((1, 2, h, w))
+    wt = rng.standard_normal((3, 2, r, r))
+    y = fastconv.conv2d(x, wt, stride=stride, dilation=dil, padding="same")
+    assert y.shape == (1, 3, -(-h // stride), -(-w // stride))
+    pads = (oracle.same_padding(h, r, stride, dil), oracle.same_padding(w, r, stride, dil))
+    args = dict(stride=(stride, stride), padding=pads, dilation=(dil, dil))
+    assert_reduction_close(y, oracle.conv2d(x, wt, **args), oracle.conv2d_abs_bound(x, wt, **args),
+                           2 * r * r, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv2d_fused_relu_equals_relu_of_conv(algorithm, dtype):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    plain = fastconv.conv2d(x, w, b, padding=1, algorithm=algorithm)
+    fused = fastconv.conv2d(x, w, b, padding=1, algorithm=algorithm, activation="relu")
+    assert (plain < 0).any() and (plain > 0).any()
+    assert_exact(fused, fastconv.relu(plain))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv2d_zero_batch_returns_empty_array_of_the_right_shape(algorithm):
+    y = fastconv.conv2d(np.zeros((0, 4, 6, 6), np.float32), np.zeros((8, 2, 3, 3), np.float32),
+                        np.zeros(8, np.float32), stride=2, padding=1, groups=2,
+                        algorithm=algorithm)
+    assert y.shape == (0, 8, 3, 3) and y.dtype == np.float32
+
+
+def test_conv2d_is_exported_from_functional():
+    import fastconv.functional
+    assert fastconv.conv2d is fastconv.functional.conv2d
+
+
+# --- against torch ------------------------------------------------------------------------
+
+TORCH_CASES = [
+    # (N, C, H, W), (K, C/g, R, S), stride, padding, dilation, groups
+    ((2, 3, 9, 8), (4, 3, 3, 3), 1, 1, 1, 1),
+    ((1, 4, 10, 11), (6, 2, 3, 2), (2, 1), (1, 0), (1, 2), 2),
+    ((3, 6, 7, 7), (6, 1, 3, 3), 2, 1, 1, 6),
+    ((2, 5, 8, 8), (3, 5, 1, 1), 1, 0, 1, 1),
+    ((1, 2, 12, 9), (4, 2, 5, 3), 1, "same", (2, 1), 1),
+    ((2, 8, 6, 6), (8, 2, 2, 2), 3, 2, 2, 4),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[str(i) for i in range(len(TORCH_CASES))])
+def test_conv2d_matches_torch(case, algorithm, dtype):
+    torch = pytest.importorskip("torch")
+    xs, ws, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    y = fastconv.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups, algorithm=algorithm)
+    t = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                                   torch.from_numpy(b).double(), stride=stride, padding=padding,
+                                   dilation=dilation, groups=groups).numpy()
+    tb = torch.nn.functional.conv2d(torch.from_numpy(np.abs(x)).double(),
+                                    torch.from_numpy(np.abs(w)).double(),
+                                    torch.from_numpy(np.abs(b)).double(), stride=stride,
+                                    padding=padding, dilation=dilation, groups=groups).numpy()
+    # torch in float64 is itself within the (much smaller) float64 bound of the exact result
+    assert_reduction_close(y, t, tb, 2 * (ws[1] * ws[2] * ws[3] + 1), dtype)

@@ -1,0 +1,116 @@
+"""The one tolerance table of the test suite.
+
+* ``assert_exact``: data movement (ReLU, max pooling values and indices, layouts, thread
+  counts, reference twins).  Bitwise, including the sign of zero; any NaN equals any NaN.
+* ``assert_reduction_close``: sums (convolution, average pooling).  The rigorous forward
+  error bound of recursive summation in any order, |fl(sum) - sum| <= gamma_n * sum|terms|
+  with gamma_n ~ n * eps / 2, doubled for safety (and for the final rounding of the result,
+  the bias add, a division or an FMA-free product):
+
+      |actual - expected| <= C * length * eps(dtype) * abs_bound + TINY * length
+
+  where ``abs_bound`` is the oracle evaluated on |inputs| and ``length`` the number of terms
+  of one output element.
+* ``assert_integer_exact``: integer-valued inputs whose sums are exactly representable: the
+  result must equal the oracle exactly.  Values are compared with ``==``, so +0.0 == -0.0:
+  the sign of an exact zero sum depends on the summation order (IEEE: a + (-a) = +0,
+  -0 + -0 = -0), which no implementation is bound to.
+"""
+
+import numpy as np
+
+REDUCTION_C = 2.0
+
+
+def _eps(dtype):
+    return float(np.finfo(dtype).eps)
+
+
+def _tiny(dtype):
+    # smallest normal number: covers gradual underflow (and flush-to-zero) per term
+    return float(np.finfo(dtype).tiny)
+
+
+def _check_meta(actual, expected):
+    assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)!r}"
+    assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
+    assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != expected {expected.dtype}"
+
+
+def _first_mismatches(mask, actual, expected, limit=5):
+    if mask.ndim == 0:
+        return f"0-d: actual {actual[()]!r}, expected {expected[()]!r}"
+    where = np.argwhere(mask)[:limit]
+    parts = [f"at {tuple(int(i) for i in w)}: actual {actual[tuple(w)]!r}, "
+             f"expected {expected[tuple(w)]!r}" for w in where]
+    return f"{int(mask.sum())} of {mask.size} elements differ; " + "; ".join(parts)
+
+
+def assert_exact(actual, expected):
+    """Bitwise equality (sign of zero included); NaN == NaN whatever the payload."""
+    expected = np.asarray(expected)
+    _check_meta(actual, expected)
+    if actual.dtype.kind == "f":
+        a = actual.copy(order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+        e = expected.copy(order="C")
+        an, en = np.isnan(a), np.isnan(e)
+        uint = np.dtype(f"u{a.dtype.itemsize}")
+        differ = (an != en) | (~an & ~en & (a.view(uint) != e.view(uint)))
+    else:
+        differ = actual != expected
+    if differ.any():
+        raise AssertionError("not bitwise equal: " + _first_mismatches(differ, actual, expected))
+
+
+def reduction_tolerance(abs_bound, length, dtype):
+    """The bound of ``assert_reduction_close``, elementwise."""
+    abs_bound = np.asarray(abs_bound, dtype=np.float64)
+    return REDUCTION_C * length * _eps(dtype) * abs_bound + _tiny(dtype) * length
+
+
+def assert_reduction_close(actual, expected, abs_bound, length, dtype):
+    """|actual - expected| <= C * length * eps(dtype) * abs_bound + tiny * length.
+
+    ``expected`` and ``abs_bound`` are the float64 oracle on the inputs and on their absolute
+    values; ``actual`` must have dtype ``dtype``.  NaN must match NaN; infinities must match.
+    """
+    dtype = np.dtype(dtype)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)!r}"
+    assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
+    assert actual.dtype == dtype, f"dtype {actual.dtype} != expected {dtype}"
+    assert length >= 1
+    a = actual.astype(np.float64)
+    tol = reduction_tolerance(abs_bound, length, dtype)
+    an, en = np.isnan(a), np.isnan(expected)
+    finite = np.isfinite(a) & np.isfinite(expected)
+    with np.errstate(invalid="ignore"):
+        err = np.where(finite, np.abs(a - expected), 0.0)
+    infs_differ = ~finite & ~an & ~en & (a != expected)
+    differ = (an != en) | infs_differ | (finite & ~(err <= tol))
+    if differ.any():
+        worst = np.unravel_index(np.argmax(np.where(finite, err / tol, 0)), err.shape)
+        raise AssertionError(
+            f"not within the reduction bound (length {length}, {dtype}): "
+            + _first_mismatches(differ, a, expected)
+            + f"; worst error/tolerance {float(err[worst] / tol[worst]):.3g} at "
+            f"{tuple(int(i) for i in worst)}")
+
+
+def assert_integer_exact(actual, expected, dtype=None):
+    """Integer-valued inputs: equal to the oracle exactly (+0 == -0, NaN == NaN)."""
+    expected = np.asarray(expected)
+    assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)!r}"
+    assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
+    if dtype is not None:
+        assert actual.dtype == np.dtype(dtype), f"dtype {actual.dtype} != expected {dtype}"
+    cast = expected.astype(actual.dtype)
+    # the test is only well posed if the exact result is representable in the dtype
+    fin = np.isfinite(expected)
+    assert np.array_equal(cast[fin].astype(expected.dtype), expected[fin]), \
+        "test bug: the exact result is not representable in " + str(actual.dtype)
+    expected = cast
+    an, en = np.isnan(actual), np.isnan(expected)
+    differ = (an != en) | (~an & ~en & (actual != expected))
+    if differ.any():
+        raise AssertionError("not exactly equal: " + _first_mismatches(differ, actual, expected))
