@@ -149,8 +149,12 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
     _check(op, status)
 
 
-cdef void _pool_params(fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size, tuple stride,
-                       tuple padding, tuple dilation, bint ceil_mode, bint count_include_pad):
+cdef int _pool_params(str op, fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size,
+                      tuple stride, tuple padding, tuple dilation, bint ceil_mode,
+                      bint count_include_pad, int64_t *out_h, int64_t *out_w) except -1:
+    """Fill p from x (N, C, H, W) and the pooling arguments; the output size into out_h/out_w."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
     p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     p.kernel_h, p.kernel_w = kernel_size
     p.stride_h, p.stride_w = stride
@@ -158,6 +162,7 @@ cdef void _pool_params(fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size, tu
     p.dilation_h, p.dilation_w = dilation
     p.ceil_mode = ceil_mode
     p.count_include_pad = count_include_pad
+    return _check(op, fc_pool2d_output_size(p, out_h, out_w))
 
 
 def pool2d_output_size(int64_t h, int64_t w, tuple kernel_size, tuple stride, tuple padding,
@@ -184,10 +189,8 @@ def max_pool2d(str op, cnp.ndarray x, cnp.ndarray y, object indices, tuple kerne
     cdef int64_t out_h, out_w
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    if x.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
-    _pool_params(&p, x, kernel_size, stride, padding, dilation, ceil_mode, False)
-    _check(op, fc_pool2d_output_size(&p, &out_h, &out_w))
+    _pool_params(op, &p, x, kernel_size, stride, padding, dilation, ceil_mode, False, &out_h,
+                 &out_w)
     cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
     cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
     cdef int64_t *ip = NULL
@@ -210,10 +213,8 @@ def avg_pool2d(str op, cnp.ndarray x, cnp.ndarray y, tuple kernel_size, tuple st
     cdef int64_t out_h, out_w
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    if x.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
-    _pool_params(&p, x, kernel_size, stride, padding, (1, 1), ceil_mode, count_include_pad)
-    _check(op, fc_pool2d_output_size(&p, &out_h, &out_w))
+    _pool_params(op, &p, x, kernel_size, stride, padding, (1, 1), ceil_mode, count_include_pad,
+                 &out_h, &out_w)
     cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
     cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
     cdef fc_status status

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import fastconv
 import fastconv.reference
 import oracle
+from strategies import int_or_pair
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
@@ -19,12 +20,7 @@ ALGORITHMS = ["auto", "direct", "im2col"]
 # --- strategies ---------------------------------------------------------------------------
 
 def _pair(draw, lo, hi):
-    """An int or a (h, w) pair, as the API accepts; returns (spec, (h, w))."""
-    if draw(st.booleans()):
-        v = draw(st.integers(lo, hi))
-        return v, (v, v)
-    h, w = draw(st.integers(lo, hi)), draw(st.integers(lo, hi))
-    return (h, w), (h, w)
+    return int_or_pair(draw, st, lo, hi)
 
 
 @st.composite

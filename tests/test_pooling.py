@@ -8,17 +8,14 @@ from hypothesis import strategies as st
 import fastconv
 import fastconv.reference
 import oracle
+from strategies import int_or_pair
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
 
 def _pair(draw, lo, hi):
-    if draw(st.booleans()):
-        v = draw(st.integers(lo, hi))
-        return v, (v, v)
-    h, w = draw(st.integers(lo, hi)), draw(st.integers(lo, hi))
-    return (h, w), (h, w)
+    return int_or_pair(draw, st, lo, hi)
 
 
 @st.composite
