@@ -25,7 +25,10 @@ settings.register_profile(
     database=DirectoryBasedExampleDatabase(
         os.path.join(os.path.dirname(os.path.abspath(__file__)), ".hypothesis")),
     **_COMMON)
-settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
+# CI runs twice the examples: derandomised, so a failure there reproduces locally with
+# HYPOTHESIS_PROFILE=ci
+settings.register_profile("ci", derandomize=True, database=None,
+                          **dict(_COMMON, max_examples=2 * _COMMON["max_examples"]))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 

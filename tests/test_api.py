@@ -133,7 +133,12 @@ import oracle
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
 with contextlib.redirect_stdout(io.StringIO()):
-    assert fastconv.show_config()["isa"] == sys.argv[1], fastconv.show_config()
+    config = fastconv.show_config()
+assert config["isa"] == sys.argv[1], config
+# no kernel in use belongs to an ISA above the one forced
+above = {"scalar": ("avx2", "avx512"), "avx2": ("avx512",), "avx512": ()}[sys.argv[1]]
+for op, name in config["kernels"].items():
+    assert not any(isa in name for isa in above), (op, name, config)
 rng = np.random.default_rng(0)
 cases = [  # x shape, w shape, stride, padding ((t,b),(l,r)), dilation, groups
     ((2, 3, 9, 10), (5, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
