@@ -248,3 +248,19 @@ def test_two_python_threads_calling_conv2d_concurrently_match_serial_calls():
             assert_exact(y[1], ei)
         else:
             assert_exact(y, serial[j])
+
+
+def test_nan_outputs_fixture_prefills_every_allocation(nan_outputs):
+    import fastconv.functional
+    f = fastconv.functional._empty((2, 3), np.dtype(np.float32))
+    i = fastconv.functional._empty((4,), np.dtype(np.int64))
+    assert np.isnan(f).all() and f.dtype == np.float32
+    assert (i == np.iinfo(np.int64).min).all()
+    assert len(nan_outputs.calls) == 2
+    # and the ops really allocate through it
+    nan_outputs.reset()
+    fastconv.max_pool2d(np.ones((1, 1, 2, 2)), 2, return_indices=True)
+    fastconv.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1)))
+    fastconv.avg_pool2d(np.ones((1, 1, 2, 2)), 2)
+    fastconv.relu(np.ones(3))
+    assert [str(c[1]) for c in nan_outputs.calls] == ["float64", "int64"] + ["float64"] * 3
