@@ -149,19 +149,26 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
     _check(op, status)
 
 
-cdef int _pool_params(str op, fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size,
-                      tuple stride, tuple padding, tuple dilation, bint ceil_mode,
-                      bint count_include_pad, int64_t *out_h, int64_t *out_w) except -1:
-    """Fill p from x (N, C, H, W) and the pooling arguments; the output size into out_h/out_w."""
-    if x.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
-    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+cdef void _fill_pool_params(fc_pool2d_params *p, int64_t n, int64_t c, int64_t h, int64_t w,
+                            tuple kernel_size, tuple stride, tuple padding, tuple dilation,
+                            bint ceil_mode, bint count_include_pad):
+    p.n, p.c, p.h, p.w = n, c, h, w
     p.kernel_h, p.kernel_w = kernel_size
     p.stride_h, p.stride_w = stride
     p.pad_h, p.pad_w = padding
     p.dilation_h, p.dilation_w = dilation
     p.ceil_mode = ceil_mode
     p.count_include_pad = count_include_pad
+
+
+cdef int _pool_params(str op, fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size,
+                      tuple stride, tuple padding, tuple dilation, bint ceil_mode,
+                      bint count_include_pad, int64_t *out_h, int64_t *out_w) except -1:
+    """Fill p from x (N, C, H, W) and the pooling arguments; the output size into out_h/out_w."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
+    _fill_pool_params(p, x.shape[0], x.shape[1], x.shape[2], x.shape[3], kernel_size, stride,
+                      padding, dilation, ceil_mode, count_include_pad)
     return _check(op, fc_pool2d_output_size(p, out_h, out_w))
 
 
@@ -170,13 +177,7 @@ def pool2d_output_size(int64_t h, int64_t w, tuple kernel_size, tuple stride, tu
     """(P, Q) for an input plane h x w, or None where the C library refuses the geometry."""
     cdef fc_pool2d_params p
     cdef int64_t out_h, out_w
-    p.n, p.c, p.h, p.w = 1, 1, h, w
-    p.kernel_h, p.kernel_w = kernel_size
-    p.stride_h, p.stride_w = stride
-    p.pad_h, p.pad_w = padding
-    p.dilation_h, p.dilation_w = dilation
-    p.ceil_mode = ceil_mode
-    p.count_include_pad = 0
+    _fill_pool_params(&p, 1, 1, h, w, kernel_size, stride, padding, dilation, ceil_mode, False)
     if fc_pool2d_output_size(&p, &out_h, &out_w) != FC_OK:
         return None
     return out_h, out_w
