@@ -28,12 +28,28 @@ static void install_scalar(fc_kernel_table *t)
     t->relu_name = "relu scalar";
 }
 
+/* Each ISA's overrides, for the families that have a member for it.  AVX-512 machines also
+ * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
+ * keeps its AVX2 one.  ISA files are compiled for their target by a `#pragma GCC target` at
+ * their top (common/target_avx2.h, common/target_avx512.h), never by -march flags. */
+static void install_avx2(fc_kernel_table *t)
+{
+    (void)t;
+}
+
+static void install_avx512(fc_kernel_table *t)
+{
+    (void)t;
+}
+
 fc_isa fc_cpu_isa(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     /* libgcc's probe also checks that the OS saves the wide registers (XGETBV). */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return FC_ISA_AVX512;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return FC_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FC_ISA_AVX2;
 #endif
     return FC_ISA_SCALAR;
@@ -46,7 +62,8 @@ void fc_select_isa(fc_isa requested)
     memset(&t, 0, sizeof t);
     install_scalar(&t);
     t.isa = requested < cpu ? requested : cpu;
-    /* SIMD members override the scalar ones here, per ISA, as they are written. */
+    if (t.isa >= FC_ISA_AVX2) install_avx2(&t);
+    if (t.isa >= FC_ISA_AVX512) install_avx512(&t);
     table = t;
     table_ready = 1;
 }

@@ -73,7 +73,7 @@ typedef enum fc_conv_algorithm {
 typedef enum fc_isa {
     FC_ISA_SCALAR = 0,
     FC_ISA_AVX2 = 1,   /* AVX2 + FMA */
-    FC_ISA_AVX512 = 2, /* AVX-512 F */
+    FC_ISA_AVX512 = 2, /* AVX-512 F, VL, BW, DQ (+ AVX2, FMA) */
 } fc_isa;
 
 typedef struct fc_conv2d_params {
