@@ -67,6 +67,8 @@ typedef enum fc_conv_algorithm {
     FC_CONV_AUTO = 0,
     FC_CONV_DIRECT = 1,
     FC_CONV_IM2COL = 2,
+    FC_CONV_POINTWISE = 3, /* 1x1, stride 1, no padding: a GEMM straight on the input */
+    FC_CONV_DEPTHWISE = 4, /* groups == C: each channel convolved with its own filters */
 } fc_conv_algorithm;
 
 /* Instruction-set paths, in increasing order of capability. */

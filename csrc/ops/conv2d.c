@@ -1,14 +1,18 @@
-/* conv2d forward: validation, algorithm choice, and the typed drivers of conv2d.tmpl.h. */
+/* conv2d forward: validation, algorithm choice, and the typed drivers (conv2d_*.tmpl.h). */
 #include "common/internal.h"
 #include "common/relu.h"
 #include "dispatch.h"
 
 #include "common/dtype_f32.h"
-#include "ops/conv2d.tmpl.h"
+#include "ops/conv2d_common.tmpl.h"
+#include "ops/conv2d_im2col.tmpl.h"
+#include "ops/conv2d_direct.tmpl.h"
 #include "common/dtype_end.h"
 
 #include "common/dtype_f64.h"
-#include "ops/conv2d.tmpl.h"
+#include "ops/conv2d_common.tmpl.h"
+#include "ops/conv2d_im2col.tmpl.h"
+#include "ops/conv2d_direct.tmpl.h"
 #include "common/dtype_end.h"
 
 /* algorithm="auto".  The packed GEMM pays for packing an im2col panel per block of pixels and
