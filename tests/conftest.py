@@ -87,3 +87,24 @@ def restore_threads():
     saved = fastconv.get_num_threads()
     yield saved
     fastconv.set_num_threads(saved)
+
+
+def pytest_report_header(config):
+    import fastconv
+    cfg = fastconv.show_config(False)
+    kernels = ", ".join(f"{op}: {name}" for op, name in cfg["kernels"].items())
+    return [f"fastconv {cfg['version']} from {os.path.dirname(fastconv.__file__)}",
+            f"fastconv isa: {cfg['isa']} (cpu: {cfg['cpu_isa']}), threads: {cfg['num_threads']}, "
+            f"openmp: {cfg['openmp']}", f"fastconv kernels: {kernels}"]
+
+
+def pytest_sessionstart(session):
+    """A run asked for one ISA path (CI runs the suite once per path) must really be on it."""
+    requested = os.environ.get("FASTCONV_ISA")
+    if not requested:
+        return
+    import fastconv
+    cfg = fastconv.show_config(False)
+    if cfg["isa"] != requested.strip().lower():
+        raise pytest.UsageError(
+            f"FASTCONV_ISA={requested} but fastconv runs {cfg['isa']} (CPU: {cfg['cpu_isa']})")
