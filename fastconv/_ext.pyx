@@ -17,6 +17,7 @@ cdef extern from "fastconv.h" nogil:
         FC_ERR_INVALID_ARGUMENT
         FC_ERR_SIZE_OVERFLOW
         FC_ERR_OUT_OF_MEMORY
+        FC_ERR_WORKSPACE_TOO_SMALL
     ctypedef enum fc_dtype:
         FC_FLOAT32
         FC_FLOAT64
@@ -27,6 +28,7 @@ cdef extern from "fastconv.h" nogil:
         FC_CONV_AUTO
         FC_CONV_DIRECT
         FC_CONV_IM2COL
+        FC_CONV_POINTWISE
     ctypedef enum fc_isa:
         FC_ISA_SCALAR
         FC_ISA_AVX2
@@ -37,6 +39,7 @@ cdef extern from "fastconv.h" nogil:
         int64_t stride_h, stride_w, dilation_h, dilation_w
         int64_t pad_top, pad_bottom, pad_left, pad_right
         int64_t groups
+        int64_t max_workspace_bytes
 
     ctypedef struct fc_pool2d_params:
         int64_t n, c, h, w
@@ -65,6 +68,8 @@ cdef extern from "fastconv.h" nogil:
                                         const void *x, void *y)
     fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 
+    fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                      fc_conv_algorithm algorithm, int64_t *bytes)
     const char *fc_status_string(fc_status status)
     fc_status fc_set_num_threads(int n)
     int fc_get_num_threads()
@@ -77,7 +82,8 @@ cdef extern from "fastconv.h" nogil:
 
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
-ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL}
+ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
+              "pointwise": FC_CONV_POINTWISE}
 ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
 
 
@@ -115,7 +121,7 @@ cdef int _check(str op, fc_status status) except -1:
 
 def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
            tuple stride, tuple padding, tuple dilation, int64_t groups, object activation,
-           object algorithm, bint reference):
+           object algorithm, bint reference, int64_t max_workspace_bytes=0):
     """y <- conv2d(x, weight, bias); x (N, C, H, W), weight (K, C/groups, R, S)."""
     cdef fc_conv2d_params p
     cdef int64_t out_h, out_w
@@ -131,6 +137,7 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
     p.dilation_h, p.dilation_w = dilation
     (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
     p.groups = groups
+    p.max_workspace_bytes = max_workspace_bytes
     _check(op, fc_conv2d_output_size(&p, &out_h, &out_w))
     if p.c % groups != 0 or weight.shape[1] != p.c // groups:
         raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
@@ -146,6 +153,12 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
             status = fc_ref_conv2d_forward(&p, dtype, xp, wp, bp, yp, act)
         else:
             status = fc_conv2d_forward(&p, dtype, xp, wp, bp, yp, act, algo)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_min_workspace(&p, dtype, algo, &least)
+        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
+                         f"{least} bytes per thread this convolution needs (x shape "
+                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
     _check(op, status)
 
 

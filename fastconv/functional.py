@@ -167,8 +167,27 @@ def _conv_padding(op, padding, in_hw, kernel_hw, stride, dilation):
     return pads
 
 
+def _workspace_limit(op, value):
+    """max_workspace_bytes: None (the default, 16 MiB per thread) or a positive int -> C's 0 or
+    the value."""
+    if value is None:
+        return 0
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: max_workspace_bytes must be a positive int or None, "
+                        f"got {value!r}")
+    try:
+        limit = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: max_workspace_bytes must be a positive int or None, "
+                        f"got {value!r}") from None
+    if not 0 < limit <= _MAX_INT:
+        raise ValueError(f"{op}: max_workspace_bytes must be a positive int (at most 2**62), "
+                         f"got {value!r}")
+    return limit
+
+
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference):
+            reference, max_workspace_bytes=None):
     op = "conv2d"
     x_in, w_in, b_in = x, weight, bias
     x = _array(op, "x", x)
@@ -206,7 +225,13 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
     if algorithm is not None and algorithm not in _ext.ALGORITHMS:
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
-                         f"got {algorithm!r}")
+                         f"'pointwise', got {algorithm!r}")
+    if algorithm == "pointwise" and ((r, s) != (1, 1) or stride != (1, 1) or
+                                     pads != ((0, 0), (0, 0))):
+        raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
+                         f"padding, got weight shape {weight.shape}, stride {stride}, "
+                         f"padding {pads}")
+    workspace = _workspace_limit(op, max_workspace_bytes)
     padded = (h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1])
     dilated = ((r - 1) * dilation[0] + 1, (s - 1) * dilation[1] + 1)
     if padded[0] < dilated[0] or padded[1] < dilated[1]:
@@ -223,12 +248,13 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         _ext.conv2d(op, _c_array(x4), _c_array(weight),
                     None if bias is None else _c_array(bias),
                     result[None] if unbatched else result,
-                    stride, pads, dilation, groups, activation, algorithm, reference)
+                    stride, pads, dilation, groups, activation, algorithm, reference,
+                    workspace)
     return result
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation=None, algorithm="auto", out=None):
+           activation=None, algorithm="auto", out=None, max_workspace_bytes=None):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -242,9 +268,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         padding puts the extra row at the bottom (column at the right), as TensorFlow does.
     groups : int, dividing C and K; groups == C is a depthwise convolution
     activation : None or "relu", fused into the convolution's epilogue
-    algorithm : "auto", "direct" or "im2col"
+    algorithm : "auto", "direct", "im2col" or "pointwise"
+        "im2col" packs the input patches into a packed GEMM block by block; "pointwise" runs
+        that GEMM straight on the input planes and only applies to 1x1 filters with stride 1
+        and no padding (ValueError otherwise); "auto" picks by shape.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
+    max_workspace_bytes : int, optional
+        Workspace per thread the "im2col" and "pointwise" algorithms may allocate (packed
+        weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
+        raise ValueError, saying the minimum, when the limit is below it.
 
     Returns
     -------
@@ -260,7 +293,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
              [42., 50.]]]], dtype=float32)
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
-                   out, reference=False)
+                   out, reference=False, max_workspace_bytes=max_workspace_bytes)
 
 
 # ---- pooling ----------------------------------------------------------------------------------

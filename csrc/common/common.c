@@ -73,6 +73,7 @@ const char *fc_status_string(fc_status status)
     case FC_ERR_INVALID_ARGUMENT: return "invalid argument";
     case FC_ERR_SIZE_OVERFLOW: return "size overflows 64 bits";
     case FC_ERR_OUT_OF_MEMORY: return "out of memory";
+    case FC_ERR_WORKSPACE_TOO_SMALL: return "max_workspace_bytes is too small";
     }
     return "unknown status";
 }

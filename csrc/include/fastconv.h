@@ -51,6 +51,7 @@ typedef enum fc_status {
     FC_ERR_INVALID_ARGUMENT = 1, /* a size, stride, padding or flag out of its range */
     FC_ERR_SIZE_OVERFLOW = 2,    /* an element count or index does not fit in 64 bits */
     FC_ERR_OUT_OF_MEMORY = 3,    /* workspace allocation failed */
+    FC_ERR_WORKSPACE_TOO_SMALL = 4, /* max_workspace_bytes below what the algorithm needs */
 } fc_status;
 
 typedef enum fc_dtype {
@@ -85,6 +86,9 @@ typedef struct fc_conv2d_params {
     int64_t dilation_h, dilation_w; /* >= 1 */
     int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
     int64_t groups;              /* >= 1, divides c and k */
+    /* Forward only: workspace bytes per thread the GEMM drivers (im2col, pointwise) may
+     * allocate, >= 0; 0 means the default, 16 MiB.  fc_conv2d_min_workspace tells the least. */
+    int64_t max_workspace_bytes;
 } fc_conv2d_params;
 
 typedef struct fc_pool2d_params {
@@ -105,8 +109,12 @@ fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const void *bias, void *y,
                             fc_activation activation, fc_conv_algorithm algorithm);
-/* What algorithm=FC_CONV_AUTO runs for these parameters (FC_CONV_DIRECT or FC_CONV_IM2COL). */
+/* What algorithm=FC_CONV_AUTO runs for these parameters. */
 fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
+/* The least max_workspace_bytes fc_conv2d_forward accepts for these parameters and algorithm
+ * with the current thread setting (0 for an algorithm without a bounded workspace). */
+fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                  fc_conv_algorithm algorithm, int64_t *bytes);
 fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y, int64_t *indices /* may be NULL */);
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,

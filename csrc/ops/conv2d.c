@@ -21,10 +21,20 @@
  * 2-core AVX-512 machine (bench/test_bench_conv.py, medians): direct wins lenet_c1 (25 products
  * per output, 2.5x), depthwise (9, 6.6x) and the 1-filter image_5x5 (5.4x); im2col wins
  * lenet_c2 (150, 3x) and resnet_3x3_b1 (1152, 1.2x).  Revisit with the SIMD kernels. */
+/* FC_CONV_POINTWISE runs 1x1 filters at stride 1 without padding (dilation is moot). */
+static int pointwise_applies(const fc_conv2d_params *p)
+{
+    return p->r == 1 && p->s == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+           p->pad_bottom == 0 && p->pad_left == 0 && p->pad_right == 0;
+}
+
 static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
 {
     const int64_t reduction = (p->c / p->groups) * p->r * p->s;
     const int64_t filters_per_group = p->k / p->groups;
+    /* the im2col rule below, minus the packing cost pointwise does not pay */
+    if (pointwise_applies(p) && reduction >= 4 && filters_per_group >= 4)
+        return FC_CONV_POINTWISE;
     if (reduction < 32 || filters_per_group < 4) return FC_CONV_DIRECT;
     return FC_CONV_IM2COL;
 }
@@ -37,19 +47,36 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
     FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
     if (activation != FC_ACTIVATION_NONE && activation != FC_ACTIVATION_RELU)
         return FC_ERR_INVALID_ARGUMENT;
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
-    if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL)
+    if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL &&
+        !(algorithm == FC_CONV_POINTWISE && pointwise_applies(p)))
         return FC_ERR_INVALID_ARGUMENT;
     if (p->n == 0 || p->k == 0) return FC_OK; /* nothing to write */
     const int relu = activation == FC_ACTIVATION_RELU;
+    const int pointwise = algorithm == FC_CONV_POINTWISE;
     if (dtype == FC_FLOAT32)
         return algorithm == FC_CONV_DIRECT
                    ? fc_f32_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-                   : fc_f32_conv2d_im2col(p, out_h, out_w, x, weight, bias, y, relu);
+                   : fc_f32_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu, pointwise);
     return algorithm == FC_CONV_DIRECT
                ? fc_f64_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-               : fc_f64_conv2d_im2col(p, out_h, out_w, x, weight, bias, y, relu);
+               : fc_f64_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu, pointwise);
+}
+
+fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                  fc_conv_algorithm algorithm, int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
+    *bytes = 0;
+    if (algorithm == FC_CONV_IM2COL || algorithm == FC_CONV_POINTWISE)
+        *bytes = dtype == FC_FLOAT32 ? fc_f32_conv2d_gemm_min_workspace(p, out_h, out_w)
+                                     : fc_f64_conv2d_gemm_min_workspace(p, out_h, out_w);
+    return FC_OK;
 }
 
 fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)

@@ -26,5 +26,14 @@ void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, 
                                      size_t ldc, const float *init, unsigned flags);
 void fc_f64_gemm_ukernel_4x4__scalar(size_t kc, const double *a, const double *b, double *c,
                                      size_t ldc, const double *init, unsigned flags);
+/* SIMD members: kernels/gemm/simd.tmpl.h compiled per ISA (f32-avx512-8x32.c, ...). */
+void fc_f32_gemm_ukernel_8x32__avx512(size_t kc, const float *a, const float *b, float *c,
+                                      size_t ldc, const float *init, unsigned flags);
+void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *a, const double *b, double *c,
+                                      size_t ldc, const double *init, unsigned flags);
+void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, float *c,
+                                    size_t ldc, const float *init, unsigned flags);
+void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *a, const double *b, double *c,
+                                   size_t ldc, const double *init, unsigned flags);
 
 #endif

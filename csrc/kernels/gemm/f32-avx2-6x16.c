@@ -1,0 +1,11 @@
+#include "common/target_avx2.h"
+#include "kernels/gemm/gemm.h"
+
+#define FC_REAL float
+#define FC_IS_F64 0
+#include "kernels/gemm/simd-avx2.h"
+
+#define FC_GEMM_NAME fc_f32_gemm_ukernel_6x16__avx2
+#define FC_GEMM_MR 6
+#define FC_GEMM_NRV 2
+#include "kernels/gemm/simd.tmpl.h"

@@ -1,0 +1,11 @@
+#include "common/target_avx512.h"
+#include "kernels/gemm/gemm.h"
+
+#define FC_REAL float
+#define FC_IS_F64 0
+#include "kernels/gemm/simd-avx512.h"
+
+#define FC_GEMM_NAME fc_f32_gemm_ukernel_8x32__avx512
+#define FC_GEMM_MR 8
+#define FC_GEMM_NRV 2
+#include "kernels/gemm/simd.tmpl.h"

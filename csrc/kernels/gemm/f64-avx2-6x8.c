@@ -1,0 +1,11 @@
+#include "common/target_avx2.h"
+#include "kernels/gemm/gemm.h"
+
+#define FC_REAL double
+#define FC_IS_F64 1
+#include "kernels/gemm/simd-avx2.h"
+
+#define FC_GEMM_NAME fc_f64_gemm_ukernel_6x8__avx2
+#define FC_GEMM_MR 6
+#define FC_GEMM_NRV 2
+#include "kernels/gemm/simd.tmpl.h"

@@ -1,0 +1,43 @@
+/* One register-tile GEMM microkernel, written once for every SIMD member of the family.  The
+ * including file (f32-avx512-14x32.c, ...) first includes its target header, then defines:
+ *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_14x32__avx512
+ *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
+ *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_VLEN
+ *   FC_REAL FC_V FC_VLEN and FC_V_LOAD/STORE/SET1/FMA/ZERO/RELU over FC_V
+ * The contract is gemm.h's: the reduction runs p = 0 .. kc-1 for every element, one fused
+ * multiply-add per step, starting from c (FC_GEMM_ACCUMULATE), init[i] or 0.  Storing the
+ * accumulators between kc blocks is exact, so the blocking never changes a result. */
+#define FC_GEMM_NR (FC_GEMM_NRV * FC_VLEN)
+
+void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, size_t ldc,
+                  const FC_REAL *init, unsigned flags)
+{
+    FC_V acc[FC_GEMM_MR][FC_GEMM_NRV];
+#pragma GCC unroll 16
+    for (int i = 0; i < FC_GEMM_MR; i++) {
+        const FC_V start = init ? FC_V_SET1(init[i]) : FC_V_ZERO();
+#pragma GCC unroll 4
+        for (int j = 0; j < FC_GEMM_NRV; j++)
+            acc[i][j] = (flags & FC_GEMM_ACCUMULATE) ? FC_V_LOAD(c + i * ldc + j * FC_VLEN)
+                                                     : start;
+    }
+    for (size_t p = 0; p < kc; p++, a += FC_GEMM_MR, b += FC_GEMM_NR) {
+        FC_V bv[FC_GEMM_NRV];
+#pragma GCC unroll 4
+        for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_V_LOAD(b + j * FC_VLEN);
+#pragma GCC unroll 16
+        for (int i = 0; i < FC_GEMM_MR; i++) {
+            const FC_V ai = FC_V_SET1(a[i]);
+#pragma GCC unroll 4
+            for (int j = 0; j < FC_GEMM_NRV; j++) acc[i][j] = FC_V_FMA(ai, bv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < FC_GEMM_MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < FC_GEMM_NRV; j++)
+            FC_V_STORE(c + i * ldc + j * FC_VLEN,
+                       (flags & FC_GEMM_RELU) ? FC_V_RELU(acc[i][j]) : acc[i][j]);
+}
+
+#undef FC_GEMM_NR
