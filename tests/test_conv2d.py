@@ -1,5 +1,6 @@
 """conv2d: property tests against the float64 oracle, the C reference twin and torch."""
 
+import re
 import zlib
 
 import numpy as np
@@ -405,3 +406,124 @@ def test_conv2d_matches_torch(case, algorithm, dtype):
                                     padding=padding, dilation=dilation, groups=groups).numpy()
     # torch in float64 is itself within the (much smaller) float64 bound of the exact result
     assert_reduction_close(y, t, tb, 2 * (ws[1] * ws[2] * ws[3] + 1), dtype)
+
+
+# --- pointwise (1x1, stride 1, no padding) ----------------------------------------------------
+
+@st.composite
+def pointwise_configs(draw):
+    groups = draw(st.integers(1, 3))
+    return dict(n=draw(st.integers(1, 3)), c=groups * draw(st.integers(1, 20)),
+                k=groups * draw(st.integers(1, 20)), h=draw(st.integers(1, 9)),
+                w=draw(st.integers(1, 40)), groups=groups, bias=draw(st.booleans()),
+                activation=draw(st.sampled_from([None, "relu"])),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pointwise_configs())
+def test_conv2d_pointwise_matches_oracle_and_im2col_bitwise(nan_outputs, dtype, cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    x = rng.standard_normal((cfg["n"], cfg["c"], cfg["h"], cfg["w"])).astype(dtype)
+    w = rng.standard_normal((cfg["k"], cfg["c"] // cfg["groups"], 1, 1)).astype(dtype)
+    b = rng.standard_normal(cfg["k"]).astype(dtype) if cfg["bias"] else None
+    kwargs = dict(groups=cfg["groups"], activation=cfg["activation"])
+    saved = copies(x, w, b)
+    nan_outputs.reset()
+    y = fastconv.conv2d(x, w, b, algorithm="pointwise", **kwargs)
+    expected = oracle.conv2d(x, w, b, groups=cfg["groups"])
+    bound = oracle.conv2d_abs_bound(x, w, b, groups=cfg["groups"])
+    if cfg["activation"]:
+        expected = oracle.relu(expected)
+    assert_reduction_close(y, expected, bound, cfg["c"] // cfg["groups"] + 1, dtype)
+    # the same packed GEMM, the same order of the sums: im2col agrees to the bit, and so does
+    # auto where it picks pointwise (4+ channels and 4+ filters per group)
+    assert_exact(y, fastconv.conv2d(x, w, b, algorithm="im2col", **kwargs))
+    if min(cfg["c"], cfg["k"]) // cfg["groups"] >= 4:
+        assert_exact(y, fastconv.conv2d(x, w, b, algorithm="auto", **kwargs))
+    assert_unchanged(saved, (x, w, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_pointwise_threads_bitwise_identical(restore_threads, dtype):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 40, 23, 31)).astype(dtype)
+    w = rng.standard_normal((19, 40, 1, 1)).astype(dtype)
+    results = []
+    for n in (1, 2, 3):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d(x, w, algorithm="pointwise", activation="relu"))
+    for r in results[1:]:
+        assert_exact(r, results[0])
+
+
+@pytest.mark.parametrize("ws,stride,padding", [
+    ((4, 3, 3, 3), 1, 1), ((4, 3, 1, 1), 2, 0), ((4, 3, 1, 1), 1, 1),
+    ((4, 3, 1, 1), (1, 2), 0), ((4, 3, 1, 1), 1, ((0, 1), (0, 0))), ((4, 3, 1, 3), 1, 0)])
+def test_conv2d_pointwise_refuses_shapes_it_cannot_run(ws, stride, padding):
+    x = np.ones((1, 3, 6, 6), np.float32)
+    with pytest.raises(ValueError, match=r"conv2d: algorithm='pointwise' needs 1x1"):
+        fastconv.conv2d(x, np.ones(ws, np.float32), stride=stride, padding=padding,
+                        algorithm="pointwise")
+
+
+def test_conv2d_pointwise_ignores_dilation():
+    rng = np.random.default_rng(13)
+    x = rng.integers(-4, 5, (2, 6, 5, 7)).astype(np.float32)
+    w = rng.integers(-4, 5, (9, 6, 1, 1)).astype(np.float32)
+    y = fastconv.conv2d(x, w, dilation=3, algorithm="pointwise")
+    assert_integer_exact(y, oracle.conv2d(x, w, None), np.float32)
+
+
+# --- max_workspace_bytes -----------------------------------------------------------------------
+
+def _minimum_workspace(x, w, **kwargs):
+    """The minimum conv2d reports for a limit of 1 byte."""
+    with pytest.raises(ValueError, match=r"conv2d: max_workspace_bytes=1 is below the (\d+) "
+                                         r"bytes per thread") as info:
+        fastconv.conv2d(x, w, max_workspace_bytes=1, **kwargs)
+    return int(re.search(r"below the (\d+) bytes", str(info.value)).group(1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("algorithm,ws,padding", [("im2col", (37, 11, 3, 3), 1),
+                                                  ("pointwise", (37, 300, 1, 1), 0),
+                                                  ("auto", (37, 300, 1, 1), 0)])
+def test_conv2d_small_workspace_limits_give_the_same_bits(restore_threads, algorithm, ws,
+                                                          padding, dtype):
+    """From the minimum (one weight panel held at a time, 1-deep B panels) up to the default,
+    every limit gives the same bits, on 1 and 2 threads, and the exact result."""
+    rng = np.random.default_rng(14)
+    x = rng.integers(-3, 4, (2, ws[1], 9, 13)).astype(dtype)
+    w = rng.integers(-3, 4, ws).astype(dtype)
+    b = rng.integers(-3, 4, ws[0]).astype(dtype)
+    kwargs = dict(padding=padding, algorithm=algorithm, activation="relu")
+    expected = oracle.relu(oracle.conv2d(x, w, b, padding=((padding,) * 2,) * 2))
+    default = fastconv.conv2d(x, w, b, **kwargs)
+    assert_integer_exact(default, expected, dtype)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        least = _minimum_workspace(x, w, padding=padding, algorithm=algorithm)
+        for limit in (least, least + 1, 2 * least, 5 * least, 40 * least):
+            y = fastconv.conv2d(x, w, b, max_workspace_bytes=limit, **kwargs)
+            assert_exact(y, default)
+        with pytest.raises(ValueError, match=f"below the {least} bytes"):
+            fastconv.conv2d(x, w, b, max_workspace_bytes=least - 1, **kwargs)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-5, ValueError), (2**63, ValueError),
+                                         (1.5, TypeError), ("1024", TypeError),
+                                         (True, TypeError), (np.float32(64), TypeError)])
+def test_conv2d_max_workspace_bytes_must_be_a_positive_int(value, error):
+    x = np.ones((1, 2, 5, 5), np.float32)
+    with pytest.raises(error, match=r"conv2d: max_workspace_bytes must be a positive int"):
+        fastconv.conv2d(x, np.ones((3, 2, 3, 3), np.float32), max_workspace_bytes=value)
+
+
+def test_conv2d_max_workspace_bytes_accepts_numpy_integers_and_none():
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    expected = fastconv.conv2d(x, w)
+    assert_exact(fastconv.conv2d(x, w, max_workspace_bytes=np.int64(1 << 20)), expected)
+    assert_exact(fastconv.conv2d(x, w, max_workspace_bytes=None), expected)
