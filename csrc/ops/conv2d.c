@@ -1,4 +1,6 @@
 /* conv2d forward: validation, algorithm choice, and the typed drivers (conv2d_*.tmpl.h). */
+#include <string.h>
+
 #include "common/internal.h"
 #include "common/relu.h"
 #include "dispatch.h"

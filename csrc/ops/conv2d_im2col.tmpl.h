@@ -105,7 +105,8 @@ static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stri
     if (!src)
         for (int64_t i = 0; i < n; i++) dst[i] = 0;
     else if (stride == 1)
-        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's copy of short runs is the
+                                                         * fastest the CPU has */
     else
         for (int64_t i = 0; i < n; i++) dst[i] = src[i * stride];
 }
@@ -183,16 +184,16 @@ static void FC_FN(pack_pointwise_panel)(int64_t plane, const FC_REAL *x_group, i
     }
 }
 
-/* Output pixels per work item: the dispatch table's nc (capped by the plan), but small enough
- * that an image with few items still gives every thread a near-equal share of NR tiles. */
-static int64_t FC_FN(gemm_pixel_block)(int64_t pixels, int64_t nr, int64_t nc_max,
-                                       int64_t images, int threads)
+/* How many blocks of output pixels each image (of a group) is cut into: enough that no block
+ * exceeds nc_max, and when there are few images a multiple of the team, so that every thread
+ * gets a near-equal share of NR tiles.  The blocks of an image differ by at most one tile. */
+static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_max,
+                                        int64_t images, int threads)
 {
-    const int64_t tiles = fc_ceil_div(pixels, nr);
     int64_t blocks = fc_ceil_div(tiles, nc_max / nr);
     if (images % threads != 0 && images < 4 * threads)
         blocks = fc_min_i64(tiles, fc_ceil_div(blocks, threads) * threads);
-    return fc_ceil_div(tiles, blocks) * nr;
+    return blocks;
 }
 
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
@@ -209,8 +210,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     fc_gemm_plan plan;
     FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan));
     const int64_t kc_max = plan.kc;
-    const int64_t nc = FC_FN(gemm_pixel_block)(pixels, nr, plan.nc, images, threads);
-    const int64_t blocks = fc_ceil_div(pixels, nc);
+    const int64_t tiles = fc_ceil_div(pixels, nr);
+    const int64_t blocks = FC_FN(gemm_pixel_blocks)(tiles, nr, plan.nc, images, threads);
+    const int64_t nc = fc_ceil_div(tiles, blocks) * nr; /* the widest block */
     const int64_t chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* per thread: the B panel, then one MR x NR tile for the edges of the output */
     const int64_t scratch_per_thread = kc_max * nc + mr * nr;
@@ -239,7 +241,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
             for (int64_t item = begin; item < end; item++) {
                 const int64_t n = item / (chunk_groups * blocks);
                 const int64_t g = g_first + (item / blocks) % chunk_groups;
-                const int64_t pix0 = (item % blocks) * nc, cols = fc_min_i64(nc, pixels - pix0);
+                /* block b: tiles [b * base + min(b, extra), ...) as fc_partition cuts them */
+                const int64_t block = item % blocks, base = tiles / blocks, extra = tiles % blocks;
+                const int64_t tile0 = block * base + fc_min_i64(block, extra);
+                const int64_t pix0 = tile0 * nr;
+                const int64_t cols =
+                    fc_min_i64((tile0 + base + (block < extra ? 1 : 0)) * nr, pixels) - pix0;
                 const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
                 const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
                 const FC_REAL *x_group = x + (n * p->c + g * cg) * p->h * p->w;
