@@ -107,6 +107,10 @@ static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stri
     else if (stride == 1)
         memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's copy of short runs is the
                                                          * fastest the CPU has */
+    else if (stride == 2) /* a constant stride lets the compiler gather with shuffles */
+        for (int64_t i = 0; i < n; i++) dst[i] = src[2 * i];
+    else if (stride == 4)
+        for (int64_t i = 0; i < n; i++) dst[i] = src[4 * i];
     else
         for (int64_t i = 0; i < n; i++) dst[i] = src[i * stride];
 }
