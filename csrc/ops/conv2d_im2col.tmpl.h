@@ -104,9 +104,16 @@ static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stri
 {
     if (!src)
         for (int64_t i = 0; i < n; i++) dst[i] = 0;
-    else if (stride == 1)
-        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's copy of short runs is the
-                                                         * fastest the CPU has */
+    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 64)
+        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's wide moves */
+    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 16) {
+        /* short runs: 16-byte moves, the last one overlapping; no loop tail, no call */
+        const int64_t per = 16 / (int64_t)sizeof(FC_REAL);
+        int64_t i = 0;
+        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 16);
+        if (i < n) memcpy(dst + n - per, src + n - per, 16);
+    } else if (stride == 1)
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
     else if (stride == 2) /* a constant stride lets the compiler gather with shuffles */
         for (int64_t i = 0; i < n; i++) dst[i] = src[2 * i];
     else if (stride == 4)
