@@ -147,7 +147,8 @@ void fc_select_isa(fc_isa requested);
 const char *fc_isa_name(fc_isa isa);
 
 /* Name of the kernel an op runs on the active ISA, e.g. "f32-gemm 4x4 scalar".
- * op: "conv2d_im2col", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu". NULL if unknown. */
+ * op: "conv2d_im2col", "conv2d_pointwise", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu".
+ * NULL if unknown. */
 const char *fc_kernel_name(const char *op, fc_dtype dtype);
 
 #ifdef __cplusplus
