@@ -5,6 +5,7 @@
 
 #include "fastconv.h"
 #include "kernels/dconv/dconv.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
@@ -30,12 +31,25 @@ FC_DECLARE_GEMM_CONFIG(f64)
 FC_DECLARE_DCONV_CONFIG(f32)
 FC_DECLARE_DCONV_CONFIG(f64)
 
+/* Depthwise: tile_rows = output rows per work item (the padded-row buffer holds the input rows
+ * they read, so it also sets the per-thread scratch). */
+#define FC_DECLARE_DWCONV_CONFIG(tag)     \
+    typedef struct fc_##tag##_dwconv_config { \
+        fc_##tag##_dwconv_ukernel_fn ukernel; \
+        int64_t tile_rows;                    \
+        const char *name;                     \
+    } fc_##tag##_dwconv_config;
+FC_DECLARE_DWCONV_CONFIG(f32)
+FC_DECLARE_DWCONV_CONFIG(f64)
+
 typedef struct fc_kernel_table {
     fc_isa isa;
     fc_f32_gemm_config f32_gemm;
     fc_f64_gemm_config f64_gemm;
     fc_f32_dconv_config f32_dconv;
     fc_f64_dconv_config f64_dconv;
+    fc_f32_dwconv_config f32_dwconv;
+    fc_f64_dwconv_config f64_dwconv;
     fc_f32_maxpool_ukernel_fn f32_maxpool;
     fc_f64_maxpool_ukernel_fn f64_maxpool;
     fc_f32_avgpool_ukernel_fn f32_avgpool;

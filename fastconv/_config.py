@@ -57,7 +57,8 @@ def show_config(print_=True):
     num_threads, openmp (whether the build has OpenMP) and kernels (op -> kernel name, for
     float32).
     """
-    ops = ("conv2d_im2col", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu")
+    ops = ("conv2d_im2col", "conv2d_direct", "conv2d_depthwise", "max_pool2d", "avg_pool2d",
+           "relu")
     config = {
         "version": __version__,
         "isa": _ext.active_isa(),
@@ -70,7 +71,7 @@ def show_config(print_=True):
         for key, value in config.items():
             if key == "kernels":
                 for op, name in value.items():
-                    print(f"  kernel {op:<14} {name}")
+                    print(f"  kernel {op:<16} {name}")
             else:
                 print(f"{key:<12} {value}")
     return config

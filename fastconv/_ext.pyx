@@ -29,6 +29,7 @@ cdef extern from "fastconv.h" nogil:
         FC_CONV_DIRECT
         FC_CONV_IM2COL
         FC_CONV_POINTWISE
+        FC_CONV_DEPTHWISE
     ctypedef enum fc_isa:
         FC_ISA_SCALAR
         FC_ISA_AVX2
@@ -53,6 +54,7 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const void *bias, void *y,
                                 fc_activation activation, fc_conv_algorithm algorithm)
+    fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
     fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y, int64_t *indices)
     fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
@@ -83,7 +85,7 @@ cdef extern from "fastconv.h" nogil:
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
-              "pointwise": FC_CONV_POINTWISE}
+              "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
 ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
 
 
@@ -160,6 +162,21 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
                          f"{least} bytes per thread this convolution needs (x shape "
                          f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
     _check(op, status)
+
+
+def conv2d_auto_algorithm(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
+                          tuple dilation, int64_t groups):
+    """The ALGORITHMS name algorithm="auto" runs for this geometry (for tests and benchmarks)."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w = x_shape
+    p.k, p.r, p.s = w_shape[0], w_shape[2], w_shape[3]
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    p.max_workspace_bytes = 0
+    cdef int code = <int>fc_conv2d_auto_algorithm(&p)
+    return next(name for name, value in ALGORITHMS.items() if value == code)
 
 
 cdef void _fill_pool_params(fc_pool2d_params *p, int64_t n, int64_t c, int64_t h, int64_t w,

@@ -225,12 +225,16 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
     if algorithm is not None and algorithm not in _ext.ALGORITHMS:
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
-                         f"'pointwise', got {algorithm!r}")
+                         f"'pointwise', 'depthwise', got {algorithm!r}")
     if algorithm == "pointwise" and ((r, s) != (1, 1) or stride != (1, 1) or
                                      pads != ((0, 0), (0, 0))):
         raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
                          f"padding, got weight shape {weight.shape}, stride {stride}, "
                          f"padding {pads}")
+    if algorithm == "depthwise" and groups != c:
+        raise ValueError(f"{op}: algorithm='depthwise' needs groups == C (each channel "
+                         f"convolved with its own filters), got groups={groups} for x of shape "
+                         f"{x.shape} (C={c})")
     workspace = _workspace_limit(op, max_workspace_bytes)
     padded = (h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1])
     dilated = ((r - 1) * dilation[0] + 1, (s - 1) * dilation[1] + 1)
@@ -268,10 +272,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         padding puts the extra row at the bottom (column at the right), as TensorFlow does.
     groups : int, dividing C and K; groups == C is a depthwise convolution
     activation : None or "relu", fused into the convolution's epilogue
-    algorithm : "auto", "direct", "im2col" or "pointwise"
+    algorithm : "auto", "direct", "im2col", "pointwise" or "depthwise"
         "im2col" packs the input patches into a packed GEMM block by block; "pointwise" runs
         that GEMM straight on the input planes and only applies to 1x1 filters with stride 1
-        and no padding (ValueError otherwise); "auto" picks by shape.
+        and no padding (ValueError otherwise); "depthwise" needs groups == C (K a multiple
+        of C; ValueError otherwise) and also serves a single-channel filter bank (C =
+        groups = 1), e.g. filtering one image; "auto" picks by shape, "depthwise" whenever
+        groups == C.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional

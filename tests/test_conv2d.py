@@ -157,6 +157,39 @@ def test_conv2d_integer_valued_inputs_match_oracle_exactly(nan_outputs, algorith
     assert_unchanged(saved, (x, w, b))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs().filter(lambda cfg: cfg["groups"] == cfg["c"]),
+       integer=st.booleans())
+def test_conv2d_depthwise_algorithm_matches_oracle(nan_outputs, dtype, cfg, integer):
+    # groups == C: depthwise layers and single-channel filter banks (C = groups = 1)
+    x, w, b = make_inputs(cfg, dtype, integer=integer)
+    saved = copies(x, w, b)
+    nan_outputs.reset()
+    y = fastconv.conv2d(api_x(cfg, x), w, b, algorithm="depthwise", **call_kwargs(cfg))
+    expected, bound, length = expected_of(cfg, x, w, b)
+    if cfg["n"]:
+        assert nan_outputs.calls, "conv2d did not allocate its output through _empty"
+    if integer:
+        assert_integer_exact(y, expected, dtype)
+    else:
+        assert_reduction_close(y, expected, bound, length, dtype)
+    assert_unchanged(saved, (x, w, b))
+
+
+@pytest.mark.parametrize("xs,ws,groups,depthwise", [
+    ((2, 6, 11, 13), (12, 1, 3, 3), 6, True),     # depthwise, channel multiplier 2
+    ((1, 1, 64, 64), (1, 1, 5, 5), 1, True),      # one image, one filter (image_5x5)
+    ((8, 1, 28, 28), (6, 1, 5, 5), 1, True),      # a single-channel filter bank (lenet_c1)
+    ((1, 3, 16, 16), (8, 3, 3, 3), 1, False),
+    ((1, 8, 16, 16), (8, 2, 3, 3), 4, False),
+])
+def test_conv2d_auto_runs_depthwise_exactly_when_groups_equals_channels(xs, ws, groups,
+                                                                        depthwise):
+    from fastconv import _ext
+    chosen = _ext.conv2d_auto_algorithm(xs, ws, (1, 1), ((1, 1), (1, 1)), (1, 1), groups)
+    assert (chosen == "depthwise") == depthwise, chosen
+
+
 @settings(max_examples=40)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

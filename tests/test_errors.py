@@ -261,7 +261,7 @@ def test_conv2d_huge_but_representable_geometry_computes_the_right_values():
     # paddings, strides and dilations near 2**62 whose sums still fit in 64 bits
     x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     w = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
-    for algorithm in ("direct", "im2col"):
+    for algorithm in ("direct", "im2col", "depthwise"):
         # only the kernel's last row (r=2, offset 2 * 2**61 = 2**62) lands on the input
         y = fastconv.conv2d(x, w, padding=((2**62, 0), (0, 0)), dilation=(2**61, 1),
                             algorithm=algorithm)
@@ -271,6 +271,10 @@ def test_conv2d_huge_but_representable_geometry_computes_the_right_values():
         np.testing.assert_array_equal(y.ravel(), [0.0, (x * w).sum(), 0.0])
         y = fastconv.conv2d(x, w, padding=1, stride=2**62, algorithm=algorithm)
         np.testing.assert_array_equal(y.ravel(), [(x[0, 0, :2, :2] * w[0, 0, 1:, 1:]).sum()])
+        # the same along the width: the padded-row buffers would be 2**62 columns long
+        y = fastconv.conv2d(x, w, padding=((0, 0), (2**62, 0)), dilation=(1, 2**61),
+                            algorithm=algorithm)
+        np.testing.assert_array_equal(y, (x[0, 0].T @ w[0, 0, :, 2]).reshape(1, 1, 1, 3))
 
 
 def test_conv2d_geometry_whose_sums_overflow_64_bits_is_a_value_error():
@@ -473,6 +477,15 @@ def test_relu_bad_out_arguments():
 def test_conv2d_unknown_string_option_is_a_value_error_with_its_repr(name, value):
     with pytest.raises(ValueError, match=msg("conv2d", [name], [repr(value)])):
         fastconv.conv2d(X, W, **{name: value})
+
+
+@pytest.mark.parametrize("xs,ws,groups", [((1, 3, 5, 5), (2, 3, 3, 3), 1),
+                                         ((1, 4, 5, 5), (4, 2, 3, 3), 2),
+                                         ((2, 6, 4, 4), (6, 3, 1, 1), 2)])
+def test_conv2d_depthwise_algorithm_needs_groups_equal_to_channels(xs, ws, groups):
+    with pytest.raises(ValueError, match=msg("conv2d", ["depthwise", "groups"],
+                                             [f"groups={groups}", f"C={xs[1]}"])):
+        fastconv.conv2d(f32(*xs), f32(*ws), groups=groups, algorithm="depthwise")
 
 
 @pytest.mark.parametrize("op", POOLS)

@@ -109,7 +109,8 @@ fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const void *bias, void *y,
                             fc_activation activation, fc_conv_algorithm algorithm);
-/* What algorithm=FC_CONV_AUTO runs for these parameters. */
+/* What algorithm=FC_CONV_AUTO runs for these parameters.  FC_CONV_DEPTHWISE needs groups == C
+ * (FC_ERR_INVALID_ARGUMENT otherwise). */
 fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
 /* The least max_workspace_bytes fc_conv2d_forward accepts for these parameters and algorithm
  * with the current thread setting (0 for an algorithm without a bounded workspace). */
@@ -147,7 +148,8 @@ void fc_select_isa(fc_isa requested);
 const char *fc_isa_name(fc_isa isa);
 
 /* Name of the kernel an op runs on the active ISA, e.g. "f32-gemm 4x4 scalar".
- * op: "conv2d_im2col", "conv2d_pointwise", "conv2d_direct", "max_pool2d", "avg_pool2d", "relu".
+ * op: "conv2d_im2col", "conv2d_pointwise", "conv2d_direct", "conv2d_depthwise", "max_pool2d",
+ * "avg_pool2d", "relu".
  * NULL if unknown. */
 const char *fc_kernel_name(const char *op, fc_dtype dtype);
 

@@ -1,25 +1,35 @@
-/* Direct-convolution microkernels: one filter tap for a block of output channels along one
- * output row.
+/* Direct-convolution microkernels: one output row of a block of KB output channels, summed
+ * over the whole reduction (c, r, s) with the accumulators held in registers, and the epilogue
+ * (bias, ReLU) fused, so y is written once:
  *
- *   acc[kb * acc_stride + j] += w[kb] * x[j * x_stride]     for kb < KB, j < count
+ *   y[i * y_stride + j] = act(bias[i] + sum_{c < channels, r < R, s < S}
+ *                              w[((c * R + r) * S + s) * KB + i] * x[(c * R + r) * x_stride
+ *                                                                    + tap_col[s] + j])
+ *   for i < rows (<= KB) and j < cols, summed in the order bias, c, r, s ascending (the
+ *   reference's, so the result does not depend on the tiling or the thread count).
  *
- * x: the input row, already offset to the first valid output column of this tap; x_stride is
- * the convolution's horizontal stride.  w: the tap's KB weights, packed contiguously (zero past
- * the last real filter).  acc: KB rows of the output row's accumulators.
+ * x: the driver's padded-row buffer (ops/conv2d_common.tmpl.h): row c * R + r is the input row
+ * of channel c that filter row r reads, padding already zero; tap_col[s] is tap s's column
+ * offset in it.  w: the block's packed weights, KB per reduction step, zero past the last real
+ * filter.  bias: KB values (zeros when the convolution has none).  relu: apply FC_RELU.
+ * Only rows < `rows` of y are written.
  */
 #ifndef FC_KERNELS_DCONV_H
 #define FC_KERNELS_DCONV_H
 
 #include <stddef.h>
 
-typedef void (*fc_f32_dconv_ukernel_fn)(size_t count, const float *x, size_t x_stride,
-                                        const float *w, float *acc, size_t acc_stride);
-typedef void (*fc_f64_dconv_ukernel_fn)(size_t count, const double *x, size_t x_stride,
-                                        const double *w, double *acc, size_t acc_stride);
+#define FC_DECLARE_DCONV_UKERNEL(fn, real)                                                    \
+    void fn(size_t rows, size_t cols, size_t channels, size_t r, size_t s, const real *x,     \
+            size_t x_stride, const size_t *tap_col, const real *w, const real *bias, int relu, \
+            real *y, size_t y_stride)
 
-void fc_f32_dconv_ukernel_4__scalar(size_t count, const float *x, size_t x_stride,
-                                    const float *w, float *acc, size_t acc_stride);
-void fc_f64_dconv_ukernel_4__scalar(size_t count, const double *x, size_t x_stride,
-                                    const double *w, double *acc, size_t acc_stride);
+typedef FC_DECLARE_DCONV_UKERNEL((*fc_f32_dconv_ukernel_fn), float);
+typedef FC_DECLARE_DCONV_UKERNEL((*fc_f64_dconv_ukernel_fn), double);
+
+FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_4__scalar, float);
+FC_DECLARE_DCONV_UKERNEL(fc_f64_dconv_ukernel_4__scalar, double);
+FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_4x24__avx2, float);
+FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_8x32__avx512, float);
 
 #endif

@@ -1,3 +1,4 @@
+#include "common/relu.h"
 #include "kernels/dconv/dconv.h"
 
 #include "common/dtype_f32.h"

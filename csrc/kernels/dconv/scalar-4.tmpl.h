@@ -1,14 +1,20 @@
-/* Four output channels per call: each input value loaded once feeds four accumulators. */
-void FC_FN(dconv_ukernel_4__scalar)(size_t count, const FC_REAL *x, size_t x_stride,
-                                    const FC_REAL *w, FC_REAL *acc, size_t acc_stride)
+/* The scalar twin: y itself is the accumulator row, so the j loop is a plain axpy the compiler
+ * can vectorise; the order per output is still bias, c, r, s. */
+void FC_FN(dconv_ukernel_4__scalar)(size_t rows, size_t cols, size_t channels, size_t r,
+                                    size_t s, const FC_REAL *x, size_t x_stride,
+                                    const size_t *tap_col, const FC_REAL *w,
+                                    const FC_REAL *bias, int relu, FC_REAL *y, size_t y_stride)
 {
-    const FC_REAL w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-    FC_REAL *a0 = acc, *a1 = acc + acc_stride, *a2 = a1 + acc_stride, *a3 = a2 + acc_stride;
-    for (size_t j = 0; j < count; j++) {
-        const FC_REAL v = x[j * x_stride];
-        a0[j] += w0 * v;
-        a1[j] += w1 * v;
-        a2[j] += w2 * v;
-        a3[j] += w3 * v;
+    enum { KB = 4 };
+    for (size_t i = 0; i < rows; i++) {
+        FC_REAL *y_row = y + i * y_stride;
+        for (size_t j = 0; j < cols; j++) y_row[j] = bias[i];
+        for (size_t step = 0; step < channels * r * s; step++) {
+            const FC_REAL wv = w[step * KB + i];
+            const FC_REAL *x_tap = x + (step / s) * x_stride + tap_col[step % s];
+            for (size_t j = 0; j < cols; j++) y_row[j] += wv * x_tap[j];
+        }
+        if (relu)
+            for (size_t j = 0; j < cols; j++) y_row[j] = FC_RELU(y_row[j]);
     }
 }

@@ -1,0 +1,113 @@
+/* The AVX2 and AVX-512 depthwise members, written once over the vector macros of
+ * common/f32_vec_<isa>.h and common/f32_vec_ops.h.  The including file defines FC_DWCONV_FN
+ * (the symbol), FC_DW_RB (output rows per register tile, at most 4) and FC_DW_NV (vectors of
+ * output columns per tile, at most 4).
+ *
+ * Register tile: RB output rows x NV vectors.  When stride_h == dilation_h (e.g. both 1)
+ * output row i + 1 reads the input rows of row i shifted by one filter row, so the tile walks
+ * R + RB - 1 input rows and each loaded vector feeds every output row it belongs to: input
+ * row t is filter row t - i of output row i, so each output still sums r, s in ascending
+ * order.  That divides the loads, which bound a one-row loop (a load per FMA), by up to RB.
+ * Otherwise (stride_h != dilation_h) the tile is one row high. */
+
+/* fixed_taps: R * S is a compile-time constant and wv holds the R * S weights broadcast once
+ * per call; otherwise each FMA broadcasts its weight from w. */
+FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_VMASK tail, size_t r,
+                        size_t s, const int fixed_taps, const FC_VEC *wv, const float *x,
+                        size_t tap_row_stride, const size_t *tap_col, const float *w,
+                        float bias, int relu, float *y, size_t y_stride)
+{
+    FC_VEC acc[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
+    const size_t input_rows = r + (size_t)rb - 1;
+#pragma GCC unroll 8
+    for (size_t t = 0; t < input_rows; t++) {
+        const float *x_row = x + t * tap_row_stride;
+#pragma GCC unroll 8
+        for (size_t ss = 0; ss < s; ss++) {
+            const float *xp = x_row + tap_col[ss];
+            FC_VEC xv[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                xv[v] = fc_vload(xp + v * FC_VL, part && v == nv - 1, tail);
+#pragma GCC unroll 4
+            for (int i = 0; i < rb; i++) {
+                if (t < (size_t)i || t - (size_t)i >= r) continue;
+                const size_t tap = (t - (size_t)i) * s + ss;
+                const FC_VEC wt = fixed_taps ? wv[tap] : FC_VSET1(w[tap]);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) acc[i][v] = FC_VFMA(wt, xv[v], acc[i][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            fc_vstore_out(y + i * y_stride + v * FC_VL, acc[i][v], relu, part && v == nv - 1,
+                          tail);
+}
+
+/* One tile of rb rows (a constant) over every column. */
+FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int fixed_taps,
+                       const FC_VEC *wv, const float *x, size_t tap_row_stride,
+                       const size_t *tap_col, const float *w, float bias, int relu, float *y,
+                       size_t y_stride)
+{
+#define FC_DW_BLOCK(nv, part)                                                                 \
+    dw_block(rb, nv, part, tail, r, s, fixed_taps, wv, x + j, tap_row_stride, tap_col, w, bias, \
+             relu, y + j, y_stride)
+    FC_VMASK tail;
+    size_t j;
+    FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BLOCK);
+#undef FC_DW_BLOCK
+}
+
+/* The kernel's loops, for a runtime filter size (fixed_taps == 0) or, inlined with constant r
+ * and s, for one the compiler unrolls with the weights kept in registers. */
+FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int fixed_taps,
+                       const float *x, size_t row_stride, size_t tap_row_stride,
+                       const size_t *tap_col, const float *w, float bias, int relu, float *y,
+                       size_t y_stride)
+{
+    FC_VEC wv[9];
+    if (fixed_taps)
+#pragma GCC unroll 9
+        for (size_t i = 0; i < r * s; i++) wv[i] = FC_VSET1(w[i]);
+#define FC_DW_ROWS(rb)                                                                      \
+    dw_rows(rb, cols, r, s, fixed_taps, wv, x + i * row_stride, tap_row_stride, tap_col, w, \
+            bias, relu, y + i * y_stride, y_stride)
+    size_t i = 0;
+    if (row_stride == tap_row_stride) {
+        for (; i + FC_DW_RB <= rows; i += FC_DW_RB) FC_DW_ROWS(FC_DW_RB);
+        switch (rows - i) {
+#if FC_DW_RB >= 4
+        case 3: FC_DW_ROWS(3); return;
+#endif
+#if FC_DW_RB >= 3
+        case 2: FC_DW_ROWS(2); return;
+#endif
+        case 1: FC_DW_ROWS(1); return;
+        default: return;
+        }
+    }
+    for (; i < rows; i++) FC_DW_ROWS(1);
+#undef FC_DW_ROWS
+}
+
+void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+                  size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
+                  const float *w, float bias, int relu, float *y, size_t y_stride)
+{
+    /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
+     * registers beside the tile, so the hot loop has no broadcasts */
+    if (r == 3 && s == 3)
+        dw_tile(rows, cols, 3, 3, 1, x, row_stride, tap_row_stride, tap_col, w, bias, relu, y,
+                y_stride);
+    else
+        dw_tile(rows, cols, r, s, 0, x, row_stride, tap_row_stride, tap_col, w, bias, relu, y,
+                y_stride);
+}
