@@ -58,6 +58,9 @@ extension = Extension(
     sources=["fastconv/_ext.pyx"] + C_SOURCES,
     include_dirs=["csrc/include", "csrc", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")],
+    # every C file includes some of these (templates, dispatch, kernel headers): a change to
+    # any of them rebuilds the extension
+    depends=sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.h")),
 )
 
 setup(
