@@ -29,6 +29,8 @@ static void install_scalar(fc_kernel_table *t)
     t->f64_avgpool = fc_f64_avgpool_ukernel__scalar;
     t->f32_relu = fc_f32_relu_ukernel__scalar;
     t->f64_relu = fc_f64_relu_ukernel__scalar;
+    t->f32_relu_backward = fc_f32_relu_backward_ukernel__scalar;
+    t->f64_relu_backward = fc_f64_relu_backward_ukernel__scalar;
     t->pool_name = "pool scalar";
     t->relu_name = "relu scalar";
 }

@@ -9,6 +9,7 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
+#include "kernels/relu_backward/relu_backward.h"
 
 /* GEMM: mr x nr register tile; kc = reduction depth of one packed block (the B panel's rows),
  * nc = output pixels per work item (the B panel's columns, a multiple of nr). */
@@ -56,6 +57,8 @@ typedef struct fc_kernel_table {
     fc_f64_avgpool_ukernel_fn f64_avgpool;
     fc_f32_relu_ukernel_fn f32_relu;
     fc_f64_relu_ukernel_fn f64_relu;
+    fc_f32_relu_backward_ukernel_fn f32_relu_backward;
+    fc_f64_relu_backward_ukernel_fn f64_relu_backward;
     /* the names show_config() reports for the pooling and ReLU families */
     const char *pool_name, *relu_name;
 } fc_kernel_table;

@@ -16,10 +16,12 @@ except ImportError as exc:  # pragma: no cover - only when the extension was nev
 
 from ._config import (__version__, _select_isa_from_environment, get_num_threads,
                       set_num_threads, show_config)
-from .functional import avg_pool2d, conv2d, max_pool2d, relu
+from .functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, max_pool2d,
+                         max_pool2d_backward, relu, relu_backward)
 from . import functional, reference  # noqa: F401
 
 _select_isa_from_environment()
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "set_num_threads", "get_num_threads",
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
+           "avg_pool2d_backward", "relu_backward", "set_num_threads", "get_num_threads",
            "show_config", "functional", "reference", "__version__"]

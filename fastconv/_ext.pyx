@@ -72,6 +72,28 @@ cdef extern from "fastconv.h" nogil:
 
     fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                       fc_conv_algorithm algorithm, int64_t *bytes)
+    fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                 const void *grad_output, const void *x, const void *weight,
+                                 void *grad_input, void *grad_weight, void *grad_bias)
+    fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
+                                     int64_t out_w, fc_dtype dtype, const void *grad_output,
+                                     const int64_t *indices, void *grad_input)
+    fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
+                                     const void *grad_output, void *grad_input)
+    fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
+                               const void *output, void *grad_input)
+    fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                     const void *grad_output, const void *x, const void *weight,
+                                     void *grad_input, void *grad_weight, void *grad_bias)
+    fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                         int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                         const void *grad_output, const int64_t *indices,
+                                         void *grad_input)
+    fc_status fc_ref_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
+                                         const void *grad_output, void *grad_input)
+    fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
+                                   const void *output, void *grad_input)
+
     const char *fc_status_string(fc_status status)
     fc_status fc_set_num_threads(int n)
     int fc_get_num_threads()
@@ -269,6 +291,120 @@ def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
             status = fc_ref_relu_forward(count, dtype, xp, yp)
         else:
             status = fc_relu_forward(count, dtype, xp, yp)
+    _check(op, status)
+
+
+# ---- backward passes ----------------------------------------------------------------------
+
+def conv2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray weight,
+                    object grad_input, object grad_weight, object grad_bias, tuple stride,
+                    tuple padding, tuple dilation, int64_t groups, bint reference):
+    """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass."""
+    cdef fc_conv2d_params p
+    cdef int64_t out_h, out_w
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
+    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    _check(op, fc_conv2d_output_size(&p, &out_h, &out_w))
+    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
+        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
+                                  (p.n, p.k, out_h, out_w), False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, (<object>weight).shape, False)
+    cdef void *gxp = NULL
+    cdef void *gwp = NULL
+    cdef void *gbp = NULL
+    if grad_input is not None:
+        gxp = _buffer(op, "grad_input", grad_input, typenum, (<object>x).shape, True)
+    if grad_weight is not None:
+        gwp = _buffer(op, "grad_weight", grad_weight, typenum, (<object>weight).shape, True)
+    if grad_bias is not None:
+        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.k,), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+        else:
+            status = fc_conv2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+    _check(op, status)
+
+
+def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
+                        cnp.ndarray grad_input, bint reference):
+    """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices.
+
+    Returns False (grad_input untouched) when an index lies outside [-1, H * W)."""
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    if grad_output.ndim != 4 or grad_input.ndim != 4:
+        raise ValueError(f"{op}: internal call with grad_output {(<object>grad_output).shape}, grad_input {(<object>grad_input).shape}")
+    cdef int64_t n = grad_input.shape[0], c = grad_input.shape[1]
+    cdef int64_t h = grad_input.shape[2], w = grad_input.shape[3]
+    cdef int64_t out_h = grad_output.shape[2], out_w = grad_output.shape[3]
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, c, out_h, out_w),
+                                  False)
+    cdef const int64_t *ip = <const int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64,
+                                                      (n, c, out_h, out_w), False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (n, c, h, w), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
+        else:
+            status = fc_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
+    if status == FC_ERR_INVALID_ARGUMENT and n > 0 and out_h > 0 and out_w > 0 and h > 0 and w > 0:
+        return False
+    _check(op, status)
+    return True
+
+
+def avg_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray grad_input,
+                        tuple kernel_size, tuple stride, tuple padding, bint ceil_mode,
+                        bint count_include_pad, bint reference):
+    """grad_input (N, C, H, W) <- avg_pool2d's backward pass of grad_output."""
+    cdef fc_pool2d_params p
+    cdef int64_t out_h, out_w
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    _pool_params(op, &p, grad_input, kernel_size, stride, padding, (1, 1), ceil_mode,
+                 count_include_pad, &out_h, &out_w)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
+                                  (p.n, p.c, out_h, out_w), False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (<object>grad_input).shape,
+                             True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_avg_pool2d_backward(&p, dtype, gp, gxp)
+        else:
+            status = fc_avg_pool2d_backward(&p, dtype, gp, gxp)
+    _check(op, status)
+
+
+def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarray grad_input,
+                  bint reference):
+    """grad_input <- grad_output where output > 0, else 0; grad_input may be grad_output."""
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    cdef tuple shape = (<object>grad_output).shape
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
+    cdef const void *yp = _buffer(op, "output", output, typenum, shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_relu_backward(count, dtype, gp, yp, gxp)
+        else:
+            status = fc_relu_backward(count, dtype, gp, yp, gxp)
     _check(op, status)
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import _ext
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
+           "avg_pool2d_backward", "relu_backward"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -47,12 +48,12 @@ def _dtype_name(arr):
     return "float32" if arr.dtype.itemsize == 4 else "float64"
 
 
-def _same_dtype(op, x, others):
+def _same_dtype(op, x, others, x_name="x"):
     for name, arr in others:
         if arr is not None and arr.dtype.itemsize != x.dtype.itemsize:
             raise TypeError(
-                f"{op}: {name} has dtype {_dtype_name(arr)} but x has {_dtype_name(x)}; "
-                f"all arrays must share one dtype")
+                f"{op}: {name} has dtype {_dtype_name(arr)} but {x_name} has "
+                f"{_dtype_name(x)}; all arrays must share one dtype")
 
 
 def _c_array(arr):
@@ -186,14 +187,9 @@ def _workspace_limit(op, value):
     return limit
 
 
-def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference, max_workspace_bytes=None):
-    op = "conv2d"
-    x_in, w_in, b_in = x, weight, bias
-    x = _array(op, "x", x)
-    weight = _array(op, "weight", weight)
-    bias = None if bias is None else _array(op, "bias", bias)
-    _same_dtype(op, x, [("weight", weight), ("bias", bias)])
+def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
+    """conv2d's validated geometry, shared by the forward and the backward pass:
+    (x4, unbatched, stride, pads, dilation, groups, (N, K, P, Q))."""
     x4, unbatched = _planes(op, x)
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape "
@@ -218,24 +214,6 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     stride = _positive_pair(op, "stride", stride)
     dilation = _positive_pair(op, "dilation", dilation)
     pads = _conv_padding(op, padding, (h, w), (r, s), stride, dilation)
-    if bias is not None and bias.shape != (k,):
-        raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
-                         f"{weight.shape}, got {bias.shape}")
-    if activation not in _ext.ACTIVATIONS:
-        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
-    if algorithm is not None and algorithm not in _ext.ALGORITHMS:
-        raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
-                         f"'pointwise', 'depthwise', got {algorithm!r}")
-    if algorithm == "pointwise" and ((r, s) != (1, 1) or stride != (1, 1) or
-                                     pads != ((0, 0), (0, 0))):
-        raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
-                         f"padding, got weight shape {weight.shape}, stride {stride}, "
-                         f"padding {pads}")
-    if algorithm == "depthwise" and groups != c:
-        raise ValueError(f"{op}: algorithm='depthwise' needs groups == C (each channel "
-                         f"convolved with its own filters), got groups={groups} for x of shape "
-                         f"{x.shape} (C={c})")
-    workspace = _workspace_limit(op, max_workspace_bytes)
     padded = (h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1])
     dilated = ((r - 1) * dilation[0] + 1, (s - 1) * dilation[1] + 1)
     if padded[0] < dilated[0] or padded[1] < dilated[1]:
@@ -246,6 +224,38 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     q = (padded[1] - dilated[1]) // stride[1] + 1
     shape4 = (n, k, p, q)
     _check_size(op, shape4, x.dtype.itemsize)
+    return x4, unbatched, stride, pads, dilation, groups, shape4
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
+            reference, max_workspace_bytes=None):
+    op = "conv2d"
+    x_in, w_in, b_in = x, weight, bias
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    bias = None if bias is None else _array(op, "bias", bias)
+    _same_dtype(op, x, [("weight", weight), ("bias", bias)])
+    x4, unbatched, stride, pads, dilation, groups, shape4 = _conv_geometry(
+        op, x, weight, stride, padding, dilation, groups)
+    n, k = shape4[:2]
+    if bias is not None and bias.shape != (k,):
+        raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
+                         f"{weight.shape}, got {bias.shape}")
+    if activation not in _ext.ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
+    if algorithm is not None and algorithm not in _ext.ALGORITHMS:
+        raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
+                         f"'pointwise', 'depthwise', got {algorithm!r}")
+    if algorithm == "pointwise" and (weight.shape[2:] != (1, 1) or stride != (1, 1) or
+                                     pads != ((0, 0), (0, 0))):
+        raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
+                         f"padding, got weight shape {weight.shape}, stride {stride}, "
+                         f"padding {pads}")
+    if algorithm == "depthwise" and groups != x4.shape[1]:
+        raise ValueError(f"{op}: algorithm='depthwise' needs groups == C (each channel "
+                         f"convolved with its own filters), got groups={groups} for x of shape "
+                         f"{x.shape} (C={x4.shape[1]})")
+    workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
     if n and k:
@@ -447,3 +457,246 @@ def relu(x, *, out=None):
     array([0. , 0.5, 2. ])
     """
     return _relu(x, out, reference=False)
+
+
+# ---- backward passes --------------------------------------------------------------------------
+# Each takes the gradient of a loss with respect to the op's output and returns the gradients
+# with respect to its inputs, as torch.autograd would.
+
+def _grad_output(op, grad_output, expected_shape, what):
+    """grad_output as an array of the forward's output shape."""
+    g = _array(op, "grad_output", grad_output)
+    if g.shape != tuple(expected_shape):
+        raise ValueError(f"{op}: grad_output must have the forward's output shape "
+                         f"{tuple(expected_shape)} ({what}), got {g.shape}")
+    return g
+
+
+def _output_mask(op, output_mask):
+    try:
+        mask = tuple(bool(m) for m in output_mask)
+    except TypeError:
+        raise TypeError(f"{op}: output_mask must be a sequence of 3 bools, got "
+                        f"{output_mask!r}") from None
+    if len(mask) != 3:
+        raise ValueError(f"{op}: output_mask must be a sequence of 3 bools (grad_input, "
+                         f"grad_weight, grad_bias), got {output_mask!r}")
+    return mask
+
+
+def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
+                     reference):
+    op = "conv2d_backward"
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    g = _array(op, "grad_output", grad_output)
+    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
+    mask = _output_mask(op, output_mask)
+    x4, unbatched, stride, pads, dilation, groups, shape4 = _conv_geometry(
+        op, x, weight, stride, padding, dilation, groups)
+    g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
+                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                     f"padding {pads}, dilation {dilation}, groups {groups}")
+    dtype = np.dtype(_dtype_name(x))
+    grad_input = _empty(x.shape, dtype) if mask[0] else None
+    grad_weight = _empty(weight.shape, dtype) if mask[1] else None
+    grad_bias = _empty((weight.shape[0],), dtype) if mask[2] else None
+    if any(mask):
+        _ext.conv2d_backward(op, _c_array(g.reshape(shape4)), _c_array(x4), _c_array(weight),
+                             None if grad_input is None else grad_input.reshape(x4.shape),
+                             grad_weight, grad_bias, stride, pads, dilation, groups, reference)
+    return grad_input, grad_weight, grad_bias
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    output_mask=(True, True, True)):
+    """Gradients of conv2d with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, the shape of ``conv2d(x, weight, ...)``'s output
+    x, weight, stride, padding, dilation, groups : as for `conv2d` (same dtype for all)
+    output_mask : three bools, which of (grad_input, grad_weight, grad_bias) to compute
+
+    Returns
+    -------
+    (grad_input, grad_weight, grad_bias) : arrays of the shapes of x, weight and (K,); each
+        None where output_mask is False.  The sums over the batch are bitwise identical for
+        any thread count.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3)
+    >>> w = np.ones((1, 1, 2, 2), np.float32)
+    >>> gx, gw, gb = fastconv.conv2d_backward(np.ones((1, 1, 2, 2), np.float32), x, w)
+    >>> gx[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    >>> gw[0, 0], gb
+    (array([[ 8., 12.],
+           [20., 24.]], dtype=float32), array([4.], dtype=float32))
+    """
+    return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
+                            output_mask, reference=False)
+
+
+def _input_shape(op, input_shape):
+    """input_shape as a tuple (N, C, H, W) or (C, H, W) of ints, C, H, W positive."""
+    try:
+        shape = tuple(operator.index(v) for v in input_shape)
+    except TypeError:
+        raise TypeError(f"{op}: input_shape must be a tuple of ints (N, C, H, W) or (C, H, W), "
+                        f"got {input_shape!r}") from None
+    if len(shape) not in (3, 4) or min(shape) < 0 or min(shape[-3:]) == 0 or \
+            max(shape) > _MAX_INT:
+        raise ValueError(f"{op}: input_shape must be (N, C, H, W) or (C, H, W) with positive "
+                         f"C, H, W, got {input_shape!r}")
+    return shape
+
+
+def _max_pool2d_backward(grad_output, indices, input_shape, reference):
+    op = "max_pool2d_backward"
+    g = _array(op, "grad_output", grad_output)
+    shape = _input_shape(op, input_shape)
+    if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
+        raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
+                         f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer array (max_pool2d's "
+                        f"return_indices), got dtype {idx.dtype}")
+    if idx.shape != g.shape:
+        raise ValueError(f"{op}: indices must have the shape of grad_output {g.shape}, got "
+                         f"{idx.shape}")
+    plane = shape[-1] * shape[-2]
+    given = idx
+    if idx.dtype != np.int64 or not idx.flags.c_contiguous or not idx.dtype.isnative:
+        if idx.dtype.kind == "u" and idx.size and idx.max() > plane:
+            idx = np.full(idx.shape, plane, np.int64)  # out of range (reported from `given`)
+        else:
+            idx = np.ascontiguousarray(idx, dtype=np.int64)
+    shape4 = shape if len(shape) == 4 else (1,) + shape
+    grad_input = _empty(shape, np.dtype(_dtype_name(g)))
+    if shape4[0] and not _ext.max_pool2d_backward(
+            op, _c_array(g.reshape(shape4[:2] + g.shape[-2:])),
+            idx.reshape(shape4[:2] + g.shape[-2:]), grad_input.reshape(shape4), reference):
+        bad = tuple(int(i) for i in np.argwhere((given < -1) | (given >= plane))[0])
+        raise ValueError(f"{op}: indices must lie in [-1, H * W = {plane}) for input_shape "
+                         f"{shape}, got {int(given[bad])} at {bad}")
+    return grad_input
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Gradient of max_pool2d with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : array_like, (N, C, P, Q) or (C, P, Q), float32 or float64
+    indices : integer array of grad_output's shape, from ``max_pool2d(..., return_indices=True)``:
+        flat indices h * W + w into each input plane, -1 for a window wholly in the padding
+    input_shape : the shape of max_pool2d's input, (N, C, H, W) or (C, H, W)
+
+    Returns
+    -------
+    ndarray of input_shape: each gradient added at its index (overlapping windows accumulate;
+    -1 contributes nothing).  An index outside [-1, H * W) raises ValueError.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.array([[[1., 5.], [3., 2.]]], np.float32)
+    >>> y, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    >>> fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    array([[[0., 1.],
+            [0., 0.]]], dtype=float32)
+    """
+    return _max_pool2d_backward(grad_output, indices, input_shape, reference=False)
+
+
+def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, reference):
+    op = "avg_pool2d_backward"
+    g = _array(op, "grad_output", grad_output)
+    shape = _input_shape(op, input_shape)
+    # the forward's geometry, on a stand-in of input_shape that owns no memory
+    like = np.broadcast_to(np.zeros((), g.dtype), shape)
+    _, _, kernel, stride, pads, _, shape4 = _pool_geometry(
+        op, like, kernel_size, stride, padding, 1, ceil_mode)
+    g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
+                     f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
+                     f"padding {pads}, ceil_mode {bool(ceil_mode)}")
+    grad_input = _empty(shape, np.dtype(_dtype_name(g)))
+    if shape4[0]:
+        _ext.avg_pool2d_backward(op, _c_array(g.reshape(shape4)),
+                                 grad_input.reshape((shape4[0],) + shape[-3:]), kernel, stride,
+                                 pads, bool(ceil_mode), bool(count_include_pad), reference)
+    return grad_input
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Gradient of avg_pool2d with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : array_like, the shape of ``avg_pool2d``'s output, float32 or float64
+    input_shape : the shape of avg_pool2d's input, (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding, ceil_mode, count_include_pad : as for `avg_pool2d`
+
+    Returns
+    -------
+    ndarray of input_shape: each window element receives grad_output / the forward's divisor
+    (overlapping windows accumulate).
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.avg_pool2d_backward(np.array([[[4.0]]]), (1, 2, 2), 2)
+    array([[[1., 1.],
+            [1., 1.]]])
+    """
+    return _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
+                                ceil_mode, count_include_pad, reference=False)
+
+
+def _relu_backward(grad_output, output, out, reference):
+    op = "relu_backward"
+    g_in = grad_output
+    g = _array(op, "grad_output", grad_output)
+    y = _array(op, "output", output)
+    _same_dtype(op, g, [("output", y)], x_name="grad_output")
+    if y.shape != g.shape:
+        raise ValueError(f"{op}: output must have the shape of grad_output {g.shape}, got "
+                         f"{y.shape}")
+    in_place = isinstance(out, np.ndarray) and isinstance(g_in, np.ndarray) and (
+        out is g_in or _same_memory(out, g_in))
+    if in_place:
+        result = _output(op, out, g.shape, g, [("output", output)])
+        source = result
+    else:
+        result = _output(op, out, g.shape, g, [("grad_output", g_in), ("output", output)])
+        source = _c_array(g)
+    if g.size:
+        _ext.relu_backward(op, source, _c_array(y), result, reference)
+    return result
+
+
+def relu_backward(grad_output, output, *, out=None):
+    """Gradient of relu: grad_output where output > 0, else 0.
+
+    Parameters
+    ----------
+    grad_output : array_like of any shape, float32 or float64
+    output : array_like of the same shape and dtype: relu's output, or its input x (the mask
+        ``output > 0`` is the same); NaN gives 0
+    out : ndarray, optional; ``out=grad_output`` works in place
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu_backward(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 0.5]))
+    array([0., 0., 3.])
+    """
+    return _relu_backward(grad_output, output, out, reference=False)

@@ -5,7 +5,8 @@ element at a time, no blocking, no SIMD, no threads.  Slow; use fastconv.conv2d 
 """
 from . import functional as _f
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
+           "avg_pool2d_backward", "relu_backward"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -31,3 +32,27 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 def relu(x, *, out=None):
     """Reference twin of fastconv.relu."""
     return _f._relu(x, out, reference=True)
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    output_mask=(True, True, True)):
+    """Reference twin of fastconv.conv2d_backward."""
+    return _f._conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
+                               output_mask, reference=True)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Reference twin of fastconv.max_pool2d_backward."""
+    return _f._max_pool2d_backward(grad_output, indices, input_shape, reference=True)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Reference twin of fastconv.avg_pool2d_backward."""
+    return _f._avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
+                                   ceil_mode, count_include_pad, reference=True)
+
+
+def relu_backward(grad_output, output, *, out=None):
+    """Reference twin of fastconv.relu_backward."""
+    return _f._relu_backward(grad_output, output, out, reference=True)

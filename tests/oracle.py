@@ -28,6 +28,12 @@ __all__ = [
     "avg_pool2d",
     "avg_pool2d_abs_bound",
     "relu",
+    "conv2d_backward",
+    "conv2d_backward_abs_bound",
+    "max_pool2d_backward",
+    "avg_pool2d_backward",
+    "avg_pool2d_backward_abs_bound",
+    "relu_backward",
 ]
 
 
@@ -205,3 +211,93 @@ def relu(x):
     x = np.asarray(x)
     zero = np.zeros((), dtype=x.dtype)
     return np.where((x > 0) | np.isnan(x), x, zero).astype(x.dtype, copy=False)
+
+
+# ---- backward passes (gradients of <op(inputs), g> with respect to each input) ---------------
+
+def conv2d_backward(g, x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+                    groups=1):
+    """(grad_x, grad_w, grad_b) of conv2d, float64; g has conv2d's output shape.
+
+    grad_w and grad_b contract the sliding windows with g; grad_x scatters, tap by tap, the
+    product of g with the tap's weights into a padded gradient, then crops the padding.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    (pt, pb), (pl, pr) = padding
+    sh, sw = stride
+    dh, dw = dilation
+    p, q = g.shape[2], g.shape[3]
+    kg = k // groups
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    win = sliding_window_view(xp, (dh * (r - 1) + 1, dw * (s - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :p, :q]
+    gw = np.empty_like(w)
+    gxp = np.zeros_like(xp)
+    for grp in range(groups):
+        ks, cs = slice(grp * kg, (grp + 1) * kg), slice(grp * cg, (grp + 1) * cg)
+        gw[ks] = np.einsum("ncpqrs,nkpq->kcrs", win[:, cs], g[:, ks])
+        for i in range(r):
+            for j in range(s):
+                rows = slice(i * dh, i * dh + sh * (p - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (q - 1) + 1, sw)
+                gxp[:, cs, rows, cols] += np.einsum("nkpq,kc->ncpq", g[:, ks], w[ks, :, i, j])
+    gx = gxp[:, :, pt:pt + h, pl:pl + wd]
+    return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+def conv2d_backward_abs_bound(g, x, w, stride=(1, 1), padding=((0, 0), (0, 0)),
+                              dilation=(1, 1), groups=1):
+    """conv2d_backward on |g|, |x|, |w|: the scale of the error of any summation order."""
+    return conv2d_backward(np.abs(np.asarray(g, dtype=np.float64)),
+                           np.abs(np.asarray(x, dtype=np.float64)),
+                           np.abs(np.asarray(w, dtype=np.float64)), stride, padding, dilation,
+                           groups)
+
+
+def max_pool2d_backward(g, indices, input_shape):
+    """Each gradient added at its flat index h*W + w of its plane; index -1 adds nothing."""
+    g = np.asarray(g, dtype=np.float64)
+    n, c, h, wd = input_shape
+    gx = np.zeros((n * c, h * wd))
+    flat_g = g.reshape(n * c, g.shape[2] * g.shape[3])
+    flat_i = np.asarray(indices).reshape(flat_g.shape)
+    for plane in range(n * c):
+        keep = flat_i[plane] >= 0
+        np.add.at(gx[plane], flat_i[plane][keep], flat_g[plane][keep])
+    return gx.reshape(input_shape)
+
+
+def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
+                        count_include_pad=True):
+    """Each window element receives g / the forward's divisor (PyTorch semantics), float64."""
+    g = np.asarray(g, dtype=np.float64)
+    n, c, h, wd = input_shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    hw = _avg_windows(h, kh, sh, ph, ceil_mode)
+    ww = _avg_windows(wd, kw, sw, pw, ceil_mode)
+    gx = np.zeros(input_shape)
+    for i, (h0, h1, hpool) in enumerate(hw):
+        for j, (w0, w1, wpool) in enumerate(ww):
+            divisor = hpool * wpool if count_include_pad else (h1 - h0) * (w1 - w0)
+            gx[:, :, h0:h1, w0:w1] += (g[:, :, i, j] / divisor)[:, :, None, None]
+    return gx
+
+
+def avg_pool2d_backward_abs_bound(g, input_shape, kernel_size, stride, padding=(0, 0),
+                                  ceil_mode=False, count_include_pad=True):
+    """avg_pool2d_backward on |g|."""
+    return avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape,
+                               kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def relu_backward(g, y):
+    """g where y > 0, else +0.0 (NaN y gives 0).  Keeps g's dtype (it is exact)."""
+    g = np.asarray(g)
+    y = np.asarray(y)
+    return np.where(y > 0, g, np.zeros((), dtype=g.dtype)).astype(g.dtype, copy=False)

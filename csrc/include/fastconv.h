@@ -122,6 +122,29 @@ fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
 
+/* ---- backward passes (csrc/ops/<op>_backward.c) ---------------------------------------------
+ * conv2d: grad_output is (N, K, P, Q) for the forward described by p; each of grad_input
+ * (N, C, H, W), grad_weight (K, C / groups, R, S) and grad_bias (K,) is computed when its pointer
+ * is not NULL.  Sums over the batch and the pixels (grad_weight, grad_bias) run in an order that
+ * does not depend on the thread count.
+ * max_pool2d: grad_input (N, C, H, W) = 0, then grad_output[n, c, i] added at the flat index
+ * indices[n, c, i] of its plane (-1: skipped); every index must lie in [-1, H * W), else
+ * FC_ERR_INVALID_ARGUMENT and nothing is written.
+ * avg_pool2d: grad_output (N, C, P, Q) of the forward p; each window element receives
+ * grad_output / divisor, the forward's divisor.
+ * relu: grad_input[i] = grad_output[i] where output[i] > 0, else +0 (NaN output -> 0);
+ * grad_input may be grad_output (in place). */
+fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
+                             const void *x, const void *weight, void *grad_input,
+                             void *grad_weight, void *grad_bias);
+fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
+                                 int64_t out_w, fc_dtype dtype, const void *grad_output,
+                                 const int64_t *indices, void *grad_input);
+fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
+                                 const void *grad_output, void *grad_input);
+fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
+                           const void *output, void *grad_input);
+
 /* ---- naive references (csrc/ref): the ground truth the optimised ops are tested against --- */
 fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const void *bias, void *y,
@@ -131,6 +154,16 @@ fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, c
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y);
 fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                 const void *grad_output, const void *x, const void *weight,
+                                 void *grad_input, void *grad_weight, void *grad_bias);
+fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
+                                     int64_t out_w, fc_dtype dtype, const void *grad_output,
+                                     const int64_t *indices, void *grad_input);
+fc_status fc_ref_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
+                                     const void *grad_output, void *grad_input);
+fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
+                               const void *output, void *grad_input);
 
 /* ---- configuration ------------------------------------------------------------------------ */
 const char *fc_status_string(fc_status status);

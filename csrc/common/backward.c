@@ -1,0 +1,26 @@
+/* Checks shared by the backward drivers and their references. */
+#include "common/internal.h"
+
+fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          int64_t out_h, int64_t out_w, int64_t *in_size,
+                                          int64_t *out_size)
+{
+    if (n < 0 || c < 1 || h < 1 || w < 1 || out_h < 1 || out_w < 1)
+        return FC_ERR_INVALID_ARGUMENT;
+    int64_t bytes;
+    const int64_t in_dims[5] = {n, c, h, w, (int64_t)sizeof(double)};
+    const int64_t out_dims[5] = {n, c, out_h, out_w, (int64_t)sizeof(double)};
+    FC_RETURN_IF_ERROR(fc_checked_product(in_dims, 5, &bytes));
+    FC_RETURN_IF_ERROR(fc_checked_product(out_dims, 5, &bytes));
+    *in_size = h * w;
+    *out_size = out_h * out_w;
+    return FC_OK;
+}
+
+int fc_pool_indices_valid(const int64_t *indices, int64_t count, int64_t plane_size)
+{
+    /* no early exit: a branch-free OR over the array vectorises, and bad input is rare */
+    int bad = 0;
+    for (int64_t i = 0; i < count; i++) bad |= (indices[i] < -1) | (indices[i] >= plane_size);
+    return !bad;
+}

@@ -1,0 +1,17 @@
+/* ReLU backward microkernels: gx[i] = g[i] where y[i] > 0, else +0 (a NaN y gives 0), for
+ * i < n.  gx may be g (in place). */
+#ifndef FC_KERNELS_RELU_BACKWARD_H
+#define FC_KERNELS_RELU_BACKWARD_H
+
+#include <stddef.h>
+
+typedef void (*fc_f32_relu_backward_ukernel_fn)(size_t n, const float *g, const float *y,
+                                                float *gx);
+typedef void (*fc_f64_relu_backward_ukernel_fn)(size_t n, const double *g, const double *y,
+                                                double *gx);
+
+void fc_f32_relu_backward_ukernel__scalar(size_t n, const float *g, const float *y, float *gx);
+void fc_f64_relu_backward_ukernel__scalar(size_t n, const double *g, const double *y,
+                                          double *gx);
+
+#endif

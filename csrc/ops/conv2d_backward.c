@@ -1,0 +1,55 @@
+/* conv2d backward: validation, the empty cases, and the typed drivers of
+ * conv2d_backward.tmpl.h (which reuse the forward's workspace allocation). */
+#include <string.h>
+
+#include "common/internal.h"
+#include "dispatch.h"
+
+/* Output positions o in [0, count) whose input position o * stride + offset lies in
+ * [0, size): o in [*lo, *hi) (empty when *lo >= *hi). */
+static inline void fc_conv_valid_range(int64_t offset, int64_t stride, int64_t size,
+                                       int64_t count, int64_t *lo, int64_t *hi)
+{
+    const int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    const int64_t last = size - 1 - offset; /* o * stride <= last */
+    *lo = fc_min_i64(first, count);
+    *hi = last < 0 ? 0 : fc_min_i64(last / stride + 1, count);
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#include "common/dtype_f32.h"
+#include "ops/conv2d_common.tmpl.h"
+#include "ops/conv2d_backward.tmpl.h"
+#include "common/dtype_end.h"
+
+#include "common/dtype_f64.h"
+#include "ops/conv2d_common.tmpl.h"
+#include "ops/conv2d_backward.tmpl.h"
+#include "common/dtype_end.h"
+
+fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
+                             const void *x, const void *weight, void *grad_input,
+                             void *grad_weight, void *grad_bias)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    if ((grad_input && !weight) || (grad_weight && !x)) return FC_ERR_INVALID_ARGUMENT;
+    if (p->n == 0 || p->k == 0) {
+        /* no term at all: every requested gradient is zero (and some are empty) */
+        const size_t size = dtype == FC_FLOAT32 ? sizeof(float) : sizeof(double);
+        if (grad_input) memset(grad_input, 0, (size_t)(p->n * p->c * p->h * p->w) * size);
+        if (grad_weight)
+            memset(grad_weight, 0, (size_t)(p->k * (p->c / p->groups) * p->r * p->s) * size);
+        if (grad_bias) memset(grad_bias, 0, (size_t)p->k * size);
+        return FC_OK;
+    }
+    if (dtype == FC_FLOAT32)
+        return fc_f32_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
+                                      grad_weight, grad_bias);
+    return fc_f64_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
+                                  grad_weight, grad_bias);
+}

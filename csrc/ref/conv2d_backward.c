@@ -1,0 +1,29 @@
+/* Reference conv2d backward: the ground truth for csrc/ops/conv2d_backward.c. */
+#include "common/internal.h"
+
+#include "common/dtype_f32.h"
+#include "ref/conv2d_backward.tmpl.h"
+#include "common/dtype_end.h"
+
+#include "common/dtype_f64.h"
+#include "ref/conv2d_backward.tmpl.h"
+#include "common/dtype_end.h"
+
+fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                 const void *grad_output, const void *x, const void *weight,
+                                 void *grad_input, void *grad_weight, void *grad_bias)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    switch (dtype) {
+    case FC_FLOAT32:
+        fc_f32_ref_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
+                                   grad_weight, grad_bias);
+        return FC_OK;
+    case FC_FLOAT64:
+        fc_f64_ref_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
+                                   grad_weight, grad_bias);
+        return FC_OK;
+    }
+    return FC_ERR_INVALID_ARGUMENT;
+}

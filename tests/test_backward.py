@@ -1,0 +1,588 @@
+"""Backward passes: conv2d, max/avg pooling and ReLU against the float64 oracle, the C reference
+twins, finite differences, the adjoint identities, torch.autograd and thread counts."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastconv
+import fastconv.reference
+import oracle
+from test_conv2d import api_x, conv_configs, make_inputs
+from test_pooling import pool_configs
+from tolerances import (assert_exact, assert_integer_exact, assert_reduction_close,
+                        reduction_tolerance)
+
+DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+MASKS = [(True, True, True), (True, False, False), (False, True, False), (False, False, True),
+         (False, True, True), (True, True, False), (False, False, False)]
+IMPLEMENTATIONS = [pytest.param(fastconv, id="fast"),
+                   pytest.param(fastconv.reference, id="reference")]
+
+
+# --- conv2d: helpers ----------------------------------------------------------------------
+
+def conv_args(cfg):
+    """The normalised forward arguments, for the oracle."""
+    return dict(stride=cfg["stride"], padding=cfg["pads"], dilation=cfg["dil"],
+                groups=cfg["groups"])
+
+
+def api_args(cfg):
+    """The API spellings of the same arguments (int, pair, asymmetric, 'same', ...)."""
+    return dict(stride=cfg["stride_spec"], padding=cfg["pad_spec"], dilation=cfg["dil_spec"],
+                groups=cfg["groups"])
+
+
+def conv_problem(cfg, dtype, integer=False):
+    """x, w and a random grad_output of the forward's output shape (batched arrays)."""
+    x, w, _ = make_inputs(cfg, dtype, integer)
+    shape = oracle.conv2d(x[:1] if len(x) else np.zeros((1,) + x.shape[1:]), w,
+                          **conv_args(cfg)).shape[1:]
+    rng = np.random.default_rng(cfg["seed"] + 1)
+    gshape = (cfg["n"],) + shape
+    g = (rng.integers(-4, 5, gshape) if integer else rng.standard_normal(gshape)).astype(dtype)
+    return g, x, w
+
+
+def conv_lengths(cfg, g):
+    """Terms per element of (grad_input, grad_weight, grad_bias)."""
+    kg = cfg["k"] // cfg["groups"]
+    pixels = cfg["n"] * g.shape[2] * g.shape[3]
+    return max(1, kg * cfg["r"] * cfg["s"]), max(1, pixels), max(1, pixels)
+
+
+def call_backward(module, cfg, g, x, w, mask=(True, True, True)):
+    return module.conv2d_backward(api_x(cfg, g), api_x(cfg, x), w, **api_args(cfg),
+                                  output_mask=mask)
+
+
+def batched(cfg, result):
+    return None if result is None else (result[None] if cfg["unbatched"] else result)
+
+
+# --- conv2d: oracle, reference twin, torch ---------------------------------------------------
+
+@settings(max_examples=60)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+@given(cfg=conv_configs(), mask=st.sampled_from(MASKS))
+def test_conv2d_backward_matches_oracle_within_reduction_bound(nan_outputs, module, dtype, cfg,
+                                                               mask):
+    g, x, w = conv_problem(cfg, dtype)
+    saved = [a.copy() for a in (g, x, w)]
+    nan_outputs.reset()
+    grads = call_backward(module, cfg, g, x, w, mask)
+    assert len(nan_outputs.calls) == sum(mask), "outputs must come from _empty"
+    expected = oracle.conv2d_backward(g, x, w, **conv_args(cfg))
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, **conv_args(cfg))
+    for i, (got, want, bound, length) in enumerate(zip(grads, expected, bounds,
+                                                       conv_lengths(cfg, g))):
+        if not mask[i]:
+            assert got is None
+            continue
+        got = batched(cfg, got) if i == 0 else got
+        assert_reduction_close(got, want, bound, length, dtype)
+    for a, b in zip(saved, (g, x, w)):
+        assert_exact(b, a)
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs())
+def test_conv2d_backward_integer_inputs_match_oracle_exactly(nan_outputs, dtype, cfg):
+    g, x, w = conv_problem(cfg, dtype, integer=True)
+    expected = oracle.conv2d_backward(g, x, w, **conv_args(cfg))
+    for module in (fastconv, fastconv.reference):
+        gx, gw, gb = call_backward(module, cfg, g, x, w)
+        assert_integer_exact(batched(cfg, gx), expected[0], dtype)
+        assert_integer_exact(gw, expected[1], dtype)
+        assert_integer_exact(gb, expected[2], dtype)
+
+
+@settings(max_examples=40)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs())
+def test_conv2d_backward_matches_reference_twin(dtype, cfg):
+    g, x, w = conv_problem(cfg, dtype)
+    fast = call_backward(fastconv, cfg, g, x, w)
+    ref = call_backward(fastconv.reference, cfg, g, x, w)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, **conv_args(cfg))
+    for i, (a, b, bound, length) in enumerate(zip(fast, ref, bounds, conv_lengths(cfg, g))):
+        if i == 0:
+            a, b = batched(cfg, a), batched(cfg, b)
+        # both within the bound of the exact result, so of each other within twice it
+        assert_reduction_close(a, b.astype(np.float64), bound, 2 * length, dtype)
+
+
+@settings(max_examples=30)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs())
+def test_conv2d_backward_matches_torch_autograd(dtype, cfg):
+    torch = pytest.importorskip("torch")
+    g, x, w = conv_problem(cfg, dtype)
+    if cfg["n"] == 0:
+        return  # torch refuses empty batches for some configurations; covered below
+    (pt, pb), (pl, pr) = cfg["pads"]
+    tx = torch.from_numpy(np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr))))
+    tx.requires_grad_()
+    tw = torch.from_numpy(w.astype(np.float64)).requires_grad_()
+    tb = torch.zeros(cfg["k"], dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.conv2d(tx, tw, tb, stride=cfg["stride"], dilation=cfg["dil"],
+                                   groups=cfg["groups"])
+    y.backward(torch.from_numpy(g.astype(np.float64)))
+    expected = (tx.grad.numpy()[:, :, pt:pt + cfg["h"], pl:pl + cfg["w"]], tw.grad.numpy(),
+                tb.grad.numpy())
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, **conv_args(cfg))
+    got = call_backward(fastconv, cfg, g, x, w)
+    for i, (a, e, bound, length) in enumerate(zip(got, expected, bounds, conv_lengths(cfg, g))):
+        assert_reduction_close(batched(cfg, a) if i == 0 else a, e, bound, 2 * length, dtype)
+
+
+# --- conv2d: identities, finite differences -------------------------------------------------
+
+@settings(max_examples=40)
+@given(cfg=conv_configs())
+def test_conv2d_backward_adjoint_identities(cfg):
+    """<conv(x, w), g> = <x, grad_input(g, w)> = <w, grad_weight(x, g)>, in float64."""
+    g, x, w = conv_problem(cfg, np.float64)
+    y = fastconv.conv2d(x, w, **api_args(cfg))
+    gx, gw, gb = fastconv.conv2d_backward(g, x, w, **api_args(cfg))
+    lhs = float(np.sum(y * g))
+    scale = float(np.sum(np.abs(oracle.conv2d(np.abs(x), np.abs(w), **conv_args(cfg))) *
+                         np.abs(g))) + 1e-300
+    assert abs(lhs - float(np.sum(x * gx))) <= 1e-12 * scale
+    assert abs(lhs - float(np.sum(w * gw))) <= 1e-12 * scale
+    # with a bias b, the output moves by b[k] at every pixel: <1, g[:, k]> = grad_bias[k]
+    np.testing.assert_allclose(gb, g.sum(axis=(0, 2, 3)), rtol=1e-12, atol=1e-12)
+
+
+def central_differences(f, a, step=1e-6):
+    """d f / d a[i] for every element of a (float64), by central differences."""
+    grad = np.empty_like(a)
+    for i in np.ndindex(a.shape):
+        saved = a[i]
+        a[i] = saved + step
+        up = f()
+        a[i] = saved - step
+        down = f()
+        a[i] = saved
+        grad[i] = (up - down) / (2 * step)
+    return grad
+
+
+@pytest.mark.parametrize("case", [
+    # (N, C, H, W), (K, C/g, R, S), stride, padding, dilation, groups
+    ((2, 2, 5, 4), (3, 2, 3, 2), 1, 1, 1, 1),
+    ((1, 4, 6, 7), (4, 2, 2, 3), (2, 1), ((0, 2), (1, 0)), (1, 2), 2),
+    ((2, 3, 5, 5), (3, 1, 3, 3), 2, "same", 1, 3),
+], ids=["plain", "grouped-asym", "depthwise-same"])
+def test_conv2d_backward_matches_finite_differences(case):
+    xs, ws, stride, padding, dilation, groups = case
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    g = rng.standard_normal(fastconv.conv2d(x, w, b, **args).shape)
+
+    def loss():
+        return float(np.sum(fastconv.conv2d(x, w, b, **args) * g))
+
+    gx, gw, gb = fastconv.conv2d_backward(g, x, w, **args)
+    for grad, array in ((gx, x), (gw, w), (gb, b)):
+        np.testing.assert_allclose(grad, central_differences(loss, array), rtol=1e-6,
+                                   atol=1e-6)
+
+
+# --- conv2d: threads, edge cases, layouts ----------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_threads_bitwise_identical_on_a_layer_big_enough_to_split(
+        restore_threads, dtype):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 8, 17, 15)).astype(dtype)
+    w = rng.standard_normal((12, 4, 3, 3)).astype(dtype)
+    g = rng.standard_normal((6, 12, 9, 15)).astype(dtype)
+    args = dict(stride=(2, 1), padding=1, groups=2)
+    results = []
+    for n in (1, 2, 3, 1):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d_backward(g, x, w, **args))
+    for r in results[1:]:
+        for a, b in zip(r, results[0]):
+            assert_exact(a, b)
+    expected = oracle.conv2d_backward(g, x, w, (2, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, (2, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    for a, e, bound, length in zip(results[0], expected, bounds, (54, 6 * 9 * 15, 6 * 9 * 15)):
+        assert_reduction_close(a, e, bound, length, dtype)
+
+
+@settings(max_examples=25)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_batch=4))
+def test_conv2d_backward_one_and_two_threads_are_bitwise_identical(restore_threads, dtype, cfg):
+    g, x, w = conv_problem(cfg, dtype)
+    fastconv.set_num_threads(1)
+    one = call_backward(fastconv, cfg, g, x, w)
+    fastconv.set_num_threads(2)
+    two = call_backward(fastconv, cfg, g, x, w)
+    for a, b in zip(one, two):
+        assert_exact(b, a)
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+def test_conv2d_backward_empty_batch_gives_zero_weight_and_bias_gradients(nan_outputs, module):
+    x = np.zeros((0, 4, 6, 6), np.float32)
+    w = np.ones((8, 2, 3, 3), np.float32)
+    g = np.zeros((0, 8, 3, 3), np.float32)
+    gx, gw, gb = module.conv2d_backward(g, x, w, stride=2, padding=1, groups=2)
+    assert gx.shape == x.shape and gx.dtype == np.float32
+    assert_exact(gw, np.zeros_like(w))
+    assert_exact(gb, np.zeros(8, np.float32))
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+def test_conv2d_backward_no_filters_gives_zero_input_gradient(nan_outputs, module):
+    x = np.ones((2, 3, 5, 5))
+    w = np.ones((0, 3, 3, 3))
+    g = np.zeros((2, 0, 3, 3))
+    gx, gw, gb = module.conv2d_backward(g, x, w)
+    assert_exact(gx, np.zeros_like(x))
+    assert gw.shape == w.shape and gb.shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_accepts_any_layout_and_leaves_inputs_intact(dtype):
+    rng = np.random.default_rng(5)
+    x = np.asfortranarray(rng.standard_normal((2, 3, 7, 6)).astype(dtype))
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)[:, :, ::-1]
+    g = rng.standard_normal((2, 4, 5, 4)).astype(dtype).astype(np.dtype(dtype).newbyteorder())
+    for a in (x, w, g):
+        a.flags.writeable = False
+    saved = [a.copy() for a in (x, w, g)]
+    got = fastconv.conv2d_backward(g, x, w)
+    expected = fastconv.conv2d_backward(*(np.ascontiguousarray(a, a.dtype.newbyteorder("="))
+                                          for a in (g, x, w)))
+    for a, e in zip(got, expected):
+        assert_exact(a, e)
+    for a, s in zip((x, w, g), saved):
+        assert_exact(a, s)
+
+
+# --- max_pool2d_backward ------------------------------------------------------------------------
+
+def pool_problem(cfg, dtype, integer=False):
+    rng = np.random.default_rng(cfg["seed"])
+    shape = (cfg["n"], cfg["c"], cfg["h"], cfg["w"])
+    x = rng.standard_normal(shape).astype(dtype)
+    return x, rng
+
+
+def max_args(cfg):
+    return dict(stride=cfg["stride_spec"], padding=cfg["pad_spec"], dilation=cfg["dil_spec"],
+                ceil_mode=cfg["ceil_mode"])
+
+
+@settings(max_examples=60)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+@given(cfg=pool_configs(with_dilation=True))
+def test_max_pool2d_backward_matches_oracle(nan_outputs, module, dtype, cfg):
+    x, rng = pool_problem(cfg, dtype)
+    xa = x[0] if cfg["unbatched"] else x
+    y, idx = fastconv.max_pool2d(xa, cfg["k_spec"], **max_args(cfg), return_indices=True)
+    # small integers: overlapping windows add exactly, so the sums compare exactly
+    g = rng.integers(-8, 9, y.shape).astype(dtype)
+    saved = [g.copy(), idx.copy()]
+    nan_outputs.reset()
+    gx = module.max_pool2d_backward(g, idx, xa.shape)
+    assert nan_outputs.calls
+    expected = oracle.max_pool2d_backward(g.reshape((-1,) + g.shape[-3:]),
+                                          idx.reshape((-1,) + idx.shape[-3:]), x.shape)
+    assert_integer_exact(gx.reshape(x.shape), expected, dtype)
+    assert_exact(g, saved[0])
+    assert_exact(idx, saved[1])
+
+
+@settings(max_examples=30)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(with_dilation=True, max_batch=4))
+def test_max_pool2d_backward_fast_reference_and_threads_agree_bitwise(restore_threads, dtype,
+                                                                       cfg):
+    x, rng = pool_problem(cfg, dtype)
+    _, idx = fastconv.max_pool2d(x, cfg["k_spec"], **max_args(cfg), return_indices=True)
+    g = rng.standard_normal(idx.shape).astype(dtype)
+    fastconv.set_num_threads(1)
+    one = fastconv.max_pool2d_backward(g, idx, x.shape)
+    fastconv.set_num_threads(2)
+    assert_exact(fastconv.max_pool2d_backward(g, idx, x.shape), one)
+    assert_exact(fastconv.reference.max_pool2d_backward(g, idx, x.shape), one)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward_overlapping_windows_accumulate_and_minus_one_is_skipped(dtype):
+    g = np.array([[[[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]]]], dtype)
+    idx = np.array([[[[5, 5, -1], [0, 5, 3]]]])
+    gx = fastconv.max_pool2d_backward(g, idx, (1, 1, 2, 3))
+    assert_exact(gx, np.array([[[[8.0, 0.0, 0.0], [32.0, 0.0, 19.0]]]], dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward_window_wholly_in_padding(dtype):
+    # rows -1 and 1 of a 1-row input: the window holds no input element
+    x = np.arange(4, dtype=dtype).reshape(1, 1, 1, 4)
+    y, idx = fastconv.max_pool2d(x, (2, 1), stride=1, padding=(1, 0), dilation=(2, 1),
+                                 return_indices=True)
+    assert (idx == -1).all()
+    gx = fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+    assert_exact(gx, np.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward_matches_finite_differences(dtype):
+    rng = np.random.default_rng(8)
+    x = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(np.float64)  # no ties
+    args = dict(kernel_size=3, stride=2, padding=1)
+    y, idx = fastconv.max_pool2d(x, return_indices=True, **args)
+    g = rng.standard_normal(y.shape)
+
+    def loss():
+        return float(np.sum(fastconv.max_pool2d(x, **args) * g))
+
+    np.testing.assert_allclose(fastconv.max_pool2d_backward(g, idx, x.shape),
+                               central_differences(loss, x, step=0.25), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 11, 9)).astype(dtype)
+    tx = torch.from_numpy(x).requires_grad_()
+    ty = torch.nn.functional.max_pool2d(tx, 3, stride=2, padding=1, dilation=(1, 2),
+                                        ceil_mode=True)
+    g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.from_numpy(g))
+    _, idx = fastconv.max_pool2d(x, 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True,
+                                 return_indices=True)
+    gx = fastconv.max_pool2d_backward(g, idx, x.shape)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+# --- avg_pool2d_backward ------------------------------------------------------------------------
+
+def avg_args(cfg, count_include_pad):
+    return dict(stride=cfg["stride_spec"], padding=cfg["pad_spec"], ceil_mode=cfg["ceil_mode"],
+                count_include_pad=count_include_pad)
+
+
+@settings(max_examples=60)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+@given(cfg=pool_configs(with_dilation=False))
+def test_avg_pool2d_backward_matches_oracle(nan_outputs, module, count_include_pad, dtype, cfg):
+    x, rng = pool_problem(cfg, dtype)
+    xa = x[0] if cfg["unbatched"] else x
+    y = fastconv.avg_pool2d(xa, cfg["k_spec"], **avg_args(cfg, count_include_pad))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    saved = g.copy()
+    nan_outputs.reset()
+    gx = module.avg_pool2d_backward(g, xa.shape, cfg["k_spec"],
+                                    **avg_args(cfg, count_include_pad))
+    assert nan_outputs.calls
+    g4 = g.reshape((-1,) + g.shape[-3:])
+    a = (x.shape, cfg["k"], cfg["stride"], cfg["pad"], cfg["ceil_mode"], count_include_pad)
+    # each input element sums at most kh * kw shares, each one division away from exact
+    length = 1 + cfg["k"][0] * cfg["k"][1]
+    assert_reduction_close(gx.reshape(x.shape), oracle.avg_pool2d_backward(g4, *a),
+                           oracle.avg_pool2d_backward_abs_bound(g4, *a), length, dtype)
+    assert_exact(g, saved)
+
+
+@settings(max_examples=30)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(with_dilation=False, max_batch=4), count_include_pad=st.booleans())
+def test_avg_pool2d_backward_fast_reference_and_threads_agree_bitwise(restore_threads, dtype,
+                                                                       cfg, count_include_pad):
+    x, rng = pool_problem(cfg, dtype)
+    y = fastconv.avg_pool2d(x, cfg["k_spec"], **avg_args(cfg, count_include_pad))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    call = dict(kernel_size=cfg["k_spec"], **avg_args(cfg, count_include_pad))
+    fastconv.set_num_threads(1)
+    one = fastconv.avg_pool2d_backward(g, x.shape, **call)
+    fastconv.set_num_threads(2)
+    assert_exact(fastconv.avg_pool2d_backward(g, x.shape, **call), one)
+    # same shares, same order (window rows then columns, outputs ascending)
+    assert_exact(fastconv.reference.avg_pool2d_backward(g, x.shape, **call), one)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_backward_matches_finite_differences(count_include_pad):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 2, 7, 6))
+    args = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                count_include_pad=count_include_pad)
+    g = rng.standard_normal(fastconv.avg_pool2d(x, **args).shape)
+
+    def loss():
+        return float(np.sum(fastconv.avg_pool2d(x, **args) * g))
+
+    np.testing.assert_allclose(fastconv.avg_pool2d_backward(g, x.shape, **args),
+                               central_differences(loss, x), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_backward_matches_torch(dtype, count_include_pad):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 10, 9)).astype(dtype)
+    args = dict(kernel_size=(3, 2), stride=(2, 1), padding=1, ceil_mode=True,
+                count_include_pad=count_include_pad)
+    tx = torch.from_numpy(x).requires_grad_()
+    ty = torch.nn.functional.avg_pool2d(tx, **args)
+    g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(fastconv.avg_pool2d_backward(g, x.shape, **args),
+                               tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --- relu_backward ------------------------------------------------------------------------------
+
+@settings(max_examples=60)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+@given(shape=st.lists(st.integers(0, 9), min_size=0, max_size=4), seed=st.integers(0, 2**32 - 1))
+def test_relu_backward_matches_oracle_exactly(nan_outputs, module, dtype, shape, seed):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(shape).astype(dtype)
+    y = rng.choice(np.array([-1.0, -0.0, 0.0, 0.5, 2.0, np.nan, np.inf, -np.inf]),
+                   size=shape).astype(dtype)
+    saved = (g.copy(), y.copy())
+    gx = module.relu_backward(g, y)
+    assert_exact(gx, oracle.relu_backward(g, y))
+    assert_exact(g, saved[0])
+    assert_exact(y, saved[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_backward_with_the_input_or_the_output_gives_the_same_mask(dtype):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(1000).astype(dtype)
+    g = rng.standard_normal(1000).astype(dtype)
+    assert_exact(fastconv.relu_backward(g, x), fastconv.relu_backward(g, fastconv.relu(x)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_backward_out_and_in_place(dtype):
+    rng = np.random.default_rng(14)
+    g = rng.standard_normal((3, 70001)).astype(dtype)  # big enough for two threads
+    y = rng.standard_normal((3, 70001)).astype(dtype)
+    expected = oracle.relu_backward(g, y)
+    out = np.full_like(g, np.nan)
+    assert fastconv.relu_backward(g, y, out=out) is out
+    assert_exact(out, expected)
+    assert fastconv.relu_backward(g, y, out=g) is g
+    assert_exact(g, expected)
+
+
+def test_relu_backward_matches_finite_differences():
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((3, 4, 5))
+    x[np.abs(x) < 0.01] = 0.5  # keep away from the kink
+    g = rng.standard_normal(x.shape)
+
+    def loss():
+        return float(np.sum(fastconv.relu(x) * g))
+
+    np.testing.assert_allclose(fastconv.relu_backward(g, x), central_differences(loss, x),
+                               rtol=1e-8, atol=1e-8)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+def test_conv2d_backward_rejects_a_grad_output_of_the_wrong_shape():
+    x, w = np.ones((2, 3, 8, 8)), np.ones((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d_backward: grad_output must have the forward's "
+                                         r"output shape \(2, 4, 6, 6\).*got \(2, 4, 8, 8\)"):
+        fastconv.conv2d_backward(np.ones((2, 4, 8, 8)), x, w)
+    with pytest.raises(ValueError, match=r"conv2d_backward: grad_output .* \(4, 6, 6\)"):
+        fastconv.conv2d_backward(np.ones((2, 4, 6, 6)), x[0], w)
+
+
+def test_conv2d_backward_rejects_mismatched_dtypes_and_bad_arguments():
+    x, w, g = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones((1, 3, 3, 3))
+    with pytest.raises(TypeError, match="conv2d_backward: grad_output has dtype float32 but x "
+                                        "has float64"):
+        fastconv.conv2d_backward(g.astype(np.float32), x, w)
+    with pytest.raises(TypeError, match="conv2d_backward: grad_output must be float32 or "
+                                        "float64, got dtype int64"):
+        fastconv.conv2d_backward(g.astype(np.int64), x, w)
+    with pytest.raises(ValueError, match="conv2d_backward: x has 2 channels but weight expects"):
+        fastconv.conv2d_backward(g, x, np.ones((3, 1, 3, 3)))
+    with pytest.raises(ValueError, match="conv2d_backward: output_mask must be a sequence of 3"):
+        fastconv.conv2d_backward(g, x, w, output_mask=(True, False))
+    with pytest.raises(TypeError, match="conv2d_backward: output_mask"):
+        fastconv.conv2d_backward(g, x, w, output_mask=True)
+    with pytest.raises(ValueError, match="conv2d_backward: padding must be"):
+        fastconv.conv2d_backward(g, x, w, padding="full")
+
+
+def test_max_pool2d_backward_rejects_bad_indices_and_shapes():
+    g = np.ones((1, 2, 2, 2))
+    good = np.zeros((1, 2, 2, 2), np.int64)
+    for bad_value in (16, -2, 2**40):
+        idx = good.copy()
+        idx[0, 1, 1, 0] = bad_value
+        for module in (fastconv, fastconv.reference):
+            with pytest.raises(ValueError, match=rf"max_pool2d_backward: indices must lie in "
+                                                 rf"\[-1, H \* W = 16\).*got {bad_value} at "
+                                                 rf"\(0, 1, 1, 0\)"):
+                module.max_pool2d_backward(g, idx, (1, 2, 4, 4))
+    with pytest.raises(ValueError, match="max_pool2d_backward: indices must lie in"):
+        fastconv.max_pool2d_backward(g, np.full((1, 2, 2, 2), 2**63 - 1, np.uint64),
+                                     (1, 2, 4, 4))
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: indices must have the shape of "
+                                         r"grad_output \(1, 2, 2, 2\), got \(2, 2, 2\)"):
+        fastconv.max_pool2d_backward(g, good[0], (1, 2, 4, 4))
+    with pytest.raises(TypeError, match="max_pool2d_backward: indices must be an integer"):
+        fastconv.max_pool2d_backward(g, good.astype(np.float64), (1, 2, 4, 4))
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: grad_output must have shape "
+                                         r"\(1, 3, 'P', 'Q'\)"):
+        fastconv.max_pool2d_backward(g, good, (1, 3, 4, 4))
+    with pytest.raises(ValueError, match="max_pool2d_backward: input_shape must be"):
+        fastconv.max_pool2d_backward(g, good, (2, 4, 4, 0))
+    with pytest.raises(TypeError, match="max_pool2d_backward: input_shape must be a tuple"):
+        fastconv.max_pool2d_backward(g, good, (1, 2, 4.0, 4))
+
+
+def test_avg_pool2d_backward_rejects_a_grad_output_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"avg_pool2d_backward: grad_output must have the "
+                                         r"forward's output shape \(1, 2, 3, 3\).*got "
+                                         r"\(1, 2, 2, 2\)"):
+        fastconv.avg_pool2d_backward(np.ones((1, 2, 2, 2)), (1, 2, 6, 6), 2)
+    with pytest.raises(ValueError, match="avg_pool2d_backward: padding"):
+        fastconv.avg_pool2d_backward(np.ones((1, 2, 3, 3)), (1, 2, 6, 6), 2, padding=2)
+
+
+def test_relu_backward_rejects_mismatched_shapes_and_dtypes():
+    with pytest.raises(ValueError, match=r"relu_backward: output must have the shape of "
+                                         r"grad_output \(3,\), got \(4,\)"):
+        fastconv.relu_backward(np.ones(3), np.ones(4))
+    with pytest.raises(TypeError, match="relu_backward: output has dtype float32 but "
+                                        "grad_output has float64"):
+        fastconv.relu_backward(np.ones(3), np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="relu_backward: out overlaps input output"):
+        y = np.ones(3)
+        fastconv.relu_backward(np.ones(3), y, out=y)
+
+
+def test_backward_ops_are_exported():
+    import fastconv.functional as functional
+    for name in ("conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
+                 "relu_backward"):
+        assert getattr(fastconv, name) is getattr(functional, name)
+        assert name in fastconv.__all__ and name in functional.__all__
+        assert callable(getattr(fastconv.reference, name))
