@@ -16,6 +16,10 @@ static void install_scalar(fc_kernel_table *t)
                                        "f32-gemm 4x4 scalar"};
     t->f64_gemm = (fc_f64_gemm_config){fc_f64_gemm_ukernel_4x4__scalar, 4, 4, 256, 128,
                                        "f64-gemm 4x4 scalar"};
+    t->f32_gemm_nt = (fc_f32_gemm_nt_config){fc_f32_gemm_nt_ukernel_4x4__scalar, 4, 4, 1,
+                                             "f32-gemm-nt 4x4 scalar"};
+    t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_4x4__scalar, 4, 4, 1,
+                                             "f64-gemm-nt 4x4 scalar"};
     t->f32_dconv = (fc_f32_dconv_config){fc_f32_dconv_ukernel_4__scalar, 4, "f32-dconv 4 scalar"};
     t->f64_dconv = (fc_f64_dconv_config){fc_f64_dconv_ukernel_4__scalar, 4, "f64-dconv 4 scalar"};
     /* 32 output rows per depthwise item: the 2-4 extra input rows a 3x3-5x5 filter needs per
@@ -51,6 +55,10 @@ static void install_avx2(fc_kernel_table *t)
                                          "f32-dconv 4x24 avx2"};
     t->f32_dwconv = (fc_f32_dwconv_config){fc_f32_dwconv_ukernel_2x24__avx2, 32,
                                            "f32-dwconv 2x24 avx2"};
+    t->f32_gemm_nt = (fc_f32_gemm_nt_config){fc_f32_gemm_nt_ukernel_3x4__avx2, 3, 4, 8,
+                                             "f32-gemm-nt 3x4 avx2"};
+    t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_3x4__avx2, 3, 4, 4,
+                                             "f64-gemm-nt 3x4 avx2"};
 }
 
 static void install_avx512(fc_kernel_table *t)
@@ -69,6 +77,10 @@ static void install_avx512(fc_kernel_table *t)
                                          "f32-dconv 8x32 avx512"};
     t->f32_dwconv = (fc_f32_dwconv_config){fc_f32_dwconv_ukernel_2x64__avx512, 32,
                                            "f32-dwconv 2x64 avx512"};
+    t->f32_gemm_nt = (fc_f32_gemm_nt_config){fc_f32_gemm_nt_ukernel_6x4__avx512, 6, 4, 16,
+                                             "f32-gemm-nt 6x4 avx512"};
+    t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_6x4__avx512, 6, 4, 8,
+                                             "f64-gemm-nt 6x4 avx512"};
 }
 
 fc_isa fc_cpu_isa(void)
@@ -123,6 +135,8 @@ const char *fc_kernel_name(const char *op, fc_dtype dtype)
         return f64 ? t->f64_gemm.name : t->f32_gemm.name;
     if (strcmp(op, "conv2d_direct") == 0) return f64 ? t->f64_dconv.name : t->f32_dconv.name;
     if (strcmp(op, "conv2d_depthwise") == 0) return f64 ? t->f64_dwconv.name : t->f32_dwconv.name;
+    if (strcmp(op, "conv2d_backward_weight") == 0)
+        return f64 ? t->f64_gemm_nt.name : t->f32_gemm_nt.name;
     if (strcmp(op, "max_pool2d") == 0 || strcmp(op, "avg_pool2d") == 0) return t->pool_name;
     if (strcmp(op, "relu") == 0) return t->relu_name;
     return NULL;

@@ -7,6 +7,7 @@
 #include "kernels/dconv/dconv.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemm_nt/gemm_nt.h"
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
@@ -21,6 +22,16 @@
     } fc_##tag##_gemm_config;
 FC_DECLARE_GEMM_CONFIG(f32)
 FC_DECLARE_GEMM_CONFIG(f64)
+
+/* NT GEMM (the weight gradient's sums over pixels): mr x nr tile, lanes partial sums each. */
+#define FC_DECLARE_GEMM_NT_CONFIG(tag)       \
+    typedef struct fc_##tag##_gemm_nt_config {   \
+        fc_##tag##_gemm_nt_ukernel_fn ukernel;   \
+        int64_t mr, nr, lanes;                   \
+        const char *name;                        \
+    } fc_##tag##_gemm_nt_config;
+FC_DECLARE_GEMM_NT_CONFIG(f32)
+FC_DECLARE_GEMM_NT_CONFIG(f64)
 
 /* Direct convolution: kb output channels per microkernel call. */
 #define FC_DECLARE_DCONV_CONFIG(tag)      \
@@ -47,6 +58,8 @@ typedef struct fc_kernel_table {
     fc_isa isa;
     fc_f32_gemm_config f32_gemm;
     fc_f64_gemm_config f64_gemm;
+    fc_f32_gemm_nt_config f32_gemm_nt;
+    fc_f64_gemm_nt_config f64_gemm_nt;
     fc_f32_dconv_config f32_dconv;
     fc_f64_dconv_config f64_dconv;
     fc_f32_dwconv_config f32_dwconv;

@@ -58,7 +58,7 @@ def show_config(print_=True):
     float32).
     """
     ops = ("conv2d_im2col", "conv2d_direct", "conv2d_depthwise", "max_pool2d", "avg_pool2d",
-           "relu")
+           "relu", "conv2d_backward_weight")
     config = {
         "version": __version__,
         "isa": _ext.active_isa(),

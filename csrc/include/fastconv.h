@@ -182,7 +182,7 @@ const char *fc_isa_name(fc_isa isa);
 
 /* Name of the kernel an op runs on the active ISA, e.g. "f32-gemm 4x4 scalar".
  * op: "conv2d_im2col", "conv2d_pointwise", "conv2d_direct", "conv2d_depthwise", "max_pool2d",
- * "avg_pool2d", "relu".
+ * "avg_pool2d", "relu", "conv2d_backward_weight" (grad_input runs on conv2d_im2col's kernel).
  * NULL if unknown. */
 const char *fc_kernel_name(const char *op, fc_dtype dtype);
 

@@ -6,8 +6,10 @@
  *   grad_weight_g (Kg x red) = sum over images of G_g * col_g^T
  *   grad_input: dcol_g (red x PQ) = W_g^T * G_g, then col2im adds dcol back into the planes
  *   grad_bias[k] = sum over images and pixels of G[k]
- * All three run on the GEMM microkernel of the dispatch table with packed panels; no im2col
- * matrix is ever built (panels of kc or nc pixels are packed on the fly, per thread). */
+ * grad_input runs on the forward's GEMM microkernel (packed panels), grad_weight on the NT
+ * GEMM microkernel, which reads grad_output rows in place and im2col rows packed per block of
+ * pixels: both have the pixels contiguous, so nothing is transposed.  No im2col matrix is
+ * ever built (blocks of pixels are packed on the fly, per thread). */
 
 /* grad_bias[k] for k in [k_begin, k_end): LANES partial sums, lane j taking the pixels
  * i = j (mod LANES) of every image in order, then a fixed pairwise tree.  A single running sum
@@ -49,50 +51,51 @@ static void FC_FN(pack_a)(const FC_REAL *m, int64_t rs, int64_t cs, int64_t rows
     }
 }
 
-/* The transposed im2col block of image group x_group: reduction indices (c, r, s) in
- * [col0, col0 + cols) as columns, output pixels [pix0, pix0 + kc) as the kc rows of NR-wide
- * B sub-panels: panel[(j0 / nr) * kc * nr + q * nr + jj] = col[col0 + j0 + jj][pix0 + q], zero
- * for padding taps and for columns past `cols`.  Walked one output row segment at a time, where
- * the taps inside the plane form one strided run. */
-static void FC_FN(pack_im2col_transposed)(const fc_conv2d_params *p, int64_t out_w,
-                                          const FC_REAL *x_group, int64_t col0, int64_t cols,
-                                          int64_t pix0, int64_t kc, int64_t nr, FC_REAL *panel)
+/* im2col rows of image group x_group: reduction indices (c, r, s) in [col0, col0 + cols), each
+ * a row of ld values over output pixels [pix0, pix0 + kc), zero for padding taps and past kc;
+ * rows [cols, rows) are zero.  Walked one output row segment at a time, where the taps inside
+ * the plane form one run (contiguous for stride 1: a copy the compiler vectorises). */
+static void FC_FN(pack_im2col_rows)(const fc_conv2d_params *p, int64_t out_w,
+                                    const FC_REAL *x_group, int64_t col0, int64_t cols,
+                                    int64_t rows, int64_t pix0, int64_t kc, int64_t ld,
+                                    FC_REAL *panel)
 {
-    const int64_t taps = p->r * p->s;
-    for (int64_t j0 = 0; j0 < cols; j0 += nr, panel += kc * nr) {
-        const int64_t width = fc_min_i64(nr, cols - j0);
-        for (int64_t jj = 0; jj < nr; jj++) {
-            FC_REAL *dst = panel + jj;
-            if (jj >= width) {
-                for (int64_t q = 0; q < kc; q++) dst[q * nr] = 0;
-                continue;
-            }
-            const int64_t idx = col0 + j0 + jj, c = idx / taps, r = (idx % taps) / p->s,
-                          s = idx % p->s;
-            const FC_REAL *plane = x_group + c * p->h * p->w;
-            const int64_t dh = r * p->dilation_h - p->pad_top;
-            const int64_t dw = s * p->dilation_w - p->pad_left;
-            int64_t lo, hi;
-            fc_conv_valid_range(dw, p->stride_w, p->w, out_w, &lo, &hi);
-            int64_t q = 0, oh = pix0 / out_w, ow = pix0 % out_w;
-            while (q < kc) {
-                const int64_t seg_end = fc_min_i64(out_w, ow + (kc - q)); /* ow in [ow, seg_end) */
-                const int64_t ih = oh * p->stride_h + dh;
-                FC_REAL *d = dst + (q - ow) * nr; /* d[o * nr] is output column o */
-                if (ih < 0 || ih >= p->h) {
-                    for (int64_t o = ow; o < seg_end; o++) d[o * nr] = 0;
-                } else {
-                    const FC_REAL *src = plane + ih * p->w + dw;
-                    const int64_t a = fc_max_i64(ow, lo), b = fc_max_i64(a, fc_min_i64(seg_end, hi));
-                    for (int64_t o = ow; o < a; o++) d[o * nr] = 0;
-                    for (int64_t o = a; o < b; o++) d[o * nr] = src[o * p->stride_w];
-                    for (int64_t o = b; o < seg_end; o++) d[o * nr] = 0;
-                }
-                q += seg_end - ow;
-                ow = 0;
-                oh++;
-            }
+    const int64_t taps = p->r * p->s, sw = p->stride_w;
+    for (int64_t jj = 0; jj < rows; jj++) {
+        FC_REAL *dst = panel + jj * ld;
+        if (jj >= cols) {
+            for (int64_t q = 0; q < ld; q++) dst[q] = 0;
+            continue;
         }
+        const int64_t idx = col0 + jj, c = idx / taps, r = (idx % taps) / p->s, s = idx % p->s;
+        const FC_REAL *plane = x_group + c * p->h * p->w;
+        const int64_t dh = r * p->dilation_h - p->pad_top;
+        const int64_t dw = s * p->dilation_w - p->pad_left;
+        int64_t lo, hi;
+        fc_conv_valid_range(dw, sw, p->w, out_w, &lo, &hi);
+        int64_t q = 0, oh = pix0 / out_w, ow = pix0 % out_w;
+        while (q < kc) {
+            const int64_t seg_end = fc_min_i64(out_w, ow + (kc - q)); /* ow in [ow, seg_end) */
+            const int64_t ih = oh * p->stride_h + dh;
+            FC_REAL *d = dst + (q - ow); /* d[o] is output column o */
+            if (ih < 0 || ih >= p->h) {
+                for (int64_t o = ow; o < seg_end; o++) d[o] = 0;
+            } else {
+                const FC_REAL *src = plane + ih * p->w + dw;
+                const int64_t a = fc_min_i64(fc_max_i64(ow, lo), seg_end);
+                const int64_t b = fc_max_i64(a, fc_min_i64(seg_end, hi));
+                for (int64_t o = ow; o < a; o++) d[o] = 0;
+                if (sw == 1)
+                    for (int64_t o = a; o < b; o++) d[o] = src[o];
+                else
+                    for (int64_t o = a; o < b; o++) d[o] = src[o * sw];
+                for (int64_t o = b; o < seg_end; o++) d[o] = 0;
+            }
+            q += seg_end - ow;
+            ow = 0;
+            oh++;
+        }
+        for (; q < ld; q++) dst[q] = 0;
     }
 }
 
@@ -120,7 +123,10 @@ static void FC_FN(col2im_add)(const fc_conv2d_params *p, int64_t out_w, const FC
                 FC_REAL *dst = plane + ih * p->w + dw;
                 const FC_REAL *s_row = src + (j - ow); /* s_row[o] is output column o */
                 const int64_t a = fc_max_i64(ow, lo), b = fc_min_i64(seg_end, hi);
-                for (int64_t o = a; o < b; o++) dst[o * p->stride_w] += s_row[o];
+                if (p->stride_w == 1)
+                    for (int64_t o = a; o < b; o++) dst[o] += s_row[o];
+                else
+                    for (int64_t o = a; o < b; o++) dst[o * p->stride_w] += s_row[o];
             }
             j += seg_end - ow;
             ow = 0;
@@ -135,13 +141,21 @@ typedef struct FC_FN(conv_bw_plan) {
     int64_t mr, nr;
     /* grad_input: nc pixels per block, rb reduction rows of dcol per block */
     int64_t gi_nc, gi_rb, red_tiles;
-    /* grad_weight: kc pixels per reduction block, columns of red per work item */
+    /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
+     * multiple of lanes), columns of red per work item */
+    int64_t nt_mr, nt_nr, lanes;
     int64_t gw_kc, gw_cols, gw_col_blocks, k_tiles;
+    /* grad_weight straight from padded planes (stride 1): row stride wp of the padded plane,
+     * plane_size per channel (with slack for the last tap's overrun), vpix virtual pixels
+     * (out_h rows of wp, rounded up to the lanes), at most block_channels planes per item */
+    int direct;
+    int64_t wp, plane_size, vpix, block_channels, images;
     int64_t gi_scratch, gw_scratch;
 } FC_FN(conv_bw_plan);
 
 static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
-                                     const FC_FN(gemm_config) * cfg, int threads,
+                                     const FC_FN(gemm_config) * cfg,
+                                     const FC_FN(gemm_nt_config) * nt, int threads,
                                      FC_FN(conv_bw_plan) * pl)
 {
     pl->cg = p->c / p->groups;
@@ -157,15 +171,40 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gi_rb = fc_min_i64(pl->red_tiles, fc_max_i64(fc_ceil_div(cfg->kc, mr), 1)) * mr;
     pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc;
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
-     * thread work; the split never changes a sum, only who computes it */
-    pl->gw_kc = fc_min_i64(pl->pixels, cfg->kc);
-    pl->k_tiles = fc_ceil_div(pl->kg, mr);
+     * thread work; the split never changes a sum, only who computes it.  512 pixels per block
+     * keep a block of 64 im2col rows (128 KiB of floats) in L2. */
+    pl->nt_mr = nt->mr;
+    pl->nt_nr = nt->nr;
+    pl->lanes = nt->lanes;
+    pl->gw_kc = fc_ceil_div(fc_min_i64(pl->pixels, 512), pl->lanes) * pl->lanes;
+    pl->k_tiles = fc_ceil_div(pl->kg, pl->nt_mr);
     const int64_t per_group = fc_ceil_div(threads, p->groups);
-    int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, per_group), nr) * nr;
-    cols = fc_min_i64(cols, fc_max_i64(cfg->nc / nr, 1) * nr);
+    const int64_t max_cols = fc_ceil_div(64, pl->nt_nr) * pl->nt_nr;
+    int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, per_group), pl->nt_nr) * pl->nt_nr;
+    cols = fc_min_i64(cols, max_cols);
     pl->gw_cols = cols;
     pl->gw_col_blocks = fc_ceil_div(pl->red, cols);
-    pl->gw_scratch = pl->k_tiles * mr * pl->gw_kc + pl->gw_kc * cols + pl->k_tiles * mr * cols;
+    /* per thread: the lane sums, a zero row, and grad_output rows + im2col rows of one block */
+    const int64_t rows_a = pl->k_tiles * pl->nt_mr;
+    const int64_t common = rows_a * cols * pl->lanes + pl->gw_kc;
+    const int64_t im2col = (rows_a + cols) * pl->gw_kc;
+    /* With stride 1 the im2col row of tap (c, r, s) is the padded plane of channel c read from
+     * offset r * dilation_h * wp + s * dilation_w, over a virtual grid of out_h x wp pixels
+     * whose extra columns have zero gradient: no im2col at all, at (wp / out_w - 1) extra
+     * multiply-adds.  Blocks of `images` images are laid end to end, one padded plane each,
+     * so that a microkernel call runs over all of them (its sums stay in registers).  Taken
+     * when one image's planes and grad_output rows fit in 2^19 values per thread. */
+    pl->wp = p->w + p->pad_left + p->pad_right;
+    const int64_t hp = p->h + p->pad_top + p->pad_bottom;
+    pl->plane_size = fc_ceil_div(hp * pl->wp + (p->s - 1) * p->dilation_w + pl->lanes, 16) * 16;
+    pl->vpix = fc_ceil_div(out_h * pl->wp, pl->lanes) * pl->lanes;
+    /* sized for the widest block, so that the choice never depends on the thread count */
+    pl->block_channels = fc_min_i64(pl->cg, fc_ceil_div(max_cols, p->r * p->s) + 1);
+    const int64_t per_image = pl->block_channels * pl->plane_size + rows_a * pl->vpix;
+    const int64_t limit = (int64_t)1 << 19;
+    pl->direct = p->stride_h == 1 && p->stride_w == 1 && per_image <= limit;
+    pl->images = fc_max_i64(1, fc_min_i64(p->n, limit / per_image));
+    pl->gw_scratch = common + (pl->direct ? fc_max_i64(pl->images * per_image, im2col) : im2col);
 }
 
 /* W_g^T as A panels: panel (g, t) holds reduction rows [t * mr, (t + 1) * mr) of group g as
@@ -221,39 +260,144 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     }
 }
 
-/* grad_weight of one (group, block of reduction columns): the tile buffer (whole MR x NR
- * tiles) accumulates G_g * col_g^T image after image, kc pixels at a time, then is copied
- * out.  Each element's sum runs images, then pixels, ascending. */
+/* Every NT tile of one item adds the lane sums of kc pixels: rows_a grad_output rows at a
+ * (row stride lda) against the im2col rows b_rows (zero_row past the block's columns). */
+static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
+                                     FC_FN(gemm_nt_ukernel_fn) ukernel, int64_t images,
+                                     int64_t kc, const FC_REAL *a, int64_t lda, int64_t a_step,
+                                     const FC_REAL *const *b_rows, int64_t b_step,
+                                     int64_t col_tiles, FC_REAL *acc, unsigned flags)
+{
+    const int64_t mr = pl->nt_mr, nr = pl->nt_nr;
+    for (int64_t mt = 0; mt < pl->k_tiles; mt++)
+        for (int64_t nt = 0; nt < col_tiles; nt++)
+            ukernel((size_t)images, (size_t)kc, a + mt * mr * lda, (size_t)lda, (size_t)a_step,
+                    b_rows + nt * nr, (size_t)b_step,
+                    acc + (mt * col_tiles + nt) * mr * nr * pl->lanes, flags);
+}
+
+/* Whether every value of the count planes at x is finite.  The padded-plane path needs it: a
+ * non-finite value could meet a zero of the virtual columns, and inf * 0 would poison a sum it
+ * is not part of.  Checked on the whole group, so that the choice is the same for every
+ * block of columns, whichever thread computes it. */
+static int FC_FN(planes_finite)(const fc_conv2d_params *p, const FC_REAL *x, int64_t count)
+{
+    int finite = 1;
+    for (int64_t i = 0; i < count * p->h * p->w; i++) finite &= x[i] - x[i] == 0;
+    return finite;
+}
+
+/* The padded planes of channels [c0, c0 + count) of one image group, zero around them and in
+ * the slack. */
+static void FC_FN(pad_planes)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,
+                              const FC_REAL *x_group, int64_t c0, int64_t count, FC_REAL *planes)
+{
+    for (int64_t c = 0; c < count; c++) {
+        FC_REAL *dst = planes + c * pl->plane_size;
+        const FC_REAL *src = x_group + (c0 + c) * p->h * p->w;
+        for (int64_t i = 0; i < pl->plane_size; i++) dst[i] = 0;
+        for (int64_t ih = 0; ih < p->h; ih++) {
+            FC_REAL *row = dst + (ih + p->pad_top) * pl->wp + p->pad_left;
+            for (int64_t iw = 0; iw < p->w; iw++) row[iw] = src[ih * p->w + iw];
+        }
+    }
+}
+
+/* grad_weight of one (group, block of reduction columns).  Per image, the NT tiles add lane
+ * sums of grad_output rows (copied, zero-padded to whole tiles and to the lanes) times im2col
+ * rows: read in place from the padded planes when the plan allows (stride 1, finite input),
+ * else packed per block of kc pixels.  Finally each element's lanes are summed in a fixed
+ * pairwise tree.  Each lane's sum runs images, then pixels, ascending. */
 static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_w,
                                          const FC_FN(conv_bw_plan) * pl,
-                                         FC_FN(gemm_ukernel_fn) ukernel, const FC_REAL *g,
+                                         FC_FN(gemm_nt_ukernel_fn) ukernel, const FC_REAL *g,
                                          const FC_REAL *x, int64_t grp, int64_t block,
                                          FC_REAL *gw, FC_REAL *scratch)
 {
-    const int64_t mr = pl->mr, nr = pl->nr, kg = pl->kg, pixels = pl->pixels, ld = pl->gw_cols;
+    const int64_t mr = pl->nt_mr, nr = pl->nt_nr, lanes = pl->lanes, kg = pl->kg;
+    const int64_t pixels = pl->pixels, rows_a = pl->k_tiles * mr, taps = p->r * p->s;
     const int64_t col0 = block * pl->gw_cols, cols = fc_min_i64(pl->gw_cols, pl->red - col0);
-    FC_REAL *a_buf = scratch, *b_buf = a_buf + pl->k_tiles * mr * pl->gw_kc;
-    FC_REAL *tile = b_buf + pl->gw_kc * pl->gw_cols;
+    const int64_t col_tiles = fc_ceil_div(cols, nr), tile = mr * nr * lanes;
+    const int64_t c0 = col0 / taps, channels = (col0 + cols - 1) / taps + 1 - c0;
+    FC_REAL *acc = scratch, *zero_row = acc + rows_a * pl->gw_cols * lanes;
+    FC_REAL *work = zero_row + pl->gw_kc;
+    const FC_REAL *b_rows[128]; /* gw_cols <= 64 + nr - 1, nr <= 64 */
     unsigned flags = 0;
-    for (int64_t n = 0; n < p->n; n++) {
-        const FC_REAL *x_group = x + (n * p->c + grp * pl->cg) * p->h * p->w;
-        for (int64_t pix0 = 0; pix0 < pixels; pix0 += pl->gw_kc) {
-            const int64_t kc = fc_min_i64(pl->gw_kc, pixels - pix0);
-            const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels + pix0;
-            for (int64_t t = 0; t < pl->k_tiles; t++)
-                FC_FN(pack_a)(g_rows + t * mr * pixels, pixels, 1, fc_min_i64(mr, kg - t * mr),
-                              mr, kc, a_buf + t * mr * kc);
-            FC_FN(pack_im2col_transposed)(p, out_w, x_group, col0, cols, pix0, kc, nr, b_buf);
-            for (int64_t t = 0; t < pl->k_tiles; t++)
-                for (int64_t j0 = 0; j0 < cols; j0 += nr)
-                    ukernel((size_t)kc, a_buf + t * mr * kc, b_buf + (j0 / nr) * kc * nr,
-                            tile + t * mr * ld + j0, (size_t)ld, NULL, flags);
-            flags = FC_GEMM_ACCUMULATE;
+    for (int64_t q = 0; q < pl->gw_kc; q++) zero_row[q] = 0;
+    for (int64_t j = cols; j < col_tiles * nr; j++) b_rows[j] = zero_row;
+    for (int64_t n0 = 0; n0 < p->n; n0 += pl->images) {
+        const int64_t images = fc_min_i64(pl->images, p->n - n0);
+        int direct = pl->direct;
+        for (int64_t m = 0; direct && m < images; m++)
+            direct = FC_FN(planes_finite)(p, x + ((n0 + m) * p->c + grp * pl->cg) * p->h * p->w,
+                                          pl->cg);
+        if (direct) {
+            /* plane (c, m) at planes + (c * images + m) * plane_size; row i of image m at
+             * a_buf + i * lda + m * vpix */
+            const int64_t lda = pl->images * pl->vpix, out_h = pixels / out_w;
+            FC_REAL *planes = work, *a_buf = planes + channels * pl->images * pl->plane_size;
+            for (int64_t m = 0; m < images; m++) {
+                const int64_t n = n0 + m;
+                for (int64_t c = 0; c < channels; c++)
+                    FC_FN(pad_planes)(p, pl, x + (n * p->c + grp * pl->cg) * p->h * p->w,
+                                      c0 + c, 1,
+                                      planes + (c * pl->images + m) * pl->plane_size);
+                const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
+                for (int64_t i = 0; i < rows_a; i++) {
+                    FC_REAL *dst = a_buf + i * lda + m * pl->vpix;
+                    for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
+                    if (i < kg)
+                        for (int64_t oh = 0; oh < out_h; oh++)
+                            for (int64_t ow = 0; ow < out_w; ow++)
+                                dst[oh * pl->wp + ow] = g_rows[i * pixels + oh * out_w + ow];
+                }
+            }
+            for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
+                const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
+                for (int64_t j = 0; j < cols; j++) {
+                    const int64_t idx = col0 + j, r = (idx % taps) / p->s, s = idx % p->s;
+                    b_rows[j] = planes + (idx / taps - c0) * pl->images * pl->plane_size +
+                                r * p->dilation_h * pl->wp + s * p->dilation_w + pix0;
+                }
+                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a_buf + pix0, lda, pl->vpix,
+                                         b_rows, pl->plane_size, col_tiles, acc, flags);
+                flags = FC_GEMM_ACCUMULATE;
+            }
+            continue;
+        }
+        for (int64_t n = n0; n < n0 + images; n++) {
+            const FC_REAL *x_group = x + (n * p->c + grp * pl->cg) * p->h * p->w;
+            const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
+            FC_REAL *a_buf = work, *b_buf = a_buf + rows_a * pl->gw_kc;
+            for (int64_t pix0 = 0; pix0 < pixels; pix0 += pl->gw_kc) {
+                const int64_t kc = fc_min_i64(pl->gw_kc, pixels - pix0);
+                const int64_t ld = fc_ceil_div(kc, lanes) * lanes;
+                for (int64_t i = 0; i < rows_a; i++) {
+                    FC_REAL *dst = a_buf + i * ld;
+                    int64_t q = 0;
+                    if (i < kg)
+                        for (; q < kc; q++) dst[q] = g_rows[i * pixels + pix0 + q];
+                    for (; q < ld; q++) dst[q] = 0;
+                }
+                FC_FN(pack_im2col_rows)(p, out_w, x_group, col0, cols, cols, pix0, kc, ld,
+                                        b_buf);
+                for (int64_t j = 0; j < cols; j++) b_rows[j] = b_buf + j * ld;
+                FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0, col_tiles,
+                                         acc, flags);
+                flags = FC_GEMM_ACCUMULATE;
+            }
         }
     }
     for (int64_t i = 0; i < kg; i++)
-        for (int64_t j = 0; j < cols; j++)
-            gw[(grp * kg + i) * pl->red + col0 + j] = tile[i * ld + j];
+        for (int64_t j = 0; j < cols; j++) {
+            FC_REAL sums[64]; /* lanes <= 64: one per SIMD lane */
+            const FC_REAL *lane = acc + ((i / mr) * col_tiles + j / nr) * tile +
+                                  ((i % mr) * nr + j % nr) * lanes;
+            for (int64_t l = 0; l < lanes; l++) sums[l] = lane[l];
+            for (int64_t width = lanes / 2; width > 0; width /= 2)
+                for (int64_t l = 0; l < width; l++) sums[l] += sums[l + width];
+            gw[(grp * kg + i) * pl->red + col0 + j] = sums[0];
+        }
 }
 
 static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
@@ -262,6 +406,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
                                         FC_REAL *gb)
 {
     const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
+    const FC_FN(gemm_nt_config) nt = fc_kernels()->FC_MEMBER(gemm_nt);
     const int64_t pixels = out_h * out_w;
     const int64_t red = (p->c / p->groups) * p->r * p->s;
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(p->n * pixels, p->k), red);
@@ -269,7 +414,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
                          (gb ? fc_mul_saturating(p->n * pixels, p->k) : 0);
     const int want = fc_region_threads(work);
     FC_FN(conv_bw_plan) pl;
-    FC_FN(conv_bw_make_plan)(p, out_h, out_w, &cfg, want, &pl);
+    FC_FN(conv_bw_make_plan)(p, out_h, out_w, &cfg, &nt, want, &pl);
     const int64_t gi_items = gx ? p->n * p->groups : 0;
     const int64_t gw_items = gw ? p->groups * pl.gw_col_blocks : 0;
     const int64_t gb_items = gb ? p->k : 0;
@@ -297,7 +442,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
         }
         fc_partition(gw_items, team, t, &begin, &end);
         for (int64_t item = begin; item < end; item++)
-            FC_FN(conv_grad_weight_item)(p, out_w, &pl, cfg.ukernel, g, x,
+            FC_FN(conv_grad_weight_item)(p, out_w, &pl, nt.ukernel, g, x,
                                          item / pl.gw_col_blocks, item % pl.gw_col_blocks, gw,
                                          my_scratch);
         fc_partition(gb_items, team, t, &begin, &end);

@@ -1,0 +1,38 @@
+/* The SIMD members of the family, written once.  The including file (f32-avx512-6x4.c, ...)
+ * includes its target header, then defines FC_NT_NAME, FC_NT_MR, FC_NT_NR, FC_REAL, FC_V,
+ * FC_VLEN (= LANES) and FC_V_LOAD / FC_V_STORE / FC_V_FMA / FC_V_ZERO.  Per step of FC_VLEN
+ * reduction indices: NR loads of B, MR loads of A, MR * NR fused multiply-adds into lane-wise
+ * accumulators. */
+FC_DECLARE_GEMM_NT_UKERNEL(FC_NT_NAME, FC_REAL)
+{
+    FC_V s[FC_NT_MR][FC_NT_NR];
+#pragma GCC unroll 8
+    for (int i = 0; i < FC_NT_MR; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < FC_NT_NR; j++)
+            s[i][j] = (flags & FC_GEMM_ACCUMULATE)
+                          ? FC_V_LOAD(acc + (i * FC_NT_NR + j) * FC_VLEN)
+                          : FC_V_ZERO();
+    for (size_t m = 0; m < images; m++) {
+        const FC_REAL *bm[FC_NT_NR];
+#pragma GCC unroll 8
+        for (int j = 0; j < FC_NT_NR; j++) bm[j] = b[j] + m * b_step;
+        const FC_REAL *am = a + m * a_step;
+        for (size_t p = 0; p < kc; p += FC_VLEN) {
+            FC_V bv[FC_NT_NR];
+#pragma GCC unroll 8
+            for (int j = 0; j < FC_NT_NR; j++) bv[j] = FC_V_LOAD(bm[j] + p);
+#pragma GCC unroll 8
+            for (int i = 0; i < FC_NT_MR; i++) {
+                const FC_V av = FC_V_LOAD(am + i * lda + p);
+#pragma GCC unroll 8
+                for (int j = 0; j < FC_NT_NR; j++) s[i][j] = FC_V_FMA(av, bv[j], s[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < FC_NT_MR; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < FC_NT_NR; j++)
+            FC_V_STORE(acc + (i * FC_NT_NR + j) * FC_VLEN, s[i][j]);
+}
