@@ -35,6 +35,8 @@ static void install_scalar(fc_kernel_table *t)
     t->f64_relu = fc_f64_relu_ukernel__scalar;
     t->f32_relu_backward = fc_f32_relu_backward_ukernel__scalar;
     t->f64_relu_backward = fc_f64_relu_backward_ukernel__scalar;
+    t->f32_vadd = fc_f32_vadd_ukernel__scalar;
+    t->f64_vadd = fc_f64_vadd_ukernel__scalar;
     t->pool_name = "pool scalar";
     t->relu_name = "relu scalar";
 }
@@ -81,6 +83,8 @@ static void install_avx512(fc_kernel_table *t)
                                              "f32-gemm-nt 6x4 avx512"};
     t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_6x4__avx512, 6, 4, 8,
                                              "f64-gemm-nt 6x4 avx512"};
+    t->f32_vadd = fc_f32_vadd_ukernel__avx512;
+    t->f64_vadd = fc_f64_vadd_ukernel__avx512;
 }
 
 fc_isa fc_cpu_isa(void)

@@ -11,6 +11,7 @@
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
+#include "kernels/vadd/vadd.h"
 
 /* GEMM: mr x nr register tile; kc = reduction depth of one packed block (the B panel's rows),
  * nc = output pixels per work item (the B panel's columns, a multiple of nr). */
@@ -72,6 +73,8 @@ typedef struct fc_kernel_table {
     fc_f64_relu_ukernel_fn f64_relu;
     fc_f32_relu_backward_ukernel_fn f32_relu_backward;
     fc_f64_relu_backward_ukernel_fn f64_relu_backward;
+    fc_f32_vadd_ukernel_fn f32_vadd;
+    fc_f64_vadd_ukernel_fn f64_vadd;
     /* the names show_config() reports for the pooling and ReLU families */
     const char *pool_name, *relu_name;
 } fc_kernel_table;

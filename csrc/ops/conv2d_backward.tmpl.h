@@ -150,6 +150,9 @@ typedef struct FC_FN(conv_bw_plan) {
      * (out_h rows of wp, rounded up to the lanes), at most block_channels planes per item */
     int direct;
     int64_t wp, plane_size, vpix, block_channels, images;
+    /* grad_input on the virtual grid too (stride 1, finite weights): the block's dcol rows are
+     * added to padded gradient planes as whole runs, then the planes are cropped */
+    int gi_direct;
     int64_t gi_scratch, gw_scratch;
 } FC_FN(conv_bw_plan);
 
@@ -205,6 +208,12 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->direct = p->stride_h == 1 && p->stride_w == 1 && per_image <= limit;
     pl->images = fc_max_i64(1, fc_min_i64(p->n, limit / per_image));
     pl->gw_scratch = common + (pl->direct ? fc_max_i64(pl->images * per_image, im2col) : im2col);
+    const int64_t gi_planes = pl->cg * pl->plane_size + pl->kg * pl->vpix;
+    pl->gi_direct = p->stride_h == 1 && p->stride_w == 1 && gi_planes <= limit;
+    if (pl->gi_direct) {
+        pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
+        pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc + gi_planes;
+    }
 }
 
 /* W_g^T as A panels: panel (g, t) holds reduction rows [t * mr, (t + 1) * mr) of group g as
@@ -223,28 +232,50 @@ static void FC_FN(pack_weight_transposed)(const fc_conv2d_params *p,
     }
 }
 
-/* grad_input of one (image, group): zero its planes, then per block of nc pixels pack G_g's
- * columns as B (kg deep), and per block of rb reduction rows compute dcol = W_g^T * G_g into
- * scratch (whole tiles: the panels are zero-padded) and add it back with col2im. */
+/* grad_input of one (image, group).  Per block of nc pixels, G_g's columns are packed as B (kg
+ * deep), and per block of rb reduction rows dcol = W_g^T * G_g is computed into scratch (whole
+ * tiles: the panels are zero-padded) and added back into the input planes: by col2im, or, on
+ * the virtual grid (pl->gi_direct), as one run per row into padded planes cropped at the end.
+ * Every input element receives its terms in a fixed order. */
 static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_FN(conv_bw_plan) * pl,
-                                        FC_FN(gemm_ukernel_fn) ukernel, const FC_REAL *g,
+                                        FC_FN(gemm_ukernel_fn) ukernel,
+                                        FC_FN(vadd_ukernel_fn) vadd, const FC_REAL *g,
                                         const FC_REAL *packed_wt, int64_t n, int64_t grp,
                                         FC_REAL *gx, FC_REAL *scratch)
 {
-    const int64_t mr = pl->mr, nr = pl->nr, kg = pl->kg, pixels = pl->pixels, nc = pl->gi_nc;
-    const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
-    FC_REAL *gx_group = gx + (n * p->c + grp * pl->cg) * p->h * p->w;
-    FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc;
-    for (int64_t i = 0; i < pl->cg * p->h * p->w; i++) gx_group[i] = 0;
+    const int64_t mr = pl->mr, nr = pl->nr, kg = pl->kg, nc = pl->gi_nc, taps = p->r * p->s;
+    const int64_t plane = p->h * p->w;
+    const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pl->pixels;
+    FC_REAL *gx_group = gx + (n * p->c + grp * pl->cg) * plane;
+    FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc, *gx_pad = dcol + pl->gi_rb * nc;
+    FC_REAL *g_pad = gx_pad + pl->cg * pl->plane_size;
+    int64_t ld = pl->pixels, pixels = pl->pixels;
+    if (pl->gi_direct) {
+        /* G on the virtual grid of out_h rows of wp: zero past column out_w */
+        for (int64_t i = 0; i < pl->cg * pl->plane_size; i++) gx_pad[i] = 0;
+        for (int64_t k = 0; k < kg; k++) {
+            FC_REAL *dst = g_pad + k * pl->vpix;
+            for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
+            for (int64_t oh = 0; oh < pl->pixels / out_w; oh++)
+                for (int64_t ow = 0; ow < out_w; ow++)
+                    dst[oh * pl->wp + ow] = g_rows[k * pl->pixels + oh * out_w + ow];
+        }
+        g_rows = g_pad;
+        ld = pixels = pl->vpix;
+    } else {
+        for (int64_t i = 0; i < pl->cg * plane; i++) gx_group[i] = 0;
+    }
     for (int64_t pix0 = 0; pix0 < pixels; pix0 += nc) {
         const int64_t cols = fc_min_i64(nc, pixels - pix0);
         for (int64_t j0 = 0; j0 < cols; j0 += nr) {
             const int64_t width = fc_min_i64(nr, cols - j0);
             FC_REAL *sub = b_panel + (j0 / nr) * kg * nr;
             for (int64_t q = 0; q < kg; q++) {
-                const FC_REAL *src = g_rows + q * pixels + pix0 + j0;
-                for (int64_t jj = 0; jj < nr; jj++) sub[q * nr + jj] = jj < width ? src[jj] : 0;
+                const FC_REAL *src = g_rows + q * ld + pix0 + j0;
+                int64_t jj = 0;
+                for (; jj < width; jj++) sub[q * nr + jj] = src[jj];
+                for (; jj < nr; jj++) sub[q * nr + jj] = 0;
             }
         }
         for (int64_t rb0 = 0; rb0 < pl->red; rb0 += pl->gi_rb) {
@@ -255,9 +286,25 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
                     ukernel((size_t)kg, a, b_panel + (j0 / nr) * kg * nr,
                             dcol + t * mr * nc + j0, (size_t)nc, NULL, 0);
             }
-            FC_FN(col2im_add)(p, out_w, dcol, nc, rb0, rows, pix0, cols, gx_group);
+            if (!pl->gi_direct) {
+                FC_FN(col2im_add)(p, out_w, dcol, nc, rb0, rows, pix0, cols, gx_group);
+                continue;
+            }
+            for (int64_t i = 0; i < rows; i++) {
+                const int64_t idx = rb0 + i, r = (idx % taps) / p->s, s = idx % p->s;
+                FC_REAL *dst = gx_pad + (idx / taps) * pl->plane_size +
+                               r * p->dilation_h * pl->wp + s * p->dilation_w + pix0;
+                vadd((size_t)cols, dcol + i * nc, dst);
+            }
         }
     }
+    if (pl->gi_direct)
+        for (int64_t c = 0; c < pl->cg; c++)
+            for (int64_t ih = 0; ih < p->h; ih++) {
+                const FC_REAL *src =
+                    gx_pad + c * pl->plane_size + (ih + p->pad_top) * pl->wp + p->pad_left;
+                for (int64_t iw = 0; iw < p->w; iw++) gx_group[c * plane + ih * p->w + iw] = src[iw];
+            }
 }
 
 /* Every NT tile of one item adds the lane sums of kc pixels: rows_a grad_output rows at a
@@ -415,6 +462,8 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     const int want = fc_region_threads(work);
     FC_FN(conv_bw_plan) pl;
     FC_FN(conv_bw_make_plan)(p, out_h, out_w, &cfg, &nt, want, &pl);
+    if (gx && pl.gi_direct) /* the virtual columns' zero gradients times inf would be NaN */
+        for (int64_t i = 0; i < p->k * red; i++) pl.gi_direct &= weight[i] - weight[i] == 0;
     const int64_t gi_items = gx ? p->n * p->groups : 0;
     const int64_t gw_items = gw ? p->groups * pl.gw_col_blocks : 0;
     const int64_t gb_items = gb ? p->k : 0;
@@ -437,7 +486,8 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
 #pragma omp barrier
             fc_partition(gi_items, team, t, &begin, &end);
             for (int64_t item = begin; item < end; item++)
-                FC_FN(conv_grad_input_item)(p, out_w, &pl, cfg.ukernel, g, packed_wt,
+                FC_FN(conv_grad_input_item)(p, out_w, &pl, cfg.ukernel,
+                                            fc_kernels()->FC_MEMBER(vadd), g, packed_wt,
                                             item / p->groups, item % p->groups, gx, my_scratch);
         }
         fc_partition(gw_items, team, t, &begin, &end);
