@@ -586,3 +586,83 @@ def test_backward_ops_are_exported():
         assert getattr(fastconv, name) is getattr(functional, name)
         assert name in fastconv.__all__ and name in functional.__all__
         assert callable(getattr(fastconv.reference, name))
+
+
+# --- conv2d: every path of the driver -------------------------------------------------------
+
+def _assert_same_non_finite_and_close(fast, ref, bound, length, dtype):
+    assert_exact(np.isfinite(fast), np.isfinite(ref))
+    finite = np.isfinite(ref)
+    assert_reduction_close(np.where(finite, fast, 0).astype(dtype), np.where(finite, ref, 0),
+                           np.where(finite, bound, 0), 2 * length, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("where", ["x", "weight", "grad_output"])
+def test_conv2d_backward_with_an_infinity_matches_the_reference(dtype, where):
+    """Stride 1 reads padded planes whose extra columns meet zeros: a non-finite input must not
+    leak into sums it is not part of (those images take the packed path)."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((3, 4, 9, 8)).astype(dtype)
+    w = rng.standard_normal((6, 2, 3, 3)).astype(dtype)
+    g = rng.standard_normal((3, 6, 9, 8)).astype(dtype)
+    # x: its last column, which the virtual columns of tap s = 0 meet
+    array, index = {"x": (x, (1, 1, 2, 7)), "weight": (w, (1, 1, 2, 2)),
+                    "grad_output": (g, (1, 1, 2, 2))}[where]
+    array[index] = np.inf
+    args = dict(padding=1, groups=2)
+    fast = fastconv.conv2d_backward(g, x, w, **args)
+    ref = fastconv.reference.conv2d_backward(g, x, w, **args)
+    finite_args = [np.where(np.isfinite(a), a, 0) for a in (g, x, w)]
+    bounds = oracle.conv2d_backward_abs_bound(*finite_args, padding=((1, 1), (1, 1)), groups=2)
+    assert not all(np.isfinite(r).all() for r in ref)
+    for a, b, bound, length in zip(fast, ref, bounds, (27, 3 * 72, 3 * 72)):
+        _assert_same_non_finite_and_close(a, b, bound, length, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_large_planes_take_the_packed_path_and_agree(dtype):
+    rng = np.random.default_rng(17)
+    x = rng.integers(-3, 4, (1, 3, 300, 290)).astype(dtype)
+    w = rng.integers(-3, 4, (8, 3, 3, 3)).astype(dtype)
+    g = rng.integers(-3, 4, (1, 8, 300, 290)).astype(dtype)
+    fast = fastconv.conv2d_backward(g, x, w, padding=1)
+    expected = oracle.conv2d_backward(g, x, w, padding=((1, 1), (1, 1)))
+    for a, e in zip(fast, expected):
+        assert_integer_exact(a, e, dtype)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_conv2d_backward_on_every_isa_path_matches_the_oracle(isa):
+    """Each ISA path's kernels (gemm, gemm-nt, vadd, relu-backward members) in a subprocess."""
+    from test_api import ISAS, run_python
+    if ISAS.index(isa) > ISAS.index(fastconv._ext.cpu_isa()):
+        pytest.skip(f"the CPU has no {isa}")
+    res = run_python(ISA_BACKWARD_BATTERY.replace("ISA", repr(isa)), FASTCONV_ISA=isa)
+    assert res.stdout.strip() == "ok", res.stdout
+
+
+ISA_BACKWARD_BATTERY = r"""
+import numpy as np
+import fastconv, oracle
+from tolerances import assert_exact, assert_integer_exact
+assert fastconv._ext.active_isa() == ISA
+rng = np.random.default_rng(0)
+for dtype in (np.float32, np.float64):
+    for xs, ws, st, pd, dl, gr in [
+            ((3, 4, 9, 8), (6, 2, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
+            ((2, 3, 11, 10), (17, 3, 5, 2), (2, 1), ((2, 0), (1, 3)), (1, 2), 1),
+            ((4, 1, 12, 12), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1), 1),
+            ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)]:
+        x = rng.integers(-4, 5, xs).astype(dtype)
+        w = rng.integers(-4, 5, ws).astype(dtype)
+        y = oracle.conv2d(x, w, None, st, pd, dl, gr)
+        g = rng.integers(-4, 5, y.shape).astype(dtype)
+        got = fastconv.conv2d_backward(g, x, w, st, pd, dl, gr)
+        for a, e in zip(got, oracle.conv2d_backward(g, x, w, st, pd, dl, gr)):
+            assert_integer_exact(a, e, dtype)
+    g = rng.standard_normal(1000).astype(dtype)
+    y = rng.standard_normal(1000).astype(dtype)
+    assert_exact(fastconv.relu_backward(g, y), oracle.relu_backward(g, y))
+print("ok")
+"""
