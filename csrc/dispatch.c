@@ -37,6 +37,7 @@ static void install_scalar(fc_kernel_table *t)
     t->f64_relu_backward = fc_f64_relu_backward_ukernel__scalar;
     t->f32_vadd = fc_f32_vadd_ukernel__scalar;
     t->f64_vadd = fc_f64_vadd_ukernel__scalar;
+    t->index_check = fc_index_check_ukernel__scalar;
     t->pool_name = "pool scalar";
     t->relu_name = "relu scalar";
 }
@@ -85,6 +86,7 @@ static void install_avx512(fc_kernel_table *t)
                                              "f64-gemm-nt 6x4 avx512"};
     t->f32_vadd = fc_f32_vadd_ukernel__avx512;
     t->f64_vadd = fc_f64_vadd_ukernel__avx512;
+    t->index_check = fc_index_check_ukernel__avx512;
 }
 
 fc_isa fc_cpu_isa(void)

@@ -8,6 +8,7 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm_nt/gemm_nt.h"
+#include "kernels/index_check/index_check.h"
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
@@ -75,6 +76,7 @@ typedef struct fc_kernel_table {
     fc_f64_relu_backward_ukernel_fn f64_relu_backward;
     fc_f32_vadd_ukernel_fn f32_vadd;
     fc_f64_vadd_ukernel_fn f64_vadd;
+    fc_index_check_ukernel_fn index_check;
     /* the names show_config() reports for the pooling and ReLU families */
     const char *pool_name, *relu_name;
 } fc_kernel_table;

@@ -664,5 +664,21 @@ for dtype in (np.float32, np.float64):
     g = rng.standard_normal(1000).astype(dtype)
     y = rng.standard_normal(1000).astype(dtype)
     assert_exact(fastconv.relu_backward(g, y), oracle.relu_backward(g, y))
+# the index check of max_pool2d_backward: every position of a vector and of the tail
+for count in (7, 8, 9, 23):
+    g = np.ones((1, 1, 1, count))
+    for at in range(count):
+        for bad in (-2, 2 * count, 2**63 - 1):
+            idx = np.zeros((1, 1, 1, count), np.int64)
+            idx[0, 0, 0, at] = bad
+            try:
+                fastconv.max_pool2d_backward(g, idx, (1, 1, 2, count))
+            except ValueError:
+                pass
+            else:
+                raise AssertionError((count, at, bad))
+    idx = np.arange(count, dtype=np.int64)[None, None, None] * 2 - 1
+    assert_exact(fastconv.max_pool2d_backward(g, idx, (1, 1, 2, count)),
+                 oracle.max_pool2d_backward(g, idx, (1, 1, 2, count)))
 print("ok")
 """

@@ -19,8 +19,7 @@ fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64
 
 int fc_pool_indices_valid(const int64_t *indices, int64_t count, int64_t plane_size)
 {
-    /* no early exit: a branch-free OR over the array vectorises, and bad input is rare */
-    int bad = 0;
-    for (int64_t i = 0; i < count; i++) bad |= (indices[i] < -1) | (indices[i] >= plane_size);
-    return !bad;
+    for (int64_t i = 0; i < count; i++)
+        if (indices[i] < -1 || indices[i] >= plane_size) return 0;
+    return 1;
 }

@@ -90,7 +90,8 @@ fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                           int64_t out_h, int64_t out_w, int64_t *in_size,
                                           int64_t *out_size);
-/* Whether every one of the `count` indices lies in [-1, plane_size). */
+/* Whether every one of the `count` indices lies in [-1, plane_size): the references' check
+ * (the optimised op uses the index_check kernel family). */
 int fc_pool_indices_valid(const int64_t *indices, int64_t count, int64_t plane_size);
 
 #define FC_RETURN_IF_ERROR(expr)                \

@@ -1,6 +1,7 @@
 /* max_pool2d and avg_pool2d backward: validation and the typed drivers of
  * pool2d_backward.tmpl.h, one plane per work item. */
 #include "common/internal.h"
+#include "dispatch.h"
 
 /* The window of output position o along one axis: input positions [*lo, *hi) inside the plane,
  * and *padded positions inside the padded plane (the count_include_pad divisor). */
@@ -33,6 +34,7 @@ fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int
     const int64_t planes = n * c;
     if (planes == 0) return FC_OK;
     const int threads = (int)fc_min_i64(fc_region_threads(planes * (in_size + out_size)), planes);
+    const fc_index_check_ukernel_fn check = fc_kernels()->index_check;
     int bad = 0;
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -42,8 +44,7 @@ fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int
         fc_partition(planes, fc_team_size(), t, &begin, &end);
         /* every thread checks its planes' indices before anyone writes: a bad index anywhere
          * leaves grad_input untouched */
-        if (!fc_pool_indices_valid(indices + begin * out_size, (end - begin) * out_size,
-                                   in_size)) {
+        if (!check((size_t)((end - begin) * out_size), indices + begin * out_size, in_size)) {
 #pragma omp atomic write
             bad = 1;
         }
