@@ -183,8 +183,10 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->k_tiles = fc_ceil_div(pl->kg, pl->nt_mr);
     const int64_t per_group = fc_ceil_div(threads, p->groups);
     const int64_t max_cols = fc_ceil_div(64, pl->nt_nr) * pl->nt_nr;
-    int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, per_group), pl->nt_nr) * pl->nt_nr;
-    cols = fc_min_i64(cols, max_cols);
+    /* as many blocks per group as needed for max_cols, rounded up to a multiple of the threads
+     * per group so that the items divide evenly among the threads */
+    const int64_t blocks = fc_ceil_div(fc_ceil_div(pl->red, max_cols), per_group) * per_group;
+    const int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, blocks), pl->nt_nr) * pl->nt_nr;
     pl->gw_cols = cols;
     pl->gw_col_blocks = fc_ceil_div(pl->red, cols);
     /* per thread: the lane sums, a zero row, and grad_output rows + im2col rows of one block */
