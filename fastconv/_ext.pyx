@@ -143,6 +143,26 @@ cdef int _check(str op, fc_status status) except -1:
     raise ValueError(message)
 
 
+cdef int _conv_params(str op, fc_conv2d_params *p, cnp.ndarray x, cnp.ndarray weight,
+                      tuple stride, tuple padding, tuple dilation, int64_t groups,
+                      int64_t max_workspace_bytes, int64_t *out_h, int64_t *out_w) except -1:
+    """Fill p from x (N, C, H, W), weight (K, C/groups, R, S) and the convolution arguments;
+    the output size into out_h/out_w."""
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
+    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    p.max_workspace_bytes = max_workspace_bytes
+    _check(op, fc_conv2d_output_size(p, out_h, out_w))
+    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
+        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    return 0
+
+
 def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
            tuple stride, tuple padding, tuple dilation, int64_t groups, object activation,
            object algorithm, bint reference, int64_t max_workspace_bytes=0):
@@ -153,18 +173,8 @@ def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef fc_activation act = ACTIVATIONS[activation]
     cdef fc_conv_algorithm algo = ALGORITHMS[algorithm] if algorithm is not None else FC_CONV_AUTO
-    if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
-    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.groups = groups
-    p.max_workspace_bytes = max_workspace_bytes
-    _check(op, fc_conv2d_output_size(&p, &out_h, &out_w))
-    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
-        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    _conv_params(op, &p, x, weight, stride, padding, dilation, groups, max_workspace_bytes,
+                 &out_h, &out_w)
     cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, (<object>weight).shape, False)
     cdef const void *bp = NULL
@@ -304,17 +314,8 @@ def conv2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray 
     cdef int64_t out_h, out_w
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
-    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.groups = groups
-    _check(op, fc_conv2d_output_size(&p, &out_h, &out_w))
-    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
-        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    # the backward drivers' workspace is bounded by their own blocking
+    _conv_params(op, &p, x, weight, stride, padding, dilation, groups, 0, &out_h, &out_w)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
                                   (p.n, p.k, out_h, out_w), False)
     cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)

@@ -2,10 +2,11 @@
 #include "common/internal.h"
 
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
-                                          int64_t out_h, int64_t out_w, int64_t *in_size,
-                                          int64_t *out_size)
+                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                          int64_t *in_size, int64_t *out_size)
 {
-    if (n < 0 || c < 1 || h < 1 || w < 1 || out_h < 1 || out_w < 1)
+    if (n < 0 || c < 1 || h < 1 || w < 1 || out_h < 1 || out_w < 1 ||
+        (dtype != FC_FLOAT32 && dtype != FC_FLOAT64))
         return FC_ERR_INVALID_ARGUMENT;
     int64_t bytes;
     const int64_t in_dims[5] = {n, c, h, w, (int64_t)sizeof(double)};

@@ -85,11 +85,11 @@ static inline void fc_partition(int64_t count, int parts, int i, int64_t *begin,
 fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
 fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
                              int64_t *out_h, int64_t *out_w);
-/* max_pool2d_backward's sizes: n, c >= 0, every plane extent >= 1, tensors within 64 bits;
- * the plane sizes h * w and out_h * out_w out. */
+/* max_pool2d_backward's arguments: n >= 0, every other extent >= 1, tensors within 64 bits, a
+ * known dtype; the plane sizes h * w and out_h * out_w out. */
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
-                                          int64_t out_h, int64_t out_w, int64_t *in_size,
-                                          int64_t *out_size);
+                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                          int64_t *in_size, int64_t *out_size);
 /* Whether every one of the `count` indices lies in [-1, plane_size): the references' check
  * (the optimised op uses the index_check kernel family). */
 int fc_pool_indices_valid(const int64_t *indices, int64_t count, int64_t plane_size);

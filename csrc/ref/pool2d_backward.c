@@ -15,9 +15,8 @@ fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                      const int64_t *indices, void *grad_input)
 {
     int64_t in_size, out_size;
-    FC_RETURN_IF_ERROR(fc_validate_max_pool2d_backward(n, c, h, w, out_h, out_w, &in_size,
-                                                       &out_size));
-    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    FC_RETURN_IF_ERROR(fc_validate_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype,
+                                                       &in_size, &out_size));
     if (!fc_pool_indices_valid(indices, n * c * out_size, in_size))
         return FC_ERR_INVALID_ARGUMENT;
     if (dtype == FC_FLOAT32)
