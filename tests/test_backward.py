@@ -682,3 +682,16 @@ for count in (7, 8, 9, 23):
                  oracle.max_pool2d_backward(g, idx, (1, 1, 2, count)))
 print("ok")
 """
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+def test_conv2d_backward_huge_dilation_and_padding_with_a_small_output(module):
+    """Padded planes of 2**80 values (no direct path) while every tap falls in the padding."""
+    d, p = 2**40, 2**39
+    x = np.ones((1, 1, 2, 2))
+    w = np.ones((1, 1, 2, 2))
+    g = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    gx, gw, gb = module.conv2d_backward(g, x, w, padding=p, dilation=d)
+    assert_exact(gx, np.zeros_like(x))
+    assert_exact(gw, np.zeros_like(w))
+    assert_exact(gb, np.array([10.0]))

@@ -5,6 +5,14 @@
 #include "common/internal.h"
 #include "dispatch.h"
 
+/* a + b for non-negative a, b, saturating at INT64_MAX (with fc_mul_saturating: sizes that
+ * are only compared against a limit) */
+static inline int64_t fc_add_saturating(int64_t a, int64_t b)
+{
+    int64_t sum;
+    return fc_add_overflows(a, b, &sum) ? INT64_MAX : sum;
+}
+
 /* Output positions o in [0, count) whose input position o * stride + offset lies in
  * [0, size): o in [*lo, *hi) (empty when *lo >= *hi). */
 static inline void fc_conv_valid_range(int64_t offset, int64_t stride, int64_t size,

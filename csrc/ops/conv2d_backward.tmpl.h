@@ -201,16 +201,25 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
      * when one image's planes and grad_output rows fit in 2^19 values per thread. */
     pl->wp = p->w + p->pad_left + p->pad_right;
     const int64_t hp = p->h + p->pad_top + p->pad_bottom;
-    pl->plane_size = fc_ceil_div(hp * pl->wp + (p->s - 1) * p->dilation_w + pl->lanes, 16) * 16;
-    pl->vpix = fc_ceil_div(out_h * pl->wp, pl->lanes) * pl->lanes;
+    /* saturating: a huge padding and dilation give planes no machine holds (the direct paths
+     * are then refused below), while the output stays small */
+    pl->plane_size = fc_add_saturating(
+        fc_add_saturating(fc_mul_saturating(hp, pl->wp),
+                          fc_mul_saturating(p->s - 1, p->dilation_w)), pl->lanes + 16);
+    pl->plane_size -= pl->plane_size % 16;
+    pl->vpix = fc_add_saturating(fc_mul_saturating(out_h, pl->wp), pl->lanes - 1);
+    pl->vpix -= pl->vpix % pl->lanes;
     /* sized for the widest block, so that the choice never depends on the thread count */
     pl->block_channels = fc_min_i64(pl->cg, fc_ceil_div(max_cols, p->r * p->s) + 1);
-    const int64_t per_image = pl->block_channels * pl->plane_size + rows_a * pl->vpix;
+    const int64_t per_image =
+        fc_add_saturating(fc_mul_saturating(pl->block_channels, pl->plane_size),
+                          fc_mul_saturating(rows_a, pl->vpix));
     const int64_t limit = (int64_t)1 << 19;
     pl->direct = p->stride_h == 1 && p->stride_w == 1 && per_image <= limit;
     pl->images = fc_max_i64(1, fc_min_i64(p->n, limit / per_image));
     pl->gw_scratch = common + (pl->direct ? fc_max_i64(pl->images * per_image, im2col) : im2col);
-    const int64_t gi_planes = pl->cg * pl->plane_size + pl->kg * pl->vpix;
+    const int64_t gi_planes = fc_add_saturating(fc_mul_saturating(pl->cg, pl->plane_size),
+                                                fc_mul_saturating(pl->kg, pl->vpix));
     pl->gi_direct = p->stride_h == 1 && p->stride_w == 1 && gi_planes <= limit;
     if (pl->gi_direct) {
         pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
