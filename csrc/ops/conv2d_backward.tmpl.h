@@ -6,10 +6,16 @@
  *   grad_weight_g (Kg x red) = sum over images of G_g * col_g^T
  *   grad_input: dcol_g (red x PQ) = W_g^T * G_g, then col2im adds dcol back into the planes
  *   grad_bias[k] = sum over images and pixels of G[k]
- * grad_input runs on the forward's GEMM microkernel (packed panels), grad_weight on the NT
- * GEMM microkernel, which reads grad_output rows in place and im2col rows packed per block of
- * pixels: both have the pixels contiguous, so nothing is transposed.  No im2col matrix is
- * ever built (blocks of pixels are packed on the fly, per thread). */
+ * grad_input runs on the forward's GEMM microkernel (packed panels); grad_weight on the NT GEMM
+ * microkernel, whose operands both have the pixels contiguous, so nothing is transposed.
+ *
+ * Stride 1 (the common case) needs no im2col at all: on a "virtual grid" of out_h rows of the
+ * padded width wp, where grad_output is zero past column out_w, the im2col row of tap (c, r, s)
+ * is the padded plane of channel c read from offset r * dilation_h * wp + s * dilation_w, and
+ * col2im of a dcol row is one contiguous run added at that offset.  The extra columns cost
+ * (wp / out_w - 1) more multiply-adds.  Other strides pack im2col rows per block of pixels and
+ * run col2im row segment by row segment.  No im2col matrix is ever built; all workspace is per
+ * thread and bounded. */
 
 /* grad_bias[k] for k in [k_begin, k_end): LANES partial sums, lane j taking the pixels
  * i = j (mod LANES) of every image in order, then a fixed pairwise tree.  A single running sum
