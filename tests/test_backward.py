@@ -116,7 +116,7 @@ def test_conv2d_backward_matches_reference_twin(dtype, cfg):
         assert_reduction_close(a, b.astype(np.float64), bound, 2 * length, dtype)
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs())
 def test_conv2d_backward_matches_torch_autograd(dtype, cfg):
