@@ -151,13 +151,14 @@ typedef struct FC_FN(conv_bw_plan) {
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
     int64_t gw_kc, gw_cols, gw_col_blocks, k_tiles;
-    /* grad_weight straight from padded planes (stride 1): row stride wp of the padded plane,
-     * plane_size per channel (with slack for the last tap's overrun), vpix virtual pixels
-     * (out_h rows of wp, rounded up to the lanes), at most block_channels planes per item */
-    int direct;
-    int64_t wp, plane_size, vpix, block_channels, images;
-    /* grad_input on the virtual grid too (stride 1, finite weights): the block's dcol rows are
-     * added to padded gradient planes as whole runs, then the planes are cropped */
+    /* the virtual grid (stride 1), built once per call in shared buffers: row stride wp of the
+     * padded plane, plane_size per channel (with slack for the last tap's overrun), vpix
+     * virtual pixels (out_h rows of wp, rounded up to the lanes); gv_rows rows of grad_output
+     * (with slack for the last NT tile) and xp_size values of padded input planes */
+    int shared;
+    int64_t wp, plane_size, vpix, gv_rows, xp_size;
+    /* grad_input on the virtual grid (finite weights): the block's dcol rows are added to
+     * padded gradient planes as whole runs, then the planes are cropped */
     int gi_direct;
     int64_t gi_scratch, gw_scratch;
 } FC_FN(conv_bw_plan);
@@ -195,41 +196,32 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     const int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, blocks), pl->nt_nr) * pl->nt_nr;
     pl->gw_cols = cols;
     pl->gw_col_blocks = fc_ceil_div(pl->red, cols);
-    /* per thread: the lane sums, a zero row, and grad_output rows + im2col rows of one block */
+    /* per thread: the lane sums, and grad_output rows + im2col rows of one block of pixels */
     const int64_t rows_a = pl->k_tiles * pl->nt_mr;
-    const int64_t common = rows_a * cols * pl->lanes + pl->gw_kc;
-    const int64_t im2col = (rows_a + cols) * pl->gw_kc;
-    /* With stride 1 the im2col row of tap (c, r, s) is the padded plane of channel c read from
-     * offset r * dilation_h * wp + s * dilation_w, over a virtual grid of out_h x wp pixels
-     * whose extra columns have zero gradient: no im2col at all, at (wp / out_w - 1) extra
-     * multiply-adds.  Blocks of `images` images are laid end to end, one padded plane each,
-     * so that a microkernel call runs over all of them (its sums stay in registers).  Taken
-     * when one image's planes and grad_output rows fit in 2^19 values per thread. */
+    pl->gw_scratch = rows_a * cols * pl->lanes + (rows_a + cols) * pl->gw_kc;
+    /* Stride 1 (see the top of this file): the virtual grid of grad_output and the padded
+     * input planes of the whole batch are built once, shared by all threads, when they fit in
+     * 2^22 values (LeNet's layers at batch 64: under 1.5 MiB of floats); larger batches pack
+     * im2col rows instead.  Saturating sizes: a huge padding and dilation give planes no
+     * machine holds, while the output stays small. */
     pl->wp = p->w + p->pad_left + p->pad_right;
     const int64_t hp = p->h + p->pad_top + p->pad_bottom;
-    /* saturating: a huge padding and dilation give planes no machine holds (the direct paths
-     * are then refused below), while the output stays small */
     pl->plane_size = fc_add_saturating(
         fc_add_saturating(fc_mul_saturating(hp, pl->wp),
                           fc_mul_saturating(p->s - 1, p->dilation_w)), pl->lanes + 16);
     pl->plane_size -= pl->plane_size % 16;
     pl->vpix = fc_add_saturating(fc_mul_saturating(out_h, pl->wp), pl->lanes - 1);
     pl->vpix -= pl->vpix % pl->lanes;
-    /* sized for the widest block, so that the choice never depends on the thread count */
-    pl->block_channels = fc_min_i64(pl->cg, fc_ceil_div(max_cols, p->r * p->s) + 1);
-    const int64_t per_image =
-        fc_add_saturating(fc_mul_saturating(pl->block_channels, pl->plane_size),
-                          fc_mul_saturating(rows_a, pl->vpix));
-    const int64_t limit = (int64_t)1 << 19;
-    pl->direct = p->stride_h == 1 && p->stride_w == 1 && per_image <= limit;
-    pl->images = fc_max_i64(1, fc_min_i64(p->n, limit / per_image));
-    pl->gw_scratch = common + (pl->direct ? fc_max_i64(pl->images * per_image, im2col) : im2col);
-    const int64_t gi_planes = fc_add_saturating(fc_mul_saturating(pl->cg, pl->plane_size),
-                                                fc_mul_saturating(pl->kg, pl->vpix));
-    pl->gi_direct = p->stride_h == 1 && p->stride_w == 1 && gi_planes <= limit;
+    pl->gv_rows = p->n * p->k + rows_a;
+    pl->xp_size = fc_mul_saturating(p->n * p->c, pl->plane_size);
+    const int64_t shared = fc_add_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
+                                             pl->xp_size);
+    pl->shared = p->stride_h == 1 && p->stride_w == 1 && shared <= ((int64_t)1 << 22);
+    const int64_t gx_planes = fc_mul_saturating(pl->cg, pl->plane_size);
+    pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19);
     if (pl->gi_direct) {
         pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
-        pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc + gi_planes;
+        pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc + gx_planes;
     }
 }
 
@@ -258,27 +250,18 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
                                         const FC_FN(conv_bw_plan) * pl,
                                         FC_FN(gemm_ukernel_fn) ukernel,
                                         FC_FN(vadd_ukernel_fn) vadd, const FC_REAL *g,
-                                        const FC_REAL *packed_wt, int64_t n, int64_t grp,
-                                        FC_REAL *gx, FC_REAL *scratch)
+                                        const FC_REAL *gv, const FC_REAL *packed_wt, int64_t n,
+                                        int64_t grp, FC_REAL *gx, FC_REAL *scratch)
 {
     const int64_t mr = pl->mr, nr = pl->nr, kg = pl->kg, nc = pl->gi_nc, taps = p->r * p->s;
     const int64_t plane = p->h * p->w;
     const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pl->pixels;
     FC_REAL *gx_group = gx + (n * p->c + grp * pl->cg) * plane;
     FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc, *gx_pad = dcol + pl->gi_rb * nc;
-    FC_REAL *g_pad = gx_pad + pl->cg * pl->plane_size;
     int64_t ld = pl->pixels, pixels = pl->pixels;
     if (pl->gi_direct) {
-        /* G on the virtual grid of out_h rows of wp: zero past column out_w */
         for (int64_t i = 0; i < pl->cg * pl->plane_size; i++) gx_pad[i] = 0;
-        for (int64_t k = 0; k < kg; k++) {
-            FC_REAL *dst = g_pad + k * pl->vpix;
-            for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
-            for (int64_t oh = 0; oh < pl->pixels / out_w; oh++)
-                for (int64_t ow = 0; ow < out_w; ow++)
-                    dst[oh * pl->wp + ow] = g_rows[k * pl->pixels + oh * out_w + ow];
-        }
-        g_rows = g_pad;
+        g_rows = gv + (n * p->k + grp * kg) * pl->vpix;
         ld = pixels = pl->vpix;
     } else {
         for (int64_t i = 0; i < pl->cg * plane; i++) gx_group[i] = 0;
@@ -340,99 +323,87 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
                     acc + (mt * col_tiles + nt) * mr * nr * pl->lanes, flags);
 }
 
-/* Whether every value of the count planes at x is finite.  The padded-plane path needs it: a
- * non-finite value could meet a zero of the virtual columns, and inf * 0 would poison a sum it
- * is not part of.  Checked on the whole group, so that the choice is the same for every
- * block of columns, whichever thread computes it. */
-static int FC_FN(planes_finite)(const fc_conv2d_params *p, const FC_REAL *x, int64_t count)
+/* The shared buffers of the virtual grid for images [begin, end) (this thread's share):
+ * grad_output rows in gv, zero past column out_w; and when x is given, the padded input planes
+ * in xp and whether each (image, group) of x is finite.  The thread with the last image also
+ * zeroes gv's slack rows.  (A non-finite input could meet a zero of the virtual columns, and
+ * inf * 0 would poison a sum it is not part of: such a group takes the im2col path.) */
+static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,
+                                      int64_t out_w, const FC_REAL *g, const FC_REAL *x,
+                                      FC_REAL *gv, FC_REAL *xp, int *finite, int64_t begin,
+                                      int64_t end)
 {
-    int finite = 1;
-    for (int64_t i = 0; i < count * p->h * p->w; i++) finite &= x[i] - x[i] == 0;
-    return finite;
-}
-
-/* The padded planes of channels [c0, c0 + count) of one image group, zero around them and in
- * the slack. */
-static void FC_FN(pad_planes)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,
-                              const FC_REAL *x_group, int64_t c0, int64_t count, FC_REAL *planes)
-{
-    for (int64_t c = 0; c < count; c++) {
-        FC_REAL *dst = planes + c * pl->plane_size;
-        const FC_REAL *src = x_group + (c0 + c) * p->h * p->w;
-        for (int64_t i = 0; i < pl->plane_size; i++) dst[i] = 0;
-        for (int64_t ih = 0; ih < p->h; ih++) {
-            FC_REAL *row = dst + (ih + p->pad_top) * pl->wp + p->pad_left;
-            for (int64_t iw = 0; iw < p->w; iw++) row[iw] = src[ih * p->w + iw];
+    const int64_t out_h = pl->pixels / out_w, plane = p->h * p->w;
+    const int64_t last = end == p->n ? pl->gv_rows : end * p->k;
+    for (int64_t row = begin * p->k; row < last; row++) {
+        FC_REAL *dst = gv + row * pl->vpix;
+        for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
+        if (row < p->n * p->k)
+            for (int64_t oh = 0; oh < out_h; oh++)
+                for (int64_t ow = 0; ow < out_w; ow++)
+                    dst[oh * pl->wp + ow] = g[row * pl->pixels + oh * out_w + ow];
+    }
+    if (!x) return;
+    for (int64_t n = begin; n < end; n++) {
+        for (int64_t c = 0; c < p->c; c++) {
+            FC_REAL *dst = xp + (n * p->c + c) * pl->plane_size;
+            const FC_REAL *src = x + (n * p->c + c) * plane;
+            for (int64_t i = 0; i < pl->plane_size; i++) dst[i] = 0;
+            for (int64_t ih = 0; ih < p->h; ih++) {
+                FC_REAL *row = dst + (ih + p->pad_top) * pl->wp + p->pad_left;
+                for (int64_t iw = 0; iw < p->w; iw++) row[iw] = src[ih * p->w + iw];
+            }
+        }
+        for (int64_t grp = 0; grp < p->groups; grp++) {
+            const FC_REAL *src = x + (n * p->c + grp * pl->cg) * plane;
+            int ok = 1;
+            for (int64_t i = 0; i < pl->cg * plane; i++) ok &= src[i] - src[i] == 0;
+            finite[n * p->groups + grp] = ok;
         }
     }
 }
 
-/* grad_weight of one (group, block of reduction columns).  Per image, the NT tiles add lane
- * sums of grad_output rows (copied, zero-padded to whole tiles and to the lanes) times im2col
- * rows: read in place from the padded planes when the plan allows (stride 1, finite input),
- * else packed per block of kc pixels.  Finally each element's lanes are summed in a fixed
- * pairwise tree.  Each lane's sum runs images, then pixels, ascending. */
+/* grad_weight of one (group, block of reduction columns).  The NT tiles add lane sums of
+ * grad_output rows times im2col rows: on the virtual grid (shared gv and xp, when the group's
+ * input is finite in every image), one call per tile and block of pixels runs over the whole
+ * batch; otherwise per image, with grad_output rows copied and im2col rows packed per block of
+ * kc pixels.  Finally each element's lanes are summed in a fixed pairwise tree.  Each lane's
+ * sum runs the blocks of pixels, then the images, in a fixed order. */
 static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_w,
                                          const FC_FN(conv_bw_plan) * pl,
                                          FC_FN(gemm_nt_ukernel_fn) ukernel, const FC_REAL *g,
-                                         const FC_REAL *x, int64_t grp, int64_t block,
-                                         FC_REAL *gw, FC_REAL *scratch)
+                                         const FC_REAL *x, const FC_REAL *gv,
+                                         const FC_REAL *xp, const int *finite, int64_t grp,
+                                         int64_t block, FC_REAL *gw, FC_REAL *scratch)
 {
     const int64_t mr = pl->nt_mr, nr = pl->nt_nr, lanes = pl->lanes, kg = pl->kg;
     const int64_t pixels = pl->pixels, rows_a = pl->k_tiles * mr, taps = p->r * p->s;
     const int64_t col0 = block * pl->gw_cols, cols = fc_min_i64(pl->gw_cols, pl->red - col0);
     const int64_t col_tiles = fc_ceil_div(cols, nr), tile = mr * nr * lanes;
-    const int64_t c0 = col0 / taps, channels = (col0 + cols - 1) / taps + 1 - c0;
-    FC_REAL *acc = scratch, *zero_row = acc + rows_a * pl->gw_cols * lanes;
-    FC_REAL *work = zero_row + pl->gw_kc;
+    FC_REAL *acc = scratch, *a_buf = acc + rows_a * pl->gw_cols * lanes;
+    FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
     const FC_REAL *b_rows[128]; /* gw_cols <= 64 + nr - 1, nr <= 64 */
     unsigned flags = 0;
-    for (int64_t q = 0; q < pl->gw_kc; q++) zero_row[q] = 0;
-    for (int64_t j = cols; j < col_tiles * nr; j++) b_rows[j] = zero_row;
-    for (int64_t n0 = 0; n0 < p->n; n0 += pl->images) {
-        const int64_t images = fc_min_i64(pl->images, p->n - n0);
-        int direct = pl->direct;
-        for (int64_t m = 0; direct && m < images; m++)
-            direct = FC_FN(planes_finite)(p, x + ((n0 + m) * p->c + grp * pl->cg) * p->h * p->w,
-                                          pl->cg);
-        if (direct) {
-            /* plane (c, m) at planes + (c * images + m) * plane_size; row i of image m at
-             * a_buf + i * lda + m * vpix */
-            const int64_t lda = pl->images * pl->vpix, out_h = pixels / out_w;
-            FC_REAL *planes = work, *a_buf = planes + channels * pl->images * pl->plane_size;
-            for (int64_t m = 0; m < images; m++) {
-                const int64_t n = n0 + m;
-                for (int64_t c = 0; c < channels; c++)
-                    FC_FN(pad_planes)(p, pl, x + (n * p->c + grp * pl->cg) * p->h * p->w,
-                                      c0 + c, 1,
-                                      planes + (c * pl->images + m) * pl->plane_size);
-                const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
-                for (int64_t i = 0; i < rows_a; i++) {
-                    FC_REAL *dst = a_buf + i * lda + m * pl->vpix;
-                    for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
-                    if (i < kg)
-                        for (int64_t oh = 0; oh < out_h; oh++)
-                            for (int64_t ow = 0; ow < out_w; ow++)
-                                dst[oh * pl->wp + ow] = g_rows[i * pixels + oh * out_w + ow];
-                }
+    int direct = pl->shared;
+    for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
+    if (direct) {
+        for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
+            const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
+            for (int64_t j = 0; j < col_tiles * nr; j++) {
+                /* the tile's columns past the block repeat its first: lanes never stored */
+                const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
+                b_rows[j] = xp + (grp * pl->cg + idx / taps) * pl->plane_size +
+                            r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w + pix0;
             }
-            for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
-                const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
-                for (int64_t j = 0; j < cols; j++) {
-                    const int64_t idx = col0 + j, r = (idx % taps) / p->s, s = idx % p->s;
-                    b_rows[j] = planes + (idx / taps - c0) * pl->images * pl->plane_size +
-                                r * p->dilation_h * pl->wp + s * p->dilation_w + pix0;
-                }
-                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a_buf + pix0, lda, pl->vpix,
-                                         b_rows, pl->plane_size, col_tiles, acc, flags);
-                flags = FC_GEMM_ACCUMULATE;
-            }
-            continue;
+            FC_FN(grad_weight_tiles)(pl, ukernel, p->n, kc, gv + grp * kg * pl->vpix + pix0,
+                                     pl->vpix, p->k * pl->vpix, b_rows, p->c * pl->plane_size,
+                                     col_tiles, acc, flags);
+            flags = FC_GEMM_ACCUMULATE;
         }
-        for (int64_t n = n0; n < n0 + images; n++) {
+    } else {
+        for (int64_t n = 0; n < p->n; n++) {
             const FC_REAL *x_group = x + (n * p->c + grp * pl->cg) * p->h * p->w;
             const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
-            FC_REAL *a_buf = work, *b_buf = a_buf + rows_a * pl->gw_kc;
             for (int64_t pix0 = 0; pix0 < pixels; pix0 += pl->gw_kc) {
                 const int64_t kc = fc_min_i64(pl->gw_kc, pixels - pix0);
                 const int64_t ld = fc_ceil_div(kc, lanes) * lanes;
@@ -445,7 +416,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 }
                 FC_FN(pack_im2col_rows)(p, out_w, x_group, col0, cols, cols, pix0, kc, ld,
                                         b_buf);
-                for (int64_t j = 0; j < cols; j++) b_rows[j] = b_buf + j * ld;
+                for (int64_t j = 0; j < col_tiles * nr; j++) b_rows[j] = b_buf + (j < cols ? j : 0) * ld;
                 FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0, col_tiles,
                                          acc, flags);
                 flags = FC_GEMM_ACCUMULATE;
@@ -491,6 +462,24 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     FC_REAL *packed_wt, *scratch;
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(gx ? p->groups * pl.red_tiles : 0, pl.kg, pl.mr,
                                               threads, per_thread, &packed_wt, &scratch));
+    /* the shared virtual grid (sizes bounded by the plan): grad_output, input planes, flags */
+    pl.gi_direct = pl.gi_direct && gx;
+    pl.shared = pl.shared && (gw || pl.gi_direct);
+    FC_REAL *gv = NULL, *xp = NULL;
+    int *finite = NULL;
+    if (pl.shared) {
+        gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + (gw ? pl.xp_size : 0)) *
+                              (int64_t)sizeof(FC_REAL));
+        finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
+        if (!gv || !finite) {
+            fc_aligned_free(gv);
+            fc_aligned_free(finite);
+            fc_aligned_free(packed_wt);
+            fc_aligned_free(scratch);
+            return FC_ERR_OUT_OF_MEMORY;
+        }
+        xp = gw ? gv + pl.gv_rows * pl.vpix : NULL;
+    }
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
@@ -498,23 +487,32 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
         const int team = fc_team_size();
         FC_REAL *my_scratch = scratch + t * per_thread;
         int64_t begin, end;
-        if (gx) {
-            FC_FN(pack_weight_transposed)(p, &pl, weight, packed_wt, t, team);
+        if (gx) FC_FN(pack_weight_transposed)(p, &pl, weight, packed_wt, t, team);
+        if (pl.shared) {
+            fc_partition(p->n, team, t, &begin, &end);
+            FC_FN(build_virtual_grid)(p, &pl, out_w, g, gw ? x : NULL, gv, xp, finite, begin,
+                                      end);
+        }
+        if (gx || pl.shared) {
 #pragma omp barrier
+        }
+        if (gx) {
             fc_partition(gi_items, team, t, &begin, &end);
             for (int64_t item = begin; item < end; item++)
                 FC_FN(conv_grad_input_item)(p, out_w, &pl, cfg.ukernel,
-                                            fc_kernels()->FC_MEMBER(vadd), g, packed_wt,
+                                            fc_kernels()->FC_MEMBER(vadd), g, gv, packed_wt,
                                             item / p->groups, item % p->groups, gx, my_scratch);
         }
         fc_partition(gw_items, team, t, &begin, &end);
         for (int64_t item = begin; item < end; item++)
-            FC_FN(conv_grad_weight_item)(p, out_w, &pl, nt.ukernel, g, x,
+            FC_FN(conv_grad_weight_item)(p, out_w, &pl, nt.ukernel, g, x, gv, xp, finite,
                                          item / pl.gw_col_blocks, item % pl.gw_col_blocks, gw,
                                          my_scratch);
         fc_partition(gb_items, team, t, &begin, &end);
         FC_FN(conv_grad_bias)(p->n, p->k, pixels, g, gb, begin, end);
     }
+    fc_aligned_free(gv);
+    fc_aligned_free(finite);
     fc_aligned_free(packed_wt);
     fc_aligned_free(scratch);
     return FC_OK;
