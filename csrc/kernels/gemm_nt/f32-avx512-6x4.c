@@ -4,12 +4,9 @@
 #include "kernels/gemm_nt/gemm_nt.h"
 
 #define FC_REAL float
-#define FC_V __m512
-#define FC_VLEN 16
-#define FC_V_LOAD(p) _mm512_loadu_ps(p)
-#define FC_V_STORE(p, v) _mm512_storeu_ps((p), (v))
-#define FC_V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define FC_V_ZERO() _mm512_setzero_ps()
+#define FC_IS_F64 0
+#include "kernels/gemm/simd-avx512.h"
+
 #define FC_NT_NAME fc_f32_gemm_nt_ukernel_6x4__avx512
 #define FC_NT_MR 6
 #define FC_NT_NR 4

@@ -1,6 +1,6 @@
 /* The SIMD members of the family, written once.  The including file (f32-avx512-6x4.c, ...)
- * includes its target header, then defines FC_NT_NAME, FC_NT_MR, FC_NT_NR, FC_REAL, FC_V,
- * FC_VLEN (= LANES) and FC_V_LOAD / FC_V_STORE / FC_V_FMA / FC_V_ZERO.  Per step of FC_VLEN
+ * includes its target header and the GEMM family's FC_V operations (kernels/gemm/simd-*.h),
+ * then defines FC_NT_NAME, FC_NT_MR and FC_NT_NR; LANES is FC_VLEN.  Per step of FC_VLEN
  * reduction indices: NR loads of B, MR loads of A, MR * NR fused multiply-adds into lane-wise
  * accumulators. */
 FC_DECLARE_GEMM_NT_UKERNEL(FC_NT_NAME, FC_REAL)
