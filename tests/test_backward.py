@@ -461,7 +461,9 @@ def test_relu_backward_matches_oracle_exactly(nan_outputs, module, dtype, shape,
     y = rng.choice(np.array([-1.0, -0.0, 0.0, 0.5, 2.0, np.nan, np.inf, -np.inf]),
                    size=shape).astype(dtype)
     saved = (g.copy(), y.copy())
+    nan_outputs.reset()
     gx = module.relu_backward(g, y)
+    assert nan_outputs.calls, "relu_backward did not allocate its output through _empty"
     assert_exact(gx, oracle.relu_backward(g, y))
     assert_exact(g, saved[0])
     assert_exact(y, saved[1])
