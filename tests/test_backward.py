@@ -198,13 +198,15 @@ def test_conv2d_backward_matches_finite_differences(case):
 # --- conv2d: threads, edge cases, layouts ----------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride", [(2, 1), (1, 1)], ids=["packed", "virtual-grid"])
 def test_conv2d_backward_threads_bitwise_identical_on_a_layer_big_enough_to_split(
-        restore_threads, dtype):
+        restore_threads, dtype, stride):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((6, 8, 17, 15)).astype(dtype)
     w = rng.standard_normal((12, 4, 3, 3)).astype(dtype)
-    g = rng.standard_normal((6, 12, 9, 15)).astype(dtype)
-    args = dict(stride=(2, 1), padding=1, groups=2)
+    p = (17 + 2 - 3) // stride[0] + 1
+    g = rng.standard_normal((6, 12, p, 15)).astype(dtype)
+    args = dict(stride=stride, padding=1, groups=2)
     results = []
     for n in (1, 2, 3, 1):
         fastconv.set_num_threads(n)
@@ -212,10 +214,31 @@ def test_conv2d_backward_threads_bitwise_identical_on_a_layer_big_enough_to_spli
     for r in results[1:]:
         for a, b in zip(r, results[0]):
             assert_exact(a, b)
-    expected = oracle.conv2d_backward(g, x, w, (2, 1), ((1, 1), (1, 1)), (1, 1), 2)
-    bounds = oracle.conv2d_backward_abs_bound(g, x, w, (2, 1), ((1, 1), (1, 1)), (1, 1), 2)
-    for a, e, bound, length in zip(results[0], expected, bounds, (54, 6 * 9 * 15, 6 * 9 * 15)):
+    expected = oracle.conv2d_backward(g, x, w, stride, ((1, 1), (1, 1)), (1, 1), 2)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, stride, ((1, 1), (1, 1)), (1, 1), 2)
+    for a, e, bound, length in zip(results[0], expected, bounds, (54, 6 * p * 15, 6 * p * 15)):
         assert_reduction_close(a, e, bound, length, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_lenet_layers_threads_bitwise_identical(restore_threads, dtype):
+    rng = np.random.default_rng(18)
+    for xs, ws, pad, gs in (((64, 1, 28, 28), (6, 1, 5, 5), 2, (64, 6, 28, 28)),
+                            ((64, 6, 14, 14), (16, 6, 5, 5), 0, (64, 16, 10, 10))):
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        g = rng.standard_normal(gs).astype(dtype)
+        fastconv.set_num_threads(1)
+        one = fastconv.conv2d_backward(g, x, w, padding=pad)
+        fastconv.set_num_threads(2)
+        two = fastconv.conv2d_backward(g, x, w, padding=pad)
+        for a, b in zip(one, two):
+            assert_exact(b, a)
+        ref = fastconv.reference.conv2d_backward(g, x, w, padding=pad)
+        bounds = oracle.conv2d_backward_abs_bound(g, x, w, padding=((pad, pad), (pad, pad)))
+        lengths = (ws[0] * 25, 64 * gs[2] * gs[3], 64 * gs[2] * gs[3])
+        for a, e, bound, length in zip(one, ref, bounds, lengths):
+            assert_reduction_close(a, e.astype(np.float64), bound, 2 * length, dtype)
 
 
 @settings(max_examples=25)
