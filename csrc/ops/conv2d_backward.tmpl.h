@@ -146,7 +146,7 @@ typedef struct FC_FN(conv_bw_plan) {
     int64_t cg, kg, red, pixels;
     int64_t mr, nr;
     /* grad_input: nc pixels per block, rb reduction rows of dcol per block */
-    int64_t gi_nc, gi_rb, red_tiles;
+    int64_t gi_nc, red_tiles;
     /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
@@ -175,11 +175,10 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->mr = cfg->mr;
     pl->nr = cfg->nr;
     const int64_t mr = pl->mr, nr = pl->nr;
-    /* grad_input: a dcol block of gi_rb x gi_nc is the forward's kc x nc panel budget */
+    /* grad_input: blocks of the forward's nc pixels; B holds kg x nc, a dcol strip mr x nc */
     pl->gi_nc = fc_min_i64(fc_ceil_div(pl->pixels, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
     pl->red_tiles = fc_ceil_div(pl->red, mr);
-    pl->gi_rb = fc_min_i64(pl->red_tiles, fc_max_i64(fc_ceil_div(cfg->kc, mr), 1)) * mr;
-    pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc;
+    pl->gi_scratch = (pl->kg + mr) * pl->gi_nc;
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
      * thread work; the split never changes a sum, only who computes it.  512 pixels per block
      * keep a block of 64 im2col rows (128 KiB of floats) in L2. */
@@ -221,7 +220,7 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19);
     if (pl->gi_direct) {
         pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
-        pl->gi_scratch = pl->kg * pl->gi_nc + pl->gi_rb * pl->gi_nc + gx_planes;
+        pl->gi_scratch = (pl->kg + mr) * pl->gi_nc + gx_planes;
     }
 }
 
@@ -242,7 +241,7 @@ static void FC_FN(pack_weight_transposed)(const fc_conv2d_params *p,
 }
 
 /* grad_input of one (image, group).  Per block of nc pixels, G_g's columns are packed as B (kg
- * deep), and per block of rb reduction rows dcol = W_g^T * G_g is computed into scratch (whole
+ * deep), and per strip of MR reduction rows dcol = W_g^T * G_g is computed into scratch (whole
  * tiles: the panels are zero-padded) and added back into the input planes: by col2im, or, on
  * the virtual grid (pl->gi_direct), as one run per row into padded planes cropped at the end.
  * Every input element receives its terms in a fixed order. */
@@ -257,7 +256,7 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     const int64_t plane = p->h * p->w;
     const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pl->pixels;
     FC_REAL *gx_group = gx + (n * p->c + grp * pl->cg) * plane;
-    FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc, *gx_pad = dcol + pl->gi_rb * nc;
+    FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc, *gx_pad = dcol + mr * nc;
     int64_t ld = pl->pixels, pixels = pl->pixels;
     if (pl->gi_direct) {
         for (int64_t i = 0; i < pl->cg * pl->plane_size; i++) gx_pad[i] = 0;
@@ -278,20 +277,19 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
                 for (; jj < nr; jj++) sub[q * nr + jj] = 0;
             }
         }
-        for (int64_t rb0 = 0; rb0 < pl->red; rb0 += pl->gi_rb) {
-            const int64_t rows = fc_min_i64(pl->gi_rb, pl->red - rb0);
-            for (int64_t t = 0; t * mr < rows; t++) {
-                const FC_REAL *a = packed_wt + (grp * pl->red_tiles + rb0 / mr + t) * kg * mr;
-                for (int64_t j0 = 0; j0 < cols; j0 += nr)
-                    ukernel((size_t)kg, a, b_panel + (j0 / nr) * kg * nr,
-                            dcol + t * mr * nc + j0, (size_t)nc, NULL, 0);
-            }
+        /* one MR-row strip of dcol at a time, added back while it is in L1 */
+        for (int64_t row0 = 0; row0 < pl->red; row0 += mr) {
+            const int64_t rows = fc_min_i64(mr, pl->red - row0);
+            const FC_REAL *a = packed_wt + (grp * pl->red_tiles + row0 / mr) * kg * mr;
+            for (int64_t j0 = 0; j0 < cols; j0 += nr)
+                ukernel((size_t)kg, a, b_panel + (j0 / nr) * kg * nr, dcol + j0, (size_t)nc,
+                        NULL, 0);
             if (!pl->gi_direct) {
-                FC_FN(col2im_add)(p, out_w, dcol, nc, rb0, rows, pix0, cols, gx_group);
+                FC_FN(col2im_add)(p, out_w, dcol, nc, row0, rows, pix0, cols, gx_group);
                 continue;
             }
             for (int64_t i = 0; i < rows; i++) {
-                const int64_t idx = rb0 + i, r = (idx % taps) / p->s, s = idx % p->s;
+                const int64_t idx = row0 + i, r = (idx % taps) / p->s, s = idx % p->s;
                 FC_REAL *dst = gx_pad + (idx / taps) * pl->plane_size +
                                r * p->dilation_h * pl->wp + s * p->dilation_w + pix0;
                 vadd((size_t)cols, dcol + i * nc, dst);
