@@ -1,6 +1,20 @@
 /* Checks shared by the backward drivers and their references. */
 #include "common/internal.h"
 
+fc_status fc_validate_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, const void *x,
+                                      const void *weight, const void *grad_input,
+                                      const void *grad_weight, const void *grad_bias,
+                                      int64_t *out_h, int64_t *out_w)
+{
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, out_h, out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    if ((grad_input && !weight) || (grad_weight && !x) ||
+        (!grad_output && (grad_input || grad_weight || grad_bias)))
+        return FC_ERR_INVALID_ARGUMENT;
+    return FC_OK;
+}
+
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                           int64_t out_h, int64_t out_w, fc_dtype dtype,
                                           int64_t *in_size, int64_t *out_size)

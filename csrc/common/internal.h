@@ -85,6 +85,13 @@ static inline void fc_partition(int64_t count, int parts, int i, int64_t *begin,
 fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
 fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
                              int64_t *out_h, int64_t *out_w);
+/* conv2d_backward's arguments: the forward's geometry, a known dtype, and every operand a
+ * requested gradient needs (grad_output always, weight for grad_input, x for grad_weight). */
+fc_status fc_validate_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, const void *x,
+                                      const void *weight, const void *grad_input,
+                                      const void *grad_weight, const void *grad_bias,
+                                      int64_t *out_h, int64_t *out_w);
 /* max_pool2d_backward's arguments: n >= 0, every other extent >= 1, tensors within 64 bits, a
  * known dtype; the plane sizes h * w and out_h * out_w out. */
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,

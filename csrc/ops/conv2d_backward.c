@@ -43,9 +43,8 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
                              void *grad_weight, void *grad_bias)
 {
     int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
-    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
-    if ((grad_input && !weight) || (grad_weight && !x)) return FC_ERR_INVALID_ARGUMENT;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d_backward(p, dtype, grad_output, x, weight, grad_input,
+                                                   grad_weight, grad_bias, &out_h, &out_w));
     if (p->n == 0 || p->k == 0) {
         /* no term at all: every requested gradient is zero (and some are empty) */
         const size_t size = dtype == FC_FLOAT32 ? sizeof(float) : sizeof(double);

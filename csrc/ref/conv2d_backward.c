@@ -14,7 +14,8 @@ fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  void *grad_input, void *grad_weight, void *grad_bias)
 {
     int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    FC_RETURN_IF_ERROR(fc_validate_conv2d_backward(p, dtype, grad_output, x, weight, grad_input,
+                                                   grad_weight, grad_bias, &out_h, &out_w));
     switch (dtype) {
     case FC_FLOAT32:
         fc_f32_ref_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
