@@ -156,7 +156,7 @@ typedef struct FC_FN(conv_bw_plan) {
      * virtual pixels (out_h rows of wp, rounded up to the lanes); gv_rows rows of grad_output
      * (with slack for the last NT tile) and xp_size values of padded input planes */
     int shared;
-    int64_t wp, plane_size, vpix, gv_rows, xp_size;
+    int64_t wp, plane_size, vpix, gv_rows, xp_size, gw_images;
     /* grad_input on the virtual grid (finite weights): the block's dcol rows are added to
      * padded gradient planes as whole runs, then the planes are cropped */
     int gi_direct;
@@ -216,6 +216,12 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     const int64_t shared = fc_add_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
                                              pl->xp_size);
     pl->shared = p->stride_h == 1 && p->stride_w == 1 && shared <= ((int64_t)1 << 22);
+    /* grad_weight's tiles run over chunks of images whose grad_output rows and input planes
+     * fit in 2^16 values (256 KiB of floats, L2), not over the whole batch at once: streaming
+     * the batch once per tile made LeNet's conv1 memory-bound on two threads */
+    const int64_t image_values = fc_add_saturating(fc_mul_saturating(rows_a, pl->vpix),
+                                                   fc_mul_saturating(pl->cg, pl->plane_size));
+    pl->gw_images = fc_max_i64(1, ((int64_t)1 << 16) / image_values);
     const int64_t gx_planes = fc_mul_saturating(pl->cg, pl->plane_size);
     pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19);
     if (pl->gi_direct) {
@@ -385,18 +391,23 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     int direct = pl->shared;
     for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
     if (direct) {
-        for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
-            const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
-            for (int64_t j = 0; j < col_tiles * nr; j++) {
-                /* the tile's columns past the block repeat its first: lanes never stored */
-                const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
-                b_rows[j] = xp + (grp * pl->cg + idx / taps) * pl->plane_size +
-                            r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w + pix0;
+        for (int64_t n0 = 0; n0 < p->n; n0 += pl->gw_images) {
+            const int64_t images = fc_min_i64(pl->gw_images, p->n - n0);
+            for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
+                const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
+                for (int64_t j = 0; j < col_tiles * nr; j++) {
+                    /* the tile's columns past the block repeat its first: lanes never stored */
+                    const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
+                    b_rows[j] = xp + (n0 * p->c + grp * pl->cg + idx / taps) * pl->plane_size +
+                                r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w +
+                                pix0;
+                }
+                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc,
+                                         gv + (n0 * p->k + grp * kg) * pl->vpix + pix0, pl->vpix,
+                                         p->k * pl->vpix, b_rows, p->c * pl->plane_size,
+                                         col_tiles, acc, flags);
+                flags = FC_GEMM_ACCUMULATE;
             }
-            FC_FN(grad_weight_tiles)(pl, ukernel, p->n, kc, gv + grp * kg * pl->vpix + pix0,
-                                     pl->vpix, p->k * pl->vpix, b_rows, p->c * pl->plane_size,
-                                     col_tiles, acc, flags);
-            flags = FC_GEMM_ACCUMULATE;
         }
     } else {
         for (int64_t n = 0; n < p->n; n++) {
