@@ -339,24 +339,32 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
 {
     const int64_t out_h = pl->pixels / out_w, plane = p->h * p->w;
     const int64_t last = end == p->n ? pl->gv_rows : end * p->k;
+    /* every value written once: copied, or zero where it is padding */
     for (int64_t row = begin * p->k; row < last; row++) {
         FC_REAL *dst = gv + row * pl->vpix;
-        for (int64_t q = 0; q < pl->vpix; q++) dst[q] = 0;
+        int64_t q = 0;
         if (row < p->n * p->k)
-            for (int64_t oh = 0; oh < out_h; oh++)
-                for (int64_t ow = 0; ow < out_w; ow++)
-                    dst[oh * pl->wp + ow] = g[row * pl->pixels + oh * out_w + ow];
+            for (int64_t oh = 0; oh < out_h; oh++) {
+                const FC_REAL *src = g + row * pl->pixels + oh * out_w;
+                for (int64_t ow = 0; ow < out_w; ow++) dst[q++] = src[ow];
+                for (int64_t ow = out_w; ow < pl->wp; ow++) dst[q++] = 0;
+            }
+        for (; q < pl->vpix; q++) dst[q] = 0;
     }
     if (!x) return;
+    const int64_t top = p->pad_top * pl->wp, right = pl->wp - p->pad_left - p->w;
     for (int64_t n = begin; n < end; n++) {
         for (int64_t c = 0; c < p->c; c++) {
             FC_REAL *dst = xp + (n * p->c + c) * pl->plane_size;
             const FC_REAL *src = x + (n * p->c + c) * plane;
-            for (int64_t i = 0; i < pl->plane_size; i++) dst[i] = 0;
+            int64_t i = 0;
+            for (; i < top; i++) dst[i] = 0;
             for (int64_t ih = 0; ih < p->h; ih++) {
-                FC_REAL *row = dst + (ih + p->pad_top) * pl->wp + p->pad_left;
-                for (int64_t iw = 0; iw < p->w; iw++) row[iw] = src[ih * p->w + iw];
+                for (int64_t iw = 0; iw < p->pad_left; iw++) dst[i++] = 0;
+                for (int64_t iw = 0; iw < p->w; iw++) dst[i++] = src[ih * p->w + iw];
+                for (int64_t iw = 0; iw < right; iw++) dst[i++] = 0;
             }
+            for (; i < pl->plane_size; i++) dst[i] = 0;
         }
         for (int64_t grp = 0; grp < p->groups; grp++) {
             const FC_REAL *src = x + (n * p->c + grp * pl->cg) * plane;
