@@ -61,7 +61,12 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="the worked examples: a convolution, a max pool, a blur")
     commands.add_parser("config", help="version, ISA, threads, OpenMP and kernels in use")
+    from . import train
+    train.add_arguments(commands.add_parser(
+        "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy"))
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return train.run(args)
     return {"demo": demo, "config": config}[args.command]()
 
 

@@ -1,0 +1,109 @@
+"""Ready-made networks, saving and loading them (.npz), and PyTorch state-dict interop.
+
+Parameter names are those of the same ``torch.nn.Sequential`` ("0.weight", "0.bias",
+"3.weight", ...), so a PyTorch state dict maps one to one onto ours and back.
+"""
+import os
+
+import numpy as np
+
+from . import nn
+
+__all__ = ["lenet5", "save", "load", "load_torch_state_dict", "to_torch_state_dict"]
+
+
+def lenet5(num_classes=10, *, seed=None, fused_relu=False, dtype=np.float32):
+    """LeNet-5 for 1x28x28 images (MNIST), with ReLU and max pooling:
+
+    conv 1->6 5x5 pad 2, ReLU, max pool 2; conv 6->16 5x5, ReLU, max pool 2; flatten;
+    linear 400->120, ReLU; 120->84, ReLU; 84->num_classes.
+
+    The layer order, hence the parameter names, is that of the same torch.nn.Sequential.
+    ``seed`` seeds the initialisation (PyTorch's default init).  ``fused_relu`` runs each
+    convolution's ReLU in the convolution's epilogue (the ReLU layer after it then passes
+    values through unchanged): the same numbers, one pass over the feature map less.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import models
+    >>> net = models.lenet5(seed=0)
+    >>> net(np.zeros((2, 1, 28, 28), np.float32)).shape
+    (2, 10)
+    >>> list(net.state_dict())[:4]
+    ['0.weight', '0.bias', '3.weight', '3.bias']
+    """
+    rng = np.random.default_rng(seed)
+    act = "relu" if fused_relu else None
+    relu = _Identity if fused_relu else nn.ReLU
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2, activation=act, rng=rng, dtype=dtype), relu(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, activation=act, rng=rng, dtype=dtype), relu(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120, rng=rng, dtype=dtype), nn.ReLU(),
+        nn.Linear(120, 84, rng=rng, dtype=dtype), nn.ReLU(),
+        nn.Linear(84, num_classes, rng=rng, dtype=dtype))
+
+
+class _Identity(nn.Module):
+    """Stands where a ReLU was fused into the layer before it, keeping the layer indices."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad, input_grad=True):
+        return grad if input_grad else None
+
+
+def save(model, path):
+    """Write the model's parameters to ``path`` (.npz, uncompressed), keyed by name.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy as np
+    >>> from fastconv import models
+    >>> net = models.lenet5(seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "lenet5.npz")
+    >>> models.save(net, path)
+    >>> again = models.load(models.lenet5(seed=1), path)
+    >>> all(np.array_equal(a, b) for a, b in zip(net.state_dict().values(),
+    ...                                          again.state_dict().values()))
+    True
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"save: path must end with .npz, got {path!r}")
+    tmp = path[:-4] + ".tmp.npz"
+    np.savez(tmp, **model.state_dict())
+    os.replace(tmp, path)          # a Ctrl-C mid-write never leaves a truncated model
+
+
+def load(model, path, strict=True):
+    """Load parameters saved by ``save`` into ``model`` (strict key and shape checks);
+    returns the model."""
+    with np.load(os.fspath(path), allow_pickle=False) as archive:
+        return model.load_state_dict({name: archive[name] for name in archive.files},
+                                     strict=strict)
+
+
+def load_torch_state_dict(model, state_dict, strict=True):
+    """Load a PyTorch state dict (tensors or arrays) of the same architecture into ``model``.
+
+    Accepts ``torch_module.state_dict()`` directly: tensors are converted with ``.numpy()``
+    (after ``.detach().cpu()``), so torch is not needed here when the values are already
+    arrays.  Buffers PyTorch keeps but we have none of (e.g. BatchNorm's counters) are
+    reported as unexpected keys under ``strict``.
+    """
+    arrays = {}
+    for name, value in state_dict.items():
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        arrays[name] = np.asarray(value)
+    return model.load_state_dict(arrays, strict=strict)
+
+
+def to_torch_state_dict(model):
+    """The model's parameters as a dict of C-contiguous numpy arrays under PyTorch's names:
+    ``torch_module.load_state_dict({k: torch.from_numpy(v) for k, v in d.items()})``."""
+    return {name: np.ascontiguousarray(value) for name, value in model.state_dict().items()}

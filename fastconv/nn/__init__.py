@@ -1,0 +1,24 @@
+"""fastconv.nn: layers, a loss and a Sequential container for training CNNs with numpy.
+
+Small enough to read in one sitting (micrograd / tinygrad style): each layer's forward and
+backward are side by side in ``layers.py``; the arithmetic is fastconv's functional ops.
+Names and arguments follow ``torch.nn``.
+
+Example
+-------
+>>> import numpy as np
+>>> from fastconv import nn
+>>> net = nn.Sequential(nn.Conv2d(1, 4, 3, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+...                     nn.Linear(4 * 3 * 3, 10, rng=0))
+>>> criterion = nn.CrossEntropyLoss()
+>>> loss = criterion(net(np.zeros((8, 1, 8, 8), np.float32)), np.zeros(8, np.int64))
+>>> net.zero_grad(); _ = net.backward(criterion.backward(), input_grad=False)
+>>> net[0].weight.grad.shape
+(4, 1, 3, 3)
+"""
+from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from .loss import CrossEntropyLoss, log_softmax, softmax
+from .module import Module, Parameter, Sequential
+
+__all__ = ["Parameter", "Module", "Sequential", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
+           "Linear", "Flatten", "Dropout", "CrossEntropyLoss", "softmax", "log_softmax"]

@@ -1,0 +1,275 @@
+"""The training loop behind ``python -m fastconv train``: LeNet-5 on MNIST in well under a
+minute on two cores.
+
+The default recipe (Adam, one-cycle learning rate peaking at 3e-3, 2 epochs, batch 64) was
+chosen by measurement: see ``RECIPES`` and bench/train_lenet5.py.
+"""
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+from . import data, models, nn, optim
+
+__all__ = ["fit", "evaluate", "predict", "train_step", "History", "Progress", "RECIPES",
+           "run", "add_arguments"]
+
+# Per optimiser: the peak learning rate and the number of epochs of the default schedule
+# (one-cycle, cosine), measured on MNIST with batch 64: both reach 99.0-99.2% test accuracy
+# after 2 epochs (98.1-98.6% after 1), in PyTorch and here alike.
+RECIPES = {"adam": dict(lr=3e-3, epochs=2), "sgd": dict(lr=0.1, epochs=2)}
+
+NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
+
+
+def make_optimizer(name, params, lr):
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+
+
+def train_step(model, criterion, optimizer, x, y):
+    """One step: forward, loss, backward, update.  Returns (loss, number of correct)."""
+    logits = model(x)
+    loss = criterion(logits, y)
+    optimizer.zero_grad()
+    model.backward(criterion.backward(), input_grad=False)
+    optimizer.step()
+    return loss, int((logits.argmax(axis=1) == y).sum())
+
+
+def predict(model, x, batch_size=1000):
+    """Logits of ``model`` (in eval mode) for all of x, batch by batch."""
+    was_training = model.training
+    model.eval()
+    try:
+        return np.concatenate([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model, x, y, batch_size=1000):
+    """(mean cross-entropy, accuracy) of ``model`` on (x, y)."""
+    logits = predict(model, x, batch_size)
+    loss = float(-nn.log_softmax(logits.astype(np.float64))[np.arange(len(y)), y].mean())
+    return loss, float((logits.argmax(axis=1) == y).mean())
+
+
+class History:
+    """What a run records: per-step losses, per-epoch train/test accuracy and throughput."""
+
+    def __init__(self):
+        self.step_loss, self.epoch_train_acc, self.epoch_test_acc = [], [], []
+        self.epoch_images_per_s, self.epoch_seconds = [], []
+
+
+class Progress:
+    """A progress bar for one epoch.  On a terminal it redraws one line (at most 10 times a
+    second); otherwise (CI logs, pipes) it prints a plain line at every quarter of the
+    epoch, so a log stays readable."""
+
+    def __init__(self, epoch, epochs, total, stream=None):
+        self.epoch, self.epochs, self.total = epoch, epochs, total
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.start = self.last_draw = time.perf_counter()
+        self.next_quarter = 1
+
+    def update(self, done, loss, accuracy, final=False):
+        now = time.perf_counter()
+        rate = done / max(now - self.start, 1e-9)
+        text = (f"epoch {self.epoch}/{self.epochs} {done:>6}/{self.total} "
+                f"loss {loss:.4f} acc {100 * accuracy:6.2f}% {rate:8.0f} img/s")
+        if self.tty:
+            if final or now - self.last_draw >= 0.1:
+                filled = int(20 * done / self.total)
+                bar = "#" * filled + "." * (20 - filled)
+                self.stream.write(f"\r[{bar}] {text}" + ("\n" if final else ""))
+                self.stream.flush()
+                self.last_draw = now
+        elif final or done * 4 >= self.next_quarter * self.total:
+            while done * 4 >= self.next_quarter * self.total:
+                self.next_quarter += 1
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def fit(model, x_train, y_train, *, epochs, batch_size, optimizer, scheduler=None, seed=0,
+        x_test=None, y_test=None, history=None, stream=None, quiet=False):
+    """Train ``model`` in place; returns the History (also filled in when interrupted).
+
+    Shuffling draws from a Generator seeded by ``seed``: with the same seed, data and thread
+    count, two runs give bitwise the same parameters.
+    """
+    history = history or History()
+    criterion = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    for epoch in range(1, epochs + 1):
+        model.train()
+        progress = None if quiet else Progress(epoch, epochs, len(x_train), stream)
+        seen = correct = 0
+        loss_sum = 0.0
+        start = time.perf_counter()
+        for xb, yb in data.batches(x_train, y_train, batch_size, rng=rng):
+            loss, right = train_step(model, criterion, optimizer, xb, yb)
+            if scheduler is not None:
+                scheduler.step()
+            history.step_loss.append(loss)
+            seen += len(yb)
+            correct += right
+            loss_sum += loss * len(yb)
+            if progress:
+                progress.update(seen, loss_sum / seen, correct / seen, final=seen == len(x_train))
+        seconds = time.perf_counter() - start
+        history.epoch_seconds.append(seconds)
+        history.epoch_images_per_s.append(seen / seconds)
+        history.epoch_train_acc.append(correct / seen)
+        if x_test is not None:
+            _, accuracy = evaluate(model, x_test, y_test)
+            history.epoch_test_acc.append(accuracy)
+            if not quiet:
+                print(f"epoch {epoch}/{epochs}: test accuracy {100 * accuracy:.2f}%",
+                      file=stream or sys.stdout, flush=True)
+    return history
+
+
+def plot(history, model, path):
+    """Loss and accuracy curves and the first convolution's filters, to ``path`` (PNG)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+    first_conv = next(m for _, m in model.named_modules() if isinstance(m, nn.Conv2d))
+    filters = first_conv.weight.data
+    fig = plt.figure(figsize=(12, 4))
+    grid = fig.add_gridspec(2, 3 + math.ceil(len(filters) / 2))
+    ax = fig.add_subplot(grid[:, 0:2])
+    losses = np.asarray(history.step_loss)
+    ax.plot(losses, lw=0.5, alpha=0.4, label="batch")
+    if len(losses) >= 50:
+        ax.plot(np.arange(49, len(losses)), np.convolve(losses, np.ones(50) / 50, "valid"),
+                label="mean of 50")
+    ax.set(xlabel="step", ylabel="cross-entropy", yscale="log", title="training loss")
+    ax.legend()
+    ax = fig.add_subplot(grid[:, 2])
+    epochs = np.arange(1, len(history.epoch_train_acc) + 1)
+    ax.plot(epochs, 100 * np.asarray(history.epoch_train_acc), "o-", label="train")
+    if history.epoch_test_acc:
+        ax.plot(epochs[:len(history.epoch_test_acc)], 100 * np.asarray(history.epoch_test_acc),
+                "o-", label="test")
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax.legend()
+    for i, f in enumerate(filters):
+        ax = fig.add_subplot(grid[i % 2, 3 + i // 2])
+        ax.imshow(f[0], cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"conv1 #{i}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def add_arguments(parser):
+    parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the data (default $FASTCONV_DATA, else "
+                             "~/.cache/fastconv)")
+    parser.add_argument("--optimizer", choices=sorted(RECIPES), default="adam")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="default: the optimizer's recipe (2)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate of the one-cycle schedule "
+                             "(default: adam 3e-3, sgd 0.1)")
+    parser.add_argument("--schedule", choices=("onecycle", "cosine", "constant"),
+                        default="onecycle")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="train on the first N training images only (quick tries)")
+    parser.add_argument("--save", metavar="MODEL.npz", default=None)
+    parser.add_argument("--plot", metavar="FILE.png", default=None)
+
+
+def run(args, stream=None):
+    """``python -m fastconv train``: returns the process exit code."""
+    import fastconv
+
+    out = stream or sys.stdout
+    recipe = RECIPES[args.optimizer]
+    epochs = recipe["epochs"] if args.epochs is None else args.epochs
+    lr = recipe["lr"] if args.lr is None else args.lr
+    for name, value in (("--epochs", epochs), ("--batch-size", args.batch_size)):
+        if value <= 0:
+            print(f"fastconv train: {name} must be positive, got {value}", file=sys.stderr)
+            return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("fastconv train: --plot needs matplotlib: pip install matplotlib",
+                  file=sys.stderr)
+            return 2
+    if args.threads is not None:
+        fastconv.set_num_threads(args.threads)
+    start = time.perf_counter()
+    try:
+        d = data.load(args.dataset, args.data_dir)
+    except (data.DatasetNotFoundError, data.ChecksumError) as exc:
+        print(f"fastconv train: {exc}", file=sys.stderr)
+        return 1
+    mean, std = NORMALIZATION[args.dataset]
+    x_train, y_train = data.to_float(d.train_images, mean, std), d.train_labels.astype(np.intp)
+    x_test, y_test = data.to_float(d.test_images, mean, std), d.test_labels.astype(np.intp)
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    print(f"{args.dataset}: {len(x_train)} training and {len(x_test)} test images from "
+          f"{d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
+
+    model = models.lenet5(num_classes=10, seed=args.seed)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), lr)
+    steps = epochs * math.ceil(len(x_train) / args.batch_size)
+    scheduler = {"onecycle": lambda: optim.OneCycleLR(optimizer, lr, max(steps, 2)),
+                 "cosine": lambda: optim.CosineAnnealingLR(optimizer, steps),
+                 "constant": lambda: None}[args.schedule]()
+    print(f"LeNet-5, {args.optimizer} with {args.schedule} learning rate (peak {lr:g}), "
+          f"{epochs} epochs of batch {args.batch_size}, {fastconv.get_num_threads()} threads, "
+          f"seed {args.seed}", file=out, flush=True)
+
+    history = History()
+    interrupted = False
+    # Ctrl-C raises KeyboardInterrupt in the loop (whatever handler the caller had), and the
+    # run ends with what it has: the model is still saved and plotted.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        fit(model, x_train, y_train, epochs=epochs, batch_size=args.batch_size,
+            optimizer=optimizer, scheduler=scheduler, seed=args.seed, x_test=x_test,
+            y_test=y_test, history=history, stream=out)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\ninterrupted after {len(history.step_loss)} steps", file=out, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    if not interrupted:
+        _, accuracy = evaluate(model, x_test, y_test)
+        total = time.perf_counter() - start
+        rate = len(x_train) * epochs / sum(history.epoch_seconds)
+        print(f"test accuracy {100 * accuracy:.2f}% after {epochs} epochs; "
+              f"{total:.1f} s in all (data loading included), {rate:.0f} training images/s",
+              file=out, flush=True)
+    if args.save:
+        models.save(model, args.save)
+        print(f"saved the model to {args.save}", file=out, flush=True)
+    if args.plot:
+        plot(history, model, args.plot)
+        print(f"plotted the curves and filters to {args.plot}", file=out, flush=True)
+    return 130 if interrupted else 0
