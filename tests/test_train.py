@@ -9,11 +9,12 @@ import time
 import numpy as np
 import pytest
 
+import fastconv
 from fastconv import data, models, nn, optim, train
 from test_data import write_idx_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(nn.__file__)))
+FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 
 
 def synthetic_digits(n, seed):
