@@ -12,16 +12,20 @@ from . import nn
 __all__ = ["lenet5", "save", "load", "load_torch_state_dict", "to_torch_state_dict"]
 
 
-def lenet5(num_classes=10, *, seed=None, fused_relu=False, dtype=np.float32):
+def lenet5(num_classes=10, *, seed=None, pool_first=False, dtype=np.float32):
     """LeNet-5 for 1x28x28 images (MNIST), with ReLU and max pooling:
 
     conv 1->6 5x5 pad 2, ReLU, max pool 2; conv 6->16 5x5, ReLU, max pool 2; flatten;
     linear 400->120, ReLU; 120->84, ReLU; 84->num_classes.
 
     The layer order, hence the parameter names, is that of the same torch.nn.Sequential.
-    ``seed`` seeds the initialisation (PyTorch's default init).  ``fused_relu`` runs each
-    convolution's ReLU in the convolution's epilogue (the ReLU layer after it then passes
-    values through unchanged): the same numbers, one pass over the feature map less.
+    ``seed`` seeds the initialisation (PyTorch's default init).
+
+    ``pool_first`` swaps each ReLU with the max pool after it.  ReLU is monotone, so
+    max(relu(window)) == relu(max(window)): the outputs are the same, and so are the
+    gradients (where the two orders pick different window elements, the ReLU makes the
+    gradient zero in both).  ReLU and its backward then run on a quarter of the values.
+    The parameter names do not change (only parameterless layers move).
 
     Example
     -------
@@ -34,26 +38,16 @@ def lenet5(num_classes=10, *, seed=None, fused_relu=False, dtype=np.float32):
     ['0.weight', '0.bias', '3.weight', '3.bias']
     """
     rng = np.random.default_rng(seed)
-    act = "relu" if fused_relu else None
-    relu = _Identity if fused_relu else nn.ReLU
+
+    def relu_pool():
+        return (nn.MaxPool2d(2), nn.ReLU()) if pool_first else (nn.ReLU(), nn.MaxPool2d(2))
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2, activation=act, rng=rng, dtype=dtype), relu(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, activation=act, rng=rng, dtype=dtype), relu(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 6, 5, padding=2, rng=rng, dtype=dtype), *relu_pool(),
+        nn.Conv2d(6, 16, 5, rng=rng, dtype=dtype), *relu_pool(),
         nn.Flatten(),
         nn.Linear(400, 120, rng=rng, dtype=dtype), nn.ReLU(),
         nn.Linear(120, 84, rng=rng, dtype=dtype), nn.ReLU(),
         nn.Linear(84, num_classes, rng=rng, dtype=dtype))
-
-
-class _Identity(nn.Module):
-    """Stands where a ReLU was fused into the layer before it, keeping the layer indices."""
-
-    def forward(self, x):
-        return x
-
-    def backward(self, grad, input_grad=True):
-        return grad if input_grad else None
 
 
 def save(model, path):

@@ -245,15 +245,18 @@ def test_save_load_round_trip_is_exact(tmp_path):
         models.save(net, tmp_path / "net.bin")
 
 
-def test_fused_relu_lenet_gives_the_same_numbers():
-    x = _rng(10).standard_normal((4, 1, 28, 28)).astype(np.float32)
-    plain, fused = models.lenet5(seed=5), models.lenet5(seed=5, fused_relu=True)
-    assert list(plain.state_dict()) == list(fused.state_dict())
-    np.testing.assert_array_equal(plain(x), fused(x))
-    g = _rng(11).standard_normal((4, 10)).astype(np.float32)
-    plain.backward(g)
-    fused.backward(g)
-    for (name, a), b in zip(plain.named_parameters(), fused.parameters()):
+def test_pool_first_lenet_gives_bitwise_the_same_numbers():
+    rng = _rng(10)
+    x = rng.standard_normal((4, 1, 28, 28)).astype(np.float32)
+    x[0, 0, :8, :8] = -1.0          # windows that are all negative, or tied at zero after ReLU
+    x[1, 0, :8, :8] = 0.0
+    plain, swapped = models.lenet5(seed=5), models.lenet5(seed=5, pool_first=True)
+    assert list(plain.state_dict()) == list(swapped.state_dict())
+    assert isinstance(swapped[1], nn.MaxPool2d) and isinstance(swapped[2], nn.ReLU)
+    np.testing.assert_array_equal(plain(x), swapped(x))
+    g = rng.standard_normal((4, 10)).astype(np.float32)
+    np.testing.assert_array_equal(plain.backward(g), swapped.backward(g))
+    for (name, a), b in zip(plain.named_parameters(), swapped.parameters()):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
