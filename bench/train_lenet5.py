@@ -30,14 +30,6 @@ from fastconv.nn._blas import single_threaded_blas  # noqa: E402
 TARGET_TRAIN, TARGET_INFER = 1.2, 1.5
 
 
-def torch_lenet5(torch):
-    t = torch.nn
-    return t.Sequential(t.Conv2d(1, 6, 5, padding=2), t.ReLU(), t.MaxPool2d(2),
-                        t.Conv2d(6, 16, 5), t.ReLU(), t.MaxPool2d(2), t.Flatten(),
-                        t.Linear(400, 120), t.ReLU(), t.Linear(120, 84), t.ReLU(),
-                        t.Linear(84, 10))
-
-
 def make_fastconv(batches, test_x, pool_first=True):
     model = models.lenet5(seed=0, pool_first=pool_first)
     opt = optim.Adam(model.parameters(), lr=1e-3)
@@ -53,7 +45,7 @@ def make_fastconv(batches, test_x, pool_first=True):
 
 
 def make_torch(torch, batches, test_x):
-    model = torch_lenet5(torch)
+    model = models.torch_lenet5()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     tb = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]

@@ -9,7 +9,8 @@ import numpy as np
 
 from . import nn
 
-__all__ = ["lenet5", "save", "load", "load_torch_state_dict", "to_torch_state_dict"]
+__all__ = ["lenet5", "torch_lenet5", "save", "load", "load_torch_state_dict",
+           "to_torch_state_dict"]
 
 
 def lenet5(num_classes=10, *, seed=None, pool_first=False, dtype=np.float32):
@@ -48,6 +49,24 @@ def lenet5(num_classes=10, *, seed=None, pool_first=False, dtype=np.float32):
         nn.Linear(400, 120, rng=rng, dtype=dtype), nn.ReLU(),
         nn.Linear(120, 84, rng=rng, dtype=dtype), nn.ReLU(),
         nn.Linear(84, num_classes, rng=rng, dtype=dtype))
+
+
+def torch_lenet5():
+    """The same LeNet-5 as a torch.nn.Sequential (needs torch; for comparisons and interop).
+
+    Example
+    -------
+    >>> from fastconv import models
+    >>> net = models.torch_lenet5()                    # doctest: +SKIP
+    >>> list(net.state_dict()) == list(models.lenet5().state_dict())   # doctest: +SKIP
+    True
+    """
+    import torch
+    t = torch.nn
+    return t.Sequential(t.Conv2d(1, 6, 5, padding=2), t.ReLU(), t.MaxPool2d(2),
+                        t.Conv2d(6, 16, 5), t.ReLU(), t.MaxPool2d(2), t.Flatten(),
+                        t.Linear(400, 120), t.ReLU(), t.Linear(120, 84), t.ReLU(),
+                        t.Linear(84, 10))
 
 
 def save(model, path):

@@ -260,18 +260,10 @@ def test_pool_first_lenet_gives_bitwise_the_same_numbers():
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
-def _torch_lenet5(torch):
-    t = torch.nn
-    return t.Sequential(t.Conv2d(1, 6, 5, padding=2), t.ReLU(), t.MaxPool2d(2),
-                        t.Conv2d(6, 16, 5), t.ReLU(), t.MaxPool2d(2), t.Flatten(),
-                        t.Linear(400, 120), t.ReLU(), t.Linear(120, 84), t.ReLU(),
-                        t.Linear(84, 10))
-
-
 def test_lenet5_loads_a_pytorch_state_dict_and_exports_back():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    reference = _torch_lenet5(torch).double()
+    reference = models.torch_lenet5().double()
     net = models.load_torch_state_dict(models.lenet5(dtype=np.float64),
                                        reference.state_dict())
     x = _rng(12).standard_normal((8, 1, 28, 28))
@@ -290,7 +282,7 @@ def test_lenet5_loads_a_pytorch_state_dict_and_exports_back():
     # and back: ours (trained a little, so different from torch's) into a fresh torch module
     for p in net.parameters():
         p.data -= 0.1 * p.grad
-    back = _torch_lenet5(torch).double()
+    back = models.torch_lenet5().double()
     back.load_state_dict({k: torch.from_numpy(v) for k, v in
                           models.to_torch_state_dict(net).items()})
     np.testing.assert_allclose(back(torch.from_numpy(x)).detach().numpy(), net(x), rtol=1e-10,
@@ -300,10 +292,24 @@ def test_lenet5_loads_a_pytorch_state_dict_and_exports_back():
 def test_lenet5_float32_logits_match_pytorch():
     torch = pytest.importorskip("torch")
     torch.manual_seed(1)
-    reference = _torch_lenet5(torch)
+    reference = models.torch_lenet5()
     net = models.load_torch_state_dict(models.lenet5(), reference.state_dict())
     x = _rng(13).standard_normal((16, 1, 28, 28)).astype(np.float32)
     logits = net(x)
     assert logits.dtype == np.float32
     np.testing.assert_allclose(logits, reference(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_docstring_examples_of_the_training_modules_run():
+    import doctest
+    import importlib
+    attempted = 0
+    for name in ("fastconv.nn", "fastconv.nn.module", "fastconv.nn.layers", "fastconv.nn.loss",
+                 "fastconv.optim", "fastconv.models", "fastconv.data.loader",
+                 "fastconv.data.mnist"):
+        result = doctest.testmod(importlib.import_module(name),
+                                 optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted >= 60

