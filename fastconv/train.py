@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -235,6 +236,9 @@ def run(args, stream=None):
     except (data.DatasetNotFoundError, data.ChecksumError) as exc:
         print(f"fastconv train: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted while loading the data; nothing to save", file=out, flush=True)
+        return 130
     mean, std = NORMALIZATION[args.dataset]
     x_train, y_train = data.to_float(d.train_images, mean, std), d.train_labels.astype(np.intp)
     x_test, y_test = data.to_float(d.test_images, mean, std), d.test_labels.astype(np.intp)
@@ -258,7 +262,8 @@ def run(args, stream=None):
     interrupted = False
     # Ctrl-C raises KeyboardInterrupt in the loop (whatever handler the caller had), and the
     # run ends with what it has: the model is still saved and plotted.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main_thread else None
     try:
         fit(model, x_train, y_train, epochs=epochs, batch_size=args.batch_size,
             optimizer=optimizer, scheduler=scheduler, seed=args.seed, x_test=x_test,
@@ -267,7 +272,8 @@ def run(args, stream=None):
         interrupted = True
         print(f"\ninterrupted after {len(history.step_loss)} steps", file=out, flush=True)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
 
     if not interrupted:
         accuracy = history.epoch_test_acc[-1]             # fit evaluated the final model

@@ -134,3 +134,28 @@ def test_bad_arguments_are_refused():
     cmd, env = _command("--epochs", "0")
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "--epochs must be positive" in res.stderr
+
+
+class _Terminal:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    term = _Terminal()
+    bar = train.Progress(1, 2, 100, stream=term)
+    bar.last_draw -= 1.0
+    bar.update(50, 0.5, 0.75)
+    bar.update(100, 0.25, 0.875, final=True)
+    assert term.text.startswith("\r[##########..........] epoch 1/2     50/100 loss 0.5000")
+    assert "\r[####################] epoch 1/2    100/100 loss 0.2500 acc  87.50%" in term.text
+    assert term.text.endswith("img/s\n") and term.text.count("\n") == 1
