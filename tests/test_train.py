@@ -29,8 +29,8 @@ def synthetic_digits(n, seed):
     return images, labels
 
 
-def _small_run(seed, steps_seed=0, epochs=2):
-    images, labels = synthetic_digits(640, seed=1)
+def _small_run(seed, steps_seed=0, epochs=2, n=640):
+    images, labels = synthetic_digits(n, seed=1)
     x, y = data.to_float(images), labels.astype(np.intp)
     model = models.lenet5(seed=seed)
     opt = optim.Adam(model.parameters(), lr=3e-3)
@@ -49,13 +49,27 @@ def test_a_short_run_learns_a_synthetic_set():
 
 
 def test_seeded_runs_are_bitwise_reproducible():
-    a, ha = _small_run(seed=3, epochs=1)
-    b, hb = _small_run(seed=3, epochs=1)
+    a, ha = _small_run(seed=3, epochs=1, n=320)
+    b, hb = _small_run(seed=3, epochs=1, n=320)
     assert ha.step_loss == hb.step_loss
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert np.array_equal(p, q), name
-    c, hc = _small_run(seed=3, steps_seed=1, epochs=1)        # another shuffle
+    c, hc = _small_run(seed=3, steps_seed=1, epochs=1, n=320)        # another shuffle
     assert hc.step_loss != ha.step_loss
+
+
+def test_training_is_bitwise_the_same_for_any_thread_count():
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        a, ha = _small_run(seed=4, epochs=1, n=192)
+        fastconv.set_num_threads(2)
+        b, hb = _small_run(seed=4, epochs=1, n=192)
+    finally:
+        fastconv.set_num_threads(before)
+    assert ha.step_loss == hb.step_loss
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert np.array_equal(p, q), name
 
 
 @pytest.fixture(scope="module")
