@@ -181,9 +181,18 @@ def test_backward_accumulates_into_grad_until_zero_grad():
     assert layer.weight.grad is None and layer.bias.grad is None
 
 
+def test_max_pool_in_eval_mode_gives_the_same_values_without_indices():
+    x = _rng(14).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    pool = nn.MaxPool2d(2)
+    trained = pool(x)
+    np.testing.assert_array_equal(pool.eval()(x), trained)
+    with pytest.raises(RuntimeError, match="without a training-mode forward"):
+        pool.backward(np.ones_like(trained))
+
+
 def test_backward_without_forward_raises_and_input_grad_false_skips_it():
     layer = nn.Conv2d(1, 2, 3, rng=0)
-    with pytest.raises(RuntimeError, match="without a forward"):
+    with pytest.raises(RuntimeError, match="without a training-mode forward"):
         layer.backward(np.zeros((1, 2, 2, 2), np.float32))
     y = layer(np.ones((1, 1, 4, 4), np.float32))
     assert layer.backward(np.ones_like(y), input_grad=False) is None

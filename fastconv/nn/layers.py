@@ -30,8 +30,8 @@ class _Cached(Module):
 
     def _saved(self):
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called without a forward "
-                               f"before it (or twice for one forward)")
+            raise RuntimeError(f"{type(self).__name__}.backward called without a training-mode "
+                               f"forward before it (or twice for one forward)")
         saved, self._cache = self._cache, None
         return saved
 
@@ -128,6 +128,10 @@ class MaxPool2d(_Cached):
         self._cache = None
 
     def forward(self, x):
+        if not self.training:            # inference: no backward will come, skip the indices
+            self._cache = None
+            return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                self.ceil_mode)
         y, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                                   self.ceil_mode, return_indices=True)
         self._cache = (indices, np.shape(x))
