@@ -76,11 +76,15 @@ def compare(name, ours, theirs, images, repeats, target):
     if theirs:
         theirs()
     t_ours, t_theirs, ratios = [], [], []
-    for _ in range(repeats):
-        a = timed(ours)
+    for repeat in range(repeats):
+        # alternate which goes first, so a load change mid-pair favours neither
+        if theirs and repeat % 2:
+            b, a = timed(theirs), timed(ours)
+        else:
+            a = timed(ours)
+            b = timed(theirs) if theirs else None
         t_ours.append(a)
         if theirs:
-            b = timed(theirs)
             t_theirs.append(b)
             ratios.append(b / a)
     line = f"{name:<28} fastconv {images / np.median(t_ours):8.0f} img/s"
@@ -142,8 +146,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=fastconv.get_num_threads())
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20, help="training steps per timed block")
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=10, help="training steps per timed block")
+    parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
 
