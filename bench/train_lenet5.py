@@ -148,6 +148,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="training steps per timed block")
     parser.add_argument("--repeats", type=int, default=31)
+    parser.add_argument("--images", type=int, default=10000, help="images for inference")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
 
@@ -162,7 +163,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     batches = [(rng.standard_normal((args.batch_size, 1, 28, 28)).astype(np.float32),
                 rng.integers(0, 10, args.batch_size)) for _ in range(args.steps)]
-    test_x = rng.standard_normal((10000, 1, 28, 28)).astype(np.float32)
+    test_x = rng.standard_normal((args.images, 1, 28, 28)).astype(np.float32)
     print(f"LeNet-5, batch {args.batch_size}, {args.threads} threads, fastconv "
           f"{fastconv.__version__} ({fastconv.show_config(print_=False).get('isa', '?')})"
           + (f", torch {torch.__version__}" if torch else ""), flush=True)
@@ -176,7 +177,7 @@ def main(argv=None):
         textbook, _, _ = make_fastconv(batches, test_x, pool_first=False)
         compare("training step, ReLU first", textbook, t_steps, args.steps * args.batch_size,
                 args.repeats, TARGET_TRAIN)
-        compare("inference, 10,000 images", infer, t_infer, len(test_x),
+        compare(f"inference, {len(test_x):,} images", infer, t_infer, len(test_x),
                 max(3, args.repeats // 3), TARGET_INFER)
         if args.profile:
             profile_step(batches, max(1, args.repeats // 3))

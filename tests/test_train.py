@@ -173,3 +173,32 @@ def test_progress_redraws_one_line_on_a_terminal():
     assert term.text.startswith("\r[##########..........] epoch 1/2     50/100 loss 0.5000")
     assert "\r[####################] epoch 1/2    100/100 loss 0.2500 acc  87.50%" in term.text
     assert term.text.endswith("img/s\n") and term.text.count("\n") == 1
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    import argparse
+    monkeypatch.setitem(sys.modules, "matplotlib", None)         # import matplotlib fails
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args(["--plot", str(tmp_path / "p.png"), "--data-dir", str(tmp_path)])
+    assert train.run(args) == 2
+    assert "pip install matplotlib" in capsys.readouterr().err
+
+
+def test_benchmark_script_runs_and_says_when_torch_is_missing(monkeypatch, capsys):
+    import importlib.util
+    path = os.path.join(os.path.dirname(HERE), "bench", "train_lenet5.py")
+    spec = importlib.util.spec_from_file_location("train_lenet5", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    before = fastconv.get_num_threads()
+    try:
+        assert bench.main(["--threads", "1", "--steps", "1", "--repeats", "1", "--images",
+                           "100", "--profile"]) == 0
+    finally:
+        fastconv.set_num_threads(before)
+    out = capsys.readouterr().out
+    assert "PyTorch is not installed" in out
+    assert "training step" in out and "inference, 100 images" in out
+    assert "where a fastconv step goes" in out and "python glue" in out
