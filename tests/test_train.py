@@ -4,13 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 import fastconv
-from fastconv import data, models, nn, optim, train
+from fastconv import data, models, optim, train
 from test_data import write_idx_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
