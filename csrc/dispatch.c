@@ -38,6 +38,8 @@ static void install_scalar(fc_kernel_table *t)
     t->f32_vadd = fc_f32_vadd_ukernel__scalar;
     t->f64_vadd = fc_f64_vadd_ukernel__scalar;
     t->index_check = fc_index_check_ukernel__scalar;
+    t->f32_relu_stream = fc_f32_relu_ukernel__scalar;
+    t->f64_relu_stream = fc_f64_relu_ukernel__scalar;
     t->pool_name = "pool scalar";
     t->relu_name = "relu scalar";
 }
@@ -62,6 +64,11 @@ static void install_avx2(fc_kernel_table *t)
                                              "f32-gemm-nt 3x4 avx2"};
     t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_3x4__avx2, 3, 4, 4,
                                              "f64-gemm-nt 3x4 avx2"};
+    t->f32_relu = fc_f32_relu_ukernel__avx2;
+    t->f64_relu = fc_f64_relu_ukernel__avx2;
+    t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx2;
+    t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx2;
+    t->relu_name = "relu avx2";
 }
 
 static void install_avx512(fc_kernel_table *t)
@@ -87,6 +94,11 @@ static void install_avx512(fc_kernel_table *t)
     t->f32_vadd = fc_f32_vadd_ukernel__avx512;
     t->f64_vadd = fc_f64_vadd_ukernel__avx512;
     t->index_check = fc_index_check_ukernel__avx512;
+    t->f32_relu = fc_f32_relu_ukernel__avx512;
+    t->f64_relu = fc_f64_relu_ukernel__avx512;
+    t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx512;
+    t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx512;
+    t->relu_name = "relu avx512";
 }
 
 fc_isa fc_cpu_isa(void)

@@ -1,0 +1,23 @@
+/* Vector vocabulary of the SIMD kernel templates, for one ISA and dtype: include after
+ * common/target_avx512.h and dtype_f32.h, close with vec_end.h.  AVX-512 compares give a
+ * k-mask (FC_M); the templates only combine masks with FC_MAND and select with FC_VBLEND. */
+#define FC_V __m512
+#define FC_M __mmask16
+#define FC_LANES 16
+#ifndef FC_CAT
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b) /* pastes after expanding a and b */
+#endif
+#define FC_ISA_SUFFIX(name) FC_CAT(name, __avx512)
+#define FC_VLOAD(p) _mm512_loadu_ps(p)
+#define FC_VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define FC_VSTREAM(p, v) _mm512_stream_ps(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSET1(s) _mm512_set1_ps(s)
+#define FC_VZERO() _mm512_setzero_ps()
+#define FC_VADD(a, b) _mm512_add_ps(a, b)
+#define FC_VDIV(a, b) _mm512_div_ps(a, b)
+#define FC_VCMP(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
+#define FC_MAND(m, k) ((FC_M)((m) & (k)))
+/* lanes of b where m, else a */
+#define FC_VBLEND(m, a, b) _mm512_mask_blend_ps(m, a, b)
+#define FC_VRELU(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v)

@@ -1,0 +1,20 @@
+/* See vec_avx512_f32.h. */
+#define FC_V __m512d
+#define FC_M __mmask8
+#define FC_LANES 8
+#ifndef FC_CAT
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b) /* pastes after expanding a and b */
+#endif
+#define FC_ISA_SUFFIX(name) FC_CAT(name, __avx512)
+#define FC_VLOAD(p) _mm512_loadu_pd(p)
+#define FC_VSTORE(p, v) _mm512_storeu_pd(p, v)
+#define FC_VSTREAM(p, v) _mm512_stream_pd(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSET1(s) _mm512_set1_pd(s)
+#define FC_VZERO() _mm512_setzero_pd()
+#define FC_VADD(a, b) _mm512_add_pd(a, b)
+#define FC_VDIV(a, b) _mm512_div_pd(a, b)
+#define FC_VCMP(a, b, pred) _mm512_cmp_pd_mask(a, b, pred)
+#define FC_MAND(m, k) ((FC_M)((m) & (k)))
+#define FC_VBLEND(m, a, b) _mm512_mask_blend_pd(m, a, b)
+#define FC_VRELU(v) _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_NLE_UQ), v)
