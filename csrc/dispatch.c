@@ -69,6 +69,11 @@ static void install_avx2(fc_kernel_table *t)
     t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx2;
     t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx2;
     t->relu_name = "relu avx2";
+    t->f32_maxpool = fc_f32_maxpool_ukernel__avx2;
+    t->f64_maxpool = fc_f64_maxpool_ukernel__avx2;
+    t->f32_avgpool = fc_f32_avgpool_ukernel__avx2;
+    t->f64_avgpool = fc_f64_avgpool_ukernel__avx2;
+    t->pool_name = "pool row avx2";
 }
 
 static void install_avx512(fc_kernel_table *t)
@@ -99,6 +104,11 @@ static void install_avx512(fc_kernel_table *t)
     t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx512;
     t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx512;
     t->relu_name = "relu avx512";
+    t->f32_maxpool = fc_f32_maxpool_ukernel__avx512;
+    t->f64_maxpool = fc_f64_maxpool_ukernel__avx512;
+    t->f32_avgpool = fc_f32_avgpool_ukernel__avx512;
+    t->f64_avgpool = fc_f64_avgpool_ukernel__avx512;
+    t->pool_name = "pool row avx512";
 }
 
 fc_isa fc_cpu_isa(void)

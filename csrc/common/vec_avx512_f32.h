@@ -21,3 +21,14 @@
 /* lanes of b where m, else a */
 #define FC_VBLEND(m, a, b) _mm512_mask_blend_ps(m, a, b)
 #define FC_VRELU(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v)
+/* lanes [0, cnt) */
+#define FC_TAIL_MASK(cnt) (__mmask16)((1u << (cnt)) - 1)
+/* masked lanes load 0 and never fault; masked lanes are not stored */
+#define FC_VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
+#define FC_VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+/* the even lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, without gathers) */
+#define FC_VEVEN(lo, hi) _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi)
+/* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
+#define FC_VIDX __m512i
+#define FC_VIDX_STRIDE(s) _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(s))
+#define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4)

@@ -18,3 +18,14 @@
 #define FC_MAND(m, k) ((FC_M)((m) & (k)))
 #define FC_VBLEND(m, a, b) _mm512_mask_blend_pd(m, a, b)
 #define FC_VRELU(v) _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_NLE_UQ), v)
+/* lanes [0, cnt) */
+#define FC_TAIL_MASK(cnt) (__mmask8)((1u << (cnt)) - 1)
+/* masked lanes load 0 and never fault; masked lanes are not stored */
+#define FC_VLOADM(m, p) _mm512_maskz_loadu_pd(m, p)
+#define FC_VSTOREM(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+/* the even lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, without gathers) */
+#define FC_VEVEN(lo, hi) _mm512_permutex2var_pd(lo, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), hi)
+/* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
+#define FC_VIDX __m256i
+#define FC_VIDX_STRIDE(s) _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s))
+#define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, p, 8)

@@ -14,3 +14,10 @@
 #undef FC_MAND
 #undef FC_VBLEND
 #undef FC_VRELU
+#undef FC_TAIL_MASK
+#undef FC_VLOADM
+#undef FC_VSTOREM
+#undef FC_VEVEN
+#undef FC_VIDX
+#undef FC_VIDX_STRIDE
+#undef FC_VGATHERM

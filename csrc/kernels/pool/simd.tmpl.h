@@ -1,0 +1,168 @@
+/* Pooling over one output row for one ISA and dtype (common/vec_*.h), FC_LANES output columns
+ * per vector.  The columns whose windows lie wholly inside the row (the interior) are SIMD;
+ * those overhanging padding or the ceil_mode edge go through the scalar loops of
+ * columns.tmpl.h.  A window column j of FC_LANES consecutive outputs is the row read at stride
+ * s: a plain load for s = 1, two loads and an even-lane permute for s = 2 (2x2/s2 and 3x3/s2,
+ * the common cases), a gather otherwise.  The last, partial vector uses masked loads and
+ * stores, which never touch memory past the row.
+ *
+ * Exactness, as the scalar member: max pooling folds each window row left to right, then the
+ * rows top to bottom, with "take the newcomer v over the best b iff !(v <= b) and b is not
+ * NaN" -- b keeps ties (first in row-major order wins) and a NaN once it holds one (the first
+ * NaN wins), and a newcomer NaN beats any number.  Folding contiguous runs of the window in
+ * order gives the same element as the scalar scan.  Average pooling adds in the scalar order
+ * (rows, then columns, from +0) and divides by the same divisor. */
+
+/* Per-vector load plan: `full` vectors read FC_LANES * s (+1 for s = 2) elements unmasked. */
+typedef struct FC_ISA_SUFFIX(FC_FN(pool_lanes)) {
+    int64_t s;
+    int full;
+    FC_M m, m_lo, m_hi; /* lanes wanted; for s = 2, the elements wanted of each half */
+    FC_VIDX gather;     /* 0, s, 2s, ... for other strides */
+} FC_ISA_SUFFIX(FC_FN(pool_lanes));
+
+static inline void FC_ISA_SUFFIX(FC_FN(pool_plan))(FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
+                                                   const fc_pool_columns *cols, int64_t start,
+                                                   int64_t cnt)
+{
+    const int64_t s = cols->stride_w;
+    const int64_t last_read = start + (FC_LANES - 1) * s + (cols->kernel_w - 1) * cols->dilation_w;
+    plan->s = s;
+    plan->full = cnt == FC_LANES && last_read + (s == 2) < cols->in_w;
+    plan->m = FC_TAIL_MASK(cnt);
+    /* for s = 2: elements 0 .. 2 * (cnt - 1) of the pair */
+    const int64_t wanted = 2 * cnt - 1;
+    plan->m_lo = FC_TAIL_MASK(wanted < FC_LANES ? wanted : FC_LANES);
+    plan->m_hi = FC_TAIL_MASK(wanted > FC_LANES ? wanted - FC_LANES : 0);
+    plan->gather = FC_VIDX_STRIDE((int)s); /* s < 2**26 / FC_LANES: see pool_interior */
+}
+
+/* p[0], p[s], ..., p[(FC_LANES - 1) * s] (masked lanes read as 0) */
+static inline FC_V FC_ISA_SUFFIX(FC_FN(pool_load))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
+                                                   const FC_REAL *p)
+{
+    if (plan->s == 1) return plan->full ? FC_VLOAD(p) : FC_VLOADM(plan->m, p);
+    if (plan->s == 2)
+        return plan->full ? FC_VEVEN(FC_VLOAD(p), FC_VLOAD(p + FC_LANES))
+                          : FC_VEVEN(FC_VLOADM(plan->m_lo, p), FC_VLOADM(plan->m_hi, p + FC_LANES));
+    return FC_VGATHERM(plan->m, p, plan->gather);
+}
+
+static inline void FC_ISA_SUFFIX(FC_FN(pool_store))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
+                                                    FC_REAL *p, FC_V v)
+{
+    if (plan->full) FC_VSTORE(p, v);
+    else FC_VSTOREM(p, plan->m, v);
+}
+
+/* [*lo, *hi): the output columns whose whole window lies inside the row; 0 if SIMD cannot
+ * take this geometry (gather offsets and window positions as FC_REAL must stay exact). */
+static inline int FC_ISA_SUFFIX(FC_FN(pool_interior))(const fc_pool_columns *cols, size_t rows,
+                                                      int64_t *lo, int64_t *hi)
+{
+    const int64_t s = cols->stride_w, last = (cols->kernel_w - 1) * cols->dilation_w;
+    if (rows == 0 || s > ((int64_t)1 << 26) / FC_LANES || cols->kernel_w > ((int64_t)1 << 20) ||
+        rows > ((size_t)1 << 20))
+        return 0;
+    const int64_t numerator = cols->in_w - 1 - last + cols->pad_w;
+    *lo = fc_min_i64((cols->pad_w + s - 1) / s, cols->out_w);
+    *hi = numerator < 0 ? 0 : fc_min_i64(numerator / s + 1, cols->out_w);
+    if (*hi < *lo) *hi = *lo;
+    return *hi > *lo;
+}
+
+/* v wins over b: !(v <= b) and b is not NaN */
+#define FC_POOL_TAKES(v, b) FC_MAND(FC_VCMP(v, b, _CMP_NLE_UQ), FC_VCMP(b, b, _CMP_ORD_Q))
+
+static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *cols, size_t rows,
+                                                      const FC_REAL *const *row_ptrs,
+                                                      const int64_t *row_offsets, FC_REAL *y,
+                                                      int64_t *indices, const int with_indices)
+{
+    int64_t lo, hi;
+    if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
+        FC_FN(maxpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, row_offsets, y, indices);
+        return;
+    }
+    FC_FN(maxpool_columns)(cols, 0, lo, rows, row_ptrs, row_offsets, y, indices);
+    const int64_t s = cols->stride_w, d = cols->dilation_w, kw = cols->kernel_w;
+    for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
+        const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
+        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan;
+        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt);
+        FC_V best = FC_VZERO(), best_row = FC_VZERO(), best_col = FC_VZERO();
+        for (size_t i = 0; i < rows; i++) {
+            const FC_REAL *r = row_ptrs[i] + start;
+            FC_V row_best = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r), row_col = FC_VZERO();
+            for (int64_t j = 1; j < kw; j++) {
+                const FC_V v = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r + j * d);
+                const FC_M take = FC_POOL_TAKES(v, row_best);
+                row_best = FC_VBLEND(take, row_best, v);
+                if (with_indices) row_col = FC_VBLEND(take, row_col, FC_VSET1((FC_REAL)j));
+            }
+            if (i == 0) {
+                best = row_best;
+                best_col = row_col;
+                continue;
+            }
+            const FC_M take = FC_POOL_TAKES(row_best, best);
+            best = FC_VBLEND(take, best, row_best);
+            if (with_indices) {
+                best_col = FC_VBLEND(take, best_col, row_col);
+                best_row = FC_VBLEND(take, best_row, FC_VSET1((FC_REAL)i));
+            }
+        }
+        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, best);
+        if (with_indices) {
+            FC_REAL win_row[FC_LANES], win_col[FC_LANES];
+            FC_VSTORE(win_row, best_row);
+            FC_VSTORE(win_col, best_col);
+            for (int64_t l = 0; l < cnt; l++)
+                indices[ow + l] = row_offsets[(size_t)win_row[l]] + start + l * s +
+                                  (int64_t)win_col[l] * d;
+        }
+    }
+    FC_FN(maxpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, row_offsets, y, indices);
+}
+#undef FC_POOL_TAKES
+
+void FC_ISA_SUFFIX(FC_FN(maxpool_ukernel))(const fc_pool_columns *cols, size_t rows,
+                                           const FC_REAL *const *row_ptrs,
+                                           const int64_t *row_offsets, FC_REAL *y,
+                                           int64_t *indices)
+{
+    /* two instantiations: without indices the position tracking disappears */
+    if (indices)
+        FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, indices, 1);
+    else
+        FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, NULL, 0);
+}
+
+void FC_ISA_SUFFIX(FC_FN(avgpool_ukernel))(const fc_pool_columns *cols, size_t rows,
+                                           const FC_REAL *const *row_ptrs, int64_t padded_rows,
+                                           int count_include_pad, FC_REAL *y)
+{
+    int64_t lo, hi;
+    if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
+        FC_FN(avgpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, padded_rows,
+                               count_include_pad, y);
+        return;
+    }
+    FC_FN(avgpool_columns)(cols, 0, lo, rows, row_ptrs, padded_rows, count_include_pad, y);
+    const int64_t s = cols->stride_w, kw = cols->kernel_w;
+    /* interior windows: every column inside the row, so the divisor is the same for all */
+    const FC_V divisor =
+        FC_VSET1((FC_REAL)((count_include_pad ? padded_rows : (int64_t)rows) * kw));
+    for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
+        const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
+        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan;
+        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt);
+        FC_V sum = FC_VZERO();
+        for (size_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < kw; j++)
+                sum = FC_VADD(sum, FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, row_ptrs[i] + start + j));
+        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, FC_VDIV(sum, divisor));
+    }
+    FC_FN(avgpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, padded_rows, count_include_pad,
+                           y);
+}
