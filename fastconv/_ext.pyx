@@ -104,6 +104,9 @@ cdef extern from "fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     const char *fc_kernel_name(const char *op, fc_dtype dtype)
 
+cdef extern from "common/internal.h" nogil:
+    int fc_probe_team_size(int64_t work)
+
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
@@ -415,6 +418,14 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return fc_get_num_threads()
+
+
+def probe_team_size(int64_t work):
+    """Threads an op's parallel region over `work` units actually runs (for the tests)."""
+    cdef int team
+    with nogil:
+        team = fc_probe_team_size(work)
+    return team
 
 
 def has_openmp():

@@ -13,7 +13,10 @@
  * order gives the same element as the scalar scan.  Average pooling adds in the scalar order
  * (rows, then columns, from +0) and divides by the same divisor. */
 
-/* Per-vector load plan: `full` vectors read FC_LANES * s (+1 for s = 2) elements unmasked. */
+/* Per-vector load plan.  `kind` is the stride class, a compile-time constant in each caller
+ * (1, 2, or 0 for any other stride, gathered) so that every load below is one branch-free
+ * sequence; `full` vectors read FC_LANES * s (+1 for s = 2) elements unmasked, the rest use
+ * the masks. */
 typedef struct FC_ISA_SUFFIX(FC_FN(pool_lanes)) {
     int64_t s;
     int full;
@@ -23,35 +26,39 @@ typedef struct FC_ISA_SUFFIX(FC_FN(pool_lanes)) {
 
 static inline void FC_ISA_SUFFIX(FC_FN(pool_plan))(FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
                                                    const fc_pool_columns *cols, int64_t start,
-                                                   int64_t cnt)
+                                                   int64_t cnt, const int kind)
 {
     const int64_t s = cols->stride_w;
     const int64_t last_read = start + (FC_LANES - 1) * s + (cols->kernel_w - 1) * cols->dilation_w;
     plan->s = s;
-    plan->full = cnt == FC_LANES && last_read + (s == 2) < cols->in_w;
-    plan->m = FC_TAIL_MASK(cnt);
-    /* for s = 2: elements 0 .. 2 * (cnt - 1) of the pair */
-    const int64_t wanted = 2 * cnt - 1;
-    plan->m_lo = FC_TAIL_MASK(wanted < FC_LANES ? wanted : FC_LANES);
-    plan->m_hi = FC_TAIL_MASK(wanted > FC_LANES ? wanted - FC_LANES : 0);
-    plan->gather = FC_VIDX_STRIDE((int)s); /* s < 2**26 / FC_LANES: see pool_interior */
+    plan->full = cnt == FC_LANES && last_read + (kind == 2) < cols->in_w;
+    if (kind == 0) {
+        plan->m = FC_TAIL_MASK(cnt);
+        plan->gather = FC_VIDX_STRIDE((int)s); /* s < 2**26 / FC_LANES: see pool_interior */
+    } else if (!plan->full) {
+        /* for s = 2: elements 0 .. 2 * (cnt - 1) of the pair */
+        const int64_t wanted = kind == 2 ? 2 * cnt - 1 : cnt;
+        plan->m = FC_TAIL_MASK(cnt);
+        plan->m_lo = FC_TAIL_MASK(wanted < FC_LANES ? wanted : FC_LANES);
+        plan->m_hi = FC_TAIL_MASK(wanted > FC_LANES ? wanted - FC_LANES : 0);
+    }
 }
 
 /* p[0], p[s], ..., p[(FC_LANES - 1) * s] (masked lanes read as 0) */
 static inline FC_V FC_ISA_SUFFIX(FC_FN(pool_load))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
-                                                   const FC_REAL *p)
+                                                   const FC_REAL *p, const int kind)
 {
-    if (plan->s == 1) return plan->full ? FC_VLOAD(p) : FC_VLOADM(plan->m, p);
-    if (plan->s == 2)
+    if (kind == 1) return plan->full ? FC_VLOAD(p) : FC_VLOADM(plan->m, p);
+    if (kind == 2)
         return plan->full ? FC_VEVEN(FC_VLOAD(p), FC_VLOAD(p + FC_LANES))
                           : FC_VEVEN(FC_VLOADM(plan->m_lo, p), FC_VLOADM(plan->m_hi, p + FC_LANES));
     return FC_VGATHERM(plan->m, p, plan->gather);
 }
 
 static inline void FC_ISA_SUFFIX(FC_FN(pool_store))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
-                                                    FC_REAL *p, FC_V v)
+                                                    FC_REAL *p, FC_V v, const int kind)
 {
-    if (plan->full) FC_VSTORE(p, v);
+    if (kind != 0 && plan->full) FC_VSTORE(p, v);
     else FC_VSTOREM(p, plan->m, v);
 }
 
@@ -77,7 +84,8 @@ static inline int FC_ISA_SUFFIX(FC_FN(pool_interior))(const fc_pool_columns *col
 static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *cols, size_t rows,
                                                       const FC_REAL *const *row_ptrs,
                                                       const int64_t *row_offsets, FC_REAL *y,
-                                                      int64_t *indices, const int with_indices)
+                                                      int64_t *indices, const int with_indices,
+                                                      const int kind)
 {
     int64_t lo, hi;
     if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
@@ -88,14 +96,14 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
     const int64_t s = cols->stride_w, d = cols->dilation_w, kw = cols->kernel_w;
     for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
         const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
-        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan;
-        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt);
+        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
+        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt, kind);
         FC_V best = FC_VZERO(), best_row = FC_VZERO(), best_col = FC_VZERO();
         for (size_t i = 0; i < rows; i++) {
             const FC_REAL *r = row_ptrs[i] + start;
-            FC_V row_best = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r), row_col = FC_VZERO();
+            FC_V row_best = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r, kind), row_col = FC_VZERO();
             for (int64_t j = 1; j < kw; j++) {
-                const FC_V v = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r + j * d);
+                const FC_V v = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r + j * d, kind);
                 const FC_M take = FC_POOL_TAKES(v, row_best);
                 row_best = FC_VBLEND(take, row_best, v);
                 if (with_indices) row_col = FC_VBLEND(take, row_col, FC_VSET1((FC_REAL)j));
@@ -112,7 +120,7 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
                 best_row = FC_VBLEND(take, best_row, FC_VSET1((FC_REAL)i));
             }
         }
-        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, best);
+        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, best, kind);
         if (with_indices) {
             FC_REAL win_row[FC_LANES], win_col[FC_LANES];
             FC_VSTORE(win_row, best_row);
@@ -131,16 +139,28 @@ void FC_ISA_SUFFIX(FC_FN(maxpool_ukernel))(const fc_pool_columns *cols, size_t r
                                            const int64_t *row_offsets, FC_REAL *y,
                                            int64_t *indices)
 {
-    /* two instantiations: without indices the position tracking disappears */
-    if (indices)
-        FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, indices, 1);
-    else
-        FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, NULL, 0);
+    /* one instantiation per stride class, with and without indices (without, the position
+     * tracking disappears) */
+#define FC_MAXPOOL_BODY(with_indices, kind) \
+    FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, indices, \
+                                       with_indices, kind)
+    const int64_t s = cols->stride_w;
+    if (indices) {
+        if (s == 1) FC_MAXPOOL_BODY(1, 1);
+        else if (s == 2) FC_MAXPOOL_BODY(1, 2);
+        else FC_MAXPOOL_BODY(1, 0);
+    } else {
+        if (s == 1) FC_MAXPOOL_BODY(0, 1);
+        else if (s == 2) FC_MAXPOOL_BODY(0, 2);
+        else FC_MAXPOOL_BODY(0, 0);
+    }
+#undef FC_MAXPOOL_BODY
 }
 
-void FC_ISA_SUFFIX(FC_FN(avgpool_ukernel))(const fc_pool_columns *cols, size_t rows,
-                                           const FC_REAL *const *row_ptrs, int64_t padded_rows,
-                                           int count_include_pad, FC_REAL *y)
+static inline void FC_ISA_SUFFIX(FC_FN(avgpool_body))(const fc_pool_columns *cols, size_t rows,
+                                                      const FC_REAL *const *row_ptrs,
+                                                      int64_t padded_rows, int count_include_pad,
+                                                      FC_REAL *y, const int kind)
 {
     int64_t lo, hi;
     if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
@@ -155,14 +175,27 @@ void FC_ISA_SUFFIX(FC_FN(avgpool_ukernel))(const fc_pool_columns *cols, size_t r
         FC_VSET1((FC_REAL)((count_include_pad ? padded_rows : (int64_t)rows) * kw));
     for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
         const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
-        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan;
-        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt);
+        FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
+        FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt, kind);
         FC_V sum = FC_VZERO();
         for (size_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < kw; j++)
-                sum = FC_VADD(sum, FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, row_ptrs[i] + start + j));
-        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, FC_VDIV(sum, divisor));
+                sum = FC_VADD(sum, FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, row_ptrs[i] + start + j, kind));
+        FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, FC_VDIV(sum, divisor), kind);
     }
     FC_FN(avgpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, padded_rows, count_include_pad,
                            y);
+}
+
+void FC_ISA_SUFFIX(FC_FN(avgpool_ukernel))(const fc_pool_columns *cols, size_t rows,
+                                           const FC_REAL *const *row_ptrs, int64_t padded_rows,
+                                           int count_include_pad, FC_REAL *y)
+{
+#define FC_AVGPOOL_BODY(kind) \
+    FC_ISA_SUFFIX(FC_FN(avgpool_body))(cols, rows, row_ptrs, padded_rows, count_include_pad, y, \
+                                       kind)
+    if (cols->stride_w == 1) FC_AVGPOOL_BODY(1);
+    else if (cols->stride_w == 2) FC_AVGPOOL_BODY(2);
+    else FC_AVGPOOL_BODY(0);
+#undef FC_AVGPOOL_BODY
 }
