@@ -123,12 +123,24 @@ cdef fc_dtype _dtype_of(str op, cnp.ndarray a) except *:
     raise TypeError(f"{op}: internal call with dtype {a.dtype}; expected float32 or float64")
 
 
+cdef bint _shape_is(cnp.ndarray a, tuple shape) except -1:
+    """a.shape == shape, without building a.shape (this runs for every array of every call)."""
+    cdef int i, ndim = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    if ndim != len(shape):
+        return False
+    for i in range(ndim):
+        if dims[i] != <cnp.npy_intp>shape[i]:
+            return False
+    return True
+
+
 cdef void *_buffer(str op, str name, cnp.ndarray a, int typenum, tuple shape,
                    bint writable) except NULL:
     """The data pointer of `a` after checking everything the C code relies on."""
-    if cnp.PyArray_TYPE(a) != typenum or not a.dtype.isnative:
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
         raise TypeError(f"{op}: internal call: {name} has dtype {a.dtype}")
-    if (<object>a).shape != shape:
+    if not _shape_is(a, shape):
         raise ValueError(f"{op}: internal call: {name} has shape {(<object>a).shape}, expected {shape}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
         raise ValueError(f"{op}: internal call: {name} is not C-contiguous and aligned")
