@@ -23,8 +23,9 @@
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm256_maskload_pd(p, _mm256_castpd_si256(m))
 #define FC_VSTOREM(p, m, v) _mm256_maskstore_pd(p, _mm256_castpd_si256(m), v)
-/* the even lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, without gathers) */
+/* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
 #define FC_VEVEN(lo, hi) _mm256_permute4x64_pd(_mm256_unpacklo_pd(lo, hi), 0xD8)
+#define FC_VODD(lo, hi) _mm256_permute4x64_pd(_mm256_unpackhi_pd(lo, hi), 0xD8)
 /* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
 #define FC_VIDX __m128i
 #define FC_VIDX_STRIDE(s) _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(s))

@@ -21,3 +21,4 @@
 #undef FC_VIDX
 #undef FC_VIDX_STRIDE
 #undef FC_VGATHERM
+#undef FC_VODD

@@ -32,6 +32,9 @@ typedef struct FC_FN(pool_job) {
     char *scratch; /* per thread: kernel_h row pointers, then kernel_h row offsets */
 } FC_FN(pool_job);
 
+#ifndef FC_POOL_PREFETCH_ROWS
+#define FC_POOL_PREFETCH_ROWS 8
+#endif
 /* Window rows on the stack up to this kernel height; taller kernels use the job's scratch. */
 #define FC_POOL_STACK_ROWS 16
 
@@ -56,7 +59,20 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
     int64_t begin, end;
     fc_partition(p->n * p->c * out_h, team, t, &begin, &end);
     int64_t plane = begin / out_h, oh = begin % out_h;
+    /* Software prefetch of the input rows FC_POOL_PREFETCH_ROWS output rows ahead (8 measured
+     * best of 2, 4, 8, 16 on 112-wide rows): one output
+     * row reads only ~2 input rows, too little for the hardware prefetchers to run far enough
+     * ahead of DRAM; without it 2x2/s2 ran ~1.6x slower than its in-cache speed on the EPYC
+     * CI machine.  A prefetch never faults, so the range may run past the plane or x. */
+    const int64_t ahead = (int64_t)FC_POOL_PREFETCH_ROWS * p->stride_h * p->w;
+    const int64_t span = p->stride_h * p->w; /* input consumed per output row */
     for (int64_t item = begin; item < end; item++) {
+        {
+            const int64_t ih = oh * p->stride_h - p->pad_h + p->kernel_h - 1;
+            const char *from = (const char *)(job->x + plane * p->h * p->w + ih * p->w + ahead);
+            for (int64_t b = 0; b < span * (int64_t)sizeof(FC_REAL); b += 64)
+                __builtin_prefetch(from + b);
+        }
         int64_t padded_rows;
         const size_t rows = FC_FN(pool_window_rows)(p, job->x + plane * p->h * p->w, oh,
                                                     row_ptrs, row_offsets, &padded_rows);

@@ -55,6 +55,25 @@ static inline FC_V FC_ISA_SUFFIX(FC_FN(pool_load))(const FC_ISA_SUFFIX(FC_FN(poo
     return FC_VGATHERM(plan->m, p, plan->gather);
 }
 
+/* Window column j (0, 1, 2, ... in turn) of row r: for stride 2 without dilation, a full
+ * vector loads each pair of columns once (*lo:*hi at r + j for even j) and takes column j + 1
+ * as its odd lanes -- two loads per two columns instead of four.  The pair of the last even j
+ * reads one element past the window, inside the row for `full` vectors (pool_plan). */
+static inline FC_V FC_ISA_SUFFIX(FC_FN(pool_column))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
+                                                     const FC_REAL *r, int64_t j, int64_t d,
+                                                     FC_V *lo, FC_V *hi, const int kind)
+{
+    if (kind == 2 && d == 1 && plan->full) {
+        if (j % 2 == 0) {
+            *lo = FC_VLOAD(r + j);
+            *hi = FC_VLOAD(r + j + FC_LANES);
+            return FC_VEVEN(*lo, *hi);
+        }
+        return FC_VODD(*lo, *hi);
+    }
+    return FC_ISA_SUFFIX(FC_FN(pool_load))(plan, r + j * d, kind);
+}
+
 static inline void FC_ISA_SUFFIX(FC_FN(pool_store))(const FC_ISA_SUFFIX(FC_FN(pool_lanes)) *plan,
                                                     FC_REAL *p, FC_V v, const int kind)
 {
@@ -101,9 +120,10 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
         FC_V best = FC_VZERO(), best_row = FC_VZERO(), best_col = FC_VZERO();
         for (size_t i = 0; i < rows; i++) {
             const FC_REAL *r = row_ptrs[i] + start;
-            FC_V row_best = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r, kind), row_col = FC_VZERO();
+            FC_V lo = FC_VZERO(), hi = FC_VZERO(), row_col = FC_VZERO();
+            FC_V row_best = FC_ISA_SUFFIX(FC_FN(pool_column))(&plan, r, 0, d, &lo, &hi, kind);
             for (int64_t j = 1; j < kw; j++) {
-                const FC_V v = FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, r + j * d, kind);
+                const FC_V v = FC_ISA_SUFFIX(FC_FN(pool_column))(&plan, r, j, d, &lo, &hi, kind);
                 const FC_M take = FC_POOL_TAKES(v, row_best);
                 row_best = FC_VBLEND(take, row_best, v);
                 if (with_indices) row_col = FC_VBLEND(take, row_col, FC_VSET1((FC_REAL)j));
@@ -178,9 +198,12 @@ static inline void FC_ISA_SUFFIX(FC_FN(avgpool_body))(const fc_pool_columns *col
         FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
         FC_ISA_SUFFIX(FC_FN(pool_plan))(&plan, cols, start, cnt, kind);
         FC_V sum = FC_VZERO();
-        for (size_t i = 0; i < rows; i++)
+        for (size_t i = 0; i < rows; i++) {
+            FC_V lo = FC_VZERO(), hi = FC_VZERO();
             for (int64_t j = 0; j < kw; j++)
-                sum = FC_VADD(sum, FC_ISA_SUFFIX(FC_FN(pool_load))(&plan, row_ptrs[i] + start + j, kind));
+                sum = FC_VADD(sum, FC_ISA_SUFFIX(FC_FN(pool_column))(&plan, row_ptrs[i] + start, j,
+                                                                     1, &lo, &hi, kind));
+        }
         FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, FC_VDIV(sum, divisor), kind);
     }
     FC_FN(avgpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, padded_rows, count_include_pad,
