@@ -104,7 +104,7 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
                                                       const FC_REAL *const *row_ptrs,
                                                       const int64_t *row_offsets, FC_REAL *y,
                                                       int64_t *indices, const int with_indices,
-                                                      const int kind)
+                                                      const int kind, const int64_t fixed_kw)
 {
     int64_t lo, hi;
     if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
@@ -112,7 +112,8 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
         return;
     }
     FC_FN(maxpool_columns)(cols, 0, lo, rows, row_ptrs, row_offsets, y, indices);
-    const int64_t s = cols->stride_w, d = cols->dilation_w, kw = cols->kernel_w;
+    const int64_t s = cols->stride_w, d = cols->dilation_w;
+    const int64_t kw = fixed_kw ? fixed_kw : cols->kernel_w; /* constant: unrolled j loops */
     for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
         const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
         FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
@@ -160,19 +161,21 @@ void FC_ISA_SUFFIX(FC_FN(maxpool_ukernel))(const fc_pool_columns *cols, size_t r
                                            int64_t *indices)
 {
     /* one instantiation per stride class, with and without indices (without, the position
-     * tracking disappears) */
-#define FC_MAXPOOL_BODY(with_indices, kind) \
+     * tracking disappears), and for the 2- and 3-wide windows of stride 2 (unrolled) */
+#define FC_MAXPOOL_BODY(with_indices, kind, fixed_kw) \
     FC_ISA_SUFFIX(FC_FN(maxpool_body))(cols, rows, row_ptrs, row_offsets, y, indices, \
-                                       with_indices, kind)
-    const int64_t s = cols->stride_w;
+                                       with_indices, kind, fixed_kw)
+    const int64_t s = cols->stride_w, kw = cols->kernel_w;
     if (indices) {
-        if (s == 1) FC_MAXPOOL_BODY(1, 1);
-        else if (s == 2) FC_MAXPOOL_BODY(1, 2);
-        else FC_MAXPOOL_BODY(1, 0);
+        if (s == 1) FC_MAXPOOL_BODY(1, 1, 0);
+        else if (s == 2) FC_MAXPOOL_BODY(1, 2, 0);
+        else FC_MAXPOOL_BODY(1, 0, 0);
     } else {
-        if (s == 1) FC_MAXPOOL_BODY(0, 1);
-        else if (s == 2) FC_MAXPOOL_BODY(0, 2);
-        else FC_MAXPOOL_BODY(0, 0);
+        if (s == 1) FC_MAXPOOL_BODY(0, 1, 0);
+        else if (s == 2 && kw == 2) FC_MAXPOOL_BODY(0, 2, 2);
+        else if (s == 2 && kw == 3) FC_MAXPOOL_BODY(0, 2, 3);
+        else if (s == 2) FC_MAXPOOL_BODY(0, 2, 0);
+        else FC_MAXPOOL_BODY(0, 0, 0);
     }
 #undef FC_MAXPOOL_BODY
 }
