@@ -46,8 +46,8 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
     const FC_FN(maxpool_ukernel_fn) max_row = kernels->FC_MEMBER(maxpool);
     const FC_FN(avgpool_ukernel_fn) avg_row = kernels->FC_MEMBER(avgpool);
     const int64_t out_h = job->out_h, out_w = job->out_w;
-    const fc_pool_columns cols = {out_w, p->w, p->kernel_w, p->stride_w, p->pad_w,
-                                  p->dilation_w};
+    const fc_pool_columns cols =
+        fc_pool_columns_init(out_w, p->w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
     const FC_REAL *stack_ptrs[FC_POOL_STACK_ROWS];
     int64_t stack_offsets[FC_POOL_STACK_ROWS];
     const FC_REAL **row_ptrs = stack_ptrs;

@@ -81,19 +81,17 @@ static inline void FC_ISA_SUFFIX(FC_FN(pool_store))(const FC_ISA_SUFFIX(FC_FN(po
     else FC_VSTOREM(p, plan->m, v);
 }
 
-/* [*lo, *hi): the output columns whose whole window lies inside the row; 0 if SIMD cannot
- * take this geometry (gather offsets and window positions as FC_REAL must stay exact). */
+/* [*lo, *hi): the output columns whose whole window lies inside the row (pool.h); 0 if SIMD
+ * cannot take this geometry (gather offsets and window positions as FC_REAL must stay
+ * exact). */
 static inline int FC_ISA_SUFFIX(FC_FN(pool_interior))(const fc_pool_columns *cols, size_t rows,
                                                       int64_t *lo, int64_t *hi)
 {
-    const int64_t s = cols->stride_w, last = (cols->kernel_w - 1) * cols->dilation_w;
-    if (rows == 0 || s > ((int64_t)1 << 26) / FC_LANES || cols->kernel_w > ((int64_t)1 << 20) ||
-        rows > ((size_t)1 << 20))
+    if (rows == 0 || cols->stride_w > ((int64_t)1 << 26) / FC_LANES ||
+        cols->kernel_w > ((int64_t)1 << 20) || rows > ((size_t)1 << 20))
         return 0;
-    const int64_t numerator = cols->in_w - 1 - last + cols->pad_w;
-    *lo = fc_min_i64((cols->pad_w + s - 1) / s, cols->out_w);
-    *hi = numerator < 0 ? 0 : fc_min_i64(numerator / s + 1, cols->out_w);
-    if (*hi < *lo) *hi = *lo;
+    *lo = cols->interior_begin;
+    *hi = cols->interior_end;
     return *hi > *lo;
 }
 
