@@ -48,6 +48,21 @@ static void install_scalar(fc_kernel_table *t)
  * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
  * keeps its AVX2 one.  ISA files are compiled for their target by a `#pragma GCC target` at
  * their top (common/target_avx2.h, common/target_avx512.h), never by -march flags. */
+/* The pooling and ReLU families have one member per ISA, of the same names. */
+#define FC_INSTALL_POOL_RELU(t, isa)                                \
+    do {                                                            \
+        (t)->f32_relu = fc_f32_relu_ukernel__##isa;                 \
+        (t)->f64_relu = fc_f64_relu_ukernel__##isa;                 \
+        (t)->f32_relu_stream = fc_f32_relu_stream_ukernel__##isa;   \
+        (t)->f64_relu_stream = fc_f64_relu_stream_ukernel__##isa;   \
+        (t)->relu_name = "relu " #isa;                              \
+        (t)->f32_maxpool = fc_f32_maxpool_ukernel__##isa;           \
+        (t)->f64_maxpool = fc_f64_maxpool_ukernel__##isa;           \
+        (t)->f32_avgpool = fc_f32_avgpool_ukernel__##isa;           \
+        (t)->f64_avgpool = fc_f64_avgpool_ukernel__##isa;           \
+        (t)->pool_name = "pool row " #isa;                          \
+    } while (0)
+
 static void install_avx2(fc_kernel_table *t)
 {
     /* 6x16: 12 accumulators + 2 B vectors + 1 broadcast fill the 16 ymm registers.  kc x nc
@@ -74,6 +89,7 @@ static void install_avx2(fc_kernel_table *t)
     t->f32_avgpool = fc_f32_avgpool_ukernel__avx2;
     t->f64_avgpool = fc_f64_avgpool_ukernel__avx2;
     t->pool_name = "pool row avx2";
+    FC_INSTALL_POOL_RELU(t, avx2);
 }
 
 static void install_avx512(fc_kernel_table *t)
@@ -109,6 +125,7 @@ static void install_avx512(fc_kernel_table *t)
     t->f32_avgpool = fc_f32_avgpool_ukernel__avx512;
     t->f64_avgpool = fc_f64_avgpool_ukernel__avx512;
     t->pool_name = "pool row avx512";
+    FC_INSTALL_POOL_RELU(t, avx512);
 }
 
 fc_isa fc_cpu_isa(void)

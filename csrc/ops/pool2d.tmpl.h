@@ -60,18 +60,20 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
     fc_partition(p->n * p->c * out_h, team, t, &begin, &end);
     int64_t plane = begin / out_h, oh = begin % out_h;
     /* Software prefetch of the input rows FC_POOL_PREFETCH_ROWS output rows ahead (8 measured
-     * best of 2, 4, 8, 16 on 112-wide rows): one output
-     * row reads only ~2 input rows, too little for the hardware prefetchers to run far enough
-     * ahead of DRAM; without it 2x2/s2 ran ~1.6x slower than its in-cache speed on the EPYC
-     * CI machine.  A prefetch never faults, so the range may run past the plane or x. */
+     * best of 2, 4, 8, 16 on 112-wide rows): one output row reads only ~2 input rows, too
+     * little for the hardware prefetchers to run far enough ahead of DRAM; without it 2x2/s2
+     * ran ~1.6x slower than its in-cache speed on the EPYC CI machine.  A prefetch never
+     * faults, so the range may run past the plane or x. */
     const int64_t ahead = (int64_t)FC_POOL_PREFETCH_ROWS * p->stride_h * p->w;
     const int64_t span = p->stride_h * p->w; /* input consumed per output row */
     for (int64_t item = begin; item < end; item++) {
         {
             const int64_t ih = oh * p->stride_h - p->pad_h + p->kernel_h - 1;
-            const char *from = (const char *)(job->x + plane * p->h * p->w + ih * p->w + ahead);
+            /* as an integer: the address may lie outside x, where pointer arithmetic may not */
+            const uintptr_t from = (uintptr_t)job->x +
+                (uintptr_t)((plane * p->h * p->w + ih * p->w + ahead) * (int64_t)sizeof(FC_REAL));
             for (int64_t b = 0; b < span * (int64_t)sizeof(FC_REAL); b += 64)
-                __builtin_prefetch(from + b);
+                __builtin_prefetch((const void *)(from + (uintptr_t)b));
         }
         int64_t padded_rows;
         const size_t rows = FC_FN(pool_window_rows)(p, job->x + plane * p->h * p->w, oh,

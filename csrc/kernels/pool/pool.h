@@ -55,44 +55,28 @@ typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
                                           const double *const *row_ptrs, int64_t padded_rows,
                                           int count_include_pad, double *y);
 
-void fc_f32_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, const int64_t *row_offsets,
-                                    float *y, int64_t *indices);
-void fc_f64_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, const int64_t *row_offsets,
-                                    double *y, int64_t *indices);
-void fc_f32_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, float *y);
-void fc_f64_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, double *y);
-/* SIMD members (simd.tmpl.h): FC_LANES output columns per vector, 16/8 floats/doubles on
- * AVX-512, 8/4 on AVX2. */
-void fc_f32_maxpool_ukernel__avx2(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, const int64_t *row_offsets,
-                                    float *y, int64_t *indices);
-void fc_f32_avgpool_ukernel__avx2(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, float *y);
-void fc_f64_maxpool_ukernel__avx2(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, const int64_t *row_offsets,
-                                    double *y, int64_t *indices);
-void fc_f64_avgpool_ukernel__avx2(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, double *y);
-void fc_f32_maxpool_ukernel__avx512(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, const int64_t *row_offsets,
-                                    float *y, int64_t *indices);
-void fc_f32_avgpool_ukernel__avx512(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, float *y);
-void fc_f64_maxpool_ukernel__avx512(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, const int64_t *row_offsets,
-                                    double *y, int64_t *indices);
-void fc_f64_avgpool_ukernel__avx512(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, double *y);
+/* The members fc_<dtype>_{max,avg}pool_ukernel__<isa>: scalar (scalar.c), and SIMD
+ * (simd.tmpl.h) with FC_LANES output columns per vector, 16 floats / 8 doubles on AVX-512,
+ * 8 / 4 on AVX2. */
+#define FC_DECLARE_POOL_MEMBERS(isa)                                                          \
+    void fc_f32_maxpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const float *const *row_ptrs,                          \
+                                       const int64_t *row_offsets, float *y,                  \
+                                       int64_t *indices);                                     \
+    void fc_f64_maxpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const double *const *row_ptrs,                         \
+                                       const int64_t *row_offsets, double *y,                 \
+                                       int64_t *indices);                                     \
+    void fc_f32_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const float *const *row_ptrs, int64_t padded_rows,     \
+                                       int count_include_pad, float *y);                      \
+    void fc_f64_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const double *const *row_ptrs, int64_t padded_rows,    \
+                                       int count_include_pad, double *y);
+FC_DECLARE_POOL_MEMBERS(scalar)
+FC_DECLARE_POOL_MEMBERS(avx2)
+FC_DECLARE_POOL_MEMBERS(avx512)
+#undef FC_DECLARE_POOL_MEMBERS
 
 /* The window's columns inside the plane for output column ow: j in [*j_begin, *j_end), each at
  * input column ow * stride - pad + j * dilation. */
