@@ -206,3 +206,16 @@ def test_show_config_names_the_pool_and_relu_members_of_the_isa(isa):
     assert kernels["relu"] == f"relu {isa}"
     assert kernels["max_pool2d"] == kernels["avg_pool2d"]
     assert kernels["max_pool2d"] == ("pool scalar" if isa == "scalar" else f"pool row {isa}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel_h", [7, 8, 9, 12])
+def test_max_pool_indices_of_tall_windows(isa, dtype, kernel_h):
+    # the vector index store looks window rows up in a register up to 8 rows, by a gather above
+    x = special_x((2, 2, 15, 41), dtype, seed=kernel_h, boundaries=range(0, 41, 8))
+    for pad in (0, kernel_h // 2):
+        args = dict(kernel_size=(kernel_h, 3), stride=(1, 2), padding=(pad, 1))
+        y, idx = fastconv.max_pool2d(x, return_indices=True, **args)
+        ry, ridx = fastconv.reference.max_pool2d(x, return_indices=True, **args)
+        assert_bits(y, ry)
+        np.testing.assert_array_equal(idx, ridx)

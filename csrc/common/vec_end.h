@@ -22,3 +22,4 @@
 #undef FC_VIDX_STRIDE
 #undef FC_VGATHERM
 #undef FC_VODD
+#undef FC_STORE_INDICES /* optional: the templates have a scalar loop without it */

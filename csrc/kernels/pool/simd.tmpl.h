@@ -141,12 +141,16 @@ static inline void FC_ISA_SUFFIX(FC_FN(maxpool_body))(const fc_pool_columns *col
         }
         FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, best, kind);
         if (with_indices) {
+#ifdef FC_STORE_INDICES
+            FC_STORE_INDICES(indices + ow, cnt, best_row, best_col, row_offsets, rows, start, s, d);
+#else
             FC_REAL win_row[FC_LANES], win_col[FC_LANES];
             FC_VSTORE(win_row, best_row);
             FC_VSTORE(win_col, best_col);
             for (int64_t l = 0; l < cnt; l++)
                 indices[ow + l] = row_offsets[(size_t)win_row[l]] + start + l * s +
                                   (int64_t)win_col[l] * d;
+#endif
         }
     }
     FC_FN(maxpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, row_offsets, y, indices);
