@@ -19,14 +19,21 @@
 #define FC_VBLEND(m, a, b) _mm256_blendv_ps(a, b, m)
 #define FC_VRELU(v) _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NLE_UQ), v)
 /* lanes [0, cnt) */
-#define FC_TAIL_MASK(cnt) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cnt)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+#define FC_TAIL_MASK(cnt) \
+    _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cnt)), _mm256_setr_epi32(0, \
+        1, 2, 3, 4, 5, 6, 7)))
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm256_maskload_ps(p, _mm256_castps_si256(m))
 #define FC_VSTOREM(p, m, v) _mm256_maskstore_ps(p, _mm256_castps_si256(m), v)
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
-#define FC_VEVEN(lo, hi) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8))
-#define FC_VODD(lo, hi) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8))
+#define FC_VEVEN(lo, hi) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), \
+        0xD8))
+#define FC_VODD(lo, hi) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), \
+        0xD8))
 /* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
 #define FC_VIDX __m256i
-#define FC_VIDX_STRIDE(s) _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s))
+#define FC_VIDX_STRIDE(s) \
+    _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s))
 #define FC_VGATHERM(m, p, idx) _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, m, 4)

@@ -19,7 +19,9 @@
 #define FC_VBLEND(m, a, b) _mm256_blendv_pd(a, b, m)
 #define FC_VRELU(v) _mm256_and_pd(_mm256_cmp_pd(v, _mm256_setzero_pd(), _CMP_NLE_UQ), v)
 /* lanes [0, cnt) */
-#define FC_TAIL_MASK(cnt) _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(cnt), _mm256_setr_epi64x(0, 1, 2, 3)))
+#define FC_TAIL_MASK(cnt) \
+    _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(cnt), _mm256_setr_epi64x(0, 1, 2, \
+        3)))
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm256_maskload_pd(p, _mm256_castpd_si256(m))
 #define FC_VSTOREM(p, m, v) _mm256_maskstore_pd(p, _mm256_castpd_si256(m), v)

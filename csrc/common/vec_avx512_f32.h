@@ -27,37 +27,34 @@
 #define FC_VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
 #define FC_VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
-#define FC_VEVEN(lo, hi) _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi)
-#define FC_VODD(lo, hi) _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), hi)
+#define FC_VEVEN(lo, hi) \
+    _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, \
+        26, 28, 30), hi)
+#define FC_VODD(lo, hi) \
+    _mm512_permutex2var_ps(lo, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, \
+        27, 29, 31), hi)
 /* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
 #define FC_VIDX __m512i
-#define FC_VIDX_STRIDE(s) _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(s))
+#define FC_VIDX_STRIDE(s) \
+    _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), \
+        _mm512_set1_epi32(s))
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4)
 
-/* indices[l] = row_offsets[row[l]] + base + l * s + col[l] * d for l < cnt, row and col
- * holding small whole numbers as floats (the max pooling winner's window row and column) */
+/* indices[l] for l < cnt from the winners' window row and column (whole numbers as floats) */
+#include "common/vec_avx512_index.h"
 static inline void fc_store_indices_f32__avx512(int64_t *indices, int64_t cnt, __m512 row,
                                                 __m512 col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)
 {
     const __m512i r32 = _mm512_cvttps_epi32(row), c32 = _mm512_cvttps_epi32(col);
-    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m512i offsets8 = _mm512_maskz_loadu_epi64(
-        (__mmask8)(rows >= 8 ? 0xFF : (1u << rows) - 1), row_offsets);
-    for (int half = 0; half < 2; half++) {
-        const int64_t left = cnt - 8 * half;
-        if (left <= 0) break;
-        const __mmask8 m = (__mmask8)(left >= 8 ? 0xFF : (1u << left) - 1);
-        const __m256i r = half ? _mm512_extracti64x4_epi64(r32, 1) : _mm512_castsi512_si256(r32);
-        const __m256i c = half ? _mm512_extracti64x4_epi64(c32, 1) : _mm512_castsi512_si256(c32);
-        const __m512i r64 = _mm512_cvtepi32_epi64(r), c64 = _mm512_cvtepi32_epi64(c);
-        const __m512i offsets = rows <= 8 ? _mm512_permutexvar_epi64(r64, offsets8)
-                                          : _mm512_i64gather_epi64(r64, row_offsets, 8);
-        const __m512i columns = _mm512_add_epi64(
-            _mm512_set1_epi64(base + 8 * half * s),
-            _mm512_add_epi64(_mm512_mullo_epi64(lane, _mm512_set1_epi64(s)),
-                             _mm512_mullo_epi64(c64, _mm512_set1_epi64(d))));
-        _mm512_mask_storeu_epi64(indices + 8 * half, m, _mm512_add_epi64(offsets, columns));
-    }
+    fc_store_indices8__avx512(indices, (__mmask8)(cnt >= 8 ? 0xFF : (1u << cnt) - 1),
+                              _mm512_cvtepi32_epi64(_mm512_castsi512_si256(r32)),
+                              _mm512_cvtepi32_epi64(_mm512_castsi512_si256(c32)), row_offsets,
+                              rows, base, s, d);
+    if (cnt > 8)
+        fc_store_indices8__avx512(indices + 8, (__mmask8)(cnt >= 16 ? 0xFF : (1u << (cnt - 8)) - 1),
+                                  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(r32, 1)),
+                                  _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(c32, 1)),
+                                  row_offsets, rows, base + 8 * s, s, d);
 }
 #define FC_STORE_INDICES fc_store_indices_f32__avx512

@@ -24,30 +24,23 @@
 #define FC_VLOADM(m, p) _mm512_maskz_loadu_pd(m, p)
 #define FC_VSTOREM(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
-#define FC_VEVEN(lo, hi) _mm512_permutex2var_pd(lo, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), hi)
+#define FC_VEVEN(lo, hi) \
+    _mm512_permutex2var_pd(lo, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), hi)
 #define FC_VODD(lo, hi) _mm512_permutex2var_pd(lo, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), hi)
 /* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
 #define FC_VIDX __m256i
-#define FC_VIDX_STRIDE(s) _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s))
+#define FC_VIDX_STRIDE(s) \
+    _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s))
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, p, 8)
 
-/* See vec_avx512_f32.h. */
+/* indices[l] for l < cnt from the winners' window row and column (whole numbers as doubles) */
+#include "common/vec_avx512_index.h"
 static inline void fc_store_indices_f64__avx512(int64_t *indices, int64_t cnt, __m512d row,
                                                 __m512d col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)
 {
-    const __m512i r64 = _mm512_cvttpd_epi64(row), c64 = _mm512_cvttpd_epi64(col);
-    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    const __mmask8 m = (__mmask8)(cnt >= 8 ? 0xFF : (1u << cnt) - 1);
-    const __m512i offsets =
-        rows <= 8 ? _mm512_permutexvar_epi64(
-                        r64, _mm512_maskz_loadu_epi64(
-                                 (__mmask8)(rows >= 8 ? 0xFF : (1u << rows) - 1), row_offsets))
-                  : _mm512_i64gather_epi64(r64, row_offsets, 8);
-    const __m512i columns = _mm512_add_epi64(
-        _mm512_set1_epi64(base),
-        _mm512_add_epi64(_mm512_mullo_epi64(lane, _mm512_set1_epi64(s)),
-                         _mm512_mullo_epi64(c64, _mm512_set1_epi64(d))));
-    _mm512_mask_storeu_epi64(indices, m, _mm512_add_epi64(offsets, columns));
+    fc_store_indices8__avx512(indices, (__mmask8)(cnt >= 8 ? 0xFF : (1u << cnt) - 1),
+                              _mm512_cvttpd_epi64(row), _mm512_cvttpd_epi64(col), row_offsets,
+                              rows, base, s, d);
 }
 #define FC_STORE_INDICES fc_store_indices_f64__avx512
