@@ -44,10 +44,6 @@ static void install_scalar(fc_kernel_table *t)
     t->relu_name = "relu scalar";
 }
 
-/* Each ISA's overrides, for the families that have a member for it.  AVX-512 machines also
- * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
- * keeps its AVX2 one.  ISA files are compiled for their target by a `#pragma GCC target` at
- * their top (common/target_avx2.h, common/target_avx512.h), never by -march flags. */
 /* The pooling and ReLU families have one member per ISA, of the same names. */
 #define FC_INSTALL_POOL_RELU(t, isa)                                \
     do {                                                            \
@@ -63,6 +59,10 @@ static void install_scalar(fc_kernel_table *t)
         (t)->pool_name = "pool row " #isa;                          \
     } while (0)
 
+/* Each ISA's overrides, for the families that have a member for it.  AVX-512 machines also
+ * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
+ * keeps its AVX2 one.  ISA files are compiled for their target by a `#pragma GCC target` at
+ * their top (common/target_avx2.h, common/target_avx512.h), never by -march flags. */
 static void install_avx2(fc_kernel_table *t)
 {
     /* 6x16: 12 accumulators + 2 B vectors + 1 broadcast fill the 16 ymm registers.  kc x nc
