@@ -79,16 +79,6 @@ static void install_avx2(fc_kernel_table *t)
                                              "f32-gemm-nt 3x4 avx2"};
     t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_3x4__avx2, 3, 4, 4,
                                              "f64-gemm-nt 3x4 avx2"};
-    t->f32_relu = fc_f32_relu_ukernel__avx2;
-    t->f64_relu = fc_f64_relu_ukernel__avx2;
-    t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx2;
-    t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx2;
-    t->relu_name = "relu avx2";
-    t->f32_maxpool = fc_f32_maxpool_ukernel__avx2;
-    t->f64_maxpool = fc_f64_maxpool_ukernel__avx2;
-    t->f32_avgpool = fc_f32_avgpool_ukernel__avx2;
-    t->f64_avgpool = fc_f64_avgpool_ukernel__avx2;
-    t->pool_name = "pool row avx2";
     FC_INSTALL_POOL_RELU(t, avx2);
 }
 
@@ -115,16 +105,6 @@ static void install_avx512(fc_kernel_table *t)
     t->f32_vadd = fc_f32_vadd_ukernel__avx512;
     t->f64_vadd = fc_f64_vadd_ukernel__avx512;
     t->index_check = fc_index_check_ukernel__avx512;
-    t->f32_relu = fc_f32_relu_ukernel__avx512;
-    t->f64_relu = fc_f64_relu_ukernel__avx512;
-    t->f32_relu_stream = fc_f32_relu_stream_ukernel__avx512;
-    t->f64_relu_stream = fc_f64_relu_stream_ukernel__avx512;
-    t->relu_name = "relu avx512";
-    t->f32_maxpool = fc_f32_maxpool_ukernel__avx512;
-    t->f64_maxpool = fc_f64_maxpool_ukernel__avx512;
-    t->f32_avgpool = fc_f32_avgpool_ukernel__avx512;
-    t->f64_avgpool = fc_f64_avgpool_ukernel__avx512;
-    t->pool_name = "pool row avx512";
     FC_INSTALL_POOL_RELU(t, avx512);
 }
 
