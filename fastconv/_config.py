@@ -80,8 +80,9 @@ def show_config(print_=True):
     num_threads, openmp (whether the build has OpenMP) and kernels (op -> kernel name, for
     float32).
     """
-    ops = ("conv2d_im2col", "conv2d_direct", "conv2d_depthwise", "max_pool2d", "avg_pool2d",
-           "relu", "conv2d_backward_weight")
+    # one entry per conv2d algorithm (auto is a choice among them), then the other families
+    ops = tuple(f"conv2d_{name}" for name in _ext.ALGORITHMS if name != "auto") + (
+        "conv2d_backward_weight", "max_pool2d", "avg_pool2d", "relu")
     config = {
         "version": __version__,
         "isa": _ext.active_isa(),
@@ -94,7 +95,7 @@ def show_config(print_=True):
         for key, value in config.items():
             if key == "kernels":
                 for op, name in value.items():
-                    print(f"  kernel {op:<16} {name}")
+                    print(f"  kernel {op:<23} {name}")
             else:
                 print(f"{key:<12} {value}")
     return config
