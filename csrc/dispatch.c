@@ -38,9 +38,26 @@ static void install_scalar(fc_kernel_table *t)
     t->f32_vadd = fc_f32_vadd_ukernel__scalar;
     t->f64_vadd = fc_f64_vadd_ukernel__scalar;
     t->index_check = fc_index_check_ukernel__scalar;
+    t->f32_relu_stream = fc_f32_relu_ukernel__scalar;
+    t->f64_relu_stream = fc_f64_relu_ukernel__scalar;
     t->pool_name = "pool scalar";
     t->relu_name = "relu scalar";
 }
+
+/* The pooling and ReLU families have one member per ISA, of the same names. */
+#define FC_INSTALL_POOL_RELU(t, isa)                                \
+    do {                                                            \
+        (t)->f32_relu = fc_f32_relu_ukernel__##isa;                 \
+        (t)->f64_relu = fc_f64_relu_ukernel__##isa;                 \
+        (t)->f32_relu_stream = fc_f32_relu_stream_ukernel__##isa;   \
+        (t)->f64_relu_stream = fc_f64_relu_stream_ukernel__##isa;   \
+        (t)->relu_name = "relu " #isa;                              \
+        (t)->f32_maxpool = fc_f32_maxpool_ukernel__##isa;           \
+        (t)->f64_maxpool = fc_f64_maxpool_ukernel__##isa;           \
+        (t)->f32_avgpool = fc_f32_avgpool_ukernel__##isa;           \
+        (t)->f64_avgpool = fc_f64_avgpool_ukernel__##isa;           \
+        (t)->pool_name = "pool row " #isa;                          \
+    } while (0)
 
 /* Each ISA's overrides, for the families that have a member for it.  AVX-512 machines also
  * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
@@ -62,6 +79,7 @@ static void install_avx2(fc_kernel_table *t)
                                              "f32-gemm-nt 3x4 avx2"};
     t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_3x4__avx2, 3, 4, 4,
                                              "f64-gemm-nt 3x4 avx2"};
+    FC_INSTALL_POOL_RELU(t, avx2);
 }
 
 static void install_avx512(fc_kernel_table *t)
@@ -87,6 +105,7 @@ static void install_avx512(fc_kernel_table *t)
     t->f32_vadd = fc_f32_vadd_ukernel__avx512;
     t->f64_vadd = fc_f64_vadd_ukernel__avx512;
     t->index_check = fc_index_check_ukernel__avx512;
+    FC_INSTALL_POOL_RELU(t, avx512);
 }
 
 fc_isa fc_cpu_isa(void)

@@ -77,6 +77,9 @@ typedef struct fc_kernel_table {
     fc_f32_vadd_ukernel_fn f32_vadd;
     fc_f64_vadd_ukernel_fn f64_vadd;
     fc_index_check_ukernel_fn index_check;
+    /* ReLU out of place into an output larger than the last-level cache (scalar: = f32_relu) */
+    fc_f32_relu_ukernel_fn f32_relu_stream;
+    fc_f64_relu_ukernel_fn f64_relu_stream;
     /* the names show_config() reports for the pooling and ReLU families */
     const char *pool_name, *relu_name;
 } fc_kernel_table;

@@ -31,8 +31,22 @@ def _select_isa_from_environment():
 def set_num_threads(n):
     """Set the number of threads every op uses (n >= 1).
 
-    The default is OpenMP's: OMP_NUM_THREADS, else the number of cores.  Results are bitwise
+    OpenMP's own thread count is the source of truth: an op runs at most
+    ``omp_get_max_threads()`` threads (as seen by the calling thread) and at most the last
+    ``n`` given here.  ``set_num_threads(n)`` also sets OpenMP's count (``omp_set_num_threads``)
+    in the calling thread, so ``OMP_NUM_THREADS`` gives the default, and a later
+    ``threadpoolctl.threadpool_limits(k)`` lowers the count to ``min(n, k)`` until it exits.
+    Other Python threads start from OpenMP's default, capped by ``n``.  Results are bitwise
     identical whatever the thread count.
+
+    Example
+    -------
+    >>> import fastconv
+    >>> before = fastconv.get_num_threads()
+    >>> fastconv.set_num_threads(1)
+    >>> fastconv.get_num_threads()
+    1
+    >>> fastconv.set_num_threads(before)
     """
     if isinstance(n, bool):
         raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
@@ -46,7 +60,16 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads every op uses."""
+    """The number of threads every op uses: the smaller of OpenMP's ``omp_get_max_threads()``
+    in the calling thread (``OMP_NUM_THREADS``, ``threadpoolctl`` limits) and the count given
+    to :func:`set_num_threads`, if any.  Small ops use fewer (a team costs ~5 us to wake).
+
+    Example
+    -------
+    >>> import fastconv
+    >>> fastconv.get_num_threads() >= 1
+    True
+    """
     return _ext.get_num_threads()
 
 
@@ -57,8 +80,9 @@ def show_config(print_=True):
     num_threads, openmp (whether the build has OpenMP) and kernels (op -> kernel name, for
     float32).
     """
-    ops = ("conv2d_im2col", "conv2d_direct", "conv2d_depthwise", "max_pool2d", "avg_pool2d",
-           "relu", "conv2d_backward_weight")
+    # one entry per conv2d algorithm (auto is a choice among them), then the other families
+    ops = tuple(f"conv2d_{name}" for name in _ext.ALGORITHMS if name != "auto") + (
+        "conv2d_backward_weight", "max_pool2d", "avg_pool2d", "relu")
     config = {
         "version": __version__,
         "isa": _ext.active_isa(),
@@ -71,7 +95,7 @@ def show_config(print_=True):
         for key, value in config.items():
             if key == "kernels":
                 for op, name in value.items():
-                    print(f"  kernel {op:<16} {name}")
+                    print(f"  kernel {op:<23} {name}")
             else:
                 print(f"{key:<12} {value}")
     return config

@@ -104,6 +104,9 @@ cdef extern from "fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     const char *fc_kernel_name(const char *op, fc_dtype dtype)
 
+cdef extern from "common/internal.h" nogil:
+    int fc_probe_team_size(int64_t work)
+
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
@@ -120,12 +123,24 @@ cdef fc_dtype _dtype_of(str op, cnp.ndarray a) except *:
     raise TypeError(f"{op}: internal call with dtype {a.dtype}; expected float32 or float64")
 
 
+cdef bint _shape_is(cnp.ndarray a, tuple shape) except -1:
+    """a.shape == shape, without building a.shape (this runs for every array of every call)."""
+    cdef int i, ndim = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    if ndim != len(shape):
+        return False
+    for i in range(ndim):
+        if dims[i] != <cnp.npy_intp>shape[i]:
+            return False
+    return True
+
+
 cdef void *_buffer(str op, str name, cnp.ndarray a, int typenum, tuple shape,
                    bint writable) except NULL:
     """The data pointer of `a` after checking everything the C code relies on."""
-    if cnp.PyArray_TYPE(a) != typenum or not a.dtype.isnative:
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
         raise TypeError(f"{op}: internal call: {name} has dtype {a.dtype}")
-    if (<object>a).shape != shape:
+    if not _shape_is(a, shape):
         raise ValueError(f"{op}: internal call: {name} has shape {(<object>a).shape}, expected {shape}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
         raise ValueError(f"{op}: internal call: {name} is not C-contiguous and aligned")
@@ -415,6 +430,14 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return fc_get_num_threads()
+
+
+def probe_team_size(int64_t work):
+    """Threads an op's parallel region over `work` units actually runs (for the tests)."""
+    cdef int team
+    with nogil:
+        team = fc_probe_team_size(work)
+    return team
 
 
 def has_openmp():

@@ -28,8 +28,17 @@ def _empty(shape, dtype):
 
 # ---- argument normalisation -----------------------------------------------------------------
 
+# the native float dtypes, compared by identity on the fast paths (numpy's builtin dtypes are
+# singletons; an equal dtype that is another object just takes the general path)
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
 def _array(op, name, value):
     """Any array-like -> an ndarray of float32 or float64 (any layout or byte order)."""
+    if type(value) is np.ndarray and (value.dtype is _F32 or value.dtype is _F64):
+        return value  # the common case, without the checks below
     if value is None:
         raise TypeError(f"{op}: {name} must be an array of float32 or float64, got None")
     if isinstance(value, np.ndarray):
@@ -65,6 +74,8 @@ def _c_array(arr):
 
 
 def _int(op, name, value, whole):
+    if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
+        return value  # the common case (bool is not `int` here, it takes the checks below)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {whole!r}")
     try:
@@ -77,6 +88,8 @@ def _int(op, name, value, whole):
 
 
 def _pair(op, name, value):
+    if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
+        return (value, value)
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
@@ -116,7 +129,7 @@ def _check_size(op, shape, itemsize):
 
 def _output(op, out, shape, like, inputs):
     """A new output array, or the validated out= array, of `shape` and like's dtype."""
-    dtype = np.dtype(_dtype_name(like))
+    dtype = _F32 if like.dtype.itemsize == 4 else _F64
     if out is None:
         return _empty(shape, dtype)
     if not isinstance(out, np.ndarray):
@@ -143,6 +156,8 @@ def _output(op, out, shape, like, inputs):
 
 def _conv_padding(op, padding, in_hw, kernel_hw, stride, dilation):
     """((top, bottom), (left, right)) from any of the accepted padding forms."""
+    if type(padding) is int and 0 <= padding <= _MAX_INT:
+        return ((padding, padding), (padding, padding))  # the common case
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0), (0, 0))
@@ -343,11 +358,12 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
     x4, unbatched, kernel, stride, pads, dilation, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape4[1:] if unbatched else shape4
-    y = _empty(out_shape, np.dtype(_dtype_name(x)))
-    indices = _empty(out_shape, np.dtype(np.int64)) if return_indices else None
+    y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
+    indices = _empty(out_shape, _I64) if return_indices else None
     if shape4[0]:
-        _ext.max_pool2d(op, _c_array(x4), y.reshape(shape4),
-                        None if indices is None else indices.reshape(shape4),
+        _ext.max_pool2d(op, _c_array(x4), y.reshape(shape4) if unbatched else y,
+                        indices.reshape(shape4) if unbatched and indices is not None
+                        else indices,
                         kernel, stride, pads, dilation, bool(ceil_mode), reference)
     return (y, indices) if return_indices else y
 
@@ -386,9 +402,10 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, r
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
-    y = _empty(shape4[1:] if unbatched else shape4, np.dtype(_dtype_name(x)))
+    y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
-        _ext.avg_pool2d(op, _c_array(x4), y.reshape(shape4), kernel, stride, pads,
+        _ext.avg_pool2d(op, _c_array(x4), y.reshape(shape4) if unbatched else y, kernel,
+                        stride, pads,
                         bool(ceil_mode), bool(count_include_pad), reference)
     return y
 

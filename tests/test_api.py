@@ -62,7 +62,9 @@ def test_show_config_prints_and_returns_the_documented_dict(capsys):
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in kernels.items())
     for op in ("max_pool2d", "avg_pool2d", "relu"):
         assert op in kernels, op
-    assert any(k.startswith("conv2d") for k in kernels)
+    for algorithm in fastconv._ext.ALGORITHMS:
+        if algorithm != "auto":
+            assert f"conv2d_{algorithm}" in kernels, algorithm
     assert config["isa"] in printed
 
 

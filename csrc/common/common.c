@@ -27,26 +27,48 @@ void *fc_aligned_alloc(int64_t bytes)
 
 void fc_aligned_free(void *p) { free(p); }
 
-/* 0 means "not set": use the OpenMP default, which honours OMP_NUM_THREADS. Read and written
- * atomically because any Python thread may call set_num_threads while another runs an op. */
+/* Threads: OpenMP's own setting is the source of truth, so that OMP_NUM_THREADS,
+ * omp_set_num_threads and threadpoolctl (which calls omp_set_num_threads in the OpenMP runtime
+ * this library links) all act on fastconv.  An op runs at most omp_get_max_threads() threads,
+ * as seen by the calling thread, and at most the count given to fc_set_num_threads, if any.
+ * fc_set_num_threads(n) also sets OpenMP's count in the calling thread, so that after it
+ * get_num_threads() reports n there (up to a later omp_set_num_threads / threadpoolctl limit);
+ * the stored count carries the setting to other threads, whose OpenMP count starts at the
+ * OMP_NUM_THREADS default.  Read and written atomically: any Python thread may call
+ * set_num_threads while another runs an op.  0 = not set. */
 static int fc_requested_threads = 0;
 
 fc_status fc_set_num_threads(int n)
 {
     if (n < 0) return FC_ERR_INVALID_ARGUMENT;
     __atomic_store_n(&fc_requested_threads, n, __ATOMIC_RELAXED);
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#endif
     return FC_OK;
 }
 
 int fc_get_num_threads(void)
 {
     int n = __atomic_load_n(&fc_requested_threads, __ATOMIC_RELAXED);
-    if (n > 0) return n;
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    const int openmp = omp_get_max_threads();
+    return n > 0 && n < openmp ? n : openmp;
 #else
+    (void)n;
     return 1;
 #endif
+}
+
+int fc_probe_team_size(int64_t work)
+{
+    const int threads = fc_region_threads(work);
+    int team = 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        if (fc_thread_index() == 0) team = fc_team_size();
+    }
+    return team;
 }
 
 int fc_region_threads(int64_t work)

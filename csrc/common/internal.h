@@ -53,6 +53,8 @@ void fc_aligned_free(void *p);
  * small op takes on one core.  The count never changes a result, only the speed. */
 #define FC_MIN_WORK_PER_THREAD ((int64_t)1 << 15)
 int fc_region_threads(int64_t work);
+/* The team an op's parallel region over `work` units gets (for the thread tests). */
+int fc_probe_team_size(int64_t work);
 static inline int fc_thread_index(void)
 {
 #ifdef _OPENMP

@@ -168,7 +168,9 @@ fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_o
 /* ---- configuration ------------------------------------------------------------------------ */
 const char *fc_status_string(fc_status status);
 
-/* Threads used by every op: n >= 1; 0 restores the OpenMP default (OMP_NUM_THREADS). */
+/* Threads used by every op: at most n (n >= 1; 0 forgets n) and at most OpenMP's
+ * omp_get_max_threads() in the calling thread; fc_set_num_threads(n) also calls
+ * omp_set_num_threads(n).  See common/common.c. */
 fc_status fc_set_num_threads(int n);
 int fc_get_num_threads(void);
 int fc_has_openmp(void);

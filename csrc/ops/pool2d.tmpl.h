@@ -22,48 +22,97 @@ static size_t FC_FN(pool_window_rows)(const fc_pool2d_params *p, const FC_REAL *
     return rows;
 }
 
-static fc_status FC_FN(pool2d)(const fc_pool2d_params *p, int64_t out_h, int64_t out_w,
-                               const FC_REAL *x, FC_REAL *y, int64_t *indices, int is_max)
+typedef struct FC_FN(pool_job) {
+    const fc_pool2d_params *p;
+    int64_t out_h, out_w;
+    const FC_REAL *x;
+    FC_REAL *y;
+    int64_t *indices;
+    int is_max;
+    char *scratch; /* per thread: kernel_h row pointers, then kernel_h row offsets */
+} FC_FN(pool_job);
+
+#ifndef FC_POOL_PREFETCH_ROWS
+#define FC_POOL_PREFETCH_ROWS 8
+#endif
+/* Window rows on the stack up to this kernel height; taller kernels use the job's scratch. */
+#define FC_POOL_STACK_ROWS 16
+
+/* Part t of `team`: a contiguous range of output rows (plane-major). */
+static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
 {
+    const fc_pool2d_params *p = job->p;
     const fc_kernel_table *kernels = fc_kernels();
     const FC_FN(maxpool_ukernel_fn) max_row = kernels->FC_MEMBER(maxpool);
     const FC_FN(avgpool_ukernel_fn) avg_row = kernels->FC_MEMBER(avgpool);
-    const fc_pool_columns cols = {out_w, p->w, p->kernel_w, p->stride_w, p->pad_w,
-                                  p->dilation_w};
+    const int64_t out_h = job->out_h, out_w = job->out_w;
+    const fc_pool_columns cols =
+        fc_pool_columns_init(out_w, p->w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+    const FC_REAL *stack_ptrs[FC_POOL_STACK_ROWS];
+    int64_t stack_offsets[FC_POOL_STACK_ROWS];
+    const FC_REAL **row_ptrs = stack_ptrs;
+    int64_t *row_offsets = stack_offsets;
+    if (job->scratch) {
+        row_ptrs = (const FC_REAL **)(job->scratch + (int64_t)t * p->kernel_h * 16);
+        row_offsets = (int64_t *)(job->scratch + (int64_t)t * p->kernel_h * 16 + p->kernel_h * 8);
+    }
+    int64_t begin, end;
+    fc_partition(p->n * p->c * out_h, team, t, &begin, &end);
+    int64_t plane = begin / out_h, oh = begin % out_h;
+    /* Software prefetch of the input rows FC_POOL_PREFETCH_ROWS output rows ahead (8 measured
+     * best of 2, 4, 8, 16 on 112-wide rows): one output row reads only ~2 input rows, too
+     * little for the hardware prefetchers to run far enough ahead of DRAM; without it 2x2/s2
+     * ran ~1.6x slower than its in-cache speed on the EPYC CI machine.  A prefetch never
+     * faults, so the range may run past the plane or x. */
+    const int64_t ahead = (int64_t)FC_POOL_PREFETCH_ROWS * p->stride_h * p->w;
+    const int64_t span = p->stride_h * p->w; /* input consumed per output row */
+    for (int64_t item = begin; item < end; item++) {
+        {
+            const int64_t ih = oh * p->stride_h - p->pad_h + p->kernel_h - 1;
+            /* as an integer: the address may lie outside x, where pointer arithmetic may not */
+            const uintptr_t from = (uintptr_t)job->x +
+                (uintptr_t)((plane * p->h * p->w + ih * p->w + ahead) * (int64_t)sizeof(FC_REAL));
+            for (int64_t b = 0; b < span * (int64_t)sizeof(FC_REAL); b += 64)
+                __builtin_prefetch((const void *)(from + (uintptr_t)b));
+        }
+        int64_t padded_rows;
+        const size_t rows = FC_FN(pool_window_rows)(p, job->x + plane * p->h * p->w, oh,
+                                                    row_ptrs, row_offsets, &padded_rows);
+        const int64_t o = item * out_w;
+        if (job->is_max)
+            max_row(&cols, rows, row_ptrs, row_offsets, job->y + o,
+                    job->indices ? job->indices + o : NULL);
+        else
+            avg_row(&cols, rows, row_ptrs, padded_rows, job->p->count_include_pad, job->y + o);
+        if (++oh == out_h) {
+            oh = 0;
+            plane++;
+        }
+    }
+}
+
+static fc_status FC_FN(pool2d)(const fc_pool2d_params *p, int64_t out_h, int64_t out_w,
+                               const FC_REAL *x, FC_REAL *y, int64_t *indices, int is_max)
+{
     const int64_t items = p->n * p->c * out_h;
     const int64_t visits =
         fc_mul_saturating(fc_mul_saturating(items * out_w, p->kernel_h), p->kernel_w);
     const int threads = (int)fc_min_i64(fc_region_threads(visits), items);
-    /* per thread: a row pointer and a row offset for each window row */
-    int64_t scratch_size;
-    const int64_t dims[3] = {threads, p->kernel_h, (int64_t)(sizeof(void *) + sizeof(int64_t))};
-    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &scratch_size));
-    char *scratch = fc_aligned_alloc(scratch_size);
-    if (!scratch) return FC_ERR_OUT_OF_MEMORY;
-
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int t = fc_thread_index();
-        const int team = fc_team_size();
-        const FC_REAL **row_ptrs =
-            (const FC_REAL **)(scratch + (int64_t)t * p->kernel_h * (int64_t)sizeof(void *));
-        int64_t *row_offsets =
-            (int64_t *)(scratch + (int64_t)threads * p->kernel_h * (int64_t)sizeof(void *)) +
-            (int64_t)t * p->kernel_h;
-        int64_t begin, end;
-        fc_partition(items, team, t, &begin, &end);
-        for (int64_t item = begin; item < end; item++) {
-            const int64_t plane = item / out_h, oh = item % out_h;
-            int64_t padded_rows;
-            const size_t rows = FC_FN(pool_window_rows)(p, x + plane * p->h * p->w, oh,
-                                                        row_ptrs, row_offsets, &padded_rows);
-            const int64_t o = plane * out_h * out_w + oh * out_w;
-            if (is_max)
-                max_row(&cols, rows, row_ptrs, row_offsets, y + o, indices ? indices + o : NULL);
-            else
-                avg_row(&cols, rows, row_ptrs, padded_rows, p->count_include_pad, y + o);
-        }
+    FC_FN(pool_job) job = {p, out_h, out_w, x, y, indices, is_max, NULL};
+    if (p->kernel_h > FC_POOL_STACK_ROWS) {
+        /* a row pointer and a row offset (8 bytes each) per window row and thread */
+        int64_t scratch_size;
+        const int64_t dims[3] = {threads, p->kernel_h, 16};
+        FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &scratch_size));
+        job.scratch = fc_aligned_alloc(scratch_size);
+        if (!job.scratch) return FC_ERR_OUT_OF_MEMORY;
     }
-    fc_aligned_free(scratch);
+    if (threads == 1) { /* a one-thread OpenMP region still costs ~1 us in libgomp */
+        FC_FN(pool_part)(&job, 0, 1);
+    } else {
+#pragma omp parallel num_threads(threads)
+        FC_FN(pool_part)(&job, fc_thread_index(), fc_team_size());
+    }
+    fc_aligned_free(job.scratch);
     return FC_OK;
 }

@@ -2,24 +2,61 @@
 #include "common/internal.h"
 #include "dispatch.h"
 
+/* The element index at or after i where y's address is a multiple of 64 bytes (at most count):
+ * chunk boundaries on cache lines, so no line of y is written by two threads (no false
+ * sharing) and each thread's stores are whole lines. */
+static int64_t line_boundary(int64_t i, int64_t count, const char *y, size_t size)
+{
+    const uintptr_t address = (uintptr_t)(y + i * (int64_t)size);
+    const int64_t skip = (int64_t)(((64 - address % 64) % 64) / size);
+    return fc_min_i64(i + skip, count);
+}
+
+typedef struct relu_job {
+    int64_t count;
+    size_t size;
+    const char *x;
+    char *y;
+    fc_f32_relu_ukernel_fn f32;
+    fc_f64_relu_ukernel_fn f64;
+} relu_job;
+
+/* Part t of `team`: one contiguous chunk, its ends on y's cache lines. */
+static void relu_part(const relu_job *job, int t, int team)
+{
+    int64_t begin, end;
+    fc_partition(job->count, team, t, &begin, &end);
+    if (t > 0) begin = line_boundary(begin, job->count, job->y, job->size);
+    if (t < team - 1) end = line_boundary(end, job->count, job->y, job->size);
+    if (end <= begin) return;
+    const char *in = job->x + begin * (int64_t)job->size;
+    char *out = job->y + begin * (int64_t)job->size;
+    if (job->f32)
+        job->f32((size_t)(end - begin), (const float *)in, (float *)out);
+    else
+        job->f64((size_t)(end - begin), (const double *)in, (double *)out);
+}
+
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 {
     if (count < 0 || (dtype != FC_FLOAT32 && dtype != FC_FLOAT64)) return FC_ERR_INVALID_ARGUMENT;
     const fc_kernel_table *kernels = fc_kernels();
     const size_t size = dtype == FC_FLOAT32 ? sizeof(float) : sizeof(double);
     const int threads = fc_region_threads(count);
-
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int team = fc_team_size();
-        int64_t begin, end;
-        fc_partition(count, team, fc_thread_index(), &begin, &end);
-        const char *in = (const char *)x + begin * (int64_t)size;
-        char *out = (char *)y + begin * (int64_t)size;
-        if (dtype == FC_FLOAT32)
-            kernels->f32_relu((size_t)(end - begin), (const float *)in, (float *)out);
-        else
-            kernels->f64_relu((size_t)(end - begin), (const double *)in, (double *)out);
+    /* Out of place into more than half the 32 MiB L3 of the EPYC CI machine: streaming stores
+     * measured 20-25% faster there on a 98 MiB array at 1 and 2 threads (no read-for-ownership
+     * of y).  Smaller outputs stay cached for the next op; in place, x's lines are in cache. */
+    const int stream = x != y && count * (int64_t)size > ((int64_t)16 << 20);
+    relu_job job = {count, size, x, y, NULL, NULL};
+    if (dtype == FC_FLOAT32)
+        job.f32 = stream ? kernels->f32_relu_stream : kernels->f32_relu;
+    else
+        job.f64 = stream ? kernels->f64_relu_stream : kernels->f64_relu;
+    if (threads == 1) { /* a one-thread OpenMP region still costs ~1 us in libgomp */
+        relu_part(&job, 0, 1);
+        return FC_OK;
     }
+#pragma omp parallel num_threads(threads)
+    relu_part(&job, fc_thread_index(), fc_team_size());
     return FC_OK;
 }

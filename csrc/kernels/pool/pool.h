@@ -14,7 +14,24 @@ typedef struct fc_pool_columns {
     int64_t out_w;      /* output columns to produce */
     int64_t in_w;       /* input row length */
     int64_t kernel_w, stride_w, pad_w, dilation_w;
+    /* [interior_begin, interior_end): the output columns whose whole window lies inside the
+     * row (fc_pool_columns_init: computed once per op, not per row, as it costs divisions) */
+    int64_t interior_begin, interior_end;
 } fc_pool_columns;
+
+static inline fc_pool_columns fc_pool_columns_init(int64_t out_w, int64_t in_w,
+                                                   int64_t kernel_w, int64_t stride_w,
+                                                   int64_t pad_w, int64_t dilation_w)
+{
+    fc_pool_columns c = {out_w, in_w, kernel_w, stride_w, pad_w, dilation_w, 0, 0};
+    const int64_t numerator = in_w - 1 - (kernel_w - 1) * dilation_w + pad_w;
+    const int64_t begin = (pad_w + stride_w - 1) / stride_w;
+    const int64_t end = numerator < 0 ? 0 : numerator / stride_w + 1;
+    c.interior_begin = begin < out_w ? begin : out_w;
+    c.interior_end = end < out_w ? end : out_w;
+    if (c.interior_end < c.interior_begin) c.interior_end = c.interior_begin;
+    return c;
+}
 
 /* y[ow] = max over the window (first NaN wins; ties keep the first in row-major window order);
  * indices[ow] = its flat index, or -1 for a window with no element inside the plane.
@@ -38,18 +55,28 @@ typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
                                           const double *const *row_ptrs, int64_t padded_rows,
                                           int count_include_pad, double *y);
 
-void fc_f32_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, const int64_t *row_offsets,
-                                    float *y, int64_t *indices);
-void fc_f64_maxpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, const int64_t *row_offsets,
-                                    double *y, int64_t *indices);
-void fc_f32_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const float *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, float *y);
-void fc_f64_avgpool_ukernel__scalar(const fc_pool_columns *cols, size_t rows,
-                                    const double *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, double *y);
+/* The members fc_<dtype>_{max,avg}pool_ukernel__<isa>: scalar (scalar.c), and SIMD
+ * (simd.tmpl.h) with FC_LANES output columns per vector, 16 floats / 8 doubles on AVX-512,
+ * 8 / 4 on AVX2. */
+#define FC_DECLARE_POOL_MEMBERS(isa)                                                          \
+    void fc_f32_maxpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const float *const *row_ptrs,                          \
+                                       const int64_t *row_offsets, float *y,                  \
+                                       int64_t *indices);                                     \
+    void fc_f64_maxpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const double *const *row_ptrs,                         \
+                                       const int64_t *row_offsets, double *y,                 \
+                                       int64_t *indices);                                     \
+    void fc_f32_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const float *const *row_ptrs, int64_t padded_rows,     \
+                                       int count_include_pad, float *y);                      \
+    void fc_f64_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
+                                       const double *const *row_ptrs, int64_t padded_rows,    \
+                                       int count_include_pad, double *y);
+FC_DECLARE_POOL_MEMBERS(scalar)
+FC_DECLARE_POOL_MEMBERS(avx2)
+FC_DECLARE_POOL_MEMBERS(avx512)
+#undef FC_DECLARE_POOL_MEMBERS
 
 /* The window's columns inside the plane for output column ow: j in [*j_begin, *j_end), each at
  * input column ow * stride - pad + j * dilation. */
@@ -57,9 +84,15 @@ static inline void fc_pool_valid_columns(const fc_pool_columns *cols, int64_t ow
                                          int64_t *j_begin, int64_t *j_end)
 {
     const int64_t start = ow * cols->stride_w - cols->pad_w, d = cols->dilation_w;
-    int64_t lo = start < 0 ? (-start + d - 1) / d : 0;
-    int64_t last = cols->in_w - 1 - start; /* j * d <= last */
-    int64_t hi = last < 0 ? 0 : last / d + 1;
+    const int64_t last = cols->in_w - 1 - start; /* j * d <= last */
+    int64_t lo, hi;
+    if (d == 1) { /* the common case, without divisions */
+        lo = start < 0 ? -start : 0;
+        hi = last < 0 ? 0 : last + 1;
+    } else {
+        lo = start < 0 ? (-start + d - 1) / d : 0;
+        hi = last < 0 ? 0 : last / d + 1;
+    }
     *j_begin = lo;
     *j_end = hi < cols->kernel_w ? hi : cols->kernel_w;
 }

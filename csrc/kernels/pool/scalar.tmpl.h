@@ -2,48 +2,13 @@ void FC_FN(maxpool_ukernel__scalar)(const fc_pool_columns *cols, size_t rows,
                                     const FC_REAL *const *row_ptrs, const int64_t *row_offsets,
                                     FC_REAL *y, int64_t *indices)
 {
-    for (int64_t ow = 0; ow < cols->out_w; ow++) {
-        int64_t j_begin, j_end;
-        fc_pool_valid_columns(cols, ow, &j_begin, &j_end);
-        const int64_t start = ow * cols->stride_w - cols->pad_w;
-        FC_REAL best = -(FC_REAL)INFINITY;
-        int64_t best_index = -1;
-        for (size_t i = 0; i < rows && best == best; i++)
-            for (int64_t j = j_begin; j < j_end; j++) {
-                const int64_t iw = start + j * cols->dilation_w;
-                const FC_REAL v = row_ptrs[i][iw];
-                /* `v != v` is NaN: it wins once and ends the search (loop test above). */
-                if (best_index < 0 || v > best || v != v) {
-                    best = v;
-                    best_index = row_offsets[i] + iw;
-                    if (v != v) break;
-                }
-            }
-        y[ow] = best;
-        if (indices) indices[ow] = best_index;
-    }
+    FC_FN(maxpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, row_offsets, y, indices);
 }
 
 void FC_FN(avgpool_ukernel__scalar)(const fc_pool_columns *cols, size_t rows,
                                     const FC_REAL *const *row_ptrs, int64_t padded_rows,
                                     int count_include_pad, FC_REAL *y)
 {
-    for (int64_t ow = 0; ow < cols->out_w; ow++) {
-        int64_t j_begin, j_end;
-        fc_pool_valid_columns(cols, ow, &j_begin, &j_end);
-        const int64_t start = ow * cols->stride_w - cols->pad_w;
-        FC_REAL sum = 0;
-        for (size_t i = 0; i < rows; i++)
-            for (int64_t j = j_begin; j < j_end; j++) sum += row_ptrs[i][start + j];
-        int64_t divisor;
-        if (count_include_pad) {
-            const int64_t padded_end = cols->in_w + cols->pad_w;
-            const int64_t stop = start + cols->kernel_w < padded_end ? start + cols->kernel_w
-                                                                     : padded_end;
-            divisor = padded_rows * (stop - start);
-        } else {
-            divisor = (int64_t)rows * (j_end - j_begin);
-        }
-        y[ow] = sum / (FC_REAL)divisor;
-    }
+    FC_FN(avgpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, padded_rows,
+                           count_include_pad, y);
 }

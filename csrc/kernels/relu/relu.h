@@ -9,5 +9,16 @@ typedef void (*fc_f64_relu_ukernel_fn)(size_t n, const double *x, double *y);
 
 void fc_f32_relu_ukernel__scalar(size_t n, const float *x, float *y);
 void fc_f64_relu_ukernel__scalar(size_t n, const double *x, double *y);
+/* 4 vectors per iteration: 64 floats / 32 doubles (AVX-512), 32 / 16 (AVX2).  The _stream_
+ * members write y with non-temporal stores (y != x): for outputs larger than the last-level
+ * cache, where they skip the read-for-ownership of every line of y. */
+void fc_f32_relu_ukernel__avx2(size_t n, const float *x, float *y);
+void fc_f64_relu_ukernel__avx2(size_t n, const double *x, double *y);
+void fc_f32_relu_stream_ukernel__avx2(size_t n, const float *x, float *y);
+void fc_f64_relu_stream_ukernel__avx2(size_t n, const double *x, double *y);
+void fc_f32_relu_ukernel__avx512(size_t n, const float *x, float *y);
+void fc_f64_relu_ukernel__avx512(size_t n, const double *x, double *y);
+void fc_f32_relu_stream_ukernel__avx512(size_t n, const float *x, float *y);
+void fc_f64_relu_stream_ukernel__avx512(size_t n, const double *x, double *y);
 
 #endif

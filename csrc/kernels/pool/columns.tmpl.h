@@ -1,0 +1,56 @@
+/* The scalar pooling loops over a range of output columns [ow_begin, ow_end) of one output row
+ * (see pool.h).  The scalar members run them over the whole row; the SIMD members over the
+ * columns whose windows overhang the row's ends (padding, ceil_mode) and their last few
+ * columns.  Static: each kernel file gets its own copy, compiled for its target. */
+static inline void FC_FN(maxpool_columns)(const fc_pool_columns *cols, int64_t ow_begin,
+                                          int64_t ow_end, size_t rows,
+                                          const FC_REAL *const *row_ptrs,
+                                          const int64_t *row_offsets, FC_REAL *y,
+                                          int64_t *indices)
+{
+    for (int64_t ow = ow_begin; ow < ow_end; ow++) {
+        int64_t j_begin, j_end;
+        fc_pool_valid_columns(cols, ow, &j_begin, &j_end);
+        const int64_t start = ow * cols->stride_w - cols->pad_w;
+        FC_REAL best = -(FC_REAL)INFINITY;
+        int64_t best_index = -1;
+        for (size_t i = 0; i < rows && best == best; i++)
+            for (int64_t j = j_begin; j < j_end; j++) {
+                const int64_t iw = start + j * cols->dilation_w;
+                const FC_REAL v = row_ptrs[i][iw];
+                /* `v != v` is NaN: it wins once and ends the search (loop test above). */
+                if (best_index < 0 || v > best || v != v) {
+                    best = v;
+                    best_index = row_offsets[i] + iw;
+                    if (v != v) break;
+                }
+            }
+        y[ow] = best;
+        if (indices) indices[ow] = best_index;
+    }
+}
+
+static inline void FC_FN(avgpool_columns)(const fc_pool_columns *cols, int64_t ow_begin,
+                                          int64_t ow_end, size_t rows,
+                                          const FC_REAL *const *row_ptrs, int64_t padded_rows,
+                                          int count_include_pad, FC_REAL *y)
+{
+    for (int64_t ow = ow_begin; ow < ow_end; ow++) {
+        int64_t j_begin, j_end;
+        fc_pool_valid_columns(cols, ow, &j_begin, &j_end);
+        const int64_t start = ow * cols->stride_w - cols->pad_w;
+        FC_REAL sum = 0;
+        for (size_t i = 0; i < rows; i++)
+            for (int64_t j = j_begin; j < j_end; j++) sum += row_ptrs[i][start + j];
+        int64_t divisor;
+        if (count_include_pad) {
+            const int64_t padded_end = cols->in_w + cols->pad_w;
+            const int64_t stop = start + cols->kernel_w < padded_end ? start + cols->kernel_w
+                                                                     : padded_end;
+            divisor = padded_rows * (stop - start);
+        } else {
+            divisor = (int64_t)rows * (j_end - j_begin);
+        }
+        y[ow] = sum / (FC_REAL)divisor;
+    }
+}
