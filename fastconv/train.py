@@ -204,13 +204,13 @@ def add_arguments(parser):
                              "(default: adam 3e-3, sgd 0.1)")
     parser.add_argument("--schedule", choices=("onecycle", "cosine", "constant"),
                         default="onecycle", help="learning-rate schedule, default onecycle")
-    # One thread by default: LeNet-5's layers at batch 64 are too small for a second thread to
-    # pay.  Measured on the shared 2-core AVX-512 machine, whole default run: 1 thread 8.3 s,
-    # 2 threads 9.6 s with OMP_WAIT_POLICY=passive and 75 s with libgomp's default spinning
-    # (two spinning teams on two busy cores).
+    # One thread by default.  Whole default run on the shared 2-core AVX-512 machine: 1 thread
+    # 5.8 s; 2 threads 4.9 s with OMP_WAIT_POLICY=passive but 47 s with libgomp's default
+    # spin-waiting (LeNet-5's ops are short, so the team spins between them, against the
+    # other processes on the two cores).
     parser.add_argument("--threads", type=int, default=1,
-                        help="threads for the ops (default 1: LeNet-5's layers are too small "
-                             "to share)")
+                        help="threads for the ops (default 1; more pay with "
+                             "OMP_WAIT_POLICY=passive in the environment)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the initialisation and the shuffling (default 0)")
     parser.add_argument("--limit", type=int, default=None,
