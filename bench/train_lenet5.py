@@ -1,6 +1,6 @@
 """LeNet-5 training and inference: fastconv beside PyTorch, same batch, same threads.
 
-    PYTHONPATH=. python bench/train_lenet5.py [--threads 1] [--batch-size 64] [--repeats 15]
+    PYTHONPATH=. python bench/train_lenet5.py [--threads 1] [--batch-size 64] [--repeats 31]
                                               [--profile]
 
 Prints, for the whole training step (forward, loss, backward, Adam update) and for inference
@@ -14,18 +14,15 @@ random MNIST-shaped images: the time of a step does not depend on the pixel valu
 PyTorch is optional: without it the script says so and prints fastconv's figures alone.
 """
 import argparse
-import os
 import sys
 import time
 from collections import defaultdict
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import fastconv  # noqa: E402
-from fastconv import models, nn, optim, train  # noqa: E402
-from fastconv.nn._blas import single_threaded_blas  # noqa: E402
+import fastconv
+from fastconv import models, nn, optim, train
+from fastconv.nn._blas import single_threaded_blas
 
 TARGET_TRAIN, TARGET_INFER = 1.2, 1.5
 
