@@ -34,10 +34,14 @@ How it is measured
 * GFLOP/s = 2 * N * K * P * Q * (C / groups) * R * S / time (BLIS's convention);
   GB/s = (bytes of the input read + bytes of the output written) / time.
 * The machine's peaks are measured in the same run, before the cases: sgemm GFLOP/s of a
-  float32 numpy matmul (2048 x 2048 x 2048, numpy's BLAS), and the bandwidth of np.copyto of
+  float32 matmul (2048 x 2048 x 2048) by numpy's BLAS and by torch when installed, the faster
+  of the two (numpy's OpenBLAS may run an older ISA's kernel), and the bandwidth of np.copyto of
   128 MiB counted as read + write bytes, split over the threads in use (numpy releases the GIL
   while it copies).  The share of peak of a row is its GFLOP/s over the sgemm peak (conv) or
-  its GB/s over the copy bandwidth (pooling, relu).
+  its GB/s over the copy bandwidth (pooling, relu).  The header names numpy's BLAS kernel:
+  on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so OpenBLAS
+  runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about doubles
+  that (torch's matmul is OpenBLAS too): the command prints a note when it sees the mismatch.
 * Threads: fastconv.set_num_threads, torch.set_num_threads, cv2.setNumThreads and (when
   threadpoolctl is installed) numpy's BLAS all get --threads; all are restored afterwards.
 """
@@ -185,6 +189,19 @@ class Peers:
         limits = threadpool_limits(limits=threads, user_api="blas")
         self._restore.append((lambda _: limits.restore_original_limits(), None))
         self.blas_threads = threads
+
+    @staticmethod
+    def blas():
+        """The BLAS libraries loaded (numpy's, torch's) and the kernel each chose, e.g.
+        "openblas 0.3.31 Haswell" (threadpoolctl tells; OpenBLAS picks by CPU, and
+        OPENBLAS_CORETYPE overrides it)."""
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return "unknown (threadpoolctl not installed)"
+        return "; ".join(f"{i.get('internal_api')} {i.get('version')} "
+                         f"{i.get('architecture') or ''}".strip()
+                         for i in threadpool_info() if i.get("user_api") == "blas")
 
     def restore(self):
         """Give the peers back the thread counts they had."""
@@ -520,9 +537,15 @@ def max_relative_error(result, expected):
     return float(np.max(np.abs(result - expected))) / scale
 
 
-def measure_peaks(threads, repeat, min_time, quick=False):
-    """The machine's sgemm GFLOP/s (numpy matmul, float32) and copy bandwidth in GB/s
-    (np.copyto, read + write bytes, split over `threads` Python threads)."""
+def measure_peaks(threads, repeat, min_time, quick=False, torch=None):
+    """The machine's sgemm GFLOP/s and copy bandwidth in GB/s.
+
+    sgemm: float32 matmul of two n x n matrices by numpy's BLAS and, when torch is given, by
+    torch; the peak is the faster of the two, because numpy's OpenBLAS may run an older ISA's
+    kernel than the CPU has (on the 2-core AMD EPYC it picks its Haswell AVX2 kernel on an
+    AVX-512 CPU, at half torch's speed).  copy: np.copyto, read + write bytes, split over
+    `threads` Python threads.
+    """
     rng = _rng()
     n = QUICK_SGEMM_SIZE if quick else SGEMM_SIZE
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -543,11 +566,18 @@ def measure_peaks(threads, repeat, min_time, quick=False):
         for t in workers:
             t.join()
 
-    samples, _ = measure({"sgemm": lambda: np.matmul(a, bm, out=c), "copy": copy},
-                         repeat, min_time)
-    sgemm, copy_s = statistics.median(samples["sgemm"]), statistics.median(samples["copy"])
-    return {"sgemm_gflops": 2 * n**3 / sgemm / 1e9, "sgemm_n": n,
-            "copy_gbs": 2 * src.nbytes / copy_s / 1e9, "copy_bytes": src.nbytes}
+    impls = {"numpy": lambda: np.matmul(a, bm, out=c), "copy": copy}
+    if torch is not None:
+        at, bt, ct = torch.from_numpy(a), torch.from_numpy(bm), torch.from_numpy(c)
+        impls["torch"] = lambda: torch.matmul(at, bt, out=ct)
+    samples, _ = measure(impls, repeat, min_time)
+    sgemm = {name: 2 * n**3 / statistics.median(samples[name]) / 1e9
+             for name in ("numpy", "torch") if name in samples}
+    source = max(sgemm, key=sgemm.get)
+    return {"sgemm_gflops": sgemm[source], "sgemm_source": source, "sgemm_n": n,
+            "numpy_sgemm_gflops": sgemm["numpy"], "torch_sgemm_gflops": sgemm.get("torch"),
+            "copy_gbs": 2 * src.nbytes / statistics.median(samples["copy"]) / 1e9,
+            "copy_bytes": src.nbytes, "blas": Peers.blas()}
 
 
 def evaluate_target(rule, row):
@@ -807,10 +837,18 @@ def run(args, out=sys.stdout):
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
                                   for p in ("torch", "opencv", "numpy")))
-        peaks = measure_peaks(threads, args.repeat, min_time, args.quick)
-        say(f"machine peaks: sgemm {peaks['sgemm_gflops']:.1f} GFLOP/s (numpy matmul "
-            f"n={peaks['sgemm_n']}), copy {peaks['copy_gbs']:.1f} GB/s (np.copyto "
-            f"{peaks['copy_bytes'] >> 20} MiB, read + write)")
+        peaks = measure_peaks(threads, args.repeat, min_time, args.quick, peers.torch)
+        others = "".join(f", {name} {peaks[name + '_sgemm_gflops']:.1f}"
+                         for name in ("numpy", "torch")
+                         if name != peaks["sgemm_source"] and peaks[name + "_sgemm_gflops"])
+        say(f"machine peaks: sgemm {peaks['sgemm_gflops']:.1f} GFLOP/s ({peaks['sgemm_source']} "
+            f"matmul n={peaks['sgemm_n']}{others}), copy {peaks['copy_gbs']:.1f} GB/s (np.copyto "
+            f"{peaks['copy_bytes'] >> 20} MiB, read + write); BLAS: {peaks['blas']}")
+        if config["cpu_isa"] == "avx512" and "Haswell" in peaks["blas"]:
+            forced = os.environ.get("OPENBLAS_CORETYPE")
+            say("note: OpenBLAS runs its AVX2 (Haswell) sgemm on this AVX-512 CPU"
+                + (f" (OPENBLAS_CORETYPE={forced} is set)" if forced else "")
+                + ", so the sgemm peak is low; OPENBLAS_CORETYPE=SkylakeX measures its AVX-512 one")
         say()
         say(header())
         rows = []
