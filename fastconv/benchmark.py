@@ -447,7 +447,7 @@ def cases(quick=False):
                        "overhead_relu", lambda peers: _relu_workload(OVERHEAD_SHAPE, False,
                                                                       peers)))
     result.append(Case("overhead_conv2d_8x8", "conv2d",
-                       f"conv2d {tiny} w(1,1,3,3): per-call overhead", "overhead_conv2d",
+                       f"conv2d {tiny} w(1,1,3,3) with bias: per-call overhead", "overhead_conv2d",
                        _overhead_conv_workload))
     return result
 

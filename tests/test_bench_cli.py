@@ -89,13 +89,19 @@ def test_missing_peers_are_named_absent_in_the_table(quick_run):
             assert "absent" in out
 
 
-def test_filter_is_a_regex_on_case_names(tmp_path):
-    bench(tmp_path, "--quick", "--repeat", "1", "--threads", "1", "--filter", "^relu",
-          "--json", "f.json")
+def test_filter_is_a_regex_on_case_names_and_plot_writes_a_png_or_says_why_not(tmp_path):
+    out = bench(tmp_path, "--quick", "--repeat", "1", "--threads", "1", "--filter", "^relu",
+                "--json", "f.json", "--plot", "ratios.png")
     with open(tmp_path / "f.json") as f:
         doc = json.load(f)
     assert [row["name"] for row in doc["cases"]] == ["relu", "relu_inplace"]
     assert doc["settings"]["filter"] == "^relu"
+    png = tmp_path / "ratios.png"
+    if "matplotlib is not installed" in out:
+        assert not png.exists()
+    else:
+        assert "plot written to ratios.png" in out
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_filter_that_is_no_regex_is_a_substring_and_list_shows_the_cases(tmp_path):
@@ -109,17 +115,6 @@ def test_filter_that_is_no_regex_is_a_substring_and_list_shows_the_cases(tmp_pat
 def test_filter_matching_nothing_says_so(tmp_path):
     out = bench(tmp_path, "--quick", "--filter", "no_such_case", status=2)
     assert "no case matches" in out
-
-
-def test_plot_writes_a_png_or_says_matplotlib_is_missing(tmp_path):
-    out = bench(tmp_path, "--quick", "--repeat", "1", "--threads", "1", "--filter",
-                "image_5x5$", "--plot", "ratios.png")
-    png = tmp_path / "ratios.png"
-    if "matplotlib is not installed" in out:
-        assert not png.exists()
-    else:
-        assert "plot written to ratios.png" in out
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_algorithms_and_scaling_report_each_conv_path(tmp_path):
