@@ -133,7 +133,14 @@ def conv_output_size(shape):
 
 
 def conv_flops(shape):
-    """2 * multiply-adds of the layer: the figure GFLOP/s is quoted against."""
+    """2 * multiply-adds of the layer: the figure GFLOP/s is quoted against.
+
+    Example
+    -------
+    >>> from fastconv.benchmark import CONV_SHAPES, conv_flops
+    >>> conv_flops(CONV_SHAPES[3])      # vgg_3x3: 2 * 64 * 112 * 112 * 64 * 3 * 3
+    924844032
+    """
     p, q = conv_output_size(shape)
     return 2 * shape.n * shape.k * p * q * (shape.c // shape.groups) * shape.r * shape.s
 
@@ -416,7 +423,18 @@ def _overhead_conv_workload(peers):
 
 
 def cases(quick=False):
-    """Every case, in table order."""
+    """Every case, in table order; `quick` shrinks the shapes (the --quick of the command).
+
+    Example
+    -------
+    >>> from fastconv.benchmark import Peers, cases
+    >>> case = next(c for c in cases(quick=True) if c.name == "relu")
+    >>> case.describe
+    'relu x(2,8,16,16)'
+    >>> workload = case.build(Peers())
+    >>> list(workload.impls)[0], workload.unit, workload.work    # read + written bytes
+    ('fastconv', 'GB/s', 32768)
+    """
     result = []
     for full in CONV_SHAPES:
         shape = quick_conv_shape(full) if quick else full
@@ -809,10 +827,11 @@ def add_arguments(parser):
     return parser
 
 
-def run(args, out=sys.stdout):
-    """`fastconv bench` with parsed arguments; returns the exit status."""
+def run(args, out=None):
+    """`fastconv bench` with parsed arguments; prints to `out` (default: sys.stdout) and
+    returns the exit status."""
     def say(text=""):
-        print(text, file=out, flush=True)
+        print(text, file=out or sys.stdout, flush=True)
 
     chosen = select(cases(args.quick), args.filter)
     if args.list:
@@ -913,6 +932,15 @@ def _scaling_table(rows):
 
 
 def main(argv=None):
+    """`fastconv bench` with the arguments of a command line (see --help).
+
+    Example
+    -------
+    >>> from fastconv import benchmark
+    >>> benchmark.main(["--list", "--filter", "^resnet_1x1$"])
+    resnet_1x1            conv2d x(1,256,56,56) w(64,256,1,1) stride 1 padding 0 groups 1
+    0
+    """
     parser = add_arguments(argparse.ArgumentParser(
         prog="fastconv bench", description="fastconv beside its peers, timed in one process"))
     return run(parser.parse_args(argv))

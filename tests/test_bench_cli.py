@@ -1,6 +1,7 @@
 """`fastconv bench`: the command runs, its JSON holds what it promises, --filter, --list and
 --plot behave; the NumPy peers compute what fastconv computes; the target rules.  No timing
 is asserted: the figures depend on the machine and its load."""
+import doctest
 import json
 import os
 import subprocess
@@ -133,6 +134,10 @@ def test_algorithms_and_scaling_report_each_conv_path(tmp_path):
 
 
 # ---- the pieces, in process -----------------------------------------------------------------
+
+def test_docstring_examples_of_the_benchmark_module_run():
+    result = doctest.testmod(fb)
+    assert result.attempted >= 5 and result.failed == 0
 
 def test_quick_shapes_keep_the_kind_of_layer():
     for full in fb.CONV_SHAPES:
