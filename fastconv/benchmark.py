@@ -33,15 +33,17 @@ How it is measured
   apart, so their ratio is steadier than the ratio of two medians.
 * GFLOP/s = 2 * N * K * P * Q * (C / groups) * R * S / time (BLIS's convention);
   GB/s = (bytes of the input read + bytes of the output written) / time.
-* The machine's peaks are measured in the same run, before the cases: sgemm GFLOP/s of a
-  float32 matmul (2048 x 2048 x 2048) by numpy's BLAS and by torch when installed, the faster
-  of the two (numpy's OpenBLAS may run an older ISA's kernel), and the bandwidth of np.copyto of
-  128 MiB counted as read + write bytes, split over the threads in use (numpy releases the GIL
-  while it copies).  The share of peak of a row is its GFLOP/s over the sgemm peak (conv) or
-  its GB/s over the copy bandwidth (pooling, relu).  The header names numpy's BLAS kernel:
-  on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so OpenBLAS
-  runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about doubles
-  that (torch's matmul is OpenBLAS too): the command prints a note when it sees the mismatch.
+* The machine's peaks are measured in the same run: sgemm GFLOP/s of a float32 matmul
+  (2048 x 2048 x 2048) by numpy's BLAS and by torch when installed, the faster of the two
+  (numpy's OpenBLAS may run an older ISA's kernel), and the bandwidth of np.copyto of 128 MiB
+  counted as read + write bytes, split over the threads in use (numpy releases the GIL while
+  it copies).  They are timed once before the cases (the header), and the row's peak kernel
+  (sgemm for conv2d, copy otherwise) runs again inside each case's round-robin: the share of
+  peak is the median over the repeats of the row's rate over the peak's rate in that repeat,
+  so that a busy machine slows both sides of the fraction alike.  The header names the BLAS
+  kernels: on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so
+  OpenBLAS runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about
+  doubles that (torch's matmul is OpenBLAS too): the command prints a note when it sees this.
 * Threads: fastconv.set_num_threads, torch.set_num_threads, cv2.setNumThreads and (when
   threadpoolctl is installed) numpy's BLAS all get --threads; all are restored afterwards.
 """
@@ -555,47 +557,65 @@ def max_relative_error(result, expected):
     return float(np.max(np.abs(result - expected))) / scale
 
 
-def measure_peaks(threads, repeat, min_time, quick=False, torch=None):
-    """The machine's sgemm GFLOP/s and copy bandwidth in GB/s.
+class PeakKernels:
+    """The kernels whose speed is the machine's peak: sgemm GFLOP/s and copy bandwidth GB/s.
 
     sgemm: float32 matmul of two n x n matrices by numpy's BLAS and, when torch is given, by
     torch; the peak is the faster of the two, because numpy's OpenBLAS may run an older ISA's
-    kernel than the CPU has (on the 2-core AMD EPYC it picks its Haswell AVX2 kernel on an
-    AVX-512 CPU, at half torch's speed).  copy: np.copyto, read + write bytes, split over
-    `threads` Python threads.
+    kernel than the CPU has.  copy: np.copyto, read + write bytes, split over `threads` Python
+    threads (numpy releases the GIL while it copies).  `measure` times them alone before the
+    cases; run_case then runs the chosen sgemm or the copy inside each case's round-robin, so
+    that a row's share of peak pairs timings taken under the same load.
     """
-    rng = _rng()
-    n = QUICK_SGEMM_SIZE if quick else SGEMM_SIZE
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    bm = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), np.float32)
-    count = (QUICK_COPY_BYTES if quick else COPY_BYTES) // 4
-    src, dst = rng.standard_normal(count, dtype=np.float32), np.empty(count, np.float32)
-    bounds = np.linspace(0, count, threads + 1).astype(int)
-    chunks = [(dst[lo:hi], src[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
-    def copy():
-        if threads == 1:
-            np.copyto(dst, src)
-            return
-        workers = [threading.Thread(target=np.copyto, args=chunk) for chunk in chunks]
-        for t in workers:
-            t.start()
-        for t in workers:
-            t.join()
+    def __init__(self, threads, quick=False, torch=None):
+        rng = _rng()
+        n = self.n = QUICK_SGEMM_SIZE if quick else SGEMM_SIZE
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty((n, n), np.float32)
+        count = (QUICK_COPY_BYTES if quick else COPY_BYTES) // 4
+        src, dst = rng.standard_normal(count, dtype=np.float32), np.empty(count, np.float32)
+        bounds = np.linspace(0, count, threads + 1).astype(int)
+        chunks = [(dst[lo:hi], src[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
-    impls = {"numpy": lambda: np.matmul(a, bm, out=c), "copy": copy}
-    if torch is not None:
-        at, bt, ct = torch.from_numpy(a), torch.from_numpy(bm), torch.from_numpy(c)
-        impls["torch"] = lambda: torch.matmul(at, bt, out=ct)
-    samples, _ = measure(impls, repeat, min_time)
-    sgemm = {name: 2 * n**3 / statistics.median(samples[name]) / 1e9
-             for name in ("numpy", "torch") if name in samples}
-    source = max(sgemm, key=sgemm.get)
-    return {"sgemm_gflops": sgemm[source], "sgemm_source": source, "sgemm_n": n,
-            "numpy_sgemm_gflops": sgemm["numpy"], "torch_sgemm_gflops": sgemm.get("torch"),
-            "copy_gbs": 2 * src.nbytes / statistics.median(samples["copy"]) / 1e9,
-            "copy_bytes": src.nbytes, "blas": Peers.blas()}
+        def copy():
+            if threads == 1:
+                np.copyto(dst, src)
+                return
+            workers = [threading.Thread(target=np.copyto, args=chunk) for chunk in chunks]
+            for t in workers:
+                t.start()
+            for t in workers:
+                t.join()
+
+        self.sgemm = {"numpy": lambda: np.matmul(a, b, out=c)}
+        if torch is not None:
+            at, bt, ct = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
+            self.sgemm["torch"] = lambda: torch.matmul(at, bt, out=ct)
+        self.sgemm_source = "numpy"
+        self.copy = copy
+        self.sgemm_flops = 2 * n**3
+        self.copy_bytes = 2 * src.nbytes     # read + written
+
+    def measure(self, repeat, min_time):
+        """The peaks, timed alone (interleaved with each other); picks the faster sgemm."""
+        impls = dict(self.sgemm, copy=self.copy)
+        samples, _ = measure(impls, repeat, min_time)
+        sgemm = {name: self.sgemm_flops / statistics.median(samples[name]) / 1e9
+                 for name in self.sgemm}
+        self.sgemm_source = max(sgemm, key=sgemm.get)
+        return {"sgemm_gflops": sgemm[self.sgemm_source], "sgemm_source": self.sgemm_source,
+                "sgemm_n": self.n, "numpy_sgemm_gflops": sgemm["numpy"],
+                "torch_sgemm_gflops": sgemm.get("torch"),
+                "copy_gbs": self.copy_bytes / statistics.median(samples["copy"]) / 1e9,
+                "copy_bytes": self.copy_bytes // 2, "blas": Peers.blas()}
+
+    def for_unit(self, unit):
+        """(label, kernel, work) of the peak a row of this unit is a share of."""
+        if unit == "GFLOP/s":
+            return "peak:sgemm", self.sgemm[self.sgemm_source], self.sgemm_flops
+        return "peak:copy", self.copy, self.copy_bytes
 
 
 def evaluate_target(rule, row):
@@ -621,8 +641,14 @@ def evaluate_target(rule, row):
     return {"status": status, "failed": failed, "criteria": criteria}
 
 
-def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False):
-    """Build, check and time one case; its row of results (a JSON-ready dict)."""
+def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False,
+             peak_kernels=None):
+    """Build, check and time one case; its row of results (a JSON-ready dict).
+
+    With peak_kernels, the row's peak kernel joins the round-robin and the share of peak is
+    the median over the repeats of (work / fastconv time) / (peak work / peak time); the
+    overhead rows, whose share means nothing, use `peaks` (timed before the cases).
+    """
     row = {"name": case.name, "op": case.op, "describe": case.describe, "layer": case.layer}
     try:
         workload = case.build(peers)
@@ -645,6 +671,9 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
         except Exception as exc:  # a peer that fails never fails the benchmark
             missing[label] = f"error: {type(exc).__name__}: {exc}"
             del impls[label]
+    peak_label = None
+    if peak_kernels is not None and not case.name.startswith("overhead"):
+        peak_label, impls[peak_label], peak_work = peak_kernels.for_unit(workload.unit)
     samples, numbers = measure(impls, repeat, min_time)
     mine = samples["fastconv"]
     row.update(unit=workload.unit, work=workload.work, auto_algorithm=workload.auto_algorithm,
@@ -653,8 +682,14 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
                     for label, s in samples.items()}
     rate = workload.work / row["impls"]["fastconv"]["median_s"] / 1e9
     row["rate"] = rate
-    peak = peaks.get("sgemm_gflops" if workload.unit == "GFLOP/s" else "copy_gbs")
-    row["peak_share"] = rate / peak if peak else None
+    if peak_label:
+        row["peak_share"] = (paired_ratio(samples[peak_label], mine) * workload.work
+                             / peak_work)
+        row["peak_rate"] = peak_work / row["impls"][peak_label]["median_s"] / 1e9
+    else:
+        peak = peaks.get("sgemm_gflops" if workload.unit == "GFLOP/s" else "copy_gbs")
+        row["peak_share"] = rate / peak if peak else None
+        row["peak_rate"] = peak
     row["ratios"] = {label: paired_ratio(samples[label], mine) for label in impls
                      if label in PEERS}
     row["checks"] = {label: {"max_relative_error": err, "ok": err <= CHECK_TOLERANCE}
@@ -744,10 +779,10 @@ def header():
 
 LEGEND = """\
 fastconv: median time per call (spread: ± half the interquartile range). rate: GFLOP/s for
-conv2d, GB/s (bytes read + written) otherwise; peak: share of the sgemm peak (conv2d) or of the
-copy bandwidth. torch / opencv / numpy: peer time / fastconv time, > 1 means fastconv is
-faster ("absent": not installed, "-": not applicable). check: every peer's result against
-fastconv's. target: the project's goal for the row (issue 3 §5)."""
+conv2d, GB/s (bytes read + written) otherwise. peak: share of the sgemm peak (conv2d) or of the
+copy bandwidth, timed in the same loop. torch / opencv / numpy: peer time / fastconv time,
+> 1 means fastconv is faster ("absent": not installed, "-": not applicable). check: every
+peer's result against fastconv's. target: the project's goal for the row (issue 3 §5)."""
 
 
 def machine_info():
@@ -856,7 +891,8 @@ def run(args, out=None):
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
                                   for p in ("torch", "opencv", "numpy")))
-        peaks = measure_peaks(threads, args.repeat, min_time, args.quick, peers.torch)
+        peak_kernels = PeakKernels(threads, args.quick, peers.torch)
+        peaks = peak_kernels.measure(args.repeat, min_time)
         others = "".join(f", {name} {peaks[name + '_sgemm_gflops']:.1f}"
                          for name in ("numpy", "torch")
                          if name != peaks["sgemm_source"] and peaks[name + "_sgemm_gflops"])
@@ -873,7 +909,7 @@ def run(args, out=None):
         rows = []
         for case in chosen:
             row = run_case(case, peers, peaks, args.repeat, min_time, args.algorithms,
-                           args.quick)
+                           args.quick, peak_kernels)
             rows.append(row)
             say(format_row(row))
         say()

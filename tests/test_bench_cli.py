@@ -75,6 +75,10 @@ def test_quick_json_has_every_case_with_its_figures(quick_run):
             assert (peer in row["ratios"]) != (peer in row["missing"]), (row["name"], peer)
         assert "numpy" in row["ratios"]        # numpy is always there
         assert set(row["checks"]) == set(row["ratios"])
+        assert row["peak_share"] > 0 and row["peak_rate"] > 0
+        # the peak kernel runs in the case's loop, except on the overhead rows
+        assert any(label.startswith("peak:") for label in row["impls"]) != \
+            row["name"].startswith("overhead")
         assert all(check["ok"] for check in row["checks"].values()), row["checks"]
         assert row["target"]["status"] == "n/a"  # the targets are for the full shapes
         if row["op"] == "conv2d":
