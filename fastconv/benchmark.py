@@ -952,7 +952,7 @@ def _algorithm_table(rows):
         skipped = ", ".join(row["skipped_algorithms"])
         verdict = "" if info["ok"] else f"  (> {AUTO_TOLERANCE:.2f}x the best)"
         lines.append(f"{row['name']:<20}  {info['auto'] or '?':<10}  {info['best']:<10}  "
-                     f"{info['auto_slowdown']:<9.2f}  {times}"
+                     f"{info['auto_slowdown']:<9.3f}  {times}"
                      + (f"  (not for this shape: {skipped})" if skipped else "") + verdict)
     return "\n".join(lines)
 
