@@ -698,8 +698,10 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
         times = {name: row["impls"][f"fastconv:{name}"]["median_s"]
                  for name in workload.algorithms}
         best = min(times, key=times.get)
-        pick = workload.auto_algorithm if workload.auto_algorithm in times else None
-        slowdown = (times[pick] if pick else row["impls"]["fastconv"]["median_s"]) / times[best]
+        # auto's own row when its pick is unknown; paired within each repeat, as the ratios
+        pick = (f"fastconv:{workload.auto_algorithm}" if workload.auto_algorithm in times
+                else "fastconv")
+        slowdown = paired_ratio(samples[pick], samples[f"fastconv:{best}"])
         row["algorithms"] = {"times_s": times, "best": best, "auto": workload.auto_algorithm,
                              "auto_slowdown": slowdown, "ok": slowdown <= AUTO_TOLERANCE}
     if quick:
