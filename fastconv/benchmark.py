@@ -697,11 +697,14 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
     if algorithms and workload.algorithms:
         times = {name: row["impls"][f"fastconv:{name}"]["median_s"]
                  for name in workload.algorithms}
-        best = min(times, key=times.get)
-        # auto's own row when its pick is unknown; paired within each repeat, as the ratios
+        # auto's own row when its pick is unknown; pick time / each algorithm's time, paired
+        # within each repeat as the ratios are; the best is the one auto's pick loses most to
         pick = (f"fastconv:{workload.auto_algorithm}" if workload.auto_algorithm in times
                 else "fastconv")
-        slowdown = paired_ratio(samples[pick], samples[f"fastconv:{best}"])
+        versus = {name: paired_ratio(samples[pick], samples[f"fastconv:{name}"])
+                  for name in times}
+        best = max(versus, key=versus.get)      # the pick itself (ratio 1) if nothing beats it
+        slowdown = max(versus[best], 1.0)
         row["algorithms"] = {"times_s": times, "best": best, "auto": workload.auto_algorithm,
                              "auto_slowdown": slowdown, "ok": slowdown <= AUTO_TOLERANCE}
     if quick:
