@@ -1,4 +1,5 @@
-"""Command line: `fastconv demo` (or `python -m fastconv demo`) and `fastconv config`."""
+"""Command line: `fastconv demo` (or `python -m fastconv demo`), `fastconv config`,
+`fastconv bench` and `fastconv train`."""
 import argparse
 import sys
 import time
@@ -6,6 +7,7 @@ import time
 import numpy as np
 
 import fastconv
+from fastconv import benchmark, train
 
 # The worked example every CNN text starts from: a 5x5 image, a 3x3 filter, stride 1.
 SEED_IMAGE = [[3, 5, 2, 8, 1], [9, 7, 5, 4, 3], [2, 0, 6, 1, 6], [6, 3, 7, 9, 2], [1, 4, 9, 5, 1]]
@@ -61,10 +63,13 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="the worked examples: a convolution, a max pool, a blur")
     commands.add_parser("config", help="version, ISA, threads, OpenMP and kernels in use")
-    from . import train
+    benchmark.add_arguments(commands.add_parser(
+        "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)"))
     train.add_arguments(commands.add_parser(
         "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy"))
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return benchmark.run(args)
     if args.command == "train":
         return train.run(args)
     return {"demo": demo, "config": config}[args.command]()

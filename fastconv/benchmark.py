@@ -1,0 +1,987 @@
+"""`fastconv bench`: fastconv beside its peers, timed in one process.
+
+The cases, the peers and the measuring code live here, in the package, so that the command
+works from an installed wheel; bench/ (the pytest-benchmark suite) imports them from here.
+
+What is measured
+----------------
+* conv2d, float32, on ten layers of real networks (CONV_SHAPES), with a bias, and the same with
+  activation="relu" fused (name + "+relu"); max_pool2d 2x2 stride 2 and 3x3 stride 2 padding 1,
+  avg_pool2d 2x2 stride 2, relu out of place and in place (out=x), all on (32, 64, 112, 112);
+  the per-call overhead of relu and of a 3x3 conv2d on a (1, 1, 8, 8) input.
+* Peers, whichever are installed: PyTorch CPU (torch.nn.functional; conv+relu is conv2d then
+  an in-place relu_), OpenCV's cv2.filter2D for the single-channel image filter (zero border,
+  correlation, the bias as `delta`), and the NumPy code users write by hand (a strided
+  sliding_window_view and tensordot, einsum for depthwise; reshape + max/mean for 2x2 pooling,
+  sliding windows for 3x3; np.maximum for relu).  A missing peer leaves its column saying so.
+
+How it is measured
+------------------
+* Each implementation is first called once: that call warms the caches, page-faults the
+  output, lets torch build its oneDNN primitive, and gives the result that is compared with
+  fastconv's (max |peer - fastconv| / max |fastconv| must stay below CHECK_TOLERANCE, else the
+  row says MISMATCH).
+* Its inner loop is then scaled (1, 2, 5, 10, 20, ... calls, as timeit.autorange) until one
+  timing lasts at least `min_time` (50 ms; 2 ms with --quick), so that the resolution of
+  time.perf_counter and the loop's own cost are negligible.
+* The repeats interleave the implementations round-robin (fastconv, torch, numpy, fastconv,
+  torch, ...; the first one rotates), so that load from other processes falls on all of them
+  alike.  The reported time is the median over the repeats of the per-call time; the spread is
+  the interquartile range over the median.  The garbage collector is off while timing.
+* A ratio is peer time / fastconv time (> 1: fastconv is faster), taken as the median over the
+  repeats of the ratio within each repeat: the two timings of one repeat were taken seconds
+  apart, so their ratio is steadier than the ratio of two medians.
+* GFLOP/s = 2 * N * K * P * Q * (C / groups) * R * S / time (BLIS's convention);
+  GB/s = (bytes of the input read + bytes of the output written) / time.
+* The machine's peaks are measured in the same run: sgemm GFLOP/s of a float32 matmul
+  (2048 x 2048 x 2048) by numpy's BLAS and by torch when installed, the faster of the two
+  (numpy's OpenBLAS may run an older ISA's kernel), and the bandwidth of np.copyto of 128 MiB
+  counted as read + write bytes, split over the threads in use (numpy releases the GIL while
+  it copies).  They are timed once before the cases (the header), and the row's peak kernel
+  (sgemm for conv2d, copy otherwise) runs again inside each case's round-robin: the share of
+  peak is the median over the repeats of the row's rate over the peak's rate in that repeat,
+  so that a busy machine slows both sides of the fraction alike.  The header names the BLAS
+  kernels: on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so
+  OpenBLAS runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about
+  doubles that (torch's matmul is OpenBLAS too): the command prints a note when it sees this.
+* Threads: fastconv.set_num_threads, torch.set_num_threads, cv2.setNumThreads and (when
+  threadpoolctl is installed) numpy's BLAS all get --threads; all are restored afterwards.
+"""
+import argparse
+import dataclasses
+import gc
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import sys
+import threading
+import time
+from collections import namedtuple
+
+import numpy as np
+
+from . import _ext
+from ._config import __version__, get_num_threads, set_num_threads, show_config
+from .functional import avg_pool2d, conv2d, max_pool2d, relu
+
+ConvShape = namedtuple("ConvShape", "name n c h w k r s stride padding groups")
+
+# Convolution layers as (N, C, H, W, K, R, S, stride, padding, groups), from the networks users
+# actually run.
+CONV_SHAPES = [
+    ConvShape("lenet_c1", 64, 1, 28, 28, 6, 5, 5, 1, 2, 1),
+    ConvShape("lenet_c2", 64, 6, 14, 14, 16, 5, 5, 1, 0, 1),
+    ConvShape("alexnet_c1", 1, 3, 227, 227, 96, 11, 11, 4, 0, 1),
+    ConvShape("vgg_3x3", 1, 64, 112, 112, 64, 3, 3, 1, 1, 1),
+    ConvShape("resnet_3x3_b1", 1, 128, 28, 28, 128, 3, 3, 1, 1, 1),
+    ConvShape("resnet_3x3_b32", 32, 128, 28, 28, 128, 3, 3, 1, 1, 1),
+    ConvShape("resnet_1x1", 1, 256, 56, 56, 64, 1, 1, 1, 0, 1),
+    ConvShape("resnet_7x7s2", 1, 3, 224, 224, 64, 7, 7, 2, 3, 1),
+    ConvShape("depthwise", 1, 256, 56, 56, 256, 3, 3, 1, 1, 256),
+    ConvShape("image_5x5", 1, 1, 1024, 1024, 1, 5, 5, 1, 2, 1),
+]
+POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
+OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
+
+# --quick: every case on shapes that take well under a millisecond even with scalar kernels,
+# for CI smoke runs; the figures then measure overheads and caches, not the kernels.
+QUICK_POOL_SHAPE = (2, 8, 16, 16)
+QUICK_SIDE = 20          # spatial size of the quick conv layers
+QUICK_IMAGE_SIDE = 64    # ... and of the quick single-channel image
+QUICK_CHANNELS = 8
+
+PEERS = ("torch", "opencv", "numpy")
+CHECK_TOLERANCE = 1e-4   # max |peer - fastconv| / max |fastconv|; float32 sums of <= 1152 terms
+MIN_TIME = 0.05          # seconds per timing (per repeat and implementation)
+QUICK_MIN_TIME = 0.002
+DEFAULT_REPEAT = 7
+SGEMM_SIZE, QUICK_SGEMM_SIZE = 2048, 256
+COPY_BYTES, QUICK_COPY_BYTES = 128 << 20, 4 << 20
+
+# The project's targets (issue 3 §5): per rule, the minimum ratio to a peer, the minimum share
+# of the machine's peak, or the maximum time per call.
+LARGE_LAYERS = ("alexnet_c1", "vgg_3x3", "resnet_3x3_b1", "resnet_3x3_b32", "resnet_1x1",
+                "resnet_7x7s2")
+TARGETS = {
+    "large_layer": {"torch": 0.9, "peak": 0.70},
+    "lenet": {"torch": 1.5},
+    "depthwise": {"torch": 2.0},
+    "image": {"torch": 10.0, "opencv": 0.5},
+    "max_pool2d": {"torch": 5.0, "peak": 0.70},
+    "relu": {"peak": 0.80},
+    "overhead_relu": {"max_us": 3.0},
+    "overhead_conv2d": {"max_us": 5.0},
+}
+SCALING_TARGET = 1.8     # speed-up of 2 threads over 1 on the large layers
+AUTO_TOLERANCE = 1.10    # auto's pick may be at most 10% slower than the best algorithm
+
+
+def _conv_rule(layer):
+    if layer in LARGE_LAYERS:
+        return "large_layer"
+    if layer.startswith("lenet"):
+        return "lenet"
+    return {"depthwise": "depthwise", "image_5x5": "image"}.get(layer)
+
+
+def conv_output_size(shape):
+    """(P, Q) of a ConvShape."""
+    p = (shape.h + 2 * shape.padding - shape.r) // shape.stride + 1
+    q = (shape.w + 2 * shape.padding - shape.s) // shape.stride + 1
+    return p, q
+
+
+def conv_flops(shape):
+    """2 * multiply-adds of the layer: the figure GFLOP/s is quoted against.
+
+    Example
+    -------
+    >>> from fastconv.benchmark import CONV_SHAPES, conv_flops
+    >>> conv_flops(CONV_SHAPES[3])      # vgg_3x3: 2 * 64 * 112 * 112 * 64 * 3 * 3
+    924844032
+    """
+    p, q = conv_output_size(shape)
+    return 2 * shape.n * shape.k * p * q * (shape.c // shape.groups) * shape.r * shape.s
+
+
+def quick_conv_shape(shape):
+    """The layer shrunk for --quick, keeping its kernel, stride, padding and kind (depthwise
+    stays depthwise, the single-channel image stays single-channel)."""
+    if shape.c == 1 and shape.k == 1:
+        side = min(shape.h, QUICK_IMAGE_SIDE)
+        return shape._replace(n=1, h=side, w=side)
+    c = min(shape.c, QUICK_CHANNELS)
+    depthwise = shape.groups == shape.c and shape.groups > 1
+    return shape._replace(n=min(shape.n, 2), c=c, h=min(shape.h, QUICK_SIDE),
+                          w=min(shape.w, QUICK_SIDE), k=c if depthwise else
+                          min(shape.k, QUICK_CHANNELS), groups=c if depthwise else 1)
+
+
+# ---- peers ----------------------------------------------------------------------------------
+
+class Peers:
+    """The peers that are installed, with their thread counts set to `threads` (None: leave
+    them alone).  `reason[name]` says why a peer is absent."""
+
+    def __init__(self, threads=None):
+        self.torch = self.cv2 = None
+        self.reason = {}
+        self._restore = []
+        try:
+            import torch
+            self.torch = torch
+        except Exception as exc:  # ImportError, or a broken install: never fail the benchmark
+            self.reason["torch"] = f"not installed ({type(exc).__name__})"
+        try:
+            import cv2
+            self.cv2 = cv2
+        except Exception as exc:
+            self.reason["opencv"] = f"not installed ({type(exc).__name__})"
+        self.blas_threads = "unmanaged (threadpoolctl not installed)"
+        if threads is not None:
+            self._set_threads(threads)
+
+    def _set_threads(self, threads):
+        if self.torch is not None:
+            self._restore.append((self.torch.set_num_threads, self.torch.get_num_threads()))
+            self.torch.set_num_threads(threads)
+        if self.cv2 is not None:
+            self._restore.append((self.cv2.setNumThreads, self.cv2.getNumThreads()))
+            self.cv2.setNumThreads(threads)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        limits = threadpool_limits(limits=threads, user_api="blas")
+        self._restore.append((lambda _: limits.restore_original_limits(), None))
+        self.blas_threads = threads
+
+    @staticmethod
+    def blas():
+        """The BLAS libraries loaded (numpy's, torch's) and the kernel each chose, e.g.
+        "openblas 0.3.31 Haswell" (threadpoolctl tells; OpenBLAS picks by CPU, and
+        OPENBLAS_CORETYPE overrides it)."""
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return "unknown (threadpoolctl not installed)"
+        return "; ".join(f"{i.get('internal_api')} {i.get('version')} "
+                         f"{i.get('architecture') or ''}".strip()
+                         for i in threadpool_info() if i.get("user_api") == "blas")
+
+    def restore(self):
+        """Give the peers back the thread counts they had."""
+        for setter, value in reversed(self._restore):
+            setter(value)
+        self._restore.clear()
+
+    def versions(self):
+        versions = {"fastconv": __version__, "python": platform.python_version(),
+                    "numpy": np.__version__}
+        versions["torch"] = self.torch.__version__ if self.torch is not None else None
+        versions["opencv"] = self.cv2.__version__ if self.cv2 is not None else None
+        return versions
+
+
+def numpy_conv2d(x, weight, bias, stride, padding, groups, relu=False):
+    """The convolution users write by hand: pad, a strided sliding-window view, and tensordot
+    (numpy copies the windows into an im2col matrix and calls its BLAS sgemm) per group;
+    einsum for depthwise."""
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    k, cg, r, s = weight.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (r, s), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]                       # (N, C, P, Q, R, S)
+    if groups == 1:
+        y = np.tensordot(windows, weight, axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
+    elif groups == x.shape[1] == k:
+        y = np.einsum("ncpqrs,crs->ncpq", windows, weight[:, 0])
+    else:
+        kg = k // groups
+        y = np.concatenate([np.tensordot(windows[:, g * cg:(g + 1) * cg],
+                                         weight[g * kg:(g + 1) * kg],
+                                         axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
+                            for g in range(groups)], axis=1)
+    if bias is not None:
+        y += bias[:, None, None]
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
+
+
+def numpy_max_pool2d(x, kernel, stride, padding):
+    """2x2 stride 2: a reshape and a max; otherwise sliding windows over an -inf padded copy."""
+    n, c, h, w = x.shape
+    if kernel == stride == 2 and padding == 0 and h % 2 == 0 and w % 2 == 0:
+        return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+                   constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(2, 3))
+    return windows[:, :, ::stride, ::stride].max(axis=(-2, -1))
+
+
+def numpy_avg_pool2d_2x2(x):
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Workload:
+    """A case's arrays and callables, made only when the case runs.
+
+    impls: label -> zero-argument callable returning the output as an ndarray; "fastconv"
+    first.  missing: peer -> why it has no figure.  work: FLOPs (conv) or bytes moved.
+    algorithms: conv only, algorithm name -> callable, for --algorithms.
+    """
+    impls: dict
+    missing: dict
+    work: float
+    unit: str
+    auto_algorithm: str = None
+    algorithms: dict = dataclasses.field(default_factory=dict)
+    skipped_algorithms: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    op: str          # the fastconv function it times
+    describe: str    # shape and arguments, for --list and the JSON
+    rule: str        # key of TARGETS, or None
+    build: object    # build(peers) -> Workload
+    layer: str = None  # conv cases: the ConvShape's name
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _conv_workload(shape, fused_relu, peers):
+    rng = _rng()
+    x = rng.standard_normal((shape.n, shape.c, shape.h, shape.w), dtype=np.float32)
+    w = rng.standard_normal((shape.k, shape.c // shape.groups, shape.r, shape.s),
+                            dtype=np.float32)
+    b = rng.standard_normal(shape.k, dtype=np.float32)
+    activation = "relu" if fused_relu else None
+
+    def fastconv_with(algorithm):
+        return lambda: conv2d(x, w, b, shape.stride, shape.padding, groups=shape.groups,
+                              activation=activation, algorithm=algorithm)
+
+    impls = {"fastconv": fastconv_with("auto")}
+    missing = {}
+    if peers.torch is not None:
+        torch = peers.torch
+        xt, wt, bt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+
+        def torch_conv():
+            y = torch.nn.functional.conv2d(xt, wt, bt, shape.stride, shape.padding, 1,
+                                           shape.groups)
+            return (torch.relu_(y) if fused_relu else y).numpy()
+        impls["torch"] = torch_conv
+    else:
+        missing["torch"] = peers.reason["torch"]
+    single_image = (shape.n == shape.c == shape.k == shape.groups == shape.stride == 1
+                    and shape.r % 2 == shape.s % 2 == 1
+                    and shape.padding == shape.r // 2 == shape.s // 2)
+    if not single_image:
+        missing["opencv"] = "not applicable (single-channel image filters only)"
+    elif peers.cv2 is not None:
+        cv2 = peers.cv2
+        image, kernel, delta = x[0, 0], w[0, 0], float(b[0])
+
+        def opencv_filter():
+            # filter2D correlates (no kernel flip); BORDER_CONSTANT pads with zeros
+            y = cv2.filter2D(image, -1, kernel, delta=delta, borderType=cv2.BORDER_CONSTANT)
+            if fused_relu:
+                np.maximum(y, 0, out=y)
+            return y[None, None]
+        impls["opencv"] = opencv_filter
+    else:
+        missing["opencv"] = peers.reason["opencv"]
+    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, shape.padding, shape.groups,
+                                          fused_relu)
+    workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
+    auto = getattr(_ext, "conv2d_auto_algorithm", None)
+    if auto is not None:
+        pad = (shape.padding, shape.padding)
+        workload.auto_algorithm = auto(x.shape, w.shape, (shape.stride, shape.stride),
+                                       (pad, pad), (1, 1), shape.groups)
+    for name in _ext.ALGORITHMS:
+        if name == "auto":
+            continue
+        run = fastconv_with(name)
+        try:
+            run()
+        except ValueError as exc:   # the algorithm does not take this shape
+            workload.skipped_algorithms[name] = str(exc)
+        else:
+            workload.algorithms[name] = run
+    return workload
+
+
+def _pool_workload(shape, kind, kernel, stride, padding, peers):
+    x = _rng().standard_normal(shape, dtype=np.float32)
+    n, c, h, w = shape
+    p = (h + 2 * padding - kernel) // stride + 1
+    q = (w + 2 * padding - kernel) // stride + 1
+    moved = x.nbytes + n * c * p * q * x.itemsize
+    missing = {}
+    if kind == "max":
+        impls = {"fastconv": lambda: max_pool2d(x, kernel, stride, padding)}
+        torch_op = "max_pool2d"
+        impls_numpy = lambda: numpy_max_pool2d(x, kernel, stride, padding)  # noqa: E731
+    else:
+        impls = {"fastconv": lambda: avg_pool2d(x, kernel, stride, padding)}
+        torch_op = "avg_pool2d"
+        impls_numpy = lambda: numpy_avg_pool2d_2x2(x)  # noqa: E731
+    if peers.torch is not None:
+        xt, fn = peers.torch.from_numpy(x), getattr(peers.torch.nn.functional, torch_op)
+        impls["torch"] = lambda: fn(xt, kernel, stride, padding).numpy()
+    else:
+        missing["torch"] = peers.reason["torch"]
+    missing["opencv"] = "not applicable"
+    impls["numpy"] = impls_numpy
+    return Workload(impls, missing, moved, "GB/s")
+
+
+def _relu_workload(shape, in_place, peers):
+    x = _rng().standard_normal(shape, dtype=np.float32)
+    missing = {"opencv": "not applicable"}
+    if in_place:
+        # each implementation owns a buffer it rewrites; after the first call it holds no
+        # negatives, which costs a branch-free relu the same
+        mine, theirs, by_hand = x.copy(), x.copy(), x.copy()
+        impls = {"fastconv": lambda: relu(mine, out=mine)}
+        if peers.torch is not None:
+            xt = peers.torch.from_numpy(theirs)
+            impls["torch"] = lambda: peers.torch.relu_(xt).numpy()
+        impls["numpy"] = lambda: np.maximum(by_hand, 0, out=by_hand)
+    else:
+        impls = {"fastconv": lambda: relu(x)}
+        if peers.torch is not None:
+            xt = peers.torch.from_numpy(x)
+            impls["torch"] = lambda: peers.torch.relu(xt).numpy()
+        impls["numpy"] = lambda: np.maximum(x, 0)
+    if peers.torch is None:
+        missing["torch"] = peers.reason["torch"]
+    # keep "fastconv", "torch", "numpy" in PEERS order
+    impls = {k: impls[k] for k in ("fastconv",) + PEERS if k in impls}
+    return Workload(impls, missing, 2 * x.nbytes, "GB/s")
+
+
+def _overhead_conv_workload(peers):
+    shape = ConvShape("overhead_conv2d_8x8", *OVERHEAD_SHAPE, 1, 3, 3, 1, 0, 1)
+    workload = _conv_workload(shape, False, peers)
+    workload.missing["opencv"] = "not applicable"
+    workload.impls.pop("opencv", None)
+    return workload
+
+
+def cases(quick=False):
+    """Every case, in table order; `quick` shrinks the shapes (the --quick of the command).
+
+    Example
+    -------
+    >>> from fastconv.benchmark import Peers, cases
+    >>> case = next(c for c in cases(quick=True) if c.name == "relu")
+    >>> case.describe
+    'relu x(2,8,16,16)'
+    >>> workload = case.build(Peers())
+    >>> list(workload.impls)[0], workload.unit, workload.work    # read + written bytes
+    ('fastconv', 'GB/s', 32768)
+    """
+    result = []
+    for full in CONV_SHAPES:
+        shape = quick_conv_shape(full) if quick else full
+        describe = (f"conv2d x({shape.n},{shape.c},{shape.h},{shape.w}) "
+                    f"w({shape.k},{shape.c // shape.groups},{shape.r},{shape.s}) "
+                    f"stride {shape.stride} padding {shape.padding} groups {shape.groups}")
+        for fused in (False, True):
+            result.append(Case(
+                full.name + ("+relu" if fused else ""), "conv2d",
+                describe + (" activation=relu" if fused else ""), _conv_rule(full.name),
+                lambda peers, shape=shape, fused=fused: _conv_workload(shape, fused, peers),
+                layer=full.name))
+    pool = QUICK_POOL_SHAPE if quick else POOL_SHAPE
+    on = f"x{pool}".replace(" ", "")
+    for name, kind, kernel, stride, padding in (("max_pool2d_2x2s2", "max", 2, 2, 0),
+                                                ("max_pool2d_3x3s2p1", "max", 3, 2, 1),
+                                                ("avg_pool2d_2x2s2", "avg", 2, 2, 0)):
+        result.append(Case(
+            name, f"{kind}_pool2d", f"{kind}_pool2d {on} kernel {kernel} stride {stride} "
+            f"padding {padding}", "max_pool2d" if kind == "max" else None,
+            lambda peers, a=(kind, kernel, stride, padding): _pool_workload(pool, *a, peers)))
+    result.append(Case("relu", "relu", f"relu {on}", "relu",
+                       lambda peers: _relu_workload(pool, False, peers)))
+    result.append(Case("relu_inplace", "relu", f"relu {on} out=x", "relu",
+                       lambda peers: _relu_workload(pool, True, peers)))
+    tiny = f"x{OVERHEAD_SHAPE}".replace(" ", "")
+    result.append(Case("overhead_relu_8x8", "relu", f"relu {tiny}: per-call overhead",
+                       "overhead_relu", lambda peers: _relu_workload(OVERHEAD_SHAPE, False,
+                                                                      peers)))
+    result.append(Case("overhead_conv2d_8x8", "conv2d",
+                       f"conv2d {tiny} w(1,1,3,3) with bias: per-call overhead", "overhead_conv2d",
+                       _overhead_conv_workload))
+    return result
+
+
+def select(all_cases, pattern):
+    """The cases whose name contains `pattern` or matches it as a regular expression (searched,
+    so "^relu" and "b32" both work; "lenet_c1+relu" matches as the substring it is)."""
+    if not pattern:
+        return list(all_cases)
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        regex = None
+    return [c for c in all_cases if pattern in c.name or (regex and regex.search(c.name))]
+
+
+# ---- measuring ------------------------------------------------------------------------------
+
+def _loop(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - start
+
+
+def calibrate(fn, min_time):
+    """Calls per timing: the first of 1, 2, 5, 10, 20, 50, ... whose loop lasts >= min_time."""
+    number = 1
+    while True:
+        for factor in (1, 2, 5):
+            if _loop(fn, number * factor) >= min_time:
+                return number * factor
+        number *= 10
+
+
+def measure(impls, repeat, min_time, prepare=None):
+    """Per-call times of each implementation: {label: [seconds, ...] (one per repeat)}.
+
+    The implementations are interleaved within each repeat, the first one rotating; prepare,
+    when given, maps a label to a function run (untimed) before each of its timings.
+    """
+    prepare = prepare or {}
+    labels = list(impls)
+    numbers = {}
+    for label in labels:
+        prepare.get(label, lambda: None)()
+        # twice, keeping the larger count: one slice lost to another process during the
+        # first calibration would otherwise leave a fast call timed once per repeat
+        numbers[label] = max(calibrate(impls[label], min_time),
+                             calibrate(impls[label], min_time))
+    samples = {label: [] for label in labels}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(repeat):
+            shift = r % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                prepare.get(label, lambda: None)()
+                samples[label].append(_loop(impls[label], numbers[label]) / numbers[label])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples, numbers
+
+
+def summarize(samples):
+    """Median, quartiles and relative spread (IQR / median) of per-call times."""
+    q1, median, q3 = np.percentile(samples, [25, 50, 75])
+    return {"median_s": float(median), "q1_s": float(q1), "q3_s": float(q3),
+            "min_s": float(min(samples)), "spread": float((q3 - q1) / median) if median else 0.0,
+            "samples_s": [float(t) for t in samples]}
+
+
+def paired_ratio(peer, mine):
+    """Median over the repeats of peer time / fastconv time within the same repeat."""
+    return float(statistics.median(p / m for p, m in zip(peer, mine)))
+
+
+def max_relative_error(result, expected):
+    """max |result - expected| / max |expected| (the check of every peer against fastconv)."""
+    result, expected = np.asarray(result, np.float64), np.asarray(expected, np.float64)
+    if result.shape != expected.shape:
+        return math.inf
+    if expected.size == 0:
+        return 0.0
+    scale = float(np.max(np.abs(expected))) or 1.0
+    return float(np.max(np.abs(result - expected))) / scale
+
+
+class PeakKernels:
+    """The kernels whose speed is the machine's peak: sgemm GFLOP/s and copy bandwidth GB/s.
+
+    sgemm: float32 matmul of two n x n matrices by numpy's BLAS and, when torch is given, by
+    torch; the peak is the faster of the two, because numpy's OpenBLAS may run an older ISA's
+    kernel than the CPU has.  copy: np.copyto, read + write bytes, split over `threads` Python
+    threads (numpy releases the GIL while it copies).  `measure` times them alone before the
+    cases; run_case then runs the chosen sgemm or the copy inside each case's round-robin, so
+    that a row's share of peak pairs timings taken under the same load.
+    """
+
+    def __init__(self, threads, quick=False, torch=None):
+        rng = _rng()
+        n = self.n = QUICK_SGEMM_SIZE if quick else SGEMM_SIZE
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty((n, n), np.float32)
+        count = (QUICK_COPY_BYTES if quick else COPY_BYTES) // 4
+        src, dst = rng.standard_normal(count, dtype=np.float32), np.empty(count, np.float32)
+        bounds = np.linspace(0, count, threads + 1).astype(int)
+        chunks = [(dst[lo:hi], src[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+        def copy():
+            if threads == 1:
+                np.copyto(dst, src)
+                return
+            workers = [threading.Thread(target=np.copyto, args=chunk) for chunk in chunks]
+            for t in workers:
+                t.start()
+            for t in workers:
+                t.join()
+
+        self.sgemm = {"numpy": lambda: np.matmul(a, b, out=c)}
+        if torch is not None:
+            at, bt, ct = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
+            self.sgemm["torch"] = lambda: torch.matmul(at, bt, out=ct)
+        self.sgemm_source = "numpy"
+        self.copy = copy
+        self.sgemm_flops = 2 * n**3
+        self.copy_bytes = 2 * src.nbytes     # read + written
+
+    def measure(self, repeat, min_time):
+        """The peaks, timed alone (interleaved with each other); picks the faster sgemm."""
+        impls = dict(self.sgemm, copy=self.copy)
+        samples, _ = measure(impls, repeat, min_time)
+        sgemm = {name: self.sgemm_flops / statistics.median(samples[name]) / 1e9
+                 for name in self.sgemm}
+        self.sgemm_source = max(sgemm, key=sgemm.get)
+        return {"sgemm_gflops": sgemm[self.sgemm_source], "sgemm_source": self.sgemm_source,
+                "sgemm_n": self.n, "numpy_sgemm_gflops": sgemm["numpy"],
+                "torch_sgemm_gflops": sgemm.get("torch"),
+                "copy_gbs": self.copy_bytes / statistics.median(samples["copy"]) / 1e9,
+                "copy_bytes": self.copy_bytes // 2, "blas": Peers.blas()}
+
+    def for_unit(self, unit):
+        """(label, kernel, work) of the peak a row of this unit is a share of."""
+        if unit == "GFLOP/s":
+            return "peak:sgemm", self.sgemm[self.sgemm_source], self.sgemm_flops
+        return "peak:copy", self.copy, self.copy_bytes
+
+
+def evaluate_target(rule, row):
+    """pass / FAIL / n/a of a row against TARGETS[rule], with each criterion's figure."""
+    if rule is None:
+        return {"status": "-", "criteria": []}
+    criteria = []
+    for key, bound in TARGETS[rule].items():
+        if key == "max_us":
+            value = row["impls"]["fastconv"]["median_s"] * 1e6
+            ok = value <= bound
+        else:
+            value = row["peak_share"] if key == "peak" else row["ratios"].get(key)
+            ok = None if value is None else value >= bound
+        criteria.append({"criterion": key, "bound": bound, "value": value, "ok": ok})
+    failed = [c["criterion"] for c in criteria if c["ok"] is False]
+    if failed:
+        status = "FAIL"
+    elif any(c["ok"] is None for c in criteria):
+        status = "n/a"
+    else:
+        status = "pass"
+    return {"status": status, "failed": failed, "criteria": criteria}
+
+
+def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False,
+             peak_kernels=None):
+    """Build, check and time one case; its row of results (a JSON-ready dict).
+
+    With peak_kernels, the row's peak kernel joins the round-robin and the share of peak is
+    the median over the repeats of (work / fastconv time) / (peak work / peak time); the
+    overhead rows, whose share means nothing, use `peaks` (timed before the cases).
+    """
+    row = {"name": case.name, "op": case.op, "describe": case.describe, "layer": case.layer}
+    try:
+        workload = case.build(peers)
+    except Exception as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        return row
+    impls = dict(workload.impls)
+    if algorithms:
+        impls.update({f"fastconv:{name}": fn for name, fn in workload.algorithms.items()})
+    missing = dict(workload.missing)
+    try:
+        reference = np.array(impls["fastconv"]())   # a copy: in-place cases rewrite it
+    except Exception as exc:
+        row["error"] = f"fastconv: {type(exc).__name__}: {exc}"
+        return row
+    checks = {}
+    for label in list(impls)[1:]:
+        try:
+            checks[label] = max_relative_error(impls[label](), reference)
+        except Exception as exc:  # a peer that fails never fails the benchmark
+            missing[label] = f"error: {type(exc).__name__}: {exc}"
+            del impls[label]
+    peak_label = None
+    if peak_kernels is not None and not case.name.startswith("overhead"):
+        peak_label, impls[peak_label], peak_work = peak_kernels.for_unit(workload.unit)
+    samples, numbers = measure(impls, repeat, min_time)
+    mine = samples["fastconv"]
+    row.update(unit=workload.unit, work=workload.work, auto_algorithm=workload.auto_algorithm,
+               missing=missing, skipped_algorithms=workload.skipped_algorithms)
+    row["impls"] = {label: dict(summarize(s), number=numbers[label])
+                    for label, s in samples.items()}
+    rate = workload.work / row["impls"]["fastconv"]["median_s"] / 1e9
+    row["rate"] = rate
+    if peak_label:
+        row["peak_share"] = (paired_ratio(samples[peak_label], mine) * workload.work
+                             / peak_work)
+        row["peak_rate"] = peak_work / row["impls"][peak_label]["median_s"] / 1e9
+    else:
+        peak = peaks.get("sgemm_gflops" if workload.unit == "GFLOP/s" else "copy_gbs")
+        row["peak_share"] = rate / peak if peak else None
+        row["peak_rate"] = peak
+    row["ratios"] = {label: paired_ratio(samples[label], mine) for label in impls
+                     if label in PEERS}
+    row["checks"] = {label: {"max_relative_error": err, "ok": err <= CHECK_TOLERANCE}
+                     for label, err in checks.items()}
+    if algorithms and workload.algorithms:
+        times = {name: row["impls"][f"fastconv:{name}"]["median_s"]
+                 for name in workload.algorithms}
+        # auto's own row when its pick is unknown; pick time / each algorithm's time, paired
+        # within each repeat as the ratios are; the best is the one auto's pick loses most to
+        pick = (f"fastconv:{workload.auto_algorithm}" if workload.auto_algorithm in times
+                else "fastconv")
+        versus = {name: paired_ratio(samples[pick], samples[f"fastconv:{name}"])
+                  for name in times}
+        best = max(versus, key=versus.get)      # the pick itself (ratio 1) if nothing beats it
+        slowdown = max(versus[best], 1.0)
+        row["algorithms"] = {"times_s": times, "best": best, "auto": workload.auto_algorithm,
+                             "auto_slowdown": slowdown, "ok": slowdown <= AUTO_TOLERANCE}
+    if quick:
+        row["target"] = {"status": "n/a", "failed": [], "criteria": [],
+                         "note": "targets apply to the full shapes, not --quick"}
+    else:
+        row["target"] = evaluate_target(case.rule, row)
+    return row
+
+
+def run_scaling(all_cases, peers, repeat, min_time, quick=False):
+    """fastconv alone on each large layer at 1 and at 2 threads, interleaved; the speed-up."""
+    rows = []
+    for case in all_cases:
+        if case.layer not in LARGE_LAYERS or case.name != case.layer:
+            continue
+        workload = case.build(peers)
+        fn = workload.impls["fastconv"]
+        samples, _ = measure({"1 thread": fn, "2 threads": fn}, repeat, min_time,
+                             prepare={"1 thread": lambda: set_num_threads(1),
+                                      "2 threads": lambda: set_num_threads(2)})
+        speedup = paired_ratio(samples["1 thread"], samples["2 threads"])
+        rows.append({"name": case.name,
+                     "one_thread_s": statistics.median(samples["1 thread"]),
+                     "two_threads_s": statistics.median(samples["2 threads"]),
+                     "speedup": speedup,
+                     "target": "n/a" if quick else
+                     ("pass" if speedup >= SCALING_TARGET else "FAIL")})
+    return rows
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+def _duration(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+COLUMNS = [("case", 20), ("auto", 9), ("fastconv", 10), ("spread", 7), ("rate", 15),
+           ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
+           ("target", 18)]
+
+
+def _line(values):
+    return "  ".join(f"{v:<{w}}" for v, (_, w) in zip(values, COLUMNS)).rstrip()
+
+
+def format_row(row):
+    if "error" in row:
+        return _line([row["name"], "", "ERROR"]) + "  " + row["error"]
+    peers = []
+    for peer in PEERS:
+        if peer in row["ratios"]:
+            peers.append(f"{row['ratios'][peer]:.2f}x")
+        else:
+            reason = row["missing"].get(peer, "")
+            peers.append("absent" if reason.startswith("not installed") else
+                         "error" if reason.startswith("error") else "-")
+    bad = [p for p, c in row["checks"].items() if not c["ok"]]
+    check = "MISMATCH " + ",".join(bad) if bad else "ok"
+    target = row["target"]
+    status = target["status"]
+    if target.get("failed"):
+        status += " " + ",".join(target["failed"])
+    share = "" if row["peak_share"] is None else f"{100 * row['peak_share']:.0f}%"
+    fast = row["impls"]["fastconv"]
+    return _line([row["name"], row["auto_algorithm"] or "", _duration(fast["median_s"]),
+                  f"±{100 * fast['spread'] / 2:.0f}%", f"{row['rate']:.1f} {row['unit']}",
+                  share, *peers, check, status])
+
+
+def header():
+    return _line([name for name, _ in COLUMNS])
+
+
+LEGEND = """\
+fastconv: median time per call (spread: ± half the interquartile range). rate: GFLOP/s for
+conv2d, GB/s (bytes read + written) otherwise. peak: share of the sgemm peak (conv2d) or of the
+copy bandwidth, timed in the same loop. torch / opencv / numpy: peer time / fastconv time,
+> 1 means fastconv is faster ("absent": not installed, "-": not applicable). check: every
+peer's result against fastconv's. target: the project's goal for the row (issue 3 §5)."""
+
+
+def machine_info():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu,
+            "cores": _cores()}
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def plot(rows, path):
+    """A bar chart of fastconv's speed ratio to each peer per case (log scale); returns None,
+    or a message saying why there is no plot."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return (f"--plot: matplotlib is not installed (pip install matplotlib); "
+                f"no plot written to {path}")
+    rows = [r for r in rows if "ratios" in r and r["ratios"]]
+    if not rows:
+        return f"--plot: no case has a peer to compare with; no plot written to {path}"
+    peers = [p for p in PEERS if any(p in r["ratios"] for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(rows)), 4.5))
+    width = 0.8 / len(peers)
+    for i, peer in enumerate(peers):
+        xs = [j + (i - (len(peers) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [r["ratios"].get(peer, 0) or 0 for r in rows], width, label=f"vs {peer}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["name"] for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("peer time / fastconv time (> 1: fastconv faster)")
+    ax.set_title(f"fastconv {__version__}: speed ratio to its peers")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+def add_arguments(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for fastconv and every peer (default: all cores)")
+    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+                        help=f"timed repeats per case; medians over them (default "
+                             f"{DEFAULT_REPEAT})")
+    parser.add_argument("--filter", default=None, metavar="PATTERN",
+                        help="run the cases whose name matches this regex (or substring)")
+    parser.add_argument("--json", default=None, metavar="FILE",
+                        help="write every result, machine info, versions and peaks here")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="bar chart of the speed ratios to the peers (needs matplotlib)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small shapes and short timings: a smoke run for CI")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--algorithms", action="store_true",
+                        help="also time every conv2d algorithm fastconv accepts per conv case")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also time the large layers on 1 vs 2 threads")
+    return parser
+
+
+def run(args, out=None):
+    """`fastconv bench` with parsed arguments; prints to `out` (default: sys.stdout) and
+    returns the exit status."""
+    def say(text=""):
+        print(text, file=out or sys.stdout, flush=True)
+
+    chosen = select(cases(args.quick), args.filter)
+    if args.list:
+        for case in chosen:
+            say(f"{case.name:<22}{case.describe}")
+        return 0
+    if not chosen:
+        say(f"no case matches --filter {args.filter!r}; --list shows them")
+        return 2
+    if args.repeat < 1 or (args.threads is not None and args.threads < 1):
+        say("--repeat and --threads must be at least 1")
+        return 2
+    threads = args.threads or _cores()
+    min_time = QUICK_MIN_TIME if args.quick else MIN_TIME
+    previous_threads = get_num_threads()
+    set_num_threads(threads)
+    peers = Peers(threads)
+    try:
+        config = show_config(print_=False)
+        say(f"fastconv {__version__}: isa {config['isa']}, {threads} threads, "
+            f"{args.repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
+        versions = peers.versions()
+        say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
+                                  for p in ("torch", "opencv", "numpy")))
+        peak_kernels = PeakKernels(threads, args.quick, peers.torch)
+        peaks = peak_kernels.measure(args.repeat, min_time)
+        others = "".join(f", {name} {peaks[name + '_sgemm_gflops']:.1f}"
+                         for name in ("numpy", "torch")
+                         if name != peaks["sgemm_source"] and peaks[name + "_sgemm_gflops"])
+        say(f"machine peaks: sgemm {peaks['sgemm_gflops']:.1f} GFLOP/s ({peaks['sgemm_source']} "
+            f"matmul n={peaks['sgemm_n']}{others}), copy {peaks['copy_gbs']:.1f} GB/s (np.copyto "
+            f"{peaks['copy_bytes'] >> 20} MiB, read + write); BLAS: {peaks['blas']}")
+        if config["cpu_isa"] == "avx512" and "Haswell" in peaks["blas"]:
+            forced = os.environ.get("OPENBLAS_CORETYPE")
+            say("note: OpenBLAS runs its AVX2 (Haswell) sgemm on this AVX-512 CPU"
+                + (f" (OPENBLAS_CORETYPE={forced} is set)" if forced else "")
+                + ", so the sgemm peak is low; OPENBLAS_CORETYPE=SkylakeX measures its AVX-512 one")
+        say()
+        say(header())
+        rows = []
+        for case in chosen:
+            row = run_case(case, peers, peaks, args.repeat, min_time, args.algorithms,
+                           args.quick, peak_kernels)
+            rows.append(row)
+            say(format_row(row))
+        say()
+        say(LEGEND)
+        if args.algorithms:
+            say()
+            say(_algorithm_table(rows))
+        scaling = None
+        if args.scaling:
+            scaling = run_scaling(chosen, peers, args.repeat, min_time, args.quick)
+            say()
+            say(_scaling_table(scaling))
+    finally:
+        peers.restore()
+        set_num_threads(previous_threads)
+    if args.json:
+        document = {"settings": {"threads": threads, "repeat": args.repeat,
+                                 "quick": args.quick, "filter": args.filter,
+                                 "min_time_s": min_time, "blas_threads": peers.blas_threads,
+                                 "check_tolerance": CHECK_TOLERANCE},
+                    "machine": machine_info(), "config": config, "versions": versions,
+                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling}
+        with open(args.json, "w") as f:
+            json.dump(document, f, indent=1)
+        say(f"\nresults written to {args.json}")
+    if args.plot:
+        message = plot(rows, args.plot)
+        say("\n" + (message or f"plot written to {args.plot}"))
+    return 0
+
+
+def _algorithm_table(rows):
+    lines = [f"{'algorithms':<20}  {'auto picks':<10}  {'best':<10}  {'pick/best':<9}  "
+             f"times per algorithm"]
+    for row in rows:
+        info = row.get("algorithms")
+        if not info:
+            continue
+        times = "  ".join(f"{name} {_duration(t)}" for name, t in info["times_s"].items())
+        skipped = ", ".join(row["skipped_algorithms"])
+        verdict = "" if info["ok"] else f"  (> {AUTO_TOLERANCE:.2f}x the best)"
+        lines.append(f"{row['name']:<20}  {info['auto'] or '?':<10}  {info['best']:<10}  "
+                     f"{info['auto_slowdown']:<9.3f}  {times}"
+                     + (f"  (not for this shape: {skipped})" if skipped else "") + verdict)
+    return "\n".join(lines)
+
+
+def _scaling_table(rows):
+    lines = [f"{'scaling':<20}  {'1 thread':<10}  {'2 threads':<10}  {'speed-up':<8}  target "
+             f">= {SCALING_TARGET}x"]
+    for row in rows:
+        lines.append(f"{row['name']:<20}  {_duration(row['one_thread_s']):<10}  "
+                     f"{_duration(row['two_threads_s']):<10}  {row['speedup']:<8.2f}  "
+                     f"{row['target']}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """`fastconv bench` with the arguments of a command line (see --help).
+
+    Example
+    -------
+    >>> from fastconv import benchmark
+    >>> benchmark.main(["--list", "--filter", "^resnet_1x1$"])
+    resnet_1x1            conv2d x(1,256,56,56) w(64,256,1,1) stride 1 padding 0 groups 1
+    0
+    """
+    parser = add_arguments(argparse.ArgumentParser(
+        prog="fastconv bench", description="fastconv beside its peers, timed in one process"))
+    return run(parser.parse_args(argv))
