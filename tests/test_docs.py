@@ -29,3 +29,6 @@ def test_readme_usage_example_runs_and_gives_the_shapes_its_comments_state():
     assert z.shape == (8, 16, 16, 16) and z.dtype == np.float32
     assert (z >= 0).all()
     assert isinstance(fastconv.show_config(print_=False), dict)
+    # the training lines took one step: every parameter has a gradient and a finite loss
+    assert np.isfinite(namespace["loss"])
+    assert all(np.abs(p.grad).sum() > 0 for p in namespace["model"].parameters())
