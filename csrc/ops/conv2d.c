@@ -70,19 +70,18 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
     if ((algorithm == FC_CONV_DIRECT || algorithm == FC_CONV_DEPTHWISE) && !rows_fit)
         return fc_ref_conv2d_forward(p, dtype, x, weight, bias, y, activation);
     const int relu = activation == FC_ACTIVATION_RELU;
-    const int pointwise = algorithm == FC_CONV_POINTWISE;
     if (dtype == FC_FLOAT32) {
         if (algorithm == FC_CONV_DEPTHWISE)
             return fc_f32_conv2d_depthwise(p, out_h, out_w, x, weight, bias, y, relu);
         return algorithm == FC_CONV_DIRECT
                    ? fc_f32_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-                   : fc_f32_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu, pointwise);
+                   : fc_f32_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu);
     }
     if (algorithm == FC_CONV_DEPTHWISE)
         return fc_f64_conv2d_depthwise(p, out_h, out_w, x, weight, bias, y, relu);
     return algorithm == FC_CONV_DIRECT
                ? fc_f64_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-               : fc_f64_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu, pointwise);
+               : fc_f64_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu);
 }
 
 fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,

@@ -25,11 +25,30 @@
 
 #ifndef FC_GEMM_PLAN_DEFINED
 #define FC_GEMM_PLAN_DEFINED
+/* a + b for non-negative a, b, saturating at INT64_MAX (plans compare it to a budget) */
+static inline int64_t fc_gemm_add_saturating(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
 typedef struct fc_gemm_plan {
     int64_t kc, nc;         /* reduction rows and pixel columns of one B panel */
     int64_t chunk_panels;   /* A panels (MR filters x red) packed at once */
     int64_t min_bytes;      /* the smallest max_workspace_bytes per thread that would do */
 } fc_gemm_plan;
+
+/* The virtual grid of a stride-1 convolution: output pixel (oh, ow) is computed at flat index
+ * oh * wp + ow of a grid as wide as the padded input, where tap (c, r, s) reads padded plane c
+ * at that index + r * dilation_h * wp + s * dilation_w.  So each row of a B panel is one
+ * contiguous run of a padded plane (a copy, no index maths), at the price of computing the
+ * wp - out_w junk columns of each grid row, which are never stored. */
+typedef struct fc_gemm_grid {
+    int on;
+    int padded_copy;    /* some padding: each item copies the padded rows it reads to a strip */
+    int scatter;        /* wp > out_w: C goes to a grid-shaped scratch, valid columns to y */
+    int64_t hp, wp;     /* padded plane; wp is the grid's row width */
+    int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
+    int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
+} fc_gemm_grid;
 #endif
 
 /* The blocking for `threads` threads within threads x limit bytes, or
@@ -38,7 +57,7 @@ typedef struct fc_gemm_plan {
  * and stores of C would start to dominate: past it the weights are chunked instead. */
 static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_t nc_max,
                                   int64_t red, int64_t panels, int threads, int64_t limit,
-                                  fc_gemm_plan *plan)
+                                  int64_t fixed, int64_t c_rows, fc_gemm_plan *plan)
 {
     const int64_t size = (int64_t)sizeof(FC_REAL);
     const int64_t budget = fc_mul_saturating(threads, limit) / size; /* elements */
@@ -46,11 +65,13 @@ static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_
     int64_t kc = fc_min_i64(red, kc_max), nc = nc_max;
     const int64_t kc_floor = fc_min_i64(kc, 64), nc_floor = fc_min_i64(nc, 4 * nr);
     /* the least: one A panel, and per thread a 1-deep, NR-wide B panel beside its edge tile */
-    const int64_t least = fc_mul_saturating(threads, nr + mr * nr) + panel;
+    const int64_t least =
+        fc_mul_saturating(threads, fc_gemm_add_saturating(nr + mr * nr + c_rows * nr, fixed)) + panel;
     plan->min_bytes = fc_ceil_div(fc_mul_saturating(least, size), threads);
     if (least > budget) return FC_ERR_WORKSPACE_TOO_SMALL;
     for (;;) {
-        const int64_t scratch = fc_mul_saturating(threads, fc_mul_saturating(kc, nc) + mr * nr);
+        const int64_t scratch = fc_mul_saturating(
+            threads, fc_gemm_add_saturating(fc_mul_saturating(kc + c_rows, nc) + mr * nr, fixed));
         const int64_t held = scratch <= budget - panel ? (budget - scratch) / panel : 0;
         if (held >= panels || (held > 0 && kc <= kc_floor && nc <= nc_floor)) {
             plan->kc = kc;
@@ -65,21 +86,48 @@ static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_
     }
 }
 
-/* The team size and the blocking of conv2d_gemm for these parameters. */
+/* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
+ * (stride 1) is used when its planes and C tiles fit beside all the weights; otherwise the
+ * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
 static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
-                                   int *threads, fc_gemm_plan *plan)
+                                   int *threads, fc_gemm_plan *plan, fc_gemm_grid *grid)
 {
     const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
     const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
-    const int64_t panels = p->groups * fc_ceil_div(kg, cfg.mr);
+    const int64_t m_tiles = fc_ceil_div(kg, cfg.mr), panels = p->groups * m_tiles;
     const int64_t tiles = p->n * p->groups * fc_ceil_div(out_h * out_w, cfg.nr);
     /* multiply-adds, counting the rounded-up tiles: close enough to size the team */
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(tiles * cfg.nr, kg), red);
     *threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(tiles, panels));
     const int64_t limit =
         p->max_workspace_bytes > 0 ? p->max_workspace_bytes : FC_GEMM_DEFAULT_WORKSPACE;
-    return FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, fc_max_i64(cfg.nc, cfg.nr), red, panels,
-                            *threads, limit, plan);
+    const int64_t nc_max = fc_max_i64(cfg.nc, cfg.nr);
+    grid->on = 0;
+    FC_RETURN_IF_ERROR(FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads,
+                                        limit, 0, 0, plan));
+    if (p->stride_h != 1 || p->stride_w != 1) return FC_OK;
+    fc_gemm_grid g;
+    g.hp = p->pad_top + p->h + p->pad_bottom;
+    g.wp = p->pad_left + p->w + p->pad_right;
+    g.pixels = (out_h - 1) * g.wp + out_w;
+    g.padded_copy = g.hp != p->h || g.wp != p->w;
+    g.scatter = g.wp != out_w;
+    /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps R - 1 more, and
+     * the junk columns of the last one read into the next row */
+    g.strip_rows = fc_min_i64(g.hp, fc_ceil_div(nc_max, g.wp) + 2 + (p->r - 1) * p->dilation_h);
+    int64_t fixed = 0;
+    const int64_t dims[3] = {p->c / p->groups, g.strip_rows, g.wp};
+    if (g.padded_copy && fc_checked_product(dims, 3, &fixed) != FC_OK) return FC_OK;
+    fc_gemm_plan gp;
+    if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
+                         g.scatter ? m_tiles * cfg.mr : 0, &gp) != FC_OK ||
+        gp.chunk_panels < panels)
+        return FC_OK;
+    gp.min_bytes = plan->min_bytes;
+    *plan = gp;
+    g.on = 1;
+    *grid = g;
+    return FC_OK;
 }
 
 /* Panels [first, first + count) of the packed weights (panel = group * m_tiles + m tile),
@@ -175,23 +223,80 @@ static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
     }
 }
 
-/* B for FC_CONV_POINTWISE: col_g is x_group itself (red = Cg rows of H * W pixels). */
-static void FC_FN(pack_pointwise_panel)(int64_t plane, const FC_REAL *x_group, int64_t red0,
-                                        int64_t kc, int64_t pix0, int64_t cols, int64_t nr,
-                                        FC_REAL *panel)
+/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
+ * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
+static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
 {
-    const int64_t step = kc * nr;
+    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
+    int64_t i = 0;
+    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
+    for (; i < n; i++) dst[i] = src[i];
+}
+
+/* B on the virtual grid (fc_gemm_grid): rows [red0, red0 + kc) of grid pixels
+ * [pix0, pix0 + cols), each a run of `planes` (cg planes of plane_len values, rows wp wide),
+ * zero past `cols` in the last sub-panel.  FC_CONV_POINTWISE is the case R = S = 1 on the
+ * unpadded input itself. */
+static void FC_FN(pack_grid_panel)(const fc_conv2d_params *p, const FC_REAL *planes,
+                                   int64_t plane_len, int64_t wp, int64_t red0, int64_t kc,
+                                   int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel)
+{
+    const int64_t taps = p->r * p->s, step = kc * nr;
+    int64_t c = red0 / taps, r = (red0 % taps) / p->s, s = red0 % p->s;
     for (int64_t pk = 0; pk < kc; pk++) {
-        const FC_REAL *src = x_group + (red0 + pk) * plane + pix0;
+        const FC_REAL *src =
+            planes + c * plane_len + r * p->dilation_h * wp + s * p->dilation_w + pix0;
         FC_REAL *dst = panel + pk * nr;
         int64_t room = nr;
         for (int64_t j = 0; j < cols;) {
             const int64_t n = fc_min_i64(room, cols - j);
-            FC_FN(put_run)(dst, src + j, 1, n);
+            FC_FN(copy_run)(dst, src + j, n);
             j += n;
             FC_PANEL_ADVANCE(dst, room, n, step, nr);
         }
         if (room < nr) FC_FN(put_run)(dst, NULL, 0, room);
+        if (++s == p->s) {
+            s = 0;
+            if (++r == p->r) r = 0, c++;
+        }
+    }
+}
+
+/* Padded rows [row0, row0 + rows) of the cg planes of one image's group into `strip` (planes
+ * of strip_rows rows, wp wide), whose padding columns are zero from the start and never
+ * written. */
+static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_group,
+                                   int64_t cg, int64_t wp, int64_t row0, int64_t rows,
+                                   int64_t strip_rows, FC_REAL *strip)
+{
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t i = 0; i < rows; i++) {
+            FC_REAL *dst = strip + (c * strip_rows + i) * wp + p->pad_left;
+            const int64_t ih = row0 + i - p->pad_top;
+            if (ih < 0 || ih >= p->h)
+                memset(dst, 0, (size_t)p->w * sizeof(FC_REAL));
+            else
+                memcpy(dst, x_group + (c * p->h + ih) * p->w, (size_t)p->w * sizeof(FC_REAL));
+        }
+}
+
+/* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
+ * plane y_k (out_w wide); the grid columns past out_w are junk. */
+static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
+                                  int64_t out_w, FC_REAL *y_k)
+{
+    int64_t oh = pix0 / wp, ow = pix0 % wp;
+    for (int64_t j = 0; j < cols;) {
+        if (ow < out_w) {
+            const int64_t n = fc_min_i64(out_w - ow, cols - j);
+            memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
+            j += n;
+            ow += n;
+        } else {
+            j += wp - ow;
+            ow = 0;
+            oh++;
+        }
     }
 }
 
@@ -209,7 +314,7 @@ static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_ma
 
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                     const FC_REAL *x, const FC_REAL *weight,
-                                    const FC_REAL *bias, FC_REAL *y, int relu, int pointwise)
+                                    const FC_REAL *bias, FC_REAL *y, int relu)
 {
     const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
     const int64_t mr = cfg.mr, nr = cfg.nr;
@@ -219,14 +324,21 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     const int64_t images = p->n * p->groups;
     int threads;
     fc_gemm_plan plan;
-    FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan));
+    fc_gemm_grid grid;
+    FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan, &grid));
     const int64_t kc_max = plan.kc;
-    const int64_t tiles = fc_ceil_div(pixels, nr);
+    /* the columns computed: output pixels, or grid pixels (junk columns included) */
+    const int64_t columns = grid.on ? grid.pixels : pixels;
+    const int64_t tiles = fc_ceil_div(columns, nr);
     const int64_t blocks = FC_FN(gemm_pixel_blocks)(tiles, nr, plan.nc, images, threads);
     const int64_t nc = fc_ceil_div(tiles, blocks) * nr; /* the widest block */
     const int64_t chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
-    /* per thread: the B panel, then one MR x NR tile for the edges of the output */
-    const int64_t scratch_per_thread = kc_max * nc + mr * nr;
+    /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
+     * the C of a block (scatter) and the padded planes (padded_copy) */
+    const int64_t c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
+    const int64_t strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
+    const int64_t planes_len = cg * strip_plane;
+    const int64_t scratch_per_thread = kc_max * nc + mr * nr + c_len + planes_len;
     FC_REAL *packed_w, *scratch;
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, scratch_per_thread,
                                               &packed_w, &scratch));
@@ -237,6 +349,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
         const int team = fc_team_size();
         FC_REAL *b_panel = scratch + t * scratch_per_thread;
         FC_REAL *edge_tile = b_panel + kc_max * nc;
+        FC_REAL *c_grid = edge_tile + mr * nr;
+        FC_REAL *strip = c_grid + c_len;
+        if (planes_len > 0) memset(strip, 0, (size_t)planes_len * sizeof(FC_REAL));
         for (int64_t ch = 0; ch < chunks; ch++) {
             /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
             const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
@@ -257,35 +372,57 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                 const int64_t tile0 = block * base + fc_min_i64(block, extra);
                 const int64_t pix0 = tile0 * nr;
                 const int64_t cols =
-                    fc_min_i64((tile0 + base + (block < extra ? 1 : 0)) * nr, pixels) - pix0;
+                    fc_min_i64((tile0 + base + (block < extra ? 1 : 0)) * nr, columns) - pix0;
                 const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
                 const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
                 const FC_REAL *x_group = x + (n * p->c + g * cg) * p->h * p->w;
                 FC_REAL *y_group = y + (n * p->k + g * kg) * pixels;
+                /* on the grid, B rows are runs of cg planes from grid_pix0 on */
+                const FC_REAL *planes = x_group;
+                int64_t plane_len = p->h * p->w, grid_pix0 = pix0;
+                if (planes_len > 0) {
+                    const int64_t row0 = pix0 / grid.wp;
+                    const int64_t row_end = fc_min_i64(
+                        (pix0 + cols - 1) / grid.wp + (p->r - 1) * p->dilation_h + 2, grid.hp);
+                    FC_FN(fill_grid_strip)(p, x_group, cg, grid.wp, row0, row_end - row0,
+                                           grid.strip_rows, strip);
+                    planes = strip;
+                    plane_len = strip_plane;
+                    grid_pix0 = pix0 - row0 * grid.wp;
+                }
                 for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
                     const int64_t kc = fc_min_i64(kc_max, red - red0);
                     unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
                     if (relu && red0 + kc == red) flags |= FC_GEMM_RELU;
-                    if (pointwise)
-                        FC_FN(pack_pointwise_panel)(p->h * p->w, x_group, red0, kc, pix0, cols,
-                                                    nr, b_panel);
+                    if (grid.on)
+                        FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc, grid_pix0,
+                                               cols, nr, b_panel);
                     else
                         FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr,
                                                  b_panel);
-                    for (int64_t mt = mt_begin; mt < mt_end; mt++) {
-                        const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
-                        const FC_REAL *a =
-                            packed_w + ((g * m_tiles + mt - first) * red + red0) * mr;
-                        FC_REAL bias_tile[64]; /* mr <= 64, checked by test_gemm_kernels.py */
-                        const FC_REAL *init = NULL;
-                        if (bias) {
-                            for (int64_t i = 0; i < mr; i++)
-                                bias_tile[i] = i < rows ? bias[g * kg + m0 + i] : 0;
-                            init = bias_tile;
-                        }
-                        for (int64_t j0 = 0; j0 < cols; j0 += nr) {
-                            const int64_t width = fc_min_i64(nr, cols - j0);
-                            const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
+                    /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of
+                     * the group (in L2) before the next sub-panel: streaming B from L2 per
+                     * A panel instead costs two vector loads per eight FMAs from L2. */
+                    for (int64_t j0 = 0; j0 < cols; j0 += nr) {
+                        const int64_t width = fc_min_i64(nr, cols - j0);
+                        const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
+                        for (int64_t mt = mt_begin; mt < mt_end; mt++) {
+                            const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
+                            const FC_REAL *a =
+                                packed_w + ((g * m_tiles + mt - first) * red + red0) * mr;
+                            FC_REAL bias_tile[64]; /* mr <= 64, test_gemm_kernels.py */
+                            const FC_REAL *init = NULL;
+                            if (bias) {
+                                for (int64_t i = 0; i < mr; i++)
+                                    bias_tile[i] = i < rows ? bias[g * kg + m0 + i] : 0;
+                                init = bias_tile;
+                            }
+                            if (c_len > 0) { /* whole tiles on the block's grid-shaped C */
+                                cfg.ukernel((size_t)kc, a, b,
+                                            c_grid + (mt - mt_begin) * mr * nc + j0, (size_t)nc,
+                                            init, flags);
+                                continue;
+                            }
                             FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
                             if (rows == mr && width == nr) {
                                 cfg.ukernel((size_t)kc, a, b, c, (size_t)pixels, init, flags);
@@ -303,6 +440,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                                     c[i * pixels + jj] = edge_tile[i * nr + jj];
                         }
                     }
+                    if (c_len > 0 && red0 + kc == red) /* the valid columns, once complete */
+                        for (int64_t mt = mt_begin; mt < mt_end; mt++)
+                            for (int64_t i = 0; i < fc_min_i64(mr, kg - mt * mr); i++)
+                                FC_FN(store_grid_row)(c_grid + ((mt - mt_begin) * mr + i) * nc,
+                                                      pix0, cols, grid.wp, out_w,
+                                                      y_group + (mt * mr + i) * pixels);
                 }
             }
         }
@@ -318,6 +461,7 @@ static int64_t FC_FN(conv2d_gemm_min_workspace)(const fc_conv2d_params *p, int64
 {
     int threads;
     fc_gemm_plan plan;
-    (void)FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan);
+    fc_gemm_grid grid;
+    (void)FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan, &grid);
     return plan.min_bytes;
 }
