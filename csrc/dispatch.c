@@ -13,9 +13,11 @@ static void install_scalar(fc_kernel_table *t)
     /* 4x4 fills the 16 accumulators of scalar code without spills; kc * nc * 8 bytes = 256 KiB
      * per thread keeps the packed B panel in a 1-2 MiB L2 beside its A panel. */
     t->f32_gemm = (fc_f32_gemm_config){fc_f32_gemm_ukernel_4x4__scalar, 4, 4, 256, 128,
-                                       "f32-gemm 4x4 scalar"};
+                                       "f32-gemm 4x4 scalar",
+                                       fc_f32_gemm_rows_ukernel_4x4__scalar};
     t->f64_gemm = (fc_f64_gemm_config){fc_f64_gemm_ukernel_4x4__scalar, 4, 4, 256, 128,
-                                       "f64-gemm 4x4 scalar"};
+                                       "f64-gemm 4x4 scalar",
+                                       fc_f64_gemm_rows_ukernel_4x4__scalar};
     t->f32_gemm_nt = (fc_f32_gemm_nt_config){fc_f32_gemm_nt_ukernel_4x4__scalar, 4, 4, 1,
                                              "f32-gemm-nt 4x4 scalar"};
     t->f64_gemm_nt = (fc_f64_gemm_nt_config){fc_f64_gemm_nt_ukernel_4x4__scalar, 4, 4, 1,
@@ -68,9 +70,11 @@ static void install_avx2(fc_kernel_table *t)
     /* 6x16: 12 accumulators + 2 B vectors + 1 broadcast fill the 16 ymm registers.  kc x nc
      * (256 x 512 floats, 512 KiB) keeps B in a 1 MiB L2; kc x MR of A stays in L1. */
     t->f32_gemm = (fc_f32_gemm_config){fc_f32_gemm_ukernel_6x16__avx2, 6, 16, 256, 512,
-                                       "f32-gemm 6x16 avx2"};
+                                       "f32-gemm 6x16 avx2",
+                                       fc_f32_gemm_rows_ukernel_6x16__avx2};
     t->f64_gemm = (fc_f64_gemm_config){fc_f64_gemm_ukernel_6x8__avx2, 6, 8, 256, 256,
-                                       "f64-gemm 6x8 avx2"};
+                                       "f64-gemm 6x8 avx2",
+                                       fc_f64_gemm_rows_ukernel_6x8__avx2};
     t->f32_dconv = (fc_f32_dconv_config){fc_f32_dconv_ukernel_4x24__avx2, 4,
                                          "f32-dconv 4x24 avx2"};
     t->f32_dwconv = (fc_f32_dwconv_config){fc_f32_dwconv_ukernel_2x24__avx2, 32,
@@ -91,9 +95,11 @@ static void install_avx512(fc_kernel_table *t)
      * on small images than 64.  kc 128-384 and nc 256-1024 were within noise on the ResNet,
      * VGG and AlexNet layers (bench shapes); 256 x 512 floats = 512 KiB of B stays in L2. */
     t->f32_gemm = (fc_f32_gemm_config){fc_f32_gemm_ukernel_8x32__avx512, 8, 32, 256, 512,
-                                       "f32-gemm 8x32 avx512"};
+                                       "f32-gemm 8x32 avx512",
+                                       fc_f32_gemm_rows_ukernel_8x32__avx512};
     t->f64_gemm = (fc_f64_gemm_config){fc_f64_gemm_ukernel_8x16__avx512, 8, 16, 256, 256,
-                                       "f64-gemm 8x16 avx512"};
+                                       "f64-gemm 8x16 avx512",
+                                       fc_f64_gemm_rows_ukernel_8x16__avx512};
     t->f32_dconv = (fc_f32_dconv_config){fc_f32_dconv_ukernel_8x32__avx512, 8,
                                          "f32-dconv 8x32 avx512"};
     t->f32_dwconv = (fc_f32_dwconv_config){fc_f32_dwconv_ukernel_2x64__avx512, 32,

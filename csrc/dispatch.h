@@ -21,6 +21,7 @@
         fc_##tag##_gemm_ukernel_fn ukernel;   \
         int64_t mr, nr, kc, nc;               \
         const char *name;                     \
+        fc_##tag##_gemm_rows_ukernel_fn rows_ukernel; /* the in-place B twin */ \
     } fc_##tag##_gemm_config;
 FC_DECLARE_GEMM_CONFIG(f32)
 FC_DECLARE_GEMM_CONFIG(f64)

@@ -312,6 +312,17 @@ static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_ma
     return blocks;
 }
 
+/* One MR x NR tile: B packed (b_rows NULL) or read in place. */
+static inline void FC_FN(gemm_tile)(const FC_FN(gemm_config) *cfg, int64_t kc, const FC_REAL *a,
+                                    const FC_REAL *b, const ptrdiff_t *b_rows, FC_REAL *c,
+                                    int64_t ldc, const FC_REAL *init, unsigned flags)
+{
+    if (b_rows)
+        cfg->rows_ukernel((size_t)kc, a, b, b_rows, c, (size_t)ldc, init, flags);
+    else
+        cfg->ukernel((size_t)kc, a, b, c, (size_t)ldc, init, flags);
+}
+
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                     const FC_REAL *x, const FC_REAL *weight,
                                     const FC_REAL *bias, FC_REAL *y, int relu)
@@ -342,6 +353,22 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     FC_REAL *packed_w, *scratch;
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, scratch_per_thread,
                                               &packed_w, &scratch));
+    /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel */
+    ptrdiff_t *grid_rows = NULL;
+    if (grid.on) {
+        grid_rows = fc_aligned_alloc(red * (int64_t)sizeof(ptrdiff_t)); /* red fits the weights */
+        if (!grid_rows) {
+            fc_aligned_free(packed_w);
+            fc_aligned_free(scratch);
+            return FC_ERR_OUT_OF_MEMORY;
+        }
+        const int64_t plane_len = strip_plane > 0 ? strip_plane : p->h * p->w;
+        for (int64_t i = 0; i < red; i++) {
+            const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
+            grid_rows[i] = (ptrdiff_t)(c * plane_len + r * p->dilation_h * grid.wp +
+                                       s * p->dilation_w);
+        }
+    }
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
@@ -394,10 +421,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                     const int64_t kc = fc_min_i64(kc_max, red - red0);
                     unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
                     if (relu && red0 + kc == red) flags |= FC_GEMM_RELU;
-                    if (grid.on)
-                        FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc, grid_pix0,
-                                               cols, nr, b_panel);
-                    else
+                    if (!grid.on)
                         FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr,
                                                  b_panel);
                     /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of
@@ -406,6 +430,15 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                     for (int64_t j0 = 0; j0 < cols; j0 += nr) {
                         const int64_t width = fc_min_i64(nr, cols - j0);
                         const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
+                        const ptrdiff_t *b_rows = NULL;
+                        if (grid.on && width == nr) { /* B read in place */
+                            b = planes + grid_pix0 + j0;
+                            b_rows = grid_rows + red0;
+                        } else if (grid.on) { /* the last tile: its zero-padded copy */
+                            FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc,
+                                                   grid_pix0 + j0, width, nr, b_panel);
+                            b = b_panel;
+                        }
                         for (int64_t mt = mt_begin; mt < mt_end; mt++) {
                             const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
                             const FC_REAL *a =
@@ -418,14 +451,14 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                                 init = bias_tile;
                             }
                             if (c_len > 0) { /* whole tiles on the block's grid-shaped C */
-                                cfg.ukernel((size_t)kc, a, b,
-                                            c_grid + (mt - mt_begin) * mr * nc + j0, (size_t)nc,
-                                            init, flags);
+                                FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows,
+                                                 c_grid + (mt - mt_begin) * mr * nc + j0, nc,
+                                                 init, flags);
                                 continue;
                             }
                             FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
                             if (rows == mr && width == nr) {
-                                cfg.ukernel((size_t)kc, a, b, c, (size_t)pixels, init, flags);
+                                FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows, c, pixels, init, flags);
                                 continue;
                             }
                             /* Edge of the output: run the full tile on scratch, keep the
@@ -434,7 +467,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                                 for (int64_t i = 0; i < rows; i++)
                                     for (int64_t jj = 0; jj < width; jj++)
                                         edge_tile[i * nr + jj] = c[i * pixels + jj];
-                            cfg.ukernel((size_t)kc, a, b, edge_tile, (size_t)nr, init, flags);
+                            FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows, edge_tile, nr, init, flags);
                             for (int64_t i = 0; i < rows; i++)
                                 for (int64_t jj = 0; jj < width; jj++)
                                     c[i * pixels + jj] = edge_tile[i * nr + jj];
@@ -452,6 +485,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     }
     fc_aligned_free(packed_w);
     fc_aligned_free(scratch);
+    fc_aligned_free(grid_rows);
     return FC_OK;
 }
 

@@ -6,6 +6,8 @@
 #include "kernels/gemm/simd-avx512.h"
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_8x32__avx512
+#define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x32__avx512
+#define FC_GEMM_BODY fc_f32_gemm_body_8x32__avx512
 #define FC_GEMM_MR 8
 #define FC_GEMM_NRV 2
 #include "kernels/gemm/simd.tmpl.h"

@@ -7,6 +7,9 @@
  * flags: FC_GEMM_ACCUMULATE starts from c instead (a later block of the reduction);
  *        FC_GEMM_RELU clamps negatives to 0 at the store (the last block only).
  * The reduction runs p = 0, 1, ... kc-1 for every element: the order never depends on threads.
+ *
+ * The "rows" twin of each kernel reads B in place instead of packed: row p is the NR values
+ * b + b_rows[p] (rows of the stride-1 virtual grid, ops/conv2d_im2col.tmpl.h), else the same.
  */
 #ifndef FC_KERNELS_GEMM_H
 #define FC_KERNELS_GEMM_H
@@ -20,6 +23,22 @@ typedef void (*fc_f32_gemm_ukernel_fn)(size_t kc, const float *a, const float *b
                                        size_t ldc, const float *init, unsigned flags);
 typedef void (*fc_f64_gemm_ukernel_fn)(size_t kc, const double *a, const double *b, double *c,
                                        size_t ldc, const double *init, unsigned flags);
+
+typedef void (*fc_f32_gemm_rows_ukernel_fn)(size_t kc, const float *a, const float *b,
+                                            const ptrdiff_t *b_rows, float *c, size_t ldc,
+                                            const float *init, unsigned flags);
+typedef void (*fc_f64_gemm_rows_ukernel_fn)(size_t kc, const double *a, const double *b,
+                                            const ptrdiff_t *b_rows, double *c, size_t ldc,
+                                            const double *init, unsigned flags);
+#define FC_DECLARE_GEMM_ROWS(name, real)                                                      \
+    void name(size_t kc, const real *a, const real *b, const ptrdiff_t *b_rows, real *c,      \
+              size_t ldc, const real *init, unsigned flags);
+FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_4x4__scalar, float)
+FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_4x4__scalar, double)
+FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_8x32__avx512, float)
+FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_8x16__avx512, double)
+FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_6x16__avx2, float)
+FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_6x8__avx2, double)
 
 /* The members of the family; the dispatch table picks one per ISA. */
 void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, float *c,

@@ -1,6 +1,8 @@
 /* One register-tile GEMM microkernel, written once for every SIMD member of the family.  The
  * including file (f32-avx512-14x32.c, ...) first includes its target header, then defines:
  *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_14x32__avx512
+ *   FC_GEMM_ROWS_NAME   its twin reading B rows in place, e.g. fc_f32_gemm_rows_ukernel_14x32__avx512
+ *   FC_GEMM_BODY     a name for their shared static body
  *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
  *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_VLEN
  *   FC_REAL FC_V FC_VLEN and FC_V_LOAD/STORE/SET1/FMA/ZERO/RELU over FC_V
@@ -9,8 +11,11 @@
  * accumulators between kc blocks is exact, so the blocking never changes a result. */
 #define FC_GEMM_NR (FC_GEMM_NRV * FC_VLEN)
 
-void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, size_t ldc,
-                  const FC_REAL *init, unsigned flags)
+/* b_rows NULL: B packed (row p at b + p * NR); else row p at b + b_rows[p].  Inlined into
+ * both entry points below, so each is compiled for its own case. */
+static inline __attribute__((always_inline)) void
+FC_GEMM_BODY(size_t kc, const FC_REAL *a, const FC_REAL *b, const ptrdiff_t *b_rows, FC_REAL *c,
+             size_t ldc, const FC_REAL *init, unsigned flags)
 {
     FC_V acc[FC_GEMM_MR][FC_GEMM_NRV];
 #pragma GCC unroll 16
@@ -21,10 +26,11 @@ void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, siz
             acc[i][j] = (flags & FC_GEMM_ACCUMULATE) ? FC_V_LOAD(c + i * ldc + j * FC_VLEN)
                                                      : start;
     }
-    for (size_t p = 0; p < kc; p++, a += FC_GEMM_MR, b += FC_GEMM_NR) {
+    for (size_t p = 0; p < kc; p++, a += FC_GEMM_MR) {
+        const FC_REAL *bp = b_rows ? b + b_rows[p] : b + p * FC_GEMM_NR;
         FC_V bv[FC_GEMM_NRV];
 #pragma GCC unroll 4
-        for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_V_LOAD(b + j * FC_VLEN);
+        for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_V_LOAD(bp + j * FC_VLEN);
 #pragma GCC unroll 16
         for (int i = 0; i < FC_GEMM_MR; i++) {
             const FC_V ai = FC_V_SET1(a[i]);
@@ -38,6 +44,18 @@ void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, siz
         for (int j = 0; j < FC_GEMM_NRV; j++)
             FC_V_STORE(c + i * ldc + j * FC_VLEN,
                        (flags & FC_GEMM_RELU) ? FC_V_RELU(acc[i][j]) : acc[i][j]);
+}
+
+void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, size_t ldc,
+                  const FC_REAL *init, unsigned flags)
+{
+    FC_GEMM_BODY(kc, a, b, NULL, c, ldc, init, flags);
+}
+
+void FC_GEMM_ROWS_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, const ptrdiff_t *b_rows,
+                       FC_REAL *c, size_t ldc, const FC_REAL *init, unsigned flags)
+{
+    FC_GEMM_BODY(kc, a, b, b_rows, c, ldc, init, flags);
 }
 
 #undef FC_GEMM_NR
