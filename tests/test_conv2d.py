@@ -560,3 +560,71 @@ def test_conv2d_max_workspace_bytes_accepts_numpy_integers_and_none():
     expected = fastconv.conv2d(x, w)
     assert_exact(fastconv.conv2d(x, w, max_workspace_bytes=np.int64(1 << 20)), expected)
     assert_exact(fastconv.conv2d(x, w, max_workspace_bytes=None), expected)
+
+
+# --- the stride-1 virtual grid of im2col -------------------------------------------------------
+# im2col runs stride 1 on a grid as wide as the padded input (junk columns computed, never
+# stored), reading B in place from per-item padded strips; a limit too small for the strips
+# runs the packed im2col panels instead.  Both sum in the same order, so they agree bitwise.
+# Padded widths 31..33 and 63..65 straddle the NR of every ISA (4, 16, 32).
+
+GRID_CASES = [
+    # (x shape, w shape, padding ((top, bottom), (left, right)), dilation, groups)
+    ((2, 5, 9, 29), (11, 5, 3, 3), ((1, 1), (1, 1)), (1, 1), 1),
+    ((1, 6, 7, 30), (9, 6, 3, 3), ((1, 1), (1, 1)), (1, 1), 1),
+    ((1, 3, 8, 31), (8, 3, 3, 3), ((0, 2), (1, 1)), (1, 1), 1),
+    ((3, 4, 6, 63), (17, 4, 2, 3), ((2, 0), (0, 2)), (1, 1), 1),
+    ((1, 4, 5, 60), (6, 4, 3, 5), ((1, 1), (2, 2)), (1, 2), 1),
+    ((2, 8, 11, 12), (16, 8, 5, 5), ((0, 0), (0, 0)), (1, 1), 1),
+    ((1, 6, 9, 33), (12, 3, 3, 3), ((1, 1), (1, 1)), (2, 1), 2),
+    ((2, 4, 10, 17), (7, 4, 3, 1), ((1, 1), (0, 0)), (1, 1), 1),
+    ((1, 2, 3, 3), (5, 2, 3, 3), ((3, 3), (3, 3)), (2, 2), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", GRID_CASES, ids=[f"x{c[0]}-w{c[1]}-p{c[2]}-d{c[3]}-g{c[4]}"
+                                                  .replace(" ", "") for c in GRID_CASES])
+def test_conv2d_im2col_stride1_grid_is_exact_and_matches_packed_panels(restore_threads, case,
+                                                                       dtype):
+    xs, ws, pads, dil, groups = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    x = rng.integers(-4, 5, xs).astype(dtype)
+    w = rng.integers(-4, 5, ws).astype(dtype)
+    b = rng.integers(-4, 5, ws[0]).astype(dtype)
+    kwargs = dict(padding=pads, dilation=dil, groups=groups, algorithm="im2col")
+    expected = oracle.relu(oracle.conv2d(x, w, b, (1, 1), pads, dil, groups))
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        y = fastconv.conv2d(x, w, b, activation="relu", **kwargs)
+        assert_integer_exact(y, expected, dtype)
+        results.append(y)
+        least = _minimum_workspace(x, w, **kwargs)
+        results.append(fastconv.conv2d(x, w, b, activation="relu", max_workspace_bytes=least,
+                                       **kwargs))
+        results.append(fastconv.conv2d(x, w, None, **kwargs))
+        assert_integer_exact(results[-1], oracle.conv2d(x, w, None, (1, 1), pads, dil, groups),
+                             dtype)
+    for y in results[1::3] + results[3:4]:
+        assert_exact(y, results[0])
+    assert_exact(results[5], results[2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_im2col_stride1_grid_real_inputs_match_packed_panels_bitwise(restore_threads,
+                                                                           dtype):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 40, 13, 45)).astype(dtype)  # red = 360: two kc blocks
+    w = rng.standard_normal((20, 40, 3, 3)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    kwargs = dict(padding=1, algorithm="im2col")
+    y = fastconv.conv2d(x, w, b, **kwargs)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        least = _minimum_workspace(x, w, **kwargs)
+        assert_exact(fastconv.conv2d(x, w, b, **kwargs), y)
+        assert_exact(fastconv.conv2d(x, w, b, max_workspace_bytes=least, **kwargs), y)
+    pads = ((1, 1), (1, 1))
+    assert_reduction_close(y, oracle.conv2d(x, w, b, padding=pads),
+                           oracle.conv2d_abs_bound(x, w, b, padding=pads), 40 * 9 + 1, dtype)
