@@ -2,22 +2,30 @@
  *
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
  * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A).  A
- * work item is (image, group, block of nc output pixels): its thread packs the columns of
- * those pixels straight into a kc x nc panel (B) -- im2col fused into the packing for
- * FC_CONV_IM2COL, a plain copy of the input rows for FC_CONV_POINTWISE, whose col_g is the
- * input itself -- and runs the microkernel over every MR x NR tile of the block, one kc-deep
- * slice of the reduction at a time.  No im2col matrix is ever built.
+ * work item is (image, group, block of nc output pixels), and its B comes one of two ways:
+ *  - stride 1 (every pointwise call among them): the virtual grid (fc_gemm_grid below).  Each
+ *    row of B is a contiguous run of a padded input plane, so the "rows" microkernel reads
+ *    it in place; the item only copies the padded input rows it needs to a strip (none at
+ *    all without padding: the grid is the input itself) and packs its last, partial tile.
+ *  - otherwise: its thread packs the columns of those pixels straight into a kc x nc panel,
+ *    im2col fused into the packing.
+ * The microkernel then runs over every MR x NR tile of the block, one kc-deep slice of the
+ * reduction at a time.  No im2col matrix is ever built.
  *
- * Cache blocking (Zen 5 EPYC of the CI machine: 48 KiB L1d, 1 MiB L2 per core): one MR x kc
- * A panel stays in L1 while the microkernel sweeps the NR-wide sub-panels of B, which stay
- * in L2 (kc * nc values) for every A panel of the group; the dispatch table's kc and nc keep
- * B well inside L2.
+ * Cache blocking (Zen 5 EPYC of the CI machine: 48 KiB L1d, 1 MiB L2 per core): one NR-wide
+ * kc x NR sub-panel of B stays in L1 while every A panel of the group (L2) meets it; the
+ * dispatch table's kc and nc keep B and the strip inside L2.  On the 2-core AVX-512 machine
+ * the grid made vgg_3x3 (1 thread) 5.2 -> 4.4 ms and lenet_c2 0.72 -> 0.28 ms: packing
+ * B had cost 20-25% of the time.
  *
- * Workspace: the packed weights (shared) and, per thread, the B panel and one MR x NR edge
- * tile.  Everything is sized to fit threads x max_workspace_bytes: B shrinks first (nc, then
- * kc), then the weights are packed a chunk of panels at a time (every item re-packs its B
- * per chunk: slower, never wrong).  Storing the accumulators between kc blocks is exact, so
- * neither the blocking nor the thread count changes any result. */
+ * Workspace: the packed weights (shared) and, per thread, the B panel (one NR-wide sub-panel
+ * on the grid), one MR x NR edge tile, and on the grid the strip and, when the grid is
+ * wider than the output, the block's C.  Everything is sized to fit threads x
+ * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
+ * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
+ * used only when it fits beside all the weights.  Both ways sum every element in the same
+ * order and storing the accumulators between kc blocks is exact, so neither the blocking,
+ * the way nor the thread count changes any result. */
 
 /* 16 MiB per thread when the caller does not say: far above what the default blocking needs
  * (kc * nc + the weights of a ResNet layer), far below any input worth blocking. */
@@ -57,7 +65,8 @@ typedef struct fc_gemm_grid {
  * and stores of C would start to dominate: past it the weights are chunked instead. */
 static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_t nc_max,
                                   int64_t red, int64_t panels, int threads, int64_t limit,
-                                  int64_t fixed, int64_t c_rows, fc_gemm_plan *plan)
+                                  int64_t fixed, int64_t c_rows, int in_place,
+                                  fc_gemm_plan *plan)
 {
     const int64_t size = (int64_t)sizeof(FC_REAL);
     const int64_t budget = fc_mul_saturating(threads, limit) / size; /* elements */
@@ -65,13 +74,14 @@ static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_
     int64_t kc = fc_min_i64(red, kc_max), nc = nc_max;
     const int64_t kc_floor = fc_min_i64(kc, 64), nc_floor = fc_min_i64(nc, 4 * nr);
     /* the least: one A panel, and per thread a 1-deep, NR-wide B panel beside its edge tile */
-    const int64_t least =
-        fc_mul_saturating(threads, fc_gemm_add_saturating(nr + mr * nr + c_rows * nr, fixed)) + panel;
+    const int64_t per_thread = fc_gemm_add_saturating(nr + mr * nr + c_rows * nr, fixed);
+    const int64_t least = fc_mul_saturating(threads, per_thread) + panel;
     plan->min_bytes = fc_ceil_div(fc_mul_saturating(least, size), threads);
     if (least > budget) return FC_ERR_WORKSPACE_TOO_SMALL;
     for (;;) {
+        const int64_t b_len = fc_mul_saturating(kc, in_place ? nr : nc);
         const int64_t scratch = fc_mul_saturating(
-            threads, fc_gemm_add_saturating(fc_mul_saturating(kc + c_rows, nc) + mr * nr, fixed));
+            threads, fc_gemm_add_saturating(b_len + c_rows * nc + mr * nr, fixed));
         const int64_t held = scratch <= budget - panel ? (budget - scratch) / panel : 0;
         if (held >= panels || (held > 0 && kc <= kc_floor && nc <= nc_floor)) {
             plan->kc = kc;
@@ -104,7 +114,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     const int64_t nc_max = fc_max_i64(cfg.nc, cfg.nr);
     grid->on = 0;
     FC_RETURN_IF_ERROR(FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads,
-                                        limit, 0, 0, plan));
+                                        limit, 0, 0, 0, plan));
     if (p->stride_h != 1 || p->stride_w != 1) return FC_OK;
     fc_gemm_grid g;
     g.hp = p->pad_top + p->h + p->pad_bottom;
@@ -120,7 +130,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     if (g.padded_copy && fc_checked_product(dims, 3, &fixed) != FC_OK) return FC_OK;
     fc_gemm_plan gp;
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
-                         g.scatter ? m_tiles * cfg.mr : 0, &gp) != FC_OK ||
+                         g.scatter ? m_tiles * cfg.mr : 0, 1, &gp) != FC_OK ||
         gp.chunk_panels < panels)
         return FC_OK;
     gp.min_bytes = plan->min_bytes;
@@ -345,11 +355,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     const int64_t nc = fc_ceil_div(tiles, blocks) * nr; /* the widest block */
     const int64_t chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter) and the padded planes (padded_copy) */
+     * the C of a block (scatter) and the strip of padded rows (padded_copy) */
     const int64_t c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
     const int64_t strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     const int64_t planes_len = cg * strip_plane;
-    const int64_t scratch_per_thread = kc_max * nc + mr * nr + c_len + planes_len;
+    const int64_t b_len = kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
+    const int64_t scratch_per_thread = b_len + mr * nr + c_len + planes_len;
     FC_REAL *packed_w, *scratch;
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, scratch_per_thread,
                                               &packed_w, &scratch));
@@ -375,7 +386,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
         const int t = fc_thread_index();
         const int team = fc_team_size();
         FC_REAL *b_panel = scratch + t * scratch_per_thread;
-        FC_REAL *edge_tile = b_panel + kc_max * nc;
+        FC_REAL *edge_tile = b_panel + b_len;
         FC_REAL *c_grid = edge_tile + mr * nr;
         FC_REAL *strip = c_grid + c_len;
         if (planes_len > 0) memset(strip, 0, (size_t)planes_len * sizeof(FC_REAL));

@@ -1,7 +1,7 @@
 /* One register-tile GEMM microkernel, written once for every SIMD member of the family.  The
  * including file (f32-avx512-14x32.c, ...) first includes its target header, then defines:
  *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_14x32__avx512
- *   FC_GEMM_ROWS_NAME   its twin reading B rows in place, e.g. fc_f32_gemm_rows_ukernel_14x32__avx512
+ *   FC_GEMM_ROWS_NAME  its twin reading B rows in place (gemm.h), fc_f32_gemm_rows_ukernel_...
  *   FC_GEMM_BODY     a name for their shared static body
  *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
  *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_VLEN
