@@ -233,6 +233,13 @@ def _tile_edge_cases():
 TILE_EDGE_CASES = _tile_edge_cases()
 
 
+def integer_case_inputs(case, xs, ws, dtype):
+    """Small-integer x, w and bias for a listed case, seeded by the case."""
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    return (rng.integers(-4, 5, xs).astype(dtype), rng.integers(-4, 5, ws).astype(dtype),
+            rng.integers(-4, 5, ws[0]).astype(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("case", TILE_EDGE_CASES,
@@ -241,10 +248,7 @@ TILE_EDGE_CASES = _tile_edge_cases()
 def test_conv2d_tile_edge_shapes_with_integer_inputs_are_exact(nan_outputs, case, algorithm,
                                                                dtype):
     xs, ws, stride, padding, groups = case
-    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
-    x = rng.integers(-4, 5, xs).astype(dtype)
-    w = rng.integers(-4, 5, ws).astype(dtype)
-    b = rng.integers(-4, 5, ws[0]).astype(dtype)
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
     y = fastconv.conv2d(x, w, b, stride=stride, padding=padding, groups=groups,
                         activation="relu", algorithm=algorithm)
     s2 = (stride, stride) if isinstance(stride, int) else stride
@@ -588,10 +592,7 @@ GRID_CASES = [
 def test_conv2d_im2col_stride1_grid_is_exact_and_matches_packed_panels(restore_threads, case,
                                                                        dtype):
     xs, ws, pads, dil, groups = case
-    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
-    x = rng.integers(-4, 5, xs).astype(dtype)
-    w = rng.integers(-4, 5, ws).astype(dtype)
-    b = rng.integers(-4, 5, ws[0]).astype(dtype)
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
     kwargs = dict(padding=pads, dilation=dil, groups=groups, algorithm="im2col")
     expected = oracle.relu(oracle.conv2d(x, w, b, (1, 1), pads, dil, groups))
     results = []
