@@ -127,7 +127,9 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     g.strip_rows = fc_min_i64(g.hp, fc_ceil_div(nc_max, g.wp) + 2 + (p->r - 1) * p->dilation_h);
     int64_t fixed = 0;
     const int64_t dims[3] = {p->c / p->groups, g.strip_rows, g.wp};
-    if (g.padded_copy && fc_checked_product(dims, 3, &fixed) != FC_OK) return FC_OK;
+    if (g.padded_copy && (fc_checked_product(dims, 3, &fixed) != FC_OK ||
+                          fc_add_overflows(fixed, cfg.nr, &fixed)))
+        return FC_OK;
     fc_gemm_plan gp;
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
                          g.scatter ? m_tiles * cfg.mr : 0, 1, &gp) != FC_OK ||
@@ -358,7 +360,8 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
      * the C of a block (scatter) and the strip of padded rows (padded_copy) */
     const int64_t c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
     const int64_t strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
-    const int64_t planes_len = cg * strip_plane;
+    /* NR values of slack past the strip: the last tile of a block reads its junk columns */
+    const int64_t planes_len = strip_plane > 0 ? cg * strip_plane + nr : 0;
     const int64_t b_len = kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
     const int64_t scratch_per_thread = b_len + mr * nr + c_len + planes_len;
     FC_REAL *packed_w, *scratch;
@@ -418,6 +421,8 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                 /* on the grid, B rows are runs of cg planes from grid_pix0 on */
                 const FC_REAL *planes = x_group;
                 int64_t plane_len = p->h * p->w, grid_pix0 = pix0;
+                /* values readable from `planes` on: the rest of x, or the strip */
+                int64_t readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
                 if (planes_len > 0) {
                     const int64_t row0 = pix0 / grid.wp;
                     const int64_t row_end = fc_min_i64(
@@ -426,6 +431,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                                            grid.strip_rows, strip);
                     planes = strip;
                     plane_len = strip_plane;
+                    readable = planes_len;
                     grid_pix0 = pix0 - row0 * grid.wp;
                 }
                 for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
@@ -442,7 +448,10 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                         const int64_t width = fc_min_i64(nr, cols - j0);
                         const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
                         const ptrdiff_t *b_rows = NULL;
-                        if (grid.on && width == nr) { /* B read in place */
+                        /* B read in place, also by a last tile whose junk columns stay inside
+                         * what is readable (not at the very end of x) */
+                        if (grid.on &&
+                            grid_rows[red0 + kc - 1] + grid_pix0 + j0 + nr <= readable) {
                             b = planes + grid_pix0 + j0;
                             b_rows = grid_rows + red0;
                         } else if (grid.on) { /* the last tile: its zero-padded copy */
