@@ -27,7 +27,9 @@ How it is measured
 * The repeats interleave the implementations round-robin (fastconv, torch, numpy, fastconv,
   torch, ...; the first one rotates), so that load from other processes falls on all of them
   alike.  The reported time is the median over the repeats of the per-call time; the spread is
-  the interquartile range over the median.  The garbage collector is off while timing.
+  the interquartile range over the median.  The garbage collector is off while timing.  With
+  more than one thread, each timing starts after a pause (SETTLE_S) in which the previous
+  implementation's spinning thread pool goes idle.
 * A ratio is peer time / fastconv time (> 1: fastconv is faster), taken as the median over the
   repeats of the ratio within each repeat: the two timings of one repeat were taken seconds
   apart, so their ratio is steadier than the ratio of two medians.
@@ -503,11 +505,21 @@ def calibrate(fn, min_time):
         number *= 10
 
 
-def measure(impls, repeat, min_time, prepare=None):
+# Pause before each timing when several threads run: the thread pools of the peers (OpenBLAS
+# under numpy and torch, torch's OpenMP, ours) keep spinning after a call, OpenBLAS for ~2**28
+# cycles (~0.1 s), and a spinning pool takes a core from whichever implementation runs next.
+# Measured on the 2-core machine: resnet_3x3_b1 at 2 threads took 1.52 ms in the round-robin
+# right after numpy's sgemm against 0.62 ms alone.
+SETTLE_S = 0.2
+
+
+def measure(impls, repeat, min_time, prepare=None, settle=0.0):
     """Per-call times of each implementation: {label: [seconds, ...] (one per repeat)}.
 
     The implementations are interleaved within each repeat, the first one rotating; prepare,
-    when given, maps a label to a function run (untimed) before each of its timings.
+    when given, maps a label to a function run (untimed) before each of its timings; settle
+    seconds pass (untimed) before each timing, so that the previous implementation's thread
+    pool has gone idle.
     """
     prepare = prepare or {}
     labels = list(impls)
@@ -526,6 +538,8 @@ def measure(impls, repeat, min_time, prepare=None):
             shift = r % len(labels)
             for label in labels[shift:] + labels[:shift]:
                 prepare.get(label, lambda: None)()
+                if settle:
+                    time.sleep(settle)
                 samples[label].append(_loop(impls[label], numbers[label]) / numbers[label])
     finally:
         if gc_was_enabled:
@@ -674,7 +688,8 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
     peak_label = None
     if peak_kernels is not None and not case.name.startswith("overhead"):
         peak_label, impls[peak_label], peak_work = peak_kernels.for_unit(workload.unit)
-    samples, numbers = measure(impls, repeat, min_time)
+    settle = SETTLE_S if get_num_threads() > 1 and len(impls) > 1 else 0.0
+    samples, numbers = measure(impls, repeat, min_time, settle=settle)
     mine = samples["fastconv"]
     row.update(unit=workload.unit, work=workload.work, auto_algorithm=workload.auto_algorithm,
                missing=missing, skipped_algorithms=workload.skipped_algorithms)
