@@ -176,18 +176,26 @@ def test_conv2d_depthwise_algorithm_matches_oracle(nan_outputs, dtype, cfg, inte
     assert_unchanged(saved, (x, w, b))
 
 
-@pytest.mark.parametrize("xs,ws,groups,depthwise", [
-    ((2, 6, 11, 13), (12, 1, 3, 3), 6, True),     # depthwise, channel multiplier 2
-    ((1, 1, 64, 64), (1, 1, 5, 5), 1, True),      # one image, one filter (image_5x5)
-    ((8, 1, 28, 28), (6, 1, 5, 5), 1, True),      # a single-channel filter bank (lenet_c1)
-    ((1, 3, 16, 16), (8, 3, 3, 3), 1, False),
-    ((1, 8, 16, 16), (8, 2, 3, 3), 4, False),
+@pytest.mark.parametrize("xs,ws,stride,groups,expected", [
+    ((2, 6, 11, 13), (12, 1, 3, 3), 1, 6, "depthwise"),  # channel multiplier 2
+    ((1, 1, 64, 64), (1, 1, 5, 5), 1, 1, "depthwise"),   # one image, one filter (image_5x5)
+    ((1, 1, 64, 64), (3, 1, 5, 5), 1, 1, "depthwise"),   # single channel, few filters
+    ((8, 1, 28, 28), (6, 1, 5, 5), 1, 1, "im2col"),      # single-channel filter bank (lenet_c1)
+    ((1, 16, 9, 9), (8, 16, 1, 1), 1, 1, "pointwise"),
+    ((1, 3, 16, 16), (8, 3, 3, 3), 1, 1, "direct"),      # stride 1, 27 products per output
+    ((1, 3, 16, 16), (8, 3, 3, 3), 2, 1, "im2col"),      # the same at stride 2
+    ((1, 8, 16, 16), (8, 2, 3, 3), 1, 4, "direct"),      # 18 products per output
+    ((1, 16, 16, 16), (2, 16, 3, 3), 1, 1, "im2col"),    # few filters, deep reduction
+    ((1, 64, 16, 16), (64, 64, 3, 3), 1, 1, "im2col"),
 ])
-def test_conv2d_auto_runs_depthwise_exactly_when_groups_equals_channels(xs, ws, groups,
-                                                                        depthwise):
+def test_conv2d_auto_follows_the_measured_rule(xs, ws, stride, groups, expected):
+    """The rule written in csrc/ops/conv2d.c (measured there) and in the README."""
     from fastconv import _ext
-    chosen = _ext.conv2d_auto_algorithm(xs, ws, (1, 1), ((1, 1), (1, 1)), (1, 1), groups)
-    assert (chosen == "depthwise") == depthwise, chosen
+    chosen = _ext.conv2d_auto_algorithm(xs, ws, (stride, stride), ((1, 1), (1, 1)), (1, 1),
+                                        groups)
+    if expected == "pointwise":  # 1x1 without padding
+        chosen = _ext.conv2d_auto_algorithm(xs, ws, (1, 1), ((0, 0), (0, 0)), (1, 1), groups)
+    assert chosen == expected
 
 
 @settings(max_examples=40)

@@ -19,15 +19,22 @@
 #include "ops/conv2d_depthwise.tmpl.h"
 #include "common/dtype_end.h"
 
-/* algorithm="auto".  The packed GEMM pays for packing an im2col panel per block of pixels and
- * wins back by reusing it for every filter of the group, so it needs a deep reduction and
- * several filters; otherwise the direct loop wins.  Measured with the scalar kernels on the
- * 2-core AVX-512 machine (bench/test_bench_conv.py, medians): direct wins lenet_c1 (25 products
- * per output, 2.5x), depthwise (9, 6.6x) and the 1-filter image_5x5 (5.4x); im2col wins
- * lenet_c2 (150, 3x) and resnet_3x3_b1 (1152, 1.2x).  Revisit with the SIMD kernels.
- * groups == C (depthwise, and any single-channel filter bank such as image_5x5 and lenet_c1)
- * goes to the depthwise driver, which shares each padded input tile among the channel's
- * filters. */
+/* algorithm="auto", measured with the SIMD kernels on the 2-core AVX-512 machine
+ * (`fastconv bench --threads 2 --algorithms`, float32, medians; auto must stay within 10% of
+ * the best algorithm on every benchmark shape):
+ * - groups == C goes to the depthwise driver (depthwise 110 us against im2col 563 us;
+ *   image_5x5 270 us against 1.54 ms direct), except a single channel with 4+ filters, where
+ *   one GEMM shares each input tap among the filters (lenet_c1: im2col 114 us, depthwise 123,
+ *   direct 144; 1x28x28 with 8 filters at 1 thread: im2col 158 us against depthwise 231).
+ * - 1x1 at stride 1 without padding: the pointwise GEMM on the input (resnet_1x1 237 us, ties
+ *   im2col, which runs it the same way since stride-1 im2col reads a virtual grid).
+ * - stride 1 with fewer than 32 products per output: direct (3 channels, 3x3, 64x64: 337 us
+ *   against im2col 497 at 1 thread), where the GEMM's 8-filter panels have too little
+ *   reduction to amortise their setup.
+ * - everything else: im2col + GEMM, which won every other benchmark shape (vgg_3x3 2.19 ms
+ *   against direct 2.39; resnet_7x7s2 884 us against 1.2 ms), strided ones with few products
+ *   too (3 channels, 3x3, stride 2: 3.5 ms against direct 6.0 ms) and few filters (2 filters
+ *   of 16 channels: 308 us against direct 404). */
 /* FC_CONV_POINTWISE runs 1x1 filters at stride 1 without padding (dilation is moot). */
 static int pointwise_applies(const fc_conv2d_params *p)
 {
@@ -37,13 +44,13 @@ static int pointwise_applies(const fc_conv2d_params *p)
 
 static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
 {
-    if (p->groups == p->c) return FC_CONV_DEPTHWISE;
     const int64_t reduction = (p->c / p->groups) * p->r * p->s;
     const int64_t filters_per_group = p->k / p->groups;
-    /* the im2col rule below, minus the packing cost pointwise does not pay */
+    if (p->groups == p->c)
+        return p->c == 1 && filters_per_group >= 4 ? FC_CONV_IM2COL : FC_CONV_DEPTHWISE;
     if (pointwise_applies(p) && reduction >= 4 && filters_per_group >= 4)
         return FC_CONV_POINTWISE;
-    if (reduction < 32 || filters_per_group < 4) return FC_CONV_DIRECT;
+    if (p->stride_h == 1 && p->stride_w == 1 && reduction < 32) return FC_CONV_DIRECT;
     return FC_CONV_IM2COL;
 }
 
