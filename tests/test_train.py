@@ -82,6 +82,9 @@ def tiny_data_dir(tmp_path_factory):
 
 
 def _command(*args):
+    """The train command on the fastconv under test.  Run it with a cwd outside the repository
+    root (cwd=HERE or a tmp_path): from the root, `-m`/`-c` would import the unbuilt source
+    tree before PYTHONPATH."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([FASTCONV_HOME, HERE,
                                                        os.environ.get("PYTHONPATH", "")]))
     env.pop("FASTCONV_DATA", None)
@@ -138,14 +141,14 @@ def test_train_command_reports_missing_data(tmp_path):
             "data.DATASETS['fashion-mnist'] = spec._replace(mirrors=('http://127.0.0.1:9/',)); "
             f"sys.exit(main({cmd[3:]!r}))")
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60)
+                         cwd=HERE, timeout=60)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "apt-get install dataset-fashion-mnist" in res.stderr
 
 
 def test_bad_arguments_are_refused():
     cmd, env = _command("--epochs", "0")
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=HERE)
     assert res.returncode == 2 and "--epochs must be positive" in res.stderr
 
 
