@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "common/internal.h"
+#include "ref/avg_pool_divisor.h"
 
 #include "common/dtype_f32.h"
 #include "ref/pool2d.tmpl.h"

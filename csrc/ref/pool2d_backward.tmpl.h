@@ -19,17 +19,8 @@ static void FC_FN(ref_avg_pool2d_backward)(const fc_pool2d_params *p, int64_t ou
     for (int64_t plane = 0; plane < p->n * p->c; plane++)
         for (int64_t oh = 0; oh < out_h; oh++)
             for (int64_t ow = 0; ow < out_w; ow++) {
-                int64_t inside = 0, in_padded_plane = 0;
-                for (int64_t i = 0; i < p->kernel_h; i++)
-                    for (int64_t j = 0; j < p->kernel_w; j++) {
-                        int64_t ih = oh * p->stride_h - p->pad_h + i;
-                        int64_t iw = ow * p->stride_w - p->pad_w + j;
-                        if (ih < p->h + p->pad_h && iw < p->w + p->pad_w) in_padded_plane++;
-                        if (ih >= 0 && ih < p->h && iw >= 0 && iw < p->w) inside++;
-                    }
-                const int64_t divisor = p->count_include_pad ? in_padded_plane : inside;
-                const FC_REAL share =
-                    g[(plane * out_h + oh) * out_w + ow] / (FC_REAL)divisor;
+                const FC_REAL share = g[(plane * out_h + oh) * out_w + ow] /
+                                      (FC_REAL)fc_ref_avg_pool_divisor(p, oh, ow);
                 for (int64_t i = 0; i < p->kernel_h; i++)
                     for (int64_t j = 0; j < p->kernel_w; j++) {
                         int64_t ih = oh * p->stride_h - p->pad_h + i;
