@@ -1,7 +1,9 @@
 """fastconv: fast CNN building blocks for numpy on multicore CPUs.
 
-conv2d (direct and im2col + GEMM), max and average pooling and ReLU as C kernels with OpenMP,
-under a numpy-in / numpy-out API with torch.nn.functional's names and arguments.
+conv2d (direct, depthwise, im2col and pointwise GEMM), max and average pooling, ReLU and their
+backward passes, as C kernels with AVX-512 / AVX2 / scalar members chosen at run time and
+OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
+arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
 """
 try:
     from . import _ext  # noqa: F401
