@@ -13,6 +13,7 @@
 #define FC_VSET1(s) _mm256_set1_ps(s)
 #define FC_VZERO() _mm256_setzero_ps()
 #define FC_VADD(a, b) _mm256_add_ps(a, b)
+#define FC_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm256_div_ps(a, b)
 #define FC_VCMP(a, b, pred) _mm256_cmp_ps(a, b, pred)
 #define FC_MAND(m, k) _mm256_and_ps(m, k)

@@ -13,6 +13,7 @@
 #define FC_VSET1(s) _mm256_set1_pd(s)
 #define FC_VZERO() _mm256_setzero_pd()
 #define FC_VADD(a, b) _mm256_add_pd(a, b)
+#define FC_VFMA(a, b, c) _mm256_fmadd_pd(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm256_div_pd(a, b)
 #define FC_VCMP(a, b, pred) _mm256_cmp_pd(a, b, pred)
 #define FC_MAND(m, k) _mm256_and_pd(m, k)

@@ -15,6 +15,7 @@
 #define FC_VSET1(s) _mm512_set1_ps(s)
 #define FC_VZERO() _mm512_setzero_ps()
 #define FC_VADD(a, b) _mm512_add_ps(a, b)
+#define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm512_div_ps(a, b)
 #define FC_VCMP(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
 #define FC_MAND(m, k) ((FC_M)((m) & (k)))

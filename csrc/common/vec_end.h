@@ -9,6 +9,7 @@
 #undef FC_VSET1
 #undef FC_VZERO
 #undef FC_VADD
+#undef FC_VFMA
 #undef FC_VDIV
 #undef FC_VCMP
 #undef FC_MAND

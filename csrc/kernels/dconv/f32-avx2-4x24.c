@@ -1,6 +1,7 @@
 #include "common/target_avx2.h"
 
-#include "common/f32_vec_avx2.h"
+#include "common/dtype_f32.h"
+#include "common/vec_avx2_f32.h"
 #include "common/f32_vec_ops.h"
 #include "kernels/dconv/dconv.h"
 

@@ -1,6 +1,7 @@
 #include "common/target_avx512.h"
 
-#include "common/f32_vec_avx512.h"
+#include "common/dtype_f32.h"
+#include "common/vec_avx512_f32.h"
 #include "common/f32_vec_ops.h"
 #include "kernels/dconv/dconv.h"
 

@@ -7,15 +7,15 @@
  * reduction (c, r, s ascending); per tap, NV loads of the input row and KB broadcast weights
  * feed KB * NV FMAs.  y is written once, after the epilogue. */
 
-FC_INLINE void dc_block(const int nv, const int part, FC_VMASK tail, size_t rows,
+FC_INLINE void dc_block(const int nv, const int part, FC_M tail, size_t rows,
                         size_t steps, size_t s, const float *x, size_t x_stride,
                         const size_t *tap_col, const float *w, const float *bias, int relu,
                         float *y, size_t y_stride)
 {
-    FC_VEC acc[FC_DC_KB][3];
+    FC_V acc[FC_DC_KB][3];
 #pragma GCC unroll 16
     for (int i = 0; i < FC_DC_KB; i++) {
-        const FC_VEC b = FC_VSET1(bias[i]);
+        const FC_V b = FC_VSET1(bias[i]);
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) acc[i][v] = b;
     }
@@ -25,12 +25,12 @@ FC_INLINE void dc_block(const int nv, const int part, FC_VMASK tail, size_t rows
         for (size_t ss = 0; ss < s; ss++) {
             const float *xp = x_row + tap_col[ss];
             const float *wp = w_row + ss * FC_DC_KB;
-            FC_VEC xv[3];
+            FC_V xv[3];
 #pragma GCC unroll 3
-            for (int v = 0; v < nv; v++) xv[v] = fc_vload(xp + v * FC_VL, part && v == nv - 1, tail);
+            for (int v = 0; v < nv; v++) xv[v] = fc_vload(xp + v * FC_LANES, part && v == nv - 1, tail);
 #pragma GCC unroll 16
             for (int i = 0; i < FC_DC_KB; i++) {
-                const FC_VEC wv = FC_VSET1(wp[i]);
+                const FC_V wv = FC_VSET1(wp[i]);
 #pragma GCC unroll 3
                 for (int v = 0; v < nv; v++) acc[i][v] = FC_VFMA(wv, xv[v], acc[i][v]);
             }
@@ -41,7 +41,7 @@ FC_INLINE void dc_block(const int nv, const int part, FC_VMASK tail, size_t rows
         if ((size_t)i >= rows) break;
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
-            fc_vstore_out(y + i * y_stride + v * FC_VL, acc[i][v], relu, part && v == nv - 1,
+            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], relu, part && v == nv - 1,
                           tail);
     }
 }
@@ -54,7 +54,7 @@ void FC_DCONV_FN(size_t rows, size_t cols, size_t channels, size_t r, size_t s, 
                  int relu, float *y, size_t y_stride)
 {
     const size_t steps = channels * r;
-    FC_VMASK tail;
+    FC_M tail;
     size_t j;
     FC_COLUMN_BLOCKS(cols, FC_DC_NV, FC_DC_BLOCK);
 }

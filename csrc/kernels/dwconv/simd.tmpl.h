@@ -12,12 +12,12 @@
 
 /* fixed_taps: R * S is a compile-time constant and wv holds the R * S weights broadcast once
  * per call; otherwise each FMA broadcasts its weight from w. */
-FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_VMASK tail, size_t r,
-                        size_t s, const int fixed_taps, const FC_VEC *wv, const float *x,
+FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, size_t r,
+                        size_t s, const int fixed_taps, const FC_V *wv, const float *x,
                         size_t tap_row_stride, const size_t *tap_col, const float *w,
                         float bias, int relu, float *y, size_t y_stride)
 {
-    FC_VEC acc[4][4];
+    FC_V acc[4][4];
 #pragma GCC unroll 4
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
@@ -29,15 +29,15 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_VMASK tai
 #pragma GCC unroll 8
         for (size_t ss = 0; ss < s; ss++) {
             const float *xp = x_row + tap_col[ss];
-            FC_VEC xv[4];
+            FC_V xv[4];
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
-                xv[v] = fc_vload(xp + v * FC_VL, part && v == nv - 1, tail);
+                xv[v] = fc_vload(xp + v * FC_LANES, part && v == nv - 1, tail);
 #pragma GCC unroll 4
             for (int i = 0; i < rb; i++) {
                 if (t < (size_t)i || t - (size_t)i >= r) continue;
                 const size_t tap = (t - (size_t)i) * s + ss;
-                const FC_VEC wt = fixed_taps ? wv[tap] : FC_VSET1(w[tap]);
+                const FC_V wt = fixed_taps ? wv[tap] : FC_VSET1(w[tap]);
 #pragma GCC unroll 4
                 for (int v = 0; v < nv; v++) acc[i][v] = FC_VFMA(wt, xv[v], acc[i][v]);
             }
@@ -47,20 +47,20 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_VMASK tai
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            fc_vstore_out(y + i * y_stride + v * FC_VL, acc[i][v], relu, part && v == nv - 1,
+            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], relu, part && v == nv - 1,
                           tail);
 }
 
 /* One tile of rb rows (a constant) over every column. */
 FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int fixed_taps,
-                       const FC_VEC *wv, const float *x, size_t tap_row_stride,
+                       const FC_V *wv, const float *x, size_t tap_row_stride,
                        const size_t *tap_col, const float *w, float bias, int relu, float *y,
                        size_t y_stride)
 {
 #define FC_DW_BLOCK(nv, part)                                                                 \
     dw_block(rb, nv, part, tail, r, s, fixed_taps, wv, x + j, tap_row_stride, tap_col, w, bias, \
              relu, y + j, y_stride)
-    FC_VMASK tail;
+    FC_M tail;
     size_t j;
     FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BLOCK);
 #undef FC_DW_BLOCK
@@ -73,7 +73,7 @@ FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int f
                        const size_t *tap_col, const float *w, float bias, int relu, float *y,
                        size_t y_stride)
 {
-    FC_VEC wv[9];
+    FC_V wv[9];
     if (fixed_taps)
 #pragma GCC unroll 9
         for (size_t i = 0; i < r * s; i++) wv[i] = FC_VSET1(w[i]);

@@ -1,9 +1,8 @@
 #include "common/target_avx512.h"
 #include "kernels/gemm/gemm.h"
 
-#define FC_REAL float
-#define FC_IS_F64 0
-#include "kernels/gemm/simd-avx512.h"
+#include "common/dtype_f32.h"
+#include "common/vec_avx512_f32.h"
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_8x32__avx512
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x32__avx512

@@ -1,9 +1,8 @@
 #include "common/target_avx2.h"
 #include "kernels/gemm/gemm.h"
 
-#define FC_REAL double
-#define FC_IS_F64 1
-#include "kernels/gemm/simd-avx2.h"
+#include "common/dtype_f64.h"
+#include "common/vec_avx2_f64.h"
 
 #define FC_GEMM_NAME fc_f64_gemm_ukernel_6x8__avx2
 #define FC_GEMM_ROWS_NAME fc_f64_gemm_rows_ukernel_6x8__avx2

@@ -4,12 +4,12 @@
  *   FC_GEMM_ROWS_NAME  its twin reading B rows in place (gemm.h), fc_f32_gemm_rows_ukernel_...
  *   FC_GEMM_BODY     a name for their shared static body
  *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
- *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_VLEN
- *   FC_REAL FC_V FC_VLEN and FC_V_LOAD/STORE/SET1/FMA/ZERO/RELU over FC_V
+ *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_LANES
+ *   FC_REAL FC_V FC_LANES and FC_VLOAD/STORE/SET1/FMA/ZERO/RELU over FC_V (common/vec_<isa>_<dtype>.h)
  * The contract is gemm.h's: the reduction runs p = 0 .. kc-1 for every element, one fused
  * multiply-add per step, starting from c (FC_GEMM_ACCUMULATE), init[i] or 0.  Storing the
  * accumulators between kc blocks is exact, so the blocking never changes a result. */
-#define FC_GEMM_NR (FC_GEMM_NRV * FC_VLEN)
+#define FC_GEMM_NR (FC_GEMM_NRV * FC_LANES)
 
 /* b_rows NULL: B packed (row p at b + p * NR); else row p at b + b_rows[p].  Inlined into
  * both entry points below, so each is compiled for its own case. */
@@ -20,30 +20,30 @@ FC_GEMM_BODY(size_t kc, const FC_REAL *a, const FC_REAL *b, const ptrdiff_t *b_r
     FC_V acc[FC_GEMM_MR][FC_GEMM_NRV];
 #pragma GCC unroll 16
     for (int i = 0; i < FC_GEMM_MR; i++) {
-        const FC_V start = init ? FC_V_SET1(init[i]) : FC_V_ZERO();
+        const FC_V start = init ? FC_VSET1(init[i]) : FC_VZERO();
 #pragma GCC unroll 4
         for (int j = 0; j < FC_GEMM_NRV; j++)
-            acc[i][j] = (flags & FC_GEMM_ACCUMULATE) ? FC_V_LOAD(c + i * ldc + j * FC_VLEN)
+            acc[i][j] = (flags & FC_GEMM_ACCUMULATE) ? FC_VLOAD(c + i * ldc + j * FC_LANES)
                                                      : start;
     }
     for (size_t p = 0; p < kc; p++, a += FC_GEMM_MR) {
         const FC_REAL *bp = b_rows ? b + b_rows[p] : b + p * FC_GEMM_NR;
         FC_V bv[FC_GEMM_NRV];
 #pragma GCC unroll 4
-        for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_V_LOAD(bp + j * FC_VLEN);
+        for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_VLOAD(bp + j * FC_LANES);
 #pragma GCC unroll 16
         for (int i = 0; i < FC_GEMM_MR; i++) {
-            const FC_V ai = FC_V_SET1(a[i]);
+            const FC_V ai = FC_VSET1(a[i]);
 #pragma GCC unroll 4
-            for (int j = 0; j < FC_GEMM_NRV; j++) acc[i][j] = FC_V_FMA(ai, bv[j], acc[i][j]);
+            for (int j = 0; j < FC_GEMM_NRV; j++) acc[i][j] = FC_VFMA(ai, bv[j], acc[i][j]);
         }
     }
 #pragma GCC unroll 16
     for (int i = 0; i < FC_GEMM_MR; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < FC_GEMM_NRV; j++)
-            FC_V_STORE(c + i * ldc + j * FC_VLEN,
-                       (flags & FC_GEMM_RELU) ? FC_V_RELU(acc[i][j]) : acc[i][j]);
+            FC_VSTORE(c + i * ldc + j * FC_LANES,
+                       (flags & FC_GEMM_RELU) ? FC_VRELU(acc[i][j]) : acc[i][j]);
 }
 
 void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, size_t ldc,

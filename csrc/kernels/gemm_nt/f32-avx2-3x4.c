@@ -2,9 +2,8 @@
 #include "common/target_avx2.h"
 #include "kernels/gemm_nt/gemm_nt.h"
 
-#define FC_REAL float
-#define FC_IS_F64 0
-#include "kernels/gemm/simd-avx2.h"
+#include "common/dtype_f32.h"
+#include "common/vec_avx2_f32.h"
 
 #define FC_NT_NAME fc_f32_gemm_nt_ukernel_3x4__avx2
 #define FC_NT_MR 3

@@ -3,9 +3,8 @@
 #include "common/target_avx512.h"
 #include "kernels/gemm_nt/gemm_nt.h"
 
-#define FC_REAL float
-#define FC_IS_F64 0
-#include "kernels/gemm/simd-avx512.h"
+#include "common/dtype_f32.h"
+#include "common/vec_avx512_f32.h"
 
 #define FC_NT_NAME fc_f32_gemm_nt_ukernel_6x4__avx512
 #define FC_NT_MR 6

@@ -2,9 +2,8 @@
 #include "common/target_avx2.h"
 #include "kernels/gemm_nt/gemm_nt.h"
 
-#define FC_REAL double
-#define FC_IS_F64 1
-#include "kernels/gemm/simd-avx2.h"
+#include "common/dtype_f64.h"
+#include "common/vec_avx2_f64.h"
 
 #define FC_NT_NAME fc_f64_gemm_nt_ukernel_3x4__avx2
 #define FC_NT_MR 3
