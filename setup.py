@@ -2,7 +2,10 @@
 
 OpenMP is used when the compiler has it (probed by compiling and linking a small program);
 otherwise the build still succeeds and every op runs serially.  FASTCONV_NO_OPENMP=1 forces the
-serial build.  Nothing is compiled for the build machine's own CPU (no -march=native): the ISA
+serial build.  FASTCONV_SANITIZE=1 builds for AddressSanitizer and UndefinedBehaviorSanitizer
+(-O1 -g, as .ci/run's sanitizer stage does; the library then needs the sanitizer runtimes
+preloaded: LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)").
+Nothing is compiled for the build machine's own CPU (no -march=native): the ISA
 is chosen at run time by csrc/dispatch.c.
 """
 import os
@@ -38,6 +41,11 @@ class BuildExt(build_ext):
         # gcc or clang: the C code uses their overflow and cpuid builtins.
         compile_args = ["-O3"]
         link_args = []
+        if os.environ.get("FASTCONV_SANITIZE", "") not in ("", "0"):
+            # -O1 keeps the reports' stacks true; no recovery, so the first report is fatal
+            sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+            compile_args = ["-O1", "-g", "-fno-omit-frame-pointer"] + sanitize
+            link_args = sanitize
         openmp_flag = "-fopenmp"
         use_openmp = os.environ.get("FASTCONV_NO_OPENMP", "") in ("", "0")
         if use_openmp and compiler_has_openmp(self.compiler, openmp_flag):

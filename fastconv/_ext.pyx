@@ -106,6 +106,13 @@ cdef extern from "fastconv.h" nogil:
 
 cdef extern from "common/internal.h" nogil:
     int fc_probe_team_size(int64_t work)
+    fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out)
+    int64_t fc_mul_saturating(int64_t a, int64_t b)
+    int64_t fc_ceil_div(int64_t a, int64_t b)
+    int64_t fc_floor_div(int64_t a, int64_t b)
+    void fc_partition(int64_t count, int parts, int i, int64_t *begin, int64_t *end)
+    void *fc_aligned_alloc(int64_t bytes)
+    void fc_aligned_free(void *p)
 
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -463,3 +470,61 @@ def kernel_name(str op, str dtype):
     cdef const char *name = fc_kernel_name(op_bytes, FC_FLOAT64 if dtype == "float64"
                                            else FC_FLOAT32)
     return None if name == NULL else name.decode()
+
+
+# ---- the C library's size arithmetic, exposed for its unit tests (tests/test_sizes.py) -------
+
+def size_checked_product(factors):
+    """fc_checked_product: the product of non-negative int64 factors, ValueError past int64."""
+    cdef int64_t values[8]
+    cdef int64_t product = 0
+    if len(factors) > 8:
+        raise ValueError("size_checked_product: at most 8 factors")
+    for i, factor in enumerate(factors):
+        values[i] = factor
+    _check("size_checked_product", fc_checked_product(values, len(factors), &product))
+    return product
+
+
+def size_mul_saturating(int64_t a, int64_t b):
+    return fc_mul_saturating(a, b)
+
+
+def size_ceil_div(int64_t a, int64_t b):
+    return fc_ceil_div(a, b)
+
+
+def size_floor_div(int64_t a, int64_t b):
+    return fc_floor_div(a, b)
+
+
+def size_partition(int64_t count, int parts, int i):
+    """fc_partition: the [begin, end) part i of `parts` takes of `count` items."""
+    cdef int64_t begin, end
+    fc_partition(count, parts, i, &begin, &end)
+    return begin, end
+
+
+def size_aligned_alloc_succeeds(int64_t nbytes):
+    """Whether fc_aligned_alloc(nbytes) gives memory (freed at once); False where it refuses."""
+    cdef void *p = fc_aligned_alloc(nbytes)
+    fc_aligned_free(p)
+    return p != NULL
+
+
+def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride, tuple padding,
+                       tuple dilation):
+    """fc_conv2d_output_size's (P, Q) for one h x w plane and an r x s kernel; None where the C
+    library refuses the geometry (too small), ValueError where a sum passes int64."""
+    cdef fc_conv2d_params p
+    cdef int64_t out_h, out_w
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.groups = 1, 1, h, w, 1, r, s, 1
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.max_workspace_bytes = 0
+    status = fc_conv2d_output_size(&p, &out_h, &out_w)
+    if status == FC_ERR_INVALID_ARGUMENT:
+        return None
+    _check("conv2d_output_size", status)
+    return out_h, out_w

@@ -6,6 +6,8 @@ float32/float64 where they are not.  The arithmetic happens in C (fastconv._ext)
 GIL.  Inputs are never modified; only ``out=`` is written.
 """
 import operator
+import os
+import resource
 
 import numpy as np
 
@@ -16,8 +18,8 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
-# Largest output we allocate, in bytes: beyond this no machine has the memory, and sizes this
-# large would overflow the C library's 64-bit offsets.
+# Largest array we allocate, in bytes: beyond this the C library's 64-bit byte offsets (and
+# numpy's) could overflow, whatever the machine.
 _MAX_BYTES = 2**62
 
 
@@ -118,13 +120,68 @@ def _planes(op, x):
     return x4, unbatched
 
 
-def _check_size(op, shape, itemsize):
+def _read_limit(path, key=None):
+    """A byte count from a cgroup file ("max" = none) or a /proc/meminfo line (in kB)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if key is None:
+                    return None if line.strip() == "max" else int(line)
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _memory_limit_bytes():
+    """The most memory an array of ours can ever occupy on this machine, in bytes.
+
+    An op writes every element of its output, so an output larger than RAM + swap, the
+    process's address-space limit (ulimit -v) or its cgroup's memory limit can never be
+    produced: allocating it would fail (or, with Linux's overcommit, get the process killed
+    once the pages are touched).  Measured once, on first use.
+    """
+    global _memory_limit
+    if _memory_limit is None:
+        limits = [_MAX_BYTES]
+        try:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            ram = None
+        if ram is not None and ram > 0:
+            limits.append(ram + (_read_limit("/proc/meminfo", "SwapTotal") or 0))
+        address_space = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if address_space != resource.RLIM_INFINITY:
+            limits.append(address_space)
+        cgroup = _read_limit("/sys/fs/cgroup/memory.max")
+        if cgroup is not None:
+            limits.append(cgroup + (_read_limit("/sys/fs/cgroup/memory.swap.max") or 0))
+        _memory_limit = min(limits)
+    return _memory_limit
+
+
+_memory_limit = None
+
+
+def _gib(nbytes):
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def _check_size(op, shape, bytes_per_element, what="output"):
+    """Refuse, before anything is allocated, an array of `shape` that cannot exist here:
+    ValueError past 64-bit byte offsets, MemoryError past this machine's memory."""
     count = 1
     for extent in shape:
         count *= extent
-    if count * itemsize > _MAX_BYTES:
-        raise ValueError(f"{op}: output of shape {tuple(shape)} is too large "
-                         f"({count} elements)")
+    nbytes = count * bytes_per_element
+    if nbytes > _MAX_BYTES:
+        raise ValueError(f"{op}: {what} of shape {tuple(shape)} is too large "
+                         f"({count} elements, past 64-bit byte offsets)")
+    if nbytes > _memory_limit_bytes():
+        raise MemoryError(f"{op}: {what} of shape {tuple(shape)} would need {_gib(nbytes)}, "
+                          f"more than this machine can hold ({_gib(_memory_limit_bytes())} of "
+                          f"RAM + swap within the process's limits); nothing was allocated")
 
 
 def _output(op, out, shape, like, inputs):
@@ -347,7 +404,6 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
         raise ValueError(f"{op}: x of shape {x.shape} is too small for kernel_size {kernel} "
                          f"with padding {pads} and dilation {dilation}")
     shape4 = (n, c) + tuple(size)
-    _check_size(op, shape4, 8)
     return x4, unbatched, kernel, stride, pads, dilation, shape4
 
 
@@ -358,6 +414,7 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
     x4, unbatched, kernel, stride, pads, dilation, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape4[1:] if unbatched else shape4
+    _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
     y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
     indices = _empty(out_shape, _I64) if return_indices else None
     if shape4[0]:
@@ -402,6 +459,7 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, r
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
+    _check_size(op, shape4, x.dtype.itemsize)
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
         _ext.avg_pool2d(op, _c_array(x4), y.reshape(shape4) if unbatched else y, kernel,
@@ -595,6 +653,7 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
         else:
             idx = np.ascontiguousarray(idx, dtype=np.int64)
     shape4 = shape if len(shape) == 4 else (1,) + shape
+    _check_size(op, shape, g.dtype.itemsize, "grad_input")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0] and not _ext.max_pool2d_backward(
             op, _c_array(g.reshape(shape4[:2] + g.shape[-2:])),
@@ -644,6 +703,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
+    _check_size(op, shape, g.dtype.itemsize, "grad_input")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
         _ext.avg_pool2d_backward(op, _c_array(g.reshape(shape4)),

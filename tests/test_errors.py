@@ -235,12 +235,6 @@ def test_conv2d_output_whose_element_count_overflows_is_a_value_error(padding):
         fastconv.conv2d(f64(1, 1, 3, 3), f64(1, 1, 1, 1), padding=padding)
 
 
-def test_conv2d_output_too_big_for_memory_is_a_clear_error_not_a_crash():
-    # 2**41 x 3 doubles: the count fits in 64 bits but no machine has 48 TiB
-    with pytest.raises((MemoryError, ValueError)):
-        fastconv.conv2d(f64(1, 1, 3, 3), f64(1, 1, 1, 1), padding=(2**40, 0))
-
-
 @pytest.mark.parametrize("name,value", [("padding", 2**63), ("padding", (0, 2**70)),
                                         ("padding", 2**62 + 1), ("stride", 2**64),
                                         ("dilation", 2**63)], ids=str)

@@ -30,16 +30,21 @@ static inline int64_t fc_mul_saturating(int64_t a, int64_t b)
     return fc_mul_overflows(a, b, &product) ? INT64_MAX : product;
 }
 
-/* Product of `count` non-negative factors, FC_ERR_SIZE_OVERFLOW past INT64_MAX. */
+/* Product of `count` non-negative factors, FC_ERR_SIZE_OVERFLOW when any running product
+ * passes INT64_MAX, even if a later factor is 0: the drivers form prefix products as strides
+ * (numpy refuses such shapes too). */
 fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out);
 
 static inline int64_t fc_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fc_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
-static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-/* Floor division for a possibly negative numerator and a positive denominator. */
+/* Ceiling of a / b for a >= 0, b > 0; without forming a + b - 1, which could pass INT64_MAX
+ * for a padded extent near 2**63 and a huge stride. */
+static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+/* Floor division for a numerator in (INT64_MIN, INT64_MAX] and a positive denominator (the
+ * former -((-a + b - 1) / b) passed INT64_MAX for a = -2, b = 2**63 - 1). */
 static inline int64_t fc_floor_div(int64_t a, int64_t b)
 {
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
+    return a >= 0 ? a / b : -fc_ceil_div(-a, b);
 }
 
 /* 64-byte aligned workspace (a cache line, and a whole AVX-512 register). NULL on failure or
