@@ -17,7 +17,9 @@ fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out)
 
 void *fc_aligned_alloc(int64_t bytes)
 {
-    if (bytes < 0 || bytes > (int64_t)(SIZE_MAX / 2)) return NULL;
+    /* past 2**62 bytes no machine has the memory; refusing here also keeps the rounding below
+     * from passing SIZE_MAX / 2 (and sanitizer runtimes from aborting on the request) */
+    if (bytes < 0 || bytes > ((int64_t)1 << 62)) return NULL;
     size_t rounded = ((size_t)bytes + 63) & ~(size_t)63;
     if (rounded == 0) rounded = 64;
     void *p = NULL;
