@@ -247,6 +247,9 @@ def test_memory_limit_is_ram_and_swap_at_most():
     assert limit <= ram * 64  # swap larger than 63x RAM would be a misread /proc/meminfo
 
 
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer maps terabytes of shadow memory: under an address-"
+                           "space limit it cannot map more and aborts; the plain runs check this")
 def test_address_space_limit_is_obeyed_in_a_fresh_process(tmp_path):
     # ulimit -v 4 GiB: a 6 GiB output is refused by fastconv, with its own message, although
     # the machine has the RAM
