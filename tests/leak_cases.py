@@ -67,11 +67,11 @@ def read_only(a):
 # Mid-size shapes: one call is some tens of microseconds on one core (the whole table runs 1000
 # times per case within seconds); big enough that every driver allocates its real workspace
 # (packed weights, per-thread panels, padded rows).
-X = (2, 16, 20, 20)        # conv2d input
+X = (1, 16, 20, 20)        # conv2d input
 W = (16, 16, 3, 3)         # its filters
 W1 = (32, 16, 1, 1)        # pointwise filters
 WD = (32, 1, 3, 3)         # depthwise filters (groups = 16, two filters per channel)
-G = (2, 16, 20, 20)        # conv2d output for X, W, padding 1
+G = (1, 16, 20, 20)        # conv2d output for X, W, padding 1
 XP = (2, 16, 32, 32)       # pooling input
 XF, WF = (1, 8, 12, 12), (8, 8, 3, 3)  # float64 convolution is not SIMD-tuned: smaller
 XS = (1, 4, 8, 8)          # the plain C references are slow: small shapes
@@ -128,6 +128,8 @@ VALID = [
     ok("conv2d", "im2col-bias-stride2", lambda: call(fastconv.conv2d, f32(*X), f32(*W), f32(16),
                                                      stride=2, padding="same",
                                                      algorithm="im2col")),
+    ok("conv2d", "im2col-valid", lambda: call(fastconv.conv2d, f32(*X), f32(*W),
+                                              algorithm="im2col")),
     ok("conv2d", "im2col-dilated-grouped", lambda: call(fastconv.conv2d, f32(*X),
                                                         f32(16, 4, 3, 3), padding=2, dilation=2,
                                                         groups=4, algorithm="im2col")),
@@ -144,6 +146,10 @@ VALID = [
                                                      padding=1, groups=16,
                                                      algorithm="depthwise",
                                                      activation="relu")),
+    # padded rows of 2**62 columns: the direct and depthwise drivers hand over to the reference
+    ok("conv2d", "direct-huge-padding", lambda: call(fastconv.conv2d, f64(1, 1, 3, 3),
+                                                     f64(1, 1, 3, 3), padding=((0, 0), (2**62, 0)),
+                                                     dilation=(1, 2**61), algorithm="direct")),
     ok("conv2d", "out", lambda: call(fastconv.conv2d, f32(*X), f32(*W), f32(16), padding=1,
                                      out=_conv_out())),
     ok("conv2d", "out-unbatched", lambda: call(fastconv.conv2d, f32(*X[1:]), f32(*W), padding=1,
@@ -152,7 +158,7 @@ VALID = [
                                                padding=1)),
     ok("conv2d", "f64-direct-out", lambda: call(fastconv.conv2d, f64(*XF), f64(*WF), padding=1,
                                                 algorithm="direct", out=np.empty(XF))),
-    ok("conv2d", "non-contiguous-x", lambda: call(fastconv.conv2d, f32(2, 16, 20, 40)[..., ::2],
+    ok("conv2d", "non-contiguous-x", lambda: call(fastconv.conv2d, f32(1, 16, 20, 40)[..., ::2],
                                                   f32(*W), padding=1)),
     ok("conv2d", "list-x", lambda: call(fastconv.conv2d, f32(*XS).tolist(), f64(*WS))),
     ok("conv2d", "reference", lambda: call(ref.conv2d, f32(*XS), f32(*WS), f32(4), padding=1)),
@@ -163,10 +169,15 @@ VALID = [
          lambda mask=mask: call(fastconv.conv2d_backward, f32(*G), f32(*X), f32(*W), padding=1,
                                 output_mask=mask))
       for mask in MASKS],
+    # a non-finite weight: grad_input cannot use the shared virtual grid
+    ok("conv2d_backward", "mask-100-inf-weight",
+       lambda: call(fastconv.conv2d_backward, f32(*G), f32(*X),
+                    np.where(np.arange(16 * 16 * 9).reshape(W) == 5, np.inf, 1.0).astype(
+                        np.float32), padding=1, output_mask=(True, False, False))),
     ok("conv2d_backward", "f64", lambda: call(fastconv.conv2d_backward, f64(*XF), f64(*XF),
                                               f64(*WF), padding=1)),
     ok("conv2d_backward", "depthwise-strided", lambda: call(fastconv.conv2d_backward,
-                                                            f32(2, 32, 10, 10), f32(*X),
+                                                            f32(1, 32, 10, 10), f32(*X),
                                                             f32(*WD), stride=2, padding=1,
                                                             groups=16)),
     ok("conv2d_backward", "reference", lambda: call(ref.conv2d_backward, f32(1, 4, 8, 8),
@@ -180,6 +191,9 @@ VALID = [
                                                           return_indices=True)),
     ok("max_pool2d", "dilated-unbatched", lambda: call(fastconv.max_pool2d, f32(*XP[1:]), 3,
                                                        dilation=2, return_indices=True)),
+    # windows taller than 16 rows take a scratch buffer of row pointers
+    ok("max_pool2d", "tall-window", lambda: call(fastconv.max_pool2d, f32(*XP), (17, 3), stride=1,
+                                                 return_indices=True)),
     ok("max_pool2d", "f64", lambda: call(fastconv.max_pool2d, f64(*XP), 2, return_indices=True)),
     ok("max_pool2d", "reference", lambda: call(ref.max_pool2d, f32(*XS), 2)),
     ok("max_pool2d", "reference-indices", lambda: call(ref.max_pool2d, f32(*XS), 2,
@@ -189,6 +203,8 @@ VALID = [
     ok("avg_pool2d", "3x3-pad-exclude-ceil", lambda: call(fastconv.avg_pool2d, f32(*XP), 3,
                                                           stride=2, padding=1, ceil_mode=True,
                                                           count_include_pad=False)),
+    ok("avg_pool2d", "tall-window", lambda: call(fastconv.avg_pool2d, f64(*XP), (18, 2), stride=1,
+                                                 padding=(9, 1), count_include_pad=False)),
     ok("avg_pool2d", "f64-unbatched", lambda: call(fastconv.avg_pool2d, f64(*XP[1:]), 2)),
     ok("avg_pool2d", "reference", lambda: call(ref.avg_pool2d, f32(*XS), 2)),
     # relu: new output, out=, in place, f64, non-contiguous input, the reference
