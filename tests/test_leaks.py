@@ -19,6 +19,7 @@ definite leak and no invalid access in fastconv's frames.
 """
 import ctypes
 import gc
+import mmap
 import os
 import re
 import shutil
@@ -223,8 +224,12 @@ class _Leaky:
             # 256 bytes per call through malloc, like a forgotten fc_aligned_free of a small
             # table: well under 1 MiB of RSS over 1000 calls, over the heap limit
             ctypes.CDLL(None).malloc(256)
-        elif self.leak == "pages":  # 4 KiB per call, a forgotten scratch buffer: 4 MiB
-            self.kept.append(np.ones(1024, np.float32))
+        elif self.leak == "pages":
+            # 4 KiB of fresh pages per call, 4 MiB in all: its own mapping, as a big scratch
+            # buffer gets (a malloc'd block could reuse pages an earlier test left resident)
+            page = mmap.mmap(-1, 4096)
+            page.write(b"x" * 4096)
+            self.kept.append(page)
         return result
 
 
@@ -245,34 +250,37 @@ def test_the_checks_catch_a_leak(leak, message, one_thread):
 
 # ---- out of memory inside the C drivers ---------------------------------------------------------
 
+# The address space a case may still map: more than numpy's outputs plus a 1 MiB pymalloc arena
+# coming or going, less than any of the drivers' workspaces below (4 MB and more).
+OOM_MARGIN = 2 << 20
+
+
 def _oom_cases():
-    """(name, call, op, address-space margin): calls whose output numpy can allocate within the
-    margin, but whose C driver then fails to allocate its workspace (packed weights, scratch
-    panels, padded-row buffers, the backward's virtual grid, a tall window's row pointers)."""
+    """(name, call, op): calls whose outputs numpy can allocate within OOM_MARGIN, but whose
+    C driver then cannot allocate its workspace (packed weights, padded-row buffers, the
+    backward's virtual grid, a tall window's row pointers); and the arrays they hold."""
     rng = np.random.default_rng(5)
 
     def f32(*shape):
         return rng.standard_normal(shape).astype(np.float32)
 
-    x, w, tall, wide = f32(1, 64, 64, 64), f32(256, 64, 3, 3), f32(1, 1, 2**20, 1), \
-        f32(1, 1, 4, 2**17)
-    g1, g2, w1 = f32(1, 256, 62, 62), f32(1, 256, 31, 31), f32(1, 1, 3, 3)
-    small = 256 << 10
+    x, w = f32(1, 256, 32, 32), f32(512, 256, 3, 3)            # packed weights: 4.7 MB
+    wide, w1 = f32(1, 1, 4, 2**19), f32(1, 1, 3, 3)            # padded rows: 12 MB
+    tall = f32(1, 1, 2**20, 1)                                 # row pointers: 16 MB
+    xb, wb, gb = f32(1, 64, 32, 32), f32(2048, 64, 3, 3), f32(1, 2048, 15, 15)
+    xg, wg, gg = f32(1, 4, 512, 512), f32(4, 4, 3, 3), f32(1, 4, 510, 510)  # grid: 8 MB
     return [
-        ("im2col", lambda: fastconv.conv2d(x, w, stride=32, algorithm="im2col"), "conv2d",
-         small),
-        ("direct", lambda: fastconv.conv2d(x, w, stride=32, algorithm="direct"), "conv2d",
-         small),
+        ("im2col", lambda: fastconv.conv2d(x, w, stride=16, algorithm="im2col"), "conv2d"),
+        ("direct", lambda: fastconv.conv2d(x, w, stride=16, algorithm="direct"), "conv2d"),
         ("depthwise", lambda: fastconv.conv2d(wide, w1, stride=(1, 2**16),
-                                              algorithm="depthwise"), "conv2d", small),
-        # grad_input and grad_weight (1.6 MB) fit, the virtual grid (4 MB) does not
-        ("backward-grid", lambda: fastconv.conv2d_backward(g1, x, w), "conv2d_backward",
-         3 << 20),
-        ("backward-stride2", lambda: fastconv.conv2d_backward(g2, x, w, stride=2),
-         "conv2d_backward", 2 << 20),
-        ("max-pool-tall", lambda: fastconv.max_pool2d(tall, (2**20, 1)), "max_pool2d", small),
-        ("avg-pool-tall", lambda: fastconv.avg_pool2d(tall, (2**20, 1)), "avg_pool2d", small),
-    ], [x, w, tall, wide, g1, g2, w1]
+                                              algorithm="depthwise"), "conv2d"),
+        ("backward-grad-input", lambda: fastconv.conv2d_backward(
+            gb, xb, wb, stride=2, output_mask=(True, False, False)), "conv2d_backward"),
+        ("backward-grad-weight", lambda: fastconv.conv2d_backward(
+            gg, xg, wg, output_mask=(False, True, False)), "conv2d_backward"),
+        ("max-pool-tall", lambda: fastconv.max_pool2d(tall, (2**20, 1)), "max_pool2d"),
+        ("avg-pool-tall", lambda: fastconv.avg_pool2d(tall, (2**20, 1)), "avg_pool2d"),
+    ], [x, w, wide, w1, tall, xb, wb, gb, xg, wg, gg]
 
 
 def _oom_child():
@@ -286,7 +294,7 @@ def _oom_child():
     fastconv.set_num_threads(1)
     cases, arrays = _oom_cases()
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    for name, fn, op, margin in cases:
+    for name, fn, op in cases:
         for _ in range(WARMUP):
             fn()
         refs = [sys.getrefcount(a) for a in arrays]
@@ -294,7 +302,7 @@ def _oom_child():
         rss, heap = rss_bytes(), heap_bytes()
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * PAGE
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + margin, hard))
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + OOM_MARGIN, hard))
         messages = {}
         try:
             for _ in range(CALLS):
