@@ -14,8 +14,14 @@ after which
   was;
 * a returned array is owned by the caller alone and does not keep an input alive.
 
-A small run of every case under valgrind memcheck (tests/valgrind_smoke.py) must report no
-definite leak and no invalid access in fastconv's frames.
+Also: with two OpenMP threads (the team-sized workspaces); through each C driver's
+out-of-memory branch (1000 MemoryErrors under an address-space limit, in a subprocess); and a
+small run of every case under valgrind memcheck (tests/valgrind_smoke.py), which must report no
+definite leak and no invalid access in fastconv's frames.  The checks are shown to fail on
+injected leaks (test_the_checks_catch_a_leak).
+
+Measured growth on a clean build (2-core Zen 4, glibc 2.36): RSS 0 KiB and heap 0-128 bytes
+for every case, so the limits leave room for noise only.
 """
 import ctypes
 import gc
