@@ -198,6 +198,9 @@ def _output(op, out, shape, like, inputs):
         raise ValueError(f"{op}: out must have shape {tuple(shape)}, got {out.shape}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{op}: out must be C-contiguous, got strides {out.strides}")
+    if not out.flags.aligned:
+        raise ValueError(f"{op}: out must be aligned to its {out.dtype.itemsize}-byte dtype, "
+                         f"got data at address {out.ctypes.data:#x}")
     if not out.flags.writeable:
         raise ValueError(f"{op}: out must be writable, got a read-only array of shape "
                          f"{out.shape}")

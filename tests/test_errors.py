@@ -413,6 +413,29 @@ def test_conv2d_out_not_c_contiguous_is_a_value_error(layout):
         fastconv.conv2d(x, w, out=out)
 
 
+def _unaligned(shape):
+    """A C-contiguous float64 array whose data starts one byte past an 8-byte boundary."""
+    buf = np.zeros(int(np.prod(shape)) * 8 + 1, np.uint8)
+    out = buf[1:].view(np.float64).reshape(shape)
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+def test_unaligned_out_is_a_value_error_naming_out():
+    # the C code needs aligned elements; the bridge's check named its own "y", not the "out="
+    # of the signature
+    x, w, shape = _conv_out_case()
+    with pytest.raises(ValueError, match=msg("conv2d", ["out", "aligned"])):
+        fastconv.conv2d(x, w, out=_unaligned(shape))
+    with pytest.raises(ValueError, match=msg("relu", ["out", "aligned"])):
+        fastconv.relu(np.ones(5), out=_unaligned((5,)))
+    in_place = _unaligned((5,))
+    with pytest.raises(ValueError, match=msg("relu", ["out", "aligned"])):
+        fastconv.relu(in_place, out=in_place)
+    with pytest.raises(ValueError, match=msg("relu_backward", ["out", "aligned"])):
+        fastconv.relu_backward(np.ones(5), np.ones(5), out=_unaligned((5,)))
+
+
 def test_conv2d_out_that_is_x_itself_is_a_value_error():
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 4))
     w = np.ones((2, 2, 1, 1))
