@@ -59,6 +59,14 @@ def f64(*shape):
     return _rng.standard_normal(shape)
 
 
+def unaligned(a):
+    """A copy of `a` whose data starts one byte past its dtype's alignment."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    out = buf[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 def read_only(a):
     a.flags.writeable = False
     return a
@@ -160,6 +168,10 @@ VALID = [
                                                 algorithm="direct", out=np.empty(XF))),
     ok("conv2d", "non-contiguous-x", lambda: call(fastconv.conv2d, f32(1, 16, 20, 40)[..., ::2],
                                                   f32(*W), padding=1)),
+    ok("conv2d", "unaligned-x", lambda: call(fastconv.conv2d, unaligned(f32(*X)), f32(*W),
+                                             padding=1)),
+    ok("conv2d", "big-endian-weight", lambda: call(fastconv.conv2d, f64(*XF),
+                                                   f64(*WF).astype(">f8"))),
     ok("conv2d", "list-x", lambda: call(fastconv.conv2d, f32(*XS).tolist(), f64(*WS))),
     ok("conv2d", "reference", lambda: call(ref.conv2d, f32(*XS), f32(*WS), f32(4), padding=1)),
     ok("conv2d", "reference-out", lambda: call(ref.conv2d, f64(*XS), f64(*WS), padding=1,
@@ -213,6 +225,8 @@ VALID = [
     ok("relu", "in-place", lambda: _relu_in_place(f32(*XP))),
     ok("relu", "f64", lambda: call(fastconv.relu, f64(*XP))),
     ok("relu", "non-contiguous", lambda: call(fastconv.relu, f32(2, 16, 32, 64)[..., ::2])),
+    ok("relu", "unaligned-big-endian", lambda: call(fastconv.relu,
+                                                    unaligned(f64(*XP).astype(">f8")))),
     ok("relu", "reference", lambda: call(ref.relu, f32(*XS))),
     ok("relu", "reference-in-place", lambda: _relu_in_place(f64(*XS))),
     # max_pool2d_backward: int64 indices, converted int32 ones, f64, unbatched, the reference
@@ -348,6 +362,9 @@ ERRORS = [
     err("conv2d", "out-fortran", ValueError,
         lambda: call(fastconv.conv2d, f64(*x5), f64(*w3),
                      out=np.empty((1, 2, 3, 3), order="F")), "out"),
+    err("conv2d", "out-unaligned", ValueError,
+        lambda: call(fastconv.conv2d, f64(*x5), f64(*w3), out=unaligned(f64(1, 2, 3, 3))),
+        "aligned"),
     err("conv2d", "out-overlaps-x", ValueError,
         lambda: _overlapping_out(fastconv.conv2d, 32, (1, 2, 4, 4), (1, 2, 4, 4),
                                  f64(2, 2, 1, 1)), "overlaps"),
@@ -433,6 +450,8 @@ ERRORS = [
                                                      out=np.empty((2, 3), np.float32)), "out"),
     err("relu", "out-fortran", ValueError,
         lambda: call(fastconv.relu, f64(2, 3), out=np.empty((2, 3), order="F")), "out"),
+    err("relu", "in-place-unaligned", ValueError,
+        lambda: (lambda x: call(fastconv.relu, x, out=x))(unaligned(f64(6))), "aligned"),
     err("relu", "out-overlaps-x", ValueError,
         lambda: _overlapping_out(fastconv.relu, 10, (10,), (10,)), "overlaps"),
     err("relu", "reference-out-shape", ValueError,
