@@ -226,6 +226,8 @@ class _Leaky:
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(self.built.args[0]))
         elif self.leak == "result-kept":  # someone else still holds the result
             self.kept[:] = [result]
+        elif self.leak == "view-of-input":  # the result is a view that pins the input
+            result = self.built.args[0][...]
         elif self.leak == "bytes":
             # 256 bytes per call through malloc, like a forgotten fc_aligned_free of a small
             # table: well under 1 MiB of RSS over 1000 calls, over the heap limit
@@ -242,6 +244,7 @@ class _Leaky:
 @pytest.mark.parametrize("leak,message", [
     ("reference", "reference counts of the arguments changed"),
     ("result-kept", "returned array 0 has 2 owners"),
+    ("view-of-input", "a returned array keeps an input alive"),
     ("bytes", "malloc heap grew"),
     ("pages", "RSS grew"),
 ])
