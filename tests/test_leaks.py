@@ -162,7 +162,7 @@ def frozen_gc():
 
 @pytest.fixture
 def one_thread(restore_threads):
-    # One OpenMP thread: the timings of the 180-odd cases stay predictable on a shared 2-core
+    # One OpenMP thread: the timings of the ~200 cases stay predictable on a shared 2-core
     # machine (a busy sibling stalls a team at every barrier).  The drivers size their
     # workspace by the team, so the team of two is checked on THREADED below.
     fastconv.set_num_threads(1)
