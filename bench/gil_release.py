@@ -1,0 +1,159 @@
+"""Does fastconv release the GIL?  Two calls one after the other in one Python thread
+("serial") against the same two calls made at once by two Python threads ("parallel"), every
+op on one OpenMP thread (fastconv.set_num_threads(1)).  With the GIL released around the C
+code, parallel / serial tends to 0.5 on 2 free cores; holding it would give 1.0.  Memory-bound
+ops (max_pool2d, relu) share the memory bandwidth, so expect less.  torch (if importable, with
+torch.set_num_threads(1)) runs the same experiment for comparison, and a control row,
+hashlib.sha256 (which releases the GIL), shows the ratio the machine allows at the moment.
+
+Serial and parallel alternate within each repeat, and the table gives medians, so that the
+load of a shared machine hits both alike.  Every call allocates its output, as a user's would.
+
+    PYTHONPATH=. python bench/gil_release.py [--quick] [--repeats N] [--no-torch]
+"""
+import argparse
+import hashlib
+import statistics
+import threading
+import time
+
+import numpy as np
+
+import fastconv
+
+
+def cases(quick):
+    """(op, input shape, fastconv call, torch call factory) of each row."""
+    if quick:
+        conv_x, conv_w, pool_x = (1, 8, 16, 16), (8, 8, 3, 3), (1, 8, 32, 32)
+    else:
+        # ~40 ms a call on one AVX-512 core (3.7 G multiply-adds); a VGG layer at batch 8
+        conv_x, conv_w, pool_x = (8, 128, 56, 56), (128, 128, 3, 3), (16, 64, 112, 112)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(conv_x).astype(np.float32)
+    w = rng.standard_normal(conv_w).astype(np.float32)
+    p = rng.standard_normal(pool_x).astype(np.float32)
+    rows = [
+        ("conv2d", conv_x, lambda: fastconv.conv2d(x, w, padding=1),
+         lambda torch, tx, tw, tp: lambda: torch.nn.functional.conv2d(tx, tw, padding=1)),
+        ("max_pool2d", pool_x, lambda: fastconv.max_pool2d(p, 3, 2, 1),
+         lambda torch, tx, tw, tp: lambda: torch.nn.functional.max_pool2d(tp, 3, 2, 1)),
+        ("relu", pool_x, lambda: fastconv.relu(p),
+         lambda torch, tx, tw, tp: lambda: torch.nn.functional.relu(tp)),
+    ]
+    return rows, (x, w, p)
+
+
+class Pair:
+    """Two persistent worker threads that each make one call when released together."""
+
+    def __init__(self):
+        self.fn = None
+        self.start = threading.Barrier(3)
+        self.done = threading.Barrier(3)
+        self.errors = []
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(2)]
+        for t in self.threads:
+            t.start()
+
+    def _work(self):
+        while True:
+            self.start.wait()
+            if self.fn is None:
+                return
+            try:
+                self.fn()
+            except BaseException as exc:  # noqa: BLE001 - reported by run()
+                self.errors.append(exc)
+            self.done.wait()
+
+    def run(self, fn):
+        self.fn = fn
+        t0 = time.perf_counter()
+        self.start.wait()
+        self.done.wait()
+        elapsed = time.perf_counter() - t0
+        if self.errors:
+            raise self.errors[0]
+        return elapsed
+
+    def close(self):
+        self.fn = None
+        self.start.wait()
+        for t in self.threads:
+            t.join()
+
+
+def serial_time(fn):
+    t0 = time.perf_counter()
+    fn()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure(rows, pair, repeats):
+    """Median serial and parallel seconds of each row's fn; the rows take turns within each
+    repeat, so that a change in the machine's load hits every row alike."""
+    for row in rows:  # warm-up: page in the inputs, size the workspaces
+        row["fn"]()
+        pair.run(row["fn"])
+        row["serial"], row["parallel"] = [], []
+    for r in range(repeats):
+        for row in rows:
+            if r % 2:  # alternate which goes first
+                row["serial"].append(serial_time(row["fn"]))
+                row["parallel"].append(pair.run(row["fn"]))
+            else:
+                row["parallel"].append(pair.run(row["fn"]))
+                row["serial"].append(serial_time(row["fn"]))
+    return [(statistics.median(row["serial"]), statistics.median(row["parallel"]))
+            for row in rows]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny shapes (a smoke test)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="serial/parallel pairs per row (default 15, 3 with --quick)")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch rows")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 15)
+
+    fastconv.set_num_threads(1)
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(1)
+        except ImportError:
+            torch = None
+    rows, (x, w, p) = cases(args.quick)
+    table = [dict(impl="fastconv", op=op, shape=shape, fn=fn) for op, shape, fn, _ in rows]
+    if torch is not None:
+        tx, tw, tp = (torch.from_numpy(a) for a in (x, w, p))
+        table += [dict(impl="torch", op=op, shape=shape, fn=make(torch, tx, tw, tp))
+                  for op, shape, _, make in rows]
+    # The ceiling the machine allows: hashlib releases the GIL while it hashes more than 2 KiB,
+    # so its ratio is what two truly parallel threads get now (2 vCPUs may share a physical
+    # core, other processes may hold one).
+    data = bytes(64 << 10) if args.quick else bytes(32 << 20)
+    table.append(dict(impl="control", op="sha256", shape=(len(data),),
+                      fn=lambda: hashlib.sha256(data).digest()))
+
+    print(f"GIL release: 2 calls serially in one thread vs 1 call in each of 2 threads at once; "
+          f"1 OpenMP thread per call; median of {repeats}")
+    print(f"{'impl':<9} {'op':<11} {'input':<18} {'serial_ms':>10} {'parallel_ms':>12} "
+          f"{'ratio':>6}")
+    pair = Pair()
+    try:
+        results = measure(table, pair, repeats)
+    finally:
+        pair.close()
+    for row, (serial, parallel) in zip(table, results):
+        shape_text = "x".join(map(str, row["shape"]))
+        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {serial * 1e3:10.4f} "
+              f"{parallel * 1e3:12.4f} {parallel / serial:6.3f}")
+
+
+if __name__ == "__main__":
+    main()

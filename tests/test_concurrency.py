@@ -1,0 +1,362 @@
+"""Concurrency (issue 5 §4): several Python threads calling fastconv at once get results bitwise
+equal to serial calls, and the GIL is really released while the C code runs.
+
+Every op (conv2d with each algorithm, conv2d_backward, both pools and their backward passes,
+ReLU and its backward pass, out= and in-place forms, a fastconv.nn training step) is first run
+serially; then 8 threads, released together by a Barrier, run the ops in rotation (thread i
+starts at op i, so different kernels run at the same moment) on one shared input set and on
+inputs of their own, with one and with two OpenMP threads each (libgomp gives every Python
+thread its own team, so the teams overlap).  Results never depend on the thread count, so
+set_num_threads called from another thread in the middle must change nothing either.
+"""
+import gc
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _ext
+from fastconv.models import lenet5
+
+N_THREADS = 8
+ROUNDS = 2  # each thread runs every op this many times
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---- the ops ----------------------------------------------------------------------------------
+
+def make_inputs(seed):
+    """One input set; shapes small enough for 8 threads x every op x ROUNDS to take < 1 s, big
+    enough that two OpenMP threads really split the convolutions (see test_the_teams_split)."""
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    x = rng.standard_normal((4, 16, 32, 32)).astype(f)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(f)
+    d = dict(
+        x=x, w=w, b=rng.standard_normal(24).astype(f),
+        w1=rng.standard_normal((24, 16, 1, 1)).astype(f),
+        wd=rng.standard_normal((32, 1, 3, 3)).astype(f),
+        x64=x.astype(np.float64), w64=w.astype(np.float64),
+        g=rng.standard_normal((4, 24, 16, 16)).astype(f),
+        img=rng.standard_normal((4, 1, 28, 28)).astype(f),
+    )
+    d["gpool"] = rng.standard_normal((4, 16, 16, 16)).astype(f)
+    return d
+
+
+def _conv(algorithm, **kw):
+    def run(d, own):
+        return [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, algorithm=algorithm, **kw)]
+    return run
+
+
+def conv_stride2(d, own):
+    return [fastconv.conv2d(d["x"], d["w"], d["b"], stride=2, padding=1, activation="relu")]
+
+
+def conv_pointwise(d, own):
+    return [fastconv.conv2d(d["x"], d["w1"], d["b"], algorithm="pointwise")]
+
+
+def conv_depthwise(d, own):
+    return [fastconv.conv2d(d["x"], d["wd"], groups=16, padding=1, algorithm="depthwise")]
+
+
+def conv_float64(d, own):
+    return [fastconv.conv2d(d["x64"], d["w64"], padding=1)]
+
+
+def conv_out(d, own):
+    """out= into a per-thread array that is reused from call to call."""
+    out = own.setdefault("conv_out", np.empty((4, 24, 32, 32), np.float32))
+    out.fill(np.nan)
+    result = fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, out=out)
+    assert result is out
+    return [out.copy()]
+
+
+def conv_backward(d, own):
+    return list(fastconv.conv2d_backward(d["g"], d["x"], d["w"], stride=2, padding=1))
+
+
+def max_pool(d, own):
+    y, idx = fastconv.max_pool2d(d["x"], 3, 2, 1, return_indices=True)
+    return [y, idx, fastconv.max_pool2d_backward(d["gpool"], idx, d["x"].shape)]
+
+
+def avg_pool(d, own):
+    y = fastconv.avg_pool2d(d["x"], 3, 2, 1, count_include_pad=False)
+    return [y, fastconv.avg_pool2d_backward(d["gpool"], d["x"].shape, 3, 2, 1,
+                                            count_include_pad=False)]
+
+
+def relu_ops(d, own):
+    y = fastconv.relu(d["x"])
+    out = own.setdefault("relu_out", np.empty_like(d["x"]))
+    fastconv.relu(d["x"], out=out)
+    inplace = own.setdefault("relu_inplace", np.empty_like(d["x"]))
+    np.copyto(inplace, d["x"])
+    assert fastconv.relu(inplace, out=inplace) is inplace
+    gx = fastconv.relu_backward(d["x"], y)
+    g_inplace = own.setdefault("relu_g", np.empty_like(d["x"]))
+    np.copyto(g_inplace, d["x"])
+    fastconv.relu_backward(g_inplace, y, out=g_inplace)
+    return [y, out.copy(), inplace.copy(), gx, g_inplace.copy()]
+
+
+def nn_step(d, own):
+    """Forward and backward of LeNet-5 (a model per thread: layers keep their activations)."""
+    model = lenet5(seed=0)
+    logits = model(d["img"])
+    model.zero_grad()
+    grad = model.backward(np.ones_like(logits))
+    return [logits, grad] + [p.grad for p in model.parameters()]
+
+
+OPS = [_conv("direct"), _conv("im2col", activation="relu"), _conv("auto"), conv_stride2,
+       conv_pointwise, conv_depthwise, conv_float64, conv_out, conv_backward, max_pool, avg_pool,
+       relu_ops, nn_step]
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def assert_bitwise(actual, expected, what):
+    assert len(actual) == len(expected), what
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        assert a.dtype == e.dtype and a.shape == e.shape, f"{what}, result {i}"
+        assert a.tobytes() == e.tobytes(), f"{what}, result {i}: not bitwise equal to serial"
+
+
+def run_threads(target, count=N_THREADS, timeout=120):
+    """Start `count` threads running target(index, barrier); re-raise the first error."""
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def body(i):
+        try:
+            target(i, barrier)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "a thread did not finish"
+    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    if real or errors:
+        raise (real or errors)[0]
+
+
+@pytest.fixture(scope="module")
+def serial():
+    """Inputs of seeds 0..N_THREADS-1 and every op's serial results on them (one thread)."""
+    inputs = [make_inputs(seed) for seed in range(N_THREADS)]
+    saved = fastconv.get_num_threads()
+    fastconv.set_num_threads(1)  # the threaded runs are then also checked against one thread
+    try:
+        expected = [[op(d, {}) for op in OPS] for d in inputs]
+    finally:
+        fastconv.set_num_threads(saved)
+    return inputs, expected
+
+
+def rotate(i, barrier, inputs_of, expected_of, rounds=ROUNDS):
+    own = {}
+    barrier.wait(timeout=60)
+    for step in range(rounds * len(OPS)):
+        k = (i + step) % len(OPS)
+        result = OPS[k](inputs_of(i), own)
+        assert_bitwise(result, expected_of(i)[k], f"thread {i}, op {OPS[k].__name__}")
+
+
+# ---- results equal serial ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sharing", ["shared", "own"])
+def test_threads_get_the_serial_results(serial, restore_threads, threads, sharing):
+    inputs, expected = serial
+    fastconv.set_num_threads(threads)
+    before = [{k: v.copy() for k, v in d.items()} for d in inputs]
+    pick = (lambda i: 0) if sharing == "shared" else (lambda i: i)
+    run_threads(lambda i, barrier: rotate(i, barrier, lambda j: inputs[pick(j)],
+                                          lambda j: expected[pick(j)]))
+    for d, saved in zip(inputs, before):  # nobody wrote into an input
+        for name in d:
+            assert d[name].tobytes() == saved[name].tobytes(), f"input {name} was modified"
+
+
+@pytest.mark.skipif(not _ext.has_openmp(), reason="built without OpenMP: one thread per op")
+def test_the_teams_split(serial, restore_threads):
+    """With 2 threads the ops above really run a team of 2 (else the 2-thread cases would prove
+    nothing about overlapping teams): the drivers size the team by multiply-adds (conv2d),
+    window visits (pools) and elements (ReLU)."""
+    fastconv.set_num_threads(2)
+    n, c, h, w = serial[0][0]["x"].shape
+    k = serial[0][0]["w"].shape[0]
+    for what, work in [("conv2d", n * k * h * w * c * 9), ("max_pool2d", n * c * h * w // 4 * 9),
+                       ("relu", n * c * h * w)]:
+        assert _ext.probe_team_size(work) == 2, f"{what} of make_inputs runs a single thread"
+
+
+def test_set_num_threads_from_another_thread_changes_nothing(serial, restore_threads):
+    """One thread keeps changing the (process-wide) thread count while the others compute."""
+    inputs, expected = serial
+    stop = threading.Event()
+
+    running = [N_THREADS - 1]
+    lock = threading.Lock()
+
+    def target(i, barrier):
+        if i == 0:
+            barrier.wait(timeout=60)
+            n = 0
+            while not stop.is_set():
+                fastconv.set_num_threads(1 + n % 3)
+                n += 1
+            assert n > 0
+            return
+        try:
+            rotate(i, barrier, lambda j: inputs[j], lambda j: expected[j])
+        finally:
+            with lock:
+                running[0] -= 1
+                if running[0] == 0:
+                    stop.set()
+
+    run_threads(target)
+
+
+def test_an_input_whose_last_name_is_dropped_mid_call_stays_alive(serial):
+    """The call holds its arguments: a thread rebinding the only name of an input while
+    another thread computes on it never frees the buffer under the op (ASan would report a
+    use after free; here the results would differ)."""
+    inputs, expected = serial
+    box = [inputs[0]["x"].copy()]
+    stop = threading.Event()
+    want = expected[0][0]  # direct conv of inputs[0]
+
+    def target(i, barrier):
+        barrier.wait(timeout=60)
+        if i == 0:
+            while not stop.is_set():
+                box[0] = inputs[0]["x"].copy()
+                gc.collect(0)
+            return
+        try:
+            for _ in range(20):
+                y = fastconv.conv2d(box[0], inputs[0]["w"], inputs[0]["b"], padding=1,
+                                    algorithm="direct")
+                assert_bitwise([y], want, "conv2d of a rebound input")
+        finally:
+            stop.set()
+
+    run_threads(target, count=2)
+
+
+# ---- the GIL is released ----------------------------------------------------------------------
+
+def test_conv2d_releases_the_gil(restore_threads):
+    """While thread A runs conv2d into out= (pre-filled with NaN), thread B, pure Python, polls
+    sampled elements of out.  Holding the GIL, A would let B run only before or after the C
+    call, when the samples are all NaN or none is; B seeing a partly written output proves it
+    ran during the call.  Events, not wall-clock thresholds."""
+    fastconv.set_num_threads(1)
+    rng = np.random.default_rng(3)
+    # ~2 G multiply-adds: 20-40 ms a call on one AVX-512 core, ~10x that on the scalar path
+    x = rng.standard_normal((4, 256, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
+    out = np.empty((4, 256, 28, 28), np.float32)
+    flat = out.reshape(-1)
+    samples = np.linspace(0, flat.size - 1, 512).astype(np.int64)
+    in_call = threading.Event()
+    finished = threading.Event()
+    state = dict(call=0, partial=0, polls=0)
+    calls_seen_partial = set()
+
+    def poller():
+        while not finished.is_set():
+            if in_call.is_set():
+                call = state["call"]
+                written = int(np.count_nonzero(~np.isnan(flat[samples])))
+                state["polls"] += 1
+                if 0 < written < samples.size:
+                    state["partial"] += 1
+                    calls_seen_partial.add(call)
+
+    b = threading.Thread(target=poller)
+    b.start()
+    try:
+        for call in range(30):
+            out.fill(np.nan)
+            state["call"] = call
+            in_call.set()
+            fastconv.conv2d(x, w, padding=1, algorithm="direct", out=out)
+            in_call.clear()
+            assert not np.isnan(flat[samples]).any()
+            if len(calls_seen_partial) >= 3:
+                break
+    finally:
+        finished.set()
+        b.join()
+    assert len(calls_seen_partial) >= 3, (
+        f"in {call + 1} conv2d calls the other thread saw a partly written output in only "
+        f"{len(calls_seen_partial)} ({state['partial']} of {state['polls']} polls): the "
+        f"GIL is not released around the C call")
+
+
+_KERNEL_CALL = re.compile(r"\b(fc_(?:ref_)?\w+_(?:forward|backward)|fc_probe_team_size)\(")
+
+
+def test_every_kernel_call_in_the_extension_is_inside_nogil():
+    """Static guard for the rule 'GIL released around every C call': each call of a driver
+    (fc_<op>_forward/backward, their references) in fastconv/_ext.pyx sits in a `with nogil:`
+    block."""
+    path = os.path.join(ROOT, "fastconv", "_ext.pyx")
+    if not os.path.exists(path):
+        pytest.skip(f"the Cython source {path} is not beside the tests (installed package)")
+    calls = 0
+    nogil_indent = None
+    with open(path) as f:
+        lines = f.read().splitlines()
+    in_extern = False
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            in_extern = stripped.startswith("cdef extern")
+        if nogil_indent is not None and indent <= nogil_indent:
+            nogil_indent = None
+        if stripped == "with nogil:":
+            nogil_indent = indent
+            continue
+        if in_extern or stripped.startswith(("def ", "cdef ", "cpdef ")):
+            continue
+        if _KERNEL_CALL.search(line):
+            calls += 1
+            assert nogil_indent is not None, f"_ext.pyx:{number} calls C with the GIL: {stripped}"
+    assert calls >= 17, f"found only {calls} kernel calls in {path}: the pattern is stale"
+
+
+def test_gil_release_benchmark_runs_and_prints_its_table():
+    """bench/gil_release.py --quick: the format only (timings on a shared machine are noise)."""
+    script = os.path.join(ROOT, "bench", "gil_release.py")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, script, "--quick", "--no-torch"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("fastconv ")]
+    assert [r.split()[1] for r in rows] == ["conv2d", "max_pool2d", "relu"], res.stdout
+    for row in rows:
+        serial_ms, parallel_ms, ratio = (float(v) for v in row.split()[-3:])
+        assert serial_ms > 0 and parallel_ms > 0
+        assert ratio == pytest.approx(parallel_ms / serial_ms, rel=0.05, abs=0.002)
