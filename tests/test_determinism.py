@@ -16,6 +16,9 @@ different ISAs may differ (another FMA order); only one path's results are compa
 Beyond tests/test_conv2d.py's and test_backward.py's "1 vs 2 threads" checks (varied
 geometry, the session's ISA only), this covers repeats, 3 and 4 threads and every ISA path.
 """
+import os
+import warnings
+
 import numpy as np
 import pytest
 
@@ -25,6 +28,11 @@ from fastconv import _ext
 ISAS = list(_ext.ISA_NAMES)
 SESSION_ISA = _ext.active_isa()
 REPEATS = 100
+if "libasan" in os.environ.get("LD_PRELOAD", ""):
+    # The sanitizer build runs these for memory errors in the threaded drivers, ~20x slower:
+    # 5 repeats per thread count keep its stage short; the plain build runs the full 100.
+    REPEATS = 20
+    warnings.warn("test_determinism: under ASan, 20 repeats instead of 100", stacklevel=1)
 THREADS = (1, 2, 3, 4)
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 
