@@ -264,10 +264,15 @@ def test_an_input_whose_last_name_is_dropped_mid_call_stays_alive(serial):
 # ---- the GIL is released ----------------------------------------------------------------------
 
 def test_conv2d_releases_the_gil(restore_threads):
-    """While thread A runs conv2d into out= (pre-filled with NaN), thread B, pure Python, polls
-    sampled elements of out.  Holding the GIL, A would let B run only before or after the C
-    call, when the samples are all NaN or none is; B seeing a partly written output proves it
-    ran during the call.  Events, not wall-clock thresholds."""
+    """While thread A runs conv2d into out= (pre-filled with NaN), thread B, pure Python, reads
+    64 elements spread over out.  Holding the GIL, A would let B read only before or after the
+    C call, when the samples are all NaN or none is; B seeing a partly written output proves it
+    ran during the call.  Events, not wall-clock thresholds.
+
+    Each read is one numpy gather of 64 elements (numpy keeps the GIL below 500), so it is
+    atomic for a thread that holds the GIL; B counts it only when A's phase was "in call k"
+    both before and after it, so a read overlapping out.fill (which releases the GIL) or
+    another call never counts."""
     fastconv.set_num_threads(1)
     rng = np.random.default_rng(3)
     # ~2 G multiply-adds: 20-40 ms a call on one AVX-512 core, ~10x that on the scalar path;
@@ -277,31 +282,33 @@ def test_conv2d_releases_the_gil(restore_threads):
     w = rng.standard_normal((256, 256, 3, 3)).astype(np.float32)
     out = np.empty((batch, 256, 28, 28), np.float32)
     flat = out.reshape(-1)
-    samples = np.linspace(0, flat.size - 1, 512).astype(np.int64)
-    in_call = threading.Event()
+    samples = np.linspace(0, flat.size - 1, 64).astype(np.int64)
+    phase = [("idle", -1)]  # A's (what, call); a list item is read and set atomically
     finished = threading.Event()
-    state = dict(call=0, partial=0, polls=0)
+    polls = [0]
     calls_seen_partial = set()
 
     def poller():
         while not finished.is_set():
-            if in_call.is_set():
-                call = state["call"]
-                written = int(np.count_nonzero(~np.isnan(flat[samples])))
-                state["polls"] += 1
-                if 0 < written < samples.size:
-                    state["partial"] += 1
-                    calls_seen_partial.add(call)
+            before = phase[0]
+            if before[0] != "in":
+                continue
+            written = int(np.count_nonzero(~np.isnan(flat[samples])))
+            if phase[0] != before:
+                continue
+            polls[0] += 1
+            if 0 < written < samples.size:
+                calls_seen_partial.add(before[1])
 
     b = threading.Thread(target=poller)
     b.start()
     try:
         for call in range(30):
+            phase[0] = ("fill", call)
             out.fill(np.nan)
-            state["call"] = call
-            in_call.set()
+            phase[0] = ("in", call)
             fastconv.conv2d(x, w, padding=1, algorithm="direct", out=out)
-            in_call.clear()
+            phase[0] = ("out", call)
             assert not np.isnan(flat[samples]).any()
             if len(calls_seen_partial) >= 3:
                 break
@@ -310,8 +317,8 @@ def test_conv2d_releases_the_gil(restore_threads):
         b.join()
     assert len(calls_seen_partial) >= 3, (
         f"in {call + 1} conv2d calls the other thread saw a partly written output in only "
-        f"{len(calls_seen_partial)} ({state['partial']} of {state['polls']} polls): the "
-        f"GIL is not released around the C call")
+        f"{len(calls_seen_partial)} ({polls[0]} reads during calls): the GIL is not released "
+        f"around the C call")
 
 
 _KERNEL_CALL = re.compile(r"\b(fc_(?:ref_)?\w+_(?:forward|backward)|fc_probe_team_size)\(")
