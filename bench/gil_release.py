@@ -8,6 +8,11 @@ hashlib.sha256 (which releases the GIL), shows the ratio the machine allows at t
 
 Serial and parallel alternate within each repeat, and the table gives medians, so that the
 load of a shared machine hits both alike.  Every call allocates its output, as a user's would.
+Two more columns explain the ratio on a busy machine: "overlap", the part of the parallel
+round in which both calls were running (near 1 when the GIL is released, near 0 behind a held
+GIL, whatever the load), and "cpus", the CPU time the two threads got over that wall time
+(2.0 on two free cores; near 1.0 when other processes take one, and the ratio cannot drop
+below about 1 / cpus).
 
     PYTHONPATH=. python bench/gil_release.py [--quick] [--repeats N] [--no-torch]
 """
@@ -45,29 +50,40 @@ def cases(quick):
 
 
 class Pair:
-    """Two persistent worker threads that each make one call when released together."""
+    """Two persistent worker threads that each make one call when released together.
+
+    Each worker notes when its call ran (wall clock) and the CPU time its thread got, so
+    that run() also returns how much the two calls overlapped (0 when one waits for the
+    other, as it would behind a held GIL; 1 when both run from start to end together) and how
+    many CPUs the pair had on average (their CPU time over the wall time: 2 when two cores
+    were free for them, 1 when other processes left them one)."""
 
     def __init__(self):
         self.fn = None
         self.start = threading.Barrier(3)
         self.done = threading.Barrier(3)
         self.errors = []
-        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(2)]
+        self.spans = [None, None]
+        self.threads = [threading.Thread(target=self._work, args=(i,), daemon=True)
+                        for i in range(2)]
         for t in self.threads:
             t.start()
 
-    def _work(self):
+    def _work(self, i):
         while True:
             self.start.wait()
             if self.fn is None:
                 return
             try:
+                cpu, t0 = time.thread_time(), time.perf_counter()
                 self.fn()
+                self.spans[i] = (t0, time.perf_counter(), time.thread_time() - cpu)
             except BaseException as exc:  # noqa: BLE001 - reported by run()
                 self.errors.append(exc)
             self.done.wait()
 
     def run(self, fn):
+        """(wall seconds, overlap of the two calls 0-1, CPUs used) of one parallel round."""
         self.fn = fn
         t0 = time.perf_counter()
         self.start.wait()
@@ -75,7 +91,9 @@ class Pair:
         elapsed = time.perf_counter() - t0
         if self.errors:
             raise self.errors[0]
-        return elapsed
+        (a0, a1, acpu), (b0, b1, bcpu) = self.spans
+        overlap = max(0.0, min(a1, b1) - max(a0, b0)) / (max(a1, b1) - min(a0, b0))
+        return elapsed, overlap, (acpu + bcpu) / (max(a1, b1) - min(a0, b0))
 
     def close(self):
         self.fn = None
@@ -92,8 +110,9 @@ def serial_time(fn):
 
 
 def measure(rows, pair, repeats):
-    """Median serial and parallel seconds of each row's fn; the rows take turns within each
-    repeat, so that a change in the machine's load hits every row alike."""
+    """Median serial seconds, parallel seconds, overlap and CPUs of each row's fn; the rows
+    take turns within each repeat, so that a change in the machine's load hits every row
+    alike."""
     for row in rows:  # warm-up: page in the inputs, size the workspaces
         row["fn"]()
         pair.run(row["fn"])
@@ -106,7 +125,8 @@ def measure(rows, pair, repeats):
             else:
                 row["parallel"].append(pair.run(row["fn"]))
                 row["serial"].append(serial_time(row["fn"]))
-    return [(statistics.median(row["serial"]), statistics.median(row["parallel"]))
+    return [(statistics.median(row["serial"]),
+             *(statistics.median(column) for column in zip(*row["parallel"])))
             for row in rows]
 
 
@@ -142,17 +162,17 @@ def main(argv=None):
 
     print(f"GIL release: 2 calls serially in one thread vs 1 call in each of 2 threads at once; "
           f"1 OpenMP thread per call; median of {repeats}")
-    print(f"{'impl':<9} {'op':<11} {'input':<18} {'serial_ms':>10} {'parallel_ms':>12} "
-          f"{'ratio':>6}")
+    print(f"{'impl':<9} {'op':<11} {'input':<18} {'overlap':>7} {'cpus':>5} {'serial_ms':>10} "
+          f"{'parallel_ms':>12} {'ratio':>6}")
     pair = Pair()
     try:
         results = measure(table, pair, repeats)
     finally:
         pair.close()
-    for row, (serial, parallel) in zip(table, results):
+    for row, (serial, parallel, overlap, cpus) in zip(table, results):
         shape_text = "x".join(map(str, row["shape"]))
-        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {serial * 1e3:10.4f} "
-              f"{parallel * 1e3:12.4f} {parallel / serial:6.3f}")
+        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {overlap:7.2f} {cpus:5.2f} "
+              f"{serial * 1e3:10.4f} {parallel * 1e3:12.4f} {parallel / serial:6.3f}")
 
 
 if __name__ == "__main__":
