@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import fastconv
+import fastconv.reference
 from fastconv import _ext
 from fastconv.models import lenet5
 
@@ -109,6 +110,16 @@ def relu_ops(d, own):
     return [y, out.copy(), inplace.copy(), gx, g_inplace.copy()]
 
 
+def reference_ops(d, own):
+    """The C references (fastconv.reference) release the GIL too; small slices: they are naive."""
+    ref = fastconv.reference
+    x, w = d["x"][:1], d["w"][:8]
+    y, idx = ref.max_pool2d(x, 3, 2, 1, return_indices=True)
+    return [ref.conv2d(x, w, d["b"][:8], padding=1), *ref.conv2d_backward(
+        d["g"][:1, :8], x, w, stride=2, padding=1), y, idx, ref.avg_pool2d(x, 2),
+        ref.relu(x)]
+
+
 def nn_step(d, own):
     """Forward and backward of LeNet-5 (a model per thread: layers keep their activations)."""
     model = lenet5(seed=0)
@@ -120,7 +131,7 @@ def nn_step(d, own):
 
 OPS = [_conv("direct"), _conv("im2col", activation="relu"), _conv("auto"), conv_stride2,
        conv_pointwise, conv_depthwise, conv_float64, conv_out, conv_backward, max_pool, avg_pool,
-       relu_ops, nn_step]
+       relu_ops, reference_ops, nn_step]
 
 
 # ---- helpers ----------------------------------------------------------------------------------
