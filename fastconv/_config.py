@@ -37,7 +37,9 @@ def set_num_threads(n):
     in the calling thread, so ``OMP_NUM_THREADS`` gives the default, and a later
     ``threadpoolctl.threadpool_limits(k)`` lowers the count to ``min(n, k)`` until it exits.
     Other Python threads start from OpenMP's default, capped by ``n``.  Results are bitwise
-    identical whatever the thread count.
+    identical whatever the thread count.  A process forked (``os.fork``, multiprocessing's
+    "fork" start method) after fastconv ran an op on several threads runs every op on one
+    thread: GNU OpenMP's thread pool does not survive fork, and waiting for it would hang.
 
     Example
     -------

@@ -72,3 +72,53 @@ def test_threadpoolctl_limit_above_set_num_threads_keeps_the_smaller(restore_thr
     with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
         assert fastconv.get_num_threads() == 1
         assert _ext.probe_team_size(BIG) == 1
+
+
+# A child forked after the parent ran a team: GNU OpenMP's pool does not survive fork, and the
+# child's first parallel region used to wait for the parent's threads forever.  The parent
+# waits a bounded time for the child, so a hang fails the test instead of the run.
+_FORK = r"""
+import os, time
+import numpy as np
+import fastconv, fastconv._ext as e
+fastconv.set_num_threads(2)
+x = np.random.default_rng(0).standard_normal((4, 16, 32, 32)).astype(np.float32)
+w = np.random.default_rng(1).standard_normal((24, 16, 3, 3)).astype(np.float32)
+if {team_first}:
+    assert e.probe_team_size(1 << 40) == 2
+    y = fastconv.conv2d(x, w, padding=1)
+pid = os.fork()
+if pid == 0:
+    try:
+        team = e.probe_team_size(1 << 40)
+        out = fastconv.conv2d(x, w, padding=1)
+        print("child", fastconv.get_num_threads(), team, flush=True)
+        if {team_first}:
+            assert out.tobytes() == y.tobytes()
+        os._exit(0)
+    except BaseException as exc:
+        print("child failed:", repr(exc), flush=True)
+        os._exit(1)
+for _ in range(1200):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("exit", os.waitstatus_to_exitcode(status))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("child hung")
+"""
+
+
+@needs_openmp
+def test_a_child_forked_after_a_team_runs_ops_on_one_thread_instead_of_hanging():
+    res = run_python(_FORK.format(team_first=True), OMP_NUM_THREADS="2")
+    assert res.stdout.split() == ["child", "1", "1", "exit", "0"], res.stdout
+
+
+@needs_openmp
+def test_a_child_forked_before_any_team_keeps_its_threads():
+    res = run_python(_FORK.format(team_first=False), OMP_NUM_THREADS="2")
+    assert res.stdout.split() == ["child", "2", "2", "exit", "0"], res.stdout
