@@ -8,11 +8,11 @@ hashlib.sha256 (which releases the GIL), shows the ratio the machine allows at t
 
 Serial and parallel alternate within each repeat, and the table gives medians, so that the
 load of a shared machine hits both alike.  Every call allocates its output, as a user's would.
-Two more columns explain the ratio on a busy machine: "overlap", the part of the parallel
-round in which both calls were running (near 1 when the GIL is released, near 0 behind a held
-GIL, whatever the load), and "cpus", the CPU time the two threads got over that wall time
-(2.0 on two free cores; near 1.0 when other processes take one, and the ratio cannot drop
-below about 1 / cpus).
+Two more columns explain the ratio on a busy machine: the CPUs the calling threads got on
+average, serially (cpus_s) and in parallel (cpus_p; the sum over both threads).  On two free
+cores cpus_p is near 2 and the ratio near cpus_s / cpus_p = 0.5; where other processes leave
+this one a single CPU's share (or less), cpus_p is no more than cpus_s and no ratio below about
+1 can show, GIL or not (tests/test_concurrency.py proves the release by events instead).
 
     PYTHONPATH=. python bench/gil_release.py [--quick] [--repeats N] [--no-torch]
 """
@@ -50,20 +50,15 @@ def cases(quick):
 
 
 class Pair:
-    """Two persistent worker threads that each make one call when released together.
-
-    Each worker notes when its call ran (wall clock) and the CPU time its thread got, so
-    that run() also returns how much the two calls overlapped (0 when one waits for the
-    other, as it would behind a held GIL; 1 when both run from start to end together) and how
-    many CPUs the pair had on average (their CPU time over the wall time: 2 when two cores
-    were free for them, 1 when other processes left them one)."""
+    """Two persistent worker threads that each make one call when released together; each
+    also notes the CPU time its thread got."""
 
     def __init__(self):
         self.fn = None
         self.start = threading.Barrier(3)
         self.done = threading.Barrier(3)
         self.errors = []
-        self.spans = [None, None]
+        self.cpu = [0.0, 0.0]
         self.threads = [threading.Thread(target=self._work, args=(i,), daemon=True)
                         for i in range(2)]
         for t in self.threads:
@@ -75,15 +70,15 @@ class Pair:
             if self.fn is None:
                 return
             try:
-                cpu, t0 = time.thread_time(), time.perf_counter()
+                cpu = time.thread_time()
                 self.fn()
-                self.spans[i] = (t0, time.perf_counter(), time.thread_time() - cpu)
+                self.cpu[i] = time.thread_time() - cpu
             except BaseException as exc:  # noqa: BLE001 - reported by run()
                 self.errors.append(exc)
             self.done.wait()
 
     def run(self, fn):
-        """(wall seconds, overlap of the two calls 0-1, CPUs used) of one parallel round."""
+        """(wall seconds, CPUs the two threads used on average) of one parallel round."""
         self.fn = fn
         t0 = time.perf_counter()
         self.start.wait()
@@ -91,9 +86,7 @@ class Pair:
         elapsed = time.perf_counter() - t0
         if self.errors:
             raise self.errors[0]
-        (a0, a1, acpu), (b0, b1, bcpu) = self.spans
-        overlap = max(0.0, min(a1, b1) - max(a0, b0)) / (max(a1, b1) - min(a0, b0))
-        return elapsed, overlap, (acpu + bcpu) / (max(a1, b1) - min(a0, b0))
+        return elapsed, sum(self.cpu) / elapsed
 
     def close(self):
         self.fn = None
@@ -103,16 +96,17 @@ class Pair:
 
 
 def serial_time(fn):
-    t0 = time.perf_counter()
+    """(wall seconds, CPUs used on average) of two calls one after the other."""
+    cpu, t0 = time.thread_time(), time.perf_counter()
     fn()
     fn()
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    return elapsed, (time.thread_time() - cpu) / elapsed
 
 
 def measure(rows, pair, repeats):
-    """Median serial seconds, parallel seconds, overlap and CPUs of each row's fn; the rows
-    take turns within each repeat, so that a change in the machine's load hits every row
-    alike."""
+    """Medians of each row's serial seconds and CPUs, parallel seconds and CPUs; the rows take
+    turns within each repeat, so that a change in the machine's load hits every row alike."""
     for row in rows:  # warm-up: page in the inputs, size the workspaces
         row["fn"]()
         pair.run(row["fn"])
@@ -125,8 +119,8 @@ def measure(rows, pair, repeats):
             else:
                 row["parallel"].append(pair.run(row["fn"]))
                 row["serial"].append(serial_time(row["fn"]))
-    return [(statistics.median(row["serial"]),
-             *(statistics.median(column) for column in zip(*row["parallel"])))
+    return [tuple(statistics.median(column) for column in (*zip(*row["serial"]),
+                                                             *zip(*row["parallel"])))
             for row in rows]
 
 
@@ -162,16 +156,16 @@ def main(argv=None):
 
     print(f"GIL release: 2 calls serially in one thread vs 1 call in each of 2 threads at once; "
           f"1 OpenMP thread per call; median of {repeats}")
-    print(f"{'impl':<9} {'op':<11} {'input':<18} {'overlap':>7} {'cpus':>5} {'serial_ms':>10} "
+    print(f"{'impl':<9} {'op':<11} {'input':<18} {'cpus_s':>6} {'cpus_p':>6} {'serial_ms':>10} "
           f"{'parallel_ms':>12} {'ratio':>6}")
     pair = Pair()
     try:
         results = measure(table, pair, repeats)
     finally:
         pair.close()
-    for row, (serial, parallel, overlap, cpus) in zip(table, results):
+    for row, (serial, cpus_s, parallel, cpus_p) in zip(table, results):
         shape_text = "x".join(map(str, row["shape"]))
-        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {overlap:7.2f} {cpus:5.2f} "
+        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {cpus_s:6.2f} {cpus_p:6.2f} "
               f"{serial * 1e3:10.4f} {parallel * 1e3:12.4f} {parallel / serial:6.3f}")
 
 
