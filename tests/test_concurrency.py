@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -270,6 +271,26 @@ def test_an_input_whose_last_name_is_dropped_mid_call_stays_alive(serial):
             stop.set()
 
     run_threads(target, count=2)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc/self/task")
+def test_short_lived_threads_leave_no_openmp_threads_behind(serial, restore_threads):
+    """Each Python thread that runs a team gets its own libgomp pool; it must go when the
+    thread ends (a ThreadPoolExecutor's churn would otherwise pile up OS threads)."""
+    fastconv.set_num_threads(2)
+    d = serial[0][0]
+    OPS[0](d, {})
+    before = len(os.listdir("/proc/self/task"))
+    for _ in range(50):
+        t = threading.Thread(target=OPS[0], args=(d, {}))
+        t.start()
+        t.join()
+    # libgomp lets the pool's threads exit after the thread's end, not before join returns
+    for _ in range(200):
+        if len(os.listdir("/proc/self/task")) <= before:
+            break
+        time.sleep(0.05)
+    assert len(os.listdir("/proc/self/task")) <= before
 
 
 # ---- the GIL is released ----------------------------------------------------------------------
