@@ -1,10 +1,11 @@
-"""Does fastconv release the GIL?  Two calls one after the other in one Python thread
-("serial") against the same two calls made at once by two Python threads ("parallel"), every
-op on one OpenMP thread (fastconv.set_num_threads(1)).  With the GIL released around the C
-code, parallel / serial tends to 0.5 on 2 free cores; holding it would give 1.0.  Memory-bound
-ops (max_pool2d, relu) share the memory bandwidth, so expect less.  torch (if importable, with
-torch.set_num_threads(1)) runs the same experiment for comparison, and a control row,
-hashlib.sha256 (which releases the GIL), shows the ratio the machine allows at the moment.
+"""Does fastconv release the GIL?  2 x k calls one after the other in one Python thread
+("serial") against k calls made by each of two Python threads at once ("parallel"), every op
+on one OpenMP thread (fastconv.set_num_threads(1)); k (`calls`) makes a round last ~0.1 s, so
+that the threads' wake-up and placement on the cores do not dominate.  With the GIL released
+around the C code, parallel / serial tends to 0.5 on 2 free cores; holding it would give 1.0.
+Memory-bound ops (max_pool2d, relu) share the memory bandwidth, so expect less.  torch (if
+importable, with torch.set_num_threads(1)) runs the same experiment for comparison, and a
+control row, hashlib.sha256 (which releases the GIL), shows the ratio the machine allows.
 
 Serial and parallel alternate within each repeat, and the table gives medians, so that the
 load of a shared machine hits both alike.  Every call allocates its output, as a user's would.
@@ -96,7 +97,7 @@ class Pair:
 
 
 def serial_time(fn):
-    """(wall seconds, CPUs used on average) of two calls one after the other."""
+    """(wall seconds, CPUs used on average) of fn twice, one after the other."""
     cpu, t0 = time.thread_time(), time.perf_counter()
     fn()
     fn()
@@ -104,21 +105,30 @@ def serial_time(fn):
     return elapsed, (time.thread_time() - cpu) / elapsed
 
 
-def measure(rows, pair, repeats):
+def measure(rows, pair, repeats, round_seconds):
     """Medians of each row's serial seconds and CPUs, parallel seconds and CPUs; the rows take
-    turns within each repeat, so that a change in the machine's load hits every row alike."""
+    turns within each repeat, so that a change in the machine's load hits every row alike.
+
+    A thread makes row["calls"] calls per round, enough for ~round_seconds: a round of one
+    short call mostly times the wake-up of the threads and their placement on the cores."""
     for row in rows:  # warm-up: page in the inputs, size the workspaces
-        row["fn"]()
-        pair.run(row["fn"])
+        fn = row["fn"]
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        once = time.perf_counter() - t0
+        row["calls"] = calls = max(1, min(1000, round(round_seconds / max(once, 1e-6))))
+        row["batch"] = lambda fn=fn, calls=calls: [fn() for _ in range(calls)]
+        pair.run(row["batch"])
         row["serial"], row["parallel"] = [], []
     for r in range(repeats):
         for row in rows:
             if r % 2:  # alternate which goes first
-                row["serial"].append(serial_time(row["fn"]))
-                row["parallel"].append(pair.run(row["fn"]))
+                row["serial"].append(serial_time(row["batch"]))
+                row["parallel"].append(pair.run(row["batch"]))
             else:
-                row["parallel"].append(pair.run(row["fn"]))
-                row["serial"].append(serial_time(row["fn"]))
+                row["parallel"].append(pair.run(row["batch"]))
+                row["serial"].append(serial_time(row["batch"]))
     return [tuple(statistics.median(column) for column in (*zip(*row["serial"]),
                                                              *zip(*row["parallel"])))
             for row in rows]
@@ -154,18 +164,18 @@ def main(argv=None):
     table.append(dict(impl="control", op="sha256", shape=(len(data),),
                       fn=lambda: hashlib.sha256(data).digest()))
 
-    print(f"GIL release: 2 calls serially in one thread vs 1 call in each of 2 threads at once; "
-          f"1 OpenMP thread per call; median of {repeats}")
-    print(f"{'impl':<9} {'op':<11} {'input':<18} {'cpus_s':>6} {'cpus_p':>6} {'serial_ms':>10} "
+    print(f"GIL release: 2 x `calls` calls serially in one thread vs `calls` calls in each of 2 "
+          f"threads at once; 1 OpenMP thread per call; median of {repeats}")
+    print(f"{'impl':<9} {'op':<11} {'input':<18} {'calls':>5} {'cpus_s':>6} {'cpus_p':>6} {'serial_ms':>10} "
           f"{'parallel_ms':>12} {'ratio':>6}")
     pair = Pair()
     try:
-        results = measure(table, pair, repeats)
+        results = measure(table, pair, repeats, 0.002 if args.quick else 0.1)
     finally:
         pair.close()
     for row, (serial, cpus_s, parallel, cpus_p) in zip(table, results):
         shape_text = "x".join(map(str, row["shape"]))
-        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {cpus_s:6.2f} {cpus_p:6.2f} "
+        print(f"{row['impl']:<9} {row['op']:<11} {shape_text:<18} {row['calls']:5d} {cpus_s:6.2f} {cpus_p:6.2f} "
               f"{serial * 1e3:10.4f} {parallel * 1e3:12.4f} {parallel / serial:6.3f}")
 
 
