@@ -460,7 +460,10 @@ def active_isa():
 
 
 def select_isa(str name):
-    """Use the best ISA path the CPU supports that is not above `name`."""
+    """Use the best ISA path the CPU supports that is not above `name`.
+
+    Only while no op runs in any thread: the kernel table is process-wide, and a driver reads
+    its tile sizes more than once per call (for the tests and FASTCONV_ISA at import)."""
     cdef int index = ISA_NAMES.index(name)
     fc_select_isa(<fc_isa>index)
 
