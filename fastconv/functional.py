@@ -171,11 +171,14 @@ def _gib(nbytes):
 def _check_size(op, shape, bytes_per_element, what="output"):
     """Refuse, before anything is allocated, an array of `shape` that cannot exist here:
     ValueError past 64-bit byte offsets, MemoryError past this machine's memory."""
-    count = 1
+    count = extents = 1
     for extent in shape:
         count *= extent
+        extents *= max(extent, 1)
     nbytes = count * bytes_per_element
-    if nbytes > _MAX_BYTES:
+    # a zero extent (an empty batch) does not make impossible other extents possible: numpy
+    # refuses to create such an array, so it is as invalid as a huge one
+    if extents * bytes_per_element > _MAX_BYTES:
         raise ValueError(f"{op}: {what} of shape {tuple(shape)} is too large "
                          f"({count} elements, past 64-bit byte offsets)")
     if nbytes > _memory_limit_bytes():

@@ -235,6 +235,16 @@ def test_conv2d_output_whose_element_count_overflows_is_a_value_error(padding):
         fastconv.conv2d(f64(1, 1, 3, 3), f64(1, 1, 1, 1), padding=padding)
 
 
+@pytest.mark.parametrize("shape", [(0, 1, 15, 15), (1, 1, 15, 15)], ids=str)
+@pytest.mark.parametrize("weight_shape", [(0, 1, 1, 1), (1, 1, 1, 1)], ids=str)
+def test_conv2d_empty_output_of_impossible_extents_is_a_value_error(shape, weight_shape):
+    # found by tests/test_fuzz.py: with N = 0 or K = 0 the output has no elements, but a
+    # padding of 2**31 makes it (0, K, 2**32 + 15, 2**32 + 15), which numpy refuses to create
+    # ("array is too big", a ValueError that did not name the op)
+    with pytest.raises(ValueError, match=msg("conv2d", [], ["too large"])):
+        fastconv.conv2d(f32(*shape), f32(*weight_shape), padding=2**31)
+
+
 @pytest.mark.parametrize("name,value", [("padding", 2**63), ("padding", (0, 2**70)),
                                         ("padding", 2**62 + 1), ("stride", 2**64),
                                         ("dilation", 2**63)], ids=str)
