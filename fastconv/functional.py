@@ -653,11 +653,12 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
                          f"{idx.shape}")
     plane = shape[-1] * shape[-2]
     given = idx
-    if idx.dtype != np.int64 or not idx.flags.c_contiguous or not idx.dtype.isnative:
+    if idx.dtype != np.int64 or not idx.flags.c_contiguous or not idx.flags.aligned or \
+            not idx.dtype.isnative:
         if idx.dtype.kind == "u" and idx.size and idx.max() > plane:
             idx = np.full(idx.shape, plane, np.int64)  # out of range (reported from `given`)
         else:
-            idx = np.ascontiguousarray(idx, dtype=np.int64)
+            idx = np.require(idx, np.int64, ["C_CONTIGUOUS", "ALIGNED"])
     shape4 = shape if len(shape) == 4 else (1,) + shape
     _check_size(op, shape, g.dtype.itemsize, "grad_input")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))

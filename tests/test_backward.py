@@ -352,6 +352,20 @@ def test_max_pool2d_backward_overlapping_windows_accumulate_and_minus_one_is_ski
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_backward_accepts_unaligned_indices(dtype):
+    # found by tests/test_fuzz.py: C-contiguous int64 indices at an odd byte offset were
+    # passed on as they were and refused by the C call ("internal call: indices is not
+    # C-contiguous and aligned")
+    g = np.array([[[[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]]]], dtype)
+    buf = np.zeros(6 * 8 + 1, np.uint8)
+    idx = buf[1:].view(np.int64).reshape(g.shape)
+    idx[...] = [[[[5, 5, -1], [0, 5, 3]]]]
+    assert idx.flags.c_contiguous and not idx.flags.aligned
+    gx = fastconv.max_pool2d_backward(g, idx, (1, 1, 2, 3))
+    assert_exact(gx, np.array([[[[8.0, 0.0, 0.0], [32.0, 0.0, 19.0]]]], dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool2d_backward_window_wholly_in_padding(dtype):
     # rows -1 and 1 of a 1-row input: the window holds no input element
     x = np.arange(4, dtype=dtype).reshape(1, 1, 1, 4)
