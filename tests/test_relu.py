@@ -108,6 +108,34 @@ def test_relu_in_place_returns_the_input_itself_modified(dtype, data):
     assert_exact(x, expected)
 
 
+def _unaligned(shape, dtype):
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.zeros(int(np.prod(shape)) * itemsize + 1, np.uint8)
+    arr = buf[1:].view(dtype).reshape(shape)
+    assert arr.flags.c_contiguous and arr.flags.writeable and not arr.flags.aligned
+    return arr
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unaligned_out_is_a_clear_value_error(dtype, shape):
+    # found by tests/test_fuzz.py: relu(x, out=x) for a C-contiguous x at an odd byte offset
+    # reached the C call, which refused it with "internal call: x is not C-contiguous and
+    # aligned"; every op's out= now says what is wrong with it
+    x = _unaligned(shape, dtype)
+    x[...] = -1.5
+    with pytest.raises(ValueError, match=r"^relu: out must be aligned"):
+        fastconv.relu(x, out=x)
+    with pytest.raises(ValueError, match=r"^relu: out must be aligned"):
+        fastconv.relu(np.ones(shape, dtype), out=x)
+    with pytest.raises(ValueError, match=r"^relu_backward: out must be aligned"):
+        fastconv.relu_backward(x, np.ones(shape, dtype), out=x)
+    assert (x == -1.5).all()
+    with pytest.raises(ValueError, match=r"^conv2d: out must be aligned"):
+        fastconv.conv2d(np.ones((1, 1, 2, 3), dtype), np.ones((1, 1, 1, 1), dtype),
+                        out=_unaligned((1, 1, 2, 3), dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_relu_large_array_in_place_and_out_of_place_agree(dtype):
     x = np.random.default_rng(0).standard_normal(1_000_003).astype(dtype)
