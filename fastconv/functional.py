@@ -623,8 +623,9 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
                             output_mask, reference=False)
 
 
-def _input_shape(op, input_shape):
-    """input_shape as a tuple (N, C, H, W) or (C, H, W) of ints, C, H, W positive."""
+def _input_shape(op, input_shape, itemsize):
+    """input_shape as a tuple (N, C, H, W) or (C, H, W) of ints, C, H, W positive, for a
+    gradient of that shape with `itemsize`-byte elements that can exist."""
     try:
         shape = tuple(operator.index(v) for v in input_shape)
     except TypeError:
@@ -634,13 +635,15 @@ def _input_shape(op, input_shape):
             max(shape) > _MAX_INT:
         raise ValueError(f"{op}: input_shape must be (N, C, H, W) or (C, H, W) with positive "
                          f"C, H, W, got {input_shape!r}")
+    # before anything of this shape exists (avg_pool2d_backward broadcasts a stand-in to it)
+    _check_size(op, shape, itemsize, "grad_input")
     return shape
 
 
 def _max_pool2d_backward(grad_output, indices, input_shape, reference):
     op = "max_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
-    shape = _input_shape(op, input_shape)
+    shape = _input_shape(op, input_shape, g.dtype.itemsize)
     if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
         raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
                          f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
@@ -660,7 +663,6 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
         else:
             idx = np.require(idx, np.int64, ["C_CONTIGUOUS", "ALIGNED"])
     shape4 = shape if len(shape) == 4 else (1,) + shape
-    _check_size(op, shape, g.dtype.itemsize, "grad_input")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0] and not _ext.max_pool2d_backward(
             op, _c_array(g.reshape(shape4[:2] + g.shape[-2:])),
@@ -702,7 +704,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
                          count_include_pad, reference):
     op = "avg_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
-    shape = _input_shape(op, input_shape)
+    shape = _input_shape(op, input_shape, g.dtype.itemsize)
     # the forward's geometry, on a stand-in of input_shape that owns no memory
     like = np.broadcast_to(np.zeros((), g.dtype), shape)
     _, _, kernel, stride, pads, _, shape4 = _pool_geometry(
@@ -710,7 +712,6 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
-    _check_size(op, shape, g.dtype.itemsize, "grad_input")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
         _ext.avg_pool2d_backward(op, _c_array(g.reshape(shape4)),

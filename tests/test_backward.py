@@ -569,6 +569,21 @@ def test_conv2d_backward_rejects_mismatched_dtypes_and_bad_arguments():
         fastconv.conv2d_backward(g, x, w, padding="full")
 
 
+@pytest.mark.parametrize("op", ["max_pool2d_backward", "avg_pool2d_backward"])
+@pytest.mark.parametrize("hw", [(2**31, 2**31), (2**40, 2**40), (1, 2**62)], ids=str)
+def test_pool_backward_input_shape_too_large_is_the_ops_value_error(op, hw):
+    # found by tests/test_fuzz.py: an input_shape of 2**62 elements (here with an index out
+    # of range, which the C call reports only after the gradient is allocated) made numpy
+    # raise its own "array is too big", without the op's name
+    shape = (1, 1) + hw
+    g = np.ones((1, 1, 1, 1))
+    with pytest.raises(ValueError, match=rf"^{op}: .*too large"):
+        if op == "max_pool2d_backward":
+            fastconv.max_pool2d_backward(g, np.full(g.shape, -2), shape)
+        else:
+            fastconv.avg_pool2d_backward(g, shape, hw)
+
+
 def test_max_pool2d_backward_rejects_bad_indices_and_shapes():
     g = np.ones((1, 2, 2, 2))
     good = np.zeros((1, 2, 2, 2), np.int64)
