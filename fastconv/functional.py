@@ -319,9 +319,12 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if bias is not None and bias.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
                          f"{weight.shape}, got {bias.shape}")
-    if activation not in _ext.ACTIVATIONS:
+    # (only None and strings are looked up: an unhashable value would raise a bare TypeError)
+    if not (activation is None or isinstance(activation, str)) or \
+            activation not in _ext.ACTIVATIONS:
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
-    if algorithm is not None and algorithm not in _ext.ALGORITHMS:
+    if algorithm is not None and (not isinstance(algorithm, str) or
+                                  algorithm not in _ext.ALGORITHMS):
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
                          f"'pointwise', 'depthwise', got {algorithm!r}")
     if algorithm == "pointwise" and (weight.shape[2:] != (1, 1) or stride != (1, 1) or

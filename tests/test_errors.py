@@ -506,6 +506,17 @@ def test_conv2d_unknown_string_option_is_a_value_error_with_its_repr(name, value
         fastconv.conv2d(X, W, **{name: value})
 
 
+@pytest.mark.parametrize("name,value", [
+    ("algorithm", ["auto"]), ("algorithm", {"im2col": 1}), ("algorithm", np.array("auto")),
+    ("activation", ["relu"]), ("activation", {}), ("activation", np.array(["relu"])),
+], ids=str)
+def test_conv2d_unhashable_option_is_a_value_error_naming_it(name, value):
+    # found by tests/test_fuzz.py: activation=["relu"] (or algorithm=["auto"]) was looked up
+    # in a dict and raised a bare "TypeError: unhashable type: 'list'"
+    with pytest.raises(ValueError, match=msg("conv2d", [name])):
+        fastconv.conv2d(X, W, **{name: value})
+
+
 @pytest.mark.parametrize("xs,ws,groups", [((1, 3, 5, 5), (2, 3, 3, 3), 1),
                                          ((1, 4, 5, 5), (4, 2, 3, 3), 2),
                                          ((2, 6, 4, 4), (6, 3, 1, 1), 2)])
