@@ -321,6 +321,7 @@ def draw_bool_flag(draw):
 # ---- the runner -------------------------------------------------------------------------------
 
 COUNTS = {}
+THREADS = st.sampled_from([1, 2, 2, 3, 7])
 
 
 def snapshot(*values):
@@ -392,14 +393,20 @@ def _database():
 def fuzz(strategy, name, capsys):
     """Runs `strategy`'s calls for the quick count or the target's share of the clock."""
     counts = COUNTS[name] = dict(ok=0, raised=0, memory=0)
+    saved_threads = fastconv.get_num_threads()
 
-    def body(call):
-        counts[run_call(call)] += 1
+    def body(call, threads):
+        # thread counts beyond the cores and the tiles too: every partition must hold
+        fastconv.set_num_threads(threads)
+        try:
+            counts[run_call(call)] += 1
+        finally:
+            fastconv.set_num_threads(saved_threads)
 
     started = time.monotonic()
     if SECONDS is None:
-        given(call=strategy)(settings(settings.default, max_examples=QUICK_EXAMPLES,
-                                      deadline=None)(body))()
+        given(call=strategy, threads=THREADS)(
+            settings(settings.default, max_examples=QUICK_EXAMPLES, deadline=None)(body))()
         chunks = "1 run"
     else:
         share = SECONDS / TARGETS
@@ -411,9 +418,9 @@ def fuzz(strategy, name, capsys):
         while n == 0 or time.monotonic() - started < share:
             chunk_seed = int(REPLAY_SEED) if REPLAY_SEED and n == 0 else \
                 int.from_bytes(os.urandom(8), "little")
-            def chunk(call):  # (a function takes settings once)
-                body(call)
-            test = seed(chunk_seed)(given(call=strategy)(chunk_settings(chunk)))
+            def chunk(call, threads):  # (a function takes settings once)
+                body(call, threads)
+            test = seed(chunk_seed)(given(call=strategy, threads=THREADS)(chunk_settings(chunk)))
             try:
                 test()
             except Exception as exc:
