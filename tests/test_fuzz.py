@@ -24,10 +24,12 @@ Budget (environment variable FASTCONV_FUZZ_SECONDS):
   the target's share of the clock is spent;
 * 0 or inf: run until interrupted.
 
-Timed runs keep failures in a hypothesis example database (FASTCONV_FUZZ_DB, default
-<tmp>/fastconv-fuzz-db), which replays them first on the next run; a failure also prints
-the chunk's seed and hypothesis's ``@reproduce_failure`` blob.  Every bug the fuzzer found is
-a named regression test in the op's own test file.
+Every example also draws the thread count (1 to 7).  Timed runs keep failures in a
+hypothesis example database (FASTCONV_FUZZ_DB, default <tmp>/fastconv-fuzz-db), which replays
+them first on the next run; a failure also prints at once (run with -s) its chunk's seed, which
+FASTCONV_FUZZ_SEED=<seed> replays as every target's first chunk, and hypothesis's
+``@reproduce_failure`` blob.  Every bug the fuzzer found is a named regression test in the op's
+own test file (test_errors.py, test_backward.py, test_relu.py: "found by tests/test_fuzz.py").
 """
 
 import math
@@ -404,20 +406,21 @@ def fuzz(strategy, name, capsys):
             fastconv.set_num_threads(saved_threads)
 
     started = time.monotonic()
-    if SECONDS is None:
-        given(call=strategy, threads=THREADS)(
-            settings(settings.default, max_examples=QUICK_EXAMPLES, deadline=None)(body))()
-        chunks = "1 run"
-    else:
+    runs = 0
+    try:
+        if SECONDS is None:
+            given(call=strategy, threads=THREADS)(
+                settings(settings.default, max_examples=QUICK_EXAMPLES, deadline=None)(body))()
+            runs = 1
+            return
         share = SECONDS / TARGETS
         chunk_settings = settings(
             settings.default, max_examples=CHUNK_EXAMPLES, deadline=None, derandomize=False,
-            database=_database(), print_blob=True,
-            suppress_health_check=list(HealthCheck))
-        n = 0
-        while n == 0 or time.monotonic() - started < share:
-            chunk_seed = int(REPLAY_SEED) if REPLAY_SEED and n == 0 else \
+            database=_database(), print_blob=True, suppress_health_check=list(HealthCheck))
+        while runs == 0 or time.monotonic() - started < share:
+            chunk_seed = int(REPLAY_SEED) if REPLAY_SEED and runs == 0 else \
                 int.from_bytes(os.urandom(8), "little")
+
             def chunk(call, threads):  # (a function takes settings once)
                 body(call, threads)
             test = seed(chunk_seed)(given(call=strategy, threads=THREADS)(chunk_settings(chunk)))
@@ -426,15 +429,15 @@ def fuzz(strategy, name, capsys):
             except Exception as exc:
                 # at once, not only in pytest's summary at the end of a long run
                 traceback.print_exception(exc, file=sys.stderr)
-                print(f"\n{name}: failing chunk seed {chunk_seed} (@seed({chunk_seed}))",
-                      file=sys.stderr)
+                print(f"\n{name}: failing chunk seed {chunk_seed} "
+                      f"(FASTCONV_FUZZ_SEED={chunk_seed} replays it)", file=sys.stderr)
                 raise
-            n += 1
-        chunks = f"{n} chunks"
-    with capsys.disabled():
-        print(f"\n[fuzz] {name}: {sum(counts.values())} examples ({counts['ok']} returned, "
-              f"{counts['raised']} raised, {counts['memory']} MemoryError), {chunks}, "
-              f"{time.monotonic() - started:.1f} s", end="")
+            runs += 1
+    finally:
+        with capsys.disabled():
+            print(f"\n[fuzz] {name}: {sum(counts.values())} examples ({counts['ok']} returned, "
+                  f"{counts['raised']} raised, {counts['memory']} MemoryError) in {runs} "
+                  f"hypothesis run(s), {time.monotonic() - started:.1f} s", end="")
 
 
 # ---- conv2d -----------------------------------------------------------------------------------
