@@ -410,7 +410,8 @@ def fuzz(strategy, name, capsys):
     try:
         if SECONDS is None:
             given(call=strategy, threads=THREADS)(
-                settings(settings.default, max_examples=QUICK_EXAMPLES, deadline=None)(body))()
+                settings(settings.default, max_examples=QUICK_EXAMPLES, deadline=None,
+                         suppress_health_check=list(HealthCheck))(body))()
             runs = 1
             return
         share = SECONDS / TARGETS
