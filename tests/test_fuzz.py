@@ -67,6 +67,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 SECONDS = _budget()
 # the first chunk of each target replays this seed (printed by a failing chunk)
 REPLAY_SEED = os.environ.get("FASTCONV_FUZZ_SEED")
+VERBOSE = SECONDS is not None
 QUICK_EXAMPLES = 250
 CHUNK_EXAMPLES = 100
 TARGETS = 8
@@ -395,15 +396,20 @@ def _database():
 def fuzz(strategy, name, capsys):
     """Runs `strategy`'s calls for the quick count or the target's share of the clock."""
     counts = COUNTS[name] = dict(ok=0, raised=0, memory=0)
+    slowest = [0.0, ""]
     saved_threads = fastconv.get_num_threads()
 
     def body(call, threads):
         # thread counts beyond the cores and the tiles too: every partition must hold
         fastconv.set_num_threads(threads)
+        began = time.monotonic()
         try:
             counts[run_call(call)] += 1
         finally:
             fastconv.set_num_threads(saved_threads)
+            took = time.monotonic() - began
+            if took > slowest[0]:
+                slowest[:] = [took, repr(call)]
 
     started = time.monotonic()
     runs = 0
@@ -438,7 +444,10 @@ def fuzz(strategy, name, capsys):
         with capsys.disabled():
             print(f"\n[fuzz] {name}: {sum(counts.values())} examples ({counts['ok']} returned, "
                   f"{counts['raised']} raised, {counts['memory']} MemoryError) in {runs} "
-                  f"hypothesis run(s), {time.monotonic() - started:.1f} s", end="")
+                  f"hypothesis run(s), {time.monotonic() - started:.1f} s; slowest example "
+                  f"{slowest[0]:.2f} s", end="")
+            if VERBOSE:
+                print(f"\n    the slowest: {slowest[1]}", end="")
 
 
 # ---- conv2d -----------------------------------------------------------------------------------
