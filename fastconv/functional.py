@@ -100,6 +100,14 @@ def _pair(op, name, value):
     return (one, one)
 
 
+def _flag(op, name, value):
+    """A bool argument: anything with a truth value (bools, 0 / 1, a one-element array)."""
+    try:
+        return bool(value)
+    except (TypeError, ValueError):  # e.g. an array of several elements
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}") from None
+
+
 def _positive_pair(op, name, value):
     pair = _pair(op, name, value)
     if min(pair) <= 0:
@@ -408,7 +416,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding {pads} must be at most half of kernel_size {kernel}")
     n, c, h, w = x4.shape
-    size = _ext.pool2d_output_size(h, w, kernel, stride, pads, dilation, bool(ceil_mode))
+    size = _ext.pool2d_output_size(h, w, kernel, stride, pads, dilation,
+                                   _flag(op, "ceil_mode", ceil_mode))
     if size is None:
         raise ValueError(f"{op}: x of shape {x.shape} is too small for kernel_size {kernel} "
                          f"with padding {pads} and dilation {dilation}")
@@ -422,6 +431,7 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, dilation, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = _flag(op, "return_indices", return_indices)
     out_shape = shape4[1:] if unbatched else shape4
     _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
     y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
@@ -468,6 +478,7 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, r
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, shape4 = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     _check_size(op, shape4, x.dtype.itemsize)
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
@@ -559,7 +570,7 @@ def _grad_output(op, grad_output, expected_shape, what):
 def _output_mask(op, output_mask):
     try:
         mask = tuple(bool(m) for m in output_mask)
-    except TypeError:
+    except (TypeError, ValueError):  # (ValueError: an element that is an array of several)
         raise TypeError(f"{op}: output_mask must be a sequence of 3 bools, got "
                         f"{output_mask!r}") from None
     if len(mask) != 3:
@@ -712,6 +723,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     like = np.broadcast_to(np.zeros((), g.dtype), shape)
     _, _, kernel, stride, pads, _, shape4 = _pool_geometry(
         op, like, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")

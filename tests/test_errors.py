@@ -517,6 +517,29 @@ def test_conv2d_unhashable_option_is_a_value_error_naming_it(name, value):
         fastconv.conv2d(X, W, **{name: value})
 
 
+AMBIGUOUS = np.array([True, False])
+FLAG_CALLS = {
+    "max_pool2d": lambda **kw: fastconv.max_pool2d(X, 2, **kw),
+    "avg_pool2d": lambda **kw: fastconv.avg_pool2d(X, 2, **kw),
+    "avg_pool2d_backward": lambda **kw: fastconv.avg_pool2d_backward(
+        np.ones((1, 3, 2, 2)), X.shape, 2, **kw),
+    "conv2d_backward": lambda **kw: fastconv.conv2d_backward(np.ones((1, 2, 3, 3)), X, W, **kw),
+}
+
+
+@pytest.mark.parametrize("op,name,value", [
+    ("max_pool2d", "ceil_mode", AMBIGUOUS), ("max_pool2d", "return_indices", AMBIGUOUS),
+    ("avg_pool2d", "ceil_mode", AMBIGUOUS), ("avg_pool2d", "count_include_pad", AMBIGUOUS),
+    ("avg_pool2d_backward", "count_include_pad", AMBIGUOUS),
+    ("conv2d_backward", "output_mask", (True, AMBIGUOUS, True)),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_flag_without_a_truth_value_is_a_type_error_naming_it(op, name, value):
+    # found by tests/test_fuzz.py: a flag given as an array of two bools raised numpy's bare
+    # "The truth value of an array with more than one element is ambiguous" ValueError
+    with pytest.raises(TypeError, match=msg(op, [name])):
+        FLAG_CALLS[op](**{name: value})
+
+
 @pytest.mark.parametrize("xs,ws,groups", [((1, 3, 5, 5), (2, 3, 3, 3), 1),
                                          ((1, 4, 5, 5), (4, 2, 3, 3), 2),
                                          ((2, 6, 4, 4), (6, 3, 1, 1), 2)])
