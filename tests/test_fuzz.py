@@ -302,9 +302,9 @@ def merge(errs):
     kinds = set()
     for e in errs:
         kinds.update(e if isinstance(e, tuple) else (e,))
-    if kinds <= set(BOTH) and len(errs) > 1:
-        return BOTH  # (the check order decides; both named in the message either way)
-    return kinds.pop() if len(kinds) == 1 else tuple(sorted(kinds, key=str))
+    if len(kinds) == 1:
+        return kinds.pop()
+    return BOTH if kinds <= set(BOTH) else tuple(sorted(kinds, key=str))
 
 
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13]
@@ -316,9 +316,14 @@ def draw_extent(draw):
         draw(st.sampled_from(SIZES))
 
 
-def draw_bool_flag(draw):
-    """A bool parameter as users pass it (bool, 0/1, numpy bool); all valid."""
-    return draw(st.sampled_from([False, True, 0, 1, np.False_, np.True_]))
+def draw_bool_flag(draw, errs):
+    """A bool parameter as users pass it (bool, 0/1, numpy bool, a one-element array), or,
+    appending its TypeError to errs, something without a truth value (an array of two)."""
+    value = pick(draw, [False, True, 0, 1, np.False_, np.True_, np.array([1])],
+                 [np.array([True, False])])
+    if isinstance(value, np.ndarray) and value.size != 1:
+        errs.append(TypeError)
+    return value
 
 
 # ---- the runner -------------------------------------------------------------------------------
@@ -781,7 +786,8 @@ def pool_draw(draw, op, dilation, shape_only=False):
         derr = positive(dil, derr)
     else:
         dspec, dil, derr = None, (1, 1), None
-    ceil = draw_bool_flag(draw)
+    ceil_errs = []  # (ceil_mode is looked at after the padding checks)
+    ceil = draw_bool_flag(draw, ceil_errs)
     n = draw(st.sampled_from([0, 1, 1, 2, 3]))
     c = draw(st.sampled_from([1, 1, 2, 3, 5]))
     h, w = draw_extent(draw), draw_extent(draw)
@@ -800,9 +806,11 @@ def pool_draw(draw, op, dilation, shape_only=False):
     if not any(errs):
         if min(pads) < 0 or pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
             errs.append(ValueError)
+        elif ceil_errs:
+            errs += ceil_errs
         else:
-            p = oracle.pool_output_size(h, kernel[0], stride[0], pads[0], dil[0], ceil)
-            q = oracle.pool_output_size(w, kernel[1], stride[1], pads[1], dil[1], ceil)
+            p = oracle.pool_output_size(h, kernel[0], stride[0], pads[0], dil[0], bool(ceil))
+            q = oracle.pool_output_size(w, kernel[1], stride[1], pads[1], dil[1], bool(ceil))
             if p < 1 or q < 1:
                 errs.append(ValueError)
             elif max(n, 1) * c * p * q * 8 > 2**62:
@@ -826,7 +834,7 @@ def max_pool2d_calls(draw):
     base = draw(st.sampled_from([np.float32, np.float64]))
     x = draw_array(draw, d["shape"], base)
     errs = d["errs"] + _dtype_errors([x])
-    ret = draw_bool_flag(draw)
+    ret = draw_bool_flag(draw, errs)
     geo = d["geometry"]
 
     def check(result):
@@ -865,7 +873,7 @@ def avg_pool2d_calls(draw):
     base = draw(st.sampled_from([np.float32, np.float64]))
     x = draw_array(draw, d["shape"], base)
     errs = d["errs"] + _dtype_errors([x])
-    cip = draw_bool_flag(draw)
+    cip = draw_bool_flag(draw, errs)
     geo = d["geometry"]
 
     def check(y):
@@ -1020,7 +1028,7 @@ def avg_pool2d_backward_calls(draw):
         errs.append(ValueError)
     g = draw_array(draw, gshape, base)
     errs += _dtype_errors([g])
-    cip = draw_bool_flag(draw)
+    cip = draw_bool_flag(draw, errs)
 
     def check(gx):
         dtype = np.float32 if g.itemsize == 4 else np.float64
