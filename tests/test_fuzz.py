@@ -326,6 +326,38 @@ def draw_bool_flag(draw, errs):
     return value
 
 
+def draw_out(draw, shape, dtype, errs, extra=()):
+    """(out, variant): an out= of `shape` and `dtype`, usually right, sometimes wrong in one
+    way (its fault appended to errs); the variants in `extra` (aliasing an input) are left
+    to the caller."""
+    variant = pick(draw, ["ok", "ok", "ok", "F"],
+                   ["step", "dtype", "shape", "readonly", "list", "unaligned"] + list(extra))
+    out = np.full(shape, np.nan, dtype)
+    if variant == "F" and shape:  # (np.asfortranarray makes a 0-d array 1-d)
+        out = np.asfortranarray(out)
+    elif variant == "step":
+        out = np.full(shape[:-1] + (2 * shape[-1],) if shape else (2,), np.nan, dtype)
+        out = out[..., ::2] if shape else out[:1].reshape(())
+    elif variant == "dtype":
+        out = out.astype(np.float64 if np.dtype(dtype) == np.float32 else np.float32)
+        errs.append(TypeError)
+    elif variant == "shape":
+        out = np.full(shape + (2,), np.nan, dtype)
+        errs.append(ValueError)
+    elif variant == "readonly":
+        out.flags.writeable = False
+        errs.append(ValueError)
+    elif variant == "unaligned":
+        out = _layout(draw, out, ("unaligned",))
+    elif variant == "list":
+        out = out.tolist()
+        errs.append(TypeError)
+    if variant in ("F", "step", "unaligned") and not (out.flags.c_contiguous and
+                                                      out.flags.aligned):
+        errs.append(ValueError)
+    return out, variant
+
+
 # ---- the runner -------------------------------------------------------------------------------
 
 COUNTS = {}
@@ -639,30 +671,8 @@ def conv2d_calls(draw):
         shape = (geo["n"], geo["k"], geo["p"], geo["q"])
         if d["unbatched"]:
             shape = shape[1:]
-        variant = pick(draw, ["ok", "ok", "ok", "F"],
-                       ["dtype", "shape", "readonly", "list", "alias", "unaligned"])
-        out = np.full(shape, np.nan, dtype)
-        if variant == "F":
-            out = np.asfortranarray(out)
-            if not out.flags.c_contiguous:
-                errs.append(ValueError)
-        elif variant == "dtype":
-            out = out.astype(np.float64 if dtype == np.float32 else np.float32)
-            errs.append(TypeError)
-        elif variant == "shape":
-            out = np.full(shape + (1,), np.nan, dtype)
-            errs.append(ValueError)
-        elif variant == "readonly":
-            out.flags.writeable = False
-            errs.append(ValueError)
-        elif variant == "unaligned":
-            out = _layout(draw, out, ("unaligned",))
-            if not out.flags.aligned:
-                errs.append(ValueError)
-        elif variant == "list":
-            out = out.tolist()
-            errs.append(TypeError)
-        elif variant == "alias" and isinstance(x.api, np.ndarray) and x.api.size and \
+        out, variant = draw_out(draw, shape, dtype, errs, ["alias"])
+        if variant == "alias" and isinstance(x.api, np.ndarray) and x.api.size and \
                 out.size and x.api.flags.writeable and not any(errs) and \
                 x.api.dtype == np.dtype(dtype) and x.api.flags.c_contiguous:
             # out is a view of x's memory
@@ -828,12 +838,17 @@ def pool_draw(draw, op, dilation, shape_only=False):
 
 
 @st.composite
+def pool_forward_draw(draw, op, dilation):
+    """pool_draw's geometry, x, and the verdict so far."""
+    d = draw(pool_draw(op, dilation))
+    x = draw_array(draw, d["shape"], draw(st.sampled_from([np.float32, np.float64])))
+    return d, x, d["errs"] + _dtype_errors([x])
+
+
+@st.composite
 def max_pool2d_calls(draw):
     set_faulty(draw)
-    d = draw(pool_draw("max_pool2d", dilation=True))
-    base = draw(st.sampled_from([np.float32, np.float64]))
-    x = draw_array(draw, d["shape"], base)
-    errs = d["errs"] + _dtype_errors([x])
+    d, x, errs = draw(pool_forward_draw("max_pool2d", dilation=True))
     ret = draw_bool_flag(draw, errs)
     geo = d["geometry"]
 
@@ -869,10 +884,7 @@ def _avg_oracle(geo, count_include_pad):
 @st.composite
 def avg_pool2d_calls(draw):
     set_faulty(draw)
-    d = draw(pool_draw("avg_pool2d", dilation=False))
-    base = draw(st.sampled_from([np.float32, np.float64]))
-    x = draw_array(draw, d["shape"], base)
-    errs = d["errs"] + _dtype_errors([x])
+    d, x, errs = draw(pool_forward_draw("avg_pool2d", dilation=False))
     cip = draw_bool_flag(draw, errs)
     geo = d["geometry"]
 
@@ -1057,7 +1069,7 @@ def draw_any_shape(draw):
     return tuple(dims)
 
 
-def _out_variant(draw, shape, dtype, source, op_errs, in_place_ok):
+def _out_variant(draw, shape, dtype, source, in_place_ok):
     """(out or None, errs, in_place): a drawn out= for an elementwise op.
 
     source is the array in-place calls alias (x for relu, grad_output for relu_backward)."""
@@ -1072,41 +1084,14 @@ def _out_variant(draw, shape, dtype, source, op_errs, in_place_ok):
         if not a.flags.c_contiguous or not a.flags.writeable or not a.flags.aligned:
             errs.append(ValueError)
         return a, errs, True
-    out = np.full(shape, np.nan, dtype)
-    variant = pick(draw, ["ok", "ok", "F"], ["step", "dtype", "shape", "readonly", "list",
-                                             "overlap", "unaligned"])
     errs = []
-    if variant == "F" and shape:  # (np.asfortranarray makes a 0-d array 1-d)
-        out = np.asfortranarray(out)
-        if not out.flags.c_contiguous:
-            errs.append(ValueError)
-    elif variant == "step":
-        out = np.full(shape[:-1] + (2 * shape[-1],) if shape else (2,), np.nan, dtype)
-        out = out[..., ::2] if shape else out[:1].reshape(())
-        if not out.flags.c_contiguous:
-            errs.append(ValueError)
-    elif variant == "dtype":
-        out = out.astype(np.float64 if np.dtype(dtype) == np.float32 else np.float32)
-        errs.append(TypeError)
-    elif variant == "shape":
-        out = np.full(shape + (2,), np.nan, dtype)
-        errs.append(ValueError)
-    elif variant == "readonly":
-        out.flags.writeable = False
-        errs.append(ValueError)
-    elif variant == "unaligned":
-        out = _layout(draw, out, ("unaligned",))
-        if not out.flags.aligned:
-            errs.append(ValueError)
-    elif variant == "list":
-        out = out.tolist()
-        errs.append(TypeError)
-    elif variant == "overlap":
+    out, variant = draw_out(draw, shape, dtype, errs, ["overlap"])
+    if variant == "overlap":
         a = source.api
         if isinstance(a, np.ndarray) and a.size > 1 and a.flags.c_contiguous and \
                 a.flags.writeable and a.dtype == np.dtype(dtype) and a.flags.aligned and \
                 a.base is not None and a.base.size > a.size:
-            # only for sources drawn with a spare element after them (see _shifted)
+            # only for sources drawn with a spare element after them (see _spare)
             out = np.ndarray(a.shape, a.dtype, buffer=a.base, offset=a.dtype.itemsize)
             errs.append(ValueError)
     return out, errs, False
@@ -1131,7 +1116,7 @@ def relu_calls(draw):
     x = _spare(draw, draw_array(draw, shape, base))
     errs = _dtype_errors([x])
     dtype = np.float32 if (x.itemsize or 4) == 4 else np.float64
-    out, oerrs, in_place = _out_variant(draw, shape, dtype, x, errs, True)
+    out, oerrs, in_place = _out_variant(draw, shape, dtype, x, True)
     errs += oerrs
     kwargs = {} if out is None else dict(out=out)
     before = x.f64
@@ -1168,7 +1153,7 @@ def relu_backward_calls(draw):
     y = draw_array(draw, yshape, base)
     errs += _dtype_errors([g, y])
     dtype = np.float32 if (g.itemsize or 4) == 4 else np.float64
-    out, oerrs, in_place = _out_variant(draw, shape, dtype, g, errs, True)
+    out, oerrs, in_place = _out_variant(draw, shape, dtype, g, True)
     errs += oerrs
     kwargs = {} if out is None else dict(out=out)
     g_before = np.array(g.api, copy=True) if in_place else None
