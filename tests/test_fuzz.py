@@ -7,13 +7,20 @@ valid one, the float64 oracle's answer.  The rule for every call:
 * it returns, the draw was valid, and the result equals the oracle (tests/oracle.py, with the
   tolerances of tests/tolerances.py; NaN where the oracle has NaN); or
 * it raises the TypeError / ValueError the verdict expects, and the message names the op
-  (MemoryError only where the output is genuinely huge);
+  (a MemoryError, also naming the op, only where the output is beyond any machine's memory);
 * and either way the inputs are bitwise unchanged (only ``out=`` may be written).
 
 Anything else -- another exception, a crash, a wrong answer, a modified input, a valid draw
 that raises -- fails.  Where the verdict cannot be decided simply (a ``max_workspace_bytes``
 below an algorithm's unknown minimum) both outcomes are accepted, but a result must still be
 right.
+
+Not drawn, on purpose: NaN / infinity in conv weights where padding is applied (forward) or
+grad_input is computed (backward), and in grad_output where padding is applied: there an
+implementation may multiply them by an implicit zero (padding, zero-stuffing) that the oracle
+does not, or the other way round, and 0 * inf = NaN makes both answers right.  Valid calls
+whose output exceeds MAX_OUTPUT_BYTES or whose oracle would cost more than MAX_ORACLE_WORK
+(e.g. 'same' padding of 2**31 for a huge dilation) are rejected, not run.
 
 Budget (environment variable FASTCONV_FUZZ_SECONDS):
 
