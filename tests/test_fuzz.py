@@ -673,8 +673,8 @@ def conv2d_calls(draw):
     out = None
     keep = [x.api, wt.api] + ([bias.api] if bias else [])
     if geo and draw(st.integers(0, 3)) == 0:
-        dtype = np.float32 if max(a.itemsize for a in (x, wt, bias) if a and a.itemsize) == 4 \
-            else np.float64
+        sizes = [a.itemsize for a in (x, wt, bias) if a is not None and a.itemsize]
+        dtype = np.float32 if max(sizes, default=8) == 4 else np.float64
         shape = (geo["n"], geo["k"], geo["p"], geo["q"])
         if d["unbatched"]:
             shape = shape[1:]
@@ -987,15 +987,17 @@ def max_pool2d_backward_calls(draw):
                 st.sampled_from([plane, -2, plane + 7, -2**63, 2**63 - 1]))
     elif r < 19:
         idx = idx.astype(draw(st.sampled_from([np.float64, np.float32, np.bool_, object])))
-        errs.append(TypeError)
     elif r < 22:
         idx = idx[..., :1] if gshape and gshape[-1] > 1 else np.zeros(gshape + (1,), np.int64)
         errs.append(ValueError)
     if isinstance(idx, np.ndarray) and idx.ndim and draw(st.booleans()):
         idx = _layout(draw, np.ascontiguousarray(idx))
+    # judged after the layout: a broadcast may hide a bad index, a list of objects is ints
     final = np.asarray(idx)
-    if final.dtype.kind in "iu" and final.size and ((final < -1) | (final >= plane)).any():
-        errs.append(ValueError)  # (judged after the layout: a broadcast may hide a bad index)
+    if final.dtype.kind not in "iu":
+        errs.append(TypeError)
+    elif final.size and ((final < -1) | (final >= plane)).any():
+        errs.append(ValueError)
     if huge:
         planes = shape[0] if len(shape) == 4 else 1
         errs.append(ValueError if big == 2**31 else MemoryError if planes else None)
