@@ -1,5 +1,7 @@
 """max_pool2d and avg_pool2d against the oracle, the C reference twins and thread counts."""
 
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -160,6 +162,21 @@ def test_max_pool2d_nan_by_hand(dtype):
     y, idx = fastconv.max_pool2d(x, 2, return_indices=True)
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 1  # first NaN in row-major order
     assert np.isnan(y[0, 0, 0, 1]) and idx[0, 0, 0, 1] == 7
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pool_with_a_huge_row_stride_takes_no_time(dtype, op):
+    # found by tests/test_fuzz.py: the input-row prefetch covered stride_h rows per output row,
+    # so a stride of 2**36 (one output row) spent ~10 s issuing prefetches, 2**40 minutes
+    x = np.arange(2 * 3 * 5, dtype=dtype).reshape(2, 3, 5)
+    start = time.perf_counter()
+    y = getattr(fastconv, op)(x, (1, 2), stride=(2**36, 1))
+    took = time.perf_counter() - start
+    expected = getattr(oracle, op)(x[None], (1, 2), (2**36, 1))
+    expected = expected[0] if op == "avg_pool2d" else expected[0][0]
+    assert_exact(y, expected.astype(dtype))
+    assert took < 2.0, f"{op} with stride 2**36 took {took:.1f} s"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -64,14 +64,19 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
      * little for the hardware prefetchers to run far enough ahead of DRAM; without it 2x2/s2
      * ran ~1.6x slower than its in-cache speed on the EPYC CI machine.  A prefetch never
      * faults, so the range may run past the plane or x. */
-    const int64_t ahead = (int64_t)FC_POOL_PREFETCH_ROWS * p->stride_h * p->w;
-    const int64_t span = p->stride_h * p->w; /* input consumed per output row */
+    /* (unsigned: with a stride near 2**62 this wraps, harmlessly for a prefetch address) */
+    const uint64_t ahead = (uint64_t)FC_POOL_PREFETCH_ROWS * (uint64_t)p->stride_h *
+                           (uint64_t)p->w * sizeof(FC_REAL);
+    /* input consumed per output row: a stride past the kernel skips rows that need no
+     * prefetch (and a stride of 2**40 made this loop run for minutes; found by the fuzzer) */
+    const int64_t span = fc_min_i64(p->stride_h, p->kernel_h) * p->w;
     for (int64_t item = begin; item < end; item++) {
         {
             const int64_t ih = oh * p->stride_h - p->pad_h + p->kernel_h - 1;
             /* as an integer: the address may lie outside x, where pointer arithmetic may not */
             const uintptr_t from = (uintptr_t)job->x +
-                (uintptr_t)((plane * p->h * p->w + ih * p->w + ahead) * (int64_t)sizeof(FC_REAL));
+                (uintptr_t)((plane * p->h * p->w + ih * p->w) * (int64_t)sizeof(FC_REAL)) +
+                (uintptr_t)ahead;
             for (int64_t b = 0; b < span * (int64_t)sizeof(FC_REAL); b += 64)
                 __builtin_prefetch((const void *)(from + (uintptr_t)b));
         }
