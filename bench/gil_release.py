@@ -18,6 +18,7 @@ this one a single CPU's share (or less), cpus_p is no more than cpus_s and no ra
     PYTHONPATH=. python bench/gil_release.py [--quick] [--repeats N] [--no-torch]
 """
 import argparse
+import functools
 import hashlib
 import statistics
 import threading
@@ -96,6 +97,14 @@ class Pair:
             t.join()
 
 
+def repeat_call(fn, calls):
+    """fn() `calls` times, each result dropped before the next call, as a user's loop would:
+    keeping a round's results alive made each thread hold calls x 51 MB of relu outputs, and
+    the parallel rounds twice that, which timed the kernel's page zeroing, not the GIL."""
+    for _ in range(calls):
+        fn()
+
+
 def serial_time(fn):
     """(wall seconds, CPUs used on average) of fn twice, one after the other."""
     cpu, t0 = time.thread_time(), time.perf_counter()
@@ -118,7 +127,7 @@ def measure(rows, pair, repeats, round_seconds):
         fn()
         once = time.perf_counter() - t0
         row["calls"] = calls = max(1, min(1000, round(round_seconds / max(once, 1e-6))))
-        row["batch"] = lambda fn=fn, calls=calls: [fn() for _ in range(calls)]
+        row["batch"] = functools.partial(repeat_call, fn, calls)
         pair.run(row["batch"])
         row["serial"], row["parallel"] = [], []
     for r in range(repeats):
