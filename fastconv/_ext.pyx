@@ -165,6 +165,18 @@ cdef int _check(str op, fc_status status) except -1:
     raise ValueError(message)
 
 
+cdef void _fill_conv_params(fc_conv2d_params *p, int64_t n, int64_t c, int64_t h, int64_t w,
+                            int64_t k, int64_t r, int64_t s, tuple stride, tuple padding,
+                            tuple dilation, int64_t groups, int64_t max_workspace_bytes):
+    p.n, p.c, p.h, p.w = n, c, h, w
+    p.k, p.r, p.s = k, r, s
+    p.stride_h, p.stride_w = stride
+    p.dilation_h, p.dilation_w = dilation
+    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
+    p.groups = groups
+    p.max_workspace_bytes = max_workspace_bytes
+
+
 cdef int _conv_params(str op, fc_conv2d_params *p, cnp.ndarray x, cnp.ndarray weight,
                       tuple stride, tuple padding, tuple dilation, int64_t groups,
                       int64_t max_workspace_bytes, int64_t *out_h, int64_t *out_w) except -1:
@@ -172,13 +184,9 @@ cdef int _conv_params(str op, fc_conv2d_params *p, cnp.ndarray x, cnp.ndarray we
     the output size into out_h/out_w."""
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
-    p.n, p.c, p.h, p.w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    p.k, p.r, p.s = weight.shape[0], weight.shape[2], weight.shape[3]
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.groups = groups
-    p.max_workspace_bytes = max_workspace_bytes
+    _fill_conv_params(p, x.shape[0], x.shape[1], x.shape[2], x.shape[3], weight.shape[0],
+                      weight.shape[2], weight.shape[3], stride, padding, dilation, groups,
+                      max_workspace_bytes)
     _check(op, fc_conv2d_output_size(p, out_h, out_w))
     if p.c % groups != 0 or weight.shape[1] != p.c // groups:
         raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
@@ -222,13 +230,9 @@ def conv2d_auto_algorithm(tuple x_shape, tuple w_shape, tuple stride, tuple padd
                           tuple dilation, int64_t groups):
     """The ALGORITHMS name algorithm="auto" runs for this geometry (for tests and benchmarks)."""
     cdef fc_conv2d_params p
-    p.n, p.c, p.h, p.w = x_shape
-    p.k, p.r, p.s = w_shape[0], w_shape[2], w_shape[3]
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.groups = groups
-    p.max_workspace_bytes = 0
+    n, c, h, w = x_shape
+    _fill_conv_params(&p, n, c, h, w, w_shape[0], w_shape[2], w_shape[3], stride, padding,
+                      dilation, groups, 0)
     cdef int code = <int>fc_conv2d_auto_algorithm(&p)
     return next(name for name, value in ALGORITHMS.items() if value == code)
 
@@ -521,11 +525,7 @@ def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride,
     library refuses the geometry (too small), ValueError where a sum passes int64."""
     cdef fc_conv2d_params p
     cdef int64_t out_h, out_w
-    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.groups = 1, 1, h, w, 1, r, s, 1
-    p.stride_h, p.stride_w = stride
-    p.dilation_h, p.dilation_w = dilation
-    (p.pad_top, p.pad_bottom), (p.pad_left, p.pad_right) = padding
-    p.max_workspace_bytes = 0
+    _fill_conv_params(&p, 1, 1, h, w, 1, r, s, stride, padding, dilation, 1, 0)
     status = fc_conv2d_output_size(&p, &out_h, &out_w)
     if status == FC_ERR_INVALID_ARGUMENT:
         return None
