@@ -5,6 +5,7 @@ and the offending shape or value, allocates the outputs, and makes inputs C-cont
 float32/float64 where they are not.  The arithmetic happens in C (fastconv._ext), without the
 GIL.  Inputs are never modified; only ``out=`` is written.
 """
+import math
 import operator
 import os
 import resource
@@ -179,20 +180,21 @@ def _gib(nbytes):
 def _check_size(op, shape, bytes_per_element, what="output"):
     """Refuse, before anything is allocated, an array of `shape` that cannot exist here:
     ValueError past 64-bit byte offsets, MemoryError past this machine's memory."""
-    count = extents = 1
+    count = 1
     for extent in shape:
         count *= extent
-        extents *= max(extent, 1)
-    nbytes = count * bytes_per_element
     # a zero extent (an empty batch) does not make impossible other extents possible: numpy
-    # refuses to create such an array, so it is as invalid as a huge one
+    # refuses to create such an array, so it is as invalid as a huge one (counted only when
+    # there is a zero, off the common path)
+    extents = count or math.prod(max(extent, 1) for extent in shape)
     if extents * bytes_per_element > _MAX_BYTES:
         raise ValueError(f"{op}: {what} of shape {tuple(shape)} is too large "
                          f"({count} elements, past 64-bit byte offsets)")
-    if nbytes > _memory_limit_bytes():
+    nbytes, limit = count * bytes_per_element, _memory_limit_bytes()
+    if nbytes > limit:
         raise MemoryError(f"{op}: {what} of shape {tuple(shape)} would need {_gib(nbytes)}, "
-                          f"more than this machine can hold ({_gib(_memory_limit_bytes())} of "
-                          f"RAM + swap within the process's limits); nothing was allocated")
+                          f"more than this machine can hold ({_gib(limit)} of RAM + swap "
+                          f"within the process's limits); nothing was allocated")
 
 
 def _output(op, out, shape, like, inputs):
