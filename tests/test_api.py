@@ -13,20 +13,17 @@ import pytest
 
 import fastconv
 from tolerances import assert_exact
+from subprocess_env import subprocess_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# where the fastconv under test lives: site-packages when installed, the tree when built in place
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 ISAS = ["scalar", "avx2", "avx512"]
 
 
 def run_python(code, **env):
     """Run code in a fresh interpreter that imports the same fastconv as this process."""
-    full_env = dict(os.environ)
-    full_env.pop("FASTCONV_ISA", None)
-    full_env.update(env)
-    full_env["PYTHONPATH"] = os.pathsep.join([FASTCONV_HOME, HERE,
-                                              full_env.get("PYTHONPATH", "")])
+    full_env = subprocess_env(**env)
+    if "FASTCONV_ISA" not in env:
+        full_env.pop("FASTCONV_ISA", None)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=full_env, cwd=HERE, timeout=300)
     assert res.returncode == 0, f"subprocess failed:\n{res.stdout}\n{res.stderr}"

@@ -3,7 +3,6 @@
 is asserted: the figures depend on the machine and its load."""
 import doctest
 import json
-import os
 import subprocess
 import sys
 
@@ -14,19 +13,15 @@ import fastconv
 from fastconv import benchmark as fb
 import oracle
 from tolerances import assert_exact, assert_reduction_close
+from subprocess_env import subprocess_env
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# where the fastconv under test lives: site-packages when installed, the tree when built in place
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 QUICK_NAMES = [case.name for case in fb.cases(quick=True)]
 
 
 def bench(tmp_path, *args, status=0):
     """Run `python -m fastconv bench ARGS` in a fresh interpreter on the fastconv under test;
     one thread keeps it to a few seconds on a busy machine."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([FASTCONV_HOME, env.get("PYTHONPATH", "")])
-    res = subprocess.run([sys.executable, "-m", "fastconv", "bench", *args], env=env,
+    res = subprocess.run([sys.executable, "-m", "fastconv", "bench", *args], env=subprocess_env(),
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == status, f"exit {res.returncode}:\n{res.stdout}\n{res.stderr}"
     return res.stdout

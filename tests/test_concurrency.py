@@ -24,6 +24,7 @@ import fastconv
 import fastconv.reference
 from fastconv import _ext
 from fastconv.models import lenet5
+from subprocess_env import subprocess_env
 
 N_THREADS = 8
 ROUNDS = 2  # each thread runs every op this many times
@@ -391,10 +392,7 @@ def test_every_kernel_call_in_the_extension_is_inside_nogil():
 def test_gil_release_benchmark_runs_and_prints_its_table():
     """bench/gil_release.py --quick: the format only (timings on a shared machine are noise)."""
     script = os.path.join(ROOT, "bench", "gil_release.py")
-    # the fastconv this process imported (CI tests the installed package, not the source tree)
-    home = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    env = dict(os.environ, PYTHONPATH=home + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    res = subprocess.run([sys.executable, script, "--quick", "--no-torch"], env=env,
+    res = subprocess.run([sys.executable, script, "--quick", "--no-torch"], env=subprocess_env(),
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     rows = [line for line in res.stdout.splitlines() if line.startswith("fastconv ")]

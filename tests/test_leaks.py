@@ -37,9 +37,9 @@ import pytest
 
 import fastconv
 from leak_cases import BRIDGE, CASES, ERRORS, VALID, run
+from subprocess_env import subprocess_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 
 ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 WARMUP = 10
@@ -348,9 +348,7 @@ def test_out_of_memory_in_the_drivers_leaks_nothing(tmp_path):
     if _MALLINFO2 is None:
         pytest.skip("needs glibc (mallopt, mallinfo2)")
     import json
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([FASTCONV_HOME, HERE,
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = subprocess_env(OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, "-c", "import test_leaks; test_leaks._oom_child()"],
                          env=env, capture_output=True, text=True, timeout=300,
                          cwd=str(tmp_path))
@@ -436,9 +434,7 @@ def test_valgrind_memcheck_finds_nothing_in_fastconv(tmp_path):
     if ASAN:
         pytest.skip("valgrind cannot run a process with ASan's runtime preloaded")
     log = tmp_path / "memcheck.log"
-    env = dict(os.environ, PYTHONMALLOC="malloc", OMP_NUM_THREADS="2",
-               PYTHONPATH=os.pathsep.join([FASTCONV_HOME, HERE,
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = subprocess_env(PYTHONMALLOC="malloc", OMP_NUM_THREADS="2")
     cmd = [valgrind, "--tool=memcheck", "--leak-check=full",
            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
            "--num-callers=30", f"--log-file={log}",

@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 
 import fastconv
 from fastconv import _ext, functional
+from subprocess_env import subprocess_env
 
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 INT64_MAX = 2**63 - 1
 sizes = st.integers(0, INT64_MAX)
 positive_sizes = st.integers(1, INT64_MAX)
@@ -262,8 +262,7 @@ def test_address_space_limit_is_obeyed_in_a_fresh_process(tmp_path):
         except MemoryError as exc:
             print("refused:", exc)
     """)
-    env = dict(os.environ, PYTHONPATH=FASTCONV_HOME)
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=subprocess_env(),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused: conv2d: output of shape (1, 1, 1073741827, 3)")

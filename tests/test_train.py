@@ -11,9 +11,9 @@ import pytest
 import fastconv
 from fastconv import data, models, optim, train
 from test_data import write_idx_files
+from subprocess_env import subprocess_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FASTCONV_HOME = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 
 
 def synthetic_digits(n, seed):
@@ -82,11 +82,9 @@ def tiny_data_dir(tmp_path_factory):
 
 
 def _command(*args):
-    """The train command on the fastconv under test.  Run it with a cwd outside the repository
-    root (cwd=HERE or a tmp_path): from the root, `-m`/`-c` would import the unbuilt source
-    tree before PYTHONPATH."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([FASTCONV_HOME, HERE,
-                                                       os.environ.get("PYTHONPATH", "")]))
+    """The train command on the fastconv under test (run it with cwd=HERE or a tmp_path:
+    see subprocess_env)."""
+    env = subprocess_env()
     env.pop("FASTCONV_DATA", None)
     return [sys.executable, "-m", "fastconv", "train", *args], env
 
