@@ -88,17 +88,6 @@ int fc_get_num_threads(void)
 #endif
 }
 
-int fc_probe_team_size(int64_t work)
-{
-    const int threads = fc_region_threads(work);
-    int team = 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        if (fc_thread_index() == 0) team = fc_team_size();
-    }
-    return team;
-}
-
 int fc_region_threads(int64_t work)
 {
     int64_t useful = work / FC_MIN_WORK_PER_THREAD;
