@@ -55,6 +55,10 @@ static inline void fc_task_range(int64_t total, int64_t count, int64_t i, int64_
  * leaves little behind, never more than there are units.  At least 1 for units >= 1. */
 int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task);
 
+/* Elements per task of the elementwise ops (ReLU and its backward): 256 KiB of floats, some
+ * 10 us of streaming, so the claims cost nothing and a late thread leaves little behind. */
+#define FC_ELEMENTWISE_TASK ((int64_t)1 << 16)
+
 /* Test hook: an adversarial schedule for the determinism tests (never for production).
  * FC_SCHEDULE_SHUFFLE runs the tasks of each phase in a pseudo-random order drawn from `seed`
  * (also on one thread); FC_SCHEDULE_DELAY makes the last thread of every team start 0.2 ms

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/internal.h"
+#include "common/parallel.h"
 #include "common/relu.h"
 #include "dispatch.h"
 

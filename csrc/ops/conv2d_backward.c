@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/internal.h"
+#include "common/parallel.h"
 #include "dispatch.h"
 
 /* a + b for non-negative a, b, saturating at INT64_MAX (with fc_mul_saturating: sizes that

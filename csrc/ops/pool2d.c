@@ -1,5 +1,6 @@
 /* max_pool2d and avg_pool2d forward: validation and the typed drivers of pool2d.tmpl.h. */
 #include "common/internal.h"
+#include "common/parallel.h"
 #include "dispatch.h"
 
 #include "common/dtype_f32.h"

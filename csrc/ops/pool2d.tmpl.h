@@ -29,6 +29,8 @@ typedef struct FC_FN(pool_job) {
     FC_REAL *y;
     int64_t *indices;
     int is_max;
+    int64_t tasks; /* ranges of output rows */
+    fc_pool_columns cols;
     char *scratch; /* per thread: kernel_h row pointers, then kernel_h row offsets */
 } FC_FN(pool_job);
 
@@ -38,16 +40,17 @@ typedef struct FC_FN(pool_job) {
 /* Window rows on the stack up to this kernel height; taller kernels use the job's scratch. */
 #define FC_POOL_STACK_ROWS 16
 
-/* Part t of `team`: a contiguous range of output rows (plane-major). */
-static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
+/* Task i: a contiguous range of output rows (plane-major). */
+static void FC_FN(pool_task)(void *ctx, int64_t phase, int64_t i, int t)
 {
+    (void)phase;
+    const FC_FN(pool_job) *job = ctx;
     const fc_pool2d_params *p = job->p;
     const fc_kernel_table *kernels = fc_kernels();
     const FC_FN(maxpool_ukernel_fn) max_row = kernels->FC_MEMBER(maxpool);
     const FC_FN(avgpool_ukernel_fn) avg_row = kernels->FC_MEMBER(avgpool);
     const int64_t out_h = job->out_h, out_w = job->out_w;
-    const fc_pool_columns cols =
-        fc_pool_columns_init(out_w, p->w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+    const fc_pool_columns *cols = &job->cols;
     const FC_REAL *stack_ptrs[FC_POOL_STACK_ROWS];
     int64_t stack_offsets[FC_POOL_STACK_ROWS];
     const FC_REAL **row_ptrs = stack_ptrs;
@@ -57,7 +60,7 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
         row_offsets = (int64_t *)(job->scratch + (int64_t)t * p->kernel_h * 16 + p->kernel_h * 8);
     }
     int64_t begin, end;
-    fc_partition(p->n * p->c * out_h, team, t, &begin, &end);
+    fc_task_range(p->n * p->c * out_h, job->tasks, i, &begin, &end);
     int64_t plane = begin / out_h, oh = begin % out_h;
     /* Software prefetch of the input rows FC_POOL_PREFETCH_ROWS output rows ahead (8 measured
      * best of 2, 4, 8, 16 on 112-wide rows): one output row reads only ~2 input rows, too
@@ -85,10 +88,10 @@ static void FC_FN(pool_part)(const FC_FN(pool_job) *job, int t, int team)
                                                     row_ptrs, row_offsets, &padded_rows);
         const int64_t o = item * out_w;
         if (job->is_max)
-            max_row(&cols, rows, row_ptrs, row_offsets, job->y + o,
+            max_row(cols, rows, row_ptrs, row_offsets, job->y + o,
                     job->indices ? job->indices + o : NULL);
         else
-            avg_row(&cols, rows, row_ptrs, padded_rows, job->p->count_include_pad, job->y + o);
+            avg_row(cols, rows, row_ptrs, padded_rows, job->p->count_include_pad, job->y + o);
         if (++oh == out_h) {
             oh = 0;
             plane++;
@@ -103,7 +106,12 @@ static fc_status FC_FN(pool2d)(const fc_pool2d_params *p, int64_t out_h, int64_t
     const int64_t visits =
         fc_mul_saturating(fc_mul_saturating(items * out_w, p->kernel_h), p->kernel_w);
     const int threads = (int)fc_min_i64(fc_region_threads(visits), items);
-    FC_FN(pool_job) job = {p, out_h, out_w, x, y, indices, is_max, NULL};
+    const int64_t tasks =
+        threads == 1 ? 1 : fc_task_count(items, visits / items, FC_MIN_WORK_PER_THREAD / 2);
+    FC_FN(pool_job) job = {
+        p, out_h, out_w, x, y, indices, is_max, tasks,
+        fc_pool_columns_init(out_w, p->w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w),
+        NULL};
     if (p->kernel_h > FC_POOL_STACK_ROWS) {
         /* a row pointer and a row offset (8 bytes each) per window row and thread */
         int64_t scratch_size;
@@ -112,12 +120,7 @@ static fc_status FC_FN(pool2d)(const fc_pool2d_params *p, int64_t out_h, int64_t
         job.scratch = fc_aligned_alloc(scratch_size);
         if (!job.scratch) return FC_ERR_OUT_OF_MEMORY;
     }
-    if (threads == 1) { /* a one-thread OpenMP region still costs ~1 us in libgomp */
-        FC_FN(pool_part)(&job, 0, 1);
-    } else {
-#pragma omp parallel num_threads(threads)
-        FC_FN(pool_part)(&job, fc_thread_index(), fc_team_size());
-    }
+    fc_parallel_for(threads, tasks, FC_FN(pool_task), &job);
     fc_aligned_free(job.scratch);
     return FC_OK;
 }

@@ -1,6 +1,7 @@
 /* max_pool2d and avg_pool2d backward: validation and the typed drivers of
- * pool2d_backward.tmpl.h, one plane per work item. */
+ * pool2d_backward.tmpl.h; a task is a range of planes. */
 #include "common/internal.h"
+#include "common/parallel.h"
 #include "dispatch.h"
 
 /* The window of output position o along one axis: input positions [*lo, *hi) inside the plane,
@@ -23,6 +24,45 @@ static inline void fc_pool_avg_extent(int64_t o, int64_t stride, int64_t pad, in
 #include "ops/pool2d_backward.tmpl.h"
 #include "common/dtype_end.h"
 
+/* Planes per task: enough work per claim (FC_MIN_WORK_PER_THREAD / 2 values visited) that the
+ * claims cost nothing, small enough that a late thread leaves little behind. */
+static int64_t plane_tasks(int threads, int64_t planes, int64_t work_per_plane)
+{
+    return threads == 1 ? 1 : fc_task_count(planes, work_per_plane, FC_MIN_WORK_PER_THREAD / 2);
+}
+
+typedef struct max_pool_backward_job {
+    int64_t planes, tasks, in_size, out_size;
+    fc_dtype dtype;
+    const void *grad_output;
+    const int64_t *indices;
+    void *grad_input;
+    fc_index_check_ukernel_fn check;
+    int bad; /* an index outside [-1, in_size) was seen (atomic) */
+} max_pool_backward_job;
+
+/* Phase 0 checks every index before phase 1 writes anything: a bad index anywhere leaves
+ * grad_input untouched. */
+static void max_pool_backward_task(void *ctx, int64_t phase, int64_t i, int thread)
+{
+    (void)thread;
+    max_pool_backward_job *job = ctx;
+    int64_t begin, end;
+    fc_task_range(job->planes, job->tasks, i, &begin, &end);
+    if (phase == 0) {
+        if (!job->check((size_t)((end - begin) * job->out_size),
+                        job->indices + begin * job->out_size, job->in_size))
+            __atomic_store_n(&job->bad, 1, __ATOMIC_RELAXED);
+    } else if (!__atomic_load_n(&job->bad, __ATOMIC_RELAXED)) {
+        if (job->dtype == FC_FLOAT32)
+            fc_f32_max_pool2d_backward_planes(begin, end, job->in_size, job->out_size,
+                                              job->grad_output, job->indices, job->grad_input);
+        else
+            fc_f64_max_pool2d_backward_planes(begin, end, job->in_size, job->out_size,
+                                              job->grad_output, job->indices, job->grad_input);
+    }
+}
+
 fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                  int64_t out_w, fc_dtype dtype, const void *grad_output,
                                  const int64_t *indices, void *grad_input)
@@ -33,34 +73,35 @@ fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int
     const int64_t planes = n * c;
     if (planes == 0) return FC_OK;
     const int threads = (int)fc_min_i64(fc_region_threads(planes * (in_size + out_size)), planes);
-    const fc_index_check_ukernel_fn check = fc_kernels()->index_check;
-    int bad = 0;
+    max_pool_backward_job job = {planes, plane_tasks(threads, planes, in_size + out_size),
+                                 in_size, out_size, dtype, grad_output, indices, grad_input,
+                                 fc_kernels()->index_check, 0};
+    const int64_t tasks[2] = {job.tasks, job.tasks};
+    const fc_parallel_job parallel = {max_pool_backward_task, &job, 2, tasks};
+    fc_parallel_run(threads, &parallel);
+    return job.bad ? FC_ERR_INVALID_ARGUMENT : FC_OK;
+}
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int t = fc_thread_index();
-        int64_t begin, end;
-        fc_partition(planes, fc_team_size(), t, &begin, &end);
-        /* every thread checks its planes' indices before anyone writes: a bad index anywhere
-         * leaves grad_input untouched */
-        if (!check((size_t)((end - begin) * out_size), indices + begin * out_size, in_size)) {
-#pragma omp atomic write
-            bad = 1;
-        }
-#pragma omp barrier
-        int stop;
-#pragma omp atomic read
-        stop = bad;
-        if (!stop) {
-            if (dtype == FC_FLOAT32)
-                fc_f32_max_pool2d_backward_planes(begin, end, in_size, out_size, grad_output,
-                                                  indices, grad_input);
-            else
-                fc_f64_max_pool2d_backward_planes(begin, end, in_size, out_size, grad_output,
-                                                  indices, grad_input);
-        }
-    }
-    return bad ? FC_ERR_INVALID_ARGUMENT : FC_OK;
+typedef struct avg_pool_backward_job {
+    const fc_pool2d_params *p;
+    int64_t out_h, out_w, tasks;
+    fc_dtype dtype;
+    const void *grad_output;
+    void *grad_input;
+} avg_pool_backward_job;
+
+static void avg_pool_backward_task(void *ctx, int64_t phase, int64_t i, int thread)
+{
+    (void)phase, (void)thread;
+    const avg_pool_backward_job *job = ctx;
+    int64_t begin, end;
+    fc_task_range(job->p->n * job->p->c, job->tasks, i, &begin, &end);
+    if (job->dtype == FC_FLOAT32)
+        fc_f32_avg_pool2d_backward_planes(job->p, job->out_h, job->out_w, begin, end,
+                                          job->grad_output, job->grad_input);
+    else
+        fc_f64_avg_pool2d_backward_planes(job->p, job->out_h, job->out_w, begin, end,
+                                          job->grad_output, job->grad_input);
 }
 
 fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
@@ -74,17 +115,9 @@ fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
     const int64_t visits = fc_mul_saturating(
         fc_mul_saturating(planes * out_h * out_w, p->kernel_h), p->kernel_w);
     const int threads = (int)fc_min_i64(fc_region_threads(visits), planes);
-
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int64_t begin, end;
-        fc_partition(planes, fc_team_size(), fc_thread_index(), &begin, &end);
-        if (dtype == FC_FLOAT32)
-            fc_f32_avg_pool2d_backward_planes(p, out_h, out_w, begin, end, grad_output,
-                                              grad_input);
-        else
-            fc_f64_avg_pool2d_backward_planes(p, out_h, out_w, begin, end, grad_output,
-                                              grad_input);
-    }
+    avg_pool_backward_job job = {p, out_h, out_w,
+                                 plane_tasks(threads, planes, visits / planes + p->h * p->w),
+                                 dtype, grad_output, grad_input};
+    fc_parallel_for(threads, job.tasks, avg_pool_backward_task, &job);
     return FC_OK;
 }

@@ -1,5 +1,6 @@
-/* ReLU forward: the array is cut into one contiguous chunk per thread. */
+/* ReLU forward: the array is cut into contiguous ranges that the threads claim. */
 #include "common/internal.h"
+#include "common/parallel.h"
 #include "dispatch.h"
 
 /* The element index at or after i where y's address is a multiple of 64 bytes (at most count):
@@ -13,7 +14,7 @@ static int64_t line_boundary(int64_t i, int64_t count, const char *y, size_t siz
 }
 
 typedef struct relu_job {
-    int64_t count;
+    int64_t count, tasks;
     size_t size;
     const char *x;
     char *y;
@@ -21,13 +22,15 @@ typedef struct relu_job {
     fc_f64_relu_ukernel_fn f64;
 } relu_job;
 
-/* Part t of `team`: one contiguous chunk, its ends on y's cache lines. */
-static void relu_part(const relu_job *job, int t, int team)
+/* Task i of job->tasks: a contiguous range, its ends on y's cache lines. */
+static void relu_task(void *ctx, int64_t phase, int64_t i, int thread)
 {
+    (void)phase, (void)thread;
+    const relu_job *job = ctx;
     int64_t begin, end;
-    fc_partition(job->count, team, t, &begin, &end);
-    if (t > 0) begin = line_boundary(begin, job->count, job->y, job->size);
-    if (t < team - 1) end = line_boundary(end, job->count, job->y, job->size);
+    fc_task_range(job->count, job->tasks, i, &begin, &end);
+    if (i > 0) begin = line_boundary(begin, job->count, job->y, job->size);
+    if (i < job->tasks - 1) end = line_boundary(end, job->count, job->y, job->size);
     if (end <= begin) return;
     const char *in = job->x + begin * (int64_t)job->size;
     char *out = job->y + begin * (int64_t)job->size;
@@ -47,16 +50,14 @@ fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
      * measured 20-25% faster there on a 98 MiB array at 1 and 2 threads (no read-for-ownership
      * of y).  Smaller outputs stay cached for the next op; in place, x's lines are in cache. */
     const int stream = x != y && count * (int64_t)size > ((int64_t)16 << 20);
-    relu_job job = {count, size, x, y, NULL, NULL};
+    /* one range per thread when alone; else ranges of 2^15+ elements that a late thread
+     * leaves to the others */
+    const int64_t tasks = threads == 1 ? 1 : fc_task_count(count, 1, FC_ELEMENTWISE_TASK);
+    relu_job job = {count, tasks, size, x, y, NULL, NULL};
     if (dtype == FC_FLOAT32)
         job.f32 = stream ? kernels->f32_relu_stream : kernels->f32_relu;
     else
         job.f64 = stream ? kernels->f64_relu_stream : kernels->f64_relu;
-    if (threads == 1) { /* a one-thread OpenMP region still costs ~1 us in libgomp */
-        relu_part(&job, 0, 1);
-        return FC_OK;
-    }
-#pragma omp parallel num_threads(threads)
-    relu_part(&job, fc_thread_index(), fc_team_size());
+    fc_parallel_for(threads, tasks, relu_task, &job);
     return FC_OK;
 }
