@@ -7,7 +7,9 @@ float64).  This layer still re-checks every array against the shapes it is told,
 wrong call from Python can raise but never make the C code read or write out of bounds.
 """
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
+
+import numpy as np
 
 cnp.import_array()
 
@@ -110,9 +112,18 @@ cdef extern from "common/internal.h" nogil:
     int64_t fc_mul_saturating(int64_t a, int64_t b)
     int64_t fc_ceil_div(int64_t a, int64_t b)
     int64_t fc_floor_div(int64_t a, int64_t b)
-    void fc_partition(int64_t count, int parts, int i, int64_t *begin, int64_t *end)
     void *fc_aligned_alloc(int64_t bytes)
     void fc_aligned_free(void *p)
+
+cdef extern from "common/parallel.h" nogil:
+    void fc_task_range(int64_t total, int64_t count, int64_t i, int64_t *begin, int64_t *end)
+    int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task)
+    void fc_set_schedule_test(int mode, uint64_t seed)
+    int fc_schedule_test_mode()
+    void fc_probe_schedule(int threads, int64_t phases, const int64_t *tasks,
+                           int64_t *first_task, int64_t *started, int64_t *thread)
+    int FC_SCHEDULE_SHUFFLE
+    int FC_SCHEDULE_DELAY
 
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -505,11 +516,55 @@ def size_floor_div(int64_t a, int64_t b):
     return fc_floor_div(a, b)
 
 
-def size_partition(int64_t count, int parts, int i):
-    """fc_partition: the [begin, end) part i of `parts` takes of `count` items."""
+def size_task_range(int64_t total, int64_t count, int64_t i):
+    """fc_task_range: the [begin, end) task i of `count` takes of `total` units."""
     cdef int64_t begin, end
-    fc_partition(count, parts, i, &begin, &end)
+    fc_task_range(total, count, i, &begin, &end)
     return begin, end
+
+
+def size_task_count(int64_t units, int64_t unit_cost, int64_t min_task):
+    """fc_task_count: how many tasks `units` of work are cut into."""
+    return fc_task_count(units, unit_cost, min_task)
+
+
+SCHEDULE_SHUFFLE = FC_SCHEDULE_SHUFFLE
+SCHEDULE_DELAY = FC_SCHEDULE_DELAY
+
+
+def set_schedule_test(int mode, uint64_t seed=0):
+    """Test hook (csrc/common/parallel.h): an adversarial schedule for every op's parallel
+    region -- SCHEDULE_SHUFFLE runs each phase's tasks in a pseudo-random order drawn from
+    `seed`, SCHEDULE_DELAY starts the last thread of each team late and pauses threads at
+    random.  0 restores the normal schedule.  Not for use while ops run in other threads."""
+    fc_set_schedule_test(mode, seed)
+
+
+def schedule_test_mode():
+    return fc_schedule_test_mode()
+
+
+def probe_schedule(int threads, tasks_per_phase):
+    """Runs empty tasks through the ops' runtime (phases of the given task counts) on at most
+    `threads` threads; returns (phase, task, started, thread) arrays over all tasks, started
+    being the order in which each task began."""
+    tasks = np.ascontiguousarray(tasks_per_phase, dtype=np.int64)
+    if tasks.ndim != 1 or tasks.size == 0 or (tasks < 0).any():
+        raise ValueError("probe_schedule: tasks_per_phase must be a non-empty list of counts >= 0")
+    total = int(tasks.sum())
+    first = np.zeros(tasks.size, np.int64)
+    started = np.full(total, -1, np.int64)
+    thread = np.full(total, -1, np.int64)
+    cdef int64_t[::1] tasks_v = tasks, first_v = first
+    cdef int64_t[::1] started_v = started, thread_v = thread
+    cdef int64_t *started_p = &started_v[0] if total else NULL
+    cdef int64_t *thread_p = &thread_v[0] if total else NULL
+    with nogil:
+        fc_probe_schedule(threads, tasks_v.shape[0], &tasks_v[0], &first_v[0], started_p,
+                          thread_p)
+    phase = np.repeat(np.arange(tasks.size), tasks)
+    task = np.arange(total) - first[phase]
+    return phase, task, started, thread
 
 
 def size_aligned_alloc_succeeds(int64_t nbytes):

@@ -1,8 +1,9 @@
-"""Determinism (issue 5 §5): every op gives bitwise-identical results over 100 repeats and
-across 1, 2, 3 and 4 threads, on every ISA path.
+"""Determinism: every op gives bitwise-identical results over 100 repeats, across 1, 2, 3 and
+4 threads and under adversarial schedules, on every ISA path.
 
-The drivers partition output tiles statically and reduce in an order independent of the team,
-so neither a repeat nor another thread count may change a bit.  Each case runs 100 times,
+The threads claim output tiles dynamically (csrc/common/parallel.c), each tile's arithmetic
+and each reduction's order independent of the thread that runs it, so neither a repeat, another
+thread count nor another schedule may change a bit.  Each case runs 100 times,
 cycling through set_num_threads(1, 2, 3, 4) (4 oversubscribes a 2-core machine, which is fine),
 and every result is compared with the first.  The shapes cross the register tiles of every ISA
 (37 filters, 23-wide rows: no multiple of 4, 6, 8, 16, 24 or 32) and are big enough that the
@@ -137,3 +138,40 @@ def test_bitwise_identical_over_repeats_and_thread_counts(isa, restore_threads, 
                 pytest.fail(f"{case} on {isa}, repeat {repeat}, {threads} threads: result {i} "
                             f"differs from the first (1 thread) in {len(bad)} elements, first "
                             f"at {tuple(bad[0])}")
+
+
+SCHEDULES = {"shuffled": _ext.SCHEDULE_SHUFFLE, "late_thread": _ext.SCHEDULE_DELAY,
+             "shuffled_late": _ext.SCHEDULE_SHUFFLE | _ext.SCHEDULE_DELAY}
+
+
+@pytest.fixture
+def adversarial_schedule():
+    yield _ext.set_schedule_test
+    _ext.set_schedule_test(0)
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bitwise_identical_under_adversarial_schedules(isa, restore_threads, adversarial_schedule,
+                                                       dtype, case, schedule):
+    """Threads claim tasks dynamically (csrc/common/parallel.c): any thread may compute any
+    tile, in any order.  Under a test schedule (each phase's tasks in a pseudo-random order,
+    the last thread of every team starting late, random pauses), on 1 to 3 threads, every
+    result must equal the normal 1-thread result bit for bit."""
+    run, _ = CASES[case]
+    d = _inputs(dtype)
+    fastconv.set_num_threads(1)
+    first = [_bits(a).copy() for a in run(d)]
+    for seed, threads in [(1, 1), (2, 2), (3, 3), (4, 2)]:
+        fastconv.set_num_threads(threads)
+        adversarial_schedule(SCHEDULES[schedule], seed)
+        assert _ext.schedule_test_mode() == SCHEDULES[schedule]
+        results = run(d)
+        adversarial_schedule(0)
+        for i, (a, e) in enumerate(zip(results, first)):
+            if not np.array_equal(_bits(a), e):
+                bad = np.argwhere(_bits(a) != e)
+                pytest.fail(f"{case} on {isa}, schedule {schedule} (seed {seed}), {threads} "
+                            f"threads: result {i} differs from the 1-thread result in "
+                            f"{len(bad)} elements, first at {tuple(bad[0])}")

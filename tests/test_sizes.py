@@ -83,8 +83,8 @@ def test_floor_div_matches_python(a, b):
 
 @pytest.mark.parametrize("count", [0, 5, 2**31 + 7, 2**40 + 3, INT64_MAX])
 @pytest.mark.parametrize("parts", [1, 2, 3, 7, 64])
-def test_partition_covers_every_item_once_in_near_equal_parts(count, parts):
-    bounds = [_ext.size_partition(count, parts, i) for i in range(parts)]
+def test_task_ranges_cover_every_unit_once_in_near_equal_parts(count, parts):
+    bounds = [_ext.size_task_range(count, parts, i) for i in range(parts)]
     assert bounds[0][0] == 0 and bounds[-1][1] == count
     assert all(bounds[i][1] == bounds[i + 1][0] for i in range(parts - 1))
     lengths = {end - begin for begin, end in bounds}

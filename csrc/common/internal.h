@@ -79,16 +79,6 @@ static inline int fc_team_size(void)
 #endif
 }
 
-/* Static partition of `count` work items among `parts`: part `i` takes [*begin, *end).  The
- * drivers use it instead of `omp for` so that what each thread computes is explicit; the
- * result never depends on the partition, only the speed does. */
-static inline void fc_partition(int64_t count, int parts, int i, int64_t *begin, int64_t *end)
-{
-    int64_t base = count / parts, extra = count % parts;
-    *begin = i * base + (i < extra ? i : extra);
-    *end = *begin + base + (i < extra ? 1 : 0);
-}
-
 fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
 fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
                              int64_t *out_h, int64_t *out_w);

@@ -144,6 +144,31 @@ void fc_parallel_for(int threads, int64_t tasks, fc_task_fn run, void *ctx)
     fc_parallel_run(threads, &job);
 }
 
+/* fc_probe_schedule: each task records when it started (a sequence number), in which phase
+ * and on which thread. */
+typedef struct probe_job {
+    int64_t *first_task; /* of each phase, in the global numbering */
+    int64_t sequence;
+    int64_t *started, *thread;
+} probe_job;
+
+static void probe_task(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    probe_job *job = ctx;
+    const int64_t at = job->first_task[phase] + task;
+    job->started[at] = __atomic_fetch_add(&job->sequence, 1, __ATOMIC_RELAXED);
+    job->thread[at] = thread;
+}
+
+void fc_probe_schedule(int threads, int64_t phases, const int64_t *tasks, int64_t *first_task,
+                       int64_t *started, int64_t *thread)
+{
+    probe_job job = {first_task, 0, started, thread};
+    for (int64_t phase = 0, at = 0; phase < phases; at += tasks[phase++]) first_task[phase] = at;
+    const fc_parallel_job parallel = {probe_task, &job, phases, tasks};
+    fc_parallel_run(threads, &parallel);
+}
+
 int fc_probe_team_size(int64_t work)
 {
     const int threads = fc_region_threads(work);

@@ -69,4 +69,10 @@ int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task);
 void fc_set_schedule_test(int mode, uint64_t seed);
 int fc_schedule_test_mode(void);
 
+/* For the tests of this runtime: runs a job of `phases` phases of tasks[phase] tasks and
+ * records, for task i of the global numbering (first_task[phase] + task, first_task filled
+ * in), the order in which it started (started[i], 0-based) and the thread that ran it. */
+void fc_probe_schedule(int threads, int64_t phases, const int64_t *tasks, int64_t *first_task,
+                       int64_t *started, int64_t *thread);
+
 #endif /* FC_PARALLEL_H */

@@ -231,13 +231,11 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
 }
 
 /* W_g^T as A panels: panel (g, t) holds reduction rows [t * mr, (t + 1) * mr) of group g as
- * kg x mr, zero past red.  This thread packs its share. */
+ * kg x mr, zero past red.  Packs panels [begin, end) (a task's share). */
 static void FC_FN(pack_weight_transposed)(const fc_conv2d_params *p,
                                           const FC_FN(conv_bw_plan) * pl, const FC_REAL *weight,
-                                          FC_REAL *packed, int t, int team)
+                                          FC_REAL *packed, int64_t begin, int64_t end)
 {
-    int64_t begin, end;
-    fc_partition(p->groups * pl->red_tiles, team, t, &begin, &end);
     for (int64_t panel = begin; panel < end; panel++) {
         const int64_t g = panel / pl->red_tiles, row0 = (panel % pl->red_tiles) * pl->mr;
         FC_FN(pack_a)(weight + g * pl->kg * pl->red + row0, 1, pl->red,
@@ -452,6 +450,53 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
         }
 }
 
+typedef struct FC_FN(backward_job) {
+    const fc_conv2d_params *p;
+    int64_t out_w;
+    const FC_FN(conv_bw_plan) * pl;
+    const FC_FN(gemm_config) * cfg;
+    const FC_FN(gemm_nt_config) * nt;
+    const FC_REAL *g, *x, *weight;
+    FC_REAL *gx, *gw, *gb, *packed_wt, *scratch;
+    int64_t per_thread;
+    FC_REAL *gv, *xp;
+    int *finite;
+    int64_t gi_items, gw_items, pack_tasks, grid_tasks, gb_tasks;
+} FC_FN(backward_job);
+
+/* Phase 0: pack W^T (grad_input's A panels) and build the shared virtual grid, in ranges.
+ * Phase 1: the grad_input items (image, group), the grad_weight items (group, block of
+ * columns), then grad_bias in ranges of filters.  Every sum over the batch and the pixels
+ * runs inside one task, in a fixed order. */
+static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
+{
+    const FC_FN(backward_job) *job = ctx;
+    const fc_conv2d_params *p = job->p;
+    const FC_FN(conv_bw_plan) *pl = job->pl;
+    int64_t begin, end;
+    if (phase == 0 && task < job->pack_tasks) {
+        fc_task_range(p->groups * pl->red_tiles, job->pack_tasks, task, &begin, &end);
+        FC_FN(pack_weight_transposed)(p, pl, job->weight, job->packed_wt, begin, end);
+    } else if (phase == 0) {
+        fc_task_range(p->n, job->grid_tasks, task - job->pack_tasks, &begin, &end);
+        FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->gw ? job->x : NULL, job->gv,
+                                  job->xp, job->finite, begin, end);
+    } else if (task < job->gi_items) {
+        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg->ukernel,
+                                    fc_kernels()->FC_MEMBER(vadd), job->g, job->gv,
+                                    job->packed_wt, task / p->groups, task % p->groups, job->gx,
+                                    job->scratch + t * job->per_thread);
+    } else if ((task -= job->gi_items) < job->gw_items) {
+        FC_FN(conv_grad_weight_item)(p, job->out_w, pl, job->nt->ukernel, job->g, job->x,
+                                     job->gv, job->xp, job->finite, task / pl->gw_col_blocks,
+                                     task % pl->gw_col_blocks, job->gw,
+                                     job->scratch + t * job->per_thread);
+    } else {
+        fc_task_range(p->k, job->gb_tasks, task - job->gw_items, &begin, &end);
+        FC_FN(conv_grad_bias)(p->n, p->k, pl->pixels, job->g, job->gb, begin, end);
+    }
+}
+
 static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                         const FC_REAL *g, const FC_REAL *x,
                                         const FC_REAL *weight, FC_REAL *gx, FC_REAL *gw,
@@ -498,36 +543,17 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
         xp = gw ? gv + pl.gv_rows * pl.vpix : NULL;
     }
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int t = fc_thread_index();
-        const int team = fc_team_size();
-        FC_REAL *my_scratch = scratch + t * per_thread;
-        int64_t begin, end;
-        if (gx) FC_FN(pack_weight_transposed)(p, &pl, weight, packed_wt, t, team);
-        if (pl.shared) {
-            fc_partition(p->n, team, t, &begin, &end);
-            FC_FN(build_virtual_grid)(p, &pl, out_w, g, gw ? x : NULL, gv, xp, finite, begin,
-                                      end);
-        }
-        if (gx || pl.shared) {
-#pragma omp barrier
-        }
-        if (gx) {
-            fc_partition(gi_items, team, t, &begin, &end);
-            for (int64_t item = begin; item < end; item++)
-                FC_FN(conv_grad_input_item)(p, out_w, &pl, cfg.ukernel,
-                                            fc_kernels()->FC_MEMBER(vadd), g, gv, packed_wt,
-                                            item / p->groups, item % p->groups, gx, my_scratch);
-        }
-        fc_partition(gw_items, team, t, &begin, &end);
-        for (int64_t item = begin; item < end; item++)
-            FC_FN(conv_grad_weight_item)(p, out_w, &pl, nt.ukernel, g, x, gv, xp, finite,
-                                         item / pl.gw_col_blocks, item % pl.gw_col_blocks, gw,
-                                         my_scratch);
-        fc_partition(gb_items, team, t, &begin, &end);
-        FC_FN(conv_grad_bias)(p->n, p->k, pixels, g, gb, begin, end);
-    }
+    FC_FN(backward_job) job = {p, out_w, &pl, &cfg, &nt, g, x, weight, gx, gw, gb,
+                               packed_wt, scratch, per_thread, gv, xp, finite};
+    job.gi_items = gi_items;
+    job.gw_items = gw_items;
+    job.pack_tasks = gx ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
+    job.grid_tasks = pl.shared ? fc_min_i64(p->n, 2 * threads) : 0;
+    job.gb_tasks = gb ? fc_min_i64(p->k, 2 * threads) : 0;
+    const int64_t tasks[2] = {job.pack_tasks + job.grid_tasks,
+                              gi_items + gw_items + job.gb_tasks};
+    const fc_parallel_job parallel = {FC_FN(backward_task), &job, 2, tasks};
+    fc_parallel_run(threads, &parallel);
     fc_aligned_free(gv);
     fc_aligned_free(finite);
     fc_aligned_free(packed_wt);

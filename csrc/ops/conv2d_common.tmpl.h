@@ -14,20 +14,20 @@ static void FC_FN(pack_weight_panel)(const FC_REAL *w_group, int64_t rows, int64
         for (int64_t i = 0; i < mr; i++) panel[p * mr + i] = i < rows ? w_group[i * red + p] : 0;
 }
 
-/* Both drivers keep the weights as panels of `rows` filters: panel (g, b) holds filters
- * [b * rows, (b + 1) * rows) of group g as red x rows, so the `rows` weights of one reduction
- * step are contiguous.  Called inside the parallel region: this thread packs its share. */
+/* The GEMM and direct drivers keep the weights as panels of `rows` filters: panel (g, b) holds
+ * filters [b * rows, (b + 1) * rows) of group g as red x rows, so the `rows` weights of one
+ * reduction step are contiguous.  Packs panels first + [begin, end) to packed + [begin, end)
+ * panels (a task's share; `first` > 0 for a later chunk of the GEMM's weights). */
 static void FC_FN(pack_weight_panels)(const fc_conv2d_params *p, const FC_REAL *weight,
-                                      int64_t rows, FC_REAL *packed, int t, int team)
+                                      int64_t rows, int64_t first, int64_t begin, int64_t end,
+                                      FC_REAL *packed)
 {
     const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
     const int64_t blocks = fc_ceil_div(kg, rows);
-    int64_t begin, end;
-    fc_partition(p->groups * blocks, team, t, &begin, &end);
-    for (int64_t panel = begin; panel < end; panel++) {
-        const int64_t g = panel / blocks, k0 = (panel % blocks) * rows;
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t g = (first + i) / blocks, k0 = ((first + i) % blocks) * rows;
         FC_FN(pack_weight_panel)(weight + (g * kg + k0) * red, fc_min_i64(rows, kg - k0), red,
-                                 rows, packed + panel * red * rows);
+                                 rows, packed + i * red * rows);
     }
 }
 

@@ -145,23 +145,6 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     return FC_OK;
 }
 
-/* Panels [first, first + count) of the packed weights (panel = group * m_tiles + m tile),
- * this thread's share of them. */
-static void FC_FN(pack_weight_chunk)(const fc_conv2d_params *p, const FC_REAL *weight,
-                                     int64_t mr, int64_t first, int64_t count, FC_REAL *packed,
-                                     int t, int team)
-{
-    const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
-    const int64_t m_tiles = fc_ceil_div(kg, mr);
-    int64_t begin, end;
-    fc_partition(count, team, t, &begin, &end);
-    for (int64_t i = begin; i < end; i++) {
-        const int64_t g = (first + i) / m_tiles, k0 = ((first + i) % m_tiles) * mr;
-        FC_FN(pack_weight_panel)(weight + (g * kg + k0) * red, fc_min_i64(mr, kg - k0), red, mr,
-                                 packed + i * red * mr);
-    }
-}
-
 /* n values from src[0], src[stride], ... (or zeros when src is NULL) to dst. */
 static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stride, int64_t n)
 {
@@ -338,176 +321,220 @@ static inline void FC_FN(gemm_tile)(const FC_FN(gemm_config) *cfg, int64_t kc, c
         cfg->ukernel((size_t)kc, a, b, c, (size_t)ldc, init, flags);
 }
 
+/* Everything a task of conv2d_gemm needs. */
+typedef struct FC_FN(gemm_job) {
+    const fc_conv2d_params *p;
+    int64_t out_w;
+    const FC_REAL *x, *weight, *bias;
+    FC_REAL *y;
+    int relu;
+    FC_FN(gemm_config) cfg;
+    fc_gemm_grid grid;
+    int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
+    int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
+    FC_REAL *packed_w, *scratch;
+    const ptrdiff_t *grid_rows;
+    unsigned char *strip_ready; /* per thread: its strip's padding columns are zeroed */
+} FC_FN(gemm_job);
+
+/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
+static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
+{
+    const int64_t first = ch * job->chunk;
+    const int64_t count = fc_min_i64(job->panels, first + job->chunk) - first;
+    int64_t begin, end;
+    fc_task_range(count, fc_min_i64(job->pack_tasks, count), i, &begin, &end);
+    FC_FN(pack_weight_panels)(job->p, job->weight, job->mr, first, begin, end, job->packed_w);
+}
+
+/* Phase 2 * ch + 1 computes item `item` of chunk ch: (image, group of the chunk, block of
+ * output pixels), for the m tiles of that group in the chunk, over the whole reduction. */
+static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int t)
+{
+    const fc_conv2d_params *p = job->p;
+    const fc_gemm_grid grid = job->grid;
+    const int64_t mr = job->mr, nr = job->nr, cg = job->cg, kg = job->kg, red = job->red;
+    const int64_t pixels = job->pixels, m_tiles = job->m_tiles, kc_max = job->kc_max;
+    const int64_t blocks = job->blocks, nc = job->nc, c_len = job->c_len;
+    const int64_t out_w = job->out_w;
+    const FC_REAL *bias = job->bias;
+    const ptrdiff_t *grid_rows = job->grid_rows;
+    FC_REAL *b_panel = job->scratch + t * job->scratch_per_thread;
+    FC_REAL *edge_tile = b_panel + job->b_len;
+    FC_REAL *c_grid = edge_tile + mr * nr;
+    FC_REAL *strip = c_grid + c_len;
+    if (job->planes_len > 0 && !job->strip_ready[t]) {
+        memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
+        job->strip_ready[t] = 1;
+    }
+    /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
+    const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
+    const int64_t g_first = first / m_tiles, g_last = (last - 1) / m_tiles;
+    const int64_t chunk_groups = g_last - g_first + 1;
+    const int64_t n = item / (chunk_groups * blocks);
+    const int64_t g = g_first + (item / blocks) % chunk_groups;
+    int64_t tile0, tile_end;
+    fc_task_range(job->tiles, blocks, item % blocks, &tile0, &tile_end);
+    const int64_t pix0 = tile0 * nr;
+    const int64_t cols = fc_min_i64(tile_end * nr, job->columns) - pix0;
+    const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
+    const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
+    const FC_REAL *x_group = job->x + (n * p->c + g * cg) * p->h * p->w;
+    FC_REAL *y_group = job->y + (n * p->k + g * kg) * pixels;
+    /* on the grid, B rows are runs of cg planes from grid_pix0 on */
+    const FC_REAL *planes = x_group;
+    int64_t plane_len = p->h * p->w, grid_pix0 = pix0;
+    /* values readable from `planes` on: the rest of x, or the strip */
+    int64_t readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
+    if (job->planes_len > 0) {
+        const int64_t row0 = pix0 / grid.wp;
+        const int64_t row_end = fc_min_i64(
+            (pix0 + cols - 1) / grid.wp + (p->r - 1) * p->dilation_h + 2, grid.hp);
+        FC_FN(fill_grid_strip)(p, x_group, cg, grid.wp, row0, row_end - row0, grid.strip_rows,
+                               strip);
+        planes = strip;
+        plane_len = job->strip_plane;
+        readable = job->planes_len;
+        grid_pix0 = pix0 - row0 * grid.wp;
+    }
+    for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
+        const int64_t kc = fc_min_i64(kc_max, red - red0);
+        unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
+        if (job->relu && red0 + kc == red) flags |= FC_GEMM_RELU;
+        if (!grid.on)
+            FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr, b_panel);
+        /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of the group (in
+         * L2) before the next sub-panel: streaming B from L2 per A panel instead costs two
+         * vector loads per eight FMAs from L2. */
+        for (int64_t j0 = 0; j0 < cols; j0 += nr) {
+            const int64_t width = fc_min_i64(nr, cols - j0);
+            const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
+            const ptrdiff_t *b_rows = NULL;
+            /* B read in place, also by a last tile whose junk columns stay inside what is
+             * readable (not at the very end of x) */
+            if (grid.on && grid_rows[red0 + kc - 1] + grid_pix0 + j0 + nr <= readable) {
+                b = planes + grid_pix0 + j0;
+                b_rows = grid_rows + red0;
+            } else if (grid.on) { /* the last tile: its zero-padded copy */
+                FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc, grid_pix0 + j0,
+                                       width, nr, b_panel);
+                b = b_panel;
+            }
+            for (int64_t mt = mt_begin; mt < mt_end; mt++) {
+                const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
+                const FC_REAL *a = job->packed_w + ((g * m_tiles + mt - first) * red + red0) * mr;
+                FC_REAL bias_tile[64]; /* mr <= 64, test_gemm_kernels.py */
+                const FC_REAL *init = NULL;
+                if (bias) {
+                    for (int64_t i = 0; i < mr; i++)
+                        bias_tile[i] = i < rows ? bias[g * kg + m0 + i] : 0;
+                    init = bias_tile;
+                }
+                if (c_len > 0) { /* whole tiles on the block's grid-shaped C */
+                    FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows,
+                                     c_grid + (mt - mt_begin) * mr * nc + j0, nc, init, flags);
+                    continue;
+                }
+                FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
+                if (rows == mr && width == nr) {
+                    FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows, c, pixels, init, flags);
+                    continue;
+                }
+                /* Edge of the output: run the full tile on scratch, keep the valid part.
+                 * Stale values outside it are never stored to y. */
+                if (flags & FC_GEMM_ACCUMULATE)
+                    for (int64_t i = 0; i < rows; i++)
+                        for (int64_t jj = 0; jj < width; jj++)
+                            edge_tile[i * nr + jj] = c[i * pixels + jj];
+                FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows, edge_tile, nr, init, flags);
+                for (int64_t i = 0; i < rows; i++)
+                    for (int64_t jj = 0; jj < width; jj++)
+                        c[i * pixels + jj] = edge_tile[i * nr + jj];
+            }
+        }
+        if (c_len > 0 && red0 + kc == red) /* the valid columns, once complete */
+            for (int64_t mt = mt_begin; mt < mt_end; mt++)
+                for (int64_t i = 0; i < fc_min_i64(mr, kg - mt * mr); i++)
+                    FC_FN(store_grid_row)(c_grid + ((mt - mt_begin) * mr + i) * nc, pix0, cols,
+                                          grid.wp, out_w, y_group + (mt * mr + i) * pixels);
+    }
+}
+
+static void FC_FN(gemm_task)(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    if (phase % 2 == 0)
+        FC_FN(gemm_pack_task)(ctx, phase / 2, task);
+    else
+        FC_FN(gemm_item)(ctx, phase / 2, task, thread);
+}
+
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                     const FC_REAL *x, const FC_REAL *weight,
                                     const FC_REAL *bias, FC_REAL *y, int relu)
 {
-    const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
-    const int64_t mr = cfg.mr, nr = cfg.nr;
-    const int64_t cg = p->c / p->groups, kg = p->k / p->groups;
-    const int64_t red = cg * p->r * p->s, pixels = out_h * out_w;
-    const int64_t m_tiles = fc_ceil_div(kg, mr), panels = p->groups * m_tiles;
+    FC_FN(gemm_job) job = {p, out_w, x, weight, bias, y, relu, fc_kernels()->FC_MEMBER(gemm)};
+    const int64_t mr = job.mr = job.cfg.mr, nr = job.nr = job.cfg.nr;
+    const int64_t cg = job.cg = p->c / p->groups, kg = job.kg = p->k / p->groups;
+    const int64_t red = job.red = cg * p->r * p->s;
+    job.pixels = out_h * out_w;
+    const int64_t m_tiles = job.m_tiles = fc_ceil_div(kg, mr);
+    const int64_t panels = job.panels = p->groups * m_tiles;
     const int64_t images = p->n * p->groups;
     int threads;
     fc_gemm_plan plan;
     fc_gemm_grid grid;
     FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan, &grid));
-    const int64_t kc_max = plan.kc;
+    job.grid = grid;
+    job.kc_max = plan.kc;
     /* the columns computed: output pixels, or grid pixels (junk columns included) */
-    const int64_t columns = grid.on ? grid.pixels : pixels;
-    const int64_t tiles = fc_ceil_div(columns, nr);
-    const int64_t blocks = FC_FN(gemm_pixel_blocks)(tiles, nr, plan.nc, images, threads);
-    const int64_t nc = fc_ceil_div(tiles, blocks) * nr; /* the widest block */
-    const int64_t chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
+    job.columns = grid.on ? grid.pixels : job.pixels;
+    job.tiles = fc_ceil_div(job.columns, nr);
+    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, images, threads);
+    const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
+    const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
+    /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
+    job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
      * the C of a block (scatter) and the strip of padded rows (padded_copy) */
-    const int64_t c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
-    const int64_t strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
+    job.c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
+    job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
-    const int64_t planes_len = strip_plane > 0 ? cg * strip_plane + nr : 0;
-    const int64_t b_len = kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
-    const int64_t scratch_per_thread = b_len + mr * nr + c_len + planes_len;
-    FC_REAL *packed_w, *scratch;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, scratch_per_thread,
-                                              &packed_w, &scratch));
-    /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel */
-    ptrdiff_t *grid_rows = NULL;
+    job.planes_len = job.strip_plane > 0 ? cg * job.strip_plane + nr : 0;
+    job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
+    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.planes_len;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, job.scratch_per_thread,
+                                              &job.packed_w, &job.scratch));
+    /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel;
+     * then the task counts of the phases (pack, compute per chunk) and the strips' flags */
+    ptrdiff_t *grid_rows = fc_aligned_alloc(
+        (grid.on ? red : 0) * (int64_t)sizeof(ptrdiff_t) + 2 * chunks * (int64_t)sizeof(int64_t) +
+        threads);
+    if (!grid_rows) {
+        fc_aligned_free(job.packed_w);
+        fc_aligned_free(job.scratch);
+        return FC_ERR_OUT_OF_MEMORY;
+    }
+    int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? red : 0));
+    job.strip_ready = (unsigned char *)(tasks + 2 * chunks);
+    memset(job.strip_ready, 0, (size_t)threads);
     if (grid.on) {
-        grid_rows = fc_aligned_alloc(red * (int64_t)sizeof(ptrdiff_t)); /* red fits the weights */
-        if (!grid_rows) {
-            fc_aligned_free(packed_w);
-            fc_aligned_free(scratch);
-            return FC_ERR_OUT_OF_MEMORY;
-        }
-        const int64_t plane_len = strip_plane > 0 ? strip_plane : p->h * p->w;
+        const int64_t plane_len = job.strip_plane > 0 ? job.strip_plane : p->h * p->w;
         for (int64_t i = 0; i < red; i++) {
             const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
             grid_rows[i] = (ptrdiff_t)(c * plane_len + r * p->dilation_h * grid.wp +
                                        s * p->dilation_w);
         }
     }
-
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int t = fc_thread_index();
-        const int team = fc_team_size();
-        FC_REAL *b_panel = scratch + t * scratch_per_thread;
-        FC_REAL *edge_tile = b_panel + b_len;
-        FC_REAL *c_grid = edge_tile + mr * nr;
-        FC_REAL *strip = c_grid + c_len;
-        if (planes_len > 0) memset(strip, 0, (size_t)planes_len * sizeof(FC_REAL));
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
-            const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
-            const int64_t g_first = first / m_tiles, g_last = (last - 1) / m_tiles;
-            const int64_t chunk_groups = g_last - g_first + 1;
-            if (ch > 0) {
-#pragma omp barrier
-            }
-            FC_FN(pack_weight_chunk)(p, weight, mr, first, last - first, packed_w, t, team);
-#pragma omp barrier
-            int64_t begin, end;
-            fc_partition(p->n * chunk_groups * blocks, team, t, &begin, &end);
-            for (int64_t item = begin; item < end; item++) {
-                const int64_t n = item / (chunk_groups * blocks);
-                const int64_t g = g_first + (item / blocks) % chunk_groups;
-                /* block b: tiles [b * base + min(b, extra), ...) as fc_partition cuts them */
-                const int64_t block = item % blocks, base = tiles / blocks, extra = tiles % blocks;
-                const int64_t tile0 = block * base + fc_min_i64(block, extra);
-                const int64_t pix0 = tile0 * nr;
-                const int64_t cols =
-                    fc_min_i64((tile0 + base + (block < extra ? 1 : 0)) * nr, columns) - pix0;
-                const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
-                const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
-                const FC_REAL *x_group = x + (n * p->c + g * cg) * p->h * p->w;
-                FC_REAL *y_group = y + (n * p->k + g * kg) * pixels;
-                /* on the grid, B rows are runs of cg planes from grid_pix0 on */
-                const FC_REAL *planes = x_group;
-                int64_t plane_len = p->h * p->w, grid_pix0 = pix0;
-                /* values readable from `planes` on: the rest of x, or the strip */
-                int64_t readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
-                if (planes_len > 0) {
-                    const int64_t row0 = pix0 / grid.wp;
-                    const int64_t row_end = fc_min_i64(
-                        (pix0 + cols - 1) / grid.wp + (p->r - 1) * p->dilation_h + 2, grid.hp);
-                    FC_FN(fill_grid_strip)(p, x_group, cg, grid.wp, row0, row_end - row0,
-                                           grid.strip_rows, strip);
-                    planes = strip;
-                    plane_len = strip_plane;
-                    readable = planes_len;
-                    grid_pix0 = pix0 - row0 * grid.wp;
-                }
-                for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
-                    const int64_t kc = fc_min_i64(kc_max, red - red0);
-                    unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
-                    if (relu && red0 + kc == red) flags |= FC_GEMM_RELU;
-                    if (!grid.on)
-                        FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr,
-                                                 b_panel);
-                    /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of
-                     * the group (in L2) before the next sub-panel: streaming B from L2 per
-                     * A panel instead costs two vector loads per eight FMAs from L2. */
-                    for (int64_t j0 = 0; j0 < cols; j0 += nr) {
-                        const int64_t width = fc_min_i64(nr, cols - j0);
-                        const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
-                        const ptrdiff_t *b_rows = NULL;
-                        /* B read in place, also by a last tile whose junk columns stay inside
-                         * what is readable (not at the very end of x) */
-                        if (grid.on &&
-                            grid_rows[red0 + kc - 1] + grid_pix0 + j0 + nr <= readable) {
-                            b = planes + grid_pix0 + j0;
-                            b_rows = grid_rows + red0;
-                        } else if (grid.on) { /* the last tile: its zero-padded copy */
-                            FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc,
-                                                   grid_pix0 + j0, width, nr, b_panel);
-                            b = b_panel;
-                        }
-                        for (int64_t mt = mt_begin; mt < mt_end; mt++) {
-                            const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
-                            const FC_REAL *a =
-                                packed_w + ((g * m_tiles + mt - first) * red + red0) * mr;
-                            FC_REAL bias_tile[64]; /* mr <= 64, test_gemm_kernels.py */
-                            const FC_REAL *init = NULL;
-                            if (bias) {
-                                for (int64_t i = 0; i < mr; i++)
-                                    bias_tile[i] = i < rows ? bias[g * kg + m0 + i] : 0;
-                                init = bias_tile;
-                            }
-                            if (c_len > 0) { /* whole tiles on the block's grid-shaped C */
-                                FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows,
-                                                 c_grid + (mt - mt_begin) * mr * nc + j0, nc,
-                                                 init, flags);
-                                continue;
-                            }
-                            FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
-                            if (rows == mr && width == nr) {
-                                FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows, c, pixels, init, flags);
-                                continue;
-                            }
-                            /* Edge of the output: run the full tile on scratch, keep the
-                             * valid part.  Stale values outside it are never stored to y. */
-                            if (flags & FC_GEMM_ACCUMULATE)
-                                for (int64_t i = 0; i < rows; i++)
-                                    for (int64_t jj = 0; jj < width; jj++)
-                                        edge_tile[i * nr + jj] = c[i * pixels + jj];
-                            FC_FN(gemm_tile)(&cfg, kc, a, b, b_rows, edge_tile, nr, init, flags);
-                            for (int64_t i = 0; i < rows; i++)
-                                for (int64_t jj = 0; jj < width; jj++)
-                                    c[i * pixels + jj] = edge_tile[i * nr + jj];
-                        }
-                    }
-                    if (c_len > 0 && red0 + kc == red) /* the valid columns, once complete */
-                        for (int64_t mt = mt_begin; mt < mt_end; mt++)
-                            for (int64_t i = 0; i < fc_min_i64(mr, kg - mt * mr); i++)
-                                FC_FN(store_grid_row)(c_grid + ((mt - mt_begin) * mr + i) * nc,
-                                                      pix0, cols, grid.wp, out_w,
-                                                      y_group + (mt * mr + i) * pixels);
-                }
-            }
-        }
+    job.grid_rows = grid_rows;
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
+        tasks[2 * ch] = fc_min_i64(job.pack_tasks, last - first);
+        tasks[2 * ch + 1] = p->n * ((last - 1) / m_tiles - first / m_tiles + 1) * job.blocks;
     }
-    fc_aligned_free(packed_w);
-    fc_aligned_free(scratch);
+    const fc_parallel_job parallel = {FC_FN(gemm_task), &job, 2 * chunks, tasks};
+    fc_parallel_run(threads, &parallel);
+    fc_aligned_free(job.packed_w);
+    fc_aligned_free(job.scratch);
     fc_aligned_free(grid_rows);
     return FC_OK;
 }
