@@ -5,8 +5,11 @@ backward passes, as C kernels with AVX-512 / AVX2 / scalar members chosen at run
 OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
 arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
 """
+from . import _openmp
+
 try:
-    from . import _ext  # noqa: F401
+    with _openmp.bounded_waiting():
+        from . import _ext  # noqa: F401
 except ImportError as exc:  # pragma: no cover - only when the extension was never built
     import os as _os
 

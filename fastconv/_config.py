@@ -3,7 +3,7 @@ import operator
 import os
 import warnings
 
-from . import _ext
+from . import _ext, _openmp
 
 __version__ = "0.1.0"
 
@@ -79,8 +79,8 @@ def show_config(print_=True):
     """Print and return fastconv's build and run-time configuration.
 
     Returns a dict: version, isa (the path in use), cpu_isa (the best this CPU supports),
-    num_threads, openmp (whether the build has OpenMP) and kernels (op -> kernel name, for
-    float32).
+    num_threads, openmp (whether the build has OpenMP), openmp_wait (how its idle threads
+    wait: see fastconv/_openmp.py) and kernels (op -> kernel name, for float32).
     """
     # one entry per conv2d algorithm (auto is a choice among them), then the other families
     ops = tuple(f"conv2d_{name}" for name in _ext.ALGORITHMS if name != "auto") + (
@@ -91,6 +91,7 @@ def show_config(print_=True):
         "cpu_isa": _ext.cpu_isa(),
         "num_threads": get_num_threads(),
         "openmp": _ext.has_openmp(),
+        "openmp_wait": _openmp.wait_policy if _ext.has_openmp() else "no threads",
         "kernels": {op: _ext.kernel_name(op, "float32") for op in ops},
     }
     if print_:
