@@ -94,27 +94,44 @@ def data_command(args, stream=None):
         print(f"{command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\n{command}: interrupted; nothing half-written was kept", file=sys.stderr)
+        print(f"\n{command}: interrupted", file=sys.stderr)
         return 130
     root = args.data_dir if args.data_dir is not None else data.default_root()
-    print(f"{args.dataset}: {len(d.train_images)} training and {len(d.test_images)} test "
-          f"images from {d.source}; cached in {os.path.join(root, args.dataset)}", file=out,
+    print(f"{args.dataset}: {len(d.train_images)} training and "
+          f"{train.plural(len(d.test_images), 'test image')} from {d.source}; cached in "
+          f"{os.path.join(root, args.dataset)}", file=out,
           flush=True)
     return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastconv", description=fastconv.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fastconv {fastconv.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="the worked examples: a convolution, a max pool, a blur")
-    commands.add_parser("config", help="version, ISA, threads, OpenMP and kernels in use")
+    commands.add_parser(
+        "demo", help="the worked examples: a convolution, a max pool, a blur",
+        description="The worked examples of the ops: a 3x3 convolution of a 5x5 image (and "
+                    "with padding=1), a 2x2 max pool, then a 5x5 box blur of a 1024x1024 "
+                    "image timed against the same blur in NumPy.")
+    commands.add_parser(
+        "config", help="version, ISA, threads, OpenMP and kernels in use",
+        description="What this fastconv runs: its version, the ISA path in use and the best "
+                    "the CPU supports (FASTCONV_ISA chooses a lower one), the thread count, "
+                    "whether the build has OpenMP, and the float32 kernel of each op.")
     benchmark.add_arguments(commands.add_parser(
-        "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)"))
+        "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)",
+        description="Time fastconv's ops on the layers of real networks beside PyTorch, "
+                    "OpenCV and NumPy, measured in the same run: median times, GFLOP/s or "
+                    "GB/s, the share of the machine's peak, and the ratio to each peer."))
     add_data_arguments(commands.add_parser(
         "data", help="fetch MNIST or Fashion-MNIST into the data cache (fastconv data -h)",
         description=DATA_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter))
     train.add_arguments(commands.add_parser(
-        "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy"))
+        "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy",
+        description="Train LeNet-5 on MNIST or Fashion-MNIST (get the data first with "
+                    "`fastconv data fetch mnist`): Adam with a one-cycle learning rate, 2 "
+                    "epochs of batch 64 by default; a progress bar per epoch, then the test "
+                    "accuracy.  --save keeps the model, --plot its curves and filters."))
     args = parser.parse_args(argv)
     if args.command == "data":
         return data_command(args)

@@ -28,6 +28,11 @@ RECIPES = {"adam": dict(lr=3e-3, epochs=2), "sgd": dict(lr=0.1, epochs=2)}
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 
 
+def plural(count, noun):
+    """"1 epoch", "2 epochs": the count and the noun, in the number the count asks for."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def make_optimizer(name, params, lr):
     if name == "adam":
         return optim.Adam(params, lr=lr)
@@ -200,8 +205,10 @@ def add_arguments(parser):
                         help="default: the optimizer's recipe (2)")
     parser.add_argument("--batch-size", type=int, default=64, help="default 64")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate of the one-cycle schedule "
-                             "(default: adam 3e-3, sgd 0.1)")
+                        help="the peak learning rate (default: adam 3e-3, sgd 0.1). The "
+                             "default --schedule onecycle rises from lr/25 to lr over the "
+                             "first 30%% of the steps, then anneals (cosine) to lr/2.5e5; "
+                             "cosine starts at lr and anneals to 0; constant keeps lr")
     parser.add_argument("--schedule", choices=("onecycle", "cosine", "constant"),
                         default="onecycle", help="learning-rate schedule, default onecycle")
     # One thread by default.  Whole default run on the shared 2-core AVX-512 machine: 1 thread
@@ -261,8 +268,8 @@ def run(args, stream=None):
     x_test, y_test = data.to_float(d.test_images, mean, std), d.test_labels.astype(np.intp)
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    print(f"{args.dataset}: {len(x_train)} training and {len(x_test)} test images from "
-          f"{d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
+    print(f"{args.dataset}: {len(x_train)} training and {plural(len(x_test), 'test image')} "
+          f"from {d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
 
     # pool_first: the same numbers as conv, ReLU, pool, with ReLU on a quarter of the values
     model = models.lenet5(num_classes=10, seed=args.seed, pool_first=True)
@@ -272,8 +279,8 @@ def run(args, stream=None):
                  "cosine": lambda: optim.CosineAnnealingLR(optimizer, steps),
                  "constant": lambda: None}[args.schedule]()
     print(f"LeNet-5, {args.optimizer} with {args.schedule} learning rate (peak {lr:g}), "
-          f"{epochs} epochs of batch {args.batch_size}, {fastconv.get_num_threads()} threads, "
-          f"seed {args.seed}", file=out, flush=True)
+          f"{plural(epochs, 'epoch')} of batch {args.batch_size}, "
+          f"{plural(fastconv.get_num_threads(), 'thread')}, seed {args.seed}", file=out, flush=True)
 
     history = History()
     interrupted = False
@@ -287,7 +294,8 @@ def run(args, stream=None):
             y_test=y_test, history=history, stream=out)
     except KeyboardInterrupt:
         interrupted = True
-        print(f"\ninterrupted after {len(history.step_loss)} steps", file=out, flush=True)
+        print(f"\ninterrupted after {plural(len(history.step_loss), 'step')}", file=out,
+              flush=True)
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
@@ -296,7 +304,7 @@ def run(args, stream=None):
         accuracy = history.epoch_test_acc[-1]             # fit evaluated the final model
         total = time.perf_counter() - start
         rate = len(x_train) * epochs / sum(history.epoch_seconds)
-        print(f"test accuracy {100 * accuracy:.2f}% after {epochs} epochs; "
+        print(f"test accuracy {100 * accuracy:.2f}% after {plural(epochs, 'epoch')}; "
               f"{total:.1f} s in all (data loading included), {rate:.0f} training images/s",
               file=out, flush=True)
     if args.save:

@@ -100,6 +100,8 @@ def test_train_command_trains_saves_and_plots(tiny_data_dir, tmp_path):
     out = res.stdout
     assert "\r" not in out                                     # plain lines when not a tty
     assert "1000 training and 200 test images" in out
+    assert "1 epoch of batch 32, 1 thread, seed 0" in out and "after 1 epoch;" in out
+    assert "epochs" not in out and "threads" not in out
     assert "epoch 1/1   1000/1000 loss" in out and "img/s" in out
     accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
     assert accuracy >= 90.0, out
