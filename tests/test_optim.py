@@ -91,8 +91,38 @@ def test_bad_hyper_parameters_raise():
         optim.Adam(p, lr=-1.0)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam(p, betas=(1.0, 0.9))
-    with pytest.raises(ValueError, match="empty"):
-        optim.SGD([], lr=0.1)
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_params_must_be_an_iterable_of_parameters(make):
+    """A Module (iterable: Sequential yields its layers) used to give an optimiser that
+    silently did nothing; a bare Parameter or array, an empty list and the wrong elements
+    are refused as torch.optim refuses them, and every message says what to pass."""
+    from fastconv import models
+    name = make.__name__
+    model = models.lenet5(seed=0)
+    with pytest.raises(TypeError, match=rf"^{name}: params must be an iterable of Parameters "
+                                        r"such as model.parameters\(\), got a Module "
+                                        r"\(Sequential\); pass model.parameters\(\)$"):
+        make(model)
+    for single in (Parameter(np.ones(2)), np.ones(2)):
+        with pytest.raises(TypeError, match=rf"{name}: .* got a single "
+                                            rf"{type(single).__name__}; pass \[param\]"):
+            make(single)
+    with pytest.raises(TypeError, match=rf"{name}: .* got int; pass model.parameters"):
+        make(3)
+    with pytest.raises(ValueError, match=rf"{name}: optimizer got an empty parameter list"):
+        make([])
+    with pytest.raises(ValueError, match="empty parameter list"):
+        make(iter([]))
+    for wrong, what in (([model], r"a Module \(Sequential\)"), ([np.ones(2)], "of type ndarray"),
+                        ([{"params": []}], "a dict"),
+                        ([Parameter(np.ones(1)), 1.0], "of type float")):
+        with pytest.raises(TypeError, match=rf"{name}: params\[\d\] is {what}"):
+            make(wrong)
+    # what works: a list, or any iterable of Parameters, once
+    assert len(make(model.parameters()).params) == 10
+    assert len(make(p for p in model.parameters()).params) == 10
 
 
 def _run_both(torch, make_ours, make_torch, steps=6, scheduler=None):

