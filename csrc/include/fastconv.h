@@ -34,8 +34,9 @@
  *
  * ReLU: y = x where x > 0 or x is NaN, else +0 (also for -0).  y == x (in place) is allowed.
  *
- * All sizes and indices are 64-bit.  Results are bitwise identical for any thread count: each
- * output element is computed by one thread in a fixed order.
+ * All sizes and indices are 64-bit.  Results are bitwise identical for any thread count and
+ * any schedule: the threads claim tasks (tiles of the output) dynamically, and each output
+ * element is computed by one task in a fixed order (csrc/common/parallel.h).
  */
 #ifndef FASTCONV_H
 #define FASTCONV_H

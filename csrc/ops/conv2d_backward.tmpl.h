@@ -325,9 +325,9 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
                     acc + (mt * col_tiles + nt) * mr * nr * pl->lanes, flags);
 }
 
-/* The shared buffers of the virtual grid for images [begin, end) (this thread's share):
+/* The shared buffers of the virtual grid for images [begin, end) (a task's share):
  * grad_output rows in gv, zero past column out_w; and when x is given, the padded input planes
- * in xp and whether each (image, group) of x is finite.  The thread with the last image also
+ * in xp and whether each (image, group) of x is finite.  The task with the last image also
  * zeroes gv's slack rows.  (A non-finite input could meet a zero of the virtual columns, and
  * inf * 0 would poison a sum it is not part of: such a group takes the im2col path.) */
 static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,

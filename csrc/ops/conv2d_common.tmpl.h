@@ -1,10 +1,11 @@
 /* What the convolution drivers of one dtype share: weight packing and workspace allocation.
  * Instantiated by conv2d.c before the drivers (conv2d_<algorithm>.tmpl.h).  Each driver owns
- * its workspace and its one parallel region; the microkernels come from the dispatch table.
+ * its workspace and describes its work as phases of tasks for its one parallel region
+ * (common/parallel.h); the microkernels come from the dispatch table.
  *
- * Both drivers sum every output element in the reference's order (bias, then c, r, s
- * ascending) and give each output element to exactly one thread, so the result does not depend
- * on the thread count. */
+ * Every driver sums every output element in the reference's order (bias, then c, r, s
+ * ascending) and gives each output element to exactly one task, so the result does not depend
+ * on the thread count or the schedule. */
 
 /* W_g rows [m0, m0 + MR) as a red x MR panel, zero past the group's last filter. */
 static void FC_FN(pack_weight_panel)(const FC_REAL *w_group, int64_t rows, int64_t red,
