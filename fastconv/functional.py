@@ -933,8 +933,8 @@ def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
     >>> w = np.array([[1.0, 0.0], [1.0, -1.0], [0.5, 0.5]])
     >>> gx, gw, gb = fastconv.linear_backward(np.ones((2, 3)), x, w)
     >>> gx
-    array([[2.5, 0.5],
-           [2.5, 0.5]])
+    array([[ 2.5, -0.5],
+           [ 2.5, -0.5]])
     >>> gw, gb
     (array([[4., 6.],
            [4., 6.],
