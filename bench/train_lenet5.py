@@ -22,7 +22,6 @@ import numpy as np
 
 import fastconv
 from fastconv import models, nn, optim, train
-from fastconv.nn._blas import single_threaded_blas
 
 TARGET_TRAIN, TARGET_INFER = 1.2, 1.5
 
@@ -165,19 +164,18 @@ def main(argv=None):
           f"{fastconv.__version__} ({fastconv.show_config(print_=False).get('isa', '?')})"
           + (f", torch {torch.__version__}" if torch else ""), flush=True)
 
-    with single_threaded_blas():
-        steps, infer, _ = make_fastconv(batches, test_x)
-        t_steps, t_infer = make_torch(torch, batches, test_x) if torch else (None, None)
-        compare("training step", steps, t_steps, args.steps * args.batch_size, args.repeats,
-                TARGET_TRAIN)
-        # the layer order of the textbook (and of the PyTorch model): ReLU before the pool
-        textbook, _, _ = make_fastconv(batches, test_x, pool_first=False)
-        compare("training step, ReLU first", textbook, t_steps, args.steps * args.batch_size,
-                args.repeats, TARGET_TRAIN)
-        compare(f"inference, {len(test_x):,} images", infer, t_infer, len(test_x),
-                max(3, args.repeats // 3), TARGET_INFER)
-        if args.profile:
-            profile_step(batches, max(1, args.repeats // 3))
+    steps, infer, _ = make_fastconv(batches, test_x)
+    t_steps, t_infer = make_torch(torch, batches, test_x) if torch else (None, None)
+    compare("training step", steps, t_steps, args.steps * args.batch_size, args.repeats,
+            TARGET_TRAIN)
+    # the layer order of the textbook (and of the PyTorch model): ReLU before the pool
+    textbook, _, _ = make_fastconv(batches, test_x, pool_first=False)
+    compare("training step, ReLU first", textbook, t_steps, args.steps * args.batch_size,
+            args.repeats, TARGET_TRAIN)
+    compare(f"inference, {len(test_x):,} images", infer, t_infer, len(test_x),
+            max(3, args.repeats // 3), TARGET_INFER)
+    if args.profile:
+        profile_step(batches, max(1, args.repeats // 3))
     return 0
 
 

@@ -1,8 +1,8 @@
 """fastconv: fast CNN building blocks for numpy on multicore CPUs.
 
-conv2d (direct, depthwise, im2col and pointwise GEMM), max and average pooling, ReLU and their
-backward passes, as C kernels with AVX-512 / AVX2 / scalar members chosen at run time and
-OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
+conv2d (direct, depthwise, im2col and pointwise GEMM), max and average pooling, ReLU, linear
+and their backward passes, as C kernels with AVX-512 / AVX2 / scalar members chosen at run
+time and OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
 arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
 """
 from . import _openmp
@@ -45,12 +45,12 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess on an un
 
 from ._config import (__version__, _select_isa_from_environment, get_num_threads,
                       set_num_threads, show_config)
-from .functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, max_pool2d,
-                         max_pool2d_backward, relu, relu_backward)
+from .functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
+                         linear_backward, max_pool2d, max_pool2d_backward, relu, relu_backward)
 from . import functional, reference  # noqa: F401
 
 _select_isa_from_environment()
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "set_num_threads", "get_num_threads",
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "set_num_threads", "get_num_threads",
            "show_config", "functional", "reference", "__version__"]

@@ -71,6 +71,20 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
                                         const void *x, void *y)
     fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
+    fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
+                                fc_dtype dtype, const void *x, const void *weight,
+                                const void *bias, void *y, fc_activation activation)
+    fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
+                                    fc_dtype dtype, const void *x, const void *weight,
+                                    const void *bias, void *y, fc_activation activation)
+    fc_status fc_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
+                                 fc_dtype dtype, const void *grad_output, const void *x,
+                                 const void *weight, void *grad_input, void *grad_weight,
+                                 void *grad_bias)
+    fc_status fc_ref_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
+                                     fc_dtype dtype, const void *grad_output, const void *x,
+                                     const void *weight, void *grad_input, void *grad_weight,
+                                     void *grad_bias)
 
     fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                       fc_conv_algorithm algorithm, int64_t *bytes)
@@ -443,6 +457,68 @@ def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarr
             status = fc_ref_relu_backward(count, dtype, gp, yp, gxp)
         else:
             status = fc_relu_backward(count, dtype, gp, yp, gxp)
+    _check(op, status)
+
+
+# ---- linear (both passes) -----------------------------------------------------------------
+
+def linear(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
+           object activation, bint reference):
+    """y (N, out) <- linear(x (N, in), weight (out, in), bias (out,) or None)."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef fc_activation act = ACTIVATIONS[activation]
+    if x.ndim != 2 or weight.ndim != 2:
+        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    cdef int64_t n = x.shape[0], in_features = x.shape[1], out_features = weight.shape[0]
+    cdef const void *xp = _buffer(op, "x", x, typenum, (n, in_features), False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, (out_features, in_features),
+                                  False)
+    cdef const void *bp = NULL
+    if bias is not None:
+        bp = _buffer(op, "bias", bias, typenum, (out_features,), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, (n, out_features), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_linear_forward(n, in_features, out_features, dtype, xp, wp, bp, yp,
+                                           act)
+        else:
+            status = fc_linear_forward(n, in_features, out_features, dtype, xp, wp, bp, yp, act)
+    _check(op, status)
+
+
+def linear_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray weight,
+                    object grad_input, object grad_weight, object grad_bias, bint reference):
+    """grad_input (N, in), grad_weight (out, in), grad_bias (out,) (each may be None) <-
+    linear's backward pass of grad_output (N, out)."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    if x.ndim != 2 or weight.ndim != 2:
+        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
+    cdef int64_t n = x.shape[0], in_features = x.shape[1], out_features = weight.shape[0]
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, out_features),
+                                  False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, (n, in_features), False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, (out_features, in_features),
+                                  False)
+    cdef void *gxp = NULL
+    cdef void *gwp = NULL
+    cdef void *gbp = NULL
+    if grad_input is not None:
+        gxp = _buffer(op, "grad_input", grad_input, typenum, (n, in_features), True)
+    if grad_weight is not None:
+        gwp = _buffer(op, "grad_weight", grad_weight, typenum, (out_features, in_features), True)
+    if grad_bias is not None:
+        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (out_features,), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_linear_backward(n, in_features, out_features, dtype, gp, xp, wp, gxp,
+                                            gwp, gbp)
+        else:
+            status = fc_linear_backward(n, in_features, out_features, dtype, gp, xp, wp, gxp,
+                                        gwp, gbp)
     _check(op, status)
 
 

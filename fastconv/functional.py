@@ -15,7 +15,7 @@ import numpy as np
 from . import _ext
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -802,3 +802,142 @@ def relu_backward(grad_output, output, *, out=None):
     array([0., 0., 3.])
     """
     return _relu_backward(grad_output, output, out, reference=False)
+
+
+# ---- linear -----------------------------------------------------------------------------------
+
+def _linear_geometry(op, x, weight):
+    """linear's validated sizes: (rows, in_features, out_features, output shape), the rows
+    being x's leading dimensions flattened."""
+    if x.ndim < 1:
+        raise ValueError(f"{op}: x must have at least 1 dimension (..., in_features), got "
+                         f"shape {x.shape}")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(f"{op}: x has {x.shape[-1]} features in its last axis but weight "
+                         f"expects in_features={in_features} (x shape {x.shape}, weight shape "
+                         f"{weight.shape})")
+    out_shape = x.shape[:-1] + (out_features,)
+    _check_size(op, out_shape, x.dtype.itemsize)
+    rows = x.shape[0] if x.ndim == 2 else math.prod(x.shape[:-1])
+    return rows, in_features, out_features, out_shape
+
+
+def _rows(arr, rows, cols):
+    """arr (C-contiguous) as a (rows, cols) matrix: itself when it already is one."""
+    return arr if arr.ndim == 2 else arr.reshape(rows, cols)
+
+
+def _linear(x, weight, bias, activation, out, reference):
+    op = "linear"
+    x_in, w_in, b_in = x, weight, bias
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    bias = None if bias is None else _array(op, "bias", bias)
+    _same_dtype(op, x, [("weight", weight), ("bias", bias)])
+    rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
+    if bias is not None and bias.shape != (out_features,):
+        raise ValueError(f"{op}: bias must have shape ({out_features},) to match weight shape "
+                         f"{weight.shape}, got {bias.shape}")
+    if not (activation is None or isinstance(activation, str)) or \
+            activation not in _ext.ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
+    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
+    if rows and out_features:
+        _ext.linear(op, _rows(_c_array(x), rows, in_features), _c_array(weight),
+                    None if bias is None else _c_array(bias),
+                    _rows(result, rows, out_features), activation, reference)
+    return result
+
+
+def linear(x, weight, bias=None, *, activation=None, out=None):
+    """Fully connected layer, y = x @ weight.T + bias, as torch.nn.functional.linear.
+
+    Runs on fastconv's own packed GEMM and thread pool (no BLAS).
+
+    Parameters
+    ----------
+    x : array_like, (..., in_features), float32 or float64: one sample (in_features,), a
+        batch (N, in_features), or any leading dimensions (flattened into rows)
+    weight : array_like, (out_features, in_features), same dtype
+    bias : array_like (out_features,), optional
+    activation : None or "relu", fused into the GEMM's store (NaN stays NaN, -0 becomes +0)
+    out : ndarray, optional
+        C-contiguous, of the output's shape and dtype, not overlapping any input.
+
+    Returns
+    -------
+    ndarray (..., out_features): each element bias[o] + sum over k = 0, 1, ... of
+    x[..., k] * weight[o, k], in that order whatever the thread count (bitwise reproducible).
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    >>> w = np.array([[1.0, 0.0], [1.0, -1.0], [0.5, 0.5]], np.float32)
+    >>> fastconv.linear(x, w, np.array([0.0, 0.0, 1.0], np.float32))
+    array([[ 1. , -1. ,  2.5],
+           [ 3. , -1. ,  4.5]], dtype=float32)
+    >>> fastconv.linear(x, w, activation="relu")[0]
+    array([1. , 0. , 1.5], dtype=float32)
+    """
+    return _linear(x, weight, bias, activation, out, reference=False)
+
+
+def _linear_backward(grad_output, x, weight, output_mask, reference):
+    op = "linear_backward"
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    g = _array(op, "grad_output", grad_output)
+    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
+    mask = _output_mask(op, output_mask)
+    rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
+    g = _grad_output(op, g, out_shape, f"x shape {x.shape}, weight shape {weight.shape}")
+    dtype = _F32 if x.dtype.itemsize == 4 else _F64
+    grad_input = _empty(x.shape, dtype) if mask[0] else None
+    grad_weight = _empty(weight.shape, dtype) if mask[1] else None
+    grad_bias = _empty((out_features,), dtype) if mask[2] else None
+    if any(mask):
+        _ext.linear_backward(op, _rows(_c_array(g), rows, out_features),
+                             _rows(_c_array(x), rows, in_features), _c_array(weight),
+                             None if grad_input is None else
+                             _rows(grad_input, rows, in_features),
+                             grad_weight, grad_bias, reference)
+    return grad_input, grad_weight, grad_bias
+
+
+def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
+    """Gradients of linear with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, the shape of ``linear(x, weight)``'s output (..., out_features)
+    x, weight : as for `linear` (same dtype for all)
+    output_mask : three bools, which of (grad_input, grad_weight, grad_bias) to compute
+
+    Returns
+    -------
+    (grad_input, grad_weight, grad_bias) : arrays of the shapes of x, weight and
+        (out_features,); each None where output_mask is False.  grad_input = grad_output @
+        weight; grad_weight = grad_output^T @ x and grad_bias = grad_output summed over the
+        rows, each element one sum over the rows in order: bitwise identical for any thread
+        count.  (For a fused ReLU, pass ``relu_backward(grad, y)`` as grad_output.)
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> w = np.array([[1.0, 0.0], [1.0, -1.0], [0.5, 0.5]])
+    >>> gx, gw, gb = fastconv.linear_backward(np.ones((2, 3)), x, w)
+    >>> gx
+    array([[ 2.5, -0.5],
+           [ 2.5, -0.5]])
+    >>> gw, gb
+    (array([[4., 6.],
+           [4., 6.],
+           [4., 6.]]), array([2., 2., 2.]))
+    """
+    return _linear_backward(grad_output, x, weight, output_mask, reference=False)

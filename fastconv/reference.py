@@ -6,7 +6,7 @@ element at a time, no blocking, no SIMD, no threads.  Slow; use fastconv.conv2d 
 from . import functional as _f
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -56,3 +56,13 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 def relu_backward(grad_output, output, *, out=None):
     """Reference twin of fastconv.relu_backward."""
     return _f._relu_backward(grad_output, output, out, reference=True)
+
+
+def linear(x, weight, bias=None, *, activation=None, out=None):
+    """Reference twin of fastconv.linear."""
+    return _f._linear(x, weight, bias, activation, out, reference=True)
+
+
+def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
+    """Reference twin of fastconv.linear_backward."""
+    return _f._linear_backward(grad_output, x, weight, output_mask, reference=True)

@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 from . import data, models, nn, optim
-from .nn._blas import single_threaded_blas
 
 __all__ = ["fit", "evaluate", "predict", "train_step", "History", "Progress", "RECIPES",
            "run", "add_arguments"]
@@ -56,9 +55,8 @@ def predict(model, x, batch_size=1000):
     was_training = model.training
     model.eval()
     try:
-        with single_threaded_blas():
-            return np.concatenate([model(x[i:i + batch_size])
-                                   for i in range(0, len(x), batch_size)])
+        return np.concatenate([model(x[i:i + batch_size])
+                               for i in range(0, len(x), batch_size)])
     finally:
         model.train(was_training)
 
@@ -143,9 +141,8 @@ def fit(model, x_train, y_train, *, epochs, batch_size, optimizer, scheduler=Non
     when a test set is given, change nothing of the training; their time is left out of the
     epoch's time and images/s).
     """
-    with single_threaded_blas():
-        return _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed,
-                    x_test, y_test, history or History(), stream, quiet)
+    return _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed,
+                x_test, y_test, history or History(), stream, quiet)
 
 
 def _fit(model, x_train, y_train, epochs, batch_size, optimizer, scheduler, seed, x_test,

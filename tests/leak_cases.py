@@ -84,6 +84,8 @@ XP = (2, 16, 32, 32)       # pooling input
 XF, WF = (1, 8, 12, 12), (8, 8, 3, 3)  # float64 convolution is not SIMD-tuned: smaller
 XS = (1, 4, 8, 8)          # the plain C references are slow: small shapes
 WS = (4, 4, 3, 3)
+XL, WL = (64, 400), (120, 400)  # linear: LeNet-5's fc1 at batch 64 (shares B on two threads)
+XS2, WS2 = (8, 30), (10, 30)    # linear's reference
 
 
 def _conv_out(unbatched=False):
@@ -250,6 +252,33 @@ VALID = [
                                             out=np.empty(XP))),
     ok("relu_backward", "in-place", lambda: _relu_backward_in_place(f32(*XP), f32(*XP))),
     ok("relu_backward", "reference", lambda: call(ref.relu_backward, f32(*XS), f32(*XS))),
+    # linear: bias and fused ReLU, out=, one sample, leading dims, layouts, f64, the reference
+    ok("linear", "plain", lambda: call(fastconv.linear, f32(*XL), f32(*WL))),
+    ok("linear", "bias-relu", lambda: call(fastconv.linear, f32(*XL), f32(*WL), f32(WL[0]),
+                                           activation="relu")),
+    ok("linear", "out", lambda: call(fastconv.linear, f32(*XL), f32(*WL), f32(WL[0]),
+                                     out=np.empty((XL[0], WL[0]), np.float32))),
+    ok("linear", "one-sample", lambda: call(fastconv.linear, f32(XL[1]), f32(*WL))),
+    ok("linear", "leading-dims", lambda: call(fastconv.linear, f32(4, 16, XL[1]), f32(*WL))),
+    ok("linear", "fortran-big-endian", lambda: call(fastconv.linear,
+                                                    np.asfortranarray(f64(*XL)),
+                                                    f64(*WL).astype(">f8"))),
+    ok("linear", "no-features", lambda: call(fastconv.linear, f32(XL[0], 0), f32(WL[0], 0),
+                                             f32(WL[0]))),
+    ok("linear", "f64-bias", lambda: call(fastconv.linear, f64(*XL), f64(*WL), f64(WL[0]))),
+    ok("linear", "reference", lambda: call(ref.linear, f32(*XS2), f32(*WS2), f32(WS2[0]))),
+    # linear_backward: every output_mask, f64, leading dims, the reference
+    *[ok("linear_backward", "mask-" + "".join("1" if m else "0" for m in mask),
+         lambda mask=mask: call(fastconv.linear_backward, f32(XL[0], WL[0]), f32(*XL),
+                                f32(*WL), output_mask=mask))
+      for mask in MASKS],
+    ok("linear_backward", "f64", lambda: call(fastconv.linear_backward, f64(XL[0], WL[0]),
+                                              f64(*XL), f64(*WL))),
+    ok("linear_backward", "leading-dims", lambda: call(fastconv.linear_backward,
+                                                       f32(4, 16, WL[0]), f32(4, 16, XL[1]),
+                                                       f32(*WL))),
+    ok("linear_backward", "reference", lambda: call(ref.linear_backward, f32(XS2[0], WS2[0]),
+                                                    f32(*XS2), f32(*WS2))),
 ]
 
 x5, w3 = (1, 3, 5, 5), (2, 3, 3, 3)   # the small geometry of the error cases
@@ -512,6 +541,41 @@ ERRORS = [
         lambda: call(fastconv.relu_backward, f64(3), f64(3), out=np.empty(4)), "out"),
     err("relu_backward", "reference-output-shape", ValueError,
         lambda: call(ref.relu_backward, f64(3), f64(4)), "output"),
+    # ---- linear
+    err("linear", "in-features", ValueError, lambda: call(fastconv.linear, f64(4, 3), f64(2, 5)),
+        "in_features"),
+    err("linear", "x-scalar", ValueError, lambda: call(fastconv.linear, 3.0, f64(2, 3)), "x"),
+    err("linear", "weight-1d", ValueError, lambda: call(fastconv.linear, f64(4, 3), f64(3)),
+        "weight"),
+    err("linear", "bias-shape", ValueError,
+        lambda: call(fastconv.linear, f64(4, 3), f64(2, 3), f64(3)), "bias"),
+    err("linear", "mixed-dtypes", TypeError, lambda: call(fastconv.linear, f32(4, 3), f64(2, 3)),
+        "weight"),
+    err("linear", "x-int", TypeError,
+        lambda: call(fastconv.linear, np.zeros((4, 3), np.int64), f64(2, 3)), "x"),
+    err("linear", "activation", ValueError,
+        lambda: call(fastconv.linear, f64(4, 3), f64(2, 3), activation="tanh"), "activation"),
+    err("linear", "out-shape", ValueError,
+        lambda: call(fastconv.linear, f64(4, 3), f64(2, 3), out=np.empty((4, 3))), "out"),
+    err("linear", "out-overlaps-x", ValueError,
+        lambda: _overlapping_out(fastconv.linear, 12, (4, 3), (4, 2), f64(2, 3)), "overlaps"),
+    err("linear", "reference-in-features", ValueError,
+        lambda: call(ref.linear, f64(4, 3), f64(2, 5)), "in_features"),
+    # ---- linear_backward
+    err("linear_backward", "grad-output-shape", ValueError,
+        lambda: call(fastconv.linear_backward, f64(4, 3), f64(4, 3), f64(2, 3)), "grad_output"),
+    err("linear_backward", "grad-output-dtype", TypeError,
+        lambda: call(fastconv.linear_backward, f32(4, 2), f64(4, 3), f64(2, 3)), "grad_output"),
+    err("linear_backward", "mask-length", ValueError,
+        lambda: call(fastconv.linear_backward, f64(4, 2), f64(4, 3), f64(2, 3),
+                     output_mask=(True,)), "output_mask"),
+    err("linear_backward", "mask-bool", TypeError,
+        lambda: call(fastconv.linear_backward, f64(4, 2), f64(4, 3), f64(2, 3),
+                     output_mask=None), "output_mask"),
+    err("linear_backward", "in-features", ValueError,
+        lambda: call(fastconv.linear_backward, f64(4, 2), f64(4, 3), f64(2, 5)), "in_features"),
+    err("linear_backward", "reference-grad-output-shape", ValueError,
+        lambda: call(ref.linear_backward, f64(4, 3), f64(4, 3), f64(2, 3)), "grad_output"),
 ]
 
 
@@ -567,6 +631,15 @@ BRIDGE = [
     err("relu_backward", "ext-output-shape", ValueError,
         lambda: call(_ext.relu_backward, "relu_backward", f64(6), f64(5), f64(6), False),
         "output"),
+    err("linear", "ext-y-shape", ValueError,
+        lambda: call(_ext.linear, "linear", f64(4, 3), f64(2, 3), None, f64(4, 3), None, False),
+        "y"),
+    err("linear", "ext-bias-dtype", TypeError,
+        lambda: call(_ext.linear, "linear", f32(4, 3), f32(2, 3), f64(2), f32(4, 2), None,
+                     False), "bias"),
+    err("linear_backward", "ext-grad-weight-read-only", ValueError,
+        lambda: call(_ext.linear_backward, "linear_backward", f64(4, 2), f64(4, 3), f64(2, 3),
+                     None, read_only(f64(2, 3)), None, False), "read-only"),
 ]
 
 CASES = VALID + ERRORS + BRIDGE

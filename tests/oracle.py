@@ -34,6 +34,10 @@ __all__ = [
     "avg_pool2d_backward",
     "avg_pool2d_backward_abs_bound",
     "relu_backward",
+    "linear",
+    "linear_abs_bound",
+    "linear_backward",
+    "linear_backward_abs_bound",
 ]
 
 
@@ -301,3 +305,39 @@ def relu_backward(g, y):
     g = np.asarray(g)
     y = np.asarray(y)
     return np.where(y > 0, g, np.zeros((), dtype=g.dtype)).astype(g.dtype, copy=False)
+
+
+# ---- linear ------------------------------------------------------------------------------------
+
+def linear(x, w, b=None):
+    """y = x @ w.T + b, float64; x (..., in), w (out, in), b (out,) or None -> (..., out)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError("oracle.linear: x (..., in) and w (out, in) do not match")
+    y = np.einsum("...k,ok->...o", x, w)
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64)
+    return y
+
+
+def linear_abs_bound(x, w, b=None):
+    """linear on |x|, |w|, |b|: the scale of the forward error of any summation order."""
+    return linear(np.abs(np.asarray(x, dtype=np.float64)), np.abs(np.asarray(w, dtype=np.float64)),
+                  None if b is None else np.abs(np.asarray(b, dtype=np.float64)))
+
+
+def linear_backward(g, x, w):
+    """(grad_x, grad_w, grad_b) of linear, float64; g has linear's output shape (..., out)."""
+    g = np.asarray(g, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    rows = int(np.prod(x.shape[:-1]))  # (not -1: ambiguous for an empty row)
+    g2 = g.reshape(rows, w.shape[0])
+    x2 = x.reshape(rows, w.shape[1])
+    return (np.einsum("...o,ok->...k", g, w), np.einsum("no,nk->ok", g2, x2), g2.sum(axis=0))
+
+
+def linear_backward_abs_bound(g, x, w):
+    """linear_backward on |g|, |x|, |w|."""
+    return linear_backward(*(np.abs(np.asarray(a, dtype=np.float64)) for a in (g, x, w)))

@@ -2,11 +2,11 @@
 equal to serial calls, and the GIL is really released while the C code runs.
 
 Every op (conv2d with each algorithm, conv2d_backward, both pools and their backward passes,
-ReLU and its backward pass, out= and in-place forms, a fastconv.nn training step) is first run
-serially; then 8 threads, released together by a Barrier, run the ops in rotation (thread i
-starts at op i, so different kernels run at the same moment) on one shared input set and on
-inputs of their own, with one and with two OpenMP threads each (libgomp gives every Python
-thread its own team, so the teams overlap).  Results never depend on the thread count, so
+ReLU, linear and their backward passes, out= and in-place forms, a fastconv.nn training step)
+is first run serially; then 8 threads, released together by a Barrier, run the ops in rotation
+(thread i starts at op i, so different kernels run at the same moment) on one shared input set
+and on inputs of their own, with one and with two OpenMP threads each (libgomp gives every
+Python thread its own team, so the teams overlap).  Results never depend on the thread count, so
 set_num_threads called from another thread in the middle must change nothing either.
 """
 import gc
@@ -47,6 +47,9 @@ def make_inputs(seed):
         x64=x.astype(np.float64), w64=w.astype(np.float64),
         g=rng.standard_normal((4, 24, 16, 16)).astype(f),
         img=rng.standard_normal((4, 1, 28, 28)).astype(f),
+        # LeNet-5's fc1 at batch 64: a team of two at 2 threads
+        xl=rng.standard_normal((64, 400)).astype(f), wl=rng.standard_normal((120, 400)).astype(f),
+        bl=rng.standard_normal(120).astype(f), gl=rng.standard_normal((64, 120)).astype(f),
     )
     d["gpool"] = rng.standard_normal((4, 16, 16, 16)).astype(f)
     return d
@@ -112,6 +115,15 @@ def relu_ops(d, own):
     return [y, out.copy(), inplace.copy(), gx, g_inplace.copy()]
 
 
+def linear_ops(d, own):
+    """linear with bias and ReLU, into a reused out=, and its backward."""
+    y = fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")
+    out = own.setdefault("linear_out", np.empty((64, 120), np.float32))
+    out.fill(np.nan)
+    assert fastconv.linear(d["xl"], d["wl"], d["bl"], out=out) is out
+    return [y, out.copy(), *fastconv.linear_backward(d["gl"], d["xl"], d["wl"])]
+
+
 def reference_ops(d, own):
     """The C references (fastconv.reference) release the GIL too; small slices: they are naive."""
     ref = fastconv.reference
@@ -119,7 +131,8 @@ def reference_ops(d, own):
     y, idx = ref.max_pool2d(x, 3, 2, 1, return_indices=True)
     return [ref.conv2d(x, w, d["b"][:8], padding=1), *ref.conv2d_backward(
         d["g"][:1, :8], x, w, stride=2, padding=1), y, idx, ref.avg_pool2d(x, 2),
-        ref.relu(x)]
+        ref.relu(x), ref.linear(d["xl"][:8], d["wl"][:10], d["bl"][:10]),
+        *ref.linear_backward(d["gl"][:8, :10], d["xl"][:8], d["wl"][:10])]
 
 
 def nn_step(d, own):
@@ -133,7 +146,7 @@ def nn_step(d, own):
 
 OPS = [_conv("direct"), _conv("im2col", activation="relu"), _conv("auto"), conv_stride2,
        conv_pointwise, conv_depthwise, conv_float64, conv_out, conv_backward, max_pool, avg_pool,
-       relu_ops, reference_ops, nn_step]
+       relu_ops, linear_ops, reference_ops, nn_step]
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -214,8 +227,9 @@ def test_the_teams_split(serial, restore_threads):
     fastconv.set_num_threads(2)
     n, c, h, w = serial[0][0]["x"].shape
     k = serial[0][0]["w"].shape[0]
+    xl, wl = serial[0][0]["xl"], serial[0][0]["wl"]
     for what, work in [("conv2d", n * k * h * w * c * 9), ("max_pool2d", n * c * h * w // 4 * 9),
-                       ("relu", n * c * h * w)]:
+                       ("relu", n * c * h * w), ("linear", xl.size * wl.shape[0])]:
         assert _ext.probe_team_size(work) == 2, f"{what} of make_inputs runs a single thread"
 
 

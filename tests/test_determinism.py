@@ -59,7 +59,9 @@ def _inputs(dtype):
         ("x", (3, 14, 19, 23)), ("w", (37, 14, 3, 3)), ("b", (37,)), ("w1", (37, 14, 1, 1)),
         ("wd", (28, 1, 3, 3)), ("wgroups", (38, 7, 3, 3)), ("g", (3, 37, 19, 23)),
         ("wdb", (42, 1, 3, 3)), ("gdb", (3, 42, 10, 12)),
-        ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53))]}
+        ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53)),
+        ("xl", (57, 300)), ("wl", (37, 300)), ("bl", (37,)), ("gl", (57, 37)),
+        ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70))]}
     return d
 
 
@@ -107,6 +109,17 @@ CASES = {
     "relu_and_backward": (
         lambda d: (lambda y: [y, fastconv.relu_backward(d["gr"], y)])(fastconv.relu(d["p"])),
         lambda d, r: d["p"].size),
+    # linear: 57 rows and 37 outputs cross every register tile; 300 inputs, past one kc block
+    "linear_bias_relu": (
+        lambda d: [fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")],
+        lambda d, r: d["xl"].size * d["wl"].shape[0]),
+    "linear_backward": (
+        lambda d: list(fastconv.linear_backward(d["gl"], d["xl"], d["wl"])),
+        lambda d, r: d["xl"].size * d["wl"].shape[0]),
+    "linear_leading_dims_and_backward": (
+        lambda d: [fastconv.linear(d["xl3"], d["wl3"]),
+                   *fastconv.linear_backward(d["gl3"], d["xl3"], d["wl3"])],
+        lambda d, r: d["xl3"].size * d["wl3"].shape[0]),
 }
 
 

@@ -444,6 +444,8 @@ def test_unaligned_out_is_a_value_error_naming_out():
         fastconv.relu(in_place, out=in_place)
     with pytest.raises(ValueError, match=msg("relu_backward", ["out", "aligned"])):
         fastconv.relu_backward(np.ones(5), np.ones(5), out=_unaligned((5,)))
+    with pytest.raises(ValueError, match=msg("linear", ["out", "aligned"])):
+        fastconv.linear(np.ones((3, 4)), np.ones((2, 4)), out=_unaligned((3, 2)))
 
 
 def test_conv2d_out_that_is_x_itself_is_a_value_error():
@@ -524,6 +526,8 @@ FLAG_CALLS = {
     "avg_pool2d_backward": lambda **kw: fastconv.avg_pool2d_backward(
         np.ones((1, 3, 2, 2)), X.shape, 2, **kw),
     "conv2d_backward": lambda **kw: fastconv.conv2d_backward(np.ones((1, 2, 3, 3)), X, W, **kw),
+    "linear_backward": lambda **kw: fastconv.linear_backward(f64(4, 2), f64(4, 3), f64(2, 3),
+                                                             **kw),
 }
 
 
@@ -532,6 +536,7 @@ FLAG_CALLS = {
     ("avg_pool2d", "ceil_mode", AMBIGUOUS), ("avg_pool2d", "count_include_pad", AMBIGUOUS),
     ("avg_pool2d_backward", "count_include_pad", AMBIGUOUS),
     ("conv2d_backward", "output_mask", (True, AMBIGUOUS, True)),
+    ("linear_backward", "output_mask", (AMBIGUOUS, True, True)),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_flag_without_a_truth_value_is_a_type_error_naming_it(op, name, value):
     # found by tests/test_fuzz.py: a flag given as an array of two bools raised numpy's bare
@@ -573,6 +578,14 @@ def test_zero_batch_returns_empty_arrays_of_the_right_shape_for_every_op(dtype):
     assert y.shape == (0, 4, 10, 9) and y.dtype == dtype
     y = fastconv.reference.conv2d(x, np.zeros((6, 4, 1, 1), dtype))
     assert y.shape == (0, 6, 9, 8)
+    for module in (fastconv, fastconv.reference):
+        y = module.linear(np.zeros((0, 8), dtype), np.zeros((5, 8), dtype), np.zeros(5, dtype),
+                          activation="relu")
+        assert y.shape == (0, 5) and y.dtype == dtype
+        gx, gw, gb = module.linear_backward(np.zeros((0, 5), dtype), np.zeros((0, 8), dtype),
+                                            np.ones((5, 8), dtype))
+        assert gx.shape == (0, 8) and gx.dtype == dtype
+        assert (gw == 0).all() and gw.shape == (5, 8) and (gb == 0).all() and gb.shape == (5,)
 
 
 # --- the reference twins validate the same way ----------------------------------------------
@@ -586,8 +599,12 @@ def test_zero_batch_returns_empty_arrays_of_the_right_shape_for_every_op(dtype):
     (lambda m: m.max_pool2d(X.astype(np.int32), 2), TypeError),
     (lambda m: m.avg_pool2d(f64(1, 1, 2, 2), 3), ValueError),
     (lambda m: m.relu(None), TypeError),
+    (lambda m: m.linear(f64(4, 3), f64(2, 5)), ValueError),
+    (lambda m: m.linear(f32(4, 3), f32(2, 3), f64(2)), TypeError),
+    (lambda m: m.linear_backward(f64(4, 3), f64(4, 3), f64(2, 3)), ValueError),
 ], ids=["channels", "dtypes", "stride", "huge_padding", "pool_padding", "pool_dtype",
-        "pool_small", "relu_none"])
+        "pool_small", "relu_none", "linear_features", "linear_bias_dtype",
+        "linear_backward_grad_output"])
 def test_reference_twins_raise_the_same_errors(call, exc):
     with pytest.raises(exc) as fast:
         call(fastconv)

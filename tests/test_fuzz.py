@@ -77,7 +77,7 @@ REPLAY_SEED = os.environ.get("FASTCONV_FUZZ_SEED")
 VERBOSE = SECONDS is not None
 QUICK_EXAMPLES = 250
 CHUNK_EXAMPLES = 100
-TARGETS = 8
+TARGETS = 10
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 # Largest valid output the fuzzer actually computes; a valid draw beyond it is rejected
@@ -1181,6 +1181,138 @@ def relu_backward_calls(draw):
 
 def test_fuzz_relu_backward(capsys):
     fuzz(relu_backward_calls(), "relu_backward", capsys)
+
+
+# ---- linear and linear_backward -------------------------------------------------------------
+
+# one draw in four is "wide": feature counts around the GEMM's register tiles (8x32, 6x16, 4x4)
+# and reductions past a kc block
+LINEAR_IN = [0, 1, 2, 3, 4, 5]
+LINEAR_IN_WIDE = [1, 7, 8, 9, 31, 33, 64, 257, 300]
+LINEAR_OUT = [0, 1, 2, 3, 4, 5]
+LINEAR_OUT_WIDE = [5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 70]
+LINEAR_LEAD = [(), (1,), (2,), (3,), (0,), (7,), (9,), (33,), (65,), (2, 3), (1, 0, 2)]
+
+
+@st.composite
+def linear_draw(draw, op):
+    """x (..., in_features) and weight (out_features, in_features): arrays, the verdict so far
+    (in the order fastconv.functional checks) and the output's shape (None if invalid)."""
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    wide = draw(st.integers(0, 3)) == 0
+    k = draw(st.sampled_from(LINEAR_IN_WIDE if wide else LINEAR_IN))
+    o = draw(st.sampled_from(LINEAR_OUT_WIDE if wide else LINEAR_OUT))
+    lead = draw(st.sampled_from(LINEAR_LEAD))
+    xk = k + draw(st.integers(1, 3)) if fault(draw, 10) else k  # mismatched in_features
+    xshape, wshape = lead + (xk,), (o, k)
+    rank = draw(st.integers(0, 19)) if FAULTY[0] else 2
+    if rank == 0:
+        xshape = ()
+    elif rank == 1:
+        wshape = draw(st.sampled_from([(k,), (o, k, 1), ()]))
+    x = draw_array(draw, xshape, base)
+    wt = draw_array(draw, wshape, base)
+    errs = []
+    shape = None
+    if len(xshape) < 1 or len(wshape) != 2 or xshape[-1] != wshape[1]:
+        errs.append(ValueError)
+    else:
+        shape = lead + (o,)
+        rows = int(np.prod(lead))
+        assume(rows * max(o, 1) * max(k, 1) <= MAX_ORACLE_WORK)
+    return dict(op=op, base=base, x=x, w=wt, errs=errs, shape=shape, k=k, o=o)
+
+
+def _linear_check_forward(result, x, wt, bias, activation, k):
+    dtype = np.float32 if x.itemsize == 4 else np.float64
+    b64 = None if bias is None else bias.f64
+    expected = oracle.linear(x.f64, wt.f64, b64)
+    if activation == "relu":
+        expected = oracle.relu(expected)
+    assert_reduction_close(result, expected, oracle.linear_abs_bound(x.f64, wt.f64, b64),
+                           max(1, k + (bias is not None)), dtype)
+
+
+@st.composite
+def linear_calls(draw):
+    set_faulty(draw)
+    d = draw(linear_draw("linear"))
+    x, wt, errs, shape = d["x"], d["w"], list(d["errs"]), d["shape"]
+    bias = None
+    if draw(st.integers(0, 9)) >= 4:
+        bshape = (d["o"],)
+        if fault(draw, 15):
+            bshape = draw(st.sampled_from([(), (d["o"] + 1,), (d["o"], 1)]))
+            errs.append(ValueError)
+        bias = draw_array(draw, bshape, d["base"])
+    errs += _dtype_errors([x, wt, bias])
+    activation = pick(draw, [None, None, "relu"], ["tanh", "RELU", ["relu"], 0])
+    if activation not in (None, "relu"):
+        errs.append(BOTH if isinstance(activation, list) else ValueError)
+    kwargs = dict(activation=activation)
+    out = None
+    if shape is not None and draw(st.integers(0, 3)) == 0:
+        sizes = [a.itemsize for a in (x, wt, bias) if a is not None and a.itemsize]
+        dtype = np.float32 if max(sizes, default=8) == 4 else np.float64
+        out, variant = draw_out(draw, shape, dtype, errs, ["alias"])
+        if variant == "alias" and isinstance(x.api, np.ndarray) and x.api.size >= out.size and \
+                out.size and x.api.flags.writeable and x.api.flags.c_contiguous and \
+                x.api.dtype == np.dtype(dtype) and not any(errs):
+            out = x.api.reshape(-1)[:out.size].reshape(shape)  # out is a view of x's memory
+            errs.append(ValueError)
+        kwargs["out"] = out
+
+    def check(result):
+        if out is not None:
+            assert result is out, "linear did not return out"
+        assert result.shape == shape
+        _linear_check_forward(result, x, wt, bias, activation, d["k"])
+
+    args = [x.api, wt.api, None if bias is None else bias.api]
+    keep = [x.api, wt.api] + ([bias.api] if bias else [])
+    return Call("linear", fastconv.linear, args, kwargs, merge(errs), check, keep=keep)
+
+
+def test_fuzz_linear(capsys):
+    fuzz(linear_calls(), "linear", capsys)
+
+
+@st.composite
+def linear_backward_calls(draw):
+    set_faulty(draw)
+    d = draw(linear_draw("linear_backward"))
+    x, wt, errs, shape = d["x"], d["w"], list(d["errs"]), d["shape"]
+    gshape = shape if shape is not None else (2, 2)
+    if fault(draw, 15):
+        gshape = gshape[:-1] + (gshape[-1] + 1,) if gshape else (1,)
+        errs.append(ValueError)
+    g = draw_array(draw, gshape, d["base"])
+    errs += _dtype_errors([x, wt, g])
+    mask = pick(draw, MASKS, [None, (True, True), 3, (True,) * 4])
+    if mask is None or mask == 3:
+        errs.append(TypeError)
+    elif len(mask) != 3:
+        errs.append(ValueError)
+
+    def check(result):
+        assert isinstance(result, tuple) and len(result) == 3
+        dtype = np.float32 if x.itemsize == 4 else np.float64
+        exp = oracle.linear_backward(g.f64, x.f64, wt.f64)
+        bound = oracle.linear_backward_abs_bound(g.f64, x.f64, wt.f64)
+        rows = max(1, int(np.prod(x.f64.shape[:-1])))
+        for i, (got, want, bnd, length) in enumerate(zip(result, exp, bound,
+                                                         (max(1, d["o"]), rows, rows))):
+            if not mask[i]:
+                assert got is None, f"output_mask[{i}] is False but a gradient was returned"
+                continue
+            assert_reduction_close(got, want, bnd, length, dtype)
+
+    return Call("linear_backward", fastconv.linear_backward, [g.api, x.api, wt.api],
+                dict(output_mask=mask), merge(errs), check, keep=[g.api, x.api, wt.api])
+
+
+def test_fuzz_linear_backward(capsys):
+    fuzz(linear_backward_calls(), "linear_backward", capsys)
 
 
 def test_fuzz_covers_every_public_op():

@@ -207,7 +207,8 @@ def test_no_leak(case, one_thread):
 
 THREADED = [c for c in CASES if _id(c) in {
     "conv2d-im2col", "conv2d-depthwise", "conv2d_backward-mask-111", "max_pool2d-indices",
-    "max_pool2d_backward-fastconv-index-16", "conv2d-workspace-im2col"}]
+    "max_pool2d_backward-fastconv-index-16", "conv2d-workspace-im2col", "linear-bias-relu",
+    "linear_backward-mask-111"}]
 
 
 @pytest.mark.parametrize("case", THREADED, ids=_id)
@@ -216,7 +217,7 @@ def test_no_leak_with_two_threads(case, restore_threads):
     machine each parallel region can wait milliseconds for a descheduled thread, and the heap
     check needs no more (the smallest fc_aligned_alloc block, 64 bytes + malloc's header, leaked
     300 times is 24 KiB, over HEAP_LIMIT).  The 1000-call RSS criterion is test_no_leak's."""
-    assert len(THREADED) == 6
+    assert len(THREADED) == 8
     fastconv.set_num_threads(2)
     check_no_leak(case, calls=min(CALLS, 300))
 

@@ -368,6 +368,37 @@ def test_oracle_relu_matches_torch_except_the_sign_of_zero():
     np.testing.assert_array_equal(oracle.relu(x), torch.relu(torch.from_numpy(x)).numpy())
 
 
+def test_oracle_linear_by_hand():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    w = np.array([[1.0, 0.0], [1.0, -1.0], [0.5, 0.5]])
+    np.testing.assert_array_equal(oracle.linear(x, w, [0.0, 0.0, 1.0]),
+                                  [[1.0, -1.0, 2.5], [3.0, -1.0, 4.5]])
+    np.testing.assert_array_equal(oracle.linear(x[0], w), [1.0, -1.0, 1.5])  # one sample
+    gx, gw, gb = oracle.linear_backward(np.ones((2, 3)), x, w)
+    np.testing.assert_array_equal(gx, [[2.5, -0.5], [2.5, -0.5]])
+    np.testing.assert_array_equal(gw, [[4.0, 6.0]] * 3)
+    np.testing.assert_array_equal(gb, [2.0, 2.0, 2.0])
+    # leading dims flatten; the adjoint identity <linear(x), g> = <x, grad_x> without bias
+    rng = np.random.default_rng(0)
+    x3, w3, g3 = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), \
+        rng.standard_normal((2, 3, 5))
+    gx3, gw3, _ = oracle.linear_backward(g3, x3, w3)
+    assert np.isclose((oracle.linear(x3, w3) * g3).sum(), (x3 * gx3).sum())
+    assert np.isclose((oracle.linear(x3, w3) * g3).sum(), (w3 * gw3).sum())
+
+
+def test_oracle_linear_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x, w, b, g = (rng.standard_normal(s) for s in ((2, 3, 7), (5, 7), (5,), (2, 3, 5)))
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    ty = torch.nn.functional.linear(tx, tw, tb)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(oracle.linear(x, w, b), ty.detach().numpy(), rtol=1e-13)
+    for mine, theirs in zip(oracle.linear_backward(g, x, w), (tx.grad, tw.grad, tb.grad)):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-13, atol=1e-13)
+
+
 def test_hypothesis_profile_follows_the_ci_environment_variable():
     from hypothesis import settings as current
     if os.environ.get("HYPOTHESIS_PROFILE"):

@@ -34,6 +34,21 @@
  *
  * ReLU: y = x where x > 0 or x is NaN, else +0 (also for -0).  y == x (in place) is allowed.
  *
+ * Linear (torch.nn.functional.linear's layout; the caller flattens any batch dims to n rows):
+ *   x       input          (n, in_features)
+ *   weight                 (out_features, in_features)
+ *   bias                   (out_features,)           optional (NULL)
+ *   y       output         (n, out_features)
+ *   y[i, o] = act(bias[o] + sum_{k = 0, 1, ..., in_features - 1} x[i, k] * weight[o, k])
+ *   summed from bias[o] (or 0) in that order, one multiply-add per step (fused on the SIMD
+ *   paths); act is the identity or ReLU.  n, in_features, out_features >= 0: with
+ *   in_features = 0, y = act(bias) (or 0).
+ * Its backward, for g = grad_output (n, out_features):
+ *   grad_input  (n, in_features)             [i, k] = sum_{o ascending} g[i, o] * weight[o, k]
+ *   grad_weight (out_features, in_features)  [o, k] = sum_{i ascending} g[i, o] * x[i, k]
+ *   grad_bias   (out_features,)              [o]    = sum_{i ascending} g[i, o]
+ *   each sum starting from 0.
+ *
  * All sizes and indices are 64-bit.  Results are bitwise identical for any thread count and
  * any schedule: the threads claim tasks (tiles of the output) dynamically, and each output
  * element is computed by one task in a fixed order (csrc/common/parallel.h).
@@ -122,6 +137,10 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+/* y = act(x weight^T + bias), see Linear above; activation FC_ACTIVATION_NONE or _RELU. */
+fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
+                            const void *x, const void *weight, const void *bias, void *y,
+                            fc_activation activation);
 
 /* ---- backward passes (csrc/ops/<op>_backward.c) ---------------------------------------------
  * conv2d: grad_output is (N, K, P, Q) for the forward described by p; each of grad_input
@@ -145,6 +164,14 @@ fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                  const void *grad_output, void *grad_input);
 fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                            const void *output, void *grad_input);
+/* linear: each of grad_input (n, in_features), grad_weight (out_features, in_features) and
+ * grad_bias (out_features,) is computed when its pointer is not NULL (formulas above); x is
+ * needed for grad_weight, weight for grad_input.  Every element is one sum in the stated
+ * order, computed by one thread: bitwise identical for any thread count and schedule. */
+fc_status fc_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
+                             fc_dtype dtype, const void *grad_output, const void *x,
+                             const void *weight, void *grad_input, void *grad_weight,
+                             void *grad_bias);
 
 /* ---- naive references (csrc/ref): the ground truth the optimised ops are tested against --- */
 fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
@@ -165,6 +192,13 @@ fc_status fc_ref_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                      const void *grad_output, void *grad_input);
 fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                                const void *output, void *grad_input);
+fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
+                                fc_dtype dtype, const void *x, const void *weight,
+                                const void *bias, void *y, fc_activation activation);
+fc_status fc_ref_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
+                                 fc_dtype dtype, const void *grad_output, const void *x,
+                                 const void *weight, void *grad_input, void *grad_weight,
+                                 void *grad_bias);
 
 /* ---- configuration ------------------------------------------------------------------------ */
 const char *fc_status_string(fc_status status);

@@ -1,8 +1,8 @@
 """Layers, each with its forward and its backward side by side.
 
 Every layer keeps, in forward, only what its backward needs; a backward without a forward
-before it raises.  The arithmetic is fastconv's functional ops (conv, pooling, ReLU and their
-backward passes) and numpy matmul (Linear).
+before it raises.  The arithmetic is fastconv's functional ops (conv, pooling, ReLU, linear and
+their backward passes): one thread pool, fastconv's, and no BLAS.
 """
 import math
 
@@ -213,6 +213,9 @@ class ReLU(_Cached):
 class Linear(_Cached):
     """y = x @ weight.T + bias, with ``torch.nn.Linear``'s weight layout and default init.
 
+    Forward and backward run on fastconv.linear / linear_backward (fastconv's GEMM and
+    threads, not numpy's BLAS); x may have any leading dimensions, as in torch.
+
     Example
     -------
     >>> import numpy as np
@@ -235,21 +238,20 @@ class Linear(_Cached):
         self._cache = None
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        if np.shape(x)[-1:] != (self.in_features,):
             raise ValueError(f"Linear: x must have {self.in_features} features in its last "
-                             f"axis, got shape {x.shape}")
+                             f"axis, got shape {np.shape(x)}")
         self._cache = x
-        y = x @ self.weight.data.T
-        if self.bias is not None:
-            y += self.bias.data
-        return y
+        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad, input_grad=True):
         x = self._saved()
-        self.weight.accumulate(grad.T @ x)
+        grad_x, grad_w, grad_b = F.linear_backward(
+            grad, x, self.weight.data, output_mask=(input_grad, True, self.bias is not None))
+        self.weight.accumulate(grad_w)
         if self.bias is not None:
-            self.bias.accumulate(grad.sum(axis=0))
-        return grad @ self.weight.data if input_grad else None
+            self.bias.accumulate(grad_b)
+        return grad_x
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
