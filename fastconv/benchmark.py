@@ -43,9 +43,9 @@ How it is measured
   (sgemm for conv2d, copy otherwise) runs again inside each case's round-robin: the share of
   peak is the median over the repeats of the row's rate over the peak's rate in that repeat,
   so that a busy machine slows both sides of the fraction alike.  The header names the BLAS
-  kernels: on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so
-  OpenBLAS runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about
-  doubles that (torch's matmul is OpenBLAS too): the command prints a note when it sees this.
+  kernels: when OpenBLAS runs an older ISA's kernel than the CPU has (OPENBLAS_CORETYPE=Haswell
+  on an AVX-512 CPU runs its AVX2 kernel, about half the AVX-512 one's speed), the command
+  prints a note, since the sgemm peak is then low (torch's matmul may be OpenBLAS too).
 * Threads: fastconv.set_num_threads, torch.set_num_threads, cv2.setNumThreads and (when
   threadpoolctl is installed) numpy's BLAS all get --threads; all are restored afterwards.
 """
@@ -103,8 +103,9 @@ DEFAULT_REPEAT = 7
 SGEMM_SIZE, QUICK_SGEMM_SIZE = 2048, 256
 COPY_BYTES, QUICK_COPY_BYTES = 128 << 20, 4 << 20
 
-# The project's targets (issue 3 §5): per rule, the minimum ratio to a peer, the minimum share
-# of the machine's peak, or the maximum time per call.
+# The project's targets: per rule, the minimum ratio to a peer, the minimum share of the
+# machine's peak, or the maximum time per call.  The legend under the table spells them out
+# (targets_legend), so that a reader sees what each row is held to.
 LARGE_LAYERS = ("alexnet_c1", "vgg_3x3", "resnet_3x3_b1", "resnet_3x3_b32", "resnet_1x1",
                 "resnet_7x7s2")
 TARGETS = {
@@ -802,7 +803,34 @@ fastconv: median time per call (spread: ± half the interquartile range). rate: 
 conv2d, GB/s (bytes read + written) otherwise. peak: share of the sgemm peak (conv2d) or of the
 copy bandwidth, timed in the same loop. torch / opencv / numpy: peer time / fastconv time,
 > 1 means fastconv is faster ("absent": not installed, "-": not applicable). check: every
-peer's result against fastconv's. target: the project's goal for the row (issue 3 §5)."""
+peer's result against fastconv's. target: "pass", or "FAIL" and the criteria missed, against
+the goals below; "n/a" when a criterion's peer is missing, and on --quick's small shapes."""
+
+_CRITERION_TEXT = {"peak": lambda b: f">= {100 * b:.0f}% of peak",
+                   "max_us": lambda b: f"<= {b:g} us per call"}
+
+
+def targets_legend(all_cases=None):
+    """The targets, one line per rule, naming the rows each applies to (a conv rule also
+    covers the row's +relu twin).
+
+    Example
+    -------
+    >>> print(targets_legend().splitlines()[2])
+      lenet_c1, lenet_c2: >= 1.5x torch
+    """
+    names = {}
+    for case in all_cases if all_cases is not None else cases():
+        if case.rule and not case.name.endswith("+relu"):
+            names.setdefault(case.rule, []).append(case.name)
+    lines = ["targets (each conv2d row's +relu twin has its layer's):"]
+    for rule, criteria in TARGETS.items():
+        if rule not in names:
+            continue
+        text = ", ".join(_CRITERION_TEXT.get(key, lambda b, key=key: f">= {b:g}x {key}")(bound)
+                         for key, bound in criteria.items())
+        lines.append(f"  {', '.join(names[rule])}: {text}")
+    return "\n".join(lines)
 
 
 def machine_info():
@@ -934,6 +962,7 @@ def run(args, out=None):
             say(format_row(row))
         say()
         say(LEGEND)
+        say(targets_legend())
         if args.algorithms:
             say()
             say(_algorithm_table(rows))

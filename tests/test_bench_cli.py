@@ -3,6 +3,7 @@
 is asserted: the figures depend on the machine and its load."""
 import doctest
 import json
+import re
 import subprocess
 import sys
 
@@ -205,6 +206,19 @@ def test_targets_pass_fail_or_cannot_be_judged_without_the_peer():
     assert fb.evaluate_target("overhead_relu", _row(seconds=2e-6))["status"] == "pass"
     assert fb.evaluate_target("overhead_relu", _row(seconds=4e-6))["status"] == "FAIL"
     assert fb.evaluate_target(None, _row())["status"] == "-"
+
+
+def test_the_legend_spells_out_every_target_and_cites_nothing_a_user_cannot_see():
+    legend = fb.targets_legend()
+    for rule, criteria in fb.TARGETS.items():
+        case = next(c for c in fb.cases() if c.rule == rule and not c.name.endswith("+relu"))
+        line = next(line for line in legend.splitlines()[1:] if f" {case.name}" in line)
+        for bound in criteria.values():
+            assert f"{100 * bound:.0f}%" in line or f"{bound:g}" in line, (rule, line)
+    # the strings the command prints (and the comments beside them) name no tracker entry
+    with open(fb.__file__) as f:
+        source = f.read()
+    assert not re.search(r"(?i)\bissue\s*#?\d|§", source)
 
 
 def test_every_rule_a_case_names_has_targets():
