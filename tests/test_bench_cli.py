@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -232,3 +233,166 @@ def test_max_relative_error_scales_by_the_expected_magnitude():
     expected = np.array([100.0, -50.0])
     assert fb.max_relative_error(expected + [0.01, 0], expected) == pytest.approx(1e-4)
     assert fb.max_relative_error(expected[:1], expected) == np.inf
+
+
+# ---- is the machine busy? -------------------------------------------------------------------
+
+def _stat(cpu0, cpu1):
+    """A fabricated /proc/stat: per CPU (user, system, idle, steal) ticks."""
+    def line(name, user, system, idle, steal):
+        return f"{name} {user} 0 {system} {idle} 0 0 0 {steal} 0 0"
+    total = [a + b for a, b in zip(cpu0, cpu1)]
+    return "\n".join([line("cpu ", *total), line("cpu0", *cpu0), line("cpu1", *cpu1),
+                      "intr 12345 0 0", "ctxt 999", "procs_running 3"])
+
+
+def _sample(wall, text, own_s=0.0, excluded_s=0.0, cpus=(0, 1)):
+    return fb.CpuSample(wall, fb.parse_proc_stat(text, cpus), own_s, excluded_s)
+
+
+def test_proc_stat_is_summed_over_our_cpus_only():
+    text = _stat((10, 2, 80, 1), (30, 4, 60, 0))
+    assert fb.parse_proc_stat(text, {0, 1}) == fb.parse_proc_stat(text)   # the "cpu" line
+    assert fb.parse_proc_stat(text, {1})["user"] == 30
+    assert fb.parse_proc_stat(text, {0})["steal"] == 1
+    assert fb.parse_proc_stat("intr 1\nctxt 2") is None
+    assert fb.parse_proc_stat(text, {7}) is None          # no such CPU
+
+
+def test_others_cpu_is_busy_time_minus_our_own():
+    # 2 CPUs, 100 ticks/s, 2 s: 400 ticks, of which 100 idle -> 3 CPU-seconds busy; we used
+    # 1.2 s of them: the others used 1.8 s in 2 s, 0.9 CPU
+    before = _sample(10.0, _stat((0, 0, 0, 0), (0, 0, 0, 0)), own_s=5.0)
+    after = _sample(12.0, _stat((150, 10, 40, 0), (130, 10, 60, 0)), own_s=6.2)
+    use = fb.cpu_use(before, after, cpus=2, hz=100)
+    assert use["others_cpus"] == pytest.approx(0.9)
+    assert use["own_cpus"] == pytest.approx(0.6)
+    assert use["steal_cpus"] == 0 and use["wall_s"] == pytest.approx(2.0)
+    assert use["resolution_cpus"] == pytest.approx(2 * 2 / 100 / 2.0)
+    assert fb.busy_reasons(use) == ["other processes used 0.9 CPU (of 2)"]
+
+
+def test_steal_is_not_counted_as_busy_and_is_its_own_reason():
+    before = _sample(0.0, _stat((0, 0, 0, 0), (0, 0, 0, 0)))
+    after = _sample(1.0, _stat((10, 0, 60, 30), (10, 0, 70, 20)), own_s=0.2)
+    use = fb.cpu_use(before, after, cpus=2, hz=100)
+    assert use["steal_cpus"] == pytest.approx(0.5)
+    assert use["others_cpus"] == pytest.approx(0.0)        # 0.2 busy, all ours
+    assert fb.busy_reasons(use) == ["the hypervisor took 0.5 CPU (steal)"]
+
+
+def test_processes_we_started_are_not_others():
+    # --load's busy process used 1 CPU: excluded, the machine is otherwise quiet
+    before = _sample(0.0, _stat((0, 0, 0, 0), (0, 0, 0, 0)), own_s=1.0, excluded_s=3.0)
+    after = _sample(1.0, _stat((100, 0, 0, 0), (40, 0, 60, 0)), own_s=1.35, excluded_s=4.0)
+    use = fb.cpu_use(before, after, cpus=2, hz=100)
+    assert use["excluded_cpus"] == pytest.approx(1.0)
+    assert use["others_cpus"] == pytest.approx(0.05)
+    assert fb.busy_reasons(use) == []
+
+
+def test_a_window_too_short_to_tell_is_not_called_busy_on_a_ticks_noise():
+    # 0.05 s on 2 CPUs: 4 ticks of others could be the counters' rounding alone
+    before = _sample(0.0, _stat((0, 0, 0, 0), (0, 0, 0, 0)))
+    after = _sample(0.05, _stat((3, 0, 2, 0), (2, 0, 3, 0)), own_s=0.03)
+    use = fb.cpu_use(before, after, cpus=2, hz=100)
+    assert use["others_cpus"] == pytest.approx(0.4)
+    assert use["resolution_cpus"] == pytest.approx(0.8)
+    assert fb.busy_reasons(use) == []
+    # ... but a whole busy core over the same window is
+    after = _sample(0.05, _stat((5, 0, 0, 0), (5, 0, 0, 0)), own_s=0.0)
+    assert fb.busy_reasons(fb.cpu_use(before, after, cpus=2, hz=100)) == \
+        ["other processes used 2.0 CPU (of 2)"]
+
+
+def test_calibration_slowdown_and_load_average_are_reasons_past_their_margins():
+    quiet = dict(others_cpus=0.0, steal_cpus=0.0, resolution_cpus=0.01, cpus=2)
+    assert fb.busy_reasons(quiet, slowdown=fb.CALIBRATION_MARGIN - 0.01) == []
+    assert fb.busy_reasons(quiet, slowdown=1.4) == \
+        ["the calibration loop ran 1.40x slower than at the start"]
+    assert fb.busy_reasons(None, loadavg_beyond=1.6) == ["load average 1.6 beyond this process"]
+    assert fb.busy_reasons(None, slowdown=None, loadavg_beyond=0.2) == []
+
+
+def test_the_monitor_sees_a_busy_process_started_beside_it():
+    monitor = fb.LoadMonitor()
+    if not monitor.has_proc_stat:
+        pytest.skip("no /proc/stat")
+    monitor.preflight(0.05)
+    with fb.BusyProcess() as child:
+        time.sleep(0.2)
+        token = monitor.begin()
+        time.sleep(0.5)
+        seen = monitor.end(token)
+        assert seen["busy"] and seen["cpu"]["others_cpus"] > 0.5, seen
+        monitor.exclude_pids.add(child.pid)      # ours: no longer "others"
+        token = monitor.begin()
+        time.sleep(0.5)
+        excluded = monitor.end(token)
+    assert excluded["cpu"]["excluded_cpus"] > 0.5, excluded
+    assert excluded["cpu"]["others_cpus"] < seen["cpu"]["others_cpus"] - 0.5, (seen, excluded)
+    assert child.poll() is not None           # killed on leaving the block
+
+
+@pytest.fixture(scope="module")
+def busy_run(tmp_path_factory):
+    """A tiny run with a CPU-bound process beside it, started before the run."""
+    tmp = tmp_path_factory.mktemp("busy")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        out = bench(tmp, "--quick", "--repeat", "2", "--threads", "1", "--filter",
+                    "^(relu|resnet_1x1)$", "--json", "busy.json")
+    finally:
+        spinner.kill()
+        spinner.wait()
+    with open(tmp / "busy.json") as f:
+        return out, json.load(f)
+
+
+def test_a_busy_machine_is_warned_about_at_the_top_and_on_every_row(busy_run):
+    out, doc = busy_run
+    if doc["busy"]["preflight"]["cpu"] is None:
+        pytest.skip("no /proc/stat: only the calibration loop watches")
+    lines = out.splitlines()
+    warning = next(i for i, line in enumerate(lines) if line.startswith("WARNING: the machine "
+                                                                         "is busy"))
+    table = next(i for i, line in enumerate(lines) if line.startswith("case "))
+    assert warning < table and "other processes used" in lines[warning]
+    assert doc["busy"]["preflight"]["busy"]
+    for row in doc["cases"]:
+        assert row["load"]["busy"], row["load"]
+        assert any(r.startswith("other processes used") for r in row["load"]["reasons"])
+        line = next(line for line in lines if line.split()[:1] == [row["name"]])
+        assert line.split()[1] == "busy"
+        assert f"  {row['name']}: other processes used" in out       # the note under the table
+    assert doc["busy"]["rows"] == [row["name"] for row in doc["cases"]]
+    assert doc["peaks"]["load"]["busy"]
+    assert "! measured while the machine was busy" in out
+    assert "WARNING: the machine was busy during this run" in out
+
+
+def test_rows_say_whether_the_machine_was_busy_and_what_was_seen(quick_run):
+    _, doc = quick_run
+    for row in doc["cases"]:
+        load = row["load"]
+        assert isinstance(load["busy"], bool) and load["busy"] == bool(load["reasons"])
+        assert load["calibration_slowdown"] > 0
+        if load["cpu"] is not None:
+            assert load["cpu"]["wall_s"] > 0 and load["cpu"]["others_cpus"] >= 0
+    assert doc["busy"]["calibration_reference_s"] > 0
+    assert set(doc["busy"]["limits"]) == {"others_cpus", "steal_cpus", "calibration_slowdown",
+                                          "loadavg_beyond_us"}
+
+
+def test_a_share_of_peak_above_100_percent_is_marked_and_not_judged():
+    row = dict(_row({"torch": 1.0}, share=1.5), name="vgg_3x3", auto_algorithm="im2col",
+               unit="GFLOP/s", rate=1.0, missing={}, checks={}, peak_share_reliable=False,
+               load={"busy": False, "reasons": []})
+    row["impls"]["fastconv"].update(spread=0.0)
+    row["target"] = fb.evaluate_target("large_layer", row)
+    assert row["target"]["status"] == "n/a"
+    (peak,) = [c for c in row["target"]["criteria"] if c["criterion"] == "peak"]
+    assert peak["ok"] is None and "unreliable" in peak["note"]
+    assert "150%!" in fb.format_row(row).split()
+    assert fb.peak_share_notes([row])[0].startswith("peak share above 100% (vgg_3x3)")
