@@ -603,7 +603,10 @@ def max_relative_error(result, expected):
 # * A calibration loop: a fixed single-thread pure-Python loop (no library's threads in it),
 #   timed at the start and between the cases; slower than at the start means our core is
 #   shared or slowed, whatever the cause (a sibling hyperthread, a neighbour VM, frequency).
-# Plus, before the run only, the 1-minute load average beyond this process's own share.
+# Plus, before the run only, the load beyond this process: the number of runnable threads
+# (/proc/stat's procs_running, less the one reading it) averaged over the look before the run.
+# Not the 1-minute load average: it still counts a job that ended seconds ago (the JSON keeps
+# it, and falls back on it where procs_running cannot be read or covers other CPUs than ours).
 
 PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 # Limits of the verdict "busy".  They are detection thresholds, not performance constants: a
@@ -611,9 +614,12 @@ PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq"
 OTHERS_CPU_LIMIT = 0.25      # CPUs (on average over the window) used by other processes
 STEAL_CPU_LIMIT = 0.10       # CPUs taken by the hypervisor
 CALIBRATION_MARGIN = 1.15    # calibration loop slower than at the start by more than 15%
-LOADAVG_LIMIT = 0.5          # 1-minute load average beyond this process, before the run
+LOADAVG_LIMIT = 0.5          # runnable threads beyond this process, before the run
 CALIBRATION_ITERATIONS = 50_000   # ~4 ms of pure Python on a 2020s x86 core
 PREFLIGHT_S, QUICK_PREFLIGHT_S = 1.0, 0.25   # the quiet look before the run
+# A window is watched for at least this long (a pause ends a shorter one): at 100 ticks/s the
+# counters of 2 CPUs tell 0.2 CPU apart over 0.1 s, nothing over 10 ms.
+MIN_WINDOW_S = 0.1
 
 
 def parse_proc_stat(text, cpus=None):
@@ -647,9 +653,9 @@ CpuSample = namedtuple("CpuSample", "wall ticks own_s excluded_s")
 def cpu_use(before, after, cpus, hz):
     """What the CPUs did between two CpuSamples: a dict of CPUs (cores' worth, averaged over the
     window) used by other processes, by the hypervisor (steal), by us, and by the processes we
-    started ourselves (excluded from "others"), plus the resolution of those figures (the
-    counters advance in whole ticks: up to one tick per CPU at each end).  None without
-    /proc/stat.
+    started ourselves (excluded from "others"), plus the resolution of those figures (each
+    CPU's counters advance in whole ticks: its busy time over the window is known to within
+    one tick).  None without /proc/stat.
 
     Example: on 2 CPUs at 100 ticks/s, in 1 s, 150 ticks busy of which our process used 0.6 s:
     others used 0.9 CPU.
@@ -659,7 +665,7 @@ def cpu_use(before, after, cpus, hz):
     >>> b = CpuSample(1.0, dict(a.ticks, user=140, system=10, idle=50), 0.6, 0.0)
     >>> use = cpu_use(a, b, cpus=2, hz=100)
     >>> round(use["others_cpus"], 2), round(use["own_cpus"], 2), use["resolution_cpus"]
-    (0.9, 0.6, 0.04)
+    (0.9, 0.6, 0.02)
     """
     if before.ticks is None or after.ticks is None:
         return None
@@ -671,7 +677,15 @@ def cpu_use(before, after, cpus, hz):
     excluded = after.excluded_s - before.excluded_s
     return {"wall_s": wall, "others_cpus": max(0.0, busy - own - excluded) / wall,
             "steal_cpus": steal / wall, "own_cpus": own / wall, "excluded_cpus": excluded / wall,
-            "resolution_cpus": 2 * cpus / hz / wall, "cpus": cpus}
+            "resolution_cpus": cpus / hz / wall, "cpus": cpus}
+
+
+def parse_procs_running(text):
+    """The number of runnable threads /proc/stat gives (procs_running), or None."""
+    for line in text.splitlines():
+        if line.startswith("procs_running "):
+            return int(line.split()[1])
+    return None
 
 
 def busy_reasons(use, slowdown=None, loadavg_beyond=None):
@@ -682,7 +696,7 @@ def busy_reasons(use, slowdown=None, loadavg_beyond=None):
     Example
     -------
     >>> use = dict(others_cpus=0.9, steal_cpus=0.0, resolution_cpus=0.04, cpus=2)
-    >>> busy_reasons(use, slowdown=1.3)
+    >>> busy_reasons(use, slowdown=1.3)      # doctest: +NORMALIZE_WHITESPACE
     ['other processes used 0.9 CPU (of 2)', 'the calibration loop ran 1.30x slower than at the start']
     """
     reasons = []
@@ -695,7 +709,7 @@ def busy_reasons(use, slowdown=None, loadavg_beyond=None):
     if slowdown is not None and slowdown > CALIBRATION_MARGIN:
         reasons.append(f"the calibration loop ran {slowdown:.2f}x slower than at the start")
     if loadavg_beyond is not None and loadavg_beyond > LOADAVG_LIMIT:
-        reasons.append(f"load average {loadavg_beyond:.1f} beyond this process")
+        reasons.append(f"load {loadavg_beyond:.1f} beyond this process (runnable threads)")
     return reasons
 
 
@@ -782,12 +796,16 @@ class LoadMonitor:
         self.reference_s = None
         self.has_proc_stat = self._ticks() is not None
 
-    def _ticks(self):
+    def _proc_stat(self):
         try:
             with open("/proc/stat") as f:
-                return parse_proc_stat(f.read(), self.cpus)
+                return f.read()
         except OSError:
             return None
+
+    def _ticks(self):
+        text = self._proc_stat()
+        return None if text is None else parse_proc_stat(text, self.cpus)
 
     def sample(self):
         return CpuSample(time.perf_counter(), self._ticks(), _own_cpu_s(),
@@ -808,15 +826,28 @@ class LoadMonitor:
         """The reference calibration and a look at the machine while we sleep `seconds`."""
         self.reference_s = min(_calibration_loop() for _ in range(7))
         before = self.sample()
-        time.sleep(seconds)
+        # procs_running counts every CPU's runnable threads: ours only when they are all ours
+        whole_machine = self.cpus is not None and len(self.cpus) == os.cpu_count()
+        running, end = [], time.perf_counter() + seconds
+        while True:
+            text = self._proc_stat() if whole_machine else None
+            count = None if text is None else parse_procs_running(text)
+            if count is not None:
+                running.append(max(count - 1, 0))     # less this thread, running as it reads
+            if time.perf_counter() >= end:
+                break
+            time.sleep(0.02)
         use = self._cpu_use(before, self.sample())
         slowdown = self.calibration(5) / self.reference_s
         loadavg = beyond = None
         try:
             loadavg = os.getloadavg()[0]
-            beyond = max(0.0, loadavg - self._own_load())
         except (AttributeError, OSError):
             pass
+        if running:
+            beyond = statistics.fmean(running)
+        elif loadavg is not None:
+            beyond = max(0.0, loadavg - self._own_load())
         return self._verdict(use, slowdown, loadavg=loadavg, loadavg_beyond=beyond)
 
     @staticmethod
@@ -840,6 +871,9 @@ class LoadMonitor:
         """The verdict on the window since begin(): its CPU figures and the worse of the
         calibrations before and after it."""
         before_slowdown, before = token
+        short = MIN_WINDOW_S - (time.perf_counter() - before.wall)
+        if short > 0:
+            time.sleep(short)
         after = self.sample()
         use = self._cpu_use(before, after)
         slowdowns = [s for s in (before_slowdown, self.calibration() / self.reference_s
@@ -850,8 +884,8 @@ class LoadMonitor:
         reasons = busy_reasons(use, slowdown, loadavg_beyond)
         verdict = {"busy": bool(reasons), "reasons": reasons, "calibration_slowdown": slowdown,
                    "cpu": use}
-        if loadavg is not None:
-            verdict.update(loadavg=loadavg, loadavg_beyond_us=loadavg_beyond)
+        if loadavg is not None or loadavg_beyond is not None:
+            verdict.update(loadavg_1min=loadavg, load_beyond_us=loadavg_beyond)
         return verdict
 
 
@@ -1364,7 +1398,7 @@ def run(args, out=None):
                              "limits": {"others_cpus": OTHERS_CPU_LIMIT,
                                         "steal_cpus": STEAL_CPU_LIMIT,
                                         "calibration_slowdown": CALIBRATION_MARGIN,
-                                        "loadavg_beyond_us": LOADAVG_LIMIT},
+                                        "load_beyond_us": LOADAVG_LIMIT},
                              "calibration_reference_s": monitor.reference_s},
                     "machine": machine_info(), "config": config, "versions": versions,
                     "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling}

@@ -250,6 +250,11 @@ def _sample(wall, text, own_s=0.0, excluded_s=0.0, cpus=(0, 1)):
     return fb.CpuSample(wall, fb.parse_proc_stat(text, cpus), own_s, excluded_s)
 
 
+def test_procs_running_is_read_from_proc_stat():
+    assert fb.parse_procs_running(_stat((0, 0, 0, 0), (0, 0, 0, 0))) == 3
+    assert fb.parse_procs_running("cpu 1 2 3 4") is None
+
+
 def test_proc_stat_is_summed_over_our_cpus_only():
     text = _stat((10, 2, 80, 1), (30, 4, 60, 0))
     assert fb.parse_proc_stat(text, {0, 1}) == fb.parse_proc_stat(text)   # the "cpu" line
@@ -268,7 +273,7 @@ def test_others_cpu_is_busy_time_minus_our_own():
     assert use["others_cpus"] == pytest.approx(0.9)
     assert use["own_cpus"] == pytest.approx(0.6)
     assert use["steal_cpus"] == 0 and use["wall_s"] == pytest.approx(2.0)
-    assert use["resolution_cpus"] == pytest.approx(2 * 2 / 100 / 2.0)
+    assert use["resolution_cpus"] == pytest.approx(2 / 100 / 2.0)   # a tick per CPU
     assert fb.busy_reasons(use) == ["other processes used 0.9 CPU (of 2)"]
 
 
@@ -292,12 +297,12 @@ def test_processes_we_started_are_not_others():
 
 
 def test_a_window_too_short_to_tell_is_not_called_busy_on_a_ticks_noise():
-    # 0.05 s on 2 CPUs: 4 ticks of others could be the counters' rounding alone
+    # 0.05 s on 2 CPUs: 2 ticks of others could be the counters' rounding alone
     before = _sample(0.0, _stat((0, 0, 0, 0), (0, 0, 0, 0)))
-    after = _sample(0.05, _stat((3, 0, 2, 0), (2, 0, 3, 0)), own_s=0.03)
+    after = _sample(0.05, _stat((2, 0, 3, 0), (1, 0, 4, 0)), own_s=0.01)
     use = fb.cpu_use(before, after, cpus=2, hz=100)
     assert use["others_cpus"] == pytest.approx(0.4)
-    assert use["resolution_cpus"] == pytest.approx(0.8)
+    assert use["resolution_cpus"] == pytest.approx(0.4)
     assert fb.busy_reasons(use) == []
     # ... but a whole busy core over the same window is
     after = _sample(0.05, _stat((5, 0, 0, 0), (5, 0, 0, 0)), own_s=0.0)
@@ -310,7 +315,8 @@ def test_calibration_slowdown_and_load_average_are_reasons_past_their_margins():
     assert fb.busy_reasons(quiet, slowdown=fb.CALIBRATION_MARGIN - 0.01) == []
     assert fb.busy_reasons(quiet, slowdown=1.4) == \
         ["the calibration loop ran 1.40x slower than at the start"]
-    assert fb.busy_reasons(None, loadavg_beyond=1.6) == ["load average 1.6 beyond this process"]
+    assert fb.busy_reasons(None, loadavg_beyond=1.6) == \
+        ["load 1.6 beyond this process (runnable threads)"]
     assert fb.busy_reasons(None, slowdown=None, loadavg_beyond=0.2) == []
 
 
@@ -359,7 +365,7 @@ def test_a_busy_machine_is_warned_about_at_the_top_and_on_every_row(busy_run):
                                                                          "is busy"))
     table = next(i for i, line in enumerate(lines) if line.startswith("case "))
     assert warning < table and "other processes used" in lines[warning]
-    assert doc["busy"]["preflight"]["busy"]
+    assert doc["busy"]["preflight"]["busy"], doc["busy"]["preflight"]
     for row in doc["cases"]:
         assert row["load"]["busy"], row["load"]
         assert any(r.startswith("other processes used") for r in row["load"]["reasons"])
@@ -367,7 +373,7 @@ def test_a_busy_machine_is_warned_about_at_the_top_and_on_every_row(busy_run):
         assert line.split()[1] == "busy"
         assert f"  {row['name']}: other processes used" in out       # the note under the table
     assert doc["busy"]["rows"] == [row["name"] for row in doc["cases"]]
-    assert doc["peaks"]["load"]["busy"]
+    assert doc["peaks"]["load"]["busy"], doc["peaks"]["load"]
     assert "! measured while the machine was busy" in out
     assert "WARNING: the machine was busy during this run" in out
 
@@ -382,7 +388,7 @@ def test_rows_say_whether_the_machine_was_busy_and_what_was_seen(quick_run):
             assert load["cpu"]["wall_s"] > 0 and load["cpu"]["others_cpus"] >= 0
     assert doc["busy"]["calibration_reference_s"] > 0
     assert set(doc["busy"]["limits"]) == {"others_cpus", "steal_cpus", "calibration_slowdown",
-                                          "loadavg_beyond_us"}
+                                          "load_beyond_us"}
 
 
 def test_a_share_of_peak_above_100_percent_is_marked_and_not_judged():
