@@ -28,7 +28,8 @@ How it is measured
   torch, ...; the first one rotates), so that load from other processes falls on all of them
   alike.  The reported time is the median over the repeats of the per-call time; the spread is
   the interquartile range over the median.  The garbage collector is off while timing.  With
-  more than one thread, each timing starts after a pause (SETTLE_S) in which the previous
+  more than one thread, each timing starts after a pause (SETTLE_S; QUICK_SETTLE_S with
+  --quick, whose figures are smoke, not measurements) in which the previous
   implementation's spinning thread pool goes idle.
 * A ratio is peer time / fastconv time (> 1: fastconv is faster), taken as the median over the
   repeats of the ratio within each repeat: the two timings of one repeat were taken seconds
@@ -119,6 +120,7 @@ CHECK_TOLERANCE = 1e-4   # max |peer - fastconv| / max |fastconv|; float32 sums 
 MIN_TIME = 0.05          # seconds per timing (per repeat and implementation)
 QUICK_MIN_TIME = 0.002
 DEFAULT_REPEAT = 7
+QUICK_REPEAT = 3
 SGEMM_SIZE, QUICK_SGEMM_SIZE = 2048, 256
 COPY_BYTES, QUICK_COPY_BYTES = 128 << 20, 4 << 20
 
@@ -531,6 +533,9 @@ def calibrate(fn, min_time):
 # Measured on the 2-core machine: resnet_3x3_b1 at 2 threads took 1.52 ms in the round-robin
 # right after numpy's sgemm against 0.62 ms alone.
 SETTLE_S = 0.2
+# --quick is a smoke run (its figures are not measurements): its pauses are short, or the pauses
+# alone would last minutes (27 cases x 7 repeats x 4 timings x 0.2 s).
+QUICK_SETTLE_S = 0.01
 
 
 def measure(impls, repeat, min_time, prepare=None, settle=0.0):
@@ -1270,9 +1275,9 @@ def plot(rows, path):
 def add_arguments(parser):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for fastconv and every peer (default: all cores)")
-    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+    parser.add_argument("--repeat", type=int, default=None,
                         help=f"timed repeats per case; medians over them (default "
-                             f"{DEFAULT_REPEAT})")
+                             f"{DEFAULT_REPEAT}, {QUICK_REPEAT} with --quick)")
     parser.add_argument("--filter", default=None, metavar="PATTERN",
                         help="run the cases whose name matches this regex (or substring)")
     parser.add_argument("--json", default=None, metavar="FILE",
@@ -1280,7 +1285,8 @@ def add_arguments(parser):
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="bar chart of the speed ratios to the peers (needs matplotlib)")
     parser.add_argument("--quick", action="store_true",
-                        help="small shapes and short timings: a smoke run for CI")
+                        help="small shapes, 3 repeats, short pauses: a smoke run for CI "
+                             "(its figures are not measurements)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--algorithms", action="store_true",
                         help="also time every conv2d algorithm fastconv accepts per conv case")
@@ -1303,13 +1309,14 @@ def run(args, out=None):
     if not chosen:
         say(f"no case matches --filter {args.filter!r}; --list shows them")
         return 2
-    repeat = args.repeat
+    repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick
+                                                         else DEFAULT_REPEAT)
     if repeat < 1 or (args.threads is not None and args.threads < 1):
         say("--repeat and --threads must be at least 1")
         return 2
     threads = args.threads or _cores()
     min_time = QUICK_MIN_TIME if args.quick else MIN_TIME
-    settle = SETTLE_S if threads > 1 else 0.0
+    settle = (QUICK_SETTLE_S if args.quick else SETTLE_S) if threads > 1 else 0.0
     previous_threads = get_num_threads()
     set_num_threads(threads)
     peers = Peers(threads)
