@@ -71,6 +71,7 @@ share of peak above 100% is marked "!" and not judged: it is no share of the pea
 """
 import argparse
 import dataclasses
+import functools
 import gc
 import json
 import math
@@ -141,6 +142,10 @@ TARGETS = {
 }
 SCALING_TARGET = 1.8     # speed-up of 2 threads over 1 on the large layers
 AUTO_TOLERANCE = 1.10    # auto's pick may be at most 10% slower than the best algorithm
+# --load: with one busy process beside the benchmark, N threads may take at most 15% longer
+# per call than 1 thread (more threads must not make a loaded machine slower)
+LOAD_TARGET = 1.15
+LOAD_MIN_TIME, QUICK_LOAD_MIN_TIME = 0.25, 0.01   # seconds per throughput block under load
 
 
 def _conv_rule(layer):
@@ -625,6 +630,9 @@ PREFLIGHT_S, QUICK_PREFLIGHT_S = 1.0, 0.25   # the quiet look before the run
 # A window is watched for at least this long (a pause ends a shorter one): at 100 ticks/s the
 # counters of 2 CPUs tell 0.2 CPU apart over 0.1 s, nothing over 10 ms.
 MIN_WINDOW_S = 0.1
+# A calibration loop counts only when this process used at most 10% more CPU than the loop's
+# wall time (only the loop ran); else it is run again after a pause, for at most 0.5 s.
+OWN_CPU_SLACK, OWN_THREADS_WAIT_S = 1.10, 0.5
 
 
 def parse_proc_stat(text, cpus=None):
@@ -719,11 +727,16 @@ def busy_reasons(use, slowdown=None, loadavg_beyond=None):
 
 
 def _calibration_loop():
+    """(wall seconds, this process's CPU seconds) of one calibration loop.  CPU time beyond
+    the wall time means another thread of ours ran meanwhile (a pool still spinning after
+    the last call): the loop then measured us, not the machine."""
+    own = _own_cpu_s()
     start = time.perf_counter()
     x = 0
     for i in range(CALIBRATION_ITERATIONS):
         x += i * i
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    return wall, _own_cpu_s() - own
 
 
 def _own_cpu_s():
@@ -747,16 +760,21 @@ def _process_cpu_s(pid, hz):
 
 
 class BusyProcess:
-    """A CPU-bound child process (a pure-Python endless loop), for as long as the `with` block
-    lasts: the neighbour of --load and of the tests of the busy detection.  It is killed on
-    leaving the block, whatever happens in it."""
+    """A CPU-bound child process (a pure-Python loop), for as long as the `with` block lasts:
+    the neighbour of --load and of the tests of the busy detection.  It is killed on leaving
+    the block, whatever happens in it; and should we be killed outright, it sees within a few
+    hundredths of a second that its parent is gone and ends."""
+
+    # spins; every million iterations (~20 ms) checks that its parent still lives
+    CODE = ("import os, sys\nparent = int(sys.argv[1])\nwhile os.getppid() == parent:\n"
+            "    for _ in range(1000000):\n        pass\n")
 
     def __init__(self):
         self.process = None
 
     def __enter__(self):
         import subprocess
-        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+        self.process = subprocess.Popen([sys.executable, "-c", self.CODE, str(os.getpid())],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         return self
@@ -799,6 +817,7 @@ class LoadMonitor:
             self.hz = 100
         self.exclude_pids = set()
         self.reference_s = None
+        self.calibration_interfered = 0   # loops dropped: our own threads ran beside them
         self.has_proc_stat = self._ticks() is not None
 
     def _proc_stat(self):
@@ -821,15 +840,30 @@ class LoadMonitor:
                        self.hz)
 
     def calibration(self, runs=3):
-        """Median time of `runs` calibration loops, after the settle pause (so that a thread
-        pool of ours still spinning does not slow it)."""
+        """Median time of `runs` calibration loops during which no other thread of ours ran,
+        after the settle pause; a loop that shared the CPU with our own threads is run again
+        after a pause, for at most OWN_THREADS_WAIT_S.  None when no loop ran alone."""
         if self.settle:
             time.sleep(self.settle)
-        return statistics.median(_calibration_loop() for _ in range(runs))
+        times, deadline = [], time.perf_counter() + OWN_THREADS_WAIT_S
+        while len(times) < runs:
+            wall, own = _calibration_loop()
+            if own <= OWN_CPU_SLACK * wall:
+                times.append(wall)
+            elif time.perf_counter() > deadline:
+                break
+            else:
+                time.sleep(0.02)
+        self.calibration_interfered += runs - len(times)
+        return statistics.median(times) if times else None
+
+    def _slowdown(self, runs=3):
+        seconds = self.calibration(runs) if self.reference_s else None
+        return None if seconds is None else seconds / self.reference_s
 
     def preflight(self, seconds):
         """The reference calibration and a look at the machine while we sleep `seconds`."""
-        self.reference_s = min(_calibration_loop() for _ in range(7))
+        self.reference_s = min(_calibration_loop()[0] for _ in range(7))
         before = self.sample()
         # procs_running counts every CPU's runnable threads: ours only when they are all ours
         whole_machine = self.cpus is not None and len(self.cpus) == os.cpu_count()
@@ -843,7 +877,7 @@ class LoadMonitor:
                 break
             time.sleep(0.02)
         use = self._cpu_use(before, self.sample())
-        slowdown = self.calibration(5) / self.reference_s
+        slowdown = self._slowdown(5)
         loadavg = beyond = None
         try:
             loadavg = os.getloadavg()[0]
@@ -869,8 +903,7 @@ class LoadMonitor:
         return _own_cpu_s() / max(age, 60.0)
 
     def begin(self):
-        slowdown = self.calibration() / self.reference_s if self.reference_s else None
-        return slowdown, self.sample()
+        return self._slowdown(), self.sample()
 
     def end(self, token):
         """The verdict on the window since begin(): its CPU figures and the worse of the
@@ -881,8 +914,7 @@ class LoadMonitor:
             time.sleep(short)
         after = self.sample()
         use = self._cpu_use(before, after)
-        slowdowns = [s for s in (before_slowdown, self.calibration() / self.reference_s
-                                 if self.reference_s else None) if s is not None]
+        slowdowns = [s for s in (before_slowdown, self._slowdown()) if s is not None]
         return self._verdict(use, max(slowdowns) if slowdowns else None)
 
     def _verdict(self, use, slowdown, loadavg=None, loadavg_beyond=None):
@@ -1103,6 +1135,70 @@ def run_scaling(all_cases, peers, repeat, min_time, quick=False, monitor=None, s
     return rows
 
 
+def throughput(samples, number):
+    """Time per call as throughput: the total time of all blocks over all their calls (each
+    block is `number` back-to-back calls), with the calls and the block times.  Not a median:
+    under load a few calls that wait for a descheduled thread can cost more than all the
+    others, and a median of calls or of blocks would not show them."""
+    return {"time_s": statistics.fmean(samples), "calls": number * len(samples),
+            "blocks_s": [t * number for t in samples]}
+
+
+def run_load(all_cases, peers, repeat, min_time, threads, quick=False, monitor=None,
+             settle=SETTLE_S):
+    """Each case's fastconv and torch at 1 and at `threads` threads while one CPU-bound process
+    of ours runs beside them: the time per call as throughput (blocks of back-to-back calls,
+    the four interleaved round-robin), and per library the ratio N-thread time / 1-thread time
+    (above 1: more threads are slower on the loaded machine).  fastconv's and torch's thread
+    counts are restored afterwards.  Returns (rows, the busy process's pid)."""
+    torch = peers.torch
+    before = (get_num_threads(), torch.get_num_threads() if torch is not None else None)
+    counts = (1, threads)
+    rows = []
+    with BusyProcess() as neighbour:
+        if monitor is not None:
+            monitor.exclude_pids.add(neighbour.pid)
+        try:
+            time.sleep(0.1)    # let the neighbour start spinning
+            for case in all_cases:
+                row = {"name": case.name, "describe": case.describe}
+                rows.append(row)
+                try:
+                    workload = case.build(peers)
+                except Exception as exc:
+                    row["error"] = f"{type(exc).__name__}: {exc}"
+                    continue
+                impls, prepare = {}, {}
+                for n in counts:
+                    impls[f"fastconv@{n}"] = workload.impls["fastconv"]
+                    prepare[f"fastconv@{n}"] = functools.partial(set_num_threads, n)
+                    if "torch" in workload.impls:
+                        impls[f"torch@{n}"] = workload.impls["torch"]
+                        prepare[f"torch@{n}"] = functools.partial(torch.set_num_threads, n)
+                token = monitor.begin() if monitor else None
+                samples, numbers = measure(impls, repeat, min_time, prepare, settle)
+                row["load"] = monitor.end(token) if monitor else None
+                for library in ("fastconv", "torch"):
+                    if f"{library}@1" not in impls:
+                        row[library] = {"missing": workload.missing.get(library, "no figure")}
+                        continue
+                    by_count = {str(n): throughput(samples[f"{library}@{n}"],
+                                                   numbers[f"{library}@{n}"]) for n in counts}
+                    ratio = by_count[str(threads)]["time_s"] / by_count["1"]["time_s"]
+                    row[library] = dict(by_count, ratio=ratio)
+                ratio = row["fastconv"]["ratio"]
+                row["target"] = {"bound": LOAD_TARGET, "value": ratio,
+                                 "status": "n/a" if quick else
+                                 ("pass" if ratio <= LOAD_TARGET else "FAIL")}
+        finally:
+            if monitor is not None:
+                monitor.exclude_pids.discard(neighbour.pid)
+            set_num_threads(before[0])
+            if torch is not None:
+                torch.set_num_threads(before[1])
+    return rows, neighbour.pid
+
+
 # ---- report ---------------------------------------------------------------------------------
 
 def _duration(seconds):
@@ -1292,6 +1388,10 @@ def add_arguments(parser):
                         help="also time every conv2d algorithm fastconv accepts per conv case")
     parser.add_argument("--scaling", action="store_true",
                         help="also time the large layers on 1 vs 2 threads")
+    parser.add_argument("--load", action="store_true",
+                        help="also time the cases again beside a CPU-bound process, at 1 and "
+                             "at 2 (or --threads) threads, fastconv and torch: is the second "
+                             "thread a loss on a loaded machine?")
     return parser
 
 
@@ -1382,11 +1482,27 @@ def run(args, out=None):
             notes = busy_notes(scaling)
             if notes:
                 say("\n".join(notes))
-        busy_rows = [r["name"] for r in rows + (scaling or []) if r.get("load", {}) and
-                     r["load"]["busy"]]
+        load_rows = None
+        if args.load:
+            high = max(2, threads)
+            say()
+            say(f"running the cases again beside a CPU-bound process, at 1 and {high} threads")
+            load_rows, neighbour_pid = run_load(chosen, peers, repeat,
+                                 QUICK_LOAD_MIN_TIME if args.quick else LOAD_MIN_TIME, high,
+                                 args.quick, monitor, settle or SETTLE_S)
+            say(_load_table(load_rows, high))
+            notes = busy_notes(load_rows)
+            if notes:
+                say("\n".join(notes))
+            say(LOAD_LEGEND.format(threads=high))
+        busy_rows = {table: [r["name"] for r in table_rows or [] if r.get("load")
+                             and r["load"]["busy"]]
+                     for table, table_rows in (("rows", rows), ("scaling_rows", scaling),
+                                               ("load_rows", load_rows))}
+        flagged = sum(len(names) for names in busy_rows.values())
         say()
-        if busy_rows or preflight["busy"] or peaks["load"]["busy"]:
-            say(f"WARNING: the machine was busy during this run ({len(busy_rows)} rows "
+        if flagged or preflight["busy"] or peaks["load"]["busy"]:
+            say(f"WARNING: the machine was busy during this run ({flagged} rows "
                 f"flagged{', and the peaks' if peaks['load']['busy'] else ''}): these figures "
                 f"are not this machine's; run again when it is quiet")
         else:
@@ -1401,14 +1517,19 @@ def run(args, out=None):
                                  "min_time_s": min_time, "settle_s": settle,
                                  "blas_threads": peers.blas_threads,
                                  "check_tolerance": CHECK_TOLERANCE},
-                    "busy": {"preflight": preflight, "rows": busy_rows,
-                             "limits": {"others_cpus": OTHERS_CPU_LIMIT,
-                                        "steal_cpus": STEAL_CPU_LIMIT,
-                                        "calibration_slowdown": CALIBRATION_MARGIN,
-                                        "load_beyond_us": LOADAVG_LIMIT},
-                             "calibration_reference_s": monitor.reference_s},
+                    "busy": dict(busy_rows, preflight=preflight,
+                                 limits={"others_cpus": OTHERS_CPU_LIMIT,
+                                         "steal_cpus": STEAL_CPU_LIMIT,
+                                         "calibration_slowdown": CALIBRATION_MARGIN,
+                                         "load_beyond_us": LOADAVG_LIMIT},
+                                 calibration_reference_s=monitor.reference_s),
                     "machine": machine_info(), "config": config, "versions": versions,
-                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling}
+                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling,
+                    "load": None if load_rows is None else {
+                        "threads": [1, max(2, threads)], "target": LOAD_TARGET,
+                        "neighbour": "one CPU-bound process of ours (a Python loop)",
+                        "neighbour_pid": neighbour_pid,
+                        "rows": load_rows}}
         with open(args.json, "w") as f:
             json.dump(document, f, indent=1)
         say(f"\nresults written to {args.json}")
@@ -1444,6 +1565,40 @@ def _scaling_table(rows):
                      f"{_duration(row['two_threads_s']):<10}  {row['speedup']:<8.2f}  "
                      f"{row['target']}{busy}")
     return "\n".join(lines)
+
+
+def _load_table(rows, threads):
+    hi = f"{threads}t"
+    lines = [f"{'under load':<20}  {'load':<4}  {'fastconv 1t':<11}  {'fastconv ' + hi:<11}  "
+             f"{hi + '/1t':<6}  {'torch 1t':<10}  {'torch ' + hi:<10}  {hi + '/1t':<6}  "
+             f"target <= {LOAD_TARGET}x"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['name']:<20}  {'':<4}  ERROR  {row['error']}")
+            continue
+        cells = []
+        for library, width in (("fastconv", 11), ("torch", 10)):
+            figures = row[library]
+            if "ratio" in figures:
+                cells += [f"{_duration(figures['1']['time_s']):<{width}}",
+                          f"{_duration(figures[str(threads)]['time_s']):<{width}}",
+                          f"{figures['ratio']:<6.2f}"]
+            else:
+                cells += [f"{'-':<{width}}", f"{'-':<{width}}", f"{'-':<6}"]
+        status = row["target"]["status"]
+        if _load_flag(row.get("load")) and status != "n/a":
+            status += " (busy)"
+        lines.append(f"{row['name']:<20}  {_load_flag(row.get('load')):<4}  "
+                     + "  ".join(cells) + f"  {status}")
+    return "\n".join(lines)
+
+
+LOAD_LEGEND = """\
+under load: the cases again with one CPU-bound process of ours beside them (started and
+killed by the command), fastconv and torch at 1 and at {threads} threads, interleaved; each
+time per call is throughput: the total time of blocks of back-to-back calls over the calls.
+{threads}t/1t above 1: more threads make the loaded machine slower. load: "busy" when other
+processes than ours took CPU too."""
 
 
 def main(argv=None):

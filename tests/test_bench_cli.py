@@ -119,6 +119,58 @@ def test_filter_matching_nothing_says_so(tmp_path):
     assert "no case matches" in out
 
 
+def test_load_times_the_cases_again_beside_a_busy_process_it_starts_and_stops(tmp_path):
+    out = bench(tmp_path, "--quick", "--repeat", "2", "--threads", "1", "--filter",
+                "^(relu|resnet_1x1)$", "--load", "--json", "l.json")
+    with open(tmp_path / "l.json") as f:
+        doc = json.load(f)
+    load = doc["load"]
+    assert load["threads"] == [1, 2] and load["target"] == fb.LOAD_TARGET
+    assert [row["name"] for row in load["rows"]] == ["resnet_1x1", "relu"]
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("under load "))
+    assert "2t/1t" in lines[start] and f"target <= {fb.LOAD_TARGET}x" in lines[start]
+    for row, line in zip(load["rows"], lines[start + 1:]):
+        assert line.split()[0] == row["name"]
+        for library in ("fastconv", "torch"):
+            figures = row[library]
+            if library == "torch" and doc["versions"]["torch"] is None:
+                assert "missing" in figures
+                continue
+            one, two = figures["1"], figures["2"]
+            # throughput: all the blocks' time over all their calls, not a median
+            assert one["time_s"] == pytest.approx(sum(one["blocks_s"]) / one["calls"])
+            assert len(two["blocks_s"]) == 2 and two["calls"] >= 2
+            assert figures["ratio"] == pytest.approx(two["time_s"] / one["time_s"])
+        assert row["target"]["status"] == "n/a"         # --quick
+        if row["load"]["cpu"] is not None:              # our own neighbour is not "others"
+            assert row["load"]["cpu"]["excluded_cpus"] > 0.2, row["load"]
+    # the busy process is gone (killed, or ended when it saw its parent go)
+    deadline = time.monotonic() + 2
+    while _running(load["neighbour_pid"]):
+        assert time.monotonic() < deadline, "the busy process outlived the benchmark"
+        time.sleep(0.05)
+
+
+def _running(pid):
+    """Whether process `pid` exists and is not a zombie (Linux; elsewhere: assume not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_load_restores_every_thread_count():
+    peers = fb.Peers()
+    case = next(c for c in fb.cases(quick=True) if c.name == "relu")
+    before = fastconv.get_num_threads(), peers.torch and peers.torch.get_num_threads()
+    rows, _ = fb.run_load([case], peers, repeat=1, min_time=0.001, threads=2, quick=True,
+                          settle=0.0)
+    assert (fastconv.get_num_threads(), peers.torch and peers.torch.get_num_threads()) == before
+    assert rows[0]["fastconv"]["ratio"] > 0
+
+
 def test_algorithms_and_scaling_report_each_conv_path(tmp_path):
     bench(tmp_path, "--quick", "--repeat", "1", "--threads", "1", "--filter", "^resnet_1x1$",
           "--algorithms", "--scaling", "--json", "a.json")
