@@ -710,7 +710,8 @@ def busy_reasons(use, slowdown=None, loadavg_beyond=None):
     -------
     >>> use = dict(others_cpus=0.9, steal_cpus=0.0, resolution_cpus=0.04, cpus=2)
     >>> busy_reasons(use, slowdown=1.3)      # doctest: +NORMALIZE_WHITESPACE
-    ['other processes used 0.9 CPU (of 2)', 'the calibration loop ran 1.30x slower than at the start']
+    ['other processes used 0.9 CPU (of 2)',
+     'the calibration loop ran 1.30x slower than at the start']
     """
     reasons = []
     if use is not None:
@@ -739,14 +740,19 @@ def _calibration_loop():
     return wall, _own_cpu_s() - own
 
 
-def _own_cpu_s():
+def _own_cpu_s(children=False):
+    """CPU seconds of this process (all its threads), plus, with `children`, of the child
+    processes it has waited for."""
     try:
         import resource
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
+        usages = [resource.getrusage(resource.RUSAGE_SELF)]
+        if children:
+            usages.append(resource.getrusage(resource.RUSAGE_CHILDREN))
+        return sum(u.ru_utime + u.ru_stime for u in usages)
     except ImportError:   # not POSIX
         times = os.times()
-        return times.user + times.system
+        return times.user + times.system + (
+            times.children_user + times.children_system if children else 0.0)
 
 
 def _process_cpu_s(pid, hz):
@@ -802,11 +808,13 @@ class LoadMonitor:
     measurement, `begin()` and `end(token)` give the window's figures and its verdict:
     {"busy": bool, "reasons": [...], "others_cpus", "steal_cpus", "calibration_slowdown", ...}.
     `exclude_pids` holds processes we started on purpose (--load's busy process), which are
-    not "others".
+    not "others"; with `children`, neither are the child processes waited for before a
+    window ends (a script whose work runs in subprocesses).
     """
 
-    def __init__(self, settle=0.0):
+    def __init__(self, settle=0.0, children=False):
         self.settle = settle
+        self.children = children
         try:
             self.cpus = sorted(os.sched_getaffinity(0))
         except AttributeError:
@@ -832,7 +840,7 @@ class LoadMonitor:
         return None if text is None else parse_proc_stat(text, self.cpus)
 
     def sample(self):
-        return CpuSample(time.perf_counter(), self._ticks(), _own_cpu_s(),
+        return CpuSample(time.perf_counter(), self._ticks(), _own_cpu_s(self.children),
                          sum(_process_cpu_s(pid, self.hz) for pid in self.exclude_pids))
 
     def _cpu_use(self, before, after):
