@@ -68,6 +68,16 @@ calibration loop ran more than CALIBRATION_MARGIN times slower than at the start
 says "busy" in the row's load column and lists what was seen under it; a warning line opens
 the output when the machine is busy before the run, and closes it when any row was busy.  A
 share of peak above 100% is marked "!" and not judged: it is no share of the peak.
+
+Under load (--load)
+-------------------
+A second table times the selected cases again while one CPU-bound process of ours (started
+and killed by the command, BusyProcess) runs beside them: fastconv and torch each at 1 and at
+2 threads (or --threads), the four interleaved.  Under load a median hides the collapse (a
+median call of 0.95 ms beside a mean of 4 ms: the calls that wait for a descheduled thread are
+the few slow ones), so these times are throughput: the total time of all blocks of
+back-to-back calls over all their calls.  Per library, the N-thread / 1-thread time ratio; the
+target (LOAD_TARGET) is fastconv's: a second thread must not make a loaded machine slower.
 """
 import argparse
 import dataclasses
