@@ -56,15 +56,16 @@ Interleaving spreads another job's load over all the implementations, but it doe
 figure taken on a shared machine that machine's figure: threads that wait for a core turn a
 2-thread kernel into many times a 1-thread one, and a ratio of two such timings means nothing.
 So the command watches (LoadMonitor):
-* before the run, for a moment: the CPU other processes use, steal, the 1-minute load
-  average beyond this process's own share, and the reference time of a calibration loop (a
-  fixed single-thread pure-Python loop, best of several runs);
+* before the run, for a moment (PREFLIGHT_S): the CPU other processes use, steal, the
+  runnable threads beyond ours, and the reference time of a calibration loop (a fixed
+  single-thread pure-Python loop, best of several runs);
 * during each row (and the peaks): from /proc/stat, the CPU time spent on the CPUs we may run
   on, minus this process's own (getrusage, all its threads), i.e. what other processes used;
   the steal; and the calibration loop timed again before and after the row.
 A row is "busy" when other processes used more than OTHERS_CPU_LIMIT CPUs on average, the
 steal exceeded STEAL_CPU_LIMIT (each beyond the tick resolution of the window), or the
-calibration loop ran more than CALIBRATION_MARGIN times slower than at the start.  The table
+calibration loop ran more than CALIBRATION_MARGIN times slower than at the start (before the
+run, also when more than LOADAVG_LIMIT threads beyond ours were runnable).  The table
 says "busy" in the row's load column and lists what was seen under it; a warning line opens
 the output when the machine is busy before the run, and closes it when any row was busy.  A
 share of peak above 100% is marked "!" and not judged: it is no share of the peak.
@@ -635,7 +636,7 @@ OTHERS_CPU_LIMIT = 0.25      # CPUs (on average over the window) used by other p
 STEAL_CPU_LIMIT = 0.10       # CPUs taken by the hypervisor
 CALIBRATION_MARGIN = 1.15    # calibration loop slower than at the start by more than 15%
 LOADAVG_LIMIT = 0.5          # runnable threads beyond this process, before the run
-CALIBRATION_ITERATIONS = 50_000   # ~4 ms of pure Python on a 2020s x86 core
+CALIBRATION_ITERATIONS = 50_000   # ~2 ms of pure Python on the 2-core AVX-512 Xeon VM
 PREFLIGHT_S, QUICK_PREFLIGHT_S = 1.0, 0.25   # the quiet look before the run
 # A window is watched for at least this long (a pause ends a shorter one): at 100 ticks/s the
 # counters of 2 CPUs tell 0.2 CPU apart over 0.1 s, nothing over 10 ms.
@@ -1100,8 +1101,8 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
         peak = peaks.get("sgemm_gflops" if workload.unit == "GFLOP/s" else "copy_gbs")
         row["peak_share"] = rate / peak if peak else None
         row["peak_rate"] = peak
-    # above 100%: the row's data sat in a cache the peak's did not fit, or the two timings
-    # saw different load; either way no share of the machine's peak
+    # above 100%: the row's data sat in a cache the peak's did not fit, its traffic is lighter
+    # on writes than a copy's, or the two timings saw different load; no share of a peak
     row["peak_share_reliable"] = row["peak_share"] is None or row["peak_share"] <= 1.0
     row["ratios"] = {label: paired_ratio(samples[label], mine) for label in impls
                      if label in PEERS}
@@ -1226,8 +1227,8 @@ def _duration(seconds):
     return f"{seconds * 1e9:.3g} ns"
 
 
-COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7), ("rate", 15),
-           ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
+COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7),
+           ("rate", 15), ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
            ("target", 18)]
 
 
@@ -1289,8 +1290,10 @@ def peak_share_notes(rows):
     if not unreliable:
         return []
     return [f"peak share above 100% ({', '.join(unreliable)}), marked !: unreliable, and not "
-            f"judged against the target. The row's data fit in a cache the peak's copy or "
-            f"sgemm does not, or the load changed between the two timings."]
+            f"judged against the target. The row beat the kernel that stands for the peak: its "
+            f"data fit in a cache the peak's do not, it reads more than it writes (a copy "
+            f"also reads its destination before writing it), or the load changed between the "
+            f"two timings."]
 
 
 LEGEND = """\
@@ -1434,7 +1437,8 @@ def run(args, out=None):
         return 2
     threads = args.threads or _cores()
     min_time = QUICK_MIN_TIME if args.quick else MIN_TIME
-    settle = (QUICK_SETTLE_S if args.quick else SETTLE_S) if threads > 1 else 0.0
+    pause = QUICK_SETTLE_S if args.quick else SETTLE_S     # before timings that switch threads
+    settle = pause if threads > 1 else 0.0
     previous_threads = get_num_threads()
     set_num_threads(threads)
     peers = Peers(threads)
@@ -1494,7 +1498,7 @@ def run(args, out=None):
         scaling = None
         if args.scaling:
             scaling = run_scaling(chosen, peers, repeat, min_time, args.quick, monitor,
-                                  settle)
+                                  pause)
             say()
             say(_scaling_table(scaling))
             notes = busy_notes(scaling)
@@ -1507,7 +1511,7 @@ def run(args, out=None):
             say(f"running the cases again beside a CPU-bound process, at 1 and {high} threads")
             load_rows, neighbour_pid = run_load(chosen, peers, repeat,
                                  QUICK_LOAD_MIN_TIME if args.quick else LOAD_MIN_TIME, high,
-                                 args.quick, monitor, settle or SETTLE_S)
+                                 args.quick, monitor, pause)
             say(_load_table(load_rows, high))
             notes = busy_notes(load_rows)
             if notes:
@@ -1540,7 +1544,8 @@ def run(args, out=None):
                                          "steal_cpus": STEAL_CPU_LIMIT,
                                          "calibration_slowdown": CALIBRATION_MARGIN,
                                          "load_beyond_us": LOADAVG_LIMIT},
-                                 calibration_reference_s=monitor.reference_s),
+                                 calibration_reference_s=monitor.reference_s,
+                                 calibration_loops_dropped=monitor.calibration_interfered),
                     "machine": machine_info(), "config": config, "versions": versions,
                     "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling,
                     "load": None if load_rows is None else {
