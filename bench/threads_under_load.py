@@ -568,8 +568,8 @@ def main(argv=None):
     busy = [row for row in rows if row["load"]["busy"]]
     seen = sorted({reason for row in busy for reason in row["load"]["reasons"]})
     if busy:
-        print(f"\nbusy: {len(busy)} of {len(rows)} rows were measured while other processes "
-              f"took the CPU ({'; '.join(seen)}): their figures are not this machine's")
+        print(f"\nbusy: {len(busy)} of {len(rows)} rows were measured while the machine was "
+              f"busy ({'; '.join(seen)}): their figures are not this machine's")
     print("\n2t/1t: 2-thread time / 1-thread time per call (throughput), beside one CPU-bound "
           "process of ours; the loop ratios are steps/s over steps/s, medians of "
           "interleaved rounds" + (" (--quick: few and short rounds, a smoke test)"
