@@ -8,3 +8,7 @@ def pytest_addoption(parser):
                     help="the small shapes of `fastconv bench --quick`")
     group.addoption("--fastconv-threads", type=int, default=None,
                     help="threads for fastconv and the peers (default: all cores)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a smoke run of a whole script (tens of seconds)")

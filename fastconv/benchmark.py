@@ -28,7 +28,8 @@ How it is measured
   torch, ...; the first one rotates), so that load from other processes falls on all of them
   alike.  The reported time is the median over the repeats of the per-call time; the spread is
   the interquartile range over the median.  The garbage collector is off while timing.  With
-  more than one thread, each timing starts after a pause (SETTLE_S) in which the previous
+  more than one thread, each timing starts after a pause (SETTLE_S; QUICK_SETTLE_S with
+  --quick, whose figures are smoke, not measurements) in which the previous
   implementation's spinning thread pool goes idle.
 * A ratio is peer time / fastconv time (> 1: fastconv is faster), taken as the median over the
   repeats of the ratio within each repeat: the two timings of one repeat were taken seconds
@@ -43,14 +44,45 @@ How it is measured
   (sgemm for conv2d, copy otherwise) runs again inside each case's round-robin: the share of
   peak is the median over the repeats of the row's rate over the peak's rate in that repeat,
   so that a busy machine slows both sides of the fraction alike.  The header names the BLAS
-  kernels: on the 2-core AMD EPYC (AVX-512) the environment sets OPENBLAS_CORETYPE=Haswell, so
-  OpenBLAS runs its AVX2 kernel (~41 GFLOP/s a thread), and OPENBLAS_CORETYPE=SkylakeX about
-  doubles that (torch's matmul is OpenBLAS too): the command prints a note when it sees this.
+  kernels: when OpenBLAS runs an older ISA's kernel than the CPU has (OPENBLAS_CORETYPE=Haswell
+  on an AVX-512 CPU runs its AVX2 kernel, about half the AVX-512 one's speed), the command
+  prints a note, since the sgemm peak is then low (torch's matmul may be OpenBLAS too).
 * Threads: fastconv.set_num_threads, torch.set_num_threads, cv2.setNumThreads and (when
   threadpoolctl is installed) numpy's BLAS all get --threads; all are restored afterwards.
+
+Is the machine busy?
+--------------------
+Interleaving spreads another job's load over all the implementations, but it does not make a
+figure taken on a shared machine that machine's figure: threads that wait for a core turn a
+2-thread kernel into many times a 1-thread one, and a ratio of two such timings means nothing.
+So the command watches (LoadMonitor):
+* before the run, for a moment (PREFLIGHT_S): the CPU other processes use, steal, the
+  runnable threads beyond ours, and the reference time of a calibration loop (a fixed
+  single-thread pure-Python loop, best of several runs);
+* during each row (and the peaks): from /proc/stat, the CPU time spent on the CPUs we may run
+  on, minus this process's own (getrusage, all its threads), i.e. what other processes used;
+  the steal; and the calibration loop timed again before and after the row.
+A row is "busy" when other processes used more than OTHERS_CPU_LIMIT CPUs on average, the
+steal exceeded STEAL_CPU_LIMIT (each beyond the tick resolution of the window), or the
+calibration loop ran more than CALIBRATION_MARGIN times slower than at the start (before the
+run, also when more than LOADAVG_LIMIT threads beyond ours were runnable).  The table
+says "busy" in the row's load column and lists what was seen under it; a warning line opens
+the output when the machine is busy before the run, and closes it when any row was busy.  A
+share of peak above 100% is marked "!" and not judged: it is no share of the peak.
+
+Under load (--load)
+-------------------
+A second table times the selected cases again while one CPU-bound process of ours (started
+and killed by the command, BusyProcess) runs beside them: fastconv and torch each at 1 and at
+2 threads (or --threads), the four interleaved.  Under load a median hides the collapse (a
+median call of 0.95 ms beside a mean of 4 ms: the calls that wait for a descheduled thread are
+the few slow ones), so these times are throughput: the total time of all blocks of
+back-to-back calls over all their calls.  Per library, the N-thread / 1-thread time ratio; the
+target (LOAD_TARGET) is fastconv's: a second thread must not make a loaded machine slower.
 """
 import argparse
 import dataclasses
+import functools
 import gc
 import json
 import math
@@ -100,11 +132,13 @@ CHECK_TOLERANCE = 1e-4   # max |peer - fastconv| / max |fastconv|; float32 sums 
 MIN_TIME = 0.05          # seconds per timing (per repeat and implementation)
 QUICK_MIN_TIME = 0.002
 DEFAULT_REPEAT = 7
+QUICK_REPEAT = 3
 SGEMM_SIZE, QUICK_SGEMM_SIZE = 2048, 256
 COPY_BYTES, QUICK_COPY_BYTES = 128 << 20, 4 << 20
 
-# The project's targets (issue 3 §5): per rule, the minimum ratio to a peer, the minimum share
-# of the machine's peak, or the maximum time per call.
+# The project's targets: per rule, the minimum ratio to a peer, the minimum share of the
+# machine's peak, or the maximum time per call.  The legend under the table spells them out
+# (targets_legend), so that a reader sees what each row is held to.
 LARGE_LAYERS = ("alexnet_c1", "vgg_3x3", "resnet_3x3_b1", "resnet_3x3_b32", "resnet_1x1",
                 "resnet_7x7s2")
 TARGETS = {
@@ -119,6 +153,10 @@ TARGETS = {
 }
 SCALING_TARGET = 1.8     # speed-up of 2 threads over 1 on the large layers
 AUTO_TOLERANCE = 1.10    # auto's pick may be at most 10% slower than the best algorithm
+# --load: with one busy process beside the benchmark, N threads may take at most 15% longer
+# per call than 1 thread (more threads must not make a loaded machine slower)
+LOAD_TARGET = 1.15
+LOAD_MIN_TIME, QUICK_LOAD_MIN_TIME = 0.25, 0.01   # seconds per throughput block under load
 
 
 def _conv_rule(layer):
@@ -511,6 +549,9 @@ def calibrate(fn, min_time):
 # Measured on the 2-core machine: resnet_3x3_b1 at 2 threads took 1.52 ms in the round-robin
 # right after numpy's sgemm against 0.62 ms alone.
 SETTLE_S = 0.2
+# --quick is a smoke run (its figures are not measurements): its pauses are short, or the pauses
+# alone would last minutes (27 cases x 7 repeats x 4 timings x 0.2 s).
+QUICK_SETTLE_S = 0.01
 
 
 def measure(impls, repeat, min_time, prepare=None, settle=0.0):
@@ -571,15 +612,350 @@ def max_relative_error(result, expected):
     return float(np.max(np.abs(result - expected))) / scale
 
 
+# ---- is the machine busy? -------------------------------------------------------------------
+#
+# Three signs, each cheap to read, each blind where another sees:
+# * CPU time: /proc/stat counts, per CPU, the ticks spent busy, idle and stolen by the
+#   hypervisor; minus this process's own CPU time (getrusage, all its threads) that leaves what
+#   other processes used on the CPUs we may run on.  It sees another job even when our timings
+#   do not suffer yet (one thread of ours beside one of theirs on two cores), but not a
+#   neighbour in another virtual machine: that shows as steal, or not at all.
+# * Steal: the same lines' steal column.
+# * A calibration loop: a fixed single-thread pure-Python loop (no library's threads in it),
+#   timed at the start and between the cases; slower than at the start means our core is
+#   shared or slowed, whatever the cause (a sibling hyperthread, a neighbour VM, frequency).
+# Plus, before the run only, the load beyond this process: the number of runnable threads
+# (/proc/stat's procs_running, less the one reading it) averaged over the look before the run.
+# Not the 1-minute load average: it still counts a job that ended seconds ago (the JSON keeps
+# it, and falls back on it where procs_running cannot be read or covers other CPUs than ours).
+
+PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+# Limits of the verdict "busy".  They are detection thresholds, not performance constants: a
+# quarter of a CPU taken by others is already enough to move a 2-thread timing on 2 cores.
+OTHERS_CPU_LIMIT = 0.25      # CPUs (on average over the window) used by other processes
+STEAL_CPU_LIMIT = 0.10       # CPUs taken by the hypervisor
+CALIBRATION_MARGIN = 1.15    # calibration loop slower than at the start by more than 15%
+LOADAVG_LIMIT = 0.5          # runnable threads beyond this process, before the run
+CALIBRATION_ITERATIONS = 50_000   # ~2 ms of pure Python on the 2-core AVX-512 Xeon VM
+PREFLIGHT_S, QUICK_PREFLIGHT_S = 1.0, 0.25   # the quiet look before the run
+# A window is watched for at least this long (a pause ends a shorter one): at 100 ticks/s the
+# counters of 2 CPUs tell 0.2 CPU apart over 0.1 s, nothing over 10 ms.
+MIN_WINDOW_S = 0.1
+# A calibration loop counts only when this process used at most 10% more CPU than the loop's
+# wall time (only the loop ran); else it is run again after a pause, for at most 0.5 s.
+OWN_CPU_SLACK, OWN_THREADS_WAIT_S = 1.10, 0.5
+
+
+def parse_proc_stat(text, cpus=None):
+    """Ticks per field of /proc/stat, summed over the CPUs in `cpus` (the "cpuN" lines; None:
+    the aggregate "cpu" line).  None when no line matches.
+
+    Example
+    -------
+    >>> parse_proc_stat("cpu  9 0 2 20 0 0 0 1\\ncpu0 4 0 1 10 0 0 0 1\\ncpu1 5 0 1 10 0 0 0 0",
+    ...                 cpus={1})["user"]
+    5
+    """
+    total, found = dict.fromkeys(PROC_STAT_FIELDS, 0), False
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu"):
+            continue
+        if cpus is None and name != "cpu" or cpus is not None and name[3:] not in \
+                {str(c) for c in cpus}:
+            continue
+        # guest and guest_nice (after steal) are already counted in user and nice
+        for field, value in zip(PROC_STAT_FIELDS, rest.split()):
+            total[field] += int(value)
+        found = True
+    return total if found else None
+
+
+CpuSample = namedtuple("CpuSample", "wall ticks own_s excluded_s")
+
+
+def cpu_use(before, after, cpus, hz):
+    """What the CPUs did between two CpuSamples: a dict of CPUs (cores' worth, averaged over the
+    window) used by other processes, by the hypervisor (steal), by us, and by the processes we
+    started ourselves (excluded from "others"), plus the resolution of those figures (each
+    CPU's counters advance in whole ticks: its busy time over the window is known to within
+    one tick).  None without /proc/stat.
+
+    Example: on 2 CPUs at 100 ticks/s, in 1 s, 150 ticks busy of which our process used 0.6 s:
+    others used 0.9 CPU.
+
+    >>> a = CpuSample(0.0, dict(user=0, nice=0, system=0, idle=0, iowait=0, irq=0, softirq=0,
+    ...                         steal=0), 0.0, 0.0)
+    >>> b = CpuSample(1.0, dict(a.ticks, user=140, system=10, idle=50), 0.6, 0.0)
+    >>> use = cpu_use(a, b, cpus=2, hz=100)
+    >>> round(use["others_cpus"], 2), round(use["own_cpus"], 2), use["resolution_cpus"]
+    (0.9, 0.6, 0.02)
+    """
+    if before.ticks is None or after.ticks is None:
+        return None
+    wall = max(after.wall - before.wall, 1e-9)
+    delta = {k: after.ticks[k] - before.ticks[k] for k in PROC_STAT_FIELDS}
+    steal = delta["steal"] / hz
+    busy = (sum(delta.values()) - delta["idle"] - delta["iowait"] - delta["steal"]) / hz
+    own = after.own_s - before.own_s
+    excluded = after.excluded_s - before.excluded_s
+    return {"wall_s": wall, "others_cpus": max(0.0, busy - own - excluded) / wall,
+            "steal_cpus": steal / wall, "own_cpus": own / wall, "excluded_cpus": excluded / wall,
+            "resolution_cpus": cpus / hz / wall, "cpus": cpus}
+
+
+def parse_procs_running(text):
+    """The number of runnable threads /proc/stat gives (procs_running), or None."""
+    for line in text.splitlines():
+        if line.startswith("procs_running "):
+            return int(line.split()[1])
+    return None
+
+
+def busy_reasons(use, slowdown=None, loadavg_beyond=None):
+    """The signs of a busy machine in one window, as sentences (empty: quiet).  A CPU figure
+    counts only when it exceeds its limit by more than the window's resolution, so a window too
+    short to tell is not called busy on a tick's noise.
+
+    Example
+    -------
+    >>> use = dict(others_cpus=0.9, steal_cpus=0.0, resolution_cpus=0.04, cpus=2)
+    >>> busy_reasons(use, slowdown=1.3)      # doctest: +NORMALIZE_WHITESPACE
+    ['other processes used 0.9 CPU (of 2)',
+     'the calibration loop ran 1.30x slower than at the start']
+    """
+    reasons = []
+    if use is not None:
+        if use["others_cpus"] - use["resolution_cpus"] > OTHERS_CPU_LIMIT:
+            reasons.append(f"other processes used {use['others_cpus']:.1f} CPU "
+                           f"(of {use['cpus']})")
+        if use["steal_cpus"] - use["resolution_cpus"] > STEAL_CPU_LIMIT:
+            reasons.append(f"the hypervisor took {use['steal_cpus']:.1f} CPU (steal)")
+    if slowdown is not None and slowdown > CALIBRATION_MARGIN:
+        reasons.append(f"the calibration loop ran {slowdown:.2f}x slower than at the start")
+    if loadavg_beyond is not None and loadavg_beyond > LOADAVG_LIMIT:
+        reasons.append(f"load {loadavg_beyond:.1f} beyond this process (runnable threads)")
+    return reasons
+
+
+def _calibration_loop():
+    """(wall seconds, this process's CPU seconds) of one calibration loop.  CPU time beyond
+    the wall time means another thread of ours ran meanwhile (a pool still spinning after
+    the last call): the loop then measured us, not the machine."""
+    own = _own_cpu_s()
+    start = time.perf_counter()
+    x = 0
+    for i in range(CALIBRATION_ITERATIONS):
+        x += i * i
+    wall = time.perf_counter() - start
+    return wall, _own_cpu_s() - own
+
+
+def _own_cpu_s(children=False):
+    """CPU seconds of this process (all its threads), plus, with `children`, of the child
+    processes it has waited for."""
+    try:
+        import resource
+        usages = [resource.getrusage(resource.RUSAGE_SELF)]
+        if children:
+            usages.append(resource.getrusage(resource.RUSAGE_CHILDREN))
+        return sum(u.ru_utime + u.ru_stime for u in usages)
+    except ImportError:   # not POSIX
+        times = os.times()
+        return times.user + times.system + (
+            times.children_user + times.children_system if children else 0.0)
+
+
+def _process_cpu_s(pid, hz):
+    """utime + stime of another process (ours: the busy child of --load), 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / hz
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class BusyProcess:
+    """A CPU-bound child process (a pure-Python loop), for as long as the `with` block lasts:
+    the neighbour of --load and of the tests of the busy detection.  It is killed on leaving
+    the block, whatever happens in it; and should we be killed outright, it sees within a few
+    hundredths of a second that its parent is gone and ends."""
+
+    # spins; every million iterations (~20 ms) checks that its parent still lives
+    CODE = ("import os, sys\nparent = int(sys.argv[1])\nwhile os.getppid() == parent:\n"
+            "    for _ in range(1000000):\n        pass\n")
+
+    def __init__(self):
+        self.process = None
+
+    def __enter__(self):
+        import subprocess
+        self.process = subprocess.Popen([sys.executable, "-c", self.CODE, str(os.getpid())],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def poll(self):
+        return self.process.poll()
+
+    def __exit__(self, *exc):
+        try:
+            self.process.kill()
+        finally:
+            self.process.wait()
+        return False
+
+
+class LoadMonitor:
+    """Watches the machine while the benchmark runs.
+
+    `preflight()` times the calibration loop on the quiet-as-can-be start (its best of several
+    runs is the reference) and looks at the machine for a moment before the run; around each
+    measurement, `begin()` and `end(token)` give the window's figures and its verdict:
+    {"busy": bool, "reasons": [...], "others_cpus", "steal_cpus", "calibration_slowdown", ...}.
+    `exclude_pids` holds processes we started on purpose (--load's busy process), which are
+    not "others"; with `children`, neither are the child processes waited for before a
+    window ends (a script whose work runs in subprocesses).
+    """
+
+    def __init__(self, settle=0.0, children=False):
+        self.settle = settle
+        self.children = children
+        try:
+            self.cpus = sorted(os.sched_getaffinity(0))
+        except AttributeError:
+            self.cpus = None
+        try:
+            self.hz = os.sysconf("SC_CLK_TCK")
+        except (AttributeError, ValueError, OSError):
+            self.hz = 100
+        self.exclude_pids = set()
+        self.reference_s = None
+        self.calibration_interfered = 0   # loops dropped: our own threads ran beside them
+        self.has_proc_stat = self._ticks() is not None
+
+    def _proc_stat(self):
+        try:
+            with open("/proc/stat") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def _ticks(self):
+        text = self._proc_stat()
+        return None if text is None else parse_proc_stat(text, self.cpus)
+
+    def sample(self):
+        return CpuSample(time.perf_counter(), self._ticks(), _own_cpu_s(self.children),
+                         sum(_process_cpu_s(pid, self.hz) for pid in self.exclude_pids))
+
+    def _cpu_use(self, before, after):
+        return cpu_use(before, after, len(self.cpus) if self.cpus else os.cpu_count() or 1,
+                       self.hz)
+
+    def calibration(self, runs=3):
+        """Median time of `runs` calibration loops during which no other thread of ours ran,
+        after the settle pause; a loop that shared the CPU with our own threads is run again
+        after a pause, for at most OWN_THREADS_WAIT_S.  None when no loop ran alone."""
+        if self.settle:
+            time.sleep(self.settle)
+        times, deadline = [], time.perf_counter() + OWN_THREADS_WAIT_S
+        while len(times) < runs:
+            wall, own = _calibration_loop()
+            if own <= OWN_CPU_SLACK * wall:
+                times.append(wall)
+            elif time.perf_counter() > deadline:
+                break
+            else:
+                time.sleep(0.02)
+        self.calibration_interfered += runs - len(times)
+        return statistics.median(times) if times else None
+
+    def _slowdown(self, runs=3):
+        seconds = self.calibration(runs) if self.reference_s else None
+        return None if seconds is None else seconds / self.reference_s
+
+    def preflight(self, seconds):
+        """The reference calibration and a look at the machine while we sleep `seconds`."""
+        self.reference_s = min(_calibration_loop()[0] for _ in range(7))
+        before = self.sample()
+        # procs_running counts every CPU's runnable threads: ours only when they are all ours
+        whole_machine = self.cpus is not None and len(self.cpus) == os.cpu_count()
+        running, end = [], time.perf_counter() + seconds
+        while True:
+            text = self._proc_stat() if whole_machine else None
+            count = None if text is None else parse_procs_running(text)
+            if count is not None:
+                running.append(max(count - 1, 0))     # less this thread, running as it reads
+            if time.perf_counter() >= end:
+                break
+            time.sleep(0.02)
+        use = self._cpu_use(before, self.sample())
+        slowdown = self._slowdown(5)
+        loadavg = beyond = None
+        try:
+            loadavg = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            pass
+        if running:
+            beyond = statistics.fmean(running)
+        elif loadavg is not None:
+            beyond = max(0.0, loadavg - self._own_load())
+        return self._verdict(use, slowdown, loadavg=loadavg, loadavg_beyond=beyond)
+
+    @staticmethod
+    def _own_load():
+        """This process's share of the 1-minute load average: its CPU time over its age, at
+        most over the last minute (the average forgets older load)."""
+        try:
+            with open("/proc/self/stat") as f:
+                start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+            with open("/proc/uptime") as f:
+                age = float(f.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError, AttributeError):
+            age = 60.0
+        return _own_cpu_s() / max(age, 60.0)
+
+    def begin(self):
+        return self._slowdown(), self.sample()
+
+    def end(self, token):
+        """The verdict on the window since begin(): its CPU figures and the worse of the
+        calibrations before and after it."""
+        before_slowdown, before = token
+        short = MIN_WINDOW_S - (time.perf_counter() - before.wall)
+        if short > 0:
+            time.sleep(short)
+        after = self.sample()
+        use = self._cpu_use(before, after)
+        slowdowns = [s for s in (before_slowdown, self._slowdown()) if s is not None]
+        return self._verdict(use, max(slowdowns) if slowdowns else None)
+
+    def _verdict(self, use, slowdown, loadavg=None, loadavg_beyond=None):
+        reasons = busy_reasons(use, slowdown, loadavg_beyond)
+        verdict = {"busy": bool(reasons), "reasons": reasons, "calibration_slowdown": slowdown,
+                   "cpu": use}
+        if loadavg is not None or loadavg_beyond is not None:
+            verdict.update(loadavg_1min=loadavg, load_beyond_us=loadavg_beyond)
+        return verdict
+
+
 class PeakKernels:
     """The kernels whose speed is the machine's peak: sgemm GFLOP/s and copy bandwidth GB/s.
 
     sgemm: float32 matmul of two n x n matrices by numpy's BLAS and, when torch is given, by
     torch; the peak is the faster of the two, because numpy's OpenBLAS may run an older ISA's
     kernel than the CPU has.  copy: np.copyto, read + write bytes, split over `threads` Python
-    threads (numpy releases the GIL while it copies).  `measure` times them alone before the
-    cases; run_case then runs the chosen sgemm or the copy inside each case's round-robin, so
-    that a row's share of peak pairs timings taken under the same load.
+    threads (numpy releases the GIL while it copies), and on one thread: the faster of the two
+    is the peak (a copy split over threads that must wait for a busy core can be many times
+    slower than one thread's).  `measure` times them alone before the cases; run_case then runs
+    the chosen sgemm and copy inside each case's round-robin, so that a row's share of peak
+    pairs timings taken under the same load.
     """
 
     def __init__(self, threads, quick=False, torch=None):
@@ -593,10 +969,10 @@ class PeakKernels:
         bounds = np.linspace(0, count, threads + 1).astype(int)
         chunks = [(dst[lo:hi], src[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
+        def copy_one_thread():
+            np.copyto(dst, src)
+
         def copy():
-            if threads == 1:
-                np.copyto(dst, src)
-                return
             workers = [threading.Thread(target=np.copyto, args=chunk) for chunk in chunks]
             for t in workers:
                 t.start()
@@ -608,32 +984,42 @@ class PeakKernels:
             at, bt, ct = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
             self.sgemm["torch"] = lambda: torch.matmul(at, bt, out=ct)
         self.sgemm_source = "numpy"
-        self.copy = copy
+        self.copies = {"1 thread": copy_one_thread}
+        if threads > 1:
+            self.copies[f"{threads} threads"] = copy
+        self.copy_source = "1 thread"
         self.sgemm_flops = 2 * n**3
         self.copy_bytes = 2 * src.nbytes     # read + written
 
-    def measure(self, repeat, min_time):
-        """The peaks, timed alone (interleaved with each other); picks the faster sgemm."""
-        impls = dict(self.sgemm, copy=self.copy)
-        samples, _ = measure(impls, repeat, min_time)
+    def measure(self, repeat, min_time, settle=0.0):
+        """The peaks, timed alone (interleaved with each other, `settle` seconds' pause before
+        each timing); picks the faster sgemm and the faster copy."""
+        impls = dict(self.sgemm)
+        impls.update({f"copy {name}": fn for name, fn in self.copies.items()})
+        samples, _ = measure(impls, repeat, min_time, settle=settle)
         sgemm = {name: self.sgemm_flops / statistics.median(samples[name]) / 1e9
                  for name in self.sgemm}
+        copy = {name: self.copy_bytes / statistics.median(samples[f"copy {name}"]) / 1e9
+                for name in self.copies}
         self.sgemm_source = max(sgemm, key=sgemm.get)
+        self.copy_source = max(copy, key=copy.get)
         return {"sgemm_gflops": sgemm[self.sgemm_source], "sgemm_source": self.sgemm_source,
                 "sgemm_n": self.n, "numpy_sgemm_gflops": sgemm["numpy"],
                 "torch_sgemm_gflops": sgemm.get("torch"),
-                "copy_gbs": self.copy_bytes / statistics.median(samples["copy"]) / 1e9,
-                "copy_bytes": self.copy_bytes // 2, "blas": Peers.blas()}
+                "copy_gbs": copy[self.copy_source], "copy_source": self.copy_source,
+                "copy_gbs_by_threads": copy, "copy_bytes": self.copy_bytes // 2,
+                "blas": Peers.blas()}
 
     def for_unit(self, unit):
         """(label, kernel, work) of the peak a row of this unit is a share of."""
         if unit == "GFLOP/s":
             return "peak:sgemm", self.sgemm[self.sgemm_source], self.sgemm_flops
-        return "peak:copy", self.copy, self.copy_bytes
+        return "peak:copy", self.copies[self.copy_source], self.copy_bytes
 
 
 def evaluate_target(rule, row):
-    """pass / FAIL / n/a of a row against TARGETS[rule], with each criterion's figure."""
+    """pass / FAIL / n/a of a row against TARGETS[rule], with each criterion's figure (a
+    share of peak above 100% cannot be judged: n/a)."""
     if rule is None:
         return {"status": "-", "criteria": []}
     criteria = []
@@ -644,7 +1030,11 @@ def evaluate_target(rule, row):
         else:
             value = row["peak_share"] if key == "peak" else row["ratios"].get(key)
             ok = None if value is None else value >= bound
-        criteria.append({"criterion": key, "bound": bound, "value": value, "ok": ok})
+        criterion = {"criterion": key, "bound": bound, "value": value, "ok": ok}
+        if key == "peak" and value is not None and value > 1.0:
+            # more than the machine's peak is no measurement of the row against it
+            criterion.update(ok=None, note="share of peak above 100%: unreliable")
+        criteria.append(criterion)
     failed = [c["criterion"] for c in criteria if c["ok"] is False]
     if failed:
         status = "FAIL"
@@ -656,12 +1046,15 @@ def evaluate_target(rule, row):
 
 
 def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False,
-             peak_kernels=None):
+             peak_kernels=None, monitor=None, settle=SETTLE_S):
     """Build, check and time one case; its row of results (a JSON-ready dict).
 
     With peak_kernels, the row's peak kernel joins the round-robin and the share of peak is
     the median over the repeats of (work / fastconv time) / (peak work / peak time); the
-    overhead rows, whose share means nothing, use `peaks` (timed before the cases).
+    overhead rows, whose share means nothing, use `peaks` (timed before the cases).  With a
+    LoadMonitor, row["load"] is its verdict on the timed window (row["load"]["busy"]: the
+    figures were taken while the machine was busy).  `settle`: the pause before each timing
+    when several threads run.
     """
     row = {"name": case.name, "op": case.op, "describe": case.describe, "layer": case.layer}
     try:
@@ -688,8 +1081,11 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
     peak_label = None
     if peak_kernels is not None and not case.name.startswith("overhead"):
         peak_label, impls[peak_label], peak_work = peak_kernels.for_unit(workload.unit)
-    settle = SETTLE_S if get_num_threads() > 1 and len(impls) > 1 else 0.0
+    if get_num_threads() == 1 or len(impls) == 1:
+        settle = 0.0
+    token = monitor.begin() if monitor else None
     samples, numbers = measure(impls, repeat, min_time, settle=settle)
+    row["load"] = monitor.end(token) if monitor else None
     mine = samples["fastconv"]
     row.update(unit=workload.unit, work=workload.work, auto_algorithm=workload.auto_algorithm,
                missing=missing, skipped_algorithms=workload.skipped_algorithms)
@@ -705,6 +1101,9 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
         peak = peaks.get("sgemm_gflops" if workload.unit == "GFLOP/s" else "copy_gbs")
         row["peak_share"] = rate / peak if peak else None
         row["peak_rate"] = peak
+    # above 100%: the row's data sat in a cache the peak's did not fit, its traffic is lighter
+    # on writes than a copy's, or the two timings saw different load; no share of a peak
+    row["peak_share_reliable"] = row["peak_share"] is None or row["peak_share"] <= 1.0
     row["ratios"] = {label: paired_ratio(samples[label], mine) for label in impls
                      if label in PEERS}
     row["checks"] = {label: {"max_relative_error": err, "ok": err <= CHECK_TOLERANCE}
@@ -727,28 +1126,96 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
                          "note": "targets apply to the full shapes, not --quick"}
     else:
         row["target"] = evaluate_target(case.rule, row)
+    row["target"]["busy"] = bool(row["load"] and row["load"]["busy"])
     return row
 
 
-def run_scaling(all_cases, peers, repeat, min_time, quick=False):
-    """fastconv alone on each large layer at 1 and at 2 threads, interleaved; the speed-up."""
+def run_scaling(all_cases, peers, repeat, min_time, quick=False, monitor=None, settle=0.0):
+    """fastconv alone on each large layer at 1 and at 2 threads, interleaved; the speed-up,
+    with the LoadMonitor's verdict on each row when one is given."""
     rows = []
     for case in all_cases:
         if case.layer not in LARGE_LAYERS or case.name != case.layer:
             continue
         workload = case.build(peers)
         fn = workload.impls["fastconv"]
+        token = monitor.begin() if monitor else None
         samples, _ = measure({"1 thread": fn, "2 threads": fn}, repeat, min_time,
                              prepare={"1 thread": lambda: set_num_threads(1),
-                                      "2 threads": lambda: set_num_threads(2)})
+                                      "2 threads": lambda: set_num_threads(2)}, settle=settle)
+        load = monitor.end(token) if monitor else None
         speedup = paired_ratio(samples["1 thread"], samples["2 threads"])
-        rows.append({"name": case.name,
+        rows.append({"name": case.name, "load": load,
                      "one_thread_s": statistics.median(samples["1 thread"]),
                      "two_threads_s": statistics.median(samples["2 threads"]),
                      "speedup": speedup,
                      "target": "n/a" if quick else
                      ("pass" if speedup >= SCALING_TARGET else "FAIL")})
     return rows
+
+
+def throughput(samples, number):
+    """Time per call as throughput: the total time of all blocks over all their calls (each
+    block is `number` back-to-back calls), with the calls and the block times.  Not a median:
+    under load a few calls that wait for a descheduled thread can cost more than all the
+    others, and a median of calls or of blocks would not show them."""
+    return {"time_s": statistics.fmean(samples), "calls": number * len(samples),
+            "blocks_s": [t * number for t in samples]}
+
+
+def run_load(all_cases, peers, repeat, min_time, threads, quick=False, monitor=None,
+             settle=SETTLE_S):
+    """Each case's fastconv and torch at 1 and at `threads` threads while one CPU-bound process
+    of ours runs beside them: the time per call as throughput (blocks of back-to-back calls,
+    the four interleaved round-robin), and per library the ratio N-thread time / 1-thread time
+    (above 1: more threads are slower on the loaded machine).  fastconv's and torch's thread
+    counts are restored afterwards.  Returns (rows, the busy process's pid)."""
+    torch = peers.torch
+    before = (get_num_threads(), torch.get_num_threads() if torch is not None else None)
+    counts = (1, threads)
+    rows = []
+    with BusyProcess() as neighbour:
+        if monitor is not None:
+            monitor.exclude_pids.add(neighbour.pid)
+        try:
+            time.sleep(0.1)    # let the neighbour start spinning
+            for case in all_cases:
+                row = {"name": case.name, "describe": case.describe}
+                rows.append(row)
+                try:
+                    workload = case.build(peers)
+                except Exception as exc:
+                    row["error"] = f"{type(exc).__name__}: {exc}"
+                    continue
+                impls, prepare = {}, {}
+                for n in counts:
+                    impls[f"fastconv@{n}"] = workload.impls["fastconv"]
+                    prepare[f"fastconv@{n}"] = functools.partial(set_num_threads, n)
+                    if "torch" in workload.impls:
+                        impls[f"torch@{n}"] = workload.impls["torch"]
+                        prepare[f"torch@{n}"] = functools.partial(torch.set_num_threads, n)
+                token = monitor.begin() if monitor else None
+                samples, numbers = measure(impls, repeat, min_time, prepare, settle)
+                row["load"] = monitor.end(token) if monitor else None
+                for library in ("fastconv", "torch"):
+                    if f"{library}@1" not in impls:
+                        row[library] = {"missing": workload.missing.get(library, "no figure")}
+                        continue
+                    by_count = {str(n): throughput(samples[f"{library}@{n}"],
+                                                   numbers[f"{library}@{n}"]) for n in counts}
+                    ratio = by_count[str(threads)]["time_s"] / by_count["1"]["time_s"]
+                    row[library] = dict(by_count, ratio=ratio)
+                ratio = row["fastconv"]["ratio"]
+                row["target"] = {"bound": LOAD_TARGET, "value": ratio,
+                                 "status": "n/a" if quick else
+                                 ("pass" if ratio <= LOAD_TARGET else "FAIL")}
+        finally:
+            if monitor is not None:
+                monitor.exclude_pids.discard(neighbour.pid)
+            set_num_threads(before[0])
+            if torch is not None:
+                torch.set_num_threads(before[1])
+    return rows, neighbour.pid
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -760,8 +1227,8 @@ def _duration(seconds):
     return f"{seconds * 1e9:.3g} ns"
 
 
-COLUMNS = [("case", 20), ("auto", 9), ("fastconv", 10), ("spread", 7), ("rate", 15),
-           ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
+COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7),
+           ("rate", 15), ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
            ("target", 18)]
 
 
@@ -771,7 +1238,7 @@ def _line(values):
 
 def format_row(row):
     if "error" in row:
-        return _line([row["name"], "", "ERROR"]) + "  " + row["error"]
+        return _line([row["name"], "", "", "ERROR"]) + "  " + row["error"]
     peers = []
     for peer in PEERS:
         if peer in row["ratios"]:
@@ -786,9 +1253,14 @@ def format_row(row):
     status = target["status"]
     if target.get("failed"):
         status += " " + ",".join(target["failed"])
+    if target.get("busy") and status not in ("-", "n/a"):
+        status += " (busy)"
     share = "" if row["peak_share"] is None else f"{100 * row['peak_share']:.0f}%"
+    if not row.get("peak_share_reliable", True):
+        share += "!"
     fast = row["impls"]["fastconv"]
-    return _line([row["name"], row["auto_algorithm"] or "", _duration(fast["median_s"]),
+    return _line([row["name"], _load_flag(row.get("load")), row["auto_algorithm"] or "",
+                  _duration(fast["median_s"]),
                   f"±{100 * fast['spread'] / 2:.0f}%", f"{row['rate']:.1f} {row['unit']}",
                   share, *peers, check, status])
 
@@ -797,12 +1269,69 @@ def header():
     return _line([name for name, _ in COLUMNS])
 
 
+def _load_flag(verdict):
+    return "busy" if verdict and verdict["busy"] else ""
+
+
+def busy_notes(rows, what="rows"):
+    """Lines under a table: what was seen during each row measured while the machine was busy
+    (the rows whose load column says "busy")."""
+    busy = [row for row in rows if row.get("load") and row["load"]["busy"]]
+    if not busy:
+        return []
+    lines = [f"busy: {len(busy)} of {len(rows)} {what} were measured while the machine was "
+             f"busy; their figures are unreliable:"]
+    lines += [f"  {row['name']}: {'; '.join(row['load']['reasons'])}" for row in busy]
+    return lines
+
+
+def peak_share_notes(rows):
+    unreliable = [row["name"] for row in rows if not row.get("peak_share_reliable", True)]
+    if not unreliable:
+        return []
+    return [f"peak share above 100% ({', '.join(unreliable)}), marked !: unreliable, and not "
+            f"judged against the target. The row beat the kernel that stands for the peak: its "
+            f"data fit in a cache the peak's do not, it reads more than it writes (a copy "
+            f"also reads its destination before writing it), or the load changed between the "
+            f"two timings."]
+
+
 LEGEND = """\
-fastconv: median time per call (spread: ± half the interquartile range). rate: GFLOP/s for
-conv2d, GB/s (bytes read + written) otherwise. peak: share of the sgemm peak (conv2d) or of the
-copy bandwidth, timed in the same loop. torch / opencv / numpy: peer time / fastconv time,
+load: "busy" when, while the row was timed, other processes used more than a quarter of a
+CPU, the hypervisor took CPU (steal), or a fixed calibration loop ran over 15% slower than at
+the start (what was seen is listed under the table). fastconv: median time per call (spread:
+± half the interquartile range). rate: GFLOP/s for conv2d, GB/s (bytes read + written)
+otherwise. peak: share of the sgemm peak (conv2d) or of the copy bandwidth, timed in the same
+loop ("!": above 100%, unreliable). torch / opencv / numpy: peer time / fastconv time,
 > 1 means fastconv is faster ("absent": not installed, "-": not applicable). check: every
-peer's result against fastconv's. target: the project's goal for the row (issue 3 §5)."""
+peer's result against fastconv's. target: "pass", or "FAIL" and the criteria missed, against
+the goals below; "n/a" when a criterion's peer is missing, and on --quick's small shapes."""
+
+_CRITERION_TEXT = {"peak": lambda b: f">= {100 * b:.0f}% of peak",
+                   "max_us": lambda b: f"<= {b:g} us per call"}
+
+
+def targets_legend(all_cases=None):
+    """The targets, one line per rule, naming the rows each applies to (a conv rule also
+    covers the row's +relu twin).
+
+    Example
+    -------
+    >>> print(targets_legend().splitlines()[2])
+      lenet_c1, lenet_c2: >= 1.5x torch
+    """
+    names = {}
+    for case in all_cases if all_cases is not None else cases():
+        if case.rule and not case.name.endswith("+relu"):
+            names.setdefault(case.rule, []).append(case.name)
+    lines = ["targets (each conv2d row's +relu twin has its layer's):"]
+    for rule, criteria in TARGETS.items():
+        if rule not in names:
+            continue
+        text = ", ".join(_CRITERION_TEXT.get(key, lambda b, key=key: f">= {b:g}x {key}")(bound)
+                         for key, bound in criteria.items())
+        lines.append(f"  {', '.join(names[rule])}: {text}")
+    return "\n".join(lines)
 
 
 def machine_info():
@@ -863,9 +1392,9 @@ def plot(rows, path):
 def add_arguments(parser):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for fastconv and every peer (default: all cores)")
-    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+    parser.add_argument("--repeat", type=int, default=None,
                         help=f"timed repeats per case; medians over them (default "
-                             f"{DEFAULT_REPEAT})")
+                             f"{DEFAULT_REPEAT}, {QUICK_REPEAT} with --quick)")
     parser.add_argument("--filter", default=None, metavar="PATTERN",
                         help="run the cases whose name matches this regex (or substring)")
     parser.add_argument("--json", default=None, metavar="FILE",
@@ -873,12 +1402,17 @@ def add_arguments(parser):
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="bar chart of the speed ratios to the peers (needs matplotlib)")
     parser.add_argument("--quick", action="store_true",
-                        help="small shapes and short timings: a smoke run for CI")
+                        help="small shapes, 3 repeats, short pauses: a smoke run for CI "
+                             "(its figures are not measurements)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--algorithms", action="store_true",
                         help="also time every conv2d algorithm fastconv accepts per conv case")
     parser.add_argument("--scaling", action="store_true",
                         help="also time the large layers on 1 vs 2 threads")
+    parser.add_argument("--load", action="store_true",
+                        help="also time the cases again beside a CPU-bound process, at 1 and "
+                             "at 2 (or --threads) threads, fastconv and torch: is the second "
+                             "thread a loss on a loaded machine?")
     return parser
 
 
@@ -896,29 +1430,48 @@ def run(args, out=None):
     if not chosen:
         say(f"no case matches --filter {args.filter!r}; --list shows them")
         return 2
-    if args.repeat < 1 or (args.threads is not None and args.threads < 1):
+    repeat = args.repeat if args.repeat is not None else (QUICK_REPEAT if args.quick
+                                                         else DEFAULT_REPEAT)
+    if repeat < 1 or (args.threads is not None and args.threads < 1):
         say("--repeat and --threads must be at least 1")
         return 2
     threads = args.threads or _cores()
     min_time = QUICK_MIN_TIME if args.quick else MIN_TIME
+    pause = QUICK_SETTLE_S if args.quick else SETTLE_S     # before timings that switch threads
+    settle = pause if threads > 1 else 0.0
     previous_threads = get_num_threads()
     set_num_threads(threads)
     peers = Peers(threads)
+    monitor = LoadMonitor(settle)
     try:
         config = show_config(print_=False)
         say(f"fastconv {__version__}: isa {config['isa']}, {threads} threads, "
-            f"{args.repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
+            f"{repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
                                   for p in ("torch", "opencv", "numpy")))
+        preflight = monitor.preflight(QUICK_PREFLIGHT_S if args.quick else PREFLIGHT_S)
+        if preflight["busy"]:
+            say(f"WARNING: the machine is busy ({'; '.join(preflight['reasons'])}): every "
+                f"timing below may be slowed, ratios and shares of peak distorted; rows timed "
+                f"while it stays busy say so in the load column")
+        elif not monitor.has_proc_stat:
+            say("note: /proc/stat is unreadable here: only the calibration loop watches "
+                "whether other processes take the CPU")
         peak_kernels = PeakKernels(threads, args.quick, peers.torch)
-        peaks = peak_kernels.measure(args.repeat, min_time)
+        token = monitor.begin()
+        peaks = peak_kernels.measure(repeat, min_time, settle)
+        peaks["load"] = monitor.end(token)
         others = "".join(f", {name} {peaks[name + '_sgemm_gflops']:.1f}"
                          for name in ("numpy", "torch")
                          if name != peaks["sgemm_source"] and peaks[name + "_sgemm_gflops"])
         say(f"machine peaks: sgemm {peaks['sgemm_gflops']:.1f} GFLOP/s ({peaks['sgemm_source']} "
             f"matmul n={peaks['sgemm_n']}{others}), copy {peaks['copy_gbs']:.1f} GB/s (np.copyto "
-            f"{peaks['copy_bytes'] >> 20} MiB, read + write); BLAS: {peaks['blas']}")
+            f"{peaks['copy_bytes'] >> 20} MiB, {peaks['copy_source']}, read + write); "
+            f"BLAS: {peaks['blas']}")
+        if peaks["load"]["busy"]:
+            say(f"  ! measured while the machine was busy ({'; '.join(peaks['load']['reasons'])}):"
+                f" the peaks may be far too low, and the shares of peak too high")
         if config["cpu_isa"] == "avx512" and "Haswell" in peaks["blas"]:
             forced = os.environ.get("OPENBLAS_CORETYPE")
             say("note: OpenBLAS runs its AVX2 (Haswell) sgemm on this AVX-512 CPU"
@@ -928,30 +1481,78 @@ def run(args, out=None):
         say(header())
         rows = []
         for case in chosen:
-            row = run_case(case, peers, peaks, args.repeat, min_time, args.algorithms,
-                           args.quick, peak_kernels)
+            row = run_case(case, peers, peaks, repeat, min_time, args.algorithms,
+                           args.quick, peak_kernels, monitor, settle)
             rows.append(row)
             say(format_row(row))
+        notes = busy_notes(rows) + peak_share_notes(rows)
+        if notes:
+            say()
+            say("\n".join(notes))
         say()
         say(LEGEND)
+        say(targets_legend())
         if args.algorithms:
             say()
             say(_algorithm_table(rows))
         scaling = None
         if args.scaling:
-            scaling = run_scaling(chosen, peers, args.repeat, min_time, args.quick)
+            scaling = run_scaling(chosen, peers, repeat, min_time, args.quick, monitor,
+                                  pause)
             say()
             say(_scaling_table(scaling))
+            notes = busy_notes(scaling)
+            if notes:
+                say("\n".join(notes))
+        load_rows = None
+        if args.load:
+            high = max(2, threads)
+            say()
+            say(f"running the cases again beside a CPU-bound process, at 1 and {high} threads")
+            load_rows, neighbour_pid = run_load(chosen, peers, repeat,
+                                 QUICK_LOAD_MIN_TIME if args.quick else LOAD_MIN_TIME, high,
+                                 args.quick, monitor, pause)
+            say(_load_table(load_rows, high))
+            notes = busy_notes(load_rows)
+            if notes:
+                say("\n".join(notes))
+            say(LOAD_LEGEND.format(threads=high))
+        busy_rows = {table: [r["name"] for r in table_rows or [] if r.get("load")
+                             and r["load"]["busy"]]
+                     for table, table_rows in (("rows", rows), ("scaling_rows", scaling),
+                                               ("load_rows", load_rows))}
+        flagged = sum(len(names) for names in busy_rows.values())
+        say()
+        if flagged or preflight["busy"] or peaks["load"]["busy"]:
+            say(f"WARNING: the machine was busy during this run ({flagged} rows "
+                f"flagged{', and the peaks' if peaks['load']['busy'] else ''}): these figures "
+                f"are not this machine's; run again when it is quiet")
+        else:
+            say("the machine looked quiet throughout (no other process took over a quarter "
+                "of a CPU, no steal, the calibration loop kept its speed)")
     finally:
         peers.restore()
         set_num_threads(previous_threads)
     if args.json:
-        document = {"settings": {"threads": threads, "repeat": args.repeat,
+        document = {"settings": {"threads": threads, "repeat": repeat,
                                  "quick": args.quick, "filter": args.filter,
-                                 "min_time_s": min_time, "blas_threads": peers.blas_threads,
+                                 "min_time_s": min_time, "settle_s": settle,
+                                 "blas_threads": peers.blas_threads,
                                  "check_tolerance": CHECK_TOLERANCE},
+                    "busy": dict(busy_rows, preflight=preflight,
+                                 limits={"others_cpus": OTHERS_CPU_LIMIT,
+                                         "steal_cpus": STEAL_CPU_LIMIT,
+                                         "calibration_slowdown": CALIBRATION_MARGIN,
+                                         "load_beyond_us": LOADAVG_LIMIT},
+                                 calibration_reference_s=monitor.reference_s,
+                                 calibration_loops_dropped=monitor.calibration_interfered),
                     "machine": machine_info(), "config": config, "versions": versions,
-                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling}
+                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling,
+                    "load": None if load_rows is None else {
+                        "threads": [1, max(2, threads)], "target": LOAD_TARGET,
+                        "neighbour": "one CPU-bound process of ours (a Python loop)",
+                        "neighbour_pid": neighbour_pid,
+                        "rows": load_rows}}
         with open(args.json, "w") as f:
             json.dump(document, f, indent=1)
         say(f"\nresults written to {args.json}")
@@ -978,13 +1579,49 @@ def _algorithm_table(rows):
 
 
 def _scaling_table(rows):
-    lines = [f"{'scaling':<20}  {'1 thread':<10}  {'2 threads':<10}  {'speed-up':<8}  target "
-             f">= {SCALING_TARGET}x"]
+    lines = [f"{'scaling':<20}  {'load':<4}  {'1 thread':<10}  {'2 threads':<10}  "
+             f"{'speed-up':<8}  target >= {SCALING_TARGET}x"]
     for row in rows:
-        lines.append(f"{row['name']:<20}  {_duration(row['one_thread_s']):<10}  "
+        busy = " (busy)" if _load_flag(row.get("load")) and row["target"] != "n/a" else ""
+        lines.append(f"{row['name']:<20}  {_load_flag(row.get('load')):<4}  "
+                     f"{_duration(row['one_thread_s']):<10}  "
                      f"{_duration(row['two_threads_s']):<10}  {row['speedup']:<8.2f}  "
-                     f"{row['target']}")
+                     f"{row['target']}{busy}")
     return "\n".join(lines)
+
+
+def _load_table(rows, threads):
+    hi = f"{threads}t"
+    lines = [f"{'under load':<20}  {'load':<4}  {'fastconv 1t':<11}  {'fastconv ' + hi:<11}  "
+             f"{hi + '/1t':<6}  {'torch 1t':<10}  {'torch ' + hi:<10}  {hi + '/1t':<6}  "
+             f"target <= {LOAD_TARGET}x"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['name']:<20}  {'':<4}  ERROR  {row['error']}")
+            continue
+        cells = []
+        for library, width in (("fastconv", 11), ("torch", 10)):
+            figures = row[library]
+            if "ratio" in figures:
+                cells += [f"{_duration(figures['1']['time_s']):<{width}}",
+                          f"{_duration(figures[str(threads)]['time_s']):<{width}}",
+                          f"{figures['ratio']:<6.2f}"]
+            else:
+                cells += [f"{'-':<{width}}", f"{'-':<{width}}", f"{'-':<6}"]
+        status = row["target"]["status"]
+        if _load_flag(row.get("load")) and status != "n/a":
+            status += " (busy)"
+        lines.append(f"{row['name']:<20}  {_load_flag(row.get('load')):<4}  "
+                     + "  ".join(cells) + f"  {status}")
+    return "\n".join(lines)
+
+
+LOAD_LEGEND = """\
+under load: the cases again with one CPU-bound process of ours beside them (started and
+killed by the command), fastconv and torch at 1 and at {threads} threads, interleaved; each
+time per call is throughput: the total time of blocks of back-to-back calls over the calls.
+{threads}t/1t above 1: more threads make the loaded machine slower. load: "busy" when other
+processes than ours took CPU too."""
 
 
 def main(argv=None):
