@@ -44,7 +44,9 @@ class BuildExt(build_ext):
         if os.environ.get("FASTCONV_SANITIZE", "") not in ("", "0"):
             # -O1 keeps the reports' stacks true; no recovery, so the first report is fatal
             sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-            compile_args = ["-O1", "-g", "-fno-omit-frame-pointer"] + sanitize
+            # no memory cache: every free is a real one, which ASan checks
+            compile_args = ["-O1", "-g", "-fno-omit-frame-pointer",
+                            "-DFC_NO_MEMORY_CACHE"] + sanitize
             link_args = sanitize
         openmp_flag = "-fopenmp"
         use_openmp = os.environ.get("FASTCONV_NO_OPENMP", "") in ("", "0")

@@ -75,12 +75,44 @@ def get_num_threads():
     return _ext.get_num_threads()
 
 
+def empty_cache():
+    """Free the memory fastconv keeps for reuse; returns how many bytes that was.
+
+    Large workspaces and outputs (64 KiB and more) that fastconv frees are kept, up to
+    :func:`set_cache_limit` bytes (256 MiB by default), and handed to the next call that needs
+    that much: back-to-back calls of the same layers then reuse memory instead of faulting in
+    fresh pages from the OS (up to a third of a small training step's time otherwise).
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> y = fastconv.relu(np.ones((256, 256), np.float32)); del y
+    >>> fastconv.empty_cache() >= 256 * 256 * 4
+    True
+    """
+    return _ext.cache_empty()
+
+
+def set_cache_limit(nbytes):
+    """Keep at most ``nbytes`` of freed workspaces and outputs for reuse (0: keep none, and free
+    what is kept).  See :func:`empty_cache`."""
+    if isinstance(nbytes, bool):
+        raise TypeError(f"set_cache_limit: nbytes must be an int, got {nbytes!r}")
+    try:
+        nbytes = operator.index(nbytes)
+    except TypeError:
+        raise TypeError(f"set_cache_limit: nbytes must be an int, got {nbytes!r}") from None
+    if not 0 <= nbytes < 2**63:
+        raise ValueError(f"set_cache_limit: nbytes must be between 0 and 2**63 - 1, got {nbytes}")
+    _ext.cache_set_limit(nbytes)
+
+
 def show_config(print_=True):
     """Print and return fastconv's build and run-time configuration.
 
     Returns a dict: version, isa (the path in use), cpu_isa (the best this CPU supports),
     num_threads, openmp (whether the build has OpenMP), openmp_wait (how its idle threads
-    wait: see fastconv/_openmp.py) and kernels (op -> kernel name, for float32).
+    wait: see fastconv/_openmp.py), memory_cache (see :func:`empty_cache`) and kernels (op -> kernel name, for float32).
     """
     # one entry per conv2d algorithm (auto is a choice among them), then the other families
     ops = tuple(f"conv2d_{name}" for name in _ext.ALGORITHMS if name != "auto") + (
@@ -92,6 +124,8 @@ def show_config(print_=True):
         "num_threads": get_num_threads(),
         "openmp": _ext.has_openmp(),
         "openmp_wait": _openmp.wait_policy if _ext.has_openmp() else "no threads",
+        "memory_cache": "{:.1f} of {:.0f} MiB held".format(
+            *(b / 2**20 for b in _ext.cache_info())),
         "kernels": {op: _ext.kernel_name(op, "float32") for op in ops},
     }
     if print_:

@@ -129,6 +129,16 @@ cdef extern from "common/internal.h" nogil:
     void *fc_aligned_alloc(int64_t bytes)
     void fc_aligned_free(void *p)
 
+cdef extern from "common/memory.h" nogil:
+    void fc_cache_set_limit(int64_t bytes)
+    int64_t fc_cache_limit()
+    int64_t fc_cache_bytes()
+    int64_t fc_cache_empty()
+
+cdef extern from "_output_memory.h":
+    object fc_output_handler_capsule()
+    object PyDataMem_SetHandler(object handler)
+
 cdef extern from "common/parallel.h" nogil:
     void fc_task_range(int64_t total, int64_t count, int64_t i, int64_t *begin, int64_t *end)
     int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task)
@@ -641,6 +651,34 @@ def probe_schedule(int threads, tasks_per_phase):
     phase = np.repeat(np.arange(tasks.size), tasks)
     task = np.arange(total) - first[phase]
     return phase, task, started, thread
+
+
+_OUTPUT_HANDLER = fc_output_handler_capsule()
+
+
+def empty(shape, dtype):
+    """np.empty(shape, dtype) whose data comes from the C library's block cache
+    (csrc/common/memory.c) and returns there when the array is freed: the outputs of
+    back-to-back calls reuse memory instead of faulting in fresh pages.  Only fastconv's own
+    allocations use it: numpy's handler is restored at once."""
+    previous = PyDataMem_SetHandler(_OUTPUT_HANDLER)
+    try:
+        return np.empty(shape, dtype)
+    finally:
+        PyDataMem_SetHandler(previous)
+
+
+def cache_info():
+    """(bytes held, limit) of the block cache."""
+    return fc_cache_bytes(), fc_cache_limit()
+
+
+def cache_set_limit(int64_t nbytes):
+    fc_cache_set_limit(nbytes)
+
+
+def cache_empty():
+    return fc_cache_empty()
 
 
 def size_aligned_alloc_succeeds(int64_t nbytes):

@@ -1,6 +1,4 @@
-/* Size checks, workspace allocation, thread settings and status strings used by every op. */
-#define _POSIX_C_SOURCE 200112L /* posix_memalign */
-#include <stdlib.h>
+/* Size checks, thread settings and status strings used by every op. */
 
 #include "common/internal.h"
 
@@ -14,20 +12,6 @@ fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out)
     *out = product;
     return FC_OK;
 }
-
-void *fc_aligned_alloc(int64_t bytes)
-{
-    /* past 2**62 bytes no machine has the memory; refusing here also keeps the rounding below
-     * from passing SIZE_MAX / 2 (and sanitizer runtimes from aborting on the request) */
-    if (bytes < 0 || bytes > ((int64_t)1 << 62)) return NULL;
-    size_t rounded = ((size_t)bytes + 63) & ~(size_t)63;
-    if (rounded == 0) rounded = 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, rounded) != 0) return NULL;
-    return p;
-}
-
-void fc_aligned_free(void *p) { free(p); }
 
 /* Threads: OpenMP's own setting is the source of truth, so that OMP_NUM_THREADS,
  * omp_set_num_threads and threadpoolctl (which calls omp_set_num_threads in the OpenMP runtime

@@ -47,10 +47,7 @@ static inline int64_t fc_floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -fc_ceil_div(-a, b);
 }
 
-/* 64-byte aligned workspace (a cache line, and a whole AVX-512 register). NULL on failure or
- * on a size that overflows. */
-void *fc_aligned_alloc(int64_t bytes);
-void fc_aligned_free(void *p);
+#include "common/memory.h" /* fc_aligned_alloc, fc_aligned_free */
 
 /* Threads an op's parallel region may use for `work` units (multiply-adds, elements visited):
  * at most fc_get_num_threads(), and no more than give each thread FC_MIN_WORK_PER_THREAD,
