@@ -90,7 +90,7 @@ def _ones32(*shape):
     return np.ones(shape, np.float32)
 
 
-def _huge_view(*shape):
+def huge_view(*shape):
     """A float32 input of any size that owns one element (a zero-stride broadcast view)."""
     return np.broadcast_to(np.float32(1), shape)
 
@@ -286,7 +286,7 @@ MAX_POOL2D = Op(
         Twin("pool_padding", lambda m: m.max_pool2d(_f64(*_X), 3, padding=2), ValueError),
         Twin("pool_dtype", lambda m: m.max_pool2d(np.zeros(_X, np.int32), 2), TypeError),
     ),
-    huge=lambda: fastconv.max_pool2d(_huge_view(1, 1, 2**21, 2**21), 1),
+    huge=lambda: fastconv.max_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
     determinism=(
         Sample("max_pool2d_and_backward",
                lambda d: (lambda y, i: [y, i, fastconv.max_pool2d_backward(d["gp"], i,
@@ -326,7 +326,7 @@ AVG_POOL2D = Op(
     twin_errors=(
         Twin("pool_small", lambda m: m.avg_pool2d(_f64(1, 1, 2, 2), 3), ValueError),
     ),
-    huge=lambda: fastconv.avg_pool2d(_huge_view(1, 1, 2**21, 2**21), 1),
+    huge=lambda: fastconv.avg_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
     determinism=(
         Sample("avg_pool2d_and_backward",
                lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, count_include_pad=False),
