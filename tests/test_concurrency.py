@@ -3,7 +3,8 @@ equal to serial calls, and the GIL is really released while the C code runs.
 
 Every op (the op table's samples, tests/ops.py: conv2d with each algorithm, conv2d_backward,
 both pools and their backward passes, ReLU, linear and their backward passes, out= and in-place
-forms; and the C references and a fastconv.nn training step) is first run serially; then 8 threads, released together by a Barrier, run the ops in rotation
+forms; and the C references and a fastconv.nn training step) is first run serially; then 8
+threads, released together by a Barrier, run the ops in rotation
 (thread i starts at op i, so different kernels run at the same moment) on one shared input set
 and on inputs of their own, with one and with two OpenMP threads each (libgomp gives every
 Python thread its own team, so the teams overlap).  Results never depend on the thread count, so
@@ -143,10 +144,11 @@ def test_the_teams_split(serial, restore_threads):
         if sample.work is None:
             continue
         work = sample.work(inputs[0], expected[0][k])
-        assert _ext.probe_team_size(work) == 2, \
-            f"{op.name} ({sample.name}) of concurrency_inputs: {work} {op.work_unit} run a single thread"
+        assert _ext.probe_team_size(work) == 2, (
+            f"{op.name} ({sample.name}) of concurrency_inputs: {work} {op.work_unit} run a "
+            f"single thread")
         probed.append(op.name)
-    # the samples the teams are sized by: each op's work unit once at least
+    # a sample of every kind of work unit (multiply-adds, window visits, elements) is probed
     assert {"conv2d", "max_pool2d", "relu", "linear"} <= set(probed)
 
 

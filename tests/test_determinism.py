@@ -71,7 +71,8 @@ def test_bitwise_identical_over_repeats_and_thread_counts(isa, restore_threads, 
         for n in THREADS:
             fastconv.set_num_threads(n)
             assert _ext.probe_team_size(units) == n, (
-                f"{case}: {units} {op.work_unit} run {_ext.probe_team_size(units)} threads, not {n}")
+                f"{case}: {units} {op.work_unit} run {_ext.probe_team_size(units)} threads, "
+                f"not {n}")
     for repeat in range(1, REPEATS):
         threads = THREADS[repeat % len(THREADS)]
         fastconv.set_num_threads(threads)
