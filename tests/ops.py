@@ -16,8 +16,8 @@ A row (``Op``) holds what the suites need to know of an op:
   ``assert_reduction_close`` for sums, whose bound grows with the reduction length.
 * ``outputs``: the arguments the op writes (``out=``); every other argument is read only.
   ``in_place``: the input ``out`` may be (the same array), or None.
-* ``allocations(kwargs)``: how many arrays a call allocates for its results (what the memory
-  limit of test_sizes counts; checked in test_ops with the ``nan_outputs`` recorder).
+* ``allocations(kwargs)``: how many arrays a call allocates for its results, each counted
+  against the memory limit (test_sizes); checked in test_ops with the ``nan_outputs`` recorder.
 * ``work_unit``: what the op's driver sizes its team by (determinism's team-size probe).
 * ``example(dtype)``: a small valid call, ``(args, kwargs)``.  ``flags``: its boolean
   arguments, each with a value that has no truth value (test_errors).
@@ -60,6 +60,7 @@ class Twin(NamedTuple):
 
 
 class Op(NamedTuple):
+    """A row of the table; the module's docstring says what each field is for."""
     name: str
     fn: Callable
     reference: Callable
