@@ -5,8 +5,9 @@ checks) and tests/valgrind_smoke.py (a few calls each under valgrind memcheck). 
 is one line: ``ok(op, name, build)`` or ``err(op, name, exception, build, match)``, where
 ``build()`` makes the case's arrays once and returns ``call(fn, *args, **kwargs)``.
 
-Imports only numpy and fastconv (no pytest): valgrind_smoke.py runs it under valgrind, where
-every import costs seconds.
+Imports only numpy, fastconv and the op table (tests/ops.py: numpy, fastconv and the oracle; no
+pytest): valgrind_smoke.py runs it under valgrind, where every import costs seconds.  Each
+case's op must be a row of the table; test_leaks.py checks that every row has cases.
 """
 import itertools
 from collections import namedtuple
@@ -16,18 +17,26 @@ import numpy as np
 import fastconv
 import fastconv.reference as ref
 from fastconv import _ext
+from ops import BY_NAME
 
 Case = namedtuple("Case", "op name build raises match")
 
 
+def _row(op):
+    """The op's name, checked against the op table (tests/ops.py): every case is of a row."""
+    if op not in BY_NAME:
+        raise KeyError(f"leak_cases: {op!r} is not a row of tests/ops.py")
+    return op
+
+
 def ok(op, name, build):
     """A call that must succeed."""
-    return Case(op, name, build, None, None)
+    return Case(_row(op), name, build, None, None)
 
 
 def err(op, name, raises, build, match=""):
     """A call that must raise `raises` with a message starting "<op>: " and holding `match`."""
-    return Case(op, name, build, raises, match)
+    return Case(_row(op), name, build, raises, match)
 
 
 class Call:

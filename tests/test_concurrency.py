@@ -1,9 +1,10 @@
 """Concurrency (issue 5 §4): several Python threads calling fastconv at once get results bitwise
 equal to serial calls, and the GIL is really released while the C code runs.
 
-Every op (conv2d with each algorithm, conv2d_backward, both pools and their backward passes,
-ReLU, linear and their backward passes, out= and in-place forms, a fastconv.nn training step)
-is first run serially; then 8 threads, released together by a Barrier, run the ops in rotation
+Every op (the op table's samples, tests/ops.py: conv2d with each algorithm, conv2d_backward,
+both pools and their backward passes, ReLU, linear and their backward passes, out= and in-place
+forms; and the C references and a fastconv.nn training step) is first run serially; then 8
+threads, released together by a Barrier, run the ops in rotation
 (thread i starts at op i, so different kernels run at the same moment) on one shared input set
 and on inputs of their own, with one and with two OpenMP threads each (libgomp gives every
 Python thread its own team, so the teams overlap).  Results never depend on the thread count, so
@@ -24,7 +25,9 @@ import fastconv
 import fastconv.reference
 from fastconv import _ext
 from fastconv.models import lenet5
+from ops import OPS as TABLE, Sample, concurrency_inputs
 from subprocess_env import subprocess_env
+from tolerances import assert_bitwise_equal
 
 N_THREADS = 8
 ROUNDS = 2  # each thread runs every op this many times
@@ -32,97 +35,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---- the ops ----------------------------------------------------------------------------------
-
-def make_inputs(seed):
-    """One input set; shapes small enough for 8 threads x every op x ROUNDS to take < 1 s, big
-    enough that two OpenMP threads really split the convolutions (see test_the_teams_split)."""
-    rng = np.random.default_rng(seed)
-    f = np.float32
-    x = rng.standard_normal((4, 16, 32, 32)).astype(f)
-    w = rng.standard_normal((24, 16, 3, 3)).astype(f)
-    d = dict(
-        x=x, w=w, b=rng.standard_normal(24).astype(f),
-        w1=rng.standard_normal((24, 16, 1, 1)).astype(f),
-        wd=rng.standard_normal((32, 1, 3, 3)).astype(f),
-        x64=x.astype(np.float64), w64=w.astype(np.float64),
-        g=rng.standard_normal((4, 24, 16, 16)).astype(f),
-        img=rng.standard_normal((4, 1, 28, 28)).astype(f),
-        # LeNet-5's fc1 at batch 64: a team of two at 2 threads
-        xl=rng.standard_normal((64, 400)).astype(f), wl=rng.standard_normal((120, 400)).astype(f),
-        bl=rng.standard_normal(120).astype(f), gl=rng.standard_normal((64, 120)).astype(f),
-    )
-    d["gpool"] = rng.standard_normal((4, 16, 16, 16)).astype(f)
-    return d
-
-
-def _conv(algorithm, **kw):
-    def run(d, own):
-        return [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, algorithm=algorithm, **kw)]
-    return run
-
-
-def conv_stride2(d, own):
-    return [fastconv.conv2d(d["x"], d["w"], d["b"], stride=2, padding=1, activation="relu")]
-
-
-def conv_pointwise(d, own):
-    return [fastconv.conv2d(d["x"], d["w1"], d["b"], algorithm="pointwise")]
-
-
-def conv_depthwise(d, own):
-    return [fastconv.conv2d(d["x"], d["wd"], groups=16, padding=1, algorithm="depthwise")]
-
-
-def conv_float64(d, own):
-    return [fastconv.conv2d(d["x64"], d["w64"], padding=1)]
-
-
-def conv_out(d, own):
-    """out= into a per-thread array that is reused from call to call."""
-    out = own.setdefault("conv_out", np.empty((4, 24, 32, 32), np.float32))
-    out.fill(np.nan)
-    result = fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, out=out)
-    assert result is out
-    return [out.copy()]
-
-
-def conv_backward(d, own):
-    return list(fastconv.conv2d_backward(d["g"], d["x"], d["w"], stride=2, padding=1))
-
-
-def max_pool(d, own):
-    y, idx = fastconv.max_pool2d(d["x"], 3, 2, 1, return_indices=True)
-    return [y, idx, fastconv.max_pool2d_backward(d["gpool"], idx, d["x"].shape)]
-
-
-def avg_pool(d, own):
-    y = fastconv.avg_pool2d(d["x"], 3, 2, 1, count_include_pad=False)
-    return [y, fastconv.avg_pool2d_backward(d["gpool"], d["x"].shape, 3, 2, 1,
-                                            count_include_pad=False)]
-
-
-def relu_ops(d, own):
-    y = fastconv.relu(d["x"])
-    out = own.setdefault("relu_out", np.empty_like(d["x"]))
-    fastconv.relu(d["x"], out=out)
-    inplace = own.setdefault("relu_inplace", np.empty_like(d["x"]))
-    np.copyto(inplace, d["x"])
-    assert fastconv.relu(inplace, out=inplace) is inplace
-    gx = fastconv.relu_backward(d["x"], y)
-    g_inplace = own.setdefault("relu_g", np.empty_like(d["x"]))
-    np.copyto(g_inplace, d["x"])
-    fastconv.relu_backward(g_inplace, y, out=g_inplace)
-    return [y, out.copy(), inplace.copy(), gx, g_inplace.copy()]
-
-
-def linear_ops(d, own):
-    """linear with bias and ReLU, into a reused out=, and its backward."""
-    y = fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")
-    out = own.setdefault("linear_out", np.empty((64, 120), np.float32))
-    out.fill(np.nan)
-    assert fastconv.linear(d["xl"], d["wl"], d["bl"], out=out) is out
-    return [y, out.copy(), *fastconv.linear_backward(d["gl"], d["xl"], d["wl"])]
-
 
 def reference_ops(d, own):
     """The C references (fastconv.reference) release the GIL too; small slices: they are naive."""
@@ -144,9 +56,11 @@ def nn_step(d, own):
     return [logits, grad] + [p.grad for p in model.parameters()]
 
 
-OPS = [_conv("direct"), _conv("im2col", activation="relu"), _conv("auto"), conv_stride2,
-       conv_pointwise, conv_depthwise, conv_float64, conv_out, conv_backward, max_pool, avg_pool,
-       relu_ops, linear_ops, reference_ops, nn_step]
+# every op's samples (tests/ops.py: each row's ``concurrency``, on concurrency_inputs(seed)), the
+# first being the direct conv2d the single-op tests below run; then what is not a row
+SAMPLES = [sample for op in TABLE for sample in op.concurrency] + [
+    Sample("reference_ops", reference_ops), Sample("nn_step", nn_step)]
+OPS = [sample.run for sample in SAMPLES]
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -154,8 +68,7 @@ OPS = [_conv("direct"), _conv("im2col", activation="relu"), _conv("auto"), conv_
 def assert_bitwise(actual, expected, what):
     assert len(actual) == len(expected), what
     for i, (a, e) in enumerate(zip(actual, expected)):
-        assert a.dtype == e.dtype and a.shape == e.shape, f"{what}, result {i}"
-        assert a.tobytes() == e.tobytes(), f"{what}, result {i}: not bitwise equal to serial"
+        assert_bitwise_equal(a, e, f"{what}, result {i} against serial")
 
 
 def run_threads(target, count=N_THREADS, timeout=120):
@@ -184,7 +97,7 @@ def run_threads(target, count=N_THREADS, timeout=120):
 @pytest.fixture(scope="module")
 def serial():
     """Inputs of seeds 0..N_THREADS-1 and every op's serial results on them (one thread)."""
-    inputs = [make_inputs(seed) for seed in range(N_THREADS)]
+    inputs = [concurrency_inputs(seed) for seed in range(N_THREADS)]
     saved = fastconv.get_num_threads()
     fastconv.set_num_threads(1)  # the threaded runs are then also checked against one thread
     try:
@@ -200,7 +113,7 @@ def rotate(i, barrier, inputs_of, expected_of, rounds=ROUNDS):
     for step in range(rounds * len(OPS)):
         k = (i + step) % len(OPS)
         result = OPS[k](inputs_of(i), own)
-        assert_bitwise(result, expected_of(i)[k], f"thread {i}, op {OPS[k].__name__}")
+        assert_bitwise(result, expected_of(i)[k], f"thread {i}, op {SAMPLES[k].name}")
 
 
 # ---- results equal serial ---------------------------------------------------------------------
@@ -216,7 +129,7 @@ def test_threads_get_the_serial_results(serial, restore_threads, threads, sharin
                                           lambda j: expected[pick(j)]))
     for d, saved in zip(inputs, before):  # nobody wrote into an input
         for name in d:
-            assert d[name].tobytes() == saved[name].tobytes(), f"input {name} was modified"
+            assert_bitwise_equal(d[name], saved[name], f"input {name} was modified")
 
 
 @pytest.mark.skipif(not _ext.has_openmp(), reason="built without OpenMP: one thread per op")
@@ -225,12 +138,18 @@ def test_the_teams_split(serial, restore_threads):
     nothing about overlapping teams): the drivers size the team by multiply-adds (conv2d),
     window visits (pools) and elements (ReLU)."""
     fastconv.set_num_threads(2)
-    n, c, h, w = serial[0][0]["x"].shape
-    k = serial[0][0]["w"].shape[0]
-    xl, wl = serial[0][0]["xl"], serial[0][0]["wl"]
-    for what, work in [("conv2d", n * k * h * w * c * 9), ("max_pool2d", n * c * h * w // 4 * 9),
-                       ("relu", n * c * h * w), ("linear", xl.size * wl.shape[0])]:
-        assert _ext.probe_team_size(work) == 2, f"{what} of make_inputs runs a single thread"
+    inputs, expected = serial
+    probed = []
+    for k, (op, sample) in enumerate((op, sample) for op in TABLE for sample in op.concurrency):
+        if sample.work is None:
+            continue
+        work = sample.work(inputs[0], expected[0][k])
+        assert _ext.probe_team_size(work) == 2, (
+            f"{op.name} ({sample.name}) of concurrency_inputs: {work} {op.work_unit} run a "
+            f"single thread")
+        probed.append(op.name)
+    # a sample of every kind of work unit (multiply-adds, window visits, elements) is probed
+    assert {"conv2d", "max_pool2d", "relu", "linear"} <= set(probed)
 
 
 def test_set_num_threads_from_another_thread_changes_nothing(serial, restore_threads):

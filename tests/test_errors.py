@@ -2,8 +2,12 @@
 
 Every message starts with "<op>: ", names the argument as in the signature, and shows the
 offending shape as str(tuple(shape)) or the offending value's repr.
+
+Checks that hold for a family of ops (the pools, the ops with out=, the flags, the reference
+twins) take the ops from the op table, tests/ops.py.
 """
 
+import inspect
 import re
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 
 import fastconv
 import fastconv.reference
+from ops import BY_NAME, OPS
 
 
 def msg(op, names=(), texts=()):
@@ -31,11 +36,30 @@ def f64(*shape):
 X = f64(1, 3, 5, 5)
 W = f64(2, 3, 3, 3)
 
-POOLS = ["max_pool2d", "avg_pool2d"]
+
+
+def _parameters(op):
+    return list(inspect.signature(BY_NAME[op].fn).parameters)
+
+
+def _required(op):
+    """The parameters without a default value."""
+    return [name for name, p in inspect.signature(BY_NAME[op].fn).parameters.items()
+            if p.default is p.empty]
+
+
+# from the op table: the pools, and the ops whose only array is x (the pools and ReLU)
+POOLS = [op.name for op in OPS if _required(op.name) == ["x", "kernel_size"]]
+X_ONLY = [op.name for op in OPS if _required(op.name) in (["x"], ["x", "kernel_size"])]
 
 
 def pool(op, x, *args, **kwargs):
-    return getattr(fastconv, op)(x, *args, **kwargs)
+    return BY_NAME[op].fn(x, *args, **kwargs)
+
+
+def call_x(op, x):
+    """The op on x alone (a pool with kernel_size 2)."""
+    return pool(op, x, 2) if "kernel_size" in _parameters(op) else BY_NAME[op].fn(x)
 
 
 def test_msg_helper_checks_what_it_claims():
@@ -141,7 +165,7 @@ POOL_OUT_OF_RANGE = [
 
 @pytest.mark.parametrize("op,name,value", [
     (op, name, value) for op in POOLS for name, value in POOL_OUT_OF_RANGE
-    if not (op == "avg_pool2d" and name == "dilation")  # avg_pool2d has no dilation
+    if name in _parameters(op)  # avg_pool2d has no dilation
 ], ids=str)
 def test_pool_out_of_range_value_is_a_value_error_with_the_value(op, name, value):
     kwargs = {"kernel_size": 2, name: value}
@@ -176,7 +200,7 @@ def test_conv2d_sequence_of_wrong_length_is_an_error_with_its_repr(name, value):
     (op, name, value) for op in POOLS
     for name in ("kernel_size", "stride", "padding", "dilation")
     for value in [1.5, "2", True, (1, 1.5), (False, 1), None]
-    if not (op == "avg_pool2d" and name == "dilation")  # avg_pool2d has no dilation
+    if name in _parameters(op)  # avg_pool2d has no dilation
     and not (name == "stride" and value is None)  # stride=None means stride = kernel_size
 ], ids=repr)
 def test_pool_non_integer_argument_is_a_type_error_naming_it(op, name, value):
@@ -222,7 +246,7 @@ def test_conv2d_input_smaller_than_dilated_kernel_is_a_value_error_with_both_sha
 def test_pool_input_smaller_than_kernel_is_a_value_error_with_the_shape(op):
     with pytest.raises(ValueError, match=msg(op, [], ["(1, 1, 2, 2)"])):
         pool(op, f64(1, 1, 2, 2), 3)
-    if op == "max_pool2d":
+    if "dilation" in _parameters(op):
         with pytest.raises(ValueError, match=msg(op, [], ["(1, 1, 4, 4)"])):
             pool(op, f64(1, 1, 4, 4), 3, padding=1, dilation=3)
 
@@ -314,14 +338,11 @@ def test_conv2d_non_float_dtype_is_a_type_error_naming_it(role, dtype):
 
 
 @pytest.mark.parametrize("dtype", BAD_DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("op", POOLS + ["relu"])
+@pytest.mark.parametrize("op", X_ONLY)
 def test_pool_and_relu_non_float_dtype_is_a_type_error_naming_it(op, dtype):
     x = _bad((1, 2, 4, 4), dtype)
     with pytest.raises(TypeError, match=msg(op, ["x"], [np.dtype(dtype).name])):
-        if op == "relu":
-            fastconv.relu(x)
-        else:
-            pool(op, x, 2)
+        call_x(op, x)
 
 
 @pytest.mark.parametrize("xd,wd,bd,bad", [
@@ -344,10 +365,10 @@ def test_conv2d_none_in_place_of_an_array_is_a_type_error(role):
         fastconv.conv2d(args["x"], args["weight"])
 
 
-@pytest.mark.parametrize("op", POOLS + ["relu"])
+@pytest.mark.parametrize("op", X_ONLY)
 def test_pool_and_relu_none_in_place_of_x_is_a_type_error(op):
     with pytest.raises(TypeError, match=msg(op, ["x"])):
-        fastconv.relu(None) if op == "relu" else pool(op, None, 2)
+        call_x(op, None)
 
 
 @pytest.mark.parametrize("value", [3.0, np.float64(3.0)])
@@ -433,19 +454,23 @@ def _unaligned(shape):
 
 def test_unaligned_out_is_a_value_error_naming_out():
     # the C code needs aligned elements; the bridge's check named its own "y", not the "out="
-    # of the signature
+    # of the signature.  Every op of the table with an out= (and in place, where out may be
+    # an input).
+    with_out = [op for op in OPS if "out" in op.outputs]
+    assert {op.name for op in with_out} >= {"conv2d", "relu", "relu_backward", "linear"}
     x, w, shape = _conv_out_case()
     with pytest.raises(ValueError, match=msg("conv2d", ["out", "aligned"])):
         fastconv.conv2d(x, w, out=_unaligned(shape))
-    with pytest.raises(ValueError, match=msg("relu", ["out", "aligned"])):
-        fastconv.relu(np.ones(5), out=_unaligned((5,)))
-    in_place = _unaligned((5,))
-    with pytest.raises(ValueError, match=msg("relu", ["out", "aligned"])):
-        fastconv.relu(in_place, out=in_place)
-    with pytest.raises(ValueError, match=msg("relu_backward", ["out", "aligned"])):
-        fastconv.relu_backward(np.ones(5), np.ones(5), out=_unaligned((5,)))
-    with pytest.raises(ValueError, match=msg("linear", ["out", "aligned"])):
-        fastconv.linear(np.ones((3, 4)), np.ones((2, 4)), out=_unaligned((3, 2)))
+    for op in with_out:
+        args, kwargs = op.example()
+        shape = op.fn(*args, **kwargs).shape
+        with pytest.raises(ValueError, match=msg(op.name, ["out", "aligned"])):
+            op.fn(*args, out=_unaligned(shape), **kwargs)
+        if op.in_place is not None:
+            at = _parameters(op.name).index(op.in_place)
+            in_place = _unaligned(args[at].shape)
+            with pytest.raises(ValueError, match=msg(op.name, ["out", "aligned"])):
+                op.fn(*args[:at], in_place, *args[at + 1:], out=in_place, **kwargs)
 
 
 def test_conv2d_out_that_is_x_itself_is_a_value_error():
@@ -519,30 +544,16 @@ def test_conv2d_unhashable_option_is_a_value_error_naming_it(name, value):
         fastconv.conv2d(X, W, **{name: value})
 
 
-AMBIGUOUS = np.array([True, False])
-FLAG_CALLS = {
-    "max_pool2d": lambda **kw: fastconv.max_pool2d(X, 2, **kw),
-    "avg_pool2d": lambda **kw: fastconv.avg_pool2d(X, 2, **kw),
-    "avg_pool2d_backward": lambda **kw: fastconv.avg_pool2d_backward(
-        np.ones((1, 3, 2, 2)), X.shape, 2, **kw),
-    "conv2d_backward": lambda **kw: fastconv.conv2d_backward(np.ones((1, 2, 3, 3)), X, W, **kw),
-    "linear_backward": lambda **kw: fastconv.linear_backward(f64(4, 2), f64(4, 3), f64(2, 3),
-                                                             **kw),
-}
-
-
-@pytest.mark.parametrize("op,name,value", [
-    ("max_pool2d", "ceil_mode", AMBIGUOUS), ("max_pool2d", "return_indices", AMBIGUOUS),
-    ("avg_pool2d", "ceil_mode", AMBIGUOUS), ("avg_pool2d", "count_include_pad", AMBIGUOUS),
-    ("avg_pool2d_backward", "count_include_pad", AMBIGUOUS),
-    ("conv2d_backward", "output_mask", (True, AMBIGUOUS, True)),
-    ("linear_backward", "output_mask", (AMBIGUOUS, True, True)),
-], ids=lambda v: v if isinstance(v, str) else "")
+# every boolean argument of the op table (``flags``), with a value that has no truth value
+@pytest.mark.parametrize("op,name,value", [(op.name, name, value) for op in OPS
+                                           for name, value in op.flags],
+                         ids=lambda v: v if isinstance(v, str) else "")
 def test_flag_without_a_truth_value_is_a_type_error_naming_it(op, name, value):
     # found by tests/test_fuzz.py: a flag given as an array of two bools raised numpy's bare
     # "The truth value of an array with more than one element is ambiguous" ValueError
+    args, kwargs = BY_NAME[op].example()
     with pytest.raises(TypeError, match=msg(op, [name])):
-        FLAG_CALLS[op](**{name: value})
+        BY_NAME[op].fn(*args, **kwargs, **{name: value})
 
 
 @pytest.mark.parametrize("xs,ws,groups", [((1, 3, 5, 5), (2, 3, 3, 3), 1),
@@ -590,21 +601,9 @@ def test_zero_batch_returns_empty_arrays_of_the_right_shape_for_every_op(dtype):
 
 # --- the reference twins validate the same way ----------------------------------------------
 
-@pytest.mark.parametrize("call,exc", [
-    (lambda m: m.conv2d(f64(1, 3, 5, 5), f64(2, 2, 3, 3)), ValueError),
-    (lambda m: m.conv2d(f32(1, 3, 5, 5), f64(2, 3, 3, 3)), TypeError),
-    (lambda m: m.conv2d(X, W, stride=0), ValueError),
-    (lambda m: m.conv2d(X, W, padding=2**63), ValueError),
-    (lambda m: m.max_pool2d(X, 3, padding=2), ValueError),
-    (lambda m: m.max_pool2d(X.astype(np.int32), 2), TypeError),
-    (lambda m: m.avg_pool2d(f64(1, 1, 2, 2), 3), ValueError),
-    (lambda m: m.relu(None), TypeError),
-    (lambda m: m.linear(f64(4, 3), f64(2, 5)), ValueError),
-    (lambda m: m.linear(f32(4, 3), f32(2, 3), f64(2)), TypeError),
-    (lambda m: m.linear_backward(f64(4, 3), f64(4, 3), f64(2, 3)), ValueError),
-], ids=["channels", "dtypes", "stride", "huge_padding", "pool_padding", "pool_dtype",
-        "pool_small", "relu_none", "linear_features", "linear_bias_dtype",
-        "linear_backward_grad_output"])
+# the op table's twin errors: invalid calls that fastconv and its reference twin refuse alike
+@pytest.mark.parametrize("call,exc", [pytest.param(twin.call, twin.raises, id=twin.name)
+                                      for op in OPS for twin in op.twin_errors])
 def test_reference_twins_raise_the_same_errors(call, exc):
     with pytest.raises(exc) as fast:
         call(fastconv)

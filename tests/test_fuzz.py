@@ -22,6 +22,10 @@ does not, or the other way round, and 0 * inf = NaN makes both answers right.  V
 whose output exceeds MAX_OUTPUT_BYTES or whose oracle would cost more than MAX_ORACLE_WORK
 (e.g. 'same' padding of 2**31 for a huge dilation) are rejected, not run.
 
+The targets are the rows of the op table (tests/ops.py): each op's function, oracle, bound and
+tolerance are the row's, and its calls come from its drawer ``<op>_calls`` below (a row
+without one fails ``test_fuzz``).
+
 Budget (environment variable FASTCONV_FUZZ_SECONDS):
 
 * unset: a fixed QUICK_EXAMPLES examples per target, under the suite's hypothesis profile, so
@@ -54,7 +58,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import fastconv
 import oracle
-from tolerances import assert_exact, assert_reduction_close
+from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LINEAR,
+                 LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD)
 
 
 def _budget():
@@ -77,7 +82,7 @@ REPLAY_SEED = os.environ.get("FASTCONV_FUZZ_SEED")
 VERBOSE = SECONDS is not None
 QUICK_EXAMPLES = 250
 CHUNK_EXAMPLES = 100
-TARGETS = 10
+TARGETS = len(OPS)
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 # Largest valid output the fuzzer actually computes; a valid draw beyond it is rejected
@@ -698,21 +703,17 @@ def conv2d_calls(draw):
         b64 = None if bias is None else bias.f64
         args = _oracle_args(geo)
         x4 = _batched(x.f64, d["unbatched"])
-        expected = oracle.conv2d(x4, wt.f64, b64, **args)
-        bound = oracle.conv2d_abs_bound(x4, wt.f64, b64, **args)
+        expected = CONV2D.oracle(x4, wt.f64, b64, **args)
+        bound = CONV2D.abs_bound(x4, wt.f64, b64, **args)
         if activation == "relu":
             expected = oracle.relu(expected)
         length = geo["cg"] * geo["r"] * geo["s"] + (bias is not None)
         dtype = np.float32 if x.itemsize == 4 else np.float64
-        assert_reduction_close(_batched(result, d["unbatched"]), expected, bound,
+        CONV2D.tolerance(_batched(result, d["unbatched"]), expected, bound,
                                max(length, 1), dtype)
 
     args = [x.api, wt.api, None if bias is None else bias.api]
-    return Call("conv2d", fastconv.conv2d, args, kwargs, verdict, check, maybe, keep)
-
-
-def test_fuzz_conv2d(capsys):
-    fuzz(conv2d_calls(), "conv2d", capsys)
+    return Call("conv2d", CONV2D.fn, args, kwargs, verdict, check, maybe, keep)
 
 
 # ---- conv2d_backward --------------------------------------------------------------------------
@@ -760,8 +761,8 @@ def conv2d_backward_calls(draw):
         x4 = _batched(x.f64, d["unbatched"])
         g4 = _batched(g.f64, d["unbatched"])
         args = _oracle_args(geo)
-        exp = oracle.conv2d_backward(g4, x4, wt.f64, **args)
-        bound = oracle.conv2d_backward_abs_bound(g4, x4, wt.f64, **args)
+        exp = CONV2D_BACKWARD.oracle(g4, x4, wt.f64, **args)
+        bound = CONV2D_BACKWARD.abs_bound(g4, x4, wt.f64, **args)
         pixels = max(1, geo["n"] * geo["p"] * geo["q"])
         kg = geo["k"] // geo["groups"]
         lengths = (max(1, kg * geo["r"] * geo["s"]), pixels, pixels)
@@ -771,15 +772,11 @@ def conv2d_backward_calls(draw):
                 continue
             if i == 0:
                 got = _batched(got, d["unbatched"])
-            assert_reduction_close(got, want, bnd, length, dtype)
+            CONV2D_BACKWARD.tolerance(got, want, bnd, length, dtype)
 
     kwargs = dict(d["specs"], output_mask=mask)
-    return Call("conv2d_backward", fastconv.conv2d_backward, [g.api, x.api, wt.api], kwargs,
+    return Call("conv2d_backward", CONV2D_BACKWARD.fn, [g.api, x.api, wt.api], kwargs,
                 verdict, check, keep=[g.api, x.api, wt.api])
-
-
-def test_fuzz_conv2d_backward(capsys):
-    fuzz(conv2d_backward_calls(), "conv2d_backward", capsys)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -866,22 +863,18 @@ def max_pool2d_calls(draw):
         else:
             y, idx = result, None
         x4 = _batched(x.f64, d["unbatched"])
-        ey, eidx = oracle.max_pool2d(x4, geo["kernel"], geo["stride"], geo["pads"], geo["dil"],
+        ey, eidx = MAX_POOL2D.oracle(x4, geo["kernel"], geo["stride"], geo["pads"], geo["dil"],
                                      geo["ceil"]) if x4.shape[0] else (
             np.zeros((0, geo["c"], geo["p"], geo["q"])),
             np.zeros((0, geo["c"], geo["p"], geo["q"]), np.int64))
         dtype = np.float32 if x.itemsize == 4 else np.float64
-        assert_exact(_batched(y, d["unbatched"]), ey.astype(dtype))
+        MAX_POOL2D.tolerance(_batched(y, d["unbatched"]), ey.astype(dtype))
         if idx is not None:
-            assert_exact(_batched(idx, d["unbatched"]), eidx)
+            MAX_POOL2D.tolerance(_batched(idx, d["unbatched"]), eidx)
 
     kwargs = dict(d["specs"], return_indices=ret)
-    return Call("max_pool2d", fastconv.max_pool2d, [x.api], kwargs, merge(errs), check,
+    return Call("max_pool2d", MAX_POOL2D.fn, [x.api], kwargs, merge(errs), check,
                 keep=[x.api])
-
-
-def test_fuzz_max_pool2d(capsys):
-    fuzz(max_pool2d_calls(), "max_pool2d", capsys)
 
 
 def _avg_oracle(geo, count_include_pad):
@@ -903,17 +896,13 @@ def avg_pool2d_calls(draw):
                                        d["unbatched"]).shape and y.dtype == dtype
             return
         a = _avg_oracle(geo, cip)
-        assert_reduction_close(_batched(y, d["unbatched"]), oracle.avg_pool2d(x4, *a),
-                               oracle.avg_pool2d_abs_bound(x4, *a),
+        AVG_POOL2D.tolerance(_batched(y, d["unbatched"]), AVG_POOL2D.oracle(x4, *a),
+                               AVG_POOL2D.abs_bound(x4, *a),
                                1 + geo["kernel"][0] * geo["kernel"][1], dtype)
 
     kwargs = dict(d["specs"], count_include_pad=cip)
-    return Call("avg_pool2d", fastconv.avg_pool2d, [x.api], kwargs, merge(errs), check,
+    return Call("avg_pool2d", AVG_POOL2D.fn, [x.api], kwargs, merge(errs), check,
                 keep=[x.api])
-
-
-def test_fuzz_avg_pool2d(capsys):
-    fuzz(avg_pool2d_calls(), "avg_pool2d", capsys)
 
 
 def draw_input_shape(draw, shape):
@@ -1008,8 +997,8 @@ def max_pool2d_backward_calls(draw):
         s4 = shape if len(shape) == 4 else (1,) + tuple(shape)
         g4 = g.f64.reshape(s4[:2] + pq)
         i4 = np.asarray(idx).reshape(g4.shape)
-        exp = oracle.max_pool2d_backward(g4, i4, s4)
-        bnd = oracle.max_pool2d_backward(np.abs(g4), i4, s4)
+        exp = MAX_POOL2D_BACKWARD.oracle(g4, i4, s4)
+        bnd = MAX_POOL2D_BACKWARD.abs_bound(g4, i4, s4)
         flat = i4.reshape(-1, pq[0] * pq[1])
         length = 1
         for row in flat:
@@ -1017,14 +1006,10 @@ def max_pool2d_backward_calls(draw):
             if row.size:
                 length = max(length, int(np.bincount(row.astype(np.int64)).max()))
         dtype = np.float32 if g.itemsize == 4 else np.float64
-        assert_reduction_close(gx.reshape(s4), exp, bnd, length, dtype)
+        MAX_POOL2D_BACKWARD.tolerance(gx.reshape(s4), exp, bnd, length, dtype)
 
-    return Call("max_pool2d_backward", fastconv.max_pool2d_backward, [g.api, idx, ishape_spec],
+    return Call("max_pool2d_backward", MAX_POOL2D_BACKWARD.fn, [g.api, idx, ishape_spec],
                 {}, verdict, check, maybe, keep=[g.api, idx])
-
-
-def test_fuzz_max_pool2d_backward(capsys):
-    fuzz(max_pool2d_backward_calls(), "max_pool2d_backward", capsys)
 
 
 # ---- avg_pool2d_backward ----------------------------------------------------------------------
@@ -1056,17 +1041,13 @@ def avg_pool2d_backward_calls(draw):
         s4 = shape if len(shape) == 4 else (1,) + tuple(shape)
         g4 = g.f64.reshape((s4[0], s4[1], geo["p"], geo["q"]))
         a = _avg_oracle(geo, cip)
-        assert_reduction_close(gx.reshape(s4), oracle.avg_pool2d_backward(g4, s4, *a),
-                               oracle.avg_pool2d_backward_abs_bound(g4, s4, *a),
+        AVG_POOL2D_BACKWARD.tolerance(gx.reshape(s4), AVG_POOL2D_BACKWARD.oracle(g4, s4, *a),
+                               AVG_POOL2D_BACKWARD.abs_bound(g4, s4, *a),
                                1 + geo["kernel"][0] * geo["kernel"][1], dtype)
 
     kwargs = dict(d["specs"], count_include_pad=cip)
-    return Call("avg_pool2d_backward", fastconv.avg_pool2d_backward, [g.api, ishape_spec],
+    return Call("avg_pool2d_backward", AVG_POOL2D_BACKWARD.fn, [g.api, ishape_spec],
                 kwargs, merge(errs), check, keep=[g.api])
-
-
-def test_fuzz_avg_pool2d_backward(capsys):
-    fuzz(avg_pool2d_backward_calls(), "avg_pool2d_backward", capsys)
 
 
 # ---- relu and relu_backward -------------------------------------------------------------------
@@ -1134,18 +1115,14 @@ def relu_calls(draw):
         if out is not None:
             assert y is out, "relu did not return out"
         src = np.asarray(before if in_place else x.api)
-        expected = oracle.relu(src.astype(np.dtype(dtype)))
-        assert_exact(y, expected)
+        expected = RELU.oracle(src.astype(np.dtype(dtype)))
+        RELU.tolerance(y, expected)
 
     if in_place and x.f64 is not None:
         # in place, x is the output: compare it to the oracle of a copy taken before
         before = np.array(x.api, copy=True)
     keep = [] if in_place else [x.api]
-    return Call("relu", fastconv.relu, [x.api], kwargs, merge(errs), check, keep=keep)
-
-
-def test_fuzz_relu(capsys):
-    fuzz(relu_calls(), "relu", capsys)
+    return Call("relu", RELU.fn, [x.api], kwargs, merge(errs), check, keep=keep)
 
 
 @st.composite
@@ -1171,16 +1148,12 @@ def relu_backward_calls(draw):
         if out is not None:
             assert result is out, "relu_backward did not return out"
         src = g_before if in_place else np.asarray(g.api)
-        expected = oracle.relu_backward(src.astype(np.dtype(dtype)), y.f64)
-        assert_exact(result, expected)
+        expected = RELU_BACKWARD.oracle(src.astype(np.dtype(dtype)), y.f64)
+        RELU_BACKWARD.tolerance(result, expected)
 
     keep = [y.api] + ([] if in_place else [g.api])
-    return Call("relu_backward", fastconv.relu_backward, [g.api, y.api], kwargs, merge(errs),
+    return Call("relu_backward", RELU_BACKWARD.fn, [g.api, y.api], kwargs, merge(errs),
                 check, keep=keep)
-
-
-def test_fuzz_relu_backward(capsys):
-    fuzz(relu_backward_calls(), "relu_backward", capsys)
 
 
 # ---- linear and linear_backward -------------------------------------------------------------
@@ -1226,10 +1199,10 @@ def linear_draw(draw, op):
 def _linear_check_forward(result, x, wt, bias, activation, k):
     dtype = np.float32 if x.itemsize == 4 else np.float64
     b64 = None if bias is None else bias.f64
-    expected = oracle.linear(x.f64, wt.f64, b64)
+    expected = LINEAR.oracle(x.f64, wt.f64, b64)
     if activation == "relu":
         expected = oracle.relu(expected)
-    assert_reduction_close(result, expected, oracle.linear_abs_bound(x.f64, wt.f64, b64),
+    LINEAR.tolerance(result, expected, LINEAR.abs_bound(x.f64, wt.f64, b64),
                            max(1, k + (bias is not None)), dtype)
 
 
@@ -1270,11 +1243,7 @@ def linear_calls(draw):
 
     args = [x.api, wt.api, None if bias is None else bias.api]
     keep = [x.api, wt.api] + ([bias.api] if bias else [])
-    return Call("linear", fastconv.linear, args, kwargs, merge(errs), check, keep=keep)
-
-
-def test_fuzz_linear(capsys):
-    fuzz(linear_calls(), "linear", capsys)
+    return Call("linear", LINEAR.fn, args, kwargs, merge(errs), check, keep=keep)
 
 
 @st.composite
@@ -1297,27 +1266,23 @@ def linear_backward_calls(draw):
     def check(result):
         assert isinstance(result, tuple) and len(result) == 3
         dtype = np.float32 if x.itemsize == 4 else np.float64
-        exp = oracle.linear_backward(g.f64, x.f64, wt.f64)
-        bound = oracle.linear_backward_abs_bound(g.f64, x.f64, wt.f64)
+        exp = LINEAR_BACKWARD.oracle(g.f64, x.f64, wt.f64)
+        bound = LINEAR_BACKWARD.abs_bound(g.f64, x.f64, wt.f64)
         rows = max(1, int(np.prod(x.f64.shape[:-1])))
         for i, (got, want, bnd, length) in enumerate(zip(result, exp, bound,
                                                          (max(1, d["o"]), rows, rows))):
             if not mask[i]:
                 assert got is None, f"output_mask[{i}] is False but a gradient was returned"
                 continue
-            assert_reduction_close(got, want, bnd, length, dtype)
+            LINEAR_BACKWARD.tolerance(got, want, bnd, length, dtype)
 
-    return Call("linear_backward", fastconv.linear_backward, [g.api, x.api, wt.api],
+    return Call("linear_backward", LINEAR_BACKWARD.fn, [g.api, x.api, wt.api],
                 dict(output_mask=mask), merge(errs), check, keep=[g.api, x.api, wt.api])
 
 
-def test_fuzz_linear_backward(capsys):
-    fuzz(linear_backward_calls(), "linear_backward", capsys)
-
-
-def test_fuzz_covers_every_public_op():
-    """A new public op must get a fuzz target here."""
-    targets = {name[len("test_fuzz_"):] for name in globals()
-               if name.startswith("test_fuzz_") and name != "test_fuzz_covers_every_public_op"}
-    assert set(fastconv.functional.__all__) <= targets
-    assert len(targets) == TARGETS
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_fuzz(op, capsys):
+    """Every row of the op table (tests/ops.py) is fuzzed by its drawer ``<op>_calls``."""
+    drawer = globals().get(f"{op.name}_calls")
+    assert drawer is not None, f"{op.name} has no fuzz drawer: write {op.name}_calls here"
+    fuzz(drawer(), op.name, capsys)

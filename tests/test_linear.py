@@ -16,7 +16,8 @@ import fastconv.reference
 import oracle
 from fastconv import _ext, nn
 from test_errors import msg
-from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
+from tolerances import (assert_bitwise_equal, assert_exact, assert_integer_exact,
+                        assert_reduction_close)
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 IMPLEMENTATIONS = [pytest.param(fastconv, id="fast"),
@@ -403,7 +404,8 @@ def test_linear_bitwise_identical_for_1_to_4_threads_and_any_schedule(restore_th
                 finally:
                     _ext.set_schedule_test(0)
                 for i, (a, e) in enumerate(zip(got, want)):
-                    assert a.tobytes() == e.tobytes(), (shape, threads, mode, i)
+                    assert_bitwise_equal(a, e, f"{shape}, {threads} threads, schedule {mode}, "
+                                               f"result {i}")
 
 
 # --- errors: a clear exception naming the op, the argument and the shapes ------------------

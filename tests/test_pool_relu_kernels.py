@@ -8,6 +8,7 @@ import pytest
 import fastconv
 import fastconv.reference
 from fastconv import _ext
+from tolerances import assert_bitwise_equal
 
 ISAS = [isa for isa in _ext.ISA_NAMES
         if _ext.ISA_NAMES.index(isa) <= _ext.ISA_NAMES.index(_ext.cpu_isa())]
@@ -23,16 +24,6 @@ def isa(request):
     assert _ext.active_isa() == request.param
     yield request.param
     _ext.select_isa(before)
-
-
-def assert_bits(actual, expected):
-    """Equal bit patterns: NaN payloads and zero signs included."""
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    uint = np.dtype(f"u{actual.dtype.itemsize}")
-    a, e = np.ascontiguousarray(actual).view(uint), np.ascontiguousarray(expected).view(uint)
-    bad = np.argwhere(a != e)
-    assert bad.size == 0, (f"{len(bad)} of {a.size} differ, first at {tuple(bad[0])}: "
-                           f"{actual[tuple(bad[0])]!r} vs {expected[tuple(bad[0])]!r}")
 
 
 def nans(dtype):
@@ -102,16 +93,16 @@ def test_pool_members_match_the_reference_bitwise_at_every_width(isa, dtype, cas
                         ceil_mode=ceil_mode)
             y, idx = fastconv.max_pool2d(x, return_indices=True, **args)
             ry, ridx = fastconv.reference.max_pool2d(x, return_indices=True, **args)
-            assert_bits(y, ry)
+            assert_bitwise_equal(y, ry)
             np.testing.assert_array_equal(idx, ridx)
-            assert_bits(fastconv.max_pool2d(x, **args), ry)
+            assert_bitwise_equal(fastconv.max_pool2d(x, **args), ry)
             if dilation == (1, 1):
                 finite = np.nan_to_num(x, nan=0.5, posinf=7.0, neginf=-7.0)
                 for inc in (True, False):
                     a = fastconv.avg_pool2d(finite, kernel, stride, pad, ceil_mode, inc)
                     # the same additions in the same order, the same divisor: bitwise
-                    assert_bits(a, fastconv.reference.avg_pool2d(finite, kernel, stride, pad,
-                                                                  ceil_mode, inc))
+                    assert_bitwise_equal(a, fastconv.reference.avg_pool2d(
+                        finite, kernel, stride, pad, ceil_mode, inc))
             checked += 1
     assert checked >= 60
 
@@ -129,10 +120,10 @@ def test_max_pool_first_nan_of_the_window_wins_on_every_lane(isa, dtype):
         x[0, 0, 1 + second[0], 2 * odd - 1 + second[1]] = b
         y, idx = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
         ry, ridx = fastconv.reference.max_pool2d(x, 3, 2, 1, return_indices=True)
-        assert_bits(y, ry)
+        assert_bitwise_equal(y, ry)
         np.testing.assert_array_equal(idx, ridx)
         (r, c), winner = (first, a) if first < second else (second, b)
-        assert_bits(y[0, 0, 1, odd], np.full(len(odd), winner, dtype))
+        assert_bitwise_equal(y[0, 0, 1, odd], np.full(len(odd), winner, dtype))
         np.testing.assert_array_equal(idx[0, 0, 1, odd], (1 + r) * 70 + 2 * odd - 1 + c)
 
 
@@ -159,7 +150,7 @@ def test_pools_one_and_two_threads_are_bitwise_identical(isa, restore_threads, d
                         fastconv.max_pool2d(x, 2), fastconv.avg_pool2d(finite, 2),
                         fastconv.avg_pool2d(finite, 3, 2, 1, True, False)])
     for one, two in zip(*results):
-        assert_bits(two, one) if one.dtype.kind == "f" else np.testing.assert_array_equal(two, one)
+        assert_bitwise_equal(two, one)
 
 
 def relu_x(n, dtype, seed):
@@ -178,13 +169,13 @@ def test_relu_members_match_the_reference_bitwise_at_every_length_and_offset(isa
             buf = relu_x(n + offset, dtype, seed=n)
             x = buf[offset:]
             expected = fastconv.reference.relu(x)
-            assert_bits(fastconv.relu(x), expected)
+            assert_bitwise_equal(fastconv.relu(x), expected)
             out = np.empty(n + offset, dtype)[offset:]
             fastconv.relu(x, out=out)
-            assert_bits(out, expected)
+            assert_bitwise_equal(out, expected)
             inplace = x.copy()
             fastconv.relu(inplace, out=inplace)
-            assert_bits(inplace, expected)
+            assert_bitwise_equal(inplace, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -195,10 +186,10 @@ def test_relu_streaming_stores_on_a_large_output_and_two_threads(isa, restore_th
     expected = fastconv.reference.relu(x)
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
-        assert_bits(fastconv.relu(x), expected)
+        assert_bitwise_equal(fastconv.relu(x), expected)
         out = np.empty(n + 1, dtype)[1:]
         fastconv.relu(x, out=out)
-        assert_bits(out, expected)
+        assert_bitwise_equal(out, expected)
 
 
 def test_show_config_names_the_pool_and_relu_members_of_the_isa(isa):
@@ -217,5 +208,5 @@ def test_max_pool_indices_of_tall_windows(isa, dtype, kernel_h):
         args = dict(kernel_size=(kernel_h, 3), stride=(1, 2), padding=(pad, 1))
         y, idx = fastconv.max_pool2d(x, return_indices=True, **args)
         ry, ridx = fastconv.reference.max_pool2d(x, return_indices=True, **args)
-        assert_bits(y, ry)
+        assert_bitwise_equal(y, ry)
         np.testing.assert_array_equal(idx, ridx)

@@ -12,6 +12,7 @@ from hypothesis import given, strategies as st
 
 import fastconv
 from fastconv import _ext, functional
+from ops import OPS, huge_view
 from subprocess_env import subprocess_env
 
 INT64_MAX = 2**63 - 1
@@ -179,21 +180,8 @@ def numpy_bytes_allocated_by(call):
         tracemalloc.stop()
 
 
-def huge_view(*shape):
-    """A float32 input of any size that owns one element (a zero-stride broadcast view)."""
-    return np.broadcast_to(np.float32(1), shape)
-
-
-HUGE_CALLS = {
-    # 2**41 x 3 float32: the count fits in 64 bits, no machine has the 24 TiB
-    "conv2d": lambda: fastconv.conv2d(f32(1, 1, 3, 3), f32(1, 1, 1, 1), padding=(2**40, 0)),
-    "max_pool2d": lambda: fastconv.max_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
-    "avg_pool2d": lambda: fastconv.avg_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
-    "max_pool2d_backward": lambda: fastconv.max_pool2d_backward(
-        f32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int64), (1, 1, 2**21, 2**21)),
-    "avg_pool2d_backward": lambda: fastconv.avg_pool2d_backward(
-        f32(1, 1, 2, 2), (1, 1, 2**21, 2**21), 2**20),
-}
+# every op whose row has a call beyond any machine's memory (tests/ops.py: ``huge``)
+HUGE_CALLS = {op.name: op.huge for op in OPS if op.huge is not None}
 
 
 @pytest.mark.parametrize("op", sorted(HUGE_CALLS))

@@ -15,6 +15,10 @@
   result must equal the oracle exactly.  Values are compared with ``==``, so +0.0 == -0.0:
   the sign of an exact zero sum depends on the summation order (IEEE: a + (-a) = +0,
   -0 + -0 = -0), which no implementation is bound to.
+* ``assert_bitwise_equal``: one result against another of the same code (repeats, thread
+  counts, schedules, threads calling at once).  Stricter than ``assert_exact``: NaN payloads
+  must match too, since the same arithmetic on the same inputs gives the same NaN.  ``bits``
+  is the bit pattern it compares.
 """
 
 import numpy as np
@@ -114,3 +118,24 @@ def assert_integer_exact(actual, expected, dtype=None):
     differ = (an != en) | (~an & ~en & (actual != expected))
     if differ.any():
         raise AssertionError("not exactly equal: " + _first_mismatches(differ, actual, expected))
+
+
+def bits(a):
+    """The bit pattern of ``a``: a float array as unsigned integers of its width (so NaN
+    payloads and the sign of zero compare), any other array as itself; C-contiguous."""
+    a = np.ascontiguousarray(a)
+    return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind == "f" else a
+
+
+def assert_bitwise_equal(actual, expected, what="results"):
+    """Same dtype, shape and bit pattern (NaN payloads included); ``what`` starts the message."""
+    assert isinstance(actual, np.ndarray), f"{what}: expected an ndarray, got {type(actual)!r}"
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, (
+        f"{what}: {actual.dtype}{actual.shape} != {expected.dtype}{expected.shape}")
+    a, e = bits(actual), bits(expected)
+    if not np.array_equal(a, e):
+        bad = np.argwhere(a != e) if a.ndim else np.zeros((1, 0), np.int64)
+        first = tuple(int(i) for i in bad[0])
+        raise AssertionError(
+            f"{what}: not bitwise equal in {len(bad)} of {a.size} elements, first at {first}: "
+            f"{actual[first]!r} vs {expected[first]!r}")

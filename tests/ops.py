@@ -1,0 +1,464 @@
+"""The op table: one row per public op, read by every suite that runs all the ops.
+
+test_errors, test_fuzz, leak_cases (test_leaks), test_concurrency, test_determinism and
+test_sizes iterate ``OPS`` where they used to name the ops by hand, and tests/test_ops.py
+checks the table against ``fastconv.__all__``: a public op without a row fails.  A new op is a
+row here plus its own test file (and, as test_fuzz and test_leaks then demand, a fuzz drawer
+``<op>_calls`` in test_fuzz.py and its cases in leak_cases.py: those are deep per-op code, not
+facts).
+
+A row (``Op``) holds what the suites need to know of an op:
+
+* ``fn``, ``reference``, ``oracle``: fastconv's function, its C reference twin, and the float64
+  NumPy oracle (tests/oracle.py, which never imports fastconv).
+* ``abs_bound`` and ``tolerance``: the oracle on absolute values and the named tolerance of
+  tests/tolerances.py.  ``assert_exact`` for data movement (no ``abs_bound``);
+  ``assert_reduction_close`` for sums, whose bound grows with the reduction length.
+* ``outputs``: the arguments the op writes (``out=``); every other argument is read only.
+  ``in_place``: the input ``out`` may be (the same array), or None.
+* ``allocations(kwargs)``: how many arrays a call allocates for its results, each counted
+  against the memory limit (test_sizes); checked in test_ops with the ``nan_outputs`` recorder.
+* ``work_unit``: what the op's driver sizes its team by (determinism's team-size probe).
+* ``example(dtype)``: a small valid call, ``(args, kwargs)``.  ``flags``: its boolean
+  arguments, each with a value that has no truth value (test_errors).
+* ``twin_errors``: invalid calls on which fastconv and fastconv.reference must raise the same
+  exception with the same message (test_errors).
+* ``huge``: a call whose output is beyond any machine's memory, or None (test_sizes).
+* ``determinism``, ``concurrency``: the ``Sample`` calls those suites repeat, on the input sets
+  ``determinism_inputs(dtype)`` and ``concurrency_inputs(seed)``.  A sample may also run other
+  ops (a backward pass on its forward's indices): ``Sample.also`` names them.
+
+Imports only numpy, fastconv and the oracle (no pytest): leak_cases.py, which valgrind runs,
+reads it.
+"""
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+import fastconv
+import fastconv.reference
+import oracle
+from tolerances import assert_exact, assert_reduction_close
+
+
+class Sample(NamedTuple):
+    """A representative call of a suite.  ``run(d)`` (test_determinism) or ``run(d, own)``
+    (test_concurrency: ``own`` is the calling thread's dict of reusable out= arrays) returns
+    the list of result arrays; ``work(d, results)`` is a lower bound of the driver's work units
+    (None: the suite does not probe the team size on this sample)."""
+    name: str
+    run: Callable
+    work: Optional[Callable] = None
+    also: tuple = ()
+
+
+class Twin(NamedTuple):
+    """``call(module)`` must raise ``raises`` for module = fastconv and fastconv.reference alike."""
+    name: str
+    call: Callable
+    raises: type
+
+
+class Op(NamedTuple):
+    """A row of the table; the module's docstring says what each field is for."""
+    name: str
+    fn: Callable
+    reference: Callable
+    oracle: Callable
+    abs_bound: Optional[Callable]
+    tolerance: Callable
+    outputs: tuple
+    in_place: Optional[str]
+    allocations: Callable
+    work_unit: str
+    example: Callable
+    flags: tuple
+    twin_errors: tuple
+    huge: Optional[Callable]
+    determinism: tuple
+    concurrency: tuple
+
+
+def _f32(*shape):
+    return np.zeros(shape, np.float32)
+
+
+def _f64(*shape):
+    return np.zeros(shape, np.float64)
+
+
+def _ones32(*shape):
+    return np.ones(shape, np.float32)
+
+
+def huge_view(*shape):
+    """A float32 input of any size that owns one element (a zero-stride broadcast view)."""
+    return np.broadcast_to(np.float32(1), shape)
+
+
+def _masked(kwargs):
+    return sum(bool(m) for m in kwargs.get("output_mask", (True, True, True)))
+
+
+def _one_unless_out(kwargs):
+    return 0 if kwargs.get("out") is not None else 1
+
+
+# the small valid call of test_errors (its X and W): 1 x 3 x 5 x 5 input, 2 filters of 3 x 3
+_X, _W = (1, 3, 5, 5), (2, 3, 3, 3)
+_AMBIGUOUS = np.array([True, False])
+
+
+# ---- the input sets of the suites ---------------------------------------------------------------
+
+def determinism_inputs(dtype):
+    """test_determinism's arrays.  The shapes cross the register tiles of every ISA (37
+    filters, 23-wide rows: no multiple of 4, 6, 8, 16, 24 or 32) and are big enough that the
+    team really has 2, 3 and 4 threads."""
+    rng = np.random.default_rng(5)
+    return {name: rng.standard_normal(shape).astype(dtype) for name, shape in [
+        ("x", (3, 14, 19, 23)), ("w", (37, 14, 3, 3)), ("b", (37,)), ("w1", (37, 14, 1, 1)),
+        ("wd", (28, 1, 3, 3)), ("wgroups", (38, 7, 3, 3)), ("g", (3, 37, 19, 23)),
+        ("wdb", (42, 1, 3, 3)), ("gdb", (3, 42, 10, 12)),
+        ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53)),
+        ("xl", (57, 300)), ("wl", (37, 300)), ("bl", (37,)), ("gl", (57, 37)),
+        ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70))]}
+
+
+def concurrency_inputs(seed):
+    """test_concurrency's input set; shapes small enough for 8 threads x every op x 2 rounds to
+    take < 1 s, big enough that two OpenMP threads really split the convolutions (see
+    test_the_teams_split)."""
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    x = rng.standard_normal((4, 16, 32, 32)).astype(f)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(f)
+    d = dict(
+        x=x, w=w, b=rng.standard_normal(24).astype(f),
+        w1=rng.standard_normal((24, 16, 1, 1)).astype(f),
+        wd=rng.standard_normal((32, 1, 3, 3)).astype(f),
+        x64=x.astype(np.float64), w64=w.astype(np.float64),
+        g=rng.standard_normal((4, 24, 16, 16)).astype(f),
+        img=rng.standard_normal((4, 1, 28, 28)).astype(f),
+        # LeNet-5's fc1 at batch 64: a team of two at 2 threads
+        xl=rng.standard_normal((64, 400)).astype(f), wl=rng.standard_normal((120, 400)).astype(f),
+        bl=rng.standard_normal(120).astype(f), gl=rng.standard_normal((64, 120)).astype(f),
+    )
+    d["gpool"] = rng.standard_normal((4, 16, 16, 16)).astype(f)
+    return d
+
+
+# ---- work units ---------------------------------------------------------------------------------
+
+def conv_macs(x, w, out, groups=1):
+    """Multiply-adds of a convolution whose output (or grad_output) is ``out``."""
+    return out.size * (x.shape[1] // groups) * w.shape[2] * w.shape[3]
+
+
+# ---- conv2d -------------------------------------------------------------------------------------
+
+_CONV2D_DETERMINISM = (
+    Sample("conv2d_direct_bias_relu",
+           lambda d: [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, activation="relu",
+                                      algorithm="direct")],
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv2d_im2col_bias_relu",
+           lambda d: [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, activation="relu",
+                                      algorithm="im2col")],
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv2d_im2col_stride2_dilated",
+           lambda d: [fastconv.conv2d(d["x"], d["w"], d["b"], stride=2, padding=2, dilation=2,
+                                      algorithm="im2col")],
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv2d_pointwise_bias",
+           lambda d: [fastconv.conv2d(d["x"], d["w1"], d["b"], algorithm="pointwise")],
+           lambda d, r: conv_macs(d["x"], d["w1"], r[0])),
+    Sample("conv2d_depthwise_relu",
+           lambda d: [fastconv.conv2d(d["x"], d["wd"], padding=1, groups=14, activation="relu",
+                                      algorithm="depthwise")],
+           lambda d, r: conv_macs(d["x"], d["wd"], r[0], groups=14)),
+    Sample("conv2d_auto_groups2",
+           lambda d: [fastconv.conv2d(d["x"], d["wgroups"], padding=1, groups=2)],
+           lambda d, r: conv_macs(d["x"], d["wgroups"], r[0], groups=2)),
+)
+
+
+def _conc_conv(algorithm, **kw):
+    def run(d, own):
+        return [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, algorithm=algorithm, **kw)]
+    return run
+
+
+def _conc_conv_out(d, own):
+    """out= into a per-thread array that is reused from call to call."""
+    out = own.setdefault("conv_out", np.empty((4, 24, 32, 32), np.float32))
+    out.fill(np.nan)
+    result = fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, out=out)
+    assert result is out
+    return [out.copy()]
+
+
+_CONV2D_CONCURRENCY = (
+    # the first sample of the table: test_concurrency's single-op checks run it
+    Sample("conv_direct", _conc_conv("direct"),
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv_im2col_relu", _conc_conv("im2col", activation="relu")),
+    Sample("conv_auto", _conc_conv("auto")),
+    Sample("conv_stride2", lambda d, own: [fastconv.conv2d(d["x"], d["w"], d["b"], stride=2,
+                                                           padding=1, activation="relu")]),
+    Sample("conv_pointwise", lambda d, own: [fastconv.conv2d(d["x"], d["w1"], d["b"],
+                                                             algorithm="pointwise")]),
+    Sample("conv_depthwise", lambda d, own: [fastconv.conv2d(d["x"], d["wd"], groups=16, padding=1,
+                                                             algorithm="depthwise")]),
+    Sample("conv_float64", lambda d, own: [fastconv.conv2d(d["x64"], d["w64"], padding=1)]),
+    Sample("conv_out", _conc_conv_out),
+)
+
+CONV2D = Op(
+    name="conv2d", fn=fastconv.conv2d, reference=fastconv.reference.conv2d,
+    oracle=oracle.conv2d, abs_bound=oracle.conv2d_abs_bound, tolerance=assert_reduction_close,
+    outputs=("out",), in_place=None, allocations=_one_unless_out, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), np.zeros(_W, dtype)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("channels", lambda m: m.conv2d(_f64(1, 3, 5, 5), _f64(2, 2, 3, 3)), ValueError),
+        Twin("dtypes", lambda m: m.conv2d(_f32(1, 3, 5, 5), _f64(2, 3, 3, 3)), TypeError),
+        Twin("stride", lambda m: m.conv2d(_f64(*_X), _f64(*_W), stride=0), ValueError),
+        Twin("huge_padding", lambda m: m.conv2d(_f64(*_X), _f64(*_W), padding=2**63),
+             ValueError),
+    ),
+    # 2**41 x 3 float32: the count fits in 64 bits, no machine has the 24 TiB
+    huge=lambda: fastconv.conv2d(_ones32(1, 1, 3, 3), _ones32(1, 1, 1, 1), padding=(2**40, 0)),
+    determinism=_CONV2D_DETERMINISM,
+    concurrency=_CONV2D_CONCURRENCY,
+)
+
+
+# ---- conv2d_backward ----------------------------------------------------------------------------
+
+CONV2D_BACKWARD = Op(
+    name="conv2d_backward", fn=fastconv.conv2d_backward,
+    reference=fastconv.reference.conv2d_backward, oracle=oracle.conv2d_backward,
+    abs_bound=oracle.conv2d_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=_masked, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.ones((1, 2, 3, 3), dtype), np.zeros(_X, dtype),
+                                       np.zeros(_W, dtype)), {}),
+    flags=(("output_mask", (True, _AMBIGUOUS, True)),),
+    twin_errors=(),
+    huge=None,
+    determinism=(
+        Sample("conv2d_backward",
+               lambda d: list(fastconv.conv2d_backward(d["g"], d["x"], d["w"], padding=1)),
+               lambda d, r: conv_macs(d["x"], d["w"], d["g"])),
+        Sample("conv2d_backward_depthwise_stride2",
+               lambda d: list(fastconv.conv2d_backward(d["gdb"], d["x"], d["wdb"], stride=2,
+                                                       padding=1, groups=14)),
+               lambda d, r: conv_macs(d["x"], d["wdb"], d["gdb"], groups=14)),
+    ),
+    concurrency=(
+        Sample("conv_backward", lambda d, own: list(fastconv.conv2d_backward(
+            d["g"], d["x"], d["w"], stride=2, padding=1))),
+    ),
+)
+
+
+# ---- pooling ------------------------------------------------------------------------------------
+
+def _conc_max_pool(d, own):
+    y, idx = fastconv.max_pool2d(d["x"], 3, 2, 1, return_indices=True)
+    return [y, idx, fastconv.max_pool2d_backward(d["gpool"], idx, d["x"].shape)]
+
+
+def _conc_avg_pool(d, own):
+    y = fastconv.avg_pool2d(d["x"], 3, 2, 1, count_include_pad=False)
+    return [y, fastconv.avg_pool2d_backward(d["gpool"], d["x"].shape, 3, 2, 1,
+                                            count_include_pad=False)]
+
+
+MAX_POOL2D = Op(
+    name="max_pool2d", fn=fastconv.max_pool2d, reference=fastconv.reference.max_pool2d,
+    oracle=oracle.max_pool2d, abs_bound=None, tolerance=assert_exact,
+    outputs=(), in_place=None,
+    allocations=lambda kwargs: 2 if kwargs.get("return_indices") else 1,
+    work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), 2), {}),
+    flags=(("ceil_mode", _AMBIGUOUS), ("return_indices", _AMBIGUOUS)),
+    twin_errors=(
+        Twin("pool_padding", lambda m: m.max_pool2d(_f64(*_X), 3, padding=2), ValueError),
+        Twin("pool_dtype", lambda m: m.max_pool2d(np.zeros(_X, np.int32), 2), TypeError),
+    ),
+    huge=lambda: fastconv.max_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
+    determinism=(
+        Sample("max_pool2d_and_backward",
+               lambda d: (lambda y, i: [y, i, fastconv.max_pool2d_backward(d["gp"], i,
+                                                                           d["p"].shape)])(
+                   *fastconv.max_pool2d(d["p"], 3, 2, 1, return_indices=True)),
+               lambda d, r: r[0].size * 9, also=("max_pool2d_backward",)),
+    ),
+    concurrency=(
+        Sample("max_pool", _conc_max_pool, lambda d, r: r[0].size * 9,
+               also=("max_pool2d_backward",)),
+    ),
+)
+
+MAX_POOL2D_BACKWARD = Op(
+    name="max_pool2d_backward", fn=fastconv.max_pool2d_backward,
+    reference=fastconv.reference.max_pool2d_backward, oracle=oracle.max_pool2d_backward,
+    # overlapping windows add their gradients into one element: a sum
+    abs_bound=lambda g, indices, input_shape: oracle.max_pool2d_backward(np.abs(g), indices,
+                                                                         input_shape),
+    tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.ones((1, 3, 2, 2), dtype),
+                                       np.zeros((1, 3, 2, 2), np.int64), _X), {}),
+    flags=(), twin_errors=(),
+    huge=lambda: fastconv.max_pool2d_backward(
+        _ones32(1, 1, 1, 1), np.zeros((1, 1, 1, 1), np.int64), (1, 1, 2**21, 2**21)),
+    determinism=(), concurrency=(),  # with its forward: max_pool2d's samples
+)
+
+AVG_POOL2D = Op(
+    name="avg_pool2d", fn=fastconv.avg_pool2d, reference=fastconv.reference.avg_pool2d,
+    oracle=oracle.avg_pool2d, abs_bound=oracle.avg_pool2d_abs_bound,
+    tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), 2), {}),
+    flags=(("ceil_mode", _AMBIGUOUS), ("count_include_pad", _AMBIGUOUS)),
+    twin_errors=(
+        Twin("pool_small", lambda m: m.avg_pool2d(_f64(1, 1, 2, 2), 3), ValueError),
+    ),
+    huge=lambda: fastconv.avg_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
+    determinism=(
+        Sample("avg_pool2d_and_backward",
+               lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, count_include_pad=False),
+                          fastconv.avg_pool2d_backward(d["gp"], d["p"].shape, 3, 2, 1,
+                                                       count_include_pad=False)],
+               lambda d, r: r[0].size * 9, also=("avg_pool2d_backward",)),
+    ),
+    concurrency=(Sample("avg_pool", _conc_avg_pool, also=("avg_pool2d_backward",)),),
+)
+
+AVG_POOL2D_BACKWARD = Op(
+    name="avg_pool2d_backward", fn=fastconv.avg_pool2d_backward,
+    reference=fastconv.reference.avg_pool2d_backward, oracle=oracle.avg_pool2d_backward,
+    abs_bound=oracle.avg_pool2d_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.ones((1, 3, 2, 2), dtype), _X, 2), {}),
+    flags=(("count_include_pad", _AMBIGUOUS),),
+    twin_errors=(),
+    huge=lambda: fastconv.avg_pool2d_backward(_ones32(1, 1, 2, 2), (1, 1, 2**21, 2**21), 2**20),
+    determinism=(), concurrency=(),  # with its forward: avg_pool2d's samples
+)
+
+
+# ---- relu ---------------------------------------------------------------------------------------
+
+def _conc_relu(d, own):
+    y = fastconv.relu(d["x"])
+    out = own.setdefault("relu_out", np.empty_like(d["x"]))
+    fastconv.relu(d["x"], out=out)
+    inplace = own.setdefault("relu_inplace", np.empty_like(d["x"]))
+    np.copyto(inplace, d["x"])
+    assert fastconv.relu(inplace, out=inplace) is inplace
+    gx = fastconv.relu_backward(d["x"], y)
+    g_inplace = own.setdefault("relu_g", np.empty_like(d["x"]))
+    np.copyto(g_inplace, d["x"])
+    fastconv.relu_backward(g_inplace, y, out=g_inplace)
+    return [y, out.copy(), inplace.copy(), gx, g_inplace.copy()]
+
+
+RELU = Op(
+    name="relu", fn=fastconv.relu, reference=fastconv.reference.relu, oracle=oracle.relu,
+    abs_bound=None, tolerance=assert_exact,
+    outputs=("out",), in_place="x", allocations=_one_unless_out, work_unit="elements",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype),), {}),
+    flags=(),
+    twin_errors=(Twin("relu_none", lambda m: m.relu(None), TypeError),),
+    huge=None,
+    determinism=(
+        Sample("relu_and_backward",
+               lambda d: (lambda y: [y, fastconv.relu_backward(d["gr"], y)])(fastconv.relu(d["p"])),
+               lambda d, r: d["p"].size, also=("relu_backward",)),
+    ),
+    concurrency=(Sample("relu_ops", _conc_relu, lambda d, r: d["x"].size,
+                        also=("relu_backward",)),),
+)
+
+RELU_BACKWARD = Op(
+    name="relu_backward", fn=fastconv.relu_backward, reference=fastconv.reference.relu_backward,
+    oracle=oracle.relu_backward, abs_bound=None, tolerance=assert_exact,
+    outputs=("out",), in_place="grad_output", allocations=_one_unless_out,
+    work_unit="elements",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), np.zeros(_X, dtype)), {}),
+    flags=(), twin_errors=(), huge=None,
+    determinism=(), concurrency=(),  # with its forward: relu's samples
+)
+
+
+# ---- linear -------------------------------------------------------------------------------------
+
+def _conc_linear(d, own):
+    """linear with bias and ReLU, into a reused out=, and its backward."""
+    y = fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")
+    out = own.setdefault("linear_out", np.empty((64, 120), np.float32))
+    out.fill(np.nan)
+    assert fastconv.linear(d["xl"], d["wl"], d["bl"], out=out) is out
+    return [y, out.copy(), *fastconv.linear_backward(d["gl"], d["xl"], d["wl"])]
+
+
+def _linear_macs(d, x, w):
+    return d[x].size * d[w].shape[0]
+
+
+LINEAR = Op(
+    name="linear", fn=fastconv.linear, reference=fastconv.reference.linear,
+    oracle=oracle.linear, abs_bound=oracle.linear_abs_bound, tolerance=assert_reduction_close,
+    outputs=("out",), in_place=None, allocations=_one_unless_out, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros((4, 3), dtype), np.zeros((2, 3), dtype)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("linear_features", lambda m: m.linear(_f64(4, 3), _f64(2, 5)), ValueError),
+        Twin("linear_bias_dtype", lambda m: m.linear(_f32(4, 3), _f32(2, 3), _f64(2)),
+             TypeError),
+    ),
+    huge=None,
+    determinism=(
+        # 57 rows and 37 outputs cross every register tile; 300 inputs, past one kc block
+        Sample("linear_bias_relu",
+               lambda d: [fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")],
+               lambda d, r: _linear_macs(d, "xl", "wl")),
+        Sample("linear_leading_dims_and_backward",
+               lambda d: [fastconv.linear(d["xl3"], d["wl3"]),
+                          *fastconv.linear_backward(d["gl3"], d["xl3"], d["wl3"])],
+               lambda d, r: _linear_macs(d, "xl3", "wl3"), also=("linear_backward",)),
+    ),
+    concurrency=(Sample("linear_ops", _conc_linear, lambda d, r: _linear_macs(d, "xl", "wl"),
+                        also=("linear_backward",)),),
+)
+
+LINEAR_BACKWARD = Op(
+    name="linear_backward", fn=fastconv.linear_backward,
+    reference=fastconv.reference.linear_backward, oracle=oracle.linear_backward,
+    abs_bound=oracle.linear_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=_masked, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros((4, 2), dtype), np.zeros((4, 3), dtype),
+                                       np.zeros((2, 3), dtype)), {}),
+    flags=(("output_mask", (_AMBIGUOUS, True, True)),),
+    twin_errors=(
+        Twin("linear_backward_grad_output",
+             lambda m: m.linear_backward(_f64(4, 3), _f64(4, 3), _f64(2, 3)), ValueError),
+    ),
+    huge=None,
+    determinism=(
+        Sample("linear_backward", lambda d: list(fastconv.linear_backward(d["gl"], d["xl"],
+                                                                          d["wl"])),
+               lambda d, r: _linear_macs(d, "xl", "wl")),
+    ),
+    concurrency=(),  # with its forward: linear's sample
+)
+
+
+OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
+       RELU, RELU_BACKWARD, LINEAR, LINEAR_BACKWARD)
+BY_NAME = {op.name: op for op in OPS}
+NAMES = tuple(BY_NAME)
