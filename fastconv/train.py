@@ -367,8 +367,7 @@ def run(args, stream=None):
     print(f"{args.dataset}: {len(x_train)} training and {plural(len(x_test), 'test image')} "
           f"from {d.source} ({time.perf_counter() - start:.2f} s)", file=out, flush=True)
 
-    # pool_first: the same numbers as conv, ReLU, pool, with ReLU on a quarter of the values
-    model = models.lenet5(num_classes=10, seed=args.seed, pool_first=True)
+    model = models.lenet5(num_classes=10, seed=args.seed)
     optimizer = make_optimizer(args.optimizer, model.parameters(), lr)
     steps = epochs * math.ceil(len(x_train) / args.batch_size)
     scheduler = {"onecycle": lambda: optim.OneCycleLR(optimizer, lr, max(steps, 2)),
