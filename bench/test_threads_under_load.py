@@ -16,7 +16,8 @@ ROWS = ["default environment / OPENBLAS_NUM_THREADS=1", "`fastconv train`'s own 
         "PyTorch's loop"] + \
        [f"2t/1t beside a busy process: {op}" for op in
         ("conv2d resnet_3x3_b1", "conv2d vgg_3x3", "max_pool2d", "relu")] + \
-       ["two processes of conv2d resnet_3x3_b1 at 2 threads", "2-thread speed-up: conv2d vgg_3x3",
+       ["two processes of conv2d resnet_3x3_b1 at 2 threads",
+        "two processes of conv2d resnet_3x3_b1 at 1 thread each", "2-thread speed-up: conv2d vgg_3x3",
         "2-thread speed-up: conv2d resnet_3x3_b32", "per-call time: relu (1,1,8,8)",
         "per-call time: conv2d (1,1,8,8)"]
 
