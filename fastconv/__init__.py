@@ -5,11 +5,8 @@ and their backward passes, as C kernels with AVX-512 / AVX2 / scalar members cho
 time and OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
 arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
 """
-from . import _openmp
-
 try:
-    with _openmp.bounded_waiting():
-        from . import _ext  # noqa: F401
+    from . import _ext  # noqa: F401
 except ImportError as exc:  # pragma: no cover - tested in a subprocess on an unbuilt copy
     def _explain_missing_extension(exc):
         """An unbuilt source tree (a checkout, `python -m fastconv` from the repository root)

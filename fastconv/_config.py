@@ -3,7 +3,7 @@ import operator
 import os
 import warnings
 
-from . import _ext, _openmp
+from . import _ext
 
 __version__ = "0.1.0"
 
@@ -111,8 +111,8 @@ def show_config(print_=True):
     """Print and return fastconv's build and run-time configuration.
 
     Returns a dict: version, isa (the path in use), cpu_isa (the best this CPU supports),
-    num_threads, openmp (whether the build has OpenMP), openmp_wait (how its idle threads
-    wait: see fastconv/_openmp.py), memory_cache (see :func:`empty_cache`) and kernels (op -> kernel name, for float32).
+    num_threads, openmp (whether the build has OpenMP, whose thread count fastconv follows),
+    thread_pool (how fastconv's own threads share work and wait), memory_cache (see :func:`empty_cache`) and kernels (op -> kernel name, for float32).
     """
     # one entry per conv2d algorithm (auto is a choice among them), then the other families
     ops = tuple(f"conv2d_{name}" for name in _ext.ALGORITHMS if name != "auto") + (
@@ -123,7 +123,8 @@ def show_config(print_=True):
         "cpu_isa": _ext.cpu_isa(),
         "num_threads": get_num_threads(),
         "openmp": _ext.has_openmp(),
-        "openmp_wait": _openmp.wait_policy if _ext.has_openmp() else "no threads",
+        "thread_pool": (_ext.POOL_DESCRIPTION if _ext.has_openmp() else
+                        "none: this build runs every op on the calling thread"),
         "memory_cache": "{:.1f} of {:.0f} MiB held".format(
             *(b / 2**20 for b in _ext.cache_info())),
         "kernels": {op: _ext.kernel_name(op, "float32") for op in ops},

@@ -614,6 +614,9 @@ def size_task_count(int64_t units, int64_t unit_cost, int64_t min_task):
     return fc_task_count(units, unit_cost, min_task)
 
 
+POOL_DESCRIPTION = ("fastconv's own (csrc/common/parallel.c): tasks claimed dynamically, a late "
+                    "worker never holds up an op; idle workers spin ~50 us, then sleep")
+
 SCHEDULE_SHUFFLE = FC_SCHEDULE_SHUFFLE
 SCHEDULE_DELAY = FC_SCHEDULE_DELAY
 

@@ -307,13 +307,11 @@ def add_arguments(parser):
                              "cosine starts at lr and anneals to 0; constant keeps lr")
     parser.add_argument("--schedule", choices=("onecycle", "cosine", "constant"),
                         default="onecycle", help="learning-rate schedule, default onecycle")
-    # One thread by default.  Whole default run on the shared 2-core AVX-512 machine: 1 thread
-    # 5.8 s; 2 threads 4.9 s with OMP_WAIT_POLICY=passive but 47 s with libgomp's default
-    # spin-waiting (LeNet-5's ops are short, so the team spins between them, against the
-    # other processes on the two cores).
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for the ops (default 1; more pay with "
-                             "OMP_WAIT_POLICY=passive in the environment)")
+    # All cores by default: threads claim tiles dynamically and sleep soon after each op, so a
+    # busy core costs its share, not the run (csrc/common/parallel.h, fastconv/_openmp.py).
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for the ops (default: fastconv's own count, all cores "
+                             "unless OMP_NUM_THREADS or threadpoolctl say fewer)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the initialisation and the shuffling (default 0)")
     parser.add_argument("--limit", type=int, default=None,

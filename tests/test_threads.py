@@ -74,9 +74,10 @@ def test_threadpoolctl_limit_above_set_num_threads_keeps_the_smaller(restore_thr
         assert _ext.probe_team_size(BIG) == 1
 
 
-# A child forked after the parent ran a team: GNU OpenMP's pool does not survive fork, and the
-# child's first parallel region used to wait for the parent's threads forever.  The parent
-# waits a bounded time for the child, so a hang fails the test instead of the run.
+# A child forked after the parent ran a team: the pool's threads do not survive fork (with GNU
+# OpenMP's pool the child's first parallel region used to wait for them forever); fastconv's
+# pool starts afresh in the child.  The parent waits a bounded time for the child, so a hang
+# fails the test instead of the run.
 _FORK = r"""
 import os, time
 import numpy as np
@@ -113,9 +114,9 @@ else:
 
 
 @needs_openmp
-def test_a_child_forked_after_a_team_runs_ops_on_one_thread_instead_of_hanging():
+def test_a_child_forked_after_a_team_runs_ops_on_its_threads_without_hanging():
     res = run_python(_FORK.format(team_first=True), OMP_NUM_THREADS="2")
-    assert res.stdout.split() == ["child", "1", "1", "exit", "0"], res.stdout
+    assert res.stdout.split() == ["child", "2", "2", "exit", "0"], res.stdout
 
 
 @needs_openmp

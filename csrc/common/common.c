@@ -24,31 +24,6 @@ fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out)
  * set_num_threads while another runs an op.  0 = not set. */
 static int fc_requested_threads = 0;
 
-#ifdef _OPENMP
-#include <pthread.h>
-
-/* fork(): libgomp's thread pool does not survive it.  A child forked by a thread that has run
- * a team (Python's multiprocessing forks by default on Linux) keeps the pool's bookkeeping but
- * not its threads, and its first parallel region waits at a barrier forever.  So a child
- * forked after this process ran any team runs every op on one thread (every region is skipped
- * or `if (threads > 1)` when the count is 1, which never touches the pool): slower, never
- * stuck.  A child forked before any team keeps its threads.  The pool is per forking thread,
- * the flag per process: it errs towards one thread. */
-static int fc_team_started = 0;
-static int fc_forked_after_team = 0;
-
-static void fc_note_fork_in_child(void)
-{
-    if (__atomic_load_n(&fc_team_started, __ATOMIC_RELAXED))
-        __atomic_store_n(&fc_forked_after_team, 1, __ATOMIC_RELAXED);
-}
-
-__attribute__((constructor)) static void fc_register_fork_handler(void)
-{
-    pthread_atfork(NULL, NULL, fc_note_fork_in_child);
-}
-#endif
-
 fc_status fc_set_num_threads(int n)
 {
     if (n < 0) return FC_ERR_INVALID_ARGUMENT;
@@ -63,7 +38,6 @@ int fc_get_num_threads(void)
 {
     int n = __atomic_load_n(&fc_requested_threads, __ATOMIC_RELAXED);
 #ifdef _OPENMP
-    if (__atomic_load_n(&fc_forked_after_team, __ATOMIC_RELAXED)) return 1;
     const int openmp = omp_get_max_threads();
     return n > 0 && n < openmp ? n : openmp;
 #else
@@ -77,11 +51,6 @@ int fc_region_threads(int64_t work)
     int64_t useful = work / FC_MIN_WORK_PER_THREAD;
     int64_t threads = fc_get_num_threads();
     if (useful < threads) threads = useful;
-#ifdef _OPENMP
-    /* load first: the flag's cache line is not written on every op */
-    if (threads > 1 && !__atomic_load_n(&fc_team_started, __ATOMIC_RELAXED))
-        __atomic_store_n(&fc_team_started, 1, __ATOMIC_RELAXED);
-#endif
     return threads < 1 ? 1 : (int)threads;
 }
 
