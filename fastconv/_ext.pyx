@@ -132,6 +132,19 @@ cdef extern from "common/internal.h" nogil:
     void *fc_aligned_alloc(int64_t bytes)
     void fc_aligned_free(void *p)
 
+cdef extern from "common/geometry.h" nogil:
+    fc_status fc_window_count(int64_t size, int64_t pad_before, int64_t pad_after,
+                              int64_t kernel, int64_t stride, int64_t dilation, int ceil_mode,
+                              int64_t *out)
+    void fc_valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count,
+                        int64_t *lo, int64_t *hi)
+    void fc_window_interior(int64_t size, int64_t pad_before, int64_t kernel, int64_t stride,
+                            int64_t dilation, int64_t count, int64_t *lo, int64_t *hi)
+    void fc_avg_pool_window(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
+                            int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
+    int64_t fc_avg_pool_divisor(int count_include_pad, int64_t rows, int64_t cols,
+                                int64_t padded_rows, int64_t padded_cols)
+
 cdef extern from "common/parallel.h" nogil:
     void fc_task_range(int64_t total, int64_t count, int64_t i, int64_t *begin, int64_t *end)
     int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task)
@@ -676,3 +689,44 @@ def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride,
         return None
     _check("conv2d_output_size", status)
     return out_h, out_w
+
+
+# ---- the C library's window geometry (csrc/common/geometry.h), for tests/test_geometry.py ----
+
+def geometry_window_count(int64_t size, int64_t pad_before, int64_t pad_after, int64_t kernel,
+                          int64_t stride, int64_t dilation, bint ceil_mode):
+    """fc_window_count: outputs along one axis; None where no window fits, ValueError where a
+    sum passes int64."""
+    cdef int64_t out = 0
+    status = fc_window_count(size, pad_before, pad_after, kernel, stride, dilation, ceil_mode,
+                             &out)
+    if status == FC_ERR_INVALID_ARGUMENT:
+        return None
+    _check("geometry_window_count", status)
+    return out
+
+
+def geometry_valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count):
+    """fc_valid_range: (lo, hi), the outputs o in [0, count) with o * stride + offset in
+    [0, size)."""
+    cdef int64_t lo, hi
+    fc_valid_range(offset, stride, size, count, &lo, &hi)
+    return lo, hi
+
+
+def geometry_window_interior(int64_t size, int64_t pad_before, int64_t kernel, int64_t stride,
+                             int64_t dilation, int64_t count):
+    """fc_window_interior: (lo, hi), the outputs whose whole window lies inside the input."""
+    cdef int64_t lo, hi
+    fc_window_interior(size, pad_before, kernel, stride, dilation, count, &lo, &hi)
+    return lo, hi
+
+
+def geometry_avg_pool_divisor(int64_t oh, int64_t ow, int64_t h, int64_t w, tuple kernel_size,
+                              tuple stride, tuple padding, bint count_include_pad):
+    """fc_avg_pool_window along both axes and fc_avg_pool_divisor: the divisor of output
+    (oh, ow)."""
+    cdef int64_t h0, h1, padded_h, w0, w1, padded_w
+    fc_avg_pool_window(oh, stride[0], padding[0], kernel_size[0], h, &h0, &h1, &padded_h)
+    fc_avg_pool_window(ow, stride[1], padding[1], kernel_size[1], w, &w0, &w1, &padded_w)
+    return fc_avg_pool_divisor(count_include_pad, h1 - h0, w1 - w0, padded_h, padded_w)
