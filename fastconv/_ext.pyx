@@ -3,8 +3,11 @@
 exception.
 
 Arguments arrive normalised by fastconv.functional (C-contiguous, aligned, native float32 or
-float64).  This layer still re-checks every array against the shapes it is told, so that a
-wrong call from Python can raise but never make the C code read or write out of bounds.
+float64).  The shapes of conv2d and pooling come from the C library's geometry
+(csrc/common/geometry.c): functional.py asks conv2d_geometry / pool2d_geometry once per call
+and hands the result to the op.  This layer still re-checks every array against those shapes,
+so that a wrong call from Python can raise but never make the C code read or write out of
+bounds.
 """
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint64_t
@@ -139,6 +142,19 @@ cdef extern from "_output_memory.h":
     object fc_output_handler_capsule()
     object PyDataMem_SetHandler(object handler)
 
+cdef extern from "common/geometry.h" nogil:
+    fc_status fc_window_count(int64_t size, int64_t pad_before, int64_t pad_after,
+                              int64_t kernel, int64_t stride, int64_t dilation, int ceil_mode,
+                              int64_t *out)
+    void fc_valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count,
+                        int64_t *lo, int64_t *hi)
+    void fc_window_interior(int64_t size, int64_t pad_before, int64_t kernel, int64_t stride,
+                            int64_t dilation, int64_t count, int64_t *lo, int64_t *hi)
+    void fc_avg_pool_window(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
+                            int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
+    int64_t fc_avg_pool_divisor(int count_include_pad, int64_t rows, int64_t cols,
+                                int64_t padded_rows, int64_t padded_cols)
+
 cdef extern from "common/parallel.h" nogil:
     void fc_task_range(int64_t total, int64_t count, int64_t i, int64_t *begin, int64_t *end)
     int64_t fc_task_count(int64_t units, int64_t unit_cost, int64_t min_task)
@@ -212,40 +228,49 @@ cdef void _fill_conv_params(fc_conv2d_params *p, int64_t n, int64_t c, int64_t h
     p.max_workspace_bytes = max_workspace_bytes
 
 
-cdef int _conv_params(str op, fc_conv2d_params *p, cnp.ndarray x, cnp.ndarray weight,
-                      tuple stride, tuple padding, tuple dilation, int64_t groups,
-                      int64_t max_workspace_bytes, int64_t *out_h, int64_t *out_w) except -1:
-    """Fill p from x (N, C, H, W), weight (K, C/groups, R, S) and the convolution arguments;
-    the output size into out_h/out_w."""
-    if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}, weight {(<object>weight).shape}")
-    _fill_conv_params(p, x.shape[0], x.shape[1], x.shape[2], x.shape[3], weight.shape[0],
-                      weight.shape[2], weight.shape[3], stride, padding, dilation, groups,
-                      max_workspace_bytes)
-    _check(op, fc_conv2d_output_size(p, out_h, out_w))
-    if p.c % groups != 0 or weight.shape[1] != p.c // groups:
-        raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
-    return 0
-
-
-def conv2d(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
-           tuple stride, tuple padding, tuple dilation, int64_t groups, object activation,
-           object algorithm, bint reference, int64_t max_workspace_bytes=0):
-    """y <- conv2d(x, weight, bias); x (N, C, H, W), weight (K, C/groups, R, S)."""
+cdef class Conv2dGeometry:
+    """conv2d's geometry as the C library computed it (made by conv2d_geometry only): the
+    bridge checks every array against these shapes, so a wrong one raises before any C call."""
     cdef fc_conv2d_params p
+    cdef readonly tuple x_shape, weight_shape, output_shape
+
+
+def conv2d_geometry(str op, tuple x_shape, tuple weight_shape, tuple stride, tuple padding,
+                    tuple dilation, int64_t groups):
+    """conv2d of x (N, C, H, W) with weight (K, C/groups, R, S): its Conv2dGeometry, whose
+    output_shape (N, K, P, Q) is fc_conv2d_output_size's; ValueError with the C library's
+    reason where it refuses the geometry (a kernel larger than the padded input, a sum past
+    int64)."""
+    cdef Conv2dGeometry g = Conv2dGeometry.__new__(Conv2dGeometry)
     cdef int64_t out_h, out_w
+    n, c, h, w = x_shape
+    k, c_per_group, r, s = weight_shape
+    _fill_conv_params(&g.p, n, c, h, w, k, r, s, stride, padding, dilation, groups, 0)
+    _check(op, fc_conv2d_output_size(&g.p, &out_h, &out_w))
+    if c_per_group != g.p.c // groups:
+        raise ValueError(f"{op}: internal call with x {x_shape}, weight {weight_shape}")
+    g.x_shape = (g.p.n, g.p.c, g.p.h, g.p.w)
+    g.weight_shape = (g.p.k, c_per_group, g.p.r, g.p.s)
+    g.output_shape = (g.p.n, g.p.k, out_h, out_w)
+    return g
+
+
+def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray weight,
+           object bias, cnp.ndarray y, object activation, object algorithm, bint reference,
+           int64_t max_workspace_bytes=0):
+    """y <- conv2d(x, weight, bias) of the shapes in geometry."""
+    cdef fc_conv2d_params p = geometry.p
+    p.max_workspace_bytes = max_workspace_bytes
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef fc_activation act = ACTIVATIONS[activation]
     cdef fc_conv_algorithm algo = ALGORITHMS[algorithm] if algorithm is not None else FC_CONV_AUTO
-    _conv_params(op, &p, x, weight, stride, padding, dilation, groups, max_workspace_bytes,
-                 &out_h, &out_w)
-    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
-    cdef const void *wp = _buffer(op, "weight", weight, typenum, (<object>weight).shape, False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
     cdef const void *bp = NULL
     if bias is not None:
         bp = _buffer(op, "bias", bias, typenum, (p.k,), False)
-    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.k, out_h, out_w), True)
+    cdef void *yp = _buffer(op, "y", y, typenum, geometry.output_shape, True)
     cdef fc_status status
     with nogil:
         if reference:
@@ -284,63 +309,70 @@ cdef void _fill_pool_params(fc_pool2d_params *p, int64_t n, int64_t c, int64_t h
     p.count_include_pad = count_include_pad
 
 
-cdef int _pool_params(str op, fc_pool2d_params *p, cnp.ndarray x, tuple kernel_size,
-                      tuple stride, tuple padding, tuple dilation, bint ceil_mode,
-                      bint count_include_pad, int64_t *out_h, int64_t *out_w) except -1:
-    """Fill p from x (N, C, H, W) and the pooling arguments; the output size into out_h/out_w."""
-    if x.ndim != 4:
-        raise ValueError(f"{op}: internal call with x of shape {(<object>x).shape}")
-    _fill_pool_params(p, x.shape[0], x.shape[1], x.shape[2], x.shape[3], kernel_size, stride,
-                      padding, dilation, ceil_mode, count_include_pad)
-    return _check(op, fc_pool2d_output_size(p, out_h, out_w))
+cdef class Pool2dGeometry:
+    """Pooling's geometry as the C library computed it (made by pool2d_geometry only): the
+    bridge checks every array against these shapes."""
+    cdef fc_pool2d_params p
+    cdef readonly tuple x_shape, output_shape
+
+
+def pool2d_geometry(str op, tuple x_shape, tuple kernel_size, tuple stride, tuple padding,
+                    tuple dilation, bint ceil_mode):
+    """Pooling of x (N, C, H, W): its Pool2dGeometry, whose output_shape (N, C, P, Q) is
+    fc_pool2d_output_size's; ValueError with the C library's reason where it refuses the
+    geometry (a window larger than the padded input, padding over half the kernel)."""
+    cdef Pool2dGeometry g = Pool2dGeometry.__new__(Pool2dGeometry)
+    cdef int64_t out_h, out_w
+    n, c, h, w = x_shape
+    _fill_pool_params(&g.p, n, c, h, w, kernel_size, stride, padding, dilation, ceil_mode,
+                      False)
+    _check(op, fc_pool2d_output_size(&g.p, &out_h, &out_w))
+    g.x_shape = (g.p.n, g.p.c, g.p.h, g.p.w)
+    g.output_shape = (g.p.n, g.p.c, out_h, out_w)
+    return g
 
 
 def pool2d_output_size(int64_t h, int64_t w, tuple kernel_size, tuple stride, tuple padding,
                        tuple dilation, bint ceil_mode):
     """(P, Q) for an input plane h x w, or None where the C library refuses the geometry."""
-    cdef fc_pool2d_params p
-    cdef int64_t out_h, out_w
-    _fill_pool_params(&p, 1, 1, h, w, kernel_size, stride, padding, dilation, ceil_mode, False)
-    if fc_pool2d_output_size(&p, &out_h, &out_w) != FC_OK:
+    try:
+        g = pool2d_geometry("pool2d_output_size", (1, 1, h, w), kernel_size, stride, padding,
+                            dilation, ceil_mode)
+    except ValueError:
         return None
-    return out_h, out_w
+    return g.output_shape[2:]
 
 
-def max_pool2d(str op, cnp.ndarray x, cnp.ndarray y, object indices, tuple kernel_size,
-               tuple stride, tuple padding, tuple dilation, bint ceil_mode, bint reference):
-    """y, indices <- max_pool2d(x); x (N, C, H, W); indices may be None."""
-    cdef fc_pool2d_params p
-    cdef int64_t out_h, out_w
+def max_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+               object indices, bint reference):
+    """y, indices <- max_pool2d(x) of the shapes in geometry; indices may be None."""
+    cdef const fc_pool2d_params *p = &geometry.p
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    _pool_params(op, &p, x, kernel_size, stride, padding, dilation, ceil_mode, False, &out_h,
-                 &out_w)
-    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
-    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
+    cdef void *yp = _buffer(op, "y", y, typenum, geometry.output_shape, True)
     cdef int64_t *ip = NULL
     if indices is not None:
-        ip = <int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64, (p.n, p.c, out_h, out_w),
+        ip = <int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64, geometry.output_shape,
                                 True)
     cdef fc_status status
     with nogil:
         if reference:
-            status = fc_ref_max_pool2d_forward(&p, dtype, xp, yp, ip)
+            status = fc_ref_max_pool2d_forward(p, dtype, xp, yp, ip)
         else:
-            status = fc_max_pool2d_forward(&p, dtype, xp, yp, ip)
+            status = fc_max_pool2d_forward(p, dtype, xp, yp, ip)
     _check(op, status)
 
 
-def avg_pool2d(str op, cnp.ndarray x, cnp.ndarray y, tuple kernel_size, tuple stride,
-               tuple padding, bint ceil_mode, bint count_include_pad, bint reference):
-    """y <- avg_pool2d(x); x (N, C, H, W)."""
-    cdef fc_pool2d_params p
-    cdef int64_t out_h, out_w
+def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+               bint count_include_pad, bint reference):
+    """y <- avg_pool2d(x) of the shapes in geometry."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    _pool_params(op, &p, x, kernel_size, stride, padding, (1, 1), ceil_mode, count_include_pad,
-                 &out_h, &out_w)
-    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
-    cdef void *yp = _buffer(op, "y", y, typenum, (p.n, p.c, out_h, out_w), True)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
+    cdef void *yp = _buffer(op, "y", y, typenum, geometry.output_shape, True)
     cdef fc_status status
     with nogil:
         if reference:
@@ -367,35 +399,33 @@ def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
 
 # ---- backward passes ----------------------------------------------------------------------
 
-def conv2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray weight,
-                    object grad_input, object grad_weight, object grad_bias, tuple stride,
-                    tuple padding, tuple dilation, int64_t groups, bint reference):
-    """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass."""
-    cdef fc_conv2d_params p
-    cdef int64_t out_h, out_w
+def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_output,
+                    cnp.ndarray x, cnp.ndarray weight, object grad_input, object grad_weight,
+                    object grad_bias, bint reference):
+    """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass of the
+    shapes in geometry (whose drivers bound their workspace by their own blocking)."""
+    cdef const fc_conv2d_params *p = &geometry.p
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    # the backward drivers' workspace is bounded by their own blocking
-    _conv_params(op, &p, x, weight, stride, padding, dilation, groups, 0, &out_h, &out_w)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
-                                  (p.n, p.k, out_h, out_w), False)
-    cdef const void *xp = _buffer(op, "x", x, typenum, (<object>x).shape, False)
-    cdef const void *wp = _buffer(op, "weight", weight, typenum, (<object>weight).shape, False)
+                                  geometry.output_shape, False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
     cdef void *gxp = NULL
     cdef void *gwp = NULL
     cdef void *gbp = NULL
     if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, (<object>x).shape, True)
+        gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.x_shape, True)
     if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, (<object>weight).shape, True)
+        gwp = _buffer(op, "grad_weight", grad_weight, typenum, geometry.weight_shape, True)
     if grad_bias is not None:
         gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.k,), True)
     cdef fc_status status
     with nogil:
         if reference:
-            status = fc_ref_conv2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+            status = fc_ref_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
         else:
-            status = fc_conv2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+            status = fc_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
     _check(op, status)
 
 
@@ -428,20 +458,17 @@ def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
     return True
 
 
-def avg_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray grad_input,
-                        tuple kernel_size, tuple stride, tuple padding, bint ceil_mode,
-                        bint count_include_pad, bint reference):
-    """grad_input (N, C, H, W) <- avg_pool2d's backward pass of grad_output."""
-    cdef fc_pool2d_params p
-    cdef int64_t out_h, out_w
+def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
+                        cnp.ndarray grad_input, bint count_include_pad, bint reference):
+    """grad_input (N, C, H, W) <- avg_pool2d's backward pass of grad_output, of the shapes in
+    geometry."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
     cdef fc_dtype dtype = _dtype_of(op, grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
-    _pool_params(op, &p, grad_input, kernel_size, stride, padding, (1, 1), ceil_mode,
-                 count_include_pad, &out_h, &out_w)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
-                                  (p.n, p.c, out_h, out_w), False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (<object>grad_input).shape,
-                             True)
+                                  geometry.output_shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.x_shape, True)
     cdef fc_status status
     with nogil:
         if reference:
@@ -703,3 +730,44 @@ def conv2d_output_size(int64_t h, int64_t w, int64_t r, int64_t s, tuple stride,
         return None
     _check("conv2d_output_size", status)
     return out_h, out_w
+
+
+# ---- the C library's window geometry (csrc/common/geometry.h), for tests/test_geometry.py ----
+
+def geometry_window_count(int64_t size, int64_t pad_before, int64_t pad_after, int64_t kernel,
+                          int64_t stride, int64_t dilation, bint ceil_mode):
+    """fc_window_count: outputs along one axis; None where no window fits, ValueError where a
+    sum passes int64."""
+    cdef int64_t out = 0
+    status = fc_window_count(size, pad_before, pad_after, kernel, stride, dilation, ceil_mode,
+                             &out)
+    if status == FC_ERR_INVALID_ARGUMENT:
+        return None
+    _check("geometry_window_count", status)
+    return out
+
+
+def geometry_valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count):
+    """fc_valid_range: (lo, hi), the outputs o in [0, count) with o * stride + offset in
+    [0, size)."""
+    cdef int64_t lo, hi
+    fc_valid_range(offset, stride, size, count, &lo, &hi)
+    return lo, hi
+
+
+def geometry_window_interior(int64_t size, int64_t pad_before, int64_t kernel, int64_t stride,
+                             int64_t dilation, int64_t count):
+    """fc_window_interior: (lo, hi), the outputs whose whole window lies inside the input."""
+    cdef int64_t lo, hi
+    fc_window_interior(size, pad_before, kernel, stride, dilation, count, &lo, &hi)
+    return lo, hi
+
+
+def geometry_avg_pool_divisor(int64_t oh, int64_t ow, int64_t h, int64_t w, tuple kernel_size,
+                              tuple stride, tuple padding, bint count_include_pad):
+    """fc_avg_pool_window along both axes and fc_avg_pool_divisor: the divisor of output
+    (oh, ow)."""
+    cdef int64_t h0, h1, padded_h, w0, w1, padded_w
+    fc_avg_pool_window(oh, stride[0], padding[0], kernel_size[0], h, &h0, &h1, &padded_h)
+    fc_avg_pool_window(ow, stride[1], padding[1], kernel_size[1], w, &w0, &w1, &padded_w)
+    return fc_avg_pool_divisor(count_include_pad, h1 - h0, w1 - w0, padded_h, padded_w)

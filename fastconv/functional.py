@@ -285,7 +285,8 @@ def _workspace_limit(op, value):
 
 def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
     """conv2d's validated geometry, shared by the forward and the backward pass:
-    (x4, unbatched, stride, pads, dilation, groups, (N, K, P, Q))."""
+    (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
+    (_ext.Conv2dGeometry, output_shape (N, K, P, Q))."""
     x4, unbatched = _planes(op, x)
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape "
@@ -310,17 +311,20 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
     stride = _positive_pair(op, "stride", stride)
     dilation = _positive_pair(op, "dilation", dilation)
     pads = _conv_padding(op, padding, (h, w), (r, s), stride, dilation)
-    padded = (h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1])
-    dilated = ((r - 1) * dilation[0] + 1, (s - 1) * dilation[1] + 1)
-    if padded[0] < dilated[0] or padded[1] < dilated[1]:
-        raise ValueError(f"{op}: padded input {padded} is smaller than the dilated kernel "
-                         f"{dilated} (x shape {x.shape}, weight shape {weight.shape}, "
-                         f"padding {pads}, dilation {dilation})")
-    p = (padded[0] - dilated[0]) // stride[0] + 1
-    q = (padded[1] - dilated[1]) // stride[1] + 1
-    shape4 = (n, k, p, q)
-    _check_size(op, shape4, x.dtype.itemsize)
-    return x4, unbatched, stride, pads, dilation, groups, shape4
+    try:
+        geometry = _ext.conv2d_geometry(op, x4.shape, weight.shape, stride, pads, dilation,
+                                        groups)
+    except ValueError:  # the C library refuses it: say why, with the numbers
+        padded = (h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1])
+        dilated = ((r - 1) * dilation[0] + 1, (s - 1) * dilation[1] + 1)
+        if padded[0] < dilated[0] or padded[1] < dilated[1]:
+            what = f"padded input {padded} is smaller than the dilated kernel {dilated}"
+        else:
+            what = f"padded input {padded} or dilated kernel {dilated} overflows 64 bits"
+        raise ValueError(f"{op}: {what} (x shape {x.shape}, weight shape {weight.shape}, "
+                         f"padding {pads}, dilation {dilation})") from None
+    _check_size(op, geometry.output_shape, x.dtype.itemsize)
+    return x4, unbatched, stride, pads, dilation, groups, geometry
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
@@ -331,8 +335,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     weight = _array(op, "weight", weight)
     bias = None if bias is None else _array(op, "bias", bias)
     _same_dtype(op, x, [("weight", weight), ("bias", bias)])
-    x4, unbatched, stride, pads, dilation, groups, shape4 = _conv_geometry(
+    x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups)
+    shape4 = geometry.output_shape
     n, k = shape4[:2]
     if bias is not None and bias.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
@@ -358,10 +363,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     out_shape = shape4[1:] if unbatched else shape4
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
     if n and k:
-        _ext.conv2d(op, _c_array(x4), _c_array(weight),
+        _ext.conv2d(op, geometry, _c_array(x4), _c_array(weight),
                     None if bias is None else _c_array(bias),
-                    result[None] if unbatched else result,
-                    stride, pads, dilation, groups, activation, algorithm, reference,
+                    result[None] if unbatched else result, activation, algorithm, reference,
                     workspace)
     return result
 
@@ -415,7 +419,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 # ---- pooling ----------------------------------------------------------------------------------
 
 def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Validated (x4, unbatched, kernel, stride, padding, dilation, output shape)."""
+    """Validated (x4, unbatched, kernel, stride, padding, dilation, geometry), geometry being
+    the C library's (_ext.Pool2dGeometry, output_shape (N, C, P, Q))."""
     x4, unbatched = _planes(op, x)
     kernel = _positive_pair(op, "kernel_size", kernel_size)
     stride = kernel if stride is None else _positive_pair(op, "stride", stride)
@@ -425,32 +430,31 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding {pads} must be at most half of kernel_size {kernel}")
-    n, c, h, w = x4.shape
-    size = _ext.pool2d_output_size(h, w, kernel, stride, pads, dilation,
-                                   _flag(op, "ceil_mode", ceil_mode))
-    if size is None:
+    ceil_mode = _flag(op, "ceil_mode", ceil_mode)
+    try:
+        geometry = _ext.pool2d_geometry(op, x4.shape, kernel, stride, pads, dilation, ceil_mode)
+    except ValueError:
         raise ValueError(f"{op}: x of shape {x.shape} is too small for kernel_size {kernel} "
-                         f"with padding {pads} and dilation {dilation}")
-    shape4 = (n, c) + tuple(size)
-    return x4, unbatched, kernel, stride, pads, dilation, shape4
+                         f"with padding {pads} and dilation {dilation}") from None
+    return x4, unbatched, kernel, stride, pads, dilation, geometry
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                 reference):
     op = "max_pool2d"
     x = _array(op, "x", x)
-    x4, unbatched, kernel, stride, pads, dilation, shape4 = _pool_geometry(
+    x4, unbatched, kernel, stride, pads, dilation, geometry = _pool_geometry(
         op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    shape4 = geometry.output_shape
     return_indices = _flag(op, "return_indices", return_indices)
     out_shape = shape4[1:] if unbatched else shape4
     _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
     y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
     indices = _empty(out_shape, _I64) if return_indices else None
     if shape4[0]:
-        _ext.max_pool2d(op, _c_array(x4), y.reshape(shape4) if unbatched else y,
+        _ext.max_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
                         indices.reshape(shape4) if unbatched and indices is not None
-                        else indices,
-                        kernel, stride, pads, dilation, bool(ceil_mode), reference)
+                        else indices, reference)
     return (y, indices) if return_indices else y
 
 
@@ -486,15 +490,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, reference):
     op = "avg_pool2d"
     x = _array(op, "x", x)
-    x4, unbatched, kernel, stride, pads, _, shape4 = _pool_geometry(
+    x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     _check_size(op, shape4, x.dtype.itemsize)
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
-        _ext.avg_pool2d(op, _c_array(x4), y.reshape(shape4) if unbatched else y, kernel,
-                        stride, pads,
-                        bool(ceil_mode), bool(count_include_pad), reference)
+        _ext.avg_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
+                        count_include_pad, reference)
     return y
 
 
@@ -597,8 +601,9 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     g = _array(op, "grad_output", grad_output)
     _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
     mask = _output_mask(op, output_mask)
-    x4, unbatched, stride, pads, dilation, groups, shape4 = _conv_geometry(
+    x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups)
+    shape4 = geometry.output_shape
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
                      f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
                      f"padding {pads}, dilation {dilation}, groups {groups}")
@@ -607,9 +612,10 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
     grad_bias = _empty((weight.shape[0],), dtype) if mask[2] else None
     if any(mask):
-        _ext.conv2d_backward(op, _c_array(g.reshape(shape4)), _c_array(x4), _c_array(weight),
+        _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
+                             _c_array(weight),
                              None if grad_input is None else grad_input.reshape(x4.shape),
-                             grad_weight, grad_bias, stride, pads, dilation, groups, reference)
+                             grad_weight, grad_bias, reference)
     return grad_input, grad_weight, grad_bias
 
 
@@ -731,17 +737,18 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
     # the forward's geometry, on a stand-in of input_shape that owns no memory
     like = np.broadcast_to(np.zeros((), g.dtype), shape)
-    _, _, kernel, stride, pads, _, shape4 = _pool_geometry(
+    _, _, kernel, stride, pads, _, geometry = _pool_geometry(
         op, like, kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
-        _ext.avg_pool2d_backward(op, _c_array(g.reshape(shape4)),
-                                 grad_input.reshape((shape4[0],) + shape[-3:]), kernel, stride,
-                                 pads, bool(ceil_mode), bool(count_include_pad), reference)
+        _ext.avg_pool2d_backward(op, geometry, _c_array(g.reshape(shape4)),
+                                 grad_input.reshape((shape4[0],) + shape[-3:]),
+                                 count_include_pad, reference)
     return grad_input
 
 

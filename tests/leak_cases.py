@@ -591,14 +591,22 @@ ERRORS = [
 # ---- the Cython bridge's own checks (fastconv/_ext.pyx): what a wrong internal call raises.
 # functional.py never makes these calls; they guard the C code, and their exceptions are raised
 # after arrays are unpacked and shape tuples built, where a reference could leak.
-def _ext_conv(x, w, b, y, algorithm="auto", stride=(1, 1)):
-    return call(_ext.conv2d, "conv2d", x, w, b, y, stride, ((0, 0), (0, 0)), (1, 1), 1, None,
-                algorithm, False, 0)
+def _conv_geometry(x, w, stride=(1, 1)):
+    return _ext.conv2d_geometry("conv2d", x.shape, w.shape, stride, ((0, 0), (0, 0)), (1, 1), 1)
+
+
+def _ext_conv(x, w, b, y, algorithm="auto"):
+    return call(_ext.conv2d, "conv2d", _conv_geometry(x, w), x, w, b, y, None, algorithm, False,
+                0)
+
+
+def _pool_geometry(op, x):
+    return _ext.pool2d_geometry(op, x.shape, (2, 2), (2, 2), (0, 0), (1, 1), False)
 
 
 def _ext_pool(x, y, indices):
-    return call(_ext.max_pool2d, "max_pool2d", x, y, indices, (2, 2), (2, 2), (0, 0), (1, 1),
-                False, False)
+    return call(_ext.max_pool2d, "max_pool2d", _pool_geometry("max_pool2d", x), x, y, indices,
+                False)
 
 
 BRIDGE = [
@@ -614,7 +622,7 @@ BRIDGE = [
         lambda: _ext_conv(f32(1, 3, 5, 10)[..., ::2], f32(*w3), None, f32(1, 2, 3, 3)),
         "contiguous"),
     err("conv2d", "ext-stride-zero", ValueError,
-        lambda: _ext_conv(f32(*x5), f32(*w3), None, f32(1, 2, 3, 3), stride=(0, 1)),
+        lambda: call(_ext.conv2d_geometry, "conv2d", x5, w3, (0, 1), ((0, 0), (0, 0)), (1, 1), 1),
         "invalid argument"),
     err("conv2d", "ext-pointwise-3x3", ValueError,
         lambda: _ext_conv(f32(*x5), f32(*w3), None, f32(1, 2, 3, 3), algorithm="pointwise"),
@@ -627,16 +635,16 @@ BRIDGE = [
     err("relu", "ext-y-dtype", TypeError,
         lambda: call(_ext.relu, "relu", f32(6), f64(6), False), "y"),
     err("conv2d_backward", "ext-grad-output-shape", ValueError,
-        lambda: call(_ext.conv2d_backward, "conv2d_backward", f64(1, 2, 3, 4), f64(*x5),
-                     f64(*w3), f64(*x5), None, None, (1, 1), ((0, 0), (0, 0)), (1, 1), 1,
-                     False), "grad_output"),
+        lambda: call(_ext.conv2d_backward, "conv2d_backward", _conv_geometry(f64(*x5), f64(*w3)),
+                     f64(1, 2, 3, 4), f64(*x5), f64(*w3), f64(*x5), None, None, False),
+        "grad_output"),
     err("max_pool2d_backward", "ext-indices-shape", ValueError,
         lambda: call(_ext.max_pool2d_backward, "max_pool2d_backward", f64(1, 2, 2, 2),
                      np.zeros((1, 2, 2, 1), np.int64), f64(1, 2, 4, 4), False), "indices"),
     err("avg_pool2d_backward", "ext-grad-input-read-only", ValueError,
-        lambda: call(_ext.avg_pool2d_backward, "avg_pool2d_backward", f64(1, 2, 2, 2),
-                     read_only(f64(1, 2, 4, 4)), (2, 2), (2, 2), (0, 0), False, True, False),
-        "read-only"),
+        lambda: call(_ext.avg_pool2d_backward, "avg_pool2d_backward",
+                     _pool_geometry("avg_pool2d_backward", f64(1, 2, 4, 4)), f64(1, 2, 2, 2),
+                     read_only(f64(1, 2, 4, 4)), True, False), "read-only"),
     err("relu_backward", "ext-output-shape", ValueError,
         lambda: call(_ext.relu_backward, "relu_backward", f64(6), f64(5), f64(6), False),
         "output"),

@@ -32,6 +32,9 @@
  * Average pooling divides by the window clipped to the padded plane when count_include_pad, by
  * the window clipped to the input plane otherwise (PyTorch's rule).
  *
+ * These sizes, the windows' valid ranges and the divisor are computed in one place,
+ * csrc/common/geometry.h and geometry.c, which every op, reference and the Python layer use.
+ *
  * ReLU: y = x where x > 0 or x is NaN, else +0 (also for -0).  y == x (in place) is allowed.
  *
  * Linear (torch.nn.functional.linear's layout; the caller flattens any batch dims to n rows):

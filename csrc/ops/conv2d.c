@@ -1,6 +1,7 @@
 /* conv2d forward: validation, algorithm choice, and the typed drivers (conv2d_*.tmpl.h). */
 #include <string.h>
 
+#include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "common/relu.h"

@@ -2,6 +2,7 @@
  * conv2d_backward.tmpl.h (which reuse the forward's workspace allocation). */
 #include <string.h>
 
+#include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "dispatch.h"
@@ -12,18 +13,6 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
 {
     int64_t sum;
     return fc_add_overflows(a, b, &sum) ? INT64_MAX : sum;
-}
-
-/* Output positions o in [0, count) whose input position o * stride + offset lies in
- * [0, size): o in [*lo, *hi) (empty when *lo >= *hi). */
-static inline void fc_conv_valid_range(int64_t offset, int64_t stride, int64_t size,
-                                       int64_t count, int64_t *lo, int64_t *hi)
-{
-    const int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-    const int64_t last = size - 1 - offset; /* o * stride <= last */
-    *lo = fc_min_i64(first, count);
-    *hi = last < 0 ? 0 : fc_min_i64(last / stride + 1, count);
-    if (*hi < *lo) *hi = *lo;
 }
 
 /* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */

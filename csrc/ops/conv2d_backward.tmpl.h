@@ -78,7 +78,7 @@ static void FC_FN(pack_im2col_rows)(const fc_conv2d_params *p, int64_t out_w,
         const int64_t dh = r * p->dilation_h - p->pad_top;
         const int64_t dw = s * p->dilation_w - p->pad_left;
         int64_t lo, hi;
-        fc_conv_valid_range(dw, sw, p->w, out_w, &lo, &hi);
+        fc_valid_range(dw, sw, p->w, out_w, &lo, &hi);
         int64_t q = 0, oh = pix0 / out_w, ow = pix0 % out_w;
         while (q < kc) {
             const int64_t seg_end = fc_min_i64(out_w, ow + (kc - q)); /* ow in [ow, seg_end) */
@@ -120,7 +120,7 @@ static void FC_FN(col2im_add)(const fc_conv2d_params *p, int64_t out_w, const FC
         const int64_t dh = r * p->dilation_h - p->pad_top;
         const int64_t dw = s * p->dilation_w - p->pad_left;
         int64_t lo, hi;
-        fc_conv_valid_range(dw, p->stride_w, p->w, out_w, &lo, &hi);
+        fc_valid_range(dw, p->stride_w, p->w, out_w, &lo, &hi);
         int64_t j = 0, oh = pix0 / out_w, ow = pix0 % out_w;
         while (j < cols) {
             const int64_t seg_end = fc_min_i64(out_w, ow + (cols - j));

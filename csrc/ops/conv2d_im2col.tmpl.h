@@ -192,9 +192,9 @@ static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
     for (int64_t pk = 0; pk < kc; pk++) {
         const FC_REAL *plane = x_group + c * p->h * p->w;
         const int64_t dh = r * p->dilation_h - p->pad_top, dw = s * p->dilation_w - p->pad_left;
-        /* output columns q whose tap q * sw + dw lies in [0, W) */
-        const int64_t q_lo = dw < 0 ? fc_ceil_div(-dw, sw) : 0;
-        const int64_t q_hi = p->w - dw <= 0 ? 0 : (p->w - dw - 1) / sw + 1;
+        /* output columns [q_lo, q_hi) whose tap q * sw + dw lies in [0, W) */
+        int64_t q_lo, q_hi;
+        fc_valid_range(dw, sw, p->w, out_w, &q_lo, &q_hi);
         FC_REAL *dst = panel + pk * nr;
         int64_t room = nr, oh = oh0, ow = ow0;
         for (int64_t j = 0; j < cols;) {

@@ -1,4 +1,5 @@
 /* max_pool2d and avg_pool2d forward: validation and the typed drivers of pool2d.tmpl.h. */
+#include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "dispatch.h"

@@ -3,23 +3,21 @@
  * row microkernel.  Each output element belongs to one item, so one thread. */
 
 /* Window rows of output row oh that lie inside the plane, in window order; returns how many.
- * *padded_rows counts those inside the padded plane (the count_include_pad divisor). */
+ * *padded_rows counts those inside the padded plane (average pooling's divisor, dilation 1). */
 static size_t FC_FN(pool_window_rows)(const fc_pool2d_params *p, const FC_REAL *plane,
                                       int64_t oh, const FC_REAL **row_ptrs,
                                       int64_t *row_offsets, int64_t *padded_rows)
 {
-    size_t rows = 0;
-    int64_t padded = 0;
-    for (int64_t i = 0; i < p->kernel_h; i++) {
-        const int64_t ih = oh * p->stride_h - p->pad_h + i * p->dilation_h;
-        if (ih < p->h + p->pad_h) padded++;
-        if (ih < 0 || ih >= p->h) continue;
-        row_ptrs[rows] = plane + ih * p->w;
-        row_offsets[rows] = ih * p->w;
-        rows++;
+    const int64_t start = oh * p->stride_h - p->pad_h;
+    int64_t i0, i1, ih0, ih1;
+    fc_valid_range(start, p->dilation_h, p->h, p->kernel_h, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t ih = start + i * p->dilation_h;
+        row_ptrs[i - i0] = plane + ih * p->w;
+        row_offsets[i - i0] = ih * p->w;
     }
-    *padded_rows = padded;
-    return rows;
+    fc_avg_pool_window(oh, p->stride_h, p->pad_h, p->kernel_h, p->h, &ih0, &ih1, padded_rows);
+    return (size_t)(i1 - i0);
 }
 
 typedef struct FC_FN(pool_job) {

@@ -1,20 +1,9 @@
 /* max_pool2d and avg_pool2d backward: validation and the typed drivers of
  * pool2d_backward.tmpl.h; a task is a range of planes. */
+#include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "dispatch.h"
-
-/* The window of output position o along one axis: input positions [*lo, *hi) inside the plane,
- * and *padded positions inside the padded plane (the count_include_pad divisor). */
-static inline void fc_pool_avg_extent(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
-                                      int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
-{
-    const int64_t start = o * stride - pad;
-    const int64_t stop = fc_min_i64(start + kernel, size + pad);
-    *padded = stop - start;
-    *lo = fc_max_i64(start, 0);
-    *hi = fc_min_i64(stop, size);
-}
 
 #include "common/dtype_f32.h"
 #include "ops/pool2d_backward.tmpl.h"

@@ -26,14 +26,14 @@ static void FC_FN(avg_pool2d_backward_planes)(const fc_pool2d_params *p, int64_t
         for (int64_t i = 0; i < p->h * p->w; i++) dst[i] = 0;
         for (int64_t oh = 0; oh < out_h; oh++) {
             int64_t h0, h1, rows_padded;
-            fc_pool_avg_extent(oh, p->stride_h, p->pad_h, p->kernel_h, p->h, &h0, &h1,
+            fc_avg_pool_window(oh, p->stride_h, p->pad_h, p->kernel_h, p->h, &h0, &h1,
                                &rows_padded);
             for (int64_t ow = 0; ow < out_w; ow++) {
                 int64_t w0, w1, cols_padded;
-                fc_pool_avg_extent(ow, p->stride_w, p->pad_w, p->kernel_w, p->w, &w0, &w1,
+                fc_avg_pool_window(ow, p->stride_w, p->pad_w, p->kernel_w, p->w, &w0, &w1,
                                    &cols_padded);
-                const int64_t divisor =
-                    p->count_include_pad ? rows_padded * cols_padded : (h1 - h0) * (w1 - w0);
+                const int64_t divisor = fc_avg_pool_divisor(p->count_include_pad, h1 - h0,
+                                                            w1 - w0, rows_padded, cols_padded);
                 const FC_REAL share = src[oh * out_w + ow] / (FC_REAL)divisor;
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) dst[ih * p->w + iw] += share;

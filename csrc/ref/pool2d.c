@@ -1,8 +1,8 @@
 /* Reference max and average pooling: the ground truth for csrc/ops/pool2d.c. */
 #include <math.h>
 
+#include "common/geometry.h"
 #include "common/internal.h"
-#include "ref/avg_pool_divisor.h"
 
 #include "common/dtype_f32.h"
 #include "ref/pool2d.tmpl.h"

@@ -42,6 +42,6 @@ static void FC_FN(ref_avg_pool2d_forward)(const fc_pool2d_params *p, int64_t out
                         sum += x[(plane * p->h + ih) * p->w + iw];
                     }
                 y[(plane * out_h + oh) * out_w + ow] =
-                    sum / (FC_REAL)fc_ref_avg_pool_divisor(p, oh, ow);
+                    sum / (FC_REAL)fc_avg_pool_divisor_at(p, oh, ow);
             }
 }

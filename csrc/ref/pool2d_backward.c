@@ -1,7 +1,7 @@
 /* Reference max and average pooling backward: the ground truth for
  * csrc/ops/pool2d_backward.c. */
+#include "common/geometry.h"
 #include "common/internal.h"
-#include "ref/avg_pool_divisor.h"
 
 #include "common/dtype_f32.h"
 #include "ref/pool2d_backward.tmpl.h"

@@ -20,7 +20,7 @@ static void FC_FN(ref_avg_pool2d_backward)(const fc_pool2d_params *p, int64_t ou
         for (int64_t oh = 0; oh < out_h; oh++)
             for (int64_t ow = 0; ow < out_w; ow++) {
                 const FC_REAL share = g[(plane * out_h + oh) * out_w + ow] /
-                                      (FC_REAL)fc_ref_avg_pool_divisor(p, oh, ow);
+                                      (FC_REAL)fc_avg_pool_divisor_at(p, oh, ow);
                 for (int64_t i = 0; i < p->kernel_h; i++)
                     for (int64_t j = 0; j < p->kernel_w; j++) {
                         int64_t ih = oh * p->stride_h - p->pad_h + i;

@@ -36,21 +36,14 @@ static inline void FC_FN(avgpool_columns)(const fc_pool_columns *cols, int64_t o
                                           int count_include_pad, FC_REAL *y)
 {
     for (int64_t ow = ow_begin; ow < ow_end; ow++) {
-        int64_t j_begin, j_end;
-        fc_pool_valid_columns(cols, ow, &j_begin, &j_end);
-        const int64_t start = ow * cols->stride_w - cols->pad_w;
+        /* the window's input columns [iw0, iw1) (dilation 1) and its padded width */
+        int64_t iw0, iw1, padded_cols;
+        fc_avg_pool_window(ow, cols->stride_w, cols->pad_w, cols->kernel_w, cols->in_w, &iw0,
+                           &iw1, &padded_cols);
         FC_REAL sum = 0;
         for (size_t i = 0; i < rows; i++)
-            for (int64_t j = j_begin; j < j_end; j++) sum += row_ptrs[i][start + j];
-        int64_t divisor;
-        if (count_include_pad) {
-            const int64_t padded_end = cols->in_w + cols->pad_w;
-            const int64_t stop = start + cols->kernel_w < padded_end ? start + cols->kernel_w
-                                                                     : padded_end;
-            divisor = padded_rows * (stop - start);
-        } else {
-            divisor = (int64_t)rows * (j_end - j_begin);
-        }
-        y[ow] = sum / (FC_REAL)divisor;
+            for (int64_t iw = iw0; iw < iw1; iw++) sum += row_ptrs[i][iw];
+        y[ow] = sum / (FC_REAL)fc_avg_pool_divisor(count_include_pad, (int64_t)rows, iw1 - iw0,
+                                                    padded_rows, padded_cols);
     }
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/geometry.h"
+
 typedef struct fc_pool_columns {
     int64_t out_w;      /* output columns to produce */
     int64_t in_w;       /* input row length */
@@ -24,12 +26,8 @@ static inline fc_pool_columns fc_pool_columns_init(int64_t out_w, int64_t in_w,
                                                    int64_t pad_w, int64_t dilation_w)
 {
     fc_pool_columns c = {out_w, in_w, kernel_w, stride_w, pad_w, dilation_w, 0, 0};
-    const int64_t numerator = in_w - 1 - (kernel_w - 1) * dilation_w + pad_w;
-    const int64_t begin = (pad_w + stride_w - 1) / stride_w;
-    const int64_t end = numerator < 0 ? 0 : numerator / stride_w + 1;
-    c.interior_begin = begin < out_w ? begin : out_w;
-    c.interior_end = end < out_w ? end : out_w;
-    if (c.interior_end < c.interior_begin) c.interior_end = c.interior_begin;
+    fc_window_interior(in_w, pad_w, kernel_w, stride_w, dilation_w, out_w, &c.interior_begin,
+                       &c.interior_end);
     return c;
 }
 
@@ -83,18 +81,8 @@ FC_DECLARE_POOL_MEMBERS(avx512)
 static inline void fc_pool_valid_columns(const fc_pool_columns *cols, int64_t ow,
                                          int64_t *j_begin, int64_t *j_end)
 {
-    const int64_t start = ow * cols->stride_w - cols->pad_w, d = cols->dilation_w;
-    const int64_t last = cols->in_w - 1 - start; /* j * d <= last */
-    int64_t lo, hi;
-    if (d == 1) { /* the common case, without divisions */
-        lo = start < 0 ? -start : 0;
-        hi = last < 0 ? 0 : last + 1;
-    } else {
-        lo = start < 0 ? (-start + d - 1) / d : 0;
-        hi = last < 0 ? 0 : last / d + 1;
-    }
-    *j_begin = lo;
-    *j_end = hi < cols->kernel_w ? hi : cols->kernel_w;
+    fc_valid_range(ow * cols->stride_w - cols->pad_w, cols->dilation_w, cols->in_w,
+                   cols->kernel_w, j_begin, j_end);
 }
 
 #endif

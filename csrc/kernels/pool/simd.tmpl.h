@@ -240,8 +240,8 @@ static inline void FC_ISA_SUFFIX(FC_FN(avgpool_body))(const fc_pool_columns *col
     FC_FN(avgpool_columns)(cols, 0, lo, rows, row_ptrs, padded_rows, count_include_pad, y);
     const int64_t s = cols->stride_w, kw = cols->kernel_w;
     /* interior windows: every column inside the row, so the divisor is the same for all */
-    const FC_V divisor =
-        FC_VSET1((FC_REAL)((count_include_pad ? padded_rows : (int64_t)rows) * kw));
+    const FC_V divisor = FC_VSET1(
+        (FC_REAL)fc_avg_pool_divisor(count_include_pad, (int64_t)rows, kw, padded_rows, kw));
     for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
         const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
         FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
