@@ -36,10 +36,10 @@ def set_num_threads(n):
     ``n`` given here.  ``set_num_threads(n)`` also sets OpenMP's count (``omp_set_num_threads``)
     in the calling thread, so ``OMP_NUM_THREADS`` gives the default, and a later
     ``threadpoolctl.threadpool_limits(k)`` lowers the count to ``min(n, k)`` until it exits.
-    Other Python threads start from OpenMP's default, capped by ``n``.  Results are bitwise
-    identical whatever the thread count.  A process forked (``os.fork``, multiprocessing's
-    "fork" start method) after fastconv ran an op on several threads runs every op on one
-    thread: GNU OpenMP's thread pool does not survive fork, and waiting for it would hang.
+    Other Python threads start from OpenMP's default, capped by ``n``.  The threads are
+    fastconv's own pool (OpenMP only sets the count); results are bitwise identical whatever
+    the thread count and schedule.  A forked child (``os.fork``, multiprocessing's "fork" start
+    method) starts a pool of its own on its first threaded op.
 
     Example
     -------

@@ -51,11 +51,11 @@ static inline int64_t fc_floor_div(int64_t a, int64_t b)
 
 /* Threads an op's parallel region may use for `work` units (multiply-adds, elements visited):
  * at most fc_get_num_threads(), and no more than give each thread FC_MIN_WORK_PER_THREAD,
- * because waking a sleeping OpenMP team costs ~5 us on the 2-core CI machine, more than a
- * small op takes on one core.  The count never changes a result, only the speed. */
+ * because waking a sleeping worker costs some microseconds, more than a small op takes on one
+ * core.  The count never changes a result, only the speed. */
 #define FC_MIN_WORK_PER_THREAD ((int64_t)1 << 15)
 int fc_region_threads(int64_t work);
-/* The team an op's parallel region over `work` units gets (for the thread tests). */
+/* The team an op's parallel region over `work` units gets (for the thread tests; parallel.c). */
 int fc_probe_team_size(int64_t work);
 static inline int fc_thread_index(void)
 {
