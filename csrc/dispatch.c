@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "simd/arch.h"
+
+#if FC_ARCH_AARCH64
+#include <sys/auxv.h> /* getauxval: Linux's CPU feature bits */
+#endif
 
 static fc_kernel_table table;
 static int table_ready = 0;
@@ -61,6 +66,7 @@ static void install_scalar(fc_kernel_table *t)
         (t)->pool_name = "pool row " #isa;                          \
     } while (0)
 
+#if FC_ARCH_X86_64
 /* Each ISA's overrides, for the families that have a member for it.  AVX-512 machines also
  * have AVX2, so install_avx512 runs after install_avx2 and a family without an AVX-512 member
  * keeps its AVX2 one.  ISA files are compiled for their target by a `#pragma GCC target` at
@@ -114,35 +120,73 @@ static void install_avx512(fc_kernel_table *t)
     FC_INSTALL_POOL_RELU(t, avx512);
 }
 
+#endif /* FC_ARCH_X86_64 */
+
+/* This architecture's paths, lowest first: "best" is the last one the CPU has. */
+static const fc_isa arch_isas[] = {
+    FC_ISA_SCALAR,
+#if FC_ARCH_X86_64
+    FC_ISA_AVX2, FC_ISA_AVX512,
+#elif FC_ARCH_AARCH64
+    FC_ISA_NEON,
+#endif
+};
+enum { ARCH_ISA_COUNT = sizeof arch_isas / sizeof arch_isas[0] };
+
+int fc_arch_isas(const fc_isa **isas)
+{
+    *isas = arch_isas;
+    return ARCH_ISA_COUNT;
+}
+
+/* Position of isa in this architecture's list, -1 if it is another architecture's. */
+static int isa_rank(fc_isa isa)
+{
+    for (int i = 0; i < ARCH_ISA_COUNT; i++)
+        if (arch_isas[i] == isa) return i;
+    return -1;
+}
+
 fc_isa fc_cpu_isa(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if FC_ARCH_X86_64
     /* libgcc's probe also checks that the OS saves the wide registers (XGETBV). */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
         return FC_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FC_ISA_AVX2;
+#elif FC_ARCH_AARCH64
+    /* Advanced SIMD is part of the base architecture (HWCAP_ASIMD is set on every Linux
+     * aarch64 CPU); asked anyway, so a kernel that hides it falls back to scalar. */
+#ifdef HWCAP_ASIMD
+    if (!(getauxval(AT_HWCAP) & HWCAP_ASIMD)) return FC_ISA_SCALAR;
+#endif
+    return FC_ISA_NEON;
 #endif
     return FC_ISA_SCALAR;
 }
 
 void fc_select_isa(fc_isa requested)
 {
-    fc_isa cpu = fc_cpu_isa();
+    const int cpu = isa_rank(fc_cpu_isa());
+    int rank = isa_rank(requested);
+    if (rank < 0 || rank > cpu) rank = cpu;
     fc_kernel_table t;
     memset(&t, 0, sizeof t);
     install_scalar(&t);
-    t.isa = requested < cpu ? requested : cpu;
-    if (t.isa >= FC_ISA_AVX2) install_avx2(&t);
-    if (t.isa >= FC_ISA_AVX512) install_avx512(&t);
+    t.isa = arch_isas[rank];
+#if FC_ARCH_X86_64
+    if (rank >= isa_rank(FC_ISA_AVX2)) install_avx2(&t);
+    if (rank >= isa_rank(FC_ISA_AVX512)) install_avx512(&t);
+#endif
     table = t;
     table_ready = 1;
 }
 
 const fc_kernel_table *fc_kernels(void)
 {
-    if (!table_ready) fc_select_isa(FC_ISA_AVX512);
+    if (!table_ready) fc_select_isa(arch_isas[ARCH_ISA_COUNT - 1]);
     return &table;
 }
 
@@ -154,6 +198,7 @@ const char *fc_isa_name(fc_isa isa)
     case FC_ISA_SCALAR: return "scalar";
     case FC_ISA_AVX2: return "avx2";
     case FC_ISA_AVX512: return "avx512";
+    case FC_ISA_NEON: return "neon";
     }
     return "unknown";
 }

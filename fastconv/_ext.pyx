@@ -36,6 +36,7 @@ cdef extern from "fastconv.h" nogil:
         FC_ISA_SCALAR
         FC_ISA_AVX2
         FC_ISA_AVX512
+        FC_ISA_NEON
 
     ctypedef struct fc_conv2d_params:
         int64_t n, c, h, w, k, r, s
@@ -114,6 +115,7 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_set_num_threads(int n)
     int fc_get_num_threads()
     int fc_has_openmp()
+    int fc_arch_isas(const fc_isa **isas)
     fc_isa fc_cpu_isa()
     fc_isa fc_active_isa()
     void fc_select_isa(fc_isa requested)
@@ -140,7 +142,20 @@ cdef extern from "common/parallel.h" nogil:
     int FC_SCHEDULE_DELAY
 
 
-ISA_NAMES = ("scalar", "avx2", "avx512")
+cdef dict _ISA_BY_NAME = {}
+
+
+def _arch_isa_names():
+    """The build architecture's ISA paths, lowest first (x86-64: scalar, avx2, avx512;
+    aarch64: scalar, neon; any other: scalar); filled once at import."""
+    cdef const fc_isa *isas = NULL
+    cdef int count = fc_arch_isas(&isas)
+    for i in range(count):
+        _ISA_BY_NAME[fc_isa_name(isas[i]).decode()] = isas[i]
+    return tuple(_ISA_BY_NAME)
+
+
+ISA_NAMES = _arch_isa_names()
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
               "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
 ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
@@ -543,11 +558,12 @@ def has_openmp():
 
 
 def cpu_isa():
-    return ISA_NAMES[<int>fc_cpu_isa()]
+    """The best ISA path of ISA_NAMES this CPU supports."""
+    return fc_isa_name(fc_cpu_isa()).decode()
 
 
 def active_isa():
-    return ISA_NAMES[<int>fc_active_isa()]
+    return fc_isa_name(fc_active_isa()).decode()
 
 
 def select_isa(str name):
@@ -555,8 +571,10 @@ def select_isa(str name):
 
     Only while no op runs in any thread: the kernel table is process-wide, and a driver reads
     its tile sizes more than once per call (for the tests and FASTCONV_ISA at import)."""
-    cdef int index = ISA_NAMES.index(name)
-    fc_select_isa(<fc_isa>index)
+    if name not in _ISA_BY_NAME:
+        raise ValueError(f"select_isa: {name!r} is not one of this architecture's ISA paths "
+                         f"{ISA_NAMES}")
+    fc_select_isa(<fc_isa>_ISA_BY_NAME[name])
 
 
 def kernel_name(str op, str dtype):

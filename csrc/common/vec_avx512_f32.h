@@ -12,12 +12,15 @@
 #define FC_VLOAD(p) _mm512_loadu_ps(p)
 #define FC_VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define FC_VSTREAM(p, v) _mm512_stream_ps(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSTREAM_FENCE() _mm_sfence() /* orders the streaming stores */
 #define FC_VSET1(s) _mm512_set1_ps(s)
 #define FC_VZERO() _mm512_setzero_ps()
 #define FC_VADD(a, b) _mm512_add_ps(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm512_div_ps(a, b)
-#define FC_VCMP(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
+/* lanes where !(a <= b): a > b or either is NaN; lanes where a is not NaN */
+#define FC_VNLE(a, b) _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ)
+#define FC_VORD(a) _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q)
 #define FC_MAND(m, k) ((FC_M)((m) & (k)))
 /* lanes of b where m, else a */
 #define FC_VBLEND(m, a, b) _mm512_mask_blend_ps(m, a, b)

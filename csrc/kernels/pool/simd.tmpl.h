@@ -96,7 +96,7 @@ static inline int FC_ISA_SUFFIX(FC_FN(pool_interior))(const fc_pool_columns *col
 }
 
 /* v wins over b: !(v <= b) and b is not NaN */
-#define FC_POOL_TAKES(v, b) FC_MAND(FC_VCMP(v, b, _CMP_NLE_UQ), FC_VCMP(b, b, _CMP_ORD_Q))
+#define FC_POOL_TAKES(v, b) FC_MAND(FC_VNLE(v, b), FC_VORD(b))
 
 /* Output columns [ow_begin, ow_end) whose windows overhang the row: each in lane 0 of a
  * vector, through the same fold as the interior, element by element in row-major order (the

@@ -30,7 +30,7 @@ static inline void FC_ISA_SUFFIX(FC_FN(relu_body))(size_t n, const FC_REAL *x, F
         const FC_REAL v = x[i];
         y[i] = FC_RELU(v);
     }
-    if (stream) _mm_sfence(); /* order the weakly-ordered streaming stores before returning */
+    if (stream) FC_VSTREAM_FENCE(); /* order the weakly-ordered streaming stores first */
 }
 
 void FC_ISA_SUFFIX(FC_FN(relu_ukernel))(size_t n, const FC_REAL *x, FC_REAL *y)
