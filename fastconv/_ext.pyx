@@ -122,6 +122,22 @@ cdef extern from "fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     const char *fc_kernel_name(const char *op, fc_dtype dtype)
 
+cdef extern from "kernels/members.h" nogil:
+    ctypedef enum fc_family:
+        FC_FAMILY_COUNT
+    ctypedef struct fc_member:
+        fc_family family
+        const char *dtype
+        fc_isa isa
+        const char *name
+        const char *symbol
+        int64_t mr, nr, kc, nc, lanes, item_rows
+    size_t fc_family_members(fc_family family, const fc_member **members)
+    const char *fc_family_name(fc_family family)
+    const fc_member *fc_active_member(fc_family family, const char *dtype)
+    int fc_isa_rank(fc_isa isa)
+
+
 cdef extern from "common/internal.h" nogil:
     int fc_probe_team_size(int64_t work)
     fc_status fc_checked_product(const int64_t *factors, int count, int64_t *out)
@@ -575,6 +591,39 @@ def select_isa(str name):
         raise ValueError(f"select_isa: {name!r} is not one of this architecture's ISA paths "
                          f"{ISA_NAMES}")
     fc_select_isa(<fc_isa>_ISA_BY_NAME[name])
+
+
+def kernel_families():
+    """The microkernel families, in the order of csrc/kernels/members.h."""
+    return tuple(fc_family_name(<fc_family>f).decode() for f in range(<int>FC_FAMILY_COUNT))
+
+
+def kernel_members(str family):
+    """The member table of a microkernel family (csrc/kernels/<family>/members.c) on this
+    build's architecture: one dict per member with family, dtype ('f32', 'f64', 'i64'), isa,
+    name (what config prints), symbol (its C function), the tile sizes mr, nr, kc, nc, lanes,
+    item_rows (0 where the family has none; csrc/kernels/members.h), available (the CPU has
+    its ISA) and active (it is the member installed now for its dtype).  A member runs through
+    the ops after select_isa(member["isa"]): dispatch installs one member per ISA path."""
+    families = kernel_families()
+    if family not in families:
+        raise ValueError(f"kernel_members: {family!r} is not one of {families}")
+    cdef int index = families.index(family)
+    cdef fc_family f = <fc_family>index
+    cdef const fc_member *members = NULL
+    cdef size_t count = fc_family_members(f, &members)
+    cdef int cpu = fc_isa_rank(fc_cpu_isa())
+    cdef const fc_member *m
+    result = []
+    for i in range(count):
+        m = &members[i]
+        rank = fc_isa_rank(m.isa)
+        result.append({
+            "family": family, "dtype": m.dtype.decode(), "isa": fc_isa_name(m.isa).decode(),
+            "name": m.name.decode(), "symbol": m.symbol.decode(), "mr": m.mr, "nr": m.nr,
+            "kc": m.kc, "nc": m.nc, "lanes": m.lanes, "item_rows": m.item_rows,
+            "available": 0 <= rank <= cpu, "active": fc_active_member(f, m.dtype) == m})
+    return result
 
 
 def kernel_name(str op, str dtype):

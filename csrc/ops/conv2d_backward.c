@@ -29,15 +29,15 @@ static inline void fc_conv_valid_range(int64_t offset, int64_t stride, int64_t s
 /* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */
 #pragma GCC diagnostic ignored "-Wunused-function"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,

@@ -16,13 +16,13 @@ static inline void fc_pool_avg_extent(int64_t o, int64_t stride, int64_t pad, in
     *hi = fc_min_i64(stop, size);
 }
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 /* Planes per task: enough work per claim (FC_MIN_WORK_PER_THREAD / 2 values visited) that the
  * claims cost nothing, small enough that a late thread leaves little behind. */

@@ -1,11 +1,11 @@
 /* One register-tile GEMM microkernel, written once for every SIMD member of the family.  The
- * including file (f32-avx512-14x32.c, ...) first includes its target header, then defines:
- *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_14x32__avx512
+ * including file (f32-avx512-8x32.c, ...) first includes its target header, then defines:
+ *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_8x32__avx512
  *   FC_GEMM_ROWS_NAME  its twin reading B rows in place (gemm.h), fc_f32_gemm_rows_ukernel_...
  *   FC_GEMM_BODY     a name for their shared static body
  *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
  *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_LANES
- *   FC_REAL FC_V FC_LANES and FC_VLOAD/STORE/SET1/FMA/ZERO/RELU over FC_V (common/vec_<isa>_<dtype>.h)
+ *   FC_REAL FC_V FC_LANES and FC_VLOAD/STORE/SET1/FMA/ZERO/RELU over FC_V (simd/vec_<isa>_<dtype>.h)
  * The contract is gemm.h's: the reduction runs p = 0 .. kc-1 for every element, one fused
  * multiply-add per step, starting from c (FC_GEMM_ACCUMULATE), init[i] or 0.  Storing the
  * accumulators between kc blocks is exact, so the blocking never changes a result. */

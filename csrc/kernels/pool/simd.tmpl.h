@@ -1,4 +1,4 @@
-/* Pooling over one output row for one ISA and dtype (common/vec_*.h), FC_LANES output columns
+/* Pooling over one output row for one ISA and dtype (simd/vec_*.h), FC_LANES output columns
  * per vector.  The columns whose windows lie wholly inside the row (the interior) are SIMD;
  * those overhanging padding or the ceil_mode edge go through the scalar loops of
  * columns.tmpl.h.  A window column j of FC_LANES consecutive outputs is the row read at stride

@@ -1,5 +1,5 @@
 /* Vector vocabulary of the SIMD kernel templates, for one ISA and dtype: include after
- * common/target_avx512.h and dtype_f32.h, close with vec_end.h.  AVX-512 compares give a
+ * simd/target_avx512.h and dtype_f32.h, close with vec_end.h.  AVX-512 compares give a
  * k-mask (FC_M); the templates only combine masks with FC_MAND and select with FC_VBLEND. */
 #define FC_V __m512
 #define FC_M __mmask16
@@ -45,7 +45,7 @@
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4)
 
 /* indices[l] for l < cnt from the winners' window row and column (whole numbers as floats) */
-#include "common/vec_avx512_index.h"
+#include "simd/vec_avx512_index.h"
 static inline void fc_store_indices_f32__avx512(int64_t *indices, int64_t cnt, __m512 row,
                                                 __m512 col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)

@@ -38,7 +38,7 @@
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, p, 8)
 
 /* indices[l] for l < cnt from the winners' window row and column (whole numbers as doubles) */
-#include "common/vec_avx512_index.h"
+#include "simd/vec_avx512_index.h"
 static inline void fc_store_indices_f64__avx512(int64_t *indices, int64_t cnt, __m512d row,
                                                 __m512d col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)
