@@ -44,6 +44,16 @@ const fc_member fc_gemm_members[] = {
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_8x16__avx512),
      FC_MEMBER_FN(F64_ROWS, fc_f64_gemm_rows_ukernel_8x16__avx512), .mr = 8, .nr = 16,
      .kc = 256, .nc = 256},
+#elif FC_ARCH_AARCH64
+    /* kc x nc as avx2's (512 KiB of B for f32): sized for a 1 MiB L2, not measured. */
+    {FC_FAMILY_GEMM, "f32", FC_ISA_NEON, "f32-gemm 8x12 neon",
+     FC_SYMBOL(F32, fc_f32_gemm_ukernel_8x12__neon),
+     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x12__neon), .mr = 8, .nr = 12, .kc = 256,
+     .nc = 516},
+    {FC_FAMILY_GEMM, "f64", FC_ISA_NEON, "f64-gemm 6x8 neon",
+     FC_SYMBOL(F64, fc_f64_gemm_ukernel_6x8__neon),
+     FC_MEMBER_FN(F64_ROWS, fc_f64_gemm_rows_ukernel_6x8__neon), .mr = 6, .nr = 8, .kc = 256,
+     .nc = 256},
 #endif
 };
 const size_t fc_gemm_member_count = sizeof fc_gemm_members / sizeof fc_gemm_members[0];

@@ -19,6 +19,8 @@ const fc_member fc_pool_members[] = {
 #if FC_ARCH_X86_64
     FC_POOL_MEMBERS(avx2, FC_ISA_AVX2, "pool row avx2", 8),
     FC_POOL_MEMBERS(avx512, FC_ISA_AVX512, "pool row avx512", 16),
+#elif FC_ARCH_AARCH64
+    FC_POOL_MEMBERS(neon, FC_ISA_NEON, "pool row neon", 4),
 #endif
 };
 const size_t fc_pool_member_count = sizeof fc_pool_members / sizeof fc_pool_members[0];

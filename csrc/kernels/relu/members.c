@@ -25,6 +25,11 @@ const fc_member fc_relu_members[] = {
     {FC_FAMILY_RELU, "f64", FC_ISA_AVX512, "relu avx512",
      FC_SYMBOL(F64, fc_f64_relu_ukernel__avx512),
      FC_MEMBER_FN(F64, fc_f64_relu_stream_ukernel__avx512), .mr = 1, .nr = 32},
+#elif FC_ARCH_AARCH64
+    {FC_FAMILY_RELU, "f32", FC_ISA_NEON, "relu neon", FC_SYMBOL(F32, fc_f32_relu_ukernel__neon),
+     FC_MEMBER_FN(F32, fc_f32_relu_ukernel__neon), .mr = 1, .nr = 16},
+    {FC_FAMILY_RELU, "f64", FC_ISA_NEON, "relu neon", FC_SYMBOL(F64, fc_f64_relu_ukernel__neon),
+     FC_MEMBER_FN(F64, fc_f64_relu_ukernel__neon), .mr = 1, .nr = 8},
 #endif
 };
 const size_t fc_relu_member_count = sizeof fc_relu_members / sizeof fc_relu_members[0];
