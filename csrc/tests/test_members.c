@@ -7,7 +7,7 @@
  *
  *   test_members [--isa NAME]   only members up to NAME (default: the CPU's best path)
  *
- * Built and run by csrc/tests/run_members.sh (natively, and for aarch64 under qemu). */
+ * Built and run by csrc/tests/run_c_tests.sh (natively, and for aarch64 under qemu). */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
