@@ -10,5 +10,6 @@
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x12__neon
 #define FC_GEMM_BODY fc_f32_gemm_body_8x12__neon
 #define FC_GEMM_MR 8
+#define FC_GEMM_A_BY_LANE 1
 #define FC_GEMM_NRV 3
 #include "kernels/gemm/simd.tmpl.h"

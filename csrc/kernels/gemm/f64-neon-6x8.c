@@ -10,5 +10,6 @@
 #define FC_GEMM_ROWS_NAME fc_f64_gemm_rows_ukernel_6x8__neon
 #define FC_GEMM_BODY fc_f64_gemm_body_6x8__neon
 #define FC_GEMM_MR 6
+#define FC_GEMM_A_BY_LANE 1
 #define FC_GEMM_NRV 4
 #include "kernels/gemm/simd.tmpl.h"
