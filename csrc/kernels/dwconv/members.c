@@ -20,6 +20,9 @@ const fc_member fc_dwconv_members[] = {
      FC_SYMBOL(F32, fc_f32_dwconv_ukernel_2x24__avx2), .mr = 2, .nr = 24, .item_rows = 32},
     {FC_FAMILY_DWCONV, "f32", FC_ISA_AVX512, "f32-dwconv 2x64 avx512",
      FC_SYMBOL(F32, fc_f32_dwconv_ukernel_2x64__avx512), .mr = 2, .nr = 64, .item_rows = 32},
+#elif FC_ARCH_AARCH64
+    {FC_FAMILY_DWCONV, "f32", FC_ISA_NEON, "f32-dwconv 2x16 neon",
+     FC_SYMBOL(F32, fc_f32_dwconv_ukernel_2x16__neon), .mr = 2, .nr = 16, .item_rows = 32},
 #endif
 };
 const size_t fc_dwconv_member_count = sizeof fc_dwconv_members / sizeof fc_dwconv_members[0];
