@@ -6,6 +6,9 @@
  * Integer-valued inputs make every sum exact (compared bitwise); real-valued inputs are
  * compared within a bound that grows with the reduction length. */
 
+/* n zeroed elements (t_alloc: with slack past the end) */
+#define T_NEW(n) ((FC_REAL *)t_alloc((n) * sizeof(FC_REAL)))
+
 static FC_REAL FC_FN(t_value)(int integer)
 {
     return integer ? (FC_REAL)((int)(t_rand() % 9) - 4) : (FC_REAL)t_uniform();
@@ -49,9 +52,9 @@ static void FC_FN(t_gemm_run)(const fc_member *m, int rows_twin, size_t M, size_
                               unsigned flags, size_t split, FC_REAL *C)
 {
     const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, ldb = nr + 3; /* rows: a gap */
-    FC_REAL *a = t_alloc((K + 1) * mr * sizeof(FC_REAL));
-    FC_REAL *b = t_alloc((K + 1) * ldb * sizeof(FC_REAL));
-    FC_REAL *c = t_alloc(mr * nr * sizeof(FC_REAL)), *ip = t_alloc(mr * sizeof(FC_REAL));
+    FC_REAL *a = T_NEW((K + 1) * mr);
+    FC_REAL *b = T_NEW((K + 1) * ldb);
+    FC_REAL *c = T_NEW(mr * nr), *ip = T_NEW(mr);
     ptrdiff_t *b_rows = t_alloc((K + 1) * sizeof(ptrdiff_t));
     for (size_t i0 = 0; i0 < M; i0 += mr)
         for (size_t j0 = 0; j0 < N; j0 += nr) {
@@ -123,10 +126,10 @@ static void FC_FN(t_gemm)(const fc_member *m, const fc_member *twin, t_result *r
                     const size_t M = ms[mi], N = ns[ni], K = ks[ki];
                     if (M == 0 || N == 0) continue;
                     const int integer = variant != 4;
-                    FC_REAL *A = t_alloc(M * K * sizeof(FC_REAL)), *B = t_alloc(K * N * sizeof(FC_REAL));
-                    FC_REAL *init = t_alloc(M * sizeof(FC_REAL)), *C0 = t_alloc(M * N * sizeof(FC_REAL));
-                    FC_REAL *got = t_alloc(M * N * sizeof(FC_REAL)), *want = t_alloc(M * N * sizeof(FC_REAL));
-                    FC_REAL *bound = t_alloc(M * N * sizeof(FC_REAL));
+                    FC_REAL *A = T_NEW(M * K), *B = T_NEW(K * N);
+                    FC_REAL *init = T_NEW(M), *C0 = T_NEW(M * N);
+                    FC_REAL *got = T_NEW(M * N), *want = T_NEW(M * N);
+                    FC_REAL *bound = T_NEW(M * N);
                     FC_FN(t_fill)(A, M * K, integer);
                     FC_FN(t_fill)(B, K * N, integer);
                     FC_FN(t_fill)(init, M, integer);
@@ -174,13 +177,14 @@ static void FC_FN(t_gemm_nt_run)(const fc_member *m, size_t M, size_t N, size_t 
                                  FC_REAL *out)
 {
     const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, lanes = (size_t)m->lanes;
-    FC_REAL *acc = t_alloc(mr * nr * lanes * sizeof(FC_REAL));
-    FC_REAL *a = t_alloc(mr * lda * sizeof(FC_REAL));
+    FC_REAL *acc = T_NEW(mr * nr * lanes);
+    FC_REAL *a = T_NEW(mr * lda);
     const FC_REAL **b = t_alloc(nr * sizeof(FC_REAL *));
     for (size_t i0 = 0; i0 < M; i0 += mr)
         for (size_t j0 = 0; j0 < N; j0 += nr) {
             for (size_t i = 0; i < mr; i++)
-                for (size_t t = 0; t < lda; t++) a[i * lda + t] = i0 + i < M ? A[(i0 + i) * lda + t] : 0;
+                for (size_t t = 0; t < lda; t++)
+                    a[i * lda + t] = i0 + i < M ? A[(i0 + i) * lda + t] : 0;
             for (size_t j = 0; j < nr; j++) b[j] = j0 + j < N ? Brows[j0 + j] : zero;
             for (size_t t = 0; t < mr * nr * lanes; t++) acc[t] = (FC_REAL)NAN;
             /* the first image alone, then the others accumulated */
@@ -211,12 +215,12 @@ static void FC_FN(t_gemm_nt)(const fc_member *m, const fc_member *twin, t_result
                     const size_t M = ms[mi], N = ns[ni], kc = kcs[ki], images = 3;
                     if (M == 0 || N == 0) continue;
                     const size_t a_step = kc + 16, lda = images * a_step, b_step = kc + 32;
-                    FC_REAL *A = t_alloc(M * lda * sizeof(FC_REAL));
-                    FC_REAL *B = t_alloc(N * images * b_step * sizeof(FC_REAL));
-                    FC_REAL *zero = t_alloc(images * b_step * sizeof(FC_REAL));
+                    FC_REAL *A = T_NEW(M * lda);
+                    FC_REAL *B = T_NEW(N * images * b_step);
+                    FC_REAL *zero = T_NEW(images * b_step);
                     const FC_REAL **rows = t_alloc(N * sizeof(FC_REAL *));
-                    FC_REAL *got = t_alloc(M * N * sizeof(FC_REAL)), *want = t_alloc(M * N * sizeof(FC_REAL));
-                    FC_REAL *bound = t_alloc(M * N * sizeof(FC_REAL));
+                    FC_REAL *got = T_NEW(M * N), *want = T_NEW(M * N);
+                    FC_REAL *bound = T_NEW(M * N);
                     FC_FN(t_fill)(A, M * lda, integer);
                     FC_FN(t_fill)(B, N * images * b_step, integer);
                     for (size_t j = 0; j < N; j++) rows[j] = B + j * images * b_step;
@@ -263,7 +267,7 @@ typedef struct {
 static void FC_FN(t_dconv_run)(const fc_member *m, const FC_FN(t_dconv_case) *k, FC_REAL *y)
 {
     const size_t kb = (size_t)m->mr, steps = k->C * k->R * k->S;
-    FC_REAL *w = t_alloc((steps + 1) * kb * sizeof(FC_REAL)), *bias = t_alloc(kb * sizeof(FC_REAL));
+    FC_REAL *w = T_NEW((steps + 1) * kb), *bias = T_NEW(kb);
     for (size_t k0 = 0; k0 < k->K; k0 += kb) {
         for (size_t step = 0; step < steps; step++)
             for (size_t i = 0; i < kb; i++)
@@ -321,11 +325,11 @@ static void FC_FN(t_dconv)(const fc_member *m, const fc_member *twin, t_result *
                     k.tap_col = tap_col;
                     k.x_stride = k.cols + (k.S - 1) * dil + 2, k.y_stride = k.cols + 5;
                     k.relu = (int)(ci % 2);
-                    FC_REAL *x = t_alloc(k.C * k.R * k.x_stride * sizeof(FC_REAL));
-                    FC_REAL *W = t_alloc(k.K * steps * sizeof(FC_REAL)), *bias = t_alloc(k.K * sizeof(FC_REAL));
+                    FC_REAL *x = T_NEW(k.C * k.R * k.x_stride);
+                    FC_REAL *W = T_NEW(k.K * steps), *bias = T_NEW(k.K);
                     const size_t ny = k.K * k.y_stride;
-                    FC_REAL *got = t_alloc(ny * sizeof(FC_REAL)), *want = t_alloc(ny * sizeof(FC_REAL));
-                    FC_REAL *bound = t_alloc(ny * sizeof(FC_REAL));
+                    FC_REAL *got = T_NEW(ny), *want = T_NEW(ny);
+                    FC_REAL *bound = T_NEW(ny);
                     FC_FN(t_fill)(x, k.C * k.R * k.x_stride, integer);
                     FC_FN(t_fill)(W, k.K * steps, integer);
                     FC_FN(t_fill)(bias, k.K, integer);
@@ -380,10 +384,10 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                     const size_t y_stride = cols + 4;
                     size_t tap_col[5];
                     for (size_t s = 0; s < S; s++) tap_col[s] = s * dil_w;
-                    FC_REAL *x = t_alloc(in_rows * width * sizeof(FC_REAL)), *w = t_alloc(R * S * sizeof(FC_REAL));
-                    FC_REAL *got = t_alloc(rows * y_stride * sizeof(FC_REAL));
-                    FC_REAL *want = t_alloc(rows * y_stride * sizeof(FC_REAL));
-                    FC_REAL *bound = t_alloc(rows * y_stride * sizeof(FC_REAL));
+                    FC_REAL *x = T_NEW(in_rows * width), *w = T_NEW(R * S);
+                    FC_REAL *got = T_NEW(rows * y_stride);
+                    FC_REAL *want = T_NEW(rows * y_stride);
+                    FC_REAL *bound = T_NEW(rows * y_stride);
                     FC_FN(t_fill)(x, in_rows * width, integer);
                     FC_FN(t_fill)(w, R * S, integer);
                     const FC_REAL bias = FC_FN(t_value)(integer);
@@ -415,7 +419,8 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                     snprintf(what, sizeof what, "rows %zu cols %zu %zux%zu stride_h %zu integer %d",
                              rows, cols, R, S, stride_h, integer);
                     FC_FN(t_compare_rows)(r, what, rows, cols, y_stride, got, want,
-                                          integer ? NULL : bound, 4.0 * (double)(R * S + 1) * T_EPS);
+                                          integer ? NULL : bound,
+                                          4.0 * (double)(R * S + 1) * T_EPS);
                     r->cases++;
                     free(x), free(w), free(got), free(want), free(bound);
                 }
@@ -473,13 +478,13 @@ static void FC_FN(t_pool)(const fc_member *m, const fc_member *twin, t_result *r
                 if (ceil_mode && room % s != 0 && (out_w) * s < in_w + pad) out_w++;
                 const fc_pool_columns cols = fc_pool_columns_init(out_w, in_w, k, s, pad, d);
                 const size_t rows = 1 + (size_t)(in_w % 3);
-                FC_REAL *x = t_alloc((size_t)(rows * in_w) * sizeof(FC_REAL));
+                FC_REAL *x = T_NEW((size_t)(rows * in_w));
                 const FC_REAL *row_ptrs[3];
                 int64_t row_offsets[3];
                 for (size_t i = 0; i < rows; i++)
                     row_ptrs[i] = x + i * in_w, row_offsets[i] = (int64_t)(i * in_w) + 5;
-                FC_REAL *got = t_alloc((size_t)(out_w + 1) * sizeof(FC_REAL));
-                FC_REAL *want = t_alloc((size_t)(out_w + 1) * sizeof(FC_REAL));
+                FC_REAL *got = T_NEW((size_t)(out_w + 1));
+                FC_REAL *want = T_NEW((size_t)(out_w + 1));
                 int64_t *gi = t_alloc((size_t)(out_w + 1) * sizeof(int64_t));
                 int64_t *wi = t_alloc((size_t)(out_w + 1) * sizeof(int64_t));
                 char what[160];
@@ -533,9 +538,9 @@ static void FC_FN(t_pool)(const fc_member *m, const fc_member *twin, t_result *r
 static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     const size_t step = (size_t)m->nr, max_n = 3 * step + 7;
-    FC_REAL *x = t_alloc((max_n + 8) * sizeof(FC_REAL)), *g = t_alloc((max_n + 8) * sizeof(FC_REAL));
-    FC_REAL *got = t_alloc((max_n + 9) * sizeof(FC_REAL)), *want = t_alloc((max_n + 9) * sizeof(FC_REAL));
-    FC_REAL *zeros = t_alloc((max_n + 9) * sizeof(FC_REAL)); /* calloc: +0 */
+    FC_REAL *x = T_NEW((max_n + 8)), *g = T_NEW((max_n + 8));
+    FC_REAL *got = T_NEW((max_n + 9)), *want = T_NEW((max_n + 9));
+    FC_REAL *zeros = T_NEW((max_n + 9)); /* calloc: +0 */
     (void)twin;
     r->against = m->family == FC_FAMILY_RELU            ? "the rule x > 0 or NaN ? x : +0"
                  : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y > 0 ? g : +0"
@@ -589,3 +594,4 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
 }
 
 #undef T_SENTINEL
+#undef T_NEW

@@ -68,9 +68,11 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
 {
     int64_t oh, ow;
     if (fc_conv2d_output_size(&p, &oh, &ow) != FC_OK) exit(124);
-    const size_t nx = (size_t)(p.n * p.c * p.h * p.w), nw = (size_t)(p.k * p.c / p.groups * p.r * p.s);
+    const size_t nx = (size_t)(p.n * p.c * p.h * p.w);
+    const size_t nw = (size_t)(p.k * p.c / p.groups * p.r * p.s);
     const size_t ny = (size_t)(p.n * p.k * oh * ow);
-    void *x = fill(nx, dtype, -3, 3), *w = fill(nw, dtype, -3, 3), *b = fill((size_t)p.k, dtype, -3, 3);
+    void *x = fill(nx, dtype, -3, 3), *w = fill(nw, dtype, -3, 3);
+    void *b = fill((size_t)p.k, dtype, -3, 3);
     void *y = fill(ny, dtype, 0, 0), *r = fill(ny, dtype, 0, 0);
     char what[96];
     for (int act = 0; act < 2; act++) {
@@ -81,8 +83,9 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
     }
     if (backward) {
         void *g = fill(ny, dtype, -3, 3);
-        void *gi = fill(nx, dtype, 0, 0), *gw = fill(nw, dtype, 0, 0), *gb = fill((size_t)p.k, dtype, 0, 0);
-        void *ri = fill(nx, dtype, 0, 0), *rw = fill(nw, dtype, 0, 0), *rb = fill((size_t)p.k, dtype, 0, 0);
+        void *gi = fill(nx, dtype, 0, 0), *gw = fill(nw, dtype, 0, 0);
+        void *ri = fill(nx, dtype, 0, 0), *rw = fill(nw, dtype, 0, 0);
+        void *gb = fill((size_t)p.k, dtype, 0, 0), *rb = fill((size_t)p.k, dtype, 0, 0);
         const fc_status s1 = fc_conv2d_backward(&p, dtype, g, x, w, gi, gw, gb);
         const fc_status s2 = fc_ref_conv2d_backward(&p, dtype, g, x, w, ri, rw, rb);
         snprintf(what, sizeof what, "conv2d_backward %s: grad_input", name);
@@ -108,7 +111,10 @@ static void pool_case(const char *name, fc_pool2d_params p, fc_dtype dtype)
     const fc_status s1 = fc_max_pool2d_forward(&p, dtype, x, y, yi);
     const fc_status s2 = fc_ref_max_pool2d_forward(&p, dtype, x, r, ri);
     check(what, dtype, s1, s2, y, r, ny, 0);
-    if (memcmp(yi, ri, ny * 8) != 0) printf("FAIL max_pool2d %s: indices differ\n", name), failures++;
+    if (memcmp(yi, ri, ny * 8) != 0) {
+        printf("FAIL max_pool2d %s: indices differ\n", name);
+        failures++;
+    }
     void *g = fill(ny, dtype, -3, 3), *gi = fill(nx, dtype, 0, 0), *gr = fill(nx, dtype, 0, 0);
     snprintf(what, sizeof what, "max_pool2d_backward %s", name);
     check(what, dtype, fc_max_pool2d_backward(p.n, p.c, p.h, p.w, oh, ow, dtype, g, yi, gi),
@@ -132,8 +138,8 @@ static void elementwise_and_linear(fc_dtype dtype)
     if (dtype == FC_FLOAT64) ((double *)x)[5] = NAN, ((double *)x)[6] = -0.0;
     else ((float *)x)[5] = NAN, ((float *)x)[6] = -0.0f;
     void *y = fill((size_t)count, dtype, 0, 0), *r = fill((size_t)count, dtype, 0, 0);
-    check("relu", dtype, fc_relu_forward(count, dtype, x, y), fc_ref_relu_forward(count, dtype, x, r),
-          y, r, (size_t)count, 0);
+    check("relu", dtype, fc_relu_forward(count, dtype, x, y),
+          fc_ref_relu_forward(count, dtype, x, r), y, r, (size_t)count, 0);
     check("relu_backward", dtype, fc_relu_backward(count, dtype, g, x, y),
           fc_ref_relu_backward(count, dtype, g, x, r), y, r, (size_t)count, 0);
     free(x), free(g), free(y), free(r);
@@ -141,7 +147,8 @@ static void elementwise_and_linear(fc_dtype dtype)
     void *lx = fill((size_t)(n * in), dtype, -3, 3), *lw = fill((size_t)(out * in), dtype, -3, 3);
     void *lb = fill((size_t)out, dtype, -3, 3), *ly = fill((size_t)(n * out), dtype, 0, 0);
     void *lr = fill((size_t)(n * out), dtype, 0, 0);
-    check("linear + relu", dtype, fc_linear_forward(n, in, out, dtype, lx, lw, lb, ly, FC_ACTIVATION_RELU),
+    check("linear + relu", dtype,
+          fc_linear_forward(n, in, out, dtype, lx, lw, lb, ly, FC_ACTIVATION_RELU),
           fc_ref_linear_forward(n, in, out, dtype, lx, lw, lb, lr, FC_ACTIVATION_RELU), ly, lr,
           (size_t)(n * out), 0);
     void *gi = fill((size_t)(n * in), dtype, 0, 0), *gw = fill((size_t)(out * in), dtype, 0, 0);
