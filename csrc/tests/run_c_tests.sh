@@ -34,7 +34,9 @@ mapfile -t kernels < <(find csrc/kernels -name '*.c' | grep -Ev -- "$exclude" | 
 mapfile -t library < <(find csrc -name '*.c' -not -path 'csrc/tests/*' | grep -Ev -- "$exclude" |
     sort)
 flags=(-O2 -std=gnu11 -Wall -Wno-unused-function -Icsrc/include -Icsrc)
-"$cc" "${flags[@]}" -o "$out/test_members" csrc/tests/test_members.c csrc/dispatch.c \
+# -Werror: a member table row whose function has another family's type is a warning
+# (members.h's FC_MEMBER_FN), made fatal here
+"$cc" "${flags[@]}" -Werror -o "$out/test_members" csrc/tests/test_members.c csrc/dispatch.c \
     "${kernels[@]}" -lm
 "$cc" "${flags[@]}" -fopenmp -o "$out/test_ops" csrc/tests/test_ops.c "${library[@]}" -lm
 "${run[@]}" "$out/test_members" "$@"
