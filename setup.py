@@ -1,4 +1,11 @@
-"""Builds fastconv._ext: the Cython bridge plus every C source under csrc/.
+"""Builds fastconv._ext: the Cython bridge plus the C sources under csrc/ for the target
+architecture.
+
+Kernel files carry their ISA in their name (csrc/kernels/gemm/f32-avx512-8x32.c): *-avx2-* and
+*-avx512-* files are compiled on x86-64 only, *-neon-* on aarch64 only, and elsewhere only the
+scalar members (numpy's and XNNPACK's per-architecture source lists).  The architecture is the
+one sysconfig reports for the build (it honours _PYTHON_HOST_PLATFORM when cross-compiling).
+csrc/tests/ holds C test programs, never part of the extension (.ci/run builds them).
 
 OpenMP is used when the compiler has it (probed by compiling and linking a small program);
 otherwise the build still succeeds and every op runs serially.  FASTCONV_NO_OPENMP=1 forces the
@@ -9,7 +16,9 @@ Nothing is compiled for the build machine's own CPU (no -march=native): the ISA
 is chosen at run time by csrc/dispatch.c.
 """
 import os
+import struct
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -19,7 +28,34 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent
-C_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.c"))
+# the ISA tags of kernel file names, and the architectures that compile each
+ISA_TAGS = {"x86_64": ("avx2", "avx512"), "aarch64": ("neon",)}
+
+
+def target_arch():
+    """'x86_64', 'aarch64' or another machine name: the architecture the extension is for."""
+    machine = sysconfig.get_platform().rsplit("-", 1)[-1].lower()
+    if struct.calcsize("P") != 8:  # a 32-bit interpreter on a 64-bit kernel: no SIMD members
+        return machine + "-32bit"
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def c_sources(arch):
+    """Every csrc/**/*.c but the test programs, without the kernel files of other ISAs."""
+    allowed = set(ISA_TAGS.get(arch, ()))
+    every_tag = {tag for tags in ISA_TAGS.values() for tag in tags}
+    sources = []
+    for path in sorted((ROOT / "csrc").rglob("*.c")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[1] == "tests":
+            continue
+        tags = set(path.stem.split("-")) & every_tag
+        if tags <= allowed:
+            sources.append(str(relative))
+    return sources
+
+
+C_SOURCES = c_sources(target_arch())
 OPENMP_PROBE = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
 
 

@@ -1,5 +1,6 @@
 /* The kernel table: one member of each microkernel family per dtype, with the block sizes the
- * drivers use around it.  dispatch.c fills it once at import for the chosen ISA. */
+ * drivers use around it.  dispatch.c fills it from the families' member tables
+ * (kernels/members.h) for the chosen ISA path, at import and on each fc_select_isa. */
 #ifndef FC_DISPATCH_H
 #define FC_DISPATCH_H
 
@@ -9,6 +10,7 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm_nt/gemm_nt.h"
 #include "kernels/index_check/index_check.h"
+#include "kernels/members.h"
 #include "kernels/pool/pool.h"
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
@@ -83,6 +85,8 @@ typedef struct fc_kernel_table {
     fc_f64_relu_ukernel_fn f64_relu_stream;
     /* the names show_config() reports for the pooling and ReLU families */
     const char *pool_name, *relu_name;
+    /* the member behind each entry: [family][0 for f32 and i64, 1 for f64] */
+    const fc_member *members[FC_FAMILY_COUNT][2];
 } fc_kernel_table;
 
 /* The table in use; valid from module import on. */

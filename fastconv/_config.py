@@ -9,17 +9,17 @@ __version__ = "0.1.0"
 
 
 def _select_isa_from_environment():
-    """Honour FASTCONV_ISA=scalar|avx2|avx512 (a path the CPU lacks falls back to the best it
-    has); called once at import."""
+    """Honour FASTCONV_ISA, one of _ext.ISA_NAMES (x86-64: scalar|avx2|avx512; aarch64:
+    scalar|neon; a path the CPU lacks falls back to the best it has); called once at import."""
     requested = os.environ.get("FASTCONV_ISA", "").strip().lower()
     if not requested:
-        _ext.select_isa("avx512")
+        _ext.select_isa(_ext.ISA_NAMES[-1])
         return
     if requested not in _ext.ISA_NAMES:
         warnings.warn(f"fastconv: FASTCONV_ISA={requested!r} is not one of "
                       f"{', '.join(_ext.ISA_NAMES)}; using the best the CPU supports",
                       RuntimeWarning, stacklevel=3)
-        _ext.select_isa("avx512")
+        _ext.select_isa(_ext.ISA_NAMES[-1])
         return
     _ext.select_isa(requested)
     if _ext.active_isa() != requested:

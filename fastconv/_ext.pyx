@@ -39,6 +39,7 @@ cdef extern from "fastconv.h" nogil:
         FC_ISA_SCALAR
         FC_ISA_AVX2
         FC_ISA_AVX512
+        FC_ISA_NEON
 
     ctypedef struct fc_conv2d_params:
         int64_t n, c, h, w, k, r, s
@@ -117,11 +118,28 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_set_num_threads(int n)
     int fc_get_num_threads()
     int fc_has_openmp()
+    int fc_arch_isas(const fc_isa **isas)
     fc_isa fc_cpu_isa()
     fc_isa fc_active_isa()
     void fc_select_isa(fc_isa requested)
     const char *fc_isa_name(fc_isa isa)
     const char *fc_kernel_name(const char *op, fc_dtype dtype)
+
+cdef extern from "kernels/members.h" nogil:
+    ctypedef enum fc_family:
+        FC_FAMILY_COUNT
+    ctypedef struct fc_member:
+        fc_family family
+        const char *dtype
+        fc_isa isa
+        const char *name
+        const char *symbol
+        int64_t mr, nr, kc, nc, lanes, item_rows
+    size_t fc_family_members(fc_family family, const fc_member **members)
+    const char *fc_family_name(fc_family family)
+    const fc_member *fc_active_member(fc_family family, const char *dtype)
+    int fc_isa_rank(fc_isa isa)
+
 
 cdef extern from "common/internal.h" nogil:
     int fc_probe_team_size(int64_t work)
@@ -166,7 +184,20 @@ cdef extern from "common/parallel.h" nogil:
     int FC_SCHEDULE_DELAY
 
 
-ISA_NAMES = ("scalar", "avx2", "avx512")
+cdef dict _ISA_BY_NAME = {}
+
+
+def _arch_isa_names():
+    """The build architecture's ISA paths, lowest first (x86-64: scalar, avx2, avx512;
+    aarch64: scalar, neon; any other: scalar); filled once at import."""
+    cdef const fc_isa *isas = NULL
+    cdef int count = fc_arch_isas(&isas)
+    for i in range(count):
+        _ISA_BY_NAME[fc_isa_name(isas[i]).decode()] = isas[i]
+    return tuple(_ISA_BY_NAME)
+
+
+ISA_NAMES = _arch_isa_names()
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
               "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
 ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
@@ -580,11 +611,12 @@ def has_openmp():
 
 
 def cpu_isa():
-    return ISA_NAMES[<int>fc_cpu_isa()]
+    """The best ISA path of ISA_NAMES this CPU supports."""
+    return fc_isa_name(fc_cpu_isa()).decode()
 
 
 def active_isa():
-    return ISA_NAMES[<int>fc_active_isa()]
+    return fc_isa_name(fc_active_isa()).decode()
 
 
 def select_isa(str name):
@@ -592,8 +624,43 @@ def select_isa(str name):
 
     Only while no op runs in any thread: the kernel table is process-wide, and a driver reads
     its tile sizes more than once per call (for the tests and FASTCONV_ISA at import)."""
-    cdef int index = ISA_NAMES.index(name)
-    fc_select_isa(<fc_isa>index)
+    if name not in _ISA_BY_NAME:
+        raise ValueError(f"select_isa: {name!r} is not one of this architecture's ISA paths "
+                         f"{ISA_NAMES}")
+    fc_select_isa(<fc_isa>_ISA_BY_NAME[name])
+
+
+def kernel_families():
+    """The microkernel families, in the order of csrc/kernels/members.h."""
+    return tuple(fc_family_name(<fc_family>f).decode() for f in range(<int>FC_FAMILY_COUNT))
+
+
+def kernel_members(str family):
+    """The member table of a microkernel family (csrc/kernels/<family>/members.c) on this
+    build's architecture: one dict per member with family, dtype ('f32', 'f64', 'i64'), isa,
+    name (what config prints), symbol (its C function), the tile sizes mr, nr, kc, nc, lanes,
+    item_rows (0 where the family has none; csrc/kernels/members.h), available (the CPU has
+    its ISA) and active (it is the member installed now for its dtype).  A member runs through
+    the ops after select_isa(member["isa"]): dispatch installs one member per ISA path."""
+    families = kernel_families()
+    if family not in families:
+        raise ValueError(f"kernel_members: {family!r} is not one of {families}")
+    cdef int index = families.index(family)
+    cdef fc_family f = <fc_family>index
+    cdef const fc_member *members = NULL
+    cdef size_t count = fc_family_members(f, &members)
+    cdef int cpu = fc_isa_rank(fc_cpu_isa())
+    cdef const fc_member *m
+    result = []
+    for i in range(count):
+        m = &members[i]
+        rank = fc_isa_rank(m.isa)
+        result.append({
+            "family": family, "dtype": m.dtype.decode(), "isa": fc_isa_name(m.isa).decode(),
+            "name": m.name.decode(), "symbol": m.symbol.decode(), "mr": m.mr, "nr": m.nr,
+            "kc": m.kc, "nc": m.nc, "lanes": m.lanes, "item_rows": m.item_rows,
+            "available": 0 <= rank <= cpu, "active": fc_active_member(f, m.dtype) == m})
+    return result
 
 
 def kernel_name(str op, str dtype):

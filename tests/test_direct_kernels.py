@@ -3,9 +3,10 @@ scalar twin and the oracle, at the edges of its register tile.
 
 Each ISA path is selected in-process with ``fastconv._ext.select_isa`` (restored afterwards);
 only paths up to the one the session runs on are used, so a run with FASTCONV_ISA=avx2 never
-executes AVX-512 code.  Tile sizes, from csrc/dispatch.c: dconv scalar 4 channels, avx2 4 x 24
-columns, avx512 8 x 32; dwconv avx2 2 rows x 24 columns, avx512 2 rows x 64 columns, 32 output
-rows per work item.
+executes AVX-512 code.  The members and their tiles come from the families' member tables
+(csrc/kernels/dconv/members.c, csrc/kernels/dwconv/members.c, via _ext.kernel_members): e.g.
+dconv avx2 4 channels x 24 columns, avx512 8 x 32; dwconv avx2 2 rows x 24 columns, avx512
+2 rows x 64 columns, 32 output rows per work item.
 """
 
 import itertools
@@ -20,11 +21,23 @@ import fastconv.reference
 import oracle
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
-ISAS = ["scalar", "avx2", "avx512"]
 SESSION_ISA = _ext.active_isa()
-RUNNABLE = ISAS[:ISAS.index(SESSION_ISA) + 1]
-SIMD_ISAS = [pytest.param(isa, marks=pytest.mark.skipif(
-    isa not in RUNNABLE, reason=f"the session runs {SESSION_ISA}")) for isa in ("avx2", "avx512")]
+RUNNABLE = _ext.ISA_NAMES[:_ext.ISA_NAMES.index(SESSION_ISA) + 1]
+
+
+def simd_isas(*families):
+    """The ISA paths of the families' float32 SIMD members (the tests run float32), each
+    skipped above the session's path."""
+    isas = [m["isa"] for f in families for m in _ext.kernel_members(f)
+            if m["dtype"] == "f32" and m["isa"] != "scalar"]
+    return [pytest.param(isa, marks=pytest.mark.skipif(
+        isa not in RUNNABLE, reason=f"the session runs {SESSION_ISA}"))
+        for isa in sorted(set(isas), key=_ext.ISA_NAMES.index)]
+
+
+DWCONV_ISAS = simd_isas("dwconv")
+DCONV_ISAS = simd_isas("dconv")
+SIMD_ISAS = simd_isas("dconv", "dwconv")
 
 
 @pytest.fixture
@@ -80,7 +93,7 @@ def _check_case(on_isa, isa, algorithm, xs, ws, stride, pads, dilation, groups, 
 
 # --- depthwise ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
 def test_dwconv_output_widths_around_the_vector_and_block(on_isa, isa):
     # 3x3 runs the kernel's fixed-size path, 2x5 its generic one; heights give row tiles of
     # 1..4 and a remainder
@@ -90,14 +103,14 @@ def test_dwconv_output_widths_around_the_vector_and_block(on_isa, isa):
                         ((0, 0), (0, 0)), (1, 1), 2, relu=q % 2 == 0)
 
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
 def test_dwconv_output_heights_around_the_row_tile_and_work_item(on_isa, isa):
     for p in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 65):
         _check_case(on_isa, isa, "depthwise", (2, 3, p, 19), (6, 1, 3, 3), (1, 1),
                     ((1, 1), (1, 1)), (1, 1), 3, relu=True)
 
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
 def test_dwconv_every_padding_combination_with_strides_and_dilations(on_isa, isa):
     for pads in itertools.product((0, 1, 3), repeat=4):
         t, b, l, r = pads
@@ -107,7 +120,7 @@ def test_dwconv_every_padding_combination_with_strides_and_dilations(on_isa, isa
                         ((t, b), (l, r)), dil, 2, relu=(t + l) % 2 == 1)
 
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
 def test_dwconv_channel_multipliers_and_single_channel_filter_banks(on_isa, isa):
     for c, m, ks in ((1, 1, 5), (1, 6, 5), (3, 2, 3), (5, 3, 1), (7, 1, 7), (16, 1, 3)):
         _check_case(on_isa, isa, "depthwise", (2, c, 12, 30), (c * m, 1, ks, ks), (1, 1),
@@ -116,14 +129,14 @@ def test_dwconv_channel_multipliers_and_single_channel_filter_banks(on_isa, isa)
 
 # --- direct ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DCONV_ISAS)
 def test_dconv_output_widths_around_the_vector_and_block(on_isa, isa):
     for q in list(range(1, 41)) + [47, 48, 49, 63, 64, 65]:
         _check_case(on_isa, isa, "direct", (1, 3, 4, q + 2), (9, 3, 3, 3), (1, 1),
                     ((0, 0), (0, 0)), (1, 1), 1, relu=q % 3 == 0)
 
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DCONV_ISAS)
 def test_dconv_filter_counts_around_the_channel_block(on_isa, isa):
     for k in (1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17):
         for c in (1, 3, 5, 17):
@@ -131,7 +144,7 @@ def test_dconv_filter_counts_around_the_channel_block(on_isa, isa):
                         ((1, 1), (0, 1)), (1, 1), 1, relu=k % 2 == 1)
 
 
-@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("isa", DCONV_ISAS)
 def test_dconv_every_padding_combination_with_strides_dilations_and_groups(on_isa, isa):
     for pads in itertools.product((0, 2), repeat=4):
         t, b, l, r = pads
@@ -175,4 +188,6 @@ def test_fused_relu_equals_relu_of_the_convolution(on_isa, isa, algorithm):
 
 def test_show_config_names_the_depthwise_kernel_of_the_active_isa():
     name = fastconv.show_config(False)["kernels"]["conv2d_depthwise"]
-    assert name.startswith("f32-dwconv") and name.endswith(SESSION_ISA)
+    active = [m for m in _ext.kernel_members("dwconv") if m["active"] and m["dtype"] == "f32"]
+    assert [m["name"] for m in active] == [name]
+    assert name.startswith("f32-dwconv") and active[0]["isa"] in RUNNABLE

@@ -3,12 +3,10 @@ oracle, at the edges of their register tiles, on every ISA path this CPU has.
 
 The microkernels are reached through conv2d(algorithm="im2col" / "pointwise"): M is the number
 of filters, N the output pixels and the reduction C/groups * R * S, so the shapes below put
-each of them at tile - 1, tile and tile + 1 of the kernel in use (its MR x NR, read from the
-kernel name), with reductions of 1, odd lengths and longer than one kc block (256).  Inputs
+each of them at tile - 1, tile and tile + 1 of the member (its MR x NR, from the family's
+member table: csrc/kernels/gemm/members.c via _ext.kernel_members), with reductions of 1, odd lengths and longer than one kc block (256).  Inputs
 are integer-valued, so every path must give the exact result, bitwise.
 """
-
-import re
 
 import numpy as np
 import pytest
@@ -19,9 +17,14 @@ import oracle
 from fastconv import _ext
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
-ISAS = ["scalar", "avx2", "avx512"]
-AVAILABLE = ISAS[:ISAS.index(_ext.cpu_isa()) + 1]
-DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
+SESSION_ISA = _ext.active_isa()
+RUNNABLE = _ext.ISA_NAMES[:_ext.ISA_NAMES.index(SESSION_ISA) + 1]
+DTYPES = {"f32": np.float32, "f64": np.float64}
+# every member of the family on this architecture; those above the session's path are skipped
+# (a FASTCONV_ISA=avx2 run executes no AVX-512 code)
+MEMBERS = [pytest.param(m, id=m["name"].replace(" ", "-"), marks=pytest.mark.skipif(
+    m["isa"] not in RUNNABLE, reason=f"the session runs {SESSION_ISA} (CPU: {_ext.cpu_isa()})"))
+    for m in _ext.kernel_members("gemm")]
 
 
 @pytest.fixture
@@ -32,14 +35,14 @@ def on_isa():
     _ext.select_isa(original)
 
 
-def gemm_tile(dtype):
-    """(MR, NR) of the GEMM microkernel in use for dtype, from its name 'f32-gemm 8x32 avx512'."""
-    name = _ext.kernel_name("conv2d_im2col", np.dtype(dtype).name)
-    match = re.fullmatch(r"f(32|64)-gemm (\d+)x(\d+) (\w+)", name)
-    assert match, name
-    assert match.group(1) == str(np.dtype(dtype).itemsize * 8), name
-    assert match.group(4) == _ext.active_isa(), name
-    return int(match.group(2)), int(match.group(3))
+def use_member(on_isa, member):
+    """Install the member (dispatch installs one per ISA path and dtype); its dtype, MR, NR."""
+    on_isa(member["isa"])
+    dtype = DTYPES[member["dtype"]]
+    assert _ext.kernel_name("conv2d_im2col", np.dtype(dtype).name) == member["name"]
+    assert [m for m in _ext.kernel_members("gemm") if m["active"] and
+            m["dtype"] == member["dtype"]] == [dict(member, active=True)]
+    return dtype, member["mr"], member["nr"]
 
 
 def edge_cases(mr, nr):
@@ -54,12 +57,11 @@ def edge_cases(mr, nr):
     return [case for case in cases if case[1][0] >= 1]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("isa", AVAILABLE)
-def test_every_gemm_kernel_matches_its_scalar_twin_at_tile_edges(on_isa, isa, dtype):
+@pytest.mark.parametrize("member", MEMBERS)
+def test_every_gemm_kernel_matches_its_scalar_twin_at_tile_edges(on_isa, member):
     rng = np.random.default_rng(7)
-    on_isa(isa)
-    mr, nr = gemm_tile(dtype)
+    isa = member["isa"]
+    dtype, mr, nr = use_member(on_isa, member)
     assert 1 <= mr <= 64  # the im2col driver keeps one bias tile of at most 64 on its stack
     for xs, ws, pad in edge_cases(mr, nr):
         x = rng.integers(-4, 5, xs).astype(dtype)
@@ -80,13 +82,10 @@ def test_every_gemm_kernel_matches_its_scalar_twin_at_tile_edges(on_isa, isa, dt
                 assert_exact(y, twin)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("isa", AVAILABLE)
-def test_gemm_kernels_on_real_valued_inputs_stay_within_the_reduction_bound(on_isa, isa,
-                                                                            dtype):
+@pytest.mark.parametrize("member", MEMBERS)
+def test_gemm_kernels_on_real_valued_inputs_stay_within_the_reduction_bound(on_isa, member):
     rng = np.random.default_rng(8)
-    on_isa(isa)
-    mr, nr = gemm_tile(dtype)
+    dtype, mr, nr = use_member(on_isa, member)
     for xs, ws, pad in edge_cases(mr, nr)[-5:]:
         x = rng.standard_normal(xs).astype(dtype)
         w = rng.standard_normal(ws).astype(dtype)
@@ -99,25 +98,34 @@ def test_gemm_kernels_on_real_valued_inputs_stay_within_the_reduction_bound(on_i
         assert_reduction_close(y, expected, bound, length, dtype)
 
 
-@pytest.mark.parametrize("isa", AVAILABLE)
-def test_gemm_kernel_names_say_dtype_tile_and_isa(on_isa, isa):
-    on_isa(isa)
-    for dtype in (np.float32, np.float64):
-        mr, nr = gemm_tile(dtype)
-        assert _ext.kernel_name("conv2d_pointwise", np.dtype(dtype).name) == \
-            _ext.kernel_name("conv2d_im2col", np.dtype(dtype).name)
-        if isa != "scalar":  # the SIMD tiles are whole vectors wide
-            lanes = (64 if isa == "avx512" else 32) // np.dtype(dtype).itemsize
-            assert nr % lanes == 0, (isa, dtype, nr)
+VECTOR_BYTES = {"avx2": 32, "avx512": 64, "neon": 16}
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("isa", AVAILABLE)
-def test_gemm_edge_tiles_never_write_outside_the_output(on_isa, isa, dtype):
+@pytest.mark.parametrize("member", MEMBERS)
+def test_gemm_member_names_say_dtype_tile_and_isa(on_isa, member):
+    dtype, mr, nr = use_member(on_isa, member)
+    isa = member["isa"]
+    assert member["name"] == f"{member['dtype']}-gemm {mr}x{nr} {isa}"
+    assert member["symbol"] == f"fc_{member['dtype']}_gemm_ukernel_{mr}x{nr}__{isa}"
+    assert _ext.kernel_name("conv2d_pointwise", np.dtype(dtype).name) == member["name"]
+    assert member["kc"] >= 1 and member["nc"] % nr == 0
+    if isa != "scalar":  # the SIMD tiles are whole vectors wide
+        lanes = VECTOR_BYTES[isa] // np.dtype(dtype).itemsize
+        assert nr % lanes == 0, (isa, dtype, nr)
+
+
+def test_every_isa_path_has_a_gemm_member_per_dtype():
+    members = _ext.kernel_members("gemm")
+    for dtype in DTYPES:
+        assert {m["isa"] for m in members if m["dtype"] == dtype} <= set(_ext.ISA_NAMES)
+        assert any(m["isa"] == "scalar" for m in members if m["dtype"] == dtype)
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+def test_gemm_edge_tiles_never_write_outside_the_output(on_isa, member):
     """An output one short of the tile in both directions, inside a larger out= buffer whose
     neighbours must stay untouched (a full-tile store past the edge would overwrite them)."""
-    on_isa(isa)
-    mr, nr = gemm_tile(dtype)
+    dtype, mr, nr = use_member(on_isa, member)
     rng = np.random.default_rng(9)
     x = rng.integers(-4, 5, (1, 5, 1, nr - 1)).astype(dtype)
     w = rng.integers(-4, 5, (mr - 1 if mr > 1 else 1, 5, 1, 1)).astype(dtype)

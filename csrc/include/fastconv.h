@@ -91,11 +91,14 @@ typedef enum fc_conv_algorithm {
     FC_CONV_DEPTHWISE = 4, /* groups == C: each channel convolved with its own filters */
 } fc_conv_algorithm;
 
-/* Instruction-set paths, in increasing order of capability. */
+/* Instruction-set paths.  Each architecture has its own list, in increasing order of
+ * capability (fc_arch_isas): x86-64 scalar, avx2, avx512; aarch64 scalar, neon; any other
+ * scalar.  There is no order across architectures. */
 typedef enum fc_isa {
     FC_ISA_SCALAR = 0,
-    FC_ISA_AVX2 = 1,   /* AVX2 + FMA */
-    FC_ISA_AVX512 = 2, /* AVX-512 F, VL, BW, DQ (+ AVX2, FMA) */
+    FC_ISA_AVX2 = 1,   /* x86-64: AVX2 + FMA */
+    FC_ISA_AVX512 = 2, /* x86-64: AVX-512 F, VL, BW, DQ (+ AVX2, FMA) */
+    FC_ISA_NEON = 3,   /* aarch64: Advanced SIMD (baseline of the architecture) */
 } fc_isa;
 
 typedef struct fc_conv2d_params {
@@ -214,7 +217,10 @@ int fc_get_num_threads(void);
 int fc_has_openmp(void);
 
 /* ISA: the best the CPU supports, and the one in use.  fc_select_isa picks the best supported
- * path not above `requested` (the FASTCONV_ISA override); it is called once at import. */
+ * path not above `requested` in this architecture's list (the FASTCONV_ISA override; a path of
+ * another architecture means the best); it is called once at import.  fc_arch_isas points
+ * *isas at the build architecture's paths, lowest first, and returns their count. */
+int fc_arch_isas(const fc_isa **isas);
 fc_isa fc_cpu_isa(void);
 fc_isa fc_active_isa(void);
 void fc_select_isa(fc_isa requested);

@@ -7,19 +7,19 @@
 #include "common/relu.h"
 #include "dispatch.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 /* algorithm="auto", measured with the SIMD kernels on the 2-core AVX-512 machine
  * (`fastconv bench --threads 2 --algorithms`, float32, medians; auto must stay within 10% of

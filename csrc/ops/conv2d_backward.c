@@ -18,15 +18,15 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
 /* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */
 #pragma GCC diagnostic ignored "-Wunused-function"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,

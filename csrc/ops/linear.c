@@ -17,13 +17,13 @@ static inline int64_t fc_lin_add_saturating(int64_t a, int64_t b)
 /* n rounded up to whole 64-byte lines of 4-byte elements (16): scratch offsets */
 static inline int64_t fc_lin_round16(int64_t n) { return fc_ceil_div(n, 16) * 16; }
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/linear.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/linear.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
                             const void *x, const void *weight, const void *bias, void *y,

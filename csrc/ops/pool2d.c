@@ -4,13 +4,13 @@
 #include "common/parallel.h"
 #include "dispatch.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/pool2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/pool2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 static fc_status pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y, int64_t *indices, int is_max)

@@ -5,13 +5,13 @@
 #include "common/parallel.h"
 #include "dispatch.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ops/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ops/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 /* Planes per task: enough work per claim (FC_MIN_WORK_PER_THREAD / 2 values visited) that the
  * claims cost nothing, small enough that a late thread leaves little behind. */

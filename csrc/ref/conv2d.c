@@ -2,13 +2,13 @@
 #include "common/internal.h"
 #include "common/relu.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ref/conv2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ref/conv2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const void *bias, void *y,

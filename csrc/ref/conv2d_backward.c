@@ -1,13 +1,13 @@
 /* Reference conv2d backward: the ground truth for csrc/ops/conv2d_backward.c. */
 #include "common/internal.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ref/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ref/conv2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,

@@ -3,13 +3,13 @@
 #include "common/linear_check.h"
 #include "common/relu.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ref/linear.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ref/linear.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,

@@ -4,13 +4,13 @@
 #include "common/geometry.h"
 #include "common/internal.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ref/pool2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ref/pool2d.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y, int64_t *indices)

@@ -3,13 +3,13 @@
 #include "common/geometry.h"
 #include "common/internal.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "ref/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "ref/pool2d_backward.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
 fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                      int64_t out_w, fc_dtype dtype, const void *grad_output,

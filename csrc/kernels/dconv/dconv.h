@@ -31,5 +31,6 @@ FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_4__scalar, float);
 FC_DECLARE_DCONV_UKERNEL(fc_f64_dconv_ukernel_4__scalar, double);
 FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_4x24__avx2, float);
 FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_8x32__avx512, float);
+FC_DECLARE_DCONV_UKERNEL(fc_f32_dconv_ukernel_8x12__neon, float);
 
 #endif

@@ -1,8 +1,8 @@
-#include "common/target_avx2.h"
+#include "simd/target_avx2.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx2_f32.h"
-#include "common/f32_vec_ops.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx2_f32.h"
+#include "simd/f32_vec_ops.h"
 #include "kernels/dconv/dconv.h"
 
 /* 4 channels x 3 ymm = 12 accumulators + 3 loaded vectors + 1 broadcast = the 16 registers. */

@@ -1,8 +1,8 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx512_f32.h"
-#include "common/f32_vec_ops.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
+#include "simd/f32_vec_ops.h"
 #include "kernels/dconv/dconv.h"
 
 /* 8 channels x 2 zmm = 16 accumulators; the 8 weights of a tap are broadcast straight from the

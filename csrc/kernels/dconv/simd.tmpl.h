@@ -1,5 +1,5 @@
-/* The AVX2 and AVX-512 direct-convolution members, written once over the vector macros of
- * common/f32_vec_<isa>.h and common/f32_vec_ops.h.  The including file defines FC_DCONV_FN
+/* The SIMD direct-convolution members (AVX2, AVX-512, NEON), written once over the vector
+ * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines FC_DCONV_FN
  * (the symbol), FC_DC_KB (output channels per block, the packed weights' panel width) and
  * FC_DC_NV (vectors of output columns per block, at most 3).
  *

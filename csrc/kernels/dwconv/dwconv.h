@@ -27,5 +27,6 @@ FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel__scalar, float);
 FC_DECLARE_DWCONV_UKERNEL(fc_f64_dwconv_ukernel__scalar, double);
 FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x24__avx2, float);
 FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x64__avx512, float);
+FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x16__neon, float);
 
 #endif

@@ -1,8 +1,8 @@
-#include "common/target_avx2.h"
+#include "simd/target_avx2.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx2_f32.h"
-#include "common/f32_vec_ops.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx2_f32.h"
+#include "simd/f32_vec_ops.h"
 #include "kernels/dwconv/dwconv.h"
 
 /* 2 rows x 3 ymm = 6 accumulators.  Measured on the 2-core Zen 4 EPYC (FASTCONV_ISA=avx2, one

@@ -1,8 +1,8 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx512_f32.h"
-#include "common/f32_vec_ops.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
+#include "simd/f32_vec_ops.h"
 #include "kernels/dwconv/dwconv.h"
 
 /* 2 rows x 4 zmm = 8 accumulators (+ 4 loaded vectors + 9 weights on the 3x3 path: 21 of the

@@ -1,5 +1,5 @@
-/* The AVX2 and AVX-512 depthwise members, written once over the vector macros of
- * common/f32_vec_<isa>.h and common/f32_vec_ops.h.  The including file defines FC_DWCONV_FN
+/* The SIMD depthwise members (AVX2, AVX-512, NEON), written once over the vector
+ * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines FC_DWCONV_FN
  * (the symbol), FC_DW_RB (output rows per register tile, at most 4) and FC_DW_NV (vectors of
  * output columns per tile, at most 4).
  *

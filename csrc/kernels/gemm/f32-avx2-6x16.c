@@ -1,8 +1,8 @@
-#include "common/target_avx2.h"
+#include "simd/target_avx2.h"
 #include "kernels/gemm/gemm.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx2_f32.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx2_f32.h"
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_6x16__avx2
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_6x16__avx2

@@ -1,8 +1,8 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 #include "kernels/gemm/gemm.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx512_f32.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_8x32__avx512
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x32__avx512

@@ -1,8 +1,8 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 #include "kernels/gemm/gemm.h"
 
-#include "common/dtype_f64.h"
-#include "common/vec_avx512_f64.h"
+#include "simd/dtype_f64.h"
+#include "simd/vec_avx512_f64.h"
 
 #define FC_GEMM_NAME fc_f64_gemm_ukernel_8x16__avx512
 #define FC_GEMM_ROWS_NAME fc_f64_gemm_rows_ukernel_8x16__avx512

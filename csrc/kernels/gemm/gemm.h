@@ -39,8 +39,10 @@ FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_8x32__avx512, float)
 FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_8x16__avx512, double)
 FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_6x16__avx2, float)
 FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_6x8__avx2, double)
+FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_8x12__neon, float)
+FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_6x8__neon, double)
 
-/* The members of the family; the dispatch table picks one per ISA. */
+/* The members of the family, listed in kernels/gemm/members.c; dispatch installs one. */
 void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, const float *init, unsigned flags);
 void fc_f64_gemm_ukernel_4x4__scalar(size_t kc, const double *a, const double *b, double *c,
@@ -53,6 +55,10 @@ void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *a, const double *
 void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, const float *init, unsigned flags);
 void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *a, const double *b, double *c,
+                                   size_t ldc, const double *init, unsigned flags);
+void fc_f32_gemm_ukernel_8x12__neon(size_t kc, const float *a, const float *b, float *c,
+                                    size_t ldc, const float *init, unsigned flags);
+void fc_f64_gemm_ukernel_6x8__neon(size_t kc, const double *a, const double *b, double *c,
                                    size_t ldc, const double *init, unsigned flags);
 
 #endif

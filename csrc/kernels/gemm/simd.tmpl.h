@@ -1,15 +1,20 @@
 /* One register-tile GEMM microkernel, written once for every SIMD member of the family.  The
- * including file (f32-avx512-14x32.c, ...) first includes its target header, then defines:
- *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_14x32__avx512
+ * including file (f32-avx512-8x32.c, ...) first includes its target header, then defines:
+ *   FC_GEMM_NAME     the symbol, e.g. fc_f32_gemm_ukernel_8x32__avx512
  *   FC_GEMM_ROWS_NAME  its twin reading B rows in place (gemm.h), fc_f32_gemm_rows_ukernel_...
  *   FC_GEMM_BODY     a name for their shared static body
  *   FC_GEMM_MR       rows of the tile (filters), each broadcast from the packed A panel
  *   FC_GEMM_NRV      vectors per row of the tile (output pixels), NR = FC_GEMM_NRV * FC_LANES
- *   FC_REAL FC_V FC_LANES and FC_VLOAD/STORE/SET1/FMA/ZERO/RELU over FC_V (common/vec_<isa>_<dtype>.h)
+ *   FC_REAL FC_V FC_LANES and FC_VLOAD/STORE/SET1/FMA/ZERO/RELU over FC_V (simd/vec_<isa>_<dtype>.h)
+ *   FC_GEMM_A_BY_LANE  optional: load A's MR values as MR / FC_LANES vectors and multiply each
+ *                    from its lane (NEON's fmla by element) instead of MR scalar broadcasts
  * The contract is gemm.h's: the reduction runs p = 0 .. kc-1 for every element, one fused
  * multiply-add per step, starting from c (FC_GEMM_ACCUMULATE), init[i] or 0.  Storing the
  * accumulators between kc blocks is exact, so the blocking never changes a result. */
 #define FC_GEMM_NR (FC_GEMM_NRV * FC_LANES)
+#if defined(FC_GEMM_A_BY_LANE) && FC_GEMM_MR % FC_LANES != 0
+#error "FC_GEMM_A_BY_LANE needs MR to be a multiple of FC_LANES"
+#endif
 
 /* b_rows NULL: B packed (row p at b + p * NR); else row p at b + b_rows[p].  Inlined into
  * both entry points below, so each is compiled for its own case. */
@@ -31,9 +36,20 @@ FC_GEMM_BODY(size_t kc, const FC_REAL *a, const FC_REAL *b, const ptrdiff_t *b_r
         FC_V bv[FC_GEMM_NRV];
 #pragma GCC unroll 4
         for (int j = 0; j < FC_GEMM_NRV; j++) bv[j] = FC_VLOAD(bp + j * FC_LANES);
+#ifdef FC_GEMM_A_BY_LANE
+        /* 8x12 on NEON: 24 accumulators + 3 B + 2 A vectors = 29 of the 32 registers, where
+         * 8 scalar A registers spilled accumulators to the stack in the loop (gcc 12) */
+        FC_V av[FC_GEMM_MR / FC_LANES];
+#pragma GCC unroll 16
+        for (int v = 0; v < FC_GEMM_MR / FC_LANES; v++) av[v] = FC_VLOAD(a + v * FC_LANES);
+#endif
 #pragma GCC unroll 16
         for (int i = 0; i < FC_GEMM_MR; i++) {
+#ifdef FC_GEMM_A_BY_LANE
+            const FC_V ai = FC_VSET1(av[i / FC_LANES][i % FC_LANES]);
+#else
             const FC_V ai = FC_VSET1(a[i]);
+#endif
 #pragma GCC unroll 4
             for (int j = 0; j < FC_GEMM_NRV; j++) acc[i][j] = FC_VFMA(ai, bv[j], acc[i][j]);
         }

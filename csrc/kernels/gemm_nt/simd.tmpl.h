@@ -1,5 +1,5 @@
 /* The SIMD members of the family, written once.  The including file (f32-avx512-6x4.c, ...)
- * includes its target header and the GEMM family's FC_V operations (kernels/gemm/simd-*.h),
+ * includes its target header and a vector vocabulary (simd/vec_<isa>_<dtype>.h),
  * then defines FC_NT_NAME, FC_NT_MR and FC_NT_NR; LANES is FC_LANES.  Per step of FC_LANES
  * reduction indices: NR loads of B, MR loads of A, MR * NR fused multiply-adds into lane-wise
  * accumulators. */

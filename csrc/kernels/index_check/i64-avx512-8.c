@@ -1,5 +1,5 @@
 /* 8 indices per unsigned compare; the tail masked. */
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 #include "kernels/index_check/index_check.h"
 
 int fc_index_check_ukernel__avx512(size_t n, const int64_t *indices, int64_t limit)

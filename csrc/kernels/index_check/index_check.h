@@ -11,5 +11,7 @@ typedef int (*fc_index_check_ukernel_fn)(size_t n, const int64_t *indices, int64
 
 int fc_index_check_ukernel__scalar(size_t n, const int64_t *indices, int64_t limit);
 int fc_index_check_ukernel__avx512(size_t n, const int64_t *indices, int64_t limit);
+int fc_index_check_ukernel__avx2(size_t n, const int64_t *indices, int64_t limit);
+int fc_index_check_ukernel__neon(size_t n, const int64_t *indices, int64_t limit);
 
 #endif

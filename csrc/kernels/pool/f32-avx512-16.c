@@ -1,13 +1,13 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 
 #include <math.h>
 
 #include "common/internal.h"
 #include "kernels/pool/pool.h"
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx512_f32.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
 #include "kernels/pool/columns.tmpl.h"
 #include "kernels/pool/simd.tmpl.h"
-#include "common/vec_end.h"
-#include "common/dtype_end.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

@@ -1,13 +1,13 @@
-#include "common/target_avx2.h"
+#include "simd/target_avx2.h"
 
 #include <math.h>
 
 #include "common/internal.h"
 #include "kernels/pool/pool.h"
 
-#include "common/dtype_f64.h"
-#include "common/vec_avx2_f64.h"
+#include "simd/dtype_f64.h"
+#include "simd/vec_avx2_f64.h"
 #include "kernels/pool/columns.tmpl.h"
 #include "kernels/pool/simd.tmpl.h"
-#include "common/vec_end.h"
-#include "common/dtype_end.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

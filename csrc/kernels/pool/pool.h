@@ -55,7 +55,7 @@ typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
 
 /* The members fc_<dtype>_{max,avg}pool_ukernel__<isa>: scalar (scalar.c), and SIMD
  * (simd.tmpl.h) with FC_LANES output columns per vector, 16 floats / 8 doubles on AVX-512,
- * 8 / 4 on AVX2. */
+ * 8 / 4 on AVX2, 4 / 2 on NEON. */
 #define FC_DECLARE_POOL_MEMBERS(isa)                                                          \
     void fc_f32_maxpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
                                        const float *const *row_ptrs,                          \
@@ -74,6 +74,7 @@ typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
 FC_DECLARE_POOL_MEMBERS(scalar)
 FC_DECLARE_POOL_MEMBERS(avx2)
 FC_DECLARE_POOL_MEMBERS(avx512)
+FC_DECLARE_POOL_MEMBERS(neon)
 #undef FC_DECLARE_POOL_MEMBERS
 
 /* The window's columns inside the plane for output column ow: j in [*j_begin, *j_end), each at

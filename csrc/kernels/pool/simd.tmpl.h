@@ -1,4 +1,4 @@
-/* Pooling over one output row for one ISA and dtype (common/vec_*.h), FC_LANES output columns
+/* Pooling over one output row for one ISA and dtype (simd/vec_*.h), FC_LANES output columns
  * per vector.  The columns whose windows lie wholly inside the row (the interior) are SIMD;
  * those overhanging padding or the ceil_mode edge go through the scalar loops of
  * columns.tmpl.h.  A window column j of FC_LANES consecutive outputs is the row read at stride
@@ -96,7 +96,7 @@ static inline int FC_ISA_SUFFIX(FC_FN(pool_interior))(const fc_pool_columns *col
 }
 
 /* v wins over b: !(v <= b) and b is not NaN */
-#define FC_POOL_TAKES(v, b) FC_MAND(FC_VCMP(v, b, _CMP_NLE_UQ), FC_VCMP(b, b, _CMP_ORD_Q))
+#define FC_POOL_TAKES(v, b) FC_MAND(FC_VNLE(v, b), FC_VORD(b))
 
 /* Output columns [ow_begin, ow_end) whose windows overhang the row: each in lane 0 of a
  * vector, through the same fold as the interior, element by element in row-major order (the

@@ -1,11 +1,11 @@
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 
 #include "common/relu.h"
 #include "kernels/relu/relu.h"
 #include <stdint.h>
 
-#include "common/dtype_f32.h"
-#include "common/vec_avx512_f32.h"
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
 #include "kernels/relu/simd.tmpl.h"
-#include "common/vec_end.h"
-#include "common/dtype_end.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

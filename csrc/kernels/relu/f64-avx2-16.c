@@ -1,11 +1,11 @@
-#include "common/target_avx2.h"
+#include "simd/target_avx2.h"
 
 #include "common/relu.h"
 #include "kernels/relu/relu.h"
 #include <stdint.h>
 
-#include "common/dtype_f64.h"
-#include "common/vec_avx2_f64.h"
+#include "simd/dtype_f64.h"
+#include "simd/vec_avx2_f64.h"
 #include "kernels/relu/simd.tmpl.h"
-#include "common/vec_end.h"
-#include "common/dtype_end.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

@@ -20,5 +20,9 @@ void fc_f32_relu_ukernel__avx512(size_t n, const float *x, float *y);
 void fc_f64_relu_ukernel__avx512(size_t n, const double *x, double *y);
 void fc_f32_relu_stream_ukernel__avx512(size_t n, const float *x, float *y);
 void fc_f64_relu_stream_ukernel__avx512(size_t n, const double *x, double *y);
+/* NEON: 16 floats / 8 doubles per iteration; no streaming stores (the _stream_ twins exist
+ * but store normally, and the table does not use them). */
+void fc_f32_relu_ukernel__neon(size_t n, const float *x, float *y);
+void fc_f64_relu_ukernel__neon(size_t n, const double *x, double *y);
 
 #endif

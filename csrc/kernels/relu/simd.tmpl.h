@@ -1,4 +1,4 @@
-/* ReLU for one ISA and dtype (common/vec_*.h): FC_VRELU keeps v where !(v <= 0) -- v > 0 or
+/* ReLU for one ISA and dtype (simd/vec_*.h): FC_VRELU keeps v where !(v <= 0) -- v > 0 or
  * NaN, payload untouched -- and writes +0 elsewhere, also for -0.  A compare and a mask, never
  * max_ps, whose NaN result depends on the operand order.  Four vectors per iteration keep the
  * load and store ports busy; the last < FC_LANES elements go through the scalar definition. */
@@ -30,7 +30,7 @@ static inline void FC_ISA_SUFFIX(FC_FN(relu_body))(size_t n, const FC_REAL *x, F
         const FC_REAL v = x[i];
         y[i] = FC_RELU(v);
     }
-    if (stream) _mm_sfence(); /* order the weakly-ordered streaming stores before returning */
+    if (stream) FC_VSTREAM_FENCE(); /* order the weakly-ordered streaming stores first */
 }
 
 void FC_ISA_SUFFIX(FC_FN(relu_ukernel))(size_t n, const FC_REAL *x, FC_REAL *y)

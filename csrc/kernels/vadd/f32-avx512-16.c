@@ -1,7 +1,7 @@
 /* y += x compiled for AVX-512: 16 floats per add, the tail masked.  The generic build only has SSE2,
  * 4x narrower, on the conv2d backward pass's hottest loop (adding dcol rows into the padded
  * gradient planes). */
-#include "common/target_avx512.h"
+#include "simd/target_avx512.h"
 #include "kernels/vadd/vadd.h"
 
 void fc_f32_vadd_ukernel__avx512(size_t n, const float *x, float *y)

@@ -1,9 +1,9 @@
 #include "kernels/vadd/vadd.h"
 
-#include "common/dtype_f32.h"
+#include "simd/dtype_f32.h"
 #include "kernels/vadd/scalar.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"
 
-#include "common/dtype_f64.h"
+#include "simd/dtype_f64.h"
 #include "kernels/vadd/scalar.tmpl.h"
-#include "common/dtype_end.h"
+#include "simd/dtype_end.h"

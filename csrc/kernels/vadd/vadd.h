@@ -12,5 +12,10 @@ void fc_f32_vadd_ukernel__scalar(size_t n, const float *x, float *y);
 void fc_f64_vadd_ukernel__scalar(size_t n, const double *x, double *y);
 void fc_f32_vadd_ukernel__avx512(size_t n, const float *x, float *y);
 void fc_f64_vadd_ukernel__avx512(size_t n, const double *x, double *y);
+/* simd.tmpl.h */
+void fc_f32_vadd_ukernel__avx2(size_t n, const float *x, float *y);
+void fc_f64_vadd_ukernel__avx2(size_t n, const double *x, double *y);
+void fc_f32_vadd_ukernel__neon(size_t n, const float *x, float *y);
+void fc_f64_vadd_ukernel__neon(size_t n, const double *x, double *y);
 
 #endif

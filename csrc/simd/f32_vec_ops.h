@@ -1,5 +1,5 @@
 /* Loads and epilogue stores shared by the direct and depthwise SIMD templates; include after
- * common/vec_<isa>_f32.h, the vector vocabulary every family uses.  `part` is a compile-time
+ * simd/vec_<isa>_f32.h, the vector vocabulary every family uses.  `part` is a compile-time
  * constant once inlined: full vectors use the plain instructions, only the last vector of a
  * row uses the lane mask. */
 #define FC_INLINE static inline __attribute__((always_inline))

@@ -10,12 +10,15 @@
 #define FC_VLOAD(p) _mm256_loadu_pd(p)
 #define FC_VSTORE(p, v) _mm256_storeu_pd(p, v)
 #define FC_VSTREAM(p, v) _mm256_stream_pd(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSTREAM_FENCE() _mm_sfence() /* orders the streaming stores */
 #define FC_VSET1(s) _mm256_set1_pd(s)
 #define FC_VZERO() _mm256_setzero_pd()
 #define FC_VADD(a, b) _mm256_add_pd(a, b)
 #define FC_VFMA(a, b, c) _mm256_fmadd_pd(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm256_div_pd(a, b)
-#define FC_VCMP(a, b, pred) _mm256_cmp_pd(a, b, pred)
+/* lanes where !(a <= b): a > b or either is NaN; lanes where a is not NaN */
+#define FC_VNLE(a, b) _mm256_cmp_pd(a, b, _CMP_NLE_UQ)
+#define FC_VORD(a) _mm256_cmp_pd(a, a, _CMP_ORD_Q)
 #define FC_MAND(m, k) _mm256_and_pd(m, k)
 #define FC_VBLEND(m, a, b) _mm256_blendv_pd(a, b, m)
 #define FC_VRELU(v) _mm256_and_pd(_mm256_cmp_pd(v, _mm256_setzero_pd(), _CMP_NLE_UQ), v)

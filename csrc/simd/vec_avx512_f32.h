@@ -1,5 +1,5 @@
 /* Vector vocabulary of the SIMD kernel templates, for one ISA and dtype: include after
- * common/target_avx512.h and dtype_f32.h, close with vec_end.h.  AVX-512 compares give a
+ * simd/target_avx512.h and dtype_f32.h, close with vec_end.h.  AVX-512 compares give a
  * k-mask (FC_M); the templates only combine masks with FC_MAND and select with FC_VBLEND. */
 #define FC_V __m512
 #define FC_M __mmask16
@@ -12,12 +12,15 @@
 #define FC_VLOAD(p) _mm512_loadu_ps(p)
 #define FC_VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define FC_VSTREAM(p, v) _mm512_stream_ps(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSTREAM_FENCE() _mm_sfence() /* orders the streaming stores */
 #define FC_VSET1(s) _mm512_set1_ps(s)
 #define FC_VZERO() _mm512_setzero_ps()
 #define FC_VADD(a, b) _mm512_add_ps(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm512_div_ps(a, b)
-#define FC_VCMP(a, b, pred) _mm512_cmp_ps_mask(a, b, pred)
+/* lanes where !(a <= b): a > b or either is NaN; lanes where a is not NaN */
+#define FC_VNLE(a, b) _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ)
+#define FC_VORD(a) _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q)
 #define FC_MAND(m, k) ((FC_M)((m) & (k)))
 /* lanes of b where m, else a */
 #define FC_VBLEND(m, a, b) _mm512_mask_blend_ps(m, a, b)
@@ -42,7 +45,7 @@
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4)
 
 /* indices[l] for l < cnt from the winners' window row and column (whole numbers as floats) */
-#include "common/vec_avx512_index.h"
+#include "simd/vec_avx512_index.h"
 static inline void fc_store_indices_f32__avx512(int64_t *indices, int64_t cnt, __m512 row,
                                                 __m512 col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)

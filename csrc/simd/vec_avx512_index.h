@@ -1,7 +1,7 @@
 /* Max pooling's flat indices from the winners' window positions, 8 int64 lanes at a time, for
  * the AVX-512 vocabularies (vec_avx512_f32.h, vec_avx512_f64.h). */
-#ifndef FC_COMMON_VEC_AVX512_INDEX_H
-#define FC_COMMON_VEC_AVX512_INDEX_H
+#ifndef FC_SIMD_VEC_AVX512_INDEX_H
+#define FC_SIMD_VEC_AVX512_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>

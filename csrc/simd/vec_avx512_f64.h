@@ -10,12 +10,15 @@
 #define FC_VLOAD(p) _mm512_loadu_pd(p)
 #define FC_VSTORE(p, v) _mm512_storeu_pd(p, v)
 #define FC_VSTREAM(p, v) _mm512_stream_pd(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSTREAM_FENCE() _mm_sfence() /* orders the streaming stores */
 #define FC_VSET1(s) _mm512_set1_pd(s)
 #define FC_VZERO() _mm512_setzero_pd()
 #define FC_VADD(a, b) _mm512_add_pd(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_pd(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm512_div_pd(a, b)
-#define FC_VCMP(a, b, pred) _mm512_cmp_pd_mask(a, b, pred)
+/* lanes where !(a <= b): a > b or either is NaN; lanes where a is not NaN */
+#define FC_VNLE(a, b) _mm512_cmp_pd_mask(a, b, _CMP_NLE_UQ)
+#define FC_VORD(a) _mm512_cmp_pd_mask(a, a, _CMP_ORD_Q)
 #define FC_MAND(m, k) ((FC_M)((m) & (k)))
 #define FC_VBLEND(m, a, b) _mm512_mask_blend_pd(m, a, b)
 #define FC_VRELU(v) _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_NLE_UQ), v)
@@ -35,7 +38,7 @@
 #define FC_VGATHERM(m, p, idx) _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, p, 8)
 
 /* indices[l] for l < cnt from the winners' window row and column (whole numbers as doubles) */
-#include "common/vec_avx512_index.h"
+#include "simd/vec_avx512_index.h"
 static inline void fc_store_indices_f64__avx512(int64_t *indices, int64_t cnt, __m512d row,
                                                 __m512d col, const int64_t *row_offsets,
                                                 size_t rows, int64_t base, int64_t s, int64_t d)

@@ -6,12 +6,14 @@
 #undef FC_VLOAD
 #undef FC_VSTORE
 #undef FC_VSTREAM
+#undef FC_VSTREAM_FENCE
 #undef FC_VSET1
 #undef FC_VZERO
 #undef FC_VADD
 #undef FC_VFMA
 #undef FC_VDIV
-#undef FC_VCMP
+#undef FC_VNLE
+#undef FC_VORD
 #undef FC_MAND
 #undef FC_VBLEND
 #undef FC_VRELU

@@ -10,12 +10,15 @@
 #define FC_VLOAD(p) _mm256_loadu_ps(p)
 #define FC_VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define FC_VSTREAM(p, v) _mm256_stream_ps(p, v) /* non-temporal: p aligned to the vector */
+#define FC_VSTREAM_FENCE() _mm_sfence() /* orders the streaming stores */
 #define FC_VSET1(s) _mm256_set1_ps(s)
 #define FC_VZERO() _mm256_setzero_ps()
 #define FC_VADD(a, b) _mm256_add_ps(a, b)
 #define FC_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c) /* a * b + c, one rounding */
 #define FC_VDIV(a, b) _mm256_div_ps(a, b)
-#define FC_VCMP(a, b, pred) _mm256_cmp_ps(a, b, pred)
+/* lanes where !(a <= b): a > b or either is NaN; lanes where a is not NaN */
+#define FC_VNLE(a, b) _mm256_cmp_ps(a, b, _CMP_NLE_UQ)
+#define FC_VORD(a) _mm256_cmp_ps(a, a, _CMP_ORD_Q)
 #define FC_MAND(m, k) _mm256_and_ps(m, k)
 #define FC_VBLEND(m, a, b) _mm256_blendv_ps(a, b, m)
 #define FC_VRELU(v) _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NLE_UQ), v)

@@ -1,0 +1,11 @@
+#include "simd/target_neon.h"
+
+#include "common/relu.h"
+#include "kernels/relu/relu.h"
+#include <stdint.h>
+
+#include "simd/dtype_f64.h"
+#include "simd/vec_neon_f64.h"
+#include "kernels/relu/simd.tmpl.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

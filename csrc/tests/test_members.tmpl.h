@@ -1,0 +1,597 @@
+/* The per-dtype half of test_members.c (instantiated with simd/dtype_f32.h, dtype_f64.h).
+ *
+ * Each family has a "logical" problem (a whole GEMM, a whole output row block, ...) that any
+ * member can compute by tiling it with its own tile sizes, so a SIMD member and its scalar twin
+ * are compared on the same problem; the scalar member is compared with a naive loop here.
+ * Integer-valued inputs make every sum exact (compared bitwise); real-valued inputs are
+ * compared within a bound that grows with the reduction length. */
+
+/* n zeroed elements (t_alloc: with slack past the end) */
+#define T_NEW(n) ((FC_REAL *)t_alloc((n) * sizeof(FC_REAL)))
+
+static FC_REAL FC_FN(t_value)(int integer)
+{
+    return integer ? (FC_REAL)((int)(t_rand() % 9) - 4) : (FC_REAL)t_uniform();
+}
+
+static void FC_FN(t_fill)(FC_REAL *p, size_t n, int integer)
+{
+    for (size_t i = 0; i < n; i++) p[i] = FC_FN(t_value)(integer);
+}
+
+/* First index where got and want differ (bits, or |got - want| > tol * bound[i] when bound),
+ * -1 if none.  Two NaNs are equal when compared arithmetically (payloads of sums may follow
+ * the operand order). */
+static long FC_FN(t_mismatch)(const FC_REAL *got, const FC_REAL *want, size_t n,
+                              const FC_REAL *bound, double tol)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(&got[i], &want[i], sizeof(FC_REAL)) == 0) continue;
+        if (bound) {
+            if (got[i] != got[i] && want[i] != want[i]) continue;
+            double d = (double)got[i] - (double)want[i];
+            if (d < 0) d = -d;
+            if (d <= tol * (double)bound[i]) continue;
+        }
+        return (long)i;
+    }
+    return -1;
+}
+
+static void FC_FN(t_report)(t_result *r, const char *what, const FC_REAL *got,
+                            const FC_REAL *want, long at)
+{
+    T_FAIL(r, "%s: element %ld is %.17g, expected %.17g", what, at, (double)got[at],
+           (double)want[at]);
+}
+
+/* ---- gemm: C[M x N] (+)= A[M x K] B[K x N], through the member's MR x NR tiles -------- */
+
+static void FC_FN(t_gemm_run)(const fc_member *m, int rows_twin, size_t M, size_t N, size_t K,
+                              const FC_REAL *A, const FC_REAL *B, const FC_REAL *init,
+                              unsigned flags, size_t split, FC_REAL *C)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, ldb = nr + 3; /* rows: a gap */
+    FC_REAL *a = T_NEW((K + 1) * mr);
+    FC_REAL *b = T_NEW((K + 1) * ldb);
+    FC_REAL *c = T_NEW(mr * nr), *ip = T_NEW(mr);
+    ptrdiff_t *b_rows = t_alloc((K + 1) * sizeof(ptrdiff_t));
+    for (size_t i0 = 0; i0 < M; i0 += mr)
+        for (size_t j0 = 0; j0 < N; j0 += nr) {
+            for (size_t p = 0; p < K; p++) {
+                for (size_t i = 0; i < mr; i++)
+                    a[p * mr + i] = i0 + i < M ? A[(i0 + i) * K + p] : 0;
+                const size_t width = rows_twin ? ldb : nr; /* the gap holds 99s */
+                for (size_t j = 0; j < width; j++)
+                    b[p * width + j] =
+                        j < nr && j0 + j < N ? B[p * N + j0 + j] : (FC_REAL)(j < nr ? 0 : 99);
+                b_rows[p] = (ptrdiff_t)(p * ldb);
+            }
+            for (size_t i = 0; i < mr; i++) ip[i] = init && i0 + i < M ? init[i0 + i] : 0;
+            for (size_t t = 0; t < mr * nr; t++) c[t] = (FC_REAL)NAN;
+            for (size_t i = 0; i < mr; i++)
+                for (size_t j = 0; j < nr; j++)
+                    if (flags & FC_GEMM_ACCUMULATE)
+                        c[i * nr + j] =
+                            i0 + i < M && j0 + j < N ? C[(i0 + i) * N + j0 + j] : 0;
+            /* one call, or two blocks of the reduction: [0, split) then [split, K) */
+            const size_t k1 = split ? split : K;
+            const unsigned f1 = split ? flags & ~FC_GEMM_RELU : flags;
+            const FC_REAL *init1 = init || (flags & FC_GEMM_ACCUMULATE) ? ip : NULL;
+            if (rows_twin) {
+                ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(k1, a, b, b_rows, c, nr, init1, f1);
+                if (split)
+                    ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(K - split, a + split * mr,
+                                                          b + split * ldb, b_rows, c, nr, NULL,
+                                                          flags | FC_GEMM_ACCUMULATE);
+            } else {
+                ((FC_FN(gemm_ukernel_fn))m->fn)(k1, a, b, c, nr, init1, f1);
+                if (split)
+                    ((FC_FN(gemm_ukernel_fn))m->fn)(K - split, a + split * mr, b + split * nr,
+                                                    c, nr, NULL, flags | FC_GEMM_ACCUMULATE);
+            }
+            for (size_t i = 0; i + i0 < M && i < mr; i++)
+                for (size_t j = 0; j + j0 < N && j < nr; j++)
+                    C[(i0 + i) * N + j0 + j] = c[i * nr + j];
+        }
+    free(a), free(b), free(c), free(ip), free(b_rows);
+}
+
+static void FC_FN(t_gemm_ref)(size_t M, size_t N, size_t K, const FC_REAL *A, const FC_REAL *B,
+                              const FC_REAL *init, unsigned flags, FC_REAL *C, FC_REAL *bound)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            FC_REAL s = (flags & FC_GEMM_ACCUMULATE) ? C[i * N + j] : init ? init[i] : 0;
+            FC_REAL bnd = s < 0 ? -s : s;
+            for (size_t p = 0; p < K; p++) {
+                const FC_REAL t = A[i * K + p] * B[p * N + j];
+                s += t;
+                bnd += t < 0 ? -t : t;
+            }
+            C[i * N + j] = (flags & FC_GEMM_RELU) ? FC_RELU(s) : s;
+            bound[i * N + j] = bnd;
+        }
+}
+
+static void FC_FN(t_gemm)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr;
+    const size_t ms[] = {mr - 1, mr, mr + 1, 2 * mr + 1}, ns[] = {nr - 1, nr, nr + 1, 2 * nr + 3};
+    const size_t ks[] = {1, 7, 64, 301};
+    for (size_t mi = 0; mi < 4; mi++)
+        for (size_t ni = 0; ni < 4; ni++)
+            for (size_t ki = 0; ki < 4; ki++)
+                for (int variant = 0; variant < 5; variant++) {
+                    const size_t M = ms[mi], N = ns[ni], K = ks[ki];
+                    if (M == 0 || N == 0) continue;
+                    const int integer = variant != 4;
+                    FC_REAL *A = T_NEW(M * K), *B = T_NEW(K * N);
+                    FC_REAL *init = T_NEW(M), *C0 = T_NEW(M * N);
+                    FC_REAL *got = T_NEW(M * N), *want = T_NEW(M * N);
+                    FC_REAL *bound = T_NEW(M * N);
+                    FC_FN(t_fill)(A, M * K, integer);
+                    FC_FN(t_fill)(B, K * N, integer);
+                    FC_FN(t_fill)(init, M, integer);
+                    FC_FN(t_fill)(C0, M * N, integer);
+                    if (variant == 3) { /* NaN in A and -0 starts: NaN stays NaN, relu(-0) = +0 */
+                        A[(M * K) / 2] = (FC_REAL)NAN;
+                        for (size_t i = 0; i < M; i++) init[i] = (FC_REAL)-0.0;
+                        for (size_t t = 0; t < M * K; t += 2) A[t] = 0;
+                    }
+                    /* 0: plain; 1: bias + relu; 2: accumulate onto C; 3: NaN, -0, relu;
+                     * 4: real-valued, bias, relu, the reduction in two blocks */
+                    const unsigned flags = variant == 0 ? 0 : variant == 2 ? FC_GEMM_ACCUMULATE
+                                                                             : FC_GEMM_RELU;
+                    const FC_REAL *ip = variant == 0 || variant == 2 ? NULL : init;
+                    const size_t split = variant == 4 && K > 1 ? K / 2 : 0;
+                    for (int rows_twin = 0; rows_twin < 2; rows_twin++) {
+                        memcpy(got, C0, M * N * sizeof(FC_REAL));
+                        memcpy(want, C0, M * N * sizeof(FC_REAL));
+                        FC_FN(t_gemm_run)(m, rows_twin, M, N, K, A, B, ip, flags, split, got);
+                        FC_FN(t_gemm_ref)(M, N, K, A, B, ip, flags, want, bound);
+                        if (twin != m) {
+                            memcpy(want, C0, M * N * sizeof(FC_REAL));
+                            FC_FN(t_gemm_run)(twin, rows_twin, M, N, K, A, B, ip, flags, split,
+                                              want);
+                        }
+                        const long at = FC_FN(t_mismatch)(got, want, M * N, integer ? NULL : bound,
+                                                          4.0 * (double)(K + 1) * T_EPS);
+                        r->cases++;
+                        if (at >= 0) {
+                            char what[160];
+                            snprintf(what, sizeof what, "%s M %zu N %zu K %zu variant %d",
+                                     rows_twin ? "rows twin" : "packed", M, N, K, variant);
+                            FC_FN(t_report)(r, what, got, want, at);
+                        }
+                    }
+                    free(A), free(B), free(init), free(C0), free(got), free(want), free(bound);
+                }
+}
+
+/* ---- gemm_nt: out[i][j] = sum over images m, p < kc of A[i][m a_step + p] B_j[m b_step + p] */
+
+static void FC_FN(t_gemm_nt_run)(const fc_member *m, size_t M, size_t N, size_t images,
+                                 size_t kc, const FC_REAL *A, size_t lda, size_t a_step,
+                                 const FC_REAL *const *Brows, size_t b_step, const FC_REAL *zero,
+                                 FC_REAL *out)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, lanes = (size_t)m->lanes;
+    FC_REAL *acc = T_NEW(mr * nr * lanes);
+    FC_REAL *a = T_NEW(mr * lda);
+    const FC_REAL **b = t_alloc(nr * sizeof(FC_REAL *));
+    for (size_t i0 = 0; i0 < M; i0 += mr)
+        for (size_t j0 = 0; j0 < N; j0 += nr) {
+            for (size_t i = 0; i < mr; i++)
+                for (size_t t = 0; t < lda; t++)
+                    a[i * lda + t] = i0 + i < M ? A[(i0 + i) * lda + t] : 0;
+            for (size_t j = 0; j < nr; j++) b[j] = j0 + j < N ? Brows[j0 + j] : zero;
+            for (size_t t = 0; t < mr * nr * lanes; t++) acc[t] = (FC_REAL)NAN;
+            /* the first image alone, then the others accumulated */
+            ((FC_FN(gemm_nt_ukernel_fn))m->fn)(1, kc, a, lda, a_step, b, b_step, acc, 0);
+            for (size_t j = 0; j < nr; j++) b[j] += b_step;
+            if (images > 1)
+                ((FC_FN(gemm_nt_ukernel_fn))m->fn)(images - 1, kc, a + a_step, lda, a_step, b,
+                                                   b_step, acc, FC_GEMM_ACCUMULATE);
+            for (size_t i = 0; i + i0 < M && i < mr; i++)
+                for (size_t j = 0; j + j0 < N && j < nr; j++) {
+                    FC_REAL s = 0;
+                    for (size_t l = 0; l < lanes; l++) s += acc[(i * nr + j) * lanes + l];
+                    out[(i0 + i) * N + j0 + j] = s;
+                }
+        }
+    free(acc), free(a), free(b);
+}
+
+static void FC_FN(t_gemm_nt)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr;
+    const size_t ms[] = {mr - 1, mr, mr + 1, 2 * mr + 1}, ns[] = {nr - 1, nr, nr + 1};
+    const size_t kcs[] = {16, 48, 304};
+    for (size_t mi = 0; mi < 4; mi++)
+        for (size_t ni = 0; ni < 3; ni++)
+            for (size_t ki = 0; ki < 3; ki++)
+                for (int integer = 1; integer >= 0; integer--) {
+                    const size_t M = ms[mi], N = ns[ni], kc = kcs[ki], images = 3;
+                    if (M == 0 || N == 0) continue;
+                    const size_t a_step = kc + 16, lda = images * a_step, b_step = kc + 32;
+                    FC_REAL *A = T_NEW(M * lda);
+                    FC_REAL *B = T_NEW(N * images * b_step);
+                    FC_REAL *zero = T_NEW(images * b_step);
+                    const FC_REAL **rows = t_alloc(N * sizeof(FC_REAL *));
+                    FC_REAL *got = T_NEW(M * N), *want = T_NEW(M * N);
+                    FC_REAL *bound = T_NEW(M * N);
+                    FC_FN(t_fill)(A, M * lda, integer);
+                    FC_FN(t_fill)(B, N * images * b_step, integer);
+                    for (size_t j = 0; j < N; j++) rows[j] = B + j * images * b_step;
+                    for (size_t i = 0; i < M; i++)
+                        for (size_t j = 0; j < N; j++) {
+                            FC_REAL s = 0, bnd = 0;
+                            for (size_t im = 0; im < images; im++)
+                                for (size_t p = 0; p < kc; p++) {
+                                    const FC_REAL t = A[i * lda + im * a_step + p] *
+                                                      rows[j][im * b_step + p];
+                                    s += t;
+                                    bnd += t < 0 ? -t : t;
+                                }
+                            want[i * N + j] = s;
+                            bound[i * N + j] = bnd;
+                        }
+                    FC_FN(t_gemm_nt_run)(m, M, N, images, kc, A, lda, a_step, rows, b_step,
+                                         zero, got);
+                    if (twin != m)
+                        FC_FN(t_gemm_nt_run)(twin, M, N, images, kc, A, lda, a_step, rows,
+                                             b_step, zero, want);
+                    const long at = FC_FN(t_mismatch)(got, want, M * N, integer ? NULL : bound,
+                                                      4.0 * (double)(images * kc) * T_EPS);
+                    r->cases++;
+                    if (at >= 0) {
+                        char what[128];
+                        snprintf(what, sizeof what, "M %zu N %zu kc %zu integer %d", M, N, kc,
+                                 integer);
+                        FC_FN(t_report)(r, what, got, want, at);
+                    }
+                    free(A), free(B), free(zero), free(rows), free(got), free(want), free(bound);
+                }
+}
+
+/* ---- dconv: K filters over one output row block, through the member's KB panels ------ */
+
+typedef struct {
+    size_t K, cols, C, R, S, x_stride, y_stride;
+    const size_t *tap_col;
+    const FC_REAL *x, *W, *bias; /* W[k][(c R + r) S + s] */
+    int relu;
+} FC_FN(t_dconv_case);
+
+static void FC_FN(t_dconv_run)(const fc_member *m, const FC_FN(t_dconv_case) *k, FC_REAL *y)
+{
+    const size_t kb = (size_t)m->mr, steps = k->C * k->R * k->S;
+    FC_REAL *w = T_NEW((steps + 1) * kb), *bias = T_NEW(kb);
+    for (size_t k0 = 0; k0 < k->K; k0 += kb) {
+        for (size_t step = 0; step < steps; step++)
+            for (size_t i = 0; i < kb; i++)
+                w[step * kb + i] = k0 + i < k->K ? k->W[(k0 + i) * steps + step] : 0;
+        for (size_t i = 0; i < kb; i++) bias[i] = k0 + i < k->K ? k->bias[k0 + i] : 0;
+        const size_t rows = k->K - k0 < kb ? k->K - k0 : kb;
+        ((FC_FN(dconv_ukernel_fn))m->fn)(rows, k->cols, k->C, k->R, k->S, k->x, k->x_stride,
+                                        k->tap_col, w, bias, k->relu, y + k0 * k->y_stride,
+                                        k->y_stride);
+    }
+    free(w), free(bias);
+}
+
+#define T_SENTINEL ((FC_REAL)12345.5)
+
+/* y's columns past cols must be untouched; then compare the first cols of each row. */
+static void FC_FN(t_compare_rows)(t_result *r, const char *what, size_t rows, size_t cols,
+                                  size_t stride, const FC_REAL *got, const FC_REAL *want,
+                                  const FC_REAL *bound, double tol)
+{
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = cols; j < stride; j++)
+            if (got[i * stride + j] != T_SENTINEL) {
+                T_FAIL(r, "%s: wrote past the row end (row %zu, column %zu)", what, i, j);
+                return;
+            }
+        const long at = FC_FN(t_mismatch)(got + i * stride, want + i * stride, cols,
+                                          bound ? bound + i * stride : NULL, tol);
+        if (at >= 0) {
+            char where[200];
+            snprintf(where, sizeof where, "%s, row %zu", what, i);
+            FC_FN(t_report)(r, where, got + i * stride, want + i * stride, at);
+            return;
+        }
+    }
+}
+
+static void FC_FN(t_dconv)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t kb = (size_t)m->mr, nr = (size_t)m->nr;
+    const size_t kss[] = {1, kb - 1, kb, kb + 1, 2 * kb + 1};
+    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 1, 47};
+    const size_t rs[][2] = {{3, 3}, {1, 2}};
+    for (size_t ki = 0; ki < 5; ki++)
+        for (size_t ci = 0; ci < 6; ci++)
+            for (size_t shape = 0; shape < 4; shape++)
+                for (int integer = 1; integer >= 0; integer--) {
+                    FC_FN(t_dconv_case) k;
+                    k.K = kss[ki], k.cols = colss[ci], k.C = shape % 2 ? 3 : 1;
+                    k.R = rs[shape / 2][0], k.S = rs[shape / 2][1];
+                    if (k.K == 0 || k.cols == 0) continue;
+                    const size_t dil = 1 + shape % 2, steps = k.C * k.R * k.S;
+                    size_t tap_col[3];
+                    for (size_t s = 0; s < k.S; s++) tap_col[s] = s * dil;
+                    k.tap_col = tap_col;
+                    k.x_stride = k.cols + (k.S - 1) * dil + 2, k.y_stride = k.cols + 5;
+                    k.relu = (int)(ci % 2);
+                    FC_REAL *x = T_NEW(k.C * k.R * k.x_stride);
+                    FC_REAL *W = T_NEW(k.K * steps), *bias = T_NEW(k.K);
+                    const size_t ny = k.K * k.y_stride;
+                    FC_REAL *got = T_NEW(ny), *want = T_NEW(ny);
+                    FC_REAL *bound = T_NEW(ny);
+                    FC_FN(t_fill)(x, k.C * k.R * k.x_stride, integer);
+                    FC_FN(t_fill)(W, k.K * steps, integer);
+                    FC_FN(t_fill)(bias, k.K, integer);
+                    if (integer && ci == 2) x[k.x_stride / 2] = (FC_REAL)NAN;
+                    k.x = x, k.W = W, k.bias = bias;
+                    for (size_t t = 0; t < ny; t++) got[t] = want[t] = T_SENTINEL;
+                    for (size_t kk = 0; kk < k.K; kk++)
+                        for (size_t j = 0; j < k.cols; j++) {
+                            FC_REAL s = bias[kk], bnd = s < 0 ? -s : s;
+                            for (size_t step = 0; step < steps; step++) {
+                                const FC_REAL t = W[kk * steps + step] *
+                                                  x[(step / k.S) * k.x_stride +
+                                                    tap_col[step % k.S] + j];
+                                s += t;
+                                bnd += t < 0 ? -t : t;
+                            }
+                            want[kk * k.y_stride + j] = k.relu ? FC_RELU(s) : s;
+                            bound[kk * k.y_stride + j] = bnd;
+                        }
+                    FC_FN(t_dconv_run)(m, &k, got);
+                    if (twin != m) FC_FN(t_dconv_run)(twin, &k, want);
+                    char what[128];
+                    snprintf(what, sizeof what, "K %zu cols %zu C %zu %zux%zu integer %d", k.K,
+                             k.cols, k.C, k.R, k.S, integer);
+                    FC_FN(t_compare_rows)(r, what, k.K, k.cols, k.y_stride, got, want,
+                                          integer ? NULL : bound,
+                                          4.0 * (double)(steps + 1) * T_EPS);
+                    r->cases++;
+                    free(x), free(W), free(bias), free(got), free(want), free(bound);
+                }
+}
+
+/* ---- dwconv: one channel's filter over a tile of output rows -------------------------- */
+
+static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr;
+    const size_t rowss[] = {1, 2, mr + 1, mr + 2, 7};
+    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3};
+    const size_t rs[][2] = {{3, 3}, {2, 5}, {1, 1}};
+    const size_t sd[][2] = {{1, 1}, {2, 1}, {2, 2}}; /* (stride_h, dilation_h) */
+    for (size_t ri = 0; ri < 5; ri++)
+        for (size_t ci = 0; ci < 5; ci++)
+            for (size_t shape = 0; shape < 9; shape++)
+                for (int integer = 1; integer >= 0; integer--) {
+                    const size_t rows = rowss[ri], cols = colss[ci];
+                    const size_t R = rs[shape % 3][0], S = rs[shape % 3][1];
+                    const size_t stride_h = sd[shape / 3][0], dil_h = sd[shape / 3][1];
+                    if (cols == 0) continue;
+                    const size_t dil_w = 1 + ci % 2, width = cols + (S - 1) * dil_w + 3;
+                    const size_t in_rows = (rows - 1) * stride_h + (R - 1) * dil_h + 1;
+                    const size_t y_stride = cols + 4;
+                    size_t tap_col[5];
+                    for (size_t s = 0; s < S; s++) tap_col[s] = s * dil_w;
+                    FC_REAL *x = T_NEW(in_rows * width), *w = T_NEW(R * S);
+                    FC_REAL *got = T_NEW(rows * y_stride);
+                    FC_REAL *want = T_NEW(rows * y_stride);
+                    FC_REAL *bound = T_NEW(rows * y_stride);
+                    FC_FN(t_fill)(x, in_rows * width, integer);
+                    FC_FN(t_fill)(w, R * S, integer);
+                    const FC_REAL bias = FC_FN(t_value)(integer);
+                    const int relu = (int)(shape % 2);
+                    for (size_t t = 0; t < rows * y_stride; t++) got[t] = want[t] = T_SENTINEL;
+                    for (size_t i = 0; i < rows; i++)
+                        for (size_t j = 0; j < cols; j++) {
+                            FC_REAL s = bias, bnd = s < 0 ? -s : s;
+                            for (size_t rr = 0; rr < R; rr++)
+                                for (size_t ss = 0; ss < S; ss++) {
+                                    const FC_REAL t = w[rr * S + ss] *
+                                                      x[(i * stride_h + rr * dil_h) * width +
+                                                        tap_col[ss] + j];
+                                    s += t;
+                                    bnd += t < 0 ? -t : t;
+                                }
+                            want[i * y_stride + j] = relu ? FC_RELU(s) : s;
+                            bound[i * y_stride + j] = bnd;
+                        }
+                    ((FC_FN(dwconv_ukernel_fn))m->fn)(rows, cols, R, S, x, stride_h * width,
+                                                     dil_h * width, tap_col, w, bias, relu, got,
+                                                     y_stride);
+                    if (twin != m)
+                        ((FC_FN(dwconv_ukernel_fn))twin->fn)(rows, cols, R, S, x,
+                                                            stride_h * width, dil_h * width,
+                                                            tap_col, w, bias, relu, want,
+                                                            y_stride);
+                    char what[128];
+                    snprintf(what, sizeof what, "rows %zu cols %zu %zux%zu stride_h %zu integer %d",
+                             rows, cols, R, S, stride_h, integer);
+                    FC_FN(t_compare_rows)(r, what, rows, cols, y_stride, got, want,
+                                          integer ? NULL : bound,
+                                          4.0 * (double)(R * S + 1) * T_EPS);
+                    r->cases++;
+                    free(x), free(w), free(got), free(want), free(bound);
+                }
+}
+
+/* ---- pool: one output row, max (with and without indices) and average --------------- */
+
+/* Small integers (ties), quiet NaNs of distinct payloads, +-inf, +-0. */
+static FC_REAL FC_FN(t_special)(uint64_t k, int finite)
+{
+    switch (finite ? 9 : k % 12) {
+    case 0: return FC_FN(t_nan)(1);
+    case 1: return FC_FN(t_nan)(2);
+    case 2: return (FC_REAL)INFINITY;
+    case 3: return (FC_REAL)-INFINITY;
+    case 4: return (FC_REAL)0.0;
+    case 5: return (FC_REAL)-0.0;
+    default: return (FC_REAL)((int)(t_rand() % 5) - 2);
+    }
+}
+
+static void FC_FN(t_naive_maxpool)(const fc_pool_columns *cols, size_t rows,
+                                   const FC_REAL *const *row_ptrs, const int64_t *row_offsets,
+                                   FC_REAL *y, int64_t *indices)
+{
+    for (int64_t ow = 0; ow < cols->out_w; ow++) {
+        FC_REAL best = (FC_REAL)-INFINITY;
+        int64_t at = -1, stop = 0;
+        for (size_t i = 0; i < rows && !stop; i++)
+            for (int64_t j = 0; j < cols->kernel_w && !stop; j++) {
+                const int64_t iw = ow * cols->stride_w - cols->pad_w + j * cols->dilation_w;
+                if (iw < 0 || iw >= cols->in_w) continue;
+                const FC_REAL v = row_ptrs[i][iw];
+                if (at < 0 || v > best || v != v) best = v, at = row_offsets[i] + iw;
+                if (v != v) stop = 1;
+            }
+        y[ow] = best;
+        if (indices) indices[ow] = at;
+    }
+}
+
+static void FC_FN(t_pool)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const int64_t lanes = m->nr;
+    /* (kernel, stride, pad, dilation) */
+    const int64_t geo[][4] = {{2, 2, 0, 1}, {3, 2, 1, 1}, {3, 1, 1, 1}, {2, 1, 1, 1},
+                              {3, 3, 1, 1}, {5, 3, 2, 1}, {3, 1, 1, 2}, {3, 2, 1, 3}};
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++)
+        for (int64_t in_w = 1; in_w <= 3 * lanes * geo[g][1] + 9; in_w++)
+            for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++) {
+                const int64_t k = geo[g][0], s = geo[g][1], pad = geo[g][2], d = geo[g][3];
+                const int64_t span = d * (k - 1) + 1, room = in_w + 2 * pad - span;
+                if (room < 0 || pad > (k - 1) * d / 2 + 1) continue;
+                int64_t out_w = room / s + 1;
+                if (ceil_mode && room % s != 0 && (out_w) * s < in_w + pad) out_w++;
+                const fc_pool_columns cols = fc_pool_columns_init(out_w, in_w, k, s, pad, d);
+                const size_t rows = 1 + (size_t)(in_w % 3);
+                FC_REAL *x = T_NEW((size_t)(rows * in_w));
+                const FC_REAL *row_ptrs[3];
+                int64_t row_offsets[3];
+                for (size_t i = 0; i < rows; i++)
+                    row_ptrs[i] = x + i * in_w, row_offsets[i] = (int64_t)(i * in_w) + 5;
+                FC_REAL *got = T_NEW((size_t)(out_w + 1));
+                FC_REAL *want = T_NEW((size_t)(out_w + 1));
+                int64_t *gi = t_alloc((size_t)(out_w + 1) * sizeof(int64_t));
+                int64_t *wi = t_alloc((size_t)(out_w + 1) * sizeof(int64_t));
+                char what[160];
+                for (int pass = 0; pass < 3; pass++) { /* max + indices, max, average */
+                    for (int64_t t = 0; t < rows * in_w; t++)
+                        x[t] = FC_FN(t_special)(t_rand(), pass == 2);
+                    for (int64_t t = 0; t <= out_w; t++)
+                        got[t] = want[t] = T_SENTINEL, gi[t] = wi[t] = -7;
+                    if (pass < 2) {
+                        ((FC_FN(maxpool_ukernel_fn))m->fn)(&cols, rows, row_ptrs, row_offsets,
+                                                          got, pass ? NULL : gi);
+                        if (twin != m)
+                            ((FC_FN(maxpool_ukernel_fn))twin->fn)(&cols, rows, row_ptrs,
+                                                                 row_offsets, want,
+                                                                 pass ? NULL : wi);
+                        else
+                            FC_FN(t_naive_maxpool)(&cols, rows, row_ptrs, row_offsets, want,
+                                                   pass ? NULL : wi);
+                    } else {
+                        for (int inc = 0; inc < 2; inc++) {
+                            ((FC_FN(avgpool_ukernel_fn))m->fn2)(&cols, rows, row_ptrs,
+                                                               (int64_t)rows + inc, inc, got);
+                            ((FC_FN(avgpool_ukernel_fn))twin->fn2)(&cols, rows, row_ptrs,
+                                                                  (int64_t)rows + inc, inc,
+                                                                  want);
+                            if (memcmp(got, want, (size_t)(out_w + 1) * sizeof(FC_REAL)) != 0)
+                                break;
+                        }
+                    }
+                    snprintf(what, sizeof what, "%s k %lld s %lld pad %lld d %lld in_w %lld "
+                             "out_w %lld rows %zu ceil %d", pass == 2 ? "avg" : "max",
+                             (long long)k, (long long)s, (long long)pad, (long long)d,
+                             (long long)in_w, (long long)out_w, rows, ceil_mode);
+                    FC_FN(t_compare_rows)(r, what, 1, (size_t)out_w, (size_t)out_w + 1, got,
+                                          want, NULL, 0);
+                    if (pass == 0)
+                        for (int64_t t = 0; t < out_w; t++)
+                            if (gi[t] != wi[t]) {
+                                T_FAIL(r, "%s: index %lld is %lld, expected %lld", what,
+                                       (long long)t, (long long)gi[t], (long long)wi[t]);
+                                break;
+                            }
+                    r->cases++;
+                }
+                free(x), free(got), free(want), free(gi), free(wi);
+            }
+}
+
+/* ---- relu, relu_backward, vadd: n around the vector loop, offsets, in place ---------- */
+
+static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t step = (size_t)m->nr, max_n = 3 * step + 7;
+    FC_REAL *x = T_NEW((max_n + 8)), *g = T_NEW((max_n + 8));
+    FC_REAL *got = T_NEW((max_n + 9)), *want = T_NEW((max_n + 9));
+    FC_REAL *zeros = T_NEW((max_n + 9)); /* calloc: +0 */
+    (void)twin;
+    r->against = m->family == FC_FAMILY_RELU            ? "the rule x > 0 or NaN ? x : +0"
+                 : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y > 0 ? g : +0"
+                                                        : "the sum y + x";
+    for (size_t n = 0; n <= max_n; n++)
+        for (size_t off = 0; off < 4; off++)
+            for (int variant = 0; variant < 3; variant++) {
+                for (size_t t = 0; t < n + off; t++) x[t] = FC_FN(t_special)(t_rand(), 0);
+                for (size_t t = 0; t < n + off; t++) g[t] = FC_FN(t_special)(t_rand(), 0);
+                for (size_t t = 0; t < n + off + 1; t++) got[t] = want[t] = T_SENTINEL;
+                const FC_REAL *xs = x + off;
+                FC_REAL *gy = got + off, *wy = want + off;
+                switch (m->family) {
+                case FC_FAMILY_RELU: {
+                    /* 0: out of place, 1: in place, 2: the streaming variant (y != x) */
+                    if (variant == 1) memcpy(gy, xs, n * sizeof(FC_REAL));
+                    ((FC_FN(relu_ukernel_fn))(variant == 2 ? m->fn2 : m->fn))(
+                        n, variant == 1 ? gy : xs, gy);
+                    for (size_t t = 0; t < n; t++) wy[t] = FC_RELU(xs[t]);
+                    break;
+                }
+                case FC_FAMILY_RELU_BACKWARD:
+                    if (variant == 1) memcpy(gy, g, n * sizeof(FC_REAL));
+                    ((FC_FN(relu_backward_ukernel_fn))m->fn)(n, variant == 1 ? gy : g, xs, gy);
+                    for (size_t t = 0; t < n; t++) wy[t] = xs[t] > 0 ? g[t] : (FC_REAL)0;
+                    break;
+                default: /* vadd: two NaNs add to a NaN of either payload */
+                    for (size_t t = 0; t < n; t++) gy[t] = g[t], wy[t] = g[t] + xs[t];
+                    ((FC_FN(vadd_ukernel_fn))m->fn)(n, xs, gy);
+                    break;
+                }
+                char what[96];
+                snprintf(what, sizeof what, "n %zu offset %zu variant %d", n, off, variant);
+                FC_FN(t_compare_rows)(r, what, 1, n, n + 1, gy, wy,
+                                      m->family == FC_FAMILY_VADD ? zeros : NULL, 0);
+                r->cases++;
+            }
+    free(x), free(g), free(got), free(want), free(zeros);
+}
+
+static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    switch (m->family) {
+    case FC_FAMILY_GEMM: FC_FN(t_gemm)(m, twin, r); break;
+    case FC_FAMILY_GEMM_NT: FC_FN(t_gemm_nt)(m, twin, r); break;
+    case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;
+    case FC_FAMILY_DWCONV: FC_FN(t_dwconv)(m, twin, r); break;
+    case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
+    default: FC_FN(t_elementwise)(m, twin, r); break;
+    }
+}
+
+#undef T_SENTINEL
+#undef T_NEW

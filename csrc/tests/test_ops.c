@@ -1,0 +1,207 @@
+/* The ops (csrc/ops) against the references (csrc/ref) through the public C API, on every ISA
+ * path of the architecture the CPU has, float32 and float64, two threads: a smoke test of the
+ * drivers around each path's members (tile sizes such as NEON's 8x12 GEMM are new to them),
+ * for builds that cannot run the Python suite (aarch64 under qemu).  Inputs are small
+ * integers, so every sum is exact and the forward results must match bitwise; the average
+ * pooling gradient (divisions) within a relative 1e-5.  One line per path, dtype and op; the
+ * exit status is the number of failures.  Built and run by csrc/tests/run_c_tests.sh. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastconv.h"
+
+static uint64_t state = 0x2545F4914F6CDD1Du;
+static int failures = 0;
+
+static void *fill(size_t n, fc_dtype dtype, int lo, int hi)
+{
+    const size_t size = dtype == FC_FLOAT64 ? 8 : 4;
+    char *p = calloc(n ? n : 1, size);
+    if (!p) exit(125);
+    for (size_t i = 0; i < n; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        const double v = (double)(lo + (int)(state % (uint64_t)(hi - lo + 1)));
+        if (dtype == FC_FLOAT64) ((double *)p)[i] = v;
+        else ((float *)p)[i] = (float)v;
+    }
+    return p;
+}
+
+static double get(const void *p, size_t i, fc_dtype dtype)
+{
+    return dtype == FC_FLOAT64 ? ((const double *)p)[i] : ((const float *)p)[i];
+}
+
+/* rel == 0: bitwise; else |a - b| <= rel * (1 + |b|) */
+static void check(const char *what, fc_dtype dtype, fc_status s1, fc_status s2, const void *got,
+                  const void *want, size_t n, double rel)
+{
+    const size_t size = dtype == FC_FLOAT64 ? 8 : 4;
+    long bad = -1;
+    if (s1 != FC_OK || s2 != FC_OK) {
+        printf("FAIL %-4s %-6s %s: status %d / %d\n", dtype == FC_FLOAT64 ? "f64" : "f32",
+               fc_isa_name(fc_active_isa()), what, (int)s1, (int)s2);
+        failures++;
+        return;
+    }
+    for (size_t i = 0; i < n && bad < 0; i++) {
+        if (memcmp((const char *)got + i * size, (const char *)want + i * size, size) == 0)
+            continue;
+        const double a = get(got, i, dtype), b = get(want, i, dtype);
+        if (rel > 0 && fabs(a - b) <= rel * (1 + fabs(b))) continue;
+        bad = (long)i;
+    }
+    printf("%s %-4s %-6s %s", bad < 0 ? "ok  " : "FAIL", dtype == FC_FLOAT64 ? "f64" : "f32",
+           fc_isa_name(fc_active_isa()), what);
+    if (bad >= 0)
+        printf(": element %ld is %.17g, expected %.17g", bad, get(got, (size_t)bad, dtype),
+               get(want, (size_t)bad, dtype));
+    printf("\n");
+    failures += bad >= 0;
+}
+
+static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm algorithm,
+                      fc_dtype dtype, int backward)
+{
+    int64_t oh, ow;
+    if (fc_conv2d_output_size(&p, &oh, &ow) != FC_OK) exit(124);
+    const size_t nx = (size_t)(p.n * p.c * p.h * p.w);
+    const size_t nw = (size_t)(p.k * p.c / p.groups * p.r * p.s);
+    const size_t ny = (size_t)(p.n * p.k * oh * ow);
+    void *x = fill(nx, dtype, -3, 3), *w = fill(nw, dtype, -3, 3);
+    void *b = fill((size_t)p.k, dtype, -3, 3);
+    void *y = fill(ny, dtype, 0, 0), *r = fill(ny, dtype, 0, 0);
+    char what[96];
+    for (int act = 0; act < 2; act++) {
+        const fc_activation a = act ? FC_ACTIVATION_RELU : FC_ACTIVATION_NONE;
+        snprintf(what, sizeof what, "conv2d %s%s", name, act ? " + relu" : "");
+        check(what, dtype, fc_conv2d_forward(&p, dtype, x, w, b, y, a, algorithm),
+              fc_ref_conv2d_forward(&p, dtype, x, w, b, r, a), y, r, ny, 0);
+    }
+    if (backward) {
+        void *g = fill(ny, dtype, -3, 3);
+        void *gi = fill(nx, dtype, 0, 0), *gw = fill(nw, dtype, 0, 0);
+        void *ri = fill(nx, dtype, 0, 0), *rw = fill(nw, dtype, 0, 0);
+        void *gb = fill((size_t)p.k, dtype, 0, 0), *rb = fill((size_t)p.k, dtype, 0, 0);
+        const fc_status s1 = fc_conv2d_backward(&p, dtype, g, x, w, gi, gw, gb);
+        const fc_status s2 = fc_ref_conv2d_backward(&p, dtype, g, x, w, ri, rw, rb);
+        snprintf(what, sizeof what, "conv2d_backward %s: grad_input", name);
+        check(what, dtype, s1, s2, gi, ri, nx, 0);
+        snprintf(what, sizeof what, "conv2d_backward %s: grad_weight", name);
+        check(what, dtype, s1, s2, gw, rw, nw, 0);
+        snprintf(what, sizeof what, "conv2d_backward %s: grad_bias", name);
+        check(what, dtype, s1, s2, gb, rb, (size_t)p.k, 0);
+        free(g), free(gi), free(gw), free(gb), free(ri), free(rw), free(rb);
+    }
+    free(x), free(w), free(b), free(y), free(r);
+}
+
+static void pool_case(const char *name, fc_pool2d_params p, fc_dtype dtype)
+{
+    int64_t oh, ow;
+    if (fc_pool2d_output_size(&p, &oh, &ow) != FC_OK) exit(124);
+    const size_t nx = (size_t)(p.n * p.c * p.h * p.w), ny = (size_t)(p.n * p.c * oh * ow);
+    void *x = fill(nx, dtype, -2, 2), *y = fill(ny, dtype, 0, 0), *r = fill(ny, dtype, 0, 0);
+    int64_t *yi = calloc(ny, 8), *ri = calloc(ny, 8);
+    char what[96];
+    snprintf(what, sizeof what, "max_pool2d %s", name);
+    const fc_status s1 = fc_max_pool2d_forward(&p, dtype, x, y, yi);
+    const fc_status s2 = fc_ref_max_pool2d_forward(&p, dtype, x, r, ri);
+    check(what, dtype, s1, s2, y, r, ny, 0);
+    if (memcmp(yi, ri, ny * 8) != 0) {
+        printf("FAIL max_pool2d %s: indices differ\n", name);
+        failures++;
+    }
+    void *g = fill(ny, dtype, -3, 3), *gi = fill(nx, dtype, 0, 0), *gr = fill(nx, dtype, 0, 0);
+    snprintf(what, sizeof what, "max_pool2d_backward %s", name);
+    check(what, dtype, fc_max_pool2d_backward(p.n, p.c, p.h, p.w, oh, ow, dtype, g, yi, gi),
+          fc_ref_max_pool2d_backward(p.n, p.c, p.h, p.w, oh, ow, dtype, g, ri, gr), gi, gr, nx, 0);
+    if (p.dilation_h == 1 && p.dilation_w == 1) {
+        snprintf(what, sizeof what, "avg_pool2d %s", name);
+        check(what, dtype, fc_avg_pool2d_forward(&p, dtype, x, y),
+              fc_ref_avg_pool2d_forward(&p, dtype, x, r), y, r, ny, 0);
+        snprintf(what, sizeof what, "avg_pool2d_backward %s", name);
+        check(what, dtype, fc_avg_pool2d_backward(&p, dtype, g, gi),
+              fc_ref_avg_pool2d_backward(&p, dtype, g, gr), gi, gr, nx, 1e-5);
+    }
+    free(x), free(y), free(r), free(yi), free(ri), free(g), free(gi), free(gr);
+}
+
+static void elementwise_and_linear(fc_dtype dtype)
+{
+    const int64_t count = 1037;
+    void *x = fill((size_t)count, dtype, -3, 3), *g = fill((size_t)count, dtype, -3, 3);
+    /* NaN and -0 among the inputs: NaN stays NaN, -0 -> +0 */
+    if (dtype == FC_FLOAT64) ((double *)x)[5] = NAN, ((double *)x)[6] = -0.0;
+    else ((float *)x)[5] = NAN, ((float *)x)[6] = -0.0f;
+    void *y = fill((size_t)count, dtype, 0, 0), *r = fill((size_t)count, dtype, 0, 0);
+    check("relu", dtype, fc_relu_forward(count, dtype, x, y),
+          fc_ref_relu_forward(count, dtype, x, r), y, r, (size_t)count, 0);
+    check("relu_backward", dtype, fc_relu_backward(count, dtype, g, x, y),
+          fc_ref_relu_backward(count, dtype, g, x, r), y, r, (size_t)count, 0);
+    free(x), free(g), free(y), free(r);
+    const int64_t n = 5, in = 37, out = 13;
+    void *lx = fill((size_t)(n * in), dtype, -3, 3), *lw = fill((size_t)(out * in), dtype, -3, 3);
+    void *lb = fill((size_t)out, dtype, -3, 3), *ly = fill((size_t)(n * out), dtype, 0, 0);
+    void *lr = fill((size_t)(n * out), dtype, 0, 0);
+    check("linear + relu", dtype,
+          fc_linear_forward(n, in, out, dtype, lx, lw, lb, ly, FC_ACTIVATION_RELU),
+          fc_ref_linear_forward(n, in, out, dtype, lx, lw, lb, lr, FC_ACTIVATION_RELU), ly, lr,
+          (size_t)(n * out), 0);
+    void *gi = fill((size_t)(n * in), dtype, 0, 0), *gw = fill((size_t)(out * in), dtype, 0, 0);
+    void *ri = fill((size_t)(n * in), dtype, 0, 0), *rw = fill((size_t)(out * in), dtype, 0, 0);
+    void *gb = fill((size_t)out, dtype, 0, 0), *rb = fill((size_t)out, dtype, 0, 0);
+    const fc_status s1 = fc_linear_backward(n, in, out, dtype, ly, lx, lw, gi, gw, gb);
+    const fc_status s2 = fc_ref_linear_backward(n, in, out, dtype, ly, lx, lw, ri, rw, rb);
+    check("linear_backward: grad_input", dtype, s1, s2, gi, ri, (size_t)(n * in), 0);
+    check("linear_backward: grad_weight", dtype, s1, s2, gw, rw, (size_t)(out * in), 0);
+    check("linear_backward: grad_bias", dtype, s1, s2, gb, rb, (size_t)out, 0);
+    free(lx), free(lw), free(lb), free(ly), free(lr), free(gi), free(gw), free(ri), free(rw),
+        free(gb), free(rb);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    fc_set_num_threads(2);
+    const fc_isa *isas;
+    const int count = fc_arch_isas(&isas);
+    const fc_isa cpu = fc_cpu_isa();
+    for (int i = 0; i < count; i++) {
+        fc_select_isa(isas[i]);
+        for (int d = 0; d < 2; d++) {
+            const fc_dtype dtype = d ? FC_FLOAT64 : FC_FLOAT32;
+            /* n c h w k r s sh sw dh dw pt pb pl pr groups workspace */
+            conv_case("im2col 3x3 pad 1", (fc_conv2d_params){2, 5, 9, 13, 11, 3, 3, 1, 1, 1, 1,
+                                                           1, 1, 1, 1, 1, 0},
+                      FC_CONV_IM2COL, dtype, 1);
+            conv_case("im2col strided, dilated, uneven pads",
+                      (fc_conv2d_params){1, 3, 17, 19, 7, 3, 2, 2, 1, 2, 2, 0, 1, 2, 1, 1, 0},
+                      FC_CONV_IM2COL, dtype, 1);
+            conv_case("pointwise", (fc_conv2d_params){2, 7, 5, 31, 13, 1, 1, 1, 1, 1, 1, 0, 0, 0,
+                                                      0, 1, 0},
+                      FC_CONV_POINTWISE, dtype, 0);
+            conv_case("direct", (fc_conv2d_params){1, 4, 10, 37, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                   1, 0},
+                      FC_CONV_DIRECT, dtype, 0);
+            conv_case("depthwise", (fc_conv2d_params){2, 6, 11, 29, 12, 3, 3, 1, 1, 1, 1, 1, 1,
+                                                      1, 1, 6, 0},
+                      FC_CONV_DEPTHWISE, dtype, 1);
+            /* n c h w kh kw sh sw ph pw dh dw ceil include_pad */
+            pool_case("3x3/2 pad 1", (fc_pool2d_params){2, 3, 13, 37, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1},
+                      dtype);
+            pool_case("2x2/2 ceil", (fc_pool2d_params){1, 2, 9, 23, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0},
+                      dtype);
+            pool_case("3x3/1 dilation 2", (fc_pool2d_params){1, 2, 12, 21, 3, 3, 1, 1, 1, 1, 2, 2,
+                                                             0, 0},
+                      dtype);
+            elementwise_and_linear(dtype);
+        }
+        if (isas[i] == cpu) break;
+    }
+    printf("test_ops: %d failed\n", failures);
+    return failures;
+}
