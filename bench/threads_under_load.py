@@ -385,8 +385,9 @@ def measure_loops(cfg, env, openblas_env):
             ("openblas", "readme OPENBLAS_NUM_THREADS=1",
              "README LeNet-5 loop, 2 threads: default environment / OPENBLAS_NUM_THREADS=1"),
             ("trainer", "trainer",
-             f"README loop / `fastconv train`'s own steps ({threads} "
-             f"thread{'s' if threads != 1 else ''}, its default)"),
+             "README loop / `fastconv train`'s own steps (" +
+             ("all cores" if threads is None else
+              f"{threads} thread{'s' if threads != 1 else ''}") + ", its default)"),
             ("torch", "torch", "README loop / PyTorch's loop (same LeNet-5, Adam, batch 64, "
              "2 threads)")):
         if None in rates[name]:
