@@ -28,6 +28,20 @@ def _select_isa_from_environment():
                       RuntimeWarning, stacklevel=3)
 
 
+def _int_in_range(op, name, value, low, high):
+    """An int (not a bool) in [low, high], else the op's TypeError / ValueError."""
+    if isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}") from None
+    if not low <= value <= high:
+        high_text = "2**63 - 1" if high == 2**63 - 1 else str(high)
+        raise ValueError(f"{op}: {name} must be between {low} and {high_text}, got {value}")
+    return value
+
+
 def set_num_threads(n):
     """Set the number of threads every op uses (n >= 1).
 
@@ -50,14 +64,7 @@ def set_num_threads(n):
     1
     >>> fastconv.set_num_threads(before)
     """
-    if isinstance(n, bool):
-        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"set_num_threads: n must be an int, got {n!r}") from None
-    if not 1 <= n <= 4096:
-        raise ValueError(f"set_num_threads: n must be between 1 and 4096, got {n}")
+    n = _int_in_range("set_num_threads", "n", n, 1, 4096)
     _ext.set_num_threads(n)
 
 
@@ -96,14 +103,7 @@ def empty_cache():
 def set_cache_limit(nbytes):
     """Keep at most ``nbytes`` of freed workspaces and outputs for reuse (0: keep none, and free
     what is kept).  See :func:`empty_cache`."""
-    if isinstance(nbytes, bool):
-        raise TypeError(f"set_cache_limit: nbytes must be an int, got {nbytes!r}")
-    try:
-        nbytes = operator.index(nbytes)
-    except TypeError:
-        raise TypeError(f"set_cache_limit: nbytes must be an int, got {nbytes!r}") from None
-    if not 0 <= nbytes < 2**63:
-        raise ValueError(f"set_cache_limit: nbytes must be between 0 and 2**63 - 1, got {nbytes}")
+    nbytes = _int_in_range("set_cache_limit", "nbytes", nbytes, 0, 2**63 - 1)
     _ext.cache_set_limit(nbytes)
 
 
