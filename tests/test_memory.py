@@ -3,6 +3,7 @@ outputs that fastconv frees are reused by the next call instead of being mapped 
 afresh; bounded by set_cache_limit, released by empty_cache, invisible to numpy's own
 allocations."""
 import ctypes
+import os
 import resource
 import subprocess
 import sys
@@ -125,8 +126,11 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
 
 def test_back_to_back_calls_fault_in_no_fresh_pages():
     def faults(limit):
+        # cwd: the tests' folder, not the repository root, whose unbuilt fastconv `-c` would
+        # import
         out = subprocess.run([sys.executable, "-c", FAULTS, str(limit)], env=subprocess_env(),
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))
         assert out.returncode == 0, out.stderr
         return float(out.stdout.split()[-1])
     # three 2 MiB outputs per step: 1536 pages; the cache leaves only stray ones

@@ -7,6 +7,7 @@ of a core instead.)  Environment variables for OpenMP's waiting do not change th
 runs no OpenMP region, and follows OpenMP only for the thread count.
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -53,8 +54,10 @@ def _probe(prelude="", **env):
     for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS"):
         if name not in env:
             environment.pop(name, None)
+    # cwd: the tests' folder, not the repository root, whose unbuilt fastconv `-c` would import
     out = subprocess.run([sys.executable, "-c", IDLE_PROBE.format(prelude=prelude)],
-                         env=environment, capture_output=True, text=True, timeout=120)
+                         env=environment, capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
 
