@@ -6,8 +6,8 @@ both pools and their backward passes, ReLU, linear and their backward passes, ou
 forms; and the C references and a fastconv.nn training step) is first run serially; then 8
 threads, released together by a Barrier, run the ops in rotation
 (thread i starts at op i, so different kernels run at the same moment) on one shared input set
-and on inputs of their own, with one and with two OpenMP threads each (libgomp gives every
-Python thread its own team, so the teams overlap).  Results never depend on the thread count, so
+and on inputs of their own, with one and with two threads each (the op that finds fastconv's
+pool busy runs on its own thread, so pooled and lone ops overlap).  Results never depend on the thread count, so
 set_num_threads called from another thread in the middle must change nothing either.
 """
 import gc
@@ -208,9 +208,9 @@ def test_an_input_whose_last_name_is_dropped_mid_call_stays_alive(serial):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc/self/task")
-def test_short_lived_threads_leave_no_openmp_threads_behind(serial, restore_threads):
-    """Each Python thread that runs a team gets its own libgomp pool; it must go when the
-    thread ends (a ThreadPoolExecutor's churn would otherwise pile up OS threads)."""
+def test_short_lived_threads_leave_no_threads_behind(serial, restore_threads):
+    """fastconv's pool is one per process, not one per calling thread: Python threads that
+    come and go (a ThreadPoolExecutor's churn) must not pile up OS threads."""
     fastconv.set_num_threads(2)
     d = serial[0][0]
     OPS[0](d, {})
@@ -219,7 +219,7 @@ def test_short_lived_threads_leave_no_openmp_threads_behind(serial, restore_thre
         t = threading.Thread(target=OPS[0], args=(d, {}))
         t.start()
         t.join()
-    # libgomp lets the pool's threads exit after the thread's end, not before join returns
+    # (a per-thread pool's threads would exit after the thread's end, not before join returns)
     for _ in range(200):
         if len(os.listdir("/proc/self/task")) <= before:
             break

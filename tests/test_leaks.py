@@ -133,7 +133,7 @@ def check_no_leak(case, calls=CALLS):
     if not ASAN and (rss > RSS_LIMIT or heap > HEAP_LIMIT):
         # A second round, and the smaller growth of the two: a leak grows every round, while a
         # first-time cost (the allocator mapping a new arena or top chunk, numpy growing its
-        # small-block cache, libgomp's pool) shows in one round only.
+        # small-block cache, fastconv's pool starting its workers) shows in one round only.
         rss2, heap2 = _growth(case, built, calls)
         rss, heap = min(rss, rss2), min(heap, heap2)
     assert _refcounts(built) == before, \

@@ -1,8 +1,8 @@
-/* Work distribution: the one place where fastconv opens an OpenMP parallel region.
+/* Work distribution: fastconv's thread pool, the one place where ops run on several threads.
  *
  * An op describes its work as phases of independent tasks (pack the weights, then compute the
- * output tiles; check the indices, then scatter).  The threads of the region claim tasks one at
- * a time from a single atomic counter, in order, so a thread that starts late or is descheduled
+ * output tiles; check the indices, then scatter).  The caller and the pool's workers claim
+ * tasks one at a time from a single atomic counter, in order, so a thread that starts late or is descheduled
  * by the OS simply claims fewer tasks: it costs its own share, never the whole op (a static
  * partition waited for the slowest thread; with one busy process beside it a 2-thread conv2d
  * ran 2-3x slower than on 1 thread).  A task of phase p starts only once every task of phase
@@ -16,8 +16,8 @@
  * that thread's scratch memory.  fc_set_schedule_test() makes the schedule adversarial for the
  * tests that check this.
  *
- * Waiting between ops (OpenMP's idle threads) is bounded too: fastconv/__init__.py caps the
- * spinning of the OpenMP runtime this library links before it loads (see there). */
+ * Waiting between ops is bounded too: idle workers spin ~50 us, then sleep (parallel.c).  The
+ * thread count follows OpenMP's (common.c), but no OpenMP region runs. */
 #ifndef FC_PARALLEL_H
 #define FC_PARALLEL_H
 
@@ -35,7 +35,7 @@ typedef struct fc_parallel_job {
 
 /* Runs every task of the job exactly once on at most `threads` threads (the calling thread is
  * one of them) and returns when all have completed.  threads <= 1 runs them in the calling
- * thread without opening a region (a one-thread OpenMP region still costs ~1 us in libgomp). */
+ * thread without touching the pool. */
 void fc_parallel_run(int threads, const fc_parallel_job *job);
 
 /* The common case: one phase of `tasks` tasks. */
