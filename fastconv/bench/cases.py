@@ -51,7 +51,7 @@ def conv_flops(shape):
 
     Example
     -------
-    >>> from fastconv.benchmark import CONV_SHAPES, conv_flops
+    >>> from fastconv.bench import CONV_SHAPES, conv_flops
     >>> conv_flops(CONV_SHAPES[3])      # vgg_3x3: 2 * 64 * 112 * 112 * 64 * 3 * 3
     924844032
     """
@@ -275,7 +275,7 @@ def cases(quick=False):
 
     Example
     -------
-    >>> from fastconv.benchmark import Peers, cases
+    >>> from fastconv.bench import Peers, cases
     >>> case = next(c for c in cases(quick=True) if c.name == "relu")
     >>> case.describe
     'relu x(2,8,16,16)'

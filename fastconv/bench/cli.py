@@ -200,8 +200,8 @@ def main(argv=None):
 
     Example
     -------
-    >>> from fastconv import benchmark
-    >>> benchmark.main(["--list", "--filter", "^resnet_1x1$"])
+    >>> from fastconv import bench
+    >>> bench.main(["--list", "--filter", "^resnet_1x1$"])
     resnet_1x1            conv2d x(1,256,56,56) w(64,256,1,1) stride 1 padding 0 groups 1
     0
     """
