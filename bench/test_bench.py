@@ -1,6 +1,6 @@
 """pytest-benchmark suite: `pytest bench` (add --fastconv-quick for the small shapes).
 
-The cases, peers and shapes are fastconv.benchmark's, the ones `fastconv bench` prints; here
+The cases, peers and shapes are fastconv.bench's, the ones `fastconv bench` prints; here
 each implementation of a case (fastconv with algorithm="auto", each algorithm it accepts for a
 conv2d shape, and every installed peer) is its own benchmark, grouped by case, so that
 pytest-benchmark's table, --benchmark-compare and --benchmark-histogram apply.  pytest-benchmark

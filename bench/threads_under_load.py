@@ -30,7 +30,7 @@ pass / FAIL mark:
   (>= 1.85x), and the per-call time of relu on (1,1,8,8) and of conv2d (1,1,8,8)*(1,1,3,3)
   with a bias, at 2 threads, in microseconds (reported).
 
-The machine is watched as `fastconv bench` watches it (fastconv.benchmark.LoadMonitor): a
+The machine is watched as `fastconv bench` watches it (fastconv.bench.LoadMonitor): a
 warning opens the output when other processes use the CPU, and each row measured while they
 did says "busy" (our own subprocesses and busy process do not count).  Figures taken on a
 busy machine are not the machine's.  "Default environment" means this process's environment

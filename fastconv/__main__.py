@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import fastconv
-from fastconv import benchmark, data, train
+from fastconv import bench, data, train
 
 # The worked example every CNN text starts from: a 5x5 image, a 3x3 filter, stride 1.
 SEED_IMAGE = [[3, 5, 2, 8, 1], [9, 7, 5, 4, 3], [2, 0, 6, 1, 6], [6, 3, 7, 9, 2], [1, 4, 9, 5, 1]]
@@ -118,7 +118,7 @@ def main(argv=None):
         description="What this fastconv runs: its version, the ISA path in use and the best "
                     "the CPU supports (FASTCONV_ISA chooses a lower one), the thread count, "
                     "whether the build has OpenMP, and the float32 kernel of each op.")
-    benchmark.add_arguments(commands.add_parser(
+    bench.add_arguments(commands.add_parser(
         "bench", help="time fastconv beside PyTorch, OpenCV and NumPy (fastconv bench -h)",
         description="Time fastconv's ops on the layers of real networks beside PyTorch, "
                     "OpenCV and NumPy, measured in the same run: median times, GFLOP/s or "
@@ -136,7 +136,7 @@ def main(argv=None):
     if args.command == "data":
         return data_command(args)
     if args.command == "bench":
-        return benchmark.run(args)
+        return bench.run(args)
     if args.command == "train":
         return train.run(args)
     return {"demo": demo, "config": config}[args.command]()

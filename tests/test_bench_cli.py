@@ -20,6 +20,15 @@ from subprocess_env import subprocess_env
 QUICK_NAMES = [case.name for case in fb.cases(quick=True)]
 
 
+def _bench_modules():
+    """fastconv.bench's modules: the code fastconv.benchmark re-exports."""
+    import importlib
+    import pkgutil
+    import fastconv.bench
+    return [fastconv.bench] + [importlib.import_module(f"fastconv.bench.{info.name}")
+                               for info in pkgutil.iter_modules(fastconv.bench.__path__)]
+
+
 def bench(tmp_path, *args, status=0):
     """Run `python -m fastconv bench ARGS` in a fresh interpreter on the fastconv under test;
     one thread keeps it to a few seconds on a busy machine."""
@@ -188,9 +197,9 @@ def test_algorithms_and_scaling_report_each_conv_path(tmp_path):
 
 # ---- the pieces, in process -----------------------------------------------------------------
 
-def test_docstring_examples_of_the_benchmark_module_run():
-    result = doctest.testmod(fb)
-    assert result.attempted >= 5 and result.failed == 0
+def test_docstring_examples_of_the_benchmark_modules_run():
+    results = [doctest.testmod(module) for module in _bench_modules()]
+    assert sum(r.attempted for r in results) >= 5 and sum(r.failed for r in results) == 0
 
 def test_quick_shapes_keep_the_kind_of_layer():
     for full in fb.CONV_SHAPES:
@@ -269,9 +278,10 @@ def test_the_legend_spells_out_every_target_and_cites_nothing_a_user_cannot_see(
         for bound in criteria.values():
             assert f"{100 * bound:.0f}%" in line or f"{bound:g}" in line, (rule, line)
     # the strings the command prints (and the comments beside them) name no tracker entry
-    with open(fb.__file__) as f:
-        source = f.read()
-    assert not re.search(r"(?i)\bissue\s*#?\d|§", source)
+    for module in (fb, *_bench_modules()):
+        with open(module.__file__) as f:
+            source = f.read()
+        assert not re.search(r"(?i)\bissue\s*#?\d|§", source), module.__name__
 
 
 def test_every_rule_a_case_names_has_targets():

@@ -1,0 +1,330 @@
+"""The cases of `fastconv bench`: the layers' shapes, the workloads (fastconv and each peer on
+the same arrays) and the NumPy code users write by hand, which is measured as a peer."""
+import dataclasses
+import re
+from collections import namedtuple
+
+import numpy as np
+
+from .. import _ext
+from ..functional import avg_pool2d, conv2d, max_pool2d, relu
+from .peers import PEERS
+from .targets import _conv_rule
+
+
+ConvShape = namedtuple("ConvShape", "name n c h w k r s stride padding groups")
+
+# Convolution layers as (N, C, H, W, K, R, S, stride, padding, groups), from the networks users
+# actually run.
+CONV_SHAPES = [
+    ConvShape("lenet_c1", 64, 1, 28, 28, 6, 5, 5, 1, 2, 1),
+    ConvShape("lenet_c2", 64, 6, 14, 14, 16, 5, 5, 1, 0, 1),
+    ConvShape("alexnet_c1", 1, 3, 227, 227, 96, 11, 11, 4, 0, 1),
+    ConvShape("vgg_3x3", 1, 64, 112, 112, 64, 3, 3, 1, 1, 1),
+    ConvShape("resnet_3x3_b1", 1, 128, 28, 28, 128, 3, 3, 1, 1, 1),
+    ConvShape("resnet_3x3_b32", 32, 128, 28, 28, 128, 3, 3, 1, 1, 1),
+    ConvShape("resnet_1x1", 1, 256, 56, 56, 64, 1, 1, 1, 0, 1),
+    ConvShape("resnet_7x7s2", 1, 3, 224, 224, 64, 7, 7, 2, 3, 1),
+    ConvShape("depthwise", 1, 256, 56, 56, 256, 3, 3, 1, 1, 256),
+    ConvShape("image_5x5", 1, 1, 1024, 1024, 1, 5, 5, 1, 2, 1),
+]
+POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
+OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
+
+# --quick: every case on shapes that take well under a millisecond even with scalar kernels,
+# for CI smoke runs; the figures then measure overheads and caches, not the kernels.
+QUICK_POOL_SHAPE = (2, 8, 16, 16)
+QUICK_SIDE = 20          # spatial size of the quick conv layers
+QUICK_IMAGE_SIDE = 64    # ... and of the quick single-channel image
+QUICK_CHANNELS = 8
+
+
+def conv_output_size(shape):
+    """(P, Q) of a ConvShape."""
+    p = (shape.h + 2 * shape.padding - shape.r) // shape.stride + 1
+    q = (shape.w + 2 * shape.padding - shape.s) // shape.stride + 1
+    return p, q
+
+
+def conv_flops(shape):
+    """2 * multiply-adds of the layer: the figure GFLOP/s is quoted against.
+
+    Example
+    -------
+    >>> from fastconv.bench import CONV_SHAPES, conv_flops
+    >>> conv_flops(CONV_SHAPES[3])      # vgg_3x3: 2 * 64 * 112 * 112 * 64 * 3 * 3
+    924844032
+    """
+    p, q = conv_output_size(shape)
+    return 2 * shape.n * shape.k * p * q * (shape.c // shape.groups) * shape.r * shape.s
+
+
+def quick_conv_shape(shape):
+    """The layer shrunk for --quick, keeping its kernel, stride, padding and kind (depthwise
+    stays depthwise, the single-channel image stays single-channel)."""
+    if shape.c == 1 and shape.k == 1:
+        side = min(shape.h, QUICK_IMAGE_SIDE)
+        return shape._replace(n=1, h=side, w=side)
+    c = min(shape.c, QUICK_CHANNELS)
+    depthwise = shape.groups == shape.c and shape.groups > 1
+    return shape._replace(n=min(shape.n, 2), c=c, h=min(shape.h, QUICK_SIDE),
+                          w=min(shape.w, QUICK_SIDE), k=c if depthwise else
+                          min(shape.k, QUICK_CHANNELS), groups=c if depthwise else 1)
+
+
+def numpy_conv2d(x, weight, bias, stride, padding, groups, relu=False):
+    """The convolution users write by hand: pad, a strided sliding-window view, and tensordot
+    (numpy copies the windows into an im2col matrix and calls its BLAS sgemm) per group;
+    einsum for depthwise."""
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    k, cg, r, s = weight.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (r, s), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]                       # (N, C, P, Q, R, S)
+    if groups == 1:
+        y = np.tensordot(windows, weight, axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
+    elif groups == x.shape[1] == k:
+        y = np.einsum("ncpqrs,crs->ncpq", windows, weight[:, 0])
+    else:
+        kg = k // groups
+        y = np.concatenate([np.tensordot(windows[:, g * cg:(g + 1) * cg],
+                                         weight[g * kg:(g + 1) * kg],
+                                         axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
+                            for g in range(groups)], axis=1)
+    if bias is not None:
+        y += bias[:, None, None]
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
+
+
+def numpy_max_pool2d(x, kernel, stride, padding):
+    """2x2 stride 2: a reshape and a max; otherwise sliding windows over an -inf padded copy."""
+    n, c, h, w = x.shape
+    if kernel == stride == 2 and padding == 0 and h % 2 == 0 and w % 2 == 0:
+        return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+                   constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(2, 3))
+    return windows[:, :, ::stride, ::stride].max(axis=(-2, -1))
+
+
+def numpy_avg_pool2d_2x2(x):
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Workload:
+    """A case's arrays and callables, made only when the case runs.
+
+    impls: label -> zero-argument callable returning the output as an ndarray; "fastconv"
+    first.  missing: peer -> why it has no figure.  work: FLOPs (conv) or bytes moved.
+    algorithms: conv only, algorithm name -> callable, for --algorithms.
+    """
+    impls: dict
+    missing: dict
+    work: float
+    unit: str
+    auto_algorithm: str = None
+    algorithms: dict = dataclasses.field(default_factory=dict)
+    skipped_algorithms: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    op: str          # the fastconv function it times
+    describe: str    # shape and arguments, for --list and the JSON
+    rule: str        # key of TARGETS, or None
+    build: object    # build(peers) -> Workload
+    layer: str = None  # conv cases: the ConvShape's name
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _conv_workload(shape, fused_relu, peers):
+    rng = _rng()
+    x = rng.standard_normal((shape.n, shape.c, shape.h, shape.w), dtype=np.float32)
+    w = rng.standard_normal((shape.k, shape.c // shape.groups, shape.r, shape.s),
+                            dtype=np.float32)
+    b = rng.standard_normal(shape.k, dtype=np.float32)
+    activation = "relu" if fused_relu else None
+
+    def fastconv_with(algorithm):
+        return lambda: conv2d(x, w, b, shape.stride, shape.padding, groups=shape.groups,
+                              activation=activation, algorithm=algorithm)
+
+    impls = {"fastconv": fastconv_with("auto")}
+    missing = {}
+    if peers.torch is not None:
+        torch = peers.torch
+        xt, wt, bt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+
+        def torch_conv():
+            y = torch.nn.functional.conv2d(xt, wt, bt, shape.stride, shape.padding, 1,
+                                           shape.groups)
+            return (torch.relu_(y) if fused_relu else y).numpy()
+        impls["torch"] = torch_conv
+    else:
+        missing["torch"] = peers.reason["torch"]
+    single_image = (shape.n == shape.c == shape.k == shape.groups == shape.stride == 1
+                    and shape.r % 2 == shape.s % 2 == 1
+                    and shape.padding == shape.r // 2 == shape.s // 2)
+    if not single_image:
+        missing["opencv"] = "not applicable (single-channel image filters only)"
+    elif peers.cv2 is not None:
+        cv2 = peers.cv2
+        image, kernel, delta = x[0, 0], w[0, 0], float(b[0])
+
+        def opencv_filter():
+            # filter2D correlates (no kernel flip); BORDER_CONSTANT pads with zeros
+            y = cv2.filter2D(image, -1, kernel, delta=delta, borderType=cv2.BORDER_CONSTANT)
+            if fused_relu:
+                np.maximum(y, 0, out=y)
+            return y[None, None]
+        impls["opencv"] = opencv_filter
+    else:
+        missing["opencv"] = peers.reason["opencv"]
+    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, shape.padding, shape.groups,
+                                          fused_relu)
+    workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
+    auto = getattr(_ext, "conv2d_auto_algorithm", None)
+    if auto is not None:
+        pad = (shape.padding, shape.padding)
+        workload.auto_algorithm = auto(x.shape, w.shape, (shape.stride, shape.stride),
+                                       (pad, pad), (1, 1), shape.groups)
+    for name in _ext.ALGORITHMS:
+        if name == "auto":
+            continue
+        run = fastconv_with(name)
+        try:
+            run()
+        except ValueError as exc:   # the algorithm does not take this shape
+            workload.skipped_algorithms[name] = str(exc)
+        else:
+            workload.algorithms[name] = run
+    return workload
+
+
+def _pool_workload(shape, kind, kernel, stride, padding, peers):
+    x = _rng().standard_normal(shape, dtype=np.float32)
+    n, c, h, w = shape
+    p = (h + 2 * padding - kernel) // stride + 1
+    q = (w + 2 * padding - kernel) // stride + 1
+    moved = x.nbytes + n * c * p * q * x.itemsize
+    missing = {}
+    if kind == "max":
+        impls = {"fastconv": lambda: max_pool2d(x, kernel, stride, padding)}
+        torch_op = "max_pool2d"
+        impls_numpy = lambda: numpy_max_pool2d(x, kernel, stride, padding)  # noqa: E731
+    else:
+        impls = {"fastconv": lambda: avg_pool2d(x, kernel, stride, padding)}
+        torch_op = "avg_pool2d"
+        impls_numpy = lambda: numpy_avg_pool2d_2x2(x)  # noqa: E731
+    if peers.torch is not None:
+        xt, fn = peers.torch.from_numpy(x), getattr(peers.torch.nn.functional, torch_op)
+        impls["torch"] = lambda: fn(xt, kernel, stride, padding).numpy()
+    else:
+        missing["torch"] = peers.reason["torch"]
+    missing["opencv"] = "not applicable"
+    impls["numpy"] = impls_numpy
+    return Workload(impls, missing, moved, "GB/s")
+
+
+def _relu_workload(shape, in_place, peers):
+    x = _rng().standard_normal(shape, dtype=np.float32)
+    missing = {"opencv": "not applicable"}
+    if in_place:
+        # each implementation owns a buffer it rewrites; after the first call it holds no
+        # negatives, which costs a branch-free relu the same
+        mine, theirs, by_hand = x.copy(), x.copy(), x.copy()
+        impls = {"fastconv": lambda: relu(mine, out=mine)}
+        if peers.torch is not None:
+            xt = peers.torch.from_numpy(theirs)
+            impls["torch"] = lambda: peers.torch.relu_(xt).numpy()
+        impls["numpy"] = lambda: np.maximum(by_hand, 0, out=by_hand)
+    else:
+        impls = {"fastconv": lambda: relu(x)}
+        if peers.torch is not None:
+            xt = peers.torch.from_numpy(x)
+            impls["torch"] = lambda: peers.torch.relu(xt).numpy()
+        impls["numpy"] = lambda: np.maximum(x, 0)
+    if peers.torch is None:
+        missing["torch"] = peers.reason["torch"]
+    # keep "fastconv", "torch", "numpy" in PEERS order
+    impls = {k: impls[k] for k in ("fastconv",) + PEERS if k in impls}
+    return Workload(impls, missing, 2 * x.nbytes, "GB/s")
+
+
+def _overhead_conv_workload(peers):
+    shape = ConvShape("overhead_conv2d_8x8", *OVERHEAD_SHAPE, 1, 3, 3, 1, 0, 1)
+    workload = _conv_workload(shape, False, peers)
+    workload.missing["opencv"] = "not applicable"
+    workload.impls.pop("opencv", None)
+    return workload
+
+
+def cases(quick=False):
+    """Every case, in table order; `quick` shrinks the shapes (the --quick of the command).
+
+    Example
+    -------
+    >>> from fastconv.bench import Peers, cases
+    >>> case = next(c for c in cases(quick=True) if c.name == "relu")
+    >>> case.describe
+    'relu x(2,8,16,16)'
+    >>> workload = case.build(Peers())
+    >>> list(workload.impls)[0], workload.unit, workload.work    # read + written bytes
+    ('fastconv', 'GB/s', 32768)
+    """
+    result = []
+    for full in CONV_SHAPES:
+        shape = quick_conv_shape(full) if quick else full
+        describe = (f"conv2d x({shape.n},{shape.c},{shape.h},{shape.w}) "
+                    f"w({shape.k},{shape.c // shape.groups},{shape.r},{shape.s}) "
+                    f"stride {shape.stride} padding {shape.padding} groups {shape.groups}")
+        for fused in (False, True):
+            result.append(Case(
+                full.name + ("+relu" if fused else ""), "conv2d",
+                describe + (" activation=relu" if fused else ""), _conv_rule(full.name),
+                lambda peers, shape=shape, fused=fused: _conv_workload(shape, fused, peers),
+                layer=full.name))
+    pool = QUICK_POOL_SHAPE if quick else POOL_SHAPE
+    on = f"x{pool}".replace(" ", "")
+    for name, kind, kernel, stride, padding in (("max_pool2d_2x2s2", "max", 2, 2, 0),
+                                                ("max_pool2d_3x3s2p1", "max", 3, 2, 1),
+                                                ("avg_pool2d_2x2s2", "avg", 2, 2, 0)):
+        result.append(Case(
+            name, f"{kind}_pool2d", f"{kind}_pool2d {on} kernel {kernel} stride {stride} "
+            f"padding {padding}", "max_pool2d" if kind == "max" else None,
+            lambda peers, a=(kind, kernel, stride, padding): _pool_workload(pool, *a, peers)))
+    result.append(Case("relu", "relu", f"relu {on}", "relu",
+                       lambda peers: _relu_workload(pool, False, peers)))
+    result.append(Case("relu_inplace", "relu", f"relu {on} out=x", "relu",
+                       lambda peers: _relu_workload(pool, True, peers)))
+    tiny = f"x{OVERHEAD_SHAPE}".replace(" ", "")
+    result.append(Case("overhead_relu_8x8", "relu", f"relu {tiny}: per-call overhead",
+                       "overhead_relu", lambda peers: _relu_workload(OVERHEAD_SHAPE, False,
+                                                                      peers)))
+    result.append(Case("overhead_conv2d_8x8", "conv2d",
+                       f"conv2d {tiny} w(1,1,3,3) with bias: per-call overhead", "overhead_conv2d",
+                       _overhead_conv_workload))
+    return result
+
+
+def select(all_cases, pattern):
+    """The cases whose name contains `pattern` or matches it as a regular expression (searched,
+    so "^relu" and "b32" both work; "lenet_c1+relu" matches as the substring it is)."""
+    if not pattern:
+        return list(all_cases)
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        regex = None
+    return [c for c in all_cases if pattern in c.name or (regex and regex.search(c.name))]
