@@ -2,9 +2,7 @@
 outputs that fastconv frees are reused by the next call instead of being mapped and faulted in
 afresh; bounded by set_cache_limit, released by empty_cache, invisible to numpy's own
 allocations."""
-import ctypes
 import os
-import resource
 import subprocess
 import sys
 import tracemalloc

@@ -57,25 +57,6 @@ static inline int64_t fc_floor_div(int64_t a, int64_t b)
 int fc_region_threads(int64_t work);
 /* The team an op's parallel region over `work` units gets (for the thread tests; parallel.c). */
 int fc_probe_team_size(int64_t work);
-static inline int fc_thread_index(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* Threads actually running the current parallel region (may be fewer than requested). */
-static inline int fc_team_size(void)
-{
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
-
 fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
 fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
                              int64_t *out_h, int64_t *out_w);
