@@ -7,13 +7,20 @@ module re-exports every name the old one defined, from there, so that
 working.
 """
 from .bench.targets import (AUTO_TOLERANCE, LARGE_LAYERS, LOAD_TARGET, SCALING_TARGET, TARGETS,
-                            _conv_rule, evaluate_target)
+                            conv_rule, evaluate_target)
 from .bench.peers import PEERS, Peers
 from .bench.cases import (CONV_SHAPES, OVERHEAD_SHAPE, POOL_SHAPE, QUICK_CHANNELS,
                           QUICK_IMAGE_SIDE, QUICK_POOL_SHAPE, QUICK_SIDE, Case, cases, conv_flops,
                           conv_output_size, _conv_workload, ConvShape, numpy_avg_pool2d_2x2,
                           numpy_conv2d, numpy_max_pool2d, _overhead_conv_workload, _pool_workload,
                           quick_conv_shape, _relu_workload, _rng, select, Workload)
+
+
+def _conv_rule(layer):
+    """The old name-based form of conv_rule: the rule of the CONV_SHAPES layer named `layer`."""
+    return conv_rule(next(shape for shape in CONV_SHAPES if shape.name == layer))
+
+
 from .bench.timing import (CHECK_TOLERANCE, DEFAULT_REPEAT, LOAD_MIN_TIME, MIN_TIME,
                            QUICK_LOAD_MIN_TIME, QUICK_MIN_TIME, QUICK_REPEAT, QUICK_SETTLE_S,
                            SETTLE_S, calibrate, _loop, max_relative_error, measure, paired_ratio,

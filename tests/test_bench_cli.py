@@ -61,7 +61,7 @@ def test_quick_json_has_settings_machine_versions_and_peaks(quick_run):
     assert doc["settings"]["quick"] is True
     assert doc["versions"]["fastconv"] == fastconv.__version__
     assert doc["versions"]["numpy"] == np.__version__
-    assert set(doc["versions"]) >= {"torch", "opencv", "python"}
+    assert set(doc["versions"]) >= {"torch", "onnxruntime", "opencv", "python"}
     assert doc["machine"]["cores"] >= 1 and doc["config"]["isa"] in ("scalar", "avx2", "avx512")
     assert doc["peaks"]["sgemm_gflops"] > 0 and doc["peaks"]["copy_gbs"] > 0
     assert doc["targets"] == fb.TARGETS
@@ -75,11 +75,15 @@ def test_quick_json_has_every_case_with_its_figures(quick_run):
         fast = row["impls"]["fastconv"]
         assert len(fast["samples_s"]) == 2 and fast["q1_s"] <= fast["median_s"] <= fast["q3_s"]
         assert fast["number"] >= 1 and row["rate"] > 0 and row["work"] > 0
-        assert row["unit"] == ("GFLOP/s" if row["op"] == "conv2d" else "GB/s")
+        assert row["unit"] == ("GFLOP/s" if row["op"].startswith("conv2d") else "GB/s")
         # every peer has a ratio or says why not, never both
         for peer in fb.PEERS:
             assert (peer in row["ratios"]) != (peer in row["missing"]), (row["name"], peer)
-        assert "numpy" in row["ratios"]        # numpy is always there
+        # numpy is always there, except beside a training step (it has no backward)
+        assert ("numpy" in row["ratios"]) != (row["op"] == "conv2d_backward")
+        if row["op"] == "conv2d_backward":
+            assert row["name"] == row["layer"] + "+bwd"
+            assert set(row["missing"]) >= {"onnxruntime", "opencv", "numpy"}
         assert set(row["checks"]) == set(row["ratios"])
         assert row["peak_share"] > 0 and row["peak_rate"] > 0
         # the peak kernel runs in the case's loop, except on the overhead rows
@@ -91,9 +95,26 @@ def test_quick_json_has_every_case_with_its_figures(quick_run):
             assert row["auto_algorithm"] in fastconv._ext.ALGORITHMS
 
 
+def test_installed_peers_have_a_ratio_on_every_conv_layer_and_the_geomean(quick_run):
+    out, doc = quick_run
+    layers = [r for r in doc["cases"] if r["op"] == "conv2d" and r["name"] == r["layer"]
+              and not r["name"].startswith(("image", "overhead"))]
+    for peer in ("torch", "onnxruntime"):
+        if doc["versions"][peer] is None:
+            assert peer not in doc["geomeans"]
+            continue
+        ratios = [r["ratios"][peer] for r in layers]
+        assert doc["geomeans"][peer]["layers"] == len(layers) == len(fb.CONV_SHAPES) - 1
+        expected = float(np.exp(np.mean(np.log(ratios))))
+        assert doc["geomeans"][peer]["ratio"] == pytest.approx(expected, rel=1e-12)
+        assert "geomean of the conv layers' ratios:" in out
+    if doc["versions"]["torch"] is not None:
+        assert all("torch" in r["ratios"] for r in doc["cases"] if r["op"] == "conv2d_backward")
+
+
 def test_missing_peers_are_named_absent_in_the_table(quick_run):
     out, doc = quick_run
-    for peer in ("torch", "opencv"):
+    for peer in ("torch", "onnxruntime", "opencv"):
         if doc["versions"][peer] is None:
             row = next(r for r in doc["cases"] if r["name"] == "image_5x5")
             assert row["missing"][peer].startswith("not installed")
@@ -216,18 +237,24 @@ def test_conv_flops_counts_two_per_multiply_add():
     assert fb.conv_flops(shape) == 2 * (2 * 4 * 10 * 12) * (3 * 3 * 3)
 
 
-@pytest.mark.parametrize("stride,padding,groups", [(1, 0, 1), (2, 1, 1), (1, 1, 2), (1, 1, 4)])
-def test_numpy_peer_conv2d_is_the_convolution(stride, padding, groups):
+@pytest.mark.parametrize("stride,padding,groups,dilation,kernel",
+                         [(1, 0, 1, 1, (3, 3)), (2, 1, 1, 1, (3, 3)), (1, 1, 2, 1, (3, 3)),
+                          (1, 1, 4, 1, (3, 3)), (1, 2, 1, 2, (3, 3)), (1, (0, 3), 1, 1, (1, 7)),
+                          (2, (1, 2), 1, 2, (2, 3))])
+def test_numpy_peer_conv2d_is_the_convolution(stride, padding, groups, dilation, kernel):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 4, 9, 8), dtype=np.float32)
-    w = rng.standard_normal((4, 4 // groups, 3, 3), dtype=np.float32)
+    w = rng.standard_normal((4, 4 // groups, *kernel), dtype=np.float32)
     b = rng.standard_normal(4, dtype=np.float32)
-    args = dict(stride=(stride, stride), padding=((padding, padding),) * 2, groups=groups)
-    y = np.ascontiguousarray(fb.numpy_conv2d(x, w, b, stride, padding, groups))
+    ph, pw = padding if isinstance(padding, tuple) else (padding, padding)
+    args = dict(stride=(stride, stride), padding=((ph, ph), (pw, pw)), groups=groups,
+                dilation=(dilation, dilation))
+    y = np.ascontiguousarray(fb.numpy_conv2d(x, w, b, stride, padding, groups,
+                                             dilation=dilation))
     assert_reduction_close(y, oracle.conv2d(x, w, b, **args),
-                           oracle.conv2d_abs_bound(x, w, b, **args), 4 // groups * 9 + 1,
-                           np.float32)
-    relu = fb.numpy_conv2d(x, w, b, stride, padding, groups, relu=True)
+                           oracle.conv2d_abs_bound(x, w, b, **args),
+                           4 // groups * kernel[0] * kernel[1] + 1, np.float32)
+    relu = fb.numpy_conv2d(x, w, b, stride, padding, groups, relu=True, dilation=dilation)
     assert_exact(np.ascontiguousarray(relu), np.maximum(y, 0))
 
 
@@ -250,7 +277,8 @@ def test_select_takes_a_substring_or_a_regex():
                                                            if "*relu" in c.name] == []
     assert [c.name for c in fb.select(cases, "b1|b32$")] == ["resnet_3x3_b1",
                                                              "resnet_3x3_b1+relu",
-                                                             "resnet_3x3_b32"]
+                                                             "resnet_3x3_b32",
+                                                             "resnet_3x3_b1+bwd"]
     assert fb.select(cases, None) == cases
 
 
@@ -260,9 +288,14 @@ def _row(ratios=None, share=None, seconds=1e-3):
 
 
 def test_targets_pass_fail_or_cannot_be_judged_without_the_peer():
-    assert fb.evaluate_target("large_layer", _row({"torch": 0.95}, 0.75))["status"] == "pass"
-    failed = fb.evaluate_target("large_layer", _row({"torch": 0.95}, 0.5))
+    both = {"torch": 1.2, "onnxruntime": 1.05}
+    assert fb.evaluate_target("conv_large", _row(both, 0.75))["status"] == "pass"
+    failed = fb.evaluate_target("conv_large", _row(both, 0.5))
     assert failed["status"] == "FAIL" and failed["failed"] == ["peak"]
+    failed = fb.evaluate_target("conv", _row({"torch": 1.05, "onnxruntime": 0.9}))
+    assert failed["status"] == "FAIL" and failed["failed"] == ["torch", "onnxruntime"]
+    assert fb.evaluate_target("conv", _row({"torch": 1.2}))["status"] == "n/a"  # no ORT
+    assert fb.evaluate_target("train", _row({"torch": 1.25}))["status"] == "pass"
     assert fb.evaluate_target("image", _row({"torch": 12.0}))["status"] == "n/a"  # no opencv
     assert fb.evaluate_target("image", _row({"torch": 2.0}))["status"] == "FAIL"
     assert fb.evaluate_target("overhead_relu", _row(seconds=2e-6))["status"] == "pass"
@@ -271,7 +304,7 @@ def test_targets_pass_fail_or_cannot_be_judged_without_the_peer():
 
 
 def test_the_legend_spells_out_every_target_and_cites_nothing_a_user_cannot_see():
-    legend = fb.targets_legend()
+    legend = re.sub(r"\n {4}", " ", fb.targets_legend())   # a rule's wrapped lines as one
     for rule, criteria in fb.TARGETS.items():
         case = next(c for c in fb.cases() if c.rule == rule and not c.name.endswith("+relu"))
         line = next(line for line in legend.splitlines()[1:] if f" {case.name}" in line)
@@ -287,8 +320,18 @@ def test_the_legend_spells_out_every_target_and_cites_nothing_a_user_cannot_see(
 def test_every_rule_a_case_names_has_targets():
     for case in fb.cases():
         assert case.rule is None or case.rule in fb.TARGETS
-    large = [c for c in fb.cases() if c.rule == "large_layer" and c.name == c.layer]
-    assert [c.name for c in large] == list(fb.LARGE_LAYERS)
+    large = [c for c in fb.cases() if c.rule == "conv_large" and c.name == c.layer]
+    assert {c.name for c in large} < set(fb.LARGE_LAYERS)
+
+
+def test_each_layer_is_held_to_the_rule_of_its_kind():
+    rules = {c.name: c.rule for c in fb.cases()}
+    assert rules["vgg_3x3"] == rules["grouped"] == rules["resnet_3x3_7x7"] == "conv_3x3s1"
+    assert rules["resnet_7x7s2"] == rules["resnet_1x1"] == "conv_large"
+    assert rules["dilated"] == rules["conv_3x3s2"] == rules["inception_1x7"] == "conv"
+    assert rules["depthwise"] == rules["mobilenet_dw_s2"] == "depthwise"
+    assert rules["lenet_c2+relu"] == "lenet" and rules["image_5x5"] == "image"
+    assert {rules[n] for n in rules if n.endswith("+bwd")} == {"train"}
 
 
 def test_max_relative_error_scales_by_the_expected_magnitude():
@@ -454,13 +497,13 @@ def test_rows_say_whether_the_machine_was_busy_and_what_was_seen(quick_run):
 
 
 def test_a_share_of_peak_above_100_percent_is_marked_and_not_judged():
-    row = dict(_row({"torch": 1.0}, share=1.5), name="vgg_3x3", auto_algorithm="im2col",
-               unit="GFLOP/s", rate=1.0, missing={}, checks={}, peak_share_reliable=False,
+    row = dict(_row({"torch": 1.2, "onnxruntime": 1.1}, share=1.5), name="resnet_1x1",
+               auto_algorithm="im2col", unit="GFLOP/s", rate=1.0, missing={}, checks={}, peak_share_reliable=False,
                load={"busy": False, "reasons": []})
     row["impls"]["fastconv"].update(spread=0.0)
-    row["target"] = fb.evaluate_target("large_layer", row)
+    row["target"] = fb.evaluate_target("conv_large", row)
     assert row["target"]["status"] == "n/a"
     (peak,) = [c for c in row["target"]["criteria"] if c["criterion"] == "peak"]
     assert peak["ok"] is None and "unreliable" in peak["note"]
     assert "150%!" in fb.format_row(row).split()
-    assert fb.peak_share_notes([row])[0].startswith("peak share above 100% (vgg_3x3)")
+    assert fb.peak_share_notes([row])[0].startswith("peak share above 100% (resnet_1x1)")

@@ -25,12 +25,16 @@ One module per concern; each imports only those below it (no cycles)::
 
 What is measured
 ----------------
-* conv2d, float32, on ten layers of real networks (CONV_SHAPES), with a bias, and the same with
-  activation="relu" fused (name + "+relu"); max_pool2d 2x2 stride 2 and 3x3 stride 2 padding 1,
+* conv2d, float32, on the layers of real networks (CONV_SHAPES: a row of each kind of layer of
+  LeNet, AlexNet, VGG, ResNet, MobileNet, Inception and U-Net), with a bias, and the same with
+  activation="relu" fused (name + "+relu"); a training step on the TRAIN_LAYERS (name +
+  "+bwd": conv2d, then conv2d_backward's grad_input, grad_weight and grad_bias); max_pool2d 2x2 stride 2 and 3x3 stride 2 padding 1,
   avg_pool2d 2x2 stride 2, relu out of place and in place (out=x), all on (32, 64, 112, 112);
   the per-call overhead of relu and of a 3x3 conv2d on a (1, 1, 8, 8) input.
 * Peers, whichever are installed: PyTorch CPU (torch.nn.functional; conv+relu is conv2d then
-  an in-place relu_), OpenCV's cv2.filter2D for the single-channel image filter (zero border,
+  an in-place relu_; the training step is torch.autograd.grad of the conv), ONNX Runtime (a
+  graph of one Conv node, and a Relu it fuses, the weights as initializers, every graph
+  optimisation on, intra-op threads set to the run's), OpenCV's cv2.filter2D for the single-channel image filter (zero border,
   correlation, the bias as `delta`), and the NumPy code users write by hand (a strided
   sliding_window_view and tensordot, einsum for depthwise; reshape + max/mean for 2x2 pooling,
   sliding windows for 3x3; np.maximum for relu).  A missing peer leaves its column saying so.

@@ -7,15 +7,18 @@ from collections import namedtuple
 import numpy as np
 
 from .. import _ext
-from ..functional import avg_pool2d, conv2d, max_pool2d, relu
+from ..functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
 from .peers import PEERS
-from .targets import _conv_rule
+from .targets import conv_rule
 
 
-ConvShape = namedtuple("ConvShape", "name n c h w k r s stride padding groups")
+# padding: an int, or (pad_h, pad_w) for a kernel that is not square (Inception's 1x7)
+ConvShape = namedtuple("ConvShape", "name n c h w k r s stride padding groups dilation",
+                       defaults=(1,))
 
-# Convolution layers as (N, C, H, W, K, R, S, stride, padding, groups), from the networks users
-# actually run.
+# Convolution layers as (N, C, H, W, K, R, S, stride, padding, groups[, dilation]), from the
+# networks users actually run: a row of each kind of layer of LeNet, AlexNet, VGG, ResNet,
+# MobileNet, Inception and U-Net.
 CONV_SHAPES = [
     ConvShape("lenet_c1", 64, 1, 28, 28, 6, 5, 5, 1, 2, 1),
     ConvShape("lenet_c2", 64, 6, 14, 14, 16, 5, 5, 1, 0, 1),
@@ -27,7 +30,23 @@ CONV_SHAPES = [
     ConvShape("resnet_7x7s2", 1, 3, 224, 224, 64, 7, 7, 2, 3, 1),
     ConvShape("depthwise", 1, 256, 56, 56, 256, 3, 3, 1, 1, 256),
     ConvShape("image_5x5", 1, 1, 1024, 1024, 1, 5, 5, 1, 2, 1),
+    ConvShape("resnet_3x3_b8", 8, 128, 28, 28, 128, 3, 3, 1, 1, 1),
+    ConvShape("resnet_3x3_7x7", 1, 512, 7, 7, 512, 3, 3, 1, 1, 1),    # ResNet's last stage
+    ConvShape("resnet_3x3s2", 1, 128, 28, 28, 256, 3, 3, 2, 1, 1),    # a stage's downsampling
+    ConvShape("conv_3x3s2", 1, 64, 56, 56, 128, 3, 3, 2, 1, 1),
+    ConvShape("small_5x5", 8, 32, 17, 17, 64, 5, 5, 1, 2, 1),         # 5x5 on small maps
+    ConvShape("grouped", 1, 128, 28, 28, 128, 3, 3, 1, 1, 4),         # ResNeXt-style
+    ConvShape("dilated", 1, 64, 56, 56, 64, 3, 3, 1, 2, 1, 2),        # DeepLab-style
+    ConvShape("mobilenet_pw", 1, 32, 112, 112, 64, 1, 1, 1, 0, 1),
+    ConvShape("mobilenet_dw_s2", 1, 96, 112, 112, 96, 3, 3, 2, 1, 96),  # MobileNetV2 downsampling
+    ConvShape("inception_1x7", 1, 128, 17, 17, 128, 1, 7, 1, (0, 3), 1),
+    ConvShape("unet_3x3", 1, 256, 64, 64, 128, 3, 3, 1, 1, 1),        # a U-Net decoder block
 ]
+# the layers that also get a forward + backward row (every layer a network trains, not the
+# image filter)
+TRAIN_LAYERS = ("lenet_c1", "lenet_c2", "vgg_3x3", "resnet_3x3_b1", "resnet_3x3_b8",
+                "resnet_1x1", "resnet_7x7s2", "depthwise", "conv_3x3s2", "small_5x5",
+                "grouped", "mobilenet_dw_s2", "resnet_3x3_7x7")
 POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
 OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
 
@@ -39,10 +58,16 @@ QUICK_IMAGE_SIDE = 64    # ... and of the quick single-channel image
 QUICK_CHANNELS = 8
 
 
+def conv_padding(shape):
+    """(pad_h, pad_w) of a ConvShape."""
+    return tuple(shape.padding) if isinstance(shape.padding, tuple) else (shape.padding,) * 2
+
+
 def conv_output_size(shape):
     """(P, Q) of a ConvShape."""
-    p = (shape.h + 2 * shape.padding - shape.r) // shape.stride + 1
-    q = (shape.w + 2 * shape.padding - shape.s) // shape.stride + 1
+    ph, pw = conv_padding(shape)
+    p = (shape.h + 2 * ph - shape.dilation * (shape.r - 1) - 1) // shape.stride + 1
+    q = (shape.w + 2 * pw - shape.dilation * (shape.s - 1) - 1) // shape.stride + 1
     return p, q
 
 
@@ -72,15 +97,17 @@ def quick_conv_shape(shape):
                           min(shape.k, QUICK_CHANNELS), groups=c if depthwise else 1)
 
 
-def numpy_conv2d(x, weight, bias, stride, padding, groups, relu=False):
+def numpy_conv2d(x, weight, bias, stride, padding, groups, relu=False, dilation=1):
     """The convolution users write by hand: pad, a strided sliding-window view, and tensordot
     (numpy copies the windows into an im2col matrix and calls its BLAS sgemm) per group;
-    einsum for depthwise."""
-    if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    einsum for depthwise.  padding: an int or (pad_h, pad_w)."""
+    ph, pw = padding if isinstance(padding, tuple) else (padding, padding)
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     k, cg, r, s = weight.shape
-    windows = np.lib.stride_tricks.sliding_window_view(x, (r, s), axis=(2, 3))
-    windows = windows[:, :, ::stride, ::stride]                       # (N, C, P, Q, R, S)
+    span = (dilation * (r - 1) + 1, dilation * (s - 1) + 1)
+    windows = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride, ::dilation, ::dilation]   # (N, C, P, Q, R, S)
     if groups == 1:
         y = np.tensordot(windows, weight, axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
     elif groups == x.shape[1] == k:
@@ -148,16 +175,22 @@ def _rng():
     return np.random.default_rng(0)
 
 
-def _conv_workload(shape, fused_relu, peers):
+def _conv_arrays(shape):
     rng = _rng()
     x = rng.standard_normal((shape.n, shape.c, shape.h, shape.w), dtype=np.float32)
     w = rng.standard_normal((shape.k, shape.c // shape.groups, shape.r, shape.s),
                             dtype=np.float32)
     b = rng.standard_normal(shape.k, dtype=np.float32)
+    return x, w, b
+
+
+def _conv_workload(shape, fused_relu, peers):
+    x, w, b = _conv_arrays(shape)
     activation = "relu" if fused_relu else None
+    padding = conv_padding(shape)
 
     def fastconv_with(algorithm):
-        return lambda: conv2d(x, w, b, shape.stride, shape.padding, groups=shape.groups,
+        return lambda: conv2d(x, w, b, shape.stride, padding, shape.dilation, shape.groups,
                               activation=activation, algorithm=algorithm)
 
     impls = {"fastconv": fastconv_with("auto")}
@@ -167,15 +200,20 @@ def _conv_workload(shape, fused_relu, peers):
         xt, wt, bt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
 
         def torch_conv():
-            y = torch.nn.functional.conv2d(xt, wt, bt, shape.stride, shape.padding, 1,
+            y = torch.nn.functional.conv2d(xt, wt, bt, shape.stride, padding, shape.dilation,
                                            shape.groups)
             return (torch.relu_(y) if fused_relu else y).numpy()
         impls["torch"] = torch_conv
     else:
         missing["torch"] = peers.reason["torch"]
+    if peers.ort is not None:
+        impls["onnxruntime"] = peers.ort_conv(x, w, b, shape.stride, padding, shape.dilation,
+                                              shape.groups, fused_relu)
+    else:
+        missing["onnxruntime"] = peers.reason["onnxruntime"]
     single_image = (shape.n == shape.c == shape.k == shape.groups == shape.stride == 1
-                    and shape.r % 2 == shape.s % 2 == 1
-                    and shape.padding == shape.r // 2 == shape.s // 2)
+                    and shape.dilation == 1 and shape.r % 2 == shape.s % 2 == 1
+                    and padding == (shape.r // 2, shape.s // 2))
     if not single_image:
         missing["opencv"] = "not applicable (single-channel image filters only)"
     elif peers.cv2 is not None:
@@ -191,14 +229,14 @@ def _conv_workload(shape, fused_relu, peers):
         impls["opencv"] = opencv_filter
     else:
         missing["opencv"] = peers.reason["opencv"]
-    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, shape.padding, shape.groups,
-                                          fused_relu)
+    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, padding, shape.groups,
+                                          fused_relu, shape.dilation)
     workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
     auto = getattr(_ext, "conv2d_auto_algorithm", None)
     if auto is not None:
-        pad = (shape.padding, shape.padding)
-        workload.auto_algorithm = auto(x.shape, w.shape, (shape.stride, shape.stride),
-                                       (pad, pad), (1, 1), shape.groups)
+        pads = tuple((p, p) for p in padding)
+        workload.auto_algorithm = auto(x.shape, w.shape, (shape.stride, shape.stride), pads,
+                                       (shape.dilation, shape.dilation), shape.groups)
     for name in _ext.ALGORITHMS:
         if name == "auto":
             continue
@@ -210,6 +248,44 @@ def _conv_workload(shape, fused_relu, peers):
         else:
             workload.algorithms[name] = run
     return workload
+
+
+def _flat(*arrays):
+    """The results of a forward + backward as one vector, for the check against fastconv's."""
+    return np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays])
+
+
+def _train_workload(shape, peers):
+    """One training step of the layer: the forward with bias, then grad_input, grad_weight and
+    grad_bias for a given grad_output, against torch.autograd doing the same."""
+    x, w, b = _conv_arrays(shape)
+    padding = conv_padding(shape)
+    args = (shape.stride, padding, shape.dilation, shape.groups)
+    g = _rng().standard_normal(conv2d(x, w, b, *args).shape, dtype=np.float32)
+
+    def fastconv_step():
+        y = conv2d(x, w, b, *args)
+        return _flat(y, *conv2d_backward(g, x, w, *args))
+
+    impls = {"fastconv": fastconv_step}
+    missing = {"onnxruntime": "not applicable (inference only)", "opencv": "not applicable",
+               "numpy": "not applicable"}
+    if peers.torch is not None:
+        torch = peers.torch
+        xt = torch.from_numpy(x).requires_grad_()
+        wt = torch.from_numpy(w).requires_grad_()
+        bt = torch.from_numpy(b).requires_grad_()
+        gt = torch.from_numpy(g)
+
+        def torch_step():
+            y = torch.nn.functional.conv2d(xt, wt, bt, *args)
+            grads = torch.autograd.grad(y, (xt, wt, bt), gt)
+            return _flat(y.detach().numpy(), *(t.numpy() for t in grads))
+        impls["torch"] = torch_step
+    else:
+        missing["torch"] = peers.reason["torch"]
+    # forward, grad_input and grad_weight: three products of the layer's size
+    return Workload(impls, missing, 3 * conv_flops(shape), "GFLOP/s")
 
 
 def _pool_workload(shape, kind, kernel, stride, padding, peers):
@@ -233,13 +309,14 @@ def _pool_workload(shape, kind, kernel, stride, padding, peers):
     else:
         missing["torch"] = peers.reason["torch"]
     missing["opencv"] = "not applicable"
+    missing["onnxruntime"] = "not measured (conv layers only)"
     impls["numpy"] = impls_numpy
     return Workload(impls, missing, moved, "GB/s")
 
 
 def _relu_workload(shape, in_place, peers):
     x = _rng().standard_normal(shape, dtype=np.float32)
-    missing = {"opencv": "not applicable"}
+    missing = {"opencv": "not applicable", "onnxruntime": "not measured (conv layers only)"}
     if in_place:
         # each implementation owns a buffer it rewrites; after the first call it holds no
         # negatives, which costs a branch-free relu the same
@@ -288,13 +365,22 @@ def cases(quick=False):
         shape = quick_conv_shape(full) if quick else full
         describe = (f"conv2d x({shape.n},{shape.c},{shape.h},{shape.w}) "
                     f"w({shape.k},{shape.c // shape.groups},{shape.r},{shape.s}) "
-                    f"stride {shape.stride} padding {shape.padding} groups {shape.groups}")
+                    f"stride {shape.stride} padding {shape.padding} groups {shape.groups}"
+                    + (f" dilation {shape.dilation}" if shape.dilation != 1 else ""))
         for fused in (False, True):
             result.append(Case(
                 full.name + ("+relu" if fused else ""), "conv2d",
-                describe + (" activation=relu" if fused else ""), _conv_rule(full.name),
+                describe + (" activation=relu" if fused else ""), conv_rule(full),
                 lambda peers, shape=shape, fused=fused: _conv_workload(shape, fused, peers),
                 layer=full.name))
+    for full in CONV_SHAPES:
+        if full.name not in TRAIN_LAYERS:
+            continue
+        shape = quick_conv_shape(full) if quick else full
+        result.append(Case(
+            full.name + "+bwd", "conv2d_backward",
+            f"conv2d + conv2d_backward (grad input, weight, bias) of {full.name}", "train",
+            lambda peers, shape=shape: _train_workload(shape, peers), layer=full.name))
     pool = QUICK_POOL_SHAPE if quick else POOL_SHAPE
     on = f"x{pool}".replace(" ", "")
     for name, kind, kernel, stride, padding in (("max_pool2d_2x2s2", "max", 2, 2, 0),

@@ -12,7 +12,7 @@ from .machine import (CALIBRATION_MARGIN, LOADAVG_LIMIT, OTHERS_CPU_LIMIT, PREFL
                       machine_info)
 from .peers import Peers
 from .report import (LEGEND, LOAD_LEGEND, _algorithm_table, _load_table, _scaling_table,
-                     busy_notes, format_row, header, peak_share_notes, plot, targets_legend)
+                     busy_notes, format_row, geomean_notes, geomeans, header, peak_share_notes, plot, targets_legend)
 from .runs import run_case, run_load, run_scaling
 from .targets import LOAD_TARGET, TARGETS
 from .timing import (CHECK_TOLERANCE, DEFAULT_REPEAT, LOAD_MIN_TIME, MIN_TIME,
@@ -82,7 +82,7 @@ def run(args, out=None):
             f"{repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
-                                  for p in ("torch", "opencv", "numpy")))
+                                  for p in ("torch", "onnxruntime", "opencv", "numpy")))
         preflight = monitor.preflight(QUICK_PREFLIGHT_S if args.quick else PREFLIGHT_S)
         if preflight["busy"]:
             say(f"WARNING: the machine is busy ({'; '.join(preflight['reasons'])}): every "
@@ -118,7 +118,7 @@ def run(args, out=None):
                            args.quick, peak_kernels, monitor, settle)
             rows.append(row)
             say(format_row(row))
-        notes = busy_notes(rows) + peak_share_notes(rows)
+        notes = geomean_notes(rows, args.quick) + busy_notes(rows) + peak_share_notes(rows)
         if notes:
             say()
             say("\n".join(notes))
@@ -180,7 +180,9 @@ def run(args, out=None):
                                  calibration_reference_s=monitor.reference_s,
                                  calibration_loops_dropped=monitor.calibration_interfered),
                     "machine": machine_info(), "config": config, "versions": versions,
-                    "peaks": peaks, "targets": TARGETS, "cases": rows, "scaling": scaling,
+                    "peaks": peaks, "targets": TARGETS, "cases": rows,
+                    "geomeans": {peer: {"ratio": mean, "layers": count}
+                                 for peer, (mean, count) in geomeans(rows).items()}, "scaling": scaling,
                     "load": None if load_rows is None else {
                         "threads": [1, max(2, threads)], "target": LOAD_TARGET,
                         "neighbour": "one CPU-bound process of ours (a Python loop)",

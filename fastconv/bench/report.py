@@ -1,9 +1,12 @@
 """The report: the table's rows, the notes under it, the legends, the extra tables of
 --algorithms, --scaling and --load, and the plot."""
+import math
+import textwrap
+
 from .._config import __version__
 from .cases import cases
 from .peers import PEERS
-from .targets import AUTO_TOLERANCE, LOAD_TARGET, SCALING_TARGET, TARGETS
+from .targets import AUTO_TOLERANCE, GEOMEAN_TARGET, LOAD_TARGET, SCALING_TARGET, TARGETS
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -16,8 +19,8 @@ def _duration(seconds):
 
 
 COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7),
-           ("rate", 15), ("peak", 6), ("torch", 8), ("opencv", 8), ("numpy", 8), ("check", 10),
-           ("target", 18)]
+           ("rate", 15), ("peak", 6), ("torch", 8), ("ort", 8), ("opencv", 8), ("numpy", 8),
+           ("check", 10), ("target", 18)]
 
 
 def _line(values):
@@ -73,6 +76,34 @@ def busy_notes(rows, what="rows"):
     return lines
 
 
+def geomeans(rows):
+    """Per peer, the geometric mean of the ratios over the conv2d layers (not their +relu
+    twins) that have one, with how many layers it covers: {peer: (geomean, count)}."""
+    result = {}
+    layers = [row for row in rows
+              if row.get("op") == "conv2d" and row["name"] == row.get("layer")
+              and "ratios" in row and not row["name"].startswith(("overhead", "image"))]
+    for peer in ("torch", "onnxruntime"):
+        ratios = [row["ratios"][peer] for row in layers if row["ratios"].get(peer)]
+        if ratios:
+            result[peer] = (math.exp(sum(map(math.log, ratios)) / len(ratios)), len(ratios))
+    return result
+
+
+def geomean_notes(rows, quick=False):
+    """The line under the table: the geometric means of geomeans(), the torch one judged
+    against GEOMEAN_TARGET (not on --quick's shapes)."""
+    means = geomeans(rows)
+    if not means:
+        return []
+    parts = [f"{peer} {mean:.2f}x over {count} layers" for peer, (mean, count) in means.items()]
+    line = "geomean of the conv layers' ratios: " + ", ".join(parts)
+    if "torch" in means and not quick:
+        verdict = "pass" if means["torch"][0] >= GEOMEAN_TARGET else "FAIL"
+        line += f"; target >= {GEOMEAN_TARGET}x torch: {verdict}"
+    return [line]
+
+
 def peak_share_notes(rows):
     unreliable = [row["name"] for row in rows if not row.get("peak_share_reliable", True)]
     if not unreliable:
@@ -90,8 +121,9 @@ CPU, the hypervisor took CPU (steal), or a fixed calibration loop ran over 15% s
 the start (what was seen is listed under the table). fastconv: median time per call (spread:
 ± half the interquartile range). rate: GFLOP/s for conv2d, GB/s (bytes read + written)
 otherwise. peak: share of the sgemm peak (conv2d) or of the copy bandwidth, timed in the same
-loop ("!": above 100%, unreliable). torch / opencv / numpy: peer time / fastconv time,
-> 1 means fastconv is faster ("absent": not installed, "-": not applicable). check: every
+loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy: peer time /
+fastconv time, > 1 means fastconv is faster ("absent": not installed, "-": not applicable;
+a +bwd row times conv2d + conv2d_backward against torch.autograd's). check: every
 peer's result against fastconv's. target: "pass", or "FAIL" and the criteria missed, against
 the goals below; "n/a" when a criterion's peer is missing, and on --quick's small shapes."""
 
@@ -105,8 +137,8 @@ def targets_legend(all_cases=None):
 
     Example
     -------
-    >>> print(targets_legend().splitlines()[2])
-      lenet_c1, lenet_c2: >= 1.5x torch
+    >>> print(next(line for line in targets_legend().splitlines() if "lenet_c1," in line))
+      lenet_c1, lenet_c2: >= 1.5x torch, >= 1x onnxruntime
     """
     names = {}
     for case in all_cases if all_cases is not None else cases():
@@ -118,7 +150,14 @@ def targets_legend(all_cases=None):
             continue
         text = ", ".join(_CRITERION_TEXT.get(key, lambda b, key=key: f">= {b:g}x {key}")(bound)
                          for key, bound in criteria.items())
-        lines.append(f"  {', '.join(names[rule])}: {text}")
+        # the names wrap; the criteria stay whole, on the names' last line when they fit
+        wrapped = textwrap.wrap(", ".join(names[rule]) + ":", 96, initial_indent="  ",
+                                subsequent_indent="    ")
+        if len(wrapped[-1]) + 1 + len(text) <= 96:
+            wrapped[-1] += " " + text
+        else:
+            wrapped.append("    " + text)
+        lines += wrapped
     return "\n".join(lines)
 
 
