@@ -100,8 +100,8 @@ class BuildExt(build_ext):
 
 
 extension = Extension(
-    "fastconv._ext",
-    sources=["fastconv/_ext.pyx"] + C_SOURCES,
+    "fastconv.ops._ext",
+    sources=["fastconv/ops/_ext.pyx"] + C_SOURCES,
     include_dirs=["csrc/include", "csrc", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")],
     # every C file includes some of these (templates, dispatch, kernel headers): a change to

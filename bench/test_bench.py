@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _ext, benchmark as fb
+from fastconv import benchmark as fb
+from fastconv.ops import _ext
 
 ALGORITHMS = [name for name in _ext.ALGORITHMS if name != "auto"]
 

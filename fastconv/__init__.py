@@ -1,12 +1,42 @@
 """fastconv: fast CNN building blocks for numpy on multicore CPUs.
 
 conv2d (direct, depthwise, im2col and pointwise GEMM), max and average pooling, ReLU, linear
-and their backward passes, as C kernels with AVX-512 / AVX2 / scalar members chosen at run
-time and OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names and
-arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
+and their backward passes, as C kernels with AVX-512 / AVX2 / NEON / scalar members chosen at
+run time and OpenMP threads, under a numpy-in / numpy-out API with torch.nn.functional's names
+and arguments.  Training on top: fastconv.nn, fastconv.optim, fastconv.models, fastconv.data.
+
+The package is layered, each layer calling only those below it:
+
+- ``fastconv.ops``: the ops (``functional``: arguments, checks, outputs; ``reference``: the
+  plain C twins) over ``_ext``, the Cython bridge to the C library in csrc/;
+- ``fastconv.training``: ``nn``, ``optim``, ``data``, ``models``, ``train``, built on the
+  public ops only;
+- ``fastconv.bench``: ``fastconv bench``;
+- here: the public face, the settings (``_config``) and the command line (``__main__``).
+
+The modules keep the public names they always had: ``fastconv.functional`` *is*
+``fastconv.ops.functional`` and ``fastconv.nn`` is ``fastconv.training.nn``, one module
+object under two names (:func:`_alias`).
 """
+import importlib
+import sys
+
+
+def _alias(public, home):
+    """Make the module `home` (and the submodules it imported) importable as `public` too.
+
+    The same objects, not copies: an attribute patched through one name is seen through the
+    other, and ``import fastconv.nn.layers`` finds the module ``fastconv.nn`` already holds
+    instead of executing its file a second time.  Returns the module.
+    """
+    module = importlib.import_module(home)
+    for name in [name for name in sys.modules if name == home or name.startswith(home + ".")]:
+        sys.modules[public + name[len(home):]] = sys.modules[name]
+    return module
+
+
 try:
-    from . import _ext  # noqa: F401
+    from .ops import _ext
 except ImportError as exc:  # pragma: no cover - tested in a subprocess on an unbuilt copy
     def _explain_missing_extension(exc):
         """An unbuilt source tree (a checkout, `python -m fastconv` from the repository root)
@@ -14,13 +44,13 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess on an un
         error, with the advice to rebuild."""
         import importlib.machinery
         import os
-        import sys
 
         here = os.path.dirname(os.path.abspath(__file__))
-        built = [name for name in os.listdir(here) if name.startswith("_ext.") and
+        ops = os.path.join(here, "ops")
+        built = [name for name in os.listdir(ops) if name.startswith("_ext.") and
                  name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
         if built:
-            return ImportError(f"fastconv: the C extension {os.path.join(here, built[0])} "
+            return ImportError(f"fastconv: the C extension {os.path.join(ops, built[0])} "
                                f"does not load ({exc}); rebuild it with `pip install .`")
         message = (f"fastconv: the C extension is not built in {here}; run `pip install .` "
                    f"and start Python outside the source tree (or build in place: "
@@ -42,9 +72,16 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess on an un
 
 from ._config import (__version__, _select_isa_from_environment, empty_cache, get_num_threads,
                       set_cache_limit, set_num_threads, show_config)
-from .functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
-                         linear_backward, max_pool2d, max_pool2d_backward, relu, relu_backward)
-from . import functional, reference  # noqa: F401
+from .ops import functional, reference
+from .ops.functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
+                             linear_backward, max_pool2d, max_pool2d_backward, relu,
+                             relu_backward)
+
+for _module in ("_ext", "functional", "reference"):
+    _alias(f"{__name__}.{_module}", f"{__name__}.ops.{_module}")
+for _module in ("nn", "optim", "data", "models", "train"):
+    globals()[_module] = _alias(f"{__name__}.{_module}", f"{__name__}.training.{_module}")
+del _module
 
 _select_isa_from_environment()
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 import fastconv
-from fastconv import bench, data, train
+from fastconv import bench
+from fastconv.training import data, train
 
 # The worked example every CNN text starts from: a 5x5 image, a 3x3 filter, stride 1.
 SEED_IMAGE = [[3, 5, 2, 8, 1], [9, 7, 5, 4, 3], [2, 0, 6, 1, 6], [6, 3, 7, 9, 2], [1, 4, 9, 5, 1]]

@@ -3,7 +3,7 @@ import operator
 import os
 import warnings
 
-from . import _ext
+from .ops import _ext
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ import numpy as np
 
 import fastconv
 import fastconv.reference as ref
-from fastconv import _ext
+from fastconv.ops import _ext
 from ops import BY_NAME
 
 Case = namedtuple("Case", "op name build raises match")
@@ -294,7 +294,7 @@ x5, w3 = (1, 3, 5, 5), (2, 3, 3, 3)   # the small geometry of the error cases
 _ws = dict(padding=1, max_workspace_bytes=1)
 
 ERRORS = [
-    # ---- conv2d: raised in C and turned into exceptions by fastconv/_ext.pyx
+    # ---- conv2d: raised in C and turned into exceptions by fastconv/ops/_ext.pyx
     err("conv2d", "workspace-im2col", ValueError,
         lambda: call(fastconv.conv2d, f32(*X), f32(*W), algorithm="im2col", **_ws),
         "bytes per thread"),
@@ -588,7 +588,7 @@ ERRORS = [
 ]
 
 
-# ---- the Cython bridge's own checks (fastconv/_ext.pyx): what a wrong internal call raises.
+# ---- the Cython bridge's own checks (fastconv/ops/_ext.pyx): what a wrong internal call raises.
 # functional.py never makes these calls; they guard the C code, and their exceptions are raised
 # after arrays are unpacked and shape tuples built, where a reference could leak.
 def _conv_geometry(x, w, stride=(1, 1)):

@@ -91,6 +91,33 @@ def test_public_names_are_exported():
         assert callable(getattr(fastconv.functional, name)), name
 
 
+# The public module paths and their homes in the package's layers (see fastconv.__doc__);
+# submodules first, so that each is the first import of its name.
+MODULE_HOMES = {"nn.layers": "training.nn.layers", "nn.loss": "training.nn.loss",
+                "nn.module": "training.nn.module", "nn": "training.nn", "optim": "training.optim",
+                "data.mnist": "training.data.mnist", "data.loader": "training.data.loader",
+                "data": "training.data", "models": "training.models", "train": "training.train",
+                "functional": "ops.functional", "reference": "ops.reference", "_ext": "ops._ext"}
+
+
+def test_the_public_module_paths_are_the_modules_of_the_layers():
+    """`import fastconv.nn.layers` and friends give the layer's module itself, not a copy (one
+    Module class, one patched attribute)."""
+    res = run_python(
+        "import importlib, sys, fastconv\n"
+        f"for public, home in {MODULE_HOMES!r}.items():\n"
+        "    module = importlib.import_module('fastconv.' + public)\n"
+        "    assert module is importlib.import_module('fastconv.' + home), public\n"
+        "    top = public.split('.')[0]\n"
+        "    assert getattr(fastconv, top) is sys.modules['fastconv.' + top], public\n"
+        "from fastconv.nn import Conv2d, layers\n"
+        "from fastconv.functional import conv2d\n"
+        "assert Conv2d is layers.Conv2d is fastconv.training.nn.layers.Conv2d\n"
+        "assert conv2d is fastconv.conv2d\n"
+        "print('ok')")
+    assert res.stdout.split() == ["ok"], res.stdout
+
+
 def test_show_config_prints_and_returns_the_documented_dict(capsys):
     config = fastconv.show_config()
     printed = capsys.readouterr().out
@@ -107,7 +134,7 @@ def test_show_config_prints_and_returns_the_documented_dict(capsys):
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in kernels.items())
     for op in ("max_pool2d", "avg_pool2d", "relu"):
         assert op in kernels, op
-    for algorithm in fastconv._ext.ALGORITHMS:
+    for algorithm in fastconv.ops._ext.ALGORITHMS:
         if algorithm != "auto":
             assert f"conv2d_{algorithm}" in kernels, algorithm
     assert config["isa"] in printed

@@ -690,7 +690,7 @@ def test_conv2d_backward_large_planes_take_the_packed_path_and_agree(dtype):
 def test_conv2d_backward_on_every_isa_path_matches_the_oracle(isa):
     """Each ISA path's kernels (gemm, gemm-nt, vadd, relu-backward members) in a subprocess."""
     from test_api import ISAS, run_python
-    if ISAS.index(isa) > ISAS.index(fastconv._ext.cpu_isa()):
+    if ISAS.index(isa) > ISAS.index(fastconv.ops._ext.cpu_isa()):
         pytest.skip(f"the CPU has no {isa}")
     res = run_python(ISA_BACKWARD_BATTERY.replace("ISA", repr(isa)), FASTCONV_ISA=isa)
     assert res.stdout.strip() == "ok", res.stdout
@@ -700,7 +700,7 @@ ISA_BACKWARD_BATTERY = r"""
 import numpy as np
 import fastconv, oracle
 from tolerances import assert_exact, assert_integer_exact
-assert fastconv._ext.active_isa() == ISA
+assert fastconv.ops._ext.active_isa() == ISA
 rng = np.random.default_rng(0)
 for dtype in (np.float32, np.float64):
     for xs, ws, st, pd, dl, gr in [

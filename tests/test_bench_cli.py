@@ -92,7 +92,7 @@ def test_quick_json_has_every_case_with_its_figures(quick_run):
         assert all(check["ok"] for check in row["checks"].values()), row["checks"]
         assert row["target"]["status"] == "n/a"  # the targets are for the full shapes
         if row["op"] == "conv2d":
-            assert row["auto_algorithm"] in fastconv._ext.ALGORITHMS
+            assert row["auto_algorithm"] in fastconv.ops._ext.ALGORITHMS
 
 
 def test_installed_peers_have_a_ratio_on_every_conv_layer_and_the_geomean(quick_run):
@@ -209,7 +209,7 @@ def test_algorithms_and_scaling_report_each_conv_path(tmp_path):
     (row,) = doc["cases"]
     info = row["algorithms"]
     accepted = set(info["times_s"]) | set(row["skipped_algorithms"])
-    assert accepted == set(fastconv._ext.ALGORITHMS) - {"auto"}
+    assert accepted == set(fastconv.ops._ext.ALGORITHMS) - {"auto"}
     assert info["best"] in info["times_s"] and info["auto"] == row["auto_algorithm"]
     assert info["auto_slowdown"] > 0 and isinstance(info["ok"], bool)
     (scaling,) = doc["scaling"]

@@ -23,7 +23,7 @@ import pytest
 
 import fastconv
 import fastconv.reference
-from fastconv import _ext
+from fastconv.ops import _ext
 from fastconv.models import lenet5
 from ops import OPS as TABLE, Sample, concurrency_inputs
 from subprocess_env import subprocess_env
@@ -292,9 +292,9 @@ _KERNEL_CALL = re.compile(r"\b(fc_(?:ref_)?\w+_(?:forward|backward)|fc_probe_tea
 
 def test_every_kernel_call_in_the_extension_is_inside_nogil():
     """Static guard for the rule 'GIL released around every C call': each call of a driver
-    (fc_<op>_forward/backward, their references) in fastconv/_ext.pyx sits in a `with nogil:`
+    (fc_<op>_forward/backward, their references) in fastconv/ops/_ext.pyx sits in a `with nogil:`
     block."""
-    path = os.path.join(ROOT, "fastconv", "_ext.pyx")
+    path = os.path.join(ROOT, "fastconv", "ops", "_ext.pyx")
     if not os.path.exists(path):
         pytest.skip(f"the Cython source {path} is not beside the tests (installed package)")
     calls = 0

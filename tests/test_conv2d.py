@@ -190,7 +190,7 @@ def test_conv2d_depthwise_algorithm_matches_oracle(nan_outputs, dtype, cfg, inte
 ])
 def test_conv2d_auto_follows_the_measured_rule(xs, ws, stride, groups, expected):
     """The rule written in csrc/ops/conv2d.c (measured there) and in the README."""
-    from fastconv import _ext
+    from fastconv.ops import _ext
     chosen = _ext.conv2d_auto_algorithm(xs, ws, (stride, stride), ((1, 1), (1, 1)), (1, 1),
                                         groups)
     if expected == "pointwise":  # 1x1 without padding

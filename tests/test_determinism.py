@@ -12,7 +12,7 @@ driver's work: otherwise the thread counts would all run one thread and prove no
 The cases, their inputs and their work units are the op table's (tests/ops.py: each row's
 ``determinism`` samples).
 
-ISA paths are switched in-process with fastconv._ext.select_isa, up to the one the session
+ISA paths are switched in-process with fastconv.ops._ext.select_isa, up to the one the session
 runs (a FASTCONV_ISA=avx2 run executes no AVX-512 code), and restored afterwards.  Results of
 different ISAs may differ (another FMA order); only one path's results are compared.
 
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _ext
+from fastconv.ops import _ext
 from ops import OPS, determinism_inputs
 from tolerances import assert_bitwise_equal
 

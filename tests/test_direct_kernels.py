@@ -1,7 +1,7 @@
 """The direct (dconv) and depthwise (dwconv) kernel families: every SIMD member against its
 scalar twin and the oracle, at the edges of its register tile.
 
-Each ISA path is selected in-process with ``fastconv._ext.select_isa`` (restored afterwards);
+Each ISA path is selected in-process with ``fastconv.ops._ext.select_isa`` (restored afterwards);
 only paths up to the one the session runs on are used, so a run with FASTCONV_ISA=avx2 never
 executes AVX-512 code.  The members and their tiles come from the families' member tables
 (csrc/kernels/dconv/members.c, csrc/kernels/dwconv/members.c, via _ext.kernel_members): e.g.
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastconv
-import fastconv._ext as _ext
+from fastconv.ops import _ext
 import fastconv.reference
 import oracle
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close

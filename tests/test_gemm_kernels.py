@@ -14,7 +14,7 @@ import pytest
 import fastconv
 import fastconv.reference
 import oracle
-from fastconv import _ext
+from fastconv.ops import _ext
 from tolerances import assert_exact, assert_integer_exact, assert_reduction_close
 
 SESSION_ISA = _ext.active_isa()

@@ -4,7 +4,7 @@ function against a brute-force count in Python integers."""
 import pytest
 from hypothesis import given, strategies as st
 
-from fastconv import _ext
+from fastconv.ops import _ext
 
 INT64_MAX = 2**63 - 1
 

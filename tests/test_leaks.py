@@ -368,7 +368,7 @@ def test_out_of_memory_in_the_drivers_leaks_nothing(tmp_path):
 # ---- valgrind memcheck ------------------------------------------------------------------------
 
 # A frame of fastconv's: the extension module, a C library function, a Cython wrapper.
-_FASTCONV_FRAME = re.compile(r"(\bfc_\w+|__pyx_\w+|_ext\.cpython|/csrc/|fastconv/_ext)")
+_FASTCONV_FRAME = re.compile(r"(\bfc_\w+|__pyx_\w+|_ext\.cpython|/csrc/|fastconv/ops/_ext)")
 _ERROR_KINDS = ("Invalid read", "Invalid write", "Invalid free", "Mismatched free",
                 "Conditional jump or move depends on uninitialised",
                 "Use of uninitialised value", "Syscall param", "Source and destination overlap")

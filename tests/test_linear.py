@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import fastconv
 import fastconv.reference
 import oracle
-from fastconv import _ext, nn
+from fastconv import nn
+from fastconv.ops import _ext
 from test_errors import msg
 from tolerances import (assert_bitwise_equal, assert_exact, assert_integer_exact,
                         assert_reduction_close)

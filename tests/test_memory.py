@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _ext
+from fastconv.ops import _ext
 from subprocess_env import subprocess_env
 
 ASAN = _ext.cache_info()[1] == 0  # the sanitizer build keeps no blocks

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from fastconv import _ext
+from fastconv.ops import _ext
 from subprocess_env import subprocess_env
 
 pytestmark = pytest.mark.skipif(not _ext.has_openmp(), reason="a serial build has no threads")
@@ -43,7 +43,7 @@ for _ in range(5):
     before = worker_cpu()
     time.sleep(0.3)
     idle.append(worker_cpu() - before)
-print(json.dumps(dict(idle=min(idle), team=fastconv._ext.probe_team_size(1 << 30),
+print(json.dumps(dict(idle=min(idle), team=fastconv.ops._ext.probe_team_size(1 << 30),
                       wait=fastconv.show_config(False)["thread_pool"],
                       inherited=os.environ.get("GOMP_SPINCOUNT"))))
 """

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _ext
+from fastconv.ops import _ext
 
 SHUFFLE, DELAY = _ext.SCHEDULE_SHUFFLE, _ext.SCHEDULE_DELAY
 

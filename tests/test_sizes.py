@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import fastconv
-from fastconv import _ext, functional
+from fastconv import functional
+from fastconv.ops import _ext
 from ops import OPS, huge_view
 from subprocess_env import subprocess_env
 

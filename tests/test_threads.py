@@ -6,7 +6,7 @@ import os
 import pytest
 
 import fastconv
-from fastconv import _ext
+from fastconv.ops import _ext
 from test_api import run_python
 
 needs_openmp = pytest.mark.skipif(not _ext.has_openmp(), reason="built without OpenMP")
@@ -14,7 +14,7 @@ BIG = 1 << 40  # work units: enough for every thread the count allows
 
 
 def _openmp_library_of_the_extension():
-    """The file of the OpenMP runtime fastconv._ext binds omp_get_max_threads to (dladdr)."""
+    """The file of the OpenMP runtime fastconv.ops._ext binds omp_get_max_threads to (dladdr)."""
 
     class DlInfo(ctypes.Structure):
         _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
@@ -40,7 +40,7 @@ def test_set_num_threads_sets_the_team_the_ops_run(restore_threads):
 
 @needs_openmp
 def test_omp_num_threads_is_the_default_in_a_subprocess():
-    res = run_python("import fastconv, fastconv._ext as e; "
+    res = run_python("import fastconv, fastconv.ops._ext as e; "
                      "print(fastconv.get_num_threads(), e.probe_team_size(1 << 40))",
                      OMP_NUM_THREADS="1")
     assert res.stdout.split() == ["1", "1"]
@@ -81,7 +81,7 @@ def test_threadpoolctl_limit_above_set_num_threads_keeps_the_smaller(restore_thr
 _FORK = r"""
 import os, time
 import numpy as np
-import fastconv, fastconv._ext as e
+import fastconv, fastconv.ops._ext as e
 fastconv.set_num_threads(2)
 x = np.random.default_rng(0).standard_normal((4, 16, 32, 32)).astype(np.float32)
 w = np.random.default_rng(1).standard_normal((24, 16, 3, 3)).astype(np.float32)

@@ -16,7 +16,7 @@ import os
 import sys
 
 import fastconv
-from fastconv import _ext
+from fastconv.ops import _ext
 from leak_cases import CASES, run
 
 CALLS = 2

@@ -6,8 +6,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import _ext
-from ..functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
+from ..ops import _ext
+from ..ops.functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
 from .peers import PEERS
 from .targets import conv_rule
 

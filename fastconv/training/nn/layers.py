@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from ...ops import functional as F
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Flatten", "Dropout"]
