@@ -6,6 +6,11 @@ suite within about three minutes on two cores.
 """
 
 import os
+import tempfile
+
+# conv2d's plan cache (fastconv.ops.plans) of this test session: in a directory of its own, so
+# the suite neither reads the user's plans nor leaves its own behind; subprocesses inherit it
+os.environ["FASTCONV_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastconv-plans-")
 
 import numpy as np
 import pytest

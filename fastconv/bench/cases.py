@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ops import _ext
 from ..ops.functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
+from ..ops.plans import explain
 from .peers import PEERS
 from .targets import conv_rule
 
@@ -232,11 +233,10 @@ def _conv_workload(shape, fused_relu, peers):
     impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, padding, shape.groups,
                                           fused_relu, shape.dilation)
     workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
-    auto = getattr(_ext, "conv2d_auto_algorithm", None)
-    if auto is not None:
-        pads = tuple((p, p) for p in padding)
-        workload.auto_algorithm = auto(x.shape, w.shape, (shape.stride, shape.stride), pads,
-                                       (shape.dilation, shape.dilation), shape.groups)
+    # what auto runs: its plan, measured by this first call when the layer is worth it
+    impls["fastconv"]()
+    workload.auto_algorithm = explain(x.shape, w.shape, shape.stride, padding, shape.dilation,
+                                      shape.groups, print_=False)["algorithm"]
     for name in _ext.ALGORITHMS:
         if name == "auto":
             continue

@@ -317,6 +317,20 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     _check(op, status)
 
 
+def conv2d_min_workspace(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
+                         tuple dilation, int64_t groups, str dtype, str algorithm):
+    """The least max_workspace_bytes (per thread) conv2d accepts with this algorithm at the
+    current thread count; 0 for an algorithm without a bounded workspace."""
+    cdef fc_conv2d_params p
+    n, c, h, w = x_shape
+    _fill_conv_params(&p, n, c, h, w, w_shape[0], w_shape[2], w_shape[3], stride, padding,
+                      dilation, groups, 0)
+    cdef int64_t least = 0
+    _check("conv2d", fc_conv2d_min_workspace(&p, FC_FLOAT64 if dtype == "float64" else FC_FLOAT32,
+                                             ALGORITHMS[algorithm], &least))
+    return least
+
+
 def conv2d_auto_algorithm(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
                           tuple dilation, int64_t groups):
     """The ALGORITHMS name algorithm="auto" runs for this geometry (for tests and benchmarks)."""

@@ -12,7 +12,7 @@ import resource
 
 import numpy as np
 
-from . import _ext
+from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
@@ -363,10 +363,20 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     out_shape = shape4[1:] if unbatched else shape4
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
     if n and k:
-        _ext.conv2d(op, geometry, _c_array(x4), _c_array(weight),
-                    None if bias is None else _c_array(bias),
-                    result[None] if unbatched else result, activation, algorithm, reference,
-                    workspace)
+        cx, cw = _c_array(x4), _c_array(weight)
+        cb = None if bias is None else _c_array(bias)
+        if algorithm in (None, "auto") and not reference:
+            scratch = []
+
+            def run(name):   # the layer by one algorithm, into a scratch output
+                if not scratch:
+                    scratch.append(np.empty(shape4, x.dtype))
+                _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
+                            workspace)
+            algorithm = plans.choose(x4, weight, bias, geometry, stride, pads, dilation, groups,
+                                     activation, run) or algorithm
+        _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
+                    activation, algorithm, reference, workspace)
     return result
 
 
@@ -386,12 +396,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     groups : int, dividing C and K; groups == C is a depthwise convolution
     activation : None or "relu", fused into the convolution's epilogue
     algorithm : "auto", "direct", "im2col", "pointwise" or "depthwise"
-        "im2col" packs the input patches into a packed GEMM block by block; "pointwise" runs
+        "auto" runs the layer's measured plan: on the first call of a layer of 50 MFLOP or
+        more it times every algorithm that takes it and remembers the fastest, also on disk
+        for later processes (`fastconv.tune` measures ahead, `fastconv.explain` says what
+        runs and why; FASTCONV_TUNE=0 keeps to the shape rule); smaller layers run the shape
+        rule.  "im2col" packs the input patches into a packed GEMM block by block; "pointwise" runs
         that GEMM straight on the input planes and only applies to 1x1 filters with stride 1
         and no padding (ValueError otherwise); "depthwise" needs groups == C (K a multiple
         of C; ValueError otherwise) and also serves a single-channel filter bank (C =
-        groups = 1), e.g. filtering one image; "auto" picks by shape, "depthwise" whenever
-        groups == C.
+        groups = 1), e.g. filtering one image.  Each algorithm's result is bitwise the
+        same for any thread count; two algorithms may differ in the last bits.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional

@@ -1,0 +1,345 @@
+"""Measured plans for conv2d's algorithm="auto": tune once, remember, explain.
+
+The C library's rule (fc_conv2d_auto_algorithm) picks an algorithm from the shape alone.  A
+rule cannot know every CPU, so on the first call of a layer big enough for the choice to matter
+(at least MEASURE_MIN_FLOPS), `auto` times every algorithm that takes the layer on the
+caller's own arrays, keeps the fastest in a plan cache and runs it from then on;
+`fastconv.tune(...)` does the same ahead of time on random data, and
+`fastconv.explain(...)` says what `auto` runs for a layer, and why.
+
+The plan cache
+--------------
+* A small JSON file per CPU model and fastconv version (FASTCONV_CACHE_DIR, else
+  $XDG_CACHE_HOME/fastconv, else ~/.cache/fastconv; `plans-<hash>.json`), whose header names
+  both: a file from another CPU or version, or one that does not parse, is ignored and
+  rewritten on the next store.  Processes that tune at once each merge their entries into what
+  is on disk under an advisory lock (fcntl.flock where there is one) and replace the file
+  atomically (os.replace), so it is never half-written.  An unwritable directory leaves the
+  plans in memory for the process.
+* The key is the layer: dtype, the shapes of x and weight, stride, padding, dilation, groups
+  and the ISA path.  Not the thread count: every algorithm's result is bitwise identical for
+  any thread count, and `auto` keeps that promise only if it runs the same algorithm at every
+  thread count (a plan is measured at the thread count of the call that made it).
+* FASTCONV_TUNE=0 turns measuring off: `auto` is the rule, and the cache is neither read nor
+  written.  Which algorithm runs may change a result's last bits (each sums in its own order,
+  within the documented tolerances); a given algorithm's result never depends on the plan.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+from . import _ext
+
+try:                    # POSIX: serialise the read-merge-write of concurrent processes
+    import fcntl
+except ImportError:     # Windows: os.replace alone keeps the file whole
+    fcntl = None
+
+FORMAT = 1
+# Layers under this many FLOPs (2 per multiply-add) run the rule: well under a millisecond,
+# where measuring would cost more than any choice could save.
+MEASURE_MIN_FLOPS = 5e7
+MEASURE_REPEAT = 3        # timed calls per algorithm (the fastest counts), after one warm-up
+ABANDON_FACTOR = 2.0      # an algorithm this much slower than the best so far is not repeated
+
+
+def tuning_enabled():
+    """False when FASTCONV_TUNE=0 (or "off", "false", "no")."""
+    return os.environ.get("FASTCONV_TUNE", "1").strip().lower() not in ("0", "off", "false",
+                                                                        "no")
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "CPU part")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cache_dir():
+    explicit = os.environ.get("FASTCONV_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fastconv")
+
+
+def _header():
+    from .._config import __version__
+    return {"format": FORMAT, "fastconv": __version__, "cpu": _cpu_model(),
+            "machine": platform.machine()}
+
+
+def cache_path():
+    """The plan cache file of this CPU and fastconv version."""
+    header = _header()
+    digest = hashlib.sha1(json.dumps(header, sort_keys=True).encode()).hexdigest()[:12]
+    return os.path.join(_cache_dir(), f"plans-{digest}.json")
+
+
+def _read(path):
+    """The entries of the cache file at `path`: {} when it is missing, unreadable, corrupt,
+    or written by another CPU, version or format."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("header") != _header():
+        return {}
+    entries = doc.get("plans")
+    if not isinstance(entries, dict):
+        return {}
+    return {key: entry for key, entry in entries.items()
+            if isinstance(entry, dict) and isinstance(entry.get("algorithm"), str)
+            and entry["algorithm"] in _ext.ALGORITHMS and entry["algorithm"] != "auto"}
+
+
+_memory = {}   # path -> {key: entry}: the plans this process knows
+
+
+def _known(path):
+    if path not in _memory:
+        _memory[path] = _read(path)
+    return _memory[path]
+
+
+@contextlib.contextmanager
+def _locked(directory):
+    if fcntl is None:
+        yield
+        return
+    with open(os.path.join(directory, "plans.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _store(path, key, entry):
+    """Remember entry under key, in memory and in the file (merged with what other processes
+    wrote meanwhile); False when the file could not be written."""
+    _known(path)[key] = entry
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with _locked(directory):
+            entries = _read(path)
+            entries[key] = entry
+            fd, tmp = tempfile.mkstemp(prefix=".plans-", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump({"header": _header(), "plans": entries}, f, indent=0,
+                              sort_keys=True)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+    except OSError:
+        return False
+    _memory[path].update(entries)
+    return True
+
+
+def plan_key(dtype, x_shape, weight_shape, stride, pads, dilation, groups):
+    """The cache key of a layer (see the module's docstring for what it leaves out)."""
+    (pt, pb), (pl, pr) = pads
+    return (f"{np.dtype(dtype).name} x{'x'.join(map(str, x_shape))} "
+            f"w{'x'.join(map(str, weight_shape))} s{stride[0]},{stride[1]} "
+            f"p{pt},{pb},{pl},{pr} d{dilation[0]},{dilation[1]} g{groups} "
+            f"{_ext.active_isa()}")
+
+
+def _flops(geometry, weight_shape):
+    n, k, p, q = geometry.output_shape
+    return 2.0 * n * k * p * q * weight_shape[1] * weight_shape[2] * weight_shape[3]
+
+
+def _measure(run, candidates):
+    """{algorithm: seconds (the fastest of its timed calls)} and {algorithm: why skipped}."""
+    times, skipped = {}, {}
+    for name in candidates:
+        try:
+            run(name)                      # warm-up: caches, page faults, workspace
+        except ValueError as exc:          # the algorithm does not take this layer
+            skipped[name] = str(exc)
+            continue
+        best = float("inf")
+        for _ in range(MEASURE_REPEAT):
+            start = time.perf_counter()
+            run(name)
+            best = min(best, time.perf_counter() - start)
+            if times and best > ABANDON_FACTOR * min(times.values()):
+                break                      # hopeless: one timing says enough
+        times[name] = best
+    return times, skipped
+
+
+def _candidates(rule):
+    """Every algorithm but auto, the rule's pick first (it sets the bar to abandon others)."""
+    names = [name for name in _ext.ALGORITHMS if name != "auto"]
+    return [rule] + [name for name in names if name != rule]
+
+
+def choose(x4, weight, bias, geometry, stride, pads, dilation, groups, activation, run):
+    """The algorithm `auto` runs for this call: the cached plan, a new measurement (when
+    tuning is on and the layer is big enough), or None for the rule.  run(name) computes the
+    layer with that algorithm into a scratch output (raising ValueError where it does not
+    apply)."""
+    if not tuning_enabled() or _flops(geometry, weight.shape) < MEASURE_MIN_FLOPS:
+        return None
+    path = cache_path()
+    key = plan_key(x4.dtype, x4.shape, weight.shape, stride, pads, dilation, groups)
+    entry = _known(path).get(key)
+    if entry is None:
+        rule = _ext.conv2d_auto_algorithm(x4.shape, weight.shape, stride, pads, dilation,
+                                          groups)
+        times, _ = _measure(run, _candidates(rule))
+        entry = {"algorithm": min(times, key=times.get), "rule": rule, "times_s": times,
+                 "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
+        _store(path, key, entry)
+    return entry["algorithm"]
+
+
+# ---- the public functions -------------------------------------------------------------------
+
+def _layer(op, x_shape, weight_shape, stride, padding, dilation, groups, dtype):
+    """Zero-filled arrays of the layer (only their shapes and dtype matter) and its validated
+    geometry, through conv2d's own checks."""
+    from .functional import _conv_geometry
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    shapes = []
+    for name, shape in (("x_shape", x_shape), ("weight_shape", weight_shape)):
+        try:
+            shape = tuple(int(v) for v in shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"{op}: {name} must be a tuple of ints, got {shape!r}") from None
+        if any(v < 0 for v in shape):
+            raise ValueError(f"{op}: {name} must not be negative, got {shape}")
+        shapes.append(shape)
+    x = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shapes[0], (0,) * len(shapes[0]))
+    weight = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shapes[1],
+                                             (0,) * len(shapes[1]))
+    x4, _, stride, pads, dilation, groups, geometry = _conv_geometry(
+        op, x, weight, stride, padding, dilation, groups)
+    return x4.shape, weight.shape, dtype, stride, pads, dilation, groups, geometry
+
+
+def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
+         dtype="float32"):
+    """Measure every conv2d algorithm on a layer now (random data, the current thread count)
+    and keep the fastest as the plan `algorithm="auto"` runs from then on, also in later
+    processes (the plan cache: see fastconv.ops.plans).  Re-measures a layer already planned.
+
+    Returns the plan: {"algorithm", "rule", "times_s", "threads", "measured"}.  Measures even
+    when FASTCONV_TUNE=0 (which only stops `auto` from measuring and reading plans) and for
+    layers too small for `auto` to measure (they keep running the rule).
+
+    Example
+    -------
+    >>> import fastconv
+    >>> plan = fastconv.tune((1, 16, 32, 32), (16, 16, 3, 3), padding=1)
+    >>> plan["algorithm"] in plan["times_s"]
+    True
+    """
+    from .functional import conv2d
+    x_shape, w_shape, dtype, stride, pads, dilation, groups, geometry = _layer(
+        "tune", x_shape, weight_shape, stride, padding, dilation, groups, dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal(w_shape).astype(dtype)
+    bias = rng.standard_normal(w_shape[0]).astype(dtype)
+    out = np.empty(geometry.output_shape, dtype)
+
+    def run(name):
+        conv2d(x, weight, bias, stride, pads, dilation, groups, algorithm=name, out=out)
+
+    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
+    times, _ = _measure(run, _candidates(rule))
+    entry = {"algorithm": min(times, key=times.get), "rule": rule, "times_s": times,
+             "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
+    _store(cache_path(), plan_key(dtype, x_shape, w_shape, stride, pads, dilation, groups),
+           entry)
+    return dict(entry)
+
+
+def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
+            dtype="float32", print_=True):
+    """What conv2d(..., algorithm="auto") runs for this layer, and why; printed (unless
+    print_=False) and returned as a dict: algorithm, reason, source ("plan", "rule" or
+    "rule (tuning off)"), times_s (a plan's measurements), kernel (the microkernel member),
+    min_workspace_bytes (per thread; 0 for an algorithm without a bounded workspace),
+    gflops (measured, from the plan, else None), flops and the plan cache's path.  It
+    measures nothing: `fastconv.tune` does, and so does the layer's first call when tuning
+    is on.
+
+    Example
+    -------
+    >>> import fastconv
+    >>> info = fastconv.explain((1, 3, 8, 8), (4, 3, 3, 3), print_=False)
+    >>> info["algorithm"], info["source"]
+    ('direct', 'rule')
+    """
+    x_shape, w_shape, dtype, stride, pads, dilation, groups, geometry = _layer(
+        "explain", x_shape, weight_shape, stride, padding, dilation, groups, dtype)
+    flops = _flops(geometry, w_shape)
+    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
+    path = cache_path()
+    entry = None
+    if tuning_enabled():
+        entry = _known(path).get(plan_key(dtype, x_shape, w_shape, stride, pads, dilation,
+                                          groups))
+    info = {"algorithm": rule, "times_s": {}, "gflops": None, "flops": flops,
+            "cache": path}
+    if entry is not None:
+        algorithm = entry["algorithm"]
+        times = "; ".join(f"{name} {1e3 * t:.3g} ms" for name, t in
+                          sorted(entry["times_s"].items(), key=lambda item: item[1]))
+        info.update(algorithm=algorithm, source="plan", times_s=dict(entry["times_s"]),
+                    reason=f"measured at {entry.get('threads', '?')} threads on "
+                           f"{entry.get('measured', '?')}: {times} (the rule says {rule})")
+        if entry["times_s"].get(algorithm):
+            info["gflops"] = flops / entry["times_s"][algorithm] / 1e9
+    elif not tuning_enabled():
+        info.update(source="rule (tuning off)",
+                    reason="FASTCONV_TUNE=0: the shape rule of fc_conv2d_auto_algorithm")
+    elif flops < MEASURE_MIN_FLOPS:
+        info.update(source="rule", reason=f"the shape rule: {flops / 1e6:.3g} MFLOP is under "
+                    f"the {MEASURE_MIN_FLOPS / 1e6:.0f} MFLOP worth measuring")
+    else:
+        info.update(source="rule", reason="the shape rule, until the layer's first call (or "
+                    "fastconv.tune) measures the algorithms")
+    kernel_op = {"direct": "conv2d_direct", "depthwise": "conv2d_depthwise"}.get(
+        info["algorithm"], "conv2d_im2col")
+    try:
+        info["kernel"] = _ext.kernel_name(kernel_op, dtype.name)
+    except (KeyError, ValueError):
+        info["kernel"] = None
+    info["min_workspace_bytes"] = _ext.conv2d_min_workspace(
+        x_shape, w_shape, stride, pads, dilation, groups, dtype.name, info["algorithm"])
+    if print_:
+        print(f"conv2d x{x_shape} w{w_shape} stride {stride} padding {pads} dilation "
+              f"{dilation} groups {groups} {dtype.name}: algorithm={info['algorithm']!r}\n"
+              f"  why: {info['reason']}\n"
+              f"  kernel: {info['kernel']}; workspace at least {info['min_workspace_bytes']} "
+              f"bytes per thread; "
+              + (f"{info['gflops']:.1f} GFLOP/s measured" if info["gflops"] else
+                 f"{flops / 1e9:.3g} GFLOP per call, speed not measured"))
+    return info

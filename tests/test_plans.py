@@ -1,0 +1,211 @@
+"""conv2d's measured plans (fastconv.ops.plans): `auto` measures a big layer once and runs the
+winner after, in this process and in later ones; FASTCONV_TUNE=0; the cache file under
+corruption, another CPU or version, an unwritable directory and two processes at once;
+fastconv.tune and fastconv.explain."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv.ops import _ext, plans
+from subprocess_env import subprocess_env, TESTS_DIR
+from tolerances import assert_bitwise_equal
+
+# 2 * 64 * 32 * 32 * 576 = 75 MFLOP: above MEASURE_MIN_FLOPS, a millisecond or two
+BIG_X, BIG_W = (1, 64, 32, 32), (64, 64, 3, 3)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh, empty plan cache, tuning on, nothing remembered in memory."""
+    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("FASTCONV_TUNE", raising=False)
+    monkeypatch.setattr(plans, "_memory", {})
+    return tmp_path
+
+
+def _arrays(x_shape=BIG_X, w_shape=BIG_W, dtype=np.float32):
+    rng = np.random.default_rng(5)
+    return (rng.standard_normal(x_shape).astype(dtype),
+            rng.standard_normal(w_shape).astype(dtype),
+            rng.standard_normal(w_shape[0]).astype(dtype))
+
+
+def _fake_measure(winner, calls):
+    """A _measure that times nothing: `winner` is fastest; records each call's candidates."""
+    def measure(run, candidates):
+        calls.append(list(candidates))
+        times = {}
+        for name in candidates:
+            try:
+                run(name)
+            except ValueError:
+                continue
+            times[name] = 1.0 if name == winner else 2.0
+        return times, {}
+    return measure
+
+
+def test_auto_measures_a_big_layer_once_and_runs_the_winner(cache_dir, monkeypatch):
+    assert plans.MEASURE_MIN_FLOPS <= 2 * 64 * 32 * 32 * 576
+    rule = _ext.conv2d_auto_algorithm(BIG_X, BIG_W, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    winner = "direct" if rule != "direct" else "im2col"
+    calls = []
+    monkeypatch.setattr(plans, "_measure", _fake_measure(winner, calls))
+    x, w, b = _arrays()
+    first = fastconv.conv2d(x, w, b, padding=1)
+    second = fastconv.conv2d(x, w, b, padding=1, activation="relu")
+    assert len(calls) == 1 and calls[0][0] == rule     # the rule's pick is timed first
+    expected = fastconv.conv2d(x, w, b, padding=1, algorithm=winner)
+    assert_bitwise_equal(first, expected)
+    assert_bitwise_equal(second, fastconv.conv2d(x, w, b, padding=1, activation="relu",
+                                                 algorithm=winner))
+    (path,) = cache_dir.glob("plans-*.json")
+    doc = json.loads(path.read_text())
+    (entry,) = doc["plans"].values()
+    assert entry["algorithm"] == winner and entry["rule"] == rule
+    info = fastconv.explain(BIG_X, BIG_W, padding=1, print_=False)
+    assert info["algorithm"] == winner and info["source"] == "plan"
+    assert winner in info["reason"] and info["gflops"] > 0
+
+
+def test_a_later_process_runs_the_stored_plan_without_measuring(cache_dir, monkeypatch):
+    monkeypatch.setattr(plans, "_measure", _fake_measure("direct", []))
+    x, w, b = _arrays()
+    fastconv.conv2d(x, w, b, padding=1)
+    code = ("import numpy as np, fastconv\n"
+            "from fastconv.ops import plans\n"
+            "def boom(*a): raise AssertionError('measured again')\n"
+            "plans._measure = boom\n"
+            f"print(fastconv.explain({BIG_X}, {BIG_W}, padding=1, print_=False)['algorithm'])\n")
+    res = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), cwd=TESTS_DIR,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["direct"]
+
+
+def test_small_layers_and_tuning_off_run_the_rule_and_touch_no_file(cache_dir, monkeypatch):
+    def boom(*args):
+        raise AssertionError("measured")
+    monkeypatch.setattr(plans, "_measure", boom)
+    x, w, b = _arrays((1, 4, 16, 16), (4, 4, 3, 3))
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1),
+                         fastconv.conv2d(x, w, b, padding=1, algorithm=_ext.conv2d_auto_algorithm(
+                             x.shape, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)))
+    assert fastconv.explain(x.shape, w.shape, padding=1, print_=False)["source"] == "rule"
+    monkeypatch.setenv("FASTCONV_TUNE", "0")
+    x, w, b = _arrays()
+    rule = _ext.conv2d_auto_algorithm(BIG_X, BIG_W, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1),
+                         fastconv.conv2d(x, w, b, padding=1, algorithm=rule))
+    assert fastconv.explain(BIG_X, BIG_W, padding=1, print_=False)["source"] == \
+        "rule (tuning off)"
+    assert list(cache_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"header": 1, "plans": {}}',
+                                     '{"header": {"format": 1, "fastconv": "0.0.0", '
+                                     '"cpu": "another", "machine": "x"}, "plans": '
+                                     '{"k": {"algorithm": "direct"}}}'])
+def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(cache_dir, monkeypatch, content):
+    path = plans.cache_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(content)
+    calls = []
+    monkeypatch.setattr(plans, "_measure", _fake_measure("im2col", calls))
+    x, w, b = _arrays()
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1),
+                         fastconv.conv2d(x, w, b, padding=1, algorithm="im2col"))
+    assert len(calls) == 1
+    doc = json.loads(open(path).read())
+    assert doc["header"] == plans._header() and len(doc["plans"]) == 1
+
+
+def test_entries_naming_no_algorithm_are_dropped(cache_dir):
+    path = plans.cache_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"header": plans._header(), "plans": {
+            "a": {"algorithm": "winograd-9000"}, "b": {"algorithm": "auto"}, "c": [],
+            "d": {"algorithm": "direct"}}}, f)
+    assert plans._read(path) == {"d": {"algorithm": "direct"}}
+
+
+def test_an_unwritable_cache_keeps_the_plans_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(blocker / "sub"))   # under a regular file
+    monkeypatch.delenv("FASTCONV_TUNE", raising=False)
+    monkeypatch.setattr(plans, "_memory", {})
+    calls = []
+    monkeypatch.setattr(plans, "_measure", _fake_measure("direct", calls))
+    x, w, b = _arrays()
+    for _ in range(2):
+        assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1),
+                             fastconv.conv2d(x, w, b, padding=1, algorithm="direct"))
+    assert len(calls) == 1
+
+
+def test_two_processes_tuning_at_once_keep_both_plans(cache_dir):
+    code = ("import sys, fastconv\n"
+            "c = int(sys.argv[1])\n"
+            "for k in (8, 16, 24):\n"
+            "    fastconv.tune((1, c, 12, 12), (k, c, 3, 3), padding=1)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(c)], env=subprocess_env(),
+                              cwd=TESTS_DIR, stderr=subprocess.PIPE, text=True)
+             for c in (3, 5)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    doc = json.loads(open(plans.cache_path()).read())
+    assert len(doc["plans"]) == 6
+    assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_tune_measures_every_algorithm_that_takes_the_layer(cache_dir):
+    plan = fastconv.tune((2, 8, 10, 10), (8, 8, 1, 1))
+    assert set(plan["times_s"]) >= {"direct", "im2col", "pointwise"}
+    assert "depthwise" not in plan["times_s"]
+    assert plan["algorithm"] == min(plan["times_s"], key=plan["times_s"].get)
+    assert plan["threads"] == fastconv.get_num_threads()
+    info = fastconv.explain((2, 8, 10, 10), (8, 8, 1, 1), print_=False)
+    assert info["source"] == "plan" and info["algorithm"] == plan["algorithm"]
+    depthwise = fastconv.tune((1, 6, 9, 9), (6, 1, 3, 3), groups=6, dtype=np.float64)
+    assert "depthwise" in depthwise["times_s"] and "pointwise" not in depthwise["times_s"]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kwargs,algorithm", [
+    ((1, 3, 8, 8), (4, 3, 3, 3), {}, "direct"),
+    ((1, 16, 8, 8), (16, 16, 3, 3), {"stride": 2}, "im2col"),
+    ((1, 16, 8, 8), (16, 16, 1, 1), {}, "pointwise"),
+    ((1, 16, 8, 8), (16, 1, 3, 3), {"groups": 16}, "depthwise"),
+])
+def test_explain_names_the_rule_kernel_and_workspace(cache_dir, capsys, x_shape, w_shape, kwargs,
+                                                    algorithm):
+    for dtype in ("float32", "float64"):
+        info = fastconv.explain(x_shape, w_shape, dtype=dtype, **kwargs)
+        printed = capsys.readouterr().out
+        assert info["algorithm"] == algorithm and info["source"] == "rule"
+        assert f"algorithm={algorithm!r}" in printed and "why: the shape rule" in printed
+        assert info["kernel"] and info["kernel"].startswith("f32" if dtype == "float32" else "f64")
+        assert info["kernel"] in printed
+        gemm = algorithm in ("im2col", "pointwise")
+        assert (info["min_workspace_bytes"] > 0) == gemm
+        assert info["gflops"] is None and info["flops"] > 0
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda: fastconv.explain((1, 3, 8), (4, 3, 3, 3)), ValueError),
+    (lambda: fastconv.explain((1, 3, 8, 8), (4, 2, 3, 3)), ValueError),
+    (lambda: fastconv.explain((1, 3, 8, 8), (4, 3, 3, 3), dtype="int32"), TypeError),
+    (lambda: fastconv.tune((1, 3, 8, 8), (4, 3, 3, 3), dtype="nonsense"), TypeError),
+    (lambda: fastconv.tune((1, 3, 8, 8), "oops"), TypeError),
+    (lambda: fastconv.tune((1, -3, 8, 8), (4, 3, 3, 3)), ValueError),
+])
+def test_tune_and_explain_reject_bad_layers_clearly(cache_dir, call, error):
+    with pytest.raises(error, match="tune|explain"):
+        call()
