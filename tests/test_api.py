@@ -102,9 +102,10 @@ MODULE_HOMES = {"nn.layers": "training.nn.layers", "nn.loss": "training.nn.loss"
 
 def test_the_public_module_paths_are_the_modules_of_the_layers():
     """`import fastconv.nn.layers` and friends give the layer's module itself, not a copy (one
-    Module class, one patched attribute)."""
+    Module class, one patched attribute), and `import fastconv` loads no training module."""
     res = run_python(
         "import importlib, sys, fastconv\n"
+        "print(sorted(m for m in sys.modules if m.startswith('fastconv.training.')))\n"
         f"for public, home in {MODULE_HOMES!r}.items():\n"
         "    module = importlib.import_module('fastconv.' + public)\n"
         "    assert module is importlib.import_module('fastconv.' + home), public\n"
@@ -115,7 +116,7 @@ def test_the_public_module_paths_are_the_modules_of_the_layers():
         "assert Conv2d is layers.Conv2d is fastconv.training.nn.layers.Conv2d\n"
         "assert conv2d is fastconv.conv2d\n"
         "print('ok')")
-    assert res.stdout.split() == ["ok"], res.stdout
+    assert res.stdout.split() == ["[]", "ok"], res.stdout
 
 
 def test_show_config_prints_and_returns_the_documented_dict(capsys):
