@@ -1,4 +1,5 @@
-"""Builds fastconv._ext: the Cython bridge plus the C sources under csrc/ for the target
+"""Builds fastconv.ops._ext: the Cython bridge (fastconv/ops/_ext.pyx, which cimports the C
+library's declarations from libfastconv.pxd) plus the C sources under csrc/ for the target
 architecture.
 
 Kernel files carry their ISA in their name (csrc/kernels/gemm/f32-avx512-8x32.c): *-avx2-* and

@@ -16,7 +16,8 @@ The package is layered, each layer calling only those below it:
 
 The modules keep the public names they always had: ``fastconv.functional`` *is*
 ``fastconv.ops.functional`` and ``fastconv.nn`` is ``fastconv.training.nn``, one module
-object under two names (:func:`_alias`).
+object under two names (:func:`_alias`).  The training layer is imported on first use, as
+before: ``import fastconv`` does not load it.
 """
 import importlib
 import sys
@@ -80,8 +81,6 @@ from .ops.functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_bac
 
 for _module in ("_ext", "functional", "reference"):
     _alias(f"{__name__}.{_module}", f"{__name__}.ops.{_module}")
-for _module in ("nn", "optim", "data", "models", "train"):
-    globals()[_module] = _alias(f"{__name__}.{_module}", f"{__name__}.training.{_module}")
 del _module
 
 _select_isa_from_environment()

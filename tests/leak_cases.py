@@ -313,7 +313,7 @@ ERRORS = [
     err("conv2d", "geometry-overflows-int64", ValueError,
         lambda: call(fastconv.conv2d, f64(1, 1, 3, 3), f64(1, 1, 3, 3), padding=2**62,
                      dilation=2**62), "overflows"),
-    # ---- conv2d: refused by fastconv/functional.py
+    # ---- conv2d: refused by fastconv/ops/functional.py
     err("conv2d", "x-int32", TypeError, lambda: call(fastconv.conv2d, np.zeros(x5, np.int32),
                                                      f64(*w3)), "x"),
     err("conv2d", "weight-complex", TypeError,

@@ -292,8 +292,8 @@ _KERNEL_CALL = re.compile(r"\b(fc_(?:ref_)?\w+_(?:forward|backward)|fc_probe_tea
 
 def test_every_kernel_call_in_the_extension_is_inside_nogil():
     """Static guard for the rule 'GIL released around every C call': each call of a driver
-    (fc_<op>_forward/backward, their references) in fastconv/ops/_ext.pyx sits in a `with nogil:`
-    block."""
+    (fc_<op>_forward/backward, their references) in fastconv/ops/_ext.pyx sits in a
+    `with nogil:` block."""
     path = os.path.join(ROOT, "fastconv", "ops", "_ext.pyx")
     if not os.path.exists(path):
         pytest.skip(f"the Cython source {path} is not beside the tests (installed package)")
@@ -301,20 +301,20 @@ def test_every_kernel_call_in_the_extension_is_inside_nogil():
     nogil_indent = None
     with open(path) as f:
         lines = f.read().splitlines()
-    in_extern = False
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
+        # the declarations are in libfastconv.pxd: every fc_ name here is a call
+        assert not stripped.startswith("cdef extern"), \
+            f"_ext.pyx:{number}: declare the C library in libfastconv.pxd, not in _ext.pyx"
         indent = len(line) - len(line.lstrip())
-        if indent == 0:
-            in_extern = stripped.startswith("cdef extern")
         if nogil_indent is not None and indent <= nogil_indent:
             nogil_indent = None
         if stripped == "with nogil:":
             nogil_indent = indent
             continue
-        if in_extern or stripped.startswith(("def ", "cdef ", "cpdef ")):
+        if stripped.startswith(("def ", "cdef ", "cpdef ")):
             continue
         if _KERNEL_CALL.search(line):
             calls += 1

@@ -1,12 +1,12 @@
 """The direct (dconv) and depthwise (dwconv) kernel families: every SIMD member against its
 scalar twin and the oracle, at the edges of its register tile.
 
-Each ISA path is selected in-process with ``fastconv.ops._ext.select_isa`` (restored afterwards);
-only paths up to the one the session runs on are used, so a run with FASTCONV_ISA=avx2 never
-executes AVX-512 code.  The members and their tiles come from the families' member tables
-(csrc/kernels/dconv/members.c, csrc/kernels/dwconv/members.c, via _ext.kernel_members): e.g.
-dconv avx2 4 channels x 24 columns, avx512 8 x 32; dwconv avx2 2 rows x 24 columns, avx512
-2 rows x 64 columns, 32 output rows per work item.
+Each ISA path is selected in-process with ``fastconv.ops._ext.select_isa`` (restored
+afterwards); only paths up to the one the session runs on are used, so a run with
+FASTCONV_ISA=avx2 never executes AVX-512 code.  The members and their tiles come from the
+families' member tables (csrc/kernels/dconv/members.c, csrc/kernels/dwconv/members.c, via
+_ext.kernel_members): e.g. dconv avx2 4 channels x 24 columns, avx512 8 x 32; dwconv avx2
+2 rows x 24 columns, avx512 2 rows x 64 columns, 32 output rows per work item.
 """
 
 import itertools

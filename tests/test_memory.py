@@ -1,4 +1,4 @@
-"""The block cache (csrc/common/memory.c, fastconv/_output_memory.h): large workspaces and
+"""The block cache (csrc/common/memory.c, fastconv/ops/_output_memory.h): large workspaces and
 outputs that fastconv frees are reused by the next call instead of being mapped and faulted in
 afresh; bounded by set_cache_limit, released by empty_cache, invisible to numpy's own
 allocations."""

@@ -1,7 +1,7 @@
 """The SIMD pooling and ReLU members against the C reference twins, bit for bit, on every ISA
-path this CPU has (switched in-process with fastconv.ops._ext.select_isa): every width around the
-vector tiles, strides 1-3, padding, dilation, ceil_mode, and NaN (distinct payloads: the first
-one must win), +-inf, -0.0 and ties placed on lane boundaries; 1 vs 2 threads."""
+path this CPU has (switched in-process with fastconv.ops._ext.select_isa): every width around
+the vector tiles, strides 1-3, padding, dilation, ceil_mode, and NaN (distinct payloads: the
+first one must win), +-inf, -0.0 and ties placed on lane boundaries; 1 vs 2 threads."""
 import numpy as np
 import pytest
 

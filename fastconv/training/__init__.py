@@ -3,5 +3,5 @@
 state dicts) and ``train`` (the loop behind ``fastconv train``).
 
 Their public names are ``fastconv.nn``, ``fastconv.optim``, ... (the same modules, see
-``fastconv.__doc__``).
+``fastconv.__doc__``).  Nothing here is imported until it is used.
 """
