@@ -17,6 +17,7 @@ Example
 (4, 1, 3, 3)
 """
 from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from .architecture import build, describe
 from .extra import AdaptiveAvgPool2d, BatchNorm2d, Identity, LeakyReLU, ReLU6, Residual
 from .from_torch import from_torch
 from .loss import CrossEntropyLoss, log_softmax, softmax
@@ -25,4 +26,4 @@ from .module import Module, Parameter, Sequential
 __all__ = ["Parameter", "Module", "Sequential", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Linear", "Flatten", "Dropout", "BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6",
            "LeakyReLU", "Identity", "Residual", "CrossEntropyLoss", "softmax", "log_softmax",
-           "from_torch"]
+           "from_torch", "describe", "build"]

@@ -260,8 +260,9 @@ class Residual(Sequential):
     def shortcut(self):
         return self.downsample
 
-    def _layers(self):
-        return [module for name, module in self._modules.items() if name != "downsample"]
+    def _named_layers(self):
+        return [(name, module) for name, module in self._modules.items()
+                if name != "downsample"]
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)

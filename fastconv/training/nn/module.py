@@ -234,9 +234,13 @@ class Sequential(Module):
                                  f"{type(self).__name__})")
             setattr(self, name, layer)
 
+    def _named_layers(self):
+        """(name, layer) of the layers forward runs, in order (a subclass may keep other
+        modules beside them)."""
+        return list(self._modules.items())
+
     def _layers(self):
-        """The layers forward runs, in order (a subclass may keep others beside them)."""
-        return list(self._modules.values())
+        return [layer for _, layer in self._named_layers()]
 
     def __len__(self):
         return len(self._layers())
