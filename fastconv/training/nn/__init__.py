@@ -19,7 +19,7 @@ Example
 from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from .architecture import build, describe
 from .extra import AdaptiveAvgPool2d, BatchNorm2d, Identity, LeakyReLU, ReLU6, Residual
-from .from_torch import from_torch
+from .torch_convert import from_torch
 from .loss import CrossEntropyLoss, log_softmax, softmax
 from .module import Module, Parameter, Sequential
 

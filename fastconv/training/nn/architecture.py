@@ -76,7 +76,8 @@ def describe(module):
     -------
     >>> from fastconv import nn
     >>> nn.describe(nn.Sequential(nn.ReLU(), nn.Dropout(0.25)))
-    {'type': 'Sequential', 'layers': [['0', {'type': 'ReLU'}], ['1', {'type': 'Dropout', 'args': {'p': 0.25}}]]}
+    {'type': 'Sequential', 'layers': [['0', {'type': 'ReLU'}],
+                                      ['1', {'type': 'Dropout', 'args': {'p': 0.25}}]]}
     """
     def node(m, where):
         row = LAYERS.get(type(m))
