@@ -46,7 +46,6 @@ class BatchNorm2d(_Cached):
             self.register_buffer("running_mean", np.zeros(num_features, dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
-        self._cache = None
 
     def forward(self, x):
         x = np.asarray(x)
@@ -119,7 +118,6 @@ class AdaptiveAvgPool2d(_Cached):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
-        self._cache = None
 
     def _out(self, shape):
         oh, ow = _pair(self.output_size)
@@ -170,10 +168,6 @@ class ReLU6(_Cached):
     array([0., 3., 6.])
     """
 
-    def __init__(self):
-        super().__init__()
-        self._cache = None
-
     def forward(self, x):
         self._cache = x
         return np.clip(x, 0, 6)
@@ -197,7 +191,6 @@ class LeakyReLU(_Cached):
     def __init__(self, negative_slope=0.01):
         super().__init__()
         self.negative_slope = negative_slope
-        self._cache = None
 
     def forward(self, x):
         x = np.asarray(x)
