@@ -2,10 +2,10 @@
 
 The model file is one ``models.save`` wrote: its architecture rebuilds the network, its
 ``meta`` says how to prepare an image (input shape, mean/std, class names).  Images are
-PNG/JPEG (any format Pillow reads, when Pillow is installed) or ``.npy`` arrays (always): 8-bit
-pixels are scaled to [0, 1], float arrays are taken as already in [0, 1]; then
-``(x - mean) / std``.  Whatever does not fit -- a size, a channel count, a missing Pillow --
-is a one-line error that says what to do.
+PNG/JPEG (any format Pillow reads, when Pillow is installed) or ``.npy`` arrays (always):
+integer pixels are 8-bit levels (uint16: 16-bit) scaled to [0, 1], float arrays are taken as
+already in [0, 1]; then ``(x - mean) / std``.  Whatever does not fit -- a size, a channel
+count, a missing Pillow -- is a one-line error that says what to do.
 """
 import os
 import sys
@@ -38,6 +38,8 @@ def read_image(path):
                            f"(or give the image as a .npy array)") from None
     try:
         with Image.open(path) as image:
+            if image.mode == "I;16":               # 16-bit grey: keep every level
+                return np.asarray(image).astype(np.uint16)
             if image.mode in _GRAY_MODES:
                 return np.asarray(image.convert("L"))
             return np.asarray(image.convert("RGB"))
@@ -94,9 +96,8 @@ def prepare(pixels, path, meta, channels=None, dtype=np.float32):
         raise PredictError(f"{path}: is {a.shape[2]}x{a.shape[1]} (width x height) but the "
                            f"model expects {w}x{h}: resize it first, e.g. with Pillow "
                            f"Image.open(path).resize(({w}, {h})).save('resized.png')")
-    if a.dtype.kind in "ui":
-        scale = 255.0 if a.dtype.itemsize == 1 or a.max(initial=0) <= 255 else 65535.0
-        x = a.astype(np.float64) / scale
+    if a.dtype.kind in "ui":        # 8-bit levels (uint16: 16-bit levels) -> [0, 1]
+        x = a.astype(np.float64) / (65535.0 if a.dtype == np.uint16 else 255.0)
     else:
         x = a.astype(np.float64)
     mean = np.asarray(meta.get("mean", [0.0]), np.float64)[:, None, None]

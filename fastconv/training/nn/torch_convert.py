@@ -271,7 +271,9 @@ def from_torch(module, *, dtype=np.float32):
                     break
             else:
                 _refuse(name, m, f"is not supported. Supported: {_supported()}.  A module "
-                        f"with its own forward converts only when recognised by structure")
+                        f"with its own forward converts only when recognised by structure; "
+                        f"else rebuild it from fastconv.nn layers and load its weights with "
+                        f"models.load_torch_state_dict(model, module.state_dict())")
         layer.train(bool(getattr(m, "training", False)))
         return layer
 
