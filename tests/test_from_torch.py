@@ -211,3 +211,26 @@ def test_batchnorm_momentum_none_is_a_cumulative_average_and_errors_are_clear():
         bn(np.zeros((2, 3, 1, 1)))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         bn(np.zeros((1, 1, 1, 1)))
+
+
+def test_named_sequential_and_buffers_keep_torch_names_and_round_trip():
+    from collections import OrderedDict
+    net = nn.Sequential(OrderedDict(conv1=nn.Conv2d(1, 2, 3, rng=0), bn1=nn.BatchNorm2d(2)))
+    assert list(net.state_dict()) == ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias",
+                                      "bn1.running_mean", "bn1.running_var",
+                                      "bn1.num_batches_tracked"]
+    state = net.state_dict()
+    state["bn1.running_mean"] = np.array([1.5, -2.0], np.float32)
+    state["bn1.num_batches_tracked"] = np.array(9)
+    net.load_state_dict(state)
+    assert net.bn1.running_mean.tolist() == [1.5, -2.0] and int(net.bn1.num_batches_tracked) == 9
+    state["bn1.running_var"] = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="bn1.running_var has shape"):
+        net.load_state_dict(state)
+    for bad in ("training", "forward", "a.b", ""):
+        with pytest.raises(ValueError, match="cannot name a layer"):
+            nn.Sequential(OrderedDict([(bad, nn.ReLU())]))
+    with pytest.raises(ValueError, match="activation must be None or 'relu'"):
+        nn.Residual(nn.ReLU(), activation="gelu")
+    with pytest.raises(TypeError, match="shortcut must be a Module"):
+        nn.Residual(nn.ReLU(), shortcut=np.zeros(2))

@@ -227,11 +227,10 @@ class Sequential(Module):
             if not isinstance(layer, Module):
                 raise TypeError(f"{type(self).__name__}: layer {name} is a "
                                 f"{type(layer).__name__}, not a Module")
-            if not isinstance(name, str) or not name or "." in name or \
-                    (hasattr(type(self), name) and not name.isdigit()):
+            if not isinstance(name, str) or not name or "." in name or hasattr(self, name):
                 raise ValueError(f"{type(self).__name__}: {name!r} cannot name a layer (a "
                                  f"non-empty string without '.' that is no attribute of "
-                                 f"{type(self).__name__})")
+                                 f"{type(self).__name__}, nor a name used twice)")
             setattr(self, name, layer)
 
     def _named_layers(self):
