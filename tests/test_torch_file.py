@@ -236,3 +236,36 @@ def test_save_checks_the_input_description(tmp_path):
         "architecture"] is None
     with pytest.raises(ValueError, match="layers outside fastconv.nn"):
         models.load(tmp_path / "c.npz")
+
+
+def _payloads(marker):
+    command = f"touch {marker}".encode()
+    text = b"__import__('os').system('" + command + b"')"
+    return {
+        "builtins.eval": b"\x80\x02cbuiltins\neval\nX" + len(text).to_bytes(4, "little")
+                         + text + b"\x85R.",
+        "os.system by STACK_GLOBAL": b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c"
+                                     + bytes([len(command)]) + command + b"\x85R.",
+        "a dotted attribute of an allowed class": b"\x80\x04\x8c\x0bcollections\x8c\x14"
+                                                  b"OrderedDict.fromkeys\x93]\x85R.",
+    }
+
+
+@pytest.mark.parametrize("kind", list(_payloads("m")))
+def test_hand_made_malicious_pickles_are_refused(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    payload = _payloads(marker)[kind]
+    assert pickle_runs(payload, kind, marker)              # the payload is live: plain pickle
+    marker.unlink(missing_ok=True)
+    with zipfile.ZipFile(tmp_path / "evil.pt", "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+    with pytest.raises(Exception, match="refused to load"):
+        models.read_torch_file(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def pickle_runs(payload, kind, marker):
+    """Whether the standard unpickler accepts the payload (and, for the commands, runs it)."""
+    import pickle
+    pickle.loads(payload)
+    return marker.exists() or kind.startswith("a dotted")

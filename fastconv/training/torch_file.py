@@ -79,12 +79,13 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
     return data
 
 
-# (module, name) -> what it unpickles to.  Nothing else resolves.
+# (module, name) -> what it unpickles to (a storage type: a new _StorageType each time, so
+# a pickle's BUILD opcode cannot change one that later files use).  Nothing else resolves.
 ALLOWED = {
     ("collections", "OrderedDict"): OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name) for name in STORAGE_DTYPES},
+    **{("torch", name): _StorageType for name in STORAGE_DTYPES},
 }
 
 
@@ -100,6 +101,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return self._rebuild
         found = ALLOWED.get((module, name))
+        if found is _StorageType:
+            return _StorageType(name)
         if found is None:
             raise pickle.UnpicklingError(
                 f"torch file: refused to load {module}.{name}: only tensors, dicts and lists "
