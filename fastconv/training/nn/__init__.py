@@ -1,8 +1,11 @@
 """fastconv.nn: layers, a loss and a Sequential container for training CNNs with numpy.
 
 Small enough to read in one sitting (micrograd / tinygrad style): each layer's forward and
-backward are side by side in ``layers.py``; the arithmetic is fastconv's functional ops.
-Names and arguments follow ``torch.nn``.
+backward are side by side in ``layers.py`` (the arithmetic is fastconv's functional ops) and
+``extra.py`` (BatchNorm2d, AdaptiveAvgPool2d, ReLU6, LeakyReLU, Identity, Residual: numpy
+for now).  Names and arguments follow ``torch.nn``.  ``from_torch`` converts a torch module
+tree (``torch_convert.py``); ``describe``/``build`` turn a network into JSON-ready data and
+back (``architecture.py``, used by ``models.save``/``load``).
 
 Example
 -------
