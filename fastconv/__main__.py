@@ -1,5 +1,5 @@
 """Command line: `fastconv demo` (or `python -m fastconv demo`), `fastconv config`,
-`fastconv bench`, `fastconv data fetch` and `fastconv train`."""
+`fastconv bench`, `fastconv data fetch`, `fastconv train` and `fastconv predict`."""
 import argparse
 import os
 import sys
@@ -9,7 +9,7 @@ import numpy as np
 
 import fastconv
 from fastconv import bench
-from fastconv.training import data, train
+from fastconv.training import data, predict, train
 
 # The worked example every CNN text starts from: a 5x5 image, a 3x3 filter, stride 1.
 SEED_IMAGE = [[3, 5, 2, 8, 1], [9, 7, 5, 4, 3], [2, 0, 6, 1, 6], [6, 3, 7, 9, 2], [1, 4, 9, 5, 1]]
@@ -133,7 +133,15 @@ def main(argv=None):
                     "`fastconv data fetch mnist`): Adam with a one-cycle learning rate, 2 "
                     "epochs of batch 64 by default; a progress bar per epoch, then the test "
                     "accuracy.  --save keeps the model, --plot its curves and filters."))
+    predict.add_arguments(commands.add_parser(
+        "predict", help="the top classes of images under a saved model",
+        description="Print the top classes of each image under a model saved by fastconv "
+                    "(fastconv train --save, or models.save): PNG/JPEG via Pillow when "
+                    "installed, .npy arrays always.  The model file says the input size, "
+                    "normalisation and class names."))
     args = parser.parse_args(argv)
+    if args.command == "predict":
+        return predict.run(args)
     if args.command == "data":
         return data_command(args)
     if args.command == "bench":

@@ -32,3 +32,29 @@ def test_readme_usage_example_runs_and_gives_the_shapes_its_comments_state():
     # the training lines took one step: every parameter has a gradient and a finite loss
     assert np.isfinite(namespace["loss"])
     assert all(np.abs(p.grad).sum() > 0 for p in namespace["model"].parameters())
+
+
+def test_readme_torch_example_converts_saves_and_predicts(tmp_path, monkeypatch, capsys):
+    import pytest
+    pytest.importorskip("torch")
+    with open(README) as f:
+        text = f.read()
+    code, command = re.search(r"<!-- readme:torch -->\n```python\n(.*?)```\n```sh\n(.*?)```",
+                              text, re.S).groups()
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md torch example", "exec"), namespace)
+    assert namespace["net"].meta["classes"] == ["cat", "dog", "fox", "owl"]
+    np.save("more.npy", np.zeros((32, 32, 3), np.uint8))
+    argv = command.split()[1:]
+    assert argv[:2] == ["predict", "net.npz"]
+    from fastconv.__main__ import main
+    try:
+        from PIL import Image
+    except ImportError:
+        argv.remove("photo.png")
+    else:
+        Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save("photo.png")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("%") == 3 * (len(argv) - 4)

@@ -298,6 +298,7 @@ def test_docstring_examples_of_the_training_modules_run():
     import importlib
     attempted = 0
     for name in ("fastconv.nn", "fastconv.nn.module", "fastconv.nn.layers", "fastconv.nn.loss",
+                 "fastconv.nn.extra", "fastconv.nn.torch_convert", "fastconv.nn.architecture",
                  "fastconv.optim", "fastconv.models", "fastconv.data.loader",
                  "fastconv.data.mnist"):
         result = doctest.testmod(importlib.import_module(name),

@@ -1,16 +1,24 @@
-"""Ready-made networks, saving and loading them (.npz), and PyTorch state-dict interop.
+"""Ready-made networks, saving and loading them (.npz with their architecture and input
+normalisation), and PyTorch state-dict interop (dicts and .pt/.pth files, torch optional).
 
 Parameter names are those of the same ``torch.nn.Sequential`` ("0.weight", "0.bias",
 "3.weight", ...), so a PyTorch state dict maps one to one onto ours and back.
 """
+import json
 import os
+import pickle
 
 import numpy as np
 
 from . import nn
+from .torch_file import read_torch_file
 
 __all__ = ["lenet5", "torch_lenet5", "save", "load", "load_torch_state_dict",
-           "to_torch_state_dict"]
+           "to_torch_state_dict", "read_torch_file", "read_model_info", "MODEL_KEY"]
+
+# The .npz entry holding the JSON description (architecture, input normalisation); a name no
+# parameter can have, since parameter names never start with "_".
+MODEL_KEY = "__fastconv_model__"
 
 
 def lenet5(num_classes=10, *, seed=None, pool_first=True, dtype=np.float32):
@@ -70,8 +78,47 @@ def torch_lenet5():
                         t.Linear(84, 10))
 
 
-def save(model, path):
-    """Write the model's parameters to ``path`` (.npz, uncompressed), keyed by name.
+def _check_meta(meta):
+    """The input description ``save`` stores, checked so that ``predict`` can trust it."""
+    out = {}
+    for key in ("mean", "std"):
+        value = meta.get(key)
+        if value is not None:
+            values = np.atleast_1d(np.asarray(value, np.float64))
+            if values.ndim != 1 or not np.isfinite(values).all() or \
+                    (key == "std" and (values <= 0).any()):
+                raise ValueError(f"save: {key} must be a finite number or one per channel"
+                                 f"{' (positive)' if key == 'std' else ''}, got {value!r}")
+            out[key] = values.tolist()
+    shape = meta.get("input_shape")
+    if shape is not None:
+        if len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and v > 0
+                                      for v in shape):
+            raise ValueError(f"save: input_shape must be (channels, height, width), got "
+                             f"{shape!r}")
+        out["input_shape"] = [int(v) for v in shape]
+        for key in ("mean", "std"):
+            if key in out and len(out[key]) not in (1, shape[0]):
+                raise ValueError(f"save: {key} has {len(out[key])} values for "
+                                 f"{shape[0]} channels")
+    classes = meta.get("classes")
+    if classes is not None:
+        if not all(isinstance(c, str) for c in classes):
+            raise ValueError("save: classes must be a list of names (str)")
+        out["classes"] = list(classes)
+    return out
+
+
+def save(model, path, *, mean=None, std=None, input_shape=None, classes=None):
+    """Write the model to ``path`` (.npz, uncompressed): its parameters and buffers keyed by
+    name, and under ``MODEL_KEY`` a JSON text with its architecture (``nn.describe``; null
+    for a model with layers of its own, which then loads only into a model built by code)
+    and how its input is prepared.
+
+    ``mean`` and ``std`` (one number, or one per channel) normalise pixels scaled to [0, 1]:
+    ``(x / 255 - mean) / std`` for 8-bit images; ``input_shape`` is (channels, height,
+    width); ``classes`` names the outputs.  Each defaults to the model's ``meta`` (what
+    ``load`` read), so a loaded model saves again unchanged.
 
     Example
     -------
@@ -79,8 +126,10 @@ def save(model, path):
     >>> from fastconv import models
     >>> net = models.lenet5(seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "lenet5.npz")
-    >>> models.save(net, path)
-    >>> again = models.load(models.lenet5(seed=1), path)
+    >>> models.save(net, path, mean=0.1307, std=0.3081, input_shape=(1, 28, 28))
+    >>> again = models.load(path)                        # no code: the file has the layers
+    >>> again.meta["input_shape"], len(again.state_dict())
+    ([1, 28, 28], 10)
     >>> all(np.array_equal(a, b) for a, b in zip(net.state_dict().values(),
     ...                                          again.state_dict().values()))
     True
@@ -88,33 +137,144 @@ def save(model, path):
     path = os.fspath(path)
     if not path.endswith(".npz"):
         raise ValueError(f"save: path must end with .npz, got {path!r}")
+    meta = dict(getattr(model, "meta", None) or {})
+    meta.update({k: v for k, v in dict(mean=mean, std=std, input_shape=input_shape,
+                                       classes=classes).items() if v is not None})
+    meta = _check_meta(meta)
+    try:
+        architecture = nn.describe(model)
+    except TypeError:
+        architecture = None
+    text = json.dumps({"format": "fastconv-model", "version": 1,
+                       "architecture": architecture, "meta": meta})
     tmp = path[:-4] + ".tmp.npz"
-    np.savez(tmp, **model.state_dict())
+    np.savez(tmp, **model.state_dict(), **{MODEL_KEY: np.array(text)})
     os.replace(tmp, path)          # a Ctrl-C mid-write never leaves a truncated model
 
 
-def load(model, path, strict=True):
-    """Load parameters saved by ``save`` into ``model`` (strict key and shape checks);
-    returns the model."""
-    with np.load(os.fspath(path), allow_pickle=False) as archive:
-        return model.load_state_dict({name: archive[name] for name in archive.files},
-                                     strict=strict)
+def _open_npz(path, what):
+    archive = np.load(path, allow_pickle=False)
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{what}: {path} is a single array, not a .npz model file")
+    return archive
 
 
-def load_torch_state_dict(model, state_dict, strict=True):
-    """Load a PyTorch state dict (tensors or arrays) of the same architecture into ``model``.
+def read_model_info(path):
+    """The JSON description ``save`` stored in ``path`` (a dict with "architecture" and
+    "meta"), or None for a file of weights only (as older versions of fastconv saved)."""
+    with _open_npz(os.fspath(path), "read_model_info") as archive:
+        if MODEL_KEY not in archive.files:
+            return None
+        return json.loads(str(archive[MODEL_KEY][()]))
 
-    Accepts ``torch_module.state_dict()`` directly: tensors are converted with ``.numpy()``
-    (after ``.detach().cpu()``), so torch is not needed here when the values are already
-    arrays.  Buffers PyTorch keeps but we have none of (e.g. BatchNorm's counters) are
-    reported as unexpected keys under ``strict``.
+
+def load(model, path=None, strict=True):
+    """Load a model saved by ``save``: ``load(path)`` rebuilds it from the architecture the
+    file holds; ``load(model, path)`` loads the weights into ``model`` (strict key and shape
+    checks; also files of weights only, as older versions wrote).  The model's ``meta`` is
+    the input description saved with it ({} when none).  Returns the model, in training
+    mode as a new one is (call ``.eval()`` to predict).
     """
+    if path is None:
+        model, path = None, model
+    path = os.fspath(path)
+    with _open_npz(path, "load") as archive:
+        state = {name: archive[name] for name in archive.files if name != MODEL_KEY}
+        info = json.loads(str(archive[MODEL_KEY][()])) if MODEL_KEY in archive.files else None
+    if model is None:
+        if info is None or info.get("architecture") is None:
+            why = ("saved by an older fastconv" if info is None
+                   else "its model has layers outside fastconv.nn")
+            raise ValueError(f"load: {path} holds weights only ({why}): build the model in "
+                             f"code and call load(model, path)")
+        model = nn.build(info["architecture"])
+    model.load_state_dict(state, strict=strict)
+    model.meta = dict(info.get("meta", {})) if info else {}
+    return model
+
+
+def _apply_key_map(arrays, key_map):
+    """Rename torch's keys: ``key_map`` is a callable (name -> new name, or None to drop) or
+    a dict of whole keys or module prefixes ({"conv1": "0"} renames conv1.weight to 0.weight;
+    the longest prefix wins; a None value drops)."""
+    out = {}
+    for name, value in arrays.items():
+        if callable(key_map):
+            new = key_map(name)
+        elif name in key_map:
+            new = key_map[name]
+        else:
+            new = name
+            prefixes = [p for p in key_map if name.startswith(p + ".")]
+            if prefixes:
+                prefix = max(prefixes, key=len)
+                new = None if key_map[prefix] is None else key_map[prefix] + name[len(prefix):]
+        if new is not None:
+            if new in out:
+                raise KeyError(f"load_torch_state_dict: key_map sends two keys to {new!r}")
+            out[new] = value
+    return out
+
+
+def _state_of(obj, where):
+    """The state dict inside what a .pt file holds: the dict itself, or a checkpoint's
+    "state_dict" / "model_state_dict" / "model" entry."""
+    if isinstance(obj, dict) and obj and all(isinstance(v, np.ndarray) for v in obj.values()):
+        return obj
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                return _state_of(obj[key], where)
+    raise ValueError(f"load_torch_state_dict: {where} holds no state dict (a dict of "
+                     f"tensors, or a checkpoint with 'state_dict' / 'model_state_dict' / "
+                     f"'model'); found {type(obj).__name__}"
+                     + (f" with keys {list(obj)[:8]}" if isinstance(obj, dict) else ""))
+
+
+def load_torch_state_dict(model, path_or_dict, key_map=None, strict=True):
+    """Load a PyTorch state dict of the same architecture into ``model``; returns the model.
+
+    ``path_or_dict`` is ``torch_module.state_dict()`` (tensors are converted with
+    ``.detach().cpu().numpy()``; arrays are taken as they are) or the path of a ``.pt`` /
+    ``.pth`` file written by ``torch.save`` -- read by :func:`read_torch_file`, without torch
+    and without running code from the file.  A checkpoint dict's "state_dict" (or
+    "model_state_dict", "model") entry is used.
+
+    Names: ``key_map`` renames torch's keys first (see ``_apply_key_map``: a dict of keys or
+    module prefixes such as ``{"conv1": "0", "fc1": "7"}``, or a function).  Then, if the
+    names still differ from the model's but there are as many entries and their shapes agree
+    one by one in order, they are matched by order: a torch model with named layers
+    (``conv1``, ``fc1``) whose layers were defined in the order they run loads into the same
+    Sequential.  ``strict``: every model entry must be loaded and no extra key may remain.
+    """
+    if isinstance(path_or_dict, (str, os.PathLike)):
+        where = os.fspath(path_or_dict)
+        try:
+            state = _state_of(read_torch_file(where), where)
+        except pickle.UnpicklingError as exc:
+            raise ValueError(f"load_torch_state_dict: {where}: {exc}") from None
+    elif isinstance(path_or_dict, dict):
+        state = path_or_dict
+    else:
+        raise TypeError(f"load_torch_state_dict: expected a state dict or the path of a .pt "
+                        f"file, got {type(path_or_dict).__name__}")
     arrays = {}
-    for name, value in state_dict.items():
+    for name, value in state.items():
         if hasattr(value, "detach"):
             value = value.detach().cpu().numpy()
         arrays[name] = np.asarray(value)
-    return model.load_state_dict(arrays, strict=strict)
+    if key_map is not None:
+        arrays = _apply_key_map(arrays, key_map)
+    ours = model.state_dict()
+    if set(arrays) != set(ours) and len(arrays) == len(ours) and all(
+            np.shape(a) == b.shape for a, b in zip(arrays.values(), ours.values())):
+        arrays = dict(zip(ours, arrays.values()))
+    try:
+        return model.load_state_dict(arrays, strict=strict)
+    except KeyError as exc:
+        raise KeyError(f"{exc.args[0]}; the names differ and matching by order failed (not "
+                       f"as many entries, or shapes differ): rename with key_map, e.g. "
+                       f"{{'conv1': '0'}}") from None
 
 
 def to_torch_state_dict(model):

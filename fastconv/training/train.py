@@ -25,6 +25,10 @@ __all__ = ["fit", "evaluate", "predict", "train_step", "History", "Progress", "R
 RECIPES = {"adam": dict(lr=3e-3, epochs=2), "sgd": dict(lr=0.1, epochs=2)}
 
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
+# The names of the 10 classes, saved with the model for `fastconv predict`.
+CLASS_NAMES = {"mnist": [str(digit) for digit in range(10)],
+               "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]}
 
 
 def plural(count, noun):
@@ -401,7 +405,8 @@ def run(args, stream=None):
               f"{total:.1f} s in all (data loading included), {rate:.0f} training images/s",
               file=out, flush=True)
     if args.save:
-        models.save(model, args.save)
+        models.save(model, args.save, mean=mean, std=std, input_shape=(1, 28, 28),
+                    classes=CLASS_NAMES[args.dataset])
         print(f"saved the model to {args.save}", file=out, flush=True)
     if args.plot:
         plot(history, model, args.plot, dataset=args.dataset, interrupted=interrupted)

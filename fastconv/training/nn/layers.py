@@ -28,6 +28,10 @@ def _rng(rng):
 class _Cached(Module):
     """A layer whose backward needs the state its last forward kept."""
 
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+
     def _saved(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called without a training-mode "

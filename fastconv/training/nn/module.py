@@ -67,12 +67,17 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call "
                                  f"super().__init__() before assigning {name!r}")
+        if name in self._buffers:          # a buffer stays a buffer, as in torch
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -80,6 +85,15 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, array):
+        """Keep ``array`` (state that is not trained, e.g. BatchNorm's running mean) under
+        ``name``: an attribute, and a ``state_dict`` entry after the parameters of its module,
+        as in torch."""
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
 
     # ---- running ------------------------------------------------------------------------------
 
@@ -107,6 +121,12 @@ class Module:
             for name, param in module._parameters.items():
                 yield (f"{prefix}.{name}" if prefix else name), param
 
+    def named_buffers(self):
+        for prefix, module in self.named_modules():
+            for name, array in module._buffers.items():
+                if array is not None:
+                    yield (f"{prefix}.{name}" if prefix else name), array
+
     def parameters(self):
         return [param for _, param in self.named_parameters()]
 
@@ -124,19 +144,31 @@ class Module:
 
     # ---- state --------------------------------------------------------------------------------
 
+    def _named_state(self):
+        """(name, array) of every parameter and buffer, in torch's state_dict order: each
+        module's parameters, then its buffers, then its children's."""
+        for prefix, module in self.named_modules():
+            dot = prefix + "." if prefix else ""
+            for name, param in module._parameters.items():
+                yield dot + name, param.data
+            for name, array in module._buffers.items():
+                if array is not None:
+                    yield dot + name, array
+
     def state_dict(self):
-        """An OrderedDict name -> copy of the parameter's array."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+        """An OrderedDict name -> copy of each parameter's and buffer's array."""
+        return OrderedDict((name, np.array(value, copy=True))
+                           for name, value in self._named_state())
 
     def load_state_dict(self, state, strict=True):
-        """Copy arrays into the parameters, checking names, shapes and values.
+        """Copy arrays into the parameters and buffers, checking names, shapes and values.
 
         With ``strict`` every parameter must be present and no extra key may be; shapes must
         match in any case.  Arrays are cast to each parameter's dtype (so a float64 or a
         PyTorch-exported dict loads into a float32 model).  Nothing is written unless every
         check passes.
         """
-        params = OrderedDict(self.named_parameters())
+        params = OrderedDict(self._named_state())
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]
         if strict and (missing or unexpected):
@@ -147,15 +179,15 @@ class Module:
             if name not in state:
                 continue
             value = np.asarray(state[name])
-            if value.shape != param.data.shape:
+            if value.shape != param.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape} in the "
-                                 f"state dict but {param.data.shape} in the model")
+                                 f"state dict but {param.shape} in the model")
             if value.dtype.kind not in "fiu":
                 raise TypeError(f"load_state_dict: {name} must be numeric, got dtype "
                                 f"{value.dtype}")
             arrays[name] = value
         for name, value in arrays.items():
-            params[name].data[...] = value
+            params[name][...] = value
         return self
 
     def extra_repr(self):
@@ -172,6 +204,9 @@ class Module:
 class Sequential(Module):
     """Layers run in order; backward runs them in reverse.
 
+    The layers are named "0", "1", ... or, given one dict (``Sequential(OrderedDict(conv1=...,
+    relu=...))``) as in torch, by its keys: the names of the state dict.
+
     Example
     -------
     >>> import numpy as np
@@ -184,28 +219,44 @@ class Sequential(Module):
 
     def __init__(self, *layers):
         super().__init__()
-        for index, layer in enumerate(layers):
+        if len(layers) == 1 and isinstance(layers[0], dict):
+            named = list(layers[0].items())     # torch's Sequential(OrderedDict(name=layer))
+        else:
+            named = [(str(index), layer) for index, layer in enumerate(layers)]
+        for name, layer in named:
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {index} is a {type(layer).__name__}, "
-                                f"not a Module")
-            setattr(self, str(index), layer)
+                raise TypeError(f"{type(self).__name__}: layer {name} is a "
+                                f"{type(layer).__name__}, not a Module")
+            if not isinstance(name, str) or not name or "." in name or hasattr(self, name):
+                raise ValueError(f"{type(self).__name__}: {name!r} cannot name a layer (a "
+                                 f"non-empty string without '.' that is no attribute of "
+                                 f"{type(self).__name__}, nor a name used twice)")
+            setattr(self, name, layer)
+
+    def _named_layers(self):
+        """(name, layer) of the layers forward runs, in order (a subclass may keep other
+        modules beside them)."""
+        return list(self._modules.items())
+
+    def _layers(self):
+        return [layer for _, layer in self._named_layers()]
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._layers())
 
     def __getitem__(self, index):
-        return list(self._modules.values())[index]
+        return self._layers()[index]
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(self._layers())
 
     def forward(self, x):
-        for layer in self._modules.values():
+        for layer in self._layers():
             x = layer(x)
         return x
 
     def backward(self, grad, input_grad=True):
-        layers = list(self._modules.values())
+        layers = self._layers()
         for position in range(len(layers) - 1, -1, -1):
             grad = layers[position].backward(grad, input_grad=input_grad or position > 0)
         return grad

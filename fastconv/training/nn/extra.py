@@ -1,0 +1,286 @@
+"""The layers torchvision's CNNs need beyond the core ones: BatchNorm2d, AdaptiveAvgPool2d,
+ReLU6, LeakyReLU, Identity and the Residual block.
+
+Forward and backward are plain numpy here (elementwise passes and per-channel sums, no BLAS),
+so that ResNet and MobileNet can be expressed, loaded from torch (``from_torch``) and trained
+now; the constructors are torch's, so these internals can move to C ops without changing a
+caller.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ...ops import functional as F
+from .layers import _Cached, _pair
+from .module import Module, Parameter, Sequential
+
+__all__ = ["BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6", "LeakyReLU", "Identity", "Residual"]
+
+
+class BatchNorm2d(_Cached):
+    """Batch normalisation over (N, H, W) per channel, with ``torch.nn.BatchNorm2d``'s
+    arguments, buffers (``running_mean``, ``running_var``, ``num_batches_tracked``) and rules:
+    training normalises by the batch's biased variance and updates the running averages with
+    the unbiased one (``momentum=None``: a cumulative average); eval uses the running averages
+    (or the batch's statistics when ``track_running_stats=False``).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> bn = nn.BatchNorm2d(2)
+    >>> x = np.arange(8, dtype=np.float32).reshape(2, 2, 1, 2)
+    >>> y = bn(x)
+    >>> y[:, 0].ravel().round(3), bn.running_mean.round(3)    # channel 0 is 0 1 4 5
+    (array([-1.213, -0.728,  0.728,  1.213], dtype=float32), array([0.25, 0.45], dtype=float32))
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, *, dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype))
+            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d: x must be (N, {self.num_features}, H, W), got "
+                             f"shape {x.shape}")
+        batch_stats = self.training or not self.track_running_stats
+        if batch_stats:
+            count = x.size // self.num_features
+            if self.training and count < 2:
+                raise ValueError(f"BatchNorm2d: training needs more than 1 value per channel, "
+                                 f"got input shape {x.shape}")
+            mean = x.mean(axis=(0, 2, 3))
+            var = x.var(axis=(0, 2, 3))
+            if self.training and self.track_running_stats:
+                self.num_batches_tracked += 1
+                m = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                     else self.momentum)
+                self.running_mean *= 1 - m
+                self.running_mean += m * mean
+                self.running_var *= 1 - m
+                self.running_var += m * var * (count / max(count - 1, 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = (1.0 / np.sqrt(var.astype(x.dtype) + x.dtype.type(self.eps))).astype(x.dtype)
+        xhat = (x - mean.astype(x.dtype)[:, None, None]) * inv_std[:, None, None]
+        self._cache = (xhat, inv_std, batch_stats)
+        if not self.affine:
+            return xhat
+        return xhat * self.weight.data[:, None, None] + self.bias.data[:, None, None]
+
+    def backward(self, grad, input_grad=True):
+        xhat, inv_std, batch_stats = self._saved()
+        if self.affine:
+            self.weight.accumulate((grad * xhat).sum(axis=(0, 2, 3)))
+            self.bias.accumulate(grad.sum(axis=(0, 2, 3)))
+        if not input_grad:
+            return None
+        scale = inv_std if not self.affine else inv_std * self.weight.data
+        if not batch_stats:                  # constant statistics: an affine map
+            return grad * scale[:, None, None]
+        # The batch's mean and variance depend on x too: subtract the gradient's projection
+        # on them (the mean of grad, and of grad * xhat, per channel).
+        mean_grad = grad.mean(axis=(0, 2, 3))[:, None, None]
+        mean_grad_xhat = (grad * xhat).mean(axis=(0, 2, 3))[:, None, None]
+        return (grad - mean_grad - xhat * mean_grad_xhat) * scale[:, None, None]
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+def _adaptive_bounds(size, out):
+    """torch's adaptive pooling windows: cell i covers [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+class AdaptiveAvgPool2d(_Cached):
+    """Average pooling to a fixed output size (``None`` keeps that input size), with torch's
+    windows; ``AdaptiveAvgPool2d(1)`` is global average pooling.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveAvgPool2d(1)
+    >>> pool(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)).ravel()
+    array([1.5, 5.5], dtype=float32)
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def _out(self, shape):
+        oh, ow = _pair(self.output_size)
+        return (shape[-2] if oh is None else oh), (shape[-1] if ow is None else ow)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"AdaptiveAvgPool2d: x must be (N, C, H, W) or (C, H, W), got "
+                             f"shape {x.shape}")
+        (h, w), (oh, ow) = x.shape[-2:], self._out(x.shape)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be positive, got "
+                             f"{self.output_size!r}")
+        self._cache = x.shape
+        if h % oh == 0 and w % ow == 0:    # equal windows: one reshape and one mean
+            return x.reshape(*x.shape[:-2], oh, h // oh, ow, w // ow).mean(axis=(-3, -1))
+        y = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+        for i, (r0, r1) in enumerate(_adaptive_bounds(h, oh)):
+            for j, (c0, c1) in enumerate(_adaptive_bounds(w, ow)):
+                y[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1))
+        return y
+
+    def backward(self, grad, input_grad=True):
+        shape = self._saved()
+        if not input_grad:
+            return None
+        (h, w), (oh, ow) = shape[-2:], self._out(shape)
+        grad_x = np.zeros(shape, grad.dtype)
+        for i, (r0, r1) in enumerate(_adaptive_bounds(h, oh)):
+            for j, (c0, c1) in enumerate(_adaptive_bounds(w, ow)):
+                grad_x[..., r0:r1, c0:c1] += \
+                    grad[..., i, j, None, None] / grad.dtype.type((r1 - r0) * (c1 - c0))
+        return grad_x
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class ReLU6(_Cached):
+    """min(max(x, 0), 6); backward passes the gradient where 0 < x < 6, as torch's.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.ReLU6()(np.array([-1.0, 3.0, 9.0]))
+    array([0., 3., 6.])
+    """
+
+    def forward(self, x):
+        self._cache = x
+        return np.clip(x, 0, 6)
+
+    def backward(self, grad, input_grad=True):
+        x = self._saved()
+        return np.where((x > 0) & (x < 6), grad, 0).astype(grad.dtype) if input_grad else None
+
+
+class LeakyReLU(_Cached):
+    """x where x > 0, else negative_slope * x; backward likewise, as torch's.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.LeakyReLU(0.1)(np.array([-2.0, 3.0]))
+    array([-0.2,  3. ])
+    """
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self._cache = x
+        return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
+
+    def backward(self, grad, input_grad=True):
+        x = self._saved()
+        if not input_grad:
+            return None
+        return np.where(x > 0, grad, grad * grad.dtype.type(self.negative_slope))
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Identity(Module):
+    """Returns its input (torch.nn.Identity: a placeholder layer)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad, input_grad=True):
+        return grad if input_grad else None
+
+
+class Residual(Sequential):
+    """A residual block: ``activation(layers(x) + shortcut(x))``, the shortcut being the
+    identity when None.
+
+    It is a Sequential of the block's layers (named as in torch when given a dict) with the
+    shortcut kept beside them under torchvision's name ``downsample``, so torchvision's
+    BasicBlock (``conv1 bn1 relu conv2 bn2`` + ``downsample``, then ReLU) has torch's state
+    dict names.  ``activation`` is None or "relu".
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> block = nn.Residual(nn.Conv2d(2, 2, 3, padding=1, rng=0), nn.BatchNorm2d(2),
+    ...                     activation="relu")
+    >>> y = block(np.ones((1, 2, 4, 4), np.float32))
+    >>> block.backward(np.ones_like(y)).shape, list(block.state_dict())[:3]
+    ((1, 2, 4, 4), ['0.weight', '0.bias', '1.weight'])
+    """
+
+    def __init__(self, *layers, shortcut=None, activation=None):
+        super().__init__(*layers)
+        if activation not in (None, "relu"):
+            raise ValueError(f"Residual: activation must be None or 'relu', got "
+                             f"{activation!r}")
+        if shortcut is not None and not isinstance(shortcut, Module):
+            raise TypeError(f"Residual: shortcut must be a Module or None, got "
+                            f"{type(shortcut).__name__}")
+        self.activation = activation
+        self.downsample = shortcut
+        self._cache = None
+
+    @property
+    def shortcut(self):
+        return self.downsample
+
+    def _named_layers(self):
+        return [(name, module) for name, module in self._modules.items()
+                if name != "downsample"]
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        y = super().forward(x) + identity        # a new array: a layer may return x itself
+        if self.activation == "relu":
+            y = F.relu(y)
+            self._cache = y
+        return y
+
+    def backward(self, grad, input_grad=True):
+        if self.activation == "relu":
+            y, self._cache = self._cache, None
+            if y is None:
+                raise RuntimeError("Residual.backward called without a forward before it "
+                                   "(or twice for one forward)")
+            grad = F.relu_backward(grad, y)
+        grad_x = super().backward(grad, input_grad)
+        grad_identity = grad if self.downsample is None else \
+            self.downsample.backward(grad, input_grad)
+        return grad_x + grad_identity if input_grad else None
+
+    def extra_repr(self):
+        return f"activation={self.activation!r}"
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text if self.activation is None else text[:-1] + \
+            f"  (activation): {self.activation!r}\n)"
