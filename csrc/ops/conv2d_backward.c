@@ -1,5 +1,5 @@
 /* conv2d backward: validation, the empty cases, and the typed drivers of
- * conv2d_backward.tmpl.h (which reuse the forward's workspace allocation). */
+ * conv2d_backward.tmpl.h, on the GEMM frame (ops/gemm_frame.tmpl.h). */
 #include <string.h>
 
 #include "common/geometry.h"
@@ -15,16 +15,13 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
     return fc_add_overflows(a, b, &sum) ? INT64_MAX : sum;
 }
 
-/* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 #include "simd/dtype_f32.h"
-#include "ops/conv2d_common.tmpl.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
-#include "ops/conv2d_common.tmpl.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "simd/dtype_end.h"
 
