@@ -47,3 +47,20 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
     return fc_f64_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
                                   grad_weight, grad_bias);
 }
+
+fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                           int grad_input, int grad_weight, int grad_bias,
+                                           int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    *bytes = 0;
+    if (p->n == 0 || p->k == 0) return FC_OK; /* no workspace at all */
+    *bytes = dtype == FC_FLOAT32
+                 ? fc_f32_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
+                                                        grad_bias)
+                 : fc_f64_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
+                                                        grad_bias);
+    return FC_OK;
+}
