@@ -145,6 +145,10 @@ typedef struct FC_FN(conv_bw_plan) {
      * (gi_shared_a), or by each thread per strip */
     int64_t gi_nc, red_tiles, gi_kc, gi_bnc;
     int gi_shared_a;
+    /* on the grid: dcol rows are added as whole runs to padded planes (cg x plane_size per
+     * thread, cropped at the end of the item) when they fit the budget, else as the runs'
+     * parts inside the input: the same additions, one call per row instead of per segment */
+    int gi_pad;
     /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
@@ -244,16 +248,23 @@ static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(co
                                             int threads, int64_t limit, int64_t *min_bytes)
 {
     fc_gemm_plan plan;
-    const fc_status status = FC_FN(gemm_plan)(
-        pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, p->groups * pl->red_tiles, threads, limit,
-        pl->mr * pl->gi_nc, 0, 0, 1, &plan);
-    *min_bytes = plan.min_bytes;
+    const int64_t panels = p->groups * pl->red_tiles, strip = pl->mr * pl->gi_nc;
+    const int64_t pad = fc_mul_saturating(pl->cg, pl->plane_size);
+    pl->gi_pad = pl->gi_direct &&
+                 FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads,
+                                  limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
+                                  &plan) == FC_OK;
+    fc_gemm_plan least;
+    const fc_status status = FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
+                                              threads, limit, strip, 0, 0, 1, &least);
+    *min_bytes = least.min_bytes;
     if (status != FC_OK) return status;
+    if (!pl->gi_pad) plan = least;
     pl->gi_kc = plan.kc;
     pl->gi_bnc = plan.nc;
     pl->gi_shared_a = plan.chunk_panels > 0;
-    pl->gi_scratch = pl->mr * pl->gi_nc + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
-                     (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr);
+    pl->gi_scratch = strip + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
+                     (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr) + (pl->gi_pad ? pad : 0);
     return FC_OK;
 }
 
@@ -337,18 +348,23 @@ static void FC_FN(pack_grid_rows)(const FC_REAL *g_rows, int64_t pixels, int64_t
                                   int64_t wp, int64_t k0, int64_t kc, int64_t q0, int64_t count,
                                   int64_t nr, FC_REAL *dst)
 {
+    const int64_t out_h = pixels / out_w;
     for (int64_t t0 = 0; t0 < count; t0 += nr, dst += kc * nr) {
         const int64_t live = fc_min_i64(nr, count - t0);
         for (int64_t k = 0; k < kc; k++) {
             const FC_REAL *src = g_rows + (k0 + k) * pixels;
             FC_REAL *d = dst + k * nr;
-            int64_t oh = (q0 + t0) / wp, ow = (q0 + t0) % wp;
-            for (int64_t t = 0; t < live; t++) {
-                const int64_t o = oh * out_w + ow;
-                d[t] = ow < out_w && o < pixels ? src[o] : 0;
-                if (++ow == wp) ow = 0, oh++;
+            int64_t oh = (q0 + t0) / wp, ow = (q0 + t0) % wp, t = 0;
+            while (t < live) { /* one grid row at a time: its output columns, then junk */
+                const int64_t n = fc_min_i64(wp - ow, live - t);
+                const int64_t valid = oh < out_h ? fc_max_i64(0, fc_min_i64(out_w - ow, n)) : 0;
+                FC_FN(put_run)(d + t, src + oh * out_w + ow, 1, valid);
+                FC_FN(put_run)(d + t + valid, NULL, 0, n - valid);
+                t += n;
+                ow = 0;
+                oh++;
             }
-            for (int64_t t = live; t < nr; t++) d[t] = 0;
+            for (; t < nr; t++) d[t] = 0;
         }
     }
 }
@@ -358,8 +374,8 @@ typedef struct FC_FN(conv_gi_ctx) {
     const fc_conv2d_params *p;
     const FC_FN(conv_bw_plan) * pl;
     int64_t out_w, grp, pix0, row0;
-    const FC_REAL *g_rows, *weight, *packed_wt;
-    FC_REAL *a_buf, *b_buf, *gx_group;
+    const FC_REAL *g_rows, *gv_rows, *weight, *packed_wt;
+    FC_REAL *a_buf, *b_buf, *gx_group, *gx_pad;
     FC_FN(vadd_ukernel_fn) vadd;
     int64_t b_pix0, b_k0, b_chunk; /* what b_buf holds (b_pix0 -1: nothing) */
 } FC_FN(conv_gi_ctx);
@@ -379,29 +395,44 @@ static const FC_REAL *FC_FN(conv_gi_a)(FC_FN(gemm_block) *blk, int64_t k0, int64
     return it->a_buf;
 }
 
-/* B: grad_output's columns of the block, gi_bnc at a time, packed when first needed and kept
- * while the strips of the block use the same kc block and columns (all of them when B fits
- * whole: one packing per block, as in the forward). */
-static const FC_REAL *FC_FN(conv_gi_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
-                                       int64_t j0, const ptrdiff_t **rows)
+/* B: grad_output's columns of the block, packed when first needed and kept while the strips
+ * of the block use the same kc block (all of them when B fits whole: one packing per block,
+ * as in the forward); gi_bnc columns at a time when B does not fit whole. */
+static void FC_FN(conv_gi_pack)(FC_FN(conv_gi_ctx) *it, int64_t k0, int64_t kc, int64_t c0,
+                                int64_t count)
+{
+    const FC_FN(conv_bw_plan) *pl = it->pl;
+    if (it->b_pix0 == it->pix0 && it->b_k0 == k0 && it->b_chunk == c0) return;
+    if (pl->gi_direct && it->gv_rows) /* grad_weight's shared grid has them: copies */
+        FC_FN(gemm_pack_panels)(it->gv_rows + k0 * pl->vpix + it->pix0 + c0, 1, pl->vpix, count,
+                                kc, pl->nr, it->b_buf);
+    else if (pl->gi_direct)
+        FC_FN(pack_grid_rows)(it->g_rows, pl->pixels, it->out_w, pl->wp, k0, kc, it->pix0 + c0,
+                              count, pl->nr, it->b_buf);
+    else
+        FC_FN(gemm_pack_panels)(it->g_rows + k0 * pl->pixels + it->pix0 + c0, 1, pl->pixels,
+                                count, kc, pl->nr, it->b_buf);
+    it->b_pix0 = it->pix0;
+    it->b_k0 = k0;
+    it->b_chunk = c0;
+}
+
+static void FC_FN(conv_gi_b_whole)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
 {
     FC_FN(conv_gi_ctx) *it = blk->ctx;
-    const FC_FN(conv_bw_plan) *pl = it->pl;
-    const int64_t nr = pl->nr, chunk = j0 / pl->gi_bnc, c0 = chunk * pl->gi_bnc;
+    FC_FN(conv_gi_pack)(it, k0, kc, 0, blk->cols);
+    blk->b = it->b_buf;
+    blk->b_step = kc * it->pl->nr;
+}
+
+static const FC_REAL *FC_FN(conv_gi_b_part)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                            int64_t j0, const ptrdiff_t **rows)
+{
+    FC_FN(conv_gi_ctx) *it = blk->ctx;
+    const int64_t c0 = j0 / it->pl->gi_bnc * it->pl->gi_bnc;
     (void)rows;
-    if (it->b_pix0 != it->pix0 || it->b_k0 != k0 || it->b_chunk != chunk) {
-        const int64_t count = fc_min_i64(pl->gi_bnc, blk->cols - c0);
-        if (pl->gi_direct)
-            FC_FN(pack_grid_rows)(it->g_rows, pl->pixels, it->out_w, pl->wp, k0, kc,
-                                  it->pix0 + c0, count, nr, it->b_buf);
-        else
-            FC_FN(gemm_pack_panels)(it->g_rows + k0 * pl->pixels + it->pix0 + c0, 1,
-                                    pl->pixels, count, kc, nr, it->b_buf);
-        it->b_pix0 = it->pix0;
-        it->b_k0 = k0;
-        it->b_chunk = chunk;
-    }
-    return it->b_buf + ((j0 - c0) / nr) * kc * nr;
+    FC_FN(conv_gi_pack)(it, k0, kc, c0, fc_min_i64(it->pl->gi_bnc, blk->cols - c0));
+    return it->b_buf + ((j0 - c0) / it->pl->nr) * kc * it->pl->nr;
 }
 
 /* The epilogue: the strip of dcol added into the input planes, while it is in L1. */
@@ -420,9 +451,13 @@ static void FC_FN(conv_gi_store)(FC_FN(gemm_block) *blk)
     const int64_t taps = p->r * p->s, wp = pl->wp;
     for (int64_t i = 0; i < blk->rows; i++) {
         const int64_t idx = it->row0 + i, r = (idx % taps) / p->s, s = idx % p->s;
-        FC_REAL *plane = it->gx_group + (idx / taps) * p->h * p->w;
         const FC_REAL *src = blk->c + i * blk->ldc;
         const int64_t at = it->pix0 + r * p->dilation_h * wp + s * p->dilation_w;
+        if (it->gx_pad) {
+            it->vadd((size_t)blk->cols, src, it->gx_pad + (idx / taps) * pl->plane_size + at);
+            continue;
+        }
+        FC_REAL *plane = it->gx_group + (idx / taps) * p->h * p->w;
         int64_t ph = at / wp, pw = at % wp;
         for (int64_t j = 0; j < blk->cols; ph++, pw = 0) {
             const int64_t n = fc_min_i64(wp - pw, blk->cols - j), ih = ph - p->pad_top;
@@ -446,12 +481,14 @@ static void FC_FN(conv_gi_store)(FC_FN(gemm_block) *blk)
 static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_FN(conv_bw_plan) * pl,
                                         const FC_FN(gemm_config) * cfg, const FC_REAL *g,
-                                        const FC_REAL *weight, const FC_REAL *packed_wt,
-                                        int64_t n, int64_t grp, FC_REAL *gx, FC_REAL *scratch)
+                                        const FC_REAL *gv, const FC_REAL *weight,
+                                        const FC_REAL *packed_wt, int64_t n, int64_t grp,
+                                        FC_REAL *gx, FC_REAL *scratch)
 {
     const int64_t mr = pl->mr, nc = pl->gi_nc, plane = p->h * p->w;
     FC_FN(conv_gi_ctx) it = {p, pl, out_w, grp};
     it.g_rows = g + (n * p->k + grp * pl->kg) * pl->pixels;
+    it.gv_rows = gv ? gv + (n * p->k + grp * pl->kg) * pl->vpix : NULL;
     it.weight = weight;
     it.packed_wt = packed_wt;
     it.gx_group = gx + (n * p->c + grp * pl->cg) * plane;
@@ -459,12 +496,17 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     FC_REAL *dcol = scratch, *edge = dcol + mr * nc;
     it.b_buf = edge + mr * pl->nr;
     it.a_buf = it.b_buf + pl->gi_kc * pl->gi_bnc;
+    it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_kc * mr) : NULL;
     it.b_pix0 = -1;
-    for (int64_t i = 0; i < pl->cg * plane; i++) it.gx_group[i] = 0;
+    memset(it.gx_pad ? it.gx_pad : it.gx_group, 0,
+           (size_t)(pl->cg * (it.gx_pad ? pl->plane_size : plane)) * sizeof(FC_REAL));
     const int64_t columns = pl->gi_direct ? pl->vpix : pl->pixels;
     FC_FN(gemm_block) blk = {cfg, pl->kg, pl->gi_kc, 1};
     blk.a_panels = FC_FN(conv_gi_a);
-    blk.b_panel = FC_FN(conv_gi_b);
+    if (pl->gi_bnc >= nc) /* B of a whole block at once */
+        blk.b_pack = FC_FN(conv_gi_b_whole);
+    else
+        blk.b_panel = FC_FN(conv_gi_b_part);
     blk.c = dcol;
     blk.ldc = nc;
     blk.c_padded = 1;
@@ -478,6 +520,14 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
             FC_FN(gemm_run_block)(&blk);
         }
     }
+    if (it.gx_pad) /* the input's part of the padded planes */
+        for (int64_t c = 0; c < pl->cg; c++)
+            for (int64_t ih = 0; ih < p->h; ih++) {
+                FC_FN(put_run)(it.gx_group + c * plane + ih * p->w,
+                               it.gx_pad + c * pl->plane_size + (ih + p->pad_top) * pl->wp +
+                                   p->pad_left,
+                               1, p->w);
+            }
 }
 
 /* Every NT tile of one item adds the lane sums of kc pixels: k_tiles x MR grad_output rows at
@@ -720,7 +770,7 @@ static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
         FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->x, job->gv, job->xp,
                                   job->finite, begin, end);
     } else if (task < job->gi_items) {
-        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g, job->weight,
+        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g, job->gv, job->weight,
                                     job->packed_wt, task / p->groups, task % p->groups, job->gx,
                                     job->scratch + t * job->per_thread);
     } else if ((task -= job->gi_items) < job->gw_items) {

@@ -92,29 +92,6 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     return FC_OK;
 }
 
-/* n values from src[0], src[stride], ... (or zeros when src is NULL) to dst. */
-static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stride, int64_t n)
-{
-    if (!src)
-        for (int64_t i = 0; i < n; i++) dst[i] = 0;
-    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 64)
-        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's wide moves */
-    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 16) {
-        /* short runs: 16-byte moves, the last one overlapping; no loop tail, no call */
-        const int64_t per = 16 / (int64_t)sizeof(FC_REAL);
-        int64_t i = 0;
-        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 16);
-        if (i < n) memcpy(dst + n - per, src + n - per, 16);
-    } else if (stride == 1)
-        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
-    else if (stride == 2) /* a constant stride lets the compiler gather with shuffles */
-        for (int64_t i = 0; i < n; i++) dst[i] = src[2 * i];
-    else if (stride == 4)
-        for (int64_t i = 0; i < n; i++) dst[i] = src[4 * i];
-    else
-        for (int64_t i = 0; i < n; i++) dst[i] = src[i * stride];
-}
-
 /* A B panel is NR-wide sub-panels of kc x NR values: one reduction row of it is written as
  * runs that each stay inside one output row (of the image) and one sub-panel.  `dst` and
  * `room` (columns left in the current sub-panel) walk the row; `step` = kc * NR jumps to the
@@ -299,15 +276,8 @@ static void FC_FN(gemm_item_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t 
     const FC_FN(gemm_job) *job = it->job;
     FC_FN(pack_im2col_panel)(job->p, job->out_w, it->x_group, k0, kc, it->pix0, blk->cols,
                              job->nr, it->b_panel);
-}
-
-static const FC_REAL *FC_FN(gemm_item_b_packed)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
-                                                int64_t j0, const ptrdiff_t **rows)
-{
-    const FC_FN(gemm_item_ctx) *it = blk->ctx;
-    (void)k0;
-    (void)rows;
-    return it->b_panel + (j0 / it->job->nr) * kc * it->job->nr;
+    blk->b = it->b_panel;
+    blk->b_step = kc * job->nr;
 }
 
 /* B on the grid: read in place, also by a last tile whose junk columns stay inside what is
@@ -401,7 +371,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
                              fc_min_i64(mt_end * mr, kg) - mt_begin * mr, cols};
     blk.a_panels = FC_FN(gemm_item_a);
     blk.b_pack = grid.on ? NULL : FC_FN(gemm_item_pack_b);
-    blk.b_panel = grid.on ? FC_FN(gemm_item_b_grid) : FC_FN(gemm_item_b_packed);
+    blk.b_panel = grid.on ? FC_FN(gemm_item_b_grid) : NULL;
     if (job->c_len > 0) { /* whole tiles on the block's grid-shaped C, scattered at the end */
         blk.c = it.c_grid;
         blk.ldc = job->nc;

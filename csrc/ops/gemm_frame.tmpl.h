@@ -6,19 +6,25 @@
  *
  * through this file; the drivers only say where A, B and C are.
  *  - plan (gemm_plan): kc (reduction block), nc (B columns) and how many A panels are packed at
- *    once, within threads x max_workspace_bytes, with the least budget that would do
- *    (FC_ERR_WORKSPACE_TOO_SMALL below it).  The drivers turn the plan into tasks of
- *    common/parallel.h: a phase packs the shared operands (A panels, a shared B), the next
- *    computes the items (a block of C each, over the whole reduction).
- *  - packers (gemm_pack_panels): a strided matrix as kc x W panels, W = MR (A) or NR (B).
- *    Weight panels, transposed weights, G's columns and linear's operands are all strided
- *    matrices; the im2col and virtual-grid B panels of conv2d live with the conv drivers.
+ *    once (or, a_private, A packed per thread), within threads x max_workspace_bytes, with the
+ *    least budget that would do (FC_ERR_WORKSPACE_TOO_SMALL below it).  The drivers turn the
+ *    plan into tasks of common/parallel.h: a phase packs the shared operands (A panels, a
+ *    shared B, a shared grid), the next computes the items (blocks of C, whole reductions).
+ *    linear keeps its own split of C into tasks (rows x columns, a shared B under a fixed
+ *    budget, ops/linear.tmpl.h): it has no max_workspace_bytes to honour.
+ *  - packers (gemm_pack_panels, put_run): a strided matrix as kc x W panels, W = MR (A) or NR
+ *    (B).  Weight panels, transposed weights, G's columns and linear's operands are all
+ *    strided matrices; the im2col and virtual-grid B panels of conv2d live with the conv
+ *    drivers, on put_run.
  *  - the block (gemm_block, gemm_run_block): one block of C (m_panels A panels x `cols`
  *    columns) over the whole reduction, kc at a time: A's panels of the kc block, B packed for
- *    the block (b_pack) and then one kc x NR sub-panel at a time (b_panel: packed, or rows read
- *    in place by the microkernel's "rows" twin), every MR x NR tile, partial tiles of an
- *    unpadded C through an MR x NR scratch, and after the last kc block the driver's store
- *    (grid scatter, C^T, col2im).
+ *    the block (b_pack, then b + b_step per sub-panel) or one kc x NR sub-panel at a time
+ *    (b_panel: packed, or rows read in place by the microkernel's "rows" twin), every MR x NR
+ *    tile, partial tiles of an unpadded C through an MR x NR scratch, and after the last kc
+ *    block the driver's store (grid scatter, C^T, col2im).
+ *  - a second microkernel kind, the NT "lanes" kernel of conv2d's backward-weight (sums of
+ *    rows contiguous in both operands), runs in its driver on the frame's plan-and-tasks
+ *    pattern with a budget of its own; its tiles are not MR x NR blocks of a packed GEMM.
  *  - the epilogue inside the microkernel: the row start values (a bias as `init`), C's own
  *    values (a bias along columns written first), and ReLU on the last kc block -- decided in
  *    ONE place, gemm_block_flags.
@@ -215,6 +221,30 @@ static inline void FC_FN(gemm_pack_panels)(const FC_REAL *src, int64_t t_stride,
                                fc_min_i64(w, count - t0), kc, w, dst);
 }
 
+/* n values from src[0], src[stride], ... (or zeros when src is NULL) to dst: the runs of the
+ * packers of B (im2col panels, G on the virtual grid), mostly short. */
+static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stride, int64_t n)
+{
+    if (!src)
+        for (int64_t i = 0; i < n; i++) dst[i] = 0;
+    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 64)
+        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's wide moves */
+    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 16) {
+        /* short runs: 16-byte moves, the last one overlapping; no loop tail, no call */
+        const int64_t per = 16 / (int64_t)sizeof(FC_REAL);
+        int64_t i = 0;
+        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 16);
+        if (i < n) memcpy(dst + n - per, src + n - per, 16);
+    } else if (stride == 1)
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+    else if (stride == 2) /* a constant stride lets the compiler gather with shuffles */
+        for (int64_t i = 0; i < n; i++) dst[i] = src[2 * i];
+    else if (stride == 4)
+        for (int64_t i = 0; i < n; i++) dst[i] = src[4 * i];
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = src[i * stride];
+}
+
 /* ---- one block of C ----------------------------------------------------------------------- */
 
 /* What the microkernel does besides the products: each row starts from init[i] (a bias along
@@ -234,10 +264,13 @@ struct FC_FN(gemm_block) {
     /* A: the kc x MR panels of reduction rows [k0, k0 + kc), panel ip at *a + ip * *a_step */
     const FC_REAL *(*a_panels)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
                                int64_t *a_step);
-    /* B, once per kc block (NULL: nothing to do): pack what the sub-panels need */
+    /* B, once per kc block (NULL: nothing to do): pack what the sub-panels need, and when
+     * they are all packed, say where: sub-panel j0 / NR at b + (j0 / NR) * b_step */
     void (*b_pack)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc);
-    /* B's sub-panel of columns [j0, j0 + NR): kc x NR packed values (*rows left NULL), or B
-     * read in place: row p at the result + (*rows)[p] */
+    const FC_REAL *b;
+    int64_t b_step;
+    /* otherwise (NULL b_panel: b and b_step), B's sub-panel of columns [j0, j0 + NR): kc x NR
+     * packed values (*rows left NULL), or B read in place: row p at the result + (*rows)[p] */
     const FC_REAL *(*b_panel)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc, int64_t j0,
                               const ptrdiff_t **rows);
     /* C: tile (ip, j0) at c + ip * MR * ldc + j0.  c_padded: every tile lies in C (a scratch
@@ -282,22 +315,28 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
                                             const FC_REAL *init, unsigned flags)
 {
     const FC_FN(gemm_config) *cfg = blk->cfg;
-    const int64_t mr = cfg->mr, nr = cfg->nr, ldc = blk->ldc;
-    for (int64_t j0 = 0; j0 < blk->cols; j0 += nr) {
-        const int64_t width = fc_min_i64(nr, blk->cols - j0);
+    /* the block's fields in locals: the callbacks and the microkernel's stores could alias
+     * *blk for all the compiler knows (b_panel must not change them) */
+    const int64_t mr = cfg->mr, nr = cfg->nr, ldc = blk->ldc, cols = blk->cols;
+    const int64_t m_panels = blk->m_panels, c_rows = blk->rows, b_step = blk->b_step;
+    const int padded = blk->c_padded;
+    const FC_REAL *packed_b = blk->b;
+    FC_REAL *c_block = blk->c, *edge = blk->edge;
+    for (int64_t j0 = 0; j0 < cols; j0 += nr) {
+        const int64_t width = fc_min_i64(nr, cols - j0);
         const ptrdiff_t *b_rows = NULL;
-        const FC_REAL *b = blk->b_panel(blk, k0, kc, j0, &b_rows);
-        for (int64_t ip = 0; ip < blk->m_panels; ip++) {
-            const int64_t rows = fc_min_i64(mr, blk->rows - ip * mr);
+        const FC_REAL *b = blk->b_panel ? blk->b_panel(blk, k0, kc, j0, &b_rows)
+                                        : packed_b + (j0 / nr) * b_step;
+        for (int64_t ip = 0; ip < m_panels; ip++) {
+            const int64_t rows = fc_min_i64(mr, c_rows - ip * mr);
             const FC_REAL *a_ip = a + ip * a_step, *init_ip = init ? init + ip * mr : NULL;
-            FC_REAL *c = blk->c + ip * mr * ldc + j0;
-            if (blk->c_padded || (rows == mr && width == nr)) {
+            FC_REAL *c = c_block + ip * mr * ldc + j0;
+            if (padded || (rows == mr && width == nr)) {
                 FC_FN(gemm_tile)(cfg, kc, a_ip, b, b_rows, c, ldc, init_ip, flags);
                 continue;
             }
             /* Edge of C: run the full tile on scratch, keep the valid part.  Stale values
              * outside it are never stored to C. */
-            FC_REAL *edge = blk->edge;
             if (flags & FC_GEMM_ACCUMULATE)
                 for (int64_t i = 0; i < rows; i++)
                     for (int64_t j = 0; j < width; j++) edge[i * nr + j] = c[i * ldc + j];

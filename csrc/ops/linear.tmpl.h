@@ -168,25 +168,21 @@ static const FC_REAL *FC_FN(lin_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t k
     return lb->a_buf;
 }
 
-/* B packed by the task, per kc block (when there is no shared copy). */
-static void FC_FN(lin_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
-{
-    const FC_FN(lin_block) *lb = blk->ctx;
-    const FC_FN(lin_gemm) *g = lb->g;
-    FC_FN(gemm_pack_panels)(g->b + k0 * g->b_rs + lb->j0 * g->b_cs, g->b_cs, g->b_rs, blk->cols,
-                            kc, blk->cfg->nr, lb->b_buf);
-}
-
-static const FC_REAL *FC_FN(lin_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc, int64_t j0,
-                                   const ptrdiff_t **rows)
+/* B per kc block: packed by the task, or the shared copy's rows (column panel jp is k x NR). */
+static void FC_FN(lin_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
 {
     const FC_FN(lin_block) *lb = blk->ctx;
     const FC_FN(lin_gemm) *g = lb->g;
     const int64_t nr = blk->cfg->nr;
-    (void)rows;
-    if (g->pack_tasks) /* the shared copy: column panel jp is k x NR */
-        return g->b_shared + (lb->np0 + j0 / nr) * g->k * nr + k0 * nr;
-    return lb->b_buf + (j0 / nr) * kc * nr;
+    if (g->pack_tasks) {
+        blk->b = g->b_shared + lb->np0 * g->k * nr + k0 * nr;
+        blk->b_step = g->k * nr;
+        return;
+    }
+    FC_FN(gemm_pack_panels)(g->b + k0 * g->b_rs + lb->j0 * g->b_cs, g->b_cs, g->b_rs, blk->cols,
+                            kc, nr, lb->b_buf);
+    blk->b = lb->b_buf;
+    blk->b_step = kc * nr;
 }
 
 /* The epilogue of a C stored transposed: the block, computed whole in scratch, to C. */
@@ -223,8 +219,7 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
     FC_FN(lin_block) lb = {g, i0, j0, np0, a_buf, b_buf};
     FC_FN(gemm_block) blk = {cfg, g->k, g->kc, m_panels, rows, cols};
     blk.a_panels = FC_FN(lin_a);
-    blk.b_pack = g->pack_tasks ? NULL : FC_FN(lin_pack_b);
-    blk.b_panel = FC_FN(lin_b);
+    blk.b_pack = FC_FN(lin_b);
     blk.ctx = &lb;
     if (g->c_cs == 1) {
         blk.c = g->c + i0 * g->c_rs + j0;
