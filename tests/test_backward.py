@@ -1,6 +1,8 @@
 """Backward passes: conv2d, max/avg pooling and ReLU against the float64 oracle, the C reference
 twins, finite differences, the adjoint identities, torch.autograd and thread counts."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -749,3 +751,109 @@ def test_conv2d_backward_huge_dilation_and_padding_with_a_small_output(module):
     assert_exact(gx, np.zeros_like(x))
     assert_exact(gw, np.zeros_like(w))
     assert_exact(gb, np.array([10.0]))
+
+
+# --- conv2d_backward: max_workspace_bytes ---------------------------------------------------
+
+WORKSPACE_CASES = [
+    pytest.param(dict(x=(2, 6, 14, 14), w=(16, 6, 5, 5)), id="lenet_c2-grid"),
+    pytest.param(dict(x=(1, 24, 12, 12), w=(20, 24, 3, 3), padding=1), id="3x3-pad-grid"),
+    pytest.param(dict(x=(2, 16, 11, 13), w=(24, 16, 3, 3), stride=2, padding=1), id="stride2"),
+    pytest.param(dict(x=(2, 8, 13, 11), w=(12, 4, 3, 2), stride=(1, 2), padding=(2, 0),
+                      dilation=(2, 1), groups=2), id="groups-dilation-strided"),
+    pytest.param(dict(x=(3, 12, 9, 9), w=(12, 4, 3, 3), padding=1, dilation=3, groups=3),
+                 id="groups-dilated-grid"),
+]
+WORKSPACE_MASKS = [(True, True, True), (True, False, False), (False, True, False),
+                   (False, True, True)]
+
+
+def _backward_problem(case, dtype):
+    """Real-valued x, weight and grad_output (so that any reordered sum shows in the bits)."""
+    rng = np.random.default_rng(15)
+    kwargs = {k: v for k, v in case.items() if k not in ("x", "w")}
+    x = rng.standard_normal(case["x"]).astype(dtype)
+    w = rng.standard_normal(case["w"]).astype(dtype)
+    g = rng.standard_normal(fastconv.conv2d(x, w, **kwargs).shape).astype(dtype)
+    return g, x, w, kwargs
+
+
+def _backward_minimum(g, x, w, **kwargs):
+    """The minimum conv2d_backward reports for a limit of 1 byte."""
+    with pytest.raises(ValueError, match=r"conv2d_backward: max_workspace_bytes=1 is below the "
+                                         r"(\d+) bytes per thread") as info:
+        fastconv.conv2d_backward(g, x, w, max_workspace_bytes=1, **kwargs)
+    return int(re.search(r"below the (\d+) bytes", str(info.value)).group(1))
+
+
+@pytest.mark.parametrize("mask", WORKSPACE_MASKS, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", WORKSPACE_CASES)
+def test_conv2d_backward_small_workspace_limits_give_the_same_bits(restore_threads, case, dtype,
+                                                                   mask):
+    """From the minimum (grad_input: W^T packed per strip, 1-deep B sub-panels; grad_weight:
+    one k tile per item, each item building its own virtual grid) up to the default, every
+    limit gives the default's bits, on 1 and 2 threads; one byte less raises, naming it."""
+    g, x, w, kwargs = _backward_problem(case, dtype)
+    kwargs["output_mask"] = mask
+    default = fastconv.conv2d_backward(g, x, w, **kwargs)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        least = _backward_minimum(g, x, w, **kwargs)
+        for limit in (least, least + 1, 2 * least, 5 * least, 40 * least):
+            for got, want in zip(fastconv.conv2d_backward(g, x, w, max_workspace_bytes=limit,
+                                                          **kwargs), default):
+                if want is None:
+                    assert got is None
+                else:
+                    assert_exact(got, want)
+        with pytest.raises(ValueError, match=f"below the {least} bytes"):
+            fastconv.conv2d_backward(g, x, w, max_workspace_bytes=least - 1, **kwargs)
+
+
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-5, ValueError), (2**63, ValueError),
+                                         (1.5, TypeError), ("1024", TypeError),
+                                         (True, TypeError)])
+def test_conv2d_backward_max_workspace_bytes_must_be_a_positive_int(value, error):
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    with pytest.raises(error, match=r"conv2d_backward: max_workspace_bytes must be a positive "
+                                    r"int"):
+        fastconv.conv2d_backward(np.ones((1, 3, 3, 3), np.float32), x, w,
+                                 max_workspace_bytes=value)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_backward"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_gemm_workspace_stays_within_max_workspace_bytes(restore_threads, op, stride):
+    """The blocks an op frees (what the output cache then holds, blocks of 64 KiB and more) stay
+    within threads x max_workspace_bytes, forward and backward; the default takes more, so
+    the limit is what bounds them."""
+    fastconv.set_num_threads(2)
+    rng = np.random.default_rng(16)
+    # 256 filters of 64 x 3 x 3: the packed weights alone (590 KB) exceed 2 x 256 KiB on every
+    # ISA's default blocking
+    x = rng.standard_normal((2, 64, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((256, 64, 3, 3)).astype(np.float32)
+    g = rng.standard_normal(fastconv.conv2d(x, w, stride=stride, padding=1).shape)
+    g = g.astype(np.float32)
+
+    def run(limit):
+        if op == "conv2d":
+            return (fastconv.conv2d(x, w, stride=stride, padding=1, algorithm="im2col",
+                                    max_workspace_bytes=limit),)
+        return fastconv.conv2d_backward(g, x, w, stride=stride, padding=1,
+                                        max_workspace_bytes=limit)
+
+    fastconv.empty_cache()
+    default = run(None)
+    held_default = fastconv.empty_cache()
+    assert held_default > 2 * (256 << 10)
+    for limit in (256 << 10, 512 << 10, 1 << 20):
+        got = run(limit)
+        held = fastconv.empty_cache()  # (the outputs are alive: workspace only)
+        assert 0 < held <= 2 * limit, (limit, held)
+        for a, b in zip(got, default):
+            assert_exact(a, b)
+        del got, a, b
+        fastconv.empty_cache()

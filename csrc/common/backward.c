@@ -9,6 +9,7 @@ fc_status fc_validate_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
 {
     FC_RETURN_IF_ERROR(fc_validate_conv2d(p, out_h, out_w));
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
     if ((grad_input && !weight) || (grad_weight && !x) ||
         (!grad_output && (grad_input || grad_weight || grad_bias)))
         return FC_ERR_INVALID_ARGUMENT;

@@ -108,8 +108,10 @@ typedef struct fc_conv2d_params {
     int64_t dilation_h, dilation_w; /* >= 1 */
     int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
     int64_t groups;              /* >= 1, divides c and k */
-    /* Forward only: workspace bytes per thread the GEMM drivers (im2col, pointwise) may
-     * allocate, >= 0; 0 means the default, 16 MiB.  fc_conv2d_min_workspace tells the least. */
+    /* Workspace bytes per thread the GEMM drivers may allocate (forward: im2col, pointwise;
+     * backward: grad_input and grad_weight), >= 0; 0 means the default, 16 MiB.
+     * fc_conv2d_min_workspace / fc_conv2d_backward_min_workspace tell the least.  A smaller
+     * budget may be slower, never changes a result. */
     int64_t max_workspace_bytes;
 } fc_conv2d_params;
 
@@ -163,6 +165,11 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
                              void *grad_weight, void *grad_bias);
+/* The least max_workspace_bytes fc_conv2d_backward accepts for these parameters and the
+ * requested gradients (non-zero flags) with the current thread setting. */
+fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                           int grad_input, int grad_weight, int grad_bias,
+                                           int64_t *bytes);
 fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                  int64_t out_w, fc_dtype dtype, const void *grad_output,
                                  const int64_t *indices, void *grad_input);

@@ -8,6 +8,7 @@
 #include "dispatch.h"
 
 #include "simd/dtype_f32.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
@@ -15,6 +16,7 @@
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_common.tmpl.h"
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"

@@ -1,5 +1,5 @@
 /* conv2d backward: validation, the empty cases, and the typed drivers of
- * conv2d_backward.tmpl.h (which reuse the forward's workspace allocation). */
+ * conv2d_backward.tmpl.h, on the GEMM frame (ops/gemm_frame.tmpl.h). */
 #include <string.h>
 
 #include "common/geometry.h"
@@ -15,16 +15,13 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
     return fc_add_overflows(a, b, &sum) ? INT64_MAX : sum;
 }
 
-/* conv2d_common.tmpl.h also brings the forward's weight-panel packing, unused here */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 #include "simd/dtype_f32.h"
-#include "ops/conv2d_common.tmpl.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
-#include "ops/conv2d_common.tmpl.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "simd/dtype_end.h"
 
@@ -49,4 +46,21 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
                                       grad_weight, grad_bias);
     return fc_f64_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
                                   grad_weight, grad_bias);
+}
+
+fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                           int grad_input, int grad_weight, int grad_bias,
+                                           int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    *bytes = 0;
+    if (p->n == 0 || p->k == 0) return FC_OK; /* no workspace at all */
+    *bytes = dtype == FC_FLOAT32
+                 ? fc_f32_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
+                                                        grad_bias)
+                 : fc_f64_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
+                                                        grad_bias);
+    return FC_OK;
 }

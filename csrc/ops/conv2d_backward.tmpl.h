@@ -1,21 +1,31 @@
-/* conv2d backward drivers for one dtype (instantiated by conv2d_backward.c, after
- * conv2d_common.tmpl.h whose workspace allocation they share).
+/* conv2d backward drivers for one dtype (instantiated by conv2d_backward.c, after the GEMM
+ * frame, ops/gemm_frame.tmpl.h, whose plan, packers, macro-kernel and workspace allocation
+ * they use).
  *
  * Per group g, with G_g = grad_output (Kg x PQ) of one image and col_g its im2col matrix
  * (red x PQ, red = Cg * R * S):
  *   grad_weight_g (Kg x red) = sum over images of G_g * col_g^T
  *   grad_input: dcol_g (red x PQ) = W_g^T * G_g, then col2im adds dcol back into the planes
  *   grad_bias[k] = sum over images and pixels of G[k]
- * grad_input runs on the forward's GEMM microkernel (packed panels); grad_weight on the NT GEMM
- * microkernel, whose operands both have the pixels contiguous, so nothing is transposed.
+ * grad_input is a block of the frame per (block of pixels, strip of MR rows of dcol): A = W^T
+ * (transposed weight panels), B = G's columns (a strided matrix, or G on the virtual grid),
+ * C = a dcol strip in scratch, the epilogue col2im (or the grid's runs).  grad_weight runs on
+ * the NT GEMM microkernel (the frame's second kind: lane sums), whose operands both have the
+ * pixels contiguous, so nothing is transposed, with the frame's tasks and a budget of its own
+ * (conv_bw_weight_budget).
  *
  * Stride 1 (the common case) needs no im2col at all: on a "virtual grid" of out_h rows of the
  * padded width wp, where grad_output is zero past column out_w, the im2col row of tap (c, r, s)
  * is the padded plane of channel c read from offset r * dilation_h * wp + s * dilation_w, and
  * col2im of a dcol row is one contiguous run added at that offset.  The extra columns cost
  * (wp / out_w - 1) more multiply-adds.  Other strides pack im2col rows per block of pixels and
- * run col2im row segment by row segment.  No im2col matrix is ever built; all workspace is per
- * thread and bounded. */
+ * run col2im row segment by row segment.  No im2col matrix is ever built.
+ *
+ * Workspace: everything fits threads x max_workspace_bytes (fc_conv2d_params); a smaller
+ * budget packs W^T per strip instead of once, B shallower and narrower, fewer k tiles per
+ * grad_weight item, and each grad_weight item's own grid instead of the batch's shared one.
+ * The order of every sum is fixed by the shape and the ISA's tiles (blocks of pixels, lanes,
+ * chunks of images), never by the budget, the thread count or the schedule. */
 
 /* grad_bias[k] for k in [k_begin, k_end): LANES partial sums, lane j taking the pixels
  * i = j (mod LANES) of every image in order, then a fixed pairwise tree.  A single running sum
@@ -38,22 +48,6 @@ static void FC_FN(conv_grad_bias)(int64_t images, int64_t filters, int64_t pixel
         for (int width = LANES / 2; width > 0; width /= 2)
             for (int j = 0; j < width; j++) acc[j] += acc[j + width];
         gb[k] = acc[0];
-    }
-}
-
-/* The microkernel's A panel of a strided matrix M (element (i, q) at m[i * rs + q * cs]):
- * panel[q * mr + i] = M[i][q] for q < kc, zero for rows i >= rows. */
-static void FC_FN(pack_a)(const FC_REAL *m, int64_t rs, int64_t cs, int64_t rows, int64_t mr,
-                          int64_t kc, FC_REAL *panel)
-{
-    for (int64_t i = 0; i < mr; i++) {
-        FC_REAL *dst = panel + i;
-        if (i >= rows) {
-            for (int64_t q = 0; q < kc; q++) dst[q * mr] = 0;
-            continue;
-        }
-        const FC_REAL *src = m + i * rs;
-        for (int64_t q = 0; q < kc; q++) dst[q * mr] = src[q * cs];
     }
 }
 
@@ -145,20 +139,34 @@ static void FC_FN(col2im_add)(const fc_conv2d_params *p, int64_t out_w, const FC
 typedef struct FC_FN(conv_bw_plan) {
     int64_t cg, kg, red, pixels;
     int64_t mr, nr;
-    /* grad_input: nc pixels per block, rb reduction rows of dcol per block */
-    int64_t gi_nc, red_tiles;
+    /* grad_input: blocks of gi_nc pixels (virtual ones on the grid), the order col2im adds
+     * in, fixed by the shape and the tile; within max_workspace_bytes (conv_bw_budget) B is
+     * packed gi_kc deep, gi_bnc columns at a time, and W^T is packed once, shared
+     * (gi_shared_a), or by each thread per strip */
+    int64_t gi_nc, red_tiles, gi_kc, gi_bnc;
+    int gi_shared_a;
+    /* on the grid: dcol rows are added as whole runs to padded planes (cg x plane_size per
+     * thread, cropped at the end of the item) when they fit the budget, else as the runs'
+     * parts inside the input: the same additions, one call per row instead of per segment */
+    int gi_pad;
     /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
     int64_t gw_kc, gw_cols, gw_col_blocks, k_tiles;
+    /* within max_workspace_bytes (conv_bw_weight_budget): gw_kb k tiles per item (gw_k_blocks
+     * items per column block), and the grid built by each item for each block of pixels
+     * (gw_private: gw_nch planes' runs of gw_span values, per image of a chunk) when the
+     * shared one does not fit.  None of it changes a sum. */
+    int64_t gw_kb, gw_k_blocks, gw_nch, gw_span;
+    int gw_private;
     /* the virtual grid (stride 1), built once per call in shared buffers: row stride wp of the
      * padded plane, plane_size per channel (with slack for the last tap's overrun), vpix
      * virtual pixels (out_h rows of wp, rounded up to the lanes); gv_rows rows of grad_output
      * (with slack for the last NT tile) and xp_size values of padded input planes */
     int shared;
     int64_t wp, plane_size, vpix, gv_rows, xp_size, gw_images;
-    /* grad_input on the virtual grid (finite weights): the block's dcol rows are added to
-     * padded gradient planes as whole runs, then the planes are cropped */
+    /* grad_input on the virtual grid (finite weights): B holds grad_output on the grid (zero
+     * in the junk columns) and each dcol row is added to the planes as runs */
     int gi_direct;
     int64_t gi_scratch, gw_scratch;
 } FC_FN(conv_bw_plan);
@@ -178,7 +186,6 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     /* grad_input: blocks of the forward's nc pixels; B holds kg x nc, a dcol strip mr x nc */
     pl->gi_nc = fc_min_i64(fc_ceil_div(pl->pixels, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
     pl->red_tiles = fc_ceil_div(pl->red, mr);
-    pl->gi_scratch = (pl->kg + mr) * pl->gi_nc;
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
      * thread work; the split never changes a sum, only who computes it.  512 pixels per block
      * keep a block of 64 im2col rows (128 KiB of floats) in L2. */
@@ -195,9 +202,7 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     const int64_t cols = fc_ceil_div(fc_ceil_div(pl->red, blocks), pl->nt_nr) * pl->nt_nr;
     pl->gw_cols = cols;
     pl->gw_col_blocks = fc_ceil_div(pl->red, cols);
-    /* per thread: the lane sums, and grad_output rows + im2col rows of one block of pixels */
     const int64_t rows_a = pl->k_tiles * pl->nt_mr;
-    pl->gw_scratch = rows_a * cols * pl->lanes + (rows_a + cols) * pl->gw_kc;
     /* Stride 1 (see the top of this file): the virtual grid of grad_output and the padded
      * input planes of the whole batch are built once, shared by all threads, when they fit in
      * 2^22 values (LeNet's layers at batch 64: under 1.5 MiB of floats); larger batches pack
@@ -222,103 +227,321 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     const int64_t image_values = fc_add_saturating(fc_mul_saturating(rows_a, pl->vpix),
                                                    fc_mul_saturating(pl->cg, pl->plane_size));
     pl->gw_images = fc_max_i64(1, ((int64_t)1 << 16) / image_values);
+    /* an item's own grid: the planes its columns read, from a block's first pixel to its last
+     * tap's last one */
+    pl->gw_nch = fc_min_i64(pl->cg, (cols - 1) / (p->r * p->s) + 2);
+    pl->gw_span = fc_add_saturating(
+        pl->gw_kc, fc_add_saturating(fc_mul_saturating((p->r - 1) * p->dilation_h, pl->wp),
+                                     fc_mul_saturating(p->s - 1, p->dilation_w)));
+    /* (the bound on the padded planes is the one of the former padded-plane scratch: kept,
+     * as the grid's blocks of virtual pixels add in another order than the blocks of pixels) */
     const int64_t gx_planes = fc_mul_saturating(pl->cg, pl->plane_size);
     pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19);
-    if (pl->gi_direct) {
+    if (pl->gi_direct)
         pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
-        pl->gi_scratch = (pl->kg + mr) * pl->gi_nc + gx_planes;
+}
+
+/* grad_input's blocking within threads x limit (the frame's plan, A packed per thread when
+ * W^T does not fit: chunks of W^T would reorder col2im's additions); per thread: a dcol strip
+ * (MR x gi_nc), B and A.  FC_ERR_WORKSPACE_TOO_SMALL below *min_bytes. */
+static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(conv_bw_plan) * pl,
+                                            int threads, int64_t limit, int64_t *min_bytes)
+{
+    fc_gemm_plan plan;
+    const int64_t panels = p->groups * pl->red_tiles, strip = pl->mr * pl->gi_nc;
+    const int64_t pad = fc_mul_saturating(pl->cg, pl->plane_size);
+    pl->gi_pad = pl->gi_direct &&
+                 FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads,
+                                  limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
+                                  &plan) == FC_OK;
+    fc_gemm_plan least;
+    const fc_status status = FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
+                                              threads, limit, strip, 0, 0, 1, &least);
+    *min_bytes = least.min_bytes;
+    if (status != FC_OK) return status;
+    if (!pl->gi_pad) plan = least;
+    pl->gi_kc = plan.kc;
+    pl->gi_bnc = plan.nc;
+    pl->gi_shared_a = plan.chunk_panels > 0;
+    pl->gi_scratch = strip + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
+                     (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr) + (pl->gi_pad ? pad : 0);
+    return FC_OK;
+}
+
+/* grad_weight's scratch per thread (elements) for kb k tiles per item: the lane sums; the
+ * grad_output and im2col rows of one block of pixels (off the grid, or for a group whose
+ * input is not finite); the item's own grid (private). */
+static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int64_t kb,
+                                            int private_grid)
+{
+    const int64_t rows = kb * pl->nt_mr;
+    const int64_t acc = fc_mul_saturating(rows * pl->gw_cols, pl->lanes);
+    const int64_t rows_buf = fc_mul_saturating(rows + pl->gw_cols, pl->gw_kc);
+    const int64_t grid = private_grid ? fc_mul_saturating(
+        pl->gw_images, fc_gemm_add_saturating(fc_mul_saturating(rows, pl->gw_kc),
+                                              fc_mul_saturating(pl->gw_nch, pl->gw_span)))
+                                      : 0;
+    return fc_gemm_add_saturating(acc, fc_max_i64(rows_buf, grid));
+}
+
+/* The elements grad_weight takes for `threads` threads with kb k tiles per item, with the
+ * shared grid or each item's own (private_grid). */
+static int64_t FC_FN(conv_bw_weight_need)(const FC_FN(conv_bw_plan) * pl, int threads,
+                                         int64_t kb, int private_grid)
+{
+    const int64_t grid = pl->shared && !private_grid
+                             ? fc_gemm_add_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
+                                                      pl->xp_size)
+                             : 0;
+    return fc_gemm_add_saturating(
+        fc_mul_saturating(threads, FC_FN(conv_bw_weight_scratch)(pl, kb, private_grid)), grid);
+}
+
+/* grad_weight's blocking within threads x limit: the first that fits of the shared grid (on
+ * the grid) with every k tile per item, then each item's own grid, then half the k tiles per
+ * item, and so on to one.  *min_bytes: the least of them all; *used_bytes: per thread. */
+static fc_status FC_FN(conv_bw_weight_budget)(FC_FN(conv_bw_plan) * pl, int threads,
+                                             int64_t limit, int64_t *min_bytes,
+                                             int64_t *used_bytes)
+{
+    const int64_t size = (int64_t)sizeof(FC_REAL);
+    const int64_t budget = fc_mul_saturating(threads, limit) / size;
+    int64_t least = INT64_MAX, kb = pl->k_tiles;
+    int private_grid = 0, found = 0;
+    for (;;) {
+        const int64_t need = FC_FN(conv_bw_weight_need)(pl, threads, kb, private_grid);
+        least = fc_min_i64(least, need);
+        if (!found && need <= budget) {
+            found = 1;
+            *used_bytes = fc_ceil_div(fc_mul_saturating(need, size), threads);
+            pl->gw_kb = kb;
+            pl->gw_k_blocks = fc_ceil_div(pl->k_tiles, kb);
+            pl->gw_private = private_grid;
+            pl->gw_scratch = FC_FN(conv_bw_weight_scratch)(pl, kb, private_grid);
+        }
+        if (pl->shared && !private_grid) private_grid = 1;
+        else if (kb > 1) kb = fc_ceil_div(kb, 2);
+        else break;
     }
+    *min_bytes = fc_ceil_div(fc_mul_saturating(least, size), threads);
+    return found ? FC_OK : FC_ERR_WORKSPACE_TOO_SMALL;
 }
 
 /* W_g^T as A panels: panel (g, t) holds reduction rows [t * mr, (t + 1) * mr) of group g as
  * kg x mr, zero past red.  Packs panels [begin, end) (a task's share). */
-static void FC_FN(pack_weight_transposed)(const fc_conv2d_params *p,
-                                          const FC_FN(conv_bw_plan) * pl, const FC_REAL *weight,
-                                          FC_REAL *packed, int64_t begin, int64_t end)
+static void FC_FN(pack_weight_transposed)(const FC_FN(conv_bw_plan) * pl,
+                                          const FC_REAL *weight, FC_REAL *packed, int64_t begin,
+                                          int64_t end)
 {
     for (int64_t panel = begin; panel < end; panel++) {
         const int64_t g = panel / pl->red_tiles, row0 = (panel % pl->red_tiles) * pl->mr;
-        FC_FN(pack_a)(weight + g * pl->kg * pl->red + row0, 1, pl->red,
-                      fc_min_i64(pl->mr, pl->red - row0), pl->mr, pl->kg,
-                      packed + panel * pl->kg * pl->mr);
+        FC_FN(gemm_pack_panels)(weight + g * pl->kg * pl->red + row0, 1, pl->red,
+                                fc_min_i64(pl->mr, pl->red - row0), pl->kg, pl->mr,
+                                packed + panel * pl->kg * pl->mr);
     }
 }
 
-/* grad_input of one (image, group).  Per block of nc pixels, G_g's columns are packed as B (kg
- * deep), and per strip of MR reduction rows dcol = W_g^T * G_g is computed into scratch (whole
- * tiles: the panels are zero-padded) and added back into the input planes: by col2im, or, on
- * the virtual grid (pl->gi_direct), as one run per row into padded planes cropped at the end.
- * Every input element receives its terms in a fixed order. */
+/* B of grad_input on the virtual grid: grad_output rows [k0, k0 + kc) of g_rows (pixels
+ * each, out_w wide) at virtual columns [q0, q0 + count) (rows wp wide; zero in the junk
+ * columns ow >= out_w and past the last output row) as kc x NR sub-panels, zero past count. */
+static void FC_FN(pack_grid_rows)(const FC_REAL *g_rows, int64_t pixels, int64_t out_w,
+                                  int64_t wp, int64_t k0, int64_t kc, int64_t q0, int64_t count,
+                                  int64_t nr, FC_REAL *dst)
+{
+    const int64_t out_h = pixels / out_w;
+    for (int64_t t0 = 0; t0 < count; t0 += nr, dst += kc * nr) {
+        const int64_t live = fc_min_i64(nr, count - t0);
+        for (int64_t k = 0; k < kc; k++) {
+            const FC_REAL *src = g_rows + (k0 + k) * pixels;
+            FC_REAL *d = dst + k * nr;
+            int64_t oh = (q0 + t0) / wp, ow = (q0 + t0) % wp, t = 0;
+            while (t < live) { /* one grid row at a time: its output columns, then junk */
+                const int64_t n = fc_min_i64(wp - ow, live - t);
+                const int64_t valid = oh < out_h ? fc_max_i64(0, fc_min_i64(out_w - ow, n)) : 0;
+                FC_FN(put_run)(d + t, src + oh * out_w + ow, 1, valid);
+                FC_FN(put_run)(d + t + valid, NULL, 0, n - valid);
+                t += n;
+                ow = 0;
+                oh++;
+            }
+            for (; t < nr; t++) d[t] = 0;
+        }
+    }
+}
+
+/* One grad_input item's view for the frame's callbacks (gemm_block.ctx). */
+typedef struct FC_FN(conv_gi_ctx) {
+    const fc_conv2d_params *p;
+    const FC_FN(conv_bw_plan) * pl;
+    int64_t out_w, grp, pix0, row0;
+    const FC_REAL *g_rows, *gv_rows, *weight, *packed_wt;
+    FC_REAL *a_buf, *b_buf, *gx_group, *gx_pad;
+    FC_FN(vadd_ukernel_fn) vadd;
+    int64_t b_pix0, b_k0, b_chunk; /* what b_buf holds (b_pix0 -1: nothing) */
+} FC_FN(conv_gi_ctx);
+
+/* A: the strip's panel of W^T, shared or packed now. */
+static const FC_REAL *FC_FN(conv_gi_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                       int64_t *a_step)
+{
+    const FC_FN(conv_gi_ctx) *it = blk->ctx;
+    const FC_FN(conv_bw_plan) *pl = it->pl;
+    *a_step = 0; /* one panel */
+    if (it->packed_wt)
+        return it->packed_wt + ((it->grp * pl->red_tiles + it->row0 / pl->mr) * pl->kg + k0) *
+                               pl->mr;
+    FC_FN(gemm_pack_panels)(it->weight + (it->grp * pl->kg + k0) * pl->red + it->row0, 1,
+                            pl->red, blk->rows, kc, pl->mr, it->a_buf);
+    return it->a_buf;
+}
+
+/* B: grad_output's columns of the block, packed when first needed and kept while the strips
+ * of the block use the same kc block (all of them when B fits whole: one packing per block,
+ * as in the forward); gi_bnc columns at a time when B does not fit whole. */
+static void FC_FN(conv_gi_pack)(FC_FN(conv_gi_ctx) *it, int64_t k0, int64_t kc, int64_t c0,
+                                int64_t count)
+{
+    const FC_FN(conv_bw_plan) *pl = it->pl;
+    if (it->b_pix0 == it->pix0 && it->b_k0 == k0 && it->b_chunk == c0) return;
+    if (pl->gi_direct && it->gv_rows) /* grad_weight's shared grid has them: copies */
+        FC_FN(gemm_pack_panels)(it->gv_rows + k0 * pl->vpix + it->pix0 + c0, 1, pl->vpix, count,
+                                kc, pl->nr, it->b_buf);
+    else if (pl->gi_direct)
+        FC_FN(pack_grid_rows)(it->g_rows, pl->pixels, it->out_w, pl->wp, k0, kc, it->pix0 + c0,
+                              count, pl->nr, it->b_buf);
+    else
+        FC_FN(gemm_pack_panels)(it->g_rows + k0 * pl->pixels + it->pix0 + c0, 1, pl->pixels,
+                                count, kc, pl->nr, it->b_buf);
+    it->b_pix0 = it->pix0;
+    it->b_k0 = k0;
+    it->b_chunk = c0;
+}
+
+static void FC_FN(conv_gi_b_whole)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
+{
+    FC_FN(conv_gi_ctx) *it = blk->ctx;
+    FC_FN(conv_gi_pack)(it, k0, kc, 0, blk->cols);
+    blk->b = it->b_buf;
+    blk->b_step = kc * it->pl->nr;
+}
+
+static const FC_REAL *FC_FN(conv_gi_b_part)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                            int64_t j0, const ptrdiff_t **rows)
+{
+    FC_FN(conv_gi_ctx) *it = blk->ctx;
+    const int64_t c0 = j0 / it->pl->gi_bnc * it->pl->gi_bnc;
+    (void)rows;
+    FC_FN(conv_gi_pack)(it, k0, kc, c0, fc_min_i64(it->pl->gi_bnc, blk->cols - c0));
+    return it->b_buf + ((j0 - c0) / it->pl->nr) * kc * it->pl->nr;
+}
+
+/* The epilogue: the strip of dcol added into the input planes, while it is in L1. */
+static void FC_FN(conv_gi_store)(FC_FN(gemm_block) *blk)
+{
+    const FC_FN(conv_gi_ctx) *it = blk->ctx;
+    const fc_conv2d_params *p = it->p;
+    const FC_FN(conv_bw_plan) *pl = it->pl;
+    if (!pl->gi_direct) {
+        FC_FN(col2im_add)(p, it->out_w, blk->c, blk->ldc, it->row0, blk->rows, it->pix0,
+                          blk->cols, it->gx_group);
+        return;
+    }
+    /* on the grid: dcol row (c, r, s) adds to padded plane c from virtual pixel pix0 on, at
+     * offset r * dilation_h * wp + s * dilation_w; the runs inside the input are added */
+    const int64_t taps = p->r * p->s, wp = pl->wp;
+    for (int64_t i = 0; i < blk->rows; i++) {
+        const int64_t idx = it->row0 + i, r = (idx % taps) / p->s, s = idx % p->s;
+        const FC_REAL *src = blk->c + i * blk->ldc;
+        const int64_t at = it->pix0 + r * p->dilation_h * wp + s * p->dilation_w;
+        if (it->gx_pad) {
+            it->vadd((size_t)blk->cols, src, it->gx_pad + (idx / taps) * pl->plane_size + at);
+            continue;
+        }
+        FC_REAL *plane = it->gx_group + (idx / taps) * p->h * p->w;
+        int64_t ph = at / wp, pw = at % wp;
+        for (int64_t j = 0; j < blk->cols; ph++, pw = 0) {
+            const int64_t n = fc_min_i64(wp - pw, blk->cols - j), ih = ph - p->pad_top;
+            if (ih >= p->h) break;
+            if (ih >= 0) {
+                const int64_t lo = fc_max_i64(pw, p->pad_left);
+                const int64_t hi = fc_min_i64(pw + n, p->pad_left + p->w);
+                if (lo < hi)
+                    it->vadd((size_t)(hi - lo), src + j + lo - pw,
+                             plane + ih * p->w + lo - p->pad_left);
+            }
+            j += n;
+        }
+    }
+}
+
+/* grad_input of one (image, group): per block of gi_nc pixels and per strip of MR reduction
+ * rows, dcol = W_g^T * G_g (one block of the frame, its C a padded scratch strip) added back
+ * into the input planes by col2im, or on the virtual grid as runs.  Every input element
+ * receives its terms in the order (block, row, pixel), whatever the blocking of B and A. */
 static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_FN(conv_bw_plan) * pl,
-                                        FC_FN(gemm_ukernel_fn) ukernel,
-                                        FC_FN(vadd_ukernel_fn) vadd, const FC_REAL *g,
-                                        const FC_REAL *gv, const FC_REAL *packed_wt, int64_t n,
-                                        int64_t grp, FC_REAL *gx, FC_REAL *scratch)
+                                        const FC_FN(gemm_config) * cfg, const FC_REAL *g,
+                                        const FC_REAL *gv, const FC_REAL *weight,
+                                        const FC_REAL *packed_wt, int64_t n, int64_t grp,
+                                        FC_REAL *gx, FC_REAL *scratch)
 {
-    const int64_t mr = pl->mr, nr = pl->nr, kg = pl->kg, nc = pl->gi_nc, taps = p->r * p->s;
-    const int64_t plane = p->h * p->w;
-    const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pl->pixels;
-    FC_REAL *gx_group = gx + (n * p->c + grp * pl->cg) * plane;
-    FC_REAL *b_panel = scratch, *dcol = scratch + kg * nc, *gx_pad = dcol + mr * nc;
-    int64_t ld = pl->pixels, pixels = pl->pixels;
-    if (pl->gi_direct) {
-        for (int64_t i = 0; i < pl->cg * pl->plane_size; i++) gx_pad[i] = 0;
-        g_rows = gv + (n * p->k + grp * kg) * pl->vpix;
-        ld = pixels = pl->vpix;
-    } else {
-        for (int64_t i = 0; i < pl->cg * plane; i++) gx_group[i] = 0;
-    }
-    for (int64_t pix0 = 0; pix0 < pixels; pix0 += nc) {
-        const int64_t cols = fc_min_i64(nc, pixels - pix0);
-        for (int64_t j0 = 0; j0 < cols; j0 += nr) {
-            const int64_t width = fc_min_i64(nr, cols - j0);
-            FC_REAL *sub = b_panel + (j0 / nr) * kg * nr;
-            for (int64_t q = 0; q < kg; q++) {
-                const FC_REAL *src = g_rows + q * ld + pix0 + j0;
-                int64_t jj = 0;
-                for (; jj < width; jj++) sub[q * nr + jj] = src[jj];
-                for (; jj < nr; jj++) sub[q * nr + jj] = 0;
-            }
-        }
-        /* one MR-row strip of dcol at a time, added back while it is in L1 */
-        for (int64_t row0 = 0; row0 < pl->red; row0 += mr) {
-            const int64_t rows = fc_min_i64(mr, pl->red - row0);
-            const FC_REAL *a = packed_wt + (grp * pl->red_tiles + row0 / mr) * kg * mr;
-            for (int64_t j0 = 0; j0 < cols; j0 += nr)
-                ukernel((size_t)kg, a, b_panel + (j0 / nr) * kg * nr, dcol + j0, (size_t)nc,
-                        NULL, 0);
-            if (!pl->gi_direct) {
-                FC_FN(col2im_add)(p, out_w, dcol, nc, row0, rows, pix0, cols, gx_group);
-                continue;
-            }
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t idx = row0 + i, r = (idx % taps) / p->s, s = idx % p->s;
-                FC_REAL *dst = gx_pad + (idx / taps) * pl->plane_size +
-                               r * p->dilation_h * pl->wp + s * p->dilation_w + pix0;
-                vadd((size_t)cols, dcol + i * nc, dst);
-            }
+    const int64_t mr = pl->mr, nc = pl->gi_nc, plane = p->h * p->w;
+    FC_FN(conv_gi_ctx) it = {p, pl, out_w, grp};
+    it.g_rows = g + (n * p->k + grp * pl->kg) * pl->pixels;
+    it.gv_rows = gv ? gv + (n * p->k + grp * pl->kg) * pl->vpix : NULL;
+    it.weight = weight;
+    it.packed_wt = packed_wt;
+    it.gx_group = gx + (n * p->c + grp * pl->cg) * plane;
+    it.vadd = fc_kernels()->FC_MEMBER(vadd);
+    FC_REAL *dcol = scratch, *edge = dcol + mr * nc;
+    it.b_buf = edge + mr * pl->nr;
+    it.a_buf = it.b_buf + pl->gi_kc * pl->gi_bnc;
+    it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_kc * mr) : NULL;
+    it.b_pix0 = -1;
+    memset(it.gx_pad ? it.gx_pad : it.gx_group, 0,
+           (size_t)(pl->cg * (it.gx_pad ? pl->plane_size : plane)) * sizeof(FC_REAL));
+    const int64_t columns = pl->gi_direct ? pl->vpix : pl->pixels;
+    FC_FN(gemm_block) blk = {cfg, pl->kg, pl->gi_kc, 1};
+    blk.a_panels = FC_FN(conv_gi_a);
+    if (pl->gi_bnc >= nc) /* B of a whole block at once */
+        blk.b_pack = FC_FN(conv_gi_b_whole);
+    else
+        blk.b_panel = FC_FN(conv_gi_b_part);
+    blk.c = dcol;
+    blk.ldc = nc;
+    blk.c_padded = 1;
+    blk.edge = edge;
+    blk.store = FC_FN(conv_gi_store);
+    blk.ctx = &it;
+    for (it.pix0 = 0; it.pix0 < columns; it.pix0 += nc) {
+        blk.cols = fc_min_i64(nc, columns - it.pix0);
+        for (it.row0 = 0; it.row0 < pl->red; it.row0 += mr) {
+            blk.rows = fc_min_i64(mr, pl->red - it.row0);
+            FC_FN(gemm_run_block)(&blk);
         }
     }
-    if (pl->gi_direct)
+    if (it.gx_pad) /* the input's part of the padded planes */
         for (int64_t c = 0; c < pl->cg; c++)
             for (int64_t ih = 0; ih < p->h; ih++) {
-                const FC_REAL *src =
-                    gx_pad + c * pl->plane_size + (ih + p->pad_top) * pl->wp + p->pad_left;
-                for (int64_t iw = 0; iw < p->w; iw++) gx_group[c * plane + ih * p->w + iw] = src[iw];
+                FC_FN(put_run)(it.gx_group + c * plane + ih * p->w,
+                               it.gx_pad + c * pl->plane_size + (ih + p->pad_top) * pl->wp +
+                                   p->pad_left,
+                               1, p->w);
             }
 }
 
-/* Every NT tile of one item adds the lane sums of kc pixels: rows_a grad_output rows at a
- * (row stride lda) against the im2col rows b_rows (zero_row past the block's columns). */
+/* Every NT tile of one item adds the lane sums of kc pixels: k_tiles x MR grad_output rows at
+ * a (row stride lda) against the im2col rows b_rows (repeating the first past the block's
+ * columns). */
 static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
                                      FC_FN(gemm_nt_ukernel_fn) ukernel, int64_t images,
                                      int64_t kc, const FC_REAL *a, int64_t lda, int64_t a_step,
                                      const FC_REAL *const *b_rows, int64_t b_step,
-                                     int64_t col_tiles, FC_REAL *acc, unsigned flags)
+                                     int64_t k_tiles, int64_t col_tiles, FC_REAL *acc,
+                                     unsigned flags)
 {
     const int64_t mr = pl->nt_mr, nr = pl->nt_nr;
-    for (int64_t mt = 0; mt < pl->k_tiles; mt++)
+    for (int64_t mt = 0; mt < k_tiles; mt++)
         for (int64_t nt = 0; nt < col_tiles; nt++)
             ukernel((size_t)images, (size_t)kc, a + mt * mr * lda, (size_t)lda, (size_t)a_step,
                     b_rows + nt * nr, (size_t)b_step,
@@ -326,9 +549,9 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
 }
 
 /* The shared buffers of the virtual grid for images [begin, end) (a task's share):
- * grad_output rows in gv, zero past column out_w; and when x is given, the padded input planes
- * in xp and whether each (image, group) of x is finite.  The task with the last image also
- * zeroes gv's slack rows.  (A non-finite input could meet a zero of the virtual columns, and
+ * grad_output rows in gv, zero past column out_w, and the padded input planes in xp (unless
+ * gv is NULL: each item builds its own, conv_bw_own_grid); and whether each (image, group) of
+ * x is finite.  The task with the last image also zeroes gv's slack rows.  (A non-finite input could meet a zero of the virtual columns, and
  * inf * 0 would poison a sum it is not part of: such a group takes the im2col path.) */
 static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,
                                       int64_t out_w, const FC_REAL *g, const FC_REAL *x,
@@ -336,7 +559,7 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
                                       int64_t end)
 {
     const int64_t out_h = pl->pixels / out_w, plane = p->h * p->w;
-    const int64_t last = end == p->n ? pl->gv_rows : end * p->k;
+    const int64_t last = !gv ? 0 : end == p->n ? pl->gv_rows : end * p->k;
     /* every value written once: copied, or zero where it is padding */
     for (int64_t row = begin * p->k; row < last; row++) {
         FC_REAL *dst = gv + row * pl->vpix;
@@ -349,10 +572,9 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
             }
         for (; q < pl->vpix; q++) dst[q] = 0;
     }
-    if (!x) return;
     const int64_t top = p->pad_top * pl->wp, right = pl->wp - p->pad_left - p->w;
     for (int64_t n = begin; n < end; n++) {
-        for (int64_t c = 0; c < p->c; c++) {
+        for (int64_t c = 0; xp && c < p->c; c++) {
             FC_REAL *dst = xp + (n * p->c + c) * pl->plane_size;
             const FC_REAL *src = x + (n * p->c + c) * plane;
             int64_t i = 0;
@@ -373,21 +595,72 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
     }
 }
 
-/* grad_weight of one (group, block of reduction columns).  The NT tiles add lane sums of
- * grad_output rows times im2col rows: on the virtual grid (shared gv and xp, when the group's
- * input is finite in every image), one call per tile and block of pixels runs over the whole
- * batch; otherwise per image, with grad_output rows copied and im2col rows packed per block of
- * kc pixels.  Finally each element's lanes are summed in a fixed pairwise tree.  Each lane's
- * sum runs the blocks of pixels, then the images, in a fixed order. */
+/* An item's own virtual grid for images [n0, n0 + images) and virtual pixels
+ * [pix0, pix0 + kc): the values the shared gv and xp hold there.  a: `rows` grad_output rows
+ * of filters from k_row0 on (zero past the group's last) per image, gw_kc apart; b: padded
+ * planes ch_lo .. ch_lo + nch - 1 from pix0 on, gw_span values each, per image. */
+static void FC_FN(conv_bw_own_grid)(const fc_conv2d_params *p, const FC_FN(conv_bw_plan) * pl,
+                                    int64_t out_w, const FC_REAL *g, const FC_REAL *x,
+                                    int64_t n0, int64_t images, int64_t grp, int64_t k_row0,
+                                    int64_t rows, int64_t ch_lo, int64_t nch, int64_t pix0,
+                                    int64_t kc, FC_REAL *a, FC_REAL *b)
+{
+    const int64_t wp = pl->wp, hp = p->h + p->pad_top + p->pad_bottom;
+    for (int64_t i = 0; i < images; i++) {
+        for (int64_t rr = 0; rr < rows; rr++) {
+            FC_REAL *dst = a + (i * rows + rr) * pl->gw_kc;
+            const int64_t kf = k_row0 + rr;
+            if (kf >= pl->kg) {
+                for (int64_t q = 0; q < kc; q++) dst[q] = 0;
+                continue;
+            }
+            const FC_REAL *src = g + ((n0 + i) * p->k + grp * pl->kg + kf) * pl->pixels;
+            int64_t oh = pix0 / wp, ow = pix0 % wp;
+            for (int64_t q = 0; q < kc; q++) {
+                const int64_t o = oh * out_w + ow;
+                dst[q] = ow < out_w && o < pl->pixels ? src[o] : 0;
+                if (++ow == wp) ow = 0, oh++;
+            }
+        }
+        for (int64_t chl = 0; chl < nch; chl++) {
+            FC_REAL *dst = b + (i * nch + chl) * pl->gw_span;
+            const FC_REAL *plane = x + ((n0 + i) * p->c + grp * pl->cg + ch_lo + chl) * p->h * p->w;
+            int64_t ph = pix0 / wp, pw = pix0 % wp;
+            for (int64_t t = 0; t < pl->gw_span;) {
+                const int64_t n = fc_min_i64(wp - pw, pl->gw_span - t), ih = ph - p->pad_top;
+                for (int64_t u = 0; u < n; u++) {
+                    const int64_t iw = pw + u - p->pad_left;
+                    dst[t + u] = ph < hp && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
+                                     ? plane[ih * p->w + iw]
+                                     : 0;
+                }
+                t += n;
+                pw = 0;
+                ph++;
+            }
+        }
+    }
+}
+
+/* grad_weight of one (group, block of reduction columns, block of k tiles).  The NT tiles add
+ * lane sums of grad_output rows times im2col rows: on the virtual grid (when the group's input
+ * is finite in every image: the shared gv and xp, or the item's own grid, the same values),
+ * one call per tile and block of pixels runs over a chunk of images; otherwise per image, with
+ * grad_output rows copied and im2col rows packed per block of kc pixels.  Finally each
+ * element's lanes are summed in a fixed pairwise tree.  Each lane's sum runs the chunks, the
+ * blocks of pixels, then the images, in an order fixed by the shape. */
 static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_w,
                                          const FC_FN(conv_bw_plan) * pl,
                                          FC_FN(gemm_nt_ukernel_fn) ukernel, const FC_REAL *g,
                                          const FC_REAL *x, const FC_REAL *gv,
                                          const FC_REAL *xp, const int *finite, int64_t grp,
-                                         int64_t block, FC_REAL *gw, FC_REAL *scratch)
+                                         int64_t block, int64_t k_block, FC_REAL *gw,
+                                         FC_REAL *scratch)
 {
     const int64_t mr = pl->nt_mr, nr = pl->nt_nr, lanes = pl->lanes, kg = pl->kg;
-    const int64_t pixels = pl->pixels, rows_a = pl->k_tiles * mr, taps = p->r * p->s;
+    const int64_t pixels = pl->pixels, taps = p->r * p->s;
+    const int64_t kt0 = k_block * pl->gw_kb, k_tiles = fc_min_i64(pl->gw_kb, pl->k_tiles - kt0);
+    const int64_t rows_a = k_tiles * mr, k_row0 = kt0 * mr;
     const int64_t col0 = block * pl->gw_cols, cols = fc_min_i64(pl->gw_cols, pl->red - col0);
     const int64_t col_tiles = fc_ceil_div(cols, nr), tile = mr * nr * lanes;
     FC_REAL *acc = scratch, *a_buf = acc + rows_a * pl->gw_cols * lanes;
@@ -397,48 +670,63 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     int direct = pl->shared;
     for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
     if (direct) {
+        const int64_t ch_lo = col0 / taps;
+        const int64_t nch = fc_min_i64(pl->cg, (col0 + cols - 1) / taps + 1) - ch_lo;
+        FC_REAL *own_b = a_buf + pl->gw_images * rows_a * pl->gw_kc;
         for (int64_t n0 = 0; n0 < p->n; n0 += pl->gw_images) {
             const int64_t images = fc_min_i64(pl->gw_images, p->n - n0);
             for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
                 const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
+                const FC_REAL *a = a_buf;
+                int64_t lda = pl->vpix, a_step = p->k * pl->vpix, b_step = p->c * pl->plane_size;
+                if (!pl->gw_private) {
+                    a = gv + (n0 * p->k + grp * kg + k_row0) * pl->vpix + pix0;
+                } else {
+                    FC_FN(conv_bw_own_grid)(p, pl, out_w, g, x, n0, images, grp, k_row0, rows_a,
+                                            ch_lo, nch, pix0, kc, a_buf, own_b);
+                    lda = pl->gw_kc;
+                    a_step = rows_a * pl->gw_kc;
+                    b_step = nch * pl->gw_span;
+                }
                 for (int64_t j = 0; j < col_tiles * nr; j++) {
                     /* the tile's columns past the block repeat its first: lanes never stored */
                     const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
-                    b_rows[j] = xp + (n0 * p->c + grp * pl->cg + idx / taps) * pl->plane_size +
-                                r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w +
-                                pix0;
+                    const int64_t offset = r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w;
+                    b_rows[j] = pl->gw_private
+                                    ? own_b + (idx / taps - ch_lo) * pl->gw_span + offset
+                                    : xp + (n0 * p->c + grp * pl->cg + idx / taps) *
+                                               pl->plane_size + offset + pix0;
                 }
-                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc,
-                                         gv + (n0 * p->k + grp * kg) * pl->vpix + pix0, pl->vpix,
-                                         p->k * pl->vpix, b_rows, p->c * pl->plane_size,
-                                         col_tiles, acc, flags);
+                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows, b_step,
+                                         k_tiles, col_tiles, acc, flags);
                 flags = FC_GEMM_ACCUMULATE;
             }
         }
     } else {
         for (int64_t n = 0; n < p->n; n++) {
             const FC_REAL *x_group = x + (n * p->c + grp * pl->cg) * p->h * p->w;
-            const FC_REAL *g_rows = g + (n * p->k + grp * kg) * pixels;
+            const FC_REAL *g_rows = g + (n * p->k + grp * kg + k_row0) * pixels;
             for (int64_t pix0 = 0; pix0 < pixels; pix0 += pl->gw_kc) {
                 const int64_t kc = fc_min_i64(pl->gw_kc, pixels - pix0);
                 const int64_t ld = fc_ceil_div(kc, lanes) * lanes;
                 for (int64_t i = 0; i < rows_a; i++) {
                     FC_REAL *dst = a_buf + i * ld;
                     int64_t q = 0;
-                    if (i < kg)
+                    if (k_row0 + i < kg)
                         for (; q < kc; q++) dst[q] = g_rows[i * pixels + pix0 + q];
                     for (; q < ld; q++) dst[q] = 0;
                 }
                 FC_FN(pack_im2col_rows)(p, out_w, x_group, col0, cols, cols, pix0, kc, ld,
                                         b_buf);
-                for (int64_t j = 0; j < col_tiles * nr; j++) b_rows[j] = b_buf + (j < cols ? j : 0) * ld;
-                FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0, col_tiles,
-                                         acc, flags);
+                for (int64_t j = 0; j < col_tiles * nr; j++)
+                    b_rows[j] = b_buf + (j < cols ? j : 0) * ld;
+                FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0, k_tiles,
+                                         col_tiles, acc, flags);
                 flags = FC_GEMM_ACCUMULATE;
             }
         }
     }
-    for (int64_t i = 0; i < kg; i++)
+    for (int64_t i = 0; i < fc_min_i64(rows_a, kg - k_row0); i++)
         for (int64_t j = 0; j < cols; j++) {
             FC_REAL sums[64]; /* lanes <= 64: one per SIMD lane */
             const FC_REAL *lane = acc + ((i / mr) * col_tiles + j / nr) * tile +
@@ -446,7 +734,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
             for (int64_t l = 0; l < lanes; l++) sums[l] = lane[l];
             for (int64_t width = lanes / 2; width > 0; width /= 2)
                 for (int64_t l = 0; l < width; l++) sums[l] += sums[l + width];
-            gw[(grp * kg + i) * pl->red + col0 + j] = sums[0];
+            gw[(grp * kg + k_row0 + i) * pl->red + col0 + j] = sums[0];
         }
 }
 
@@ -476,25 +764,71 @@ static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
     int64_t begin, end;
     if (phase == 0 && task < job->pack_tasks) {
         fc_task_range(p->groups * pl->red_tiles, job->pack_tasks, task, &begin, &end);
-        FC_FN(pack_weight_transposed)(p, pl, job->weight, job->packed_wt, begin, end);
+        FC_FN(pack_weight_transposed)(pl, job->weight, job->packed_wt, begin, end);
     } else if (phase == 0) {
         fc_task_range(p->n, job->grid_tasks, task - job->pack_tasks, &begin, &end);
-        FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->gw ? job->x : NULL, job->gv,
-                                  job->xp, job->finite, begin, end);
+        FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->x, job->gv, job->xp,
+                                  job->finite, begin, end);
     } else if (task < job->gi_items) {
-        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg->ukernel,
-                                    fc_kernels()->FC_MEMBER(vadd), job->g, job->gv,
+        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g, job->gv, job->weight,
                                     job->packed_wt, task / p->groups, task % p->groups, job->gx,
                                     job->scratch + t * job->per_thread);
     } else if ((task -= job->gi_items) < job->gw_items) {
+        const int64_t per_group = pl->gw_col_blocks * pl->gw_k_blocks;
         FC_FN(conv_grad_weight_item)(p, job->out_w, pl, job->nt->ukernel, job->g, job->x,
-                                     job->gv, job->xp, job->finite, task / pl->gw_col_blocks,
-                                     task % pl->gw_col_blocks, job->gw,
+                                     job->gv, job->xp, job->finite, task / per_group,
+                                     task % per_group / pl->gw_k_blocks,
+                                     task % pl->gw_k_blocks, job->gw,
                                      job->scratch + t * job->per_thread);
     } else {
         fc_task_range(p->k, job->gb_tasks, task - job->gw_items, &begin, &end);
         FC_FN(conv_grad_bias)(p->n, p->k, pl->pixels, job->g, job->gb, begin, end);
     }
+}
+
+/* The plan, the team and the budget of one call (weight NULL: the size query, which takes
+ * the weights as finite); FC_ERR_WORKSPACE_TOO_SMALL below *min_bytes. */
+static fc_status FC_FN(conv_bw_setup)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                      const FC_REAL *weight, int gx, int gw, int gb,
+                                      const FC_FN(gemm_config) * cfg,
+                                      const FC_FN(gemm_nt_config) * nt, FC_FN(conv_bw_plan) * pl,
+                                      int *threads, int64_t *min_bytes)
+{
+    const int64_t pixels = out_h * out_w;
+    const int64_t red = (p->c / p->groups) * p->r * p->s;
+    const int64_t macs = fc_mul_saturating(fc_mul_saturating(p->n * pixels, p->k), red);
+    const int64_t work = fc_mul_saturating(macs, (gx != 0) + (gw != 0)) +
+                         (gb ? fc_mul_saturating(p->n * pixels, p->k) : 0);
+    const int want = fc_region_threads(work);
+    FC_FN(conv_bw_make_plan)(p, out_h, out_w, cfg, nt, want, pl);
+    if (gx && pl->gi_direct && weight) /* the virtual columns' zero gradients times inf: NaN */
+        for (int64_t i = 0; i < p->k * red; i++) pl->gi_direct &= weight[i] - weight[i] == 0;
+    const int64_t gi_items = gx ? p->n * p->groups : 0;
+    const int64_t gw_items = gw ? p->groups * pl->gw_col_blocks : 0;
+    const int64_t gb_items = gb ? p->k : 0;
+    *threads = (int)fc_max_i64(
+        1, fc_min_i64(want, fc_max_i64(gi_items, fc_max_i64(gw_items, gb_items))));
+    /* The budget: grad_weight takes its share first, leaving grad_input at least its least
+     * (so that any limit from the sum of the two leasts on works), then grad_input the rest.
+     * (Its scratch is summed here, though the two kinds of items share one per thread.) */
+    const int64_t limit = fc_gemm_workspace_limit(p->max_workspace_bytes);
+    int64_t gi_min = 0, gw_min = 0, gw_used = 0;
+    pl->shared = pl->shared && gw; /* the shared grid is grad_weight's only */
+    pl->gi_shared_a = 0;
+    pl->gw_kb = pl->k_tiles;
+    pl->gw_k_blocks = 1;
+    pl->gw_private = 0;
+    fc_status status = FC_OK;
+    if (gx) (void)FC_FN(conv_bw_input_budget)(p, pl, *threads, limit, &gi_min);
+    if (gw)
+        status = FC_FN(conv_bw_weight_budget)(pl, *threads, fc_max_i64(limit - gi_min, 0),
+                                              &gw_min, &gw_used);
+    *min_bytes = fc_gemm_add_saturating(gi_min, gw_min);
+    if (status != FC_OK) return status;
+    if (gx)
+        FC_RETURN_IF_ERROR(
+            FC_FN(conv_bw_input_budget)(p, pl, *threads, limit - gw_used, &gi_min));
+    return FC_OK;
 }
 
 static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
@@ -504,50 +838,44 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
 {
     const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
     const FC_FN(gemm_nt_config) nt = fc_kernels()->FC_MEMBER(gemm_nt);
-    const int64_t pixels = out_h * out_w;
-    const int64_t red = (p->c / p->groups) * p->r * p->s;
-    const int64_t macs = fc_mul_saturating(fc_mul_saturating(p->n * pixels, p->k), red);
-    const int64_t work = fc_mul_saturating(macs, (gx != NULL) + (gw != NULL)) +
-                         (gb ? fc_mul_saturating(p->n * pixels, p->k) : 0);
-    const int want = fc_region_threads(work);
     FC_FN(conv_bw_plan) pl;
-    FC_FN(conv_bw_make_plan)(p, out_h, out_w, &cfg, &nt, want, &pl);
-    if (gx && pl.gi_direct) /* the virtual columns' zero gradients times inf would be NaN */
-        for (int64_t i = 0; i < p->k * red; i++) pl.gi_direct &= weight[i] - weight[i] == 0;
+    int threads;
+    int64_t min_bytes;
+    FC_RETURN_IF_ERROR(FC_FN(conv_bw_setup)(p, out_h, out_w, weight, gx != NULL, gw != NULL,
+                                            gb != NULL, &cfg, &nt, &pl, &threads, &min_bytes));
     const int64_t gi_items = gx ? p->n * p->groups : 0;
-    const int64_t gw_items = gw ? p->groups * pl.gw_col_blocks : 0;
-    const int64_t gb_items = gb ? p->k : 0;
-    const int threads = (int)fc_max_i64(
-        1, fc_min_i64(want, fc_max_i64(gi_items, fc_max_i64(gw_items, gb_items))));
+    const int64_t gw_items = gw ? p->groups * pl.gw_col_blocks * pl.gw_k_blocks : 0;
     const int64_t per_thread =
         fc_max_i64(gx ? pl.gi_scratch : 0, gw ? pl.gw_scratch : 0);
+    const int shared_a = gx && pl.gi_shared_a;
     FC_REAL *packed_wt, *scratch;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(gx ? p->groups * pl.red_tiles : 0, pl.kg, pl.mr,
-                                              threads, per_thread, &packed_wt, &scratch));
-    /* the shared virtual grid (sizes bounded by the plan): grad_output, input planes, flags */
-    pl.gi_direct = pl.gi_direct && gx;
-    pl.shared = pl.shared && (gw || pl.gi_direct);
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(shared_a ? p->groups * pl.red_tiles : 0, pl.kg,
+                                              pl.mr, threads, per_thread, &packed_wt, &scratch));
+    /* grad_weight's virtual grid: the flags of finite input groups, and unless each item
+     * builds its own, the shared grid (grad_output, input planes; within the budget) */
     FC_REAL *gv = NULL, *xp = NULL;
     int *finite = NULL;
     if (pl.shared) {
-        gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + (gw ? pl.xp_size : 0)) *
-                              (int64_t)sizeof(FC_REAL));
+        if (!pl.gw_private)
+            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + pl.xp_size) *
+                                  (int64_t)sizeof(FC_REAL));
         finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
-        if (!gv || !finite) {
+        if ((!gv && !pl.gw_private) || !finite) {
             fc_aligned_free(gv);
             fc_aligned_free(finite);
             fc_aligned_free(packed_wt);
             fc_aligned_free(scratch);
             return FC_ERR_OUT_OF_MEMORY;
         }
-        xp = gw ? gv + pl.gv_rows * pl.vpix : NULL;
+        xp = gv ? gv + pl.gv_rows * pl.vpix : NULL;
     }
 
     FC_FN(backward_job) job = {p, out_w, &pl, &cfg, &nt, g, x, weight, gx, gw, gb,
-                               packed_wt, scratch, per_thread, gv, xp, finite};
+                               shared_a ? packed_wt : NULL, scratch, per_thread, gv, xp,
+                               finite};
     job.gi_items = gi_items;
     job.gw_items = gw_items;
-    job.pack_tasks = gx ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
+    job.pack_tasks = shared_a ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
     job.grid_tasks = pl.shared ? fc_min_i64(p->n, 2 * threads) : 0;
     job.gb_tasks = gb ? fc_min_i64(p->k, 2 * threads) : 0;
     const int64_t tasks[2] = {job.pack_tasks + job.grid_tasks,
@@ -559,4 +887,19 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     fc_aligned_free(packed_wt);
     fc_aligned_free(scratch);
     return FC_OK;
+}
+
+/* The smallest max_workspace_bytes (per thread) conv2d_backward accepts for these parameters
+ * and requested gradients. */
+static int64_t FC_FN(conv2d_backward_min_workspace)(const fc_conv2d_params *p, int64_t out_h,
+                                                    int64_t out_w, int gx, int gw, int gb)
+{
+    const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
+    const FC_FN(gemm_nt_config) nt = fc_kernels()->FC_MEMBER(gemm_nt);
+    FC_FN(conv_bw_plan) pl;
+    int threads;
+    int64_t min_bytes;
+    (void)FC_FN(conv_bw_setup)(p, out_h, out_w, NULL, gx, gw, gb, &cfg, &nt, &pl, &threads,
+                               &min_bytes);
+    return min_bytes;
 }

@@ -27,23 +27,8 @@
  * order and storing the accumulators between kc blocks is exact, so neither the blocking,
  * the way nor the thread count changes any result. */
 
-/* 16 MiB per thread when the caller does not say: far above what the default blocking needs
- * (kc * nc + the weights of a ResNet layer), far below any input worth blocking. */
-#define FC_GEMM_DEFAULT_WORKSPACE ((int64_t)16 << 20)
-
-#ifndef FC_GEMM_PLAN_DEFINED
-#define FC_GEMM_PLAN_DEFINED
-/* a + b for non-negative a, b, saturating at INT64_MAX (plans compare it to a budget) */
-static inline int64_t fc_gemm_add_saturating(int64_t a, int64_t b)
-{
-    return a > INT64_MAX - b ? INT64_MAX : a + b;
-}
-typedef struct fc_gemm_plan {
-    int64_t kc, nc;         /* reduction rows and pixel columns of one B panel */
-    int64_t chunk_panels;   /* A panels (MR filters x red) packed at once */
-    int64_t min_bytes;      /* the smallest max_workspace_bytes per thread that would do */
-} fc_gemm_plan;
-
+#ifndef FC_GEMM_GRID_DEFINED
+#define FC_GEMM_GRID_DEFINED
 /* The virtual grid of a stride-1 convolution: output pixel (oh, ow) is computed at flat index
  * oh * wp + ow of a grid as wide as the padded input, where tap (c, r, s) reads padded plane c
  * at that index + r * dilation_h * wp + s * dilation_w.  So each row of a B panel is one
@@ -59,43 +44,6 @@ typedef struct fc_gemm_grid {
 } fc_gemm_grid;
 #endif
 
-/* The blocking for `threads` threads within threads x limit bytes, or
- * FC_ERR_WORKSPACE_TOO_SMALL; plan->min_bytes is set either way.  B shrinks (nc, then kc)
- * until all the weights fit beside it, but not below a floor where the microkernel's loads
- * and stores of C would start to dominate: past it the weights are chunked instead. */
-static fc_status FC_FN(gemm_plan)(int64_t mr, int64_t nr, int64_t kc_max, int64_t nc_max,
-                                  int64_t red, int64_t panels, int threads, int64_t limit,
-                                  int64_t fixed, int64_t c_rows, int in_place,
-                                  fc_gemm_plan *plan)
-{
-    const int64_t size = (int64_t)sizeof(FC_REAL);
-    const int64_t budget = fc_mul_saturating(threads, limit) / size; /* elements */
-    const int64_t panel = fc_mul_saturating(mr, red); /* elements of one A panel */
-    int64_t kc = fc_min_i64(red, kc_max), nc = nc_max;
-    const int64_t kc_floor = fc_min_i64(kc, 64), nc_floor = fc_min_i64(nc, 4 * nr);
-    /* the least: one A panel, and per thread a 1-deep, NR-wide B panel beside its edge tile */
-    const int64_t per_thread = fc_gemm_add_saturating(nr + mr * nr + c_rows * nr, fixed);
-    const int64_t least = fc_mul_saturating(threads, per_thread) + panel;
-    plan->min_bytes = fc_ceil_div(fc_mul_saturating(least, size), threads);
-    if (least > budget) return FC_ERR_WORKSPACE_TOO_SMALL;
-    for (;;) {
-        const int64_t b_len = fc_mul_saturating(kc, in_place ? nr : nc);
-        const int64_t scratch = fc_mul_saturating(
-            threads, fc_gemm_add_saturating(b_len + c_rows * nc + mr * nr, fixed));
-        const int64_t held = scratch <= budget - panel ? (budget - scratch) / panel : 0;
-        if (held >= panels || (held > 0 && kc <= kc_floor && nc <= nc_floor)) {
-            plan->kc = kc;
-            plan->nc = nc;
-            plan->chunk_panels = fc_min_i64(held, panels);
-            return FC_OK;
-        }
-        if (nc > nc_floor) nc = fc_max_i64(nc_floor, nc / 2 / nr * nr);
-        else if (kc > kc_floor) kc = fc_max_i64(kc_floor, kc / 2);
-        else if (nc > nr) nc = fc_max_i64(nr, nc / 2 / nr * nr);
-        else kc = kc / 2; /* kc = 1, nc = nr fits: budget >= least */
-    }
-}
-
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
  * (stride 1) is used when its planes and C tiles fit beside all the weights; otherwise the
  * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
@@ -109,12 +57,11 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     /* multiply-adds, counting the rounded-up tiles: close enough to size the team */
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(tiles * cfg.nr, kg), red);
     *threads = (int)fc_min_i64(fc_region_threads(macs), fc_max_i64(tiles, panels));
-    const int64_t limit =
-        p->max_workspace_bytes > 0 ? p->max_workspace_bytes : FC_GEMM_DEFAULT_WORKSPACE;
+    const int64_t limit = fc_gemm_workspace_limit(p->max_workspace_bytes);
     const int64_t nc_max = fc_max_i64(cfg.nc, cfg.nr);
     grid->on = 0;
     FC_RETURN_IF_ERROR(FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads,
-                                        limit, 0, 0, 0, plan));
+                                        limit, 0, 0, 0, 0, plan));
     if (p->stride_h != 1 || p->stride_w != 1) return FC_OK;
     fc_gemm_grid g;
     g.hp = p->pad_top + p->h + p->pad_bottom;
@@ -135,7 +82,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         return FC_OK;
     fc_gemm_plan gp;
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
-                         g.scatter ? m_tiles * cfg.mr : 0, 1, &gp) != FC_OK ||
+                         g.scatter ? m_tiles * cfg.mr : 0, 1, 0, &gp) != FC_OK ||
         gp.chunk_panels < panels)
         return FC_OK;
     gp.min_bytes = plan->min_bytes;
@@ -143,29 +90,6 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     g.on = 1;
     *grid = g;
     return FC_OK;
-}
-
-/* n values from src[0], src[stride], ... (or zeros when src is NULL) to dst. */
-static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stride, int64_t n)
-{
-    if (!src)
-        for (int64_t i = 0; i < n; i++) dst[i] = 0;
-    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 64)
-        memcpy(dst, src, (size_t)n * sizeof(FC_REAL)); /* libc's wide moves */
-    else if (stride == 1 && n * (int64_t)sizeof(FC_REAL) >= 16) {
-        /* short runs: 16-byte moves, the last one overlapping; no loop tail, no call */
-        const int64_t per = 16 / (int64_t)sizeof(FC_REAL);
-        int64_t i = 0;
-        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 16);
-        if (i < n) memcpy(dst + n - per, src + n - per, 16);
-    } else if (stride == 1)
-        for (int64_t i = 0; i < n; i++) dst[i] = src[i];
-    else if (stride == 2) /* a constant stride lets the compiler gather with shuffles */
-        for (int64_t i = 0; i < n; i++) dst[i] = src[2 * i];
-    else if (stride == 4)
-        for (int64_t i = 0; i < n; i++) dst[i] = src[4 * i];
-    else
-        for (int64_t i = 0; i < n; i++) dst[i] = src[i * stride];
 }
 
 /* A B panel is NR-wide sub-panels of kc x NR values: one reduction row of it is written as
@@ -310,22 +234,11 @@ static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_ma
     return blocks;
 }
 
-/* One MR x NR tile: B packed (b_rows NULL) or read in place. */
-static inline void FC_FN(gemm_tile)(const FC_FN(gemm_config) *cfg, int64_t kc, const FC_REAL *a,
-                                    const FC_REAL *b, const ptrdiff_t *b_rows, FC_REAL *c,
-                                    int64_t ldc, const FC_REAL *init, unsigned flags)
-{
-    if (b_rows)
-        cfg->rows_ukernel((size_t)kc, a, b, b_rows, c, (size_t)ldc, init, flags);
-    else
-        cfg->ukernel((size_t)kc, a, b, c, (size_t)ldc, init, flags);
-}
-
 /* Everything a task of conv2d_gemm needs. */
 typedef struct FC_FN(gemm_job) {
     const fc_conv2d_params *p;
     int64_t out_w;
-    const FC_REAL *x, *weight, *bias;
+    const FC_REAL *x, *weight;
     FC_REAL *y;
     int relu;
     FC_FN(gemm_config) cfg;
@@ -333,9 +246,66 @@ typedef struct FC_FN(gemm_job) {
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
     int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
     FC_REAL *packed_w, *scratch;
+    const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
     unsigned char *strip_ready; /* per thread: its strip's padding columns are zeroed */
 } FC_FN(gemm_job);
+
+/* One item's view for the frame's callbacks (gemm_block.ctx). */
+typedef struct FC_FN(gemm_item_ctx) {
+    const FC_FN(gemm_job) *job;
+    const FC_REAL *x_group, *a, *planes;
+    FC_REAL *b_panel, *c_grid, *y_group;
+    int64_t pix0, readable, plane_len, grid_pix0;
+} FC_FN(gemm_item_ctx);
+
+/* A: the chunk's packed weight panels of the item's group, from its first m tile on. */
+static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                         int64_t *a_step)
+{
+    const FC_FN(gemm_item_ctx) *it = blk->ctx;
+    (void)kc;
+    *a_step = it->job->red * it->job->mr;
+    return it->a + k0 * it->job->mr;
+}
+
+/* B off the grid: the block's im2col panel, packed per kc block. */
+static void FC_FN(gemm_item_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
+{
+    const FC_FN(gemm_item_ctx) *it = blk->ctx;
+    const FC_FN(gemm_job) *job = it->job;
+    FC_FN(pack_im2col_panel)(job->p, job->out_w, it->x_group, k0, kc, it->pix0, blk->cols,
+                             job->nr, it->b_panel);
+    blk->b = it->b_panel;
+    blk->b_step = kc * job->nr;
+}
+
+/* B on the grid: read in place, also by a last tile whose junk columns stay inside what is
+ * readable (not at the very end of x); else that tile's zero-padded copy. */
+static const FC_REAL *FC_FN(gemm_item_b_grid)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                              int64_t j0, const ptrdiff_t **rows)
+{
+    const FC_FN(gemm_item_ctx) *it = blk->ctx;
+    const FC_FN(gemm_job) *job = it->job;
+    const int64_t nr = job->nr, pix = it->grid_pix0 + j0;
+    if (job->grid_rows[k0 + kc - 1] + pix + nr <= it->readable) {
+        *rows = job->grid_rows + k0;
+        return it->planes + pix;
+    }
+    FC_FN(pack_grid_panel)(job->p, it->planes, it->plane_len, job->grid.wp, k0, kc, pix,
+                           fc_min_i64(nr, blk->cols - j0), nr, it->b_panel);
+    return it->b_panel;
+}
+
+/* The epilogue of a grid-shaped C: the valid columns of the block's rows to y. */
+static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
+{
+    const FC_FN(gemm_item_ctx) *it = blk->ctx;
+    const FC_FN(gemm_job) *job = it->job;
+    for (int64_t i = 0; i < blk->rows; i++)
+        FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, job->grid.wp,
+                              job->out_w, it->y_group + i * job->pixels);
+}
 
 /* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
 static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
@@ -348,21 +318,19 @@ static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_
 }
 
 /* Phase 2 * ch + 1 computes item `item` of chunk ch: (image, group of the chunk, block of
- * output pixels), for the m tiles of that group in the chunk, over the whole reduction. */
+ * output pixels), for the m tiles of that group in the chunk, over the whole reduction: one
+ * block of the frame. */
 static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int t)
 {
     const fc_conv2d_params *p = job->p;
     const fc_gemm_grid grid = job->grid;
-    const int64_t mr = job->mr, nr = job->nr, cg = job->cg, kg = job->kg, red = job->red;
-    const int64_t pixels = job->pixels, m_tiles = job->m_tiles, kc_max = job->kc_max;
-    const int64_t blocks = job->blocks, nc = job->nc, c_len = job->c_len;
-    const int64_t out_w = job->out_w;
-    const FC_REAL *bias = job->bias;
-    const ptrdiff_t *grid_rows = job->grid_rows;
-    FC_REAL *b_panel = job->scratch + t * job->scratch_per_thread;
-    FC_REAL *edge_tile = b_panel + job->b_len;
-    FC_REAL *c_grid = edge_tile + mr * nr;
-    FC_REAL *strip = c_grid + c_len;
+    const int64_t mr = job->mr, nr = job->nr, cg = job->cg, kg = job->kg;
+    const int64_t m_tiles = job->m_tiles, blocks = job->blocks;
+    FC_FN(gemm_item_ctx) it = {job};
+    it.b_panel = job->scratch + t * job->scratch_per_thread;
+    FC_REAL *edge_tile = it.b_panel + job->b_len;
+    it.c_grid = edge_tile + mr * nr;
+    FC_REAL *strip = it.c_grid + job->c_len;
     if (job->planes_len > 0 && !job->strip_ready[t]) {
         memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
         job->strip_ready[t] = 1;
@@ -375,89 +343,49 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     const int64_t g = g_first + (item / blocks) % chunk_groups;
     int64_t tile0, tile_end;
     fc_task_range(job->tiles, blocks, item % blocks, &tile0, &tile_end);
-    const int64_t pix0 = tile0 * nr;
+    const int64_t pix0 = it.pix0 = tile0 * nr;
     const int64_t cols = fc_min_i64(tile_end * nr, job->columns) - pix0;
     const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
     const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
-    const FC_REAL *x_group = job->x + (n * p->c + g * cg) * p->h * p->w;
-    FC_REAL *y_group = job->y + (n * p->k + g * kg) * pixels;
+    it.x_group = job->x + (n * p->c + g * cg) * p->h * p->w;
+    it.y_group = job->y + (n * p->k + g * kg + mt_begin * mr) * job->pixels;
+    it.a = job->packed_w + (g * m_tiles + mt_begin - first) * job->red * mr;
     /* on the grid, B rows are runs of cg planes from grid_pix0 on */
-    const FC_REAL *planes = x_group;
-    int64_t plane_len = p->h * p->w, grid_pix0 = pix0;
+    it.planes = it.x_group;
+    it.plane_len = p->h * p->w;
+    it.grid_pix0 = pix0;
     /* values readable from `planes` on: the rest of x, or the strip */
-    int64_t readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
+    it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
         const int64_t row0 = pix0 / grid.wp;
         const int64_t row_end = fc_min_i64(
             (pix0 + cols - 1) / grid.wp + (p->r - 1) * p->dilation_h + 2, grid.hp);
-        FC_FN(fill_grid_strip)(p, x_group, cg, grid.wp, row0, row_end - row0, grid.strip_rows,
-                               strip);
-        planes = strip;
-        plane_len = job->strip_plane;
-        readable = job->planes_len;
-        grid_pix0 = pix0 - row0 * grid.wp;
+        FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+                               grid.strip_rows, strip);
+        it.planes = strip;
+        it.plane_len = job->strip_plane;
+        it.readable = job->planes_len;
+        it.grid_pix0 = pix0 - row0 * grid.wp;
     }
-    for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
-        const int64_t kc = fc_min_i64(kc_max, red - red0);
-        unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
-        if (job->relu && red0 + kc == red) flags |= FC_GEMM_RELU;
-        if (!grid.on)
-            FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr, b_panel);
-        /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of the group (in
-         * L2) before the next sub-panel: streaming B from L2 per A panel instead costs two
-         * vector loads per eight FMAs from L2. */
-        for (int64_t j0 = 0; j0 < cols; j0 += nr) {
-            const int64_t width = fc_min_i64(nr, cols - j0);
-            const FC_REAL *b = b_panel + (j0 / nr) * kc * nr;
-            const ptrdiff_t *b_rows = NULL;
-            /* B read in place, also by a last tile whose junk columns stay inside what is
-             * readable (not at the very end of x) */
-            if (grid.on && grid_rows[red0 + kc - 1] + grid_pix0 + j0 + nr <= readable) {
-                b = planes + grid_pix0 + j0;
-                b_rows = grid_rows + red0;
-            } else if (grid.on) { /* the last tile: its zero-padded copy */
-                FC_FN(pack_grid_panel)(p, planes, plane_len, grid.wp, red0, kc, grid_pix0 + j0,
-                                       width, nr, b_panel);
-                b = b_panel;
-            }
-            for (int64_t mt = mt_begin; mt < mt_end; mt++) {
-                const int64_t m0 = mt * mr, rows = fc_min_i64(mr, kg - m0);
-                const FC_REAL *a = job->packed_w + ((g * m_tiles + mt - first) * red + red0) * mr;
-                FC_REAL bias_tile[64]; /* mr <= 64, test_gemm_kernels.py */
-                const FC_REAL *init = NULL;
-                if (bias) {
-                    for (int64_t i = 0; i < mr; i++)
-                        bias_tile[i] = i < rows ? bias[g * kg + m0 + i] : 0;
-                    init = bias_tile;
-                }
-                if (c_len > 0) { /* whole tiles on the block's grid-shaped C */
-                    FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows,
-                                     c_grid + (mt - mt_begin) * mr * nc + j0, nc, init, flags);
-                    continue;
-                }
-                FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
-                if (rows == mr && width == nr) {
-                    FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows, c, pixels, init, flags);
-                    continue;
-                }
-                /* Edge of the output: run the full tile on scratch, keep the valid part.
-                 * Stale values outside it are never stored to y. */
-                if (flags & FC_GEMM_ACCUMULATE)
-                    for (int64_t i = 0; i < rows; i++)
-                        for (int64_t jj = 0; jj < width; jj++)
-                            edge_tile[i * nr + jj] = c[i * pixels + jj];
-                FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows, edge_tile, nr, init, flags);
-                for (int64_t i = 0; i < rows; i++)
-                    for (int64_t jj = 0; jj < width; jj++)
-                        c[i * pixels + jj] = edge_tile[i * nr + jj];
-            }
-        }
-        if (c_len > 0 && red0 + kc == red) /* the valid columns, once complete */
-            for (int64_t mt = mt_begin; mt < mt_end; mt++)
-                for (int64_t i = 0; i < fc_min_i64(mr, kg - mt * mr); i++)
-                    FC_FN(store_grid_row)(c_grid + ((mt - mt_begin) * mr + i) * nc, pix0, cols,
-                                          grid.wp, out_w, y_group + (mt * mr + i) * pixels);
+    FC_FN(gemm_block) blk = {&job->cfg, job->red, job->kc_max, mt_end - mt_begin,
+                             fc_min_i64(mt_end * mr, kg) - mt_begin * mr, cols};
+    blk.a_panels = FC_FN(gemm_item_a);
+    blk.b_pack = grid.on ? NULL : FC_FN(gemm_item_pack_b);
+    blk.b_panel = grid.on ? FC_FN(gemm_item_b_grid) : NULL;
+    if (job->c_len > 0) { /* whole tiles on the block's grid-shaped C, scattered at the end */
+        blk.c = it.c_grid;
+        blk.ldc = job->nc;
+        blk.c_padded = 1;
+        blk.store = FC_FN(gemm_item_scatter);
+    } else {
+        blk.c = it.y_group + pix0;
+        blk.ldc = job->pixels;
     }
+    blk.edge = edge_tile;
+    blk.epilogue.init = job->bias_panels ? job->bias_panels + (g * m_tiles + mt_begin) * mr : NULL;
+    blk.epilogue.relu = job->relu;
+    blk.ctx = &it;
+    FC_FN(gemm_run_block)(&blk);
 }
 
 static void FC_FN(gemm_task)(void *ctx, int64_t phase, int64_t task, int thread)
@@ -472,7 +400,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
                                     const FC_REAL *x, const FC_REAL *weight,
                                     const FC_REAL *bias, FC_REAL *y, int relu)
 {
-    FC_FN(gemm_job) job = {p, out_w, x, weight, bias, y, relu, fc_kernels()->FC_MEMBER(gemm)};
+    FC_FN(gemm_job) job = {p, out_w, x, weight, y, relu, fc_kernels()->FC_MEMBER(gemm)};
     const int64_t mr = job.mr = job.cfg.mr, nr = job.nr = job.cfg.nr;
     const int64_t cg = job.cg = p->c / p->groups, kg = job.kg = p->k / p->groups;
     const int64_t red = job.red = cg * p->r * p->s;
@@ -505,18 +433,27 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, job.scratch_per_thread,
                                               &job.packed_w, &job.scratch));
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel;
-     * then the task counts of the phases (pack, compute per chunk) and the strips' flags */
+     * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
+     * panels (the microkernel's init, zero past each group's last filter) and the strips'
+     * flags */
+    const int64_t bias_len = bias ? panels * mr : 0;
     ptrdiff_t *grid_rows = fc_aligned_alloc(
         (grid.on ? red : 0) * (int64_t)sizeof(ptrdiff_t) + 2 * chunks * (int64_t)sizeof(int64_t) +
-        threads);
+        bias_len * (int64_t)sizeof(FC_REAL) + threads);
     if (!grid_rows) {
         fc_aligned_free(job.packed_w);
         fc_aligned_free(job.scratch);
         return FC_ERR_OUT_OF_MEMORY;
     }
     int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? red : 0));
-    job.strip_ready = (unsigned char *)(tasks + 2 * chunks);
+    FC_REAL *bias_panels = (FC_REAL *)(tasks + 2 * chunks);
+    job.strip_ready = (unsigned char *)(bias_panels + bias_len);
     memset(job.strip_ready, 0, (size_t)threads);
+    for (int64_t i = 0; i < bias_len; i++) {
+        const int64_t g = i / (m_tiles * mr), f = i % (m_tiles * mr);
+        bias_panels[i] = f < kg ? bias[g * kg + f] : 0;
+    }
+    job.bias_panels = bias ? bias_panels : NULL;
     if (grid.on) {
         const int64_t plane_len = job.strip_plane > 0 ? job.strip_plane : p->h * p->w;
         for (int64_t i = 0; i < red; i++) {

@@ -18,10 +18,12 @@ static inline int64_t fc_lin_add_saturating(int64_t a, int64_t b)
 static inline int64_t fc_lin_round16(int64_t n) { return fc_ceil_div(n, 16) * 16; }
 
 #include "simd/dtype_f32.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/linear.tmpl.h"
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
+#include "ops/gemm_frame.tmpl.h"
 #include "ops/linear.tmpl.h"
 #include "simd/dtype_end.h"
 

@@ -12,12 +12,13 @@
  * any of them; only the ISA's microkernel (fused or not) fixes the rounding.
  *
  * The work is cut into tasks, each one block of C (a range of MR row panels times a range of
- * NR column panels) over the whole reduction, claimed dynamically (common/parallel.h).  A task
- * packs its rows of A (kc x MR panels) per kc block into its thread's scratch, takes B either
- * from a copy packed once for all tasks in an earlier phase (when the rows are split among
- * several tasks and the copy fits the budget) or packs its own, and runs the microkernel over
- * the block: whole tiles straight into C when C's rows are contiguous, the others (and every
- * tile of a C stored transposed) in a scratch block stored into C at the end. */
+ * NR column panels) over the whole reduction, claimed dynamically (common/parallel.h), and run
+ * as one block of the GEMM frame (ops/gemm_frame.tmpl.h): the task packs its rows of A
+ * (kc x MR panels) per kc block into its thread's scratch, takes B either from a copy packed
+ * once for all tasks in an earlier phase (when the rows are split among several tasks and the
+ * copy fits the budget) or packs its own, and the frame's macro-kernel runs the microkernel
+ * over the block: straight into C when C's rows are contiguous, else in a scratch block
+ * stored transposed into C at the end. */
 
 /* The shared copies of B stay within threads x 16 MiB, conv2d's default max_workspace_bytes
  * (VGG's fc6, 25088 inputs, at batch 64: 6.4 MiB of floats, packed once; at batch 1024 the
@@ -126,112 +127,14 @@ static void FC_FN(lin_gemm_plan)(FC_FN(lin_gemm) *g, const FC_FN(gemm_config) *c
                  (g->pack_tasks ? 0 : g->kc * g->nc);
 }
 
-/* dst[j * ld_dst + i] = src[i * ld_src + j] for i < rows, j < cols: the transposing copy of
- * every pack and store whose source runs along the other axis (x and W both run along the
- * reduction).  4 x 4 tiles of constant size, which gcc -O3 turns into vector loads, shuffles
- * and stores with baseline SSE2; a plain element loop (one scalar load and store per element,
- * strides reloaded from the stack) was 60% of LeNet-5's fc2 forward. */
-static void FC_FN(lin_transpose)(const FC_REAL *restrict src, int64_t ld_src, int64_t rows,
-                                 int64_t cols, FC_REAL *restrict dst, int64_t ld_dst)
-{
-    int64_t i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        const FC_REAL *s = src + i * ld_src;
-        FC_REAL *d = dst + i;
-        int64_t j = 0;
-        for (; j + 4 <= cols; j += 4) {
-            FC_REAL t[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) t[b][a] = s[a * ld_src + j + b];
-            for (int b = 0; b < 4; b++)
-                for (int a = 0; a < 4; a++) d[(j + b) * ld_dst + a] = t[b][a];
-        }
-        for (; j < cols; j++)
-            for (int a = 0; a < 4; a++) d[j * ld_dst + a] = s[a * ld_src + j];
-    }
-    for (; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) dst[j * ld_dst + i] = src[i * ld_src + j];
-}
-
-/* One panel: dst[p * w + t] = M(t, p) for t < live, 0 for live <= t < w, p < kc, where
- * M(t, p) = src[t * t_stride + p * p_stride] (a row panel of A, a column panel of B). */
-static void FC_FN(lin_pack_panel)(const FC_REAL *src, int64_t t_stride, int64_t p_stride,
-                                  int64_t live, int64_t kc, int64_t w, FC_REAL *restrict dst)
-{
-    if (t_stride == 1) { /* the panel's w values of one step are contiguous: copies */
-        for (int64_t p = 0; p < kc; p++) {
-            const FC_REAL *s = src + p * p_stride;
-            FC_REAL *d = dst + p * w;
-            int64_t t = 0;
-            if (live == w) { /* constant sizes: moves the compiler inlines (an element loop
-                              * became a libc memmove call per step, 10% of LeNet-5's fc2
-                              * grad_weight) */
-                switch (w) {
-                case 4: memcpy(d, s, 4 * sizeof(FC_REAL)); continue;
-                case 6: memcpy(d, s, 6 * sizeof(FC_REAL)); continue;
-                case 8: memcpy(d, s, 8 * sizeof(FC_REAL)); continue;
-                case 16: memcpy(d, s, 16 * sizeof(FC_REAL)); continue;
-                case 32: memcpy(d, s, 32 * sizeof(FC_REAL)); continue;
-                }
-            }
-            for (; t < live; t++) d[t] = s[t];
-            for (; t < w; t++) d[t] = 0;
-        }
-        return;
-    }
-    if (p_stride == 1) { /* each of the live rows runs along the reduction */
-        FC_FN(lin_transpose)(src, t_stride, live, kc, dst, w);
-    } else {
-        for (int64_t p = 0; p < kc; p++)
-            for (int64_t t = 0; t < live; t++) dst[p * w + t] = src[t * t_stride + p * p_stride];
-    }
-    if (live < w)
-        for (int64_t p = 0; p < kc; p++)
-            for (int64_t t = live; t < w; t++) dst[p * w + t] = 0;
-}
-
-/* Rows [i0, i0 + rows) of A, reduction [p0, p0 + kc), as ceil(rows / MR) panels of kc x MR
- * (dst[panel * kc * MR + p * MR + i]), zero past the last row. */
-static void FC_FN(lin_pack_a)(const FC_FN(lin_gemm) *g, int64_t i0, int64_t rows, int64_t p0,
-                              int64_t kc, int64_t mr, FC_REAL *dst)
-{
-    for (int64_t r0 = 0; r0 < rows; r0 += mr, dst += kc * mr)
-        FC_FN(lin_pack_panel)(g->a + (i0 + r0) * g->a_rs + p0 * g->a_cs, g->a_rs, g->a_cs,
-                              fc_min_i64(mr, rows - r0), kc, mr, dst);
-}
-
-/* Columns [j0, j0 + cols) of B, reduction [p0, p0 + kc), as ceil(cols / NR) panels of kc x NR
- * (dst[panel * kc * NR + p * NR + j]), zero past the last column. */
-static void FC_FN(lin_pack_b)(const FC_FN(lin_gemm) *g, int64_t p0, int64_t kc, int64_t j0,
-                              int64_t cols, int64_t nr, FC_REAL *dst)
-{
-    for (int64_t c0 = 0; c0 < cols; c0 += nr, dst += kc * nr)
-        FC_FN(lin_pack_panel)(g->b + p0 * g->b_rs + (j0 + c0) * g->b_cs, g->b_cs, g->b_rs,
-                              fc_min_i64(nr, cols - c0), kc, nr, dst);
-}
-
 /* Phase 0: column panels of B_shared, this task's share of them, over the whole reduction. */
 static void FC_FN(lin_pack_shared)(const FC_FN(lin_gemm) *g, int64_t nr, int64_t task)
 {
     int64_t begin, end;
     fc_task_range(g->nt, g->pack_tasks, task, &begin, &end);
-    for (int64_t jp = begin; jp < end; jp++)
-        FC_FN(lin_pack_b)(g, 0, g->k, jp * nr, fc_min_i64(nr, g->n - jp * nr), nr,
-                          g->b_shared + jp * g->k * nr);
-}
-
-/* The block [i0, i0 + rows) x [j0, j0 + cols) of `block` (row stride ld) into a C whose
- * rows are not contiguous (lin_compute writes the others in place). */
-static void FC_FN(lin_store)(const FC_FN(lin_gemm) *g, const FC_REAL *block, int64_t ld,
-                             int64_t i0, int64_t rows, int64_t j0, int64_t cols)
-{
-    FC_REAL *c = g->c + i0 * g->c_rs + j0 * g->c_cs;
-    if (g->c_rs == 1) { /* transposed: C's rows are the block's columns */
-        FC_FN(lin_transpose)(block, ld, rows, cols, c, g->c_cs);
-        return;
-    }
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) c[i * g->c_rs + j * g->c_cs] = block[i * ld + j];
+    FC_FN(gemm_pack_panels)(g->b + begin * nr * g->b_cs, g->b_cs, g->b_rs,
+                            fc_min_i64(end * nr, g->n) - begin * nr, g->k, nr,
+                            g->b_shared + begin * g->k * nr);
 }
 
 /* An empty reduction: C = act(init), or 0. */
@@ -245,23 +148,56 @@ static void FC_FN(lin_fill)(const FC_FN(lin_gemm) *g, int64_t i0, int64_t rows, 
         }
 }
 
-/* Where tile (ip, jp) of a task's block accumulates: straight in C when C's rows are
- * contiguous and the tile is whole (as conv2d's GEMM does), else in the scratch block c_buf
- * (row stride ld), stored into C at the end. */
-static inline FC_REAL *FC_FN(lin_tile)(const FC_FN(lin_gemm) *g, int64_t mr, int64_t nr,
-                                       int64_t i0, int64_t rows, int64_t j0, int64_t cols,
-                                       int64_t ip, int64_t jp, FC_REAL *c_buf, int64_t ld,
-                                       int64_t *ldc)
+/* One compute task's view for the frame's callbacks (gemm_block.ctx). */
+typedef struct FC_FN(lin_block) {
+    const FC_FN(lin_gemm) *g;
+    int64_t i0, j0, np0;
+    FC_REAL *a_buf, *b_buf;
+} FC_FN(lin_block);
+
+/* A: the block's rows of A, packed per kc block. */
+static const FC_REAL *FC_FN(lin_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                   int64_t *a_step)
 {
-    if (g->c_cs == 1 && (ip + 1) * mr <= rows && (jp + 1) * nr <= cols) {
-        *ldc = g->c_rs;
-        return g->c + (i0 + ip * mr) * g->c_rs + j0 + jp * nr;
-    }
-    *ldc = ld;
-    return c_buf + ip * mr * ld + jp * nr;
+    const FC_FN(lin_block) *lb = blk->ctx;
+    const FC_FN(lin_gemm) *g = lb->g;
+    const int64_t mr = blk->cfg->mr;
+    FC_FN(gemm_pack_panels)(g->a + lb->i0 * g->a_rs + k0 * g->a_cs, g->a_rs, g->a_cs, blk->rows,
+                            kc, mr, lb->a_buf);
+    *a_step = kc * mr;
+    return lb->a_buf;
 }
 
-/* Compute task: block (task / n_blocks, task % n_blocks) of C, all of its reduction. */
+/* B per kc block: packed by the task, or the shared copy's rows (column panel jp is k x NR). */
+static void FC_FN(lin_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
+{
+    const FC_FN(lin_block) *lb = blk->ctx;
+    const FC_FN(lin_gemm) *g = lb->g;
+    const int64_t nr = blk->cfg->nr;
+    if (g->pack_tasks) {
+        blk->b = g->b_shared + lb->np0 * g->k * nr + k0 * nr;
+        blk->b_step = g->k * nr;
+        return;
+    }
+    FC_FN(gemm_pack_panels)(g->b + k0 * g->b_rs + lb->j0 * g->b_cs, g->b_cs, g->b_rs, blk->cols,
+                            kc, nr, lb->b_buf);
+    blk->b = lb->b_buf;
+    blk->b_step = kc * nr;
+}
+
+/* The epilogue of a C stored transposed: the block, computed whole in scratch, to C. */
+static void FC_FN(lin_store_transposed)(FC_FN(gemm_block) *blk)
+{
+    const FC_FN(lin_block) *lb = blk->ctx;
+    const FC_FN(lin_gemm) *g = lb->g;
+    FC_FN(gemm_transpose)(blk->c, blk->ldc, blk->rows, blk->cols,
+                          g->c + lb->i0 * g->c_rs + lb->j0 * g->c_cs, g->c_cs);
+}
+
+/* Compute task: block (task / n_blocks, task % n_blocks) of C, all of its reduction, as one
+ * block of the frame: whole tiles straight into C when C's rows are contiguous (the partial
+ * ones through the frame's edge tile), every tile in a scratch block when C is stored
+ * transposed (c_rs == 1: the plans give C either contiguous rows or contiguous columns). */
 static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config) *cfg,
                                int64_t task, FC_REAL *scratch)
 {
@@ -280,55 +216,35 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
      * vector loads and stores then never split one */
     FC_REAL *init = scratch, *a_buf = init + fc_lin_round16(g->mc);
     FC_REAL *c_buf = a_buf + fc_lin_round16(g->mc * g->kc), *b_buf = c_buf + g->mc * g->nc;
-    int64_t ldc;
-    if (g->row_init)
+    FC_FN(lin_block) lb = {g, i0, j0, np0, a_buf, b_buf};
+    FC_FN(gemm_block) blk = {cfg, g->k, g->kc, m_panels, rows, cols};
+    blk.a_panels = FC_FN(lin_a);
+    blk.b_pack = FC_FN(lin_b);
+    blk.ctx = &lb;
+    if (g->c_cs == 1) {
+        blk.c = g->c + i0 * g->c_rs + j0;
+        blk.ldc = g->c_rs;
+        blk.edge = c_buf;
+    } else {
+        blk.c = c_buf;
+        blk.ldc = ld;
+        blk.c_padded = 1;
+        blk.store = FC_FN(lin_store_transposed);
+    }
+    if (g->row_init) {
         for (int64_t i = 0; i < m_panels * mr; i++) init[i] = i < rows ? g->row_init[i0 + i] : 0;
-    if (g->col_init) /* the bias along C's rows: the first kc block accumulates onto it */
-        for (int64_t jp = 0; jp < n_panels; jp++)
-            for (int64_t ip = 0; ip < m_panels; ip++) {
-                FC_REAL *c = FC_FN(lin_tile)(g, mr, nr, i0, rows, j0, cols, ip, jp, c_buf, ld,
-                                             &ldc);
-                for (int64_t i = 0; i < mr; i++)
-                    for (int64_t j = 0; j < nr; j++)
-                        c[i * ldc + j] = jp * nr + j < cols ? g->col_init[j0 + jp * nr + j] : 0;
-            }
-    for (int64_t p0 = 0; p0 < g->k; p0 += g->kc) {
-        const int64_t kc = fc_min_i64(g->kc, g->k - p0);
-        FC_FN(lin_pack_a)(g, i0, rows, p0, kc, mr, a_buf);
-        const FC_REAL *b = b_buf;
-        int64_t b_step = kc * nr; /* from one column panel to the next */
-        if (g->pack_tasks) {
-            b = g->b_shared + np0 * g->k * nr + p0 * nr;
-            b_step = g->k * nr;
-        } else {
-            FC_FN(lin_pack_b)(g, p0, kc, j0, cols, nr, b_buf);
-        }
-        unsigned flags = p0 > 0 || g->col_init ? FC_GEMM_ACCUMULATE : 0;
-        if (g->relu && p0 + kc == g->k) flags |= FC_GEMM_RELU;
-        /* one kc x NR sub-panel of B (L1) meets every A panel of the block (L2) in turn, as
-         * in conv2d_im2col.tmpl.h */
-        for (int64_t jp = 0; jp < n_panels; jp++)
-            for (int64_t ip = 0; ip < m_panels; ip++) {
-                FC_REAL *c = FC_FN(lin_tile)(g, mr, nr, i0, rows, j0, cols, ip, jp, c_buf, ld,
-                                             &ldc);
-                cfg->ukernel((size_t)kc, a_buf + ip * kc * mr, b + jp * b_step, c, (size_t)ldc,
-                             p0 == 0 && g->row_init ? init + ip * mr : NULL, flags);
-            }
+        blk.epilogue.init = init;
     }
-    if (g->c_cs != 1) { /* the whole block was computed in c_buf */
-        FC_FN(lin_store)(g, c_buf, ld, i0, rows, j0, cols);
-        return;
+    if (g->col_init) { /* the bias along C's rows: the first kc block accumulates onto it */
+        const int64_t c_rows = blk.c_padded ? m_panels * mr : rows;
+        const int64_t c_cols = blk.c_padded ? ld : cols;
+        for (int64_t i = 0; i < c_rows; i++)
+            for (int64_t j = 0; j < c_cols; j++)
+                blk.c[i * blk.ldc + j] = j < cols ? g->col_init[j0 + j] : 0;
+        blk.epilogue.accumulate = 1;
     }
-    /* the edge tiles: the last row panel and the last column panel, when partial */
-    for (int64_t ip = 0; ip < m_panels; ip++)
-        for (int64_t jp = 0; jp < n_panels; jp++) {
-            const int64_t r = fc_min_i64(mr, rows - ip * mr), w = fc_min_i64(nr, cols - jp * nr);
-            if (r == mr && w == nr) continue;
-            for (int64_t i = 0; i < r; i++)
-                for (int64_t j = 0; j < w; j++)
-                    g->c[(i0 + ip * mr + i) * g->c_rs + j0 + jp * nr + j] =
-                        c_buf[(ip * mr + i) * ld + jp * nr + j];
-        }
+    blk.epilogue.relu = g->relu;
+    FC_FN(gemm_run_block)(&blk);
 }
 
 /* grad_bias[o] for o in this task's share of [0, out): the rows of grad_output added in

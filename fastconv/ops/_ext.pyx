@@ -280,10 +280,12 @@ def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
 
 def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_output,
                     cnp.ndarray x, cnp.ndarray weight, object grad_input, object grad_weight,
-                    object grad_bias, bint reference):
+                    object grad_bias, bint reference, int64_t max_workspace_bytes=0):
     """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass of the
-    shapes in geometry (whose drivers bound their workspace by their own blocking)."""
-    cdef const fc_conv2d_params *p = &geometry.p
+    shapes in geometry, within max_workspace_bytes per thread (0: the default)."""
+    cdef fc_conv2d_params params = geometry.p
+    params.max_workspace_bytes = max_workspace_bytes
+    cdef const fc_conv2d_params *p = &params
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
@@ -305,6 +307,12 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
             status = fc_ref_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
         else:
             status = fc_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_backward_min_workspace(p, dtype, gxp != NULL, gwp != NULL, gbp != NULL, &least)
+        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
+                         f"{least} bytes per thread this backward pass needs (x shape "
+                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
     _check(op, status)
 
 

@@ -608,8 +608,9 @@ def _output_mask(op, output_mask):
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
-                     reference):
+                     reference, max_workspace_bytes=None):
     op = "conv2d_backward"
+    workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
     weight = _array(op, "weight", weight)
     g = _array(op, "grad_output", grad_output)
@@ -629,12 +630,12 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
                              _c_array(weight),
                              None if grad_input is None else grad_input.reshape(x4.shape),
-                             grad_weight, grad_bias, reference)
+                             grad_weight, grad_bias, reference, workspace)
     return grad_input, grad_weight, grad_bias
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    output_mask=(True, True, True)):
+                    output_mask=(True, True, True), max_workspace_bytes=None):
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -642,6 +643,10 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     grad_output : array_like, the shape of ``conv2d(x, weight, ...)``'s output
     x, weight, stride, padding, dilation, groups : as for `conv2d` (same dtype for all)
     output_mask : three bools, which of (grad_input, grad_weight, grad_bias) to compute
+    max_workspace_bytes : int, optional
+        Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
+        16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
+        it raises ValueError saying the minimum.
 
     Returns
     -------
@@ -664,7 +669,7 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
-                            output_mask, reference=False)
+                            output_mask, reference=False, max_workspace_bytes=max_workspace_bytes)
 
 
 def _input_shape(op, input_shape, itemsize):

@@ -87,6 +87,9 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias)
+    fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                               int grad_input, int grad_weight, int grad_bias,
+                                               int64_t *bytes)
     fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                      int64_t out_w, fc_dtype dtype, const void *grad_output,
                                      const int64_t *indices, void *grad_input)
