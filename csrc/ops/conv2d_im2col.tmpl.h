@@ -281,13 +281,14 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
 /* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
  * plane y_k (out_w wide); the grid columns past out_w are junk. */
 static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
-                                  int64_t out_w, FC_REAL *y_k)
+                                  int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
 {
     int64_t oh = pix0 / wp, ow = pix0 % wp;
     for (int64_t j = 0; j < cols;) {
         if (ow < out_w) {
             const int64_t n = fc_min_i64(out_w - ow, cols - j);
             memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
+            if (epi->post) FC_FN(epilogue_apply)(epi, y_k + oh * out_w + ow, 1, n, n, 1);
             j += n;
             ow += n;
         } else {
@@ -327,7 +328,7 @@ typedef struct FC_FN(gemm_job) {
     int64_t out_w;
     const FC_REAL *x, *weight, *bias;
     FC_REAL *y;
-    int relu;
+    const fc_epi *epi;
     FC_FN(gemm_config) cfg;
     fc_gemm_grid grid;
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
@@ -400,7 +401,10 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     for (int64_t red0 = 0; red0 < red; red0 += kc_max) {
         const int64_t kc = fc_min_i64(kc_max, red - red0);
         unsigned flags = red0 > 0 ? FC_GEMM_ACCUMULATE : 0;
-        if (job->relu && red0 + kc == red) flags |= FC_GEMM_RELU;
+        /* the last block: the fused part of the epilogue in the microkernel, the rest (post)
+         * on each tile of y as soon as it is stored */
+        const int post = red0 + kc == red && job->epi->post;
+        if (red0 + kc == red) flags |= job->epi->fused;
         if (!grid.on)
             FC_FN(pack_im2col_panel)(p, out_w, x_group, red0, kc, pix0, cols, nr, b_panel);
         /* One NR-wide sub-panel of B (kc x NR, in L1) meets every A panel of the group (in
@@ -438,6 +442,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
                 FC_REAL *c = y_group + m0 * pixels + pix0 + j0;
                 if (rows == mr && width == nr) {
                     FC_FN(gemm_tile)(&job->cfg, kc, a, b, b_rows, c, pixels, init, flags);
+                    if (post) FC_FN(epilogue_apply)(job->epi, c, rows, width, pixels, 1);
                     continue;
                 }
                 /* Edge of the output: run the full tile on scratch, keep the valid part.
@@ -450,13 +455,15 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
                 for (int64_t i = 0; i < rows; i++)
                     for (int64_t jj = 0; jj < width; jj++)
                         c[i * pixels + jj] = edge_tile[i * nr + jj];
+                if (post) FC_FN(epilogue_apply)(job->epi, c, rows, width, pixels, 1);
             }
         }
         if (c_len > 0 && red0 + kc == red) /* the valid columns, once complete */
             for (int64_t mt = mt_begin; mt < mt_end; mt++)
                 for (int64_t i = 0; i < fc_min_i64(mr, kg - mt * mr); i++)
                     FC_FN(store_grid_row)(c_grid + ((mt - mt_begin) * mr + i) * nc, pix0, cols,
-                                          grid.wp, out_w, y_group + (mt * mr + i) * pixels);
+                                          grid.wp, out_w, y_group + (mt * mr + i) * pixels,
+                                          job->epi);
     }
 }
 
@@ -470,9 +477,10 @@ static void FC_FN(gemm_task)(void *ctx, int64_t phase, int64_t task, int thread)
 
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                     const FC_REAL *x, const FC_REAL *weight,
-                                    const FC_REAL *bias, FC_REAL *y, int relu)
+                                    const fc_epi *epi, FC_REAL *y)
 {
-    FC_FN(gemm_job) job = {p, out_w, x, weight, bias, y, relu, fc_kernels()->FC_MEMBER(gemm)};
+    FC_FN(gemm_job) job = {p, out_w, x, weight, epi->bias, y, epi,
+                           fc_kernels()->FC_MEMBER(gemm)};
     const int64_t mr = job.mr = job.cfg.mr, nr = job.nr = job.cfg.nr;
     const int64_t cg = job.cg = p->c / p->groups, kg = job.kg = p->k / p->groups;
     const int64_t red = job.red = cg * p->r * p->s;

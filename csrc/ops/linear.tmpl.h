@@ -34,7 +34,7 @@ typedef struct FC_FN(lin_gemm) {
     FC_REAL *c;
     int64_t c_rs, c_cs;
     const FC_REAL *row_init, *col_init; /* at most one of them */
-    int relu;
+    const fc_epi *epi; /* the forward's epilogue (C is y); NULL: none */
     /* the blocking (lin_gemm_plan) */
     int64_t mt, nt;             /* row panels of MR, column panels of NR */
     int64_t m_blocks, n_blocks; /* compute tasks: m_blocks x n_blocks blocks of panels */
@@ -234,15 +234,26 @@ static void FC_FN(lin_store)(const FC_FN(lin_gemm) *g, const FC_REAL *block, int
         for (int64_t j = 0; j < cols; j++) c[i * g->c_rs + j * g->c_cs] = block[i * ld + j];
 }
 
-/* An empty reduction: C = act(init), or 0. */
+/* An empty reduction: C = init, or 0, then the whole epilogue (no microkernel fused any). */
 static void FC_FN(lin_fill)(const FC_FN(lin_gemm) *g, int64_t i0, int64_t rows, int64_t j0,
                             int64_t cols)
 {
     for (int64_t i = i0; i < i0 + rows; i++)
-        for (int64_t j = j0; j < j0 + cols; j++) {
-            FC_REAL v = g->row_init ? g->row_init[i] : g->col_init ? g->col_init[j] : 0;
-            g->c[i * g->c_rs + j * g->c_cs] = g->relu ? FC_RELU(v) : v;
-        }
+        for (int64_t j = j0; j < j0 + cols; j++)
+            g->c[i * g->c_rs + j * g->c_cs] =
+                g->row_init ? g->row_init[i] : g->col_init ? g->col_init[j] : 0;
+    if (g->epi)
+        FC_FN(epilogue_apply)(g->epi, g->c + i0 * g->c_rs + j0 * g->c_cs, rows, cols, g->c_rs,
+                              g->c_cs);
+}
+
+/* The part of the epilogue the microkernel did not fuse, on the finished block. */
+static void FC_FN(lin_epilogue)(const FC_FN(lin_gemm) *g, int64_t i0, int64_t rows, int64_t j0,
+                                int64_t cols)
+{
+    if (g->epi && g->epi->post)
+        FC_FN(epilogue_apply)(g->epi, g->c + i0 * g->c_rs + j0 * g->c_cs, rows, cols, g->c_rs,
+                              g->c_cs);
 }
 
 /* Where tile (ip, jp) of a task's block accumulates: straight in C when C's rows are
@@ -304,7 +315,7 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
             FC_FN(lin_pack_b)(g, p0, kc, j0, cols, nr, b_buf);
         }
         unsigned flags = p0 > 0 || g->col_init ? FC_GEMM_ACCUMULATE : 0;
-        if (g->relu && p0 + kc == g->k) flags |= FC_GEMM_RELU;
+        if (g->epi && p0 + kc == g->k) flags |= g->epi->fused;
         /* one kc x NR sub-panel of B (L1) meets every A panel of the block (L2) in turn, as
          * in conv2d_im2col.tmpl.h */
         for (int64_t jp = 0; jp < n_panels; jp++)
@@ -317,6 +328,7 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
     }
     if (g->c_cs != 1) { /* the whole block was computed in c_buf */
         FC_FN(lin_store)(g, c_buf, ld, i0, rows, j0, cols);
+        FC_FN(lin_epilogue)(g, i0, rows, j0, cols);
         return;
     }
     /* the edge tiles: the last row panel and the last column panel, when partial */
@@ -329,6 +341,7 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
                     g->c[(i0 + ip * mr + i) * g->c_rs + j0 + jp * nr + j] =
                         c_buf[(ip * mr + i) * ld + jp * nr + j];
         }
+    FC_FN(lin_epilogue)(g, i0, rows, j0, cols);
 }
 
 /* grad_bias[o] for o in this task's share of [0, out): the rows of grad_output added in
@@ -431,8 +444,7 @@ static fc_status FC_FN(lin_run)(FC_FN(lin_job) *job, int64_t work)
 }
 
 static fc_status FC_FN(linear_forward)(int64_t n, int64_t in, int64_t out, const FC_REAL *x,
-                                       const FC_REAL *weight, const FC_REAL *bias, FC_REAL *y,
-                                       int relu)
+                                       const FC_REAL *weight, const fc_epi *epi, FC_REAL *y)
 {
     FC_FN(lin_job) job;
     memset(&job, 0, sizeof(job));
@@ -440,7 +452,7 @@ static fc_status FC_FN(linear_forward)(int64_t n, int64_t in, int64_t out, const
     /* y^T (out x n) = W (out x in) x^T (in x n): the bias is per row, the microkernel's init */
     job.gemm[0] = (FC_FN(lin_gemm)){.m = out, .n = n, .k = in, .a = weight, .a_rs = in,
                                    .a_cs = 1, .b = x, .b_rs = 1, .b_cs = in, .c = y, .c_rs = 1,
-                                   .c_cs = out, .row_init = bias, .relu = relu};
+                                   .c_cs = out, .row_init = epi->bias, .epi = epi};
     job.gemms = 1;
     return FC_FN(lin_run)(&job, fc_mul_saturating(n * out, fc_max_i64(in, 1)));
 }
