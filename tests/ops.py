@@ -122,7 +122,8 @@ def determinism_inputs(dtype):
         ("wdb", (42, 1, 3, 3)), ("gdb", (3, 42, 10, 12)),
         ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53)),
         ("xl", (57, 300)), ("wl", (37, 300)), ("bl", (37,)), ("gl", (57, 37)),
-        ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70))]}
+        ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70)),
+        ("rd", (3, 28, 19, 23))]}
 
 
 def concurrency_inputs(seed):
@@ -180,6 +181,20 @@ _CONV2D_DETERMINISM = (
     Sample("conv2d_auto_groups2",
            lambda d: [fastconv.conv2d(d["x"], d["wgroups"], padding=1, groups=2)],
            lambda d, r: conv_macs(d["x"], d["wgroups"], r[0], groups=2)),
+    # the epilogue's unfused path: a residual and an activation no microkernel fuses, applied
+    # to each tile as the drivers finish it ("g" has the output's shape)
+    Sample("conv2d_im2col_residual_leaky_relu",
+           lambda d: [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, residual=d["g"],
+                                      activation="leaky_relu", algorithm="im2col")],
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv2d_direct_residual_relu6",
+           lambda d: [fastconv.conv2d(d["x"], d["w"], d["b"], padding=1, residual=d["g"],
+                                      activation="relu6", algorithm="direct")],
+           lambda d, r: conv_macs(d["x"], d["w"], r[0])),
+    Sample("conv2d_depthwise_residual_relu",
+           lambda d: [fastconv.conv2d(d["x"], d["wd"], padding=1, groups=14, residual=d["rd"],
+                                      activation="relu", algorithm="depthwise")],
+           lambda d, r: conv_macs(d["x"], d["wd"], r[0], groups=14)),
 )
 
 
@@ -226,6 +241,10 @@ CONV2D = Op(
         Twin("stride", lambda m: m.conv2d(_f64(*_X), _f64(*_W), stride=0), ValueError),
         Twin("huge_padding", lambda m: m.conv2d(_f64(*_X), _f64(*_W), padding=2**63),
              ValueError),
+        Twin("residual_shape", lambda m: m.conv2d(_f64(*_X), _f64(*_W), residual=_f64(*_X)),
+             ValueError),
+        Twin("residual_dtype", lambda m: m.conv2d(_f64(*_X), _f64(*_W), residual=_f32(1, 2, 3, 3)),
+             TypeError),
     ),
     # 2**41 x 3 float32: the count fits in 64 bits, no machine has the 24 TiB
     huge=lambda: fastconv.conv2d(_ones32(1, 1, 3, 3), _ones32(1, 1, 1, 1), padding=(2**40, 0)),
@@ -420,12 +439,21 @@ LINEAR = Op(
         Twin("linear_features", lambda m: m.linear(_f64(4, 3), _f64(2, 5)), ValueError),
         Twin("linear_bias_dtype", lambda m: m.linear(_f32(4, 3), _f32(2, 3), _f64(2)),
              TypeError),
+        Twin("linear_residual_shape", lambda m: m.linear(_f64(4, 3), _f64(2, 3),
+                                                         residual=_f64(4, 3)), ValueError),
+        Twin("linear_negative_slope", lambda m: m.linear(_f64(4, 3), _f64(2, 3),
+                                                         activation="relu6",
+                                                         negative_slope=0.1), ValueError),
     ),
     huge=None,
     determinism=(
         # 57 rows and 37 outputs cross every register tile; 300 inputs, past one kc block
         Sample("linear_bias_relu",
                lambda d: [fastconv.linear(d["xl"], d["wl"], d["bl"], activation="relu")],
+               lambda d, r: _linear_macs(d, "xl", "wl")),
+        Sample("linear_bias_residual_relu6",
+               lambda d: [fastconv.linear(d["xl"], d["wl"], d["bl"], residual=d["gl"],
+                                          activation="relu6")],
                lambda d, r: _linear_macs(d, "xl", "wl")),
         Sample("linear_leading_dims_and_backward",
                lambda d: [fastconv.linear(d["xl3"], d["wl3"]),

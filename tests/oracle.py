@@ -28,6 +28,9 @@ __all__ = [
     "avg_pool2d",
     "avg_pool2d_abs_bound",
     "relu",
+    "relu6",
+    "leaky_relu",
+    "activation",
     "conv2d_backward",
     "conv2d_backward_abs_bound",
     "max_pool2d_backward",
@@ -215,6 +218,31 @@ def relu(x):
     x = np.asarray(x)
     zero = np.zeros((), dtype=x.dtype)
     return np.where((x > 0) | np.isnan(x), x, zero).astype(x.dtype, copy=False)
+
+
+def relu6(x):
+    """min(max(x, 0), 6), NaN stays NaN, -0 -> +0.  Keeps the input dtype (it is exact)."""
+    x = np.asarray(x)
+    zero, six = np.zeros((), dtype=x.dtype), np.asarray(6, dtype=x.dtype)
+    return np.where(np.isnan(x), x, np.where(x > 6, six, np.where(x > 0, x, zero))).astype(
+        x.dtype, copy=False)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0 or NaN, else x * negative_slope (torch's formula; -0 stays -0), computed in
+    x's dtype with the slope rounded to it, as torch does."""
+    x = np.asarray(x)
+    slope = np.asarray(negative_slope, dtype=x.dtype)
+    return np.where((x > 0) | np.isnan(x), x, x * slope).astype(x.dtype, copy=False)
+
+
+def activation(x, name, negative_slope=0.01):
+    """The epilogue's activation `name` (None, "relu", "relu6", "leaky_relu") on x."""
+    if name is None:
+        return np.asarray(x)
+    if name == "leaky_relu":
+        return leaky_relu(x, negative_slope)
+    return {"relu": relu, "relu6": relu6}[name](x)
 
 
 # ---- backward passes (gradients of <op(inputs), g> with respect to each input) ---------------

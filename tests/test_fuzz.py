@@ -627,6 +627,43 @@ def conv_draw(draw, backward=False):
                            groups=groups_spec))
 
 
+# ---- the epilogue of conv2d and linear ---------------------------------------------------------
+
+# the C library's table: a new activation is fuzzed too, once tests/oracle.py knows it
+ACTIVATIONS = tuple(fastconv._ext.ACTIVATIONS)
+
+
+def draw_epilogue(draw, base, shape, errs):
+    """conv2d's and linear's epilogue keywords: an activation (sometimes a misspelt one),
+    sometimes a negative_slope with leaky_relu, and when the output's shape is known sometimes
+    a residual (now and then of a wrong shape: ValueError).  Returns (kwargs, activation,
+    slope, residual Arr or None); the residual's dtype faults are draw_array's."""
+    activation = pick(draw, (None,) + ACTIVATIONS, ["tanh", "RELU", ["relu"], 0])
+    if activation not in ACTIVATIONS:
+        errs.append(BOTH if isinstance(activation, list) else ValueError)
+    kwargs = dict(activation=activation)
+    slope = 0.01
+    if activation == "leaky_relu" and draw(st.booleans()):
+        # |slope| <= 1: the activation does not widen the sum's error bound
+        slope = kwargs["negative_slope"] = draw(st.sampled_from([0.2, 0.5, -0.25, 0.0]))
+    residual = None
+    if shape is not None and draw(st.integers(0, 3)) == 0:
+        rshape = tuple(shape)
+        if fault(draw, 15):
+            rshape = rshape[:-1] + (rshape[-1] + 1,)
+            errs.append(ValueError)
+        residual = draw_array(draw, rshape, base, special=False)
+        kwargs["residual"] = residual.api
+    return kwargs, activation, slope, residual
+
+
+def _epilogue_oracle(expected, bound, activation, slope, residual):
+    """The oracle's sum and its error bound after the epilogue (residual float64, or None)."""
+    if residual is not None:
+        expected, bound = expected + residual, bound + np.abs(residual)
+    return oracle.activation(expected, activation, slope), bound
+
+
 def _oracle_args(g):
     return dict(stride=g["stride"], padding=g["pads"], dilation=g["dil"], groups=g["groups"])
 
@@ -648,10 +685,11 @@ def conv2d_calls(draw):
         bias = draw_array(draw, bshape, d["base"])
         if bshape != (k,):
             errs.append(ValueError)
-    errs += _dtype_errors([x, wt, bias])
-    activation = pick(draw, [None, None, "relu"], ["tanh", "RELU", ["relu"]])
-    if activation not in (None, "relu"):
-        errs.append(BOTH if isinstance(activation, list) else ValueError)
+    y_shape = None
+    if geo:
+        y_shape = (geo["n"], geo["k"], geo["p"], geo["q"])[1 if d["unbatched"] else 0:]
+    epilogue, activation, slope, residual = draw_epilogue(draw, d["base"], y_shape, errs)
+    errs += _dtype_errors([x, wt, bias, residual])
     algorithm = pick(draw, ALGORITHMS, ["winograd", "Direct", 3, ["auto"]])
     if isinstance(algorithm, list):
         errs.append(BOTH)
@@ -673,10 +711,9 @@ def conv2d_calls(draw):
             errs.append(ValueError)
         elif ws < 1 << 20 and algorithm in ("auto", "im2col", "pointwise", None):
             maybe = ValueError  # below the algorithm's minimum workspace: documented
-    kwargs = dict(d["specs"], activation=activation, algorithm=algorithm,
-                  max_workspace_bytes=ws)
+    kwargs = dict(d["specs"], **epilogue, algorithm=algorithm, max_workspace_bytes=ws)
     out = None
-    keep = [x.api, wt.api] + ([bias.api] if bias else [])
+    keep = [x.api, wt.api] + ([bias.api] if bias else []) + ([residual.api] if residual else [])
     if geo and draw(st.integers(0, 3)) == 0:
         sizes = [a.itemsize for a in (x, wt, bias) if a is not None and a.itemsize]
         dtype = np.float32 if max(sizes, default=8) == 4 else np.float64
@@ -705,9 +742,10 @@ def conv2d_calls(draw):
         x4 = _batched(x.f64, d["unbatched"])
         expected = CONV2D.oracle(x4, wt.f64, b64, **args)
         bound = CONV2D.abs_bound(x4, wt.f64, b64, **args)
-        if activation == "relu":
-            expected = oracle.relu(expected)
-        length = geo["cg"] * geo["r"] * geo["s"] + (bias is not None)
+        expected, bound = _epilogue_oracle(
+            expected, bound, activation, slope,
+            None if residual is None else _batched(residual.f64, d["unbatched"]))
+        length = geo["cg"] * geo["r"] * geo["s"] + (bias is not None) + (residual is not None)
         dtype = np.float32 if x.itemsize == 4 else np.float64
         CONV2D.tolerance(_batched(result, d["unbatched"]), expected, bound,
                                max(length, 1), dtype)
@@ -1196,14 +1234,14 @@ def linear_draw(draw, op):
     return dict(op=op, base=base, x=x, w=wt, errs=errs, shape=shape, k=k, o=o)
 
 
-def _linear_check_forward(result, x, wt, bias, activation, k):
+def _linear_check_forward(result, x, wt, bias, activation, k, slope=0.01, residual=None):
     dtype = np.float32 if x.itemsize == 4 else np.float64
     b64 = None if bias is None else bias.f64
-    expected = LINEAR.oracle(x.f64, wt.f64, b64)
-    if activation == "relu":
-        expected = oracle.relu(expected)
-    LINEAR.tolerance(result, expected, LINEAR.abs_bound(x.f64, wt.f64, b64),
-                           max(1, k + (bias is not None)), dtype)
+    expected, bound = _epilogue_oracle(
+        LINEAR.oracle(x.f64, wt.f64, b64), LINEAR.abs_bound(x.f64, wt.f64, b64), activation,
+        slope, None if residual is None else residual.f64)
+    LINEAR.tolerance(result, expected, bound,
+                     max(1, k + (bias is not None) + (residual is not None)), dtype)
 
 
 @st.composite
@@ -1218,11 +1256,8 @@ def linear_calls(draw):
             bshape = draw(st.sampled_from([(), (d["o"] + 1,), (d["o"], 1)]))
             errs.append(ValueError)
         bias = draw_array(draw, bshape, d["base"])
-    errs += _dtype_errors([x, wt, bias])
-    activation = pick(draw, [None, None, "relu"], ["tanh", "RELU", ["relu"], 0])
-    if activation not in (None, "relu"):
-        errs.append(BOTH if isinstance(activation, list) else ValueError)
-    kwargs = dict(activation=activation)
+    kwargs, activation, slope, residual = draw_epilogue(draw, d["base"], shape, errs)
+    errs += _dtype_errors([x, wt, bias, residual])
     out = None
     if shape is not None and draw(st.integers(0, 3)) == 0:
         sizes = [a.itemsize for a in (x, wt, bias) if a is not None and a.itemsize]
@@ -1239,10 +1274,10 @@ def linear_calls(draw):
         if out is not None:
             assert result is out, "linear did not return out"
         assert result.shape == shape
-        _linear_check_forward(result, x, wt, bias, activation, d["k"])
+        _linear_check_forward(result, x, wt, bias, activation, d["k"], slope, residual)
 
     args = [x.api, wt.api, None if bias is None else bias.api]
-    keep = [x.api, wt.api] + ([bias.api] if bias else [])
+    keep = [x.api, wt.api] + ([bias.api] if bias else []) + ([residual.api] if residual else [])
     return Call("linear", LINEAR.fn, args, kwargs, merge(errs), check, keep=keep)
 
 

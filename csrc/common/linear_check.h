@@ -3,6 +3,7 @@
 #ifndef FC_COMMON_LINEAR_CHECK_H
 #define FC_COMMON_LINEAR_CHECK_H
 
+#include "common/epilogue.h"
 #include "common/internal.h"
 
 /* Extents >= 0, a known dtype, every tensor's byte count within int64 (as fc_checked_product
@@ -25,11 +26,11 @@ static inline fc_status fc_validate_linear_sizes(int64_t n, int64_t in_features,
 static inline fc_status fc_validate_linear_forward(int64_t n, int64_t in_features,
                                                    int64_t out_features, fc_dtype dtype,
                                                    const void *x, const void *weight,
-                                                   const void *y, fc_activation activation)
+                                                   const fc_epilogue *epilogue, const void *y,
+                                                   fc_epi *epi)
 {
     FC_RETURN_IF_ERROR(fc_validate_linear_sizes(n, in_features, out_features, dtype));
-    if (activation != FC_ACTIVATION_NONE && activation != FC_ACTIVATION_RELU)
-        return FC_ERR_INVALID_ARGUMENT;
+    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, n * out_features, epi));
     if ((!x && n * in_features > 0) || (!weight && out_features * in_features > 0) ||
         (!y && n * out_features > 0))
         return FC_ERR_INVALID_ARGUMENT;

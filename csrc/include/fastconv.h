@@ -37,15 +37,21 @@
  *
  * ReLU: y = x where x > 0 or x is NaN, else +0 (also for -0).  y == x (in place) is allowed.
  *
+ * Epilogue of conv2d and linear (fc_epilogue): what each output element gets after its sum,
+ *   y = act((bias + sum) + residual)
+ * bias being where the sum starts (see the formulas), residual the element of the residual
+ * input at y's own index, act an fc_activation.
+ *
  * Linear (torch.nn.functional.linear's layout; the caller flattens any batch dims to n rows):
  *   x       input          (n, in_features)
  *   weight                 (out_features, in_features)
  *   bias                   (out_features,)           optional (NULL)
  *   y       output         (n, out_features)
- *   y[i, o] = act(bias[o] + sum_{k = 0, 1, ..., in_features - 1} x[i, k] * weight[o, k])
+ *   y[i, o] = act(bias[o] + sum_{k = 0, 1, ..., in_features - 1} x[i, k] * weight[o, k]
+ *                 + residual[i, o])
  *   summed from bias[o] (or 0) in that order, one multiply-add per step (fused on the SIMD
- *   paths); act is the identity or ReLU.  n, in_features, out_features >= 0: with
- *   in_features = 0, y = act(bias) (or 0).
+ *   paths); bias, residual and act from the fc_epilogue.  n, in_features, out_features >= 0:
+ *   with in_features = 0, y = act(bias + residual) (bias and residual 0 where absent).
  * Its backward, for g = grad_output (n, out_features):
  *   grad_input  (n, in_features)             [i, k] = sum_{o ascending} g[i, o] * weight[o, k]
  *   grad_weight (out_features, in_features)  [o, k] = sum_{i ascending} g[i, o] * x[i, k]
@@ -78,10 +84,27 @@ typedef enum fc_dtype {
     FC_FLOAT64 = 1,
 } fc_dtype;
 
+/* The activation of an epilogue, torch.nn.functional's names (fc_activation_name).  NaN passes
+ * through every one of them. */
 typedef enum fc_activation {
     FC_ACTIVATION_NONE = 0,
-    FC_ACTIVATION_RELU = 1,
+    FC_ACTIVATION_RELU = 1,       /* x > 0 or NaN ? x : +0 (also for -0) */
+    FC_ACTIVATION_RELU6 = 2,      /* NaN ? x : min(max(x, 0), 6), -0 -> +0 */
+    FC_ACTIVATION_LEAKY_RELU = 3, /* x > 0 or NaN ? x : x * alpha (alpha: the negative slope,
+                                   * rounded to the op's dtype; -0 -> -0 * alpha, as torch) */
 } fc_activation;
+
+/* Everything a forward op (conv2d, linear) applies to an output element after its sum:
+ *   y = act((bias + sum) + residual), act = activation with its parameter alpha.
+ * All in the op's dtype.  A NULL fc_epilogue pointer means none of them (as all zeros). */
+typedef struct fc_epilogue {
+    const void *bias;         /* (K,) / (out_features,): where each sum starts; NULL: 0 */
+    const void *residual;     /* the output's shape and layout, added before the activation;
+                               * NULL: none.  Read only, and must not overlap y (the drivers
+                               * write partial sums into y before they read it). */
+    fc_activation activation; /* applied last */
+    double alpha;             /* FC_ACTIVATION_LEAKY_RELU: the negative slope; else unused */
+} fc_epilogue;
 
 typedef enum fc_conv_algorithm {
     FC_CONV_AUTO = 0,
@@ -131,8 +154,8 @@ fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64
 
 /* ---- optimised ops (csrc/ops) ------------------------------------------------------------- */
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
-                            const void *weight, const void *bias, void *y,
-                            fc_activation activation, fc_conv_algorithm algorithm);
+                            const void *weight, const fc_epilogue *epilogue, void *y,
+                            fc_conv_algorithm algorithm);
 /* What algorithm=FC_CONV_AUTO runs for these parameters.  FC_CONV_DEPTHWISE needs groups == C
  * (FC_ERR_INVALID_ARGUMENT otherwise). */
 fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
@@ -145,10 +168,10 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
-/* y = act(x weight^T + bias), see Linear above; activation FC_ACTIVATION_NONE or _RELU. */
+/* y = act(x weight^T + bias + residual), see Linear above. */
 fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
-                            const void *x, const void *weight, const void *bias, void *y,
-                            fc_activation activation);
+                            const void *x, const void *weight, const fc_epilogue *epilogue,
+                            void *y);
 
 /* ---- backward passes (csrc/ops/<op>_backward.c) ---------------------------------------------
  * conv2d: grad_output is (N, K, P, Q) for the forward described by p; each of grad_input
@@ -188,8 +211,7 @@ fc_status fc_linear_backward(int64_t n, int64_t in_features, int64_t out_feature
 
 /* ---- naive references (csrc/ref): the ground truth the optimised ops are tested against --- */
 fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
-                                const void *weight, const void *bias, void *y,
-                                fc_activation activation);
+                                const void *weight, const fc_epilogue *epilogue, void *y);
 fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y, int64_t *indices);
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
@@ -207,7 +229,7 @@ fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_o
                                const void *output, void *grad_input);
 fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,
-                                const void *bias, void *y, fc_activation activation);
+                                const fc_epilogue *epilogue, void *y);
 fc_status fc_ref_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
                                  fc_dtype dtype, const void *grad_output, const void *x,
                                  const void *weight, void *grad_input, void *grad_weight,
@@ -215,6 +237,9 @@ fc_status fc_ref_linear_backward(int64_t n, int64_t in_features, int64_t out_fea
 
 /* ---- configuration ------------------------------------------------------------------------ */
 const char *fc_status_string(fc_status status);
+/* torch.nn.functional's name of an activation ("none" for FC_ACTIVATION_NONE); NULL past the
+ * last one, so a caller can list them all from 0. */
+const char *fc_activation_name(fc_activation activation);
 
 /* Threads used by every op: at most n (n >= 1; 0 forgets n) and at most OpenMP's
  * omp_get_max_threads() in the calling thread; fc_set_num_threads(n) also calls

@@ -1,10 +1,10 @@
 /* conv2d forward: validation, algorithm choice, and the typed drivers (conv2d_*.tmpl.h). */
 #include <string.h>
 
+#include "common/epilogue.h"
 #include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"
-#include "common/relu.h"
 #include "dispatch.h"
 
 #include "simd/dtype_f32.h"
@@ -59,15 +59,15 @@ static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
 }
 
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
-                            const void *weight, const void *bias, void *y,
-                            fc_activation activation, fc_conv_algorithm algorithm)
+                            const void *weight, const fc_epilogue *epilogue, void *y,
+                            fc_conv_algorithm algorithm)
 {
     int64_t out_h, out_w;
     FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
-    if (activation != FC_ACTIVATION_NONE && activation != FC_ACTIVATION_RELU)
-        return FC_ERR_INVALID_ARGUMENT;
     if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
     if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
     if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL &&
         algorithm != FC_CONV_DEPTHWISE &&
@@ -79,20 +79,19 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
     const int rows_fit = dtype == FC_FLOAT32 ? fc_f32_padded_rows_fit(p, out_w)
                                              : fc_f64_padded_rows_fit(p, out_w);
     if ((algorithm == FC_CONV_DIRECT || algorithm == FC_CONV_DEPTHWISE) && !rows_fit)
-        return fc_ref_conv2d_forward(p, dtype, x, weight, bias, y, activation);
-    const int relu = activation == FC_ACTIVATION_RELU;
+        return fc_ref_conv2d_forward(p, dtype, x, weight, epilogue, y);
     if (dtype == FC_FLOAT32) {
         if (algorithm == FC_CONV_DEPTHWISE)
-            return fc_f32_conv2d_depthwise(p, out_h, out_w, x, weight, bias, y, relu);
+            return fc_f32_conv2d_depthwise(p, out_h, out_w, x, weight, &epi, y);
         return algorithm == FC_CONV_DIRECT
-                   ? fc_f32_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-                   : fc_f32_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu);
+                   ? fc_f32_conv2d_direct(p, out_h, out_w, x, weight, &epi, y)
+                   : fc_f32_conv2d_gemm(p, out_h, out_w, x, weight, &epi, y);
     }
     if (algorithm == FC_CONV_DEPTHWISE)
-        return fc_f64_conv2d_depthwise(p, out_h, out_w, x, weight, bias, y, relu);
+        return fc_f64_conv2d_depthwise(p, out_h, out_w, x, weight, &epi, y);
     return algorithm == FC_CONV_DIRECT
-               ? fc_f64_conv2d_direct(p, out_h, out_w, x, weight, bias, y, relu)
-               : fc_f64_conv2d_gemm(p, out_h, out_w, x, weight, bias, y, relu);
+               ? fc_f64_conv2d_direct(p, out_h, out_w, x, weight, &epi, y)
+               : fc_f64_conv2d_gemm(p, out_h, out_w, x, weight, &epi, y);
 }
 
 fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,

@@ -2,6 +2,7 @@
  * conv2d_backward.tmpl.h, on the GEMM frame (ops/gemm_frame.tmpl.h). */
 #include <string.h>
 
+#include "common/epilogue.h"
 #include "common/geometry.h"
 #include "common/internal.h"
 #include "common/parallel.h"

@@ -12,7 +12,7 @@ typedef struct FC_FN(depthwise_job) {
     int64_t out_h, out_w;
     const FC_REAL *x, *weight, *bias;
     FC_REAL *y;
-    int relu;
+    const fc_epi *epi;
     FC_FN(dwconv_config) cfg;
     int64_t tile_rows, row_blocks, buf_rows, row_len;
     int shared;
@@ -47,18 +47,21 @@ static void FC_FN(depthwise_task)(void *ctx, int64_t phase, int64_t task, int th
             FC_FN(pack_padded_row)(p, (ih < 0 || ih >= p->h) ? NULL : plane + ih * p->w,
                                    buf + b * row_len);
         }
-        for (int64_t k = c * mult; k < (c + 1) * mult; k++)
+        for (int64_t k = c * mult; k < (c + 1) * mult; k++) {
+            FC_REAL *y = job->y + ((n * p->k + k) * out_h + oh0) * job->out_w;
             job->cfg.ukernel((size_t)rows, (size_t)job->out_w, (size_t)p->r, (size_t)p->s, buf,
                              job->row_stride, job->tap_row_stride, job->tap_col,
-                             job->weight + k * taps, job->bias ? job->bias[k] : 0, job->relu,
-                             job->y + ((n * p->k + k) * out_h + oh0) * job->out_w,
-                             (size_t)job->out_w);
+                             job->weight + k * taps, job->bias ? job->bias[k] : 0,
+                             job->epi->fused, y, (size_t)job->out_w);
+            if (job->epi->post) /* the tile's rows are contiguous in y */
+                FC_FN(epilogue_apply)(job->epi, y, 1, rows * job->out_w, 0, 1);
+        }
     }
 }
 
 static fc_status FC_FN(conv2d_depthwise)(const fc_conv2d_params *p, int64_t out_h,
                                          int64_t out_w, const FC_REAL *x, const FC_REAL *weight,
-                                         const FC_REAL *bias, FC_REAL *y, int relu)
+                                         const fc_epi *epi, FC_REAL *y)
 {
     const FC_FN(dwconv_config) cfg = fc_kernels()->FC_MEMBER(dwconv);
     const int64_t taps = p->r * p->s;
@@ -90,7 +93,7 @@ static fc_status FC_FN(conv2d_depthwise)(const fc_conv2d_params *p, int64_t out_
         return FC_ERR_OUT_OF_MEMORY;
     }
 
-    FC_FN(depthwise_job) job = {p, out_h, out_w, x, weight, bias, y, relu, cfg, tile_rows,
+    FC_FN(depthwise_job) job = {p, out_h, out_w, x, weight, epi->bias, y, epi, cfg, tile_rows,
                                 row_blocks, buf_rows, row_len, shared, row_stride,
                                 tap_row_stride,
                                 threads == 1 ? 1

@@ -5,13 +5,14 @@
  * rows (image, group, output row), each with all its blocks of KB filters: its thread copies
  * the Cg * R input rows one output row reads into its padded-row buffer once
  * (ops/conv2d_common.tmpl.h), and the microkernel computes the KB output rows of each block
- * from it with the whole reduction held in registers, bias and ReLU fused, writing y once. */
+ * from it with the whole reduction held in registers, the bias and the fusable part of the
+ * epilogue fused, writing y once (the rest of the epilogue follows on the rows just written). */
 typedef struct FC_FN(direct_job) {
     const fc_conv2d_params *p;
     int64_t out_h, out_w;
     const FC_REAL *x, *weight, *bias;
     FC_REAL *y;
-    int relu;
+    const fc_epi *epi;
     FC_FN(dconv_config) cfg;
     int64_t cg, kg, red, k_blocks, panels, row_len, window, pack_tasks, row_tasks;
     FC_REAL *packed_w, *scratch;
@@ -46,21 +47,22 @@ static void FC_FN(direct_task)(void *ctx, int64_t phase, int64_t task, int t)
             const int64_t k0 = block * kb, rows = fc_min_i64(kb, kg - k0);
             for (int64_t i = 0; i < kb; i++)
                 bias_block[i] = (job->bias && i < rows) ? job->bias[g * kg + k0 + i] : 0;
+            FC_REAL *y = job->y + ((n * p->k + g * kg + k0) * out_h + oh) * job->out_w;
             job->cfg.ukernel((size_t)rows, (size_t)job->out_w, (size_t)cg, (size_t)p->r,
                              (size_t)p->s, buf, (size_t)job->row_len, job->tap_col,
                              job->packed_w + (g * job->k_blocks + block) * job->red * kb,
-                             bias_block, job->relu,
-                             job->y + ((n * p->k + g * kg + k0) * out_h + oh) * job->out_w,
-                             (size_t)(out_h * job->out_w));
+                             bias_block, job->epi->fused, y, (size_t)(out_h * job->out_w));
+            if (job->epi->post)
+                FC_FN(epilogue_apply)(job->epi, y, rows, job->out_w, out_h * job->out_w, 1);
         }
     }
 }
 
 static fc_status FC_FN(conv2d_direct)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                       const FC_REAL *x, const FC_REAL *weight,
-                                      const FC_REAL *bias, FC_REAL *y, int relu)
+                                      const fc_epi *epi, FC_REAL *y)
 {
-    FC_FN(direct_job) job = {p, out_h, out_w, x, weight, bias, y, relu,
+    FC_FN(direct_job) job = {p, out_h, out_w, x, weight, epi->bias, y, epi,
                              fc_kernels()->FC_MEMBER(dconv)};
     const int64_t kb = job.cfg.kb;
     job.cg = p->c / p->groups;

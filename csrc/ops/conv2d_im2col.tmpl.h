@@ -205,13 +205,14 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
 /* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
  * plane y_k (out_w wide); the grid columns past out_w are junk. */
 static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
-                                  int64_t out_w, FC_REAL *y_k)
+                                  int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
 {
     int64_t oh = pix0 / wp, ow = pix0 % wp;
     for (int64_t j = 0; j < cols;) {
         if (ow < out_w) {
             const int64_t n = fc_min_i64(out_w - ow, cols - j);
             memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
+            if (epi->post) FC_FN(epilogue_apply)(epi, y_k + oh * out_w + ow, 1, n, n, 1);
             j += n;
             ow += n;
         } else {
@@ -240,7 +241,7 @@ typedef struct FC_FN(gemm_job) {
     int64_t out_w;
     const FC_REAL *x, *weight;
     FC_REAL *y;
-    int relu;
+    const fc_epi *epi;
     FC_FN(gemm_config) cfg;
     fc_gemm_grid grid;
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
@@ -304,7 +305,7 @@ static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
     const FC_FN(gemm_job) *job = it->job;
     for (int64_t i = 0; i < blk->rows; i++)
         FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, job->grid.wp,
-                              job->out_w, it->y_group + i * job->pixels);
+                              job->out_w, it->y_group + i * job->pixels, job->epi);
 }
 
 /* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
@@ -383,7 +384,8 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     }
     blk.edge = edge_tile;
     blk.epilogue.init = job->bias_panels ? job->bias_panels + (g * m_tiles + mt_begin) * mr : NULL;
-    blk.epilogue.relu = job->relu;
+    blk.epilogue.fused = job->epi->fused;
+    blk.epilogue.post = job->epi->post ? job->epi : NULL;
     blk.ctx = &it;
     FC_FN(gemm_run_block)(&blk);
 }
@@ -398,9 +400,10 @@ static void FC_FN(gemm_task)(void *ctx, int64_t phase, int64_t task, int thread)
 
 static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                     const FC_REAL *x, const FC_REAL *weight,
-                                    const FC_REAL *bias, FC_REAL *y, int relu)
+                                    const fc_epi *epi, FC_REAL *y)
 {
-    FC_FN(gemm_job) job = {p, out_w, x, weight, y, relu, fc_kernels()->FC_MEMBER(gemm)};
+    const FC_REAL *bias = epi->bias;
+    FC_FN(gemm_job) job = {p, out_w, x, weight, y, epi, fc_kernels()->FC_MEMBER(gemm)};
     const int64_t mr = job.mr = job.cfg.mr, nr = job.nr = job.cfg.nr;
     const int64_t cg = job.cg = p->c / p->groups, kg = job.kg = p->k / p->groups;
     const int64_t red = job.red = cg * p->r * p->s;

@@ -247,13 +247,17 @@ static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stri
 
 /* ---- one block of C ----------------------------------------------------------------------- */
 
-/* What the microkernel does besides the products: each row starts from init[i] (a bias along
- * C's rows), or from C itself (accumulate: the driver wrote a bias along C's columns first),
- * or 0; ReLU at the store of the last kc block. */
+/* What happens besides the products: each row starts from init[i] (a bias along C's rows), or
+ * from C itself (accumulate: the driver wrote a bias along C's columns first), or 0; at the
+ * store of the last kc block the microkernel applies the `fused` flags (kernels/fused.h) of
+ * the op's epilogue (common/epilogue.h), and the rest of it (`post`: residual, activations no
+ * microkernel fuses) runs on the finished block -- here when C is y itself, else in the
+ * driver's store. */
 typedef struct FC_FN(gemm_epilogue) {
     const FC_REAL *init; /* m_panels x MR values, zero past the block's rows; or NULL */
     int accumulate;
-    int relu;
+    unsigned fused;
+    const fc_epi *post; /* NULL: nothing after the microkernel */
 } FC_FN(gemm_epilogue);
 
 typedef struct FC_FN(gemm_block) FC_FN(gemm_block);
@@ -291,7 +295,7 @@ static inline unsigned FC_FN(gemm_block_flags)(const FC_FN(gemm_epilogue) *e, in
                                                int64_t kc, int64_t k, const FC_REAL **init)
 {
     unsigned flags = k0 > 0 || e->accumulate ? FC_GEMM_ACCUMULATE : 0;
-    if (e->relu && k0 + kc == k) flags |= FC_GEMM_RELU;
+    if (k0 + kc == k) flags |= e->fused;
     *init = k0 == 0 ? e->init : NULL;
     return flags;
 }
@@ -359,5 +363,8 @@ static inline void FC_FN(gemm_run_block)(FC_FN(gemm_block) *blk)
         const unsigned flags = FC_FN(gemm_block_flags)(&blk->epilogue, k0, kc, blk->k, &init);
         FC_FN(gemm_macro_kernel)(blk, k0, kc, a, a_step, init, flags);
     }
-    if (blk->store) blk->store(blk);
+    if (blk->store)
+        blk->store(blk);
+    else if (blk->epilogue.post)
+        FC_FN(epilogue_apply)(blk->epilogue.post, blk->c, blk->rows, blk->cols, blk->ldc, 1);
 }

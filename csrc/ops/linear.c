@@ -2,10 +2,10 @@
  * GEMM microkernel family of the dispatch table, with fc_parallel_run's dynamic tasks. */
 #include <string.h>
 
+#include "common/epilogue.h"
 #include "common/internal.h"
 #include "common/linear_check.h"
 #include "common/parallel.h"
-#include "common/relu.h"
 #include "dispatch.h"
 
 /* a + b for non-negative a, b, saturating at INT64_MAX (work estimates only) */
@@ -28,16 +28,16 @@ static inline int64_t fc_lin_round16(int64_t n) { return fc_ceil_div(n, 16) * 16
 #include "simd/dtype_end.h"
 
 fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
-                            const void *x, const void *weight, const void *bias, void *y,
-                            fc_activation activation)
+                            const void *x, const void *weight, const fc_epilogue *epilogue,
+                            void *y)
 {
-    FC_RETURN_IF_ERROR(
-        fc_validate_linear_forward(n, in_features, out_features, dtype, x, weight, y, activation));
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(fc_validate_linear_forward(n, in_features, out_features, dtype, x,
+                                                  weight, epilogue, y, &epi));
     if (n == 0 || out_features == 0) return FC_OK; /* nothing to write */
-    const int relu = activation == FC_ACTIVATION_RELU;
     if (dtype == FC_FLOAT32)
-        return fc_f32_linear_forward(n, in_features, out_features, x, weight, bias, y, relu);
-    return fc_f64_linear_forward(n, in_features, out_features, x, weight, bias, y, relu);
+        return fc_f32_linear_forward(n, in_features, out_features, x, weight, &epi, y);
+    return fc_f64_linear_forward(n, in_features, out_features, x, weight, &epi, y);
 }
 
 fc_status fc_linear_backward(int64_t n, int64_t in_features, int64_t out_features,

@@ -35,7 +35,7 @@ typedef struct FC_FN(lin_gemm) {
     FC_REAL *c;
     int64_t c_rs, c_cs;
     const FC_REAL *row_init, *col_init; /* at most one of them */
-    int relu;
+    const fc_epi *epi; /* the forward's epilogue (C is y); NULL: none */
     /* the blocking (lin_gemm_plan) */
     int64_t mt, nt;             /* row panels of MR, column panels of NR */
     int64_t m_blocks, n_blocks; /* compute tasks: m_blocks x n_blocks blocks of panels */
@@ -137,15 +137,17 @@ static void FC_FN(lin_pack_shared)(const FC_FN(lin_gemm) *g, int64_t nr, int64_t
                             g->b_shared + begin * g->k * nr);
 }
 
-/* An empty reduction: C = act(init), or 0. */
+/* An empty reduction: C = init, or 0, then the whole epilogue (no microkernel fused any). */
 static void FC_FN(lin_fill)(const FC_FN(lin_gemm) *g, int64_t i0, int64_t rows, int64_t j0,
                             int64_t cols)
 {
     for (int64_t i = i0; i < i0 + rows; i++)
-        for (int64_t j = j0; j < j0 + cols; j++) {
-            FC_REAL v = g->row_init ? g->row_init[i] : g->col_init ? g->col_init[j] : 0;
-            g->c[i * g->c_rs + j * g->c_cs] = g->relu ? FC_RELU(v) : v;
-        }
+        for (int64_t j = j0; j < j0 + cols; j++)
+            g->c[i * g->c_rs + j * g->c_cs] =
+                g->row_init ? g->row_init[i] : g->col_init ? g->col_init[j] : 0;
+    if (g->epi)
+        FC_FN(epilogue_apply)(g->epi, g->c + i0 * g->c_rs + j0 * g->c_cs, rows, cols, g->c_rs,
+                              g->c_cs);
 }
 
 /* One compute task's view for the frame's callbacks (gemm_block.ctx). */
@@ -185,13 +187,16 @@ static void FC_FN(lin_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
     blk->b_step = kc * nr;
 }
 
-/* The epilogue of a C stored transposed: the block, computed whole in scratch, to C. */
+/* The store of a C stored transposed: the block, computed whole in scratch, to C, then the
+ * part of the epilogue the microkernel did not fuse. */
 static void FC_FN(lin_store_transposed)(FC_FN(gemm_block) *blk)
 {
     const FC_FN(lin_block) *lb = blk->ctx;
     const FC_FN(lin_gemm) *g = lb->g;
-    FC_FN(gemm_transpose)(blk->c, blk->ldc, blk->rows, blk->cols,
-                          g->c + lb->i0 * g->c_rs + lb->j0 * g->c_cs, g->c_cs);
+    FC_REAL *c = g->c + lb->i0 * g->c_rs + lb->j0 * g->c_cs;
+    FC_FN(gemm_transpose)(blk->c, blk->ldc, blk->rows, blk->cols, c, g->c_cs);
+    if (blk->epilogue.post)
+        FC_FN(epilogue_apply)(blk->epilogue.post, c, blk->rows, blk->cols, g->c_rs, g->c_cs);
 }
 
 /* Compute task: block (task / n_blocks, task % n_blocks) of C, all of its reduction, as one
@@ -243,7 +248,10 @@ static void FC_FN(lin_compute)(const FC_FN(lin_gemm) *g, const FC_FN(gemm_config
                 blk.c[i * blk.ldc + j] = j < cols ? g->col_init[j0 + j] : 0;
         blk.epilogue.accumulate = 1;
     }
-    blk.epilogue.relu = g->relu;
+    if (g->epi) {
+        blk.epilogue.fused = g->epi->fused;
+        blk.epilogue.post = g->epi->post ? g->epi : NULL;
+    }
     FC_FN(gemm_run_block)(&blk);
 }
 
@@ -347,8 +355,7 @@ static fc_status FC_FN(lin_run)(FC_FN(lin_job) *job, int64_t work)
 }
 
 static fc_status FC_FN(linear_forward)(int64_t n, int64_t in, int64_t out, const FC_REAL *x,
-                                       const FC_REAL *weight, const FC_REAL *bias, FC_REAL *y,
-                                       int relu)
+                                       const FC_REAL *weight, const fc_epi *epi, FC_REAL *y)
 {
     FC_FN(lin_job) job;
     memset(&job, 0, sizeof(job));
@@ -356,7 +363,7 @@ static fc_status FC_FN(linear_forward)(int64_t n, int64_t in, int64_t out, const
     /* y^T (out x n) = W (out x in) x^T (in x n): the bias is per row, the microkernel's init */
     job.gemm[0] = (FC_FN(lin_gemm)){.m = out, .n = n, .k = in, .a = weight, .a_rs = in,
                                    .a_cs = 1, .b = x, .b_rs = 1, .b_cs = in, .c = y, .c_rs = 1,
-                                   .c_cs = out, .row_init = bias, .relu = relu};
+                                   .c_cs = out, .row_init = epi->bias, .epi = epi};
     job.gemms = 1;
     return FC_FN(lin_run)(&job, fc_mul_saturating(n * out, fc_max_i64(in, 1)));
 }

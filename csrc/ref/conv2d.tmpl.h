@@ -3,8 +3,9 @@
  * the same order, so integer-valued inputs agree bitwise). */
 static void FC_FN(ref_conv2d_forward)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                       const FC_REAL *x, const FC_REAL *weight,
-                                      const FC_REAL *bias, FC_REAL *y, int relu)
+                                      const fc_epi *epi, FC_REAL *y)
 {
+    const FC_REAL *bias = epi->bias;
     const int64_t c_per_group = p->c / p->groups, k_per_group = p->k / p->groups;
     for (int64_t n = 0; n < p->n; n++)
         for (int64_t k = 0; k < p->k; k++) {
@@ -22,8 +23,8 @@ static void FC_FN(ref_conv2d_forward)(const fc_conv2d_params *p, int64_t out_h, 
                                 acc += weight[((k * c_per_group + c) * p->r + r) * p->s + s] *
                                        x[((n * p->c + xc) * p->h + ih) * p->w + iw];
                             }
-                    if (relu) acc = FC_RELU(acc);
-                    y[((n * p->k + k) * out_h + oh) * out_w + ow] = acc;
+                    const int64_t i = ((n * p->k + k) * out_h + oh) * out_w + ow;
+                    y[i] = FC_FN(epilogue_value)(epi, acc, i);
                 }
         }
 }

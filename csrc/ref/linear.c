@@ -1,7 +1,6 @@
 /* Reference linear and its backward: the ground truth for csrc/ops/linear.c. */
 #include "common/internal.h"
 #include "common/linear_check.h"
-#include "common/relu.h"
 
 #include "simd/dtype_f32.h"
 #include "ref/linear.tmpl.h"
@@ -13,15 +12,15 @@
 
 fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,
-                                const void *bias, void *y, fc_activation activation)
+                                const fc_epilogue *epilogue, void *y)
 {
-    FC_RETURN_IF_ERROR(
-        fc_validate_linear_forward(n, in_features, out_features, dtype, x, weight, y, activation));
-    const int relu = activation == FC_ACTIVATION_RELU;
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(fc_validate_linear_forward(n, in_features, out_features, dtype, x,
+                                                  weight, epilogue, y, &epi));
     if (dtype == FC_FLOAT32)
-        fc_f32_ref_linear_forward(n, in_features, out_features, x, weight, bias, y, relu);
+        fc_f32_ref_linear_forward(n, in_features, out_features, x, weight, &epi, y);
     else
-        fc_f64_ref_linear_forward(n, in_features, out_features, x, weight, bias, y, relu);
+        fc_f64_ref_linear_forward(n, in_features, out_features, x, weight, &epi, y);
     return FC_OK;
 }
 

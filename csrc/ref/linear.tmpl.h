@@ -2,14 +2,14 @@
  * each sum in the order fastconv.h states. */
 
 static void FC_FN(ref_linear_forward)(int64_t n, int64_t in, int64_t out, const FC_REAL *x,
-                                      const FC_REAL *weight, const FC_REAL *bias, FC_REAL *y,
-                                      int relu)
+                                      const FC_REAL *weight, const fc_epi *epi, FC_REAL *y)
 {
+    const FC_REAL *bias = epi->bias;
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out; o++) {
             FC_REAL acc = bias ? bias[o] : 0;
             for (int64_t k = 0; k < in; k++) acc += x[i * in + k] * weight[o * in + k];
-            y[i * out + o] = relu ? FC_RELU(acc) : acc;
+            y[i * out + o] = FC_FN(epilogue_value)(epi, acc, i * out + o);
         }
 }
 

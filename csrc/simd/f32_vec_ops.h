@@ -2,6 +2,8 @@
  * simd/vec_<isa>_f32.h, the vector vocabulary every family uses.  `part` is a compile-time
  * constant once inlined: full vectors use the plain instructions, only the last vector of a
  * row uses the lane mask. */
+#include "kernels/fused.h"
+
 #define FC_INLINE static inline __attribute__((always_inline))
 
 FC_INLINE FC_V fc_vload(const float *p, int part, FC_M m)
@@ -9,10 +11,10 @@ FC_INLINE FC_V fc_vload(const float *p, int part, FC_M m)
     return part ? FC_VLOADM(m, p) : FC_VLOAD(p);
 }
 
-/* The fused epilogue: y = relu ? FC_RELU(v) : v, written once. */
-FC_INLINE void fc_vstore_out(float *p, FC_V v, int relu, int part, FC_M m)
+/* The fused epilogue (kernels/fused.h flags): FC_VRELU when fused says so, written once. */
+FC_INLINE void fc_vstore_out(float *p, FC_V v, unsigned fused, int part, FC_M m)
 {
-    if (relu) v = FC_VRELU(v);
+    if (fused & FC_FUSED_RELU) v = FC_VRELU(v);
     if (part)
         FC_VSTOREM(p, m, v);
     else

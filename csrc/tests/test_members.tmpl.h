@@ -261,7 +261,7 @@ typedef struct {
     size_t K, cols, C, R, S, x_stride, y_stride;
     const size_t *tap_col;
     const FC_REAL *x, *W, *bias; /* W[k][(c R + r) S + s] */
-    int relu;
+    unsigned fused; /* kernels/fused.h */
 } FC_FN(t_dconv_case);
 
 static void FC_FN(t_dconv_run)(const fc_member *m, const FC_FN(t_dconv_case) *k, FC_REAL *y)
@@ -275,7 +275,7 @@ static void FC_FN(t_dconv_run)(const fc_member *m, const FC_FN(t_dconv_case) *k,
         for (size_t i = 0; i < kb; i++) bias[i] = k0 + i < k->K ? k->bias[k0 + i] : 0;
         const size_t rows = k->K - k0 < kb ? k->K - k0 : kb;
         ((FC_FN(dconv_ukernel_fn))m->fn)(rows, k->cols, k->C, k->R, k->S, k->x, k->x_stride,
-                                        k->tap_col, w, bias, k->relu, y + k0 * k->y_stride,
+                                        k->tap_col, w, bias, k->fused, y + k0 * k->y_stride,
                                         k->y_stride);
     }
     free(w), free(bias);
@@ -324,7 +324,7 @@ static void FC_FN(t_dconv)(const fc_member *m, const fc_member *twin, t_result *
                     for (size_t s = 0; s < k.S; s++) tap_col[s] = s * dil;
                     k.tap_col = tap_col;
                     k.x_stride = k.cols + (k.S - 1) * dil + 2, k.y_stride = k.cols + 5;
-                    k.relu = (int)(ci % 2);
+                    k.fused = ci % 2 ? FC_FUSED_RELU : 0;
                     FC_REAL *x = T_NEW(k.C * k.R * k.x_stride);
                     FC_REAL *W = T_NEW(k.K * steps), *bias = T_NEW(k.K);
                     const size_t ny = k.K * k.y_stride;
@@ -346,7 +346,7 @@ static void FC_FN(t_dconv)(const fc_member *m, const fc_member *twin, t_result *
                                 s += t;
                                 bnd += t < 0 ? -t : t;
                             }
-                            want[kk * k.y_stride + j] = k.relu ? FC_RELU(s) : s;
+                            want[kk * k.y_stride + j] = k.fused ? FC_RELU(s) : s;
                             bound[kk * k.y_stride + j] = bnd;
                         }
                     FC_FN(t_dconv_run)(m, &k, got);
@@ -391,7 +391,7 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                     FC_FN(t_fill)(x, in_rows * width, integer);
                     FC_FN(t_fill)(w, R * S, integer);
                     const FC_REAL bias = FC_FN(t_value)(integer);
-                    const int relu = (int)(shape % 2);
+                    const unsigned fused = shape % 2 ? FC_FUSED_RELU : 0;
                     for (size_t t = 0; t < rows * y_stride; t++) got[t] = want[t] = T_SENTINEL;
                     for (size_t i = 0; i < rows; i++)
                         for (size_t j = 0; j < cols; j++) {
@@ -404,16 +404,16 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                                     s += t;
                                     bnd += t < 0 ? -t : t;
                                 }
-                            want[i * y_stride + j] = relu ? FC_RELU(s) : s;
+                            want[i * y_stride + j] = fused ? FC_RELU(s) : s;
                             bound[i * y_stride + j] = bnd;
                         }
                     ((FC_FN(dwconv_ukernel_fn))m->fn)(rows, cols, R, S, x, stride_h * width,
-                                                     dil_h * width, tap_col, w, bias, relu, got,
+                                                     dil_h * width, tap_col, w, bias, fused, got,
                                                      y_stride);
                     if (twin != m)
                         ((FC_FN(dwconv_ukernel_fn))twin->fn)(rows, cols, R, S, x,
                                                             stride_h * width, dil_h * width,
-                                                            tap_col, w, bias, relu, want,
+                                                            tap_col, w, bias, fused, want,
                                                             y_stride);
                     char what[128];
                     snprintf(what, sizeof what, "rows %zu cols %zu %zux%zu stride_h %zu integer %d",

@@ -74,13 +74,18 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
     void *x = fill(nx, dtype, -3, 3), *w = fill(nw, dtype, -3, 3);
     void *b = fill((size_t)p.k, dtype, -3, 3);
     void *y = fill(ny, dtype, 0, 0), *r = fill(ny, dtype, 0, 0);
+    void *res = fill(ny, dtype, -3, 3);
     char what[96];
-    for (int act = 0; act < 2; act++) {
-        const fc_activation a = act ? FC_ACTIVATION_RELU : FC_ACTIVATION_NONE;
-        snprintf(what, sizeof what, "conv2d %s%s", name, act ? " + relu" : "");
-        check(what, dtype, fc_conv2d_forward(&p, dtype, x, w, b, y, a, algorithm),
-              fc_ref_conv2d_forward(&p, dtype, x, w, b, r, a), y, r, ny, 0);
-    }
+    /* every activation of the table, without and with a residual; slope 0.25 keeps the
+     * integer sums exact */
+    for (int act = 0; fc_activation_name((fc_activation)act); act++)
+        for (int with_res = 0; with_res < 2; with_res++) {
+            const fc_epilogue e = {b, with_res ? res : NULL, (fc_activation)act, 0.25};
+            snprintf(what, sizeof what, "conv2d %s + %s%s", name,
+                     fc_activation_name((fc_activation)act), with_res ? " + residual" : "");
+            check(what, dtype, fc_conv2d_forward(&p, dtype, x, w, &e, y, algorithm),
+                  fc_ref_conv2d_forward(&p, dtype, x, w, &e, r), y, r, ny, 0);
+        }
     if (backward) {
         void *g = fill(ny, dtype, -3, 3);
         void *gi = fill(nx, dtype, 0, 0), *gw = fill(nw, dtype, 0, 0);
@@ -96,7 +101,7 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
         check(what, dtype, s1, s2, gb, rb, (size_t)p.k, 0);
         free(g), free(gi), free(gw), free(gb), free(ri), free(rw), free(rb);
     }
-    free(x), free(w), free(b), free(y), free(r);
+    free(x), free(w), free(b), free(y), free(r), free(res);
 }
 
 static void pool_case(const char *name, fc_pool2d_params p, fc_dtype dtype)
@@ -147,10 +152,21 @@ static void elementwise_and_linear(fc_dtype dtype)
     void *lx = fill((size_t)(n * in), dtype, -3, 3), *lw = fill((size_t)(out * in), dtype, -3, 3);
     void *lb = fill((size_t)out, dtype, -3, 3), *ly = fill((size_t)(n * out), dtype, 0, 0);
     void *lr = fill((size_t)(n * out), dtype, 0, 0);
-    check("linear + relu", dtype,
-          fc_linear_forward(n, in, out, dtype, lx, lw, lb, ly, FC_ACTIVATION_RELU),
-          fc_ref_linear_forward(n, in, out, dtype, lx, lw, lb, lr, FC_ACTIVATION_RELU), ly, lr,
-          (size_t)(n * out), 0);
+    void *lres = fill((size_t)(n * out), dtype, -3, 3);
+    char what[96];
+    for (int act = 0; fc_activation_name((fc_activation)act); act++)
+        for (int with_res = 0; with_res < 2; with_res++) {
+            const fc_epilogue e = {lb, with_res ? lres : NULL, (fc_activation)act, 0.25};
+            snprintf(what, sizeof what, "linear + %s%s", fc_activation_name((fc_activation)act),
+                     with_res ? " + residual" : "");
+            check(what, dtype, fc_linear_forward(n, in, out, dtype, lx, lw, &e, ly),
+                  fc_ref_linear_forward(n, in, out, dtype, lx, lw, &e, lr), ly, lr,
+                  (size_t)(n * out), 0);
+        }
+    {
+        const fc_epilogue relu = {lb, NULL, FC_ACTIVATION_RELU, 0};
+        fc_linear_forward(n, in, out, dtype, lx, lw, &relu, ly); /* the gradient below */
+    }
     void *gi = fill((size_t)(n * in), dtype, 0, 0), *gw = fill((size_t)(out * in), dtype, 0, 0);
     void *ri = fill((size_t)(n * in), dtype, 0, 0), *rw = fill((size_t)(out * in), dtype, 0, 0);
     void *gb = fill((size_t)out, dtype, 0, 0), *rb = fill((size_t)out, dtype, 0, 0);
@@ -159,8 +175,8 @@ static void elementwise_and_linear(fc_dtype dtype)
     check("linear_backward: grad_input", dtype, s1, s2, gi, ri, (size_t)(n * in), 0);
     check("linear_backward: grad_weight", dtype, s1, s2, gw, rw, (size_t)(out * in), 0);
     check("linear_backward: grad_bias", dtype, s1, s2, gb, rb, (size_t)out, 0);
-    free(lx), free(lw), free(lb), free(ly), free(lr), free(gi), free(gw), free(ri), free(rw),
-        free(gb), free(rb);
+    free(lx), free(lw), free(lb), free(ly), free(lr), free(lres), free(gi), free(gw), free(ri),
+        free(rw), free(gb), free(rb);
 }
 
 int main(void)

@@ -34,7 +34,22 @@ def _arch_isa_names():
 ISA_NAMES = _arch_isa_names()
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
               "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
-ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
+
+
+def _activations():
+    """The C library's activation table (common/epilogue.h): torch's name -> fc_activation,
+    None for FC_ACTIVATION_NONE."""
+    table = {}
+    cdef int i = 0
+    cdef const char *name = fc_activation_name(<fc_activation>0)
+    while name != NULL:
+        table[None if i == FC_ACTIVATION_NONE else name.decode()] = i
+        i += 1
+        name = fc_activation_name(<fc_activation>i)
+    return table
+
+
+ACTIVATIONS = _activations()
 
 
 cdef fc_dtype _dtype_of(str op, cnp.ndarray a) except *:
@@ -81,6 +96,20 @@ cdef int _check(str op, fc_status status) except -1:
     raise ValueError(message)
 
 
+cdef int _fill_epilogue(fc_epilogue *e, str op, object bias, tuple bias_shape, object residual,
+                        tuple y_shape, object activation, double alpha, int typenum) except -1:
+    """e <- bias, residual (each None or an array checked like every operand), activation."""
+    e.bias = NULL
+    e.residual = NULL
+    if bias is not None:
+        e.bias = _buffer(op, "bias", bias, typenum, bias_shape, False)
+    if residual is not None:
+        e.residual = _buffer(op, "residual", residual, typenum, y_shape, False)
+    e.activation = <fc_activation><int>ACTIVATIONS[activation]
+    e.alpha = alpha
+    return 0
+
+
 cdef void _fill_conv_params(fc_conv2d_params *p, int64_t n, int64_t c, int64_t h, int64_t w,
                             int64_t k, int64_t r, int64_t s, tuple stride, tuple padding,
                             tuple dilation, int64_t groups, int64_t max_workspace_bytes):
@@ -122,26 +151,25 @@ def conv2d_geometry(str op, tuple x_shape, tuple weight_shape, tuple stride, tup
 
 def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray weight,
            object bias, cnp.ndarray y, object activation, object algorithm, bint reference,
-           int64_t max_workspace_bytes=0):
-    """y <- conv2d(x, weight, bias) of the shapes in geometry."""
+           int64_t max_workspace_bytes=0, object residual=None, double alpha=0.0):
+    """y <- act(conv2d(x, weight, bias) + residual) of the shapes in geometry."""
     cdef fc_conv2d_params p = geometry.p
     p.max_workspace_bytes = max_workspace_bytes
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    cdef fc_activation act = ACTIVATIONS[activation]
     cdef fc_conv_algorithm algo = ALGORITHMS[algorithm] if algorithm is not None else FC_CONV_AUTO
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
-    cdef const void *bp = NULL
-    if bias is not None:
-        bp = _buffer(op, "bias", bias, typenum, (p.k,), False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.k,), residual, geometry.output_shape, activation, alpha,
+                   typenum)
     cdef void *yp = _buffer(op, "y", y, typenum, geometry.output_shape, True)
     cdef fc_status status
     with nogil:
         if reference:
-            status = fc_ref_conv2d_forward(&p, dtype, xp, wp, bp, yp, act)
+            status = fc_ref_conv2d_forward(&p, dtype, xp, wp, &epi, yp)
         else:
-            status = fc_conv2d_forward(&p, dtype, xp, wp, bp, yp, act, algo)
+            status = fc_conv2d_forward(&p, dtype, xp, wp, &epi, yp, algo)
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
         fc_conv2d_min_workspace(&p, dtype, algo, &least)
@@ -387,28 +415,28 @@ def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarr
 # ---- linear (both passes) -----------------------------------------------------------------
 
 def linear(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,
-           object activation, bint reference):
-    """y (N, out) <- linear(x (N, in), weight (out, in), bias (out,) or None)."""
+           object activation, bint reference, object residual=None, double alpha=0.0):
+    """y (N, out) <- act(linear(x (N, in), weight (out, in), bias (out,) or None)
+    + residual (N, out) or None)."""
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    cdef fc_activation act = ACTIVATIONS[activation]
     if x.ndim != 2 or weight.ndim != 2:
         raise ValueError(f"{op}: internal call with x {(<object>x).shape}, weight {(<object>weight).shape}")
     cdef int64_t n = x.shape[0], in_features = x.shape[1], out_features = weight.shape[0]
     cdef const void *xp = _buffer(op, "x", x, typenum, (n, in_features), False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, (out_features, in_features),
                                   False)
-    cdef const void *bp = NULL
-    if bias is not None:
-        bp = _buffer(op, "bias", bias, typenum, (out_features,), False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (out_features,), residual, (n, out_features), activation,
+                   alpha, typenum)
     cdef void *yp = _buffer(op, "y", y, typenum, (n, out_features), True)
     cdef fc_status status
     with nogil:
         if reference:
-            status = fc_ref_linear_forward(n, in_features, out_features, dtype, xp, wp, bp, yp,
-                                           act)
+            status = fc_ref_linear_forward(n, in_features, out_features, dtype, xp, wp, &epi,
+                                           yp)
         else:
-            status = fc_linear_forward(n, in_features, out_features, dtype, xp, wp, bp, yp, act)
+            status = fc_linear_forward(n, in_features, out_features, dtype, xp, wp, &epi, yp)
     _check(op, status)
 
 

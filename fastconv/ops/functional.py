@@ -6,6 +6,7 @@ float32/float64 where they are not.  The arithmetic happens in C (fastconv._ext)
 GIL.  Inputs are never modified; only ``out=`` is written.
 """
 import math
+import numbers
 import operator
 import os
 import resource
@@ -233,6 +234,49 @@ def _output(op, out, shape, like, inputs):
     return out
 
 
+# ---- epilogue (conv2d, linear) -----------------------------------------------------------------
+
+# The activations, from the C library's table (common/epilogue.h); their parameters' defaults
+# are torch.nn.functional's.
+_ACTIVATION_NAMES = ", ".join(repr(name) for name in _ext.ACTIVATIONS if name is not None)
+_NEGATIVE_SLOPE = 0.01
+
+
+def _epilogue(op, activation, negative_slope, residual, x):
+    """The validated epilogue arguments: (activation, its parameter as a float, residual as
+    an ndarray or None; its shape is checked against the output's by _residual_rows)."""
+    # (only None and strings are looked up: an unhashable value would raise a bare TypeError)
+    if not (activation is None or isinstance(activation, str)) or \
+            activation not in _ext.ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be None or one of {_ACTIVATION_NAMES}, got "
+                         f"{activation!r}")
+    alpha = _NEGATIVE_SLOPE if activation == "leaky_relu" else 0.0
+    if negative_slope is None and residual is None:  # the common call, as fast as before
+        return activation, alpha, None
+    if negative_slope is not None:
+        if activation != "leaky_relu":
+            raise ValueError(f"{op}: negative_slope={negative_slope!r} applies to "
+                             f"activation='leaky_relu' only, got activation={activation!r}")
+        if isinstance(negative_slope, (bool, np.bool_)) or \
+                not isinstance(negative_slope, numbers.Real):
+            raise TypeError(f"{op}: negative_slope must be a real number, got "
+                            f"{negative_slope!r}")
+        alpha = float(negative_slope)
+    if residual is not None:
+        residual = _array(op, "residual", residual)
+        _same_dtype(op, x, [("residual", residual)])
+    return activation, alpha, residual
+
+
+def _residual_rows(op, residual, shape, c_shape, x, weight):
+    """residual (of the output's `shape`, for these x and weight) as the C call's C-contiguous
+    c_shape.  (The callers skip it without a residual: ~0.1 us of a 4 us call.)"""
+    if residual.shape != tuple(shape):
+        raise ValueError(f"{op}: residual must have the output's shape {tuple(shape)}, got "
+                         f"{residual.shape} (x shape {x.shape}, weight shape {weight.shape})")
+    return _c_array(residual).reshape(c_shape)
+
+
 # ---- conv2d -----------------------------------------------------------------------------------
 
 def _conv_padding(op, padding, in_hw, kernel_hw, stride, dilation):
@@ -328,13 +372,14 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference, max_workspace_bytes=None):
+            reference, max_workspace_bytes=None, negative_slope=None, residual=None):
     op = "conv2d"
-    x_in, w_in, b_in = x, weight, bias
+    x_in, w_in, b_in, r_in = x, weight, bias, residual
     x = _array(op, "x", x)
     weight = _array(op, "weight", weight)
     bias = None if bias is None else _array(op, "bias", bias)
     _same_dtype(op, x, [("weight", weight), ("bias", bias)])
+    activation, alpha, residual = _epilogue(op, activation, negative_slope, residual, x)
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups)
     shape4 = geometry.output_shape
@@ -342,10 +387,6 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if bias is not None and bias.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
                          f"{weight.shape}, got {bias.shape}")
-    # (only None and strings are looked up: an unhashable value would raise a bare TypeError)
-    if not (activation is None or isinstance(activation, str)) or \
-            activation not in _ext.ACTIVATIONS:
-        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
     if algorithm is not None and (not isinstance(algorithm, str) or
                                   algorithm not in _ext.ALGORITHMS):
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
@@ -361,7 +402,10 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                          f"{x.shape} (C={x4.shape[1]})")
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
-    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
+    if residual is not None:
+        residual = _residual_rows(op, residual, out_shape, shape4, x, weight)
+    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
+                                             ("residual", r_in)])
     if n and k:
         cx, cw = _c_array(x4), _c_array(weight)
         cb = None if bias is None else _c_array(bias)
@@ -372,16 +416,17 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                 if not scratch:
                     scratch.append(np.empty(shape4, x.dtype))
                 _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
-                            workspace)
+                            workspace, residual, alpha)
             algorithm = plans.choose(x4, weight, bias, geometry, stride, pads, dilation, groups,
                                      activation, run) or algorithm
         _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
-                    activation, algorithm, reference, workspace)
+                    activation, algorithm, reference, workspace, residual, alpha)
     return result
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation=None, algorithm="auto", out=None, max_workspace_bytes=None):
+           activation=None, negative_slope=None, residual=None, algorithm="auto", out=None,
+           max_workspace_bytes=None):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -394,7 +439,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         "same" works for any stride: the output has ceil(H / stride) rows, and an odd total
         padding puts the extra row at the bottom (column at the right), as TensorFlow does.
     groups : int, dividing C and K; groups == C is a depthwise convolution
-    activation : None or "relu", fused into the convolution's epilogue
+    activation : None, "relu", "relu6" or "leaky_relu" (``fastconv._ext.ACTIVATIONS``)
+        Applied in the convolution's epilogue, on each tile as it is finished (no second pass
+        over the output): torch.nn.functional's formulas, NaN passing through; "relu" and
+        "relu6" give +0 for -0.
+    negative_slope : float, optional
+        "leaky_relu"'s slope for negative values (default 0.01, as torch); only with it.
+    residual : array_like, optional
+        Of the output's shape and dtype, added before the activation:
+        ``y = act(conv2d(x, weight, bias) + residual)`` (a residual block's skip connection).
+        Never modified; it may not overlap ``out``.
     algorithm : "auto", "direct", "im2col", "pointwise" or "depthwise"
         "auto" runs the layer's measured plan: on the first call of a layer of 50 MFLOP or
         more it times every algorithm that takes it and remembers the fastest, also on disk
@@ -425,9 +479,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> fastconv.conv2d(x, np.ones((1, 1, 2, 2), np.float32), stride=2)
     array([[[[10., 18.],
              [42., 50.]]]], dtype=float32)
+    >>> fastconv.conv2d(x, np.ones((1, 1, 2, 2), np.float32), stride=2, activation="relu6",
+    ...                 residual=np.float32([[[[-20, -15], [0, 0]]]]))
+    array([[[[0., 3.],
+             [6., 6.]]]], dtype=float32)
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
-                   out, reference=False, max_workspace_bytes=max_workspace_bytes)
+                   out, reference=False, max_workspace_bytes=max_workspace_bytes,
+                   negative_slope=negative_slope, residual=residual)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -865,29 +924,31 @@ def _rows(arr, rows, cols):
     return arr if arr.ndim == 2 else arr.reshape(rows, cols)
 
 
-def _linear(x, weight, bias, activation, out, reference):
+def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None):
     op = "linear"
-    x_in, w_in, b_in = x, weight, bias
+    x_in, w_in, b_in, r_in = x, weight, bias, residual
     x = _array(op, "x", x)
     weight = _array(op, "weight", weight)
     bias = None if bias is None else _array(op, "bias", bias)
     _same_dtype(op, x, [("weight", weight), ("bias", bias)])
+    activation, alpha, residual = _epilogue(op, activation, negative_slope, residual, x)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
     if bias is not None and bias.shape != (out_features,):
         raise ValueError(f"{op}: bias must have shape ({out_features},) to match weight shape "
                          f"{weight.shape}, got {bias.shape}")
-    if not (activation is None or isinstance(activation, str)) or \
-            activation not in _ext.ACTIVATIONS:
-        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
-    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
+    if residual is not None:
+        residual = _residual_rows(op, residual, out_shape, (rows, out_features), x, weight)
+    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
+                                             ("residual", r_in)])
     if rows and out_features:
         _ext.linear(op, _rows(_c_array(x), rows, in_features), _c_array(weight),
                     None if bias is None else _c_array(bias),
-                    _rows(result, rows, out_features), activation, reference)
+                    _rows(result, rows, out_features), activation, reference, residual, alpha)
     return result
 
 
-def linear(x, weight, bias=None, *, activation=None, out=None):
+def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residual=None,
+           out=None):
     """Fully connected layer, y = x @ weight.T + bias, as torch.nn.functional.linear.
 
     Runs on fastconv's own packed GEMM and thread pool (no BLAS).
@@ -898,7 +959,16 @@ def linear(x, weight, bias=None, *, activation=None, out=None):
         batch (N, in_features), or any leading dimensions (flattened into rows)
     weight : array_like, (out_features, in_features), same dtype
     bias : array_like (out_features,), optional
-    activation : None or "relu", fused into the GEMM's store (NaN stays NaN, -0 becomes +0)
+    activation : None, "relu", "relu6" or "leaky_relu" (``fastconv._ext.ACTIVATIONS``)
+        ReLU fused into the GEMM's store, the others applied to each finished block of the
+        output: torch.nn.functional's formulas, NaN passing through; "relu" and "relu6" give
+        +0 for -0.
+    negative_slope : float, optional
+        "leaky_relu"'s slope for negative values (default 0.01, as torch); only with it.
+    residual : array_like, optional
+        Of the output's shape and dtype, added before the activation:
+        ``y = act(x @ weight.T + bias + residual)``.  Never modified; it may not overlap
+        ``out``.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
 
@@ -917,8 +987,11 @@ def linear(x, weight, bias=None, *, activation=None, out=None):
            [ 3. , -1. ,  4.5]], dtype=float32)
     >>> fastconv.linear(x, w, activation="relu")[0]
     array([1. , 0. , 1.5], dtype=float32)
+    >>> fastconv.linear(x, w, activation="leaky_relu", negative_slope=0.5)[0]
+    array([ 1. , -0.5,  1.5], dtype=float32)
     """
-    return _linear(x, weight, bias, activation, out, reference=False)
+    return _linear(x, weight, bias, activation, out, reference=False,
+                   negative_slope=negative_slope, residual=residual)
 
 
 def _linear_backward(grad_output, x, weight, output_mask, reference):

@@ -20,7 +20,11 @@ cdef extern from "fastconv.h" nogil:
         FC_FLOAT64
     ctypedef enum fc_activation:
         FC_ACTIVATION_NONE
-        FC_ACTIVATION_RELU
+    ctypedef struct fc_epilogue:
+        const void *bias
+        const void *residual
+        fc_activation activation
+        double alpha
     ctypedef enum fc_conv_algorithm:
         FC_CONV_AUTO
         FC_CONV_DIRECT
@@ -50,8 +54,8 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w)
 
     fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
-                                const void *weight, const void *bias, void *y,
-                                fc_activation activation, fc_conv_algorithm algorithm)
+                                const void *weight, const fc_epilogue *epilogue, void *y,
+                                fc_conv_algorithm algorithm)
     fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
     fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y, int64_t *indices)
@@ -60,8 +64,7 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 
     fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
-                                    const void *weight, const void *bias, void *y,
-                                    fc_activation activation)
+                                    const void *weight, const fc_epilogue *epilogue, void *y)
     fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
                                         const void *x, void *y, int64_t *indices)
     fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
@@ -69,10 +72,10 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
     fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,
-                                const void *bias, void *y, fc_activation activation)
+                                const fc_epilogue *epilogue, void *y)
     fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                     fc_dtype dtype, const void *x, const void *weight,
-                                    const void *bias, void *y, fc_activation activation)
+                                    const fc_epilogue *epilogue, void *y)
     fc_status fc_linear_backward(int64_t n, int64_t in_features, int64_t out_features,
                                  fc_dtype dtype, const void *grad_output, const void *x,
                                  const void *weight, void *grad_input, void *grad_weight,
@@ -110,6 +113,7 @@ cdef extern from "fastconv.h" nogil:
                                    const void *output, void *grad_input)
 
     const char *fc_status_string(fc_status status)
+    const char *fc_activation_name(fc_activation activation)
     fc_status fc_set_num_threads(int n)
     int fc_get_num_threads()
     int fc_has_openmp()

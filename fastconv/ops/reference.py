@@ -10,10 +10,10 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation=None, out=None):
+           activation=None, negative_slope=None, residual=None, out=None):
     """Reference twin of fastconv.conv2d (no ``algorithm``: there is one loop nest)."""
     return _f._conv2d(x, weight, bias, stride, padding, dilation, groups, activation, None, out,
-                      reference=True)
+                      reference=True, negative_slope=negative_slope, residual=residual)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -58,9 +58,11 @@ def relu_backward(grad_output, output, *, out=None):
     return _f._relu_backward(grad_output, output, out, reference=True)
 
 
-def linear(x, weight, bias=None, *, activation=None, out=None):
+def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residual=None,
+           out=None):
     """Reference twin of fastconv.linear."""
-    return _f._linear(x, weight, bias, activation, out, reference=True)
+    return _f._linear(x, weight, bias, activation, out, reference=True,
+                      negative_slope=negative_slope, residual=residual)
 
 
 def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):

@@ -9,7 +9,7 @@
 
 FC_INLINE void dc_block(const int nv, const int part, FC_M tail, size_t rows,
                         size_t steps, size_t s, const float *x, size_t x_stride,
-                        const size_t *tap_col, const float *w, const float *bias, int relu,
+                        const size_t *tap_col, const float *w, const float *bias, unsigned fused,
                         float *y, size_t y_stride)
 {
     FC_V acc[FC_DC_KB][3];
@@ -41,17 +41,18 @@ FC_INLINE void dc_block(const int nv, const int part, FC_M tail, size_t rows,
         if ((size_t)i >= rows) break;
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
-            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], relu, part && v == nv - 1,
+            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], fused, part && v == nv - 1,
                           tail);
     }
 }
 
 #define FC_DC_BLOCK(nv, part) \
-    dc_block(nv, part, tail, rows, steps, s, x + j, x_stride, tap_col, w, bias, relu, y + j, y_stride)
+    dc_block(nv, part, tail, rows, steps, s, x + j, x_stride, tap_col, w, bias, fused, y + j, \
+             y_stride)
 
 void FC_DCONV_FN(size_t rows, size_t cols, size_t channels, size_t r, size_t s, const float *x,
                  size_t x_stride, const size_t *tap_col, const float *w, const float *bias,
-                 int relu, float *y, size_t y_stride)
+                 unsigned fused, float *y, size_t y_stride)
 {
     const size_t steps = channels * r;
     FC_M tail;

@@ -1,5 +1,6 @@
 /* Depthwise microkernels: one output channel's R x S filter over a tile of output rows (every
- * column of each), with the epilogue (bias, ReLU) fused, so y is written once:
+ * column of each), with the epilogue (bias, and the activation when `fused` says so) fused,
+ * so y is written once:
  *
  *   y[i * y_stride + j] = act(bias + sum_{r < R, s < S} w[r * S + s]
  *                                    * x[i * row_stride + r * tap_row_stride + tap_col[s] + j])
@@ -8,17 +9,20 @@
  * x: the driver's padded-row buffer (ops/conv2d_common.tmpl.h), padding already zero: output
  * row i, filter row r reads buffer row i * stride_h + r * dilation_h, and row_stride and
  * tap_row_stride are those steps in elements.  tap_col[s] is tap s's column offset in a row.
- * w: the channel's R * S weights, row-major.  relu: apply FC_RELU.
+ * w: the channel's R * S weights, row-major.  fused: kernels/fused.h flags (FC_FUSED_RELU:
+ * FC_RELU at the store; the driver applies any other epilogue after).
  */
 #ifndef FC_KERNELS_DWCONV_H
 #define FC_KERNELS_DWCONV_H
 
 #include <stddef.h>
 
+#include "kernels/fused.h"
+
 #define FC_DECLARE_DWCONV_UKERNEL(fn, real)                                                  \
     void fn(size_t rows, size_t cols, size_t r, size_t s, const real *x, size_t row_stride,  \
-            size_t tap_row_stride, const size_t *tap_col, const real *w, real bias, int relu, \
-            real *y, size_t y_stride)
+            size_t tap_row_stride, const size_t *tap_col, const real *w, real bias,          \
+            unsigned fused, real *y, size_t y_stride)
 
 typedef FC_DECLARE_DWCONV_UKERNEL((*fc_f32_dwconv_ukernel_fn), float);
 typedef FC_DECLARE_DWCONV_UKERNEL((*fc_f64_dwconv_ukernel_fn), double);

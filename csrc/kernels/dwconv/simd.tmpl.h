@@ -15,7 +15,7 @@
 FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, size_t r,
                         size_t s, const int fixed_taps, const FC_V *wv, const float *x,
                         size_t tap_row_stride, const size_t *tap_col, const float *w,
-                        float bias, int relu, float *y, size_t y_stride)
+                        float bias, unsigned fused, float *y, size_t y_stride)
 {
     FC_V acc[4][4];
 #pragma GCC unroll 4
@@ -47,19 +47,19 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], relu, part && v == nv - 1,
+            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], fused, part && v == nv - 1,
                           tail);
 }
 
 /* One tile of rb rows (a constant) over every column. */
 FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int fixed_taps,
                        const FC_V *wv, const float *x, size_t tap_row_stride,
-                       const size_t *tap_col, const float *w, float bias, int relu, float *y,
+                       const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
                        size_t y_stride)
 {
 #define FC_DW_BLOCK(nv, part)                                                                 \
     dw_block(rb, nv, part, tail, r, s, fixed_taps, wv, x + j, tap_row_stride, tap_col, w, bias, \
-             relu, y + j, y_stride)
+             fused, y + j, y_stride)
     FC_M tail;
     size_t j;
     FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BLOCK);
@@ -70,7 +70,7 @@ FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int 
  * and s, for one the compiler unrolls with the weights kept in registers. */
 FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int fixed_taps,
                        const float *x, size_t row_stride, size_t tap_row_stride,
-                       const size_t *tap_col, const float *w, float bias, int relu, float *y,
+                       const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
                        size_t y_stride)
 {
     FC_V wv[9];
@@ -79,7 +79,7 @@ FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int f
         for (size_t i = 0; i < r * s; i++) wv[i] = FC_VSET1(w[i]);
 #define FC_DW_ROWS(rb)                                                                      \
     dw_rows(rb, cols, r, s, fixed_taps, wv, x + i * row_stride, tap_row_stride, tap_col, w, \
-            bias, relu, y + i * y_stride, y_stride)
+            bias, fused, y + i * y_stride, y_stride)
     size_t i = 0;
     if (row_stride == tap_row_stride) {
         for (; i + FC_DW_RB <= rows; i += FC_DW_RB) FC_DW_ROWS(FC_DW_RB);
@@ -100,14 +100,14 @@ FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int f
 
 void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
-                  const float *w, float bias, int relu, float *y, size_t y_stride)
+                  const float *w, float bias, unsigned fused, float *y, size_t y_stride)
 {
     /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
      * registers beside the tile, so the hot loop has no broadcasts */
     if (r == 3 && s == 3)
-        dw_tile(rows, cols, 3, 3, 1, x, row_stride, tap_row_stride, tap_col, w, bias, relu, y,
+        dw_tile(rows, cols, 3, 3, 1, x, row_stride, tap_row_stride, tap_col, w, bias, fused, y,
                 y_stride);
     else
-        dw_tile(rows, cols, r, s, 0, x, row_stride, tap_row_stride, tap_col, w, bias, relu, y,
+        dw_tile(rows, cols, r, s, 0, x, row_stride, tap_row_stride, tap_col, w, bias, fused, y,
                 y_stride);
 }

@@ -5,7 +5,8 @@
  * c: MR x NR tile with row stride ldc, every element written.
  * init: MR values each row starts from (the bias) when not accumulating; NULL means 0.
  * flags: FC_GEMM_ACCUMULATE starts from c instead (a later block of the reduction);
- *        FC_GEMM_RELU clamps negatives to 0 at the store (the last block only).
+ *        FC_GEMM_RELU applies FC_RELU at the store (the last block only): the epilogue's fused
+ *        ReLU, kernels/fused.h, which the drivers OR in as common/epilogue.c decides.
  * The reduction runs p = 0, 1, ... kc-1 for every element: the order never depends on threads.
  *
  * The "rows" twin of each kernel reads B in place instead of packed: row p is the NR values
@@ -16,8 +17,10 @@
 
 #include <stddef.h>
 
+#include "kernels/fused.h"
+
 #define FC_GEMM_ACCUMULATE 1u
-#define FC_GEMM_RELU 2u
+#define FC_GEMM_RELU FC_FUSED_RELU
 
 typedef void (*fc_f32_gemm_ukernel_fn)(size_t kc, const float *a, const float *b, float *c,
                                        size_t ldc, const float *init, unsigned flags);
