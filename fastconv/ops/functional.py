@@ -371,15 +371,23 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
     return x4, unbatched, stride, pads, dilation, groups, geometry
 
 
-def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference, max_workspace_bytes=None, negative_slope=None, residual=None):
-    op = "conv2d"
-    x_in, w_in, b_in, r_in = x, weight, bias, residual
+def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
+    """The operands of a layer with an epilogue (conv2d, linear) as arrays of one dtype, and
+    its epilogue checked: (x, weight, bias, activation, alpha, residual)."""
     x = _array(op, "x", x)
     weight = _array(op, "weight", weight)
     bias = None if bias is None else _array(op, "bias", bias)
     _same_dtype(op, x, [("weight", weight), ("bias", bias)])
     activation, alpha, residual = _epilogue(op, activation, negative_slope, residual, x)
+    return x, weight, bias, activation, alpha, residual
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
+            reference, max_workspace_bytes=None, negative_slope=None, residual=None):
+    op = "conv2d"
+    x_in, w_in, b_in, r_in = x, weight, bias, residual
+    x, weight, bias, activation, alpha, residual = _layer_operands(
+        op, x, weight, bias, activation, negative_slope, residual)
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups)
     shape4 = geometry.output_shape
@@ -927,11 +935,8 @@ def _rows(arr, rows, cols):
 def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None):
     op = "linear"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
-    x = _array(op, "x", x)
-    weight = _array(op, "weight", weight)
-    bias = None if bias is None else _array(op, "bias", bias)
-    _same_dtype(op, x, [("weight", weight), ("bias", bias)])
-    activation, alpha, residual = _epilogue(op, activation, negative_slope, residual, x)
+    x, weight, bias, activation, alpha, residual = _layer_operands(
+        op, x, weight, bias, activation, negative_slope, residual)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
     if bias is not None and bias.shape != (out_features,):
         raise ValueError(f"{op}: bias must have shape ({out_features},) to match weight shape "
