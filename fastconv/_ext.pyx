@@ -35,6 +35,7 @@ cdef extern from "fastconv.h" nogil:
         FC_CONV_IM2COL
         FC_CONV_POINTWISE
         FC_CONV_DEPTHWISE
+        FC_CONV_WINOGRAD
     ctypedef enum fc_isa:
         FC_ISA_SCALAR
         FC_ISA_AVX2
@@ -199,7 +200,8 @@ def _arch_isa_names():
 
 ISA_NAMES = _arch_isa_names()
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
-              "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
+              "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE,
+              "winograd": FC_CONV_WINOGRAD}
 ACTIVATIONS = {None: FC_ACTIVATION_NONE, "relu": FC_ACTIVATION_RELU}
 
 

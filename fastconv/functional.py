@@ -349,7 +349,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if algorithm is not None and (not isinstance(algorithm, str) or
                                   algorithm not in _ext.ALGORITHMS):
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
-                         f"'pointwise', 'depthwise', got {algorithm!r}")
+                         f"'pointwise', 'depthwise', 'winograd', got {algorithm!r}")
     if algorithm == "pointwise" and (weight.shape[2:] != (1, 1) or stride != (1, 1) or
                                      pads != ((0, 0), (0, 0))):
         raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
@@ -359,6 +359,8 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         raise ValueError(f"{op}: algorithm='depthwise' needs groups == C (each channel "
                          f"convolved with its own filters), got groups={groups} for x of shape "
                          f"{x.shape} (C={x4.shape[1]})")
+    if algorithm == "winograd":
+        _check_winograd(op, x, weight, stride, dilation)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
@@ -368,6 +370,18 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                     result[None] if unbatched else result, activation, algorithm, reference,
                     workspace)
     return result
+
+
+def _check_winograd(op, x, weight, stride, dilation):
+    """ValueError unless algorithm='winograd' can run: 3x3, stride 1, dilation 1, float32."""
+    if weight.shape[2:] != (3, 3) or stride != (1, 1) or dilation != (1, 1):
+        raise ValueError(f"{op}: algorithm='winograd' needs 3x3 filters, stride 1 and "
+                         f"dilation 1, got weight shape {weight.shape}, stride {stride}, "
+                         f"dilation {dilation}")
+    if x.dtype != np.float32:
+        raise ValueError(f"{op}: algorithm='winograd' runs float32 only (F(4x4, 3x3) would "
+                         f"gain little accuracy in float64), got {x.dtype}; use "
+                         f"algorithm='im2col' or 'auto'")
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -385,18 +399,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         padding puts the extra row at the bottom (column at the right), as TensorFlow does.
     groups : int, dividing C and K; groups == C is a depthwise convolution
     activation : None or "relu", fused into the convolution's epilogue
-    algorithm : "auto", "direct", "im2col", "pointwise" or "depthwise"
+    algorithm : "auto", "direct", "im2col", "pointwise", "depthwise" or "winograd"
         "im2col" packs the input patches into a packed GEMM block by block; "pointwise" runs
         that GEMM straight on the input planes and only applies to 1x1 filters with stride 1
         and no padding (ValueError otherwise); "depthwise" needs groups == C (K a multiple
         of C; ValueError otherwise) and also serves a single-channel filter bank (C =
         groups = 1), e.g. filtering one image; "auto" picks by shape, "depthwise" whenever
-        groups == C.
+        groups == C.  "winograd" runs F(4x4, 3x3) (3x3 filters, stride 1, dilation 1,
+        float32 only: ValueError otherwise, float64 included): some 4x fewer multiplications,
+        at a larger rounding error than the other algorithms' exact-order sums (see the
+        README's "Winograd" section for the bound); "auto" never picks it.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional
-        Workspace per thread the "im2col" and "pointwise" algorithms may allocate (packed
-        weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
+        Workspace per thread the "im2col", "pointwise" and "winograd" algorithms may allocate
+        (packed or transformed weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
         raise ValueError, saying the minimum, when the limit is below it.
 
     Returns

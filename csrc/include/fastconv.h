@@ -89,6 +89,9 @@ typedef enum fc_conv_algorithm {
     FC_CONV_IM2COL = 2,
     FC_CONV_POINTWISE = 3, /* 1x1, stride 1, no padding: a GEMM straight on the input */
     FC_CONV_DEPTHWISE = 4, /* groups == C: each channel convolved with its own filters */
+    /* 3x3, stride 1, dilation 1, float32: Winograd F(4x4, 3x3), which rounds differently
+     * from an exact-sum algorithm (bound: ops/conv2d_winograd.tmpl.h, README) */
+    FC_CONV_WINOGRAD = 5,
 } fc_conv_algorithm;
 
 /* Instruction-set paths.  Each architecture has its own list, in increasing order of

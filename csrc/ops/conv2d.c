@@ -12,6 +12,7 @@
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
+#include "ops/conv2d_winograd.tmpl.h" /* float32 only */
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
@@ -68,11 +69,16 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
     if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL &&
-        algorithm != FC_CONV_DEPTHWISE &&
+        algorithm != FC_CONV_DEPTHWISE && algorithm != FC_CONV_WINOGRAD &&
         !(algorithm == FC_CONV_POINTWISE && pointwise_applies(p)))
         return FC_ERR_INVALID_ARGUMENT;
     if (algorithm == FC_CONV_DEPTHWISE && p->groups != p->c) return FC_ERR_INVALID_ARGUMENT;
+    if (algorithm == FC_CONV_WINOGRAD && (dtype != FC_FLOAT32 || !fc_wino_applies(p)))
+        return FC_ERR_INVALID_ARGUMENT;
     if (p->n == 0 || p->k == 0) return FC_OK; /* nothing to write */
+    if (algorithm == FC_CONV_WINOGRAD)
+        return fc_f32_conv2d_winograd(p, out_h, out_w, x, weight, bias, y,
+                                      activation == FC_ACTIVATION_RELU);
     /* pathological geometry (see padded_rows_fit): correct, serial, rare */
     const int rows_fit = dtype == FC_FLOAT32 ? fc_f32_padded_rows_fit(p, out_w)
                                              : fc_f64_padded_rows_fit(p, out_w);
@@ -104,6 +110,8 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
     if (algorithm == FC_CONV_IM2COL || algorithm == FC_CONV_POINTWISE)
         *bytes = dtype == FC_FLOAT32 ? fc_f32_conv2d_gemm_min_workspace(p, out_h, out_w)
                                      : fc_f64_conv2d_gemm_min_workspace(p, out_h, out_w);
+    if (algorithm == FC_CONV_WINOGRAD && dtype == FC_FLOAT32 && fc_wino_applies(p))
+        *bytes = fc_f32_conv2d_winograd_min_workspace(p, out_h, out_w);
     return FC_OK;
 }
 

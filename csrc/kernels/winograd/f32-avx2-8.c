@@ -1,0 +1,32 @@
+/* Winograd F(4x4, 3x3) transforms for AVX2: 8 tiles per step (simd.tmpl.h). */
+#include "simd/target_avx2.h"
+#pragma GCC optimize("fp-contract=off")
+#include "kernels/winograd/winograd.h"
+
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx2_f32.h"
+#define FC_WINO_ISA avx2
+#define WINO_VSUB(a, b) _mm256_sub_ps(a, b)
+#define WINO_VMUL(a, b) _mm256_mul_ps(a, b)
+#define WINO_IDX_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define WINO_IDX_VALID(idx) \
+    _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)))
+/* p[4 t + j] = lane t of y[j]: 4x4 transposes inside the 128-bit lanes, then of the lanes */
+static inline void wino_store_interleaved(float *p, const __m256 y[4])
+{
+    const __m256d a = _mm256_castps_pd(_mm256_unpacklo_ps(y[0], y[1]));
+    const __m256d b = _mm256_castps_pd(_mm256_unpackhi_ps(y[0], y[1]));
+    const __m256d c = _mm256_castps_pd(_mm256_unpacklo_ps(y[2], y[3]));
+    const __m256d d = _mm256_castps_pd(_mm256_unpackhi_ps(y[2], y[3]));
+    /* r_s: lane L holds tile 4 L + s */
+    const __m256 r0 = _mm256_castpd_ps(_mm256_unpacklo_pd(a, c));
+    const __m256 r1 = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
+    const __m256 r2 = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d));
+    const __m256 r3 = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
+    _mm256_storeu_ps(p, _mm256_permute2f128_ps(r0, r1, 0x20));
+    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(r2, r3, 0x20));
+    _mm256_storeu_ps(p + 16, _mm256_permute2f128_ps(r0, r1, 0x31));
+    _mm256_storeu_ps(p + 24, _mm256_permute2f128_ps(r2, r3, 0x31));
+}
+#define WINO_STORE_INTERLEAVED(p, y) wino_store_interleaved(p, y)
+#include "kernels/winograd/simd.tmpl.h"

@@ -1,0 +1,33 @@
+/* Winograd F(4x4, 3x3) transforms for AVX-512: 16 tiles per step (simd.tmpl.h). */
+#include "simd/target_avx512.h"
+#pragma GCC optimize("fp-contract=off")
+#include "kernels/winograd/winograd.h"
+
+#include "simd/dtype_f32.h"
+#include "simd/vec_avx512_f32.h"
+#define FC_WINO_ISA avx512
+#define WINO_VSUB(a, b) _mm512_sub_ps(a, b)
+#define WINO_VMUL(a, b) _mm512_mul_ps(a, b)
+#define WINO_IDX_LOAD(p) _mm512_loadu_si512((const void *)(p))
+#define WINO_IDX_VALID(idx) _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512())
+/* p[4 t + j] = lane t of y[j]: 4x4 transposes inside the 128-bit lanes, then of the lanes */
+static inline void wino_store_interleaved(float *p, const __m512 y[4])
+{
+    const __m512d a = _mm512_castps_pd(_mm512_unpacklo_ps(y[0], y[1]));
+    const __m512d b = _mm512_castps_pd(_mm512_unpackhi_ps(y[0], y[1]));
+    const __m512d c = _mm512_castps_pd(_mm512_unpacklo_ps(y[2], y[3]));
+    const __m512d d = _mm512_castps_pd(_mm512_unpackhi_ps(y[2], y[3]));
+    /* r_s: lane L holds tile 4 L + s */
+    const __m512 r0 = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    const __m512 r1 = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    const __m512 r2 = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    const __m512 r3 = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    const __m512 t0 = _mm512_shuffle_f32x4(r0, r1, 0x44), t1 = _mm512_shuffle_f32x4(r2, r3, 0x44);
+    const __m512 t2 = _mm512_shuffle_f32x4(r0, r1, 0xEE), t3 = _mm512_shuffle_f32x4(r2, r3, 0xEE);
+    _mm512_storeu_ps(p, _mm512_shuffle_f32x4(t0, t1, 0x88));
+    _mm512_storeu_ps(p + 16, _mm512_shuffle_f32x4(t0, t1, 0xDD));
+    _mm512_storeu_ps(p + 32, _mm512_shuffle_f32x4(t2, t3, 0x88));
+    _mm512_storeu_ps(p + 48, _mm512_shuffle_f32x4(t2, t3, 0xDD));
+}
+#define WINO_STORE_INTERLEAVED(p, y) wino_store_interleaved(p, y)
+#include "kernels/winograd/simd.tmpl.h"
