@@ -11,8 +11,8 @@
 #define WINO_IDX_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define WINO_IDX_VALID(idx) \
     _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)))
-/* p[4 t + j] = lane t of y[j]: 4x4 transposes inside the 128-bit lanes, then of the lanes */
-static inline void wino_store_interleaved(float *p, const __m256 y[4])
+/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]): 4x4 transposes inside the 128-bit lanes, then of the lanes */
+static inline void wino_interleave(__m256 *o, const __m256 y[4])
 {
     const __m256d a = _mm256_castps_pd(_mm256_unpacklo_ps(y[0], y[1]));
     const __m256d b = _mm256_castps_pd(_mm256_unpackhi_ps(y[0], y[1]));
@@ -23,10 +23,10 @@ static inline void wino_store_interleaved(float *p, const __m256 y[4])
     const __m256 r1 = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
     const __m256 r2 = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d));
     const __m256 r3 = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
-    _mm256_storeu_ps(p, _mm256_permute2f128_ps(r0, r1, 0x20));
-    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(r2, r3, 0x20));
-    _mm256_storeu_ps(p + 16, _mm256_permute2f128_ps(r0, r1, 0x31));
-    _mm256_storeu_ps(p + 24, _mm256_permute2f128_ps(r2, r3, 0x31));
+    o[0] = _mm256_permute2f128_ps(r0, r1, 0x20);
+    o[1] = _mm256_permute2f128_ps(r2, r3, 0x20);
+    o[2] = _mm256_permute2f128_ps(r0, r1, 0x31);
+    o[3] = _mm256_permute2f128_ps(r2, r3, 0x31);
 }
-#define WINO_STORE_INTERLEAVED(p, y) wino_store_interleaved(p, y)
+#define WINO_INTERLEAVE(o, y) wino_interleave(o, y)
 #include "kernels/winograd/simd.tmpl.h"

@@ -10,8 +10,8 @@
 #define WINO_VMUL(a, b) _mm512_mul_ps(a, b)
 #define WINO_IDX_LOAD(p) _mm512_loadu_si512((const void *)(p))
 #define WINO_IDX_VALID(idx) _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512())
-/* p[4 t + j] = lane t of y[j]: 4x4 transposes inside the 128-bit lanes, then of the lanes */
-static inline void wino_store_interleaved(float *p, const __m512 y[4])
+/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]): 4x4 transposes inside the 128-bit lanes, then of the lanes */
+static inline void wino_interleave(__m512 *o, const __m512 y[4])
 {
     const __m512d a = _mm512_castps_pd(_mm512_unpacklo_ps(y[0], y[1]));
     const __m512d b = _mm512_castps_pd(_mm512_unpackhi_ps(y[0], y[1]));
@@ -24,10 +24,10 @@ static inline void wino_store_interleaved(float *p, const __m512 y[4])
     const __m512 r3 = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
     const __m512 t0 = _mm512_shuffle_f32x4(r0, r1, 0x44), t1 = _mm512_shuffle_f32x4(r2, r3, 0x44);
     const __m512 t2 = _mm512_shuffle_f32x4(r0, r1, 0xEE), t3 = _mm512_shuffle_f32x4(r2, r3, 0xEE);
-    _mm512_storeu_ps(p, _mm512_shuffle_f32x4(t0, t1, 0x88));
-    _mm512_storeu_ps(p + 16, _mm512_shuffle_f32x4(t0, t1, 0xDD));
-    _mm512_storeu_ps(p + 32, _mm512_shuffle_f32x4(t2, t3, 0x88));
-    _mm512_storeu_ps(p + 48, _mm512_shuffle_f32x4(t2, t3, 0xDD));
+    o[0] = _mm512_shuffle_f32x4(t0, t1, 0x88);
+    o[1] = _mm512_shuffle_f32x4(t0, t1, 0xDD);
+    o[2] = _mm512_shuffle_f32x4(t2, t3, 0x88);
+    o[3] = _mm512_shuffle_f32x4(t2, t3, 0xDD);
 }
-#define WINO_STORE_INTERLEAVED(p, y) wino_store_interleaved(p, y)
+#define WINO_INTERLEAVE(o, y) wino_interleave(o, y)
 #include "kernels/winograd/simd.tmpl.h"

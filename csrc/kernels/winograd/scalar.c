@@ -31,7 +31,7 @@ void fc_f32_winograd_output_4x4__scalar(size_t tiles, const float *m, size_t m_s
         wino_output_2d(s, out);
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++) {
-                float y = out[i][j] / 576.0f + bias;
+                float y = out[i][j] * FC_WINOGRAD_INV_SCALE + bias;
                 o[i * o_stride + 4 * t + j] = relu ? FC_RELU(y) : y;
             }
     }

@@ -5,10 +5,8 @@
  *   WINO_VSUB(a, b) WINO_VMUL(a, b)   vector subtract and multiply
  *   WINO_IDX_LOAD(p)            FC_LANES int32 from p, as FC_VIDX
  *   WINO_IDX_VALID(idx)         the FC_M mask of the lanes with idx >= 0
- *   WINO_STORE_INTERLEAVED(p, y)  p[4 t + j] = lane t of y[j], j < 4: 4 FC_LANES floats
+ *   WINO_INTERLEAVE(o, y)       the 4 vectors o of the floats 4 t + j = lane t of y[j]
  * and sets fp-contract off (transforms.tmpl.h). */
-#include <string.h>
-
 #define WINO_T FC_V
 #define WINO_ADD(a, b) FC_VADD(a, b)
 #define WINO_SUB(a, b) WINO_VSUB(a, b)
@@ -52,9 +50,12 @@ void WINO_NAME(input, FC_WINO_ISA)(size_t tiles, const float *d, size_t ld, floa
     for (size_t t0 = 0; t0 < tiles; t0 += FC_LANES) {
         const size_t cnt = tiles - t0 < FC_LANES ? tiles - t0 : FC_LANES;
         FC_V p[6][6], out[6][6];
+        #pragma GCC unroll 6
         for (int r = 0; r < 6; r++) wino_patch_row(d + r * ld + 4 * t0, p[r]);
         wino_input_2d(p, out);
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; i++)
+            #pragma GCC unroll 6
             for (int j = 0; j < 6; j++) wino_store(v + (6 * i + j) * v_stride + t0, out[i][j], cnt);
     }
 }
@@ -62,27 +63,29 @@ void WINO_NAME(input, FC_WINO_ISA)(size_t tiles, const float *d, size_t ld, floa
 void WINO_NAME(output, FC_WINO_ISA)(size_t tiles, const float *m, size_t m_stride, float bias,
                                     int relu, float *o, size_t o_stride)
 {
-    const FC_V scale = FC_VSET1(576.0f), b = FC_VSET1(bias);
+    const FC_V scale = FC_VSET1(FC_WINOGRAD_INV_SCALE), b = FC_VSET1(bias);
     for (size_t t0 = 0; t0 < tiles; t0 += FC_LANES) {
         const size_t cnt = tiles - t0 < FC_LANES ? tiles - t0 : FC_LANES;
         FC_V s[6][6], out[4][4];
-        for (int xi = 0; xi < 36; xi++) s[xi / 6][xi % 6] = FC_VLOAD(m + xi * m_stride + t0);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++)
+#pragma GCC unroll 6
+            for (int j = 0; j < 6; j++) s[i][j] = FC_VLOAD(m + (6 * i + j) * m_stride + t0);
         wino_output_2d(s, out);
+        #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             FC_V y[4];
+            #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
-                y[j] = FC_VADD(FC_VDIV(out[i][j], scale), b);
+                y[j] = FC_VADD(WINO_VMUL(out[i][j], scale), b);
                 if (relu) y[j] = FC_VRELU(y[j]);
             }
-            /* lane t of y[j] is column 4 t + j of the row */
-            float *row = o + i * o_stride + 4 * t0;
-            if (cnt == FC_LANES) {
-                WINO_STORE_INTERLEAVED(row, y);
-            } else {
-                float tmp[4 * FC_LANES];
-                WINO_STORE_INTERLEAVED(tmp, y);
-                memcpy(row, tmp, 4 * cnt * sizeof(float));
-            }
+            /* lane t of y[j] is column 4 t + j of the row: 4 cnt floats */
+            FC_V row[4];
+            WINO_INTERLEAVE(row, y);
+            for (size_t q = 0; q < 4 && q * FC_LANES < 4 * cnt; q++)
+                wino_store(o + i * o_stride + 4 * t0 + q * FC_LANES, row[q],
+                           4 * cnt - q * FC_LANES < FC_LANES ? 4 * cnt - q * FC_LANES : FC_LANES);
         }
     }
 }
@@ -95,9 +98,12 @@ void WINO_NAME(filter, FC_WINO_ISA)(size_t n, const float *w, const int32_t *off
         const FC_VIDX idx = WINO_IDX_LOAD(off + q0);
         const FC_M valid = FC_MAND(WINO_IDX_VALID(idx), FC_TAIL_MASK(cnt));
         FC_V g[3][3], out[6][6];
+        #pragma GCC unroll 9
         for (int k = 0; k < 9; k++) g[k / 3][k % 3] = FC_VGATHERM(valid, w + k, idx);
         wino_filter_2d(g, out);
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; i++)
+            #pragma GCC unroll 6
             for (int j = 0; j < 6; j++) wino_store(u + (6 * i + j) * u_stride + q0, out[i][j], cnt);
     }
 }

@@ -50,11 +50,15 @@ static inline __attribute__((always_inline)) void wino_input_2d(WINO_T d[6][6],
                                                                 WINO_T v[6][6])
 {
     WINO_T h[6][6];
+    #pragma GCC unroll 6
     for (int r = 0; r < 6; r++) wino_bt(d[r], h[r]);
+    #pragma GCC unroll 6
     for (int j = 0; j < 6; j++) {
         WINO_T col[6], out[6];
+        #pragma GCC unroll 6
         for (int r = 0; r < 6; r++) col[r] = h[r][j];
         wino_bt(col, out);
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) v[i][j] = out[i];
     }
 }
@@ -63,10 +67,13 @@ static inline __attribute__((always_inline)) void wino_filter_2d(WINO_T g[3][3],
                                                                  WINO_T u[6][6])
 {
     WINO_T h[3][6];
+    #pragma GCC unroll 3
     for (int r = 0; r < 3; r++) wino_g(g[r], h[r]);
+    #pragma GCC unroll 6
     for (int j = 0; j < 6; j++) {
         WINO_T col[3] = {h[0][j], h[1][j], h[2][j]}, out[6];
         wino_g(col, out);
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) u[i][j] = out[i];
     }
 }
@@ -75,11 +82,15 @@ static inline __attribute__((always_inline)) void wino_output_2d(WINO_T m[6][6],
                                                                  WINO_T o[4][4])
 {
     WINO_T h[6][4];
+    #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) wino_at(m[i], h[i]);
+    #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         WINO_T col[6], out[4];
+        #pragma GCC unroll 6
         for (int i = 0; i < 6; i++) col[i] = h[i][j];
         wino_at(col, out);
+        #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) o[i][j] = out[i];
     }
 }

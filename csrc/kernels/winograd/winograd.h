@@ -3,12 +3,14 @@
  *
  *   V = B^T d B   input: a 6x6 patch d of the padded input -> 36 values, xi = 6 i + j
  *   U = G' g G'^T filter: a 3x3 filter g -> 36 values, with G' = 24 G (integer: 6, -4, 1, 24)
- *   y = (A^T M A) / 576 + bias, ReLU optional   output: the 36 sums M = sum_c U . V -> 4x4
+ *   y = (A^T M A) * fl(1/576) + bias, ReLU optional   output: M = sum_c U . V -> 4x4
  *
  * G' = 24 G keeps every transform's coefficient an integer (B^T: 4, 5, 2, 1; A^T: 1, 2, 4, 8),
  * so integer-valued inputs go through exactly (while every intermediate stays below 2^24,
- * tests/test_winograd.py) and the only non-dyadic step is the final correctly rounded division
- * by 576 = 24^2.  Every transform is written as sums and products by powers of two (and the
+ * tests/test_winograd.py) and the only non-dyadic step is the final product by fl(1/576)
+ * (576 = 24^2): fl(1/576) * 576 = 1 + 2^-27, so an exact multiple 576 N of a float N gives
+ * N exactly (N 2^-27 is below half an ulp of N), where a division would cost some 10 cycles
+ * per vector on Zen 4.  Every transform is written as sums and products by powers of two (and the
  * filter's 6 and 24), applied first along rows (index j), then along columns (index i); a
  * product by a power of two is exact, so a fused multiply-add there rounds as a product then
  * a sum would: every member computes bitwise what the scalar member computes.
@@ -36,6 +38,8 @@
 
 /* the widest member's lanes: a strip row must be readable this far (see input above) */
 #define FC_WINOGRAD_MAX_LANES 16
+/* fl(1/576): the output transform's scale (G' = 24 G) */
+#define FC_WINOGRAD_INV_SCALE (1.0f / 576.0f)
 #define FC_WINOGRAD_STRIP_COLS(tiles) \
     (4 * (((tiles) + FC_WINOGRAD_MAX_LANES - 1) / FC_WINOGRAD_MAX_LANES) * FC_WINOGRAD_MAX_LANES + 4)
 
