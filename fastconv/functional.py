@@ -12,7 +12,7 @@ import resource
 
 import numpy as np
 
-from . import _ext
+from . import _config, _ext
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
@@ -328,7 +328,7 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference, max_workspace_bytes=None):
+            reference, max_workspace_bytes=None, precision=None):
     op = "conv2d"
     x_in, w_in, b_in = x, weight, bias
     x = _array(op, "x", x)
@@ -361,6 +361,10 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                          f"{x.shape} (C={x4.shape[1]})")
     if algorithm == "winograd":
         _check_winograd(op, x, weight, stride, dilation)
+    precision = (_config.get_precision() if precision is None
+                 else _config._check_precision(op, precision))
+    if precision == "high" and algorithm in ("auto", None):
+        algorithm = _ext.AUTO_HIGH
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
@@ -385,7 +389,8 @@ def _check_winograd(op, x, weight, stride, dilation):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation=None, algorithm="auto", out=None, max_workspace_bytes=None):
+           activation=None, algorithm="auto", out=None, max_workspace_bytes=None,
+           precision=None):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -406,15 +411,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         of C; ValueError otherwise) and also serves a single-channel filter bank (C =
         groups = 1), e.g. filtering one image; "auto" picks by shape, "depthwise" whenever
         groups == C.  "winograd" runs F(4x4, 3x3) (3x3 filters, stride 1, dilation 1,
-        float32 only: ValueError otherwise, float64 included): some 4x fewer multiplications,
-        at a larger rounding error than the other algorithms' exact-order sums (see the
-        README's "Winograd" section for the bound); "auto" never picks it.
+        float32 only: ValueError otherwise, float64 included): 4x fewer multiplications, at
+        a larger rounding error than the other algorithms' exact-order sums (see the
+        README's "Winograd" section for the bound); "auto" picks it only at precision "high".
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional
         Workspace per thread the "im2col", "pointwise" and "winograd" algorithms may allocate
         (packed or transformed weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
         raise ValueError, saying the minimum, when the limit is below it.
+    precision : None, "highest" or "high"
+        What algorithm="auto" may trade for speed, for this call (None: the setting of
+        :func:`fastconv.set_precision`, "highest" by default); "high" lets it run Winograd.
 
     Returns
     -------
@@ -430,7 +438,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
              [42., 50.]]]], dtype=float32)
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
-                   out, reference=False, max_workspace_bytes=max_workspace_bytes)
+                   out, reference=False, max_workspace_bytes=max_workspace_bytes,
+                   precision=precision)
 
 
 # ---- pooling ----------------------------------------------------------------------------------

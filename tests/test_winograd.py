@@ -186,3 +186,52 @@ def test_auto_never_picks_winograd():
         name = _ext.conv2d_auto_algorithm(shape, (shape[1], shape[1], 3, 3), (1, 1),
                                           ((1, 1), (1, 1)), (1, 1), 1)
         assert name != "winograd"
+
+
+@pytest.fixture
+def restore_precision():
+    saved = fastconv.get_precision()
+    yield saved
+    fastconv.set_precision(saved)
+
+
+def test_precision_controls_auto(restore_precision):
+    """"highest" (the default) never runs Winograd; "high" runs it where the rule says
+    (csrc/ops/conv2d.c winograd_preferred), globally or per call; algorithm="winograd"
+    forces it at any precision."""
+    assert restore_precision == "highest"
+    rng = np.random.default_rng(8)
+    x, w, b = _inputs(rng, 1, 16, 30, 30, 16)       # 64 tiles, 16 channels: Winograd's
+    xs, ws, bs = _inputs(rng, 1, 16, 12, 12, 16)    # 9 tiles: not
+    wino = fastconv.conv2d(x, w, b, padding=1, algorithm="winograd")
+    exact = fastconv.conv2d(x, w, b, padding=1, algorithm="auto")
+    assert not np.array_equal(wino, exact)  # else the checks below prove nothing
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, precision="high"), wino, "high")
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, precision="highest"), exact,
+                         "highest")
+    small = fastconv.conv2d(xs, ws, bs, padding=1)
+    assert_bitwise_equal(fastconv.conv2d(xs, ws, bs, padding=1, precision="high"), small,
+                         "high, few tiles")
+    fastconv.set_precision("high")
+    assert fastconv.get_precision() == "high"
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1), wino, "set_precision high")
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, precision="highest"), exact,
+                         "per-call highest over the global high")
+    assert_bitwise_equal(fastconv.conv2d(x.astype(np.float64), w.astype(np.float64), None,
+                                         padding=1),
+                         fastconv.conv2d(x.astype(np.float64), w.astype(np.float64), None,
+                                         padding=1, precision="highest"), "float64 at high")
+    fastconv.set_precision("highest")
+    assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, algorithm="winograd"), wino,
+                         "forced at highest")
+
+
+@pytest.mark.parametrize("bad", ["low", "HIGH", None, 1])
+def test_precision_values(restore_precision, bad):
+    with pytest.raises(ValueError, match="set_precision: precision must be 'highest' or 'high'"):
+        fastconv.set_precision(bad)
+    if bad is not None:
+        with pytest.raises(ValueError, match="conv2d: precision must be"):
+            fastconv.conv2d(np.ones((1, 1, 5, 5), np.float32), np.ones((1, 1, 3, 3), np.float32),
+                            precision=bad)
+    assert fastconv.get_precision() == restore_precision

@@ -92,6 +92,9 @@ typedef enum fc_conv_algorithm {
     /* 3x3, stride 1, dilation 1, float32: Winograd F(4x4, 3x3), which rounds differently
      * from an exact-sum algorithm (bound: ops/conv2d_winograd.tmpl.h, README) */
     FC_CONV_WINOGRAD = 5,
+    /* auto at precision "high" (fastconv.set_precision): the rule of FC_CONV_AUTO, except
+     * that 3x3 stride-1 float32 layers where Winograd measured faster run FC_CONV_WINOGRAD */
+    FC_CONV_AUTO_HIGH = 6,
 } fc_conv_algorithm;
 
 /* Instruction-set paths.  Each architecture has its own list, in increasing order of
