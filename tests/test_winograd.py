@@ -107,6 +107,15 @@ def test_many_tiles_and_deep_channels(isa):
     _check(x, w, b, padding=1, activation="relu")
 
 
+@pytest.mark.parametrize("width", [61, 64, 65, 127, 128, 129, 150])
+def test_wide_rows_cut_into_runs(isa, width):
+    """Tile rows wider than one GEMM panel (NR 32, 16, 4 tiles) are cut into runs, one per
+    item; narrower ones share an item, side by side in the strip."""
+    rng = np.random.default_rng(width)
+    x, w, b = _inputs(rng, 2, 3, 7, width, 5)
+    _check(x, w, b, padding=((1, 0), (1, 2)), activation="relu")
+
+
 def test_integer_inputs_are_exact(isa):
     """x, w in {-1, 0, 1}, integer bias: every transform is integer (G' = 24 G) and below
     2^24 for up to 8 channels, and the scale fl(1/576) is exact on multiples of 576."""

@@ -36,6 +36,26 @@
  * the input transform is repeated at most Kg / 128 times per tile. */
 #define FC_WINO_BLOCK_FILTERS 128
 
+/* How tiles are grouped into items (blocks of NR GEMM columns, "slots"): a tile row of the
+ * batch (image, tile row) is a run of consecutive tiles, transformed from one strip of 6
+ * input rows.  Rows narrower than NR share an item: `rows` of them, row j at slot
+ * j (tiles_w + 1), so that the strip holds them side by side with a 2-column gap (slot
+ * tiles_w of each is junk: it reads the gap, and its GEMM column is never stored); one
+ * input and one output transform call then covers all NR slots, whole vectors of tiles.
+ * Rows of NR tiles or more are cut into `segments` near-equal runs, one per item. */
+typedef struct fc_wino_layout {
+    int64_t rows;     /* tile rows per item (1 when segments > 1) */
+    int64_t segments; /* items per tile row (1 when rows > 1) */
+    int64_t items;
+} fc_wino_layout;
+
+static void fc_wino_layout_of(int64_t tile_rows, int64_t tiles_w, int64_t nr, fc_wino_layout *l)
+{
+    l->segments = fc_ceil_div(tiles_w, nr);
+    l->rows = l->segments > 1 ? 1 : fc_max_i64(1, (nr + 1) / (tiles_w + 1));
+    l->items = fc_mul_saturating(fc_ceil_div(tile_rows, l->rows), l->segments);
+}
+
 typedef struct fc_wino_plan {
     int threads;
     int64_t kbt;        /* A panels per k-block */
@@ -54,7 +74,8 @@ typedef struct fc_wino_job {
     fc_f32_gemm_config gemm;
     fc_f32_winograd_config wino;
     fc_wino_plan plan;
-    int64_t mr, nr, cg, kg, m_tiles, kblocks_per_group, blocks, tiles_h, tiles_w, tiles_total;
+    int64_t mr, nr, cg, kg, m_tiles, kblocks_per_group, blocks, tiles_h, tiles_w;
+    fc_wino_layout lay;
     int64_t tblocks, ld, u_block, v_len, m_len;
     /* floats between the 36 V_xi (M_xi): a cache line more than a panel, so that the
      * transforms' 36 streams, a multiple of 4 KiB apart otherwise, do not share L1 sets */
@@ -79,8 +100,11 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
     const int64_t m_tiles = fc_ceil_div(kg, mr);
     const int64_t tiles = fc_mul_saturating(p->n, fc_mul_saturating(fc_ceil_div(out_h, 4),
                                                                     fc_ceil_div(out_w, 4)));
-    const int64_t tblocks = fc_ceil_div(tiles, nr);
+    fc_wino_layout lay;
+    fc_wino_layout_of(p->n * fc_ceil_div(out_h, 4), fc_ceil_div(out_w, 4), nr, &lay);
+    const int64_t tblocks = lay.items;
     const int64_t ld = FC_WINOGRAD_STRIP_COLS(nr);
+    if (nr > 126) return FC_ERR_INVALID_ARGUMENT; /* no member has; fc_wino_item's runs[] */
     /* multiply-adds of the 36 GEMMs: sizes the team */
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(tiles, 36 * p->k), cg);
     int64_t kbt = fc_min_i64(m_tiles, fc_max_i64(1, FC_WINO_BLOCK_FILTERS / mr));
@@ -134,21 +158,32 @@ static void fc_wino_filter_task(const fc_wino_job *job, int64_t ch, int64_t task
                      u, (size_t)(kbt * cg * mr));
 }
 
-/* A run: `len` consecutive tiles of one tile row, from tile `tile` of the batch's numbering. */
+/* A run: `len` consecutive tiles of one tile row from column tw, at V column `slot`. */
 typedef struct fc_wino_run {
-    int64_t n, th, tw, len;
+    int64_t n, th, tw, len, slot;
 } fc_wino_run;
 
-static fc_wino_run fc_wino_run_at(const fc_wino_job *job, int64_t tile, int64_t end)
+/* The runs of item `item % tblocks` (at most NR) to runs; returns their count. */
+static int64_t fc_wino_runs(const fc_wino_job *job, int64_t item, fc_wino_run *runs)
 {
-    const int64_t per_image = job->tiles_h * job->tiles_w;
-    fc_wino_run r = {tile / per_image, tile % per_image / job->tiles_w, tile % job->tiles_w, 0};
-    r.len = fc_min_i64(job->tiles_w - r.tw, end - tile);
-    return r;
+    const fc_wino_layout lay = job->lay;
+    const int64_t tile_rows = job->p->n * job->tiles_h, tw = job->tiles_w;
+    const int64_t first = item / lay.segments * lay.rows;
+    const int64_t count = fc_min_i64(lay.rows, tile_rows - first);
+    if (lay.segments > 1) {
+        int64_t begin, end;
+        fc_task_range(tw, lay.segments, item % lay.segments, &begin, &end);
+        runs[0] = (fc_wino_run){first / job->tiles_h, first % job->tiles_h, begin, end - begin, 0};
+        return 1;
+    }
+    for (int64_t j = 0; j < count; j++)
+        runs[j] = (fc_wino_run){(first + j) / job->tiles_h, (first + j) % job->tiles_h, 0, tw,
+                                j * (tw + 1)};
+    return count;
 }
 
 /* The 6 padded input rows of a run's patches, columns [0, 4 len + 2), to strip (rows ld
- * apart); x outside the image reads as 0. */
+ * apart) from column 4 slot on; x outside the image reads as 0. */
 static void fc_wino_fill_strip(const fc_conv2d_params *p, const float *plane, fc_wino_run r,
                                int64_t ld, float *strip)
 {
@@ -156,7 +191,7 @@ static void fc_wino_fill_strip(const fc_conv2d_params *p, const float *plane, fc
     const int64_t lo = fc_min_i64(fc_max_i64(-iw0, 0), cols);          /* left padding */
     const int64_t hi = fc_max_i64(fc_min_i64(p->w - iw0, cols), lo);    /* end of the image */
     for (int64_t i = 0; i < 6; i++) {
-        float *dst = strip + i * ld;
+        float *dst = strip + i * ld + 4 * r.slot;
         const int64_t ih = 4 * r.th - p->pad_top + i;
         if (ih < 0 || ih >= p->h) {
             memset(dst, 0, (size_t)cols * sizeof(float));
@@ -178,8 +213,8 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
     const int64_t mt0 = (block % job->kblocks_per_group) * kbt;
     const int64_t mt_end = fc_min_i64(mt0 + kbt, job->m_tiles);
     const int64_t k0 = mt0 * mr, kcount = fc_min_i64(mt_end * mr, job->kg) - k0;
-    const int64_t tile0 = (item % job->tblocks) * nr;
-    const int64_t count = fc_min_i64(nr, job->tiles_total - tile0);
+    fc_wino_run runs[64]; /* at most (NR + 1) / 2: fc_wino_setup refuses NR > 126 */
+    const int64_t nruns = fc_wino_runs(job, item % job->tblocks, runs);
     float *v = job->scratch + thread * job->plan.per_thread;
     float *m = v + job->v_len;
     float *strip = m + job->m_len + FC_WINOGRAD_MAX_LANES;
@@ -187,20 +222,15 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
     const float *u = job->u + local * job->u_block;
     for (int64_t c0 = 0; c0 < cg; c0 += job->plan.kc) {
         const int64_t kc = fc_min_i64(job->plan.kc, cg - c0);
-        /* V_xi = rows c of a kc x NR B panel at v + xi * v_stride */
+        /* V_xi = rows c of a kc x NR B panel at v + xi * v_stride: every slot of the strip
+         * (the junk and unused ones read stale strip values, which stay in their columns) */
         for (int64_t c = 0; c < kc; c++) {
-            for (int64_t t = 0; t < count;) { /* tile t of the item is column t of V */
-                const fc_wino_run r = fc_wino_run_at(job, tile0 + t, tile0 + count);
-                const float *plane = job->x + ((r.n * p->c) + g * cg + c0 + c) * p->h * p->w;
-                fc_wino_fill_strip(p, plane, r, job->ld, strip);
-                job->wino.input((size_t)r.len, strip, (size_t)job->ld, v + c * nr + t,
-                                (size_t)job->v_stride);
-                t += r.len;
+            for (int64_t j = 0; j < nruns; j++) {
+                const float *plane =
+                    job->x + (runs[j].n * p->c + g * cg + c0 + c) * p->h * p->w;
+                fc_wino_fill_strip(p, plane, runs[j], job->ld, strip);
             }
-            if (count < nr) /* the batch's last tiles: the GEMM reads whole panels */
-                for (int64_t xi = 0; xi < 36; xi++)
-                    memset(v + xi * job->v_stride + c * nr + count, 0,
-                           (size_t)(nr - count) * sizeof(float));
+            job->wino.input((size_t)nr, strip, (size_t)job->ld, v + c * nr, (size_t)job->v_stride);
         }
         const unsigned flags = c0 > 0 ? FC_GEMM_ACCUMULATE : 0;
         for (int64_t xi = 0; xi < 36; xi++)
@@ -209,27 +239,31 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
                                   v + xi * job->v_stride, m + xi * job->m_stride + (mt - mt0) * mr * nr,
                                   (size_t)nr, NULL, flags);
     }
-    /* the output tiles of each filter, run by run: straight into y where the run's 4 rows
-     * and 4 len columns are all inside it, else through obuf */
+    /* the output tiles of each filter: straight into y for one run whose 4 rows and 4 len
+     * columns are all inside it, else all slots to obuf and the valid pixels of each run on */
+    const int64_t used = runs[nruns - 1].slot + runs[nruns - 1].len;
     for (int64_t k = 0; k < kcount; k++) {
         const int64_t kglob = g * job->kg + k0 + k;
         const float bias = job->bias ? job->bias[kglob] : 0.0f;
-        for (int64_t t = 0; t < count;) {
-            const fc_wino_run r = fc_wino_run_at(job, tile0 + t, tile0 + count);
-            float *y_k = job->y + (r.n * p->k + kglob) * job->out_h * job->out_w;
-            float *dst = y_k + 4 * r.th * job->out_w + 4 * r.tw;
+        const fc_wino_run r0 = runs[0];
+        float *y0 = job->y + ((r0.n * p->k + kglob) * job->out_h + 4 * r0.th) * job->out_w +
+                    4 * r0.tw;
+        if (nruns == 1 && 4 * r0.th + 4 <= job->out_h && 4 * (r0.tw + r0.len) <= job->out_w) {
+            job->wino.output((size_t)r0.len, m + k * nr, (size_t)job->m_stride, bias,
+                             job->relu, y0, (size_t)job->out_w);
+            continue;
+        }
+        job->wino.output((size_t)used, m + k * nr, (size_t)job->m_stride, bias, job->relu, obuf,
+                         (size_t)(4 * nr));
+        for (int64_t j = 0; j < nruns; j++) {
+            const fc_wino_run r = runs[j];
+            float *dst = job->y + ((r.n * p->k + kglob) * job->out_h + 4 * r.th) * job->out_w +
+                         4 * r.tw;
             const int64_t rows = fc_min_i64(4, job->out_h - 4 * r.th);
             const int64_t cols = fc_min_i64(4 * r.len, job->out_w - 4 * r.tw);
-            if (rows == 4 && cols == 4 * r.len) {
-                job->wino.output((size_t)r.len, m + k * nr + t, (size_t)job->m_stride, bias,
-                                 job->relu, dst, (size_t)job->out_w);
-            } else {
-                job->wino.output((size_t)r.len, m + k * nr + t, (size_t)job->m_stride, bias,
-                                 job->relu, obuf, (size_t)(4 * nr));
-                for (int64_t i = 0; i < rows; i++)
-                    memcpy(dst + i * job->out_w, obuf + i * 4 * nr, (size_t)cols * sizeof(float));
-            }
-            t += r.len;
+            for (int64_t i = 0; i < rows; i++)
+                memcpy(dst + i * job->out_w, obuf + i * 4 * nr + 4 * r.slot,
+                       (size_t)cols * sizeof(float));
         }
     }
 }
@@ -265,8 +299,8 @@ static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h
     job.blocks = p->groups * job.kblocks_per_group;
     job.tiles_h = fc_ceil_div(out_h, 4);
     job.tiles_w = fc_ceil_div(out_w, 4);
-    job.tiles_total = p->n * job.tiles_h * job.tiles_w;
-    job.tblocks = fc_ceil_div(job.tiles_total, nr);
+    fc_wino_layout_of(p->n * job.tiles_h, job.tiles_w, nr, &job.lay);
+    job.tblocks = job.lay.items;
     job.ld = FC_WINOGRAD_STRIP_COLS(nr);
     job.u_block = 36 * job.plan.kbt * mr * cg;
     job.v_stride = job.plan.kc * nr + 16;
