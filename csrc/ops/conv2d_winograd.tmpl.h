@@ -182,6 +182,18 @@ static int64_t fc_wino_runs(const fc_wino_job *job, int64_t item, fc_wino_run *r
     return count;
 }
 
+/* n floats (or zeros when src is NULL): fixed-size moves the compiler inlines.  The rows are
+ * short (30 floats for a 28-wide image) and there are 6 per run and channel: libc's memmove
+ * calls were 7% of a ResNet 28x28 layer's time. */
+static inline void fc_wino_copy(float *dst, const float *src, int64_t n)
+{
+    static const float zeros[16];
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) memcpy(dst + i, src ? src + i : zeros, 64);
+    for (; i + 4 <= n; i += 4) memcpy(dst + i, src ? src + i : zeros, 16);
+    for (; i < n; i++) dst[i] = src ? src[i] : 0.0f;
+}
+
 /* The 6 padded input rows of a run's patches, columns [0, 4 len + 2), to strip (rows ld
  * apart) from column 4 slot on; x outside the image reads as 0. */
 static void fc_wino_fill_strip(const fc_conv2d_params *p, const float *plane, fc_wino_run r,
@@ -194,12 +206,12 @@ static void fc_wino_fill_strip(const fc_conv2d_params *p, const float *plane, fc
         float *dst = strip + i * ld + 4 * r.slot;
         const int64_t ih = 4 * r.th - p->pad_top + i;
         if (ih < 0 || ih >= p->h) {
-            memset(dst, 0, (size_t)cols * sizeof(float));
+            fc_wino_copy(dst, NULL, cols);
             continue;
         }
-        for (int64_t j = 0; j < lo; j++) dst[j] = 0;
-        memcpy(dst + lo, plane + ih * p->w + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
-        for (int64_t j = hi; j < cols; j++) dst[j] = 0;
+        fc_wino_copy(dst, NULL, lo);
+        fc_wino_copy(dst + lo, plane + ih * p->w + iw0 + lo, hi - lo);
+        fc_wino_copy(dst + hi, NULL, cols - hi);
     }
 }
 
