@@ -197,13 +197,6 @@ def test_auto_never_picks_winograd():
         assert name != "winograd"
 
 
-@pytest.fixture
-def restore_precision():
-    saved = fastconv.get_precision()
-    yield saved
-    fastconv.set_precision(saved)
-
-
 def test_precision_controls_auto(restore_precision):
     """"highest" (the default) never runs Winograd; "high" runs it where the rule says
     (csrc/ops/conv2d.c winograd_preferred), globally or per call; algorithm="winograd"

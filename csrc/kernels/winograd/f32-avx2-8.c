@@ -2,6 +2,7 @@
 #include "simd/target_avx2.h"
 #pragma GCC optimize("fp-contract=off")
 #include "kernels/winograd/winograd.h"
+#include "kernels/winograd/x86_interleave.h"
 
 #include "simd/dtype_f32.h"
 #include "simd/vec_avx2_f32.h"
@@ -11,18 +12,11 @@
 #define WINO_IDX_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define WINO_IDX_VALID(idx) \
     _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)))
-/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]): 4x4 transposes inside the 128-bit lanes, then of the lanes */
+/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]):
+ * 4x4 transposes inside the 128-bit lanes, then of the lanes */
 static inline void wino_interleave(__m256 *o, const __m256 y[4])
 {
-    const __m256d a = _mm256_castps_pd(_mm256_unpacklo_ps(y[0], y[1]));
-    const __m256d b = _mm256_castps_pd(_mm256_unpackhi_ps(y[0], y[1]));
-    const __m256d c = _mm256_castps_pd(_mm256_unpacklo_ps(y[2], y[3]));
-    const __m256d d = _mm256_castps_pd(_mm256_unpackhi_ps(y[2], y[3]));
-    /* r_s: lane L holds tile 4 L + s */
-    const __m256 r0 = _mm256_castpd_ps(_mm256_unpacklo_pd(a, c));
-    const __m256 r1 = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
-    const __m256 r2 = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d));
-    const __m256 r3 = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
+    WINO_X86_LANE_TRANSPOSE(__m256, _mm256, y, r0, r1, r2, r3);
     o[0] = _mm256_permute2f128_ps(r0, r1, 0x20);
     o[1] = _mm256_permute2f128_ps(r2, r3, 0x20);
     o[2] = _mm256_permute2f128_ps(r0, r1, 0x31);

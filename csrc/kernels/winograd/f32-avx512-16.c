@@ -2,6 +2,7 @@
 #include "simd/target_avx512.h"
 #pragma GCC optimize("fp-contract=off")
 #include "kernels/winograd/winograd.h"
+#include "kernels/winograd/x86_interleave.h"
 
 #include "simd/dtype_f32.h"
 #include "simd/vec_avx512_f32.h"
@@ -10,18 +11,11 @@
 #define WINO_VMUL(a, b) _mm512_mul_ps(a, b)
 #define WINO_IDX_LOAD(p) _mm512_loadu_si512((const void *)(p))
 #define WINO_IDX_VALID(idx) _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512())
-/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]): 4x4 transposes inside the 128-bit lanes, then of the lanes */
+/* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]):
+ * 4x4 transposes inside the 128-bit lanes, then of the lanes */
 static inline void wino_interleave(__m512 *o, const __m512 y[4])
 {
-    const __m512d a = _mm512_castps_pd(_mm512_unpacklo_ps(y[0], y[1]));
-    const __m512d b = _mm512_castps_pd(_mm512_unpackhi_ps(y[0], y[1]));
-    const __m512d c = _mm512_castps_pd(_mm512_unpacklo_ps(y[2], y[3]));
-    const __m512d d = _mm512_castps_pd(_mm512_unpackhi_ps(y[2], y[3]));
-    /* r_s: lane L holds tile 4 L + s */
-    const __m512 r0 = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    const __m512 r1 = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    const __m512 r2 = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    const __m512 r3 = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    WINO_X86_LANE_TRANSPOSE(__m512, _mm512, y, r0, r1, r2, r3);
     const __m512 t0 = _mm512_shuffle_f32x4(r0, r1, 0x44), t1 = _mm512_shuffle_f32x4(r2, r3, 0x44);
     const __m512 t2 = _mm512_shuffle_f32x4(r0, r1, 0xEE), t3 = _mm512_shuffle_f32x4(r2, r3, 0xEE);
     o[0] = _mm512_shuffle_f32x4(t0, t1, 0x88);

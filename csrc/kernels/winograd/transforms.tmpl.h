@@ -45,52 +45,36 @@ static inline __attribute__((always_inline)) void wino_at(const WINO_T m[6], WIN
     o[3] = WINO_ADD(WINO_ADD(b, WINO_MUL(8.0f, e)), m[5]);
 }
 
-/* The 2-D transforms from the 1-D ones: rows first (index j), then columns (index i). */
+/* The 2-D transforms from the 1-D ones: fn (n values -> m) along every row of the n x n
+ * block `in` (index j), then along every column of the result (index i), into m x m `out`. */
+#define WINO_2D(fn, n, m, in, out)                                                          \
+    do {                                                                                   \
+        WINO_T h_[n][m];                                                                   \
+        _Pragma("GCC unroll 6") for (int r_ = 0; r_ < (n); r_++) fn(in[r_], h_[r_]);       \
+        _Pragma("GCC unroll 6") for (int j_ = 0; j_ < (m); j_++) {                         \
+            WINO_T col_[n], o_[m];                                                         \
+            _Pragma("GCC unroll 6") for (int r_ = 0; r_ < (n); r_++) col_[r_] = h_[r_][j_]; \
+            fn(col_, o_);                                                                  \
+            _Pragma("GCC unroll 6") for (int i_ = 0; i_ < (m); i_++) out[i_][j_] = o_[i_]; \
+        }                                                                                  \
+    } while (0)
+
 static inline __attribute__((always_inline)) void wino_input_2d(WINO_T d[6][6],
                                                                 WINO_T v[6][6])
 {
-    WINO_T h[6][6];
-    #pragma GCC unroll 6
-    for (int r = 0; r < 6; r++) wino_bt(d[r], h[r]);
-    #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) {
-        WINO_T col[6], out[6];
-        #pragma GCC unroll 6
-        for (int r = 0; r < 6; r++) col[r] = h[r][j];
-        wino_bt(col, out);
-        #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) v[i][j] = out[i];
-    }
+    WINO_2D(wino_bt, 6, 6, d, v);
 }
 
 static inline __attribute__((always_inline)) void wino_filter_2d(WINO_T g[3][3],
                                                                  WINO_T u[6][6])
 {
-    WINO_T h[3][6];
-    #pragma GCC unroll 3
-    for (int r = 0; r < 3; r++) wino_g(g[r], h[r]);
-    #pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) {
-        WINO_T col[3] = {h[0][j], h[1][j], h[2][j]}, out[6];
-        wino_g(col, out);
-        #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) u[i][j] = out[i];
-    }
+    WINO_2D(wino_g, 3, 6, g, u);
 }
 
 static inline __attribute__((always_inline)) void wino_output_2d(WINO_T m[6][6],
                                                                  WINO_T o[4][4])
 {
-    WINO_T h[6][4];
-    #pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) wino_at(m[i], h[i]);
-    #pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        WINO_T col[6], out[4];
-        #pragma GCC unroll 6
-        for (int i = 0; i < 6; i++) col[i] = h[i][j];
-        wino_at(col, out);
-        #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) o[i][j] = out[i];
-    }
+    WINO_2D(wino_at, 6, 4, m, o);
 }
+
+#undef WINO_2D
