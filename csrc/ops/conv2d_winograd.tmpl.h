@@ -6,10 +6,10 @@
  * convolution becomes, for each of the 36 transformed positions xi,
  *     M_xi[Kg x tiles] = U_xi[Kg x Cg] * V_xi[Cg x tiles]
  * with U = G' g G'^T (the filters, kernels/winograd) and V = B^T d B (the patches), and
- * y = A^T M A / 576 + bias per tile and filter.  The 36 GEMMs run on the packed GEMM
+ * y = A^T M A fl(1/576) + bias per tile and filter.  The 36 GEMMs run on the packed GEMM
  * microkernel (kernels/gemm): U is packed once per call as MR-filter A panels, and V is
  * written by the input transform straight in the layout of one kc x NR B panel, so one work
- * item is NR tiles: its GEMM tiles are whole.
+ * item is NR GEMM columns ("slots", fc_wino_layout below): its GEMM tiles are whole.
  *
  * Work: the filters of each group are cut into k-blocks of kbt A panels.  Per chunk of
  * k-blocks (as many as the workspace holds) a phase transforms their filters (one task per
@@ -17,8 +17,8 @@
  * slice of kc channels, copy the patches' input rows to a zero-padded strip, transform them to
  * V, run the 36 x kbt microkernel calls into M (accumulating over the slices), and finally
  * transform M to the output tiles, add the bias, apply ReLU, and store the valid pixels.
- * Tiles are numbered across the batch (image, tile row, tile column), so small images share
- * items; an item's tiles are runs of consecutive tiles of one tile row.
+ * An item's tiles are whole tile rows of the batch side by side (small images share items)
+ * or a run of a wide row.  The measured speed and accuracy: README, "Winograd".
  *
  * Determinism: every output element is computed by one item; its sum over the channels runs
  * c = 0 .. Cg - 1 in every plan (storing the accumulators between kc slices is exact), and
@@ -26,7 +26,7 @@
  * bitwise identical for any thread count, schedule and blocking.
  *
  * Workspace (threads x max_workspace_bytes, default 16 MiB per thread): U of a chunk of
- * k-blocks (36 x kbt MR x Cg floats each, shared) and per thread V (36 x kc x NR), M
+ * k-blocks (36 kbt panels of MR x Cg floats each, shared) and per thread V (36 x kc x NR), M
  * (36 x kbt MR x NR), a strip (6 rows) and the output tiles of one filter (16 x NR).  kbt,
  * then kc shrink until one k-block fits; below kbt = 1, kc = 16 the call fails with
  * FC_ERR_WORKSPACE_TOO_SMALL (fc_conv2d_min_workspace tells the least). */
@@ -77,6 +77,10 @@ typedef struct fc_wino_job {
     int64_t mr, nr, cg, kg, m_tiles, kblocks_per_group, blocks, tiles_h, tiles_w;
     fc_wino_layout lay;
     int64_t tblocks, ld, u_block, v_len, m_len;
+    /* floats from one A panel of U to the next: the 36 xi of one panel of filters are
+     * consecutive, a cache line apart (the filter transform's 36 streams: at 64 KiB apart
+     * they had cost a ResNet 28x28 layer 10% of its time) */
+    int64_t u_panel;
     /* floats between the 36 V_xi (M_xi): a cache line more than a panel, so that the
      * transforms' 36 streams, a multiple of 4 KiB apart otherwise, do not share L1 sets */
     int64_t v_stride, m_stride;
@@ -127,7 +131,7 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
     plan->min_bytes = fc_ceil_div(fc_mul_saturating(least, sizeof(float)), plan->threads);
     for (;;) {
         const int64_t per = fc_wino_per_thread(kc, kbt, mr, nr, ld);
-        const int64_t u_block = fc_mul_saturating(36 * kbt * mr, cg);
+        const int64_t u_block = fc_mul_saturating(36 * kbt, fc_mul_saturating(mr, cg) + 16);
         const int64_t room = budget - fc_mul_saturating(plan->threads, per) - offsets;
         if (room >= u_block) {
             const int64_t blocks = p->groups * fc_ceil_div(m_tiles, kbt);
@@ -144,7 +148,7 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
 }
 
 /* Phase 2 ch: A panel `task` of chunk ch (k-block task / kbt, its panel task % kbt): the 36
- * transformed panels, U_xi at u + xi * kbt * Cg * MR. */
+ * transformed panels, U_xi at u + xi * u_panel. */
 static void fc_wino_filter_task(const fc_wino_job *job, int64_t ch, int64_t task)
 {
     const int64_t kbt = job->plan.kbt, block = ch * job->plan.chunk + task / kbt;
@@ -153,9 +157,9 @@ static void fc_wino_filter_task(const fc_wino_job *job, int64_t ch, int64_t task
     if (mt >= job->m_tiles) return; /* the last k-block of a group is short */
     const int64_t cg = job->cg, mr = job->mr;
     const float *w = job->weight + (g * job->kg + mt * mr) * cg * 9;
-    float *u = job->u + (task / kbt) * job->u_block + (task % kbt) * cg * mr;
+    float *u = job->u + (task / kbt) * job->u_block + (task % kbt) * 36 * job->u_panel;
     job->wino.filter((size_t)(cg * mr), w, mt == job->m_tiles - 1 ? job->off_last : job->off_full,
-                     u, (size_t)(kbt * cg * mr));
+                     u, (size_t)job->u_panel);
 }
 
 /* A run: `len` consecutive tiles of one tile row from column tw, at V column `slot`. */
@@ -247,7 +251,7 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
         const unsigned flags = c0 > 0 ? FC_GEMM_ACCUMULATE : 0;
         for (int64_t xi = 0; xi < 36; xi++)
             for (int64_t mt = mt0; mt < mt_end; mt++)
-                job->gemm.ukernel((size_t)kc, u + (xi * kbt + mt - mt0) * cg * mr + c0 * mr,
+                job->gemm.ukernel((size_t)kc, u + ((mt - mt0) * 36 + xi) * job->u_panel + c0 * mr,
                                   v + xi * job->v_stride, m + xi * job->m_stride + (mt - mt0) * mr * nr,
                                   (size_t)nr, NULL, flags);
     }
@@ -314,7 +318,8 @@ static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h
     fc_wino_layout_of(p->n * job.tiles_h, job.tiles_w, nr, &job.lay);
     job.tblocks = job.lay.items;
     job.ld = FC_WINOGRAD_STRIP_COLS(nr);
-    job.u_block = 36 * job.plan.kbt * mr * cg;
+    job.u_panel = cg * mr + 16;
+    job.u_block = 36 * job.plan.kbt * job.u_panel;
     job.v_stride = job.plan.kc * nr + 16;
     job.m_stride = job.plan.kbt * mr * nr + 16;
     job.v_len = 36 * job.v_stride;
