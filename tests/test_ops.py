@@ -15,7 +15,8 @@ import oracle
 from ops import BY_NAME, NAMES, OPS
 from tolerances import assert_exact, assert_reduction_close
 
-NON_OPS = {"set_num_threads", "get_num_threads", "show_config", "empty_cache", "set_cache_limit"}
+NON_OPS = {"set_num_threads", "get_num_threads", "show_config", "empty_cache", "set_cache_limit",
+           "set_precision", "get_precision"}
 
 
 def test_every_public_op_has_a_row():
