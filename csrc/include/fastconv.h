@@ -114,8 +114,9 @@ typedef struct fc_conv2d_params {
     int64_t dilation_h, dilation_w; /* >= 1 */
     int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
     int64_t groups;              /* >= 1, divides c and k */
-    /* Forward only: workspace bytes per thread the GEMM drivers (im2col, pointwise) may
-     * allocate, >= 0; 0 means the default, 16 MiB.  fc_conv2d_min_workspace tells the least. */
+    /* Forward only: workspace bytes per thread the GEMM drivers (im2col, pointwise) and
+     * Winograd may allocate, >= 0; 0 means the default, 16 MiB.  fc_conv2d_min_workspace
+     * tells the least. */
     int64_t max_workspace_bytes;
 } fc_conv2d_params;
 
