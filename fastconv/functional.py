@@ -413,7 +413,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         groups == C.  "winograd" runs F(4x4, 3x3) (3x3 filters, stride 1, dilation 1,
         float32 only: ValueError otherwise, float64 included): 4x fewer multiplications, at
         a larger rounding error than the other algorithms' exact-order sums (see the
-        README's "Winograd" section for the bound); "auto" picks it only at precision "high".
+        README's "Winograd" section for the bound; a NaN or infinity spreads to whole 4x4
+        tiles); "auto" picks it only at precision "high".
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional
