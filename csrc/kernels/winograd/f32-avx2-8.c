@@ -12,6 +12,8 @@
 #define WINO_IDX_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define WINO_IDX_VALID(idx) \
     _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)))
+#define WINO_MASK_ALL(m) (_mm256_movemask_ps(m) == 0xFF)
+#define WINO_GATHER(p, idx) _mm256_i32gather_ps(p, idx, 4)
 /* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]):
  * 4x4 transposes inside the 128-bit lanes, then of the lanes */
 static inline void wino_interleave(__m256 *o, const __m256 y[4])

@@ -11,6 +11,8 @@
 #define WINO_VMUL(a, b) _mm512_mul_ps(a, b)
 #define WINO_IDX_LOAD(p) _mm512_loadu_si512((const void *)(p))
 #define WINO_IDX_VALID(idx) _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512())
+#define WINO_MASK_ALL(m) ((m) == (__mmask16)0xFFFF)
+#define WINO_GATHER(p, idx) _mm512_i32gather_ps(idx, p, 4)
 /* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]):
  * 4x4 transposes inside the 128-bit lanes, then of the lanes */
 static inline void wino_interleave(__m512 *o, const __m512 y[4])

@@ -10,6 +10,8 @@
 #define WINO_VMUL(a, b) vmulq_f32(a, b)
 #define WINO_IDX_LOAD(p) vld1q_s32(p)
 #define WINO_IDX_VALID(idx) vcgeq_s32(idx, vdupq_n_s32(0))
+#define WINO_MASK_ALL(m) (vminvq_u32(m) == 0xFFFFFFFFu)
+#define WINO_GATHER(p, idx) FC_VGATHERM(vdupq_n_u32(0xFFFFFFFFu), p, idx)
 /* o[q] lane l = lane 4 q + l / 4 of y[l % 4] (float 4 t + j of a row is lane t of y[j]): a 4x4 transpose */
 static inline void wino_interleave(float32x4_t *o, const float32x4_t y[4])
 {

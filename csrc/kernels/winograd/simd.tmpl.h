@@ -5,6 +5,10 @@
  *   WINO_VSUB(a, b) WINO_VMUL(a, b)   vector subtract and multiply
  *   WINO_IDX_LOAD(p)            FC_LANES int32 from p, as FC_VIDX
  *   WINO_IDX_VALID(idx)         the FC_M mask of the lanes with idx >= 0
+ *   WINO_MASK_ALL(m)            whether every lane of m is set
+ *   WINO_GATHER(p, idx)         FC_VGATHERM without a mask (a masked gather consumes its
+ *                               mask register: 16% of the filter transform's time was
+ *                               copying it back on Zen 4)
  *   WINO_INTERLEAVE(o, y)       the 4 vectors o of the floats 4 t + j = lane t of y[j]
  * and sets fp-contract off (transforms.tmpl.h). */
 #define WINO_T FC_V
@@ -98,8 +102,13 @@ void WINO_NAME(filter, FC_WINO_ISA)(size_t n, const float *w, const int32_t *off
         const FC_VIDX idx = WINO_IDX_LOAD(off + q0);
         const FC_M valid = FC_MAND(WINO_IDX_VALID(idx), FC_TAIL_MASK(cnt));
         FC_V g[3][3], out[6][6];
-        #pragma GCC unroll 9
-        for (int k = 0; k < 9; k++) g[k / 3][k % 3] = FC_VGATHERM(valid, w + k, idx);
+        if (WINO_MASK_ALL(valid)) { /* a whole panel of real filters: no mask to thread */
+            #pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) g[k / 3][k % 3] = WINO_GATHER(w + k, idx);
+        } else {
+            #pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) g[k / 3][k % 3] = FC_VGATHERM(valid, w + k, idx);
+        }
         wino_filter_2d(g, out);
         #pragma GCC unroll 6
         for (int i = 0; i < 6; i++)
