@@ -278,8 +278,7 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
             const int64_t rows = fc_min_i64(4, job->out_h - 4 * r.th);
             const int64_t cols = fc_min_i64(4 * r.len, job->out_w - 4 * r.tw);
             for (int64_t i = 0; i < rows; i++)
-                memcpy(dst + i * job->out_w, obuf + i * 4 * nr + 4 * r.slot,
-                       (size_t)cols * sizeof(float));
+                fc_wino_copy(dst + i * job->out_w, obuf + i * 4 * nr + 4 * r.slot, cols);
         }
     }
 }
