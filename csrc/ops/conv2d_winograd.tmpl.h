@@ -108,6 +108,7 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
     fc_wino_layout_of(p->n * fc_ceil_div(out_h, 4), fc_ceil_div(out_w, 4), nr, &lay);
     const int64_t tblocks = lay.items;
     const int64_t ld = FC_WINOGRAD_STRIP_COLS(nr);
+    plan->min_bytes = 0;
     if (nr > 126) return FC_ERR_INVALID_ARGUMENT; /* no member has; fc_wino_item's runs[] */
     /* multiply-adds of the 36 GEMMs: sizes the team */
     const int64_t macs = fc_mul_saturating(fc_mul_saturating(tiles, 36 * p->k), cg);
