@@ -18,8 +18,8 @@ import pytest
 import fastconv
 import oracle
 from fastconv import _ext
-from tolerances import (assert_bitwise_equal, assert_integer_exact, assert_winograd_close,
-                        winograd_abs_bound)
+from tolerances import (assert_bitwise_equal, assert_integer_exact, assert_reduction_close,
+                        assert_winograd_close, winograd_abs_bound)
 
 ISAS = list(_ext.ISA_NAMES)
 SESSION_ISA = _ext.active_isa()
@@ -140,6 +140,25 @@ def test_accuracy_on_normal_data_stays_small():
     rel = err / oracle.conv2d_abs_bound(x, w, padding=pads)
     assert rel.max() < 1e-5
     assert np.median(rel) < 1e-7
+
+
+def test_the_error_is_relative_to_the_patch_not_to_the_output():
+    """The worst case of the transforms' growth: large values only at patch row and column 3
+    (x rows and columns 2 mod 4 with padding 1), which output row and column 0 of the tile
+    do not read.  Those outputs' error is then far beyond the bound of a direct sum of their
+    own |x| |w| (README: 8e-2 relative), yet within the Winograd bound, which counts the
+    whole patch."""
+    rng = np.random.default_rng(12)
+    x = (rng.random((1, 16, 12, 12)) * 1e-3).astype(np.float32)
+    x[:, :, 2::4, :] = 1e3
+    x[:, :, :, 2::4] = 1e3
+    w = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    y = _check(x, w, padding=1)
+    pads = _pads(1)
+    expected = oracle.conv2d(x, w, padding=pads)
+    with pytest.raises(AssertionError, match="not within the reduction bound"):
+        assert_reduction_close(y, expected, oracle.conv2d_abs_bound(x, w, padding=pads),
+                               16 * 9, np.float32)
 
 
 def test_bitwise_identical_over_threads_and_schedules(isa, restore_threads):
