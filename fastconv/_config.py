@@ -53,8 +53,10 @@ def set_precision(precision):
     once, in a fixed order (direct, im2col, pointwise, depthwise): the error bound of a plain
     sum.  "high" lets ``auto`` also choose Winograd F(4x4, 3x3) for float32 3x3 stride-1
     layers where it measured faster (at least 16 channels and filters per group, 32 tiles of
-    4x4 outputs): some 2x faster there, with errors some 10x larger (relative to sum |x| |w|
-    on N(0, 1) data: ~3e-6 at most instead of ~3e-7; README "Winograd").  Like
+    4x4 outputs): some 2x faster there, with errors some 10x larger on ordinary data
+    (relative to sum |x| |w| on N(0, 1) data: ~3e-6 at most instead of ~3e-7), bounded by
+    the whole 6x6 input patch rather than the output's own window, so an output small inside
+    a large patch can be off by far more (README "Winograd").  Like
     ``torch.set_float32_matmul_precision``; ``conv2d(precision=...)`` overrides it per call,
     and ``algorithm="winograd"`` forces Winograd whatever the precision.
 
