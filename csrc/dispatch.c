@@ -76,6 +76,9 @@ size_t fc_family_members(fc_family family, const fc_member **members)
     case FC_FAMILY_INDEX_CHECK:
         *members = fc_index_check_members;
         return fc_index_check_member_count;
+    case FC_FAMILY_WINOGRAD:
+        *members = fc_winograd_members;
+        return fc_winograd_member_count;
     case FC_FAMILY_COUNT: break;
     }
     *members = NULL;
@@ -86,7 +89,7 @@ const char *fc_family_name(fc_family family)
 {
     static const char *const names[FC_FAMILY_COUNT] = {
         "gemm", "gemm_nt", "dconv", "dwconv", "pool", "relu", "relu_backward", "vadd",
-        "index_check"};
+        "index_check", "winograd"};
     return (unsigned)family < FC_FAMILY_COUNT ? names[family] : NULL;
 }
 
@@ -167,6 +170,11 @@ void fc_select_isa(fc_isa requested)
     const fc_member *check = best_member(FC_FAMILY_INDEX_CHECK, "i64", rank);
     t.members[FC_FAMILY_INDEX_CHECK][0] = check;
     t.index_check = (fc_index_check_ukernel_fn)check->fn;
+    const fc_member *wino = t.members[FC_FAMILY_WINOGRAD][0] =
+        best_member(FC_FAMILY_WINOGRAD, "f32", rank);
+    t.f32_winograd = (fc_f32_winograd_config){
+        (fc_f32_winograd_input_fn)wino->fn, (fc_f32_winograd_output_fn)wino->fn2,
+        (fc_f32_winograd_filter_fn)wino->fn3, wino->nr, wino->name};
     t.pool_name = t.members[FC_FAMILY_POOL][0]->name;
     t.relu_name = t.members[FC_FAMILY_RELU][0]->name;
     table = t;
@@ -198,6 +206,7 @@ const char *fc_kernel_name(const char *op, fc_dtype dtype)
     int f64 = dtype == FC_FLOAT64;
     if (strcmp(op, "conv2d_im2col") == 0 || strcmp(op, "conv2d_pointwise") == 0)
         return f64 ? t->f64_gemm.name : t->f32_gemm.name;
+    if (strcmp(op, "conv2d_winograd") == 0) return f64 ? NULL : t->f32_winograd.name;
     if (strcmp(op, "conv2d_direct") == 0) return f64 ? t->f64_dconv.name : t->f32_dconv.name;
     if (strcmp(op, "conv2d_depthwise") == 0) return f64 ? t->f64_dwconv.name : t->f32_dwconv.name;
     if (strcmp(op, "conv2d_backward_weight") == 0)

@@ -15,6 +15,7 @@
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
 #include "kernels/vadd/vadd.h"
+#include "kernels/winograd/winograd.h"
 
 /* GEMM: mr x nr register tile; kc = reduction depth of one packed block (the B panel's rows),
  * nc = output pixels per work item (the B panel's columns, a multiple of nr). */
@@ -59,6 +60,15 @@ FC_DECLARE_DCONV_CONFIG(f64)
 FC_DECLARE_DWCONV_CONFIG(f32)
 FC_DECLARE_DWCONV_CONFIG(f64)
 
+/* Winograd F(4x4, 3x3) transforms (float32 only): lanes = tiles per step. */
+typedef struct fc_f32_winograd_config {
+    fc_f32_winograd_input_fn input;
+    fc_f32_winograd_output_fn output;
+    fc_f32_winograd_filter_fn filter;
+    int64_t lanes;
+    const char *name;
+} fc_f32_winograd_config;
+
 typedef struct fc_kernel_table {
     fc_isa isa;
     fc_f32_gemm_config f32_gemm;
@@ -80,6 +90,7 @@ typedef struct fc_kernel_table {
     fc_f32_vadd_ukernel_fn f32_vadd;
     fc_f64_vadd_ukernel_fn f64_vadd;
     fc_index_check_ukernel_fn index_check;
+    fc_f32_winograd_config f32_winograd;
     /* ReLU out of place into an output larger than the last-level cache (scalar: = f32_relu) */
     fc_f32_relu_ukernel_fn f32_relu_stream;
     fc_f64_relu_ukernel_fn f64_relu_stream;

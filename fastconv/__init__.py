@@ -72,7 +72,8 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess on an un
     raise _explain_missing_extension(exc) from exc
 
 from ._config import (__version__, _select_isa_from_environment, empty_cache, get_num_threads,
-                      set_cache_limit, set_num_threads, show_config)
+                      get_precision, set_cache_limit, set_num_threads, set_precision,
+                      show_config)
 from .ops import functional, reference
 from .ops.plans import explain, tune
 from .ops.functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
@@ -87,5 +88,5 @@ _select_isa_from_environment()
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "set_num_threads",
-           "get_num_threads", "empty_cache", "set_cache_limit", "show_config", "tune", "explain",
-           "functional", "reference", "__version__"]
+           "get_num_threads", "set_precision", "get_precision", "empty_cache", "set_cache_limit",
+           "show_config", "tune", "explain", "functional", "reference", "__version__"]

@@ -94,6 +94,16 @@ def restore_threads():
     fastconv.set_num_threads(saved)
 
 
+@pytest.fixture
+def restore_precision():
+    """Restores fastconv's precision setting (set_precision) after a test that changes it."""
+    import fastconv
+
+    saved = fastconv.get_precision()
+    yield saved
+    fastconv.set_precision(saved)
+
+
 def pytest_report_header(config):
     import fastconv
     cfg = fastconv.show_config(False)

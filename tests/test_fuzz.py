@@ -60,6 +60,7 @@ import fastconv
 import oracle
 from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LINEAR,
                  LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD)
+from tolerances import assert_winograd_close, winograd_abs_bound
 
 
 def _budget():
@@ -534,7 +535,7 @@ def _conv_padding(draw, in_hw, kernel, stride, dilation):
     return spec, ((pair[0],) * 2, (pair[1],) * 2), ValueError if min(pair) < 0 else None
 
 
-ALGORITHMS = ["auto", "auto", "direct", "im2col", "pointwise", "depthwise", None]
+ALGORITHMS = ["auto", "auto", "direct", "im2col", "pointwise", "depthwise", "winograd", None]
 
 
 @st.composite
@@ -690,7 +691,7 @@ def conv2d_calls(draw):
         y_shape = (geo["n"], geo["k"], geo["p"], geo["q"])[1 if d["unbatched"] else 0:]
     epilogue, activation, slope, residual = draw_epilogue(draw, d["base"], y_shape, errs)
     errs += _dtype_errors([x, wt, bias, residual])
-    algorithm = pick(draw, ALGORITHMS, ["winograd", "Direct", 3, ["auto"]])
+    algorithm = pick(draw, ALGORITHMS, ["Winograd", "Direct", 3, ["auto"]])
     if isinstance(algorithm, list):
         errs.append(BOTH)
     elif algorithm not in ALGORITHMS:
@@ -701,6 +702,10 @@ def conv2d_calls(draw):
         errs.append(ValueError)
     elif geo and algorithm == "depthwise" and geo["groups"] != geo["c"]:
         errs.append(ValueError)
+    elif geo and algorithm == "winograd" and (
+            (geo["r"], geo["s"]) != (3, 3) or geo["stride"] != (1, 1) or
+            geo["dil"] != (1, 1) or x.itemsize != 4):
+        errs.append(ValueError)
     maybe = None
     ws = pick(draw, [None, None, None, 1 << 24, 2**62, 64, 4096, 1 << 16],
               [0, -1, True, 1.5, "1M", 2**62 + 1])
@@ -709,7 +714,7 @@ def conv2d_calls(draw):
             errs.append(TypeError)
         elif not 0 < ws <= 2**62:
             errs.append(ValueError)
-        elif ws < 1 << 20 and algorithm in ("auto", "im2col", "pointwise", None):
+        elif ws < 1 << 20 and algorithm in ("auto", "im2col", "pointwise", "winograd", None):
             maybe = ValueError  # below the algorithm's minimum workspace: documented
     kwargs = dict(d["specs"], **epilogue, algorithm=algorithm, max_workspace_bytes=ws)
     out = None
@@ -747,6 +752,17 @@ def conv2d_calls(draw):
             None if residual is None else _batched(residual.f64, d["unbatched"]))
         length = geo["cg"] * geo["r"] * geo["s"] + (bias is not None) + (residual is not None)
         dtype = np.float32 if x.itemsize == 4 else np.float64
+        if algorithm == "winograd":
+            # its own rounding (tolerances.py); a NaN or an infinity spreads over the whole
+            # tiles whose patches hold it, and products near the float32 range overflow in
+            # the transforms (README "Winograd"): only finite, moderate inputs are compared
+            big = [np.abs(a).max(initial=0) for a in (x4, wt.f64)]
+            if all(np.isfinite(a).all() for a in (x4, wt.f64, b64) if a is not None) and \
+                    big[0] * big[1] < 1e25:
+                assert_winograd_close(
+                    _batched(result, d["unbatched"]), expected,
+                    winograd_abs_bound(x4, wt.f64, b64, geo["pads"], geo["groups"]), geo["cg"])
+            return
         CONV2D.tolerance(_batched(result, d["unbatched"]), expected, bound,
                                max(length, 1), dtype)
 

@@ -139,3 +139,67 @@ def assert_bitwise_equal(actual, expected, what="results"):
         raise AssertionError(
             f"{what}: not bitwise equal in {len(bad)} of {a.size} elements, first at {first}: "
             f"{actual[first]!r} vs {expected[first]!r}")
+
+
+# ---- Winograd F(4x4, 3x3) -----------------------------------------------------------------
+# The transforms of csrc/kernels/winograd/winograd.h: V = B^T d B, U = G' g G'^T (G' = 24 G),
+# y = A^T (sum_c U . V) A / 576.
+WINOGRAD_BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], float)
+WINOGRAD_G = np.array([[6, 0, 0], [-4, -4, -4], [-4, 4, -4], [1, 2, 4], [1, -2, 4], [0, 0, 24]],
+                      float)
+WINOGRAD_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                        [0, 1, -1, 8, -8, 1]], float)
+# kappa[p, a, r]: how much input column a of a tile and filter tap r weigh in output column p
+# when every product of the three transforms is taken in absolute value.  The exact
+# transforms give 1 for a = p + r and 0 elsewhere; in absolute value the row sums are
+# 16, 17, 24, 48 (3 for a direct convolution) and the largest entry 10.7.
+WINOGRAD_KAPPA = np.einsum("pi,ir,ia->par", np.abs(WINOGRAD_AT), np.abs(WINOGRAD_G),
+                           np.abs(WINOGRAD_BT)) / 24
+# Roundings in sequence on the way to one output: filter transform 6, input transform 4, one
+# per channel in the GEMM, output transform 6, the scale and the bias 2.
+WINOGRAD_DEPTH = 18
+
+
+def winograd_abs_bound(x, w, b=None, padding=((0, 0), (0, 0)), groups=1):
+    """The Winograd analogue of the oracle on absolute values: for output pixel (p, q) of
+    its 4x4 tile, sum over the channels and the tile's 6x6 input patch and the 9 taps of
+    |x| |w| kappa[p, a, r] kappa[q, b, s] (+ |bias|).  Every rounding of F(4x4, 3x3) has an
+    error below eps/2 times a partial result bounded by this, so
+
+        |actual - exact| <= (Cg + WINOGRAD_DEPTH) * eps/2 * winograd_abs_bound
+
+    (gamma_n, first order).  Unlike a direct sum the bound includes products of x and w that
+    the exact result does not pair (they cancel in exact arithmetic): the error of
+    Winograd is relative to the whole patch, not to the sum of |x| |w| of the output."""
+    x = np.abs(np.asarray(x, np.float64))
+    w = np.abs(np.asarray(w, np.float64))
+    (pt, pb), (pl, pr) = padding
+    n, c, h, wd = x.shape
+    k, cg = w.shape[:2]
+    out_h, out_w = h + pt + pb - 2, wd + pl + pr - 2
+    th, tw = -(-out_h // 4), -(-out_w // 4)
+    xp = np.zeros((n, c, 4 * th + 2, 4 * tw + 2))
+    xp[:, :, pt:pt + h, pl:pl + wd] = x[:, :, :4 * th + 2 - pt, :4 * tw + 2 - pl]
+    # (n, c, tile row, tile column, a, b): the 6x6 patch of every tile
+    patches = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::4, ::4]
+    # (k, cg, p, q, a, b): the patch weights of each output pixel of a tile
+    weights = np.einsum("par,qbs,kcrs->kcpqab", WINOGRAD_KAPPA, WINOGRAD_KAPPA, w)
+    kg = k // groups
+    out = np.empty((n, k, th, tw, 4, 4))
+    for g in range(groups):
+        out[:, g * kg:(g + 1) * kg] = np.einsum(
+            "nctuab,kcpqab->nktupq", patches[:, g * cg:(g + 1) * cg],
+            weights[g * kg:(g + 1) * kg], optimize=True)
+    out = out.transpose(0, 1, 2, 4, 3, 5).reshape(n, k, 4 * th, 4 * tw)[:, :, :out_h, :out_w]
+    if b is not None:
+        out = out + np.abs(np.asarray(b, np.float64))[None, :, None, None]
+    return out
+
+
+def assert_winograd_close(actual, expected, wino_bound, channels_per_group, dtype=np.float32):
+    """``assert_reduction_close`` with the Winograd bound: |actual - expected| <=
+    REDUCTION_C * (Cg + WINOGRAD_DEPTH) * eps * winograd_abs_bound (4x the first-order bound
+    above) + tiny per rounding."""
+    assert_reduction_close(actual, expected, wino_bound, channels_per_group + WINOGRAD_DEPTH,
+                           dtype)

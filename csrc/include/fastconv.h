@@ -112,6 +112,12 @@ typedef enum fc_conv_algorithm {
     FC_CONV_IM2COL = 2,
     FC_CONV_POINTWISE = 3, /* 1x1, stride 1, no padding: a GEMM straight on the input */
     FC_CONV_DEPTHWISE = 4, /* groups == C: each channel convolved with its own filters */
+    /* 3x3, stride 1, dilation 1, float32: Winograd F(4x4, 3x3), which rounds differently
+     * from an exact-sum algorithm (bound: ops/conv2d_winograd.tmpl.h, README) */
+    FC_CONV_WINOGRAD = 5,
+    /* auto at precision "high" (fastconv.set_precision): the rule of FC_CONV_AUTO, except
+     * that 3x3 stride-1 float32 layers where Winograd measured faster run FC_CONV_WINOGRAD */
+    FC_CONV_AUTO_HIGH = 6,
 } fc_conv_algorithm;
 
 /* Instruction-set paths.  Each architecture has its own list, in increasing order of
@@ -131,10 +137,10 @@ typedef struct fc_conv2d_params {
     int64_t dilation_h, dilation_w; /* >= 1 */
     int64_t pad_top, pad_bottom, pad_left, pad_right; /* >= 0 */
     int64_t groups;              /* >= 1, divides c and k */
-    /* Workspace bytes per thread the GEMM drivers may allocate (forward: im2col, pointwise;
-     * backward: grad_input and grad_weight), >= 0; 0 means the default, 16 MiB.
-     * fc_conv2d_min_workspace / fc_conv2d_backward_min_workspace tell the least.  A smaller
-     * budget may be slower, never changes a result. */
+    /* Workspace bytes per thread the GEMM drivers (forward: im2col, pointwise; backward:
+     * grad_input and grad_weight) and Winograd may allocate, >= 0; 0 means the default,
+     * 16 MiB.  fc_conv2d_min_workspace / fc_conv2d_backward_min_workspace tell the least.  A
+     * smaller budget may be slower, never changes a result. */
     int64_t max_workspace_bytes;
 } fc_conv2d_params;
 

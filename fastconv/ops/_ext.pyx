@@ -33,7 +33,10 @@ def _arch_isa_names():
 
 ISA_NAMES = _arch_isa_names()
 ALGORITHMS = {"auto": FC_CONV_AUTO, "direct": FC_CONV_DIRECT, "im2col": FC_CONV_IM2COL,
-              "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE}
+              "pointwise": FC_CONV_POINTWISE, "depthwise": FC_CONV_DEPTHWISE,
+              "winograd": FC_CONV_WINOGRAD}
+# not an algorithm a caller names: "auto" at precision "high" (functional.conv2d passes it)
+AUTO_HIGH = "auto:high"
 
 
 def _activations():
@@ -157,7 +160,9 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     p.max_workspace_bytes = max_workspace_bytes
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
-    cdef fc_conv_algorithm algo = ALGORITHMS[algorithm] if algorithm is not None else FC_CONV_AUTO
+    cdef fc_conv_algorithm algo = (FC_CONV_AUTO if algorithm is None else
+                                   FC_CONV_AUTO_HIGH if algorithm == AUTO_HIGH else
+                                   ALGORITHMS[algorithm])
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
     cdef fc_epilogue epi

@@ -13,6 +13,7 @@ import resource
 
 import numpy as np
 
+from .. import _config
 from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
@@ -383,7 +384,8 @@ def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
-            reference, max_workspace_bytes=None, negative_slope=None, residual=None):
+            reference, max_workspace_bytes=None, negative_slope=None, residual=None,
+            precision=None):
     op = "conv2d"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
@@ -398,7 +400,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if algorithm is not None and (not isinstance(algorithm, str) or
                                   algorithm not in _ext.ALGORITHMS):
         raise ValueError(f"{op}: algorithm must be one of 'auto', 'direct', 'im2col', "
-                         f"'pointwise', 'depthwise', got {algorithm!r}")
+                         f"'pointwise', 'depthwise', 'winograd', got {algorithm!r}")
     if algorithm == "pointwise" and (weight.shape[2:] != (1, 1) or stride != (1, 1) or
                                      pads != ((0, 0), (0, 0))):
         raise ValueError(f"{op}: algorithm='pointwise' needs 1x1 filters, stride 1 and no "
@@ -408,6 +410,11 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         raise ValueError(f"{op}: algorithm='depthwise' needs groups == C (each channel "
                          f"convolved with its own filters), got groups={groups} for x of shape "
                          f"{x.shape} (C={x4.shape[1]})")
+    if algorithm == "winograd":
+        _check_winograd(op, x, weight, stride, dilation)
+    precision = (_config.get_precision() if precision is None
+                 else _config._check_precision(op, precision))
+    auto = algorithm in ("auto", None)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
     if residual is not None:
@@ -417,7 +424,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if n and k:
         cx, cw = _c_array(x4), _c_array(weight)
         cb = None if bias is None else _c_array(bias)
-        if algorithm in (None, "auto") and not reference:
+        if auto:   # the measured plan; else the shape rule (at "high" it may pick Winograd)
             scratch = []
 
             def run(name):   # the layer by one algorithm, into a scratch output
@@ -425,16 +432,29 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                     scratch.append(np.empty(shape4, x.dtype))
                 _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
                             workspace, residual, alpha)
-            algorithm = plans.choose(x4, weight, bias, geometry, stride, pads, dilation, groups,
-                                     activation, run) or algorithm
+            planned = None if reference else plans.choose(
+                x4, weight, bias, geometry, stride, pads, dilation, groups, precision, run)
+            algorithm = planned or (_ext.AUTO_HIGH if precision == "high" else "auto")
         _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
                     activation, algorithm, reference, workspace, residual, alpha)
     return result
 
 
+def _check_winograd(op, x, weight, stride, dilation):
+    """ValueError unless algorithm='winograd' can run: 3x3, stride 1, dilation 1, float32."""
+    if weight.shape[2:] != (3, 3) or stride != (1, 1) or dilation != (1, 1):
+        raise ValueError(f"{op}: algorithm='winograd' needs 3x3 filters, stride 1 and "
+                         f"dilation 1, got weight shape {weight.shape}, stride {stride}, "
+                         f"dilation {dilation}")
+    if x.dtype != np.float32:
+        raise ValueError(f"{op}: algorithm='winograd' runs float32 only (F(4x4, 3x3) would "
+                         f"gain little accuracy in float64), got {x.dtype}; use "
+                         f"algorithm='im2col' or 'auto'")
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            activation=None, negative_slope=None, residual=None, algorithm="auto", out=None,
-           max_workspace_bytes=None):
+           max_workspace_bytes=None, precision=None):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -457,7 +477,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         Of the output's shape and dtype, added before the activation:
         ``y = act(conv2d(x, weight, bias) + residual)`` (a residual block's skip connection).
         Never modified; it may not overlap ``out``.
-    algorithm : "auto", "direct", "im2col", "pointwise" or "depthwise"
+    algorithm : "auto", "direct", "im2col", "pointwise", "depthwise" or "winograd"
         "auto" runs the layer's measured plan: on the first call of a layer of 50 MFLOP or
         more it times every algorithm that takes it and remembers the fastest, also on disk
         for later processes (`fastconv.tune` measures ahead, `fastconv.explain` says what
@@ -466,14 +486,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         that GEMM straight on the input planes and only applies to 1x1 filters with stride 1
         and no padding (ValueError otherwise); "depthwise" needs groups == C (K a multiple
         of C; ValueError otherwise) and also serves a single-channel filter bank (C =
-        groups = 1), e.g. filtering one image.  Each algorithm's result is bitwise the
-        same for any thread count; two algorithms may differ in the last bits.
+        groups = 1), e.g. filtering one image.  "winograd" runs F(4x4, 3x3) (3x3 filters,
+        stride 1, dilation 1, float32 only: ValueError otherwise, float64 included): 4x fewer
+        multiplications, at a larger rounding error than the other algorithms' exact-order
+        sums (see the README's "Winograd" section for the bound; a NaN or infinity spreads to
+        whole 4x4 tiles); "auto" considers it only at precision "high".  Each algorithm's
+        result is bitwise the same for any thread count; two algorithms may differ in the
+        last bits.
     out : ndarray, optional
         C-contiguous, of the output's shape and dtype, not overlapping any input.
     max_workspace_bytes : int, optional
-        Workspace per thread the "im2col" and "pointwise" algorithms may allocate (packed
-        weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
+        Workspace per thread the "im2col", "pointwise" and "winograd" algorithms may allocate
+        (packed or transformed weights and input panels); None means 16 MiB.  They shrink their blocking to fit, and
         raise ValueError, saying the minimum, when the limit is below it.
+    precision : None, "highest" or "high"
+        What algorithm="auto" may trade for speed, for this call (None: the setting of
+        :func:`fastconv.set_precision`, "highest" by default); "high" lets it run Winograd.
 
     Returns
     -------
@@ -494,7 +522,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
                    out, reference=False, max_workspace_bytes=max_workspace_bytes,
-                   negative_slope=negative_slope, residual=residual)
+                   negative_slope=negative_slope, residual=residual, precision=precision)
 
 
 # ---- pooling ----------------------------------------------------------------------------------

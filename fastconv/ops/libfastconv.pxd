@@ -31,6 +31,8 @@ cdef extern from "fastconv.h" nogil:
         FC_CONV_IM2COL
         FC_CONV_POINTWISE
         FC_CONV_DEPTHWISE
+        FC_CONV_WINOGRAD
+        FC_CONV_AUTO_HIGH
     ctypedef enum fc_isa:
         FC_ISA_SCALAR
         FC_ISA_AVX2

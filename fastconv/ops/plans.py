@@ -16,8 +16,9 @@ The plan cache
   is on disk under an advisory lock (fcntl.flock where there is one) and replace the file
   atomically (os.replace), so it is never half-written.  An unwritable directory leaves the
   plans in memory for the process.
-* The key is the layer: dtype, the shapes of x and weight, stride, padding, dilation, groups
-  and the ISA path.  Not the thread count: every algorithm's result is bitwise identical for
+* The key is the layer: dtype, the shapes of x and weight, stride, padding, dilation, groups,
+  the ISA path and the precision (at "highest", the default, Winograd is never a candidate;
+  at "high" it is).  Not the thread count: every algorithm's result is bitwise identical for
   any thread count, and `auto` keeps that promise only if it runs the same algorithm at every
   thread count (a plan is measured at the thread count of the call that made it).
 * FASTCONV_TUNE=0 turns measuring off: `auto` is the rule, and the cache is neither read nor
@@ -153,13 +154,13 @@ def _store(path, key, entry):
     return True
 
 
-def plan_key(dtype, x_shape, weight_shape, stride, pads, dilation, groups):
+def plan_key(dtype, x_shape, weight_shape, stride, pads, dilation, groups, precision):
     """The cache key of a layer (see the module's docstring for what it leaves out)."""
     (pt, pb), (pl, pr) = pads
     return (f"{np.dtype(dtype).name} x{'x'.join(map(str, x_shape))} "
             f"w{'x'.join(map(str, weight_shape))} s{stride[0]},{stride[1]} "
             f"p{pt},{pb},{pl},{pr} d{dilation[0]},{dilation[1]} g{groups} "
-            f"{_ext.active_isa()}")
+            f"{_ext.active_isa()} {precision}")
 
 
 def _flops(geometry, weight_shape):
@@ -187,26 +188,29 @@ def _measure(run, candidates):
     return times, skipped
 
 
-def _candidates(rule):
-    """Every algorithm but auto, the rule's pick first (it sets the bar to abandon others)."""
-    names = [name for name in _ext.ALGORITHMS if name != "auto"]
+def _candidates(rule, precision):
+    """Every algorithm but auto (and Winograd but at precision "high"), the rule's pick first
+    (it sets the bar to abandon others)."""
+    names = [name for name in _ext.ALGORITHMS if name != "auto"
+             and (name != "winograd" or precision == "high")]
     return [rule] + [name for name in names if name != rule]
 
 
-def choose(x4, weight, bias, geometry, stride, pads, dilation, groups, activation, run):
-    """The algorithm `auto` runs for this call: the cached plan, a new measurement (when
-    tuning is on and the layer is big enough), or None for the rule.  run(name) computes the
+def choose(x4, weight, bias, geometry, stride, pads, dilation, groups, precision, run):
+    """The algorithm `auto` runs for this call at this precision ("highest" or "high"): the
+    cached plan, a new measurement (when tuning is on and the layer is big enough), or None
+    for the rule.  run(name) computes the
     layer with that algorithm into a scratch output (raising ValueError where it does not
     apply)."""
     if not tuning_enabled() or _flops(geometry, weight.shape) < MEASURE_MIN_FLOPS:
         return None
     path = cache_path()
-    key = plan_key(x4.dtype, x4.shape, weight.shape, stride, pads, dilation, groups)
+    key = plan_key(x4.dtype, x4.shape, weight.shape, stride, pads, dilation, groups, precision)
     entry = _known(path).get(key)
     if entry is None:
         rule = _ext.conv2d_auto_algorithm(x4.shape, weight.shape, stride, pads, dilation,
                                           groups)
-        times, _ = _measure(run, _candidates(rule))
+        times, _ = _measure(run, _candidates(rule, precision))
         entry = {"algorithm": min(times, key=times.get), "rule": rule, "times_s": times,
                  "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
         _store(path, key, entry)
@@ -242,15 +246,22 @@ def _layer(op, x_shape, weight_shape, stride, padding, dilation, groups, dtype):
     return x4.shape, weight.shape, dtype, stride, pads, dilation, groups, geometry
 
 
+def _precision(op, precision):
+    from .. import _config
+    return _config.get_precision() if precision is None else \
+        _config._check_precision(op, precision)
+
+
 def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
-         dtype="float32"):
+         dtype="float32", precision=None):
     """Measure every conv2d algorithm on a layer now (random data, the current thread count)
     and keep the fastest as the plan `algorithm="auto"` runs from then on, also in later
     processes (the plan cache: see fastconv.ops.plans).  Re-measures a layer already planned.
 
     Returns the plan: {"algorithm", "rule", "times_s", "threads", "measured"}.  Measures even
     when FASTCONV_TUNE=0 (which only stops `auto` from measuring and reading plans) and for
-    layers too small for `auto` to measure (they keep running the rule).
+    layers too small for `auto` to measure (they keep running the rule).  `precision` (None:
+    fastconv.get_precision()) is the plan's: Winograd is measured at "high" only.
 
     Example
     -------
@@ -262,6 +273,7 @@ def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
     from .functional import conv2d
     x_shape, w_shape, dtype, stride, pads, dilation, groups, geometry = _layer(
         "tune", x_shape, weight_shape, stride, padding, dilation, groups, dtype)
+    precision = _precision("tune", precision)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
     weight = rng.standard_normal(w_shape).astype(dtype)
@@ -272,16 +284,16 @@ def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
         conv2d(x, weight, bias, stride, pads, dilation, groups, algorithm=name, out=out)
 
     rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
-    times, _ = _measure(run, _candidates(rule))
+    times, _ = _measure(run, _candidates(rule, precision))
     entry = {"algorithm": min(times, key=times.get), "rule": rule, "times_s": times,
              "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
-    _store(cache_path(), plan_key(dtype, x_shape, w_shape, stride, pads, dilation, groups),
-           entry)
+    _store(cache_path(),
+           plan_key(dtype, x_shape, w_shape, stride, pads, dilation, groups, precision), entry)
     return dict(entry)
 
 
 def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
-            dtype="float32", print_=True):
+            dtype="float32", precision=None, print_=True):
     """What conv2d(..., algorithm="auto") runs for this layer, and why; printed (unless
     print_=False) and returned as a dict: algorithm, reason, source ("plan", "rule" or
     "rule (tuning off)"), times_s (a plan's measurements), kernel (the microkernel member),
@@ -299,13 +311,14 @@ def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
     """
     x_shape, w_shape, dtype, stride, pads, dilation, groups, geometry = _layer(
         "explain", x_shape, weight_shape, stride, padding, dilation, groups, dtype)
+    precision = _precision("explain", precision)
     flops = _flops(geometry, w_shape)
     rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
     path = cache_path()
     entry = None
     if tuning_enabled():
         entry = _known(path).get(plan_key(dtype, x_shape, w_shape, stride, pads, dilation,
-                                          groups))
+                                          groups, precision))
     info = {"algorithm": rule, "times_s": {}, "gflops": None, "flops": flops,
             "cache": path}
     if entry is not None:
