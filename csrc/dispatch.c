@@ -79,6 +79,7 @@ size_t fc_family_members(fc_family family, const fc_member **members)
     case FC_FAMILY_WINOGRAD:
         *members = fc_winograd_members;
         return fc_winograd_member_count;
+    case FC_FAMILY_EPILOGUE: *members = fc_epilogue_members; return fc_epilogue_member_count;
     case FC_FAMILY_COUNT: break;
     }
     *members = NULL;
@@ -89,7 +90,7 @@ const char *fc_family_name(fc_family family)
 {
     static const char *const names[FC_FAMILY_COUNT] = {
         "gemm", "gemm_nt", "dconv", "dwconv", "pool", "relu", "relu_backward", "vadd",
-        "index_check", "winograd"};
+        "index_check", "winograd", "epilogue"};
     return (unsigned)family < FC_FAMILY_COUNT ? names[family] : NULL;
 }
 
@@ -154,6 +155,9 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
         m = t->members[FC_FAMILY_VADD][dtype_slot(#tag)] =                                  \
             best_member(FC_FAMILY_VADD, #tag, rank);                                        \
         t->tag##_vadd = (fc_##tag##_vadd_ukernel_fn)m->fn;                                  \
+        m = t->members[FC_FAMILY_EPILOGUE][dtype_slot(#tag)] =                              \
+            best_member(FC_FAMILY_EPILOGUE, #tag, rank);                                    \
+        t->tag##_epilogue = (fc_##tag##_epilogue_ukernel_fn)m->fn;                          \
     } while (0)
 
 void fc_select_isa(fc_isa requested)

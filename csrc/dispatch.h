@@ -16,6 +16,7 @@
 #include "kernels/relu_backward/relu_backward.h"
 #include "kernels/vadd/vadd.h"
 #include "kernels/winograd/winograd.h"
+#include "kernels/epilogue/epilogue.h"
 
 /* GEMM: mr x nr register tile; kc = reduction depth of one packed block (the B panel's rows),
  * nc = output pixels per work item (the B panel's columns, a multiple of nr). */
@@ -89,6 +90,8 @@ typedef struct fc_kernel_table {
     fc_f64_relu_backward_ukernel_fn f64_relu_backward;
     fc_f32_vadd_ukernel_fn f32_vadd;
     fc_f64_vadd_ukernel_fn f64_vadd;
+    fc_f32_epilogue_ukernel_fn f32_epilogue;
+    fc_f64_epilogue_ukernel_fn f64_epilogue;
     fc_index_check_ukernel_fn index_check;
     fc_f32_winograd_config f32_winograd;
     /* ReLU out of place into an output larger than the last-level cache (scalar: = f32_relu) */

@@ -1,17 +1,10 @@
-/* The epilogue of conv2d and linear: the activation table's names, fc_epi, and the loops
- * (common/epilogue.h). */
-/* The loops may compute what a formula's branch guards (relu6's comparisons, leaky_relu's
- * product) for every element and select: under the default -ftrapping-math gcc may not, as
- * those operations can raise FP exceptions, and left relu6 and leaky_relu branchy scalar loops
- * that mispredicted on the signs of real data (leaky_relu on LeNet's c1 output: 4 ns an
- * element, 64% of the convolution's time).  fastconv never reads the FP exception flags, and
- * this option changes no result, so the epilogue's loops are vectorised with blends. */
-#pragma GCC optimize("no-trapping-math")
-
+/* The epilogue of conv2d and linear: the activation table's names, fc_epi, and the tile
+ * function over the kernel family's rows (common/epilogue.h). */
 #include "common/epilogue.h"
 
 #include <stddef.h>
 
+#include "dispatch.h"
 
 #define FC_EPI_NAME(NAME, name, fused, formula) [FC_ACTIVATION_##NAME] = name,
 #define FC_EPI_FUSED(NAME, name, fused, formula) [FC_ACTIVATION_##NAME] = fused,

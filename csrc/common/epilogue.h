@@ -2,12 +2,13 @@
  * residual)), owned here for every kernel family:
  *   - the activation table, FC_ACTIVATION_LIST: per fc_activation its name, the microkernel
  *     flag that fuses it in registers (kernels/fused.h; 0 where no kernel can) and its scalar
- *     formula, from which epilogue.c builds the name table, the per-element value (the
- *     references) and the tile loops (the drivers);
+ *     formula, from which epilogue.c builds the name table and the per-element value (the
+ *     references), and kernels/epilogue the row loops of its SIMD members (the drivers);
  *   - fc_epi, the one internal description every driver and reference receives, built once
  *     per call by fc_epilogue_prepare;
  *   - fc_<dtype>_epilogue_apply, which the drivers run on a finished tile of y (after the
- *     last reduction block) when the microkernel could not fuse everything (epi->post).
+ *     last reduction block) when the microkernel could not fuse everything (epi->post): the
+ *     tile's rows go to the epilogue family's member of the active ISA.
  * Adding an activation: its enum value in fastconv.h, its row here, its tests (CONTRIBUTING.md). */
 #ifndef FC_COMMON_EPILOGUE_H
 #define FC_COMMON_EPILOGUE_H
@@ -22,7 +23,8 @@
  * the activation's parameter in the op's dtype.  The formulas keep ReLU's rules: NaN passes
  * through (NaN > 6 is false); ReLU and ReLU6 send -0 to +0 (x > 0 is false for -0, so 0 is
  * stored).  ReLU6 as ReLU then a clamp: 85 us against 118 for the NaN test first, on 300k
- * floats with SSE2 (ReLU alone 33). */
+ * floats with SSE2 (ReLU alone 33).  kernels/epilogue/rows.tmpl.h says why its loops need
+ * no-trapping-math to vectorise these. */
 #define FC_ACTIVATION_LIST(X)                                                                 \
     X(NONE, "none", 0u, v)                                                                    \
     X(RELU, "relu", FC_FUSED_RELU, FC_RELU(v))                                                \

@@ -1,36 +1,4 @@
-/* The epilogue's loops for one dtype (instantiated by common/epilogue.c), one per activation
- * of FC_ACTIVATION_LIST: the switch on the activation sits outside the loops, and the
- * contiguous case (cs == 1) is a plain loop gcc -O3 vectorises with baseline SSE2. */
-
-#define FC_EPI_CASE(NAME, name, fused, formula)                                                 \
-    case FC_ACTIVATION_##NAME:                                                                  \
-        for (int64_t i = 0; i < rows; i++) {                                                    \
-            FC_REAL *restrict ti = t + i * rs;                                                  \
-            if (res) {                                                                          \
-                const FC_REAL *restrict ri = res + i * rs;                                      \
-                if (cs == 1)                                                                    \
-                    for (int64_t j = 0; j < cols; j++) {                                        \
-                        const FC_REAL v = ti[j] + ri[j];                                        \
-                        ti[j] = formula;                                                        \
-                    }                                                                           \
-                else                                                                            \
-                    for (int64_t j = 0; j < cols; j++) {                                        \
-                        const FC_REAL v = ti[j * cs] + ri[j * cs];                              \
-                        ti[j * cs] = formula;                                                   \
-                    }                                                                           \
-            } else if (cs == 1) {                                                               \
-                for (int64_t j = 0; j < cols; j++) {                                            \
-                    const FC_REAL v = ti[j];                                                    \
-                    ti[j] = formula;                                                            \
-                }                                                                               \
-            } else {                                                                            \
-                for (int64_t j = 0; j < cols; j++) {                                            \
-                    const FC_REAL v = ti[j * cs];                                               \
-                    ti[j * cs] = formula;                                                       \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-        break;
+/* The epilogue's functions for one dtype (instantiated by common/epilogue.c). */
 
 void FC_FN(epilogue_apply)(const fc_epi *e, FC_REAL *t, int64_t rows, int64_t cols, int64_t rs,
                            int64_t cs)
@@ -42,13 +10,24 @@ void FC_FN(epilogue_apply)(const fc_epi *e, FC_REAL *t, int64_t rows, int64_t co
         rs = cs;
         cs = 1;
     }
-    const FC_REAL *res = e->residual ? (const FC_REAL *)e->residual + (t - (const FC_REAL *)e->y)
-                                     : NULL;
-    const FC_REAL alpha = (FC_REAL)e->alpha;
-    (void)alpha; /* read by the formulas that have a parameter */
-    switch (e->activation) { FC_ACTIVATION_LIST(FC_EPI_CASE) }
+    const int64_t offset = t - (const FC_REAL *)e->y;
+    const FC_REAL *res = e->residual ? (const FC_REAL *)e->residual + offset : NULL;
+    if (cs == 1) { /* rows of the kernel family's members (kernels/epilogue) */
+        const FC_FN(epilogue_ukernel_fn) row = fc_kernels()->FC_MEMBER(epilogue);
+        if (rs == cols) { /* one run */
+            cols *= rows;
+            rows = 1;
+        }
+        for (int64_t i = 0; i < rows; i++)
+            row(e->activation, (FC_REAL)e->alpha, (size_t)cols, res ? res + i * rs : NULL,
+                t + i * rs);
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++) /* no driver stores such tiles: correct, slow */
+        for (int64_t j = 0; j < cols; j++)
+            t[i * rs + j * cs] = FC_FN(epilogue_value)(e, t[i * rs + j * cs],
+                                                       offset + i * rs + j * cs);
 }
-#undef FC_EPI_CASE
 
 #define FC_EPI_VALUE(NAME, name, fused, formula) \
     case FC_ACTIVATION_##NAME: return formula;
@@ -57,7 +36,7 @@ FC_REAL FC_FN(epilogue_value)(const fc_epi *e, FC_REAL v, int64_t index)
 {
     if (e->residual) v += ((const FC_REAL *)e->residual)[index];
     const FC_REAL alpha = (FC_REAL)e->alpha;
-    (void)alpha;
+    (void)alpha; /* read by the formulas that have a parameter */
     switch (e->activation) { FC_ACTIVATION_LIST(FC_EPI_VALUE) }
     return v;
 }

@@ -26,6 +26,7 @@ typedef enum fc_family {
     FC_FAMILY_VADD,          /* kernels/vadd: y += x */
     FC_FAMILY_INDEX_CHECK,   /* kernels/index_check: int64 indices in [-1, limit) */
     FC_FAMILY_WINOGRAD,      /* kernels/winograd: F(4x4, 3x3) transforms (f32) */
+    FC_FAMILY_EPILOGUE,      /* kernels/epilogue: residual + activation on a row of y */
     FC_FAMILY_COUNT
 } fc_family;
 
@@ -45,8 +46,9 @@ typedef struct fc_member {
     fc_any_fn fn3; /* winograd: the filter transform (fn input, fn2 output) */
     /* register tile: mr rows x nr columns.  gemm mr x nr; gemm_nt mr x nr (filters x inputs);
      * dconv mr output channels (the weight panel's width) x nr columns of a block; dwconv mr
-     * output rows x nr columns; pool, relu, relu_backward, vadd, index_check 1 x the elements
-     * (output columns) of one step, the vector loop's width (1 for scalar members) */
+     * output rows x nr columns; pool, relu, relu_backward, vadd, index_check, epilogue 1 x
+     * the elements (output columns) of one step, the vector loop's width (1 for scalar
+     * members) */
     int64_t mr, nr;
     int64_t kc, nc;    /* gemm: a packed block's reduction depth and output pixels */
     int64_t lanes;     /* gemm_nt: partial sums per element (kc is a multiple of it) */
@@ -61,11 +63,11 @@ typedef struct fc_member {
 /* The tables, one per family (kernels/<family>/members.c). */
 extern const fc_member fc_gemm_members[], fc_gemm_nt_members[], fc_dconv_members[],
     fc_dwconv_members[], fc_pool_members[], fc_relu_members[], fc_relu_backward_members[],
-    fc_vadd_members[], fc_index_check_members[], fc_winograd_members[];
+    fc_vadd_members[], fc_index_check_members[], fc_winograd_members[], fc_epilogue_members[];
 extern const size_t fc_gemm_member_count, fc_gemm_nt_member_count, fc_dconv_member_count,
     fc_dwconv_member_count, fc_pool_member_count, fc_relu_member_count,
     fc_relu_backward_member_count, fc_vadd_member_count, fc_index_check_member_count,
-    fc_winograd_member_count;
+    fc_winograd_member_count, fc_epilogue_member_count;
 
 /* A family's table and its length (dispatch.c); "gemm", "gemm_nt", ... by name. */
 size_t fc_family_members(fc_family family, const fc_member **members);

@@ -203,16 +203,19 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
 }
 
 /* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
- * plane y_k (out_w wide); the grid columns past out_w are junk. */
+ * plane y_k (out_w wide); the grid columns past out_w are junk.  They land on one run of y,
+ * [first, end), which gets the unfused epilogue in one call (per out_w-wide piece, LeNet's
+ * 28, the AVX-512 loop ran mostly in its scalar remainder). */
 static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
                                   int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
 {
-    int64_t oh = pix0 / wp, ow = pix0 % wp;
+    int64_t oh = pix0 / wp, ow = pix0 % wp, first = -1, end = 0;
     for (int64_t j = 0; j < cols;) {
         if (ow < out_w) {
             const int64_t n = fc_min_i64(out_w - ow, cols - j);
             memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
-            if (epi->post) FC_FN(epilogue_apply)(epi, y_k + oh * out_w + ow, 1, n, n, 1);
+            if (first < 0) first = oh * out_w + ow;
+            end = oh * out_w + ow + n;
             j += n;
             ow += n;
         } else {
@@ -221,6 +224,8 @@ static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols
             oh++;
         }
     }
+    if (epi->post && first >= 0)
+        FC_FN(epilogue_apply)(epi, y_k + first, 1, end - first, end - first, 1);
 }
 
 /* How many blocks of output pixels each image (of a group) is cut into: enough that no block

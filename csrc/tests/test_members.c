@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/epilogue.h"
 #include "common/relu.h"
 #include "dispatch.h"
 

@@ -581,6 +581,60 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
     free(x), free(g), free(got), free(want), free(zeros);
 }
 
+/* ---- epilogue: every activation of the table, with and without a residual ------------- */
+
+#define T_EPI_VALUE(NAME, name, fused, formula) \
+    case FC_ACTIVATION_##NAME: return formula;
+
+/* The table's formula on one element (common/epilogue.h), as the references apply it. */
+static FC_REAL FC_FN(t_activate)(fc_activation activation, FC_REAL alpha, FC_REAL v)
+{
+    (void)alpha;
+    switch (activation) { FC_ACTIVATION_LIST(T_EPI_VALUE) }
+    return v;
+}
+#undef T_EPI_VALUE
+
+/* Bitwise against the formula element by element, n around the vector loop, offsets, NaN
+ * (one per sum: which of two NaNs an add keeps is the compiler's choice), +-inf, +-0. */
+static void FC_FN(t_epilogue)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+#define T_EPI_ENUM(NAME, name, fused, formula) FC_ACTIVATION_##NAME,
+    static const fc_activation activations[] = {FC_ACTIVATION_LIST(T_EPI_ENUM)};
+#undef T_EPI_ENUM
+    const size_t step = (size_t)m->nr, max_n = 3 * step + 7;
+    FC_REAL *t = T_NEW((max_n + 8)), *res = T_NEW((max_n + 8));
+    FC_REAL *got = T_NEW((max_n + 9)), *want = T_NEW((max_n + 9));
+    (void)twin;
+    r->against = "the table's formula per element";
+    for (size_t a = 0; a < sizeof activations / sizeof activations[0]; a++)
+        for (size_t n = 0; n <= max_n; n++)
+            for (size_t off = 0; off < 4; off++)
+                for (int with_res = 0; with_res < 2; with_res++) {
+                    const FC_REAL alpha = (FC_REAL)0.25;
+                    for (size_t k = 0; k < n + off; k++) {
+                        t[k] = FC_FN(t_special)(t_rand(), 0);
+                        res[k] = FC_FN(t_special)(t_rand(), 0);
+                        if (t[k] != t[k] && res[k] != res[k]) res[k] = (FC_REAL)-0.0;
+                    }
+                    for (size_t k = 0; k < n + off + 1; k++) got[k] = want[k] = T_SENTINEL;
+                    FC_REAL *gy = got + off, *wy = want + off;
+                    const FC_REAL *rs = with_res ? res + off : NULL;
+                    for (size_t k = 0; k < n; k++) {
+                        gy[k] = t[off + k];
+                        wy[k] = FC_FN(t_activate)(activations[a], alpha,
+                                                  rs ? t[off + k] + rs[k] : t[off + k]);
+                    }
+                    ((FC_FN(epilogue_ukernel_fn))m->fn)(activations[a], alpha, n, rs, gy);
+                    char what[96];
+                    snprintf(what, sizeof what, "activation %d n %zu offset %zu residual %d",
+                             (int)activations[a], n, off, with_res);
+                    FC_FN(t_compare_rows)(r, what, 1, n, n + 1, gy, wy, NULL, 0);
+                    r->cases++;
+                }
+    free(t), free(res), free(got), free(want);
+}
+
 static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     switch (m->family) {
@@ -589,6 +643,7 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
     case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;
     case FC_FAMILY_DWCONV: FC_FN(t_dwconv)(m, twin, r); break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
+    case FC_FAMILY_EPILOGUE: FC_FN(t_epilogue)(m, twin, r); break;
     default: FC_FN(t_elementwise)(m, twin, r); break;
     }
 }
