@@ -2,18 +2,20 @@
  * ref/filter2d.c): converting loads from any pixel type and stride, and rounding, saturating
  * stores to the output type.  The contiguous cases are separate loops so that they vectorise. */
 
-/* dst[j] = x[j * stride] for j < count, converted to FC_REAL (exactly: every uint8, uint16 and
- * int16 is a float32; float64 pixels summed in float32 are rounded once, here). */
-static void FC_FN(filter2d_load_row)(FC_REAL *dst, const char *x, int64_t count, int64_t stride,
-                                     fc_pixel_type type)
+/* dst[j * dst_stride] = x[j * stride] for j < count, converted to FC_REAL (exactly: every
+ * uint8, uint16 and int16 is a float32; float64 pixels summed in float32 are rounded once,
+ * here). */
+static void FC_FN(filter2d_load_row)(FC_REAL *dst, int64_t dst_stride, const char *x,
+                                     int64_t count, int64_t stride, fc_pixel_type type)
 {
 #define FC_LOAD(T)                                                          \
     do {                                                                    \
         const T *src = (const T *)x;                                        \
-        if (stride == 1)                                                    \
+        if (stride == 1 && dst_stride == 1)                                 \
             for (int64_t j = 0; j < count; j++) dst[j] = (FC_REAL)src[j];   \
         else                                                                \
-            for (int64_t j = 0; j < count; j++) dst[j] = (FC_REAL)src[j * stride]; \
+            for (int64_t j = 0; j < count; j++)                             \
+                dst[j * dst_stride] = (FC_REAL)src[j * stride];             \
     } while (0)
     switch (type) {
     case FC_PIXEL_U8: FC_LOAD(uint8_t); break;
@@ -27,7 +29,7 @@ static void FC_FN(filter2d_load_row)(FC_REAL *dst, const char *x, int64_t count,
 
 /* y[j * stride] = src[j] for j < count, rounded half to even and saturated for integer types
  * (cv::saturate_cast), converted for float types. */
-static void FC_FN(filter2d_store_row)(char *y, int64_t stride, const FC_REAL *src, int64_t count,
+FC_VECTORIZABLE_CLAMPS static void FC_FN(filter2d_store_row)(char *y, int64_t stride, const FC_REAL *src, int64_t count,
                                       fc_pixel_type type)
 {
 #define FC_STORE(T, LO, HI)                                                                  \

@@ -9,7 +9,7 @@ static FC_REAL FC_FN(ref_pixel)(const fc_filter2d_params *p, const char *x, int6
     if (iy < 0 || ix < 0) return (FC_REAL)p->value;
     const int64_t *st = p->x_strides;
     FC_REAL v;
-    FC_FN(filter2d_load_row)(&v, x + (n * st[0] + iy * st[1] + ix * st[2] + ch * st[3]) *
+    FC_FN(filter2d_load_row)(&v, 1, x + (n * st[0] + iy * st[1] + ix * st[2] + ch * st[3]) *
                                          fc_pixel_size(p->x_type),
                              1, 1, p->x_type);
     return v;
