@@ -171,12 +171,13 @@ def _rank1(k):
     rows, cols = np.nonzero(k)
     if rows.size == 0:
         return None
-    pivot = int(np.argmax(np.abs(k[rows, cols])))
-    r0, s0 = rows[pivot], cols[pivot]
-    # the pivot's scale on either factor: one of them often reproduces k exactly
-    for kx, ky in ((k[r0] / k[r0, s0], k[:, s0]), (k[r0], k[:, s0] / k[r0, s0])):
-        if np.array_equal(np.outer(ky, kx), k):
-            return np.ascontiguousarray(kx), np.ascontiguousarray(ky)
+    # pivots: the first nonzero tap (1 in integer kernels such as binomials, whose factors
+    # then divide exactly) and the largest; the pivot's scale on either factor
+    for pivot in (0, int(np.argmax(np.abs(k[rows, cols])))):
+        r0, s0 = rows[pivot], cols[pivot]
+        for kx, ky in ((k[r0] / k[r0, s0], k[:, s0]), (k[r0], k[:, s0] / k[r0, s0])):
+            if np.array_equal(np.outer(ky, kx), k):
+                return np.ascontiguousarray(kx), np.ascontiguousarray(ky)
     return None
 
 
@@ -262,12 +263,13 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=N
     op = "filter2d"
     k = _taps(op, "kernel", kernel, 2)
     mode = _separable_mode(op, separable)
-    if mode is not False:
+    # (the rank test costs ~20 us: only where its answer is used)
+    if mode is True or (mode == "auto" and min(k.shape) >= _SEPARABLE_MIN_SIDE):
         factors = _rank1(k)
         if mode is True and factors is None:
             raise ValueError(f"{op}: separable=True needs a kernel that is an exact outer "
                              f"product of a column and a row, got shape {k.shape} of rank > 1")
-        if factors is not None and (mode is True or min(k.shape) >= _SEPARABLE_MIN_SIDE):
+        if factors is not None:
             return _run(op, image, None, factors[0], factors[1], k.shape, border, value, delta,
                         dtype, anchor, out)
     return _run(op, image, k, None, None, k.shape, border, value, delta, dtype, anchor, out)
