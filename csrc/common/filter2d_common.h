@@ -105,6 +105,33 @@ FC_VECTORIZABLE_CLAMPS static inline double fc_round_clamp_f64(double v, double 
     return (v + 6755399441055744.0) - 6755399441055744.0;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* float32 -> uint8 for the leading multiple of 16 of count, as the scalar stores round (clamp
+ * with NaN -> 0, then cvtps2dq: round half to even under the default MXCSR) but with packs
+ * instead of per-lane conversions: the uint8 stores took 37% of a 3x3 filter's time with the
+ * compiler's SSE2 loop.  SSE2 is part of x86-64, so no dispatch is needed.  Returns the count
+ * stored. */
+static inline int64_t fc_store_u8_sse2(uint8_t *dst, const float *src, int64_t count)
+{
+    const __m128 lo = _mm_setzero_ps(), hi = _mm_set1_ps(255.0f);
+    int64_t j = 0;
+    for (; j + 16 <= count; j += 16) {
+        /* max(v, 0) returns its second operand, 0, when v is NaN */
+        const __m128i a = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_loadu_ps(src + j), lo), hi));
+        const __m128i b =
+            _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_loadu_ps(src + j + 4), lo), hi));
+        const __m128i c =
+            _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_loadu_ps(src + j + 8), lo), hi));
+        const __m128i d =
+            _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(_mm_loadu_ps(src + j + 12), lo), hi));
+        _mm_storeu_si128((__m128i *)(dst + j),
+                         _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d)));
+    }
+    return j;
+}
+#endif
+
 /* the rounding of filter2d_rows.tmpl.h's stores, by the sum type's FC_FN name */
 #define fc_f32_filter2d_round fc_round_clamp_f32
 #define fc_f64_filter2d_round fc_round_clamp_f64

@@ -42,6 +42,15 @@ FC_VECTORIZABLE_CLAMPS static void FC_FN(filter2d_store_row)(char *y, int64_t st
             for (int64_t j = 0; j < count; j++)                                              \
                 dst[j * stride] = (T)(int32_t)FC_FN(filter2d_round)(src[j], LO, HI);        \
     } while (0)
+#if defined(__SSE2__)
+    if (type == FC_PIXEL_U8 && stride == 1 && sizeof(FC_REAL) == sizeof(float)) {
+        const int64_t done = fc_store_u8_sse2((uint8_t *)y, (const float *)(const void *)src,
+                                              count);
+        y += done;
+        src += done;
+        count -= done;
+    }
+#endif
     switch (type) {
     case FC_PIXEL_U8: FC_STORE(uint8_t, 0, 255); break;
     case FC_PIXEL_U16: FC_STORE(uint16_t, 0, 65535); break;
