@@ -29,8 +29,9 @@ static void FC_FN(filter2d_load_row)(FC_REAL *dst, int64_t dst_stride, const cha
 
 /* y[j * stride] = src[j] for j < count, rounded half to even and saturated for integer types
  * (cv::saturate_cast), converted for float types. */
-FC_VECTORIZABLE_CLAMPS static void FC_FN(filter2d_store_row)(char *y, int64_t stride, const FC_REAL *src, int64_t count,
-                                      fc_pixel_type type)
+FC_VECTORIZABLE_CLAMPS static void FC_FN(filter2d_store_row)(char *y, int64_t stride,
+                                                             const FC_REAL *src, int64_t count,
+                                                             fc_pixel_type type)
 {
 #define FC_STORE(T, LO, HI)                                                                  \
     do {                                                                                     \
