@@ -55,7 +55,9 @@ class _EmptyRecorder:
             out.fill(np.nan)
         elif dtype == np.int64:
             out.fill(INT64_SENTINEL)
-        else:  # pragma: no cover - the API only allocates float and int64 outputs
+        elif dtype in (np.uint8, np.uint16, np.int16):  # filter2d's integer images
+            out.fill(np.iinfo(dtype).max // 3)  # a value no saturated result is
+        else:  # pragma: no cover - the API only allocates float, int64 and pixel outputs
             raise AssertionError(f"unexpected output dtype {dtype}")
         self.calls.append((tuple(shape), dtype))
         return out

@@ -288,6 +288,23 @@ VALID = [
                                                        f32(*WL))),
     ok("linear_backward", "reference", lambda: call(ref.linear_backward, f32(XS2[0], WS2[0]),
                                                     f32(*XS2), f32(*WS2))),
+    # ---- filter2d, sep_filter2d: every dtype, layout, separable rule, out=, reference
+    ok("filter2d", "uint8-to-uint8", lambda: call(fastconv.filter2d,
+                                                  np.zeros((64, 80, 3), np.uint8), np.ones((5, 5)),
+                                                  dtype=np.uint8)),
+    ok("filter2d", "f32-strided-out", lambda: call(fastconv.filter2d, f32(2, 40, 50, 3)[:, ::-1],
+                                                   np.ones((3, 4)), border="wrap",
+                                                   out=np.empty((2, 40, 50, 3), np.float32))),
+    ok("filter2d", "separable-f64", lambda: call(fastconv.filter2d, f64(30, 30),
+                                                 np.outer(np.ones(5), np.arange(5.0)))),
+    ok("filter2d", "big-endian-int16", lambda: call(fastconv.filter2d,
+                                                    np.zeros((9, 9), ">i2"), np.ones((9, 9)))),
+    ok("filter2d", "reference", lambda: call(ref.filter2d, np.zeros((6, 7, 2), np.uint16),
+                                             np.ones((3, 3)), border="constant", value=2)),
+    ok("sep_filter2d", "uint8", lambda: call(fastconv.sep_filter2d, np.zeros((40, 40), np.uint8),
+                                             np.ones(5), np.ones(3), dtype=np.uint8)),
+    ok("sep_filter2d", "reference", lambda: call(ref.sep_filter2d, f32(8, 9, 3), np.ones(2),
+                                                 np.ones(4))),
 ]
 
 x5, w3 = (1, 3, 5, 5), (2, 3, 3, 3)   # the small geometry of the error cases
@@ -585,6 +602,19 @@ ERRORS = [
         lambda: call(fastconv.linear_backward, f64(4, 2), f64(4, 3), f64(2, 5)), "in_features"),
     err("linear_backward", "reference-grad-output-shape", ValueError,
         lambda: call(ref.linear_backward, f64(4, 3), f64(4, 3), f64(2, 3)), "grad_output"),
+    # ---- filter2d, sep_filter2d
+    err("filter2d", "border", ValueError, lambda: call(fastconv.filter2d, f32(4, 4),
+                                                       np.ones((3, 3)), border="mirror"), "border"),
+    err("filter2d", "kernel-1d", ValueError, lambda: call(fastconv.filter2d, f32(4, 4),
+                                                          np.ones(3)), "kernel"),
+    err("filter2d", "complex", TypeError, lambda: call(fastconv.filter2d,
+                                                       np.zeros((4, 4), complex),
+                                                       np.ones((3, 3))), "image"),
+    err("filter2d", "out-dtype", TypeError, lambda: call(fastconv.filter2d, f32(4, 4),
+                                                         np.ones((3, 3)),
+                                                         out=np.empty((4, 4))), "out"),
+    err("sep_filter2d", "kx-2d", ValueError, lambda: call(fastconv.sep_filter2d, f32(4, 4),
+                                                          np.ones((2, 2)), np.ones(3)), "kx"),
 ]
 
 

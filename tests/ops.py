@@ -486,7 +486,73 @@ LINEAR_BACKWARD = Op(
 )
 
 
+# ---- image filtering ------------------------------------------------------------------------
+
+# a 5 x 5 kernel that is not separable (filter2d's "auto" rule would run a rank-1 one
+# separably), and the pair sep_filter2d's samples use
+_K5 = np.arange(25, dtype=np.float64).reshape(5, 5) % 7 - 3
+_KX, _KY = np.array([1.0, -2, 3, 0.5, 1]), np.array([0.25, 1, -1, 2, 1.5, 1, -0.5])
+
+
+def _conc_filter2d(d, own):
+    """filter2d of a float32 (N, H, W, C) batch into a reused out=, and of a uint8 image."""
+    x = d["x"].transpose(0, 2, 3, 1)  # (4, 32, 32, 16) at non-contiguous strides
+    out = own.setdefault("filter2d_out", np.empty(x.shape, np.float32))
+    out.fill(np.nan)
+    assert fastconv.filter2d(x, _K5, border="reflect", out=out) is out
+    image = (np.abs(d["x"][0, :3]) * 60).astype(np.uint8).transpose(1, 2, 0)
+    return [out.copy(), fastconv.filter2d(image, _K5, dtype=np.uint8, border="wrap"),
+            fastconv.sep_filter2d(x, _KX, _KY, border="constant", value=0.5)]
+
+
+FILTER2D = Op(
+    name="filter2d", fn=fastconv.filter2d, reference=fastconv.reference.filter2d,
+    oracle=oracle.filter2d, abs_bound=oracle.filter2d_abs_bound,
+    tolerance=assert_reduction_close, outputs=("out",), in_place=None,
+    allocations=_one_unless_out, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros((5, 6, 3), dtype), np.ones((3, 2))), {}),
+    flags=(),
+    twin_errors=(
+        Twin("filter2d_border", lambda m: m.filter2d(_f64(4, 4), _K5, border="mirror"),
+             ValueError),
+        Twin("filter2d_kernel_1d", lambda m: m.filter2d(_f64(4, 4), np.ones(3)), ValueError),
+        Twin("filter2d_complex", lambda m: m.filter2d(np.zeros((4, 4), complex), _K5),
+             TypeError),
+    ),
+    huge=lambda: fastconv.filter2d(huge_view(2**22, 2**22), np.ones((3, 3))),
+    determinism=(
+        Sample("filter2d_reflect101_5x5",
+               lambda d: [fastconv.filter2d(d["p"], _K5),
+                          fastconv.filter2d(d["p"][0], _K5, border="constant", value=1)],
+               lambda d, r: d["p"].size * 25),
+    ),
+    concurrency=(Sample("filter2d_images", _conc_filter2d, lambda d, r: d["x"].size * 25,
+                        also=("sep_filter2d",)),),
+)
+
+SEP_FILTER2D = Op(
+    name="sep_filter2d", fn=fastconv.sep_filter2d, reference=fastconv.reference.sep_filter2d,
+    oracle=oracle.sep_filter2d, abs_bound=oracle.sep_filter2d_abs_bound,
+    tolerance=assert_reduction_close, outputs=("out",), in_place=None,
+    allocations=_one_unless_out, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros((5, 6, 3), dtype), _KX, _KY), {}),
+    flags=(),
+    twin_errors=(
+        Twin("sep_filter2d_kx_2d", lambda m: m.sep_filter2d(_f64(4, 4), _K5, _KY), ValueError),
+        Twin("sep_filter2d_anchor", lambda m: m.sep_filter2d(_f64(4, 4), _KX, _KY,
+                                                             anchor=(7, 0)), ValueError),
+    ),
+    huge=lambda: fastconv.sep_filter2d(huge_view(2**22, 2**22), _KX, _KY),
+    determinism=(
+        Sample("sep_filter2d_replicate",
+               lambda d: [fastconv.sep_filter2d(d["p"], _KX, _KY, border="replicate")],
+               lambda d, r: d["p"].size * 12),
+    ),
+    concurrency=(),  # with filter2d's sample
+)
+
+
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
-       RELU, RELU_BACKWARD, LINEAR, LINEAR_BACKWARD)
+       RELU, RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, FILTER2D, SEP_FILTER2D)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

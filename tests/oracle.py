@@ -41,6 +41,10 @@ __all__ = [
     "linear_abs_bound",
     "linear_backward",
     "linear_backward_abs_bound",
+    "filter2d",
+    "filter2d_abs_bound",
+    "sep_filter2d",
+    "sep_filter2d_abs_bound",
 ]
 
 
@@ -369,3 +373,50 @@ def linear_backward(g, x, w):
 def linear_backward_abs_bound(g, x, w):
     """linear_backward on |g|, |x|, |w|."""
     return linear_backward(*(np.abs(np.asarray(a, dtype=np.float64)) for a in (g, x, w)))
+
+
+# ---- image filtering ------------------------------------------------------------------------
+# Images as OpenCV holds them: (H, W), (H, W, C) or (N, H, W, C); results in float64.
+
+# fastconv's border names -> np.pad's modes (the same extensions as OpenCV's borderInterpolate)
+PAD_MODES = {"constant": "constant", "replicate": "edge", "reflect": "symmetric",
+             "reflect101": "reflect", "wrap": "wrap"}
+
+
+def filter2d(image, kernel, border="reflect101", value=0.0, anchor=None, delta=0.0):
+    """delta + sum_{r, s} kernel[r, s] * padded[i + r, j + s], np.pad'ed by `border`."""
+    x = np.asarray(image, dtype=np.float64)
+    k = np.asarray(kernel, dtype=np.float64)
+    shape = x.shape
+    x4 = x[None, :, :, None] if x.ndim == 2 else x[None] if x.ndim == 3 else x
+    kh, kw = k.shape
+    ay, ax = (kh // 2, kw // 2) if anchor is None else anchor
+    pads = ((0, 0), (ay, kh - 1 - ay), (ax, kw - 1 - ax), (0, 0))
+    if border == "constant":
+        padded = np.pad(x4, pads, mode="constant", constant_values=value)
+    else:
+        padded = np.pad(x4, pads, mode=PAD_MODES[border])
+    h, w = x4.shape[1:3]
+    y = np.full(x4.shape, float(delta))
+    for r in range(kh):
+        for s in range(kw):
+            y += k[r, s] * padded[:, r:r + h, s:s + w, :]
+    return y.reshape(shape)
+
+
+def filter2d_abs_bound(image, kernel, border="reflect101", value=0.0, anchor=None, delta=0.0):
+    """filter2d of the absolute values: the scale of filter2d's rounding error."""
+    return filter2d(np.abs(np.asarray(image, dtype=np.float64)), np.abs(kernel), border,
+                    abs(value), anchor, abs(delta))
+
+
+def sep_filter2d(image, kx, ky, border="reflect101", value=0.0, anchor=None, delta=0.0):
+    """filter2d with the kernel np.outer(ky, kx)."""
+    k = np.outer(np.ravel(ky).astype(np.float64), np.ravel(kx).astype(np.float64))
+    return filter2d(image, k, border, value, anchor, delta)
+
+
+def sep_filter2d_abs_bound(image, kx, ky, border="reflect101", value=0.0, anchor=None,
+                           delta=0.0):
+    k = np.outer(np.abs(np.ravel(ky)), np.abs(np.ravel(kx))).astype(np.float64)
+    return filter2d_abs_bound(image, k, border, value, anchor, delta)

@@ -58,8 +58,10 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import fastconv
 import oracle
+from tolerances import assert_reduction_close
 from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LINEAR,
-                 LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD)
+                 LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD,
+                 FILTER2D, SEP_FILTER2D)
 from tolerances import assert_winograd_close, winograd_abs_bound
 
 
@@ -1329,6 +1331,137 @@ def linear_backward_calls(draw):
 
     return Call("linear_backward", LINEAR_BACKWARD.fn, [g.api, x.api, wt.api],
                 dict(output_mask=mask), merge(errs), check, keep=[g.api, x.api, wt.api])
+
+
+# ---- image filtering --------------------------------------------------------------------------
+
+PIXEL_DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+BORDERS = ["constant", "replicate", "reflect", "reflect101", "wrap"]
+
+
+def _draw_image(draw, errs):
+    """An image of any of filter2d's layouts, dtypes and strides (or a bad one in a faulty
+    draw), with values whose products and sums stay finite."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ndim = draw(st.sampled_from([2, 3, 4]))
+    shape = tuple(draw(st.sampled_from(SIZES)) for _ in range(2))
+    if ndim >= 3:
+        shape = shape + (draw(st.sampled_from([1, 2, 3, 4])),)
+    if ndim == 4:
+        shape = (draw(st.sampled_from([0, 1, 2])),) + shape
+    dtype = draw(st.sampled_from(PIXEL_DTYPES))
+    if fault(draw, 6):
+        dtype = draw(st.sampled_from([np.float16, np.int32, np.bool_, np.complex64, object]))
+        errs.append(TypeError)
+    if fault(draw, 8):
+        shape = draw(st.sampled_from([(5,), (1, 2, 3, 4, 5), (0, 4), (4, 0, 3)]))
+        errs.append(ValueError)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    lo, hi = (info.min, info.max + 1) if info is not None else (-100, 100)
+    values = rng.integers(lo, hi, shape) if dtype is not object else np.zeros(shape)
+    x = values.astype(dtype) if np.dtype(dtype).kind != "f" or dtype == np.float16 else \
+        (values + rng.random(shape)).astype(dtype)
+    layout = draw(st.integers(0, 5))
+    if layout == 1 and x.ndim >= 2:
+        x = x[::-1]
+    elif layout == 2 and x.ndim >= 2:
+        x = np.ascontiguousarray(np.repeat(x, 2, axis=1))[:, ::2]
+    elif layout == 3 and x.dtype.kind in "fiu" and x.dtype.itemsize > 1:
+        x = x.astype(x.dtype.newbyteorder(">"))
+    elif layout == 4:
+        x.flags.writeable = False
+    return x
+
+
+def _filter_check(op, x, kernel, kwargs):
+    """check(y): the oracle's value, rounded and saturated for integer outputs (within 1: the
+    float32 sum may round either way near .5), else within the reduction bound."""
+    def check(y):
+        if kwargs.get("out") is not None:
+            assert y is kwargs["out"], f"{op} did not return out"
+        args = dict(border=kwargs.get("border", "reflect101"), value=kwargs.get("value", 0.0))
+        expected = oracle.filter2d(x, kernel, **args)
+        assert y.shape == x.shape
+        if y.dtype.kind in "iu":
+            info = np.iinfo(y.dtype)
+            exact = np.clip(np.rint(expected), info.min, info.max)
+            assert np.abs(y.astype(np.float64) - exact).max(initial=0) <= 1
+        else:
+            bound = oracle.filter2d_abs_bound(x, kernel, **args)
+            length = kernel.size + sum(kernel.shape)
+            assert_reduction_close(y, expected, bound, length, y.dtype)
+    return check
+
+
+def _filter_kwargs(draw, x, errs):
+    kwargs = {}
+    border = draw(st.sampled_from(BORDERS))
+    if fault(draw, 8):
+        border = kwargs["border"] = draw(st.sampled_from(["mirror", "BORDER_WRAP", "", 3]))
+        errs.append(ValueError)
+    elif draw(st.booleans()):
+        kwargs["border"] = border
+    if border == "constant" and draw(st.booleans()):
+        kwargs["value"] = draw(st.sampled_from([0.0, -3.5, 7, 255.0]))
+    native = x.dtype.newbyteorder("=") if x.dtype.kind in "fiu" else x.dtype
+    choice = draw(st.integers(0, 3))
+    if choice == 1:
+        kwargs["dtype"] = native
+    elif choice == 2:
+        kwargs["dtype"] = draw(st.sampled_from([np.float32, np.float64]))
+    elif choice == 3 and fault(draw, 2):
+        kwargs["dtype"] = np.int32
+        errs.append(TypeError)
+    return kwargs
+
+
+def _filter_out(draw, x, kwargs, errs):
+    """Sometimes an out= of the right (or a wrong) shape and dtype."""
+    if draw(st.integers(0, 3)) or errs or x.dtype.kind not in "fiu":
+        return
+    native = x.dtype.newbyteorder("=")
+    dtype = kwargs.get("dtype") or (native if native.kind == "f" else np.float32)
+    shape = x.shape
+    if fault(draw, 3):
+        shape = x.shape + (1,)
+        errs.append(ValueError)
+    kwargs["out"] = np.full(shape, 3, dtype)
+
+
+@st.composite
+def filter2d_calls(draw):
+    set_faulty(draw)
+    errs = []
+    x = _draw_image(draw, errs)
+    kshape = (draw(st.sampled_from([1, 2, 3, 5, 8, 15])), draw(st.sampled_from([1, 2, 3, 4, 7])))
+    kernel = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(-3, 4, kshape) / 2
+    if draw(st.integers(0, 5)) == 0:
+        kernel = np.outer(kernel[:, 0], kernel[0])  # rank 1: the separable rule
+    if fault(draw, 8):
+        kernel = draw(st.sampled_from([np.ones(3), np.ones((0, 3)), np.ones((2, 2, 2))]))
+        errs.append(ValueError)
+    kwargs = _filter_kwargs(draw, x, errs)
+    _filter_out(draw, x, kwargs, errs)
+    return Call("filter2d", FILTER2D.fn, [x, kernel], kwargs, merge(errs),
+                _filter_check("filter2d", x, np.asarray(kernel, float), kwargs), keep=[x])
+
+
+@st.composite
+def sep_filter2d_calls(draw):
+    set_faulty(draw)
+    errs = []
+    x = _draw_image(draw, errs)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kx = rng.integers(-3, 4, draw(st.sampled_from([1, 2, 3, 6, 9]))) / 4
+    ky = rng.integers(-3, 4, draw(st.sampled_from([1, 3, 4, 11]))) / 4
+    if fault(draw, 8):
+        kx = draw(st.sampled_from([np.ones((2, 2)), np.ones(0)]))
+        errs.append(ValueError)
+    kwargs = _filter_kwargs(draw, x, errs)
+    _filter_out(draw, x, kwargs, errs)
+    kernel = np.outer(ky, kx) if kx.ndim == 1 else np.ones((1, 1))
+    return Call("sep_filter2d", SEP_FILTER2D.fn, [x, kx, ky], kwargs, merge(errs),
+                _filter_check("sep_filter2d", x, kernel, kwargs), keep=[x])
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)

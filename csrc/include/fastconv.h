@@ -241,6 +241,52 @@ fc_status fc_ref_linear_backward(int64_t n, int64_t in_features, int64_t out_fea
                                  const void *weight, void *grad_input, void *grad_weight,
                                  void *grad_bias);
 
+/* ---- image filtering (filter2d.c, ref/filter2d.c) ---------------------------------------
+ * Images as OpenCV and scipy.ndimage hold them: x is (N, H, W, C) pixels of x_type at any
+ * element strides (negative too); y is C-contiguous (N, H, W, C) of y_type.  Correlation:
+ *
+ *   y[n, i, j, c] = delta + sum_{r < kh, s < kw} k[r * kw + s] * x~[n, i + r - anchor_y, j + s - anchor_x, c]
+ *
+ * summed in the order delta, r, s ascending, where x~ extends x past its edges by `border` (OpenCV's
+ * borderInterpolate, applied repeatedly when the kernel is larger than the image; constant
+ * reads `value`).  The sum runs in float64 when x_type or y_type is FC_PIXEL_F64, else in
+ * float32; integer outputs are rounded half to even and saturated (OpenCV's saturate_cast).
+ * fc_sep_filter2d filters with the outer product ky (kh taps) x kx (kw taps): a row pass
+ * sum_s kx[s] * x~ for every row a tile needs, then a column pass sum_r ky[r] * rows. */
+typedef enum fc_border {
+    FC_BORDER_CONSTANT,   /* cv2.BORDER_CONSTANT, scipy "constant": value */
+    FC_BORDER_REPLICATE,  /* cv2.BORDER_REPLICATE, scipy "nearest": aaa|abcd|ddd */
+    FC_BORDER_REFLECT,    /* cv2.BORDER_REFLECT, scipy "reflect": cba|abcd|dcb */
+    FC_BORDER_REFLECT101, /* cv2.BORDER_REFLECT_101, scipy "mirror": dcb|abcd|cba */
+    FC_BORDER_WRAP        /* scipy "grid-wrap" (cv2.filter2D refuses BORDER_WRAP): bcd|abcd|abc */
+} fc_border;
+
+typedef enum fc_pixel_type {
+    FC_PIXEL_U8,
+    FC_PIXEL_U16,
+    FC_PIXEL_I16,
+    FC_PIXEL_F32,
+    FC_PIXEL_F64
+} fc_pixel_type;
+
+typedef struct fc_filter2d_params {
+    int64_t n, h, w, c;
+    int64_t x_strides[4]; /* x's strides in elements, for n, h, w, c */
+    int64_t kh, kw, anchor_y, anchor_x; /* 0 <= anchor_y < kh, 0 <= anchor_x < kw */
+    fc_border border;
+    double value; /* the constant border's pixels */
+    double delta; /* added to every sum, as cv2.filter2D's delta */
+    fc_pixel_type x_type, y_type;
+} fc_filter2d_params;
+
+fc_status fc_filter2d(const fc_filter2d_params *p, const void *x, const double *kernel, void *y);
+fc_status fc_sep_filter2d(const fc_filter2d_params *p, const void *x, const double *kx,
+                          const double *ky, void *y);
+fc_status fc_ref_filter2d(const fc_filter2d_params *p, const void *x, const double *kernel,
+                          void *y);
+fc_status fc_ref_sep_filter2d(const fc_filter2d_params *p, const void *x, const double *kx,
+                              const double *ky, void *y);
+
 /* ---- configuration ------------------------------------------------------------------------ */
 const char *fc_status_string(fc_status status);
 /* torch.nn.functional's name of an activation ("none" for FC_ACTIVATION_NONE); NULL past the

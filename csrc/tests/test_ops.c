@@ -179,6 +179,40 @@ static void elementwise_and_linear(fc_dtype dtype)
         free(rw), free(gb), free(rb);
 }
 
+/* filter2d and sep_filter2d of a 3-channel uint8 batch read at negative row strides, every
+ * border mode, a kernel taller than the image; small integer taps, so the sums are exact */
+static void filter_case(fc_dtype dtype)
+{
+    enum { N = 2, H = 5, W = 37, C = 3, KH = 7, KW = 4 };
+    uint8_t *x = malloc(N * H * W * C);
+    if (!x) exit(125);
+    for (size_t i = 0; i < N * H * W * C; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        x[i] = (uint8_t)(state % 256);
+    }
+    double kernel[KH * KW], kx[KW], ky[KH];
+    for (int i = 0; i < KH * KW; i++) kernel[i] = (double)(i % 5) - 2;
+    for (int i = 0; i < KW; i++) kx[i] = i - 1.5;
+    for (int i = 0; i < KH; i++) ky[i] = (i % 3) - 1;
+    const size_t n = N * H * W * C;
+    void *got = fill(n, dtype, 0, 0), *want = fill(n, dtype, 0, 0);
+    for (int border = FC_BORDER_CONSTANT; border <= FC_BORDER_WRAP; border++) {
+        /* rows last to first: x_strides[1] < 0, the data pointer at the last row */
+        fc_filter2d_params p = {N, H, W, C, {H * W * C, -W * C, C, 1}, KH, KW, 2, 1,
+                                (fc_border)border, 3.0, 0.5, FC_PIXEL_U8,
+                                dtype == FC_FLOAT64 ? FC_PIXEL_F64 : FC_PIXEL_F32};
+        const uint8_t *last = x + (H - 1) * W * C;
+        char what[64];
+        snprintf(what, sizeof what, "filter2d border %d", border);
+        check(what, dtype, fc_filter2d(&p, last, kernel, got),
+              fc_ref_filter2d(&p, last, kernel, want), got, want, n, 0);
+        snprintf(what, sizeof what, "sep_filter2d border %d", border);
+        check(what, dtype, fc_sep_filter2d(&p, last, kx, ky, got),
+              fc_ref_sep_filter2d(&p, last, kx, ky, want), got, want, n, 0);
+    }
+    free(x), free(got), free(want);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -215,6 +249,7 @@ int main(void)
                                                              0, 0},
                       dtype);
             elementwise_and_linear(dtype);
+            filter_case(dtype);
         }
         if (isas[i] == cpu) break;
     }

@@ -7,6 +7,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..ops import _ext
+from ..ops.filtering import filter2d, gaussian_blur, gaussian_kernel
 from ..ops.functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
 from ..ops.plans import explain
 from .peers import PEERS
@@ -57,6 +58,18 @@ QUICK_POOL_SHAPE = (2, 8, 16, 16)
 QUICK_SIDE = 20          # spatial size of the quick conv layers
 QUICK_IMAGE_SIDE = 64    # ... and of the quick single-channel image
 QUICK_CHANNELS = 8
+
+# Image filters, border reflect101: a representative subset of kernels 3..15 on
+# 512^2..4096^2 images, uint8 -> uint8 and float32, gray and 3-channel, as (side, dtype,
+# channels, kernel side); and Gaussian blurs of float32 images as (side, channels, sigma).
+# scipy takes seconds on the largest, so the 11x11 row is 2048^2.
+FILTER_CASES = [(512, "uint8", 1, 3), (1024, "uint8", 1, 5), (1024, "float32", 1, 7),
+                (1024, "uint8", 3, 3), (2048, "float32", 3, 5), (2048, "uint8", 1, 11),
+                (1024, "float32", 1, 15), (4096, "float32", 1, 3)]
+GAUSSIAN_CASES = [(1024, 1, 1.0), (1024, 3, 2.0), (2048, 1, 5.0)]
+# the hand-written NumPy filter (a sum of shifted slices) is timed up to this many
+# multiply-adds per call; beyond, it would take seconds
+NUMPY_FILTER_MAX_MACS = 2**26
 
 
 def conv_padding(shape):
@@ -339,6 +352,93 @@ def _relu_workload(shape, in_place, peers):
     return Workload(impls, missing, 2 * x.nbytes, "GB/s")
 
 
+def numpy_filter2d(image, kernel, out_dtype):
+    """filter2d as users write it in NumPy: np.pad's "reflect" (OpenCV's reflect101), then a
+    sum of shifted slices in float32, rounded half to even and clipped for uint8 output."""
+    kh, kw = kernel.shape
+    pads = ((kh // 2, kh - 1 - kh // 2), (kw // 2, kw - 1 - kw // 2)) + ((0, 0),) * (image.ndim - 2)
+    padded = np.pad(image.astype(np.float32), pads, mode="reflect")
+    h, w = image.shape[:2]
+    y = np.zeros(image.shape, np.float32)
+    for r in range(kh):
+        for s in range(kw):
+            y += np.float32(kernel[r, s]) * padded[r:r + h, s:s + w]
+    if out_dtype == np.uint8:
+        return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+    return y
+
+
+def numpy_sep_filter2d(image, kx, ky):
+    """sep_filter2d in NumPy: reflect101 padding, a row pass and a column pass of shifted
+    slices in float32."""
+    def one_axis(a, k, axis):
+        n, pad = a.shape[axis], (len(k) // 2, len(k) - 1 - len(k) // 2)
+        pads = [(0, 0)] * a.ndim
+        pads[axis] = pad
+        padded = np.pad(a, pads, mode="reflect")
+        y = np.zeros(a.shape, np.float32)
+        for t, tap in enumerate(k):
+            y += np.float32(tap) * np.take(padded, np.arange(t, t + n), axis=axis)
+        return y
+    return one_axis(one_axis(image.astype(np.float32), kx, 1), ky, 0)
+
+
+def _filter_workload(side, dtype, channels, ksize, peers):
+    """filter2d(image, kernel, border="reflect101") beside cv2.filter2D, scipy.ndimage's
+    correlate (mode "mirror", float32 output, rounded for uint8) and the NumPy filter.  The
+    kernel's taps are multiples of 1/64 summing to about 1, so every implementation's sum is
+    exact and uint8 results agree to the last bit."""
+    rng = np.random.default_rng(0)
+    shape = (side, side) if channels == 1 else (side, side, channels)
+    image = rng.integers(0, 256, shape).astype(dtype)
+    taps = rng.integers(0, 4, (ksize, ksize)).astype(np.float64)
+    kernel = taps / 2.0 ** np.ceil(np.log2(max(taps.sum(), 1)))
+    out_dtype = image.dtype
+    impls = {"fastconv": lambda: filter2d(image, kernel, dtype=out_dtype)}
+    missing = {}
+    if peers.cv2 is not None:
+        k32 = kernel.astype(np.float32)
+        impls["opencv"] = lambda: peers.cv2.filter2D(image, -1, k32,
+                                                     borderType=peers.cv2.BORDER_REFLECT_101)
+    else:
+        missing["opencv"] = peers.reason["opencv"]
+    if side * side * channels * ksize * ksize <= NUMPY_FILTER_MAX_MACS:
+        impls["numpy"] = lambda: numpy_filter2d(image, kernel, out_dtype)
+    else:
+        missing["numpy"] = "not measured (seconds per call)"
+    if peers.ndimage is not None:
+        k3 = kernel if channels == 1 else kernel[:, :, None]
+
+        def scipy_filter():
+            y = peers.ndimage.correlate(image, k3, output=np.float32, mode="mirror")
+            return np.clip(np.rint(y), 0, 255).astype(np.uint8) if out_dtype == np.uint8 else y
+        impls["scipy"] = scipy_filter
+    else:
+        missing["scipy"] = peers.reason["scipy"]
+    impls = {k: impls[k] for k in ("fastconv",) + PEERS if k in impls}
+    return Workload(impls, missing, 2 * image.nbytes, "GB/s")
+
+
+def _gaussian_workload(side, channels, sigma, peers):
+    """gaussian_blur(image, sigma) of a float32 image beside cv2.GaussianBlur (the same
+    kernel, OpenCV's size rule) and scipy.ndimage.gaussian_filter (its own truncation at 4
+    sigma, mode "mirror": the same kernel width and border, its own kernel values)."""
+    rng = np.random.default_rng(0)
+    shape = (side, side) if channels == 1 else (side, side, channels)
+    image = rng.random(shape, dtype=np.float32) * 255
+    impls = {"fastconv": lambda: gaussian_blur(image, sigma)}
+    g = gaussian_kernel(int(np.rint(sigma * 8 + 1)) | 1, sigma, np.float32)
+    impls["numpy"] = lambda: numpy_sep_filter2d(image, g, g)
+    missing = {}
+    if peers.cv2 is not None:
+        impls["opencv"] = lambda: peers.cv2.GaussianBlur(image, (0, 0), sigma)
+    else:
+        missing["opencv"] = peers.reason["opencv"]
+    missing["scipy"] = "not compared (other kernel values)"
+    impls = {k: impls[k] for k in ("fastconv",) + PEERS if k in impls}
+    return Workload(impls, missing, 2 * image.nbytes, "GB/s")
+
+
 def _overhead_conv_workload(peers):
     shape = ConvShape("overhead_conv2d_8x8", *OVERHEAD_SHAPE, 1, 3, 3, 1, 0, 1)
     workload = _conv_workload(shape, False, peers)
@@ -394,6 +494,23 @@ def cases(quick=False):
                        lambda peers: _relu_workload(pool, False, peers)))
     result.append(Case("relu_inplace", "relu", f"relu {on} out=x", "relu",
                        lambda peers: _relu_workload(pool, True, peers)))
+    for side, dtype, channels, ksize in FILTER_CASES:
+        side = QUICK_IMAGE_SIDE if quick else side
+        kind = {"uint8": "u8", "float32": "f32"}[dtype] + ("rgb" if channels == 3 else "")
+        result.append(Case(
+            f"f2d_{ksize}x{ksize}_{kind}" + ("" if quick else f"_{side}"), "filter2d",
+            f"filter2d {dtype} image ({side}, {side}{', 3' if channels == 3 else ''}) kernel "
+            f"{ksize}x{ksize} reflect101" + (" dtype=uint8" if dtype == "uint8" else ""),
+            "filter2d", lambda peers, a=(side, dtype, channels, ksize): _filter_workload(
+                *a, peers)))
+    for side, channels, sigma in GAUSSIAN_CASES:
+        side = QUICK_IMAGE_SIDE if quick else side
+        result.append(Case(
+            f"gauss_s{sigma:g}" + ("_rgb" if channels == 3 else "") +
+            ("" if quick else f"_{side}"), "gaussian_blur",
+            f"gaussian_blur float32 image ({side}, {side}{', 3' if channels == 3 else ''}) "
+            f"sigma {sigma:g}", "gaussian_blur",
+            lambda peers, a=(side, channels, sigma): _gaussian_workload(*a, peers)))
     tiny = f"x{OVERHEAD_SHAPE}".replace(" ", "")
     result.append(Case("overhead_relu_8x8", "relu", f"relu {tiny}: per-call overhead",
                        "overhead_relu", lambda peers: _relu_workload(OVERHEAD_SHAPE, False,

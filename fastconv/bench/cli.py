@@ -82,7 +82,7 @@ def run(args, out=None):
             f"{repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
-                                  for p in ("torch", "onnxruntime", "opencv", "numpy")))
+                                  for p in ("torch", "onnxruntime", "opencv", "numpy", "scipy")))
         preflight = monitor.preflight(QUICK_PREFLIGHT_S if args.quick else PREFLIGHT_S)
         if preflight["busy"]:
             say(f"WARNING: the machine is busy ({'; '.join(preflight['reasons'])}): every "

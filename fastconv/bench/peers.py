@@ -1,4 +1,5 @@
-"""The peers fastconv is measured against: torch, ONNX Runtime, OpenCV, numpy's BLAS; their
+"""The peers fastconv is measured against: torch, ONNX Runtime, OpenCV, numpy's BLAS,
+scipy.ndimage (the image filters); their
 versions and their thread counts (set for the run, restored after it)."""
 import platform
 
@@ -7,7 +8,7 @@ import numpy as np
 from .._config import __version__
 
 
-PEERS = ("torch", "onnxruntime", "opencv", "numpy")
+PEERS = ("torch", "onnxruntime", "opencv", "numpy", "scipy")
 
 
 class Peers:
@@ -15,7 +16,7 @@ class Peers:
     them alone).  `reason[name]` says why a peer is absent."""
 
     def __init__(self, threads=None):
-        self.torch = self.cv2 = self.ort = None
+        self.torch = self.cv2 = self.ort = self.ndimage = None
         self.reason = {}
         self._restore = []
         self.threads = threads
@@ -29,6 +30,12 @@ class Peers:
             self.cv2 = cv2
         except Exception as exc:
             self.reason["opencv"] = f"not installed ({type(exc).__name__})"
+        try:
+            import scipy
+            import scipy.ndimage
+            self.ndimage, self._scipy_version = scipy.ndimage, scipy.__version__
+        except Exception as exc:
+            self.reason["scipy"] = f"not installed ({type(exc).__name__})"
         try:
             import onnx
             import onnxruntime
@@ -110,4 +117,5 @@ class Peers:
         versions["torch"] = self.torch.__version__ if self.torch is not None else None
         versions["opencv"] = self.cv2.__version__ if self.cv2 is not None else None
         versions["onnxruntime"] = self.ort.__version__ if self.ort is not None else None
+        versions["scipy"] = self._scipy_version if self.ndimage is not None else None
         return versions

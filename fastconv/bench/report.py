@@ -20,7 +20,7 @@ def _duration(seconds):
 
 COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7),
            ("rate", 15), ("peak", 6), ("torch", 8), ("ort", 8), ("opencv", 8), ("numpy", 8),
-           ("check", 10), ("target", 18)]
+           ("scipy", 8), ("check", 10), ("target", 18)]
 
 
 def _line(values):
@@ -121,7 +121,8 @@ CPU, the hypervisor took CPU (steal), or a fixed calibration loop ran over 15% s
 the start (what was seen is listed under the table). fastconv: median time per call (spread:
 ± half the interquartile range). rate: GFLOP/s for conv2d, GB/s (bytes read + written)
 otherwise. peak: share of the sgemm peak (conv2d) or of the copy bandwidth, timed in the same
-loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy: peer time /
+loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy / scipy
+(scipy.ndimage.correlate, beside the image filters): peer time /
 fastconv time, > 1 means fastconv is faster ("absent": not installed, "-": not applicable;
 a +bwd row times conv2d + conv2d_backward against torch.autograd's). check: every
 peer's result against fastconv's. target: "pass", or "FAIL" and the criteria missed, against

@@ -20,6 +20,9 @@ TARGETS = {
     "relu": {"peak": 0.80},
     "overhead_relu": {"max_us": 3.0},
     "overhead_conv2d": {"max_us": 5.0},
+    # the image filters: level with OpenCV, 10x scipy.ndimage
+    "filter2d": {"opencv": 1.0, "scipy": 10.0},
+    "gaussian_blur": {"opencv": 1.0},
 }
 GEOMEAN_TARGET = 1.6     # geometric mean over the conv layers (not +relu) of the torch ratio
 SCALING_TARGET = 1.8     # speed-up of 2 threads over 1 on the large layers

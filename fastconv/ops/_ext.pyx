@@ -309,6 +309,67 @@ def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
     _check(op, status)
 
 
+# ---- image filtering ------------------------------------------------------------------------
+
+BORDERS = {"constant": FC_BORDER_CONSTANT, "replicate": FC_BORDER_REPLICATE,
+           "reflect": FC_BORDER_REFLECT, "reflect101": FC_BORDER_REFLECT101,
+           "wrap": FC_BORDER_WRAP}
+cdef dict _PIXEL_TYPES = {np.dtype(np.uint8): FC_PIXEL_U8, np.dtype(np.uint16): FC_PIXEL_U16,
+                          np.dtype(np.int16): FC_PIXEL_I16, np.dtype(np.float32): FC_PIXEL_F32,
+                          np.dtype(np.float64): FC_PIXEL_F64}
+
+
+cdef const double *_taps(str op, str name, cnp.ndarray k, int64_t count) except NULL:
+    if cnp.PyArray_TYPE(k) != cnp.NPY_FLOAT64 or not cnp.PyArray_ISNOTSWAPPED(k) \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(k) or cnp.PyArray_SIZE(k) != count:
+        raise ValueError(f"{op}: internal call: {name} must be {count} contiguous float64")
+    return <const double *>cnp.PyArray_DATA(k)
+
+
+def filter2d(str op, cnp.ndarray x, object kernel, object kx, object ky, cnp.ndarray y,
+             str border, double value, double delta, tuple anchor, tuple ksize, bint reference):
+    """y (N, H, W, C), C-contiguous <- x (N, H, W, C) at any strides, correlated with the
+    2-D kernel (float64, ksize) or, when kernel is None, with the outer product ky x kx."""
+    cdef fc_filter2d_params p
+    if x.ndim != 4 or y.ndim != 4 or (<object>x).shape != (<object>y).shape:
+        raise ValueError(f"{op}: internal call: x {(<object>x).shape}, y {(<object>y).shape}")
+    if not cnp.PyArray_ISALIGNED(x) or not cnp.PyArray_ISNOTSWAPPED(x):
+        raise ValueError(f"{op}: internal call: x is not aligned and native")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(y) or not cnp.PyArray_ISALIGNED(y) \
+            or not cnp.PyArray_ISNOTSWAPPED(y) or not cnp.PyArray_ISWRITEABLE(y):
+        raise ValueError(f"{op}: internal call: y is not C-contiguous, aligned and writable")
+    p.x_type = _PIXEL_TYPES[x.dtype]
+    p.y_type = _PIXEL_TYPES[y.dtype]
+    p.n, p.h, p.w, p.c = (<object>x).shape
+    cdef int i
+    for i in range(4):
+        p.x_strides[i] = cnp.PyArray_STRIDE(x, i) // x.dtype.itemsize
+    p.kh, p.kw = ksize
+    p.anchor_y, p.anchor_x = anchor
+    p.border = BORDERS[border]
+    p.value = value
+    p.delta = delta
+    cdef const void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(y)
+    cdef const double *kp = NULL
+    cdef const double *kxp = NULL
+    cdef const double *kyp = NULL
+    if kernel is not None:
+        kp = _taps(op, "kernel", kernel, p.kh * p.kw)
+    else:
+        kxp = _taps(op, "kx", kx, p.kw)
+        kyp = _taps(op, "ky", ky, p.kh)
+    cdef fc_status status
+    with nogil:
+        if kp != NULL:
+            status = fc_ref_filter2d(&p, xp, kp, yp) if reference else fc_filter2d(&p, xp, kp, yp)
+        elif reference:
+            status = fc_ref_sep_filter2d(&p, xp, kxp, kyp, yp)
+        else:
+            status = fc_sep_filter2d(&p, xp, kxp, kyp, yp)
+    _check(op, status)
+
+
 # ---- backward passes ----------------------------------------------------------------------
 
 def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_output,

@@ -17,7 +17,8 @@ from .. import _config
 from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "filter2d",
+           "sep_filter2d"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -129,8 +130,10 @@ def _positive_pair(op, name, value):
 def _planes(op, x):
     """x as (N, C, H, W), and whether it came unbatched as (C, H, W)."""
     if x.ndim not in (3, 4):
+        hint = ("; for an image (H, W) use fastconv.filter2d, or add the batch and channel "
+                "axes: x[None, None]" if x.ndim == 2 else "")
         raise ValueError(
-            f"{op}: x must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {x.shape}")
+            f"{op}: x must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {x.shape}{hint}")
     unbatched = x.ndim == 3
     x4 = x[None] if unbatched else x
     if 0 in x4.shape[1:]:
@@ -1081,3 +1084,8 @@ def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
            [4., 6.]]), array([2., 2., 2.]))
     """
     return _linear_backward(grad_output, x, weight, output_mask, reference=False)
+
+
+# the image filters live in filtering.py (which uses this module's helpers, hence the late
+# import); they are ops like the others
+from .filtering import filter2d, sep_filter2d  # noqa: E402

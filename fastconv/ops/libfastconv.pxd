@@ -114,6 +114,34 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                                    const void *output, void *grad_input)
 
+    ctypedef enum fc_border:
+        FC_BORDER_CONSTANT
+        FC_BORDER_REPLICATE
+        FC_BORDER_REFLECT
+        FC_BORDER_REFLECT101
+        FC_BORDER_WRAP
+    ctypedef enum fc_pixel_type:
+        FC_PIXEL_U8
+        FC_PIXEL_U16
+        FC_PIXEL_I16
+        FC_PIXEL_F32
+        FC_PIXEL_F64
+    ctypedef struct fc_filter2d_params:
+        int64_t n, h, w, c
+        int64_t x_strides[4]
+        int64_t kh, kw, anchor_y, anchor_x
+        fc_border border
+        double value, delta
+        fc_pixel_type x_type, y_type
+    fc_status fc_filter2d(const fc_filter2d_params *p, const void *x, const double *kernel,
+                          void *y)
+    fc_status fc_sep_filter2d(const fc_filter2d_params *p, const void *x, const double *kx,
+                              const double *ky, void *y)
+    fc_status fc_ref_filter2d(const fc_filter2d_params *p, const void *x, const double *kernel,
+                              void *y)
+    fc_status fc_ref_sep_filter2d(const fc_filter2d_params *p, const void *x, const double *kx,
+                                  const double *ky, void *y)
+
     const char *fc_status_string(fc_status status)
     const char *fc_activation_name(fc_activation activation)
     fc_status fc_set_num_threads(int n)

@@ -3,10 +3,12 @@
 The ground truth the optimised kernels are tested against: one loop nest per op, one output
 element at a time, no blocking, no SIMD, no threads.  Slow; use fastconv.conv2d and friends.
 """
+from . import filtering as _filtering
 from . import functional as _f
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "filter2d",
+           "sep_filter2d"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -68,3 +70,17 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
 def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
     """Reference twin of fastconv.linear_backward."""
     return _f._linear_backward(grad_output, x, weight, output_mask, reference=True)
+
+
+def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=None, anchor=None,
+             delta=0.0):
+    """Reference twin of fastconv.filter2d (always the 2-D sum: no ``separable``)."""
+    return _filtering._reference("filter2d", image, kernel, None, None, border, value, dtype,
+                                 out, anchor, delta)
+
+
+def sep_filter2d(image, kx, ky, *, border="reflect101", value=0.0, dtype=None, out=None,
+                 anchor=None, delta=0.0):
+    """Reference twin of fastconv.sep_filter2d."""
+    return _filtering._reference("sep_filter2d", image, None, kx, ky, border, value, dtype, out,
+                                 anchor, delta)

@@ -1,0 +1,176 @@
+/* filter2d driver for one sum type FC_REAL (instantiated by filter2d.c).
+ *
+ * A work item is (image, tile of rows, tile of columns).  Its thread builds the bordered
+ * strip the tile reads -- tile rows + kh - 1 rows of tile columns + kw - 1 pixels, converted
+ * to FC_REAL, channels interleaved as in the image, the border filled by fc_border_index --
+ * in its scratch, and runs the depthwise microkernel (kernels/dwconv) over it: once with the
+ * kh x kw kernel, or, separably, once with 1 x kw over every strip row and once with kh x 1
+ * over those row sums.  The channels stay interleaved: a strip row is one row of
+ * (tile columns + kw - 1) * C values whose tap s sits s * C values to the right, so the
+ * microkernel filters every channel in one sweep and the tile is stored as contiguous rows
+ * (de-interleaving per channel made each item's loads and stores strided, 7x slower for
+ * 3-channel images).  No padded copy of the whole image is made; each input row is converted
+ * (tile_rows + kh - 1) / tile_rows times.  The tile is then rounded and stored into y, or
+ * written there by the microkernel in place when y is of the sum type.  Every output element
+ * is summed by one task in a fixed order, so the result is the same for any thread count. */
+typedef struct FC_FN(filter2d_job) {
+    const fc_filter2d_params *p;
+    const char *x;
+    char *y;
+    const FC_REAL *k2, *kx, *ky; /* k2: the 2-D kernel, or NULL for the separable pair */
+    FC_FN(dwconv_ukernel_fn) ukernel;
+    int64_t tile_rows, tile_cols, row_blocks, col_blocks, items, tasks;
+    int64_t buf_len, mid_len, per_thread; /* scratch segments, in elements */
+    FC_REAL *scratch;
+    const size_t *tap_col; /* 0, C, 2C, ..., (kw - 1) C */
+    int direct;
+} FC_FN(filter2d_job);
+
+/* Strip row: pixels j0 - anchor_x ... j0 + cols + kw - 2 - anchor_x of input row iy (any
+ * integer; the border rule maps it) of image n, every channel, converted and interleaved. */
+static void FC_FN(filter2d_strip_row)(const FC_FN(filter2d_job) *job, int64_t n, int64_t iy,
+                                      int64_t j0, int64_t cols, FC_REAL *dst)
+{
+    const fc_filter2d_params *p = job->p;
+    const int64_t c = p->c, len = cols + p->kw - 1, first = j0 - p->anchor_x;
+    const FC_REAL value = (FC_REAL)p->value;
+    iy = fc_border_index(iy, p->h, p->border);
+    if (iy < 0) {
+        for (int64_t t = 0; t < len * c; t++) dst[t] = value;
+        return;
+    }
+    const int64_t size = fc_pixel_size(p->x_type), sw = p->x_strides[2], sc = p->x_strides[3];
+    const char *row = job->x + (n * p->x_strides[0] + iy * p->x_strides[1]) * size;
+    /* the pixels inside the image in one converting copy (per channel when the channels are
+     * not packed), the border pixel by pixel */
+    const int64_t lo = fc_min_i64(fc_max_i64(-first, 0), len);
+    const int64_t hi = fc_max_i64(fc_min_i64(p->w - first, len), lo);
+    const char *inside = row + (first + lo) * sw * size;
+    if (hi == lo) {
+    } else if (c == 1 || (sc == 1 && sw == c)) {
+        FC_FN(filter2d_load_row)(dst + lo * c, 1, inside, (hi - lo) * c, c == 1 ? sw : 1,
+                                 p->x_type);
+    } else {
+        for (int64_t ch = 0; ch < c; ch++)
+            FC_FN(filter2d_load_row)(dst + lo * c + ch, c, inside + ch * sc * size, hi - lo, sw,
+                                     p->x_type);
+    }
+    /* the border pixels: [0, lo), then [hi, len) */
+    for (int64_t t = lo > 0 ? 0 : hi; t < len; t = t + 1 == lo ? hi : t + 1) {
+        const int64_t ix = fc_border_index(first + t, p->w, p->border);
+        if (ix < 0)
+            for (int64_t ch = 0; ch < c; ch++) dst[t * c + ch] = value;
+        else
+            FC_FN(filter2d_load_row)(dst + t * c, 1, row + ix * sw * size, c, sc, p->x_type);
+    }
+}
+
+static void FC_FN(filter2d_task)(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    (void)phase;
+    const FC_FN(filter2d_job) *job = ctx;
+    const fc_filter2d_params *p = job->p;
+    const int64_t kh = p->kh, kw = p->kw, c = p->c;
+    FC_REAL *buf = job->scratch + (int64_t)thread * job->per_thread;
+    FC_REAL *mid = buf + job->buf_len, *tile = mid + job->mid_len;
+    int64_t begin, end;
+    fc_task_range(job->items, job->tasks, task, &begin, &end);
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t cb = item % job->col_blocks, rb = (item / job->col_blocks) % job->row_blocks;
+        const int64_t n = item / (job->col_blocks * job->row_blocks);
+        const int64_t i0 = rb * job->tile_rows, j0 = cb * job->tile_cols;
+        const int64_t rows = fc_min_i64(job->tile_rows, p->h - i0);
+        const int64_t cols = fc_min_i64(job->tile_cols, p->w - j0);
+        const int64_t in_rows = rows + kh - 1, row_len = (cols + kw - 1) * c, width = cols * c;
+        for (int64_t b = 0; b < in_rows; b++)
+            FC_FN(filter2d_strip_row)(job, n, i0 + b - p->anchor_y, j0, cols, buf + b * row_len);
+        const int64_t y_offset = ((n * p->h + i0) * p->w + j0) * c;
+        FC_REAL *out = job->direct ? (FC_REAL *)job->y + y_offset : tile;
+        const size_t out_stride = (size_t)(job->direct ? p->w * c : width);
+        const FC_REAL delta = (FC_REAL)p->delta;
+        if (job->k2) {
+            job->ukernel((size_t)rows, (size_t)width, (size_t)kh, (size_t)kw, buf,
+                         (size_t)row_len, (size_t)row_len, job->tap_col, job->k2, delta, 0, out,
+                         out_stride);
+        } else {
+            job->ukernel((size_t)in_rows, (size_t)width, 1, (size_t)kw, buf, (size_t)row_len,
+                         (size_t)row_len, job->tap_col, job->kx, 0, 0, mid, (size_t)width);
+            job->ukernel((size_t)rows, (size_t)width, (size_t)kh, 1, mid, (size_t)width,
+                         (size_t)width, job->tap_col, job->ky, delta, 0, out, out_stride);
+        }
+        if (job->direct) continue;
+        const int64_t ysize = fc_pixel_size(p->y_type);
+        for (int64_t i = 0; i < rows; i++)
+            FC_FN(filter2d_store_row)(job->y + (y_offset + i * p->w * c) * ysize, 1,
+                                      tile + i * width, width, p->y_type);
+    }
+}
+
+/* Elements rounded up to 64 bytes, so each scratch segment starts on a cache line. */
+static int64_t FC_FN(filter2d_lines)(int64_t elements)
+{
+    const int64_t per_line = 64 / (int64_t)sizeof(FC_REAL);
+    return fc_ceil_div(elements, per_line) * per_line;
+}
+
+static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
+                                     const double *kernel, const double *kx, const double *ky,
+                                     void *y)
+{
+    const FC_FN(dwconv_config) cfg = fc_kernels()->FC_MEMBER(dwconv);
+    const int64_t kh = p->kh, kw = p->kw, c = p->c;
+    /* Tiles of 32+ rows (the depthwise driver's, measured there) and at least 2 (kh - 1), so
+     * a tall kernel's extra strip rows stay under half the work; at most ~1024 values per
+     * row, so a strip of a 4096-wide image (and its row sums) stays in a 1 MiB L2. */
+    const int64_t tile_rows = fc_min_i64(fc_max_i64(cfg.tile_rows, 2 * (kh - 1)), p->h);
+    const int64_t col_blocks = fc_min_i64(fc_ceil_div(fc_mul_saturating(p->w, c), 1024), p->w);
+    const int64_t tile_cols = fc_ceil_div(p->w, col_blocks);
+    const int64_t row_blocks = fc_ceil_div(p->h, tile_rows);
+    const int64_t items = p->n * row_blocks * col_blocks;
+    const int64_t taps = kernel ? kh * kw : kh + kw;
+    const int64_t macs = fc_mul_saturating(p->n * p->h * p->w * c, taps);
+    const int threads = (int)fc_min_i64(fc_region_threads(macs), items);
+    const int sum_type = sizeof(FC_REAL) == 4 ? FC_PIXEL_F32 : FC_PIXEL_F64;
+    const int direct = (int)p->y_type == sum_type;
+    const int64_t in_rows = tile_rows + kh - 1;
+    int64_t buf_len, mid_len, tile_len, per_thread, scratch_bytes, row_values;
+    const int64_t row_dims[2] = {tile_cols + kw - 1, c};
+    FC_RETURN_IF_ERROR(fc_checked_product(row_dims, 2, &row_values));
+    const int64_t buf_dims[2] = {in_rows, row_values};
+    FC_RETURN_IF_ERROR(fc_checked_product(buf_dims, 2, &buf_len));
+    buf_len = FC_FN(filter2d_lines)(buf_len);
+    mid_len = kernel ? 0 : FC_FN(filter2d_lines)(in_rows * tile_cols * c);
+    tile_len = direct ? 0 : FC_FN(filter2d_lines)(tile_rows * tile_cols * c);
+    per_thread = buf_len + mid_len + tile_len;
+    const int64_t dims[3] = {threads, per_thread, (int64_t)sizeof(FC_REAL)};
+    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &scratch_bytes));
+    FC_REAL *scratch = fc_aligned_alloc(scratch_bytes);
+    FC_REAL *weights = fc_aligned_alloc(taps * (int64_t)sizeof(FC_REAL));
+    size_t *tap_col = fc_aligned_alloc(kw * (int64_t)sizeof(size_t));
+    if (!scratch || !weights || !tap_col) {
+        fc_aligned_free(scratch);
+        fc_aligned_free(weights);
+        fc_aligned_free(tap_col);
+        return FC_ERR_OUT_OF_MEMORY;
+    }
+    for (int64_t s = 0; s < kw; s++) tap_col[s] = (size_t)(s * c);
+    FC_FN(filter2d_job) job = {p, x, y, NULL, NULL, NULL, cfg.ukernel, tile_rows, tile_cols,
+                               row_blocks, col_blocks, items, 1, buf_len, mid_len, per_thread,
+                               scratch, tap_col, direct};
+    if (kernel) {
+        for (int64_t t = 0; t < taps; t++) weights[t] = (FC_REAL)kernel[t];
+        job.k2 = weights;
+    } else {
+        for (int64_t s = 0; s < kw; s++) weights[s] = (FC_REAL)kx[s];
+        for (int64_t r = 0; r < kh; r++) weights[kw + r] = (FC_REAL)ky[r];
+        job.kx = weights;
+        job.ky = weights + kw;
+    }
+    if (threads > 1)
+        job.tasks = fc_task_count(items, macs / items, FC_MIN_WORK_PER_THREAD / 2);
+    fc_parallel_for(threads, job.tasks, FC_FN(filter2d_task), &job);
+    fc_aligned_free(scratch);
+    fc_aligned_free(weights);
+    fc_aligned_free(tap_col);
+    return FC_OK;
+}
