@@ -42,6 +42,7 @@ import copy
 import functools
 import os
 import threading
+import uuid
 import weakref
 
 try:
@@ -108,21 +109,20 @@ def _concatenate(tree, axes):
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axes[0])
 
 
-def _run_block(fn, tree, gather_axes, slab, crop, *args):
-    """One output block: the input chunks in `tree` joined, the slab cut out of them, fn on it,
-    the kept outputs cropped out (a copy, so the slab is not kept alive)."""
-    x = _concatenate(tree, gather_axes)[slab]
-    y = fn(x, *args)
+def _run_block(fn, tree, join_axes, crop, *args):
+    """One output block: the input pieces in `tree` joined into the slab, fn on it, the kept
+    outputs cropped out (a copy, so that the slab is not kept alive)."""
+    y = fn(_concatenate(tree, join_axes), *args)
     kept = y[crop]
-    for axis, (want, got) in enumerate(zip(_crop_extents(crop, y.shape), kept.shape)):
-        if want != got:  # a slab plan that misses outputs is a bug here, never a silent crop
-            raise AssertionError(f"fastconv.dask: block of {y.shape} lacks outputs {crop}")
+    wanted = tuple(s.stop - s.start for s in crop if s.stop is not None)
+    if len(wanted) == len(crop) and kept.shape != wanted:
+        # a slab plan that misses outputs is a bug here, never a silent crop
+        raise AssertionError(f"fastconv.dask: block of shape {y.shape} lacks outputs {crop}")
     return np.ascontiguousarray(kept) if kept.base is not None else kept
 
 
-def _crop_extents(crop, shape):
-    return [(s.stop - s.start) if isinstance(s, slice) and s.stop is not None else n
-            for s, n in zip(crop, shape)]
+def _piece(chunk, region):
+    return chunk[region]
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -131,55 +131,71 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
     spatial: x's two spatial axes, with their _axis_blocks in axis_blocks; gather: axes whose
     chunks every task joins (conv2d's C; the output has one chunk of out_shape's extent there);
     every other axis maps chunk to chunk.  args: constant arrays passed to fn after the slab,
-    each stored once in the graph.
+    each stored once in the graph.  A slab reads the part of a neighbouring chunk it needs
+    through a small task of its own beside that chunk: on a cluster only the halo strips
+    travel between workers, not whole chunks.
     """
     token = tokenize(name, x, spatial, axis_blocks, out_shape, gather, args,
                      getattr(fn, "__name__", None), getattr(fn, "keywords", None),
                      getattr(fn, "args", None))
     out_name = f"fastconv-{name}-{token}"
+    piece_name = f"fastconv-{name}-halo-{token}"
     layer = {}
     arg_keys = []
     for i, arg in enumerate(args):
         key = f"fastconv-{name}-arg{i}-{token}"
         layer[key] = arg
         arg_keys.append(key)
-    in_offsets = [np.cumsum((0,) + c) for c in x.chunks]
     out_chunks = []
-    per_axis = []  # per axis: [(out block index, [input chunk indices], slab slice, crop slice)]
+    # per axis, per output block along it: [(input chunk index, slice of that chunk)], and the
+    # crop of the block's outputs out of fn's
+    per_axis = []
     for axis in range(x.ndim):
+        chunks = x.chunks[axis]
         if axis in spatial:
-            blocks = axis_blocks[spatial.index(axis)]
-            offsets = in_offsets[axis]
+            offsets = np.cumsum((0,) + chunks)
             entries = []
+            blocks = axis_blocks[spatial.index(axis)]
             for o0, o1, a, b, crop in blocks:
                 first = int(np.searchsorted(offsets, a, side="right")) - 1
                 last = int(np.searchsorted(offsets, b, side="left"))
-                start = int(offsets[first])
-                entries.append((list(range(first, last)), slice(a - start, b - start),
-                                slice(crop, crop + o1 - o0)))
+                parts = [(c, slice(max(a, int(offsets[c])) - int(offsets[c]),
+                                   min(b, int(offsets[c + 1])) - int(offsets[c])))
+                         for c in range(first, last)]
+                entries.append((parts, slice(crop, crop + o1 - o0)))
             out_chunks.append(tuple(o1 - o0 for o0, o1, *_ in blocks))
         elif axis in gather:
-            entries = [(list(range(len(x.chunks[axis]))), slice(None), slice(None))]
+            entries = [([(c, slice(0, n)) for c, n in enumerate(chunks)], slice(None))]
             out_chunks.append((out_shape[axis],))
         else:
-            entries = [([i], slice(None), slice(None)) for i in range(len(x.chunks[axis]))]
-            out_chunks.append(x.chunks[axis])
+            entries = [([(c, slice(0, n))], slice(None)) for c, n in enumerate(chunks)]
+            out_chunks.append(chunks)
         per_axis.append(entries)
-    # the axes whose chunks a task may join (all but the chunk-to-chunk ones), outermost first
+    # the axes whose pieces a task joins (all but the chunk-to-chunk ones), outermost first
     join_axes = tuple(axis for axis in range(x.ndim) if axis in spatial or axis in gather)
+
+    def leaf(parts):
+        index = tuple(c for c, _ in parts)
+        region = tuple(r for _, r in parts)
+        if all(r.stop - r.start == x.chunks[axis][c]
+               for axis, (c, r) in enumerate(parts)):
+            return (x.name,) + index
+        key = (piece_name,) + index + tuple(v for r in region for v in (r.start, r.stop))
+        layer.setdefault(key, (_piece, (x.name,) + index, region))
+        return key
+
+    def tree(choice, axis, parts):
+        if axis == x.ndim:
+            return leaf(parts)
+        pieces = choice[axis][0]
+        if axis in join_axes:
+            return [tree(choice, axis + 1, parts + (piece,)) for piece in pieces]
+        return tree(choice, axis + 1, parts + (pieces[0],))
+
     for index in np.ndindex(*[len(entries) for entries in per_axis]):
         choice = [per_axis[axis][i] for axis, i in enumerate(index)]
-
-        def tree(axis, prefix):
-            if axis == x.ndim:
-                return (x.name,) + prefix
-            chunk_ids = choice[axis][0]
-            if axis in join_axes:
-                return [tree(axis + 1, prefix + (c,)) for c in chunk_ids]
-            return tree(axis + 1, prefix + (chunk_ids[0],))
-        slab = tuple(entry[1] for entry in choice)
-        crop = tuple(entry[2] for entry in choice)
-        layer[(out_name,) + index] = (_run_block, fn, tree(0, ()), join_axes, slab, crop,
+        crop = tuple(entry[1] for entry in choice)
+        layer[(out_name,) + index] = (_run_block, fn, tree(choice, 0, ()), join_axes, crop,
                                       *arg_keys)
     graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
     return da.Array(graph, out_name, tuple(out_chunks), dtype=dtype,
@@ -400,7 +416,7 @@ def predict(model, images, batch_size=None, *, classes=False):
     images = images.rechunk(chunks)
     client = _distributed_client()
     _share_cores_by_default(client)
-    token = tokenize(images, id(model))
+    token = uuid.uuid4().hex  # the model is a copy: each call's graph is its own
     name = f"fastconv-predict-{token}"
     if client is not None:
         # a Future in a task is a dependency on data the workers already hold
