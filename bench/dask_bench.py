@@ -1,11 +1,12 @@
 """fastconv.dask on a real distributed.LocalCluster: filtering, scaling, threads, inference.
 
-    PYTHONPATH=. python bench/dask_bench.py [--size 8192] [--chunk 1024] [--repeat 2]
+    PYTHONPATH=. python bench/dask_bench.py [--size 8192] [--chunk 1024] [--repeat 3]
                                             [--images 60000] [--skip-peer] [--json FILE]
 
-Measured, each the best of --repeat runs after a warm-up run (the machine may be shared: the best run is the one
-least disturbed), the input persisted on the workers first and the output persisted, not
-gathered (the time is the cluster's work, not the transfer to this process):
+Three clusters side by side (2 workers x 1 thread, 1 x 1, 1 x 2), their runs alternating round
+by round (medians of --repeat rounds; each timed run after a warm-up), the input persisted on
+the workers first and the output persisted, not gathered (the time is the cluster's work, not
+the transfer to this process):
 
 * an (size x size) float32 image, 5x5 and 15x15 filters (single-channel conv2d with zero padding,
   or fastconv.filter2d where this build has it), 2 workers x 1 thread: fastconv.dask against
@@ -65,12 +66,11 @@ def cluster(workers, threads):
 
 def filter_fastconv(image, k, seed=0):
     """A k x k filter of the (H, W) dask image: fastconv.filter2d where there is one, else the
-    single-channel conv2d with zero padding (the same correlation)."""
+    single-channel conv2d with zero padding (the same correlation), algorithm "auto"."""
     kernel = np.random.default_rng([k, seed]).standard_normal((k, k)).astype(np.float32)
     if hasattr(fastconv, "filter2d"):
         return fd.filter2d(image, kernel, border="constant")
-    return fd.conv2d(image[None, None], kernel[None, None], padding=k // 2,
-                     algorithm="depthwise")[0, 0]
+    return fd.conv2d(image[None, None], kernel[None, None], padding=k // 2)[0, 0]
 
 
 def filter_dask_image(image, k, seed=0):
@@ -96,7 +96,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=8192)
     parser.add_argument("--chunk", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--images", type=int, default=60000)
     parser.add_argument("--skip-peer", action="store_true", help="no dask-image runs")
     parser.add_argument("--json")
@@ -105,31 +105,53 @@ def main():
 
     def report(name, seconds, extra=""):
         results[name] = seconds
-        print(f"{name:<52} {seconds:8.3f} s {extra}", flush=True)
+        print(f"{name:<56} {seconds:8.3f} s {extra}", flush=True)
 
-    def image(client):
-        x = da.random.default_rng(0).standard_normal((args.size, args.size), dtype=np.float32,
-                                                     chunks=args.chunk)
-        x = client.persist(x)
-        wait(x)
-        return x
+    # the clusters live side by side, and their runs alternate round by round: a load that
+    # comes and goes on a shared machine then lands on all of them alike
+    clusters = {shape: cluster(*shape) for shape in ((2, 1), (1, 1), (1, 2))}
+    try:
+        images_on = {}
+        for (workers, threads), (_, client) in clusters.items():
+            # fastconv at one thread per Dask thread: 1 x 1 is one core
+            fd.share_cores(client, cores=min(fd._cores(), workers * threads))
+            x = da.random.default_rng(0).standard_normal((args.size, args.size),
+                                                         dtype=np.float32, chunks=args.chunk)
+            images_on[workers, threads] = client.persist(x)
+            wait(images_on[workers, threads])
+        client = clusters[2, 1][1]
+        x = images_on[2, 1]
 
-    # 2 workers x 1 thread: fastconv.dask vs dask-image, the cores shared
-    c, client = cluster(2, 1)
-    with c, client:
-        x = image(client)
+        def run(shape, k, seed, peer=False):
+            c = clusters[shape][1]
+            make = filter_dask_image if peer else filter_fastconv
+            return persist_time(c, lambda i: make(images_on[shape], k, seed * 10 + i), 1)
+
+        times = {}
+        for r in range(args.repeat):
+            for k in (5, 15):
+                times.setdefault(("fc", k), []).append(run((2, 1), k, r))
+            fd.share_cores(client, cores=2 * fd._cores())  # fastconv at 2x: 4 threads, 2 cores
+            times.setdefault("over", []).append(run((2, 1), 5, r))
+            fd.share_cores(client)
+            times.setdefault("1x1", []).append(run((1, 1), 5, r))
+            times.setdefault("1x2", []).append(run((1, 2), 5, r))
+        median = {key: float(np.median(v)) for key, v in times.items()}
         for k in (5, 15):
-            t_fc = persist_time(client, lambda i: filter_fastconv(x, k, i), args.repeat)
-            report(f"filter {k}x{k} fastconv.dask 2 workers x 1 thread", t_fc)
+            report(f"filter {k}x{k} fastconv.dask 2 workers x 1 thread", median["fc", k],
+                   f"(median of {args.repeat}; runs {', '.join(f'{t:.2f}' for t in times['fc', k])})")
             if not args.skip_peer:
-                t_di = persist_time(client, lambda i: filter_dask_image(x, k, i), 1)
+                before = run((2, 1), k, 99)
+                t_di = run((2, 1), k, 99, peer=True)
+                after = run((2, 1), k, 98)
                 report(f"filter {k}x{k} dask_image 2 workers x 1 thread", t_di,
-                       f"(fastconv.dask {t_di / t_fc:.1f}x faster; target >= 5x)")
-        fd.share_cores(client, cores=2 * fd._cores())  # fastconv at 2x its share: 4 on 2 cores
-        t = persist_time(client, lambda i: filter_fastconv(x, 5, i), args.repeat)
-        report("filter 5x5, 2 processes x 1 thread, oversubscribed", t,
-               f"(fastconv threads per worker: {set(client.run(fastconv.get_num_threads).values())})")
-        fd.share_cores(client)
+                       f"(fastconv.dask runs just before and after: {before:.2f}, {after:.2f} s: "
+                       f"{2 * t_di / (before + after):.1f}x faster; target >= 5x)")
+        report("filter 5x5 fastconv.dask 1 worker x 1 thread", median["1x1"],
+               f"(2 workers: {median['1x1'] / median['fc', 5]:.2f}x faster; target >= 1.7x)")
+        report("filter 5x5 fastconv.dask 1 worker x 2 threads", median["1x2"])
+        report("filter 5x5 2 workers x 1 thread, fastconv 2 threads each", median["over"],
+               "(oversubscribed: 4 threads on 2 cores)")
 
         images, source = images_for_inference(args.images)
         net = models.lenet5(seed=0).eval()
@@ -138,38 +160,30 @@ def main():
         dimages = da.concatenate([da.from_delayed(p, (len(images[i * 1000:(i + 1) * 1000]), 1,
                                                       28, 28), np.float32)
                                   for i, p in enumerate(parts)])
-        with client.as_current():
-            t_dask = persist_time(client, lambda i: fd.predict(net, dimages), args.repeat)
+
+        def loop(i):
+            for j in range(0, len(images), 1000):
+                net(images[j:j + 1000])
+        t_dask, t_loop = [], []
+        for r in range(args.repeat):
+            with client.as_current():
+                t_dask.append(persist_time(client, lambda i: fd.predict(net, dimages), 1))
+            fastconv.set_num_threads(fd._cores())
+            t_loop.append(best_of(1, loop))
+        t_dask, t_loop = float(np.median(t_dask)), float(np.median(t_loop))
         report(f"LeNet-5 predict {args.images} {source}, 2 workers", t_dask,
                f"({args.images / t_dask:,.0f} images/s)")
-
-    fastconv.set_num_threads(fd._cores())
-
-    def loop(i):
-        for i in range(0, len(images), 1000):
-            net(images[i:i + 1000])
-    t_loop = best_of(args.repeat, loop)
-    report(f"LeNet-5 in-process loop, batches of 1000, {fd._cores()} threads", t_loop,
-           f"({args.images / t_loop:,.0f} images/s; cluster/in-process throughput "
-           f"{t_loop / t_dask:.2f}x; target >= 0.8x)")
-
-    # 1 worker x 1 thread, and 1 process x 2 threads
-    for workers, threads in ((1, 1), (1, 2)):
-        c, client = cluster(workers, threads)
-        with c, client:
-            # one worker x one thread is one core: fastconv at 1 thread there
-            fd.share_cores(client, cores=workers * threads)
-            x = image(client)
-            t = persist_time(client, lambda i: filter_fastconv(x, 5, i), args.repeat)
-            report(f"filter 5x5 fastconv.dask {workers} worker x {threads} thread", t,
-                   f"(fastconv threads per worker: "
-                   f"{set(client.run(fastconv.get_num_threads).values())})")
-    two = results["filter 5x5 fastconv.dask 2 workers x 1 thread"]
-    print(f"2 workers vs 1 worker (5x5): "
-          f"{results['filter 5x5 fastconv.dask 1 worker x 1 thread'] / two:.2f}x (target >= 1.7x)")
+        report(f"LeNet-5 in-process loop, batches of 1000, {fd._cores()} threads", t_loop,
+               f"({args.images / t_loop:,.0f} images/s; cluster / in-process throughput "
+               f"{t_loop / t_dask:.2f}x; target >= 0.8x)")
+    finally:
+        for c, client in clusters.values():
+            client.close()
+            c.close()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({k if isinstance(k, str) else str(k): v for k, v in results.items()}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ from . import _config
 from .ops import functional as F
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "filter2d", "predict", "share_cores",
-           "local_threads", "ShareCores"]
+           "local_threads", "ShareCores", "from_storage"]
 
 
 # ---- the halo plan along one axis ------------------------------------------------------------
@@ -118,11 +118,13 @@ def _run_block(fn, tree, join_axes, crop, *args):
     if len(wanted) == len(crop) and kept.shape != wanted:
         # a slab plan that misses outputs is a bug here, never a silent crop
         raise AssertionError(f"fastconv.dask: block of shape {y.shape} lacks outputs {crop}")
-    return np.ascontiguousarray(kept) if kept.base is not None else kept
+    return y if kept.shape == y.shape else np.ascontiguousarray(kept)
 
 
 def _piece(chunk, region):
-    return chunk[region]
+    """A halo strip of a chunk, copied: a view would keep the whole chunk alive in the worker's
+    memory as long as the strip."""
+    return chunk[region].copy()
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -192,14 +194,49 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
             return [tree(choice, axis + 1, parts + (piece,)) for piece in pieces]
         return tree(choice, axis + 1, parts + (pieces[0],))
 
+    storage = _storage.get(x.name)
+    if storage is not None:  # from_storage: each task reads its own slab, halo included
+        storage_key = f"fastconv-{name}-storage-{token}"
+        layer[storage_key] = storage
+        offsets = [np.cumsum((0,) + c) for c in x.chunks]
+
     for index in np.ndindex(*[len(entries) for entries in per_axis]):
         choice = [per_axis[axis][i] for axis, i in enumerate(index)]
         crop = tuple(entry[1] for entry in choice)
-        layer[(out_name,) + index] = (_run_block, fn, tree(choice, 0, ()), join_axes, crop,
-                                      *arg_keys)
-    graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
+        if storage is None:
+            source, joins = tree(choice, 0, ()), join_axes
+        else:
+            region = tuple(slice(int(offsets[axis][pieces[0][0]]) + pieces[0][1].start,
+                                 int(offsets[axis][pieces[-1][0]]) + pieces[-1][1].stop)
+                           for axis, (pieces, _) in enumerate(choice))
+            source, joins = (_read, storage_key, region), ()
+        layer[(out_name,) + index] = (_run_block, fn, source, joins, crop, *arg_keys)
+    graph = HighLevelGraph.from_collections(out_name, layer,
+                                            dependencies=[] if storage is not None else [x])
     return da.Array(graph, out_name, tuple(out_chunks), dtype=dtype,
                     meta=np.empty((0,) * x.ndim, dtype))
+
+
+def _read(storage, region):
+    return np.asarray(storage[region])
+
+
+# dask array name -> the array-like it reads (from_storage)
+_storage = {}
+
+
+def from_storage(array, chunks):
+    """A Dask array over an array-like on disk (a zarr array, an h5py dataset, a .npy file opened
+    per read: anything with shape, dtype and numpy slicing, that pickles cheaply), which the ops
+    here read directly: each output task reads its own slab, halo included, from `array`, so a
+    worker holds one slab and one output block per task, whatever the image's size (halos read
+    from neighbouring chunks in memory would keep about two rows of chunks there).  Other Dask
+    operations see an ordinary array (da.from_array).
+    """
+    x = da.from_array(array, chunks=chunks, asarray=False, lock=False,
+                      name=f"fastconv-storage-{tokenize(array, chunks)}")
+    _storage[x.name] = array
+    return x
 
 
 # ---- arguments -------------------------------------------------------------------------------

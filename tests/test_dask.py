@@ -377,3 +377,24 @@ def test_fastconv_does_not_import_dask_and_says_what_to_install_without_it():
                             env=subprocess_env(), cwd="/", timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
     assert 'pip install "fastconv[dask]"' in result.stdout
+
+
+# ---- documentation ---------------------------------------------------------------------------
+
+def test_docstring_examples_run():
+    import doctest
+    result = doctest.testmod(fd, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+def test_readme_example_runs_on_its_own_cluster():
+    """The README's "Bigger than one machine" block, on a 512^2 image instead of 8192^2."""
+    import re
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "README.md")) as f:
+        text = f.read()
+    code = re.search(r"## Bigger than one machine\n.*?```python\n(.*?)```", text, re.S).group(1)
+    assert "8192" in code
+    namespace = {}
+    exec(compile(code.replace("8192", "512"), "README.md dask example", "exec"), namespace)
+    assert namespace["result"].shape == (1, 1, 512, 512)
