@@ -2,7 +2,8 @@
 
 ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``relu`` and ``filter2d`` take a
 ``dask.array.Array`` and return one, lazily, with the numpy functions' signatures; ``predict``
-maps a ``fastconv.nn`` model over a batch chunked along N; ``share_cores`` (a worker plugin,
+maps a ``fastconv.nn`` model over a batch chunked along N; ``from_storage`` wraps an on-disk
+array so that each task reads its own slab; ``share_cores`` (a worker plugin,
 registered by default when a distributed client is active) and ``local_threads`` (for the
 threaded scheduler) keep processes x Dask threads x fastconv threads within the cores.
 
@@ -30,6 +31,12 @@ the halo and uneven last chunks alike.  ``algorithm="auto"`` is resolved once, f
 array's layer (its measured plan if the plan cache has one, else the shape rule: what
 ``fastconv.explain`` reports), and every block runs that algorithm; two algorithms may differ in
 the last bits, so pass an explicit algorithm to compare with a numpy call that measured a plan.
+
+Memory: a task gets the parts of the neighbouring chunks it needs as small halo strips (cut
+beside their chunk, so only strips travel between workers), but a chunk stays in memory until
+its neighbours' strips are cut: streaming an image row by row holds about two rows of chunks.
+For an image on disk, ``from_storage`` makes each task read its own slab, halo included, from
+the file instead (bench/out_of_core_filter.py).
 
 Channels: chunks along N (and along C for pooling, ReLU and filter2d) map blockwise.  conv2d
 needs all input channels of a pixel in one sum whose order is fixed by the kernel, and a sum of
