@@ -246,6 +246,32 @@ def test_worker_killed_mid_computation(client):
     assert victim not in client.scheduler_info()["workers"]  # it did die
 
 
+class _Storage:
+    """An on-disk array's stand-in: shape, dtype, slicing; counts the reads and their sizes."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        self.reads = []
+
+    def __getitem__(self, region):
+        self.reads.append(region)
+        return self.array[region].copy()
+
+
+def test_from_storage_reads_each_slab_once_and_is_bitwise():
+    x = np.random.default_rng(7).standard_normal((1, 2, 23, 19)).astype(np.float32)
+    weight = np.random.default_rng(8).standard_normal((3, 2, 5, 3)).astype(np.float32)
+    storage = _Storage(x)
+    y = fd.conv2d(fd.from_storage(storage, chunks=(1, 1, 6, 7)), weight, stride=2, padding=2)
+    got = y.compute(scheduler="sync")
+    assert got.tobytes() == fastconv.conv2d(x, weight, stride=2, padding=2).tobytes()
+    # one read per output block, of its slab with the halo, never of the whole array (and
+    # dask.array.from_array's empty read, for its meta)
+    reads = [r for r in storage.reads if storage.array[r].size]
+    assert len(reads) == len(list(np.ndindex(*y.numblocks)))
+    assert all(storage.array[r].size < x.size for r in reads)
+
+
 # ---- bad input: the numpy call's error, at graph construction ---------------------------------
 
 @pytest.mark.parametrize("op,args", [
