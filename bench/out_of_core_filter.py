@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/out_of_core_filter.py                  # 16384^2 float32 (1 GiB)
     PYTHONPATH=. python bench/out_of_core_filter.py --size 4096      # a quick run
-    [--chunk 1024] [--kernel 5] [--workers 2] [--dir DIR] [--keep]
+    [--chunk 1024] [--kernel 5] [--workers 2] [--dir DIR] [--keep] [--cache-mib 16]
 
 Writes a (size x size) float32 image as a .npy file (block by block: it is never whole in
 memory), opens it as a Dask array whose tasks read their chunk from the file (each task
@@ -80,6 +80,9 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dir", default=None, help="where the .npy files go (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the files")
+    parser.add_argument("--cache-mib", type=int, default=16,
+                        help="fastconv's cache of freed outputs on each worker "
+                             "(fastconv.set_cache_limit; its default is 256 MiB)")
     args = parser.parse_args()
     folder = args.dir or tempfile.mkdtemp(prefix="fastconv-ooc-")
     source, result = os.path.join(folder, "image.npy"), os.path.join(folder, "filtered.npy")
@@ -112,6 +115,9 @@ def main():
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         fd.share_cores(client)
+        # the blocks differ in shape at the edges: a cache of freed outputs big enough to
+        # keep one of each would count in the peak
+        client.run(fastconv.set_cache_limit, args.cache_mib << 20)
         client.run(lambda: np.zeros(1) + fastconv.conv2d(np.zeros((1, 1, 8, 8), np.float32),
                                                          np.zeros((1, 1, 1, 1), np.float32)))
         baseline = client.run(_peak_and_now)
