@@ -331,10 +331,11 @@ def _workspace_limit(op, value):
     return limit
 
 
-def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
+def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
-    (_ext.Conv2dGeometry, output_shape (N, K, P, Q))."""
+    (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
+    machine's memory limit (fastconv.dask: an output that is never whole in memory)."""
     x4, unbatched = _planes(op, x)
     if weight.ndim != 4:
         raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape "
@@ -371,7 +372,8 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups):
             what = f"padded input {padded} or dilated kernel {dilated} overflows 64 bits"
         raise ValueError(f"{op}: {what} (x shape {x.shape}, weight shape {weight.shape}, "
                          f"padding {pads}, dilation {dilation})") from None
-    _check_size(op, geometry.output_shape, x.dtype.itemsize)
+    if check_size:
+        _check_size(op, geometry.output_shape, x.dtype.itemsize)
     return x4, unbatched, stride, pads, dilation, groups, geometry
 
 
@@ -388,13 +390,15 @@ def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
             reference, max_workspace_bytes=None, negative_slope=None, residual=None,
-            precision=None):
+            precision=None, checks_only=False):
+    """conv2d; checks_only=True validates the call (x may be a zero-strided stand-in of any
+    size) and returns its normalised arguments instead (fastconv.dask's graph construction)."""
     op = "conv2d"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
         op, x, weight, bias, activation, negative_slope, residual)
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
-        op, x, weight, stride, padding, dilation, groups)
+        op, x, weight, stride, padding, dilation, groups, check_size=not checks_only)
     shape4 = geometry.output_shape
     n, k = shape4[:2]
     if bias is not None and bias.shape != (k,):
@@ -420,6 +424,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     auto = algorithm in ("auto", None)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
+    if checks_only:
+        return dict(weight=weight, bias=bias, stride=stride, padding=pads, dilation=dilation,
+                    groups=groups, shape=out_shape)
     if residual is not None:
         residual = _residual_rows(op, residual, out_shape, shape4, x, weight)
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
@@ -552,7 +559,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                reference):
+                reference, checks_only=False):
     op = "max_pool2d"
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, dilation, geometry = _pool_geometry(
@@ -560,6 +567,9 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
     shape4 = geometry.output_shape
     return_indices = _flag(op, "return_indices", return_indices)
     out_shape = shape4[1:] if unbatched else shape4
+    if checks_only:  # as _conv2d's
+        return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation,
+                    return_indices=return_indices, shape=out_shape)
     _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
     y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
     indices = _empty(out_shape, _I64) if return_indices else None
@@ -599,13 +609,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                        reference=False)
 
 
-def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, reference):
+def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, reference,
+                checks_only=False):
     op = "avg_pool2d"
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
     shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    if checks_only:  # as _conv2d's
+        return dict(kernel=kernel, stride=stride, padding=pads, dilation=(1, 1),
+                    shape=shape4[1:] if unbatched else shape4)
     _check_size(op, shape4, x.dtype.itemsize)
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
