@@ -334,7 +334,7 @@ def test_read_only_inputs_unchanged_and_out():
     with pytest.raises(ValueError, match="filter2d: out must be C-contiguous"):
         fastconv.filter2d(x, k, out=np.empty((12, 13, 6), np.float32)[..., ::2])
     y32 = np.zeros((12, 13, 3), np.float32)
-    with pytest.raises(ValueError, match="filter2d: out overlaps the image"):
+    with pytest.raises(ValueError, match="filter2d: out overlaps input image"):
         fastconv.filter2d(y32, k, out=y32)
     ro = np.empty(x.shape, np.float32)
     ro.flags.writeable = False

@@ -210,9 +210,10 @@ def _check_size(op, shape, bytes_per_element, what="output"):
                           f"within the process's limits); nothing was allocated")
 
 
-def _output(op, out, shape, like, inputs):
-    """A new output array, or the validated out= array, of `shape` and like's dtype."""
-    dtype = _F32 if like.dtype.itemsize == 4 else _F64
+def _output(op, out, shape, like, inputs, dtype=None):
+    """A new output array, or the validated out= array, of `shape` and like's float dtype (or
+    `dtype`), not overlapping any of `inputs` ((name, array) pairs)."""
+    dtype = dtype if dtype is not None else _F32 if like.dtype.itemsize == 4 else _F64
     if out is None:
         return _empty(shape, dtype)
     if not isinstance(out, np.ndarray):
