@@ -149,6 +149,10 @@ typedef struct FC_FN(conv_bw_plan) {
      * thread, cropped at the end of the item) when they fit the budget, else as the runs'
      * parts inside the input: the same additions, one call per row instead of per segment */
     int gi_pad;
+    /* grad_input packs B from gv, grad_output's rows on the grid built once in phase 0 (shared
+     * with grad_weight, or for grad_input alone when it fits the budget) instead of from G
+     * itself per block: copies of whole runs */
+    int gi_gv;
     /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
@@ -586,7 +590,7 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
             }
             for (; i < pl->plane_size; i++) dst[i] = 0;
         }
-        for (int64_t grp = 0; grp < p->groups; grp++) {
+        for (int64_t grp = 0; finite && grp < p->groups; grp++) {
             const FC_REAL *src = x + (n * p->c + grp * pl->cg) * plane;
             int ok = 1;
             for (int64_t i = 0; i < pl->cg * plane; i++) ok &= src[i] - src[i] == 0;
@@ -770,7 +774,8 @@ static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
         FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->x, job->gv, job->xp,
                                   job->finite, begin, end);
     } else if (task < job->gi_items) {
-        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g, job->gv, job->weight,
+        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g,
+                                    pl->gi_gv ? job->gv : NULL, job->weight,
                                     job->packed_wt, task / p->groups, task % p->groups, job->gx,
                                     job->scratch + t * job->per_thread);
     } else if ((task -= job->gi_items) < job->gw_items) {
@@ -825,6 +830,16 @@ static fc_status FC_FN(conv_bw_setup)(const fc_conv2d_params *p, int64_t out_h, 
                                               &gw_min, &gw_used);
     *min_bytes = fc_gemm_add_saturating(gi_min, gw_min);
     if (status != FC_OK) return status;
+    pl->gi_gv = gx && pl->gi_direct && pl->shared && !pl->gw_private;
+    if (gx && pl->gi_direct && !gw) { /* gv for grad_input alone, if it fits beside the rest */
+        const int64_t gv_bytes = fc_mul_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
+                                                   (int64_t)sizeof(FC_REAL));
+        const int64_t rest = limit - fc_ceil_div(gv_bytes, *threads);
+        int64_t unused;
+        pl->gi_gv = rest > 0 &&
+                    FC_FN(conv_bw_input_budget)(p, pl, *threads, rest, &unused) == FC_OK;
+        if (pl->gi_gv) return FC_OK;
+    }
     if (gx)
         FC_RETURN_IF_ERROR(
             FC_FN(conv_bw_input_budget)(p, pl, *threads, limit - gw_used, &gi_min));
@@ -855,19 +870,20 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
      * builds its own, the shared grid (grad_output, input planes; within the budget) */
     FC_REAL *gv = NULL, *xp = NULL;
     int *finite = NULL;
-    if (pl.shared) {
-        if (!pl.gw_private)
-            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + pl.xp_size) *
+    const int want_gv = (pl.shared && !pl.gw_private) || pl.gi_gv;
+    if (pl.shared || want_gv) {
+        if (want_gv)
+            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + (pl.shared ? pl.xp_size : 0)) *
                                   (int64_t)sizeof(FC_REAL));
-        finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
-        if ((!gv && !pl.gw_private) || !finite) {
+        if (pl.shared) finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
+        if ((want_gv && !gv) || (pl.shared && !finite)) {
             fc_aligned_free(gv);
             fc_aligned_free(finite);
             fc_aligned_free(packed_wt);
             fc_aligned_free(scratch);
             return FC_ERR_OUT_OF_MEMORY;
         }
-        xp = gv ? gv + pl.gv_rows * pl.vpix : NULL;
+        xp = gv && pl.shared ? gv + pl.gv_rows * pl.vpix : NULL;
     }
 
     FC_FN(backward_job) job = {p, out_w, &pl, &cfg, &nt, g, x, weight, gx, gw, gb,
@@ -876,7 +892,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     job.gi_items = gi_items;
     job.gw_items = gw_items;
     job.pack_tasks = shared_a ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
-    job.grid_tasks = pl.shared ? fc_min_i64(p->n, 2 * threads) : 0;
+    job.grid_tasks = pl.shared || want_gv ? fc_min_i64(p->n, 2 * threads) : 0;
     job.gb_tasks = gb ? fc_min_i64(p->k, 2 * threads) : 0;
     const int64_t tasks[2] = {job.pack_tasks + job.grid_tasks,
                               gi_items + gw_items + job.gb_tasks};
