@@ -145,6 +145,9 @@ typedef struct FC_FN(conv_bw_plan) {
      * (gi_shared_a), or by each thread per strip */
     int64_t gi_nc, red_tiles, gi_kc, gi_bnc;
     int gi_shared_a;
+    /* MR-row strips of dcol per frame block (the strips of a block are added in row order, as
+     * one strip at a time would: the same sums) */
+    int64_t gi_strips;
     /* on the grid: dcol rows are added as whole runs to padded planes (cg x plane_size per
      * thread, cropped at the end of the item) when they fit the budget, else as the runs'
      * parts inside the input: the same additions, one call per row instead of per segment */
@@ -251,23 +254,42 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
 static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(conv_bw_plan) * pl,
                                             int threads, int64_t limit, int64_t *min_bytes)
 {
-    fc_gemm_plan plan;
-    const int64_t panels = p->groups * pl->red_tiles, strip = pl->mr * pl->gi_nc;
+    const int64_t panels = p->groups * pl->red_tiles, one = pl->mr * pl->gi_nc;
     const int64_t pad = fc_mul_saturating(pl->cg, pl->plane_size);
-    pl->gi_pad = pl->gi_direct &&
-                 FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads,
-                                  limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
-                                  &plan) == FC_OK;
     fc_gemm_plan least;
     const fc_status status = FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
-                                              threads, limit, strip, 0, 0, 1, &least);
+                                              threads, limit, one, 0, 0, 1, &least);
     *min_bytes = least.min_bytes;
     if (status != FC_OK) return status;
-    if (!pl->gi_pad) plan = least;
+    /* several strips per block (dcol within 32 KiB, in L1 beside B's sub-panel) when W^T is
+     * shared: one strip per block made the frame's per-block work 8% of LeNet conv2's
+     * backward-data, whose strips are one tile */
+    int64_t strips = fc_max_i64(1, fc_min_i64(pl->red_tiles,
+                                              ((int64_t)32 << 10) / (one * (int64_t)sizeof(FC_REAL))));
+    fc_gemm_plan plan;
+    for (;;) {
+        const int64_t strip = strips * one;
+        pl->gi_pad = pl->gi_direct &&
+                     FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
+                                      threads, limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
+                                      &plan) == FC_OK &&
+                     plan.chunk_panels > 0;
+        if (!pl->gi_pad &&
+            (FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads, limit,
+                              strip, 0, 0, 1, &plan) != FC_OK ||
+             (strips > 1 && plan.chunk_panels == 0))) {
+            strips = 1; /* (A packed per thread: one strip at a time) */
+            pl->gi_pad = 0;
+            plan = least;
+        }
+        if (plan.chunk_panels > 0 || strips == 1) break;
+        strips = 1;
+    }
+    pl->gi_strips = strips;
     pl->gi_kc = plan.kc;
     pl->gi_bnc = plan.nc;
     pl->gi_shared_a = plan.chunk_panels > 0;
-    pl->gi_scratch = strip + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
+    pl->gi_scratch = strips * one + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
                      (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr) + (pl->gi_pad ? pad : 0);
     return FC_OK;
 }
@@ -390,12 +412,13 @@ static const FC_REAL *FC_FN(conv_gi_a)(FC_FN(gemm_block) *blk, int64_t k0, int64
 {
     const FC_FN(conv_gi_ctx) *it = blk->ctx;
     const FC_FN(conv_bw_plan) *pl = it->pl;
-    *a_step = 0; /* one panel */
+    *a_step = pl->kg * pl->mr; /* the group's panels are consecutive */
     if (it->packed_wt)
         return it->packed_wt + ((it->grp * pl->red_tiles + it->row0 / pl->mr) * pl->kg + k0) *
                                pl->mr;
     FC_FN(gemm_pack_panels)(it->weight + (it->grp * pl->kg + k0) * pl->red + it->row0, 1,
                             pl->red, blk->rows, kc, pl->mr, it->a_buf);
+    *a_step = kc * pl->mr;
     return it->a_buf;
 }
 
@@ -497,7 +520,7 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     it.packed_wt = packed_wt;
     it.gx_group = gx + (n * p->c + grp * pl->cg) * plane;
     it.vadd = fc_kernels()->FC_MEMBER(vadd);
-    FC_REAL *dcol = scratch, *edge = dcol + mr * nc;
+    FC_REAL *dcol = scratch, *edge = dcol + pl->gi_strips * mr * nc;
     it.b_buf = edge + mr * pl->nr;
     it.a_buf = it.b_buf + pl->gi_kc * pl->gi_bnc;
     it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_kc * mr) : NULL;
@@ -519,8 +542,9 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     blk.ctx = &it;
     for (it.pix0 = 0; it.pix0 < columns; it.pix0 += nc) {
         blk.cols = fc_min_i64(nc, columns - it.pix0);
-        for (it.row0 = 0; it.row0 < pl->red; it.row0 += mr) {
-            blk.rows = fc_min_i64(mr, pl->red - it.row0);
+        for (it.row0 = 0; it.row0 < pl->red; it.row0 += pl->gi_strips * mr) {
+            blk.rows = fc_min_i64(pl->gi_strips * mr, pl->red - it.row0);
+            blk.m_panels = fc_ceil_div(blk.rows, mr);
             FC_FN(gemm_run_block)(&blk);
         }
     }
