@@ -145,10 +145,17 @@ typedef struct FC_FN(conv_bw_plan) {
      * (gi_shared_a), or by each thread per strip */
     int64_t gi_nc, red_tiles, gi_kc, gi_bnc;
     int gi_shared_a;
+    /* MR-row strips of dcol per frame block (the strips of a block are added in row order, as
+     * one strip at a time would: the same sums) */
+    int64_t gi_strips;
     /* on the grid: dcol rows are added as whole runs to padded planes (cg x plane_size per
      * thread, cropped at the end of the item) when they fit the budget, else as the runs'
      * parts inside the input: the same additions, one call per row instead of per segment */
     int gi_pad;
+    /* grad_input packs B from gv, grad_output's rows on the grid built once in phase 0 (shared
+     * with grad_weight, or for grad_input alone when it fits the budget) instead of from G
+     * itself per block: copies of whole runs */
+    int gi_gv;
     /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
      * multiple of lanes), columns of red per work item */
     int64_t nt_mr, nt_nr, lanes;
@@ -247,23 +254,42 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
 static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(conv_bw_plan) * pl,
                                             int threads, int64_t limit, int64_t *min_bytes)
 {
-    fc_gemm_plan plan;
-    const int64_t panels = p->groups * pl->red_tiles, strip = pl->mr * pl->gi_nc;
+    const int64_t panels = p->groups * pl->red_tiles, one = pl->mr * pl->gi_nc;
     const int64_t pad = fc_mul_saturating(pl->cg, pl->plane_size);
-    pl->gi_pad = pl->gi_direct &&
-                 FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads,
-                                  limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
-                                  &plan) == FC_OK;
     fc_gemm_plan least;
     const fc_status status = FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
-                                              threads, limit, strip, 0, 0, 1, &least);
+                                              threads, limit, one, 0, 0, 1, &least);
     *min_bytes = least.min_bytes;
     if (status != FC_OK) return status;
-    if (!pl->gi_pad) plan = least;
+    /* several strips per block (dcol within 32 KiB, in L1 beside B's sub-panel) when W^T is
+     * shared: one strip per block made the frame's per-block work 8% of LeNet conv2's
+     * backward-data, whose strips are one tile */
+    int64_t strips = fc_max_i64(1, fc_min_i64(pl->red_tiles,
+                                              ((int64_t)32 << 10) / (one * (int64_t)sizeof(FC_REAL))));
+    fc_gemm_plan plan;
+    for (;;) {
+        const int64_t strip = strips * one;
+        pl->gi_pad = pl->gi_direct &&
+                     FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels,
+                                      threads, limit, fc_gemm_add_saturating(strip, pad), 0, 0, 1,
+                                      &plan) == FC_OK &&
+                     plan.chunk_panels > 0;
+        if (!pl->gi_pad &&
+            (FC_FN(gemm_plan)(pl->mr, pl->nr, pl->kg, pl->gi_nc, pl->kg, panels, threads, limit,
+                              strip, 0, 0, 1, &plan) != FC_OK ||
+             (strips > 1 && plan.chunk_panels == 0))) {
+            strips = 1; /* (A packed per thread: one strip at a time) */
+            pl->gi_pad = 0;
+            plan = least;
+        }
+        if (plan.chunk_panels > 0 || strips == 1) break;
+        strips = 1;
+    }
+    pl->gi_strips = strips;
     pl->gi_kc = plan.kc;
     pl->gi_bnc = plan.nc;
     pl->gi_shared_a = plan.chunk_panels > 0;
-    pl->gi_scratch = strip + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
+    pl->gi_scratch = strips * one + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
                      (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr) + (pl->gi_pad ? pad : 0);
     return FC_OK;
 }
@@ -386,12 +412,13 @@ static const FC_REAL *FC_FN(conv_gi_a)(FC_FN(gemm_block) *blk, int64_t k0, int64
 {
     const FC_FN(conv_gi_ctx) *it = blk->ctx;
     const FC_FN(conv_bw_plan) *pl = it->pl;
-    *a_step = 0; /* one panel */
+    *a_step = pl->kg * pl->mr; /* the group's panels are consecutive */
     if (it->packed_wt)
         return it->packed_wt + ((it->grp * pl->red_tiles + it->row0 / pl->mr) * pl->kg + k0) *
                                pl->mr;
     FC_FN(gemm_pack_panels)(it->weight + (it->grp * pl->kg + k0) * pl->red + it->row0, 1,
                             pl->red, blk->rows, kc, pl->mr, it->a_buf);
+    *a_step = kc * pl->mr;
     return it->a_buf;
 }
 
@@ -493,7 +520,7 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     it.packed_wt = packed_wt;
     it.gx_group = gx + (n * p->c + grp * pl->cg) * plane;
     it.vadd = fc_kernels()->FC_MEMBER(vadd);
-    FC_REAL *dcol = scratch, *edge = dcol + mr * nc;
+    FC_REAL *dcol = scratch, *edge = dcol + pl->gi_strips * mr * nc;
     it.b_buf = edge + mr * pl->nr;
     it.a_buf = it.b_buf + pl->gi_kc * pl->gi_bnc;
     it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_kc * mr) : NULL;
@@ -515,8 +542,9 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     blk.ctx = &it;
     for (it.pix0 = 0; it.pix0 < columns; it.pix0 += nc) {
         blk.cols = fc_min_i64(nc, columns - it.pix0);
-        for (it.row0 = 0; it.row0 < pl->red; it.row0 += mr) {
-            blk.rows = fc_min_i64(mr, pl->red - it.row0);
+        for (it.row0 = 0; it.row0 < pl->red; it.row0 += pl->gi_strips * mr) {
+            blk.rows = fc_min_i64(pl->gi_strips * mr, pl->red - it.row0);
+            blk.m_panels = fc_ceil_div(blk.rows, mr);
             FC_FN(gemm_run_block)(&blk);
         }
     }
@@ -586,7 +614,7 @@ static void FC_FN(build_virtual_grid)(const fc_conv2d_params *p, const FC_FN(con
             }
             for (; i < pl->plane_size; i++) dst[i] = 0;
         }
-        for (int64_t grp = 0; grp < p->groups; grp++) {
+        for (int64_t grp = 0; finite && grp < p->groups; grp++) {
             const FC_REAL *src = x + (n * p->c + grp * pl->cg) * plane;
             int ok = 1;
             for (int64_t i = 0; i < pl->cg * plane; i++) ok &= src[i] - src[i] == 0;
@@ -770,7 +798,8 @@ static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
         FC_FN(build_virtual_grid)(p, pl, job->out_w, job->g, job->x, job->gv, job->xp,
                                   job->finite, begin, end);
     } else if (task < job->gi_items) {
-        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g, job->gv, job->weight,
+        FC_FN(conv_grad_input_item)(p, job->out_w, pl, job->cfg, job->g,
+                                    pl->gi_gv ? job->gv : NULL, job->weight,
                                     job->packed_wt, task / p->groups, task % p->groups, job->gx,
                                     job->scratch + t * job->per_thread);
     } else if ((task -= job->gi_items) < job->gw_items) {
@@ -825,6 +854,16 @@ static fc_status FC_FN(conv_bw_setup)(const fc_conv2d_params *p, int64_t out_h, 
                                               &gw_min, &gw_used);
     *min_bytes = fc_gemm_add_saturating(gi_min, gw_min);
     if (status != FC_OK) return status;
+    pl->gi_gv = gx && pl->gi_direct && pl->shared && !pl->gw_private;
+    if (gx && pl->gi_direct && !gw) { /* gv for grad_input alone, if it fits beside the rest */
+        const int64_t gv_bytes = fc_mul_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
+                                                   (int64_t)sizeof(FC_REAL));
+        const int64_t rest = limit - fc_ceil_div(gv_bytes, *threads);
+        int64_t unused;
+        pl->gi_gv = rest > 0 &&
+                    FC_FN(conv_bw_input_budget)(p, pl, *threads, rest, &unused) == FC_OK;
+        if (pl->gi_gv) return FC_OK;
+    }
     if (gx)
         FC_RETURN_IF_ERROR(
             FC_FN(conv_bw_input_budget)(p, pl, *threads, limit - gw_used, &gi_min));
@@ -855,19 +894,20 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
      * builds its own, the shared grid (grad_output, input planes; within the budget) */
     FC_REAL *gv = NULL, *xp = NULL;
     int *finite = NULL;
-    if (pl.shared) {
-        if (!pl.gw_private)
-            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + pl.xp_size) *
+    const int want_gv = (pl.shared && !pl.gw_private) || pl.gi_gv;
+    if (pl.shared || want_gv) {
+        if (want_gv)
+            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + (pl.shared ? pl.xp_size : 0)) *
                                   (int64_t)sizeof(FC_REAL));
-        finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
-        if ((!gv && !pl.gw_private) || !finite) {
+        if (pl.shared) finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
+        if ((want_gv && !gv) || (pl.shared && !finite)) {
             fc_aligned_free(gv);
             fc_aligned_free(finite);
             fc_aligned_free(packed_wt);
             fc_aligned_free(scratch);
             return FC_ERR_OUT_OF_MEMORY;
         }
-        xp = gv ? gv + pl.gv_rows * pl.vpix : NULL;
+        xp = gv && pl.shared ? gv + pl.gv_rows * pl.vpix : NULL;
     }
 
     FC_FN(backward_job) job = {p, out_w, &pl, &cfg, &nt, g, x, weight, gx, gw, gb,
@@ -876,7 +916,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     job.gi_items = gi_items;
     job.gw_items = gw_items;
     job.pack_tasks = shared_a ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
-    job.grid_tasks = pl.shared ? fc_min_i64(p->n, 2 * threads) : 0;
+    job.grid_tasks = pl.shared || want_gv ? fc_min_i64(p->n, 2 * threads) : 0;
     job.gb_tasks = gb ? fc_min_i64(p->k, 2 * threads) : 0;
     const int64_t tasks[2] = {job.pack_tasks + job.grid_tasks,
                               gi_items + gw_items + job.gb_tasks};
