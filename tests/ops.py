@@ -345,6 +345,8 @@ AVG_POOL2D = Op(
     flags=(("ceil_mode", _AMBIGUOUS), ("count_include_pad", _AMBIGUOUS)),
     twin_errors=(
         Twin("pool_small", lambda m: m.avg_pool2d(_f64(1, 1, 2, 2), 3), ValueError),
+        Twin("divisor_zero", lambda m: m.avg_pool2d(_f64(*_X), 2, divisor_override=0),
+             ValueError),
     ),
     huge=lambda: fastconv.avg_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
     determinism=(
@@ -352,6 +354,11 @@ AVG_POOL2D = Op(
                lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, count_include_pad=False),
                           fastconv.avg_pool2d_backward(d["gp"], d["p"].shape, 3, 2, 1,
                                                        count_include_pad=False)],
+               lambda d, r: r[0].size * 9, also=("avg_pool2d_backward",)),
+        Sample("avg_pool2d_divisor_override",
+               lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, divisor_override=7),
+                          fastconv.avg_pool2d_backward(d["gp"], d["p"].shape, 3, 2, 1,
+                                                       divisor_override=7)],
                lambda d, r: r[0].size * 9, also=("avg_pool2d_backward",)),
     ),
     concurrency=(Sample("avg_pool", _conc_avg_pool, also=("avg_pool2d_backward",)),),

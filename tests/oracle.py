@@ -184,8 +184,17 @@ def _avg_windows(size, kernel, stride, pad, ceil_mode):
     return res
 
 
-def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True):
-    """Average pooling with PyTorch semantics (no divisor_override), float64."""
+def _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad, divisor_override):
+    """torch's divisor: the override when given, else the window clipped to the padded input
+    (count_include_pad) or to the input."""
+    if divisor_override:
+        return divisor_override
+    return hpool * wpool if count_include_pad else (h1 - h0) * (w1 - w0)
+
+
+def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling with PyTorch semantics, float64."""
     x = np.asarray(x, dtype=np.float64)
     n, c, h, wd = x.shape
     kh, kw = kernel_size
@@ -198,19 +207,17 @@ def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_in
     y = np.empty((n, c, len(hw), len(ww)), dtype=np.float64)
     for i, (h0, h1, hpool) in enumerate(hw):
         for j, (w0, w1, wpool) in enumerate(ww):
-            if count_include_pad:
-                divisor = hpool * wpool
-            else:
-                divisor = (h1 - h0) * (w1 - w0)
+            divisor = _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad,
+                                   divisor_override)
             y[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
     return y
 
 
 def avg_pool2d_abs_bound(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
-                         count_include_pad=True):
+                         count_include_pad=True, divisor_override=None):
     """avg_pool2d on |x|: the scale of the forward error of any summation order."""
-    return avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), kernel_size, stride, padding,
-                      ceil_mode, count_include_pad)
+    return np.abs(avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), kernel_size, stride,
+                             padding, ceil_mode, count_include_pad, divisor_override))
 
 
 def relu(x):
@@ -304,7 +311,7 @@ def max_pool2d_backward(g, indices, input_shape):
 
 
 def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
-                        count_include_pad=True):
+                        count_include_pad=True, divisor_override=None):
     """Each window element receives g / the forward's divisor (PyTorch semantics), float64."""
     g = np.asarray(g, dtype=np.float64)
     n, c, h, wd = input_shape
@@ -316,16 +323,19 @@ def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding=(0, 0), cei
     gx = np.zeros(input_shape)
     for i, (h0, h1, hpool) in enumerate(hw):
         for j, (w0, w1, wpool) in enumerate(ww):
-            divisor = hpool * wpool if count_include_pad else (h1 - h0) * (w1 - w0)
+            divisor = _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad,
+                                   divisor_override)
             gx[:, :, h0:h1, w0:w1] += (g[:, :, i, j] / divisor)[:, :, None, None]
     return gx
 
 
 def avg_pool2d_backward_abs_bound(g, input_shape, kernel_size, stride, padding=(0, 0),
-                                  ceil_mode=False, count_include_pad=True):
+                                  ceil_mode=False, count_include_pad=True,
+                                  divisor_override=None):
     """avg_pool2d_backward on |g|."""
-    return avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape,
-                               kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return np.abs(avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape,
+                                      kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override))
 
 
 def relu_backward(g, y):

@@ -284,8 +284,10 @@ def draw_pair(draw, lo, hi):
     r = draw(st.integers(0, 99 if FAULTY[0] else 93))
     if r < 50:
         spec, v, err = draw_int(draw, lo, hi)
-        if isinstance(spec, list):  # a sequence, of the wrong length
-            err = ValueError
+        if isinstance(spec, list):  # [1]: torch reads a one-element sequence as both axes
+            return spec, (spec[0], spec[0]), None
+        if r < 10 and err is None:  # the same in a tuple, as torch accepts it
+            return (spec,), (v, v), None
         return spec, None if v is None else (v, v), err
     if r < 94:
         (sh, h, eh), (sw, w, ew) = draw_int(draw, lo, hi), draw_int(draw, lo, hi)
@@ -294,7 +296,7 @@ def draw_pair(draw, lo, hi):
         if errs:
             return spec, None, errs[0] if len(set(errs)) == 1 else BOTH
         return spec, (h, w), None
-    bad = draw(st.sampled_from([(), (1,), (1, 1, 1), [2, 2, 2]]))
+    bad = draw(st.sampled_from([(), [], (1, 1, 1), [2, 2, 2]]))
     return bad, None, ValueError
 
 
@@ -830,8 +832,8 @@ def pool_draw(draw, op, dilation, shape_only=False):
     else:
         sspec, stride, serr = draw_pair(draw, 1, 4)
         serr = positive(stride, serr)
-        if sspec is None:  # the default
-            stride, serr = kernel, None
+        if sspec is None or (isinstance(sspec, (tuple, list)) and not sspec):
+            stride, serr = kernel, None  # the default; torch's pools read () / [] as it too
     pspec, pads, perr = draw_pair(draw, 0, 2)
     if dilation:
         dspec, dil, derr = draw_pair(draw, 1, 3)

@@ -30,7 +30,8 @@
  *   and with ceil_mode, if (P - 1) * stride_h >= H + pad_h then P -= 1   (likewise Q).
  *
  * Average pooling divides by the window clipped to the padded plane when count_include_pad, by
- * the window clipped to the input plane otherwise (PyTorch's rule).
+ * the window clipped to the input plane otherwise (PyTorch's rule); by divisor_override instead,
+ * for every window, when that is nonzero (PyTorch's divisor_override).
  *
  * These sizes, the windows' valid ranges and the divisor are computed in one place,
  * csrc/common/geometry.h and geometry.c, which every op, reference and the Python layer use.
@@ -146,6 +147,7 @@ typedef struct fc_pool2d_params {
     int64_t dilation_h, dilation_w; /* >= 1; average pooling requires 1 */
     int ceil_mode;
     int count_include_pad;       /* average pooling only */
+    int64_t divisor_override;    /* average pooling only: 0, or the divisor of every window */
 } fc_pool2d_params;
 
 /* ---- sizes -------------------------------------------------------------------------------- */

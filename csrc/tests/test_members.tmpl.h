@@ -504,11 +504,13 @@ static void FC_FN(t_pool)(const fc_member *m, const fc_member *twin, t_result *r
                             FC_FN(t_naive_maxpool)(&cols, rows, row_ptrs, row_offsets, want,
                                                    pass ? NULL : wi);
                     } else {
-                        for (int inc = 0; inc < 2; inc++) {
+                        /* the three divisor rules: exclude, include the padding, override */
+                        for (int inc = 0; inc < 3; inc++) {
+                            const fc_avg_pool_rule rule = {inc == 1, inc == 2 ? -3 : 0};
                             ((FC_FN(avgpool_ukernel_fn))m->fn2)(&cols, rows, row_ptrs,
-                                                               (int64_t)rows + inc, inc, got);
+                                                               (int64_t)rows + inc, rule, got);
                             ((FC_FN(avgpool_ukernel_fn))twin->fn2)(&cols, rows, row_ptrs,
-                                                                  (int64_t)rows + inc, inc,
+                                                                  (int64_t)rows + inc, rule,
                                                                   want);
                             if (memcmp(got, want, (size_t)(out_w + 1) * sizeof(FC_REAL)) != 0)
                                 break;

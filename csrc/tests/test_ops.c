@@ -214,6 +214,10 @@ int main(void)
             pool_case("3x3/1 dilation 2", (fc_pool2d_params){1, 2, 12, 21, 3, 3, 1, 1, 1, 1, 2, 2,
                                                              0, 0},
                       dtype);
+            /* ... divisor_override */
+            pool_case("3x3/2 pad 1 divisor -7", (fc_pool2d_params){1, 2, 11, 19, 3, 3, 2, 2, 1, 1,
+                                                                   1, 1, 1, 0, -7},
+                      dtype);
             elementwise_and_linear(dtype);
         }
         if (isas[i] == cpu) break;

@@ -214,6 +214,7 @@ cdef void _fill_pool_params(fc_pool2d_params *p, int64_t n, int64_t c, int64_t h
     p.dilation_h, p.dilation_w = dilation
     p.ceil_mode = ceil_mode
     p.count_include_pad = count_include_pad
+    p.divisor_override = 0
 
 
 cdef class Pool2dGeometry:
@@ -272,10 +273,11 @@ def max_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndar
 
 
 def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
-               bint count_include_pad, bint reference):
+               bint count_include_pad, int64_t divisor_override, bint reference):
     """y <- avg_pool2d(x) of the shapes in geometry."""
     cdef fc_pool2d_params p = geometry.p
     p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
@@ -374,11 +376,13 @@ def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
 
 
 def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
-                        cnp.ndarray grad_input, bint count_include_pad, bint reference):
+                        cnp.ndarray grad_input, bint count_include_pad,
+                        int64_t divisor_override, bint reference):
     """grad_input (N, C, H, W) <- avg_pool2d's backward pass of grad_output, of the shapes in
     geometry."""
     cdef fc_pool2d_params p = geometry.p
     p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
     cdef fc_dtype dtype = _dtype_of(op, grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
@@ -715,10 +719,13 @@ def geometry_window_interior(int64_t size, int64_t pad_before, int64_t kernel, i
 
 
 def geometry_avg_pool_divisor(int64_t oh, int64_t ow, int64_t h, int64_t w, tuple kernel_size,
-                              tuple stride, tuple padding, bint count_include_pad):
+                              tuple stride, tuple padding, bint count_include_pad,
+                              int64_t divisor_override=0):
     """fc_avg_pool_window along both axes and fc_avg_pool_divisor: the divisor of output
     (oh, ow)."""
     cdef int64_t h0, h1, padded_h, w0, w1, padded_w
     fc_avg_pool_window(oh, stride[0], padding[0], kernel_size[0], h, &h0, &h1, &padded_h)
     fc_avg_pool_window(ow, stride[1], padding[1], kernel_size[1], w, &w0, &w1, &padded_w)
-    return fc_avg_pool_divisor(count_include_pad, h1 - h0, w1 - w0, padded_h, padded_w)
+    cdef fc_avg_pool_rule rule
+    rule.count_include_pad, rule.divisor_override = count_include_pad, divisor_override
+    return fc_avg_pool_divisor(rule, h1 - h0, w1 - w0, padded_h, padded_w)

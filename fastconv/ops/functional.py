@@ -103,6 +103,10 @@ def _pair(op, name, value):
     if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
         return (value, value)
     if isinstance(value, (tuple, list)):
+        # torch's rule (expand_param_if_needed): a one-element sequence stands for both axes
+        if len(value) == 1:
+            one = _int(op, name, value[0], value)
+            return (one, one)
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
         return (_int(op, name, value[0], value), _int(op, name, value[1], value))
@@ -116,6 +120,23 @@ def _flag(op, name, value):
         return bool(value)
     except (TypeError, ValueError):  # e.g. an array of several elements
         raise TypeError(f"{op}: {name} must be a bool, got {value!r}") from None
+
+
+def _divisor_override(op, value):
+    """divisor_override: None (C's 0, no override) or a nonzero int, as torch."""
+    if value is None:
+        return 0
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: divisor_override must be None or a nonzero int, got {value!r}")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: divisor_override must be None or a nonzero int, "
+                        f"got {value!r}") from None
+    if result == 0 or abs(result) > _MAX_INT:
+        raise ValueError(f"{op}: divisor_override must be a nonzero int of at most 2**62 in "
+                         f"magnitude, got {value!r}")
+    return result
 
 
 def _positive_pair(op, name, value):
@@ -496,7 +517,9 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     the C library's (_ext.Pool2dGeometry, output_shape (N, C, P, Q))."""
     x4, unbatched = _planes(op, x)
     kernel = _positive_pair(op, "kernel_size", kernel_size)
-    stride = kernel if stride is None else _positive_pair(op, "stride", stride)
+    # torch's pools read an empty stride, () or [], as "the kernel size", like None
+    default_stride = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    stride = kernel if default_stride else _positive_pair(op, "stride", stride)
     dilation = _positive_pair(op, "dilation", dilation)
     pads = _pair(op, "padding", padding)
     if min(pads) < 0:
@@ -560,22 +583,25 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                        reference=False)
 
 
-def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, reference):
+def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                reference):
     op = "avg_pool2d"
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
     shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    divisor_override = _divisor_override(op, divisor_override)
     _check_size(op, shape4, x.dtype.itemsize)
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
         _ext.avg_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
-                        count_include_pad, reference)
+                        count_include_pad, divisor_override, reference)
     return y
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
     """2-D average pooling.
 
     Parameters
@@ -586,6 +612,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     ceil_mode : bool, round the output size up (PyTorch's rule)
     count_include_pad : bool, divide by the window clipped to the padded input (True) or to
         the input (False), as PyTorch does
+    divisor_override : None or a nonzero int; when given, every window's sum is divided by it
+        instead of by its count (PyTorch's divisor_override; count_include_pad is then unused)
 
     Example
     -------
@@ -596,7 +624,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
              [10.5, 12.5]]]], dtype=float32)
     """
     return _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       reference=False)
+                       divisor_override, reference=False)
 
 
 # ---- relu -------------------------------------------------------------------------------------
@@ -809,7 +837,7 @@ def max_pool2d_backward(grad_output, indices, input_shape):
 
 
 def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, reference):
+                         count_include_pad, divisor_override, reference):
     op = "avg_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
@@ -819,6 +847,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
         op, like, kernel_size, stride, padding, 1, ceil_mode)
     shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
@@ -826,19 +855,20 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     if shape4[0]:
         _ext.avg_pool2d_backward(op, geometry, _c_array(g.reshape(shape4)),
                                  grad_input.reshape((shape4[0],) + shape[-3:]),
-                                 count_include_pad, reference)
+                                 count_include_pad, divisor_override, reference)
     return grad_input
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Gradient of avg_pool2d with respect to its input.
 
     Parameters
     ----------
     grad_output : array_like, the shape of ``avg_pool2d``'s output, float32 or float64
     input_shape : the shape of avg_pool2d's input, (N, C, H, W) or (C, H, W)
-    kernel_size, stride, padding, ceil_mode, count_include_pad : as for `avg_pool2d`
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override : as for
+        `avg_pool2d`
 
     Returns
     -------
@@ -853,7 +883,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
             [1., 1.]]])
     """
     return _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                ceil_mode, count_include_pad, reference=False)
+                                ceil_mode, count_include_pad, divisor_override, reference=False)
 
 
 def _relu_backward(grad_output, output, out, reference):

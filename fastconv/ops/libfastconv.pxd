@@ -49,6 +49,7 @@ cdef extern from "fastconv.h" nogil:
         int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w
         int ceil_mode
         int count_include_pad
+        int64_t divisor_override
 
     fc_status fc_conv2d_output_size(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w)
     fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w)
@@ -172,7 +173,10 @@ cdef extern from "common/geometry.h" nogil:
                             int64_t dilation, int64_t count, int64_t *lo, int64_t *hi)
     void fc_avg_pool_window(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
                             int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
-    int64_t fc_avg_pool_divisor(int count_include_pad, int64_t rows, int64_t cols,
+    ctypedef struct fc_avg_pool_rule:
+        int count_include_pad
+        int64_t divisor_override
+    int64_t fc_avg_pool_divisor(fc_avg_pool_rule rule, int64_t rows, int64_t cols,
                                 int64_t padded_rows, int64_t padded_cols)
 
 cdef extern from "common/parallel.h" nogil:

@@ -23,10 +23,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                           reference=True)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
     """Reference twin of fastconv.avg_pool2d."""
     return _f._avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                          reference=True)
+                          divisor_override, reference=True)
 
 
 def relu(x, *, out=None):
@@ -47,10 +48,11 @@ def max_pool2d_backward(grad_output, indices, input_shape):
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Reference twin of fastconv.avg_pool2d_backward."""
     return _f._avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                   ceil_mode, count_include_pad, reference=True)
+                                   ceil_mode, count_include_pad, divisor_override,
+                                   reference=True)
 
 
 def relu_backward(grad_output, output, *, out=None):
