@@ -339,10 +339,12 @@ def avg_pool2d_backward_abs_bound(g, input_shape, kernel_size, stride, padding=(
 
 
 def relu_backward(g, y):
-    """g where y > 0, else +0.0 (NaN y gives 0).  Keeps g's dtype (it is exact)."""
+    """+0.0 where y <= 0, else g (a NaN y passes g, as torch's threshold_backward).  Keeps g's
+    dtype (it is exact)."""
     g = np.asarray(g)
     y = np.asarray(y)
-    return np.where(y > 0, g, np.zeros((), dtype=g.dtype)).astype(g.dtype, copy=False)
+    with np.errstate(invalid="ignore"):
+        return np.where(y <= 0, np.zeros((), dtype=g.dtype), g).astype(g.dtype, copy=False)
 
 
 # ---- linear ------------------------------------------------------------------------------------

@@ -207,3 +207,41 @@ def test_from_torch_carries_avg_pool_divisor_override():
     x = np.random.default_rng(5).standard_normal((1, 2, 7, 8))
     np.testing.assert_allclose(fastconv.nn.from_torch(m, dtype=np.float64)(x),
                                m(torch.from_numpy(x)).numpy(), rtol=1e-13, atol=1e-13)
+
+
+# --- relu_backward's NaN rule -------------------------------------------------------------------
+
+_SPECIALS = [np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf, 1.0, -1.0, 1e-45, -1e-45, 5e-324]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+@pytest.mark.parametrize("n", [1, 7, 33, 1000])
+def test_relu_backward_passes_the_gradient_where_the_output_is_nan(module, dtype, n):
+    rng = np.random.default_rng(n)
+    y = rng.choice(np.array(_SPECIALS, dtype), n)
+    g = rng.standard_normal(n).astype(dtype)
+    gx = module.relu_backward(g, y)
+    with np.errstate(invalid="ignore"):
+        want = np.where(np.isnan(y) | (y > 0), g, 0).astype(dtype)
+    assert_exact(gx, want)
+    assert not np.signbit(gx[~(np.isnan(y) | (y > 0))]).any()  # the zeros are +0
+
+
+def test_relu_backward_nan_by_hand():
+    g = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, -np.nan])
+    assert_exact(fastconv.relu_backward(g, y), np.array([1.0, 0.0, 0.0, 4.0, 0.0, 6.0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("through", ["input", "output"])
+def test_relu_backward_matches_torch_on_specials(dtype, through):
+    torch = pytest.importorskip("torch")
+    x = np.array(_SPECIALS * 3, dtype)
+    g = np.arange(1, x.size + 1, dtype=dtype)
+    g[::4] = np.nan  # a NaN gradient where the mask is 0 still gives 0, as torch
+    tx = torch.from_numpy(x).requires_grad_()
+    torch.relu(tx).backward(torch.from_numpy(g))
+    mask_source = x if through == "input" else fastconv.relu(x)
+    assert_exact(fastconv.relu_backward(g, mask_source), tx.grad.numpy())

@@ -185,7 +185,8 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
  * FC_ERR_INVALID_ARGUMENT and nothing is written.
  * avg_pool2d: grad_output (N, C, P, Q) of the forward p; each window element receives
  * grad_output / divisor, the forward's divisor.
- * relu: grad_input[i] = grad_output[i] where output[i] > 0, else +0 (NaN output -> 0);
+ * relu: grad_input[i] = +0 where output[i] <= 0, else grad_output[i] (a NaN output passes the
+ * gradient, as PyTorch's threshold_backward);
  * grad_input may be grad_output (in place). */
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,

@@ -545,7 +545,7 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
     FC_REAL *zeros = T_NEW((max_n + 9)); /* calloc: +0 */
     (void)twin;
     r->against = m->family == FC_FAMILY_RELU            ? "the rule x > 0 or NaN ? x : +0"
-                 : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y > 0 ? g : +0"
+                 : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y <= 0 ? +0 : g"
                                                         : "the sum y + x";
     for (size_t n = 0; n <= max_n; n++)
         for (size_t off = 0; off < 4; off++)
@@ -567,7 +567,7 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
                 case FC_FAMILY_RELU_BACKWARD:
                     if (variant == 1) memcpy(gy, g, n * sizeof(FC_REAL));
                     ((FC_FN(relu_backward_ukernel_fn))m->fn)(n, variant == 1 ? gy : g, xs, gy);
-                    for (size_t t = 0; t < n; t++) wy[t] = xs[t] > 0 ? g[t] : (FC_REAL)0;
+                    for (size_t t = 0; t < n; t++) wy[t] = xs[t] <= 0 ? (FC_REAL)0 : g[t];
                     break;
                 default: /* vadd: two NaNs add to a NaN of either payload */
                     for (size_t t = 0; t < n; t++) gy[t] = g[t], wy[t] = g[t] + xs[t];

@@ -909,13 +909,16 @@ def _relu_backward(grad_output, output, out, reference):
 
 
 def relu_backward(grad_output, output, *, out=None):
-    """Gradient of relu: grad_output where output > 0, else 0.
+    """Gradient of relu: 0 where output <= 0, else grad_output.
+
+    As torch's ``threshold_backward(grad_output, output, 0)``: the gradient passes where output
+    is NaN (relu propagates NaN, and NaN <= 0 is false); -0 and +0 give 0, +inf passes.
 
     Parameters
     ----------
     grad_output : array_like of any shape, float32 or float64
     output : array_like of the same shape and dtype: relu's output, or its input x (the mask
-        ``output > 0`` is the same); NaN gives 0
+        ``output <= 0`` is the same)
     out : ndarray, optional; ``out=grad_output`` works in place
 
     Example
