@@ -421,6 +421,57 @@ RELU_BACKWARD = Op(
 )
 
 
+# ---- relu6, leaky_relu (the epilogue's table, standalone) ---------------------------------------
+
+def _activation_rows(name, fn, ref, oracle_fn, backward, ref_backward, oracle_backward, args):
+    """The rows of a standalone activation and its backward: relu's rows, the samples calling
+    with `args` (the forward's extra arguments) after x; the oracles take the defaults."""
+    def sample(d):
+        y = fn(d["p"], *args)
+        return [y, backward(d["gr"], d["p"], *args)]
+
+    def conc(d, own):
+        y = fn(d["x"], *args)
+        inplace = own.setdefault(f"{name}_inplace", np.empty_like(d["x"]))
+        np.copyto(inplace, d["x"])
+        assert fn(inplace, *args, out=inplace) is inplace
+        return [y, inplace.copy(), backward(d["x"], d["x"], *args)]
+
+    forward = Op(
+        name=name, fn=fn, reference=ref, oracle=oracle_fn,
+        abs_bound=None, tolerance=assert_exact,
+        outputs=("out",), in_place="x", allocations=_one_unless_out, work_unit="elements",
+        example=lambda dtype=np.float64: ((np.zeros(_X, dtype),), {}),
+        flags=(),
+        twin_errors=(Twin(f"{name}_none", lambda m: getattr(m, name)(None), TypeError),),
+        huge=None,
+        determinism=(Sample(f"{name}_and_backward", sample, lambda d, r: d["p"].size,
+                            also=(f"{name}_backward",)),),
+        concurrency=(Sample(f"{name}_ops", conc, lambda d, r: d["x"].size,
+                            also=(f"{name}_backward",)),),
+    )
+    backward_row = Op(
+        name=f"{name}_backward", fn=backward, reference=ref_backward,
+        oracle=oracle_backward, abs_bound=None,
+        tolerance=assert_exact,
+        outputs=("out",), in_place="grad_output", allocations=_one_unless_out,
+        work_unit="elements",
+        example=lambda dtype=np.float64: ((np.zeros(_X, dtype), np.zeros(_X, dtype)), {}),
+        flags=(), twin_errors=(), huge=None,
+        determinism=(), concurrency=(),  # with its forward's samples
+    )
+    return forward, backward_row
+
+
+RELU6, RELU6_BACKWARD = _activation_rows(
+    "relu6", fastconv.relu6, fastconv.reference.relu6, oracle.relu6, fastconv.relu6_backward,
+    fastconv.reference.relu6_backward, oracle.relu6_backward, ())
+LEAKY_RELU, LEAKY_RELU_BACKWARD = _activation_rows(
+    "leaky_relu", fastconv.leaky_relu, fastconv.reference.leaky_relu, oracle.leaky_relu,
+    fastconv.leaky_relu_backward, fastconv.reference.leaky_relu_backward,
+    oracle.leaky_relu_backward, (0.2,))
+
+
 # ---- linear -------------------------------------------------------------------------------------
 
 def _conc_linear(d, own):
@@ -494,6 +545,7 @@ LINEAR_BACKWARD = Op(
 
 
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
-       RELU, RELU_BACKWARD, LINEAR, LINEAR_BACKWARD)
+       RELU, RELU_BACKWARD, RELU6, RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR,
+       LINEAR_BACKWARD)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

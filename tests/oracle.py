@@ -243,6 +243,23 @@ def leaky_relu(x, negative_slope=0.01):
     return np.where((x > 0) | np.isnan(x), x, x * slope).astype(x.dtype, copy=False)
 
 
+def relu6_backward(g, x):
+    """g where 0 < x < 6, else +0.0 (a NaN x too): torch's hardtanh_backward on [0, 6].  Keeps
+    g's dtype (it is exact)."""
+    g, x = np.asarray(g), np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return np.where((x > 0) & (x < 6), g, np.zeros((), g.dtype)).astype(g.dtype, copy=False)
+
+
+def leaky_relu_backward(g, x, negative_slope=0.01):
+    """g where x > 0, else g * negative_slope (NaN x included), as torch's leaky_relu_backward,
+    in g's dtype with the slope rounded to it."""
+    g, x = np.asarray(g), np.asarray(x)
+    slope = np.asarray(negative_slope, dtype=g.dtype)
+    with np.errstate(invalid="ignore"):
+        return np.where(x > 0, g, g * slope).astype(g.dtype, copy=False)
+
+
 def activation(x, name, negative_slope=0.01):
     """The epilogue's activation `name` (None, "relu", "relu6", "leaky_relu") on x."""
     if name is None:

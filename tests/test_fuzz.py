@@ -58,8 +58,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import fastconv
 import oracle
-from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LINEAR,
-                 LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD)
+from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU,
+                 LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD,
+                 OPS, RELU, RELU6, RELU6_BACKWARD, RELU_BACKWARD)
 
 
 def _budget():
@@ -1138,8 +1139,8 @@ def _spare(draw, arr):
     return Arr(buf[:-1].reshape(a.shape))
 
 
-@st.composite
-def relu_calls(draw):
+def _elementwise_calls(draw, row):
+    """A call of the elementwise op of `row` (relu, relu6, leaky_relu) on x, out= or in place."""
     set_faulty(draw)
     base = draw(st.sampled_from([np.float32, np.float64]))
     shape = draw_any_shape(draw)
@@ -1153,20 +1154,21 @@ def relu_calls(draw):
 
     def check(y):
         if out is not None:
-            assert y is out, "relu did not return out"
+            assert y is out, f"{row.name} did not return out"
         src = np.asarray(before if in_place else x.api)
-        expected = RELU.oracle(src.astype(np.dtype(dtype)))
-        RELU.tolerance(y, expected)
+        expected = row.oracle(src.astype(np.dtype(dtype)))
+        row.tolerance(y, expected)
 
     if in_place and x.f64 is not None:
         # in place, x is the output: compare it to the oracle of a copy taken before
         before = np.array(x.api, copy=True)
     keep = [] if in_place else [x.api]
-    return Call("relu", RELU.fn, [x.api], kwargs, merge(errs), check, keep=keep)
+    return Call(row.name, row.fn, [x.api], kwargs, merge(errs), check, keep=keep)
 
 
-@st.composite
-def relu_backward_calls(draw):
+def _elementwise_backward_calls(draw, row):
+    """A call of the elementwise backward op of `row` on (grad_output, the forward's array),
+    out= or in place."""
     set_faulty(draw)
     base = draw(st.sampled_from([np.float32, np.float64]))
     shape = draw_any_shape(draw)
@@ -1186,14 +1188,23 @@ def relu_backward_calls(draw):
 
     def check(result):
         if out is not None:
-            assert result is out, "relu_backward did not return out"
+            assert result is out, f"{row.name} did not return out"
         src = g_before if in_place else np.asarray(g.api)
-        expected = RELU_BACKWARD.oracle(src.astype(np.dtype(dtype)), y.f64)
-        RELU_BACKWARD.tolerance(result, expected)
+        expected = row.oracle(src.astype(np.dtype(dtype)), y.f64)
+        row.tolerance(result, expected)
 
     keep = [y.api] + ([] if in_place else [g.api])
-    return Call("relu_backward", RELU_BACKWARD.fn, [g.api, y.api], kwargs, merge(errs),
-                check, keep=keep)
+    return Call(row.name, row.fn, [g.api, y.api], kwargs, merge(errs), check, keep=keep)
+
+
+# the drawers <op>_calls of the elementwise rows (relu_calls, relu6_backward_calls, ...)
+for _forward, _backward in ((RELU, RELU_BACKWARD), (RELU6, RELU6_BACKWARD),
+                            (LEAKY_RELU, LEAKY_RELU_BACKWARD)):
+    globals()[f"{_forward.name}_calls"] = st.composite(
+        lambda draw, row=_forward: _elementwise_calls(draw, row))
+    globals()[f"{_backward.name}_calls"] = st.composite(
+        lambda draw, row=_backward: _elementwise_backward_calls(draw, row))
+del _forward, _backward
 
 
 # ---- linear and linear_backward -------------------------------------------------------------

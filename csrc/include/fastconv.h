@@ -170,6 +170,11 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+/* The standalone activations (fastconv.relu6, leaky_relu): y = act(x) elementwise by the
+ * epilogue's formulas (alpha: leaky_relu's negative slope); y may be x.  An activation outside
+ * fc_activation is FC_ERR_INVALID_ARGUMENT. */
+fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                double alpha, const void *x, void *y);
 /* y = act(x weight^T + bias + residual), see Linear above. */
 fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
                             const void *x, const void *weight, const fc_epilogue *epilogue,
@@ -188,6 +193,12 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
  * relu: grad_input[i] = +0 where output[i] <= 0, else grad_output[i] (a NaN output passes the
  * gradient, as PyTorch's threshold_backward);
  * grad_input may be grad_output (in place). */
+/* activation: grad_input = grad_output times act'(x), x the forward's input, as torch: relu6
+ * grad_output where 0 < x < 6, else 0 (NaN x too), leaky_relu grad_output where x > 0 and
+ * grad_output * alpha elsewhere (NaN x included); grad_input may be grad_output. */
+fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                 double alpha, const void *grad_output, const void *x,
+                                 void *grad_input);
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
                              void *grad_weight, void *grad_bias);
@@ -220,6 +231,11 @@ fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, c
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y);
 fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                    double alpha, const void *x, void *y);
+fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                     double alpha, const void *grad_output, const void *x,
+                                     void *grad_input);
 fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias);

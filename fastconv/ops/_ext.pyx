@@ -416,6 +416,44 @@ def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarr
     _check(op, status)
 
 
+def activation(str op, str name, double alpha, cnp.ndarray x, cnp.ndarray y, bint reference):
+    """y <- the activation `name` of the epilogue's table (alpha: its parameter) of x,
+    elementwise over arrays of one shape; y may be x."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef const void *xp = _buffer(op, "x", x, cnp.PyArray_TYPE(x), (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "y", y, cnp.PyArray_TYPE(x), (<object>x).shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(x)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_activation_forward(count, dtype, act, alpha, xp, yp)
+        else:
+            status = fc_activation_forward(count, dtype, act, alpha, xp, yp)
+    _check(op, status)
+
+
+def activation_backward(str op, str name, double alpha, cnp.ndarray grad_output,
+                        cnp.ndarray x, cnp.ndarray grad_input, bint reference):
+    """grad_input <- the gradient of the activation `name` at x; grad_input may be
+    grad_output."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    cdef tuple shape = (<object>grad_output).shape
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+        else:
+            status = fc_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+    _check(op, status)
+
+
 # ---- linear (both passes) -----------------------------------------------------------------
 
 def linear(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,

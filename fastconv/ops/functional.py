@@ -16,7 +16,8 @@ import numpy as np
 from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -635,8 +636,10 @@ def _same_memory(a, b):
             and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
-def _relu(x, out, reference):
-    op = "relu"
+def _elementwise(op, x, out, run):
+    """The frame of the elementwise ops (relu, relu6, leaky_relu): x checked, the result (out,
+    which may be x itself: in place, or a new array), and run(source, result), the C call, on
+    a non-empty x."""
     x_in = x
     x = _array(op, "x", x)
     in_place = isinstance(out, np.ndarray) and isinstance(x_in, np.ndarray) and (
@@ -648,8 +651,69 @@ def _relu(x, out, reference):
         result = _output(op, out, x.shape, x, [("x", x_in)])
         source = _c_array(x)
     if x.size:
-        _ext.relu(op, source, result, reference)
+        run(source, result)
     return result
+
+
+def _relu(x, out, reference):
+    return _elementwise("relu", x, out,
+                        lambda source, result: _ext.relu("relu", source, result, reference))
+
+
+def _negative_slope(op, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: negative_slope must be a real number, got {value!r}")
+    return float(value)
+
+
+def _relu6(x, out, reference):
+    return _elementwise("relu6", x, out, lambda source, result: _ext.activation(
+        "relu6", "relu6", 0.0, source, result, reference))
+
+
+def _leaky_relu(x, negative_slope, out, reference):
+    alpha = _negative_slope("leaky_relu", negative_slope)
+    return _elementwise("leaky_relu", x, out, lambda source, result: _ext.activation(
+        "leaky_relu", "leaky_relu", alpha, source, result, reference))
+
+
+def relu6(x, *, out=None):
+    """min(max(x, 0), 6) elementwise, as torch.nn.functional.relu6: NaN stays NaN; -0 gives
+    +0, as fastconv's relu (torch returns -0.0, which compares equal); the formula of
+    conv2d's fused activation="relu6".
+
+    Parameters
+    ----------
+    x : array_like of any shape, float32 or float64
+    out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu6(np.array([-1.0, 0.5, 7.0]))
+    array([0. , 0.5, 6. ])
+    """
+    return _relu6(x, out, reference=False)
+
+
+def leaky_relu(x, negative_slope=0.01, *, out=None):
+    """x where x > 0, else x * negative_slope, elementwise, as torch.nn.functional.leaky_relu:
+    NaN stays NaN, -0 gives -0 * negative_slope; the formula of conv2d's fused
+    activation="leaky_relu".
+
+    Parameters
+    ----------
+    x : array_like of any shape, float32 or float64
+    negative_slope : real number, rounded to x's dtype
+    out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.leaky_relu(np.array([-1.0, 0.5]), 0.1)
+    array([-0.1,  0.5])
+    """
+    return _leaky_relu(x, negative_slope, out, reference=False)
 
 
 def relu(x, *, out=None):
@@ -886,26 +950,92 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
                                 ceil_mode, count_include_pad, divisor_override, reference=False)
 
 
-def _relu_backward(grad_output, output, out, reference):
-    op = "relu_backward"
+def _elementwise_backward(op, grad_output, name, value, out, run):
+    """The frame of the elementwise backward ops: grad_output and the forward's array `name`
+    checked, the result (out, which may be grad_output: in place, or a new array), and
+    run(source, value, result), the C call, on a non-empty grad_output."""
     g_in = grad_output
     g = _array(op, "grad_output", grad_output)
-    y = _array(op, "output", output)
-    _same_dtype(op, g, [("output", y)], x_name="grad_output")
+    y = _array(op, name, value)
+    _same_dtype(op, g, [(name, y)], x_name="grad_output")
     if y.shape != g.shape:
-        raise ValueError(f"{op}: output must have the shape of grad_output {g.shape}, got "
+        raise ValueError(f"{op}: {name} must have the shape of grad_output {g.shape}, got "
                          f"{y.shape}")
     in_place = isinstance(out, np.ndarray) and isinstance(g_in, np.ndarray) and (
         out is g_in or _same_memory(out, g_in))
     if in_place:
-        result = _output(op, out, g.shape, g, [("output", output)])
+        result = _output(op, out, g.shape, g, [(name, value)])
         source = result
     else:
-        result = _output(op, out, g.shape, g, [("grad_output", g_in), ("output", output)])
+        result = _output(op, out, g.shape, g, [("grad_output", g_in), (name, value)])
         source = _c_array(g)
     if g.size:
-        _ext.relu_backward(op, source, _c_array(y), result, reference)
+        run(source, _c_array(y), result)
     return result
+
+
+def _relu_backward(grad_output, output, out, reference):
+    return _elementwise_backward(
+        "relu_backward", grad_output, "output", output, out,
+        lambda g, y, result: _ext.relu_backward("relu_backward", g, y, result, reference))
+
+
+def _relu6_backward(grad_output, x, out, reference):
+    op = "relu6_backward"
+    return _elementwise_backward(op, grad_output, "x", x, out, lambda g, v, result:
+                                 _ext.activation_backward(op, "relu6", 0.0, g, v, result,
+                                                          reference))
+
+
+def _leaky_relu_backward(grad_output, x, negative_slope, out, reference):
+    op = "leaky_relu_backward"
+    alpha = _negative_slope(op, negative_slope)
+    return _elementwise_backward(op, grad_output, "x", x, out, lambda g, v, result:
+                                 _ext.activation_backward(op, "leaky_relu", alpha, g, v, result,
+                                                          reference))
+
+
+def relu6_backward(grad_output, x, *, out=None):
+    """Gradient of relu6: grad_output where 0 < x < 6, else 0.
+
+    As torch's ``hardtanh_backward(grad_output, x, 0, 6)``: a NaN x gives 0 (unlike
+    relu_backward, where torch passes it), and so do -0, +0 and 6.
+
+    Parameters
+    ----------
+    grad_output : array_like of any shape, float32 or float64
+    x : array_like of the same shape and dtype: relu6's input (its output gives the same mask)
+    out : ndarray, optional; ``out=grad_output`` works in place
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu6_backward(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 3.0, 6.0]))
+    array([0., 2., 0.])
+    """
+    return _relu6_backward(grad_output, x, out, reference=False)
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None):
+    """Gradient of leaky_relu: grad_output where x > 0, else grad_output * negative_slope.
+
+    As torch's ``leaky_relu_backward``: a NaN or a zero x takes the negative side.
+
+    Parameters
+    ----------
+    grad_output : array_like of any shape, float32 or float64
+    x : array_like of the same shape and dtype: leaky_relu's input (its output gives the same
+        mask when negative_slope > 0)
+    negative_slope : real number, as for the forward
+    out : ndarray, optional; ``out=grad_output`` works in place
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.leaky_relu_backward(np.array([1.0, 2.0]), np.array([-1.0, 3.0]), 0.5)
+    array([0.5, 2. ])
+    """
+    return _leaky_relu_backward(grad_output, x, negative_slope, out, reference=False)
 
 
 def relu_backward(grad_output, output, *, out=None):

@@ -112,6 +112,17 @@ cdef extern from "fastconv.h" nogil:
                                          const void *grad_output, void *grad_input)
     fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                                    const void *output, void *grad_input)
+    fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                    double alpha, const void *x, void *y)
+    fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                     double alpha, const void *grad_output, const void *x,
+                                     void *grad_input)
+    fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                        double alpha, const void *x, void *y)
+    fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype,
+                                         fc_activation activation, double alpha,
+                                         const void *grad_output, const void *x,
+                                         void *grad_input)
 
     const char *fc_status_string(fc_status status)
     const char *fc_activation_name(fc_activation activation)

@@ -6,7 +6,8 @@ element at a time, no blocking, no SIMD, no threads.  Slow; use fastconv.conv2d 
 from . import functional as _f
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -70,3 +71,23 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
 def linear_backward(grad_output, x, weight, *, output_mask=(True, True, True)):
     """Reference twin of fastconv.linear_backward."""
     return _f._linear_backward(grad_output, x, weight, output_mask, reference=True)
+
+
+def relu6(x, *, out=None):
+    """Reference twin of fastconv.relu6."""
+    return _f._relu6(x, out, reference=True)
+
+
+def leaky_relu(x, negative_slope=0.01, *, out=None):
+    """Reference twin of fastconv.leaky_relu."""
+    return _f._leaky_relu(x, negative_slope, out, reference=True)
+
+
+def relu6_backward(grad_output, x, *, out=None):
+    """Reference twin of fastconv.relu6_backward."""
+    return _f._relu6_backward(grad_output, x, out, reference=True)
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None):
+    """Reference twin of fastconv.leaky_relu_backward."""
+    return _f._leaky_relu_backward(grad_output, x, negative_slope, out, reference=True)

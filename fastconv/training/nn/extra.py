@@ -1,7 +1,8 @@
 """The layers torchvision's CNNs need beyond the core ones: BatchNorm2d, AdaptiveAvgPool2d,
 ReLU6, LeakyReLU, Identity and the Residual block.
 
-Forward and backward are plain numpy here (elementwise passes and per-channel sums, no BLAS),
+ReLU6 and LeakyReLU run fastconv's C ops (relu6, leaky_relu and their backward); BatchNorm2d
+and AdaptiveAvgPool2d are plain numpy here (elementwise passes and per-channel sums, no BLAS),
 so that ResNet and MobileNet can be expressed, loaded from torch (``from_torch``) and trained
 now; the constructors are torch's, so these internals can move to C ops without changing a
 caller.
@@ -170,11 +171,11 @@ class ReLU6(_Cached):
 
     def forward(self, x):
         self._cache = x
-        return np.clip(x, 0, 6)
+        return F.relu6(x)
 
     def backward(self, grad, input_grad=True):
         x = self._saved()
-        return np.where((x > 0) & (x < 6), grad, 0).astype(grad.dtype) if input_grad else None
+        return F.relu6_backward(grad, x) if input_grad else None
 
 
 class LeakyReLU(_Cached):
@@ -193,15 +194,12 @@ class LeakyReLU(_Cached):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        x = np.asarray(x)
         self._cache = x
-        return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
+        return F.leaky_relu(x, self.negative_slope)
 
     def backward(self, grad, input_grad=True):
         x = self._saved()
-        if not input_grad:
-            return None
-        return np.where(x > 0, grad, grad * grad.dtype.type(self.negative_slope))
+        return F.leaky_relu_backward(grad, x, self.negative_slope) if input_grad else None
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
