@@ -75,7 +75,7 @@ from ._config import (__version__, _select_isa_from_environment, empty_cache, ge
                       set_cache_limit, set_num_threads, show_config)
 from .ops import functional, reference
 from .ops.plans import explain, tune
-from .ops.functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
+from .ops.functional import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
                              leaky_relu, leaky_relu_backward, linear_backward, max_pool2d,
                              max_pool2d_backward, relu, relu6, relu6_backward, relu_backward)
 
@@ -87,6 +87,7 @@ _select_isa_from_environment()
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
-           "relu6_backward", "leaky_relu", "leaky_relu_backward", "set_num_threads",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward", "set_num_threads",
            "get_num_threads", "empty_cache", "set_cache_limit", "show_config", "tune", "explain",
            "functional", "reference", "__version__"]

@@ -261,6 +261,17 @@ VALID = [
                                             out=np.empty(XP))),
     ok("relu_backward", "in-place", lambda: _relu_backward_in_place(f32(*XP), f32(*XP))),
     ok("relu_backward", "reference", lambda: call(ref.relu_backward, f32(*XS), f32(*XS))),
+    # adaptive_avg_pool2d: global, uneven windows, unbatched, f64, the reference
+    ok("adaptive_avg_pool2d", "global", lambda: call(fastconv.adaptive_avg_pool2d, f32(*XP), 1)),
+    ok("adaptive_avg_pool2d", "uneven", lambda: call(fastconv.adaptive_avg_pool2d, f64(*XP),
+                                                     (7, None))),
+    ok("adaptive_avg_pool2d", "unbatched", lambda: call(fastconv.adaptive_avg_pool2d,
+                                                        f32(3, 9, 10), 4)),
+    ok("adaptive_avg_pool2d", "reference", lambda: call(ref.adaptive_avg_pool2d, f32(*XS), 3)),
+    ok("adaptive_avg_pool2d_backward", "plain", lambda: call(
+        fastconv.adaptive_avg_pool2d_backward, f32(XP[0], XP[1], 5, 3), XP)),
+    ok("adaptive_avg_pool2d_backward", "reference", lambda: call(
+        ref.adaptive_avg_pool2d_backward, f64(XS[0], XS[1], 2, 2), XS)),
     # relu6, leaky_relu and their backward: new output, in place, f64, the reference
     ok("relu6", "plain", lambda: call(fastconv.relu6, f32(*XP))),
     ok("relu6", "in-place", lambda: (lambda x: call(fastconv.relu6, x, out=x))(f32(*XP))),
@@ -509,6 +520,17 @@ ERRORS = [
         lambda: _overlapping_out(fastconv.relu, 10, (10,), (10,)), "overlaps"),
     err("relu", "reference-out-shape", ValueError,
         lambda: call(ref.relu, f64(2, 3), out=np.empty((3, 2))), "out"),
+    # ---- adaptive_avg_pool2d and its backward
+    err("adaptive_avg_pool2d", "size-zero", ValueError,
+        lambda: call(fastconv.adaptive_avg_pool2d, f64(1, 2, 4, 4), 0), "output_size"),
+    err("adaptive_avg_pool2d", "x-2d", ValueError,
+        lambda: call(fastconv.adaptive_avg_pool2d, f64(4, 4), 2), "x"),
+    err("adaptive_avg_pool2d_backward", "grad-output-shape", ValueError,
+        lambda: call(fastconv.adaptive_avg_pool2d_backward, f64(2, 2, 2), (1, 2, 4, 4)),
+        "grad_output"),
+    err("adaptive_avg_pool2d_backward", "input-shape-float", TypeError,
+        lambda: call(fastconv.adaptive_avg_pool2d_backward, f64(1, 2, 2, 2), (1, 2, 4, 4.0)),
+        "input_shape"),
     # ---- relu6, leaky_relu and their backward
     err("relu6", "x-int", TypeError, lambda: call(fastconv.relu6, np.arange(6)), "x"),
     err("relu6", "out-shape", ValueError, lambda: call(fastconv.relu6, f64(2, 3),

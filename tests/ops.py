@@ -377,6 +377,44 @@ AVG_POOL2D_BACKWARD = Op(
 )
 
 
+ADAPTIVE_AVG_POOL2D = Op(
+    name="adaptive_avg_pool2d", fn=fastconv.adaptive_avg_pool2d,
+    reference=fastconv.reference.adaptive_avg_pool2d, oracle=oracle.adaptive_avg_pool2d,
+    abs_bound=oracle.adaptive_avg_pool2d_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), (3, 2)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("adaptive_size", lambda m: m.adaptive_avg_pool2d(_f64(*_X), 0), ValueError),
+    ),
+    huge=lambda: fastconv.adaptive_avg_pool2d(huge_view(1, 1, 2, 2), 2**21),
+    determinism=(
+        Sample("adaptive_avg_pool2d_and_backward",
+               lambda d: [fastconv.adaptive_avg_pool2d(d["p"], (7, 10)),
+                          fastconv.adaptive_avg_pool2d_backward(d["gp"], d["p"].shape)],
+               lambda d, r: d["p"].size, also=("adaptive_avg_pool2d_backward",)),
+    ),
+    concurrency=(Sample("adaptive_avg_pool",
+                        lambda d, own: [fastconv.adaptive_avg_pool2d(d["x"], (5, None)),
+                                        fastconv.adaptive_avg_pool2d_backward(
+                                            d["gpool"], d["x"].shape)],
+                        also=("adaptive_avg_pool2d_backward",)),),
+)
+
+ADAPTIVE_AVG_POOL2D_BACKWARD = Op(
+    name="adaptive_avg_pool2d_backward", fn=fastconv.adaptive_avg_pool2d_backward,
+    reference=fastconv.reference.adaptive_avg_pool2d_backward,
+    oracle=oracle.adaptive_avg_pool2d_backward,
+    abs_bound=oracle.adaptive_avg_pool2d_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.ones((1, 3, 2, 2), dtype), _X), {}),
+    flags=(), twin_errors=(),
+    huge=lambda: fastconv.adaptive_avg_pool2d_backward(_ones32(1, 1, 1, 1),
+                                                       (1, 1, 2**21, 2**21)),
+    determinism=(), concurrency=(),  # with its forward: adaptive_avg_pool2d's samples
+)
+
+
 # ---- relu ---------------------------------------------------------------------------------------
 
 def _conc_relu(d, own):
@@ -545,7 +583,7 @@ LINEAR_BACKWARD = Op(
 
 
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
-       RELU, RELU_BACKWARD, RELU6, RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR,
-       LINEAR_BACKWARD)
+       ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, RELU, RELU_BACKWARD, RELU6,
+       RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

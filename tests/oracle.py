@@ -220,6 +220,42 @@ def avg_pool2d_abs_bound(x, kernel_size, stride, padding=(0, 0), ceil_mode=False
                              padding, ceil_mode, count_include_pad, divisor_override))
 
 
+def _adaptive_windows(size, out):
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """torch's adaptive average pooling, float64; output_size a pair of ints (no None)."""
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, w = x.shape
+    hw, ww = _adaptive_windows(h, output_size[0]), _adaptive_windows(w, output_size[1])
+    y = np.empty((n, c, len(hw), len(ww)))
+    for i, (h0, h1) in enumerate(hw):
+        for j, (w0, w1) in enumerate(ww):
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / ((h1 - h0) * (w1 - w0))
+    return y
+
+
+def adaptive_avg_pool2d_abs_bound(x, output_size):
+    return adaptive_avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), output_size)
+
+
+def adaptive_avg_pool2d_backward(g, input_shape):
+    """Each window element receives g / the window's size, float64; g (N, C, P, Q)."""
+    g = np.asarray(g, dtype=np.float64)
+    n, c, h, w = input_shape
+    hw, ww = _adaptive_windows(h, g.shape[2]), _adaptive_windows(w, g.shape[3])
+    gx = np.zeros(input_shape)
+    for i, (h0, h1) in enumerate(hw):
+        for j, (w0, w1) in enumerate(ww):
+            gx[:, :, h0:h1, w0:w1] += (g[:, :, i, j] / ((h1 - h0) * (w1 - w0)))[:, :, None, None]
+    return gx
+
+
+def adaptive_avg_pool2d_backward_abs_bound(g, input_shape):
+    return adaptive_avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape)
+
+
 def relu(x):
     """x where x > 0, else +0.0; NaN stays NaN.  Keeps the input dtype (it is exact)."""
     x = np.asarray(x)

@@ -58,7 +58,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import fastconv
 import oracle
-from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU,
+from ops import (ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU,
                  LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD,
                  OPS, RELU, RELU6, RELU6_BACKWARD, RELU_BACKWARD)
 
@@ -1089,6 +1089,90 @@ def avg_pool2d_backward_calls(draw):
     kwargs = dict(d["specs"], count_include_pad=cip)
     return Call("avg_pool2d_backward", AVG_POOL2D_BACKWARD.fn, [g.api, ishape_spec],
                 kwargs, merge(errs), check, keep=[g.api])
+
+
+# ---- adaptive_avg_pool2d and its backward ------------------------------------------------------
+
+def _draw_adaptive_size(draw, h, w):
+    """(spec, (P, Q) or None, error) for output_size: ints, pairs with None entries, faults."""
+    r = draw(st.integers(0, 99 if FAULTY[0] else 89))
+    if r < 30:
+        v = draw(st.integers(1, 9))
+        return draw(st.sampled_from([v, np.int64(v), (v,)])), (v, v), None
+    if r < 90:
+        p, q = draw(st.sampled_from([None, 1, 2, 3, 5, 8, 20])), \
+            draw(st.sampled_from([None, 1, 2, 3, 7, 33]))
+        spec = draw(st.sampled_from([(p, q), [p, q]]))
+        return spec, (h if p is None else p, w if q is None else q), None
+    if r < 95:
+        return draw(st.sampled_from([0, (0, 2), (2, -1)])), None, ValueError
+    return draw(st.sampled_from([1.5, "2", (1.0, 2)])), None, TypeError
+
+
+def _adaptive_shape(draw):
+    n = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    c = draw(st.sampled_from([1, 2, 3]))
+    h, w = draw_extent(draw), draw_extent(draw)
+    unbatched = n == 1 and draw(st.booleans())
+    return ((c, h, w) if unbatched else (n, c, h, w)), unbatched
+
+
+@st.composite
+def adaptive_avg_pool2d_calls(draw):
+    set_faulty(draw)
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    shape, unbatched = _adaptive_shape(draw)
+    errs = []
+    if fault(draw, 20):
+        shape = draw(st.sampled_from([(), (shape[-1],), shape[-2:], (1,) + shape[-3:-1] + (0,)]))
+        errs.append(ValueError)
+    x = draw_array(draw, shape, base)
+    spec, size, serr = _draw_adaptive_size(draw, shape[-2] if len(shape) > 1 else 1,
+                                           shape[-1] if shape else 1)
+    # the order fastconv checks in: x's dtype, its shape, then output_size
+    verdict = next((e for e in _dtype_errors([x]) + errs + [serr] if e), None)
+
+    def check(y):
+        x4 = _batched(x.f64, unbatched)
+        dtype = np.float32 if x.itemsize == 4 else np.float64
+        y4 = _batched(y, unbatched)
+        assert y4.shape == x4.shape[:2] + size and y.dtype == dtype
+        if x4.shape[0]:
+            longest = -(-x4.shape[2] // size[0]) + 1, -(-x4.shape[3] // size[1]) + 1
+            ADAPTIVE_AVG_POOL2D.tolerance(y4, ADAPTIVE_AVG_POOL2D.oracle(x4, size),
+                                          ADAPTIVE_AVG_POOL2D.abs_bound(x4, size),
+                                          1 + longest[0] * longest[1], dtype)
+
+    return Call("adaptive_avg_pool2d", ADAPTIVE_AVG_POOL2D.fn, [x.api, spec], {}, verdict,
+                check, keep=[x.api])
+
+
+@st.composite
+def adaptive_avg_pool2d_backward_calls(draw):
+    set_faulty(draw)
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    shape, unbatched = _adaptive_shape(draw)
+    ishape_spec, ierr = draw_input_shape(draw, shape)
+    p, q = draw(st.sampled_from([1, 2, 3, 7, 20])), draw(st.sampled_from([1, 2, 5, 33]))
+    gshape = tuple(shape[:-2]) + (p, q)
+    errs = []
+    if fault(draw, 20):
+        gshape = gshape[1:] if len(gshape) == 4 else (2,) + gshape
+        errs.append(ValueError)
+    g = draw_array(draw, gshape, base)
+    verdict = next((e for e in _dtype_errors([g]) + [ierr] + errs if e), None)
+
+    def check(gx):
+        dtype = np.float32 if g.itemsize == 4 else np.float64
+        s4 = shape if len(shape) == 4 else (1,) + tuple(shape)
+        g4 = g.f64.reshape((s4[0], s4[1], p, q))
+        longest = -(-s4[2] // p) + 1, -(-s4[3] // q) + 1
+        ADAPTIVE_AVG_POOL2D_BACKWARD.tolerance(
+            gx.reshape(s4), ADAPTIVE_AVG_POOL2D_BACKWARD.oracle(g4, s4),
+            ADAPTIVE_AVG_POOL2D_BACKWARD.abs_bound(g4, s4), 1 + longest[0] * longest[1], dtype)
+
+    return Call("adaptive_avg_pool2d_backward", ADAPTIVE_AVG_POOL2D_BACKWARD.fn,
+                [g.api, ishape_spec], {}, verdict, check, keep=[g.api])
 
 
 # ---- relu and relu_backward -------------------------------------------------------------------

@@ -114,4 +114,14 @@ static inline int64_t fc_avg_pool_divisor_at(const fc_pool2d_params *p, int64_t 
     return fc_avg_pool_divisor(fc_avg_pool_rule_of(p), h1 - h0, w1 - w0, padded_h, padded_w);
 }
 
+/* Adaptive average pooling's window of output i along one axis, as torch: input positions
+ * [floor(i * size / out), ceil((i + 1) * size / out)), never empty for 0 <= i < out, size >= 1.
+ * The products go through 128 bits: size * out may pass int64 when both are large. */
+static inline void fc_adaptive_window(int64_t i, int64_t size, int64_t out, int64_t *lo,
+                                      int64_t *hi)
+{
+    *lo = (int64_t)(((__int128)i * size) / out);
+    *hi = (int64_t)(((__int128)(i + 1) * size + out - 1) / out);
+}
+
 #endif /* FC_GEOMETRY_H */

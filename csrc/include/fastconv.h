@@ -170,6 +170,13 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+/* Adaptive average pooling, as torch: x (N, C, H, W) -> y (N, C, out_h, out_w), output (i, j)
+ * the mean of rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns likewise
+ * (fc_adaptive_window); all sizes >= 1 but N, C >= 0.  The sums run row by row, left to right;
+ * the threads split the planes. */
+fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                         int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                         const void *x, void *y);
 /* The standalone activations (fastconv.relu6, leaky_relu): y = act(x) elementwise by the
  * epilogue's formulas (alpha: leaky_relu's negative slope); y may be x.  An activation outside
  * fc_activation is FC_ERR_INVALID_ARGUMENT. */
@@ -199,6 +206,12 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
 fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
                                  double alpha, const void *grad_output, const void *x,
                                  void *grad_input);
+/* adaptive_avg_pool2d: grad_input (N, C, H, W) = 0, then each window element receives
+ * grad_output / the window's size (overlapping windows accumulate, outputs in row-major
+ * order). */
+fc_status fc_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                          const void *grad_output, void *grad_input);
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
                              void *grad_weight, void *grad_bias);
@@ -231,6 +244,12 @@ fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, c
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y);
 fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                             int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                             const void *x, void *y);
+fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                              const void *grad_output, void *grad_input);
 fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
                                     double alpha, const void *x, void *y);
 fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,

@@ -454,6 +454,34 @@ def activation_backward(str op, str name, double alpha, cnp.ndarray grad_output,
     _check(op, status)
 
 
+def adaptive_avg_pool2d(str op, cnp.ndarray x, cnp.ndarray y, bint backward, bint reference):
+    """Forward: y (N, C, P, Q) <- adaptive_avg_pool2d(x (N, C, H, W)); backward: y (N, C, H, W)
+    <- the gradient of grad_output x (N, C, P, Q)."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple small = (<object>y).shape if not backward else (<object>x).shape
+    cdef tuple big = (<object>x).shape if not backward else (<object>y).shape
+    cdef const void *xp = _buffer(op, "grad_output" if backward else "x", x, typenum,
+                                  (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "grad_input" if backward else "y", y, typenum,
+                            (<object>y).shape, True)
+    cdef int64_t n = big[0], c = big[1], h = big[2], w = big[3], p = small[2], q = small[3]
+    if small[0] != n or small[1] != c:
+        raise ValueError(f"{op}: the arrays' N and C differ: {big} and {small}")
+    cdef fc_status status
+    with nogil:
+        if backward:
+            if reference:
+                status = fc_ref_adaptive_avg_pool2d_backward(n, c, h, w, p, q, dtype, xp, yp)
+            else:
+                status = fc_adaptive_avg_pool2d_backward(n, c, h, w, p, q, dtype, xp, yp)
+        elif reference:
+            status = fc_ref_adaptive_avg_pool2d_forward(n, c, h, w, p, q, dtype, xp, yp)
+        else:
+            status = fc_adaptive_avg_pool2d_forward(n, c, h, w, p, q, dtype, xp, yp)
+    _check(op, status)
+
+
 # ---- linear (both passes) -----------------------------------------------------------------
 
 def linear(str op, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y,

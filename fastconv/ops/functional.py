@@ -17,7 +17,8 @@ from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
-           "relu6_backward", "leaky_relu", "leaky_relu_backward"]
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -636,6 +637,57 @@ def _same_memory(a, b):
             and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
+def _adaptive_size(op, output_size, hw):
+    """output_size (an int, a pair or a one-element sequence, entries None keeping the input's
+    size, as torch) as a pair of positive ints, for an input of spatial size hw."""
+    if output_size is None or isinstance(output_size, (tuple, list)) and \
+            len(output_size) in (1, 2):
+        entries = (output_size, output_size) if output_size is None else (
+            tuple(output_size) * 2 if len(output_size) == 1 else tuple(output_size))
+        size = tuple(keep if v is None else _int(op, "output_size", v, output_size)
+                     for v, keep in zip(entries, hw))
+    else:
+        size = _pair(op, "output_size", output_size)
+    if min(size) <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    return size
+
+
+def _adaptive_avg_pool2d(x, output_size, reference):
+    op = "adaptive_avg_pool2d"
+    x = _array(op, "x", x)
+    x4, unbatched = _planes(op, x)
+    size = _adaptive_size(op, output_size, x4.shape[2:])
+    shape4 = x4.shape[:2] + size
+    _check_size(op, shape4, x.dtype.itemsize)
+    y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
+    if shape4[0]:
+        _ext.adaptive_avg_pool2d(op, _c_array(x4), y.reshape(shape4), False, reference)
+    return y
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """2-D adaptive average pooling, as torch.nn.functional.adaptive_avg_pool2d.
+
+    Output (i, j) is the mean of input rows [floor(i * H / P), ceil((i + 1) * H / P)) and
+    columns [floor(j * W / Q), ceil((j + 1) * W / Q)): windows of varying size that may overlap
+    and cover the input; ``output_size=1`` is global average pooling.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    output_size : int or (int or None, int or None): (P, Q), None keeping that input size
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)
+    >>> fastconv.adaptive_avg_pool2d(x, (1, 2))
+    array([[[[2., 3.]]]], dtype=float32)
+    """
+    return _adaptive_avg_pool2d(x, output_size, reference=False)
+
+
 def _elementwise(op, x, out, run):
     """The frame of the elementwise ops (relu, relu6, leaky_relu): x checked, the result (out,
     which may be x itself: in place, or a new array), and run(source, result), the C call, on
@@ -972,6 +1024,45 @@ def _elementwise_backward(op, grad_output, name, value, out, run):
     if g.size:
         run(source, _c_array(y), result)
     return result
+
+
+def _adaptive_avg_pool2d_backward(grad_output, input_shape, reference):
+    op = "adaptive_avg_pool2d_backward"
+    g = _array(op, "grad_output", grad_output)
+    shape = _input_shape(op, input_shape, g.dtype.itemsize)
+    if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
+        raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
+                         f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
+    grad_input = _empty(shape, np.dtype(_dtype_name(g)))
+    g4 = g if g.ndim == 4 else g[None]
+    if g4.shape[0]:
+        _ext.adaptive_avg_pool2d(op, _c_array(g4), grad_input.reshape((g4.shape[0],) + shape[-3:]),
+                                 True, reference)
+    return grad_input
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape):
+    """Gradient of adaptive_avg_pool2d with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : array_like (N, C, P, Q) or (C, P, Q), float32 or float64: the forward's
+        output shape, which gives the output size
+    input_shape : the shape of adaptive_avg_pool2d's input, (N, C, H, W) or (C, H, W)
+
+    Returns
+    -------
+    ndarray of input_shape: each window element receives grad_output / the window's size
+    (overlapping windows accumulate).
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.adaptive_avg_pool2d_backward(np.array([[[6.0]]]), (1, 2, 3))
+    array([[[1., 1., 1.],
+            [1., 1., 1.]]])
+    """
+    return _adaptive_avg_pool2d_backward(grad_output, input_shape, reference=False)
 
 
 def _relu_backward(grad_output, output, out, reference):

@@ -112,6 +112,18 @@ cdef extern from "fastconv.h" nogil:
                                          const void *grad_output, void *grad_input)
     fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                                    const void *output, void *grad_input)
+    fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                             int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                             const void *x, void *y)
+    fc_status fc_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                              const void *grad_output, void *grad_input)
+    fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                                 int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                                 const void *x, void *y)
+    fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                                  int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                                  const void *grad_output, void *grad_input)
     fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
                                     double alpha, const void *x, void *y)
     fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,

@@ -7,7 +7,8 @@ from . import functional as _f
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
-           "relu6_backward", "leaky_relu", "leaky_relu_backward"]
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -91,3 +92,13 @@ def relu6_backward(grad_output, x, *, out=None):
 def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None):
     """Reference twin of fastconv.leaky_relu_backward."""
     return _f._leaky_relu_backward(grad_output, x, negative_slope, out, reference=True)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Reference twin of fastconv.adaptive_avg_pool2d."""
+    return _f._adaptive_avg_pool2d(x, output_size, reference=True)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape):
+    """Reference twin of fastconv.adaptive_avg_pool2d_backward."""
+    return _f._adaptive_avg_pool2d_backward(grad_output, input_shape, reference=True)
