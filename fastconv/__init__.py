@@ -77,9 +77,10 @@ from ._config import (__version__, _select_isa_from_environment, empty_cache, ge
 from .ops import functional, reference
 from .ops.plans import explain, tune
 from .ops.filtering import box_blur, filter2d, gaussian_blur, sep_filter2d, sobel
-from .ops.functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, linear,
-                             linear_backward, max_pool2d, max_pool2d_backward, relu,
-                             relu_backward)
+from .ops.functional import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
+                             avg_pool2d_backward, conv2d, conv2d_backward, leaky_relu,
+                             leaky_relu_backward, linear, linear_backward, max_pool2d,
+                             max_pool2d_backward, relu, relu6, relu6_backward, relu_backward)
 
 for _module in ("_ext", "functional", "reference"):
     _alias(f"{__name__}.{_module}", f"{__name__}.ops.{_module}")
@@ -88,7 +89,9 @@ del _module
 _select_isa_from_environment()
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "filter2d",
-           "sep_filter2d", "gaussian_blur", "box_blur", "sobel", "set_num_threads",
-           "get_num_threads", "set_precision", "get_precision", "empty_cache", "set_cache_limit",
-           "show_config", "tune", "explain", "functional", "reference", "__version__"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "gaussian_blur",
+           "box_blur", "sobel", "set_num_threads", "get_num_threads", "set_precision",
+           "get_precision", "empty_cache", "set_cache_limit", "show_config", "tune", "explain",
+           "functional", "reference", "__version__"]

@@ -373,16 +373,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                  dict(dilation=spec["dilation"], ceil_mode=F._flag("", "", ceil_mode)))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
     """fastconv.avg_pool2d on a Dask array (N, C, H, W) or (C, H, W), lazily; bitwise the numpy
     call on the whole array, for any chunking: the blocks at the image's edge see its padding
-    and so its divisors (count_include_pad, ceil_mode).  Chunks along N and C map blockwise."""
+    and so its divisors (count_include_pad, ceil_mode, divisor_override).  Chunks along N and C
+    map blockwise."""
     x = _dask_array("avg_pool2d", "x", x)
     spec = F._avg_pool2d(_stand_in(x), kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, False, checks_only=True)
+                         count_include_pad, divisor_override, False, checks_only=True)
     return _pool("avg_pool2d", F.avg_pool2d, x, spec,
                  dict(ceil_mode=F._flag("", "", ceil_mode),
-                      count_include_pad=F._flag("", "", count_include_pad)))
+                      count_include_pad=F._flag("", "", count_include_pad),
+                      divisor_override=divisor_override))
 
 
 def relu(x, *, out=None):

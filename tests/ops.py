@@ -345,6 +345,8 @@ AVG_POOL2D = Op(
     flags=(("ceil_mode", _AMBIGUOUS), ("count_include_pad", _AMBIGUOUS)),
     twin_errors=(
         Twin("pool_small", lambda m: m.avg_pool2d(_f64(1, 1, 2, 2), 3), ValueError),
+        Twin("divisor_zero", lambda m: m.avg_pool2d(_f64(*_X), 2, divisor_override=0),
+             ValueError),
     ),
     huge=lambda: fastconv.avg_pool2d(huge_view(1, 1, 2**21, 2**21), 1),
     determinism=(
@@ -352,6 +354,11 @@ AVG_POOL2D = Op(
                lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, count_include_pad=False),
                           fastconv.avg_pool2d_backward(d["gp"], d["p"].shape, 3, 2, 1,
                                                        count_include_pad=False)],
+               lambda d, r: r[0].size * 9, also=("avg_pool2d_backward",)),
+        Sample("avg_pool2d_divisor_override",
+               lambda d: [fastconv.avg_pool2d(d["p"], 3, 2, 1, divisor_override=7),
+                          fastconv.avg_pool2d_backward(d["gp"], d["p"].shape, 3, 2, 1,
+                                                       divisor_override=7)],
                lambda d, r: r[0].size * 9, also=("avg_pool2d_backward",)),
     ),
     concurrency=(Sample("avg_pool", _conc_avg_pool, also=("avg_pool2d_backward",)),),
@@ -367,6 +374,44 @@ AVG_POOL2D_BACKWARD = Op(
     twin_errors=(),
     huge=lambda: fastconv.avg_pool2d_backward(_ones32(1, 1, 2, 2), (1, 1, 2**21, 2**21), 2**20),
     determinism=(), concurrency=(),  # with its forward: avg_pool2d's samples
+)
+
+
+ADAPTIVE_AVG_POOL2D = Op(
+    name="adaptive_avg_pool2d", fn=fastconv.adaptive_avg_pool2d,
+    reference=fastconv.reference.adaptive_avg_pool2d, oracle=oracle.adaptive_avg_pool2d,
+    abs_bound=oracle.adaptive_avg_pool2d_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), (3, 2)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("adaptive_size", lambda m: m.adaptive_avg_pool2d(_f64(*_X), 0), ValueError),
+    ),
+    huge=lambda: fastconv.adaptive_avg_pool2d(huge_view(1, 1, 2, 2), 2**21),
+    determinism=(
+        Sample("adaptive_avg_pool2d_and_backward",
+               lambda d: [fastconv.adaptive_avg_pool2d(d["p"], (7, 10)),
+                          fastconv.adaptive_avg_pool2d_backward(d["gp"], d["p"].shape)],
+               lambda d, r: d["p"].size, also=("adaptive_avg_pool2d_backward",)),
+    ),
+    concurrency=(Sample("adaptive_avg_pool",
+                        lambda d, own: [fastconv.adaptive_avg_pool2d(d["x"], (5, None)),
+                                        fastconv.adaptive_avg_pool2d_backward(
+                                            d["gpool"], d["x"].shape)],
+                        also=("adaptive_avg_pool2d_backward",)),),
+)
+
+ADAPTIVE_AVG_POOL2D_BACKWARD = Op(
+    name="adaptive_avg_pool2d_backward", fn=fastconv.adaptive_avg_pool2d_backward,
+    reference=fastconv.reference.adaptive_avg_pool2d_backward,
+    oracle=oracle.adaptive_avg_pool2d_backward,
+    abs_bound=oracle.adaptive_avg_pool2d_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=lambda kwargs: 1, work_unit="window visits",
+    example=lambda dtype=np.float64: ((np.ones((1, 3, 2, 2), dtype), _X), {}),
+    flags=(), twin_errors=(),
+    huge=lambda: fastconv.adaptive_avg_pool2d_backward(_ones32(1, 1, 1, 1),
+                                                       (1, 1, 2**21, 2**21)),
+    determinism=(), concurrency=(),  # with its forward: adaptive_avg_pool2d's samples
 )
 
 
@@ -412,6 +457,57 @@ RELU_BACKWARD = Op(
     flags=(), twin_errors=(), huge=None,
     determinism=(), concurrency=(),  # with its forward: relu's samples
 )
+
+
+# ---- relu6, leaky_relu (the epilogue's table, standalone) ---------------------------------------
+
+def _activation_rows(name, fn, ref, oracle_fn, backward, ref_backward, oracle_backward, args):
+    """The rows of a standalone activation and its backward: relu's rows, the samples calling
+    with `args` (the forward's extra arguments) after x; the oracles take the defaults."""
+    def sample(d):
+        y = fn(d["p"], *args)
+        return [y, backward(d["gr"], d["p"], *args)]
+
+    def conc(d, own):
+        y = fn(d["x"], *args)
+        inplace = own.setdefault(f"{name}_inplace", np.empty_like(d["x"]))
+        np.copyto(inplace, d["x"])
+        assert fn(inplace, *args, out=inplace) is inplace
+        return [y, inplace.copy(), backward(d["x"], d["x"], *args)]
+
+    forward = Op(
+        name=name, fn=fn, reference=ref, oracle=oracle_fn,
+        abs_bound=None, tolerance=assert_exact,
+        outputs=("out",), in_place="x", allocations=_one_unless_out, work_unit="elements",
+        example=lambda dtype=np.float64: ((np.zeros(_X, dtype),), {}),
+        flags=(),
+        twin_errors=(Twin(f"{name}_none", lambda m: getattr(m, name)(None), TypeError),),
+        huge=None,
+        determinism=(Sample(f"{name}_and_backward", sample, lambda d, r: d["p"].size,
+                            also=(f"{name}_backward",)),),
+        concurrency=(Sample(f"{name}_ops", conc, lambda d, r: d["x"].size,
+                            also=(f"{name}_backward",)),),
+    )
+    backward_row = Op(
+        name=f"{name}_backward", fn=backward, reference=ref_backward,
+        oracle=oracle_backward, abs_bound=None,
+        tolerance=assert_exact,
+        outputs=("out",), in_place="grad_output", allocations=_one_unless_out,
+        work_unit="elements",
+        example=lambda dtype=np.float64: ((np.zeros(_X, dtype), np.zeros(_X, dtype)), {}),
+        flags=(), twin_errors=(), huge=None,
+        determinism=(), concurrency=(),  # with its forward's samples
+    )
+    return forward, backward_row
+
+
+RELU6, RELU6_BACKWARD = _activation_rows(
+    "relu6", fastconv.relu6, fastconv.reference.relu6, oracle.relu6, fastconv.relu6_backward,
+    fastconv.reference.relu6_backward, oracle.relu6_backward, ())
+LEAKY_RELU, LEAKY_RELU_BACKWARD = _activation_rows(
+    "leaky_relu", fastconv.leaky_relu, fastconv.reference.leaky_relu, oracle.leaky_relu,
+    fastconv.leaky_relu_backward, fastconv.reference.leaky_relu_backward,
+    oracle.leaky_relu_backward, (0.2,))
 
 
 # ---- linear -------------------------------------------------------------------------------------
@@ -553,6 +649,8 @@ SEP_FILTER2D = Op(
 
 
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
-       RELU, RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, FILTER2D, SEP_FILTER2D)
+       ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, RELU, RELU_BACKWARD, RELU6,
+       RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, FILTER2D,
+       SEP_FILTER2D)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

@@ -188,8 +188,17 @@ def _avg_windows(size, kernel, stride, pad, ceil_mode):
     return res
 
 
-def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True):
-    """Average pooling with PyTorch semantics (no divisor_override), float64."""
+def _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad, divisor_override):
+    """torch's divisor: the override when given, else the window clipped to the padded input
+    (count_include_pad) or to the input."""
+    if divisor_override:
+        return divisor_override
+    return hpool * wpool if count_include_pad else (h1 - h0) * (w1 - w0)
+
+
+def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling with PyTorch semantics, float64."""
     x = np.asarray(x, dtype=np.float64)
     n, c, h, wd = x.shape
     kh, kw = kernel_size
@@ -202,19 +211,53 @@ def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_in
     y = np.empty((n, c, len(hw), len(ww)), dtype=np.float64)
     for i, (h0, h1, hpool) in enumerate(hw):
         for j, (w0, w1, wpool) in enumerate(ww):
-            if count_include_pad:
-                divisor = hpool * wpool
-            else:
-                divisor = (h1 - h0) * (w1 - w0)
+            divisor = _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad,
+                                   divisor_override)
             y[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
     return y
 
 
 def avg_pool2d_abs_bound(x, kernel_size, stride, padding=(0, 0), ceil_mode=False,
-                         count_include_pad=True):
+                         count_include_pad=True, divisor_override=None):
     """avg_pool2d on |x|: the scale of the forward error of any summation order."""
-    return avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), kernel_size, stride, padding,
-                      ceil_mode, count_include_pad)
+    return np.abs(avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), kernel_size, stride,
+                             padding, ceil_mode, count_include_pad, divisor_override))
+
+
+def _adaptive_windows(size, out):
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """torch's adaptive average pooling, float64; output_size a pair of ints (no None)."""
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, w = x.shape
+    hw, ww = _adaptive_windows(h, output_size[0]), _adaptive_windows(w, output_size[1])
+    y = np.empty((n, c, len(hw), len(ww)))
+    for i, (h0, h1) in enumerate(hw):
+        for j, (w0, w1) in enumerate(ww):
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / ((h1 - h0) * (w1 - w0))
+    return y
+
+
+def adaptive_avg_pool2d_abs_bound(x, output_size):
+    return adaptive_avg_pool2d(np.abs(np.asarray(x, dtype=np.float64)), output_size)
+
+
+def adaptive_avg_pool2d_backward(g, input_shape):
+    """Each window element receives g / the window's size, float64; g (N, C, P, Q)."""
+    g = np.asarray(g, dtype=np.float64)
+    n, c, h, w = input_shape
+    hw, ww = _adaptive_windows(h, g.shape[2]), _adaptive_windows(w, g.shape[3])
+    gx = np.zeros(input_shape)
+    for i, (h0, h1) in enumerate(hw):
+        for j, (w0, w1) in enumerate(ww):
+            gx[:, :, h0:h1, w0:w1] += (g[:, :, i, j] / ((h1 - h0) * (w1 - w0)))[:, :, None, None]
+    return gx
+
+
+def adaptive_avg_pool2d_backward_abs_bound(g, input_shape):
+    return adaptive_avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape)
 
 
 def relu(x):
@@ -238,6 +281,23 @@ def leaky_relu(x, negative_slope=0.01):
     x = np.asarray(x)
     slope = np.asarray(negative_slope, dtype=x.dtype)
     return np.where((x > 0) | np.isnan(x), x, x * slope).astype(x.dtype, copy=False)
+
+
+def relu6_backward(g, x):
+    """g where 0 < x < 6, else +0.0 (a NaN x too): torch's hardtanh_backward on [0, 6].  Keeps
+    g's dtype (it is exact)."""
+    g, x = np.asarray(g), np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return np.where((x > 0) & (x < 6), g, np.zeros((), g.dtype)).astype(g.dtype, copy=False)
+
+
+def leaky_relu_backward(g, x, negative_slope=0.01):
+    """g where x > 0, else g * negative_slope (NaN x included), as torch's leaky_relu_backward,
+    in g's dtype with the slope rounded to it."""
+    g, x = np.asarray(g), np.asarray(x)
+    slope = np.asarray(negative_slope, dtype=g.dtype)
+    with np.errstate(invalid="ignore"):
+        return np.where(x > 0, g, g * slope).astype(g.dtype, copy=False)
 
 
 def activation(x, name, negative_slope=0.01):
@@ -308,7 +368,7 @@ def max_pool2d_backward(g, indices, input_shape):
 
 
 def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding=(0, 0), ceil_mode=False,
-                        count_include_pad=True):
+                        count_include_pad=True, divisor_override=None):
     """Each window element receives g / the forward's divisor (PyTorch semantics), float64."""
     g = np.asarray(g, dtype=np.float64)
     n, c, h, wd = input_shape
@@ -320,23 +380,28 @@ def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding=(0, 0), cei
     gx = np.zeros(input_shape)
     for i, (h0, h1, hpool) in enumerate(hw):
         for j, (w0, w1, wpool) in enumerate(ww):
-            divisor = hpool * wpool if count_include_pad else (h1 - h0) * (w1 - w0)
+            divisor = _avg_divisor(h0, h1, hpool, w0, w1, wpool, count_include_pad,
+                                   divisor_override)
             gx[:, :, h0:h1, w0:w1] += (g[:, :, i, j] / divisor)[:, :, None, None]
     return gx
 
 
 def avg_pool2d_backward_abs_bound(g, input_shape, kernel_size, stride, padding=(0, 0),
-                                  ceil_mode=False, count_include_pad=True):
+                                  ceil_mode=False, count_include_pad=True,
+                                  divisor_override=None):
     """avg_pool2d_backward on |g|."""
-    return avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape,
-                               kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return np.abs(avg_pool2d_backward(np.abs(np.asarray(g, dtype=np.float64)), input_shape,
+                                      kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override))
 
 
 def relu_backward(g, y):
-    """g where y > 0, else +0.0 (NaN y gives 0).  Keeps g's dtype (it is exact)."""
+    """+0.0 where y <= 0, else g (a NaN y passes g, as torch's threshold_backward).  Keeps g's
+    dtype (it is exact)."""
     g = np.asarray(g)
     y = np.asarray(y)
-    return np.where(y > 0, g, np.zeros((), dtype=g.dtype)).astype(g.dtype, copy=False)
+    with np.errstate(invalid="ignore"):
+        return np.where(y <= 0, np.zeros((), dtype=g.dtype), g).astype(g.dtype, copy=False)
 
 
 # ---- linear ------------------------------------------------------------------------------------

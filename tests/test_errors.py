@@ -188,8 +188,8 @@ def test_conv2d_non_integer_argument_is_a_type_error_naming_it(name, value):
         fastconv.conv2d(X, W, **{name: value})
 
 
-@pytest.mark.parametrize("name,value", [("stride", (1, 2, 3)), ("dilation", [1]),
-                                        ("padding", (1, 1, 1))], ids=str)
+@pytest.mark.parametrize("name,value", [("stride", (1, 2, 3)), ("dilation", [1, 1, 1]),
+                                        ("padding", (1, 1, 1)), ("padding", ())], ids=str)
 def test_conv2d_sequence_of_wrong_length_is_an_error_with_its_repr(name, value):
     # a length problem may be reported as a TypeError or a ValueError, but clearly
     with pytest.raises((TypeError, ValueError), match=msg("conv2d", [name], [repr(value)])):

@@ -59,9 +59,10 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 import fastconv
 import oracle
 from tolerances import assert_reduction_close
-from ops import (AVG_POOL2D, AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LINEAR,
-                 LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU_BACKWARD,
-                 FILTER2D, SEP_FILTER2D)
+from ops import (ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, AVG_POOL2D,
+                 AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD,
+                 LINEAR, LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU6,
+                 RELU6_BACKWARD, RELU_BACKWARD, FILTER2D, SEP_FILTER2D)
 from tolerances import assert_winograd_close, winograd_abs_bound
 
 
@@ -287,8 +288,10 @@ def draw_pair(draw, lo, hi):
     r = draw(st.integers(0, 99 if FAULTY[0] else 93))
     if r < 50:
         spec, v, err = draw_int(draw, lo, hi)
-        if isinstance(spec, list):  # a sequence, of the wrong length
-            err = ValueError
+        if isinstance(spec, list):  # [1]: torch reads a one-element sequence as both axes
+            return spec, (spec[0], spec[0]), None
+        if r < 10 and err is None:  # the same in a tuple, as torch accepts it
+            return (spec,), (v, v), None
         return spec, None if v is None else (v, v), err
     if r < 94:
         (sh, h, eh), (sw, w, ew) = draw_int(draw, lo, hi), draw_int(draw, lo, hi)
@@ -297,7 +300,7 @@ def draw_pair(draw, lo, hi):
         if errs:
             return spec, None, errs[0] if len(set(errs)) == 1 else BOTH
         return spec, (h, w), None
-    bad = draw(st.sampled_from([(), (1,), (1, 1, 1), [2, 2, 2]]))
+    bad = draw(st.sampled_from([(), [], (1, 1, 1), [2, 2, 2]]))
     return bad, None, ValueError
 
 
@@ -848,8 +851,8 @@ def pool_draw(draw, op, dilation, shape_only=False):
     else:
         sspec, stride, serr = draw_pair(draw, 1, 4)
         serr = positive(stride, serr)
-        if sspec is None:  # the default
-            stride, serr = kernel, None
+        if sspec is None or (isinstance(sspec, (tuple, list)) and not sspec):
+            stride, serr = kernel, None  # the default; torch's pools read () / [] as it too
     pspec, pads, perr = draw_pair(draw, 0, 2)
     if dilation:
         dspec, dil, derr = draw_pair(draw, 1, 3)
@@ -1106,6 +1109,90 @@ def avg_pool2d_backward_calls(draw):
                 kwargs, merge(errs), check, keep=[g.api])
 
 
+# ---- adaptive_avg_pool2d and its backward ------------------------------------------------------
+
+def _draw_adaptive_size(draw, h, w):
+    """(spec, (P, Q) or None, error) for output_size: ints, pairs with None entries, faults."""
+    r = draw(st.integers(0, 99 if FAULTY[0] else 89))
+    if r < 30:
+        v = draw(st.integers(1, 9))
+        return draw(st.sampled_from([v, np.int64(v), (v,)])), (v, v), None
+    if r < 90:
+        p, q = draw(st.sampled_from([None, 1, 2, 3, 5, 8, 20])), \
+            draw(st.sampled_from([None, 1, 2, 3, 7, 33]))
+        spec = draw(st.sampled_from([(p, q), [p, q]]))
+        return spec, (h if p is None else p, w if q is None else q), None
+    if r < 95:
+        return draw(st.sampled_from([0, (0, 2), (2, -1)])), None, ValueError
+    return draw(st.sampled_from([1.5, "2", (1.0, 2)])), None, TypeError
+
+
+def _adaptive_shape(draw):
+    n = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    c = draw(st.sampled_from([1, 2, 3]))
+    h, w = draw_extent(draw), draw_extent(draw)
+    unbatched = n == 1 and draw(st.booleans())
+    return ((c, h, w) if unbatched else (n, c, h, w)), unbatched
+
+
+@st.composite
+def adaptive_avg_pool2d_calls(draw):
+    set_faulty(draw)
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    shape, unbatched = _adaptive_shape(draw)
+    errs = []
+    if fault(draw, 20):
+        shape = draw(st.sampled_from([(), (shape[-1],), shape[-2:], (1,) + shape[-3:-1] + (0,)]))
+        errs.append(ValueError)
+    x = draw_array(draw, shape, base)
+    spec, size, serr = _draw_adaptive_size(draw, shape[-2] if len(shape) > 1 else 1,
+                                           shape[-1] if shape else 1)
+    # the order fastconv checks in: x's dtype, its shape, then output_size
+    verdict = next((e for e in _dtype_errors([x]) + errs + [serr] if e), None)
+
+    def check(y):
+        x4 = _batched(x.f64, unbatched)
+        dtype = np.float32 if x.itemsize == 4 else np.float64
+        y4 = _batched(y, unbatched)
+        assert y4.shape == x4.shape[:2] + size and y.dtype == dtype
+        if x4.shape[0]:
+            longest = -(-x4.shape[2] // size[0]) + 1, -(-x4.shape[3] // size[1]) + 1
+            ADAPTIVE_AVG_POOL2D.tolerance(y4, ADAPTIVE_AVG_POOL2D.oracle(x4, size),
+                                          ADAPTIVE_AVG_POOL2D.abs_bound(x4, size),
+                                          1 + longest[0] * longest[1], dtype)
+
+    return Call("adaptive_avg_pool2d", ADAPTIVE_AVG_POOL2D.fn, [x.api, spec], {}, verdict,
+                check, keep=[x.api])
+
+
+@st.composite
+def adaptive_avg_pool2d_backward_calls(draw):
+    set_faulty(draw)
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    shape, unbatched = _adaptive_shape(draw)
+    ishape_spec, ierr = draw_input_shape(draw, shape)
+    p, q = draw(st.sampled_from([1, 2, 3, 7, 20])), draw(st.sampled_from([1, 2, 5, 33]))
+    gshape = tuple(shape[:-2]) + (p, q)
+    errs = []
+    if fault(draw, 20):
+        gshape = gshape[1:] if len(gshape) == 4 else (2,) + gshape
+        errs.append(ValueError)
+    g = draw_array(draw, gshape, base)
+    verdict = next((e for e in _dtype_errors([g]) + [ierr] + errs if e), None)
+
+    def check(gx):
+        dtype = np.float32 if g.itemsize == 4 else np.float64
+        s4 = shape if len(shape) == 4 else (1,) + tuple(shape)
+        g4 = g.f64.reshape((s4[0], s4[1], p, q))
+        longest = -(-s4[2] // p) + 1, -(-s4[3] // q) + 1
+        ADAPTIVE_AVG_POOL2D_BACKWARD.tolerance(
+            gx.reshape(s4), ADAPTIVE_AVG_POOL2D_BACKWARD.oracle(g4, s4),
+            ADAPTIVE_AVG_POOL2D_BACKWARD.abs_bound(g4, s4), 1 + longest[0] * longest[1], dtype)
+
+    return Call("adaptive_avg_pool2d_backward", ADAPTIVE_AVG_POOL2D_BACKWARD.fn,
+                [g.api, ishape_spec], {}, verdict, check, keep=[g.api])
+
+
 # ---- relu and relu_backward -------------------------------------------------------------------
 
 def draw_any_shape(draw):
@@ -1154,8 +1241,8 @@ def _spare(draw, arr):
     return Arr(buf[:-1].reshape(a.shape))
 
 
-@st.composite
-def relu_calls(draw):
+def _elementwise_calls(draw, row):
+    """A call of the elementwise op of `row` (relu, relu6, leaky_relu) on x, out= or in place."""
     set_faulty(draw)
     base = draw(st.sampled_from([np.float32, np.float64]))
     shape = draw_any_shape(draw)
@@ -1169,20 +1256,21 @@ def relu_calls(draw):
 
     def check(y):
         if out is not None:
-            assert y is out, "relu did not return out"
+            assert y is out, f"{row.name} did not return out"
         src = np.asarray(before if in_place else x.api)
-        expected = RELU.oracle(src.astype(np.dtype(dtype)))
-        RELU.tolerance(y, expected)
+        expected = row.oracle(src.astype(np.dtype(dtype)))
+        row.tolerance(y, expected)
 
     if in_place and x.f64 is not None:
         # in place, x is the output: compare it to the oracle of a copy taken before
         before = np.array(x.api, copy=True)
     keep = [] if in_place else [x.api]
-    return Call("relu", RELU.fn, [x.api], kwargs, merge(errs), check, keep=keep)
+    return Call(row.name, row.fn, [x.api], kwargs, merge(errs), check, keep=keep)
 
 
-@st.composite
-def relu_backward_calls(draw):
+def _elementwise_backward_calls(draw, row):
+    """A call of the elementwise backward op of `row` on (grad_output, the forward's array),
+    out= or in place."""
     set_faulty(draw)
     base = draw(st.sampled_from([np.float32, np.float64]))
     shape = draw_any_shape(draw)
@@ -1202,14 +1290,23 @@ def relu_backward_calls(draw):
 
     def check(result):
         if out is not None:
-            assert result is out, "relu_backward did not return out"
+            assert result is out, f"{row.name} did not return out"
         src = g_before if in_place else np.asarray(g.api)
-        expected = RELU_BACKWARD.oracle(src.astype(np.dtype(dtype)), y.f64)
-        RELU_BACKWARD.tolerance(result, expected)
+        expected = row.oracle(src.astype(np.dtype(dtype)), y.f64)
+        row.tolerance(result, expected)
 
     keep = [y.api] + ([] if in_place else [g.api])
-    return Call("relu_backward", RELU_BACKWARD.fn, [g.api, y.api], kwargs, merge(errs),
-                check, keep=keep)
+    return Call(row.name, row.fn, [g.api, y.api], kwargs, merge(errs), check, keep=keep)
+
+
+# the drawers <op>_calls of the elementwise rows (relu_calls, relu6_backward_calls, ...)
+for _forward, _backward in ((RELU, RELU_BACKWARD), (RELU6, RELU6_BACKWARD),
+                            (LEAKY_RELU, LEAKY_RELU_BACKWARD)):
+    globals()[f"{_forward.name}_calls"] = st.composite(
+        lambda draw, row=_forward: _elementwise_calls(draw, row))
+    globals()[f"{_backward.name}_calls"] = st.composite(
+        lambda draw, row=_backward: _elementwise_backward_calls(draw, row))
+del _forward, _backward
 
 
 # ---- linear and linear_backward -------------------------------------------------------------

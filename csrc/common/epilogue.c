@@ -6,8 +6,8 @@
 
 #include "dispatch.h"
 
-#define FC_EPI_NAME(NAME, name, fused, formula) [FC_ACTIVATION_##NAME] = name,
-#define FC_EPI_FUSED(NAME, name, fused, formula) [FC_ACTIVATION_##NAME] = fused,
+#define FC_EPI_NAME(NAME, name, fused, formula, grad) [FC_ACTIVATION_##NAME] = name,
+#define FC_EPI_FUSED(NAME, name, fused, formula, grad) [FC_ACTIVATION_##NAME] = fused,
 static const char *const activation_names[] = {FC_ACTIVATION_LIST(FC_EPI_NAME)};
 static const unsigned activation_fused[] = {FC_ACTIVATION_LIST(FC_EPI_FUSED)};
 #undef FC_EPI_NAME

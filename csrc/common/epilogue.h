@@ -19,17 +19,23 @@
 #include "common/relu.h"
 #include "kernels/fused.h"
 
-/* X(ENUM, name, fused flag, formula of v and alpha) -- v: the value after the residual; alpha:
- * the activation's parameter in the op's dtype.  The formulas keep ReLU's rules: NaN passes
- * through (NaN > 6 is false); ReLU and ReLU6 send -0 to +0 (x > 0 is false for -0, so 0 is
- * stored).  ReLU6 as ReLU then a clamp: 85 us against 118 for the NaN test first, on 300k
- * floats with SSE2 (ReLU alone 33).  kernels/epilogue/rows.tmpl.h says why its loops need
- * no-trapping-math to vectorise these. */
+/* X(ENUM, name, fused flag, formula of v and alpha, gradient of g, v and alpha) -- v: the
+ * value after the residual (the activation's input); alpha: the activation's parameter in the
+ * op's dtype; g: the gradient of the activation's output.  The formulas keep ReLU's rules: NaN
+ * passes through (NaN > 6 is false); ReLU and ReLU6 send -0 to +0 (x > 0 is false for -0, so 0
+ * is stored).  ReLU6 as ReLU then a clamp: 85 us against 118 for the NaN test first, on 300k
+ * floats with SSE2 (ReLU alone 33).  The gradients are torch's (2.13, checked by
+ * tests/test_activations.py): threshold_backward (relu: 0 where v <= 0, a NaN v passes g),
+ * hardtanh_backward on [0, 6] (relu6: g only where 0 < v < 6, a NaN v gives 0) and
+ * leaky_relu_backward (g where v > 0, else g * alpha, NaN v included).
+ * kernels/epilogue/rows.tmpl.h says why its loops need no-trapping-math to vectorise these. */
 #define FC_ACTIVATION_LIST(X)                                                                 \
-    X(NONE, "none", 0u, v)                                                                    \
-    X(RELU, "relu", FC_FUSED_RELU, FC_RELU(v))                                                \
-    X(RELU6, "relu6", 0u, (FC_RELU(v) > 6 ? 6 : FC_RELU(v)))                                 \
-    X(LEAKY_RELU, "leaky_relu", 0u, (((v) > 0 || (v) != (v)) ? (v) : (v) * alpha))
+    X(NONE, "none", 0u, v, g)                                                                 \
+    X(RELU, "relu", FC_FUSED_RELU, FC_RELU(v), ((v) <= 0 ? 0 : (g)))                          \
+    X(RELU6, "relu6", 0u, (FC_RELU(v) > 6 ? 6 : FC_RELU(v)),                                  \
+      (((v) > 0 && (v) < 6) ? (g) : 0))                                                       \
+    X(LEAKY_RELU, "leaky_relu", 0u, (((v) > 0 || (v) != (v)) ? (v) : (v) * alpha),            \
+      ((v) > 0 ? (g) : (g) * alpha))
 
 /* What an op's drivers need of its fc_epilogue, checked and decided once. */
 typedef struct fc_epi {
@@ -60,5 +66,20 @@ void fc_f64_epilogue_apply(const fc_epi *e, double *t, int64_t rows, int64_t col
 /* act(v + residual[index]) for the element at y[index]: the references' per-element twin. */
 float fc_f32_epilogue_value(const fc_epi *e, float v, int64_t index);
 double fc_f64_epilogue_value(const fc_epi *e, double v, int64_t index);
+
+/* The standalone activation ops (fastconv.h's fc_activation_forward / _backward) on a
+ * contiguous range of n elements: y = act(x) (y may be x), and gx = the table's gradient of g
+ * at x (gx may be g).  The switch sits outside the loops, as in fc_*_epilogue_apply. */
+void fc_f32_activation_range(fc_activation a, double alpha, const float *x, float *y,
+                             int64_t n);
+void fc_f64_activation_range(fc_activation a, double alpha, const double *x, double *y,
+                             int64_t n);
+void fc_f32_activation_grad_range(fc_activation a, double alpha, const float *g,
+                                  const float *x, float *gx, int64_t n);
+void fc_f64_activation_grad_range(fc_activation a, double alpha, const double *g,
+                                  const double *x, double *gx, int64_t n);
+/* The gradient of one element: the references' twin of fc_*_activation_grad_range. */
+float fc_f32_activation_grad_value(fc_activation a, double alpha, float g, float v);
+double fc_f64_activation_grad_value(fc_activation a, double alpha, double g, double v);
 
 #endif

@@ -1,4 +1,5 @@
-/* The epilogue's functions for one dtype (instantiated by common/epilogue.c). */
+/* The epilogue's functions for one dtype (instantiated by common/epilogue.c), and the
+ * standalone activations' forward and backward loops, from the same table. */
 
 void FC_FN(epilogue_apply)(const fc_epi *e, FC_REAL *t, int64_t rows, int64_t cols, int64_t rs,
                            int64_t cs)
@@ -29,7 +30,7 @@ void FC_FN(epilogue_apply)(const fc_epi *e, FC_REAL *t, int64_t rows, int64_t co
                                                        offset + i * rs + j * cs);
 }
 
-#define FC_EPI_VALUE(NAME, name, fused, formula) \
+#define FC_EPI_VALUE(NAME, name, fused, formula, grad) \
     case FC_ACTIVATION_##NAME: return formula;
 
 FC_REAL FC_FN(epilogue_value)(const fc_epi *e, FC_REAL v, int64_t index)
@@ -41,3 +42,51 @@ FC_REAL FC_FN(epilogue_value)(const fc_epi *e, FC_REAL v, int64_t index)
     return v;
 }
 #undef FC_EPI_VALUE
+
+#define FC_ACT_RANGE(NAME, name, fused, formula, grad)                                          \
+    case FC_ACTIVATION_##NAME:                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            const FC_REAL v = x[i];                                                             \
+            y[i] = formula;                                                                     \
+        }                                                                                       \
+        break;
+
+/* (no restrict: y may be x) */
+void FC_FN(activation_range)(fc_activation a, double alpha_, const FC_REAL *x, FC_REAL *y,
+                             int64_t n)
+{
+    const FC_REAL alpha = (FC_REAL)alpha_;
+    (void)alpha;
+    switch (a) { FC_ACTIVATION_LIST(FC_ACT_RANGE) }
+}
+#undef FC_ACT_RANGE
+
+#define FC_ACT_GRAD_RANGE(NAME, name, fused, formula, grad)                                     \
+    case FC_ACTIVATION_##NAME:                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            const FC_REAL v = x[i], g = gin[i];                                                 \
+            (void)v; /* "none" passes g */                                                      \
+            gx[i] = grad;                                                                       \
+        }                                                                                       \
+        break;
+
+void FC_FN(activation_grad_range)(fc_activation a, double alpha_, const FC_REAL *gin,
+                                  const FC_REAL *x, FC_REAL *gx, int64_t n)
+{
+    const FC_REAL alpha = (FC_REAL)alpha_;
+    (void)alpha;
+    switch (a) { FC_ACTIVATION_LIST(FC_ACT_GRAD_RANGE) }
+}
+#undef FC_ACT_GRAD_RANGE
+
+#define FC_ACT_GRAD_VALUE(NAME, name, fused, formula, grad) \
+    case FC_ACTIVATION_##NAME: return grad;
+
+FC_REAL FC_FN(activation_grad_value)(fc_activation a, double alpha_, FC_REAL g, FC_REAL v)
+{
+    const FC_REAL alpha = (FC_REAL)alpha_;
+    (void)alpha;
+    switch (a) { FC_ACTIVATION_LIST(FC_ACT_GRAD_VALUE) }
+    return g;
+}
+#undef FC_ACT_GRAD_VALUE

@@ -23,7 +23,8 @@
  *     along each axis the window [o * stride - pad, o * stride - pad + kernel) is clipped to
  *     the padded input [-pad, size + pad) (with ceil_mode the last window may overhang it) and
  *     to the input [0, size); the divisor is the product over both axes of the first clip's
- *     length when count_include_pad, of the second's otherwise.
+ *     length when count_include_pad, of the second's otherwise; a nonzero divisor_override
+ *     replaces that count for every window (torch's avg_pool2d(divisor_override=)).
  */
 #ifndef FC_GEOMETRY_H
 #define FC_GEOMETRY_H
@@ -82,12 +83,26 @@ static inline void fc_avg_pool_window(int64_t o, int64_t stride, int64_t pad, in
     *hi = fc_min_i64(stop, size);
 }
 
+/* Which divisor an average pooling uses: the two flags of fc_pool2d_params, carried together
+ * from the driver to the kernels (which never see the params). */
+typedef struct fc_avg_pool_rule {
+    int count_include_pad;
+    int64_t divisor_override; /* 0: none */
+} fc_avg_pool_rule;
+
+static inline fc_avg_pool_rule fc_avg_pool_rule_of(const fc_pool2d_params *p)
+{
+    fc_avg_pool_rule rule = {p->count_include_pad, p->divisor_override};
+    return rule;
+}
+
 /* PyTorch's divisor of an average-pool window of rows x cols positions inside the input and
  * padded_rows x padded_cols inside the padded input. */
-static inline int64_t fc_avg_pool_divisor(int count_include_pad, int64_t rows, int64_t cols,
+static inline int64_t fc_avg_pool_divisor(fc_avg_pool_rule rule, int64_t rows, int64_t cols,
                                           int64_t padded_rows, int64_t padded_cols)
 {
-    return count_include_pad ? padded_rows * padded_cols : rows * cols;
+    if (rule.divisor_override) return rule.divisor_override;
+    return rule.count_include_pad ? padded_rows * padded_cols : rows * cols;
 }
 
 /* The divisor of output (oh, ow) of the average pooling p (the references' form). */
@@ -96,7 +111,17 @@ static inline int64_t fc_avg_pool_divisor_at(const fc_pool2d_params *p, int64_t 
     int64_t h0, h1, padded_h, w0, w1, padded_w;
     fc_avg_pool_window(oh, p->stride_h, p->pad_h, p->kernel_h, p->h, &h0, &h1, &padded_h);
     fc_avg_pool_window(ow, p->stride_w, p->pad_w, p->kernel_w, p->w, &w0, &w1, &padded_w);
-    return fc_avg_pool_divisor(p->count_include_pad, h1 - h0, w1 - w0, padded_h, padded_w);
+    return fc_avg_pool_divisor(fc_avg_pool_rule_of(p), h1 - h0, w1 - w0, padded_h, padded_w);
+}
+
+/* Adaptive average pooling's window of output i along one axis, as torch: input positions
+ * [floor(i * size / out), ceil((i + 1) * size / out)), never empty for 0 <= i < out, size >= 1.
+ * The products go through 128 bits: size * out may pass int64 when both are large. */
+static inline void fc_adaptive_window(int64_t i, int64_t size, int64_t out, int64_t *lo,
+                                      int64_t *hi)
+{
+    *lo = (int64_t)(((__int128)i * size) / out);
+    *hi = (int64_t)(((__int128)(i + 1) * size + out - 1) / out);
 }
 
 #endif /* FC_GEOMETRY_H */

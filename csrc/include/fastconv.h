@@ -30,7 +30,8 @@
  *   and with ceil_mode, if (P - 1) * stride_h >= H + pad_h then P -= 1   (likewise Q).
  *
  * Average pooling divides by the window clipped to the padded plane when count_include_pad, by
- * the window clipped to the input plane otherwise (PyTorch's rule).
+ * the window clipped to the input plane otherwise (PyTorch's rule); by divisor_override instead,
+ * for every window, when that is nonzero (PyTorch's divisor_override).
  *
  * These sizes, the windows' valid ranges and the divisor are computed in one place,
  * csrc/common/geometry.h and geometry.c, which every op, reference and the Python layer use.
@@ -152,6 +153,7 @@ typedef struct fc_pool2d_params {
     int64_t dilation_h, dilation_w; /* >= 1; average pooling requires 1 */
     int ceil_mode;
     int count_include_pad;       /* average pooling only */
+    int64_t divisor_override;    /* average pooling only: 0, or the divisor of every window */
 } fc_pool2d_params;
 
 /* ---- sizes -------------------------------------------------------------------------------- */
@@ -174,6 +176,18 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+/* Adaptive average pooling, as torch: x (N, C, H, W) -> y (N, C, out_h, out_w), output (i, j)
+ * the mean of rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns likewise
+ * (fc_adaptive_window); all sizes >= 1 but N, C >= 0.  The sums run row by row, left to right;
+ * the threads split the planes. */
+fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                         int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                         const void *x, void *y);
+/* The standalone activations (fastconv.relu6, leaky_relu): y = act(x) elementwise by the
+ * epilogue's formulas (alpha: leaky_relu's negative slope); y may be x.  An activation outside
+ * fc_activation is FC_ERR_INVALID_ARGUMENT. */
+fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                double alpha, const void *x, void *y);
 /* y = act(x weight^T + bias + residual), see Linear above. */
 fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features, fc_dtype dtype,
                             const void *x, const void *weight, const fc_epilogue *epilogue,
@@ -189,8 +203,21 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
  * FC_ERR_INVALID_ARGUMENT and nothing is written.
  * avg_pool2d: grad_output (N, C, P, Q) of the forward p; each window element receives
  * grad_output / divisor, the forward's divisor.
- * relu: grad_input[i] = grad_output[i] where output[i] > 0, else +0 (NaN output -> 0);
+ * relu: grad_input[i] = +0 where output[i] <= 0, else grad_output[i] (a NaN output passes the
+ * gradient, as PyTorch's threshold_backward);
  * grad_input may be grad_output (in place). */
+/* activation: grad_input = grad_output times act'(x), x the forward's input, as torch: relu6
+ * grad_output where 0 < x < 6, else 0 (NaN x too), leaky_relu grad_output where x > 0 and
+ * grad_output * alpha elsewhere (NaN x included); grad_input may be grad_output. */
+fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                 double alpha, const void *grad_output, const void *x,
+                                 void *grad_input);
+/* adaptive_avg_pool2d: grad_input (N, C, H, W) = 0, then each window element receives
+ * grad_output / the window's size (overlapping windows accumulate, outputs in row-major
+ * order). */
+fc_status fc_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                          const void *grad_output, void *grad_input);
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
                              void *grad_weight, void *grad_bias);
@@ -223,6 +250,17 @@ fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, c
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y);
 fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                             int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                             const void *x, void *y);
+fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                              const void *grad_output, void *grad_input);
+fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                    double alpha, const void *x, void *y);
+fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                     double alpha, const void *grad_output, const void *x,
+                                     void *grad_input);
 fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias);

@@ -89,7 +89,7 @@ static void FC_FN(pool_task)(void *ctx, int64_t phase, int64_t i, int t)
             max_row(cols, rows, row_ptrs, row_offsets, job->y + o,
                     job->indices ? job->indices + o : NULL);
         else
-            avg_row(cols, rows, row_ptrs, padded_rows, job->p->count_include_pad, job->y + o);
+            avg_row(cols, rows, row_ptrs, padded_rows, fc_avg_pool_rule_of(job->p), job->y + o);
         if (++oh == out_h) {
             oh = 0;
             plane++;

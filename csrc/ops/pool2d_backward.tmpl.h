@@ -32,7 +32,7 @@ static void FC_FN(avg_pool2d_backward_planes)(const fc_pool2d_params *p, int64_t
                 int64_t w0, w1, cols_padded;
                 fc_avg_pool_window(ow, p->stride_w, p->pad_w, p->kernel_w, p->w, &w0, &w1,
                                    &cols_padded);
-                const int64_t divisor = fc_avg_pool_divisor(p->count_include_pad, h1 - h0,
+                const int64_t divisor = fc_avg_pool_divisor(fc_avg_pool_rule_of(p), h1 - h0,
                                                             w1 - w0, rows_padded, cols_padded);
                 const FC_REAL share = src[oh * out_w + ow] / (FC_REAL)divisor;
                 for (int64_t ih = h0; ih < h1; ih++)

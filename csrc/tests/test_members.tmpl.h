@@ -504,11 +504,13 @@ static void FC_FN(t_pool)(const fc_member *m, const fc_member *twin, t_result *r
                             FC_FN(t_naive_maxpool)(&cols, rows, row_ptrs, row_offsets, want,
                                                    pass ? NULL : wi);
                     } else {
-                        for (int inc = 0; inc < 2; inc++) {
+                        /* the three divisor rules: exclude, include the padding, override */
+                        for (int inc = 0; inc < 3; inc++) {
+                            const fc_avg_pool_rule rule = {inc == 1, inc == 2 ? -3 : 0};
                             ((FC_FN(avgpool_ukernel_fn))m->fn2)(&cols, rows, row_ptrs,
-                                                               (int64_t)rows + inc, inc, got);
+                                                               (int64_t)rows + inc, rule, got);
                             ((FC_FN(avgpool_ukernel_fn))twin->fn2)(&cols, rows, row_ptrs,
-                                                                  (int64_t)rows + inc, inc,
+                                                                  (int64_t)rows + inc, rule,
                                                                   want);
                             if (memcmp(got, want, (size_t)(out_w + 1) * sizeof(FC_REAL)) != 0)
                                 break;
@@ -543,7 +545,7 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
     FC_REAL *zeros = T_NEW((max_n + 9)); /* calloc: +0 */
     (void)twin;
     r->against = m->family == FC_FAMILY_RELU            ? "the rule x > 0 or NaN ? x : +0"
-                 : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y > 0 ? g : +0"
+                 : m->family == FC_FAMILY_RELU_BACKWARD ? "the rule y <= 0 ? +0 : g"
                                                         : "the sum y + x";
     for (size_t n = 0; n <= max_n; n++)
         for (size_t off = 0; off < 4; off++)
@@ -565,7 +567,7 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
                 case FC_FAMILY_RELU_BACKWARD:
                     if (variant == 1) memcpy(gy, g, n * sizeof(FC_REAL));
                     ((FC_FN(relu_backward_ukernel_fn))m->fn)(n, variant == 1 ? gy : g, xs, gy);
-                    for (size_t t = 0; t < n; t++) wy[t] = xs[t] > 0 ? g[t] : (FC_REAL)0;
+                    for (size_t t = 0; t < n; t++) wy[t] = xs[t] <= 0 ? (FC_REAL)0 : g[t];
                     break;
                 default: /* vadd: two NaNs add to a NaN of either payload */
                     for (size_t t = 0; t < n; t++) gy[t] = g[t], wy[t] = g[t] + xs[t];
@@ -583,7 +585,7 @@ static void FC_FN(t_elementwise)(const fc_member *m, const fc_member *twin, t_re
 
 /* ---- epilogue: every activation of the table, with and without a residual ------------- */
 
-#define T_EPI_VALUE(NAME, name, fused, formula) \
+#define T_EPI_VALUE(NAME, name, fused, formula, grad) \
     case FC_ACTIVATION_##NAME: return formula;
 
 /* The table's formula on one element (common/epilogue.h), as the references apply it. */
@@ -599,7 +601,7 @@ static FC_REAL FC_FN(t_activate)(fc_activation activation, FC_REAL alpha, FC_REA
  * (one per sum: which of two NaNs an add keeps is the compiler's choice), +-inf, +-0. */
 static void FC_FN(t_epilogue)(const fc_member *m, const fc_member *twin, t_result *r)
 {
-#define T_EPI_ENUM(NAME, name, fused, formula) FC_ACTIVATION_##NAME,
+#define T_EPI_ENUM(NAME, name, fused, formula, grad) FC_ACTIVATION_##NAME,
     static const fc_activation activations[] = {FC_ACTIVATION_LIST(T_EPI_ENUM)};
 #undef T_EPI_ENUM
     const size_t step = (size_t)m->nr, max_n = 3 * step + 7;

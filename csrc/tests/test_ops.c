@@ -147,6 +147,27 @@ static void elementwise_and_linear(fc_dtype dtype)
           fc_ref_relu_forward(count, dtype, x, r), y, r, (size_t)count, 0);
     check("relu_backward", dtype, fc_relu_backward(count, dtype, g, x, y),
           fc_ref_relu_backward(count, dtype, g, x, r), y, r, (size_t)count, 0);
+    static const fc_activation acts[] = {FC_ACTIVATION_RELU6, FC_ACTIVATION_LEAKY_RELU};
+    for (int a = 0; a < 2; a++) {
+        check("activation", dtype, fc_activation_forward(count, dtype, acts[a], 0.3, x, y),
+              fc_ref_activation_forward(count, dtype, acts[a], 0.3, x, r), y, r, (size_t)count,
+              0);
+        check("activation_backward", dtype,
+              fc_activation_backward(count, dtype, acts[a], 0.3, g, x, y),
+              fc_ref_activation_backward(count, dtype, acts[a], 0.3, g, x, r), y, r,
+              (size_t)count, 0);
+    }
+    /* adaptive average pooling: the 1037 elements as (1, 1, 17, 61) -> (1, 1, 7, 13), and back */
+    check("adaptive_avg_pool2d", dtype,
+          fc_adaptive_avg_pool2d_forward(1, 1, 17, 61, 7, 13, dtype, g, y),
+          fc_ref_adaptive_avg_pool2d_forward(1, 1, 17, 61, 7, 13, dtype, g, r), y, r,
+          (size_t)(7 * 13), 0);
+    void *ai = fill((size_t)count, dtype, 0, 0), *ar = fill((size_t)count, dtype, 0, 0);
+    check("adaptive_avg_pool2d_backward", dtype,
+          fc_adaptive_avg_pool2d_backward(1, 1, 17, 61, 7, 13, dtype, g, ai),
+          fc_ref_adaptive_avg_pool2d_backward(1, 1, 17, 61, 7, 13, dtype, g, ar), ai, ar,
+          (size_t)count, 0);
+    free(ai), free(ar);
     free(x), free(g), free(y), free(r);
     const int64_t n = 5, in = 37, out = 13;
     void *lx = fill((size_t)(n * in), dtype, -3, 3), *lw = fill((size_t)(out * in), dtype, -3, 3);
@@ -247,6 +268,10 @@ int main(void)
                       dtype);
             pool_case("3x3/1 dilation 2", (fc_pool2d_params){1, 2, 12, 21, 3, 3, 1, 1, 1, 1, 2, 2,
                                                              0, 0},
+                      dtype);
+            /* ... divisor_override */
+            pool_case("3x3/2 pad 1 divisor -7", (fc_pool2d_params){1, 2, 11, 19, 3, 3, 2, 2, 1, 1,
+                                                                   1, 1, 1, 0, -7},
                       dtype);
             elementwise_and_linear(dtype);
             filter_case(dtype);

@@ -219,6 +219,7 @@ cdef void _fill_pool_params(fc_pool2d_params *p, int64_t n, int64_t c, int64_t h
     p.dilation_h, p.dilation_w = dilation
     p.ceil_mode = ceil_mode
     p.count_include_pad = count_include_pad
+    p.divisor_override = 0
 
 
 cdef class Pool2dGeometry:
@@ -277,10 +278,11 @@ def max_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndar
 
 
 def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
-               bint count_include_pad, bint reference):
+               bint count_include_pad, int64_t divisor_override, bint reference):
     """y <- avg_pool2d(x) of the shapes in geometry."""
     cdef fc_pool2d_params p = geometry.p
     p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
@@ -440,11 +442,13 @@ def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
 
 
 def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
-                        cnp.ndarray grad_input, bint count_include_pad, bint reference):
+                        cnp.ndarray grad_input, bint count_include_pad,
+                        int64_t divisor_override, bint reference):
     """grad_input (N, C, H, W) <- avg_pool2d's backward pass of grad_output, of the shapes in
     geometry."""
     cdef fc_pool2d_params p = geometry.p
     p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
     cdef fc_dtype dtype = _dtype_of(op, grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
@@ -475,6 +479,72 @@ def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarr
             status = fc_ref_relu_backward(count, dtype, gp, yp, gxp)
         else:
             status = fc_relu_backward(count, dtype, gp, yp, gxp)
+    _check(op, status)
+
+
+def activation(str op, str name, double alpha, cnp.ndarray x, cnp.ndarray y, bint reference):
+    """y <- the activation `name` of the epilogue's table (alpha: its parameter) of x,
+    elementwise over arrays of one shape; y may be x."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef const void *xp = _buffer(op, "x", x, cnp.PyArray_TYPE(x), (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "y", y, cnp.PyArray_TYPE(x), (<object>x).shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(x)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_activation_forward(count, dtype, act, alpha, xp, yp)
+        else:
+            status = fc_activation_forward(count, dtype, act, alpha, xp, yp)
+    _check(op, status)
+
+
+def activation_backward(str op, str name, double alpha, cnp.ndarray grad_output,
+                        cnp.ndarray x, cnp.ndarray grad_input, bint reference):
+    """grad_input <- the gradient of the activation `name` at x; grad_input may be
+    grad_output."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    cdef tuple shape = (<object>grad_output).shape
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+        else:
+            status = fc_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+    _check(op, status)
+
+
+def adaptive_avg_pool2d(str op, cnp.ndarray x, cnp.ndarray y, bint backward, bint reference):
+    """Forward: y (N, C, P, Q) <- adaptive_avg_pool2d(x (N, C, H, W)); backward: y (N, C, H, W)
+    <- the gradient of grad_output x (N, C, P, Q)."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple small = (<object>y).shape if not backward else (<object>x).shape
+    cdef tuple big = (<object>x).shape if not backward else (<object>y).shape
+    cdef const void *xp = _buffer(op, "grad_output" if backward else "x", x, typenum,
+                                  (<object>x).shape, False)
+    cdef void *yp = _buffer(op, "grad_input" if backward else "y", y, typenum,
+                            (<object>y).shape, True)
+    cdef int64_t n = big[0], c = big[1], h = big[2], w = big[3], p = small[2], q = small[3]
+    if small[0] != n or small[1] != c:
+        raise ValueError(f"{op}: the arrays' N and C differ: {big} and {small}")
+    cdef fc_status status
+    with nogil:
+        if backward:
+            if reference:
+                status = fc_ref_adaptive_avg_pool2d_backward(n, c, h, w, p, q, dtype, xp, yp)
+            else:
+                status = fc_adaptive_avg_pool2d_backward(n, c, h, w, p, q, dtype, xp, yp)
+        elif reference:
+            status = fc_ref_adaptive_avg_pool2d_forward(n, c, h, w, p, q, dtype, xp, yp)
+        else:
+            status = fc_adaptive_avg_pool2d_forward(n, c, h, w, p, q, dtype, xp, yp)
     _check(op, status)
 
 
@@ -781,10 +851,13 @@ def geometry_window_interior(int64_t size, int64_t pad_before, int64_t kernel, i
 
 
 def geometry_avg_pool_divisor(int64_t oh, int64_t ow, int64_t h, int64_t w, tuple kernel_size,
-                              tuple stride, tuple padding, bint count_include_pad):
+                              tuple stride, tuple padding, bint count_include_pad,
+                              int64_t divisor_override=0):
     """fc_avg_pool_window along both axes and fc_avg_pool_divisor: the divisor of output
     (oh, ow)."""
     cdef int64_t h0, h1, padded_h, w0, w1, padded_w
     fc_avg_pool_window(oh, stride[0], padding[0], kernel_size[0], h, &h0, &h1, &padded_h)
     fc_avg_pool_window(ow, stride[1], padding[1], kernel_size[1], w, &w0, &w1, &padded_w)
-    return fc_avg_pool_divisor(count_include_pad, h1 - h0, w1 - w0, padded_h, padded_w)
+    cdef fc_avg_pool_rule rule
+    rule.count_include_pad, rule.divisor_override = count_include_pad, divisor_override
+    return fc_avg_pool_divisor(rule, h1 - h0, w1 - w0, padded_h, padded_w)

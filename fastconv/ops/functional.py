@@ -17,8 +17,9 @@ from .. import _config
 from . import _ext, plans
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "filter2d",
-           "sep_filter2d"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -105,6 +106,10 @@ def _pair(op, name, value):
     if type(value) is int and -_MAX_INT <= value <= _MAX_INT:
         return (value, value)
     if isinstance(value, (tuple, list)):
+        # torch's rule (expand_param_if_needed): a one-element sequence stands for both axes
+        if len(value) == 1:
+            one = _int(op, name, value[0], value)
+            return (one, one)
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
         return (_int(op, name, value[0], value), _int(op, name, value[1], value))
@@ -118,6 +123,23 @@ def _flag(op, name, value):
         return bool(value)
     except (TypeError, ValueError):  # e.g. an array of several elements
         raise TypeError(f"{op}: {name} must be a bool, got {value!r}") from None
+
+
+def _divisor_override(op, value):
+    """divisor_override: None (C's 0, no override) or a nonzero int, as torch."""
+    if value is None:
+        return 0
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: divisor_override must be None or a nonzero int, got {value!r}")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: divisor_override must be None or a nonzero int, "
+                        f"got {value!r}") from None
+    if result == 0 or abs(result) > _MAX_INT:
+        raise ValueError(f"{op}: divisor_override must be a nonzero int of at most 2**62 in "
+                         f"magnitude, got {value!r}")
+    return result
 
 
 def _positive_pair(op, name, value):
@@ -543,7 +565,9 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     the C library's (_ext.Pool2dGeometry, output_shape (N, C, P, Q))."""
     x4, unbatched = _planes(op, x)
     kernel = _positive_pair(op, "kernel_size", kernel_size)
-    stride = kernel if stride is None else _positive_pair(op, "stride", stride)
+    # torch's pools read an empty stride, () or [], as "the kernel size", like None
+    default_stride = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    stride = kernel if default_stride else _positive_pair(op, "stride", stride)
     dilation = _positive_pair(op, "dilation", dilation)
     pads = _pair(op, "padding", padding)
     if min(pads) < 0:
@@ -610,14 +634,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                        reference=False)
 
 
-def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, reference,
-                checks_only=False):
+def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                reference, checks_only=False):
     op = "avg_pool2d"
     x = _array(op, "x", x)
     x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
         op, x, kernel_size, stride, padding, 1, ceil_mode)
     shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    divisor_override = _divisor_override(op, divisor_override)
     if checks_only:  # as _conv2d's
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=(1, 1),
                     shape=shape4[1:] if unbatched else shape4)
@@ -625,11 +650,12 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, r
     y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
     if shape4[0]:
         _ext.avg_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
-                        count_include_pad, reference)
+                        count_include_pad, divisor_override, reference)
     return y
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
     """2-D average pooling.
 
     Parameters
@@ -640,6 +666,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     ceil_mode : bool, round the output size up (PyTorch's rule)
     count_include_pad : bool, divide by the window clipped to the padded input (True) or to
         the input (False), as PyTorch does
+    divisor_override : None or a nonzero int; when given, every window's sum is divided by it
+        instead of by its count (PyTorch's divisor_override; count_include_pad is then unused)
 
     Example
     -------
@@ -650,7 +678,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
              [10.5, 12.5]]]], dtype=float32)
     """
     return _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       reference=False)
+                       divisor_override, reference=False)
 
 
 # ---- relu -------------------------------------------------------------------------------------
@@ -661,8 +689,61 @@ def _same_memory(a, b):
             and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
-def _relu(x, out, reference):
-    op = "relu"
+def _adaptive_size(op, output_size, hw):
+    """output_size (an int, a pair or a one-element sequence, entries None keeping the input's
+    size, as torch) as a pair of positive ints, for an input of spatial size hw."""
+    if output_size is None or isinstance(output_size, (tuple, list)) and \
+            len(output_size) in (1, 2):
+        entries = (output_size, output_size) if output_size is None else (
+            tuple(output_size) * 2 if len(output_size) == 1 else tuple(output_size))
+        size = tuple(keep if v is None else _int(op, "output_size", v, output_size)
+                     for v, keep in zip(entries, hw))
+    else:
+        size = _pair(op, "output_size", output_size)
+    if min(size) <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    return size
+
+
+def _adaptive_avg_pool2d(x, output_size, reference):
+    op = "adaptive_avg_pool2d"
+    x = _array(op, "x", x)
+    x4, unbatched = _planes(op, x)
+    size = _adaptive_size(op, output_size, x4.shape[2:])
+    shape4 = x4.shape[:2] + size
+    _check_size(op, shape4, x.dtype.itemsize)
+    y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
+    if shape4[0]:
+        _ext.adaptive_avg_pool2d(op, _c_array(x4), y.reshape(shape4), False, reference)
+    return y
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """2-D adaptive average pooling, as torch.nn.functional.adaptive_avg_pool2d.
+
+    Output (i, j) is the mean of input rows [floor(i * H / P), ceil((i + 1) * H / P)) and
+    columns [floor(j * W / Q), ceil((j + 1) * W / Q)): windows of varying size that may overlap
+    and cover the input; ``output_size=1`` is global average pooling.
+
+    Parameters
+    ----------
+    x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
+    output_size : int or (int or None, int or None): (P, Q), None keeping that input size
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)
+    >>> fastconv.adaptive_avg_pool2d(x, (1, 2))
+    array([[[[2., 3.]]]], dtype=float32)
+    """
+    return _adaptive_avg_pool2d(x, output_size, reference=False)
+
+
+def _elementwise(op, x, out, run):
+    """The frame of the elementwise ops (relu, relu6, leaky_relu): x checked, the result (out,
+    which may be x itself: in place, or a new array), and run(source, result), the C call, on
+    a non-empty x."""
     x_in = x
     x = _array(op, "x", x)
     in_place = isinstance(out, np.ndarray) and isinstance(x_in, np.ndarray) and (
@@ -674,8 +755,69 @@ def _relu(x, out, reference):
         result = _output(op, out, x.shape, x, [("x", x_in)])
         source = _c_array(x)
     if x.size:
-        _ext.relu(op, source, result, reference)
+        run(source, result)
     return result
+
+
+def _relu(x, out, reference):
+    return _elementwise("relu", x, out,
+                        lambda source, result: _ext.relu("relu", source, result, reference))
+
+
+def _negative_slope(op, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: negative_slope must be a real number, got {value!r}")
+    return float(value)
+
+
+def _relu6(x, out, reference):
+    return _elementwise("relu6", x, out, lambda source, result: _ext.activation(
+        "relu6", "relu6", 0.0, source, result, reference))
+
+
+def _leaky_relu(x, negative_slope, out, reference):
+    alpha = _negative_slope("leaky_relu", negative_slope)
+    return _elementwise("leaky_relu", x, out, lambda source, result: _ext.activation(
+        "leaky_relu", "leaky_relu", alpha, source, result, reference))
+
+
+def relu6(x, *, out=None):
+    """min(max(x, 0), 6) elementwise, as torch.nn.functional.relu6: NaN stays NaN; -0 gives
+    +0, as fastconv's relu (torch returns -0.0, which compares equal); the formula of
+    conv2d's fused activation="relu6".
+
+    Parameters
+    ----------
+    x : array_like of any shape, float32 or float64
+    out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu6(np.array([-1.0, 0.5, 7.0]))
+    array([0. , 0.5, 6. ])
+    """
+    return _relu6(x, out, reference=False)
+
+
+def leaky_relu(x, negative_slope=0.01, *, out=None):
+    """x where x > 0, else x * negative_slope, elementwise, as torch.nn.functional.leaky_relu:
+    NaN stays NaN, -0 gives -0 * negative_slope; the formula of conv2d's fused
+    activation="leaky_relu".
+
+    Parameters
+    ----------
+    x : array_like of any shape, float32 or float64
+    negative_slope : real number, rounded to x's dtype
+    out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.leaky_relu(np.array([-1.0, 0.5]), 0.1)
+    array([-0.1,  0.5])
+    """
+    return _leaky_relu(x, negative_slope, out, reference=False)
 
 
 def relu(x, *, out=None):
@@ -863,7 +1005,7 @@ def max_pool2d_backward(grad_output, indices, input_shape):
 
 
 def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, reference):
+                         count_include_pad, divisor_override, reference):
     op = "avg_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
@@ -873,6 +1015,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
         op, like, kernel_size, stride, padding, 1, ceil_mode)
     shape4 = geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
+    divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
                      f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
@@ -880,19 +1023,20 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     if shape4[0]:
         _ext.avg_pool2d_backward(op, geometry, _c_array(g.reshape(shape4)),
                                  grad_input.reshape((shape4[0],) + shape[-3:]),
-                                 count_include_pad, reference)
+                                 count_include_pad, divisor_override, reference)
     return grad_input
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Gradient of avg_pool2d with respect to its input.
 
     Parameters
     ----------
     grad_output : array_like, the shape of ``avg_pool2d``'s output, float32 or float64
     input_shape : the shape of avg_pool2d's input, (N, C, H, W) or (C, H, W)
-    kernel_size, stride, padding, ceil_mode, count_include_pad : as for `avg_pool2d`
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override : as for
+        `avg_pool2d`
 
     Returns
     -------
@@ -907,39 +1051,147 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
             [1., 1.]]])
     """
     return _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                ceil_mode, count_include_pad, reference=False)
+                                ceil_mode, count_include_pad, divisor_override, reference=False)
 
 
-def _relu_backward(grad_output, output, out, reference):
-    op = "relu_backward"
+def _elementwise_backward(op, grad_output, name, value, out, run):
+    """The frame of the elementwise backward ops: grad_output and the forward's array `name`
+    checked, the result (out, which may be grad_output: in place, or a new array), and
+    run(source, value, result), the C call, on a non-empty grad_output."""
     g_in = grad_output
     g = _array(op, "grad_output", grad_output)
-    y = _array(op, "output", output)
-    _same_dtype(op, g, [("output", y)], x_name="grad_output")
+    y = _array(op, name, value)
+    _same_dtype(op, g, [(name, y)], x_name="grad_output")
     if y.shape != g.shape:
-        raise ValueError(f"{op}: output must have the shape of grad_output {g.shape}, got "
+        raise ValueError(f"{op}: {name} must have the shape of grad_output {g.shape}, got "
                          f"{y.shape}")
     in_place = isinstance(out, np.ndarray) and isinstance(g_in, np.ndarray) and (
         out is g_in or _same_memory(out, g_in))
     if in_place:
-        result = _output(op, out, g.shape, g, [("output", output)])
+        result = _output(op, out, g.shape, g, [(name, value)])
         source = result
     else:
-        result = _output(op, out, g.shape, g, [("grad_output", g_in), ("output", output)])
+        result = _output(op, out, g.shape, g, [("grad_output", g_in), (name, value)])
         source = _c_array(g)
     if g.size:
-        _ext.relu_backward(op, source, _c_array(y), result, reference)
+        run(source, _c_array(y), result)
     return result
 
 
+def _adaptive_avg_pool2d_backward(grad_output, input_shape, reference):
+    op = "adaptive_avg_pool2d_backward"
+    g = _array(op, "grad_output", grad_output)
+    shape = _input_shape(op, input_shape, g.dtype.itemsize)
+    if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
+        raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
+                         f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
+    grad_input = _empty(shape, np.dtype(_dtype_name(g)))
+    g4 = g if g.ndim == 4 else g[None]
+    if g4.shape[0]:
+        _ext.adaptive_avg_pool2d(op, _c_array(g4), grad_input.reshape((g4.shape[0],) + shape[-3:]),
+                                 True, reference)
+    return grad_input
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape):
+    """Gradient of adaptive_avg_pool2d with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : array_like (N, C, P, Q) or (C, P, Q), float32 or float64: the forward's
+        output shape, which gives the output size
+    input_shape : the shape of adaptive_avg_pool2d's input, (N, C, H, W) or (C, H, W)
+
+    Returns
+    -------
+    ndarray of input_shape: each window element receives grad_output / the window's size
+    (overlapping windows accumulate).
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.adaptive_avg_pool2d_backward(np.array([[[6.0]]]), (1, 2, 3))
+    array([[[1., 1., 1.],
+            [1., 1., 1.]]])
+    """
+    return _adaptive_avg_pool2d_backward(grad_output, input_shape, reference=False)
+
+
+def _relu_backward(grad_output, output, out, reference):
+    return _elementwise_backward(
+        "relu_backward", grad_output, "output", output, out,
+        lambda g, y, result: _ext.relu_backward("relu_backward", g, y, result, reference))
+
+
+def _relu6_backward(grad_output, x, out, reference):
+    op = "relu6_backward"
+    return _elementwise_backward(op, grad_output, "x", x, out, lambda g, v, result:
+                                 _ext.activation_backward(op, "relu6", 0.0, g, v, result,
+                                                          reference))
+
+
+def _leaky_relu_backward(grad_output, x, negative_slope, out, reference):
+    op = "leaky_relu_backward"
+    alpha = _negative_slope(op, negative_slope)
+    return _elementwise_backward(op, grad_output, "x", x, out, lambda g, v, result:
+                                 _ext.activation_backward(op, "leaky_relu", alpha, g, v, result,
+                                                          reference))
+
+
+def relu6_backward(grad_output, x, *, out=None):
+    """Gradient of relu6: grad_output where 0 < x < 6, else 0.
+
+    As torch's ``hardtanh_backward(grad_output, x, 0, 6)``: a NaN x gives 0 (unlike
+    relu_backward, where torch passes it), and so do -0, +0 and 6.
+
+    Parameters
+    ----------
+    grad_output : array_like of any shape, float32 or float64
+    x : array_like of the same shape and dtype: relu6's input (its output gives the same mask)
+    out : ndarray, optional; ``out=grad_output`` works in place
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu6_backward(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 3.0, 6.0]))
+    array([0., 2., 0.])
+    """
+    return _relu6_backward(grad_output, x, out, reference=False)
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None):
+    """Gradient of leaky_relu: grad_output where x > 0, else grad_output * negative_slope.
+
+    As torch's ``leaky_relu_backward``: a NaN or a zero x takes the negative side.
+
+    Parameters
+    ----------
+    grad_output : array_like of any shape, float32 or float64
+    x : array_like of the same shape and dtype: leaky_relu's input (its output gives the same
+        mask when negative_slope > 0)
+    negative_slope : real number, as for the forward
+    out : ndarray, optional; ``out=grad_output`` works in place
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.leaky_relu_backward(np.array([1.0, 2.0]), np.array([-1.0, 3.0]), 0.5)
+    array([0.5, 2. ])
+    """
+    return _leaky_relu_backward(grad_output, x, negative_slope, out, reference=False)
+
+
 def relu_backward(grad_output, output, *, out=None):
-    """Gradient of relu: grad_output where output > 0, else 0.
+    """Gradient of relu: 0 where output <= 0, else grad_output.
+
+    As torch's ``threshold_backward(grad_output, output, 0)``: the gradient passes where output
+    is NaN (relu propagates NaN, and NaN <= 0 is false); -0 and +0 give 0, +inf passes.
 
     Parameters
     ----------
     grad_output : array_like of any shape, float32 or float64
     output : array_like of the same shape and dtype: relu's output, or its input x (the mask
-        ``output > 0`` is the same); NaN gives 0
+        ``output <= 0`` is the same)
     out : ndarray, optional; ``out=grad_output`` works in place
 
     Example

@@ -51,6 +51,7 @@ cdef extern from "fastconv.h" nogil:
         int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w
         int ceil_mode
         int count_include_pad
+        int64_t divisor_override
 
     fc_status fc_conv2d_output_size(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w)
     fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64_t *out_w)
@@ -113,6 +114,29 @@ cdef extern from "fastconv.h" nogil:
                                          const void *grad_output, void *grad_input)
     fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                                    const void *output, void *grad_input)
+    fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                             int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                             const void *x, void *y)
+    fc_status fc_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                              const void *grad_output, void *grad_input)
+    fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                                 int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                                 const void *x, void *y)
+    fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
+                                                  int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                                  const void *grad_output, void *grad_input)
+    fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                    double alpha, const void *x, void *y)
+    fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                     double alpha, const void *grad_output, const void *x,
+                                     void *grad_input)
+    fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                        double alpha, const void *x, void *y)
+    fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype,
+                                         fc_activation activation, double alpha,
+                                         const void *grad_output, const void *x,
+                                         void *grad_input)
 
     ctypedef enum fc_border:
         FC_BORDER_CONSTANT
@@ -202,7 +226,10 @@ cdef extern from "common/geometry.h" nogil:
                             int64_t dilation, int64_t count, int64_t *lo, int64_t *hi)
     void fc_avg_pool_window(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
                             int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
-    int64_t fc_avg_pool_divisor(int count_include_pad, int64_t rows, int64_t cols,
+    ctypedef struct fc_avg_pool_rule:
+        int count_include_pad
+        int64_t divisor_override
+    int64_t fc_avg_pool_divisor(fc_avg_pool_rule rule, int64_t rows, int64_t cols,
                                 int64_t padded_rows, int64_t padded_cols)
 
 cdef extern from "common/parallel.h" nogil:

@@ -7,8 +7,9 @@ from . import filtering as _filtering
 from . import functional as _f
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "filter2d",
-           "sep_filter2d"]
+           "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
+           "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -25,10 +26,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                           reference=True)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
     """Reference twin of fastconv.avg_pool2d."""
     return _f._avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                          reference=True)
+                          divisor_override, reference=True)
 
 
 def relu(x, *, out=None):
@@ -49,10 +51,11 @@ def max_pool2d_backward(grad_output, indices, input_shape):
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Reference twin of fastconv.avg_pool2d_backward."""
     return _f._avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                   ceil_mode, count_include_pad, reference=True)
+                                   ceil_mode, count_include_pad, divisor_override,
+                                   reference=True)
 
 
 def relu_backward(grad_output, output, *, out=None):
@@ -84,3 +87,33 @@ def sep_filter2d(image, kx, ky, *, border="reflect101", value=0.0, dtype=None, o
     """Reference twin of fastconv.sep_filter2d."""
     return _filtering._reference("sep_filter2d", image, None, kx, ky, border, value, dtype, out,
                                  anchor, delta)
+
+
+def relu6(x, *, out=None):
+    """Reference twin of fastconv.relu6."""
+    return _f._relu6(x, out, reference=True)
+
+
+def leaky_relu(x, negative_slope=0.01, *, out=None):
+    """Reference twin of fastconv.leaky_relu."""
+    return _f._leaky_relu(x, negative_slope, out, reference=True)
+
+
+def relu6_backward(grad_output, x, *, out=None):
+    """Reference twin of fastconv.relu6_backward."""
+    return _f._relu6_backward(grad_output, x, out, reference=True)
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None):
+    """Reference twin of fastconv.leaky_relu_backward."""
+    return _f._leaky_relu_backward(grad_output, x, negative_slope, out, reference=True)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Reference twin of fastconv.adaptive_avg_pool2d."""
+    return _f._adaptive_avg_pool2d(x, output_size, reference=True)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape):
+    """Reference twin of fastconv.adaptive_avg_pool2d_backward."""
+    return _f._adaptive_avg_pool2d_backward(grad_output, input_shape, reference=True)

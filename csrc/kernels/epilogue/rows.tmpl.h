@@ -12,7 +12,7 @@
 
 #include "common/epilogue.h"
 
-#define FC_EPI_ROW(NAME, name, fused, formula)                                                  \
+#define FC_EPI_ROW(NAME, name, fused, formula, grad)                                                \
     case FC_ACTIVATION_##NAME:                                                                  \
         if (res)                                                                                \
             for (size_t j = 0; j < n; j++) {                                                    \

@@ -33,7 +33,7 @@ static inline void FC_FN(maxpool_columns)(const fc_pool_columns *cols, int64_t o
 static inline void FC_FN(avgpool_columns)(const fc_pool_columns *cols, int64_t ow_begin,
                                           int64_t ow_end, size_t rows,
                                           const FC_REAL *const *row_ptrs, int64_t padded_rows,
-                                          int count_include_pad, FC_REAL *y)
+                                          fc_avg_pool_rule rule, FC_REAL *y)
 {
     for (int64_t ow = ow_begin; ow < ow_end; ow++) {
         /* the window's input columns [iw0, iw1) (dilation 1) and its padded width */
@@ -43,7 +43,7 @@ static inline void FC_FN(avgpool_columns)(const fc_pool_columns *cols, int64_t o
         FC_REAL sum = 0;
         for (size_t i = 0; i < rows; i++)
             for (int64_t iw = iw0; iw < iw1; iw++) sum += row_ptrs[i][iw];
-        y[ow] = sum / (FC_REAL)fc_avg_pool_divisor(count_include_pad, (int64_t)rows, iw1 - iw0,
+        y[ow] = sum / (FC_REAL)fc_avg_pool_divisor(rule, (int64_t)rows, iw1 - iw0,
                                                     padded_rows, padded_cols);
     }
 }

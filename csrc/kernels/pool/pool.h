@@ -44,14 +44,15 @@ typedef void (*fc_f64_maxpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
                                           int64_t *indices);
 
 /* y[ow] = sum over the window / divisor, where the divisor counts the window's positions inside
- * the padded plane (padded_rows of them vertically) when count_include_pad, else inside the
- * plane.  Sums run row by row, left to right. */
+ * the padded plane (padded_rows of them vertically) when rule.count_include_pad, else inside
+ * the plane, or is rule.divisor_override when that is nonzero (fc_avg_pool_divisor).  Sums run
+ * row by row, left to right. */
 typedef void (*fc_f32_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
                                           const float *const *row_ptrs, int64_t padded_rows,
-                                          int count_include_pad, float *y);
+                                          fc_avg_pool_rule rule, float *y);
 typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t rows,
                                           const double *const *row_ptrs, int64_t padded_rows,
-                                          int count_include_pad, double *y);
+                                          fc_avg_pool_rule rule, double *y);
 
 /* The members fc_<dtype>_{max,avg}pool_ukernel__<isa>: scalar (scalar.c), and SIMD
  * (simd.tmpl.h) with FC_LANES output columns per vector, 16 floats / 8 doubles on AVX-512,
@@ -67,10 +68,10 @@ typedef void (*fc_f64_avgpool_ukernel_fn)(const fc_pool_columns *cols, size_t ro
                                        int64_t *indices);                                     \
     void fc_f32_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
                                        const float *const *row_ptrs, int64_t padded_rows,     \
-                                       int count_include_pad, float *y);                      \
+                                       fc_avg_pool_rule rule, float *y);                      \
     void fc_f64_avgpool_ukernel__##isa(const fc_pool_columns *cols, size_t rows,              \
                                        const double *const *row_ptrs, int64_t padded_rows,    \
-                                       int count_include_pad, double *y);
+                                       fc_avg_pool_rule rule, double *y);
 FC_DECLARE_POOL_MEMBERS(scalar)
 FC_DECLARE_POOL_MEMBERS(avx2)
 FC_DECLARE_POOL_MEMBERS(avx512)

@@ -7,8 +7,8 @@ void FC_FN(maxpool_ukernel__scalar)(const fc_pool_columns *cols, size_t rows,
 
 void FC_FN(avgpool_ukernel__scalar)(const fc_pool_columns *cols, size_t rows,
                                     const FC_REAL *const *row_ptrs, int64_t padded_rows,
-                                    int count_include_pad, FC_REAL *y)
+                                    fc_avg_pool_rule rule, FC_REAL *y)
 {
     FC_FN(avgpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, padded_rows,
-                           count_include_pad, y);
+                           rule, y);
 }

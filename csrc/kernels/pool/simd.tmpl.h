@@ -228,20 +228,20 @@ void FC_ISA_SUFFIX(FC_FN(maxpool_ukernel))(const fc_pool_columns *cols, size_t r
 
 static inline void FC_ISA_SUFFIX(FC_FN(avgpool_body))(const fc_pool_columns *cols, size_t rows,
                                                       const FC_REAL *const *row_ptrs,
-                                                      int64_t padded_rows, int count_include_pad,
+                                                      int64_t padded_rows, fc_avg_pool_rule rule,
                                                       FC_REAL *y, const int kind)
 {
     int64_t lo, hi;
     if (!FC_ISA_SUFFIX(FC_FN(pool_interior))(cols, rows, &lo, &hi)) {
         FC_FN(avgpool_columns)(cols, 0, cols->out_w, rows, row_ptrs, padded_rows,
-                               count_include_pad, y);
+                               rule, y);
         return;
     }
-    FC_FN(avgpool_columns)(cols, 0, lo, rows, row_ptrs, padded_rows, count_include_pad, y);
+    FC_FN(avgpool_columns)(cols, 0, lo, rows, row_ptrs, padded_rows, rule, y);
     const int64_t s = cols->stride_w, kw = cols->kernel_w;
     /* interior windows: every column inside the row, so the divisor is the same for all */
     const FC_V divisor = FC_VSET1(
-        (FC_REAL)fc_avg_pool_divisor(count_include_pad, (int64_t)rows, kw, padded_rows, kw));
+        (FC_REAL)fc_avg_pool_divisor(rule, (int64_t)rows, kw, padded_rows, kw));
     for (int64_t ow = lo; ow < hi; ow += FC_LANES) {
         const int64_t cnt = fc_min_i64(FC_LANES, hi - ow), start = ow * s - cols->pad_w;
         FC_ISA_SUFFIX(FC_FN(pool_lanes)) plan = {0}; /* fields a stride class never reads stay 0 */
@@ -255,16 +255,16 @@ static inline void FC_ISA_SUFFIX(FC_FN(avgpool_body))(const fc_pool_columns *col
         }
         FC_ISA_SUFFIX(FC_FN(pool_store))(&plan, y + ow, FC_VDIV(sum, divisor), kind);
     }
-    FC_FN(avgpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, padded_rows, count_include_pad,
+    FC_FN(avgpool_columns)(cols, hi, cols->out_w, rows, row_ptrs, padded_rows, rule,
                            y);
 }
 
 void FC_ISA_SUFFIX(FC_FN(avgpool_ukernel))(const fc_pool_columns *cols, size_t rows,
                                            const FC_REAL *const *row_ptrs, int64_t padded_rows,
-                                           int count_include_pad, FC_REAL *y)
+                                           fc_avg_pool_rule rule, FC_REAL *y)
 {
 #define FC_AVGPOOL_BODY(kind) \
-    FC_ISA_SUFFIX(FC_FN(avgpool_body))(cols, rows, row_ptrs, padded_rows, count_include_pad, y, \
+    FC_ISA_SUFFIX(FC_FN(avgpool_body))(cols, rows, row_ptrs, padded_rows, rule, y, \
                                        kind)
     if (cols->stride_w == 1) FC_AVGPOOL_BODY(1);
     else if (cols->stride_w == 2) FC_AVGPOOL_BODY(2);

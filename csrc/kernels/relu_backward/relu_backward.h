@@ -1,5 +1,5 @@
-/* ReLU backward microkernels: gx[i] = g[i] where y[i] > 0, else +0 (a NaN y gives 0), for
- * i < n.  gx may be g (in place). */
+/* ReLU backward microkernels: gx[i] = +0 where y[i] <= 0, else g[i] (a NaN y passes g, as
+ * torch's threshold_backward), for i < n.  gx may be g (in place). */
 #ifndef FC_KERNELS_RELU_BACKWARD_H
 #define FC_KERNELS_RELU_BACKWARD_H
 

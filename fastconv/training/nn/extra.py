@@ -1,7 +1,8 @@
 """The layers torchvision's CNNs need beyond the core ones: BatchNorm2d, AdaptiveAvgPool2d,
 ReLU6, LeakyReLU, Identity and the Residual block.
 
-Forward and backward are plain numpy here (elementwise passes and per-channel sums, no BLAS),
+ReLU6, LeakyReLU and AdaptiveAvgPool2d run fastconv's C ops (relu6, leaky_relu,
+adaptive_avg_pool2d and their backward); BatchNorm2d is plain numpy here (elementwise passes and per-channel sums, no BLAS),
 so that ResNet and MobileNet can be expressed, loaded from torch (``from_torch``) and trained
 now; the constructors are torch's, so these internals can move to C ops without changing a
 caller.
@@ -11,7 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ...ops import functional as F
-from .layers import _Cached, _pair
+from .layers import _Cached
 from .module import Module, Parameter, Sequential
 
 __all__ = ["BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6", "LeakyReLU", "Identity", "Residual"]
@@ -97,11 +98,6 @@ class BatchNorm2d(_Cached):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
-def _adaptive_bounds(size, out):
-    """torch's adaptive pooling windows: cell i covers [floor(i*size/out), ceil((i+1)*size/out))."""
-    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
-
-
 class AdaptiveAvgPool2d(_Cached):
     """Average pooling to a fixed output size (``None`` keeps that input size), with torch's
     windows; ``AdaptiveAvgPool2d(1)`` is global average pooling.
@@ -119,39 +115,14 @@ class AdaptiveAvgPool2d(_Cached):
         super().__init__()
         self.output_size = output_size
 
-    def _out(self, shape):
-        oh, ow = _pair(self.output_size)
-        return (shape[-2] if oh is None else oh), (shape[-1] if ow is None else ow)
-
     def forward(self, x):
         x = np.asarray(x)
-        if x.ndim not in (3, 4):
-            raise ValueError(f"AdaptiveAvgPool2d: x must be (N, C, H, W) or (C, H, W), got "
-                             f"shape {x.shape}")
-        (h, w), (oh, ow) = x.shape[-2:], self._out(x.shape)
-        if oh < 1 or ow < 1:
-            raise ValueError(f"AdaptiveAvgPool2d: output_size must be positive, got "
-                             f"{self.output_size!r}")
         self._cache = x.shape
-        if h % oh == 0 and w % ow == 0:    # equal windows: one reshape and one mean
-            return x.reshape(*x.shape[:-2], oh, h // oh, ow, w // ow).mean(axis=(-3, -1))
-        y = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
-        for i, (r0, r1) in enumerate(_adaptive_bounds(h, oh)):
-            for j, (c0, c1) in enumerate(_adaptive_bounds(w, ow)):
-                y[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1))
-        return y
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
     def backward(self, grad, input_grad=True):
         shape = self._saved()
-        if not input_grad:
-            return None
-        (h, w), (oh, ow) = shape[-2:], self._out(shape)
-        grad_x = np.zeros(shape, grad.dtype)
-        for i, (r0, r1) in enumerate(_adaptive_bounds(h, oh)):
-            for j, (c0, c1) in enumerate(_adaptive_bounds(w, ow)):
-                grad_x[..., r0:r1, c0:c1] += \
-                    grad[..., i, j, None, None] / grad.dtype.type((r1 - r0) * (c1 - c0))
-        return grad_x
+        return F.adaptive_avg_pool2d_backward(grad, shape) if input_grad else None
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -170,11 +141,11 @@ class ReLU6(_Cached):
 
     def forward(self, x):
         self._cache = x
-        return np.clip(x, 0, 6)
+        return F.relu6(x)
 
     def backward(self, grad, input_grad=True):
         x = self._saved()
-        return np.where((x > 0) & (x < 6), grad, 0).astype(grad.dtype) if input_grad else None
+        return F.relu6_backward(grad, x) if input_grad else None
 
 
 class LeakyReLU(_Cached):
@@ -193,15 +164,12 @@ class LeakyReLU(_Cached):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        x = np.asarray(x)
         self._cache = x
-        return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
+        return F.leaky_relu(x, self.negative_slope)
 
     def backward(self, grad, input_grad=True):
         x = self._saved()
-        if not input_grad:
-            return None
-        return np.where(x > 0, grad, grad * grad.dtype.type(self.negative_slope))
+        return F.leaky_relu_backward(grad, x, self.negative_slope) if input_grad else None
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"

@@ -164,23 +164,25 @@ class AvgPool2d(_Cached):
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True):
+                 count_include_pad=True, divisor_override=None):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
         self._cache = None
 
     def forward(self, x):
         self._cache = np.shape(x)
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad)
+                            self.count_include_pad, self.divisor_override)
 
     def backward(self, grad, input_grad=True):
         shape = self._saved()
         if not input_grad:
             return None
         return F.avg_pool2d_backward(grad, shape, self.kernel_size, self.stride, self.padding,
-                                     self.ceil_mode, self.count_include_pad)
+                                     self.ceil_mode, self.count_include_pad,
+                                     self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

@@ -86,10 +86,8 @@ def _max_pool2d(m, name, dtype, convert):
 
 
 def _avg_pool2d(m, name, dtype, convert):
-    if m.divisor_override is not None:
-        _refuse(name, m, "has divisor_override, which fastconv's avg_pool2d does not take yet")
     return layers.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                            m.count_include_pad)
+                            m.count_include_pad, m.divisor_override)
 
 
 def _flatten(m, name, dtype, convert):
