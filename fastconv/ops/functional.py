@@ -458,15 +458,17 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         cx, cw = _c_array(x4), _c_array(weight)
         cb = None if bias is None else _c_array(bias)
         if auto:   # the measured plan; else the shape rule (at "high" it may pick Winograd)
-            scratch = []
+            planned = None
+            if not reference and plans.worth_measuring(geometry, weight.shape):
+                scratch = []
 
-            def run(name):   # the layer by one algorithm, into a scratch output
-                if not scratch:
-                    scratch.append(np.empty(shape4, x.dtype))
-                _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
-                            workspace, residual, alpha)
-            planned = None if reference else plans.choose(
-                x4, weight, bias, geometry, stride, pads, dilation, groups, precision, run)
+                def run(name):   # the layer by one algorithm, into a scratch output
+                    if not scratch:
+                        scratch.append(np.empty(shape4, x.dtype))
+                    _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
+                                workspace, residual, alpha)
+                planned = plans.choose(x4, weight, bias, geometry, stride, pads, dilation,
+                                       groups, precision, run)
             algorithm = planned or (_ext.AUTO_HIGH if precision == "high" else "auto")
         _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
                     activation, algorithm, reference, workspace, residual, alpha)
