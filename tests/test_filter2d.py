@@ -5,7 +5,6 @@ blur, Sobel) and scipy.ndimage.correlate when installed, on every ISA path.
 Integer images with integer kernels give exact sums in float32, so those results must equal
 the oracle bitwise; uint8 outputs must equal OpenCV's rounding (round half to even, saturate).
 """
-import os
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ import oracle
 from fastconv.ops import _ext
 from fastconv.ops.filtering import BORDERS, _rank1, deriv_kernel, gaussian_kernel
 from tolerances import assert_bitwise_equal, assert_integer_exact, assert_reduction_close
+from subprocess_env import TESTS_DIR, subprocess_env
 
 try:
     import cv2
@@ -437,9 +437,9 @@ for dtype in (np.uint8, np.float32, np.float64):
 print("ok")
 """
     for isa in _ext.ISA_NAMES:
-        env = dict(os.environ, FASTCONV_ISA=isa)
-        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                                text=True, timeout=300)
+        result = subprocess.run([sys.executable, "-c", code],
+                                env=subprocess_env(FASTCONV_ISA=isa), cwd=TESTS_DIR,
+                                capture_output=True, text=True, timeout=300)
         assert result.returncode == 0 and result.stdout.strip() == "ok", (isa, result.stderr)
 
 
@@ -456,9 +456,9 @@ for border in ("reflect", "replicate"):
                           ref.sep_filter2d(x, k[0], k[:, 0], border=border))
 print("ok")
 """
-    env = dict(os.environ, FASTCONV_ISA="scalar")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code],
+                            env=subprocess_env(FASTCONV_ISA="scalar"), cwd=TESTS_DIR,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
