@@ -291,7 +291,8 @@ def _resolved_algorithm(algorithm, x_shape, weight, stride, pads, dilation, grou
                                dtype=weight.dtype, precision="highest", print_=False)["algorithm"]
     except MemoryError:  # a layer bigger than this machine: the shape rule, without the check
         from .ops import _ext
-        chosen = _ext.conv2d_auto_algorithm(x_shape, weight.shape, stride, pads, dilation, groups)
+        chosen = _ext.conv2d_auto_algorithm(x_shape, weight.shape, stride, pads, dilation, groups,
+                                            weight.dtype)
     return "im2col" if chosen == "winograd" else chosen
 
 

@@ -164,9 +164,11 @@ fc_status fc_pool2d_output_size(const fc_pool2d_params *p, int64_t *out_h, int64
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const fc_epilogue *epilogue, void *y,
                             fc_conv_algorithm algorithm);
-/* What algorithm=FC_CONV_AUTO runs for these parameters.  FC_CONV_DEPTHWISE needs groups == C
- * (FC_ERR_INVALID_ARGUMENT otherwise). */
-fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
+/* What algorithm=mode (FC_CONV_AUTO, or FC_CONV_AUTO_HIGH for precision "high") runs for these
+ * parameters and dtype on the ISA path in use: the rule, which knows which members are
+ * vectorised.  FC_CONV_DEPTHWISE needs groups == C (FC_ERR_INVALID_ARGUMENT otherwise). */
+fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p, fc_dtype dtype,
+                                           fc_conv_algorithm mode);
 /* The least max_workspace_bytes fc_conv2d_forward accepts for these parameters and algorithm
  * with the current thread setting (0 for an algorithm without a bounded workspace). */
 fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,

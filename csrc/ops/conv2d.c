@@ -47,15 +47,39 @@ static int pointwise_applies(const fc_conv2d_params *p)
            p->pad_bottom == 0 && p->pad_left == 0 && p->pad_right == 0;
 }
 
-static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p)
+/* Does the ISA path in use have a vectorised member of this family for dtype?  (float64 has
+ * no SIMD direct or depthwise members; FASTCONV_ISA=scalar has none at all.) */
+static int simd_member(fc_family family, fc_dtype dtype)
+{
+    const fc_member *m = fc_kernels()->members[family][dtype == FC_FLOAT64];
+    return m != NULL && m->isa != FC_ISA_SCALAR;
+}
+
+/* The rule above assumes every algorithm has SIMD members.  Where the direct or depthwise
+ * member of the dtype is scalar but the GEMM's is not (float64 on x86 and aarch64), measured
+ * at 1 thread on the 2-core AVX-512 machine (float64, medians of 15):
+ * - direct loses to im2col everywhere: 3 channels, 64 filters 3x3 on 64x64: 1.88 ms against
+ *   0.48; 2 channels, 4 filters: 0.096 ms against 0.047; so im2col.
+ * - depthwise keeps winning at stride 1 (256 channels 3x3 on 56x56: 2.5 ms against im2col's
+ *   7.5, whose GEMM has one filter per group) and for 5x5 taps at stride 2 (0.55 against
+ *   0.75 ms), but 3x3 at stride 2 is im2col's (96 channels on 112x112: 7.8 against 8.7 ms;
+ *   64 on 28x28: 0.18 against 0.23). */
+static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p, fc_dtype dtype)
 {
     const int64_t reduction = (p->c / p->groups) * p->r * p->s;
     const int64_t filters_per_group = p->k / p->groups;
-    if (p->groups == p->c)
-        return p->c == 1 && filters_per_group >= 4 ? FC_CONV_IM2COL : FC_CONV_DEPTHWISE;
+    const int gemm_simd = simd_member(FC_FAMILY_GEMM, dtype);
+    const int direct_ok = simd_member(FC_FAMILY_DCONV, dtype) || !gemm_simd;
+    const int strided = p->stride_h > 1 || p->stride_w > 1;
+    if (p->groups == p->c) {
+        if (p->c == 1 && filters_per_group >= 4) return FC_CONV_IM2COL;
+        if (!simd_member(FC_FAMILY_DWCONV, dtype) && gemm_simd && strided && p->r * p->s <= 9)
+            return FC_CONV_IM2COL;
+        return FC_CONV_DEPTHWISE;
+    }
     if (pointwise_applies(p) && reduction >= 4 && filters_per_group >= 4)
         return FC_CONV_POINTWISE;
-    if (p->stride_h == 1 && p->stride_w == 1 && reduction < 32) return FC_CONV_DIRECT;
+    if (!strided && reduction < 32 && direct_ok) return FC_CONV_DIRECT;
     return FC_CONV_IM2COL;
 }
 
@@ -76,6 +100,18 @@ static int winograd_preferred(const fc_conv2d_params *p, fc_dtype dtype, int64_t
            p->k / p->groups >= 16 && tiles >= 32;
 }
 
+/* What an algorithm names: auto (FC_CONV_AUTO, or FC_CONV_AUTO_HIGH at precision "high")
+ * resolves to the rule's choice; any other algorithm is itself. */
+static fc_conv_algorithm resolve_auto(const fc_conv2d_params *p, fc_dtype dtype, int64_t out_h,
+                                      int64_t out_w, fc_conv_algorithm algorithm)
+{
+    if (algorithm == FC_CONV_AUTO_HIGH && winograd_preferred(p, dtype, out_h, out_w))
+        return FC_CONV_WINOGRAD;
+    if (algorithm == FC_CONV_AUTO || algorithm == FC_CONV_AUTO_HIGH)
+        return choose_algorithm(p, dtype);
+    return algorithm;
+}
+
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const fc_epilogue *epilogue, void *y,
                             fc_conv_algorithm algorithm)
@@ -86,9 +122,7 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     fc_epi epi;
     FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
-    if (algorithm == FC_CONV_AUTO_HIGH)
-        algorithm = winograd_preferred(p, dtype, out_h, out_w) ? FC_CONV_WINOGRAD : FC_CONV_AUTO;
-    if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
+    algorithm = resolve_auto(p, dtype, out_h, out_w, algorithm);
     if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL &&
         algorithm != FC_CONV_DEPTHWISE && algorithm != FC_CONV_WINOGRAD &&
         !(algorithm == FC_CONV_POINTWISE && pointwise_applies(p)))
@@ -131,9 +165,7 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
     int64_t out_h, out_w;
     FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
-    if (algorithm == FC_CONV_AUTO_HIGH)
-        algorithm = winograd_preferred(p, dtype, out_h, out_w) ? FC_CONV_WINOGRAD : FC_CONV_AUTO;
-    if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
+    algorithm = resolve_auto(p, dtype, out_h, out_w, algorithm);
     *bytes = 0;
     if (algorithm == FC_CONV_IM2COL || algorithm == FC_CONV_POINTWISE)
         *bytes = dtype == FC_FLOAT32 ? fc_f32_conv2d_gemm_min_workspace(p, out_h, out_w)
@@ -143,7 +175,10 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
     return FC_OK;
 }
 
-fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
+fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p, fc_dtype dtype,
+                                           fc_conv_algorithm mode)
 {
-    return choose_algorithm(p);
+    int64_t out_h, out_w;
+    if (fc_validate_conv2d(p, &out_h, &out_w) != FC_OK) return choose_algorithm(p, dtype);
+    return resolve_auto(p, dtype, out_h, out_w, mode);
 }

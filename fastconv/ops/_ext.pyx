@@ -199,13 +199,16 @@ def conv2d_min_workspace(tuple x_shape, tuple w_shape, tuple stride, tuple paddi
 
 
 def conv2d_auto_algorithm(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
-                          tuple dilation, int64_t groups):
-    """The ALGORITHMS name algorithm="auto" runs for this geometry (for tests and benchmarks)."""
+                          tuple dilation, int64_t groups, dtype="float32", str precision="highest"):
+    """The ALGORITHMS name algorithm="auto" runs for this geometry, dtype (a name or numpy
+    dtype) and precision ("highest" or "high") by the C library's rule, without a plan."""
     cdef fc_conv2d_params p
     n, c, h, w = x_shape
     _fill_conv_params(&p, n, c, h, w, w_shape[0], w_shape[2], w_shape[3], stride, padding,
                       dilation, groups, 0)
-    cdef int code = <int>fc_conv2d_auto_algorithm(&p)
+    cdef fc_dtype fdtype = FC_FLOAT64 if str(dtype) == "float64" else FC_FLOAT32
+    cdef fc_conv_algorithm mode = FC_CONV_AUTO_HIGH if precision == "high" else FC_CONV_AUTO
+    cdef int code = <int>fc_conv2d_auto_algorithm(&p, fdtype, mode)
     return next(name for name, value in ALGORITHMS.items() if value == code)
 
 

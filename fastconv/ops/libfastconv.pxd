@@ -59,7 +59,8 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const fc_epilogue *epilogue, void *y,
                                 fc_conv_algorithm algorithm)
-    fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
+    fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p, fc_dtype dtype,
+                                               fc_conv_algorithm mode)
     fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y, int64_t *indices)
     fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,

@@ -1,6 +1,7 @@
 """Measured plans for conv2d's algorithm="auto": tune once, remember, explain.
 
-The C library's rule (fc_conv2d_auto_algorithm) picks an algorithm from the shape alone.  A
+The C library's rule (fc_conv2d_auto_algorithm) picks an algorithm from the shape, the dtype
+(and so which members are vectorised on the ISA path in use) and the precision.  A
 rule cannot know every CPU, so on the first call of a layer big enough for the choice to matter
 (at least MEASURE_MIN_FLOPS), `auto` times every algorithm that takes the layer on the
 caller's own arrays, keeps the fastest in a plan cache and runs it from then on;
@@ -229,7 +230,7 @@ def choose(x4, weight, bias, geometry, stride, pads, dilation, groups, precision
     entry = _known(path).get(key)
     if entry is None:
         rule = _ext.conv2d_auto_algorithm(x4.shape, weight.shape, stride, pads, dilation,
-                                          groups)
+                                          groups, x4.dtype, precision)
         times, _ = _measure(run, _candidates(rule, precision))
         entry = {"algorithm": _winner(times, rule), "rule": rule, "times_s": times,
                  "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
@@ -303,7 +304,8 @@ def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
     def run(name):
         conv2d(x, weight, bias, stride, pads, dilation, groups, algorithm=name, out=out)
 
-    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
+    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups, dtype,
+                                      precision)
     times, _ = _measure(run, _candidates(rule, precision))
     entry = {"algorithm": _winner(times, rule), "rule": rule, "times_s": times,
              "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
@@ -333,7 +335,8 @@ def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
         "explain", x_shape, weight_shape, stride, padding, dilation, groups, dtype)
     precision = _precision("explain", precision)
     flops = _flops(geometry, w_shape)
-    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups)
+    rule = _ext.conv2d_auto_algorithm(x_shape, w_shape, stride, pads, dilation, groups, dtype,
+                                      precision)
     path = cache_path()
     entry = None
     if tuning_enabled():
@@ -359,8 +362,8 @@ def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
     else:
         info.update(source="rule", reason="the shape rule, until the layer's first call (or "
                     "fastconv.tune) measures the algorithms")
-    kernel_op = {"direct": "conv2d_direct", "depthwise": "conv2d_depthwise"}.get(
-        info["algorithm"], "conv2d_im2col")
+    kernel_op = {"direct": "conv2d_direct", "depthwise": "conv2d_depthwise",
+                 "winograd": "conv2d_winograd"}.get(info["algorithm"], "conv2d_im2col")
     try:
         info["kernel"] = _ext.kernel_name(kernel_op, dtype.name)
     except (KeyError, ValueError):
