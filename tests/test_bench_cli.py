@@ -136,6 +136,20 @@ def test_filter_is_a_regex_on_case_names_and_plot_writes_a_png_or_says_why_not(t
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_precision_high_is_the_runs_setting_and_is_restored_after(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = fastconv.get_precision()
+    assert fb.main(["--quick", "--repeat", "1", "--threads", "1", "--filter", "^vgg_3x3$",
+                    "--precision", "high", "--json", "p.json"]) == 0
+    assert "precision 'high'" in capsys.readouterr().out
+    with open(tmp_path / "p.json") as f:
+        doc = json.load(f)
+    assert doc["settings"]["precision"] == "high"
+    assert doc["cases"][0]["auto_algorithm"] in fastconv.ops._ext.ALGORITHMS
+    assert fastconv.get_precision() == before == "highest"
+
+
 def test_filter_that_is_no_regex_is_a_substring_and_list_shows_the_cases(tmp_path):
     listed = bench(tmp_path, "--quick", "--list", "--filter", "+relu").splitlines()
     assert [line.split()[0] for line in listed] == [n for n in QUICK_NAMES if "+relu" in n]

@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-from .._config import __version__, get_num_threads, set_num_threads, show_config
+from .._config import (__version__, get_num_threads, get_precision, set_num_threads,
+                       set_precision, show_config)
 from .cases import cases, select
 from .machine import (CALIBRATION_MARGIN, LOADAVG_LIMIT, OTHERS_CPU_LIMIT, PREFLIGHT_S,
                       QUICK_PREFLIGHT_S, STEAL_CPU_LIMIT, LoadMonitor, PeakKernels, _cores,
@@ -37,6 +38,10 @@ def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
                         help="small shapes, 3 repeats, short pauses: a smoke run for CI "
                              "(its figures are not measurements)")
+    parser.add_argument("--precision", choices=("highest", "high"), default=None,
+                        help="fastconv.set_precision for the run (default: the current "
+                             "setting, 'highest' unless changed): 'high' lets conv2d's auto "
+                             "run Winograd on the 3x3 layers where it measured faster")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--algorithms", action="store_true",
                         help="also time every conv2d algorithm fastconv accepts per conv case")
@@ -72,14 +77,17 @@ def run(args, out=None):
     min_time = QUICK_MIN_TIME if args.quick else MIN_TIME
     pause = QUICK_SETTLE_S if args.quick else SETTLE_S     # before timings that switch threads
     settle = pause if threads > 1 else 0.0
-    previous_threads = get_num_threads()
+    previous_threads, previous_precision = get_num_threads(), get_precision()
     set_num_threads(threads)
+    if args.precision:
+        set_precision(args.precision)
     peers = Peers(threads)
     monitor = LoadMonitor(settle)
     try:
         config = show_config(print_=False)
         say(f"fastconv {__version__}: isa {config['isa']}, {threads} threads, "
-            f"{repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}")
+            f"{repeat} repeats, {'quick shapes' if args.quick else 'full shapes'}, precision "
+            f"{get_precision()!r}")
         versions = peers.versions()
         say("peers: " + ", ".join(f"{p} {versions[p] or 'absent'}"
                                   for p in ("torch", "onnxruntime", "opencv", "numpy", "scipy")))
@@ -166,8 +174,10 @@ def run(args, out=None):
     finally:
         peers.restore()
         set_num_threads(previous_threads)
+        set_precision(previous_precision)
     if args.json:
         document = {"settings": {"threads": threads, "repeat": repeat,
+                                 "precision": args.precision or previous_precision,
                                  "quick": args.quick, "filter": args.filter,
                                  "min_time_s": min_time, "settle_s": settle,
                                  "blas_threads": peers.blas_threads,
