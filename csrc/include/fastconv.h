@@ -177,7 +177,6 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
                                 void *y, int64_t *indices /* may be NULL */);
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
-fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
 /* Adaptive average pooling, as torch: x (N, C, H, W) -> y (N, C, out_h, out_w), output (i, j)
  * the mean of rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns likewise
  * (fc_adaptive_window); all sizes >= 1 but N, C >= 0.  The sums run row by row, left to right;
@@ -185,8 +184,9 @@ fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
                                          const void *x, void *y);
-/* The standalone activations (fastconv.relu6, leaky_relu): y = act(x) elementwise by the
- * epilogue's formulas (alpha: leaky_relu's negative slope); y may be x.  An activation outside
+/* The standalone activations (fastconv.relu, relu6, leaky_relu): y = act(x) elementwise by the
+ * epilogue's formulas, relu by its SIMD members (alpha: leaky_relu's negative slope); y may
+ * be x.  An activation outside
  * fc_activation is FC_ERR_INVALID_ARGUMENT. */
 fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
                                 double alpha, const void *x, void *y);
@@ -205,10 +205,10 @@ fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features
  * FC_ERR_INVALID_ARGUMENT and nothing is written.
  * avg_pool2d: grad_output (N, C, P, Q) of the forward p; each window element receives
  * grad_output / divisor, the forward's divisor.
- * relu: grad_input[i] = +0 where output[i] <= 0, else grad_output[i] (a NaN output passes the
- * gradient, as PyTorch's threshold_backward);
  * grad_input may be grad_output (in place). */
-/* activation: grad_input = grad_output times act'(x), x the forward's input, as torch: relu6
+/* activation: grad_input = grad_output times act'(x), x the forward's input, as torch: relu
+ * grad_output where !(x <= 0), else +0 (a NaN passes the gradient, as threshold_backward; x
+ * may as well be relu's output, which has the same sign), relu6
  * grad_output where 0 < x < 6, else 0 (NaN x too), leaky_relu grad_output where x > 0 and
  * grad_output * alpha elsewhere (NaN x included); grad_input may be grad_output. */
 fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,
@@ -233,8 +233,6 @@ fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int
                                  const int64_t *indices, void *grad_input);
 fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                  const void *grad_output, void *grad_input);
-fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
-                           const void *output, void *grad_input);
 /* linear: each of grad_input (n, in_features), grad_weight (out_features, in_features) and
  * grad_bias (out_features,) is computed when its pointer is not NULL (formulas above); x is
  * needed for grad_weight, weight for grad_input.  Every element is one sum in the stated
@@ -251,7 +249,6 @@ fc_status fc_ref_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, c
                                     void *y, int64_t *indices);
 fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y);
-fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
 fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
                                              const void *x, void *y);
@@ -271,8 +268,6 @@ fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                      const int64_t *indices, void *grad_input);
 fc_status fc_ref_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                      const void *grad_output, void *grad_input);
-fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
-                               const void *output, void *grad_input);
 fc_status fc_ref_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,
                                 const fc_epilogue *epilogue, void *y);

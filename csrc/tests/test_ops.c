@@ -143,10 +143,13 @@ static void elementwise_and_linear(fc_dtype dtype)
     if (dtype == FC_FLOAT64) ((double *)x)[5] = NAN, ((double *)x)[6] = -0.0;
     else ((float *)x)[5] = NAN, ((float *)x)[6] = -0.0f;
     void *y = fill((size_t)count, dtype, 0, 0), *r = fill((size_t)count, dtype, 0, 0);
-    check("relu", dtype, fc_relu_forward(count, dtype, x, y),
-          fc_ref_relu_forward(count, dtype, x, r), y, r, (size_t)count, 0);
-    check("relu_backward", dtype, fc_relu_backward(count, dtype, g, x, y),
-          fc_ref_relu_backward(count, dtype, g, x, r), y, r, (size_t)count, 0);
+    check("relu", dtype, fc_activation_forward(count, dtype, FC_ACTIVATION_RELU, 0, x, y),
+          fc_ref_activation_forward(count, dtype, FC_ACTIVATION_RELU, 0, x, r), y, r,
+          (size_t)count, 0);
+    check("relu_backward", dtype,
+          fc_activation_backward(count, dtype, FC_ACTIVATION_RELU, 0, g, x, y),
+          fc_ref_activation_backward(count, dtype, FC_ACTIVATION_RELU, 0, g, x, r), y, r,
+          (size_t)count, 0);
     static const fc_activation acts[] = {FC_ACTIVATION_RELU6, FC_ACTIVATION_LEAKY_RELU};
     for (int a = 0; a < 2; a++) {
         check("activation", dtype, fc_activation_forward(count, dtype, acts[a], 0.3, x, y),

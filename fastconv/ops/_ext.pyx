@@ -299,21 +299,6 @@ def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndar
     _check(op, status)
 
 
-def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
-    """y <- relu(x), elementwise over arrays of one shape; y may be x."""
-    cdef fc_dtype dtype = _dtype_of(op, x)
-    cdef const void *xp = _buffer(op, "x", x, cnp.PyArray_TYPE(x), (<object>x).shape, False)
-    cdef void *yp = _buffer(op, "y", y, cnp.PyArray_TYPE(x), (<object>x).shape, True)
-    cdef int64_t count = cnp.PyArray_SIZE(x)
-    cdef fc_status status
-    with nogil:
-        if reference:
-            status = fc_ref_relu_forward(count, dtype, xp, yp)
-        else:
-            status = fc_relu_forward(count, dtype, xp, yp)
-    _check(op, status)
-
-
 # ---- image filtering ------------------------------------------------------------------------
 
 BORDERS = {"constant": FC_BORDER_CONSTANT, "replicate": FC_BORDER_REPLICATE,
@@ -463,25 +448,6 @@ def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray gr
             status = fc_ref_avg_pool2d_backward(&p, dtype, gp, gxp)
         else:
             status = fc_avg_pool2d_backward(&p, dtype, gp, gxp)
-    _check(op, status)
-
-
-def relu_backward(str op, cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarray grad_input,
-                  bint reference):
-    """grad_input <- grad_output where output > 0, else 0; grad_input may be grad_output."""
-    cdef fc_dtype dtype = _dtype_of(op, grad_output)
-    cdef int typenum = cnp.PyArray_TYPE(grad_output)
-    cdef tuple shape = (<object>grad_output).shape
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
-    cdef const void *yp = _buffer(op, "output", output, typenum, shape, False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
-    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
-    cdef fc_status status
-    with nogil:
-        if reference:
-            status = fc_ref_relu_backward(count, dtype, gp, yp, gxp)
-        else:
-            status = fc_relu_backward(count, dtype, gp, yp, gxp)
     _check(op, status)
 
 

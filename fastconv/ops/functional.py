@@ -762,8 +762,8 @@ def _elementwise(op, x, out, run):
 
 
 def _relu(x, out, reference):
-    return _elementwise("relu", x, out,
-                        lambda source, result: _ext.relu("relu", source, result, reference))
+    return _elementwise("relu", x, out, lambda source, result: _ext.activation(
+        "relu", "relu", 0.0, source, result, reference))
 
 
 def _negative_slope(op, value):
@@ -1122,7 +1122,8 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape):
 def _relu_backward(grad_output, output, out, reference):
     return _elementwise_backward(
         "relu_backward", grad_output, "output", output, out,
-        lambda g, y, result: _ext.relu_backward("relu_backward", g, y, result, reference))
+        lambda g, y, result: _ext.activation_backward("relu_backward", "relu", 0.0, g, y, result,
+                                                      reference))
 
 
 def _relu6_backward(grad_output, x, out, reference):

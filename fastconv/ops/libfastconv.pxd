@@ -65,7 +65,6 @@ cdef extern from "fastconv.h" nogil:
                                     void *y, int64_t *indices)
     fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                     void *y)
-    fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
 
     fc_status fc_ref_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                     const void *weight, const fc_epilogue *epilogue, void *y)
@@ -73,7 +72,6 @@ cdef extern from "fastconv.h" nogil:
                                         const void *x, void *y, int64_t *indices)
     fc_status fc_ref_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype,
                                         const void *x, void *y)
-    fc_status fc_ref_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y)
     fc_status fc_linear_forward(int64_t n, int64_t in_features, int64_t out_features,
                                 fc_dtype dtype, const void *x, const void *weight,
                                 const fc_epilogue *epilogue, void *y)
@@ -102,8 +100,6 @@ cdef extern from "fastconv.h" nogil:
                                      const int64_t *indices, void *grad_input)
     fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                      const void *grad_output, void *grad_input)
-    fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
-                               const void *output, void *grad_input)
     fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                      const void *grad_output, const void *x, const void *weight,
                                      void *grad_input, void *grad_weight, void *grad_bias)
@@ -113,8 +109,6 @@ cdef extern from "fastconv.h" nogil:
                                          void *grad_input)
     fc_status fc_ref_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                          const void *grad_output, void *grad_input)
-    fc_status fc_ref_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
-                                   const void *output, void *grad_input)
     fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
                                              int64_t out_h, int64_t out_w, fc_dtype dtype,
                                              const void *x, void *y)
