@@ -26,13 +26,10 @@ static void adaptive_task(void *ctx, int64_t phase, int64_t i, int thread)
     const adaptive_job *job = ctx;
     int64_t begin, end;
     fc_task_range(job->planes, job->tasks, i, &begin, &end);
-    if (job->dtype == FC_FLOAT32) {
-        if (job->backward) fc_f32_adaptive_backward_planes(job, begin, end);
-        else fc_f32_adaptive_forward_planes(job, begin, end);
-    } else {
-        if (job->backward) fc_f64_adaptive_backward_planes(job, begin, end);
-        else fc_f64_adaptive_forward_planes(job, begin, end);
-    }
+    if (job->dtype == FC_FLOAT32)
+        fc_f32_adaptive_planes(job, begin, end);
+    else
+        fc_f64_adaptive_planes(job, begin, end);
 }
 
 static fc_status run(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h, int64_t out_w,
