@@ -234,3 +234,20 @@ def test_named_sequential_and_buffers_keep_torch_names_and_round_trip():
         nn.Residual(nn.ReLU(), activation="gelu")
     with pytest.raises(TypeError, match="shortcut must be a Module"):
         nn.Residual(nn.ReLU(), shortcut=np.zeros(2))
+
+
+def test_resnet18_inference_benchmark_runs_and_checks_its_logits():
+    """bench/resnet18_inference.py (the issue's ResNet-18 img/s figure), on small images."""
+    import os
+    import subprocess
+    import sys
+    from subprocess_env import TESTS_DIR, subprocess_env
+    script = os.path.join(TESTS_DIR, "..", "bench", "resnet18_inference.py")
+    res = subprocess.run([sys.executable, script, "--size", "32", "--batches", "1", "2",
+                          "--repeats", "1", "--threads", "1"], env=subprocess_env(),
+                         cwd=TESTS_DIR, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split() for line in res.stdout.splitlines() if line.split()[:1] in (["1"],
+                                                                                     ["2"])]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert all(float(row[-1]) <= 1e-4 for row in rows)   # logits vs torch
