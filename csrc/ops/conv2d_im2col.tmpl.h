@@ -30,9 +30,6 @@
 
 #ifndef FC_GEMM_GRID_DEFINED
 #define FC_GEMM_GRID_DEFINED
-/* grid pixels of one fold of images at most (see fc_gemm_grid): some blocks' worth, so that
- * the last tile of a fold rounds up little, while its C and strip stay within L2 */
-#define FC_GRID_FOLD_PIXELS 1280
 /* The virtual grid of a stride-1 convolution: output pixel (oh, ow) is computed at flat index
  * oh * wp + ow of a grid as wide as the padded input, where tap (c, r, s) reads padded plane c
  * at that index + r * dilation_h * wp + s * dilation_w.  So each row of a B panel is one
@@ -45,20 +42,13 @@
  * c at (oh + vr / sh, ow + vs / sw), so again one flat offset per tap on a grid wp wide.  The
  * strided layers (ResNet's 7x7 s2, AlexNet's 11x11 s4) thus skip the strided im2col packing
  * for one strided copy of the input rows per item.  The reduction still runs over (c, r, s)
- * in order: the same sums as im2col, bit for bit.
- * Batch folding: small images leave most of a block's NR tiles to one image's rounding (LeNet's
- * conv2, 136 grid pixels of 100 outputs in 160 columns), so `fold` images sit side by side
- * in each grid row (image f's columns from f * wp on, rows width = fold * wp wide): a block
- * runs over the rows of several images, and only the wp - out_w junk columns of each remain.
- * An output's taps and their order are unchanged, so are its bits. */
+ * in order: the same sums as im2col, bit for bit. */
 typedef struct fc_gemm_grid {
     int on;
     int padded_copy;    /* padding or a stride: each item copies the rows it reads to a strip */
     int scatter;        /* wp > out_w: C goes to a grid-shaped scratch, valid columns to y */
-    int64_t hp, wp;     /* a (phase) plane of one image */
-    int64_t fold;       /* images side by side in each grid row (batch folding) */
-    int64_t width;      /* the grid's row width: fold * wp */
-    int64_t pixels;     /* grid pixels to compute: (out_h - 1) * width + (fold - 1) * wp + out_w */
+    int64_t hp, wp;     /* a (phase) plane; wp is the grid's row width */
+    int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
     int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
 } fc_gemm_grid;
 #endif
@@ -88,47 +78,28 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     /* more junk columns than output ones (a wide dilation): the packed panels waste less, and
      * this bounds the grid by twice the output */
     if (g.wp - out_w > out_w) return FC_OK;
-    /* the fold: when one image's grid is narrower than a block, the most images (dividing the
-     * batch) whose grid pixels stay within FC_GRID_FOLD_PIXELS, each fold one block with its
-     * whole planes in the strip (filled once; blocks of a few rows refilled the taps' halo
-     * rows, 12% of LeNet's conv2), and only if that saves a tenth of the NR tiles */
-    const int64_t image_pixels = fc_mul_saturating(out_h, g.wp);
-    int64_t fold = p->n > 1 && image_pixels < nc_max
-                       ? fc_min_i64(p->n, FC_GRID_FOLD_PIXELS / image_pixels)
-                       : 1;
-    while (fold > 1 && p->n % fold != 0) fold--;
-    if (fold > 1 && 10 * fc_ceil_div((out_h * fold - 1) * g.wp + out_w, cfg.nr) >
-                        9 * fold * fc_ceil_div((out_h - 1) * g.wp + out_w, cfg.nr))
-        fold = 1;
-    /* the fold's strip or C too large for the budget: one image per item */
-    for (;; fold = 1) {
-        g.fold = fold;
-        g.width = fold * g.wp;
-        g.pixels = (out_h - 1) * g.width + (fold - 1) * g.wp + out_w;
-        g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1 || fold > 1;
-        g.scatter = g.width != out_w;
-        const int64_t nc = fold > 1 ? fc_ceil_div(g.pixels, cfg.nr) * cfg.nr : nc_max;
-        /* nc consecutive grid pixels span ceil(nc / width) + 1 rows; their taps (R - 1) *
-         * dilation_h / sh more, and the junk columns of the last one read into the next row */
-        g.strip_rows = fold > 1 ? g.hp
-                                : fc_min_i64(g.hp, fc_ceil_div(nc, g.width) + 2 +
-                                                       (p->r - 1) * p->dilation_h / sh);
-        int64_t fixed = 0;
-        const int64_t dims[5] = {p->c / p->groups, sh, sw, g.strip_rows, g.width};
-        fc_gemm_plan gp;
-        if ((!g.padded_copy || (fc_checked_product(dims, 5, &fixed) == FC_OK &&
-                                !fc_add_overflows(fixed, cfg.nr, &fixed))) &&
-            FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc, red, panels, *threads, limit, fixed,
-                             g.scatter ? m_tiles * cfg.mr : 0, 1, 0, &gp) == FC_OK &&
-            gp.chunk_panels >= panels) {
-            gp.min_bytes = plan->min_bytes;
-            *plan = gp;
-            g.on = 1;
-            *grid = g;
-            return FC_OK;
-        }
-        if (fold == 1) return FC_OK;
-    }
+    g.pixels = (out_h - 1) * g.wp + out_w;
+    g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1;
+    g.scatter = g.wp != out_w;
+    /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps (R - 1) *
+     * dilation_h / sh more, and the junk columns of the last one read into the next row */
+    g.strip_rows =
+        fc_min_i64(g.hp, fc_ceil_div(nc_max, g.wp) + 2 + (p->r - 1) * p->dilation_h / sh);
+    int64_t fixed = 0;
+    const int64_t dims[5] = {p->c / p->groups, sh, sw, g.strip_rows, g.wp};
+    if (g.padded_copy && (fc_checked_product(dims, 5, &fixed) != FC_OK ||
+                          fc_add_overflows(fixed, cfg.nr, &fixed)))
+        return FC_OK;
+    fc_gemm_plan gp;
+    if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
+                         g.scatter ? m_tiles * cfg.mr : 0, 1, 0, &gp) != FC_OK ||
+        gp.chunk_panels < panels)
+        return FC_OK;
+    gp.min_bytes = plan->min_bytes;
+    *plan = gp;
+    g.on = 1;
+    *grid = g;
+    return FC_OK;
 }
 
 /* A B panel is NR-wide sub-panels of kc x NR values: one reduction row of it is written as
@@ -224,18 +195,15 @@ static int FC_FN(grid_phase_used)(int64_t phase, int64_t stride, int64_t taps, i
     return 0;
 }
 
-/* Rows [row0, row0 + rows) of the cg x sh x sw phase planes (fc_gemm_grid) of a fold of
- * `images` images' group (image f at x_group + f * C * H * W) into `strip` (planes of
- * strip_rows rows, grid->width wide, image f's part from f * wp on; plane (c, a, b) at
- * (c * sh + a) * sw + b), whose padding columns are zero from the start and never written.
- * Phases no tap reads (a 1x1 filter at stride 2) are skipped; so are the columns of images
- * past the end of the batch (junk, never stored). */
+/* Rows [row0, row0 + rows) of the cg x sh x sw phase planes (fc_gemm_grid) of one image's
+ * group into `strip` (planes of strip_rows rows, wp wide; plane (c, a, b) at (c * sh + a) *
+ * sw + b), whose padding columns are zero from the start and never written.  Phases no tap
+ * reads (a 1x1 filter at stride 2) are skipped. */
 static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_group,
-                                   int64_t cg, const fc_gemm_grid *grid, int64_t images,
-                                   int64_t row0, int64_t rows, FC_REAL *strip)
+                                   int64_t cg, int64_t wp, int64_t row0, int64_t rows,
+                                   int64_t strip_rows, FC_REAL *strip)
 {
-    const int64_t sh = p->stride_h, sw = p->stride_w, wp = grid->wp, width = grid->width;
-    const int64_t strip_rows = grid->strip_rows, image_len = p->c * p->h * p->w;
+    const int64_t sh = p->stride_h, sw = p->stride_w;
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
         for (int64_t b = 0; b < sw; b++) {
@@ -246,46 +214,41 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
             const int64_t iw = j_lo * sw + b - p->pad_left;
             for (int64_t c = 0; c < cg; c++)
                 for (int64_t i = 0; i < rows; i++) {
-                    FC_REAL *dst =
-                        strip + (((c * sh + a) * sw + b) * strip_rows + i) * width + j_lo;
+                    FC_REAL *dst = strip + (((c * sh + a) * sw + b) * strip_rows + i) * wp;
                     const int64_t ih = (row0 + i) * sh + a - p->pad_top;
-                    const FC_REAL *src = x_group + (c * p->h + ih) * p->w + iw;
-                    for (int64_t f = 0; f < images; f++)
-                        FC_FN(put_run)(dst + f * wp, ih < 0 || ih >= p->h ? NULL
-                                                                          : src + f * image_len,
-                                       sw, j_hi - j_lo);
+                    const FC_REAL *src = ih < 0 || ih >= p->h
+                                             ? NULL
+                                             : x_group + (c * p->h + ih) * p->w + iw;
+                    FC_FN(put_run)(dst + j_lo, src, sw, j_hi - j_lo);
                 }
         }
     }
 }
 
 /* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
- * planes: image f of the fold (f < images) owns grid columns [f * wp, f * wp + out_w) of each
- * row `width` wide, and its plane is y_k + f * y_image (out_w wide); the other columns are
- * junk.  Each image's part lands on one run of y, [first, end), which gets the unfused
- * epilogue in one call (per out_w-wide piece, LeNet's 28, the AVX-512 loop ran mostly in its
- * scalar remainder). */
-static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols,
-                                  const fc_gemm_grid *grid, int64_t images, int64_t out_w,
-                                  FC_REAL *y_k, int64_t y_image, const fc_epi *epi)
+ * plane y_k (out_w wide); the grid columns past out_w are junk.  They land on one run of y,
+ * [first, end), which gets the unfused epilogue in one call (per out_w-wide piece, LeNet's
+ * 28, the AVX-512 loop ran mostly in its scalar remainder). */
+static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
+                                  int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
 {
-    const int64_t width = grid->width, row_end = (pix0 + cols - 1) / width;
-    for (int64_t f = 0; f < images; f++) {
-        FC_REAL *y_f = y_k + f * y_image;
-        int64_t first = -1, end = 0;
-        for (int64_t oh = pix0 / width; oh <= row_end; oh++) {
-            /* the image's outputs of this row, clipped to the segment */
-            const int64_t at = oh * width + f * grid->wp;
-            const int64_t lo = fc_max_i64(at, pix0), hi = fc_min_i64(at + out_w, pix0 + cols);
-            if (lo >= hi) continue;
-            const int64_t to = oh * out_w + lo - at;
-            memcpy(y_f + to, src + lo - pix0, (size_t)(hi - lo) * sizeof(FC_REAL));
-            if (first < 0) first = to;
-            end = to + hi - lo;
+    int64_t oh = pix0 / wp, ow = pix0 % wp, first = -1, end = 0;
+    for (int64_t j = 0; j < cols;) {
+        if (ow < out_w) {
+            const int64_t n = fc_min_i64(out_w - ow, cols - j);
+            memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
+            if (first < 0) first = oh * out_w + ow;
+            end = oh * out_w + ow + n;
+            j += n;
+            ow += n;
+        } else {
+            j += wp - ow;
+            ow = 0;
+            oh++;
         }
-        if (epi->post && first >= 0)
-            FC_FN(epilogue_apply)(epi, y_f + first, 1, end - first, end - first, 1);
     }
+    if (epi->post && first >= 0)
+        FC_FN(epilogue_apply)(epi, y_k + first, 1, end - first, end - first, 1);
 }
 
 /* How many blocks of output pixels each image (of a group) is cut into: enough that no block
@@ -310,7 +273,6 @@ typedef struct FC_FN(gemm_job) {
     FC_FN(gemm_config) cfg;
     fc_gemm_grid grid;
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
-    int64_t fold, folds; /* images per item (the grid's fold, else 1) and items' image runs */
     int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
@@ -324,7 +286,7 @@ typedef struct FC_FN(gemm_item_ctx) {
     const FC_FN(gemm_job) *job;
     const FC_REAL *x_group, *a, *planes;
     FC_REAL *b_panel, *c_grid, *y_group;
-    int64_t pix0, readable, plane_len, grid_pix0, images;
+    int64_t pix0, readable, plane_len, grid_pix0;
 } FC_FN(gemm_item_ctx);
 
 /* A: the chunk's packed weight panels of the item's group, from its first m tile on. */
@@ -371,9 +333,8 @@ static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
     for (int64_t i = 0; i < blk->rows; i++)
-        FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, &job->grid,
-                              it->images, job->out_w, it->y_group + i * job->pixels,
-                              job->p->k * job->pixels, job->epi);
+        FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, job->grid.wp,
+                              job->out_w, it->y_group + i * job->pixels, job->epi);
 }
 
 /* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
@@ -408,8 +369,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
     const int64_t g_first = first / m_tiles, g_last = (last - 1) / m_tiles;
     const int64_t chunk_groups = g_last - g_first + 1;
-    const int64_t n = item / (chunk_groups * blocks) * job->fold; /* the fold's first image */
-    it.images = fc_min_i64(job->fold, p->n - n);
+    const int64_t n = item / (chunk_groups * blocks);
     const int64_t g = g_first + (item / blocks) % chunk_groups;
     int64_t tile0, tile_end;
     fc_task_range(job->tiles, blocks, item % blocks, &tile0, &tile_end);
@@ -427,16 +387,16 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     /* values readable from `planes` on: the rest of x, or the strip */
     it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
-        const int64_t row0 = pix0 / grid.width;
-        const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.width +
+        const int64_t row0 = pix0 / grid.wp;
+        const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
                                                (p->r - 1) * p->dilation_h / p->stride_h + 2,
                                            grid.hp);
-        FC_FN(fill_grid_strip)(p, it.x_group, cg, &grid, it.images, row0, row_end - row0,
-                               strip);
+        FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+                               grid.strip_rows, strip);
         it.planes = strip;
         it.plane_len = job->strip_plane;
         it.readable = job->planes_len;
-        it.grid_pix0 = pix0 - row0 * grid.width;
+        it.grid_pix0 = pix0 - row0 * grid.wp;
     }
     FC_FN(gemm_block) blk = {&job->cfg, job->red, job->kc_max, mt_end - mt_begin,
                              fc_min_i64(mt_end * mr, kg) - mt_begin * mr, cols};
@@ -480,14 +440,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.pixels = out_h * out_w;
     const int64_t m_tiles = job.m_tiles = fc_ceil_div(kg, mr);
     const int64_t panels = job.panels = p->groups * m_tiles;
+    const int64_t images = p->n * p->groups;
     int threads;
     fc_gemm_plan plan;
     fc_gemm_grid grid;
     FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan, &grid));
     job.grid = grid;
-    job.fold = grid.on ? grid.fold : 1;
-    job.folds = fc_ceil_div(p->n, job.fold);
-    const int64_t images = job.folds * p->groups; /* the items' (fold, group) pairs */
     job.kc_max = plan.kc;
     /* the columns computed: output pixels, or grid pixels (junk columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels;
@@ -500,7 +458,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
      * the C of a block (scatter) and the strip of padded rows (padded_copy) */
     job.c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
-    job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.width : 0;
+    job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
     job.planes_len =
         job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
@@ -538,7 +496,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
             const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
             const int64_t vr = r * p->dilation_h, vs = s * p->dilation_w;
             grid_rows[i] = (ptrdiff_t)(((c * sh + vr % sh) * sw + vs % sw) * plane_len +
-                                       vr / sh * grid.width + vs / sw);
+                                       vr / sh * grid.wp + vs / sw);
             /* at a stride the offsets are not increasing within a plane's taps (phases) */
             grid_rows[red + i] = i > 0 && grid_rows[red + i - 1] > grid_rows[i]
                                      ? grid_rows[red + i - 1]
@@ -550,8 +508,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
         tasks[2 * ch] = fc_min_i64(job.pack_tasks, last - first);
-        tasks[2 * ch + 1] =
-            job.folds * ((last - 1) / m_tiles - first / m_tiles + 1) * job.blocks;
+        tasks[2 * ch + 1] = p->n * ((last - 1) / m_tiles - first / m_tiles + 1) * job.blocks;
     }
     const fc_parallel_job parallel = {FC_FN(gemm_task), &job, 2 * chunks, tasks};
     fc_parallel_run(threads, &parallel);
