@@ -644,7 +644,8 @@ def test_conv2d_im2col_stride1_grid_real_inputs_match_packed_panels_bitwise(rest
 # flat offset into one of them, read in place (fc_gemm_grid in csrc/ops/conv2d_im2col.tmpl.h);
 # the packed panels (the least workspace) sum in the same (c, r, s) order, so every limit,
 # thread count and ISA agrees bitwise, and integer inputs match the oracle exactly.  Phase
-# widths straddle the NR of every ISA; a 1x1 stride-2 filter reads one phase of four.
+# widths straddle the NR of every ISA; dilations leave phases unread; layers with fewer than
+# two taps per phase read (1x1 at stride 2, 3x3 at stride 3 or 4) run the packed panels.
 
 STRIDED_GRID_CASES = [
     # (x shape, w shape, stride, padding ((top, bottom), (left, right)), dilation, groups)
