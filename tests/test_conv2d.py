@@ -684,3 +684,75 @@ def test_conv2d_im2col_stride1_grid_real_inputs_match_packed_panels_bitwise(rest
     pads = ((1, 1), (1, 1))
     assert_reduction_close(y, oracle.conv2d(x, w, b, padding=pads),
                            oracle.conv2d_abs_bound(x, w, b, padding=pads), 40 * 9 + 1, dtype)
+
+
+# --- the polyphase grid of strided im2col ------------------------------------------------------
+# At stride (sh, sw) im2col's grid is the sh x sw phase planes of the padded input, each tap a
+# flat offset into one of them, read in place (fc_gemm_grid in csrc/ops/conv2d_im2col.tmpl.h);
+# the packed panels (the least workspace) sum in the same (c, r, s) order, so every limit,
+# thread count and ISA agrees bitwise, and integer inputs match the oracle exactly.  Phase
+# widths straddle the NR of every ISA; dilations leave phases unread; layers with fewer than
+# two taps per phase read (1x1 at stride 2, 3x3 at stride 3 or 4) run the packed panels.
+
+STRIDED_GRID_CASES = [
+    # (x shape, w shape, stride, padding ((top, bottom), (left, right)), dilation, groups)
+    ((1, 3, 30, 64), (9, 3, 7, 7), (2, 2), ((3, 3), (3, 3)), (1, 1), 1),
+    ((2, 3, 23, 67), (10, 3, 11, 11), (4, 4), ((0, 0), (0, 0)), (1, 1), 1),
+    ((1, 5, 13, 65), (8, 5, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1),
+    ((2, 4, 17, 40), (7, 4, 3, 3), (3, 3), ((1, 2), (0, 1)), (1, 1), 1),
+    ((1, 6, 15, 33), (12, 3, 3, 5), (2, 3), ((2, 2), (1, 1)), (2, 3), 2),
+    ((1, 8, 9, 31), (16, 8, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 1),
+    ((2, 2, 11, 12), (5, 2, 4, 4), (3, 2), ((1, 1), (2, 2)), (2, 1), 1),
+    ((1, 4, 5, 5), (3, 4, 3, 3), (4, 4), ((2, 2), (2, 2)), (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", STRIDED_GRID_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}".replace(" ", "")
+                              for c in STRIDED_GRID_CASES])
+def test_conv2d_im2col_strided_grid_is_exact_on_every_isa_limit_and_thread_count(
+        restore_threads, case, dtype):
+    from fastconv.ops import _ext
+    xs, ws, stride, pads, dil, groups = case
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
+    kwargs = dict(stride=stride, padding=pads, dilation=dil, groups=groups, algorithm="im2col")
+    expected = oracle.relu(oracle.conv2d(x, w, b, stride, pads, dil, groups))
+    session = _ext.active_isa()
+    isas = list(_ext.ISA_NAMES)
+    try:
+        for isa in isas[:isas.index(session) + 1]:
+            _ext.select_isa(isa)
+            first = None
+            for threads in (1, 2, 3):
+                fastconv.set_num_threads(threads)
+                y = fastconv.conv2d(x, w, b, activation="relu", **kwargs)
+                assert_integer_exact(y, expected, dtype)
+                least = _minimum_workspace(x, w, **kwargs)
+                packed = fastconv.conv2d(x, w, b, activation="relu", max_workspace_bytes=least,
+                                         **kwargs)
+                first = y if first is None else first
+                assert_exact(y, first)
+                assert_exact(packed, first)
+    finally:
+        _ext.select_isa(session)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_im2col_strided_grid_real_inputs_match_packed_panels_bitwise(restore_threads,
+                                                                            dtype):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((2, 40, 27, 45)).astype(dtype)  # red = 360: two kc blocks
+    w = rng.standard_normal((20, 40, 3, 3)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    kwargs = dict(stride=2, padding=1, algorithm="im2col")
+    y = fastconv.conv2d(x, w, b, **kwargs)
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        least = _minimum_workspace(x, w, **kwargs)
+        assert_exact(fastconv.conv2d(x, w, b, **kwargs), y)
+        assert_exact(fastconv.conv2d(x, w, b, max_workspace_bytes=least, **kwargs), y)
+    pads = ((1, 1), (1, 1))
+    assert_reduction_close(y, oracle.conv2d(x, w, b, stride=(2, 2), padding=pads),
+                           oracle.conv2d_abs_bound(x, w, b, stride=(2, 2), padding=pads), 40 * 9 + 1,
+                           dtype)

@@ -3,10 +3,11 @@
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
  * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A).  A
  * work item is (image, group, block of nc output pixels), and its B comes one of two ways:
- *  - stride 1 (every pointwise call among them): the virtual grid (fc_gemm_grid below).  Each
- *    row of B is a contiguous run of a padded input plane, so the "rows" microkernel reads
- *    it in place; the item only copies the padded input rows it needs to a strip (none at
- *    all without padding: the grid is the input itself) and packs its last, partial tile.
+ *  - the virtual grid (fc_gemm_grid below) whenever it fits, at any stride (every pointwise
+ *    call among them).  Each row of B is a contiguous run of a padded input plane (stride 1)
+ *    or of one of its phase planes, so the "rows" microkernel reads it in place; the item
+ *    only copies the rows it needs to a strip (none at all at stride 1 without padding: the
+ *    grid is the input itself) and packs its last, partial tile.
  *  - otherwise: its thread packs the columns of those pixels straight into a kc x nc panel,
  *    im2col fused into the packing.
  * The microkernel then runs over every MR x NR tile of the block, one kc-deep slice of the
@@ -33,19 +34,35 @@
  * oh * wp + ow of a grid as wide as the padded input, where tap (c, r, s) reads padded plane c
  * at that index + r * dilation_h * wp + s * dilation_w.  So each row of a B panel is one
  * contiguous run of a padded plane (a copy, no index maths), at the price of computing the
- * wp - out_w junk columns of each grid row, which are never stored. */
+ * wp - out_w junk columns of each grid row, which are never stored.
+ * At stride (sh, sw) the padded plane is split into its sh x sw phases (polyphase): phase
+ * (a, b) holds padded pixels (i * sh + a, j * sw + b) at (i, j), hp = ceil(Hp / sh) rows of
+ * wp = ceil(Wp / sw).  Tap (c, r, s) of output (oh, ow) is padded pixel (oh * sh + vr,
+ * ow * sw + vs), vr = r * dilation_h, vs = s * dilation_w: phase (vr % sh, vs % sw) of plane
+ * c at (oh + vr / sh, ow + vs / sw), so again one flat offset per tap on a grid wp wide.  The
+ * strided layers (ResNet's 7x7 s2, AlexNet's 11x11 s4) thus skip the strided im2col packing
+ * for one strided copy of the input rows per item.  The reduction still runs over (c, r, s)
+ * in order: the same sums as im2col, bit for bit. */
 typedef struct fc_gemm_grid {
     int on;
-    int padded_copy;    /* some padding: each item copies the padded rows it reads to a strip */
+    int padded_copy;    /* padding or a stride: each item copies the rows it reads to a strip */
     int scatter;        /* wp > out_w: C goes to a grid-shaped scratch, valid columns to y */
-    int64_t hp, wp;     /* padded plane; wp is the grid's row width */
+    int64_t hp, wp;     /* a (phase) plane; wp is the grid's row width */
     int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
     int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
 } fc_gemm_grid;
 #endif
 
+/* Does some tap (offset k * dilation, k < taps) fall on phase `phase` of a stride? */
+static int FC_FN(grid_phase_used)(int64_t phase, int64_t stride, int64_t taps, int64_t dilation)
+{
+    for (int64_t k = 0; k < taps && k < stride; k++)
+        if (k * dilation % stride == phase) return 1;
+    return 0;
+}
+
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
- * (stride 1) is used when its planes and C tiles fit beside all the weights; otherwise the
+ * is used when its planes and C tiles fit beside all the weights; otherwise the
  * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
 static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                    int *threads, fc_gemm_plan *plan, fc_gemm_grid *grid)
@@ -62,22 +79,35 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     grid->on = 0;
     FC_RETURN_IF_ERROR(FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads,
                                         limit, 0, 0, 0, 0, plan));
-    if (p->stride_h != 1 || p->stride_w != 1) return FC_OK;
+    const int64_t sh = p->stride_h, sw = p->stride_w;
     fc_gemm_grid g;
-    g.hp = p->pad_top + p->h + p->pad_bottom;
-    g.wp = p->pad_left + p->w + p->pad_right;
+    g.hp = fc_ceil_div(p->pad_top + p->h + p->pad_bottom, sh);
+    g.wp = fc_ceil_div(p->pad_left + p->w + p->pad_right, sw);
     /* more junk columns than output ones (a wide dilation): the packed panels waste less, and
      * this bounds the grid by twice the output */
     if (g.wp - out_w > out_w) return FC_OK;
+    /* at a stride, fewer than two taps per phase plane the taps read (a 1x1 filter, 3x3 at
+     * stride 3): the strip is copied for little reuse, and the rows of a B sub-panel lie far
+     * apart in it, where the packed panel is one sequential block (256 channels, 1x1 at
+     * stride 2 on 56x56: 2.05 ms packed, 2.6 ms on the grid, 1 thread) */
+    if (sh * sw > 1) {
+        int64_t used = 0;
+        for (int64_t a = 0; a < sh; a++)
+            for (int64_t b = 0; b < sw; b++)
+                used += FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h) &&
+                        FC_FN(grid_phase_used)(b, sw, p->s, p->dilation_w);
+        if (p->r * p->s < 2 * used) return FC_OK;
+    }
     g.pixels = (out_h - 1) * g.wp + out_w;
-    g.padded_copy = g.hp != p->h || g.wp != p->w;
+    g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1;
     g.scatter = g.wp != out_w;
-    /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps R - 1 more, and
-     * the junk columns of the last one read into the next row */
-    g.strip_rows = fc_min_i64(g.hp, fc_ceil_div(nc_max, g.wp) + 2 + (p->r - 1) * p->dilation_h);
+    /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps (R - 1) *
+     * dilation_h / sh more, and the junk columns of the last one read into the next row */
+    g.strip_rows =
+        fc_min_i64(g.hp, fc_ceil_div(nc_max, g.wp) + 2 + (p->r - 1) * p->dilation_h / sh);
     int64_t fixed = 0;
-    const int64_t dims[3] = {p->c / p->groups, g.strip_rows, g.wp};
-    if (g.padded_copy && (fc_checked_product(dims, 3, &fixed) != FC_OK ||
+    const int64_t dims[5] = {p->c / p->groups, sh, sw, g.strip_rows, g.wp};
+    if (g.padded_copy && (fc_checked_product(dims, 5, &fixed) != FC_OK ||
                           fc_add_overflows(fixed, cfg.nr, &fixed)))
         return FC_OK;
     fc_gemm_plan gp;
@@ -155,19 +185,16 @@ static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
     for (; i < n; i++) dst[i] = src[i];
 }
 
-/* B on the virtual grid (fc_gemm_grid): rows [red0, red0 + kc) of grid pixels
- * [pix0, pix0 + cols), each a run of `planes` (cg planes of plane_len values, rows wp wide),
- * zero past `cols` in the last sub-panel.  FC_CONV_POINTWISE is the case R = S = 1 on the
- * unpadded input itself. */
-static void FC_FN(pack_grid_panel)(const fc_conv2d_params *p, const FC_REAL *planes,
-                                   int64_t plane_len, int64_t wp, int64_t red0, int64_t kc,
+/* B on the virtual grid (fc_gemm_grid): kc rows of grid pixels [pix0, pix0 + cols), row pk
+ * the run at planes + rows[pk] (the grid's row offsets from reduction row red0 on), zero past
+ * `cols` in the last sub-panel.  FC_CONV_POINTWISE is the case R = S = 1 on the unpadded
+ * input itself. */
+static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows, int64_t kc,
                                    int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel)
 {
-    const int64_t taps = p->r * p->s, step = kc * nr;
-    int64_t c = red0 / taps, r = (red0 % taps) / p->s, s = red0 % p->s;
+    const int64_t step = kc * nr;
     for (int64_t pk = 0; pk < kc; pk++) {
-        const FC_REAL *src =
-            planes + c * plane_len + r * p->dilation_h * wp + s * p->dilation_w + pix0;
+        const FC_REAL *src = planes + rows[pk] + pix0;
         FC_REAL *dst = panel + pk * nr;
         int64_t room = nr;
         for (int64_t j = 0; j < cols;) {
@@ -177,29 +204,37 @@ static void FC_FN(pack_grid_panel)(const fc_conv2d_params *p, const FC_REAL *pla
             FC_PANEL_ADVANCE(dst, room, n, step, nr);
         }
         if (room < nr) FC_FN(put_run)(dst, NULL, 0, room);
-        if (++s == p->s) {
-            s = 0;
-            if (++r == p->r) r = 0, c++;
-        }
     }
 }
 
-/* Padded rows [row0, row0 + rows) of the cg planes of one image's group into `strip` (planes
- * of strip_rows rows, wp wide), whose padding columns are zero from the start and never
- * written. */
+/* Rows [row0, row0 + rows) of the cg x sh x sw phase planes (fc_gemm_grid) of one image's
+ * group into `strip` (planes of strip_rows rows, wp wide; plane (c, a, b) at (c * sh + a) *
+ * sw + b), whose padding columns are zero from the start and never written.  Phases no tap
+ * reads (a 1x1 filter at stride 2) are skipped. */
 static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_group,
                                    int64_t cg, int64_t wp, int64_t row0, int64_t rows,
                                    int64_t strip_rows, FC_REAL *strip)
 {
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t i = 0; i < rows; i++) {
-            FC_REAL *dst = strip + (c * strip_rows + i) * wp + p->pad_left;
-            const int64_t ih = row0 + i - p->pad_top;
-            if (ih < 0 || ih >= p->h)
-                memset(dst, 0, (size_t)p->w * sizeof(FC_REAL));
-            else
-                memcpy(dst, x_group + (c * p->h + ih) * p->w, (size_t)p->w * sizeof(FC_REAL));
+    const int64_t sh = p->stride_h, sw = p->stride_w;
+    for (int64_t a = 0; a < sh; a++) {
+        if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
+        for (int64_t b = 0; b < sw; b++) {
+            if (!FC_FN(grid_phase_used)(b, sw, p->s, p->dilation_w)) continue;
+            /* the phase columns j whose input column j * sw + b - pad_left lies in [0, W) */
+            int64_t j_lo, j_hi;
+            fc_valid_range(b - p->pad_left, sw, p->w, wp, &j_lo, &j_hi);
+            const int64_t iw = j_lo * sw + b - p->pad_left;
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t i = 0; i < rows; i++) {
+                    FC_REAL *dst = strip + (((c * sh + a) * sw + b) * strip_rows + i) * wp;
+                    const int64_t ih = (row0 + i) * sh + a - p->pad_top;
+                    const FC_REAL *src = ih < 0 || ih >= p->h
+                                             ? NULL
+                                             : x_group + (c * p->h + ih) * p->w + iw;
+                    FC_FN(put_run)(dst + j_lo, src, sw, j_hi - j_lo);
+                }
         }
+    }
 }
 
 /* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
@@ -254,6 +289,7 @@ typedef struct FC_FN(gemm_job) {
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
+    const ptrdiff_t *grid_reach; /* grid_reach[i]: the largest of grid_rows[0..i] */
     unsigned char *strip_ready; /* per thread: its strip's padding columns are zeroed */
 } FC_FN(gemm_job);
 
@@ -294,11 +330,11 @@ static const FC_REAL *FC_FN(gemm_item_b_grid)(FC_FN(gemm_block) *blk, int64_t k0
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
     const int64_t nr = job->nr, pix = it->grid_pix0 + j0;
-    if (job->grid_rows[k0 + kc - 1] + pix + nr <= it->readable) {
+    if (job->grid_reach[k0 + kc - 1] + pix + nr <= it->readable) {
         *rows = job->grid_rows + k0;
         return it->planes + pix;
     }
-    FC_FN(pack_grid_panel)(job->p, it->planes, it->plane_len, job->grid.wp, k0, kc, pix,
+    FC_FN(pack_grid_panel)(it->planes, job->grid_rows + k0, kc, pix,
                            fc_min_i64(nr, blk->cols - j0), nr, it->b_panel);
     return it->b_panel;
 }
@@ -364,8 +400,9 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
         const int64_t row0 = pix0 / grid.wp;
-        const int64_t row_end = fc_min_i64(
-            (pix0 + cols - 1) / grid.wp + (p->r - 1) * p->dilation_h + 2, grid.hp);
+        const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
+                                               (p->r - 1) * p->dilation_h / p->stride_h + 2,
+                                           grid.hp);
         FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
                                grid.strip_rows, strip);
         it.planes = strip;
@@ -435,25 +472,27 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
-    job.planes_len = job.strip_plane > 0 ? cg * job.strip_plane + nr : 0;
+    job.planes_len =
+        job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
     job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
     job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.planes_len;
     FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, job.scratch_per_thread,
                                               &job.packed_w, &job.scratch));
-    /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel;
+    /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
+     * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
      * panels (the microkernel's init, zero past each group's last filter) and the strips'
      * flags */
     const int64_t bias_len = bias ? panels * mr : 0;
     ptrdiff_t *grid_rows = fc_aligned_alloc(
-        (grid.on ? red : 0) * (int64_t)sizeof(ptrdiff_t) + 2 * chunks * (int64_t)sizeof(int64_t) +
-        bias_len * (int64_t)sizeof(FC_REAL) + threads);
+        (grid.on ? 2 * red : 0) * (int64_t)sizeof(ptrdiff_t) +
+        2 * chunks * (int64_t)sizeof(int64_t) + bias_len * (int64_t)sizeof(FC_REAL) + threads);
     if (!grid_rows) {
         fc_aligned_free(job.packed_w);
         fc_aligned_free(job.scratch);
         return FC_ERR_OUT_OF_MEMORY;
     }
-    int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? red : 0));
+    int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? 2 * red : 0));
     FC_REAL *bias_panels = (FC_REAL *)(tasks + 2 * chunks);
     job.strip_ready = (unsigned char *)(bias_panels + bias_len);
     memset(job.strip_ready, 0, (size_t)threads);
@@ -464,11 +503,18 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.bias_panels = bias ? bias_panels : NULL;
     if (grid.on) {
         const int64_t plane_len = job.strip_plane > 0 ? job.strip_plane : p->h * p->w;
+        const int64_t sh = p->stride_h, sw = p->stride_w;
         for (int64_t i = 0; i < red; i++) {
             const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
-            grid_rows[i] = (ptrdiff_t)(c * plane_len + r * p->dilation_h * grid.wp +
-                                       s * p->dilation_w);
+            const int64_t vr = r * p->dilation_h, vs = s * p->dilation_w;
+            grid_rows[i] = (ptrdiff_t)(((c * sh + vr % sh) * sw + vs % sw) * plane_len +
+                                       vr / sh * grid.wp + vs / sw);
+            /* at a stride the offsets are not increasing within a plane's taps (phases) */
+            grid_rows[red + i] = i > 0 && grid_rows[red + i - 1] > grid_rows[i]
+                                     ? grid_rows[red + i - 1]
+                                     : grid_rows[i];
         }
+        job.grid_reach = grid_rows + red;
     }
     job.grid_rows = grid_rows;
     for (int64_t ch = 0; ch < chunks; ch++) {
