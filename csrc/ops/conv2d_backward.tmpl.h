@@ -10,9 +10,15 @@
  * grad_input is a block of the frame per (block of pixels, strip of MR rows of dcol): A = W^T
  * (transposed weight panels), B = G's columns (a strided matrix, or G on the virtual grid),
  * C = a dcol strip in scratch, the epilogue col2im (or the grid's runs).  grad_weight runs on
- * the NT GEMM microkernel (the frame's second kind: lane sums), whose operands both have the
- * pixels contiguous, so nothing is transposed, with the frame's tasks and a budget of its own
- * (conv_bw_weight_budget).
+ * the same GEMM microkernel with the frame's packers, tasks and a budget of its own
+ * (conv_bw_weight_budget): per item a block of C (MR-row tiles of filters x up to 256
+ * reduction columns), A = grad_output rows packed as kc x MR panels (a transpose: the pixels
+ * are the reduction), B = im2col rows (on the grid: the padded planes at each tap's offset)
+ * packed as kc x NR panels.  Every element of grad_weight adds its products one pixel after
+ * the other (chunks of images, blocks of pixels, images, pixels): one FMA chain, in an order
+ * fixed by the shape.  (It ran on an NT "lanes" kernel before: 16 partial sums per element
+ * stored per block of pixels and reduced at the end, which cost as many loads and stores as
+ * multiply-adds on small images: 0.17x torch on 512 x 7 x 7.)
  *
  * Stride 1 (the common case) needs no im2col at all: on a "virtual grid" of out_h rows of the
  * padded width wp, where grad_output is zero past column out_w, the im2col row of tap (c, r, s)
@@ -24,8 +30,8 @@
  * Workspace: everything fits threads x max_workspace_bytes (fc_conv2d_params); a smaller
  * budget packs W^T per strip instead of once, B shallower and narrower, fewer k tiles per
  * grad_weight item, and each grad_weight item's own grid instead of the batch's shared one.
- * The order of every sum is fixed by the shape and the ISA's tiles (blocks of pixels, lanes,
- * chunks of images), never by the budget, the thread count or the schedule. */
+ * The order of every sum is fixed by the shape and the ISA's tiles (blocks of pixels, chunks
+ * of images), never by the budget, the thread count or the schedule. */
 
 /* grad_bias[k] for k in [k_begin, k_end): LANES partial sums, lane j taking the pixels
  * i = j (mod LANES) of every image in order, then a fixed pairwise tree.  A single running sum
@@ -156,10 +162,14 @@ typedef struct FC_FN(conv_bw_plan) {
      * with grad_weight, or for grad_input alone when it fits the budget) instead of from G
      * itself per block: copies of whole runs */
     int gi_gv;
-    /* grad_weight (NT tiles of nt_mr x nt_nr, lanes sums each): kc pixels per block (a
-     * multiple of lanes), columns of red per work item */
+    /* grad_weight (the GEMM microkernel's MR x NR tiles, nt_mr x nt_nr): kc pixels per block
+     * (a multiple of lanes, the virtual grid's rounding), packed gw_kcs at a time; columns of
+     * red per work item */
     int64_t nt_mr, nt_nr, lanes;
-    int64_t gw_kc, gw_cols, gw_col_blocks, k_tiles;
+    int64_t gw_kc, gw_kcs, gw_cols, gw_col_blocks, k_tiles;
+    /* grad_weight on the GEMM microkernel (else the NT lanes kernel), by the shape only */
+    int gw_gemm;
+    int64_t taps;
     /* within max_workspace_bytes (conv_bw_weight_budget): gw_kb k tiles per item (gw_k_blocks
      * items per column block), and the grid built by each item for each block of pixels
      * (gw_private: gw_nch planes' runs of gw_span values, per image of a chunk) when the
@@ -195,14 +205,24 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->red_tiles = fc_ceil_div(pl->red, mr);
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
      * thread work; the split never changes a sum, only who computes it.  512 pixels per block
-     * keep a block of 64 im2col rows (128 KiB of floats) in L2. */
-    pl->nt_mr = nt->mr;
-    pl->nt_nr = nt->nr;
+     * keep a block of grad_output and im2col rows in L2; they are packed the GEMM's kc deep.
+     * Up to 256 columns per item: each packed A panel meets 256 / NR B panels (64 columns
+     * packed the A rows for two B panels only). */
+    /* The GEMM packs (transposes) kc x (kg + cols) values per block for kg x cols x kc
+     * multiply-adds: with few filters the packing outweighs what it saves.  Measured at one
+     * thread, avx512, minimum of 21-41 runs (GEMM vs NT ms): kg 16 (LeNet conv2, batch 64)
+     * 0.87 vs 0.64; kg 64: 3x224x224 7x7 s2 3.8 vs 8.2, 32x17x17 5x5 (batch 8) 3.2 vs 3.8;
+     * kg 128 28x28 3x3 2.4 vs 3.8; kg 512 7x7 3x3 9.7 vs 113. */
+    pl->gw_gemm = pl->kg >= 32;
+    pl->taps = p->r * p->s;
+    pl->nt_mr = pl->gw_gemm ? cfg->mr : nt->mr;
+    pl->nt_nr = pl->gw_gemm ? cfg->nr : nt->nr;
     pl->lanes = nt->lanes;
     pl->gw_kc = fc_ceil_div(fc_min_i64(pl->pixels, 512), pl->lanes) * pl->lanes;
+    pl->gw_kcs = pl->gw_gemm ? fc_min_i64(pl->gw_kc, cfg->kc) : 0;
     pl->k_tiles = fc_ceil_div(pl->kg, pl->nt_mr);
     const int64_t per_group = fc_ceil_div(threads, p->groups);
-    const int64_t max_cols = fc_ceil_div(64, pl->nt_nr) * pl->nt_nr;
+    const int64_t max_cols = fc_ceil_div(pl->gw_gemm ? 256 : 64, pl->nt_nr) * pl->nt_nr;
     /* as many blocks per group as needed for max_cols, rounded up to a multiple of the threads
      * per group so that the items divide evenly among the threads */
     const int64_t blocks = fc_ceil_div(fc_ceil_div(pl->red, max_cols), per_group) * per_group;
@@ -294,14 +314,17 @@ static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(co
     return FC_OK;
 }
 
-/* grad_weight's scratch per thread (elements) for kb k tiles per item: the lane sums; the
- * grad_output and im2col rows of one block of pixels (off the grid, or for a group whose
- * input is not finite); the item's own grid (private). */
+/* grad_weight's scratch per thread (elements) for kb k tiles per item: the item's block of
+ * C and its packed A and B panels (gw_kcs deep); the grad_output and im2col rows of one block
+ * of pixels (off the grid, or for a group whose input is not finite); the item's own grid
+ * (private). */
 static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int64_t kb,
                                             int private_grid)
 {
     const int64_t rows = kb * pl->nt_mr;
-    const int64_t acc = fc_mul_saturating(rows * pl->gw_cols, pl->lanes);
+    const int64_t acc = fc_gemm_add_saturating(
+        fc_mul_saturating(rows * pl->gw_cols, pl->gw_gemm ? 1 : pl->lanes),
+        fc_mul_saturating(rows + pl->gw_cols, pl->gw_kcs));
     const int64_t rows_buf = fc_mul_saturating(rows + pl->gw_cols, pl->gw_kc);
     const int64_t grid = private_grid ? fc_mul_saturating(
         pl->gw_images, fc_gemm_add_saturating(fc_mul_saturating(rows, pl->gw_kc),
@@ -323,16 +346,24 @@ static int64_t FC_FN(conv_bw_weight_need)(const FC_FN(conv_bw_plan) * pl, int th
         fc_mul_saturating(threads, FC_FN(conv_bw_weight_scratch)(pl, kb, private_grid)), grid);
 }
 
+/* grad_weight's items of `cols` reduction columns (none of it changes a sum) */
+static void FC_FN(conv_bw_weight_cols)(FC_FN(conv_bw_plan) * pl, int64_t cols)
+{
+    pl->gw_cols = cols;
+    pl->gw_col_blocks = fc_ceil_div(pl->red, cols);
+    pl->gw_nch = fc_min_i64(pl->cg, (cols - 1) / pl->taps + 2);
+}
+
 /* grad_weight's blocking within threads x limit: the first that fits of the shared grid (on
  * the grid) with every k tile per item, then each item's own grid, then half the k tiles per
- * item, and so on to one.  *min_bytes: the least of them all; *used_bytes: per thread. */
+ * item, and so on to one, then (GEMM) half the columns per item, and so on to NR.  *min_bytes: the least of them all; *used_bytes: per thread. */
 static fc_status FC_FN(conv_bw_weight_budget)(FC_FN(conv_bw_plan) * pl, int threads,
                                              int64_t limit, int64_t *min_bytes,
                                              int64_t *used_bytes)
 {
     const int64_t size = (int64_t)sizeof(FC_REAL);
     const int64_t budget = fc_mul_saturating(threads, limit) / size;
-    int64_t least = INT64_MAX, kb = pl->k_tiles;
+    int64_t least = INT64_MAX, kb = pl->k_tiles, cols = pl->gw_cols, found_cols = cols;
     int private_grid = 0, found = 0;
     for (;;) {
         const int64_t need = FC_FN(conv_bw_weight_need)(pl, threads, kb, private_grid);
@@ -344,11 +375,16 @@ static fc_status FC_FN(conv_bw_weight_budget)(FC_FN(conv_bw_plan) * pl, int thre
             pl->gw_k_blocks = fc_ceil_div(pl->k_tiles, kb);
             pl->gw_private = private_grid;
             pl->gw_scratch = FC_FN(conv_bw_weight_scratch)(pl, kb, private_grid);
+            found_cols = cols;
         }
         if (pl->shared && !private_grid) private_grid = 1;
         else if (kb > 1) kb = fc_ceil_div(kb, 2);
+        else if (pl->gw_gemm && cols > pl->nt_nr) /* then narrower blocks of C (GEMM only) */
+            FC_FN(conv_bw_weight_cols)(pl, cols = fc_max_i64(pl->nt_nr, cols / 2 / pl->nt_nr *
+                                                                            pl->nt_nr));
         else break;
     }
+    FC_FN(conv_bw_weight_cols)(pl, found_cols);
     *min_bytes = fc_ceil_div(fc_mul_saturating(least, size), threads);
     return found ? FC_OK : FC_ERR_WORKSPACE_TOO_SMALL;
 }
@@ -576,6 +612,59 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
                     acc + (mt * col_tiles + nt) * mr * nr * pl->lanes, flags);
 }
 
+/* dst[p * w + t] = rows[t][offset + p] for t < w, p < kc: B's kc x NR panel of w im2col rows
+ * (pixels contiguous in each), 4 x 4 tiles as gemm_transpose (w is a multiple of 4). */
+static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64_t offset,
+                                               int64_t w, int64_t kc, FC_REAL *restrict dst)
+{
+    for (int64_t t0 = 0; t0 < w; t0 += 4) {
+        const FC_REAL *r[4] = {rows[t0] + offset, rows[t0 + 1] + offset, rows[t0 + 2] + offset,
+                               rows[t0 + 3] + offset};
+        FC_REAL *d = dst + t0;
+        int64_t p = 0;
+        for (; p + 4 <= kc; p += 4) {
+            FC_REAL t[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++) t[b][a] = r[a][p + b];
+            for (int b = 0; b < 4; b++)
+                for (int a = 0; a < 4; a++) d[(p + b) * w + a] = t[b][a];
+        }
+        for (; p < kc; p++)
+            for (int a = 0; a < 4; a++) d[p * w + a] = r[a][p];
+    }
+}
+
+/* One item's block of C (k_tiles x MR rows, col_tiles x NR columns, row stride gw_cols) adds
+ * grad_output rows times im2col rows over kc pixels of each of `images` images: k_tiles x MR
+ * rows at a (row stride lda, image m at + m * a_step) against the rows b_rows (+ m * b_step;
+ * repeating the first past the block's columns), packed gw_kcs pixels at a time as the GEMM's
+ * A (kc x MR) and B (kc x NR) panels, then every MR x NR tile: each element adds its products
+ * one pixel after the other, images in order. */
+static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
+                                    const FC_FN(gemm_config) * cfg, int64_t images, int64_t kc,
+                                    const FC_REAL *a, int64_t lda, int64_t a_step,
+                                    const FC_REAL *const *b_rows, int64_t b_step,
+                                    int64_t k_tiles, int64_t col_tiles, FC_REAL *c,
+                                    FC_REAL *a_pack, FC_REAL *b_pack, unsigned flags)
+{
+    const int64_t mr = pl->nt_mr, nr = pl->nt_nr, ldc = pl->gw_cols;
+    const FC_FN(gemm_ukernel_fn) ukernel = cfg->ukernel;
+    for (int64_t m = 0; m < images; m++)
+        for (int64_t k0 = 0; k0 < kc; k0 += pl->gw_kcs) {
+            const int64_t d = fc_min_i64(pl->gw_kcs, kc - k0);
+            FC_FN(gemm_pack_panels)(a + m * a_step + k0, lda, 1, k_tiles * mr, d, mr, a_pack);
+            for (int64_t jt = 0; jt < col_tiles; jt++)
+                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d,
+                                            b_pack + jt * d * nr);
+            /* one kc x NR panel of B (in L1) meets every A panel (in L2) */
+            for (int64_t jt = 0; jt < col_tiles; jt++)
+                for (int64_t it = 0; it < k_tiles; it++)
+                    ukernel((size_t)d, a_pack + it * d * mr, b_pack + jt * d * nr,
+                            c + it * mr * ldc + jt * nr, (size_t)ldc, NULL, flags);
+            flags = FC_GEMM_ACCUMULATE;
+        }
+}
+
 /* The shared buffers of the virtual grid for images [begin, end) (a task's share):
  * grad_output rows in gv, zero past column out_w, and the padded input planes in xp (unless
  * gv is NULL: each item builds its own, conv_bw_own_grid); and whether each (image, group) of
@@ -670,30 +759,33 @@ static void FC_FN(conv_bw_own_grid)(const fc_conv2d_params *p, const FC_FN(conv_
     }
 }
 
-/* grad_weight of one (group, block of reduction columns, block of k tiles).  The NT tiles add
- * lane sums of grad_output rows times im2col rows: on the virtual grid (when the group's input
- * is finite in every image: the shared gv and xp, or the item's own grid, the same values),
- * one call per tile and block of pixels runs over a chunk of images; otherwise per image, with
- * grad_output rows copied and im2col rows packed per block of kc pixels.  Finally each
- * element's lanes are summed in a fixed pairwise tree.  Each lane's sum runs the chunks, the
- * blocks of pixels, then the images, in an order fixed by the shape. */
+/* grad_weight of one (group, block of reduction columns, block of k tiles): a block of C in
+ * scratch to which grad_weight_gemm adds grad_output rows times im2col rows: on the virtual
+ * grid (when the group's input is finite in every image: the shared gv and xp, or the item's
+ * own grid, the same values) per chunk of images and block of pixels; otherwise per image,
+ * with grad_output rows copied and im2col rows packed per block of kc pixels.  Each element's
+ * sum runs the chunks, the blocks of pixels, the images, then the pixels one by one, in an
+ * order fixed by the shape; the block is copied to grad_weight at the end. */
 static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_w,
                                          const FC_FN(conv_bw_plan) * pl,
+                                         const FC_FN(gemm_config) * cfg,
                                          FC_FN(gemm_nt_ukernel_fn) ukernel, const FC_REAL *g,
                                          const FC_REAL *x, const FC_REAL *gv,
                                          const FC_REAL *xp, const int *finite, int64_t grp,
                                          int64_t block, int64_t k_block, FC_REAL *gw,
                                          FC_REAL *scratch)
 {
-    const int64_t mr = pl->nt_mr, nr = pl->nt_nr, lanes = pl->lanes, kg = pl->kg;
+    const int64_t mr = pl->nt_mr, nr = pl->nt_nr, kg = pl->kg;
     const int64_t pixels = pl->pixels, taps = p->r * p->s;
     const int64_t kt0 = k_block * pl->gw_kb, k_tiles = fc_min_i64(pl->gw_kb, pl->k_tiles - kt0);
     const int64_t rows_a = k_tiles * mr, k_row0 = kt0 * mr;
     const int64_t col0 = block * pl->gw_cols, cols = fc_min_i64(pl->gw_cols, pl->red - col0);
-    const int64_t col_tiles = fc_ceil_div(cols, nr), tile = mr * nr * lanes;
-    FC_REAL *acc = scratch, *a_buf = acc + rows_a * pl->gw_cols * lanes;
+    const int64_t col_tiles = fc_ceil_div(cols, nr), lanes = pl->gw_gemm ? 1 : pl->lanes;
+    const int64_t tile = mr * nr * lanes;
+    FC_REAL *acc = scratch, *a_pack = acc + rows_a * pl->gw_cols * lanes;
+    FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + pl->gw_cols * pl->gw_kcs;
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
-    const FC_REAL *b_rows[128]; /* gw_cols <= 64 + nr - 1, nr <= 64 */
+    const FC_REAL *b_rows[320]; /* gw_cols <= 256 + nr - 1, nr <= 64 */
     unsigned flags = 0;
     int direct = pl->shared;
     for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
@@ -717,7 +809,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                     b_step = nch * pl->gw_span;
                 }
                 for (int64_t j = 0; j < col_tiles * nr; j++) {
-                    /* the tile's columns past the block repeat its first: lanes never stored */
+                    /* the tile's columns past the block repeat its first: never stored */
                     const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
                     const int64_t offset = r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w;
                     b_rows[j] = pl->gw_private
@@ -725,8 +817,12 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                                     : xp + (n0 * p->c + grp * pl->cg + idx / taps) *
                                                pl->plane_size + offset + pix0;
                 }
-                FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows, b_step,
-                                         k_tiles, col_tiles, acc, flags);
+                if (pl->gw_gemm)
+                    FC_FN(grad_weight_gemm)(pl, cfg, images, kc, a, lda, a_step, b_rows, b_step,
+                                            k_tiles, col_tiles, acc, a_pack, b_pack, flags);
+                else
+                    FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows,
+                                             b_step, k_tiles, col_tiles, acc, flags);
                 flags = FC_GEMM_ACCUMULATE;
             }
         }
@@ -736,7 +832,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
             const FC_REAL *g_rows = g + (n * p->k + grp * kg + k_row0) * pixels;
             for (int64_t pix0 = 0; pix0 < pixels; pix0 += pl->gw_kc) {
                 const int64_t kc = fc_min_i64(pl->gw_kc, pixels - pix0);
-                const int64_t ld = fc_ceil_div(kc, lanes) * lanes;
+                const int64_t ld = fc_ceil_div(kc, pl->lanes) * pl->lanes;
                 for (int64_t i = 0; i < rows_a; i++) {
                     FC_REAL *dst = a_buf + i * ld;
                     int64_t q = 0;
@@ -748,13 +844,22 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                                         b_buf);
                 for (int64_t j = 0; j < col_tiles * nr; j++)
                     b_rows[j] = b_buf + (j < cols ? j : 0) * ld;
-                FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0, k_tiles,
-                                         col_tiles, acc, flags);
+                if (pl->gw_gemm)
+                    FC_FN(grad_weight_gemm)(pl, cfg, 1, kc, a_buf, ld, 0, b_rows, 0, k_tiles,
+                                            col_tiles, acc, a_pack, b_pack, flags);
+                else
+                    FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0,
+                                             k_tiles, col_tiles, acc, flags);
                 flags = FC_GEMM_ACCUMULATE;
             }
         }
     }
-    for (int64_t i = 0; i < fc_min_i64(rows_a, kg - k_row0); i++)
+    for (int64_t i = 0; i < fc_min_i64(rows_a, kg - k_row0); i++) {
+        if (pl->gw_gemm) {
+            memcpy(gw + (grp * kg + k_row0 + i) * pl->red + col0, acc + i * pl->gw_cols,
+                   (size_t)cols * sizeof(FC_REAL));
+            continue;
+        }
         for (int64_t j = 0; j < cols; j++) {
             FC_REAL sums[64]; /* lanes <= 64: one per SIMD lane */
             const FC_REAL *lane = acc + ((i / mr) * col_tiles + j / nr) * tile +
@@ -764,6 +869,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 for (int64_t l = 0; l < width; l++) sums[l] += sums[l + width];
             gw[(grp * kg + k_row0 + i) * pl->red + col0 + j] = sums[0];
         }
+    }
 }
 
 typedef struct FC_FN(backward_job) {
@@ -804,7 +910,7 @@ static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
                                     job->scratch + t * job->per_thread);
     } else if ((task -= job->gi_items) < job->gw_items) {
         const int64_t per_group = pl->gw_col_blocks * pl->gw_k_blocks;
-        FC_FN(conv_grad_weight_item)(p, job->out_w, pl, job->nt->ukernel, job->g, job->x,
+        FC_FN(conv_grad_weight_item)(p, job->out_w, pl, job->cfg, job->nt->ukernel, job->g, job->x,
                                      job->gv, job->xp, job->finite, task / per_group,
                                      task % per_group / pl->gw_k_blocks,
                                      task % pl->gw_k_blocks, job->gw,

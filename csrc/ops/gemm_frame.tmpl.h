@@ -22,9 +22,12 @@
  *    (b_panel: packed, or rows read in place by the microkernel's "rows" twin), every MR x NR
  *    tile, partial tiles of an unpadded C through an MR x NR scratch, and after the last kc
  *    block the driver's store (grid scatter, C^T, col2im).
- *  - a second microkernel kind, the NT "lanes" kernel of conv2d's backward-weight (sums of
- *    rows contiguous in both operands), runs in its driver on the frame's plan-and-tasks
- *    pattern with a budget of its own; its tiles are not MR x NR blocks of a packed GEMM.
+ *  - conv2d's backward-weight runs the frame's packer and microkernel on blocks of its own
+ *    (its A and B are both contiguous along the reduction: both are transposed as they are
+ *    packed) with a budget of its own; with fewer than 32 filters per group it runs a second
+ *    microkernel kind instead, the NT "lanes" kernel (sums of rows contiguous in both
+ *    operands, read in place: no packing), whose tiles are not MR x NR blocks of a packed
+ *    GEMM.
  *  - the epilogue inside the microkernel: the row start values (a bias as `init`), C's own
  *    values (a bias along columns written first), and ReLU on the last kc block -- decided in
  *    ONE place, gemm_block_flags.
