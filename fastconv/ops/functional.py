@@ -19,7 +19,8 @@ from . import _ext, plans
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
-           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d"]
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "batch_norm",
+           "batch_norm_backward", "add"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -791,6 +792,7 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
     x = _array(op, "x", x)
     x3 = _channels(op, x)
     training = _flag(op, "training", training)
+    return_stats = _flag(op, "return_stats", return_stats)
     momentum = _real(op, "momentum", momentum)
     eps = _real(op, "eps", eps, positive=True)
     if (running_mean is None) != (running_var is None):
@@ -810,6 +812,7 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
                                         or np.shares_memory(rm, rv)):
         raise ValueError(f"{op}: running_mean and running_var are updated in place and may "
                          f"not share memory with x or with each other")
+    _check_size(op, x.shape, x.dtype.itemsize)
     dtype = np.dtype(_dtype_name(x))
     y = _empty(x.shape, dtype)
     stats = (_empty((x.shape[1],), dtype), _empty((x.shape[1],), dtype)) if return_stats \
@@ -971,6 +974,8 @@ def _add(a, b, activation, negative_slope, out, reference):
         raise ValueError(f"{op}: a and b must have the same shape (no broadcasting), got "
                          f"{a.shape} and {b.shape}")
     activation, alpha, _ = _epilogue(op, activation, negative_slope, None, a)
+    if out is None:
+        _check_size(op, a.shape, a.dtype.itemsize)
     inputs, sources = [], []
     for name, given, arr in (("a", a_in, a), ("b", b_in, b)):
         # out may be a or b itself (in place); any other overlap is refused by _output
@@ -1303,6 +1308,7 @@ def _batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, trainin
     if mean is None or invstd is None:
         raise TypeError(f"{op}: save_mean and save_invstd must be arrays of shape "
                         f"({x.shape[1]},), got None")
+    _check_size(op, x.shape, x.dtype.itemsize, "grad_input")
     dtype = np.dtype(_dtype_name(x))
     grads = [_empty(shape, dtype) if m else None
              for m, shape in zip(mask, (x.shape, (x.shape[1],), (x.shape[1],)))]
