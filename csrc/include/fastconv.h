@@ -195,7 +195,7 @@ fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_
 typedef struct fc_batch_norm_params {
     int64_t n, c, hw; /* >= 0, >= 1, >= 1 */
     int training;
-    double momentum, eps; /* eps > 0 */
+    double momentum, eps; /* finite, eps >= 0 */
 } fc_batch_norm_params;
 fc_status fc_batch_norm_forward(const fc_batch_norm_params *p, fc_dtype dtype, const void *x,
                                 const void *weight, const void *bias, void *running_mean,

@@ -50,7 +50,7 @@ fc_status fc_batch_norm_check(const fc_batch_norm_params *p, fc_dtype dtype, int
     if (fc_mul_overflows(p->n, p->hw, &count) || fc_mul_overflows(count, p->c, &count))
         return FC_ERR_SIZE_OVERFLOW;
     if (backward) return FC_OK;
-    if (!(p->eps > 0) || !isfinite(p->momentum) || (!running_mean) != (!running_var))
+    if (!(p->eps >= 0) || !isfinite(p->momentum) || (!running_mean) != (!running_var))
         return FC_ERR_INVALID_ARGUMENT;
     if (p->training ? p->n * p->hw < 2 : !running_mean) return FC_ERR_INVALID_ARGUMENT;
     return FC_OK;

@@ -745,10 +745,10 @@ def adaptive_avg_pool2d(x, output_size):
 
 # ---- batch_norm --------------------------------------------------------------------------------
 
-def _real(op, name, value, positive=False):
+def _real(op, name, value, nonnegative=False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or \
-            not math.isfinite(value) or (positive and value <= 0):
-        kind = "a positive finite number" if positive else "a finite real number"
+            not math.isfinite(value) or (nonnegative and value < 0):
+        kind = "a non-negative finite number" if nonnegative else "a finite real number"
         raise (ValueError if isinstance(value, numbers.Real) and
                not isinstance(value, (bool, np.bool_)) else TypeError)(
             f"{op}: {name} must be {kind}, got {value!r}")
@@ -794,7 +794,7 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
     training = _flag(op, "training", training)
     return_stats = _flag(op, "return_stats", return_stats)
     momentum = _real(op, "momentum", momentum)
-    eps = _real(op, "eps", eps, positive=True)
+    eps = _real(op, "eps", eps, nonnegative=True)
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{op}: running_mean and running_var go together: both arrays or "
                          f"both None")
@@ -844,7 +844,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         training they must be writable C-contiguous numpy arrays
     weight, bias : array_like (C,), optional (1 and 0)
     training : bool
-    momentum, eps : real numbers (eps > 0)
+    momentum, eps : real numbers (eps >= 0, as torch)
     return_stats : bool, keyword only
         Also return (save_mean, save_invstd), the mean and 1 / sqrt(var + eps) used: the
         inputs of batch_norm_backward (torch's native_batch_norm's extra outputs).
