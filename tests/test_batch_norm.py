@@ -12,22 +12,12 @@ import fastconv.reference
 import oracle
 from fastconv import nn
 from fastconv.ops import _ext
+from test_determinism import ISAS, SESSION_ISA, isa  # noqa: F401  (the every-ISA fixture)
 from tolerances import assert_bitwise_equal, assert_exact, assert_reduction_close
 
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]
 IMPLEMENTATIONS = [pytest.param(fastconv, id="fast"),
                    pytest.param(fastconv.reference, id="reference")]
-ISAS = list(_ext.ISA_NAMES)
-SESSION_ISA = _ext.active_isa()
-
-
-@pytest.fixture(params=[pytest.param(isa, marks=pytest.mark.skipif(
-    ISAS.index(isa) > ISAS.index(SESSION_ISA),
-    reason=f"the session runs {SESSION_ISA}")) for isa in ISAS])
-def isa(request):
-    _ext.select_isa(request.param)
-    yield request.param
-    _ext.select_isa(SESSION_ISA)
 
 
 @st.composite

@@ -39,20 +39,22 @@ static void bn_task(void *ctx, int64_t phase, int64_t i, int thread)
     }
 }
 
-/* The arguments both the driver and the reference refuse: shapes, dtype, eps, the buffers a
- * mode needs; training needs 2 values per channel (torch's rule: no variance of one). */
+/* The arguments both the driver and the reference refuse: shapes, dtype, eps, the statistics
+ * a mode needs (forward: running_mean and running_var, both or neither, required in eval;
+ * backward: mean and invstd, required); training needs 2 values per channel (torch's rule: no
+ * variance of one). */
 fc_status fc_batch_norm_check(const fc_batch_norm_params *p, fc_dtype dtype, int backward,
-                              const void *running_mean, const void *running_var)
+                              const void *mean, const void *var)
 {
     if (!p || p->n < 0 || p->c < 1 || p->hw < 1 || (dtype != FC_FLOAT32 && dtype != FC_FLOAT64))
         return FC_ERR_INVALID_ARGUMENT;
     int64_t count;
     if (fc_mul_overflows(p->n, p->hw, &count) || fc_mul_overflows(count, p->c, &count))
         return FC_ERR_SIZE_OVERFLOW;
-    if (backward) return FC_OK;
-    if (!(p->eps >= 0) || !isfinite(p->momentum) || (!running_mean) != (!running_var))
+    if (backward) return mean && var ? FC_OK : FC_ERR_INVALID_ARGUMENT;
+    if (!(p->eps >= 0) || !isfinite(p->momentum) || (!mean) != (!var))
         return FC_ERR_INVALID_ARGUMENT;
-    if (p->training ? p->n * p->hw < 2 : !running_mean) return FC_ERR_INVALID_ARGUMENT;
+    if (p->training ? p->n * p->hw < 2 : !mean) return FC_ERR_INVALID_ARGUMENT;
     return FC_OK;
 }
 
@@ -85,9 +87,8 @@ fc_status fc_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
                                  const void *mean, const void *invstd, void *grad_input,
                                  void *grad_weight, void *grad_bias)
 {
-    const fc_status status = fc_batch_norm_check(p, dtype, 1, NULL, NULL);
+    const fc_status status = fc_batch_norm_check(p, dtype, 1, mean, invstd);
     if (status != FC_OK) return status;
-    if (!grad_output || !x || !mean || !invstd) return FC_ERR_INVALID_ARGUMENT;
     bn_job job = {.p = p, .dtype = dtype, .backward = 1, .x = x, .g = grad_output,
                   .weight = weight, .mean = mean, .invstd = invstd, .grad_input = grad_input,
                   .grad_weight = grad_weight, .grad_bias = grad_bias};

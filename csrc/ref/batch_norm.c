@@ -95,9 +95,8 @@ fc_status fc_ref_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dty
                                      const void *mean, const void *invstd, void *grad_input,
                                      void *grad_weight, void *grad_bias)
 {
-    const fc_status status = fc_batch_norm_check(p, dtype, 1, NULL, NULL);
+    const fc_status status = fc_batch_norm_check(p, dtype, 1, mean, invstd);
     if (status != FC_OK) return status;
-    if (!grad_output || !x || !mean || !invstd) return FC_ERR_INVALID_ARGUMENT;
     if (dtype == FC_FLOAT32)
         bn_backward_f32(p, grad_output, x, weight, mean, invstd, grad_input, grad_weight,
                         grad_bias);
