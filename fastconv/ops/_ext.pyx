@@ -499,46 +499,45 @@ def activation(str op, str name, double alpha, cnp.ndarray x, cnp.ndarray y, bin
     _check(op, status)
 
 
+cdef int _binary_elementwise(str op, tuple names, str name, double alpha, cnp.ndarray a,
+                             cnp.ndarray b, cnp.ndarray y, bint reference, bint is_add) except -1:
+    """y <- (a, b) elementwise over arrays of one shape, `names` theirs in messages: the
+    activation `name`'s gradient (a: grad_output, b: x) or act(a + b) (is_add)."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, a)
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    cdef tuple shape = (<object>a).shape
+    cdef const void *ap = _buffer(op, names[0], a, typenum, shape, False)
+    cdef const void *bp = _buffer(op, names[1], b, typenum, shape, False)
+    cdef void *yp = _buffer(op, names[2], y, typenum, shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(a)
+    cdef fc_status status
+    with nogil:
+        if is_add:
+            if reference:
+                status = fc_ref_add_forward(count, dtype, act, alpha, ap, bp, yp)
+            else:
+                status = fc_add_forward(count, dtype, act, alpha, ap, bp, yp)
+        elif reference:
+            status = fc_ref_activation_backward(count, dtype, act, alpha, ap, bp, yp)
+        else:
+            status = fc_activation_backward(count, dtype, act, alpha, ap, bp, yp)
+    return _check(op, status)
+
+
 def activation_backward(str op, str name, double alpha, cnp.ndarray grad_output,
                         cnp.ndarray x, cnp.ndarray grad_input, bint reference):
     """grad_input <- the gradient of the activation `name` at x; grad_input may be
     grad_output."""
-    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
-    cdef fc_dtype dtype = _dtype_of(op, grad_output)
-    cdef int typenum = cnp.PyArray_TYPE(grad_output)
-    cdef tuple shape = (<object>grad_output).shape
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
-    cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
-    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
-    cdef fc_status status
-    with nogil:
-        if reference:
-            status = fc_ref_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
-        else:
-            status = fc_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
-    _check(op, status)
+    _binary_elementwise(op, ("grad_output", "x", "grad_input"), name, alpha, grad_output, x,
+                        grad_input, reference, False)
 
 
 def add(str op, str name, double alpha, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y,
         bint reference):
     """y <- act(a + b) elementwise (act the epilogue table's `name`, None for none), arrays of
     one shape; y may be a or b."""
-    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
-    cdef fc_dtype dtype = _dtype_of(op, a)
-    cdef int typenum = cnp.PyArray_TYPE(a)
-    cdef tuple shape = (<object>a).shape
-    cdef const void *ap = _buffer(op, "a", a, typenum, shape, False)
-    cdef const void *bp = _buffer(op, "b", b, typenum, shape, False)
-    cdef void *yp = _buffer(op, "out", y, typenum, shape, True)
-    cdef int64_t count = cnp.PyArray_SIZE(a)
-    cdef fc_status status
-    with nogil:
-        if reference:
-            status = fc_ref_add_forward(count, dtype, act, alpha, ap, bp, yp)
-        else:
-            status = fc_add_forward(count, dtype, act, alpha, ap, bp, yp)
-    _check(op, status)
+    _binary_elementwise(op, ("a", "b", "out"), name, alpha, a, b, y, reference, True)
 
 
 cdef void *_channel_vector(str op, str name, object a, int typenum, int64_t c,
