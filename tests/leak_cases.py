@@ -273,6 +273,23 @@ VALID = [
     ok("adaptive_avg_pool2d_backward", "reference", lambda: call(
         ref.adaptive_avg_pool2d_backward, f64(XS[0], XS[1], 2, 2), XS)),
     # relu6, leaky_relu and their backward: new output, in place, f64, the reference
+    # batch_norm (training updates the fresh statistics, eval, the reference) and backward
+    ok("batch_norm", "training", lambda: call(fastconv.batch_norm, f32(*XP), f32(16), f32(16) + 1,
+                                              f32(16), f32(16), training=True,
+                                              return_stats=True)),
+    ok("batch_norm", "eval-f64", lambda: call(fastconv.batch_norm, f64(*XP), f64(16),
+                                              f64(16) + 1)),
+    ok("batch_norm", "reference", lambda: call(ref.batch_norm, f32(*XS), None, None,
+                                               training=True)),
+    ok("batch_norm_backward", "plain", lambda: call(fastconv.batch_norm_backward, f32(*XP),
+                                                    f32(*XP), f32(16), f32(16), f32(16))),
+    ok("batch_norm_backward", "reference", lambda: call(ref.batch_norm_backward, f64(*XS),
+                                                        f64(*XS), None, f64(4), f64(4),
+                                                        training=False)),
+    # add: new output, in place (a is out), the reference
+    ok("add", "relu", lambda: call(fastconv.add, f32(*XP), f32(*XP), activation="relu")),
+    ok("add", "in-place", lambda: (lambda a: call(fastconv.add, a, f32(*XP), out=a))(f32(*XP))),
+    ok("add", "reference", lambda: call(ref.add, f64(*XS), f64(*XS), activation="leaky_relu")),
     ok("relu6", "plain", lambda: call(fastconv.relu6, f32(*XP))),
     ok("relu6", "in-place", lambda: (lambda x: call(fastconv.relu6, x, out=x))(f32(*XP))),
     ok("relu6", "reference", lambda: call(ref.relu6, f64(*XS))),
@@ -548,6 +565,15 @@ ERRORS = [
     err("adaptive_avg_pool2d_backward", "input-shape-float", TypeError,
         lambda: call(fastconv.adaptive_avg_pool2d_backward, f64(1, 2, 2, 2), (1, 2, 4, 4.0)),
         "input_shape"),
+    # ---- batch_norm, its backward and add
+    err("batch_norm", "eval-no-stats", ValueError,
+        lambda: call(fastconv.batch_norm, f64(1, 2, 4, 4), None, None), "running_mean"),
+    err("batch_norm", "weight-shape", ValueError,
+        lambda: call(fastconv.batch_norm, f64(1, 2, 4, 4), f64(2), f64(2), f64(3)), "weight"),
+    err("batch_norm_backward", "grad-output-shape", ValueError,
+        lambda: call(fastconv.batch_norm_backward, f64(1, 2, 4), f64(1, 2, 4, 4), None,
+                     f64(2), f64(2)), "grad_output"),
+    err("add", "shapes", ValueError, lambda: call(fastconv.add, f64(2, 3), f64(3, 2)), "shape"),
     # ---- relu6, leaky_relu and their backward
     err("relu6", "x-int", TypeError, lambda: call(fastconv.relu6, np.arange(6)), "x"),
     err("relu6", "out-shape", ValueError, lambda: call(fastconv.relu6, f64(2, 3),

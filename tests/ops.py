@@ -415,6 +415,117 @@ ADAPTIVE_AVG_POOL2D_BACKWARD = Op(
 )
 
 
+# ---- batch_norm and add -------------------------------------------------------------------------
+
+def _bn_vectors(dtype, c=3):
+    """weight, bias, running_mean, running_var of c channels (fresh: training updates the last
+    two in place)."""
+    rng = np.random.default_rng(11)
+    return (rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype),
+            rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype))
+
+
+def _bn_bound(x, running_mean, running_var, weight=None, bias=None, training=False,
+              momentum=0.1, eps=1e-5):
+    return oracle.batch_norm(x, running_mean, running_var, weight, bias, training, momentum,
+                             eps)[5]
+
+
+def _bn_sample(d):
+    """Training (running statistics updated: fresh copies each call) and eval, then the
+    backward of both: every result, the updated statistics included."""
+    x, g = d["p"], d["gr"]
+    w, b, rm, rv = _bn_vectors(x.dtype, x.shape[1])
+    rm_t, rv_t = rm.copy(), rv.copy()
+    y, mean, invstd = fastconv.batch_norm(x, rm_t, rv_t, w, b, training=True,
+                                          return_stats=True)
+    y_eval, mean_e, invstd_e = fastconv.batch_norm(x, rm, rv, w, b, return_stats=True)
+    grads = fastconv.batch_norm_backward(g, x, w, mean, invstd)
+    grads_eval = fastconv.batch_norm_backward(g, x, w, mean_e, invstd_e, training=False)
+    return [y, mean, invstd, rm_t, rv_t, y_eval, *grads, *grads_eval]
+
+
+def _conc_bn(d, own):
+    w, b, rm, rv = _bn_vectors(np.float32, d["x"].shape[1])
+    y, mean, invstd = fastconv.batch_norm(d["x"], rm, rv, w, b, training=True,
+                                          return_stats=True)
+    return [y, rm, rv, *fastconv.batch_norm_backward(d["x"], d["x"], w, mean, invstd)]
+
+
+BATCH_NORM = Op(
+    name="batch_norm", fn=fastconv.batch_norm, reference=fastconv.reference.batch_norm,
+    oracle=oracle.batch_norm, abs_bound=_bn_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None,
+    allocations=lambda kwargs: 3 if kwargs.get("return_stats") else 1,
+    work_unit="element visits",
+    example=lambda dtype=np.float64: ((np.ones(_X, dtype), *_bn_vectors(dtype)[2:]),
+                                      dict(weight=_bn_vectors(dtype)[0])),
+    flags=(("training", _AMBIGUOUS), ("return_stats", _AMBIGUOUS)),
+    twin_errors=(
+        Twin("eval_without_running_stats", lambda m: m.batch_norm(_f64(*_X), None, None),
+             ValueError),
+        Twin("one_value_per_channel", lambda m: m.batch_norm(_f64(1, 3, 1, 1), None, None,
+                                                             training=True), ValueError),
+    ),
+    huge=lambda: fastconv.batch_norm(huge_view(2**21, 1, 2**21, 1), None, None, training=True),
+    determinism=(Sample("batch_norm_train_eval_and_backward", _bn_sample,
+                        lambda d, r: d["p"].size * 3, also=("batch_norm_backward",)),),
+    concurrency=(Sample("batch_norm", _conc_bn, also=("batch_norm_backward",)),),
+)
+
+
+def _bn_backward_bound(g, x, weight, mean, invstd, training=True):
+    return oracle.batch_norm_backward(g, x, weight, mean, invstd, training)[1]
+
+
+BATCH_NORM_BACKWARD = Op(
+    name="batch_norm_backward", fn=fastconv.batch_norm_backward,
+    reference=fastconv.reference.batch_norm_backward, oracle=oracle.batch_norm_backward,
+    abs_bound=_bn_backward_bound, tolerance=assert_reduction_close, outputs=(), in_place=None,
+    allocations=lambda kwargs: sum(kwargs.get("output_mask", (True, True, True))),
+    work_unit="element visits",
+    example=lambda dtype=np.float64: ((np.ones(_X, dtype), np.ones(_X, dtype),
+                                       *_bn_vectors(dtype)[:3]), {}),
+    flags=(("training", _AMBIGUOUS), ("output_mask", (_AMBIGUOUS, True, True))),
+    twin_errors=(
+        Twin("grad_output_shape", lambda m: m.batch_norm_backward(
+            _f64(1, 3, 2, 2), _f64(*_X), None, _f64(3), _f64(3)), ValueError),
+    ),
+    huge=lambda: fastconv.batch_norm_backward(huge_view(2**21, 1, 2**21, 1),
+                                              huge_view(2**21, 1, 2**21, 1), None,
+                                              _ones32(1), _ones32(1)),
+    determinism=(), concurrency=(),  # with its forward: batch_norm's samples
+)
+
+
+def _conc_add(d, own):
+    y = fastconv.add(d["x"], d["x"], activation="relu")
+    inplace = own.setdefault("add_inplace", np.empty_like(d["x"]))
+    np.copyto(inplace, d["x"])
+    fastconv.add(inplace, d["x"], activation="leaky_relu", out=inplace)
+    return [y, inplace.copy()]
+
+
+ADD = Op(
+    name="add", fn=fastconv.add, reference=fastconv.reference.add, oracle=oracle.add,
+    abs_bound=None, tolerance=assert_exact, outputs=("out",), in_place="a",
+    allocations=_one_unless_out, work_unit="elements",
+    example=lambda dtype=np.float64: ((np.ones(_X, dtype), np.ones(_X, dtype)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("shapes_differ", lambda m: m.add(_f64(2, 3), _f64(3, 2)), ValueError),
+        Twin("bad_activation", lambda m: m.add(_f64(2), _f64(2), activation="tanh"),
+             ValueError),
+    ),
+    huge=lambda: fastconv.add(huge_view(2**22, 2**22), huge_view(2**22, 2**22)),
+    determinism=(Sample("add_relu6_leaky", lambda d: [
+        fastconv.add(d["p"], d["gr"], activation="relu6"),
+        fastconv.add(d["p"], d["gr"], activation="leaky_relu", negative_slope=0.3)],
+        lambda d, r: d["p"].size),),
+    concurrency=(Sample("add", _conc_add),),
+)
+
+
 # ---- relu ---------------------------------------------------------------------------------------
 
 def _conc_relu(d, own):
@@ -651,6 +762,6 @@ SEP_FILTER2D = Op(
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
        ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, RELU, RELU_BACKWARD, RELU6,
        RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, FILTER2D,
-       SEP_FILTER2D)
+       SEP_FILTER2D, BATCH_NORM, BATCH_NORM_BACKWARD, ADD)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

@@ -485,3 +485,69 @@ def sep_filter2d_abs_bound(image, kx, ky, border="reflect101", value=0.0, anchor
                            delta=0.0):
     k = np.outer(np.abs(np.ravel(ky)), np.abs(np.ravel(kx))).astype(np.float64)
     return filter2d_abs_bound(image, k, border, value, anchor, delta)
+
+
+# ---- batch normalisation and add (float64) ----------------------------------------------------
+
+def _per_channel(v, ndim):
+    return np.asarray(v, np.float64).reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps):
+    """torch.nn.functional.batch_norm in float64: (y, mean, invstd, new running_mean, new
+    running_var, abs_bound); abs_bound the same formula on absolute values (|x - m| |s| +
+    |m| |s| + |b|), for the tolerance; the running statistics None when not given."""
+    x = np.asarray(x, np.float64)
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = x.size // x.shape[1]
+    new_rm = new_rv = None
+    if training:
+        mean = x.mean(axis=axes)
+        var = ((x - _per_channel(mean, x.ndim)) ** 2).mean(axis=axes)
+        if running_mean is not None:
+            new_rm = (1 - momentum) * np.asarray(running_mean, np.float64) + momentum * mean
+            new_rv = (1 - momentum) * np.asarray(running_var, np.float64) + \
+                momentum * var * count / (count - 1)
+    else:
+        mean = np.asarray(running_mean, np.float64)
+        var = np.asarray(running_var, np.float64)
+    invstd = 1 / np.sqrt(var + eps)
+    w = np.ones(x.shape[1]) if weight is None else np.asarray(weight, np.float64)
+    b = np.zeros(x.shape[1]) if bias is None else np.asarray(bias, np.float64)
+    m, s = _per_channel(mean, x.ndim), _per_channel(invstd * w, x.ndim)
+    y = (x - m) * s + _per_channel(b, x.ndim)
+    bound = np.abs(x - m) * np.abs(s) + np.abs(m) * np.abs(s) + np.abs(_per_channel(b, x.ndim))
+    return y, mean, invstd, new_rm, new_rv, bound
+
+
+def batch_norm_backward(g, x, weight, mean, invstd, training):
+    """(grad_x, grad_w, grad_b) of batch_norm, float64, for the mean and invstd the forward
+    used; and their abs bounds (the formulas on absolute values)."""
+    g, x = np.asarray(g, np.float64), np.asarray(x, np.float64)
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = x.size // x.shape[1]
+    w = np.ones(x.shape[1]) if weight is None else np.asarray(weight, np.float64)
+    m, s = _per_channel(mean, x.ndim), _per_channel(invstd, x.ndim)
+    d = x - m
+    grad_w = (g * d).sum(axis=axes) * np.asarray(invstd, np.float64)
+    grad_b = g.sum(axis=axes)
+    scale = s * _per_channel(w, x.ndim)
+    bound_w = (np.abs(g) * np.abs(d)).sum(axis=axes) * np.abs(invstd)
+    bound_b = np.abs(g).sum(axis=axes)
+    if training:
+        grad_x = scale * (g - _per_channel(grad_b, x.ndim) / count -
+                          d * s * s * _per_channel((g * d).sum(axis=axes), x.ndim) / count)
+        bound_x = np.abs(scale) * (np.abs(g) + _per_channel(bound_b, x.ndim) / count + np.abs(d) *
+                                   s * s * _per_channel((np.abs(g) * np.abs(d)).sum(axis=axes),
+                                                        x.ndim) / count)
+    else:
+        grad_x = scale * g
+        bound_x = np.abs(scale * g)
+    return (grad_x, grad_w, grad_b), (bound_x, bound_w, bound_b)
+
+
+def add(a, b, activation_name=None, negative_slope=0.01):
+    """act(a + b): the sum in a's dtype (one rounding, as IEEE; b is cast to it first, exactly
+    for the values an op of that dtype receives), then the activation."""
+    a = np.asarray(a)
+    return activation(a + np.asarray(b).astype(a.dtype), activation_name, negative_slope)

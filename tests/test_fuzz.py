@@ -62,7 +62,8 @@ from tolerances import assert_reduction_close
 from ops import (ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, AVG_POOL2D,
                  AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD,
                  LINEAR, LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU6,
-                 RELU6_BACKWARD, RELU_BACKWARD, FILTER2D, SEP_FILTER2D)
+                 RELU6_BACKWARD, RELU_BACKWARD, FILTER2D, SEP_FILTER2D, ADD, BATCH_NORM,
+                 BATCH_NORM_BACKWARD)
 from tolerances import assert_winograd_close, winograd_abs_bound
 
 
@@ -1307,6 +1308,82 @@ for _forward, _backward in ((RELU, RELU_BACKWARD), (RELU6, RELU6_BACKWARD),
     globals()[f"{_backward.name}_calls"] = st.composite(
         lambda draw, row=_backward: _elementwise_backward_calls(draw, row))
 del _forward, _backward
+
+
+# add: (a, b) as an elementwise backward's (grad_output, the forward's array), out= or in place
+add_calls = st.composite(lambda draw: _elementwise_backward_calls(draw, ADD))
+
+
+# ---- batch_norm and its backward ----------------------------------------------------------------
+
+def _bn_draw(draw):
+    """(x, weight, shape, dtype, errs) of a batch_norm draw: (N, C, *spatial) of 0-2 spatial
+    axes, no specials (one inf makes a whole channel NaN, where the bound says nothing)."""
+    set_faulty(draw)
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    c = draw(st.integers(1, 4))
+    shape = (draw(st.sampled_from([0, 1, 2, 3, 5])), c) + tuple(
+        draw(st.lists(st.integers(1, 9), max_size=2)))
+    x = draw_array(draw, shape, base, special=False)
+    w = draw(st.sampled_from([None, "array"]))
+    w = None if w is None else draw_array(draw, (c,), base, special=False)
+    errs = _dtype_errors([x, w])
+    dtype = np.dtype(np.float32 if (x.itemsize or 4) == 4 else np.float64)
+    return x, w, shape, dtype, errs
+
+
+@st.composite
+def batch_norm_calls(draw):
+    x, w, shape, dtype, errs = _bn_draw(draw)
+    training = draw(st.booleans())
+    count = int(np.prod(shape)) // shape[1]
+    if training and count < 2:
+        errs.append(ValueError)
+    stats = draw(st.booleans()) or not training
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rm = rng.standard_normal(shape[1]).astype(dtype) if stats else None
+    rv = rng.uniform(0.1, 3, shape[1]).astype(dtype) if stats else None
+    before = (None, None) if rm is None else (rm.copy(), rm.copy())
+    if rm is not None:
+        before = (rm.copy(), rv.copy())
+    momentum = draw(st.sampled_from([0.1, 0.0, 1.0, 0.5]))
+    kwargs = dict(training=training, momentum=momentum)
+
+    def check(y):
+        expected = oracle.batch_norm(x.f64, before[0], before[1], None if w is None else w.f64,
+                                     None, training, momentum, 1e-5)
+        BATCH_NORM.tolerance(y, expected[0], expected[5], count + 4, dtype)
+        if training and rm is not None:
+            tol = 64 * count * np.finfo(dtype).eps
+            np.testing.assert_allclose(rm, expected[3], rtol=tol, atol=tol)
+            np.testing.assert_allclose(rv, expected[4], rtol=tol, atol=tol)
+
+    return Call("batch_norm", BATCH_NORM.fn, [x.api, rm, rv, None if w is None else w.api],
+                kwargs, merge(errs), check, keep=[x.api] + ([] if w is None else [w.api]))
+
+
+@st.composite
+def batch_norm_backward_calls(draw):
+    x, w, shape, dtype, errs = _bn_draw(draw)
+    g = draw_array(draw, shape, dtype.type, special=False)
+    errs += _dtype_errors([x, w, g])
+    training = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mean = rng.standard_normal(shape[1]).astype(dtype)
+    invstd = rng.uniform(0.3, 3, shape[1]).astype(dtype)
+    count = max(int(np.prod(shape)) // shape[1], 1)
+
+    def check(result):
+        expected, bounds = oracle.batch_norm_backward(g.f64, x.f64,
+                                                      None if w is None else w.f64, mean,
+                                                      invstd, training)
+        for actual, e, bound in zip(result, expected, bounds):
+            BATCH_NORM_BACKWARD.tolerance(actual, e, bound, count + 4, dtype)
+
+    return Call("batch_norm_backward", BATCH_NORM_BACKWARD.fn,
+                [g.api, x.api, None if w is None else w.api, mean, invstd],
+                dict(training=training), merge(errs), check,
+                keep=[g.api, x.api] + ([] if w is None else [w.api]))
 
 
 # ---- linear and linear_backward -------------------------------------------------------------

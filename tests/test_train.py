@@ -254,3 +254,28 @@ def test_benchmark_script_runs_and_says_when_torch_is_missing(monkeypatch, capsy
     assert "PyTorch is not installed" in out
     assert "training step" in out and "inference, 100 images" in out
     assert "where a fastconv step goes" in out and "python glue" in out
+
+
+def test_resnet8_learns_a_tiny_subset_in_one_epoch():
+    """models.resnet8 (BatchNorm, residual blocks): the loss of one short epoch falls."""
+    images, labels = synthetic_digits(384, seed=1)
+    x, y = data.to_float(images), labels.astype(np.intp)
+    model = models.resnet8(seed=0)
+    opt = optim.Adam(model.parameters(), lr=4e-3)
+    history = train.fit(model, x, y, epochs=1, batch_size=32, optimizer=opt, quiet=True)
+    first, last = np.mean(history.step_loss[:3]), np.mean(history.step_loss[-3:])
+    assert last < 0.7 * first, history.step_loss
+    assert model.training       # fit evaluates in eval mode and restores training
+
+
+def test_train_command_with_resnet8(tiny_data_dir, tmp_path):
+    cmd, env = _command("--model", "resnet8", "--data-dir", str(tiny_data_dir), "--epochs", "1",
+                        "--limit", "256", "--batch-size", "32", "--save", str(tmp_path / "r.npz"))
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                         cwd=str(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "ResNet-8 (BatchNorm), adam" in res.stdout and "1 epoch of batch 32" in res.stdout
+    assert "after 1 epoch;" in res.stdout
+    model = models.load(models.resnet8(), tmp_path / "r.npz")
+    assert model[0].weight.data.shape == (16, 1, 3, 3)
+    assert model[1].running_var.any()                 # the trained statistics were saved

@@ -58,6 +58,9 @@ int fc_region_threads(int64_t work);
 /* The team an op's parallel region over `work` units gets (for the thread tests; parallel.c). */
 int fc_probe_team_size(int64_t work);
 fc_status fc_validate_conv2d(const fc_conv2d_params *p, int64_t *out_h, int64_t *out_w);
+/* batch_norm's arguments, for its driver and its reference (ops/batch_norm.c). */
+fc_status fc_batch_norm_check(const fc_batch_norm_params *p, fc_dtype dtype, int backward,
+                              const void *mean, const void *var);
 fc_status fc_validate_pool2d(const fc_pool2d_params *p, int need_unit_dilation,
                              int64_t *out_h, int64_t *out_w);
 /* conv2d_backward's arguments: the forward's geometry, a known dtype, and every operand a

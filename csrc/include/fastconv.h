@@ -184,6 +184,28 @@ fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, int64_t w,
                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
                                          const void *x, void *y);
+/* Batch normalisation over (N, H*W) per channel, as torch.nn.functional.batch_norm, of
+ * x (N, C, HW) contiguous.  training: the batch's mean and biased variance normalise
+ * (count = N * HW >= 2); running_mean / running_var (C,), when not NULL, are updated IN PLACE
+ * as (1 - momentum) r + momentum s, s the mean and the unbiased variance.  Otherwise
+ * running_mean and running_var (required) normalise.  y = (x - mean) * invstd * weight + bias,
+ * invstd = 1 / sqrt(var + eps), weight / bias NULL meaning 1 / 0; save_mean and save_invstd
+ * (C,), when not NULL, receive the mean and invstd used (the backward's inputs).  Channel
+ * sums run in eight interleaved partial sums, in double, in a fixed order; the threads split
+ * the channels: bitwise identical for any thread count.  y may not overlap x. */
+typedef struct fc_batch_norm_params {
+    int64_t n, c, hw; /* >= 0, >= 1, >= 1 */
+    int training;
+    double momentum, eps; /* finite, eps >= 0 */
+} fc_batch_norm_params;
+fc_status fc_batch_norm_forward(const fc_batch_norm_params *p, fc_dtype dtype, const void *x,
+                                const void *weight, const void *bias, void *running_mean,
+                                void *running_var, void *y, void *save_mean,
+                                void *save_invstd);
+/* y = act(a + b) elementwise (the epilogue's table and its SIMD rows: fastconv.add); y may be
+ * a or b (in place), no other overlap. */
+fc_status fc_add_forward(int64_t count, fc_dtype dtype, fc_activation activation, double alpha,
+                         const void *a, const void *b, void *y);
 /* The standalone activations (fastconv.relu, relu6, leaky_relu): y = act(x) elementwise by the
  * epilogue's formulas, relu by its SIMD members (alpha: leaky_relu's negative slope); y may
  * be x.  An activation outside
@@ -220,6 +242,14 @@ fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation ac
 fc_status fc_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                           int64_t out_h, int64_t out_w, fc_dtype dtype,
                                           const void *grad_output, void *grad_input);
+/* batch_norm: mean and invstd the forward's save_mean / save_invstd (eval: the running
+ * mean and 1 / sqrt(running_var + eps)).  grad_weight = sum g (x - mean) invstd, grad_bias =
+ * sum g; grad_input = invstd w (g - [training] (sum g + (x - mean) invstd^2 sum g (x - mean))
+ * / count), each computed when its pointer is not NULL (p->momentum and p->eps unread). */
+fc_status fc_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                 const void *grad_output, const void *x, const void *weight,
+                                 const void *mean, const void *invstd, void *grad_input,
+                                 void *grad_weight, void *grad_bias);
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
                              void *grad_weight, void *grad_bias);
@@ -255,6 +285,16 @@ fc_status fc_ref_adaptive_avg_pool2d_forward(int64_t n, int64_t c, int64_t h, in
 fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                               int64_t out_h, int64_t out_w, fc_dtype dtype,
                                               const void *grad_output, void *grad_input);
+fc_status fc_ref_batch_norm_forward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                    const void *x, const void *weight, const void *bias,
+                                    void *running_mean, void *running_var, void *y,
+                                    void *save_mean, void *save_invstd);
+fc_status fc_ref_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                     const void *grad_output, const void *x, const void *weight,
+                                     const void *mean, const void *invstd, void *grad_input,
+                                     void *grad_weight, void *grad_bias);
+fc_status fc_ref_add_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                             double alpha, const void *a, const void *b, void *y);
 fc_status fc_ref_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
                                     double alpha, const void *x, void *y);
 fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,

@@ -171,6 +171,34 @@ static void elementwise_and_linear(fc_dtype dtype)
           fc_ref_adaptive_avg_pool2d_backward(1, 1, 17, 61, 7, 13, dtype, g, ar), ai, ar,
           (size_t)count, 0);
     free(ai), free(ar);
+    /* add, every activation, y = act(x + g) (NaN and -0 in x) and in place (y is x's copy) */
+    for (int a = 0; a <= (int)FC_ACTIVATION_LEAKY_RELU; a++) {
+        check("add", dtype, fc_add_forward(count, dtype, (fc_activation)a, 0.3, x, g, y),
+              fc_ref_add_forward(count, dtype, (fc_activation)a, 0.3, x, g, r), y, r,
+              (size_t)count, 0);
+        check("add in place", dtype, fc_add_forward(count, dtype, (fc_activation)a, 0.3, y, g, y),
+              fc_ref_add_forward(count, dtype, (fc_activation)a, 0.3, r, g, r), y, r,
+              (size_t)count, 0);
+    }
+    /* batch_norm on g as (1, 17, 61): training (the running statistics of each side updated),
+     * then its backward; the sums' orders differ from the reference's: a relative bound */
+    const fc_batch_norm_params bn = {1, 17, 61, 1, 0.1, 1e-5};
+    void *st = fill(4 * 17, dtype, 0, 2), *sr = fill(4 * 17, dtype, 0, 2);
+    memcpy(sr, st, 4 * 17 * (dtype == FC_FLOAT64 ? 8 : 4));
+    const size_t sz = dtype == FC_FLOAT64 ? 8 : 4;
+    char *ct = st, *cr = sr; /* running mean, running var, save mean, save invstd */
+    check("batch_norm", dtype,
+          fc_batch_norm_forward(&bn, dtype, g, NULL, NULL, ct, ct + 17 * sz, y, ct + 34 * sz,
+                                ct + 51 * sz),
+          fc_ref_batch_norm_forward(&bn, dtype, g, NULL, NULL, cr, cr + 17 * sz, r,
+                                    cr + 34 * sz, cr + 51 * sz), y, r, (size_t)count, 1e-5);
+    check("batch_norm statistics", dtype, FC_OK, FC_OK, st, sr, 4 * 17, 1e-5);
+    check("batch_norm_backward", dtype,
+          fc_batch_norm_backward(&bn, dtype, g, g, NULL, cr + 34 * sz, cr + 51 * sz, y, NULL,
+                                 NULL),
+          fc_ref_batch_norm_backward(&bn, dtype, g, g, NULL, cr + 34 * sz, cr + 51 * sz, r,
+                                     NULL, NULL), y, r, (size_t)count, 1e-5);
+    free(st), free(sr);
     free(x), free(g), free(y), free(r);
     const int64_t n = 5, in = 37, out = 13;
     void *lx = fill((size_t)(n * in), dtype, -3, 3), *lw = fill((size_t)(out * in), dtype, -3, 3);

@@ -468,24 +468,113 @@ def activation(str op, str name, double alpha, cnp.ndarray x, cnp.ndarray y, bin
     _check(op, status)
 
 
+cdef int _binary_elementwise(str op, tuple names, str name, double alpha, cnp.ndarray a,
+                             cnp.ndarray b, cnp.ndarray y, bint reference, bint is_add) except -1:
+    """y <- (a, b) elementwise over arrays of one shape, `names` theirs in messages: the
+    activation `name`'s gradient (a: grad_output, b: x) or act(a + b) (is_add)."""
+    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
+    cdef fc_dtype dtype = _dtype_of(op, a)
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    cdef tuple shape = (<object>a).shape
+    cdef const void *ap = _buffer(op, names[0], a, typenum, shape, False)
+    cdef const void *bp = _buffer(op, names[1], b, typenum, shape, False)
+    cdef void *yp = _buffer(op, names[2], y, typenum, shape, True)
+    cdef int64_t count = cnp.PyArray_SIZE(a)
+    cdef fc_status status
+    with nogil:
+        if is_add:
+            if reference:
+                status = fc_ref_add_forward(count, dtype, act, alpha, ap, bp, yp)
+            else:
+                status = fc_add_forward(count, dtype, act, alpha, ap, bp, yp)
+        elif reference:
+            status = fc_ref_activation_backward(count, dtype, act, alpha, ap, bp, yp)
+        else:
+            status = fc_activation_backward(count, dtype, act, alpha, ap, bp, yp)
+    return _check(op, status)
+
+
 def activation_backward(str op, str name, double alpha, cnp.ndarray grad_output,
                         cnp.ndarray x, cnp.ndarray grad_input, bint reference):
     """grad_input <- the gradient of the activation `name` at x; grad_input may be
     grad_output."""
-    cdef fc_activation act = <fc_activation><int>ACTIVATIONS[name]
-    cdef fc_dtype dtype = _dtype_of(op, grad_output)
-    cdef int typenum = cnp.PyArray_TYPE(grad_output)
-    cdef tuple shape = (<object>grad_output).shape
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
+    _binary_elementwise(op, ("grad_output", "x", "grad_input"), name, alpha, grad_output, x,
+                        grad_input, reference, False)
+
+
+def add(str op, str name, double alpha, cnp.ndarray a, cnp.ndarray b, cnp.ndarray y,
+        bint reference):
+    """y <- act(a + b) elementwise (act the epilogue table's `name`, None for none), arrays of
+    one shape; y may be a or b."""
+    _binary_elementwise(op, ("a", "b", "out"), name, alpha, a, b, y, reference, True)
+
+
+cdef void *_channel_vector(str op, str name, object a, int typenum, int64_t c,
+                           bint writable) except? NULL:
+    """NULL for None, else the data of the (C,) vector `name`, checked as every operand."""
+    if a is None:
+        return NULL
+    return _buffer(op, name, a, typenum, (c,), writable)
+
+
+def batch_norm(str op, cnp.ndarray x, object weight, object bias, object running_mean,
+               object running_var, cnp.ndarray y, object save_mean, object save_invstd,
+               bint training, double momentum, double eps, bint reference):
+    """y (N, C, HW) <- batch_norm(x (N, C, HW)); the (C,) vectors may be None (as the C call's
+    NULL); running_mean and running_var are updated in place in training."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple shape = (<object>x).shape
+    if len(shape) != 3:
+        raise ValueError(f"{op}: internal call with x of shape {shape}")
+    cdef fc_batch_norm_params p
+    p.n, p.c, p.hw = shape
+    p.training, p.momentum, p.eps = training, momentum, eps
     cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
-    cdef int64_t count = cnp.PyArray_SIZE(grad_output)
+    cdef void *yp = _buffer(op, "y", y, typenum, shape, True)
+    cdef const void *wp = _channel_vector(op, "weight", weight, typenum, p.c, False)
+    cdef const void *bp = _channel_vector(op, "bias", bias, typenum, p.c, False)
+    cdef void *rmp = _channel_vector(op, "running_mean", running_mean, typenum, p.c, True)
+    cdef void *rvp = _channel_vector(op, "running_var", running_var, typenum, p.c, True)
+    cdef void *smp = _channel_vector(op, "save_mean", save_mean, typenum, p.c, True)
+    cdef void *sip = _channel_vector(op, "save_invstd", save_invstd, typenum, p.c, True)
     cdef fc_status status
     with nogil:
         if reference:
-            status = fc_ref_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+            status = fc_ref_batch_norm_forward(&p, dtype, xp, wp, bp, rmp, rvp, yp, smp, sip)
         else:
-            status = fc_activation_backward(count, dtype, act, alpha, gp, xp, gxp)
+            status = fc_batch_norm_forward(&p, dtype, xp, wp, bp, rmp, rvp, yp, smp, sip)
+    _check(op, status)
+
+
+def batch_norm_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, object weight,
+                        cnp.ndarray mean, cnp.ndarray invstd, object grad_input,
+                        object grad_weight, object grad_bias, bint training, bint reference):
+    """The gradients of batch_norm (N, C, HW), each output None (not computed) or an array."""
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple shape = (<object>x).shape
+    if len(shape) != 3:
+        raise ValueError(f"{op}: internal call with x of shape {shape}")
+    cdef fc_batch_norm_params p
+    p.n, p.c, p.hw = shape
+    p.training, p.momentum, p.eps = training, 0.0, 1.0
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
+    cdef const void *wp = _channel_vector(op, "weight", weight, typenum, p.c, False)
+    cdef const void *mp = _channel_vector(op, "save_mean", mean, typenum, p.c, False)
+    cdef const void *sp = _channel_vector(op, "save_invstd", invstd, typenum, p.c, False)
+    cdef void *gxp = NULL
+    if grad_input is not None:
+        gxp = _buffer(op, "grad_input", grad_input, typenum, shape, True)
+    cdef void *gwp = _channel_vector(op, "grad_weight", grad_weight, typenum, p.c, True)
+    cdef void *gbp = _channel_vector(op, "grad_bias", grad_bias, typenum, p.c, True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_batch_norm_backward(&p, dtype, gp, xp, wp, mp, sp, gxp, gwp, gbp)
+        else:
+            status = fc_batch_norm_backward(&p, dtype, gp, xp, wp, mp, sp, gxp, gwp, gbp)
     _check(op, status)
 
 

@@ -19,7 +19,8 @@ from . import _ext, plans
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
-           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d"]
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "batch_norm",
+           "batch_norm_backward", "add"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -742,6 +743,131 @@ def adaptive_avg_pool2d(x, output_size):
     return _adaptive_avg_pool2d(x, output_size, reference=False)
 
 
+# ---- batch_norm --------------------------------------------------------------------------------
+
+def _real(op, name, value, nonnegative=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or (nonnegative and value < 0):
+        kind = "a non-negative finite number" if nonnegative else "a finite real number"
+        raise (ValueError if isinstance(value, numbers.Real) and
+               not isinstance(value, (bool, np.bool_)) else TypeError)(
+            f"{op}: {name} must be {kind}, got {value!r}")
+    return float(value)
+
+
+def _channels(op, x):
+    """x (N, C, *) as (N, C, HW), torch's shapes for batch norm: 2-D and more, C > 0."""
+    if x.ndim < 2 or x.shape[1] == 0:
+        raise ValueError(f"{op}: x must be (N, C, ...) with C > 0, e.g. (N, C, H, W), got "
+                         f"shape {x.shape}")
+    return x.reshape(x.shape[0], x.shape[1], -1) if x.size else None
+
+
+def _channel_vector(op, name, value, x, writable=False):
+    """A (C,) operand of x's dtype as the C call takes it; the running statistics, updated in
+    place (writable), must be that very array: C-contiguous, aligned, writable."""
+    c = x.shape[1]
+    if value is None:
+        return None
+    if writable and not isinstance(value, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy array (it is updated in place), got "
+                        f"{type(value).__name__}")
+    arr = _array(op, name, value)
+    _same_dtype(op, x, [(name, arr)])
+    if arr.shape != (c,):
+        raise ValueError(f"{op}: {name} must have shape ({c},) for x of shape {x.shape}, got "
+                         f"{arr.shape}")
+    if not writable:
+        return _c_array(arr)
+    flags = arr.flags
+    if not (flags.c_contiguous and flags.aligned and arr.dtype.isnative and flags.writeable):
+        raise ValueError(f"{op}: {name} is updated in place in training, so it must be a "
+                         f"writable, C-contiguous, aligned native array")
+    return arr
+
+
+def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                return_stats, reference):
+    op = "batch_norm"
+    x = _array(op, "x", x)
+    x3 = _channels(op, x)
+    training = _flag(op, "training", training)
+    return_stats = _flag(op, "return_stats", return_stats)
+    momentum = _real(op, "momentum", momentum)
+    eps = _real(op, "eps", eps, nonnegative=True)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: running_mean and running_var go together: both arrays or "
+                         f"both None")
+    if running_mean is None and not training:
+        raise ValueError(f"{op}: eval (training=False) normalises by running_mean and "
+                         f"running_var, got None")
+    rm = _channel_vector(op, "running_mean", running_mean, x, writable=training)
+    rv = _channel_vector(op, "running_var", running_var, x, writable=training)
+    w = _channel_vector(op, "weight", weight, x)
+    b = _channel_vector(op, "bias", bias, x)
+    if training and x.size // x.shape[1] < 2:
+        raise ValueError(f"{op}: training needs more than 1 value per channel, got x of "
+                         f"shape {x.shape}")
+    if training and rm is not None and (np.shares_memory(rm, x) or np.shares_memory(rv, x)
+                                        or np.shares_memory(rm, rv)):
+        raise ValueError(f"{op}: running_mean and running_var are updated in place and may "
+                         f"not share memory with x or with each other")
+    _check_size(op, x.shape, x.dtype.itemsize)
+    dtype = np.dtype(_dtype_name(x))
+    y = _empty(x.shape, dtype)
+    stats = (_empty((x.shape[1],), dtype), _empty((x.shape[1],), dtype)) if return_stats \
+        else (None, None)
+    if x3 is not None:
+        _ext.batch_norm(op, _c_array(x3), w, b, rm, rv, y.reshape(x3.shape), *stats, training,
+                        momentum, eps, reference)
+    elif return_stats:   # an empty batch (eval only): the statistics it would have used
+        stats[0][...] = rm
+        stats[1][...] = 1 / np.sqrt(rv.astype(np.float64) + eps)
+    return (y,) + stats if return_stats else y
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, *, return_stats=False):
+    """Batch normalisation per channel, as torch.nn.functional.batch_norm.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` per channel (axis 1).  training:
+    mean and the biased variance are the batch's (over every axis but 1), and running_mean /
+    running_var, when given, are **updated in place** to ``(1 - momentum) * running +
+    momentum * batch`` (the unbiased variance): the one documented exception to "inputs are
+    never modified", as in torch.  Eval (training=False): running_mean and running_var
+    normalise and are only read.
+
+    Parameters
+    ----------
+    x : array_like (N, C, ...), e.g. (N, C, H, W), float32 or float64
+    running_mean, running_var : ndarray (C,) of x's dtype, or None (training only); in
+        training they must be writable C-contiguous numpy arrays
+    weight, bias : array_like (C,), optional (1 and 0)
+    training : bool
+    momentum, eps : real numbers (eps >= 0, as torch)
+    return_stats : bool, keyword only
+        Also return (save_mean, save_invstd), the mean and 1 / sqrt(var + eps) used: the
+        inputs of batch_norm_backward (torch's native_batch_norm's extra outputs).
+
+    Notes
+    -----
+    The per-channel sums run in double in a fixed order, so the result is bitwise identical
+    for any thread count; the channels are split among the threads.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(8, dtype=np.float32).reshape(2, 2, 1, 2)
+    >>> rm, rv = np.zeros(2, np.float32), np.ones(2, np.float32)
+    >>> fastconv.batch_norm(x, rm, rv, training=True)[:, 0].ravel().round(3)
+    array([-1.213, -0.728,  0.728,  1.213], dtype=float32)
+    >>> rm, rv                   # channel 0 is 0 1 4 5: mean 2.5, unbiased var 17/3
+    (array([0.25, 0.45], dtype=float32), array([1.4666667, 1.4666667], dtype=float32))
+    """
+    return _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                       return_stats, reference=False)
+
+
 def _elementwise(op, x, out, run):
     """The frame of the elementwise ops (relu, relu6, leaky_relu): x checked, the result (out,
     which may be x itself: in place, or a new array), and run(source, result), the C call, on
@@ -837,6 +963,52 @@ def relu(x, *, out=None):
     array([0. , 0.5, 2. ])
     """
     return _relu(x, out, reference=False)
+
+
+def _add(a, b, activation, negative_slope, out, reference):
+    op = "add"
+    a_in, b_in = a, b
+    a, b = _array(op, "a", a), _array(op, "b", b)
+    _same_dtype(op, a, [("b", b)], x_name="a")
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: a and b must have the same shape (no broadcasting), got "
+                         f"{a.shape} and {b.shape}")
+    activation, alpha, _ = _epilogue(op, activation, negative_slope, None, a)
+    if out is None:
+        _check_size(op, a.shape, a.dtype.itemsize)
+    inputs, sources = [], []
+    for name, given, arr in (("a", a_in, a), ("b", b_in, b)):
+        # out may be a or b itself (in place); any other overlap is refused by _output
+        same = isinstance(out, np.ndarray) and isinstance(given, np.ndarray) and (
+            out is given or _same_memory(out, given))
+        if not same:
+            inputs.append((name, given))
+        sources.append(None if same else arr)
+    result = _output(op, out, a.shape, a, inputs)
+    if a.size:
+        _ext.add(op, activation, alpha,
+                 *(result if src is None else _c_array(src) for src in sources), result,
+                 reference)
+    return result
+
+
+def add(a, b, *, activation=None, negative_slope=None, out=None):
+    """a + b elementwise, then an optional activation, in one pass: a residual block's join.
+
+    Parameters
+    ----------
+    a, b : array_like of one shape (no broadcasting), float32 or float64
+    activation : None or one of the epilogue's activations (as conv2d's), applied to a + b
+    negative_slope : real, for activation="leaky_relu" only (default 0.01)
+    out : ndarray, optional; may be a or b itself (in place), no other overlap
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> fastconv.add(np.array([1.0, -3.0]), np.array([2.0, 1.0]), activation="relu")
+    array([3., 0.])
+    """
+    return _add(a, b, activation, negative_slope, out, reference=False)
 
 
 # ---- backward passes --------------------------------------------------------------------------
@@ -1117,6 +1289,80 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape):
             [1., 1., 1.]]])
     """
     return _adaptive_avg_pool2d_backward(grad_output, input_shape, reference=False)
+
+
+def _batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training,
+                         output_mask, reference):
+    op = "batch_norm_backward"
+    x = _array(op, "x", x)
+    g = _array(op, "grad_output", grad_output)
+    _same_dtype(op, x, [("grad_output", g)])
+    x3 = _channels(op, x)
+    if g.shape != x.shape:
+        raise ValueError(f"{op}: grad_output must have x's shape {x.shape}, got {g.shape}")
+    training = _flag(op, "training", training)
+    mask = _output_mask(op, output_mask)
+    w = _channel_vector(op, "weight", weight, x)
+    mean = _channel_vector(op, "save_mean", save_mean, x)
+    invstd = _channel_vector(op, "save_invstd", save_invstd, x)
+    if mean is None or invstd is None:
+        raise TypeError(f"{op}: save_mean and save_invstd must be arrays of shape "
+                        f"({x.shape[1]},), got None")
+    _check_size(op, x.shape, x.dtype.itemsize, "grad_input")
+    dtype = np.dtype(_dtype_name(x))
+    grads = [_empty(shape, dtype) if m else None
+             for m, shape in zip(mask, (x.shape, (x.shape[1],), (x.shape[1],)))]
+    if x3 is not None:
+        if any(mask):
+            _ext.batch_norm_backward(
+                op, _c_array(g.reshape(x3.shape)), _c_array(x3), w, mean, invstd,
+                None if grads[0] is None else grads[0].reshape(x3.shape), grads[1], grads[2],
+                training, reference)
+    else:                 # an empty batch: the sums are 0
+        for grad in grads[1:]:
+            if grad is not None:
+                grad[...] = 0
+    return tuple(grads)
+
+
+def batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training=True, *,
+                        output_mask=(True, True, True)):
+    """Gradients of batch_norm with respect to x, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like of x's shape
+    x, weight : batch_norm's input and weight (None: 1)
+    save_mean, save_invstd : (C,): the mean and 1 / sqrt(var + eps) the forward used, as
+        ``batch_norm(..., return_stats=True)`` returns them (eval: the running mean and
+        1 / sqrt(running_var + eps))
+    training : bool, the forward's mode: in training the batch statistics depend on x,
+        which adds their terms to grad_input
+    output_mask : three bools, which of (grad_input, grad_weight, grad_bias) to compute
+
+    Returns
+    -------
+    (grad_input, grad_weight, grad_bias): grad_weight = sum(g * (x - mean) * invstd),
+        grad_bias = sum(g) over every axis but 1; grad_input = weight * invstd * (g -
+        mean(g) - (x - mean) * invstd**2 * mean(g * (x - mean))) in training, weight *
+        invstd * g in eval; None where output_mask is False.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.array([[1.0], [2.0], [6.0]])
+    >>> y, mean, invstd = fastconv.batch_norm(x, None, None, training=True, return_stats=True)
+    >>> mean, invstd.round(4)
+    (array([3.]), array([0.4629]))
+    >>> g = np.array([[1.0], [0.0], [0.0]])
+    >>> gx, gw, gb = fastconv.batch_norm_backward(g, x, None, mean, invstd)
+    >>> gx.round(4), gw.round(4), gb
+    (array([[ 0.1763],
+           [-0.2204],
+           [ 0.0441]]), array([-0.9258]), array([1.]))
+    """
+    return _batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training,
+                                output_mask, reference=False)
 
 
 def _relu_backward(grad_output, output, out, reference):

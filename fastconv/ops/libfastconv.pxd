@@ -121,6 +121,31 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_ref_adaptive_avg_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                                   int64_t out_h, int64_t out_w, fc_dtype dtype,
                                                   const void *grad_output, void *grad_input)
+    ctypedef struct fc_batch_norm_params:
+        int64_t n, c, hw
+        int training
+        double momentum, eps
+    fc_status fc_batch_norm_forward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                    const void *x, const void *weight, const void *bias,
+                                    void *running_mean, void *running_var, void *y,
+                                    void *save_mean, void *save_invstd)
+    fc_status fc_ref_batch_norm_forward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                        const void *x, const void *weight, const void *bias,
+                                        void *running_mean, void *running_var, void *y,
+                                        void *save_mean, void *save_invstd)
+    fc_status fc_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                     const void *grad_output, const void *x,
+                                     const void *weight, const void *mean, const void *invstd,
+                                     void *grad_input, void *grad_weight, void *grad_bias)
+    fc_status fc_ref_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
+                                         const void *grad_output, const void *x,
+                                         const void *weight, const void *mean,
+                                         const void *invstd, void *grad_input,
+                                         void *grad_weight, void *grad_bias)
+    fc_status fc_add_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                             double alpha, const void *a, const void *b, void *y)
+    fc_status fc_ref_add_forward(int64_t count, fc_dtype dtype, fc_activation activation,
+                                 double alpha, const void *a, const void *b, void *y)
     fc_status fc_activation_forward(int64_t count, fc_dtype dtype, fc_activation activation,
                                     double alpha, const void *x, void *y)
     fc_status fc_activation_backward(int64_t count, fc_dtype dtype, fc_activation activation,

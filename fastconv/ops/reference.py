@@ -117,3 +117,22 @@ def adaptive_avg_pool2d(x, output_size):
 def adaptive_avg_pool2d_backward(grad_output, input_shape):
     """Reference twin of fastconv.adaptive_avg_pool2d_backward."""
     return _f._adaptive_avg_pool2d_backward(grad_output, input_shape, reference=True)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, *, return_stats=False):
+    """Reference twin of fastconv.batch_norm (running statistics updated in place too)."""
+    return _f._batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                          return_stats, reference=True)
+
+
+def batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training=True, *,
+                        output_mask=(True, True, True)):
+    """Reference twin of fastconv.batch_norm_backward."""
+    return _f._batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training,
+                                   output_mask, reference=True)
+
+
+def add(a, b, *, activation=None, negative_slope=None, out=None):
+    """Reference twin of fastconv.add."""
+    return _f._add(a, b, activation, negative_slope, out, reference=True)

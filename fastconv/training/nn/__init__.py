@@ -2,8 +2,8 @@
 
 Small enough to read in one sitting (micrograd / tinygrad style): each layer's forward and
 backward are side by side in ``layers.py`` (the arithmetic is fastconv's functional ops) and
-``extra.py`` (BatchNorm2d, AdaptiveAvgPool2d, ReLU6, LeakyReLU, Identity, Residual: numpy
-for now).  Names and arguments follow ``torch.nn``.  ``from_torch`` converts a torch module
+``extra.py`` (BatchNorm2d, AdaptiveAvgPool2d, ReLU6, LeakyReLU, Identity, Residual);
+``fuse`` (``Module.fuse()``) folds eval-mode BatchNorm2d into the Conv2d before it.  Names and arguments follow ``torch.nn``.  ``from_torch`` converts a torch module
 tree (``torch_convert.py``); ``describe``/``build`` turn a network into JSON-ready data and
 back (``architecture.py``, used by ``models.save``/``load``).
 
@@ -23,10 +23,11 @@ from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from .architecture import build, describe
 from .extra import AdaptiveAvgPool2d, BatchNorm2d, Identity, LeakyReLU, ReLU6, Residual
 from .torch_convert import from_torch
+from .fuse import fuse
 from .loss import CrossEntropyLoss, log_softmax, softmax
 from .module import Module, Parameter, Sequential
 
 __all__ = ["Parameter", "Module", "Sequential", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Linear", "Flatten", "Dropout", "BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6",
            "LeakyReLU", "Identity", "Residual", "CrossEntropyLoss", "softmax", "log_softmax",
-           "from_torch", "describe", "build"]
+           "from_torch", "describe", "build", "fuse"]

@@ -1,11 +1,10 @@
 """The layers torchvision's CNNs need beyond the core ones: BatchNorm2d, AdaptiveAvgPool2d,
 ReLU6, LeakyReLU, Identity and the Residual block.
 
-ReLU6, LeakyReLU and AdaptiveAvgPool2d run fastconv's C ops (relu6, leaky_relu,
-adaptive_avg_pool2d and their backward); BatchNorm2d is plain numpy here (elementwise passes and per-channel sums, no BLAS),
-so that ResNet and MobileNet can be expressed, loaded from torch (``from_torch``) and trained
-now; the constructors are torch's, so these internals can move to C ops without changing a
-caller.
+Each runs fastconv's C ops (batch_norm, relu6, leaky_relu, adaptive_avg_pool2d and their
+backward; Residual joins its branches with add, the activation fused), so that ResNet and
+MobileNet can be expressed, loaded from torch (``from_torch``), trained, and folded for
+inference (``Module.fuse``); the constructors are torch's.
 """
 from collections import OrderedDict
 
@@ -54,45 +53,36 @@ class BatchNorm2d(_Cached):
             raise ValueError(f"BatchNorm2d: x must be (N, {self.num_features}, H, W), got "
                              f"shape {x.shape}")
         batch_stats = self.training or not self.track_running_stats
-        if batch_stats:
-            count = x.size // self.num_features
-            if self.training and count < 2:
-                raise ValueError(f"BatchNorm2d: training needs more than 1 value per channel, "
-                                 f"got input shape {x.shape}")
-            mean = x.mean(axis=(0, 2, 3))
-            var = x.var(axis=(0, 2, 3))
-            if self.training and self.track_running_stats:
-                self.num_batches_tracked += 1
-                m = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                     else self.momentum)
-                self.running_mean *= 1 - m
-                self.running_mean += m * mean
-                self.running_var *= 1 - m
-                self.running_var += m * var * (count / max(count - 1, 1))
-        else:
-            mean, var = self.running_mean, self.running_var
-        inv_std = (1.0 / np.sqrt(var.astype(x.dtype) + x.dtype.type(self.eps))).astype(x.dtype)
-        xhat = (x - mean.astype(x.dtype)[:, None, None]) * inv_std[:, None, None]
-        self._cache = (xhat, inv_std, batch_stats)
-        if not self.affine:
-            return xhat
-        return xhat * self.weight.data[:, None, None] + self.bias.data[:, None, None]
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if momentum is None:             # torch's cumulative average
+                momentum = 1.0 / float(self.num_batches_tracked)
+        stats = (self.running_mean, self.running_var) if self.track_running_stats else \
+            (None, None)
+        # buffers of another float dtype than x (a float32 layer run in float64) take part
+        # as copies of x's dtype, written back
+        cast = stats[0] is not None and stats[0].dtype != x.dtype and x.dtype.kind == "f"
+        if cast:
+            stats = tuple(s.astype(x.dtype) for s in stats)
+        y, mean, invstd = F.batch_norm(
+            x, *stats, None if self.weight is None else self.weight.data,
+            None if self.bias is None else self.bias.data, training=batch_stats,
+            momentum=0.0 if momentum is None else momentum, eps=self.eps, return_stats=True)
+        if cast:
+            self.running_mean[...], self.running_var[...] = stats
+        self._cache = (x, mean, invstd, batch_stats)
+        return y
 
     def backward(self, grad, input_grad=True):
-        xhat, inv_std, batch_stats = self._saved()
+        x, mean, invstd, batch_stats = self._saved()
+        grad_x, grad_w, grad_b = F.batch_norm_backward(
+            grad, x, None if self.weight is None else self.weight.data, mean, invstd,
+            training=batch_stats, output_mask=(input_grad, self.affine, self.affine))
         if self.affine:
-            self.weight.accumulate((grad * xhat).sum(axis=(0, 2, 3)))
-            self.bias.accumulate(grad.sum(axis=(0, 2, 3)))
-        if not input_grad:
-            return None
-        scale = inv_std if not self.affine else inv_std * self.weight.data
-        if not batch_stats:                  # constant statistics: an affine map
-            return grad * scale[:, None, None]
-        # The batch's mean and variance depend on x too: subtract the gradient's projection
-        # on them (the mean of grad, and of grad * xhat, per channel).
-        mean_grad = grad.mean(axis=(0, 2, 3))[:, None, None]
-        mean_grad_xhat = (grad * xhat).mean(axis=(0, 2, 3))[:, None, None]
-        return (grad - mean_grad - xhat * mean_grad_xhat) * scale[:, None, None]
+            self.weight.accumulate(grad_w)
+            self.bias.accumulate(grad_b)
+        return grad_x
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -227,9 +217,9 @@ class Residual(Sequential):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        y = super().forward(x) + identity        # a new array: a layer may return x itself
+        # one pass: the sum and its activation (a new array: a layer may return x itself)
+        y = F.add(super().forward(x), identity, activation=self.activation)
         if self.activation == "relu":
-            y = F.relu(y)
             self._cache = y
         return y
 
