@@ -865,7 +865,7 @@ def _output_mask(op, output_mask):
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
-                     reference, max_workspace_bytes=None):
+                     reference, max_workspace_bytes=None, algorithm="auto", precision=None):
     op = "conv2d_backward"
     workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
@@ -879,6 +879,7 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
                      f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
                      f"padding {pads}, dilation {dilation}, groups {groups}")
+    algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
     dtype = np.dtype(_dtype_name(x))
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
@@ -887,12 +888,28 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
                              _c_array(weight),
                              None if grad_input is None else grad_input.reshape(x4.shape),
-                             grad_weight, grad_bias, reference, workspace)
+                             grad_weight, grad_bias, reference, workspace, algorithm)
     return grad_input, grad_weight, grad_bias
 
 
+def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation):
+    """conv2d_backward's algorithm= for grad_input, as the C call takes it: "auto" (the
+    GEMM at precision "highest", Winograd where the forward's rule prefers it at "high"),
+    "im2col" (the GEMM) or "winograd"."""
+    if not isinstance(algorithm, str) or algorithm not in ("auto", "im2col", "winograd"):
+        raise ValueError(f"{op}: algorithm must be one of 'auto', 'im2col', 'winograd' "
+                         f"(grad_input's; grad_weight and grad_bias always run the GEMM), got "
+                         f"{algorithm!r}")
+    if algorithm == "winograd":
+        _check_winograd(op, x, weight, stride, dilation)
+    precision = (_config.get_precision() if precision is None
+                 else _config._check_precision(op, precision))
+    return _ext.AUTO_HIGH if algorithm == "auto" and precision == "high" else algorithm
+
+
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    output_mask=(True, True, True), max_workspace_bytes=None):
+                    output_mask=(True, True, True), max_workspace_bytes=None, algorithm="auto",
+                    precision=None):
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -904,6 +921,15 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
         16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
         it raises ValueError saying the minimum.
+    algorithm : "auto", "im2col" or "winograd"
+        How grad_input is computed (grad_weight and grad_bias always run the GEMM): "im2col"
+        the GEMM (col2im, exact-order sums); "winograd" F(4x4, 3x3) on grad_output with the
+        filters turned by 180 degrees (3x3, stride 1, dilation 1, float32 only; the rounding
+        and error bound of conv2d's "winograd"); "auto" the GEMM at precision "highest", and
+        at "high" Winograd where conv2d's rule prefers it for that convolution.
+    precision : None, "highest" or "high"
+        As for `conv2d`: what algorithm="auto" may trade for speed (None: the setting of
+        :func:`fastconv.set_precision`).
 
     Returns
     -------
@@ -926,7 +952,8 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
-                            output_mask, reference=False, max_workspace_bytes=max_workspace_bytes)
+                            output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
+                            algorithm=algorithm, precision=precision)
 
 
 def _input_shape(op, input_shape, itemsize):
