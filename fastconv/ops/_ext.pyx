@@ -184,6 +184,55 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     _check(op, status)
 
 
+def winograd_prepare(str op, Conv2dGeometry geometry not None, cnp.ndarray weight):
+    """(u, mr): weight (K, C/groups, 3, 3) float32 transformed by the Winograd filter transform
+    for the installed GEMM (its MR), u a 1-D float32 array (fastconv.prepare_weights)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef int64_t floats = 0, mr = 0
+    _check(op, fc_conv2d_winograd_prepared_size(&p, &floats, &mr))
+    cdef const float *wp = <const float *>_buffer(op, "weight", weight, cnp.NPY_FLOAT32,
+                                                  geometry.weight_shape, False)
+    u = np.empty(floats, np.float32)
+    cdef float *up = <float *>cnp.PyArray_DATA(u)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_winograd_prepare(&p, wp, up, floats)
+    _check(op, status)
+    return u, mr
+
+
+def conv2d_prepared(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray u,
+                    int64_t mr, str prepared_isa, object bias, cnp.ndarray y, object activation,
+                    int64_t max_workspace_bytes=0, object residual=None, double alpha=0.0):
+    """y <- act(conv2d(x, the filters prepared in u) + bias + residual), float32."""
+    cdef fc_conv2d_params p = geometry.p
+    p.max_workspace_bytes = max_workspace_bytes
+    cdef const float *xp = <const float *>_buffer(op, "x", x, cnp.NPY_FLOAT32, geometry.x_shape,
+                                                  False)
+    cdef const float *up = <const float *>_buffer(op, "prepared", u, cnp.NPY_FLOAT32,
+                                                  (<object>u).shape, False)
+    cdef int64_t floats = cnp.PyArray_SIZE(u), need = 0, mr_now = 0
+    _check(op, fc_conv2d_winograd_prepared_size(&p, &need, &mr_now))
+    if mr_now != mr:
+        raise ValueError(f"{op}: the prepared weights are laid out for a GEMM of {mr} rows "
+                         f"(prepare_weights ran on the {prepared_isa} path), the "
+                         f"{active_isa()} path now active has {mr_now}: prepare them again")
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.k,), residual, geometry.output_shape, activation, alpha,
+                   cnp.NPY_FLOAT32)
+    cdef float *yp = <float *>_buffer(op, "y", y, cnp.NPY_FLOAT32, geometry.output_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_forward_prepared(&p, xp, up, floats, mr, &epi, yp)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_prepared_min_workspace(&p, floats, mr, &least)
+        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
+                         f"{least} bytes per thread this convolution needs (x shape "
+                         f"{(<object>x).shape}, prepared weight shape {geometry.weight_shape})")
+    _check(op, status)
+
+
 def conv2d_min_workspace(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
                          tuple dilation, int64_t groups, str dtype, str algorithm):
     """The least max_workspace_bytes (per thread) conv2d accepts with this algorithm at the
