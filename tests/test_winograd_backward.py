@@ -163,6 +163,13 @@ def test_precision_controls_auto(restore_precision):
     small = fastconv.conv2d_backward(gs, xs, ws, padding=1, algorithm="im2col")[0]
     assert_bitwise_equal(fastconv.conv2d_backward(gs, xs, ws, padding=1, precision="high")[0],
                          small, "high, few tiles")
+    # past 128 x 128 filters per group it needs 128 tiles (csrc/ops/conv2d.c): 64 stay GEMM
+    one = dict(padding=1, output_mask=(True, False, False))
+    for n, want in [(4, "im2col"), (8, "winograd")]:
+        xb, wb, gb, _ = _case(rng, n, 160, 16, 16, 160, 1)
+        assert_bitwise_equal(fastconv.conv2d_backward(gb, xb, wb, precision="high", **one)[0],
+                             fastconv.conv2d_backward(gb, xb, wb, algorithm=want, **one)[0],
+                             f"high, 160 x 160 filters, {16 * n} tiles: {want}")
     fastconv.set_precision("high")
     assert_bitwise_equal(fastconv.conv2d_backward(g, x, w, padding=1)[0], wino[0],
                          "set_precision high")

@@ -222,6 +222,22 @@ static void backward_input_params(const fc_conv2d_params *p, int64_t out_h, int6
     t->pad_left = 2 - p->pad_left, t->pad_right = 2 - p->pad_right;
 }
 
+/* The forward's rule is not enough for backward-data: the turned filters are read down the
+ * weight's columns (filter c's channel k at (k Cg + c) 9), one cache line miss per row once
+ * the weight outgrows L2, and the filter transform took some 2x its forward time on large
+ * weights.  Measured at 1 thread on the 2-core AVX-512 machine (CPU time, medians of 4-7
+ * interleaved runs; GEMM grad_input's time / Winograd's): 64 channels and filters on
+ * 112x112 2.31x, 64 on 56x56 1.92x, 128 on 28x28 (49 tiles) 1.56x, 16 on 56x56 1.75x; but 192
+ * on 14x14 at batch 2 (32 tiles) 0.62x, 256 on 14x14 at batch 4 (64 tiles) 0.88x, 512 on 7x7
+ * at batch 8 (32 tiles) 0.85x, where batch 8 of 256 (128 tiles) gave 1.24x and batch 32 of
+ * 512 (128 tiles) 1.43x.  So: past 128 x 128 filters per group, 128 tiles. */
+static int backward_input_tiles_pay(const fc_conv2d_params *t, int64_t h, int64_t w)
+{
+    const int64_t tiles =
+        fc_mul_saturating(t->n, fc_mul_saturating(fc_ceil_div(h, 4), fc_ceil_div(w, 4)));
+    return fc_mul_saturating(t->c / t->groups, t->k / t->groups) <= 128 * 128 || tiles >= 128;
+}
+
 /* Whether grad_input runs by Winograd for grad_input_algorithm (FC_CONV_AUTO, FC_CONV_IM2COL:
  * never, the GEMM; FC_CONV_AUTO_HIGH: where winograd_preferred says so for the transposed
  * convolution; FC_CONV_WINOGRAD: always, FC_ERR_INVALID_ARGUMENT where it cannot). */
@@ -238,7 +254,8 @@ fc_status fc_conv2d_backward_input_uses_winograd(const fc_conv2d_params *p, fc_d
     case FC_CONV_AUTO:
     case FC_CONV_IM2COL: return FC_OK;
     case FC_CONV_AUTO_HIGH:
-        *winograd = applies && winograd_preferred(&t, dtype, p->h, p->w);
+        *winograd = applies && winograd_preferred(&t, dtype, p->h, p->w) &&
+                    backward_input_tiles_pay(&t, p->h, p->w);
         return FC_OK;
     case FC_CONV_WINOGRAD:
         *winograd = 1;

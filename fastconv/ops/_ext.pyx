@@ -178,10 +178,14 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
         fc_conv2d_min_workspace(&p, dtype, algo, &least)
-        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
-                         f"{least} bytes per thread this convolution needs (x shape "
-                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
+        _workspace_error(op, max_workspace_bytes, least, (<object>x).shape, geometry.weight_shape)
     _check(op, status)
+
+
+cdef int _workspace_error(str op, int64_t limit, int64_t least, tuple x_shape,
+                          tuple weight_shape) except -1:
+    raise ValueError(f"{op}: max_workspace_bytes={limit} is below the {least} bytes per thread "
+                     f"this convolution needs (x shape {x_shape}, weight shape {weight_shape})")
 
 
 def winograd_prepare(str op, Conv2dGeometry geometry not None, cnp.ndarray weight):
@@ -227,9 +231,7 @@ def conv2d_prepared(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
         fc_conv2d_prepared_min_workspace(&p, floats, mr, &least)
-        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
-                         f"{least} bytes per thread this convolution needs (x shape "
-                         f"{(<object>x).shape}, prepared weight shape {geometry.weight_shape})")
+        _workspace_error(op, max_workspace_bytes, least, (<object>x).shape, geometry.weight_shape)
     _check(op, status)
 
 

@@ -448,8 +448,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                          f"{x.shape} (C={x4.shape[1]})")
     if algorithm == "winograd":
         _check_winograd(op, x, weight, stride, dilation)
-    precision = (_config.get_precision() if precision is None
-                 else _config._check_precision(op, precision))
+    precision = _precision(op, precision)
     auto = algorithm in ("auto", None)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
@@ -484,6 +483,11 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
                     activation, algorithm, reference, workspace, residual, alpha)
     return result
+
+
+def _precision(op, precision):
+    """A call's precision= (None: fastconv.set_precision's setting), checked."""
+    return _config.get_precision() if precision is None else _config._check_precision(op, precision)
 
 
 def _check_winograd(op, x, weight, stride, dilation):
@@ -1041,9 +1045,8 @@ def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilat
                          f"{algorithm!r}")
     if algorithm == "winograd":
         _check_winograd(op, x, weight, stride, dilation)
-    precision = (_config.get_precision() if precision is None
-                 else _config._check_precision(op, precision))
-    return _ext.AUTO_HIGH if algorithm == "auto" and precision == "high" else algorithm
+    high = _precision(op, precision) == "high"
+    return _ext.AUTO_HIGH if algorithm == "auto" and high else algorithm
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
