@@ -58,7 +58,9 @@ def set_precision(precision):
     the whole 6x6 input patch rather than the output's own window, so an output small inside
     a large patch can be off by far more (README "Winograd").  Like
     ``torch.set_float32_matmul_precision``; ``conv2d(precision=...)`` overrides it per call,
-    and ``algorithm="winograd"`` forces Winograd whatever the precision.
+    and ``algorithm="winograd"`` forces Winograd whatever the precision.  conv2d_backward's
+    grad_input follows it too (Winograd on grad_output with the turned filters, by the same
+    rule, and past 128 x 128 filters per group only with 128 tiles).
 
     Example
     -------

@@ -20,7 +20,10 @@ NON_OPS = {"set_num_threads", "get_num_threads", "show_config", "empty_cache", "
            "set_precision", "get_precision", "tune", "explain",
            # OpenCV's kernels handed to sep_filter2d (a row): checked against cv2 in
            # test_filter2d.py
-           "gaussian_blur", "box_blur", "sobel"}
+           "gaussian_blur", "box_blur", "sobel",
+           # conv2d's Winograd filters transformed once, and their class: bitwise against
+           # conv2d(algorithm="winograd") in test_prepare_weights.py
+           "prepare_weights", "PreparedWeights"}
 
 
 def test_every_public_op_has_a_row():

@@ -78,6 +78,18 @@ fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64
 /* Whether every one of the `count` indices lies in [-1, plane_size): the references' check
  * (the optimised op uses the index_check kernel family). */
 int fc_pool_indices_valid(const int64_t *indices, int64_t count, int64_t plane_size);
+/* conv2d_backward's grad_input by Winograd (ops/conv2d.c, which holds the Winograd driver):
+ * whether grad_input_algorithm runs it for these parameters (FC_ERR_INVALID_ARGUMENT: an
+ * algorithm backward-data has not, or FC_CONV_WINOGRAD where it cannot run), the pass, and its
+ * least workspace per thread.  out_h, out_w: the forward's output size. */
+fc_status fc_conv2d_backward_input_uses_winograd(const fc_conv2d_params *p, fc_dtype dtype,
+                                                 fc_conv_algorithm grad_input_algorithm,
+                                                 int64_t out_h, int64_t out_w, int *winograd);
+fc_status fc_f32_conv2d_backward_input_winograd(const fc_conv2d_params *p, int64_t out_h,
+                                                int64_t out_w, const float *grad_output,
+                                                const float *weight, float *grad_input);
+int64_t fc_f32_conv2d_backward_input_winograd_min_workspace(const fc_conv2d_params *p,
+                                                            int64_t out_h, int64_t out_w);
 
 #define FC_RETURN_IF_ERROR(expr)                \
     do {                                        \

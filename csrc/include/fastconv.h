@@ -173,6 +173,22 @@ fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p, fc_dtype d
  * with the current thread setting (0 for an algorithm without a bounded workspace). */
 fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                   fc_conv_algorithm algorithm, int64_t *bytes);
+/* Winograd filters transformed once (fastconv.prepare_weights).  p: a geometry Winograd runs
+ * (3x3, stride 1, dilation 1; the filters do not depend on n, h, w or the padding), weight
+ * float32 (K, C / groups, 3, 3).  The transformed filters take *floats floats, laid out for
+ * the installed GEMM member's MR (*mr); fc_conv2d_forward_prepared takes them with the floats
+ * and MR they were made for and refuses (FC_ERR_INVALID_ARGUMENT) any other: after
+ * fc_select_isa picked a GEMM of another MR, prepare again.  Results are bitwise those of
+ * fc_conv2d_forward with FC_CONV_WINOGRAD on the same weight. */
+fc_status fc_conv2d_winograd_prepared_size(const fc_conv2d_params *p, int64_t *floats,
+                                           int64_t *mr);
+fc_status fc_conv2d_winograd_prepare(const fc_conv2d_params *p, const float *weight, float *u,
+                                     int64_t floats);
+fc_status fc_conv2d_forward_prepared(const fc_conv2d_params *p, const float *x, const float *u,
+                                     int64_t floats, int64_t mr, const fc_epilogue *epilogue,
+                                     float *y);
+fc_status fc_conv2d_prepared_min_workspace(const fc_conv2d_params *p, int64_t floats, int64_t mr,
+                                           int64_t *bytes);
 fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y, int64_t *indices /* may be NULL */);
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
@@ -250,13 +266,21 @@ fc_status fc_batch_norm_backward(const fc_batch_norm_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  const void *mean, const void *invstd, void *grad_input,
                                  void *grad_weight, void *grad_bias);
+/* conv2d's grad_input_algorithm: FC_CONV_AUTO or FC_CONV_IM2COL, the GEMM (col2im; exact-order
+ * sums); FC_CONV_AUTO_HIGH, Winograd F(4x4, 3x3) where it measured faster (the forward's rule
+ * for the transposed convolution: grad_output convolved with the turned filters); and
+ * FC_CONV_WINOGRAD, always (3x3, stride 1, dilation 1, float32; else FC_ERR_INVALID_ARGUMENT).
+ * grad_weight and grad_bias always run the GEMM. */
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
-                             void *grad_weight, void *grad_bias);
-/* The least max_workspace_bytes fc_conv2d_backward accepts for these parameters and the
- * requested gradients (non-zero flags) with the current thread setting. */
+                             void *grad_weight, void *grad_bias,
+                             fc_conv_algorithm grad_input_algorithm);
+/* The least max_workspace_bytes fc_conv2d_backward accepts for these parameters, the
+ * requested gradients (non-zero flags) and grad_input_algorithm with the current thread
+ * setting. */
 fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                            int grad_input, int grad_weight, int grad_bias,
+                                           fc_conv_algorithm grad_input_algorithm,
                                            int64_t *bytes);
 fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                  int64_t out_w, fc_dtype dtype, const void *grad_output,

@@ -96,7 +96,7 @@ static int winograd_preferred(const fc_conv2d_params *p, fc_dtype dtype, int64_t
 {
     const int64_t tiles =
         fc_mul_saturating(p->n, fc_mul_saturating(fc_ceil_div(out_h, 4), fc_ceil_div(out_w, 4)));
-    return dtype == FC_FLOAT32 && fc_wino_applies(p) && p->c / p->groups >= 16 &&
+    return dtype == FC_FLOAT32 && fc_wino_applies(p, 0) && p->c / p->groups >= 16 &&
            p->k / p->groups >= 16 && tiles >= 32;
 }
 
@@ -110,6 +110,17 @@ static fc_conv_algorithm resolve_auto(const fc_conv2d_params *p, fc_dtype dtype,
     if (algorithm == FC_CONV_AUTO || algorithm == FC_CONV_AUTO_HIGH)
         return choose_algorithm(p, dtype);
     return algorithm;
+}
+
+/* Winograd with the whole epilogue: the output transform fuses the bias and ReLU; the rest (a
+ * residual, other activations) is a pass over y afterwards. */
+static fc_status winograd_forward(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                  const float *x, fc_wino_filters f, const fc_epi *epi, float *y)
+{
+    FC_RETURN_IF_ERROR(fc_f32_conv2d_winograd(p, out_h, out_w, x, f, epi->bias, y,
+                                              (epi->fused & FC_FUSED_RELU) != 0));
+    if (epi->post) fc_f32_epilogue_apply(epi, y, p->n * p->k, out_h * out_w, out_h * out_w, 1);
+    return FC_OK;
 }
 
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
@@ -128,18 +139,11 @@ fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const voi
         !(algorithm == FC_CONV_POINTWISE && pointwise_applies(p)))
         return FC_ERR_INVALID_ARGUMENT;
     if (algorithm == FC_CONV_DEPTHWISE && p->groups != p->c) return FC_ERR_INVALID_ARGUMENT;
-    if (algorithm == FC_CONV_WINOGRAD && (dtype != FC_FLOAT32 || !fc_wino_applies(p)))
+    if (algorithm == FC_CONV_WINOGRAD && (dtype != FC_FLOAT32 || !fc_wino_applies(p, 0)))
         return FC_ERR_INVALID_ARGUMENT;
     if (p->n == 0 || p->k == 0) return FC_OK; /* nothing to write */
-    if (algorithm == FC_CONV_WINOGRAD) {
-        /* the output transform fuses the bias and ReLU; the rest of the epilogue (a residual,
-         * other activations) is a pass over y afterwards */
-        FC_RETURN_IF_ERROR(fc_f32_conv2d_winograd(p, out_h, out_w, x, weight, epi.bias, y,
-                                                  (epi.fused & FC_FUSED_RELU) != 0));
-        if (epi.post)
-            fc_f32_epilogue_apply(&epi, y, p->n * p->k, out_h * out_w, out_h * out_w, 1);
-        return FC_OK;
-    }
+    if (algorithm == FC_CONV_WINOGRAD)
+        return winograd_forward(p, out_h, out_w, x, (fc_wino_filters){weight, 0, NULL}, &epi, y);
     /* pathological geometry (see padded_rows_fit): correct, serial, rare */
     const int rows_fit = dtype == FC_FLOAT32 ? fc_f32_padded_rows_fit(p, out_w)
                                              : fc_f64_padded_rows_fit(p, out_w);
@@ -170,8 +174,8 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
     if (algorithm == FC_CONV_IM2COL || algorithm == FC_CONV_POINTWISE)
         *bytes = dtype == FC_FLOAT32 ? fc_f32_conv2d_gemm_min_workspace(p, out_h, out_w)
                                      : fc_f64_conv2d_gemm_min_workspace(p, out_h, out_w);
-    if (algorithm == FC_CONV_WINOGRAD && dtype == FC_FLOAT32 && fc_wino_applies(p))
-        *bytes = fc_f32_conv2d_winograd_min_workspace(p, out_h, out_w);
+    if (algorithm == FC_CONV_WINOGRAD && dtype == FC_FLOAT32 && fc_wino_applies(p, 0))
+        *bytes = fc_f32_conv2d_winograd_min_workspace(p, out_h, out_w, 0);
     return FC_OK;
 }
 
@@ -181,4 +185,134 @@ fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p, fc_dtype d
     int64_t out_h, out_w;
     if (fc_validate_conv2d(p, &out_h, &out_w) != FC_OK) return choose_algorithm(p, dtype);
     return resolve_auto(p, dtype, out_h, out_w, mode);
+}
+
+/* ---- Winograd filters transformed once ------------------------------------------------------ */
+
+fc_status fc_conv2d_winograd_prepared_size(const fc_conv2d_params *p, int64_t *floats,
+                                           int64_t *mr)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (!fc_wino_applies(p, 0)) return FC_ERR_INVALID_ARGUMENT;
+    *floats = fc_wino_prepared_floats(p);
+    *mr = fc_kernels()->f32_gemm.mr;
+    return *floats == INT64_MAX ? FC_ERR_SIZE_OVERFLOW : FC_OK;
+}
+
+fc_status fc_conv2d_winograd_prepare(const fc_conv2d_params *p, const float *weight, float *u,
+                                     int64_t floats)
+{
+    int64_t need, mr;
+    FC_RETURN_IF_ERROR(fc_conv2d_winograd_prepared_size(p, &need, &mr));
+    if (floats != need) return FC_ERR_INVALID_ARGUMENT;
+    if (p->k == 0) return FC_OK;
+    return fc_f32_conv2d_winograd_prepare(p, weight, u);
+}
+
+/* The geometry of a prepared call: Winograd's, U of the size and MR it was prepared for. */
+static fc_status validate_prepared(const fc_conv2d_params *p, int64_t floats, int64_t mr,
+                                   int64_t *out_h, int64_t *out_w)
+{
+    int64_t need, mr_now;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, out_h, out_w));
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
+    FC_RETURN_IF_ERROR(fc_conv2d_winograd_prepared_size(p, &need, &mr_now));
+    return floats == need && mr == mr_now ? FC_OK : FC_ERR_INVALID_ARGUMENT;
+}
+
+fc_status fc_conv2d_forward_prepared(const fc_conv2d_params *p, const float *x, const float *u,
+                                     int64_t floats, int64_t mr, const fc_epilogue *epilogue,
+                                     float *y)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(validate_prepared(p, floats, mr, &out_h, &out_w));
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(
+        fc_epilogue_prepare(epilogue, FC_FLOAT32, y, p->n * p->k * out_h * out_w, &epi));
+    if (p->n == 0 || p->k == 0) return FC_OK;
+    return winograd_forward(p, out_h, out_w, x, (fc_wino_filters){NULL, 0, u}, &epi, y);
+}
+
+fc_status fc_conv2d_prepared_min_workspace(const fc_conv2d_params *p, int64_t floats, int64_t mr,
+                                           int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(validate_prepared(p, floats, mr, &out_h, &out_w));
+    *bytes = fc_f32_conv2d_winograd_min_workspace(p, out_h, out_w, 1);
+    return FC_OK;
+}
+
+/* ---- backward-data by Winograd ----------------------------------------------------------------
+ * grad_input of a 3x3, stride-1, dilation-1 convolution is the 3x3 stride-1 convolution of
+ * grad_output with the filters turned by 180 degrees and C, K swapped within each group,
+ * padded by 2 - pad on each side (negative: rows of grad_output never read).  *t gets its
+ * parameters. */
+static void backward_input_params(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                  fc_conv2d_params *t)
+{
+    *t = *p;
+    t->c = p->k, t->h = out_h, t->w = out_w, t->k = p->c;
+    t->pad_top = 2 - p->pad_top, t->pad_bottom = 2 - p->pad_bottom;
+    t->pad_left = 2 - p->pad_left, t->pad_right = 2 - p->pad_right;
+}
+
+/* The forward's rule is not enough for backward-data: the turned filters are read down the
+ * weight's columns (filter c's channel k at (k Cg + c) 9), one cache line miss per row once
+ * the weight outgrows L2, and the filter transform took some 2x its forward time on large
+ * weights.  Measured at 1 thread on the 2-core AVX-512 machine (CPU time, medians of 4-7
+ * interleaved runs; GEMM grad_input's time / Winograd's): 64 channels and filters on
+ * 112x112 2.31x, 64 on 56x56 1.92x, 128 on 28x28 (49 tiles) 1.56x, 16 on 56x56 1.75x; but 192
+ * on 14x14 at batch 2 (32 tiles) 0.62x, 256 on 14x14 at batch 4 (64 tiles) 0.88x, 512 on 7x7
+ * at batch 8 (32 tiles) 0.85x, where batch 8 of 256 (128 tiles) gave 1.24x and batch 32 of
+ * 512 (128 tiles) 1.43x.  So: past 128 x 128 filters per group, 128 tiles. */
+static int backward_input_tiles_pay(const fc_conv2d_params *t, int64_t h, int64_t w)
+{
+    const int64_t tiles =
+        fc_mul_saturating(t->n, fc_mul_saturating(fc_ceil_div(h, 4), fc_ceil_div(w, 4)));
+    return fc_mul_saturating(t->c / t->groups, t->k / t->groups) <= 128 * 128 || tiles >= 128;
+}
+
+/* Whether grad_input runs by Winograd for grad_input_algorithm (FC_CONV_AUTO, FC_CONV_IM2COL:
+ * never, the GEMM; FC_CONV_AUTO_HIGH: where winograd_preferred says so for the transposed
+ * convolution; FC_CONV_WINOGRAD: always, FC_ERR_INVALID_ARGUMENT where it cannot). */
+fc_status fc_conv2d_backward_input_uses_winograd(const fc_conv2d_params *p, fc_dtype dtype,
+                                                 fc_conv_algorithm algorithm, int64_t out_h,
+                                                 int64_t out_w, int *winograd)
+{
+    fc_conv2d_params t;
+    backward_input_params(p, out_h, out_w, &t);
+    /* the forward's geometry: stride and dilation 1 make t's padding reach P + t + b - 2 = H */
+    const int applies = dtype == FC_FLOAT32 && fc_wino_applies(p, 0) && fc_wino_applies(&t, 1);
+    *winograd = 0;
+    switch (algorithm) {
+    case FC_CONV_AUTO:
+    case FC_CONV_IM2COL: return FC_OK;
+    case FC_CONV_AUTO_HIGH:
+        *winograd = applies && winograd_preferred(&t, dtype, p->h, p->w) &&
+                    backward_input_tiles_pay(&t, p->h, p->w);
+        return FC_OK;
+    case FC_CONV_WINOGRAD:
+        *winograd = 1;
+        return applies ? FC_OK : FC_ERR_INVALID_ARGUMENT;
+    default: return FC_ERR_INVALID_ARGUMENT;
+    }
+}
+
+fc_status fc_f32_conv2d_backward_input_winograd(const fc_conv2d_params *p, int64_t out_h,
+                                                int64_t out_w, const float *grad_output,
+                                                const float *weight, float *grad_input)
+{
+    fc_conv2d_params t;
+    backward_input_params(p, out_h, out_w, &t);
+    return fc_f32_conv2d_winograd(&t, p->h, p->w, grad_output, (fc_wino_filters){weight, 1, NULL},
+                                  NULL, grad_input, 0);
+}
+
+int64_t fc_f32_conv2d_backward_input_winograd_min_workspace(const fc_conv2d_params *p,
+                                                            int64_t out_h, int64_t out_w)
+{
+    fc_conv2d_params t;
+    backward_input_params(p, out_h, out_w, &t);
+    return fc_f32_conv2d_winograd_min_workspace(&t, p->h, p->w, 0);
 }

@@ -28,11 +28,15 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
 
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
-                             void *grad_weight, void *grad_bias)
+                             void *grad_weight, void *grad_bias,
+                             fc_conv_algorithm grad_input_algorithm)
 {
     int64_t out_h, out_w;
     FC_RETURN_IF_ERROR(fc_validate_conv2d_backward(p, dtype, grad_output, x, weight, grad_input,
                                                    grad_weight, grad_bias, &out_h, &out_w));
+    int winograd;
+    FC_RETURN_IF_ERROR(fc_conv2d_backward_input_uses_winograd(p, dtype, grad_input_algorithm,
+                                                              out_h, out_w, &winograd));
     if (p->n == 0 || p->k == 0) {
         /* no term at all: every requested gradient is zero (and some are empty) */
         const size_t size = dtype == FC_FLOAT32 ? sizeof(float) : sizeof(double);
@@ -41,6 +45,12 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
             memset(grad_weight, 0, (size_t)(p->k * (p->c / p->groups) * p->r * p->s) * size);
         if (grad_bias) memset(grad_bias, 0, (size_t)p->k * size);
         return FC_OK;
+    }
+    if (grad_input && winograd) { /* its own region; the GEMM passes the other gradients */
+        FC_RETURN_IF_ERROR(fc_f32_conv2d_backward_input_winograd(p, out_h, out_w, grad_output,
+                                                                 weight, grad_input));
+        if (!grad_weight && !grad_bias) return FC_OK;
+        grad_input = NULL;
     }
     if (dtype == FC_FLOAT32)
         return fc_f32_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
@@ -51,17 +61,31 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
 
 fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                            int grad_input, int grad_weight, int grad_bias,
+                                           fc_conv_algorithm grad_input_algorithm,
                                            int64_t *bytes)
 {
     int64_t out_h, out_w;
     FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
     if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    int winograd;
+    FC_RETURN_IF_ERROR(fc_conv2d_backward_input_uses_winograd(p, dtype, grad_input_algorithm,
+                                                              out_h, out_w, &winograd));
     *bytes = 0;
     if (p->n == 0 || p->k == 0) return FC_OK; /* no workspace at all */
+    int64_t wino = 0;
+    if (grad_input && winograd) {
+        wino = fc_f32_conv2d_backward_input_winograd_min_workspace(p, out_h, out_w);
+        grad_input = 0;
+        if (!grad_weight && !grad_bias) {
+            *bytes = wino;
+            return FC_OK;
+        }
+    }
     *bytes = dtype == FC_FLOAT32
                  ? fc_f32_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
                                                         grad_bias)
                  : fc_f64_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,
                                                         grad_bias);
+    *bytes = fc_max_i64(*bytes, wino);
     return FC_OK;
 }

@@ -56,6 +56,18 @@ static void fc_wino_layout_of(int64_t tile_rows, int64_t tiles_w, int64_t nr, fc
     l->items = fc_mul_saturating(fc_ceil_div(tile_rows, l->rows), l->segments);
 }
 
+/* Where a call's filters come from.  `weight` is (K, Cg, 3, 3) as the forward's, or, when
+ * `transposed`, the weight of the convolution this one is the backward-data pass of: the
+ * forward had Kg = this call's Cg filters of this call's Kg channels per group, so filter i's
+ * channel c is the forward's filter c, channel i, turned by 180 degrees (the filter transform
+ * reads it so: no copy of the weight).  `u`, when not NULL, holds every A panel transformed
+ * already (fc_conv2d_winograd_prepare, layout fc_wino_panel_offset) and `weight` is unused. */
+typedef struct fc_wino_filters {
+    const float *weight;
+    int transposed;
+    const float *u;
+} fc_wino_filters;
+
 typedef struct fc_wino_plan {
     int threads;
     int64_t kbt;        /* A panels per k-block */
@@ -68,7 +80,8 @@ typedef struct fc_wino_plan {
 typedef struct fc_wino_job {
     const fc_conv2d_params *p;
     int64_t out_h, out_w;
-    const float *x, *weight, *bias;
+    const float *x, *bias;
+    fc_wino_filters f;
     float *y;
     int relu;
     fc_f32_gemm_config gemm;
@@ -77,6 +90,7 @@ typedef struct fc_wino_job {
     int64_t mr, nr, cg, kg, m_tiles, kblocks_per_group, blocks, tiles_h, tiles_w;
     fc_wino_layout lay;
     int64_t tblocks, ld, u_block, v_len, m_len;
+    int64_t filter_stride, channel_stride; /* weight elements from filter i to i + 1, c to c + 1 */
     /* floats from one A panel of U to the next: the 36 xi of one panel of filters are
      * consecutive, a cache line apart (the filter transform's 36 streams: at 64 KiB apart
      * they had cost a ResNet 28x28 layer 10% of its time) */
@@ -96,8 +110,9 @@ static int64_t fc_wino_per_thread(int64_t kc, int64_t kbt, int64_t mr, int64_t n
            16 * nr;
 }
 
+/* prepared: U is the caller's (fc_wino_filters.u), outside the workspace. */
 static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
-                               fc_wino_plan *plan)
+                               int prepared, fc_wino_plan *plan)
 {
     const fc_f32_gemm_config gemm = fc_kernels()->f32_gemm;
     const int64_t mr = gemm.mr, nr = gemm.nr, cg = p->c / p->groups, kg = p->k / p->groups;
@@ -128,18 +143,20 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
     const int64_t least_kc = fc_min_i64(cg, 16);
     const int64_t least =
         fc_mul_saturating(plan->threads, fc_wino_per_thread(least_kc, 1, mr, nr, ld)) +
-        fc_mul_saturating(36 * mr, cg) + offsets;
+        (prepared ? 0 : fc_mul_saturating(36 * mr, cg) + offsets);
     plan->min_bytes = fc_ceil_div(fc_mul_saturating(least, sizeof(float)), plan->threads);
     for (;;) {
         const int64_t per = fc_wino_per_thread(kc, kbt, mr, nr, ld);
-        const int64_t u_block = fc_mul_saturating(36 * kbt, fc_mul_saturating(mr, cg) + 16);
-        const int64_t room = budget - fc_mul_saturating(plan->threads, per) - offsets;
+        const int64_t u_block =
+            prepared ? 0 : fc_mul_saturating(36 * kbt, fc_mul_saturating(mr, cg) + 16);
+        const int64_t room =
+            budget - fc_mul_saturating(plan->threads, per) - (prepared ? 0 : offsets);
         if (room >= u_block) {
             const int64_t blocks = p->groups * fc_ceil_div(m_tiles, kbt);
             plan->kbt = kbt;
             plan->kc = kc;
             plan->per_thread = per;
-            plan->chunk = fc_min_i64(blocks, room / u_block);
+            plan->chunk = prepared ? blocks : fc_min_i64(blocks, room / u_block);
             return FC_OK;
         }
         if (kbt > 1) kbt = fc_ceil_div(kbt, 2);
@@ -148,19 +165,30 @@ static fc_status fc_wino_setup(const fc_conv2d_params *p, int64_t out_h, int64_t
     }
 }
 
-/* Phase 2 ch: A panel `task` of chunk ch (k-block task / kbt, its panel task % kbt): the 36
- * transformed panels, U_xi at u + xi * u_panel. */
+/* A panel mt of group g transformed: the 36 panels U_xi at u + xi * u_panel. */
+static void fc_wino_transform_panel(const fc_wino_job *job, int64_t g, int64_t mt, float *u)
+{
+    const float *w = job->f.weight + g * job->kg * job->cg * 9 + mt * job->mr * job->filter_stride;
+    job->wino.filter((size_t)(job->cg * job->mr), w,
+                     mt == job->m_tiles - 1 ? job->off_last : job->off_full, job->f.transposed,
+                     u, (size_t)job->u_panel);
+}
+
+/* Phase 2 ch: A panel `task` of chunk ch (k-block task / kbt, its panel task % kbt). */
 static void fc_wino_filter_task(const fc_wino_job *job, int64_t ch, int64_t task)
 {
     const int64_t kbt = job->plan.kbt, block = ch * job->plan.chunk + task / kbt;
-    const int64_t g = block / job->kblocks_per_group;
     const int64_t mt = (block % job->kblocks_per_group) * kbt + task % kbt;
     if (mt >= job->m_tiles) return; /* the last k-block of a group is short */
-    const int64_t cg = job->cg, mr = job->mr;
-    const float *w = job->weight + (g * job->kg + mt * mr) * cg * 9;
-    float *u = job->u + (task / kbt) * job->u_block + (task % kbt) * 36 * job->u_panel;
-    job->wino.filter((size_t)(cg * mr), w, mt == job->m_tiles - 1 ? job->off_last : job->off_full,
-                     u, (size_t)job->u_panel);
+    fc_wino_transform_panel(job, block / job->kblocks_per_group, mt,
+                            job->u + (task / kbt) * job->u_block + (task % kbt) * 36 * job->u_panel);
+}
+
+/* Floats from prepared U to the A panel mt of group g (panels in order, u_panel floats x 36
+ * each; fc_conv2d_winograd_prepare). */
+static int64_t fc_wino_panel_offset(const fc_wino_job *job, int64_t g, int64_t mt)
+{
+    return (g * job->m_tiles + mt) * 36 * job->u_panel;
 }
 
 /* A run: `len` consecutive tiles of one tile row from column tw, at V column `slot`. */
@@ -236,7 +264,8 @@ static void fc_wino_item(const fc_wino_job *job, int64_t ch, int64_t item, int t
     float *m = v + job->v_len;
     float *strip = m + job->m_len + FC_WINOGRAD_MAX_LANES;
     float *obuf = strip + 6 * job->ld;
-    const float *u = job->u + local * job->u_block;
+    const float *u = job->f.u ? job->f.u + fc_wino_panel_offset(job, g, mt0)
+                              : job->u + local * job->u_block;
     for (int64_t c0 = 0; c0 < cg; c0 += job->plan.kc) {
         const int64_t kc = fc_min_i64(job->plan.kc, cg - c0);
         /* V_xi = rows c of a kc x NR B panel at v + xi * v_stride: every slot of the strip
@@ -292,33 +321,65 @@ static void fc_wino_task(void *ctx, int64_t phase, int64_t task, int thread)
         fc_wino_item(ctx, phase / 2, task, thread);
 }
 
-/* Whether Winograd F(4x4, 3x3) can run this convolution. */
-static int fc_wino_applies(const fc_conv2d_params *p)
+/* Whether Winograd F(4x4, 3x3) can run this convolution (transposed: with the filters of
+ * fc_wino_filters.transposed). */
+static int fc_wino_applies(const fc_conv2d_params *p, int transposed)
 {
+    /* the filter transform's int32 offsets, with MR <= 64: Cg * MR * 9 < 2^31, or transposed
+     * (channel c at c Kg 9) Cg * Kg * 9 + MR * 9 < 2^31 */
+    const int64_t cg = p->c / p->groups, kg = p->k / p->groups, limit = (int64_t)1 << 31;
     return p->r == 3 && p->s == 3 && p->stride_h == 1 && p->stride_w == 1 &&
-           p->dilation_h == 1 && p->dilation_w == 1 &&
-           /* the filter transform's int32 offsets: Cg * MR * 9 < 2^31 with MR <= 64 */
-           p->c / p->groups <= ((int64_t)1 << 31) / (9 * 64);
+           p->dilation_h == 1 && p->dilation_w == 1 && cg <= limit / (9 * 64) &&
+           (!transposed || fc_mul_saturating(cg, kg) <= limit / 9 - 64);
+}
+
+/* The job's geometry (everything but the plan's blocking and the buffers). */
+static void fc_wino_job_init(fc_wino_job *job, const fc_conv2d_params *p, int64_t out_h,
+                             int64_t out_w, fc_wino_filters f)
+{
+    *job = (fc_wino_job){.p = p, .out_h = out_h, .out_w = out_w, .f = f,
+                         .gemm = fc_kernels()->f32_gemm, .wino = fc_kernels()->f32_winograd};
+    const int64_t mr = job->mr = job->gemm.mr, nr = job->nr = job->gemm.nr;
+    const int64_t cg = job->cg = p->c / p->groups, kg = job->kg = p->k / p->groups;
+    job->m_tiles = fc_ceil_div(kg, mr);
+    job->tiles_h = fc_ceil_div(out_h, 4);
+    job->tiles_w = fc_ceil_div(out_w, 4);
+    fc_wino_layout_of(p->n * job->tiles_h, job->tiles_w, nr, &job->lay);
+    job->tblocks = job->lay.items;
+    job->ld = FC_WINOGRAD_STRIP_COLS(nr);
+    job->u_panel = cg * mr + 16;
+    job->filter_stride = f.transposed ? 9 : cg * 9;
+    job->channel_stride = f.transposed ? kg * 9 : 9;
+}
+
+/* The filter offsets of a full and of the last A panel (off_len each, job->off_full/last):
+ * position q = c MR + i is filter i's channel c; -1 past the group's last filter and past the
+ * panel. */
+static void fc_wino_offsets(fc_wino_job *job, int32_t *off, int64_t off_len)
+{
+    const int64_t mr = job->mr, rows_last = job->kg - (job->m_tiles - 1) * mr;
+    for (int64_t q = 0; q < off_len; q++) {
+        const int64_t c = q / mr, i = q % mr;
+        const int32_t o =
+            q < job->cg * mr ? (int32_t)(i * job->filter_stride + c * job->channel_stride) : -1;
+        off[q] = o;
+        off[off_len + q] = i < rows_last ? o : -1;
+    }
+    job->off_full = off;
+    job->off_last = off + off_len;
 }
 
 static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
-                                        const float *x, const float *weight, const float *bias,
+                                        const float *x, fc_wino_filters f, const float *bias,
                                         float *y, int relu)
 {
-    fc_wino_job job = {p, out_h, out_w, x, weight, bias, y, relu, fc_kernels()->f32_gemm,
-                       fc_kernels()->f32_winograd};
-    FC_RETURN_IF_ERROR(fc_wino_setup(p, out_h, out_w, &job.plan));
-    const int64_t mr = job.mr = job.gemm.mr, nr = job.nr = job.gemm.nr;
-    const int64_t cg = job.cg = p->c / p->groups, kg = job.kg = p->k / p->groups;
-    job.m_tiles = fc_ceil_div(kg, mr);
+    fc_wino_job job;
+    fc_wino_job_init(&job, p, out_h, out_w, f);
+    job.x = x, job.bias = bias, job.y = y, job.relu = relu;
+    FC_RETURN_IF_ERROR(fc_wino_setup(p, out_h, out_w, f.u != NULL, &job.plan));
+    const int64_t mr = job.mr, nr = job.nr;
     job.kblocks_per_group = fc_ceil_div(job.m_tiles, job.plan.kbt);
     job.blocks = p->groups * job.kblocks_per_group;
-    job.tiles_h = fc_ceil_div(out_h, 4);
-    job.tiles_w = fc_ceil_div(out_w, 4);
-    fc_wino_layout_of(p->n * job.tiles_h, job.tiles_w, nr, &job.lay);
-    job.tblocks = job.lay.items;
-    job.ld = FC_WINOGRAD_STRIP_COLS(nr);
-    job.u_panel = cg * mr + 16;
     job.u_block = 36 * job.plan.kbt * job.u_panel;
     job.v_stride = job.plan.kc * nr + 16;
     job.m_stride = job.plan.kbt * mr * nr + 16;
@@ -326,29 +387,19 @@ static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h
     job.m_len = 36 * job.m_stride;
     const int threads = job.plan.threads;
     const int64_t chunk = job.plan.chunk, chunks = fc_ceil_div(job.blocks, chunk);
-    const int64_t off_len = cg * mr + FC_WINOGRAD_MAX_LANES;
-    job.u = fc_aligned_alloc(chunk * job.u_block * (int64_t)sizeof(float));
+    const int64_t off_len = f.u ? 0 : job.cg * mr + FC_WINOGRAD_MAX_LANES;
+    job.u = f.u ? NULL : fc_aligned_alloc(chunk * job.u_block * (int64_t)sizeof(float));
     job.scratch = fc_aligned_alloc(threads * job.plan.per_thread * (int64_t)sizeof(float));
-    int32_t *off = fc_aligned_alloc(2 * off_len * (int64_t)sizeof(int32_t));
+    int32_t *off = f.u ? NULL : fc_aligned_alloc(2 * off_len * (int64_t)sizeof(int32_t));
     int64_t *tasks = fc_aligned_alloc(2 * chunks * (int64_t)sizeof(int64_t));
-    if (!job.u || !job.scratch || !off || !tasks) {
+    if ((!f.u && (!job.u || !off)) || !job.scratch || !tasks) {
         fc_aligned_free(job.u);
         fc_aligned_free(job.scratch);
         fc_aligned_free(off);
         fc_aligned_free(tasks);
         return FC_ERR_OUT_OF_MEMORY;
     }
-    /* position q = c MR + i of an A panel: filter i's channel c, 9 taps; -1 past the group's
-     * last filter (the last panel) and past the panel */
-    const int64_t rows_last = kg - (job.m_tiles - 1) * mr;
-    for (int64_t q = 0; q < off_len; q++) {
-        const int64_t c = q / mr, i = q % mr;
-        const int32_t o = q < cg * mr ? (int32_t)((i * cg + c) * 9) : -1;
-        off[q] = o;
-        off[off_len + q] = i < rows_last ? o : -1;
-    }
-    job.off_full = off;
-    job.off_last = off + off_len;
+    if (off) fc_wino_offsets(&job, off, off_len);
     /* the strips' columns past a run are read (winograd.h) but feed no stored lane: zeroed
      * once so that they hold numbers */
     for (int t = 0; t < threads; t++)
@@ -356,7 +407,7 @@ static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h
                (size_t)(FC_WINOGRAD_MAX_LANES + 6 * job.ld) * sizeof(float));
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t in_chunk = fc_min_i64(chunk, job.blocks - ch * chunk);
-        tasks[2 * ch] = in_chunk * job.plan.kbt;
+        tasks[2 * ch] = f.u ? 0 : in_chunk * job.plan.kbt; /* prepared: no filter phase */
         tasks[2 * ch + 1] = in_chunk * job.tblocks;
     }
     const fc_parallel_job parallel = {fc_wino_task, &job, 2 * chunks, tasks};
@@ -369,9 +420,45 @@ static fc_status fc_f32_conv2d_winograd(const fc_conv2d_params *p, int64_t out_h
 }
 
 static int64_t fc_f32_conv2d_winograd_min_workspace(const fc_conv2d_params *p, int64_t out_h,
-                                                    int64_t out_w)
+                                                    int64_t out_w, int prepared)
 {
     fc_wino_plan plan;
-    (void)fc_wino_setup(p, out_h, out_w, &plan);
+    (void)fc_wino_setup(p, out_h, out_w, prepared, &plan);
     return plan.min_bytes;
+}
+
+/* Floats of prepared U for these parameters with the installed GEMM's MR (every A panel of
+ * every group, fc_wino_panel_offset). */
+static int64_t fc_wino_prepared_floats(const fc_conv2d_params *p)
+{
+    fc_wino_job job;
+    fc_wino_job_init(&job, p, 1, 1, (fc_wino_filters){0});
+    return fc_mul_saturating(fc_mul_saturating(p->groups, job.m_tiles), 36 * job.u_panel);
+}
+
+static void fc_wino_prepare_task(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    (void)phase, (void)thread;
+    fc_wino_job *job = ctx;
+    const int64_t g = task / job->m_tiles, mt = task % job->m_tiles;
+    fc_wino_transform_panel(job, g, mt, job->u + fc_wino_panel_offset(job, g, mt));
+}
+
+/* U of every A panel to u (fc_wino_prepared_floats), one task per panel. */
+static fc_status fc_f32_conv2d_winograd_prepare(const fc_conv2d_params *p, const float *weight,
+                                                float *u)
+{
+    fc_wino_job job;
+    fc_wino_job_init(&job, p, 1, 1, (fc_wino_filters){weight, 0, NULL});
+    job.u = u;
+    const int64_t off_len = job.cg * job.mr + FC_WINOGRAD_MAX_LANES;
+    int32_t *off = fc_aligned_alloc(2 * off_len * (int64_t)sizeof(int32_t));
+    if (!off) return FC_ERR_OUT_OF_MEMORY;
+    fc_wino_offsets(&job, off, off_len);
+    const int64_t panels = p->groups * job.m_tiles;
+    const int threads = (int)fc_min_i64(
+        fc_region_threads(fc_mul_saturating(panels, 36 * 9 * job.cg * job.mr)), panels);
+    fc_parallel_for(threads, panels, fc_wino_prepare_task, &job);
+    fc_aligned_free(off);
+    return FC_OK;
 }

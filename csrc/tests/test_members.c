@@ -233,12 +233,13 @@ static void t_winograd(const fc_member *m, const fc_member *twin, t_result *r)
             for (size_t q = 0; q < (n + 15) / 16 * 16; q++)
                 off[q] = q >= n ? INT32_MAX / 2 : t_rand() % 5 == 0 ? -1 : (int32_t)(t_rand() % filters) * 9;
             for (size_t i = 0; i < 36 * us; i++) u[i] = u2[i] = sentinel;
-            filt(n, w, off, u, us);
-            if (vs_twin) ((fc_f32_winograd_filter_fn)twin->fn3)(n, w, off, u2, us);
+            const int flip = (int)(tiles % 2); /* backward-data's turned filters on odd n */
+            filt(n, w, off, flip, u, us);
+            if (vs_twin) ((fc_f32_winograd_filter_fn)twin->fn3)(n, w, off, flip, u2, us);
             for (size_t q = 0; q < us && !r->failed; q++) {
                 double g[9] = {0}, want[36], bound[36];
                 if (q < n && off[q] >= 0)
-                    for (int k = 0; k < 9; k++) g[k] = w[off[q] + k];
+                    for (int k = 0; k < 9; k++) g[k] = w[off[q] + (flip ? 8 - k : k)];
                 for (int i = 0; i < 6; i++)
                     for (int j = 0; j < 6; j++) {
                         double s = 0, b = 0;

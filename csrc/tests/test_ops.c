@@ -91,7 +91,7 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
         void *gi = fill(nx, dtype, 0, 0), *gw = fill(nw, dtype, 0, 0);
         void *ri = fill(nx, dtype, 0, 0), *rw = fill(nw, dtype, 0, 0);
         void *gb = fill((size_t)p.k, dtype, 0, 0), *rb = fill((size_t)p.k, dtype, 0, 0);
-        const fc_status s1 = fc_conv2d_backward(&p, dtype, g, x, w, gi, gw, gb);
+        const fc_status s1 = fc_conv2d_backward(&p, dtype, g, x, w, gi, gw, gb, FC_CONV_AUTO);
         const fc_status s2 = fc_ref_conv2d_backward(&p, dtype, g, x, w, ri, rw, rb);
         snprintf(what, sizeof what, "conv2d_backward %s: grad_input", name);
         check(what, dtype, s1, s2, gi, ri, nx, 0);

@@ -178,9 +178,60 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
         fc_conv2d_min_workspace(&p, dtype, algo, &least)
-        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
-                         f"{least} bytes per thread this convolution needs (x shape "
-                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
+        _workspace_error(op, max_workspace_bytes, least, (<object>x).shape, geometry.weight_shape)
+    _check(op, status)
+
+
+cdef int _workspace_error(str op, int64_t limit, int64_t least, tuple x_shape,
+                          tuple weight_shape) except -1:
+    raise ValueError(f"{op}: max_workspace_bytes={limit} is below the {least} bytes per thread "
+                     f"this convolution needs (x shape {x_shape}, weight shape {weight_shape})")
+
+
+def winograd_prepare(str op, Conv2dGeometry geometry not None, cnp.ndarray weight):
+    """(u, mr): weight (K, C/groups, 3, 3) float32 transformed by the Winograd filter transform
+    for the installed GEMM (its MR), u a 1-D float32 array (fastconv.prepare_weights)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef int64_t floats = 0, mr = 0
+    _check(op, fc_conv2d_winograd_prepared_size(&p, &floats, &mr))
+    cdef const float *wp = <const float *>_buffer(op, "weight", weight, cnp.NPY_FLOAT32,
+                                                  geometry.weight_shape, False)
+    u = np.empty(floats, np.float32)
+    cdef float *up = <float *>cnp.PyArray_DATA(u)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_winograd_prepare(&p, wp, up, floats)
+    _check(op, status)
+    return u, mr
+
+
+def conv2d_prepared(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray u,
+                    int64_t mr, str prepared_isa, object bias, cnp.ndarray y, object activation,
+                    int64_t max_workspace_bytes=0, object residual=None, double alpha=0.0):
+    """y <- act(conv2d(x, the filters prepared in u) + bias + residual), float32."""
+    cdef fc_conv2d_params p = geometry.p
+    p.max_workspace_bytes = max_workspace_bytes
+    cdef const float *xp = <const float *>_buffer(op, "x", x, cnp.NPY_FLOAT32, geometry.x_shape,
+                                                  False)
+    cdef const float *up = <const float *>_buffer(op, "prepared", u, cnp.NPY_FLOAT32,
+                                                  (<object>u).shape, False)
+    cdef int64_t floats = cnp.PyArray_SIZE(u), need = 0, mr_now = 0
+    _check(op, fc_conv2d_winograd_prepared_size(&p, &need, &mr_now))
+    if mr_now != mr:
+        raise ValueError(f"{op}: the prepared weights are laid out for a GEMM of {mr} rows "
+                         f"(prepare_weights ran on the {prepared_isa} path), the "
+                         f"{active_isa()} path now active has {mr_now}: prepare them again")
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.k,), residual, geometry.output_shape, activation, alpha,
+                   cnp.NPY_FLOAT32)
+    cdef float *yp = <float *>_buffer(op, "y", y, cnp.NPY_FLOAT32, geometry.output_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_forward_prepared(&p, xp, up, floats, mr, &epi, yp)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_prepared_min_workspace(&p, floats, mr, &least)
+        _workspace_error(op, max_workspace_bytes, least, (<object>x).shape, geometry.weight_shape)
     _check(op, status)
 
 
@@ -364,14 +415,19 @@ def filter2d(str op, cnp.ndarray x, object kernel, object kx, object ky, cnp.nda
 
 def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_output,
                     cnp.ndarray x, cnp.ndarray weight, object grad_input, object grad_weight,
-                    object grad_bias, bint reference, int64_t max_workspace_bytes=0):
+                    object grad_bias, bint reference, int64_t max_workspace_bytes=0,
+                    object algorithm=None):
     """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass of the
-    shapes in geometry, within max_workspace_bytes per thread (0: the default)."""
+    shapes in geometry, within max_workspace_bytes per thread (0: the default); algorithm:
+    grad_input's, as conv2d's (None, "auto", "im2col", "winograd" or AUTO_HIGH)."""
     cdef fc_conv2d_params params = geometry.p
     params.max_workspace_bytes = max_workspace_bytes
     cdef const fc_conv2d_params *p = &params
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef fc_conv_algorithm algo = (FC_CONV_AUTO if algorithm is None else
+                                   FC_CONV_AUTO_HIGH if algorithm == AUTO_HIGH else
+                                   ALGORITHMS[algorithm])
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
                                   geometry.output_shape, False)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
@@ -390,10 +446,11 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
         if reference:
             status = fc_ref_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
         else:
-            status = fc_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
+            status = fc_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp, algo)
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
-        fc_conv2d_backward_min_workspace(p, dtype, gxp != NULL, gwp != NULL, gbp != NULL, &least)
+        fc_conv2d_backward_min_workspace(p, dtype, gxp != NULL, gwp != NULL, gbp != NULL, algo,
+                                         &least)
         raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
                          f"{least} bytes per thread this backward pass needs (x shape "
                          f"{(<object>x).shape}, weight shape {(<object>weight).shape})")

@@ -418,6 +418,12 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     """conv2d; checks_only=True validates the call (x may be a zero-strided stand-in of any
     size) and returns its normalised arguments instead (fastconv.dask's graph construction)."""
     op = "conv2d"
+    prepared = weight if isinstance(weight, PreparedWeights) else None
+    if prepared is not None:   # its checks, and a stand-in for the weight's shape and dtype
+        if reference:
+            raise ValueError(f"{op}: the reference takes the weight, not prepared weights")
+        weight = prepared._stand_in(op, _array(op, "x", x), algorithm, stride, dilation, groups)
+        algorithm = "winograd"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
         op, x, weight, bias, activation, negative_slope, residual)
@@ -443,8 +449,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                          f"{x.shape} (C={x4.shape[1]})")
     if algorithm == "winograd":
         _check_winograd(op, x, weight, stride, dilation)
-    precision = (_config.get_precision() if precision is None
-                 else _config._check_precision(op, precision))
+    precision = _precision(op, precision)
     auto = algorithm in ("auto", None)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
@@ -455,7 +460,12 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         residual = _residual_rows(op, residual, out_shape, shape4, x, weight)
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
                                              ("residual", r_in)])
-    if n and k:
+    if n and k and prepared is not None:
+        _ext.conv2d_prepared(op, geometry, _c_array(x4), prepared._u, prepared._mr,
+                             prepared._isa, None if bias is None else _c_array(bias),
+                             result[None] if unbatched else result, activation, workspace,
+                             residual, alpha)
+    elif n and k:
         cx, cw = _c_array(x4), _c_array(weight)
         cb = None if bias is None else _c_array(bias)
         if auto:   # the measured plan; else the shape rule (at "high" it may pick Winograd)
@@ -474,6 +484,11 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
         _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
                     activation, algorithm, reference, workspace, residual, alpha)
     return result
+
+
+def _precision(op, precision):
+    """A call's precision= (None: fastconv.set_precision's setting), checked."""
+    return _config.get_precision() if precision is None else _config._check_precision(op, precision)
 
 
 def _check_winograd(op, x, weight, stride, dilation):
@@ -496,7 +511,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     Parameters
     ----------
     x : array_like, (N, C, H, W) or (C, H, W), float32 or float64
-    weight : array_like, (K, C / groups, R, S), same dtype
+    weight : array_like, (K, C / groups, R, S), same dtype; or a :class:`PreparedWeights`
+        (:func:`prepare_weights`: Winograd's filters transformed once), which runs
+        algorithm="winograd" at any precision
     bias : array_like (K,), optional
     stride, dilation : int or (int, int)
     padding : int, (int, int), ((top, bottom), (left, right)), "valid" or "same"
@@ -559,6 +576,132 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
                    out, reference=False, max_workspace_bytes=max_workspace_bytes,
                    negative_slope=negative_slope, residual=residual, precision=precision)
+
+
+# ---- Winograd filters transformed once --------------------------------------------------------
+
+class PreparedWeights:
+    """conv2d's filters transformed once for Winograd F(4x4, 3x3): made by
+    :func:`prepare_weights`, passed to `conv2d` in place of the weight.
+
+    A snapshot: it holds the transformed filters (some 4x the weight's bytes) and the geometry
+    they are valid for (``weight_shape``, ``dtype``, ``groups``; stride and dilation are 1),
+    not the weight; changing the weight afterwards does not change it (prepare again).  It is
+    immutable, and cannot be pickled: its layout follows the GEMM kernel of the ISA path that
+    prepared it (``isa``), so pickle the weight instead.
+    """
+    __slots__ = ("_u", "_mr", "_isa", "_weight_shape", "_groups")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("PreparedWeights are made by fastconv.prepare_weights")
+
+    weight_shape = property(lambda self: self._weight_shape,
+                            doc="the weight's shape (K, C / groups, 3, 3)")
+    groups = property(lambda self: self._groups)
+    dtype = property(lambda self: _F32, doc="float32: Winograd's only dtype")
+    stride = property(lambda self: (1, 1))
+    dilation = property(lambda self: (1, 1))
+    algorithm = property(lambda self: "winograd")
+    isa = property(lambda self: self._isa, doc="the ISA path whose GEMM layout it holds")
+    nbytes = property(lambda self: self._u.nbytes, doc="bytes of the transformed filters")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"PreparedWeights is immutable (cannot set {name!r}); prepare "
+                             f"again from the changed weight")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"PreparedWeights is immutable (cannot delete {name!r})")
+
+    def __reduce__(self):
+        raise TypeError("PreparedWeights cannot be pickled: the transformed filters are laid "
+                        "out for this process's GEMM kernel; pickle the weight and call "
+                        "fastconv.prepare_weights after loading it")
+
+    def __copy__(self):
+        return self   # immutable: a copy is itself
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return (f"PreparedWeights(weight_shape={self._weight_shape}, groups={self._groups}, "
+                f"algorithm='winograd', isa={self._isa!r}, nbytes={self.nbytes})")
+
+    def _stand_in(self, op, x, algorithm, stride, dilation, groups):
+        """The checks of a conv2d call with this plan; a zero-strided stand-in for the weight
+        (the shape and dtype the validation of conv2d reads)."""
+        if algorithm not in ("auto", "winograd"):
+            raise ValueError(f"{op}: prepared weights run algorithm='winograd', got "
+                             f"algorithm={algorithm!r}")
+        given = (_pair(op, "stride", stride), _pair(op, "dilation", dilation),
+                 _int(op, "groups", groups, groups))
+        if given != ((1, 1), (1, 1), self._groups):
+            raise ValueError(f"{op}: the weights were prepared for stride 1, dilation 1, "
+                             f"groups={self._groups}, got stride {given[0]}, dilation "
+                             f"{given[1]}, groups={given[2]}")
+        if x.dtype != _F32:
+            raise ValueError(f"{op}: the weights were prepared for float32 x, got {x.dtype}")
+        return np.broadcast_to(np.zeros((), _F32), self._weight_shape)
+
+
+def prepare_weights(weight, *, stride=1, dilation=1, groups=1, algorithm="winograd"):
+    """Transform conv2d's filters once for Winograd, for layers whose weight does not change
+    between calls (inference).
+
+    ``conv2d(x, prepare_weights(w), b, padding=...)`` is bitwise ``conv2d(x, w, b,
+    padding=..., algorithm="winograd")`` without transforming the filters at every call
+    (512 filters of 512 channels: 2.4 million 3x3 filters, most of a 7x7 layer's time).
+
+    Parameters
+    ----------
+    weight : array_like, (K, C / groups, 3, 3), float32
+    stride, dilation : int or (int, int), must be 1 (Winograd's geometry)
+    groups : int, dividing K
+    algorithm : "winograd" (the only algorithm with a filter transform)
+
+    Returns
+    -------
+    PreparedWeights: immutable, a snapshot of the weight (prepare again after changing it),
+        valid for any input size and padding with this groups; conv2d raises ValueError for a
+        call it does not fit (channels, dtype, stride, dilation, groups, algorithm, or an ISA
+        path whose GEMM layout differs).  Not picklable.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> w = np.ones((2, 1, 3, 3), np.float32)
+    >>> pw = fastconv.prepare_weights(w)
+    >>> x = np.ones((1, 1, 4, 4), np.float32)
+    >>> fastconv.conv2d(x, pw, padding=1)[0, 0]
+    array([[4., 6., 6., 4.],
+           [6., 9., 9., 6.],
+           [6., 9., 9., 6.],
+           [4., 6., 6., 4.]], dtype=float32)
+    """
+    op = "prepare_weights"
+    w = _array(op, "weight", weight)
+    if algorithm != "winograd":
+        raise ValueError(f"{op}: algorithm must be 'winograd', got {algorithm!r}")
+    stride, dilation = _positive_pair(op, "stride", stride), _positive_pair(op, "dilation",
+                                                                              dilation)
+    groups = _int(op, "groups", groups, groups)
+    if w.ndim != 4 or w.shape[2:] != (3, 3) or stride != (1, 1) or dilation != (1, 1):
+        raise ValueError(f"{op}: algorithm='winograd' needs 3x3 filters, stride 1 and dilation "
+                         f"1, got weight shape {w.shape}, stride {stride}, dilation {dilation}")
+    if w.dtype != _F32:
+        raise ValueError(f"{op}: algorithm='winograd' runs float32 only, got {w.dtype}")
+    if groups <= 0 or w.shape[0] % groups:
+        raise ValueError(f"{op}: groups={groups} must be positive and divide the filters of "
+                         f"weight, got weight shape {w.shape}")
+    geometry = _ext.conv2d_geometry(op, (1, w.shape[1] * groups, 3, 3), w.shape, (1, 1),
+                                    ((0, 0), (0, 0)), (1, 1), groups)
+    u, mr = _ext.winograd_prepare(op, geometry, _c_array(w))
+    u.flags.writeable = False
+    plan = object.__new__(PreparedWeights)
+    for name, value in (("_u", u), ("_mr", mr), ("_isa", _ext.active_isa()),
+                        ("_weight_shape", w.shape), ("_groups", groups)):
+        object.__setattr__(plan, name, value)
+    return plan
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -1037,7 +1180,7 @@ def _output_mask(op, output_mask):
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
-                     reference, max_workspace_bytes=None):
+                     reference, max_workspace_bytes=None, algorithm="auto", precision=None):
     op = "conv2d_backward"
     workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
@@ -1051,6 +1194,7 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
                      f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
                      f"padding {pads}, dilation {dilation}, groups {groups}")
+    algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
     dtype = np.dtype(_dtype_name(x))
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
@@ -1059,12 +1203,27 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
                              _c_array(weight),
                              None if grad_input is None else grad_input.reshape(x4.shape),
-                             grad_weight, grad_bias, reference, workspace)
+                             grad_weight, grad_bias, reference, workspace, algorithm)
     return grad_input, grad_weight, grad_bias
 
 
+def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation):
+    """conv2d_backward's algorithm= for grad_input, as the C call takes it: "auto" (the
+    GEMM at precision "highest", Winograd where the forward's rule prefers it at "high"),
+    "im2col" (the GEMM) or "winograd"."""
+    if not isinstance(algorithm, str) or algorithm not in ("auto", "im2col", "winograd"):
+        raise ValueError(f"{op}: algorithm must be one of 'auto', 'im2col', 'winograd' "
+                         f"(grad_input's; grad_weight and grad_bias always run the GEMM), got "
+                         f"{algorithm!r}")
+    if algorithm == "winograd":
+        _check_winograd(op, x, weight, stride, dilation)
+    high = _precision(op, precision) == "high"
+    return _ext.AUTO_HIGH if algorithm == "auto" and high else algorithm
+
+
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    output_mask=(True, True, True), max_workspace_bytes=None):
+                    output_mask=(True, True, True), max_workspace_bytes=None, algorithm="auto",
+                    precision=None):
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -1076,6 +1235,15 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
         16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
         it raises ValueError saying the minimum.
+    algorithm : "auto", "im2col" or "winograd"
+        How grad_input is computed (grad_weight and grad_bias always run the GEMM): "im2col"
+        the GEMM (col2im, exact-order sums); "winograd" F(4x4, 3x3) on grad_output with the
+        filters turned by 180 degrees (3x3, stride 1, dilation 1, float32 only; the rounding
+        and error bound of conv2d's "winograd"); "auto" the GEMM at precision "highest", and
+        at "high" Winograd where conv2d's rule prefers it for that convolution.
+    precision : None, "highest" or "high"
+        As for `conv2d`: what algorithm="auto" may trade for speed (None: the setting of
+        :func:`fastconv.set_precision`).
 
     Returns
     -------
@@ -1098,7 +1266,8 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
-                            output_mask, reference=False, max_workspace_bytes=max_workspace_bytes)
+                            output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
+                            algorithm=algorithm, precision=precision)
 
 
 def _input_shape(op, input_shape, itemsize):

@@ -91,10 +91,22 @@ cdef extern from "fastconv.h" nogil:
                                       fc_conv_algorithm algorithm, int64_t *bytes)
     fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
-                                 void *grad_input, void *grad_weight, void *grad_bias)
+                                 void *grad_input, void *grad_weight, void *grad_bias,
+                                 fc_conv_algorithm grad_input_algorithm)
     fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                                int grad_input, int grad_weight, int grad_bias,
+                                               fc_conv_algorithm grad_input_algorithm,
                                                int64_t *bytes)
+    # Winograd filters transformed once (fastconv.prepare_weights)
+    fc_status fc_conv2d_winograd_prepared_size(const fc_conv2d_params *p, int64_t *floats,
+                                               int64_t *mr)
+    fc_status fc_conv2d_winograd_prepare(const fc_conv2d_params *p, const float *weight,
+                                         float *u, int64_t floats)
+    fc_status fc_conv2d_forward_prepared(const fc_conv2d_params *p, const float *x,
+                                         const float *u, int64_t floats, int64_t mr,
+                                         const fc_epilogue *epilogue, float *y)
+    fc_status fc_conv2d_prepared_min_workspace(const fc_conv2d_params *p, int64_t floats,
+                                               int64_t mr, int64_t *bytes)
     fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                      int64_t out_w, fc_dtype dtype, const void *grad_output,
                                      const int64_t *indices, void *grad_input)

@@ -37,12 +37,13 @@ void fc_f32_winograd_output_4x4__scalar(size_t tiles, const float *m, size_t m_s
     }
 }
 
-void fc_f32_winograd_filter_4x4__scalar(size_t n, const float *w, const int32_t *off, float *u,
-                                        size_t u_stride)
+void fc_f32_winograd_filter_4x4__scalar(size_t n, const float *w, const int32_t *off, int flip,
+                                        float *u, size_t u_stride)
 {
     for (size_t q = 0; q < n; q++) {
         float g[3][3], out[6][6];
-        for (int k = 0; k < 9; k++) g[k / 3][k % 3] = off[q] >= 0 ? w[off[q] + k] : 0.0f;
+        for (int k = 0; k < 9; k++)
+            g[k / 3][k % 3] = off[q] >= 0 ? w[off[q] + (flip ? 8 - k : k)] : 0.0f;
         wino_filter_2d(g, out);
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 6; j++) u[(6 * i + j) * u_stride + q] = out[i][j];

@@ -94,8 +94,8 @@ void WINO_NAME(output, FC_WINO_ISA)(size_t tiles, const float *m, size_t m_strid
     }
 }
 
-void WINO_NAME(filter, FC_WINO_ISA)(size_t n, const float *w, const int32_t *off, float *u,
-                                    size_t u_stride)
+void WINO_NAME(filter, FC_WINO_ISA)(size_t n, const float *w, const int32_t *off, int flip,
+                                    float *u, size_t u_stride)
 {
     for (size_t q0 = 0; q0 < n; q0 += FC_LANES) {
         const size_t cnt = n - q0 < FC_LANES ? n - q0 : FC_LANES;
@@ -104,10 +104,12 @@ void WINO_NAME(filter, FC_WINO_ISA)(size_t n, const float *w, const int32_t *off
         FC_V g[3][3], out[6][6];
         if (WINO_MASK_ALL(valid)) { /* a whole panel of real filters: no mask to thread */
             #pragma GCC unroll 9
-            for (int k = 0; k < 9; k++) g[k / 3][k % 3] = WINO_GATHER(w + k, idx);
+            for (int k = 0; k < 9; k++)
+                g[k / 3][k % 3] = WINO_GATHER(w + (flip ? 8 - k : k), idx);
         } else {
             #pragma GCC unroll 9
-            for (int k = 0; k < 9; k++) g[k / 3][k % 3] = FC_VGATHERM(valid, w + k, idx);
+            for (int k = 0; k < 9; k++)
+                g[k / 3][k % 3] = FC_VGATHERM(valid, w + (flip ? 8 - k : k), idx);
         }
         wino_filter_2d(g, out);
         #pragma GCC unroll 6

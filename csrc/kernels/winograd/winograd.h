@@ -26,9 +26,11 @@
  *   writes its 4x4 output pixels to o[i * o_stride + 4 t + j], i, j < 4 (4 output rows of the
  *   tiles side by side, as in y).  Reads whole vectors of m (up to roundup(tiles, lanes));
  *   the lanes past `tiles` are never stored.
- * filter(n, w, off, u, u_stride): position q < n of an A panel of the GEMM holds the filter
- *   w + off[q] (its 9 taps, row-major), or zeros when off[q] < 0; writes u[xi * u_stride + q].
- *   Reads off[] up to roundup(n, 16) (lanes past n are never loaded from w).
+ * filter(n, w, off, flip, u, u_stride): position q < n of an A panel of the GEMM holds the
+ *   filter w + off[q] (its 9 taps, row-major; flip != 0: turned by 180 degrees, tap k read as
+ *   tap 8 - k, the filters of backward-data), or zeros when off[q] < 0; writes
+ *   u[xi * u_stride + q].  Reads off[] up to roundup(n, 16) (lanes past n are never loaded
+ *   from w).
  */
 #ifndef FC_KERNELS_WINOGRAD_H
 #define FC_KERNELS_WINOGRAD_H
@@ -47,8 +49,8 @@ typedef void (*fc_f32_winograd_input_fn)(size_t tiles, const float *d, size_t ld
                                          size_t v_stride);
 typedef void (*fc_f32_winograd_output_fn)(size_t tiles, const float *m, size_t m_stride,
                                           float bias, int relu, float *o, size_t o_stride);
-typedef void (*fc_f32_winograd_filter_fn)(size_t n, const float *w, const int32_t *off, float *u,
-                                          size_t u_stride);
+typedef void (*fc_f32_winograd_filter_fn)(size_t n, const float *w, const int32_t *off, int flip,
+                                          float *u, size_t u_stride);
 
 #define FC_DECLARE_WINOGRAD(isa)                                                               \
     void fc_f32_winograd_input_4x4__##isa(size_t tiles, const float *d, size_t ld, float *v,  \
@@ -56,7 +58,7 @@ typedef void (*fc_f32_winograd_filter_fn)(size_t n, const float *w, const int32_
     void fc_f32_winograd_output_4x4__##isa(size_t tiles, const float *m, size_t m_stride,     \
                                            float bias, int relu, float *o, size_t o_stride); \
     void fc_f32_winograd_filter_4x4__##isa(size_t n, const float *w, const int32_t *off,      \
-                                           float *u, size_t u_stride);
+                                           int flip, float *u, size_t u_stride);
 FC_DECLARE_WINOGRAD(scalar)
 FC_DECLARE_WINOGRAD(avx2)
 FC_DECLARE_WINOGRAD(avx512)
