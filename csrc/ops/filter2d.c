@@ -1,4 +1,6 @@
 /* filter2d and sep_filter2d: validation and the typed drivers (filter2d.tmpl.h). */
+#include <string.h>
+
 #include "common/filter2d_common.h"
 #include "common/internal.h"
 #include "common/parallel.h"

@@ -1,18 +1,32 @@
 /* filter2d driver for one sum type FC_REAL (instantiated by filter2d.c).
  *
- * A work item is (image, tile of rows, tile of columns).  Its thread builds the bordered
- * strip the tile reads -- tile rows + kh - 1 rows of tile columns + kw - 1 pixels, converted
- * to FC_REAL, channels interleaved as in the image, the border filled by fc_border_index --
- * in its scratch, and runs the depthwise microkernel (kernels/dwconv) over it: once with the
- * kh x kw kernel, or, separably, once with 1 x kw over every strip row and once with kh x 1
- * over those row sums.  The channels stay interleaved: a strip row is one row of
- * (tile columns + kw - 1) * C values whose tap s sits s * C values to the right, so the
- * microkernel filters every channel in one sweep and the tile is stored as contiguous rows
- * (de-interleaving per channel made each item's loads and stores strided, 7x slower for
- * 3-channel images).  No padded copy of the whole image is made; each input row is converted
- * (tile_rows + kh - 1) / tile_rows times.  The tile is then rounded and stored into y, or
- * written there by the microkernel in place when y is of the sum type.  Every output element
- * is summed by one task in a fixed order, so the result is the same for any thread count. */
+ * A work item is (image, block of rows, block of columns).  Its thread streams down the
+ * block: each input row the block reads (block rows + kh - 1 of them) is built once -- tile
+ * columns + kw - 1 pixels, converted to FC_REAL, channels interleaved as in the image, the
+ * border filled by fc_border_index -- and appended to a window of rows in the thread's
+ * scratch; separably, the window gets that row's 1 x kw sums instead.  Every FC_F2D_GROUP
+ * output rows, the depthwise microkernel (kernels/dwconv) sums them from the window: the
+ * kh x kw kernel over the converted rows, or kh x 1 over the row sums.  The window's rows are
+ * consecutive with one stride, as the microkernel reads them; when it is full, the rows still
+ * needed (at most kh + FC_F2D_GROUP - 2) move to its top, so with a window of twice that many
+ * rows each row moves less than once (writing every row twice, into a doubled ring, cost a
+ * Gaussian 8%).  So each input row is converted (and row summed) once per block, not once per
+ * tile of 32 rows: a tall separable kernel (a Gaussian of sigma 5 has kh 41) recomputed up to
+ * half its row sums before.  The channels stay interleaved: a row is (tile columns + kw - 1)
+ * * C values whose tap s sits s * C values to the right, so the microkernel filters every
+ * channel in one sweep and the rows are stored as
+ * contiguous rows (de-interleaving per channel made each item's loads and stores strided, 7x
+ * slower for 3-channel images).  The group is then rounded and stored into y, or written
+ * there by the microkernel in place when y is of the sum type.  Every output element is
+ * summed by one task in a fixed order (delta, then the taps as the reference), so the result
+ * is the same for any thread count and blocking. */
+
+/* Output rows per microkernel call: a multiple of the members' register rows (2), few enough
+ * that the window stays small. */
+#ifndef FC_F2D_GROUP
+#define FC_F2D_GROUP 4
+#endif
+
 typedef struct FC_FN(filter2d_job) {
     const fc_filter2d_params *p;
     const char *x;
@@ -20,7 +34,7 @@ typedef struct FC_FN(filter2d_job) {
     const FC_REAL *k2, *kx, *ky; /* k2: the 2-D kernel, or NULL for the separable pair */
     FC_FN(dwconv_ukernel_fn) ukernel;
     int64_t tile_rows, tile_cols, row_blocks, col_blocks, items, tasks;
-    int64_t buf_len, mid_len, per_thread; /* scratch segments, in elements */
+    int64_t window_rows, window_len, line_len, per_thread; /* scratch segments, in elements */
     FC_REAL *scratch;
     const size_t *tap_col; /* 0, C, 2C, ..., (kw - 1) C */
     int direct;
@@ -65,14 +79,38 @@ static void FC_FN(filter2d_strip_row)(const FC_FN(filter2d_job) *job, int64_t n,
     }
 }
 
+/* Output rows [i0 + done, i0 + done + g) of the item, from the window rows they read. */
+static void FC_FN(filter2d_group)(const FC_FN(filter2d_job) *job, const FC_REAL *src,
+                                  int64_t slot_len, int64_t y_offset, int64_t g, int64_t width,
+                                  FC_REAL *tile)
+{
+    const fc_filter2d_params *p = job->p;
+    const int64_t y_row = p->w * p->c;
+    FC_REAL *out = job->direct ? (FC_REAL *)job->y + y_offset : tile;
+    const size_t out_stride = (size_t)(job->direct ? y_row : width);
+    const FC_REAL delta = (FC_REAL)p->delta;
+    if (job->k2)
+        job->ukernel((size_t)g, (size_t)width, (size_t)p->kh, (size_t)p->kw, src,
+                     (size_t)slot_len, (size_t)slot_len, job->tap_col, job->k2, delta, 0, out,
+                     out_stride);
+    else
+        job->ukernel((size_t)g, (size_t)width, (size_t)p->kh, 1, src, (size_t)slot_len,
+                     (size_t)slot_len, job->tap_col, job->ky, delta, 0, out, out_stride);
+    if (job->direct) return;
+    const int64_t ysize = fc_pixel_size(p->y_type);
+    for (int64_t i = 0; i < g; i++)
+        FC_FN(filter2d_store_row)(job->y + (y_offset + i * y_row) * ysize, 1, tile + i * width,
+                                  width, p->y_type);
+}
+
 static void FC_FN(filter2d_task)(void *ctx, int64_t phase, int64_t task, int thread)
 {
     (void)phase;
     const FC_FN(filter2d_job) *job = ctx;
     const fc_filter2d_params *p = job->p;
     const int64_t kh = p->kh, kw = p->kw, c = p->c;
-    FC_REAL *buf = job->scratch + (int64_t)thread * job->per_thread;
-    FC_REAL *mid = buf + job->buf_len, *tile = mid + job->mid_len;
+    FC_REAL *window = job->scratch + (int64_t)thread * job->per_thread;
+    FC_REAL *line = window + job->window_len, *tile = line + job->line_len;
     int64_t begin, end;
     fc_task_range(job->items, job->tasks, task, &begin, &end);
     for (int64_t item = begin; item < end; item++) {
@@ -81,28 +119,32 @@ static void FC_FN(filter2d_task)(void *ctx, int64_t phase, int64_t task, int thr
         const int64_t i0 = rb * job->tile_rows, j0 = cb * job->tile_cols;
         const int64_t rows = fc_min_i64(job->tile_rows, p->h - i0);
         const int64_t cols = fc_min_i64(job->tile_cols, p->w - j0);
-        const int64_t in_rows = rows + kh - 1, row_len = (cols + kw - 1) * c, width = cols * c;
-        for (int64_t b = 0; b < in_rows; b++)
-            FC_FN(filter2d_strip_row)(job, n, i0 + b - p->anchor_y, j0, cols, buf + b * row_len);
+        const int64_t row_len = (cols + kw - 1) * c, width = cols * c;
+        const int64_t slot_len = job->k2 ? row_len : width; /* a window row's values */
         const int64_t y_offset = ((n * p->h + i0) * p->w + j0) * c;
-        FC_REAL *out = job->direct ? (FC_REAL *)job->y + y_offset : tile;
-        const size_t out_stride = (size_t)(job->direct ? p->w * c : width);
-        const FC_REAL delta = (FC_REAL)p->delta;
-        if (job->k2) {
-            job->ukernel((size_t)rows, (size_t)width, (size_t)kh, (size_t)kw, buf,
-                         (size_t)row_len, (size_t)row_len, job->tap_col, job->k2, delta, 0, out,
-                         out_stride);
-        } else {
-            job->ukernel((size_t)in_rows, (size_t)width, 1, (size_t)kw, buf, (size_t)row_len,
-                         (size_t)row_len, job->tap_col, job->kx, 0, 0, mid, (size_t)width);
-            job->ukernel((size_t)rows, (size_t)width, (size_t)kh, 1, mid, (size_t)width,
-                         (size_t)width, job->tap_col, job->ky, delta, 0, out, out_stride);
+        int64_t done = 0;  /* output rows written */
+        int64_t first = 0; /* the input row in the window's top row */
+        for (int64_t b = 0; b < rows + kh - 1; b++) {
+            if (b - first == job->window_rows) { /* full: keep rows done ... b - 1 */
+                memmove(window, window + (done - first) * slot_len,
+                        (size_t)((b - done) * slot_len) * sizeof(FC_REAL));
+                first = done;
+            }
+            FC_REAL *slot = window + (b - first) * slot_len;
+            if (job->k2) {
+                FC_FN(filter2d_strip_row)(job, n, i0 + b - p->anchor_y, j0, cols, slot);
+            } else {
+                FC_FN(filter2d_strip_row)(job, n, i0 + b - p->anchor_y, j0, cols, line);
+                job->ukernel(1, (size_t)width, 1, (size_t)kw, line, (size_t)row_len,
+                             (size_t)row_len, job->tap_col, job->kx, 0, 0, slot, (size_t)width);
+            }
+            /* output row i reads input rows i ... i + kh - 1 */
+            const int64_t ready = b - kh + 2;
+            if (ready - done < FC_F2D_GROUP && !(b == rows + kh - 2 && ready > done)) continue;
+            FC_FN(filter2d_group)(job, window + (done - first) * slot_len, slot_len,
+                                  y_offset + done * p->w * c, ready - done, width, tile);
+            done = ready;
         }
-        if (job->direct) continue;
-        const int64_t ysize = fc_pixel_size(p->y_type);
-        for (int64_t i = 0; i < rows; i++)
-            FC_FN(filter2d_store_row)(job->y + (y_offset + i * p->w * c) * ysize, 1,
-                                      tile + i * width, width, p->y_type);
     }
 }
 
@@ -119,11 +161,17 @@ static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
 {
     const FC_FN(dwconv_config) cfg = fc_kernels()->FC_MEMBER(dwconv);
     const int64_t kh = p->kh, kw = p->kw, c = p->c;
-    /* Tiles of 32+ rows (the depthwise driver's, measured there) and at least 2 (kh - 1), so
-     * a tall kernel's extra strip rows stay under half the work; at most ~1024 values per
-     * row, so a strip of a 4096-wide image (and its row sums) stays in a 1 MiB L2. */
-    const int64_t tile_rows = fc_min_i64(fc_max_i64(cfg.tile_rows, 2 * (kh - 1)), p->h);
-    const int64_t col_blocks = fc_min_i64(fc_ceil_div(fc_mul_saturating(p->w, c), 1024), p->w);
+    /* Blocks of 64+ rows, and at least 4 (kh - 1), so the extra rows a block reads (row sums,
+     * for a separable kernel) stay under a quarter of its work; as wide as the image while
+     * the window stays under 256 KiB of the 1 MiB L2, in blocks of columns beyond.  Whole
+     * rows stream through the prefetchers: 3 blocks of a 1024 x 1024 x 3 uint8 image (1 KiB
+     * pieces of its rows) made a 3x3 filter 1.3x slower (Zen 4 EPYC). */
+    const int64_t tile_rows = fc_min_i64(fc_max_i64(64, 4 * (kh - 1)), p->h);
+    const int64_t window_rows = 2 * (kh + FC_F2D_GROUP - 1);
+    const int64_t row_bytes = fc_mul_saturating(
+        fc_mul_saturating(kernel ? p->w + kw - 1 : p->w, c), (int64_t)sizeof(FC_REAL));
+    const int64_t col_blocks = fc_min_i64(
+        fc_ceil_div(fc_mul_saturating(window_rows, row_bytes), (int64_t)256 << 10), p->w);
     const int64_t tile_cols = fc_ceil_div(p->w, col_blocks);
     const int64_t row_blocks = fc_ceil_div(p->h, tile_rows);
     const int64_t items = p->n * row_blocks * col_blocks;
@@ -132,16 +180,16 @@ static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
     const int threads = (int)fc_min_i64(fc_region_threads(macs), items);
     const int sum_type = sizeof(FC_REAL) == 4 ? FC_PIXEL_F32 : FC_PIXEL_F64;
     const int direct = (int)p->y_type == sum_type;
-    const int64_t in_rows = tile_rows + kh - 1;
-    int64_t buf_len, mid_len, tile_len, per_thread, scratch_bytes, row_values;
+    int64_t window_len, line_len, tile_len, per_thread, scratch_bytes, row_values;
     const int64_t row_dims[2] = {tile_cols + kw - 1, c};
     FC_RETURN_IF_ERROR(fc_checked_product(row_dims, 2, &row_values));
-    const int64_t buf_dims[2] = {in_rows, row_values};
-    FC_RETURN_IF_ERROR(fc_checked_product(buf_dims, 2, &buf_len));
-    buf_len = FC_FN(filter2d_lines)(buf_len);
-    mid_len = kernel ? 0 : FC_FN(filter2d_lines)(in_rows * tile_cols * c);
-    tile_len = direct ? 0 : FC_FN(filter2d_lines)(tile_rows * tile_cols * c);
-    per_thread = buf_len + mid_len + tile_len;
+    /* the window's rows: converted input rows, or (separably) row sums of tile_cols * c */
+    const int64_t window_dims[2] = {window_rows, kernel ? row_values : tile_cols * c};
+    FC_RETURN_IF_ERROR(fc_checked_product(window_dims, 2, &window_len));
+    window_len = FC_FN(filter2d_lines)(window_len);
+    line_len = kernel ? 0 : FC_FN(filter2d_lines)(row_values);
+    tile_len = direct ? 0 : FC_FN(filter2d_lines)(FC_F2D_GROUP * tile_cols * c);
+    per_thread = window_len + line_len + tile_len;
     const int64_t dims[3] = {threads, per_thread, (int64_t)sizeof(FC_REAL)};
     FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &scratch_bytes));
     FC_REAL *scratch = fc_aligned_alloc(scratch_bytes);
@@ -155,8 +203,8 @@ static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
     }
     for (int64_t s = 0; s < kw; s++) tap_col[s] = (size_t)(s * c);
     FC_FN(filter2d_job) job = {p, x, y, NULL, NULL, NULL, cfg.ukernel, tile_rows, tile_cols,
-                               row_blocks, col_blocks, items, 1, buf_len, mid_len, per_thread,
-                               scratch, tap_col, direct};
+                               row_blocks, col_blocks, items, 1, window_rows, window_len, line_len,
+                               per_thread, scratch, tap_col, direct};
     if (kernel) {
         for (int64_t t = 0; t < taps; t++) weights[t] = (FC_REAL)kernel[t];
         job.k2 = weights;
