@@ -81,6 +81,7 @@ from .ops.functional import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, 
                              avg_pool2d_backward, conv2d, conv2d_backward, leaky_relu,
                              leaky_relu_backward, linear, linear_backward, max_pool2d,
                              max_pool2d_backward, relu, relu6, relu6_backward, relu_backward)
+from .ops.functional import conv_transpose2d, conv_transpose2d_backward
 
 for _module in ("_ext", "functional", "reference"):
     _alias(f"{__name__}.{_module}", f"{__name__}.ops.{_module}")
@@ -94,4 +95,5 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
            "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "gaussian_blur",
            "box_blur", "sobel", "set_num_threads", "get_num_threads", "set_precision",
            "get_precision", "empty_cache", "set_cache_limit", "show_config", "tune", "explain",
-           "functional", "reference", "__version__"]
+           "functional", "reference", "__version__", "conv_transpose2d",
+           "conv_transpose2d_backward"]

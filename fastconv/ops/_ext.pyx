@@ -412,6 +412,59 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
     _check(op, status)
 
 
+def conv_transpose2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x,
+                     cnp.ndarray weight, object bias, cnp.ndarray y, object activation,
+                     double alpha, bint reference):
+    """y <- act(conv_transpose2d(x, weight) + bias): the adjoint of the conv2d in geometry,
+    whose output x has the shape and whose input y has the shape (fc_conv_transpose2d_forward)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.output_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.c,), None, geometry.x_shape, activation, alpha, typenum)
+    cdef void *yp = _buffer(op, "y", y, typenum, geometry.x_shape, True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv_transpose2d_forward(&p, dtype, xp, wp, &epi, yp)
+        else:
+            status = fc_conv_transpose2d_forward(&p, dtype, xp, wp, &epi, yp)
+    _check(op, status)
+
+
+def conv_transpose2d_backward(str op, Conv2dGeometry geometry not None,
+                              cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray weight,
+                              object grad_input, object grad_weight, object grad_bias,
+                              bint reference):
+    """grad_input, grad_weight, grad_bias (each may be None) <- conv_transpose2d's backward
+    pass; geometry as for conv_transpose2d (grad_output has its x_shape, x its output_shape)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, geometry.x_shape,
+                                  False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.output_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef void *gxp = NULL
+    cdef void *gwp = NULL
+    cdef void *gbp = NULL
+    if grad_input is not None:
+        gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.output_shape, True)
+    if grad_weight is not None:
+        gwp = _buffer(op, "grad_weight", grad_weight, typenum, geometry.weight_shape, True)
+    if grad_bias is not None:
+        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.c,), True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv_transpose2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+        else:
+            status = fc_conv_transpose2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+    _check(op, status)
+
+
 def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
                         cnp.ndarray grad_input, bint reference):
     """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices.
