@@ -45,6 +45,10 @@ __all__ = [
     "filter2d_abs_bound",
     "sep_filter2d",
     "sep_filter2d_abs_bound",
+    "conv_transpose2d",
+    "conv_transpose2d_abs_bound",
+    "conv_transpose2d_backward",
+    "conv_transpose2d_backward_abs_bound",
 ]
 
 
@@ -485,3 +489,86 @@ def sep_filter2d_abs_bound(image, kx, ky, border="reflect101", value=0.0, anchor
                            delta=0.0):
     k = np.outer(np.abs(np.ravel(ky)), np.abs(np.ravel(kx))).astype(np.float64)
     return filter2d_abs_bound(image, k, border, value, anchor, delta)
+
+
+def _transpose_frame(x, w, stride, padding, output_padding, dilation):
+    """The uncropped output frame of conv_transpose2d: its shape, and the crop's size."""
+    n, _, h, wd = x.shape
+    _, og, r, s = w.shape
+    size = [(i - 1) * st - 2 * p + d * (k - 1) + o + 1 for i, st, p, d, k, o in
+            zip((h, wd), stride, padding, dilation, (r, s), output_padding)]
+    frame = [sz + 2 * p for sz, p in zip(size, padding)]
+    return frame, size
+
+
+def conv_transpose2d(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                     groups=1, dilation=(1, 1)):
+    """torch's conv_transpose2d by its definition, float64: every input pixel (i, j) of
+    channel c scatters x * w[c, o, r, t] to output (i*sh - ph + r*dh, j*sw - pw + t*dw) of
+    channel group * Cout/groups + o; outputs past the frame are dropped (padding crops).
+
+    x (N, Cin, H, W), w (Cin, Cout/groups, R, S), b (Cout,) or None.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, cin, h, wd = x.shape
+    _, og, r, s = w.shape
+    cg = cin // groups
+    (sh, sw), (dh, dw) = stride, dilation
+    frame, size = _transpose_frame(x, w, stride, padding, output_padding, dilation)
+    full = np.zeros((n, og * groups, frame[0] + sh + dh * r, frame[1] + sw + dw * s))
+    for grp in range(groups):
+        cs, os_ = slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og)
+        for i in range(r):
+            for j in range(s):
+                rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (wd - 1) + 1, sw)
+                full[:, os_, rows, cols] += np.einsum("nchw,co->nohw", x[:, cs], w[cs, :, i, j])
+    (ph, pw) = padding
+    y = full[:, :, ph:ph + size[0], pw:pw + size[1]]
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64).reshape(1, -1, 1, 1)
+    return y
+
+
+def conv_transpose2d_abs_bound(x, w, b=None, stride=(1, 1), padding=(0, 0),
+                               output_padding=(0, 0), groups=1, dilation=(1, 1)):
+    """conv_transpose2d on |x|, |w|, |b|."""
+    return conv_transpose2d(np.abs(np.asarray(x, dtype=np.float64)),
+                            np.abs(np.asarray(w, dtype=np.float64)),
+                            None if b is None else np.abs(np.asarray(b, dtype=np.float64)),
+                            stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d_backward(g, x, w, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                              groups=1, dilation=(1, 1)):
+    """(grad_x, grad_w, grad_b) of conv_transpose2d, float64: each scattered product's
+    gradient gathered back from where it landed (g placed in the uncropped frame)."""
+    g = np.asarray(g, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, cin, h, wd = x.shape
+    _, og, r, s = w.shape
+    cg = cin // groups
+    (sh, sw), (dh, dw), (ph, pw) = stride, dilation, padding
+    frame, size = _transpose_frame(x, w, stride, padding, output_padding, dilation)
+    full = np.zeros((n, og * groups, frame[0] + sh + dh * r, frame[1] + sw + dw * s))
+    full[:, :, ph:ph + size[0], pw:pw + size[1]] = g
+    gx, gw = np.zeros_like(x), np.zeros_like(w)
+    for grp in range(groups):
+        cs, os_ = slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og)
+        for i in range(r):
+            for j in range(s):
+                rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (wd - 1) + 1, sw)
+                part = full[:, os_, rows, cols]
+                gx[:, cs] += np.einsum("nohw,co->nchw", part, w[cs, :, i, j])
+                gw[cs, :, i, j] = np.einsum("nchw,nohw->co", x[:, cs], part)
+    return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+def conv_transpose2d_backward_abs_bound(g, x, w, stride=(1, 1), padding=(0, 0),
+                                        output_padding=(0, 0), groups=1, dilation=(1, 1)):
+    """conv_transpose2d_backward on |g|, |x|, |w|."""
+    return conv_transpose2d_backward(*(np.abs(np.asarray(a, dtype=np.float64)) for a in (g, x, w)),
+                                     stride, padding, output_padding, groups, dilation)
