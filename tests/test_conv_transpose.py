@@ -308,3 +308,19 @@ def _f(*shape):
 def test_errors_name_the_op_the_argument_and_the_shapes(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_fortran_ordered_x_in_the_zero_extended_geometry():
+    """output_padding >= stride (under a larger dilation) extends x by zero rows, which must
+    be C-ordered whatever x's layout (found by tests/test_fuzz.py)."""
+    x = np.asfortranarray(np.random.default_rng(7).standard_normal((2, 3, 4, 5)))
+    w = np.random.default_rng(8).standard_normal((3, 2, 2, 2))
+    args = (1, 0, 1, 1, 2)
+    y = fastconv.conv_transpose2d(x, w, None, *args)
+    assert_reduction_close(y, oracle.conv_transpose2d(x, w, None, (1, 1), (0, 0), (1, 1), 1,
+                                                      (2, 2)),
+                           oracle.conv_transpose2d_abs_bound(x, w, None, (1, 1), (0, 0), (1, 1),
+                                                             1, (2, 2)), 13, np.float64)
+    g = np.ones_like(y)
+    assert_exact(fastconv.conv_transpose2d_backward(g, x, w, *args)[0],
+                 fastconv.conv_transpose2d_backward(g, np.ascontiguousarray(x), w, *args)[0])

@@ -627,7 +627,8 @@ def _zero_extended(x4, extra):
     """x4 with extra (rows, columns) of zeros at the bottom and right (the rare geometry)."""
     if extra == (0, 0):
         return _c_array(x4)
-    return np.pad(x4, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    # (np.pad keeps a Fortran-ordered input's order)
+    return _c_array(np.pad(x4, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1]))))
 
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation,
