@@ -7,6 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastconv
+import fastconv.nn
 import fastconv.reference
 import oracle
 from tolerances import assert_bitwise_equal, assert_exact, assert_integer_exact, \
@@ -324,3 +325,63 @@ def test_fortran_ordered_x_in_the_zero_extended_geometry():
     g = np.ones_like(y)
     assert_exact(fastconv.conv_transpose2d_backward(g, x, w, *args)[0],
                  fastconv.conv_transpose2d_backward(g, np.ascontiguousarray(x), w, *args)[0])
+
+
+# ---- fastconv.nn.ConvTranspose2d and from_torch -----------------------------------------------
+
+def test_nn_layer_runs_the_ops_and_rebuilds_from_its_description():
+    layer = fastconv.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1,
+                                        groups=2, rng=0)
+    assert layer.weight.data.shape == (6, 2, 3, 3) and layer.bias.data.shape == (4,)
+    # torch's init: uniform within 1 / sqrt(fan_in), fan_in = out_channels / groups * kH * kW
+    assert np.abs(layer.weight.data).max() <= 1 / np.sqrt(2 * 9)
+    x = np.random.default_rng(9).standard_normal((2, 6, 5, 4)).astype(np.float32)
+    y = layer(x)
+    assert_exact(y, fastconv.conv_transpose2d(x, layer.weight.data, layer.bias.data, 2, 1, 1, 2))
+    g = np.ones_like(y)
+    gx = layer.backward(g)
+    expected = fastconv.conv_transpose2d_backward(g, x, layer.weight.data, 2, 1, 1, 2)
+    for got, want in zip((gx, layer.weight.grad, layer.bias.grad), expected):
+        assert_exact(got, want)
+    rebuilt = fastconv.nn.build(fastconv.nn.describe(layer))
+    rebuilt.load_state_dict(layer.state_dict())
+    assert_exact(rebuilt(x), y)
+
+
+def test_from_torch_converts_an_encoder_decoder_and_matches_torch():
+    torch = pytest.importorskip("torch", reason="torch is an optional oracle")
+    t = torch.nn
+    torch.manual_seed(0)
+    # U-Net's shapes without its skip concatenation (a module with its own forward)
+    model = t.Sequential(t.Conv2d(3, 16, 3, padding=1), t.ReLU(), t.MaxPool2d(2),
+                         t.Conv2d(16, 32, 3, padding=1), t.ReLU(),
+                         t.ConvTranspose2d(32, 16, 2, stride=2), t.ReLU(),
+                         t.ConvTranspose2d(16, 8, 4, stride=2, padding=1, groups=2,
+                                           bias=False),
+                         t.Conv2d(8, 2, 1)).eval().double()
+    net = fastconv.nn.from_torch(model, dtype=np.float64)
+    assert isinstance(net[5], fastconv.nn.ConvTranspose2d) and net[7].bias is None
+    x = np.random.default_rng(10).standard_normal((2, 3, 16, 12))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    y = net(x)
+    assert y.shape == expected.shape == (2, 2, 32, 24)
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    # and its training step's gradients are torch's
+    tx = torch.from_numpy(x).requires_grad_()
+    model(tx).sum().backward()
+    net.train()
+    net.zero_grad()
+    assert_exact(net(x), y)
+    gx = net.backward(np.ones_like(y))
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(net[5].weight.grad, model[5].weight.grad.numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_from_torch_refuses_other_padding_modes():
+    torch = pytest.importorskip("torch", reason="torch is an optional oracle")
+    layer = torch.nn.ConvTranspose2d(2, 2, 3)
+    layer.padding_mode = "reflect"   # torch's constructor refuses it; a loaded module may not
+    with pytest.raises(NotImplementedError, match=r"0 \(ConvTranspose2d\).*'zeros'"):
+        fastconv.nn.from_torch(torch.nn.Sequential(layer).eval())

@@ -11,7 +11,7 @@ import numpy as np
 from ...ops import functional as F
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Flatten", "Dropout"]
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Flatten", "Dropout"]
 
 
 def _kaiming_uniform(rng, shape, fan_in, dtype):
@@ -104,6 +104,68 @@ class Conv2d(_Cached):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}"
                 + (f", activation={self.activation!r}" if self.activation else ""))
+
+
+class ConvTranspose2d(_Cached):
+    """2-D transposed convolution layer, with ``torch.nn.ConvTranspose2d``'s arguments (in
+    its order) and default init.
+
+    ``weight`` is (in_channels, out_channels / groups, kH, kW), torch's layout; its init
+    counts out_channels / groups * kH * kW as the fan-in, as torch does.  The output is
+    (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1 high.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> up = nn.ConvTranspose2d(8, 4, 2, stride=2, rng=0)
+    >>> y = up(np.zeros((2, 8, 16, 16), np.float32))
+    >>> y.shape, up.backward(np.ones_like(y)).shape, up.weight.grad.shape
+    ((2, 4, 32, 32), (2, 8, 16, 16), (8, 4, 2, 2))
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, *, rng=None,
+                 dtype=np.float32):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide "
+                             f"in_channels={in_channels} and out_channels={out_channels}")
+        kh, kw = _pair(kernel_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
+        rng = _rng(rng)
+        fan_in = out_channels // groups * kh * kw
+        self.weight = Parameter(_kaiming_uniform(
+            rng, (in_channels, out_channels // groups, kh, kw), fan_in, dtype))
+        self.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
+            if bias else None
+        self._cache = None
+
+    def _geometry(self):
+        return self.stride, self.padding, self.output_padding, self.groups, self.dilation
+
+    def forward(self, x):
+        self._cache = (x,)
+        return F.conv_transpose2d(x, self.weight.data,
+                                  None if self.bias is None else self.bias.data,
+                                  *self._geometry())
+
+    def backward(self, grad, input_grad=True):
+        (x,) = self._saved()
+        grad_x, grad_w, grad_b = F.conv_transpose2d_backward(
+            grad, x, self.weight.data, *self._geometry(),
+            output_mask=(input_grad, True, self.bias is not None))
+        self.weight.accumulate(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate(grad_b)
+        return grad_x
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}")
 
 
 class MaxPool2d(_Cached):
