@@ -491,14 +491,25 @@ def sep_filter2d_abs_bound(image, kx, ky, border="reflect101", value=0.0, anchor
     return filter2d_abs_bound(image, k, border, value, anchor, delta)
 
 
-def _transpose_frame(x, w, stride, padding, output_padding, dilation):
-    """The uncropped output frame of conv_transpose2d: its shape, and the crop's size."""
-    n, _, h, wd = x.shape
+def _transpose_taps(x, w, stride, padding, output_padding, groups, dilation):
+    """The uncropped output frame of conv_transpose2d (zeros, with room past its edge), the
+    crop's (size, padding), and per group and tap (input channels, output channels, i, j,
+    frame rows, frame columns): where that tap's products land."""
+    n, cin, h, wd = x.shape
     _, og, r, s = w.shape
+    cg = cin // groups
+    (sh, sw), (dh, dw) = stride, dilation
     size = [(i - 1) * st - 2 * p + d * (k - 1) + o + 1 for i, st, p, d, k, o in
             zip((h, wd), stride, padding, dilation, (r, s), output_padding)]
-    frame = [sz + 2 * p for sz, p in zip(size, padding)]
-    return frame, size
+    full = np.zeros((n, og * groups, size[0] + 2 * padding[0] + sh + dh * r,
+                     size[1] + 2 * padding[1] + sw + dw * s))
+    taps = [(slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og), i, j,
+             slice(i * dh, i * dh + sh * (h - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (wd - 1) + 1, sw))
+            for grp in range(groups) for i in range(r) for j in range(s)]
+    crop = (slice(None), slice(None), slice(padding[0], padding[0] + size[0]),
+            slice(padding[1], padding[1] + size[1]))
+    return full, crop, taps
 
 
 def conv_transpose2d(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
@@ -511,21 +522,10 @@ def conv_transpose2d(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    n, cin, h, wd = x.shape
-    _, og, r, s = w.shape
-    cg = cin // groups
-    (sh, sw), (dh, dw) = stride, dilation
-    frame, size = _transpose_frame(x, w, stride, padding, output_padding, dilation)
-    full = np.zeros((n, og * groups, frame[0] + sh + dh * r, frame[1] + sw + dw * s))
-    for grp in range(groups):
-        cs, os_ = slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og)
-        for i in range(r):
-            for j in range(s):
-                rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
-                cols = slice(j * dw, j * dw + sw * (wd - 1) + 1, sw)
-                full[:, os_, rows, cols] += np.einsum("nchw,co->nohw", x[:, cs], w[cs, :, i, j])
-    (ph, pw) = padding
-    y = full[:, :, ph:ph + size[0], pw:pw + size[1]]
+    full, crop, taps = _transpose_taps(x, w, stride, padding, output_padding, groups, dilation)
+    for cs, os_, i, j, rows, cols in taps:
+        full[:, os_, rows, cols] += np.einsum("nchw,co->nohw", x[:, cs], w[cs, :, i, j])
+    y = full[crop]
     if b is not None:
         y = y + np.asarray(b, dtype=np.float64).reshape(1, -1, 1, 1)
     return y
@@ -547,23 +547,13 @@ def conv_transpose2d_backward(g, x, w, stride=(1, 1), padding=(0, 0), output_pad
     g = np.asarray(g, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    n, cin, h, wd = x.shape
-    _, og, r, s = w.shape
-    cg = cin // groups
-    (sh, sw), (dh, dw), (ph, pw) = stride, dilation, padding
-    frame, size = _transpose_frame(x, w, stride, padding, output_padding, dilation)
-    full = np.zeros((n, og * groups, frame[0] + sh + dh * r, frame[1] + sw + dw * s))
-    full[:, :, ph:ph + size[0], pw:pw + size[1]] = g
+    full, crop, taps = _transpose_taps(x, w, stride, padding, output_padding, groups, dilation)
+    full[crop] = g
     gx, gw = np.zeros_like(x), np.zeros_like(w)
-    for grp in range(groups):
-        cs, os_ = slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og)
-        for i in range(r):
-            for j in range(s):
-                rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
-                cols = slice(j * dw, j * dw + sw * (wd - 1) + 1, sw)
-                part = full[:, os_, rows, cols]
-                gx[:, cs] += np.einsum("nohw,co->nchw", part, w[cs, :, i, j])
-                gw[cs, :, i, j] = np.einsum("nchw,nohw->co", x[:, cs], part)
+    for cs, os_, i, j, rows, cols in taps:
+        part = full[:, os_, rows, cols]
+        gx[:, cs] += np.einsum("nohw,co->nchw", part, w[cs, :, i, j])
+        gw[cs, :, i, j] = np.einsum("nchw,nohw->co", x[:, cs], part)
     return gx, gw, g.sum(axis=(0, 2, 3))
 
 

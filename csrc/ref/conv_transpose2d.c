@@ -46,11 +46,8 @@ fc_status fc_ref_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype d
                                            const void *weight, void *grad_input,
                                            void *grad_weight, void *grad_bias)
 {
-    int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d_backward(p, dtype, x, grad_output, weight, NULL,
-                                                   grad_weight, NULL, &out_h, &out_w));
-    if ((grad_input && (!grad_output || !weight)) || (grad_bias && !grad_output))
-        return FC_ERR_INVALID_ARGUMENT;
+    FC_RETURN_IF_ERROR(fc_validate_conv_transpose2d_backward(p, dtype, grad_output, x, weight,
+                                                             grad_input, grad_weight, grad_bias));
     if (grad_input)
         FC_RETURN_IF_ERROR(fc_ref_conv2d_forward(p, dtype, grad_output, weight, NULL, grad_input));
     if (grad_weight)

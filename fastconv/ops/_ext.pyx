@@ -90,6 +90,13 @@ cdef void *_buffer(str op, str name, cnp.ndarray a, int typenum, tuple shape,
     return cnp.PyArray_DATA(a)
 
 
+cdef void *_gradient(str op, str name, object a, int typenum, tuple shape) except? NULL:
+    """A requested gradient's data pointer (checked as _buffer's, writable), NULL for None."""
+    if a is None:
+        return NULL
+    return _buffer(op, name, a, typenum, shape, True)
+
+
 cdef int _check(str op, fc_status status) except -1:
     if status == FC_OK:
         return 0
@@ -388,15 +395,9 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
                                   geometry.output_shape, False)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
-    cdef void *gxp = NULL
-    cdef void *gwp = NULL
-    cdef void *gbp = NULL
-    if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.x_shape, True)
-    if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, geometry.weight_shape, True)
-    if grad_bias is not None:
-        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.k,), True)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, geometry.x_shape)
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum, geometry.weight_shape)
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (p.k,))
     cdef fc_status status
     with nogil:
         if reference:
@@ -447,15 +448,9 @@ def conv_transpose2d_backward(str op, Conv2dGeometry geometry not None,
                                   False)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.output_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
-    cdef void *gxp = NULL
-    cdef void *gwp = NULL
-    cdef void *gbp = NULL
-    if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.output_shape, True)
-    if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, geometry.weight_shape, True)
-    if grad_bias is not None:
-        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.c,), True)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, geometry.output_shape)
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum, geometry.weight_shape)
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (p.c,))
     cdef fc_status status
     with nogil:
         if reference:
@@ -643,15 +638,10 @@ def linear_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray 
     cdef const void *xp = _buffer(op, "x", x, typenum, (n, in_features), False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, (out_features, in_features),
                                   False)
-    cdef void *gxp = NULL
-    cdef void *gwp = NULL
-    cdef void *gbp = NULL
-    if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, (n, in_features), True)
-    if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, (out_features, in_features), True)
-    if grad_bias is not None:
-        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (out_features,), True)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, (n, in_features))
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum,
+                               (out_features, in_features))
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (out_features,))
     cdef fc_status status
     with nogil:
         if reference:

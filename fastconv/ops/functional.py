@@ -355,18 +355,24 @@ def _workspace_limit(op, value):
     return limit
 
 
+def _planes_and_groups(op, x, weight, groups, layout):
+    """x as (N, C, H, W), whether it came unbatched, and groups as a positive int, with weight
+    checked to be 4-D (conv2d's and conv_transpose2d's first checks; layout: weight's axes)."""
+    x4, unbatched = _planes(op, x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D {layout}, got shape {weight.shape}")
+    groups = _int(op, "groups", groups, groups)
+    if groups <= 0:
+        raise ValueError(f"{op}: groups must be positive, got {groups!r}")
+    return x4, unbatched, groups
+
+
 def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
     (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
     machine's memory limit (fastconv.dask: an output that is never whole in memory)."""
-    x4, unbatched = _planes(op, x)
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape "
-                         f"{weight.shape}")
-    groups = _int(op, "groups", groups, groups)
-    if groups <= 0:
-        raise ValueError(f"{op}: groups must be positive, got {groups!r}")
+    x4, unbatched, groups = _planes_and_groups(op, x, weight, groups, "(K, C/groups, R, S)")
     n, c, h, w = x4.shape
     k, c_per_group, r, s = weight.shape
     if c % groups:
@@ -570,13 +576,8 @@ def _conv_transpose_geometry(op, x, weight, stride, padding, output_padding, gro
     """(x4, unbatched, extra, geometry): geometry the C library's conv2d geometry from y to x,
     its output_shape x4's shape plus `extra` (rows, columns) of zeros (when output_padding >=
     stride, torch's output_padding < dilation case, the conv from y has more outputs than x)."""
-    x4, unbatched = _planes(op, x)
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (C_in, C_out/groups, kH, kW), got shape "
-                         f"{weight.shape}")
-    groups = _int(op, "groups", groups, groups)
-    if groups <= 0:
-        raise ValueError(f"{op}: groups must be positive, got {groups!r}")
+    x4, unbatched, groups = _planes_and_groups(op, x, weight, groups,
+                                               "(C_in, C_out/groups, kH, kW)")
     n, c_in, h, w = x4.shape
     if weight.shape[0] != c_in:
         raise ValueError(f"{op}: x has {c_in} channels but weight expects {weight.shape[0]} "
@@ -1000,6 +1001,15 @@ def _output_mask(op, output_mask):
     return mask
 
 
+def _backward_operands(op, grad_output, x, weight, output_mask):
+    """(grad_output, x, weight) as arrays of one dtype, and the mask as three bools."""
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    g = _array(op, "grad_output", grad_output)
+    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
+    return g, x, weight, _output_mask(op, output_mask)
+
+
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
                      reference, max_workspace_bytes=None):
     op = "conv2d_backward"
@@ -1068,11 +1078,7 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
 def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_padding, groups,
                                dilation, output_mask, reference):
     op = "conv_transpose2d_backward"
-    x = _array(op, "x", x)
-    weight = _array(op, "weight", weight)
-    g = _array(op, "grad_output", grad_output)
-    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
-    mask = _output_mask(op, output_mask)
+    g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
     x4, unbatched, extra, geometry = _conv_transpose_geometry(
         op, x, weight, stride, padding, output_padding, groups, dilation)
     shape4 = geometry.x_shape
@@ -1503,11 +1509,7 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
 
 def _linear_backward(grad_output, x, weight, output_mask, reference):
     op = "linear_backward"
-    x = _array(op, "x", x)
-    weight = _array(op, "weight", weight)
-    g = _array(op, "grad_output", grad_output)
-    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
-    mask = _output_mask(op, output_mask)
+    g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
     g = _grad_output(op, g, out_shape, f"x shape {x.shape}, weight shape {weight.shape}")
     dtype = _F32 if x.dtype.itemsize == 4 else _F64

@@ -44,6 +44,23 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
+def _accumulated(layer, grad_x, grad_w, grad_b):
+    """Adds a weighted layer's gradients to its parameters; returns grad_x (the backward's
+    result)."""
+    layer.weight.accumulate(grad_w)
+    if layer.bias is not None:
+        layer.bias.accumulate(grad_b)
+    return grad_x
+
+
+def _init_parameters(layer, rng, weight_shape, fan_in, out_channels, bias, dtype):
+    """A conv layer's weight and bias (or None), drawn as torch's default init; no cache."""
+    layer.weight = Parameter(_kaiming_uniform(rng, weight_shape, fan_in, dtype))
+    layer.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
+        if bias else None
+    layer._cache = None
+
+
 class Conv2d(_Cached):
     """2-D convolution layer, with ``torch.nn.Conv2d``'s arguments and default init.
 
@@ -73,13 +90,8 @@ class Conv2d(_Cached):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.dilation, self.groups, self.activation = dilation, groups, activation
-        rng = _rng(rng)
-        fan_in = in_channels // groups * kh * kw
-        self.weight = Parameter(_kaiming_uniform(
-            rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype))
-        self.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
-            if bias else None
-        self._cache = None
+        _init_parameters(self, _rng(rng), (out_channels, in_channels // groups, kh, kw),
+                         in_channels // groups * kh * kw, out_channels, bias, dtype)
 
     def forward(self, x):
         y = F.conv2d(x, self.weight.data, None if self.bias is None else self.bias.data,
@@ -95,10 +107,7 @@ class Conv2d(_Cached):
         grad_x, grad_w, grad_b = F.conv2d_backward(
             grad, x, self.weight.data, self.stride, self.padding, self.dilation, self.groups,
             output_mask=(input_grad, True, self.bias is not None))
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -135,13 +144,9 @@ class ConvTranspose2d(_Cached):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
-        rng = _rng(rng)
-        fan_in = out_channels // groups * kh * kw
-        self.weight = Parameter(_kaiming_uniform(
-            rng, (in_channels, out_channels // groups, kh, kw), fan_in, dtype))
-        self.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
-            if bias else None
-        self._cache = None
+        # (torch counts weight's second axis as the fan-in: out_channels / groups)
+        _init_parameters(self, _rng(rng), (in_channels, out_channels // groups, kh, kw),
+                         out_channels // groups * kh * kw, out_channels, bias, dtype)
 
     def _geometry(self):
         return self.stride, self.padding, self.output_padding, self.groups, self.dilation
@@ -157,10 +162,7 @@ class ConvTranspose2d(_Cached):
         grad_x, grad_w, grad_b = F.conv_transpose2d_backward(
             grad, x, self.weight.data, *self._geometry(),
             output_mask=(input_grad, True, self.bias is not None))
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -316,10 +318,7 @@ class Linear(_Cached):
         x = self._saved()
         grad_x, grad_w, grad_b = F.linear_backward(
             grad, x, self.weight.data, output_mask=(input_grad, True, self.bias is not None))
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
