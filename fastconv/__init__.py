@@ -81,7 +81,8 @@ from .ops.functional import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, 
                              avg_pool2d_backward, conv2d, conv2d_backward, leaky_relu,
                              leaky_relu_backward, linear, linear_backward, max_pool2d,
                              max_pool2d_backward, relu, relu6, relu6_backward, relu_backward)
-from .ops.functional import PreparedWeights, add, batch_norm, batch_norm_backward, prepare_weights
+from .ops.functional import (PreparedWeights, add, batch_norm, batch_norm_backward,
+                             conv_transpose2d, conv_transpose2d_backward, prepare_weights)
 
 for _module in ("_ext", "functional", "reference"):
     _alias(f"{__name__}.{_module}", f"{__name__}.ops.{_module}")
@@ -93,6 +94,8 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "gaussian_blur",
-           "box_blur", "sobel", "batch_norm", "batch_norm_backward", "add", "set_num_threads", "get_num_threads", "set_precision",
-           "get_precision", "empty_cache", "set_cache_limit", "show_config", "tune", "explain",
-           "functional", "reference", "__version__", "prepare_weights", "PreparedWeights"]
+           "box_blur", "sobel", "batch_norm", "batch_norm_backward", "add", "conv_transpose2d",
+           "conv_transpose2d_backward", "prepare_weights", "PreparedWeights",
+           "set_num_threads", "get_num_threads", "set_precision", "get_precision", "empty_cache",
+           "set_cache_limit", "show_config", "tune", "explain", "functional", "reference",
+           "__version__"]

@@ -272,6 +272,29 @@ VALID = [
         fastconv.adaptive_avg_pool2d_backward, f32(XP[0], XP[1], 5, 3), XP)),
     ok("adaptive_avg_pool2d_backward", "reference", lambda: call(
         ref.adaptive_avg_pool2d_backward, f64(XS[0], XS[1], 2, 2), XS)),
+    # conv_transpose2d and its backward: U-Net's up-conv with bias and ReLU, out=, groups and
+    # the zero-extended geometry in f64, the references
+    ok("conv_transpose2d", "bias-relu", lambda: call(fastconv.conv_transpose2d, f32(1, 16, 16, 16),
+                                                     f32(16, 8, 2, 2), f32(8), 2,
+                                                     activation="relu")),
+    ok("conv_transpose2d", "out", lambda: call(fastconv.conv_transpose2d, f32(2, 8, 9, 9),
+                                               f32(8, 4, 4, 4), None, 2, 1,
+                                               out=np.empty((2, 4, 18, 18), np.float32))),
+    ok("conv_transpose2d", "f64-groups-extended", lambda: call(
+        fastconv.conv_transpose2d, f64(1, 4, 6, 6), f64(4, 3, 3, 3), f64(6), 1, 0, 1, 2, 2)),
+    ok("conv_transpose2d", "reference", lambda: call(ref.conv_transpose2d, f32(1, 4, 5, 5),
+                                                     f32(4, 2, 3, 3), None, 2, 1, 1)),
+    *[ok("conv_transpose2d_backward", "mask-" + "".join("1" if m else "0" for m in mask),
+         lambda mask=mask: call(fastconv.conv_transpose2d_backward, f32(2, 4, 18, 18),
+                                f32(2, 8, 9, 9), f32(8, 4, 4, 4), 2, 1, output_mask=mask))
+      for mask in [(True, True, True), (True, False, False), (False, True, False),
+                   (False, False, True)]],
+    ok("conv_transpose2d_backward", "f64-extended", lambda: call(
+        fastconv.conv_transpose2d_backward, f64(1, 6, 11, 11), f64(1, 4, 6, 6), f64(4, 3, 3, 3),
+        1, 0, 1, 2, 2)),
+    ok("conv_transpose2d_backward", "reference", lambda: call(
+        ref.conv_transpose2d_backward, f64(1, 2, 10, 10), f64(1, 4, 5, 5), f64(4, 2, 3, 3), 2,
+        1, 1)),
     # relu6, leaky_relu and their backward: new output, in place, f64, the reference
     # batch_norm (training updates the fresh statistics, eval, the reference) and backward
     ok("batch_norm", "training", lambda: call(fastconv.batch_norm, f32(*XP), f32(16), f32(16) + 1,
@@ -574,6 +597,15 @@ ERRORS = [
         lambda: call(fastconv.batch_norm_backward, f64(1, 2, 4), f64(1, 2, 4, 4), None,
                      f64(2), f64(2)), "grad_output"),
     err("add", "shapes", ValueError, lambda: call(fastconv.add, f64(2, 3), f64(3, 2)), "shape"),
+    # ---- conv_transpose2d and its backward
+    err("conv_transpose2d", "output-padding", ValueError,
+        lambda: call(fastconv.conv_transpose2d, f64(1, 3, 4, 4), f64(3, 2, 3, 3), None, 2, 0, 2),
+        "output_padding"),
+    err("conv_transpose2d", "channels", ValueError,
+        lambda: call(fastconv.conv_transpose2d, f32(1, 3, 4, 4), f32(2, 2, 3, 3)), "weight"),
+    err("conv_transpose2d_backward", "grad-output-shape", ValueError,
+        lambda: call(fastconv.conv_transpose2d_backward, f64(1, 2, 5, 5), f64(1, 3, 4, 4),
+                     f64(3, 2, 3, 3)), "grad_output"),
     # ---- relu6, leaky_relu and their backward
     err("relu6", "x-int", TypeError, lambda: call(fastconv.relu6, np.arange(6)), "x"),
     err("relu6", "out-shape", ValueError, lambda: call(fastconv.relu6, f64(2, 3),

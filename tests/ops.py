@@ -123,7 +123,10 @@ def determinism_inputs(dtype):
         ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53)),
         ("xl", (57, 300)), ("wl", (37, 300)), ("bl", (37,)), ("gl", (57, 37)),
         ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70)),
-        ("rd", (3, 28, 19, 23))]}
+        ("rd", (3, 28, 19, 23)),
+        # conv_transpose2d: x, 2 groups of 7 -> 5 channels, 3x3 stride 2, padding 1,
+        # output_padding 1: (3, 10, 38, 46)
+        ("wt", (14, 5, 3, 3)), ("bt", (10,)), ("gt", (3, 10, 38, 46))]}
 
 
 def concurrency_inputs(seed):
@@ -146,6 +149,9 @@ def concurrency_inputs(seed):
         bl=rng.standard_normal(120).astype(f), gl=rng.standard_normal((64, 120)).astype(f),
     )
     d["gpool"] = rng.standard_normal((4, 16, 16, 16)).astype(f)
+    # conv_transpose2d of x: 16 -> 8 channels, 4x4 stride 2 padding 1 (U-Net's up-conv)
+    d["wt"] = rng.standard_normal((16, 8, 4, 4)).astype(f)
+    d["gt"] = rng.standard_normal((4, 8, 64, 64)).astype(f)
     return d
 
 
@@ -278,6 +284,65 @@ CONV2D_BACKWARD = Op(
         Sample("conv_backward", lambda d, own: list(fastconv.conv2d_backward(
             d["g"], d["x"], d["w"], stride=2, padding=1))),
     ),
+)
+
+
+# ---- conv_transpose2d and its backward ----------------------------------------------------------
+
+def _transpose_macs(x, w, groups=1):
+    """Multiply-adds of a transposed convolution of x with w (each input pixel, every tap)."""
+    return x.size * w.shape[1] * w.shape[2] * w.shape[3]
+
+
+CONV_TRANSPOSE2D = Op(
+    name="conv_transpose2d", fn=fastconv.conv_transpose2d,
+    reference=fastconv.reference.conv_transpose2d, oracle=oracle.conv_transpose2d,
+    abs_bound=oracle.conv_transpose2d_abs_bound, tolerance=assert_reduction_close,
+    outputs=("out",), in_place=None, allocations=_one_unless_out, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.zeros(_X, dtype), np.zeros((3, 2, 3, 3), dtype)), {}),
+    flags=(),
+    twin_errors=(
+        Twin("transpose_output_padding",
+             lambda m: m.conv_transpose2d(_f64(*_X), _f64(3, 2, 3, 3), stride=2,
+                                          output_padding=2), ValueError),
+        Twin("transpose_channels",
+             lambda m: m.conv_transpose2d(_f64(*_X), _f64(2, 2, 3, 3)), ValueError),
+        Twin("transpose_size",
+             lambda m: m.conv_transpose2d(_f64(1, 3, 1, 1), _f64(3, 2, 1, 1), padding=1),
+             ValueError),
+    ),
+    # (2**21 + 1)**2 float32 outputs: 16 TiB
+    huge=lambda: fastconv.conv_transpose2d(_ones32(1, 1, 3, 3), _ones32(1, 1, 1, 1),
+                                           stride=2**20),
+    determinism=(
+        Sample("conv_transpose2d_groups_bias_relu_and_backward",
+               lambda d: [fastconv.conv_transpose2d(d["x"], d["wt"], d["bt"], 2, 1, 1, 2,
+                                                    activation="relu"),
+                          *fastconv.conv_transpose2d_backward(d["gt"], d["x"], d["wt"], 2, 1,
+                                                              1, 2)],
+               lambda d, r: _transpose_macs(d["x"], d["wt"]),
+               also=("conv_transpose2d_backward",)),
+    ),
+    concurrency=(
+        Sample("conv_transpose", lambda d, own: [
+            fastconv.conv_transpose2d(d["x"], d["wt"], d["b"][:8], 2, 1),
+            *fastconv.conv_transpose2d_backward(d["gt"], d["x"], d["wt"], 2, 1)],
+            also=("conv_transpose2d_backward",)),
+    ),
+)
+
+CONV_TRANSPOSE2D_BACKWARD = Op(
+    name="conv_transpose2d_backward", fn=fastconv.conv_transpose2d_backward,
+    reference=fastconv.reference.conv_transpose2d_backward,
+    oracle=oracle.conv_transpose2d_backward,
+    abs_bound=oracle.conv_transpose2d_backward_abs_bound, tolerance=assert_reduction_close,
+    outputs=(), in_place=None, allocations=_masked, work_unit="multiply-adds",
+    example=lambda dtype=np.float64: ((np.ones((1, 2, 7, 7), dtype), np.zeros(_X, dtype),
+                                       np.zeros((3, 2, 3, 3), dtype)), {}),
+    flags=(("output_mask", (True, _AMBIGUOUS, True)),),
+    twin_errors=(),
+    huge=None,
+    determinism=(), concurrency=(),  # with its forward: conv_transpose2d's samples
 )
 
 
@@ -762,6 +827,7 @@ SEP_FILTER2D = Op(
 OPS = (CONV2D, CONV2D_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, AVG_POOL2D, AVG_POOL2D_BACKWARD,
        ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, RELU, RELU_BACKWARD, RELU6,
        RELU6_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD, LINEAR, LINEAR_BACKWARD, FILTER2D,
-       SEP_FILTER2D, BATCH_NORM, BATCH_NORM_BACKWARD, ADD)
+       SEP_FILTER2D, BATCH_NORM, BATCH_NORM_BACKWARD, ADD, CONV_TRANSPOSE2D,
+       CONV_TRANSPOSE2D_BACKWARD)
 BY_NAME = {op.name: op for op in OPS}
 NAMES = tuple(BY_NAME)

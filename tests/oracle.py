@@ -45,6 +45,10 @@ __all__ = [
     "filter2d_abs_bound",
     "sep_filter2d",
     "sep_filter2d_abs_bound",
+    "conv_transpose2d",
+    "conv_transpose2d_abs_bound",
+    "conv_transpose2d_backward",
+    "conv_transpose2d_backward_abs_bound",
 ]
 
 
@@ -551,3 +555,76 @@ def add(a, b, activation_name=None, negative_slope=0.01):
     for the values an op of that dtype receives), then the activation."""
     a = np.asarray(a)
     return activation(a + np.asarray(b).astype(a.dtype), activation_name, negative_slope)
+
+
+def _transpose_taps(x, w, stride, padding, output_padding, groups, dilation):
+    """The uncropped output frame of conv_transpose2d (zeros, with room past its edge), the
+    crop's (size, padding), and per group and tap (input channels, output channels, i, j,
+    frame rows, frame columns): where that tap's products land."""
+    n, cin, h, wd = x.shape
+    _, og, r, s = w.shape
+    cg = cin // groups
+    (sh, sw), (dh, dw) = stride, dilation
+    size = [(i - 1) * st - 2 * p + d * (k - 1) + o + 1 for i, st, p, d, k, o in
+            zip((h, wd), stride, padding, dilation, (r, s), output_padding)]
+    full = np.zeros((n, og * groups, size[0] + 2 * padding[0] + sh + dh * r,
+                     size[1] + 2 * padding[1] + sw + dw * s))
+    taps = [(slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og), i, j,
+             slice(i * dh, i * dh + sh * (h - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (wd - 1) + 1, sw))
+            for grp in range(groups) for i in range(r) for j in range(s)]
+    crop = (slice(None), slice(None), slice(padding[0], padding[0] + size[0]),
+            slice(padding[1], padding[1] + size[1]))
+    return full, crop, taps
+
+
+def conv_transpose2d(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                     groups=1, dilation=(1, 1)):
+    """torch's conv_transpose2d by its definition, float64: every input pixel (i, j) of
+    channel c scatters x * w[c, o, r, t] to output (i*sh - ph + r*dh, j*sw - pw + t*dw) of
+    channel group * Cout/groups + o; outputs past the frame are dropped (padding crops).
+
+    x (N, Cin, H, W), w (Cin, Cout/groups, R, S), b (Cout,) or None.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    full, crop, taps = _transpose_taps(x, w, stride, padding, output_padding, groups, dilation)
+    for cs, os_, i, j, rows, cols in taps:
+        full[:, os_, rows, cols] += np.einsum("nchw,co->nohw", x[:, cs], w[cs, :, i, j])
+    y = full[crop]
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64).reshape(1, -1, 1, 1)
+    return y
+
+
+def conv_transpose2d_abs_bound(x, w, b=None, stride=(1, 1), padding=(0, 0),
+                               output_padding=(0, 0), groups=1, dilation=(1, 1)):
+    """conv_transpose2d on |x|, |w|, |b|."""
+    return conv_transpose2d(np.abs(np.asarray(x, dtype=np.float64)),
+                            np.abs(np.asarray(w, dtype=np.float64)),
+                            None if b is None else np.abs(np.asarray(b, dtype=np.float64)),
+                            stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d_backward(g, x, w, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                              groups=1, dilation=(1, 1)):
+    """(grad_x, grad_w, grad_b) of conv_transpose2d, float64: each scattered product's
+    gradient gathered back from where it landed (g placed in the uncropped frame)."""
+    g = np.asarray(g, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    full, crop, taps = _transpose_taps(x, w, stride, padding, output_padding, groups, dilation)
+    full[crop] = g
+    gx, gw = np.zeros_like(x), np.zeros_like(w)
+    for cs, os_, i, j, rows, cols in taps:
+        part = full[:, os_, rows, cols]
+        gx[:, cs] += np.einsum("nohw,co->nchw", part, w[cs, :, i, j])
+        gw[cs, :, i, j] = np.einsum("nchw,nohw->co", x[:, cs], part)
+    return gx, gw, g.sum(axis=(0, 2, 3))
+
+
+def conv_transpose2d_backward_abs_bound(g, x, w, stride=(1, 1), padding=(0, 0),
+                                        output_padding=(0, 0), groups=1, dilation=(1, 1)):
+    """conv_transpose2d_backward on |g|, |x|, |w|."""
+    return conv_transpose2d_backward(*(np.abs(np.asarray(a, dtype=np.float64)) for a in (g, x, w)),
+                                     stride, padding, output_padding, groups, dilation)

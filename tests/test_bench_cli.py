@@ -75,7 +75,8 @@ def test_quick_json_has_every_case_with_its_figures(quick_run):
         fast = row["impls"]["fastconv"]
         assert len(fast["samples_s"]) == 2 and fast["q1_s"] <= fast["median_s"] <= fast["q3_s"]
         assert fast["number"] >= 1 and row["rate"] > 0 and row["work"] > 0
-        assert row["unit"] == ("GFLOP/s" if row["op"].startswith("conv2d") else "GB/s")
+        assert row["unit"] == ("GFLOP/s" if row["op"].startswith(("conv2d", "conv_transpose2d"))
+                               else "GB/s")
         # every peer has a ratio or says why not, never both
         for peer in fb.PEERS:
             assert (peer in row["ratios"]) != (peer in row["missing"]), (row["name"], peer)

@@ -60,7 +60,8 @@ import fastconv
 import oracle
 from tolerances import assert_reduction_close
 from ops import (ADAPTIVE_AVG_POOL2D, ADAPTIVE_AVG_POOL2D_BACKWARD, AVG_POOL2D,
-                 AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD,
+                 AVG_POOL2D_BACKWARD, CONV2D, CONV2D_BACKWARD, CONV_TRANSPOSE2D,
+                 CONV_TRANSPOSE2D_BACKWARD, LEAKY_RELU, LEAKY_RELU_BACKWARD,
                  LINEAR, LINEAR_BACKWARD, MAX_POOL2D, MAX_POOL2D_BACKWARD, OPS, RELU, RELU6,
                  RELU6_BACKWARD, RELU_BACKWARD, FILTER2D, SEP_FILTER2D, ADD, BATCH_NORM,
                  BATCH_NORM_BACKWARD)
@@ -837,6 +838,121 @@ def conv2d_backward_calls(draw):
     kwargs = dict(d["specs"], output_mask=mask)
     return Call("conv2d_backward", CONV2D_BACKWARD.fn, [g.api, x.api, wt.api], kwargs,
                 verdict, check, keep=[g.api, x.api, wt.api])
+
+
+# ---- conv_transpose2d and its backward --------------------------------------------------------
+
+@st.composite
+def conv_transpose_draw(draw):
+    """x, weight and the geometry of a transposed convolution, with the verdict's faults (no
+    NaN / infinity: x plays conv2d's grad_output, see the module's docstring)."""
+    errs = []
+    base = draw(st.sampled_from([np.float32, np.float64]))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in, og = groups * draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    n = draw(st.sampled_from([0, 1, 2, 3]))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    unbatched = n == 1 and draw(st.booleans())
+    wshape = [c_in, og, *kernel]
+    if fault(draw, 10):  # weight's C_in is not x's channels
+        wshape[0] += 1
+        errs.append(ValueError)
+    (stride_spec, stride, serr), (dil_spec, dil, derr), (pad_spec, pad, perr),         (opad_spec, opad, oerr) = (draw_pair(draw, 1, 3), draw_pair(draw, 1, 3),
+                                   draw_pair(draw, 0, 3), draw_pair(draw, 0, 2))
+    errs += [positive(stride, serr), positive(dil, derr), perr, oerr]
+    errs += [ValueError for pair in (pad, opad) if pair is not None and min(pair) < 0]
+    size = None
+    if not any(errs):
+        assume(max(stride + dil + pad + opad) <= 64)  # outputs of a test's size
+        if any(o >= st_ and o >= d for o, st_, d in zip(opad, stride, dil)):
+            errs.append(ValueError)
+        size = tuple((i - 1) * st_ - 2 * p + d * (k - 1) + o + 1 for i, st_, p, d, k, o in
+                     zip((h, w), stride, pad, dil, kernel, opad))
+        if min(size) <= 0:
+            errs.append(ValueError)
+            size = None
+    x = draw_array(draw, (c_in, h, w) if unbatched else (n, c_in, h, w), base, special=False)
+    wt = draw_array(draw, tuple(wshape), base, special=False)
+    kwargs = dict(stride=stride_spec, padding=pad_spec, output_padding=opad_spec,
+                  groups=groups, dilation=dil_spec)
+    pairs = dict(stride=stride, padding=pad, output_padding=opad, groups=groups, dilation=dil)
+    return dict(base=base, x=x, w=wt, n=n, c_out=og * groups, size=size, unbatched=unbatched,
+                errs=errs, kwargs=kwargs, pairs=pairs, length=c_in // groups * og)
+
+
+@st.composite
+def conv_transpose2d_calls(draw):
+    set_faulty(draw)
+    d = draw(conv_transpose_draw())
+    x, wt, errs = d["x"], d["w"], list(d["errs"])
+    bias = None
+    if draw(st.booleans()):
+        bshape = (d["c_out"] + (1 if fault(draw, 8) else 0),)
+        if bshape != (d["c_out"],):
+            errs.append(ValueError)
+        bias = draw_array(draw, bshape, d["base"], special=False)
+    activation = draw(st.sampled_from([None, "relu", "relu6", "leaky_relu"]))
+    errs += _dtype_errors([x, wt, bias])
+    verdict = merge(errs)
+
+    def check(y):
+        dtype = np.float32 if x.itemsize == 4 else np.float64
+        x4 = _batched(x.f64, d["unbatched"])
+        b = None if bias is None else bias.f64
+        expected = CONV_TRANSPOSE2D.oracle(x4, wt.f64, b, **d["pairs"])
+        bound = CONV_TRANSPOSE2D.abs_bound(x4, wt.f64, b, **d["pairs"])
+        if activation is not None:
+            expected, bound = oracle.activation(expected, activation), np.abs(bound)
+        length = d["length"] * wt.f64.shape[2] * wt.f64.shape[3] + 1
+        CONV_TRANSPOSE2D.tolerance(_batched(y, d["unbatched"]), expected, bound, length, dtype)
+
+    args = [x.api, wt.api] + ([] if bias is None else [bias.api])
+    return Call("conv_transpose2d", CONV_TRANSPOSE2D.fn, args,
+                dict(d["kwargs"], activation=activation), verdict, check,
+                keep=[a.api for a in (x, wt, bias) if a is not None])
+
+
+@st.composite
+def conv_transpose2d_backward_calls(draw):
+    set_faulty(draw)
+    d = draw(conv_transpose_draw())
+    x, wt, errs = d["x"], d["w"], list(d["errs"])
+    size = d["size"] or (2, 2)
+    gshape = (d["n"], d["c_out"]) + size
+    if fault(draw, 10):
+        gshape = gshape[:2] + (gshape[2] + 1, gshape[3])
+        errs.append(ValueError)
+    g = draw_array(draw, gshape[1:] if d["unbatched"] else gshape, d["base"], special=False)
+    errs += _dtype_errors([x, wt, g])
+    mask = pick(draw, MASKS, [None, (True, True), 3])
+    if mask is None or mask == 3:
+        errs.append(TypeError)
+    elif len(mask) != 3:
+        errs.append(ValueError)
+    verdict = merge(errs)
+
+    def check(result):
+        assert isinstance(result, tuple) and len(result) == 3
+        dtype = np.float32 if x.itemsize == 4 else np.float64
+        x4, g4 = _batched(x.f64, d["unbatched"]), _batched(g.f64, d["unbatched"])
+        expected = CONV_TRANSPOSE2D_BACKWARD.oracle(g4, x4, wt.f64, **d["pairs"])
+        bounds = CONV_TRANSPOSE2D_BACKWARD.abs_bound(g4, x4, wt.f64, **d["pairs"])
+        taps = wt.f64.shape[2] * wt.f64.shape[3]
+        lengths = (max(1, wt.f64.shape[1] * taps), max(1, x4.shape[0] * x4.shape[2] *
+                                                        x4.shape[3]),
+                   max(1, g4.shape[0] * g4.shape[2] * g4.shape[3]))
+        for i, (got, want, bound, length) in enumerate(zip(result, expected, bounds, lengths)):
+            if not mask[i]:
+                assert got is None, f"output_mask[{i}] is False but a gradient was returned"
+                continue
+            if i == 0:
+                got = _batched(got, d["unbatched"])
+            CONV_TRANSPOSE2D_BACKWARD.tolerance(got, want, bound, length, dtype)
+
+    return Call("conv_transpose2d_backward", CONV_TRANSPOSE2D_BACKWARD.fn,
+                [g.api, x.api, wt.api], dict(d["kwargs"], output_mask=mask), verdict, check,
+                keep=[g.api, x.api, wt.api])
 
 
 # ---- pooling ----------------------------------------------------------------------------------

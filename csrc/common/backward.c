@@ -16,6 +16,20 @@ fc_status fc_validate_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
     return FC_OK;
 }
 
+fc_status fc_validate_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                                const void *grad_output, const void *x,
+                                                const void *weight, const void *grad_input,
+                                                const void *grad_weight, const void *grad_bias)
+{
+    int64_t out_h, out_w;
+    /* the roles: conv2d's grad_output is our x, its input our grad_output */
+    FC_RETURN_IF_ERROR(fc_validate_conv2d_backward(p, dtype, x, grad_output, weight, NULL,
+                                                   grad_weight, NULL, &out_h, &out_w));
+    if ((grad_input && (!grad_output || !weight)) || (grad_bias && !grad_output))
+        return FC_ERR_INVALID_ARGUMENT;
+    return FC_OK;
+}
+
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                           int64_t out_h, int64_t out_w, fc_dtype dtype,
                                           int64_t *in_size, int64_t *out_size)

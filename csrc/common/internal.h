@@ -70,6 +70,17 @@ fc_status fc_validate_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                       const void *weight, const void *grad_input,
                                       const void *grad_weight, const void *grad_bias,
                                       int64_t *out_h, int64_t *out_w);
+/* conv_transpose2d_backward's arguments (fastconv.h: p is the adjoint conv2d's geometry):
+ * grad_output (y's shape) for grad_input and grad_bias, weight for grad_input, x for
+ * grad_weight. */
+fc_status fc_validate_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                                const void *grad_output, const void *x,
+                                                const void *weight, const void *grad_input,
+                                                const void *grad_weight, const void *grad_bias);
+/* conv2d_backward's grad_bias of channels [k_begin, k_end) of grad_output (n, k, pixels), in
+ * its fixed lane order (csrc/ops/conv2d_backward.tmpl.h); conv_transpose2d's grad_bias too. */
+void fc_conv2d_grad_bias(fc_dtype dtype, int64_t n, int64_t k, int64_t pixels,
+                         const void *grad_output, void *grad_bias, int64_t k_begin, int64_t k_end);
 /* max_pool2d_backward's arguments: n >= 0, every other extent >= 1, tensors within 64 bits, a
  * known dtype; the plane sizes h * w and out_h * out_w out. */
 fc_status fc_validate_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,

@@ -282,6 +282,20 @@ fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype d
                                            int grad_input, int grad_weight, int grad_bias,
                                            fc_conv_algorithm grad_input_algorithm,
                                            int64_t *bytes);
+/* conv_transpose2d (torch's), the adjoint of the conv2d that p describes: x has that conv's
+ * output shape (N, K, P, Q) from fc_conv2d_output_size, y (N, C, H, W) its input's, weight
+ * is (K, C / groups, R, S) (torch's (C_in, C_out / groups, kH, kW)).  Forward: y = the conv's
+ * grad_input for grad_output x, then y = act((y + bias[c]) + residual) (the epilogue, bias
+ * (C,)).  Backward, for grad_output of y's shape: grad_input (x's shape) = conv2d(grad_output,
+ * weight), grad_weight = the conv's weight gradient with x as its grad_output and grad_output
+ * as its input, grad_bias (C,) the sums of grad_output per channel; each computed when its
+ * pointer is not NULL.  Deterministic as conv2d's forward and backward. */
+fc_status fc_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                      const void *weight, const fc_epilogue *epilogue, void *y);
+fc_status fc_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                       const void *grad_output, const void *x,
+                                       const void *weight, void *grad_input, void *grad_weight,
+                                       void *grad_bias);
 fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                  int64_t out_w, fc_dtype dtype, const void *grad_output,
                                  const int64_t *indices, void *grad_input);
@@ -327,6 +341,13 @@ fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activatio
 fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias);
+fc_status fc_ref_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
+                                          const void *x, const void *weight,
+                                          const fc_epilogue *epilogue, void *y);
+fc_status fc_ref_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                           const void *grad_output, const void *x,
+                                           const void *weight, void *grad_input,
+                                           void *grad_weight, void *grad_bias);
 fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h,
                                      int64_t out_w, fc_dtype dtype, const void *grad_output,
                                      const int64_t *indices, void *grad_input);

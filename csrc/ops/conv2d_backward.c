@@ -89,3 +89,12 @@ fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype d
     *bytes = fc_max_i64(*bytes, wino);
     return FC_OK;
 }
+
+void fc_conv2d_grad_bias(fc_dtype dtype, int64_t n, int64_t k, int64_t pixels,
+                         const void *grad_output, void *grad_bias, int64_t k_begin, int64_t k_end)
+{
+    if (dtype == FC_FLOAT32)
+        fc_f32_conv_grad_bias(n, k, pixels, grad_output, grad_bias, k_begin, k_end);
+    else
+        fc_f64_conv_grad_bias(n, k, pixels, grad_output, grad_bias, k_begin, k_end);
+}

@@ -99,6 +99,28 @@ static void conv_case(const char *name, fc_conv2d_params p, fc_conv_algorithm al
         check(what, dtype, s1, s2, gw, rw, nw, 0);
         snprintf(what, sizeof what, "conv2d_backward %s: grad_bias", name);
         check(what, dtype, s1, s2, gb, rb, (size_t)p.k, 0);
+        /* conv_transpose2d, the adjoint of this conv: g as its input, y of x's shape; every
+         * activation, with and without a residual, then its backward with x as grad_output */
+        void *tb = fill((size_t)p.c, dtype, -3, 3), *tres = fill(nx, dtype, -3, 3);
+        for (int act = 0; fc_activation_name((fc_activation)act); act++)
+            for (int with_res = 0; with_res < 2; with_res++) {
+                const fc_epilogue e = {tb, with_res ? tres : NULL, (fc_activation)act, 0.25};
+                snprintf(what, sizeof what, "conv_transpose2d %s + %s%s", name,
+                         fc_activation_name((fc_activation)act), with_res ? " + residual" : "");
+                check(what, dtype, fc_conv_transpose2d_forward(&p, dtype, g, w, &e, gi),
+                      fc_ref_conv_transpose2d_forward(&p, dtype, g, w, &e, ri), gi, ri, nx, 0);
+            }
+        void *tgi = fill(ny, dtype, 0, 0), *tri = fill(ny, dtype, 0, 0);
+        void *tgb = fill((size_t)p.c, dtype, 0, 0), *trb = fill((size_t)p.c, dtype, 0, 0);
+        const fc_status t1 = fc_conv_transpose2d_backward(&p, dtype, x, g, w, tgi, gw, tgb);
+        const fc_status t2 = fc_ref_conv_transpose2d_backward(&p, dtype, x, g, w, tri, rw, trb);
+        snprintf(what, sizeof what, "conv_transpose2d_backward %s: grad_input", name);
+        check(what, dtype, t1, t2, tgi, tri, ny, 0);
+        snprintf(what, sizeof what, "conv_transpose2d_backward %s: grad_weight", name);
+        check(what, dtype, t1, t2, gw, rw, nw, 0);
+        snprintf(what, sizeof what, "conv_transpose2d_backward %s: grad_bias", name);
+        check(what, dtype, t1, t2, tgb, trb, (size_t)p.c, 0);
+        free(tb), free(tres), free(tgi), free(tri), free(tgb), free(trb);
         free(g), free(gi), free(gw), free(gb), free(ri), free(rw), free(rb);
     }
     free(x), free(w), free(b), free(y), free(r), free(res);

@@ -9,6 +9,7 @@ import numpy as np
 from ..ops import _ext
 from ..ops.filtering import filter2d, gaussian_blur, gaussian_kernel
 from ..ops.functional import avg_pool2d, conv2d, conv2d_backward, max_pool2d, relu
+from ..ops.functional import conv_transpose2d
 from ..ops.plans import explain
 from .peers import PEERS
 from .targets import conv_rule
@@ -49,6 +50,13 @@ CONV_SHAPES = [
 TRAIN_LAYERS = ("lenet_c1", "lenet_c2", "vgg_3x3", "resnet_3x3_b1", "resnet_3x3_b8",
                 "resnet_1x1", "resnet_7x7s2", "depthwise", "conv_3x3s2", "small_5x5",
                 "grouped", "mobilenet_dw_s2", "resnet_3x3_7x7")
+# Transposed convolutions (x (N, C_in, H, W), C_out, kernel, stride, padding): U-Net's 2x2
+# stride-2 up-conv, and the 4x4 stride-2 padding-1 up-sampling of DCGAN-style decoders.
+TransposeShape = namedtuple("TransposeShape", "name n c h w k r s stride padding")
+TRANSPOSE_SHAPES = [
+    TransposeShape("unet_up_2x2s2", 1, 128, 32, 32, 64, 2, 2, 2, 0),
+    TransposeShape("up_4x4s2p1", 1, 64, 56, 56, 32, 4, 4, 2, 1),
+]
 POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
 OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
 
@@ -137,6 +145,21 @@ def numpy_conv2d(x, weight, bias, stride, padding, groups, relu=False, dilation=
     if relu:
         np.maximum(y, 0, out=y)
     return y
+
+
+def numpy_conv_transpose2d(x, weight, bias, stride, padding):
+    """The transposed convolution users write by hand (groups 1, dilation 1): per tap, one
+    tensordot (BLAS sgemm) of x with the tap's weights, added at that tap's strided offset of
+    the uncropped output; then the padding cropped and the bias added."""
+    n, _, h, w = x.shape
+    _, c_out, r, s = weight.shape
+    full = np.zeros((n, c_out, (h - 1) * stride + r, (w - 1) * stride + s), x.dtype)
+    for i in range(r):
+        for j in range(s):
+            full[:, :, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride] += \
+                np.tensordot(x, weight[:, :, i, j], axes=(1, 0)).transpose(0, 3, 1, 2)
+    y = full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]
+    return y + bias[:, None, None]
 
 
 def numpy_max_pool2d(x, kernel, stride, padding):
@@ -299,6 +322,26 @@ def _train_workload(shape, peers):
         missing["torch"] = peers.reason["torch"]
     # forward, grad_input and grad_weight: three products of the layer's size
     return Workload(impls, missing, 3 * conv_flops(shape), "GFLOP/s")
+
+
+def _transpose_workload(shape, peers):
+    """conv_transpose2d(x, weight, bias) beside torch's and the NumPy scatter by hand (ONNX
+    Runtime's ConvTranspose is not wired up)."""
+    rng = _rng()
+    x = rng.standard_normal((shape.n, shape.c, shape.h, shape.w), dtype=np.float32)
+    w = rng.standard_normal((shape.c, shape.k, shape.r, shape.s), dtype=np.float32)
+    b = rng.standard_normal(shape.k, dtype=np.float32)
+    impls = {"fastconv": lambda: conv_transpose2d(x, w, b, shape.stride, shape.padding)}
+    missing = {"onnxruntime": "not measured (conv layers only)", "opencv": "not applicable"}
+    if peers.torch is not None:
+        xt, wt, bt = (peers.torch.from_numpy(a) for a in (x, w, b))
+        impls["torch"] = lambda: peers.torch.nn.functional.conv_transpose2d(
+            xt, wt, bt, shape.stride, shape.padding).numpy()
+    else:
+        missing["torch"] = peers.reason["torch"]
+    impls["numpy"] = lambda: numpy_conv_transpose2d(x, w, b, shape.stride, shape.padding)
+    # every input pixel times every tap of its C_out filters
+    return Workload(impls, missing, 2 * x.size * shape.k * shape.r * shape.s, "GFLOP/s")
 
 
 def _pool_workload(shape, kind, kernel, stride, padding, peers):
@@ -481,6 +524,16 @@ def cases(quick=False):
             full.name + "+bwd", "conv2d_backward",
             f"conv2d + conv2d_backward (grad input, weight, bias) of {full.name}", "train",
             lambda peers, shape=shape: _train_workload(shape, peers), layer=full.name))
+    for full in TRANSPOSE_SHAPES:
+        shape = full._replace(c=min(full.c, QUICK_CHANNELS), k=min(full.k, QUICK_CHANNELS),
+                              h=min(full.h, QUICK_SIDE), w=min(full.w, QUICK_SIDE)) \
+            if quick else full
+        result.append(Case(
+            full.name, "conv_transpose2d",
+            f"conv_transpose2d x({shape.n},{shape.c},{shape.h},{shape.w}) "
+            f"w({shape.c},{shape.k},{shape.r},{shape.s}) stride {shape.stride} "
+            f"padding {shape.padding}", "conv_transpose",
+            lambda peers, shape=shape: _transpose_workload(shape, peers)))
     pool = QUICK_POOL_SHAPE if quick else POOL_SHAPE
     on = f"x{pool}".replace(" ", "")
     for name, kind, kernel, stride, padding in (("max_pool2d_2x2s2", "max", 2, 2, 0),

@@ -119,9 +119,9 @@ LEGEND = """\
 load: "busy" when, while the row was timed, other processes used more than a quarter of a
 CPU, the hypervisor took CPU (steal), or a fixed calibration loop ran over 15% slower than at
 the start (what was seen is listed under the table). fastconv: median time per call (spread:
-± half the interquartile range). rate: GFLOP/s for conv2d, GB/s (bytes read + written)
-otherwise. peak: share of the sgemm peak (conv2d) or of the copy bandwidth, timed in the same
-loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy / scipy
+± half the interquartile range). rate: GFLOP/s for conv2d and conv_transpose2d, GB/s (bytes
+read + written) otherwise. peak: share of the sgemm peak (conv) or of the copy bandwidth, timed
+in the same loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy / scipy
 (scipy.ndimage.correlate, beside the image filters): peer time /
 fastconv time, > 1 means fastconv is faster ("absent": not installed, "-": not applicable;
 a +bwd row times conv2d + conv2d_backward against torch.autograd's). check: every

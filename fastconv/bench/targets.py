@@ -16,6 +16,8 @@ TARGETS = {
     "depthwise": {"torch": 2.0, "onnxruntime": 1.0},
     "image": {"torch": 10.0, "opencv": 0.5},
     "train": {"torch": 1.2},
+    # transposed convolutions (U-Net's up-convs): ahead of PyTorch, as the conv layers
+    "conv_transpose": {"torch": 1.1},
     "max_pool2d": {"torch": 5.0, "peak": 0.70},
     "relu": {"peak": 0.80},
     "overhead_relu": {"max_us": 3.0},

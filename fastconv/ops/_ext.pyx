@@ -90,6 +90,13 @@ cdef void *_buffer(str op, str name, cnp.ndarray a, int typenum, tuple shape,
     return cnp.PyArray_DATA(a)
 
 
+cdef void *_gradient(str op, str name, object a, int typenum, tuple shape) except? NULL:
+    """A requested gradient's data pointer (checked as _buffer's, writable), NULL for None."""
+    if a is None:
+        return NULL
+    return _buffer(op, name, a, typenum, shape, True)
+
+
 cdef int _check(str op, fc_status status) except -1:
     if status == FC_OK:
         return 0
@@ -432,15 +439,9 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
                                   geometry.output_shape, False)
     cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
-    cdef void *gxp = NULL
-    cdef void *gwp = NULL
-    cdef void *gbp = NULL
-    if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, geometry.x_shape, True)
-    if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, geometry.weight_shape, True)
-    if grad_bias is not None:
-        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (p.k,), True)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, geometry.x_shape)
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum, geometry.weight_shape)
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (p.k,))
     cdef fc_status status
     with nogil:
         if reference:
@@ -454,6 +455,53 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
         raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
                          f"{least} bytes per thread this backward pass needs (x shape "
                          f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
+    _check(op, status)
+
+
+def conv_transpose2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x,
+                     cnp.ndarray weight, object bias, cnp.ndarray y, object activation,
+                     double alpha, bint reference):
+    """y <- act(conv_transpose2d(x, weight) + bias): the adjoint of the conv2d in geometry,
+    whose output x has the shape and whose input y has the shape (fc_conv_transpose2d_forward)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.output_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.c,), None, geometry.x_shape, activation, alpha, typenum)
+    cdef void *yp = _buffer(op, "y", y, typenum, geometry.x_shape, True)
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv_transpose2d_forward(&p, dtype, xp, wp, &epi, yp)
+        else:
+            status = fc_conv_transpose2d_forward(&p, dtype, xp, wp, &epi, yp)
+    _check(op, status)
+
+
+def conv_transpose2d_backward(str op, Conv2dGeometry geometry not None,
+                              cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray weight,
+                              object grad_input, object grad_weight, object grad_bias,
+                              bint reference):
+    """grad_input, grad_weight, grad_bias (each may be None) <- conv_transpose2d's backward
+    pass; geometry as for conv_transpose2d (grad_output has its x_shape, x its output_shape)."""
+    cdef fc_conv2d_params p = geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, geometry.x_shape,
+                                  False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.output_shape, False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, geometry.output_shape)
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum, geometry.weight_shape)
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (p.c,))
+    cdef fc_status status
+    with nogil:
+        if reference:
+            status = fc_ref_conv_transpose2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
+        else:
+            status = fc_conv_transpose2d_backward(&p, dtype, gp, xp, wp, gxp, gwp, gbp)
     _check(op, status)
 
 
@@ -705,15 +753,10 @@ def linear_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, cnp.ndarray 
     cdef const void *xp = _buffer(op, "x", x, typenum, (n, in_features), False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, (out_features, in_features),
                                   False)
-    cdef void *gxp = NULL
-    cdef void *gwp = NULL
-    cdef void *gbp = NULL
-    if grad_input is not None:
-        gxp = _buffer(op, "grad_input", grad_input, typenum, (n, in_features), True)
-    if grad_weight is not None:
-        gwp = _buffer(op, "grad_weight", grad_weight, typenum, (out_features, in_features), True)
-    if grad_bias is not None:
-        gbp = _buffer(op, "grad_bias", grad_bias, typenum, (out_features,), True)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, (n, in_features))
+    cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum,
+                               (out_features, in_features))
+    cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (out_features,))
     cdef fc_status status
     with nogil:
         if reference:

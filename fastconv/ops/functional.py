@@ -20,7 +20,8 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "batch_norm",
-           "batch_norm_backward", "add"]
+           "batch_norm_backward", "add", "conv_transpose2d", "conv_transpose2d_backward",
+           "prepare_weights", "PreparedWeights"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
@@ -355,18 +356,24 @@ def _workspace_limit(op, value):
     return limit
 
 
+def _planes_and_groups(op, x, weight, groups, layout):
+    """x as (N, C, H, W), whether it came unbatched, and groups as a positive int, with weight
+    checked to be 4-D (conv2d's and conv_transpose2d's first checks; layout: weight's axes)."""
+    x4, unbatched = _planes(op, x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D {layout}, got shape {weight.shape}")
+    groups = _int(op, "groups", groups, groups)
+    if groups <= 0:
+        raise ValueError(f"{op}: groups must be positive, got {groups!r}")
+    return x4, unbatched, groups
+
+
 def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
     (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
     machine's memory limit (fastconv.dask: an output that is never whole in memory)."""
-    x4, unbatched = _planes(op, x)
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape "
-                         f"{weight.shape}")
-    groups = _int(op, "groups", groups, groups)
-    if groups <= 0:
-        raise ValueError(f"{op}: groups must be positive, got {groups!r}")
+    x4, unbatched, groups = _planes_and_groups(op, x, weight, groups, "(K, C/groups, R, S)")
     n, c, h, w = x4.shape
     k, c_per_group, r, s = weight.shape
     if c % groups:
@@ -702,6 +709,136 @@ def prepare_weights(weight, *, stride=1, dilation=1, groups=1, algorithm="winogr
                         ("_weight_shape", w.shape), ("_groups", groups)):
         object.__setattr__(plan, name, value)
     return plan
+
+
+# ---- conv_transpose2d -------------------------------------------------------------------------
+# The adjoint of conv2d: its forward is conv2d's backward-data pass with x in the role of
+# grad_output, on the same C drivers (csrc/ops/conv_transpose2d.c).  The geometry is that of
+# the conv2d from y (the transposed conv's output) to x.
+
+def _conv_transpose_geometry(op, x, weight, stride, padding, output_padding, groups, dilation):
+    """(x4, unbatched, extra, geometry): geometry the C library's conv2d geometry from y to x,
+    its output_shape x4's shape plus `extra` (rows, columns) of zeros (when output_padding >=
+    stride, torch's output_padding < dilation case, the conv from y has more outputs than x)."""
+    x4, unbatched, groups = _planes_and_groups(op, x, weight, groups,
+                                               "(C_in, C_out/groups, kH, kW)")
+    n, c_in, h, w = x4.shape
+    if weight.shape[0] != c_in:
+        raise ValueError(f"{op}: x has {c_in} channels but weight expects {weight.shape[0]} "
+                         f"(weight is (C_in, C_out/groups, kH, kW); x shape {x.shape}, weight "
+                         f"shape {weight.shape})")
+    if c_in % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the channels of x, got x shape "
+                         f"{x.shape}")
+    c_out = weight.shape[1] * groups
+    kernel = weight.shape[2:]
+    if 0 in kernel or c_out == 0:
+        raise ValueError(f"{op}: weight must have non-zero output channels and kernel, got "
+                         f"shape {weight.shape}")
+    stride = _positive_pair(op, "stride", stride)
+    dilation = _positive_pair(op, "dilation", dilation)
+    pad = _pair(op, "padding", padding)
+    out_pad = _pair(op, "output_padding", output_padding)
+    if min(pad) < 0 or min(out_pad) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be non-negative, got "
+                         f"padding={padding!r}, output_padding={output_padding!r}")
+    for o, s_, d in zip(out_pad, stride, dilation):
+        if o >= s_ and o >= d:   # torch's rule
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or "
+                             f"dilation, got output_padding={out_pad}, stride={stride}, "
+                             f"dilation={dilation}")
+    size = tuple((i - 1) * s_ - 2 * p_ + d * (k - 1) + o + 1
+                 for i, s_, p_, d, k, o in zip((h, w), stride, pad, dilation, kernel, out_pad))
+    if min(size) <= 0:
+        raise ValueError(f"{op}: output size {size} is not positive (input size {(h, w)}, "
+                         f"weight shape {weight.shape}, stride {stride}, padding {pad}, "
+                         f"output_padding {out_pad}, dilation {dilation})")
+    # the conv from y: its bottom / right padding shortened by whole strides so that it has
+    # exactly h (w) outputs; where that would be negative, x gets `extra` zero rows instead
+    pads, extra = [], []
+    for p_, o, s_ in zip(pad, out_pad, stride):
+        short = p_ - s_ * (o // s_)
+        more = -(-max(-short, 0) // s_)
+        pads.append((p_, short + more * s_))
+        extra.append(more)
+    y_shape = (n, c_out, *size)
+    _check_size(op, y_shape, x.dtype.itemsize)
+    geometry = _ext.conv2d_geometry(op, y_shape, (c_in, c_out // groups, *kernel), stride,
+                                    tuple(pads), dilation, groups)
+    return x4, unbatched, tuple(extra), geometry
+
+
+def _zero_extended(x4, extra):
+    """x4 with extra (rows, columns) of zeros at the bottom and right (the rare geometry)."""
+    if extra == (0, 0):
+        return _c_array(x4)
+    # (np.pad keeps a Fortran-ordered input's order)
+    return _c_array(np.pad(x4, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1]))))
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                      activation, negative_slope, out, reference):
+    op = "conv_transpose2d"
+    x_in, w_in, b_in = x, weight, bias
+    x, weight, bias, activation, alpha, _ = _layer_operands(
+        op, x, weight, bias, activation, negative_slope, None)
+    x4, unbatched, extra, geometry = _conv_transpose_geometry(
+        op, x, weight, stride, padding, output_padding, groups, dilation)
+    shape4 = geometry.x_shape
+    if bias is not None and bias.shape != (shape4[1],):
+        raise ValueError(f"{op}: bias must have shape ({shape4[1]},) to match weight shape "
+                         f"{weight.shape} and groups, got {bias.shape}")
+    out_shape = shape4[1:] if unbatched else shape4
+    result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in)])
+    if shape4[0]:
+        _ext.conv_transpose2d(op, geometry, _zero_extended(x4, extra), _c_array(weight),
+                              None if bias is None else _c_array(bias),
+                              result[None] if unbatched else result, activation, alpha,
+                              reference)
+    return result
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, activation=None, negative_slope=None, out=None):
+    """2-D transposed convolution ("deconvolution"), as torch.nn.functional.conv_transpose2d.
+
+    The adjoint of `conv2d`: each input pixel scatters its weighted kernel into the output,
+    ``y[n, g*Cog + o, i*s - p + r*d, j*s - p + t*d] += x[n, c, i, j] * weight[c, o, r, t]``
+    for the input channels c of group g.  It runs conv2d's backward-data GEMM, then the bias
+    and the activation in one pass over the output.
+
+    Parameters
+    ----------
+    x : array_like, (N, C_in, H, W) or (C_in, H, W), float32 or float64
+    weight : array_like, (C_in, C_out / groups, kH, kW), same dtype
+    bias : array_like (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+        output_padding adds rows / columns at the bottom / right of the output; each must be
+        smaller than the stride or the dilation (torch's rule).
+    groups : int, dividing C_in (C_out is weight.shape[1] * groups)
+    activation : None, "relu", "relu6" or "leaky_relu", as for `conv2d`
+    negative_slope : float, optional; "leaky_relu"'s slope (default 0.01)
+    out : ndarray, optional; C-contiguous, of the output's shape and dtype, not overlapping
+        an input
+
+    Returns
+    -------
+    ndarray (N, C_out, H_out, W_out) (unbatched: (C_out, H_out, W_out)), with
+    H_out = (H - 1) * stride_h - 2 * padding_h + dilation_h * (kH - 1) + output_padding_h + 1,
+    likewise W_out.  Bitwise the same for any thread count.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.float32([[[[1, 2], [3, 4]]]])
+    >>> fastconv.conv_transpose2d(x, np.ones((1, 1, 2, 2), np.float32), stride=2)[0, 0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]], dtype=float32)
+    """
+    return _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
+                             dilation, activation, negative_slope, out, reference=False)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
@@ -1179,6 +1316,15 @@ def _output_mask(op, output_mask):
     return mask
 
 
+def _backward_operands(op, grad_output, x, weight, output_mask):
+    """(grad_output, x, weight) as arrays of one dtype, and the mask as three bools."""
+    x = _array(op, "x", x)
+    weight = _array(op, "weight", weight)
+    g = _array(op, "grad_output", grad_output)
+    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
+    return g, x, weight, _output_mask(op, output_mask)
+
+
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
                      reference, max_workspace_bytes=None, algorithm="auto", precision=None):
     op = "conv2d_backward"
@@ -1268,6 +1414,68 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
                             output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
                             algorithm=algorithm, precision=precision)
+
+
+def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_padding, groups,
+                               dilation, output_mask, reference):
+    op = "conv_transpose2d_backward"
+    g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
+    x4, unbatched, extra, geometry = _conv_transpose_geometry(
+        op, x, weight, stride, padding, output_padding, groups, dilation)
+    shape4 = geometry.x_shape
+    g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
+                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                     f"padding {padding}, output_padding {output_padding}, groups {groups}, "
+                     f"dilation {dilation}")
+    dtype = np.dtype(_dtype_name(x))
+    grad_input = _empty(x.shape, dtype) if mask[0] else None
+    grad_weight = _empty(weight.shape, dtype) if mask[1] else None
+    grad_bias = _empty((shape4[1],), dtype) if mask[2] else None
+    if any(mask):
+        gi = None
+        if grad_input is not None:   # x's shape, or the conv's larger output to crop
+            gi = (grad_input.reshape(x4.shape) if extra == (0, 0)
+                  else np.empty(geometry.output_shape, dtype))
+        _ext.conv_transpose2d_backward(op, geometry, _c_array(g.reshape(shape4)),
+                                       _zero_extended(x4, extra), _c_array(weight), gi,
+                                       grad_weight, grad_bias, reference)
+        if grad_input is not None and extra != (0, 0):
+            grad_input.reshape(x4.shape)[...] = gi[:, :, :x4.shape[2], :x4.shape[3]]
+    return grad_input, grad_weight, grad_bias
+
+
+def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, output_mask=(True, True, True)):
+    """Gradients of `conv_transpose2d` with respect to its input, weight and bias.
+
+    grad_input is conv2d(grad_output, weight) with the forward's stride, padding, dilation and
+    groups; grad_weight is conv2d's weight gradient with x and grad_output in swapped roles;
+    grad_bias sums grad_output over the batch and the pixels.
+
+    Parameters
+    ----------
+    grad_output : array_like, the shape of ``conv_transpose2d(x, weight, ...)``'s output
+    x, weight, stride, padding, output_padding, groups, dilation : as for `conv_transpose2d`
+    output_mask : three bools, which of (grad_input, grad_weight, grad_bias) to compute
+
+    Returns
+    -------
+    (grad_input, grad_weight, grad_bias) : arrays of the shapes of x, weight and (C_out,);
+        each None where output_mask is False.  Bitwise the same for any thread count.
+
+    Example
+    -------
+    >>> import numpy as np, fastconv
+    >>> x = np.float32([[[[1, 2], [3, 4]]]])
+    >>> gx, gw, gb = fastconv.conv_transpose2d_backward(
+    ...     np.ones((1, 1, 4, 4), np.float32), x, np.ones((1, 1, 2, 2), np.float32), stride=2)
+    >>> gx[0, 0], gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]], dtype=float32), array([[10., 10.],
+           [10., 10.]], dtype=float32), array([16.], dtype=float32))
+    """
+    return _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_padding,
+                                      groups, dilation, output_mask, reference=False)
 
 
 def _input_shape(op, input_shape, itemsize):
@@ -1717,11 +1925,7 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
 
 def _linear_backward(grad_output, x, weight, output_mask, reference):
     op = "linear_backward"
-    x = _array(op, "x", x)
-    weight = _array(op, "weight", weight)
-    g = _array(op, "grad_output", grad_output)
-    _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
-    mask = _output_mask(op, output_mask)
+    g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
     g = _grad_output(op, g, out_shape, f"x shape {x.shape}, weight shape {weight.shape}")
     dtype = _F32 if x.dtype.itemsize == 4 else _F64

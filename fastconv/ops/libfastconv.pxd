@@ -115,6 +115,20 @@ cdef extern from "fastconv.h" nogil:
     fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                      const void *grad_output, const void *x, const void *weight,
                                      void *grad_input, void *grad_weight, void *grad_bias)
+    fc_status fc_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
+                                          const void *x, const void *weight,
+                                          const fc_epilogue *epilogue, void *y)
+    fc_status fc_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                           const void *grad_output, const void *x,
+                                           const void *weight, void *grad_input,
+                                           void *grad_weight, void *grad_bias)
+    fc_status fc_ref_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
+                                              const void *x, const void *weight,
+                                              const fc_epilogue *epilogue, void *y)
+    fc_status fc_ref_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
+                                               const void *grad_output, const void *x,
+                                               const void *weight, void *grad_input,
+                                               void *grad_weight, void *grad_bias)
     fc_status fc_ref_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w,
                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
                                          const void *grad_output, const int64_t *indices,

@@ -9,7 +9,8 @@ from . import functional as _f
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max_pool2d_backward",
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
-           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d"]
+           "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "batch_norm",
+           "batch_norm_backward", "add", "conv_transpose2d", "conv_transpose2d_backward"]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -136,3 +137,16 @@ def batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training
 def add(a, b, *, activation=None, negative_slope=None, out=None):
     """Reference twin of fastconv.add."""
     return _f._add(a, b, activation, negative_slope, out, reference=True)
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, activation=None, negative_slope=None, out=None):
+    """Reference twin of fastconv.conv_transpose2d."""
+    return _f._conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
+                                dilation, activation, negative_slope, out, reference=True)
+
+
+def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, output_mask=(True, True, True)):
+    """Reference twin of fastconv.conv_transpose2d_backward."""
+    return _f._conv_transpose2d_backward(grad_output, x, weight, stride, padding,
+                                         output_padding, groups, dilation, output_mask,
+                                         reference=True)

@@ -19,7 +19,7 @@ Example
 >>> net[0].weight.grad.shape
 (4, 1, 3, 3)
 """
-from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from .layers import AvgPool2d, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from .architecture import build, describe
 from .extra import AdaptiveAvgPool2d, BatchNorm2d, Identity, LeakyReLU, ReLU6, Residual
 from .torch_convert import from_torch
@@ -27,7 +27,7 @@ from .fuse import fuse
 from .loss import CrossEntropyLoss, log_softmax, softmax
 from .module import Module, Parameter, Sequential
 
-__all__ = ["Parameter", "Module", "Sequential", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
+__all__ = ["Parameter", "Module", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Linear", "Flatten", "Dropout", "BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6",
            "LeakyReLU", "Identity", "Residual", "CrossEntropyLoss", "softmax", "log_softmax",
            "from_torch", "describe", "build", "fuse"]

@@ -26,6 +26,10 @@ LAYERS = {
         in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=m.kernel_size,
         stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
         bias=m.bias is not None, activation=m.activation, dtype=_dtype(m.weight)),
+    layers.ConvTranspose2d: lambda m: dict(
+        in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=m.kernel_size,
+        stride=m.stride, padding=m.padding, output_padding=m.output_padding, groups=m.groups,
+        bias=m.bias is not None, dilation=m.dilation, dtype=_dtype(m.weight)),
     layers.Linear: lambda m: dict(in_features=m.in_features, out_features=m.out_features,
                                   bias=m.bias is not None, dtype=_dtype(m.weight)),
     layers.MaxPool2d: lambda m: dict(kernel_size=m.kernel_size, stride=m.stride,

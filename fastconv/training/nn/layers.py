@@ -11,7 +11,7 @@ import numpy as np
 from ...ops import functional as F
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Flatten", "Dropout"]
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU", "Linear", "Flatten", "Dropout"]
 
 
 def _kaiming_uniform(rng, shape, fan_in, dtype):
@@ -44,6 +44,23 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
+def _accumulated(layer, grad_x, grad_w, grad_b):
+    """Adds a weighted layer's gradients to its parameters; returns grad_x (the backward's
+    result)."""
+    layer.weight.accumulate(grad_w)
+    if layer.bias is not None:
+        layer.bias.accumulate(grad_b)
+    return grad_x
+
+
+def _init_parameters(layer, rng, weight_shape, fan_in, out_channels, bias, dtype):
+    """A conv layer's weight and bias (or None), drawn as torch's default init; no cache."""
+    layer.weight = Parameter(_kaiming_uniform(rng, weight_shape, fan_in, dtype))
+    layer.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
+        if bias else None
+    layer._cache = None
+
+
 class Conv2d(_Cached):
     """2-D convolution layer, with ``torch.nn.Conv2d``'s arguments and default init.
 
@@ -73,13 +90,8 @@ class Conv2d(_Cached):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.dilation, self.groups, self.activation = dilation, groups, activation
-        rng = _rng(rng)
-        fan_in = in_channels // groups * kh * kw
-        self.weight = Parameter(_kaiming_uniform(
-            rng, (out_channels, in_channels // groups, kh, kw), fan_in, dtype))
-        self.bias = Parameter(_kaiming_uniform(rng, (out_channels,), fan_in, dtype)) \
-            if bias else None
-        self._cache = None
+        _init_parameters(self, _rng(rng), (out_channels, in_channels // groups, kh, kw),
+                         in_channels // groups * kh * kw, out_channels, bias, dtype)
 
     def forward(self, x):
         y = F.conv2d(x, self.weight.data, None if self.bias is None else self.bias.data,
@@ -95,15 +107,67 @@ class Conv2d(_Cached):
         grad_x, grad_w, grad_b = F.conv2d_backward(
             grad, x, self.weight.data, self.stride, self.padding, self.dilation, self.groups,
             output_mask=(input_grad, True, self.bias is not None))
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}"
                 + (f", activation={self.activation!r}" if self.activation else ""))
+
+
+class ConvTranspose2d(_Cached):
+    """2-D transposed convolution layer, with ``torch.nn.ConvTranspose2d``'s arguments (in
+    its order) and default init.
+
+    ``weight`` is (in_channels, out_channels / groups, kH, kW), torch's layout; its init
+    counts out_channels / groups * kH * kW as the fan-in, as torch does.  The output is
+    (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1 high.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> up = nn.ConvTranspose2d(8, 4, 2, stride=2, rng=0)
+    >>> y = up(np.zeros((2, 8, 16, 16), np.float32))
+    >>> y.shape, up.backward(np.ones_like(y)).shape, up.weight.grad.shape
+    ((2, 4, 32, 32), (2, 8, 16, 16), (8, 4, 2, 2))
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, *, rng=None,
+                 dtype=np.float32):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide "
+                             f"in_channels={in_channels} and out_channels={out_channels}")
+        kh, kw = _pair(kernel_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
+        # (torch counts weight's second axis as the fan-in: out_channels / groups)
+        _init_parameters(self, _rng(rng), (in_channels, out_channels // groups, kh, kw),
+                         out_channels // groups * kh * kw, out_channels, bias, dtype)
+
+    def _geometry(self):
+        return self.stride, self.padding, self.output_padding, self.groups, self.dilation
+
+    def forward(self, x):
+        self._cache = (x,)
+        return F.conv_transpose2d(x, self.weight.data,
+                                  None if self.bias is None else self.bias.data,
+                                  *self._geometry())
+
+    def backward(self, grad, input_grad=True):
+        (x,) = self._saved()
+        grad_x, grad_w, grad_b = F.conv_transpose2d_backward(
+            grad, x, self.weight.data, *self._geometry(),
+            output_mask=(input_grad, True, self.bias is not None))
+        return _accumulated(self, grad_x, grad_w, grad_b)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}")
 
 
 class MaxPool2d(_Cached):
@@ -254,10 +318,7 @@ class Linear(_Cached):
         x = self._saved()
         grad_x, grad_w, grad_b = F.linear_backward(
             grad, x, self.weight.data, output_mask=(input_grad, True, self.bias is not None))
-        self.weight.accumulate(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate(grad_b)
-        return grad_x
+        return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"

@@ -62,6 +62,16 @@ def _conv2d(m, name, dtype, convert):
     return _copy_params(layer, m, dtype)
 
 
+def _conv_transpose2d(m, name, dtype, convert):
+    if getattr(m, "padding_mode", "zeros") != "zeros":
+        _refuse(name, m, f"has padding_mode={m.padding_mode!r}; only 'zeros' is supported")
+    layer = layers.ConvTranspose2d(m.in_channels, m.out_channels, tuple(m.kernel_size),
+                                   tuple(m.stride), tuple(m.padding), tuple(m.output_padding),
+                                   m.groups, m.bias is not None, tuple(m.dilation), rng=0,
+                                   dtype=dtype)
+    return _copy_params(layer, m, dtype)
+
+
 def _linear(m, name, dtype, convert):
     layer = layers.Linear(m.in_features, m.out_features, bias=m.bias is not None, rng=0,
                           dtype=dtype)
@@ -105,6 +115,7 @@ def _sequential(m, name, dtype, convert):
 # torch class name -> converter(module, qualified name, dtype, convert(child, name)).
 CONVERTERS = {
     "Conv2d": _conv2d,
+    "ConvTranspose2d": _conv_transpose2d,
     "Linear": _linear,
     "BatchNorm2d": _batch_norm2d,
     "ReLU": lambda m, name, dtype, convert: layers.ReLU(),
@@ -231,8 +242,9 @@ def from_torch(module, *, dtype=np.float32):
     Weights and BatchNorm statistics are copied (as ``dtype``: float32 by default, float64 to
     compare with a double torch model); the result is in eval mode if ``module`` is, and its
     ``state_dict`` has torch's names.  Supported: the layers in ``CONVERTERS`` (Conv2d,
-    Linear, BatchNorm2d, ReLU, ReLU6, LeakyReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
-    Flatten, Dropout, Identity, Sequential and subclasses of these that keep their forward)
+    ConvTranspose2d, Linear, BatchNorm2d, ReLU, ReLU6, LeakyReLU, MaxPool2d, AvgPool2d,
+    AdaptiveAvgPool2d, Flatten, Dropout, Identity, Sequential and subclasses of these that keep
+    their forward)
     and torchvision's structures in ``STRUCTURES`` (BasicBlock, Bottleneck, ResNet,
     MobileNetV2's InvertedResidual, features/classifier networks), recognised by their
     attribute names.
