@@ -59,7 +59,7 @@ fc_status fc_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
     const int64_t planes = p->n * p->c, pixels = p->h * p->w;
     fc_epi epi;
     FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, planes * pixels, &epi));
-    FC_RETURN_IF_ERROR(fc_conv2d_backward(p, dtype, x, NULL, weight, y, NULL, NULL));
+    FC_RETURN_IF_ERROR(fc_conv2d_backward(p, dtype, x, NULL, weight, y, NULL, NULL, FC_CONV_AUTO));
     if (!epi.bias && !epi.residual && epi.activation == FC_ACTIVATION_NONE) return FC_OK;
     if (planes == 0) return FC_OK;
     const int threads = fc_region_threads(planes * pixels);
@@ -98,7 +98,8 @@ fc_status fc_conv_transpose2d_backward(const fc_conv2d_params *p, fc_dtype dtype
                                              FC_CONV_AUTO));
     if (grad_weight)
         FC_RETURN_IF_ERROR(
-            fc_conv2d_backward(p, dtype, x, grad_output, NULL, NULL, grad_weight, NULL));
+            fc_conv2d_backward(p, dtype, x, grad_output, NULL, NULL, grad_weight, NULL,
+                               FC_CONV_AUTO));
     if (grad_bias) {
         const int64_t pixels = p->h * p->w;
         const int threads = fc_region_threads(p->n * p->c * pixels);

@@ -20,8 +20,7 @@ __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "conv2d_backward", "max
            "avg_pool2d_backward", "relu_backward", "linear", "linear_backward", "relu6",
            "relu6_backward", "leaky_relu", "leaky_relu_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "filter2d", "sep_filter2d", "batch_norm",
-           "batch_norm_backward", "add", "conv_transpose2d", "conv_transpose2d_backward",
-           "prepare_weights", "PreparedWeights"]
+           "batch_norm_backward", "add", "conv_transpose2d", "conv_transpose2d_backward"]
 
 # Every int argument must fit the C side's 64-bit arithmetic with room to add two of them.
 _MAX_INT = 2**62
