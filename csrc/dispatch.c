@@ -140,7 +140,9 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
         m = t->members[FC_FAMILY_DWCONV][dtype_slot(#tag)] =                                \
             best_member(FC_FAMILY_DWCONV, #tag, rank);                                      \
         t->tag##_dwconv = (fc_##tag##_dwconv_config){(fc_##tag##_dwconv_ukernel_fn)m->fn,    \
-                                                     m->item_rows, m->name};                \
+                                                     m->item_rows,                          \
+                                                     (fc_##tag##_dwconv_gw_ukernel_fn)m->fn2, \
+                                                     m->name};                              \
         m = t->members[FC_FAMILY_POOL][dtype_slot(#tag)] =                                  \
             best_member(FC_FAMILY_POOL, #tag, rank);                                        \
         t->tag##_maxpool = (fc_##tag##_maxpool_ukernel_fn)m->fn;                            \

@@ -120,6 +120,7 @@ def determinism_inputs(dtype):
         ("x", (3, 14, 19, 23)), ("w", (37, 14, 3, 3)), ("b", (37,)), ("w1", (37, 14, 1, 1)),
         ("wd", (28, 1, 3, 3)), ("wgroups", (38, 7, 3, 3)), ("g", (3, 37, 19, 23)),
         ("wdb", (42, 1, 3, 3)), ("gdb", (3, 42, 10, 12)),
+        ("wdw", (14, 1, 3, 3)), ("gdw", (3, 14, 19, 23)), ("wdw16", (16, 1, 3, 3)),
         ("p", (4, 16, 45, 53)), ("gp", (4, 16, 23, 27)), ("gr", (4, 16, 45, 53)),
         ("xl", (57, 300)), ("wl", (37, 300)), ("bl", (37,)), ("gl", (57, 37)),
         ("xl3", (3, 19, 130)), ("wl3", (70, 130)), ("gl3", (3, 19, 70)),
@@ -279,6 +280,15 @@ CONV2D_BACKWARD = Op(
                lambda d: list(fastconv.conv2d_backward(d["gdb"], d["x"], d["wdb"], stride=2,
                                                        padding=1, groups=14)),
                lambda d, r: conv_macs(d["x"], d["wdb"], d["gdb"], groups=14)),
+        # multiplier 1: the depthwise pass takes grad_input too (spread, at stride 2)
+        Sample("conv2d_backward_depthwise",
+               lambda d: list(fastconv.conv2d_backward(d["gdw"], d["x"], d["wdw"], padding=1,
+                                                       groups=14)),
+               lambda d, r: conv_macs(d["x"], d["wdw"], d["gdw"], groups=14)),
+        Sample("conv2d_backward_depthwise_s2",
+               lambda d: list(fastconv.conv2d_backward(d["gp"], d["p"], d["wdw16"], stride=2,
+                                                       padding=1, groups=16)),
+               lambda d, r: conv_macs(d["p"], d["wdw16"], d["gp"], groups=16)),
     ),
     concurrency=(
         Sample("conv_backward", lambda d, own: list(fastconv.conv2d_backward(

@@ -688,6 +688,65 @@ def test_conv2d_backward_large_planes_take_the_packed_path_and_agree(dtype):
         assert_integer_exact(a, e, dtype)
 
 
+# groups == C: the depthwise pass (grad_input spread and turned for multiplier 1, grad_weight
+# and grad_bias per channel on the padded rows); output widths around the members' vectors (4,
+# 8, 16 lanes) and tiles (16, 24, 64 columns), strides, dilation, a padding past the filter's
+# reach (grad_input on the GEMM frame), multipliers 1 and 2
+DEPTHWISE_BACKWARD_CASES = [
+    pytest.param((2, 5, 9, 15), (5, 1, 3, 3), 1, 1, 1, id="3x3-w15"),
+    pytest.param((1, 3, 7, 16), (3, 1, 3, 3), 1, 1, 1, id="3x3-w16"),
+    pytest.param((1, 3, 7, 17), (3, 1, 3, 3), 1, 1, 1, id="3x3-w17"),
+    pytest.param((1, 2, 5, 65), (2, 1, 3, 3), 1, 1, 1, id="3x3-w65"),
+    pytest.param((2, 4, 20, 35), (4, 1, 3, 3), 2, 1, 1, id="3x3-s2-w18"),
+    pytest.param((1, 4, 21, 49), (4, 1, 3, 3), 2, 0, 1, id="3x3-s2-p0-w24"),
+    pytest.param((1, 3, 12, 17), (3, 1, 5, 5), 1, 2, 1, id="5x5"),
+    pytest.param((1, 3, 19, 23), (3, 1, 5, 5), 2, 2, 1, id="5x5-s2"),
+    pytest.param((2, 3, 11, 25), (3, 1, 3, 3), 1, 2, 2, id="3x3-dilated"),
+    pytest.param((1, 3, 8, 9), (3, 1, 3, 3), (1, 2), (3, 1), 1, id="pad-beyond-reach"),
+    pytest.param((2, 4, 10, 23), (8, 1, 3, 3), 1, 1, 1, id="multiplier-2"),
+    pytest.param((1, 4, 14, 23), (8, 1, 5, 3), 2, (2, 1), 1, id="multiplier-2-s2"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", DEPTHWISE_BACKWARD_CASES)
+def test_conv2d_backward_depthwise_matches_the_oracle(dtype, xs, ws, stride, padding, dilation):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=xs[1])
+    g = rng.standard_normal(fastconv.conv2d(x, w, **args).shape).astype(dtype)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    oracle_args = dict(args, stride=pair(stride), dilation=pair(dilation),
+                       padding=tuple((p, p) for p in pair(padding)))
+    expected = oracle.conv2d_backward(g, x, w, **oracle_args)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, **oracle_args)
+    pixels = g.shape[0] * g.shape[2] * g.shape[3]
+    lengths = (ws[0] // xs[1] * ws[2] * ws[3], pixels, pixels)
+    for mask in ((True, True, True), (True, False, False), (False, True, False)):
+        got = fastconv.conv2d_backward(g, x, w, output_mask=mask, **args)
+        for i, (a, want, bound, length) in enumerate(zip(got, expected, bounds, lengths)):
+            if mask[i]:
+                assert_reduction_close(a, want, bound, length, dtype)
+            else:
+                assert a is None
+
+
+def test_conv2d_backward_depthwise_non_finite_weights_match_the_reference():
+    """The spread grad_input would meet an infinite weight with its zeros (NaN where the
+    reference has none): such weights take the reference's loop."""
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((1, 3, 9, 10)).astype(np.float32)
+    w = rng.standard_normal((3, 1, 3, 3)).astype(np.float32)
+    w[1, 0, 0, 2] = np.inf
+    g = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    got = fastconv.conv2d_backward(g, x, w, stride=2, padding=1, groups=3)
+    want = fastconv.reference.conv2d_backward(g, x, w, stride=2, padding=1, groups=3)
+    assert np.isinf(want[0]).any()
+    assert_exact(np.isnan(got[0]), np.isnan(want[0]))
+    assert_exact(np.isinf(got[0]), np.isinf(want[0]))
+
+
 @pytest.mark.parametrize("isa", fastconv.ops._ext.ISA_NAMES)
 def test_conv2d_backward_on_every_isa_path_matches_the_oracle(isa):
     """Each ISA path's kernels (gemm, gemm-nt, vadd, relu-backward members) in a subprocess."""
@@ -709,7 +768,10 @@ for dtype in (np.float32, np.float64):
             ((3, 4, 9, 8), (6, 2, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 2),
             ((2, 3, 11, 10), (17, 3, 5, 2), (2, 1), ((2, 0), (1, 3)), (1, 2), 1),
             ((4, 1, 12, 12), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1), 1),
-            ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), 1)]:
+            ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+            ((2, 5, 9, 33), (5, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 5),
+            ((1, 4, 20, 35), (4, 1, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 4),
+            ((1, 3, 12, 17), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1), 3)]:
         x = rng.integers(-4, 5, xs).astype(dtype)
         w = rng.integers(-4, 5, ws).astype(dtype)
         y = oracle.conv2d(x, w, None, st, pd, dl, gr)

@@ -6,6 +6,7 @@
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "dispatch.h"
+#include "ops/conv2d_depthwise.h"
 
 #include "simd/dtype_f32.h"
 #include "ops/gemm_frame.tmpl.h"

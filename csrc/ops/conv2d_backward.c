@@ -7,6 +7,7 @@
 #include "common/internal.h"
 #include "common/parallel.h"
 #include "dispatch.h"
+#include "ops/conv2d_depthwise.h"
 
 /* a + b for non-negative a, b, saturating at INT64_MAX (with fc_mul_saturating: sizes that
  * are only compared against a limit) */
@@ -25,6 +26,16 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
 #include "ops/gemm_frame.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "simd/dtype_end.h"
+
+/* Which of the asked gradients the depthwise pass takes (the shapes decide, nothing else, so
+ * the same sums run whatever the threads or the workspace limit). */
+static void depthwise_share(const fc_conv2d_params *p, int64_t out_h, int64_t out_w, int gx,
+                            int gw, int *dw_gx, int *dw_gw)
+{
+    fc_conv2d_params q;
+    *dw_gx = gx && fc_f32_conv2d_depthwise_grad_input_geometry(p, out_h, out_w, &q);
+    *dw_gw = gw && fc_f32_conv2d_depthwise_grad_weight_applies(p, out_w);
+}
 
 fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const void *grad_output,
                              const void *x, const void *weight, void *grad_input,
@@ -52,6 +63,24 @@ fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype, const vo
         if (!grad_weight && !grad_bias) return FC_OK;
         grad_input = NULL;
     }
+    /* groups == C: the depthwise pass (ops/conv2d_depthwise.tmpl.h) takes the gradients it
+     * can, the GEMM frame the rest (grad_input with a channel multiplier) */
+    int dw_gx, dw_gw;
+    depthwise_share(p, out_h, out_w, grad_input != NULL, grad_weight != NULL, &dw_gx, &dw_gw);
+    if (dw_gx || dw_gw)
+        FC_RETURN_IF_ERROR(
+            dtype == FC_FLOAT32
+                ? fc_f32_conv2d_depthwise_backward(p, out_h, out_w, grad_output, x, weight,
+                                                   dw_gx ? grad_input : NULL,
+                                                   dw_gw ? grad_weight : NULL,
+                                                   dw_gw ? grad_bias : NULL)
+                : fc_f64_conv2d_depthwise_backward(p, out_h, out_w, grad_output, x, weight,
+                                                   dw_gx ? grad_input : NULL,
+                                                   dw_gw ? grad_weight : NULL,
+                                                   dw_gw ? grad_bias : NULL));
+    if (dw_gx) grad_input = NULL;
+    if (dw_gw) grad_weight = grad_bias = NULL;
+    if (!grad_input && !grad_weight && !grad_bias) return FC_OK;
     if (dtype == FC_FLOAT32)
         return fc_f32_conv2d_backward(p, out_h, out_w, grad_output, x, weight, grad_input,
                                       grad_weight, grad_bias);
@@ -80,6 +109,15 @@ fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype d
             *bytes = wino;
             return FC_OK;
         }
+    }
+    int dw_gx, dw_gw; /* the depthwise pass's buffers are not the GEMM frame's workspace */
+    depthwise_share(p, out_h, out_w, grad_input, grad_weight, &dw_gx, &dw_gw);
+    grad_input &= !dw_gx;
+    grad_weight &= !dw_gw;
+    grad_bias &= !dw_gw;
+    if (!grad_input && !grad_weight && !grad_bias) {
+        *bytes = wino;
+        return FC_OK;
     }
     *bytes = dtype == FC_FLOAT32
                  ? fc_f32_conv2d_backward_min_workspace(p, out_h, out_w, grad_input, grad_weight,

@@ -96,9 +96,24 @@ static void FC_FN(pack_padded_row)(const fc_conv2d_params *p, const FC_REAL *x_r
         for (int64_t i = pl + w; i < padded; i++) dst[i] = 0;
         return;
     }
-    const int64_t phase_len = FC_FN(padded_phase_len)(p);
-    for (int64_t pc = 0; pc < padded; pc++) {
-        const int64_t iw = pc - p->pad_left;
-        dst[(pc % sw) * phase_len + pc / sw] = (iw >= 0 && iw < p->w) ? x_row[iw] : 0;
+    /* Phase by phase: phase ph holds padded columns ph + sw * t, input columns
+     * ph + sw * t - pad_left, inside the row for t in [lo, hi): a strided copy between two
+     * runs of zeros.  A division per element (pc % sw, pc / sw) made this pack 76% of
+     * MobileNetV2's stride-2 depthwise layer (96 x 112 x 112: 4.2 ms at one thread, 2-core
+     * Zen 4 EPYC); the stride-2 loop is a constant-stride copy the compiler vectorises. */
+    const int64_t phase_len = FC_FN(padded_phase_len)(p), pl = p->pad_left;
+    const int64_t phases = fc_min_i64(sw, padded);
+    for (int64_t ph = 0; ph < phases; ph++) {
+        FC_REAL *d = dst + ph * phase_len;
+        const int64_t lo = ph >= pl ? 0 : fc_ceil_div(pl - ph, sw);
+        const int64_t end = pl + p->w - ph; /* t < ceil(end / sw): input column < w */
+        const int64_t hi = fc_max_i64(lo, end <= 0 ? 0 : fc_ceil_div(end, sw));
+        const FC_REAL *src = x_row + (ph + sw * lo - pl);
+        for (int64_t t = 0; t < lo; t++) d[t] = 0;
+        if (sw == 2)
+            for (int64_t t = 0; t < hi - lo; t++) d[lo + t] = src[2 * t];
+        else
+            for (int64_t t = 0; t < hi - lo; t++) d[lo + t] = src[sw * t];
+        for (int64_t t = hi; t < phase_len; t++) d[t] = 0;
     }
 }

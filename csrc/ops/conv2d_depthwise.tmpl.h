@@ -1,4 +1,5 @@
-/* conv2d driver: depthwise convolution, groups == C (instantiated by conv2d.c). */
+/* conv2d driver: depthwise convolution, groups == C, forward and backward (instantiated by
+ * conv2d.c; conv2d_backward.c calls the backward through ops/conv2d_depthwise.h). */
 
 /* ---- depthwise ------------------------------------------------------------------------------
  * Each output channel k reads only input channel k / M (M = K / C, the channel multiplier).  A
@@ -6,7 +7,11 @@
  * the tile reads into its padded-row buffer (ops/conv2d_common.tmpl.h), then runs the
  * microkernel once for each of the M output channels of that input channel, so the copy is
  * shared by all M filters.  Tiles of rows, not whole planes, are what the threads split: a
- * single 1024 x 1024 image still keeps both cores busy. */
+ * single 1024 x 1024 image still keeps both cores busy.
+ *
+ * The input may be "spread" (grad_input's use, below): plane element (i, j) of the src_h x
+ * src_w planes x is the convolution's input element (i * up_h, j * up_w), zero in between;
+ * up_h = up_w = 1 is x itself. */
 typedef struct FC_FN(depthwise_job) {
     const fc_conv2d_params *p;
     int64_t out_h, out_w;
@@ -19,8 +24,44 @@ typedef struct FC_FN(depthwise_job) {
     size_t row_stride, tap_row_stride;
     int64_t tasks; /* ranges of items */
     FC_REAL *scratch;
-    const size_t *tap_col;
+    size_t *tap_col;
+    int64_t src_h, src_w, up_h, up_w;
 } FC_FN(depthwise_job);
+
+/* Buffer row b of a spread input (its convolution stride is 1, so one phase): zeros, and the
+ * source row's values every up_w columns. */
+static void FC_FN(pack_spread_row)(const fc_conv2d_params *p, int64_t up_w, int64_t src_w,
+                                   const FC_REAL *x_row, FC_REAL *dst)
+{
+    const int64_t len = FC_FN(padded_row_len)(p);
+    for (int64_t i = 0; i < len; i++) dst[i] = 0;
+    if (x_row)
+        for (int64_t j = 0; j < src_w; j++) dst[p->pad_left + j * up_w] = x_row[j];
+}
+
+/* The padded rows that output rows [oh0, oh0 + rows) of one plane read, into buf. */
+static void FC_FN(depthwise_pack_tile)(const FC_FN(depthwise_job) * job, const FC_REAL *plane,
+                                       int64_t oh0, int64_t rows, FC_REAL *buf)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t packed = job->shared
+                               ? (rows - 1) * p->stride_h + (p->r - 1) * p->dilation_h + 1
+                               : rows * p->r;
+    for (int64_t b = 0; b < packed; b++) {
+        const int64_t ih = job->shared ? oh0 * p->stride_h - p->pad_top + b
+                                       : (oh0 + b / p->r) * p->stride_h - p->pad_top +
+                                             (b % p->r) * p->dilation_h;
+        /* (no division unless spread: the forward packs ~17k rows per call) */
+        const FC_REAL *row = ih < 0 || ih >= p->h ? NULL
+                             : job->up_h == 1     ? plane + ih * job->src_w
+                             : ih % job->up_h     ? NULL
+                                                  : plane + (ih / job->up_h) * job->src_w;
+        if (job->up_w == 1)
+            FC_FN(pack_padded_row)(p, row, buf + b * job->row_len);
+        else
+            FC_FN(pack_spread_row)(p, job->up_w, job->src_w, row, buf + b * job->row_len);
+    }
+}
 
 static void FC_FN(depthwise_task)(void *ctx, int64_t phase, int64_t task, int thread)
 {
@@ -36,17 +77,8 @@ static void FC_FN(depthwise_task)(void *ctx, int64_t phase, int64_t task, int th
         const int64_t oh0 = (item % job->row_blocks) * tile_rows;
         const int64_t c = (item / job->row_blocks) % p->c, n = item / (job->row_blocks * p->c);
         const int64_t rows = fc_min_i64(tile_rows, out_h - oh0);
-        const FC_REAL *plane = job->x + (n * p->c + c) * p->h * p->w;
-        const int64_t packed = job->shared
-                                   ? (rows - 1) * p->stride_h + (p->r - 1) * p->dilation_h + 1
-                                   : rows * p->r;
-        for (int64_t b = 0; b < packed; b++) {
-            const int64_t ih = job->shared ? oh0 * p->stride_h - p->pad_top + b
-                                           : (oh0 + b / p->r) * p->stride_h - p->pad_top +
-                                                 (b % p->r) * p->dilation_h;
-            FC_FN(pack_padded_row)(p, (ih < 0 || ih >= p->h) ? NULL : plane + ih * p->w,
-                                   buf + b * row_len);
-        }
+        FC_FN(depthwise_pack_tile)(job, job->x + (n * p->c + c) * job->src_h * job->src_w, oh0,
+                                   rows, buf);
         for (int64_t k = c * mult; k < (c + 1) * mult; k++) {
             FC_REAL *y = job->y + ((n * p->k + k) * out_h + oh0) * job->out_w;
             job->cfg.ukernel((size_t)rows, (size_t)job->out_w, (size_t)p->r, (size_t)p->s, buf,
@@ -59,17 +91,19 @@ static void FC_FN(depthwise_task)(void *ctx, int64_t phase, int64_t task, int th
     }
 }
 
-static fc_status FC_FN(conv2d_depthwise)(const fc_conv2d_params *p, int64_t out_h,
-                                         int64_t out_w, const FC_REAL *x, const FC_REAL *weight,
-                                         const fc_epi *epi, FC_REAL *y)
+/* The blocking, buffers and task count of a depthwise pass over p's geometry (x spread by up_h,
+ * up_w from src_h x src_w planes), for `threads` threads: what the forward and both gradients
+ * share.  Free with depthwise_job_free. */
+static fc_status FC_FN(depthwise_job_init)(FC_FN(depthwise_job) * job,
+                                           const fc_conv2d_params *p, int64_t out_h,
+                                           int64_t out_w, int64_t up_h, int64_t up_w,
+                                           int threads)
 {
     const FC_FN(dwconv_config) cfg = fc_kernels()->FC_MEMBER(dwconv);
-    const int64_t taps = p->r * p->s;
     const int64_t tile_rows = fc_min_i64(cfg.tile_rows, out_h);
     const int64_t row_blocks = fc_ceil_div(out_h, tile_rows);
     const int64_t items = p->n * p->c * row_blocks;
-    const int64_t macs = fc_mul_saturating(p->n * p->k * out_h * out_w, taps);
-    const int threads = (int)fc_min_i64(fc_region_threads(macs), items);
+    const int64_t macs = fc_mul_saturating(p->n * p->k * out_h * out_w, p->r * p->s);
     const int64_t row_len = FC_FN(padded_row_len)(p);
     /* The buffer holds each input row of a tile once (`shared`: with stride 1 a row read by R
      * output rows is copied once) unless that span is longer than R rows per output row (a
@@ -79,29 +113,198 @@ static fc_status FC_FN(conv2d_depthwise)(const fc_conv2d_params *p, int64_t out_
         fc_mul_saturating(tile_rows - 1, p->stride_h) + (p->r - 1) * p->dilation_h + 1;
     const int shared = span <= fc_mul_saturating(tile_rows, p->r);
     const int64_t buf_rows = shared ? span : tile_rows * p->r;
-    const size_t row_stride = (size_t)((shared ? p->stride_h : p->r) * row_len);
-    const size_t tap_row_stride = (size_t)((shared ? p->dilation_h : 1) * row_len);
-
+    *job = (FC_FN(depthwise_job)){
+        .p = p,
+        .out_h = out_h,
+        .out_w = out_w,
+        .cfg = cfg,
+        .tile_rows = tile_rows,
+        .row_blocks = row_blocks,
+        .buf_rows = buf_rows,
+        .row_len = row_len,
+        .shared = shared,
+        .row_stride = (size_t)((shared ? p->stride_h : p->r) * row_len),
+        .tap_row_stride = (size_t)((shared ? p->dilation_h : 1) * row_len),
+        .tasks = threads == 1 ? 1 : fc_task_count(items, macs / items, FC_MIN_WORK_PER_THREAD / 2),
+        .src_h = up_h == 1 ? p->h : (p->h - 1) / up_h + 1,
+        .src_w = up_w == 1 ? p->w : (p->w - 1) / up_w + 1,
+        .up_h = up_h,
+        .up_w = up_w};
     int64_t scratch_bytes;
     const int64_t scratch_dims[4] = {threads, buf_rows, row_len, (int64_t)sizeof(FC_REAL)};
     FC_RETURN_IF_ERROR(fc_checked_product(scratch_dims, 4, &scratch_bytes));
-    FC_REAL *scratch = fc_aligned_alloc(scratch_bytes);
-    size_t *tap_col = FC_FN(padded_tap_columns)(p);
-    if (!scratch || !tap_col) {
-        fc_aligned_free(scratch);
-        fc_aligned_free(tap_col);
+    job->scratch = fc_aligned_alloc(scratch_bytes);
+    job->tap_col = FC_FN(padded_tap_columns)(p);
+    if (!job->scratch || !job->tap_col) {
+        fc_aligned_free(job->scratch);
+        fc_aligned_free(job->tap_col);
         return FC_ERR_OUT_OF_MEMORY;
     }
+    return FC_OK;
+}
 
-    FC_FN(depthwise_job) job = {p, out_h, out_w, x, weight, epi->bias, y, epi, cfg, tile_rows,
-                                row_blocks, buf_rows, row_len, shared, row_stride,
-                                tap_row_stride,
-                                threads == 1 ? 1
-                                             : fc_task_count(items, macs / items,
-                                                             FC_MIN_WORK_PER_THREAD / 2),
-                                scratch, tap_col};
+static void FC_FN(depthwise_job_free)(FC_FN(depthwise_job) * job)
+{
+    fc_aligned_free(job->scratch);
+    fc_aligned_free(job->tap_col);
+}
+
+static fc_status FC_FN(conv2d_depthwise)(const fc_conv2d_params *p, int64_t out_h,
+                                         int64_t out_w, const FC_REAL *x, const FC_REAL *weight,
+                                         const fc_epi *epi, FC_REAL *y)
+{
+    const int64_t tile_rows = fc_min_i64(fc_kernels()->FC_MEMBER(dwconv).tile_rows, out_h);
+    const int64_t macs = fc_mul_saturating(p->n * p->k * out_h * out_w, p->r * p->s);
+    const int threads = (int)fc_min_i64(fc_region_threads(macs),
+                                        p->n * p->c * fc_ceil_div(out_h, tile_rows));
+    FC_FN(depthwise_job) job;
+    FC_RETURN_IF_ERROR(FC_FN(depthwise_job_init)(&job, p, out_h, out_w, 1, 1, threads));
+    job.x = x;
+    job.weight = weight;
+    job.bias = epi->bias;
+    job.epi = epi;
+    job.y = y;
     fc_parallel_for(threads, job.tasks, FC_FN(depthwise_task), &job);
-    fc_aligned_free(scratch);
-    fc_aligned_free(tap_col);
+    FC_FN(depthwise_job_free)(&job);
+    return FC_OK;
+}
+
+/* ---- backward -------------------------------------------------------------------------------
+ * grad_input (M = 1): gx[c] is the full correlation of grad_output[c], spread by the stride
+ * (stride_h - 1 zero rows between its rows, likewise columns), with filter c turned by 180
+ * degrees: a depthwise convolution of stride 1, padding dilation * (R - 1) - pad on top and
+ * whatever makes H rows below (likewise columns), which the forward's tasks run as they are.
+ * Each gx element gets exactly the reference's terms (the spread zeros and the padding add
+ * products with 0 only, exact for finite weights; non-finite weights take the reference).
+ *
+ * grad_weight and grad_bias: gw[k, r, s] = sum over images and output pixels of
+ * g[k] * x[c] at the tap, on the forward's padded-row buffers; one task per input channel
+ * walks every image and tile in order and adds each tile's sums (the member's fn2), so the
+ * result depends on the shapes and the member only, never on the threads.  Both kinds of
+ * tasks share one parallel region, the grad_weight channels first (the longer tasks). */
+
+/* The spread geometry of grad_input into q, or 0 when depthwise grad_input does not apply (a
+ * channel multiplier, a padding above dilation * (R - 1), pathological widths). */
+int FC_FN(conv2d_depthwise_grad_input_geometry)(const fc_conv2d_params *p, int64_t out_h,
+                                                int64_t out_w, fc_conv2d_params *q)
+{
+    if (p->groups != p->c || p->k != p->c || p->c < 2) return 0;
+    const int64_t reach_h = p->dilation_h * (p->r - 1), reach_w = p->dilation_w * (p->s - 1);
+    *q = *p;
+    q->h = (out_h - 1) * p->stride_h + 1;
+    q->w = (out_w - 1) * p->stride_w + 1;
+    q->stride_h = q->stride_w = 1;
+    q->pad_top = reach_h - p->pad_top;
+    q->pad_bottom = p->h - q->h - q->pad_top + reach_h;
+    q->pad_left = reach_w - p->pad_left;
+    q->pad_right = p->w - q->w - q->pad_left + reach_w;
+    return q->pad_top >= 0 && q->pad_bottom >= 0 && q->pad_left >= 0 && q->pad_right >= 0 &&
+           FC_FN(padded_rows_fit)(q, p->w);
+}
+
+int FC_FN(conv2d_depthwise_grad_weight_applies)(const fc_conv2d_params *p, int64_t out_w)
+{
+    return p->groups == p->c && p->c >= 2 && FC_FN(padded_rows_fit)(p, out_w);
+}
+
+typedef struct FC_FN(depthwise_bw_job) {
+    FC_FN(depthwise_job) gi, gw;
+    int64_t gw_tasks;
+    const FC_REAL *g;
+    FC_REAL *grad_weight, *grad_bias;
+} FC_FN(depthwise_bw_job);
+
+/* grad_weight (and grad_bias) of the M filters of input channel c. */
+static void FC_FN(depthwise_grad_weight_channel)(const FC_FN(depthwise_bw_job) * job, int64_t c,
+                                                 int thread)
+{
+    const FC_FN(depthwise_job) *j = &job->gw;
+    const fc_conv2d_params *p = j->p;
+    const int64_t mult = p->k / p->c, taps = p->r * p->s;
+    FC_REAL *buf = j->scratch + (int64_t)thread * j->buf_rows * j->row_len;
+    FC_REAL *gb = job->grad_bias;
+    for (int64_t i = c * mult * taps; i < (c + 1) * mult * taps; i++) job->grad_weight[i] = 0;
+    if (gb)
+        for (int64_t k = c * mult; k < (c + 1) * mult; k++) gb[k] = 0;
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t oh0 = 0; oh0 < j->out_h; oh0 += j->tile_rows) {
+            const int64_t rows = fc_min_i64(j->tile_rows, j->out_h - oh0);
+            FC_FN(depthwise_pack_tile)(j, j->x + (n * p->c + c) * p->h * p->w, oh0, rows, buf);
+            for (int64_t k = c * mult; k < (c + 1) * mult; k++)
+                j->cfg.gw((size_t)rows, (size_t)j->out_w, (size_t)p->r, (size_t)p->s, buf,
+                          j->row_stride, j->tap_row_stride, j->tap_col,
+                          job->g + ((n * p->k + k) * j->out_h + oh0) * j->out_w,
+                          (size_t)j->out_w, job->grad_weight + k * taps, gb ? gb + k : NULL);
+        }
+}
+
+static void FC_FN(depthwise_bw_task)(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    FC_FN(depthwise_bw_job) *job = ctx;
+    if (task < job->gw_tasks)
+        FC_FN(depthwise_grad_weight_channel)(job, task, thread);
+    else
+        FC_FN(depthwise_task)(&job->gi, phase, task - job->gw_tasks, thread);
+}
+
+/* The gradients asked (gx: only where depthwise_grad_input_geometry applies; gw: where
+ * depthwise_grad_weight_applies; gb only with gw) of conv2d(x, weight) with groups == C. */
+fc_status FC_FN(conv2d_depthwise_backward)(const fc_conv2d_params *p, int64_t out_h,
+                                           int64_t out_w, const FC_REAL *g, const FC_REAL *x,
+                                           const FC_REAL *weight, FC_REAL *gx, FC_REAL *gw,
+                                           FC_REAL *gb)
+{
+    const int64_t taps = p->r * p->s;
+    int finite = 1;
+    if (gx)
+        for (int64_t i = 0; i < p->k * taps; i++) finite &= weight[i] - weight[i] == 0;
+    if (gx && !finite) { /* 0 * inf in the spread zeros: the reference's loop, which skips them */
+        FC_RETURN_IF_ERROR(fc_ref_conv2d_backward(
+            p, sizeof(FC_REAL) == sizeof(float) ? FC_FLOAT32 : FC_FLOAT64, g, x, weight, gx, NULL,
+            NULL));
+        gx = NULL;
+    }
+    if (!gx && !gw) return FC_OK;
+    const int64_t macs = fc_mul_saturating(p->n * p->k * out_h * out_w, taps);
+    const int threads = (int)fc_min_i64(fc_region_threads(fc_mul_saturating(macs, !!gx + !!gw)),
+                                        (gx ? p->n * p->c : 0) + (gw ? p->c : 0));
+    FC_FN(depthwise_bw_job) job = {.g = g, .grad_weight = gw, .grad_bias = gb};
+    fc_conv2d_params q;
+    FC_REAL *flipped = NULL;
+    const fc_epi none = {0};
+    fc_status status = FC_OK;
+    if (gx) {
+        (void)FC_FN(conv2d_depthwise_grad_input_geometry)(p, out_h, out_w, &q);
+        flipped = fc_aligned_alloc(p->k * taps * (int64_t)sizeof(FC_REAL));
+        if (!flipped) return FC_ERR_OUT_OF_MEMORY;
+        for (int64_t k = 0; k < p->k; k++)
+            for (int64_t t = 0; t < taps; t++)
+                flipped[k * taps + t] = weight[k * taps + taps - 1 - t];
+        status = FC_FN(depthwise_job_init)(&job.gi, &q, p->h, p->w, p->stride_h, p->stride_w,
+                                           threads);
+        if (status != FC_OK) {
+            fc_aligned_free(flipped);
+            return status;
+        }
+        job.gi.x = g;
+        job.gi.weight = flipped;
+        job.gi.epi = &none;
+        job.gi.y = gx;
+    }
+    if (gw) {
+        status = FC_FN(depthwise_job_init)(&job.gw, p, out_h, out_w, 1, 1, threads);
+        if (status != FC_OK) {
+            if (gx) FC_FN(depthwise_job_free)(&job.gi);
+            fc_aligned_free(flipped);
+            return status;
+        }
+        job.gw.x = x;
+        job.gw_tasks = p->c;
+    }
+    fc_parallel_for(threads, job.gw_tasks + (gx ? job.gi.tasks : 0), FC_FN(depthwise_bw_task),
+                    &job);
+    if (gx) FC_FN(depthwise_job_free)(&job.gi);
+    if (gw) FC_FN(depthwise_job_free)(&job.gw);
+    fc_aligned_free(flipped);
     return FC_OK;
 }

@@ -426,6 +426,72 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                 }
 }
 
+/* The weight gradient's kernel (fn2) on the same kind of buffer: gw (and gb) start nonzero,
+ * so the kernel must add; column counts around 4, 8 and 16 lanes and the member's width;
+ * 3x3 and 5x5 (9 + 9 + 7 taps a pass), a 4x3 (9 + 3) and 1x1; with and without the bias. */
+static void FC_FN(t_dwconv_gw)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t nr = (size_t)m->nr;
+    const size_t rowss[] = {1, 2, 7};
+    const size_t colss[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, nr - 1, nr, nr + 1};
+    const size_t rs[][2] = {{3, 3}, {5, 5}, {4, 3}, {1, 1}};
+    for (size_t ri = 0; ri < 3; ri++)
+        for (size_t ci = 0; ci < sizeof colss / sizeof colss[0]; ci++)
+            for (size_t shape = 0; shape < 8; shape++)
+                for (int integer = 1; integer >= 0; integer--) {
+                    const size_t rows = rowss[ri], cols = colss[ci];
+                    const size_t R = rs[shape % 4][0], S = rs[shape % 4][1];
+                    const size_t stride_h = 1 + shape / 4, dil_w = 1 + ci % 2;
+                    const size_t width = cols + (S - 1) * dil_w + 3, g_stride = cols + 2;
+                    const size_t in_rows = (rows - 1) * stride_h + R;
+                    const int with_gb = (ci + shape) % 2;
+                    size_t tap_col[5];
+                    for (size_t s = 0; s < S; s++) tap_col[s] = s * dil_w;
+                    FC_REAL *x = T_NEW(in_rows * width), *g = T_NEW(rows * g_stride);
+                    FC_REAL *got = T_NEW(R * S + 1), *want = T_NEW(R * S + 1);
+                    FC_REAL *bound = T_NEW(R * S + 1);
+                    FC_FN(t_fill)(x, in_rows * width, integer);
+                    FC_FN(t_fill)(g, rows * g_stride, integer);
+                    FC_FN(t_fill)(got, R * S + 1, integer);
+                    for (size_t t = 0; t <= R * S; t++) {
+                        want[t] = got[t];
+                        bound[t] = got[t] < 0 ? -got[t] : got[t];
+                    }
+                    for (size_t t = 0; t <= R * S; t++) {
+                        FC_REAL sum = 0;
+                        for (size_t i = 0; i < rows; i++)
+                            for (size_t j = 0; j < cols; j++) {
+                                const FC_REAL v =
+                                    t == R * S ? g[i * g_stride + j]
+                                               : g[i * g_stride + j] *
+                                                     x[(i * stride_h + t / S) * width +
+                                                       tap_col[t % S] + j];
+                                sum += v;
+                                bound[t] += v < 0 ? -v : v;
+                            }
+                        if (t < R * S || with_gb) want[t] += sum;
+                    }
+                    if (twin != m) { /* the twin's sums from the same start */
+                        for (size_t t = 0; t <= R * S; t++) want[t] = got[t];
+                        ((FC_FN(dwconv_gw_ukernel_fn))twin->fn2)(
+                            rows, cols, R, S, x, stride_h * width, width, tap_col, g, g_stride,
+                            want, with_gb ? want + R * S : NULL);
+                    }
+                    ((FC_FN(dwconv_gw_ukernel_fn))m->fn2)(rows, cols, R, S, x, stride_h * width,
+                                                         width, tap_col, g, g_stride, got,
+                                                         with_gb ? got + R * S : NULL);
+                    char what[128];
+                    snprintf(what, sizeof what,
+                             "gw rows %zu cols %zu %zux%zu stride_h %zu gb %d integer %d", rows,
+                             cols, R, S, stride_h, with_gb, integer);
+                    FC_FN(t_compare_rows)(r, what, 1, R * S + 1, R * S + 1, got, want,
+                                          integer ? NULL : bound,
+                                          2.0 * (double)(rows * cols + 2) * T_EPS);
+                    r->cases++;
+                    free(x), free(g), free(got), free(want), free(bound);
+                }
+}
+
 /* ---- pool: one output row, max (with and without indices) and average --------------- */
 
 /* Small integers (ties), quiet NaNs of distinct payloads, +-inf, +-0. */
@@ -643,7 +709,10 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
     case FC_FAMILY_GEMM: FC_FN(t_gemm)(m, twin, r); break;
     case FC_FAMILY_GEMM_NT: FC_FN(t_gemm_nt)(m, twin, r); break;
     case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;
-    case FC_FAMILY_DWCONV: FC_FN(t_dwconv)(m, twin, r); break;
+    case FC_FAMILY_DWCONV:
+        FC_FN(t_dwconv)(m, twin, r);
+        FC_FN(t_dwconv_gw)(m, twin, r);
+        break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
     case FC_FAMILY_EPILOGUE: FC_FN(t_epilogue)(m, twin, r); break;
     default: FC_FN(t_elementwise)(m, twin, r); break;

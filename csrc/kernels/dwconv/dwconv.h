@@ -12,6 +12,16 @@
  * w: the channel's R * S weights, row-major.  fused: kernels/fused.h flags (FC_FUSED_RELU:
  * FC_RELU at the store; the driver applies any other epilogue after).
  */
+/* The weight gradient's twin of each member (its fn2), on the same padded-row buffer and taps:
+ *
+ *   gw[r * S + s] += sum_{i < rows, j < cols} g[i * g_stride + j]
+ *                        * x[i * row_stride + r * tap_row_stride + tap_col[s] + j]
+ *   *gb += sum_{i < rows, j < cols} g[i * g_stride + j]   (gb NULL: not asked)
+ *
+ * Each tap's tile sum is formed apart and then added to gw once, in an order fixed by the
+ * member (lane l of a SIMD member sums the columns j = l mod lanes, rows ascending, then the
+ * lanes are added in a fixed tree; the scalar twin does the same with 8 lanes), so a driver that
+ * walks the tiles in a fixed order gets the same bits from any thread. */
 #ifndef FC_KERNELS_DWCONV_H
 #define FC_KERNELS_DWCONV_H
 
@@ -24,6 +34,11 @@
             size_t tap_row_stride, const size_t *tap_col, const real *w, real bias,          \
             unsigned fused, real *y, size_t y_stride)
 
+#define FC_DECLARE_DWCONV_GW_UKERNEL(fn, real)                                               \
+    void fn(size_t rows, size_t cols, size_t r, size_t s, const real *x, size_t row_stride,  \
+            size_t tap_row_stride, const size_t *tap_col, const real *g, size_t g_stride,    \
+            real *gw, real *gb)
+
 typedef FC_DECLARE_DWCONV_UKERNEL((*fc_f32_dwconv_ukernel_fn), float);
 typedef FC_DECLARE_DWCONV_UKERNEL((*fc_f64_dwconv_ukernel_fn), double);
 
@@ -32,5 +47,14 @@ FC_DECLARE_DWCONV_UKERNEL(fc_f64_dwconv_ukernel__scalar, double);
 FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x24__avx2, float);
 FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x64__avx512, float);
 FC_DECLARE_DWCONV_UKERNEL(fc_f32_dwconv_ukernel_2x16__neon, float);
+
+typedef FC_DECLARE_DWCONV_GW_UKERNEL((*fc_f32_dwconv_gw_ukernel_fn), float);
+typedef FC_DECLARE_DWCONV_GW_UKERNEL((*fc_f64_dwconv_gw_ukernel_fn), double);
+
+FC_DECLARE_DWCONV_GW_UKERNEL(fc_f32_dwconv_gw_ukernel__scalar, float);
+FC_DECLARE_DWCONV_GW_UKERNEL(fc_f64_dwconv_gw_ukernel__scalar, double);
+FC_DECLARE_DWCONV_GW_UKERNEL(fc_f32_dwconv_gw_ukernel_1x8__avx2, float);
+FC_DECLARE_DWCONV_GW_UKERNEL(fc_f32_dwconv_gw_ukernel_1x16__avx512, float);
+FC_DECLARE_DWCONV_GW_UKERNEL(fc_f32_dwconv_gw_ukernel_1x4__neon, float);
 
 #endif

@@ -18,3 +18,36 @@ void FC_FN(dwconv_ukernel__scalar)(size_t rows, size_t cols, size_t r, size_t s,
             for (size_t j = 0; j < cols; j++) y_row[j] = FC_RELU(y_row[j]);
     }
 }
+
+/* The weight gradient's scalar twin: 8 lanes per tap (lane l sums the columns j = l mod 8,
+ * rows ascending), added in a fixed tree: the j loop has no dependence the compiler must keep,
+ * so it vectorises, and the sums do not depend on who calls. */
+static FC_REAL FC_FN(dwconv_gw_tile_sum)(size_t rows, size_t cols, const FC_REAL *x,
+                                         size_t x_stride, const FC_REAL *g, size_t g_stride)
+{
+    enum { LANES = 8 };
+    FC_REAL lane[LANES] = {0};
+    for (size_t i = 0; i < rows; i++) {
+        const FC_REAL *x_row = x ? x + i * x_stride : NULL, *g_row = g + i * g_stride;
+        size_t j = 0;
+        for (; j + LANES <= cols; j += LANES)
+            for (int l = 0; l < LANES; l++) lane[l] += g_row[j + l] * (x ? x_row[j + l] : 1);
+        for (int l = 0; j < cols; j++, l++) lane[l] += g_row[j] * (x ? x_row[j] : 1);
+    }
+    for (int width = LANES / 2; width > 0; width /= 2)
+        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
+    return lane[0];
+}
+
+void FC_FN(dwconv_gw_ukernel__scalar)(size_t rows, size_t cols, size_t r, size_t s,
+                                      const FC_REAL *x, size_t row_stride,
+                                      size_t tap_row_stride, const size_t *tap_col,
+                                      const FC_REAL *g, size_t g_stride, FC_REAL *gw,
+                                      FC_REAL *gb)
+{
+    for (size_t rr = 0; rr < r; rr++)
+        for (size_t ss = 0; ss < s; ss++)
+            gw[rr * s + ss] += FC_FN(dwconv_gw_tile_sum)(
+                rows, cols, x + rr * tap_row_stride + tap_col[ss], row_stride, g, g_stride);
+    if (gb) *gb += FC_FN(dwconv_gw_tile_sum)(rows, cols, NULL, 0, g, g_stride);
+}

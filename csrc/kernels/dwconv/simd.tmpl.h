@@ -111,3 +111,76 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
         dw_tile(rows, cols, r, s, 0, x, row_stride, tap_row_stride, tap_col, w, bias, fused, y,
                 y_stride);
 }
+
+/* ---- the weight gradient (the member's fn2, kernels/dwconv/dwconv.h) ----------------------
+ * Up to 9 taps at a time (3 x 3 in one pass; 5 x 5 as 9 + 9 + 7): one accumulator vector per
+ * tap, so each grad_output vector is loaded once for all of them (10 loads per 9 FMAs; 11 of
+ * AVX2's 16 registers).  nt is a constant once inlined, so the accumulators stay in
+ * registers. */
+FC_INLINE void dw_gw_step(const int nt, const int part, FC_M tail, const float *const *xt,
+                          const float *g, size_t j, int with_gb, FC_V *acc, FC_V *acc_b)
+{
+    const FC_V gv = fc_vload(g + j, part, tail);
+    if (with_gb) *acc_b = FC_VADD(*acc_b, gv);
+#pragma GCC unroll 9
+    for (int t = 0; t < nt; t++) acc[t] = FC_VFMA(gv, fc_vload(xt[t] + j, part, tail), acc[t]);
+}
+
+/* The lanes of v added in a fixed tree, onto *out. */
+FC_INLINE void dw_gw_add_lanes(FC_V v, float *out)
+{
+    float lane[FC_LANES];
+    FC_VSTORE(lane, v);
+#pragma GCC unroll 4
+    for (int width = FC_LANES / 2; width > 0; width /= 2)
+        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
+    *out += lane[0];
+}
+
+/* taps[t] (t < nt) are the taps' offsets in x, out[t] their gradients. */
+FC_INLINE void dw_gw_taps(const int nt, size_t rows, size_t cols, const float *x,
+                          size_t row_stride, const size_t *taps, const float *g, size_t g_stride,
+                          float *const *out, float *gb)
+{
+    FC_V acc[9], acc_b = FC_VZERO();
+#pragma GCC unroll 9
+    for (int t = 0; t < nt; t++) acc[t] = FC_VZERO();
+    const FC_M full = FC_TAIL_MASK(FC_LANES), tail = FC_TAIL_MASK(cols % FC_LANES);
+    for (size_t i = 0; i < rows; i++) {
+        const float *xt[9];
+        const float *g_row = g + i * g_stride;
+#pragma GCC unroll 9
+        for (int t = 0; t < nt; t++) xt[t] = x + i * row_stride + taps[t];
+        size_t j = 0;
+        for (; j + FC_LANES <= cols; j += FC_LANES)
+            dw_gw_step(nt, 0, full, xt, g_row, j, gb != NULL, acc, &acc_b);
+        if (j < cols) dw_gw_step(nt, 1, tail, xt, g_row, j, gb != NULL, acc, &acc_b);
+    }
+#pragma GCC unroll 9
+    for (int t = 0; t < nt; t++) dw_gw_add_lanes(acc[t], out[t]);
+    if (gb) dw_gw_add_lanes(acc_b, gb);
+}
+
+void FC_DWCONV_GW_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+                     size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
+                     const float *g, size_t g_stride, float *gw, float *gb)
+{
+    const size_t taps = r * s;
+    for (size_t t0 = 0; t0 < taps; t0 += 9) {
+        const size_t nt = taps - t0 < 9 ? taps - t0 : 9;
+        size_t off[9];
+        float *out[9];
+        for (size_t t = 0; t < nt; t++) {
+            off[t] = (t0 + t) / s * tap_row_stride + tap_col[(t0 + t) % s];
+            out[t] = gw + t0 + t;
+        }
+        float *chunk_gb = t0 == 0 ? gb : NULL; /* the bias sum rides on the first pass */
+#define FC_DW_GW(n) \
+    case n: dw_gw_taps(n, rows, cols, x, row_stride, off, g, g_stride, out, chunk_gb); break
+        switch (nt) {
+            FC_DW_GW(1); FC_DW_GW(2); FC_DW_GW(3); FC_DW_GW(4); FC_DW_GW(5);
+            FC_DW_GW(6); FC_DW_GW(7); FC_DW_GW(8); FC_DW_GW(9);
+        }
+#undef FC_DW_GW
+    }
+}

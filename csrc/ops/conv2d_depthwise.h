@@ -1,0 +1,20 @@
+/* The depthwise backward (ops/conv2d_depthwise.tmpl.h, compiled in conv2d.c beside its
+ * forward), for conv2d_backward.c: which gradients it takes, and the pass itself. */
+#ifndef FC_OPS_CONV2D_DEPTHWISE_H
+#define FC_OPS_CONV2D_DEPTHWISE_H
+
+#include "fastconv.h"
+
+#define FC_DECLARE_DEPTHWISE_BACKWARD(tag, real)                                              \
+    int fc_##tag##_conv2d_depthwise_grad_input_geometry(                                      \
+        const fc_conv2d_params *p, int64_t out_h, int64_t out_w, fc_conv2d_params *q);        \
+    int fc_##tag##_conv2d_depthwise_grad_weight_applies(const fc_conv2d_params *p,            \
+                                                        int64_t out_w);                       \
+    fc_status fc_##tag##_conv2d_depthwise_backward(                                           \
+        const fc_conv2d_params *p, int64_t out_h, int64_t out_w, const real *g, const real *x, \
+        const real *weight, real *gx, real *gw, real *gb);
+FC_DECLARE_DEPTHWISE_BACKWARD(f32, float)
+FC_DECLARE_DEPTHWISE_BACKWARD(f64, double)
+#undef FC_DECLARE_DEPTHWISE_BACKWARD
+
+#endif
