@@ -171,6 +171,14 @@ fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p);
  * with the current thread setting (0 for an algorithm without a bounded workspace). */
 fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                   fc_conv_algorithm algorithm, int64_t *bytes);
+/* Channels last (NHWC): x (N, H, W, C), y (N, P, Q, K), the weights (K, C / groups, R, S)
+ * and the epilogue's residual in y's layout; the formula and the order of every sum as
+ * above, so the result is the NCHW GEMM drivers' (im2col, pointwise), transposed, bit for
+ * bit.  One algorithm, the GEMM of ops/conv2d_nhwc.tmpl.h. */
+fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                 const void *weight, const fc_epilogue *epilogue, void *y);
+fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                       int64_t *bytes);
 fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y, int64_t *indices /* may be NULL */);
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,

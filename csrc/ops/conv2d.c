@@ -13,6 +13,7 @@
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
+#include "ops/conv2d_nhwc.tmpl.h"
 #include "ops/conv2d_winograd.tmpl.h" /* float32 only */
 #include "simd/dtype_end.h"
 
@@ -22,6 +23,7 @@
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
+#include "ops/conv2d_nhwc.tmpl.h"
 #include "simd/dtype_end.h"
 
 /* algorithm="auto", measured with the SIMD kernels on the 2-core AVX-512 machine
@@ -146,4 +148,36 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
 fc_conv_algorithm fc_conv2d_auto_algorithm(const fc_conv2d_params *p)
 {
     return choose_algorithm(p);
+}
+
+/* ---- channels last (ops/conv2d_nhwc.tmpl.h) ---- */
+fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                 const void *weight, const fc_epilogue *epilogue, void *y)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
+    if (p->n == 0 || p->k == 0 || out_h * out_w == 0) return FC_OK; /* nothing to write */
+    return dtype == FC_FLOAT32 ? fc_f32_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y)
+                               : fc_f64_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y);
+}
+
+fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                       int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    fc_conv2d_params q = *p;
+    q.max_workspace_bytes = INT64_MAX; /* the least is asked, not checked */
+    int threads;
+    if (dtype == FC_FLOAT32) {
+        fc_f32_nhwc_job job = {&q, out_h, out_w};
+        return fc_f32_nhwc_setup(&q, out_h, out_w, &job, &threads, bytes);
+    }
+    fc_f64_nhwc_job job = {&q, out_h, out_w};
+    return fc_f64_nhwc_setup(&q, out_h, out_w, &job, &threads, bytes);
 }

@@ -184,6 +184,38 @@ def conv2d(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray 
     _check(op, status)
 
 
+cdef tuple _nhwc(tuple shape):
+    """(N, C, H, W) -> the channels-last (N, H, W, C)."""
+    return (shape[0], shape[2], shape[3], shape[1])
+
+
+def conv2d_nhwc(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray weight,
+                object bias, cnp.ndarray y, object activation, int64_t max_workspace_bytes=0,
+                object residual=None, double alpha=0.0):
+    """y (N, P, Q, K) <- act(conv2d(x (N, H, W, C), weight, bias) + residual), the NCHW
+    geometry's shapes in channels-last order."""
+    cdef fc_conv2d_params p = geometry.p
+    p.max_workspace_bytes = max_workspace_bytes
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple y_shape = _nhwc(geometry.output_shape)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.k,), residual, y_shape, activation, alpha, typenum)
+    cdef void *yp = _buffer(op, "y", y, typenum, y_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_forward_nhwc(&p, dtype, xp, wp, &epi, yp)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_nhwc_min_workspace(&p, dtype, &least)
+        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
+                         f"{least} bytes per thread this convolution needs (x shape "
+                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
+    _check(op, status)
+
+
 def conv2d_min_workspace(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
                          tuple dilation, int64_t groups, str dtype, str algorithm):
     """The least max_workspace_bytes (per thread) conv2d accepts with this algorithm at the

@@ -164,6 +164,31 @@ def _planes(op, x):
     return x4, unbatched
 
 
+_LAYOUTS = ("NCHW", "NHWC")
+
+
+def _layout(op, layout):
+    """layout= of the network ops: "NCHW" (the default) or "NHWC" (channels last)."""
+    if layout is None or layout == "NCHW":
+        return "NCHW"
+    if layout == "NHWC":
+        return "NHWC"
+    raise ValueError(f"{op}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def _as_nchw(x, layout):
+    """A channels-last x (N, H, W, C) or (H, W, C) as a view in NCHW axis order (no copy):
+    the geometry and its checks are the NCHW ones, the data is passed as it is."""
+    if layout == "NCHW" or x.ndim not in (3, 4):
+        return x
+    return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x.transpose(2, 0, 1)
+
+
+def _to_nhwc(shape):
+    """An NCHW (or CHW) shape in channels-last order."""
+    return tuple(shape[:-3]) + (shape[-2], shape[-1], shape[-3])
+
+
 def _read_limit(path, key=None):
     """A byte count from a cgroup file ("max" = none) or a /proc/meminfo line (in kB)."""
     try:
@@ -354,7 +379,28 @@ def _workspace_limit(op, value):
     return limit
 
 
-def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
+def _shown(x, layout):
+    """x's shape as the caller gave it (x: the NCHW-ordered view of a channels-last x)."""
+    return x.shape if layout == "NCHW" else _to_nhwc(x.shape)
+
+
+def _layout_hint(x, layout, channels):
+    """The likely layout mistake behind a channel count that does not match the weight: an
+    image array (H, W, C) / (N, H, W, C) passed as NCHW, or NCHW data with layout='NHWC'."""
+    shape = _shown(x, layout)
+    if layout == "NCHW" and shape[-1] in (1, 3, 4):
+        move = "x.transpose(0, 3, 1, 2)" if x.ndim == 4 else "x.transpose(2, 0, 1)"
+        return (f"; x looks channels-last (its last axis is {shape[-1]}): pass "
+                f"layout='NHWC', or make it (N, C, H, W) with {move}")
+    if layout == "NHWC" and shape[-3] == channels:
+        move = "x.transpose(0, 2, 3, 1)" if x.ndim == 4 else "x.transpose(1, 2, 0)"
+        return (f"; x looks channels-first (axis {x.ndim - 3} has {channels}): drop "
+                f"layout='NHWC', or make it channels-last with {move}")
+    return ""
+
+
+def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True,
+                   layout="NCHW"):
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
     (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
@@ -377,7 +423,8 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=
     if c_per_group * groups != c:
         raise ValueError(f"{op}: x has {c} channels but weight expects "
                          f"{c_per_group} * groups={groups} = {c_per_group * groups} "
-                         f"(x shape {x.shape}, weight shape {weight.shape})")
+                         f"(x shape {_shown(x, layout)}, weight shape {weight.shape})"
+                         f"{_layout_hint(x, layout, c_per_group * groups)}")
     if 0 in (r, s):
         raise ValueError(f"{op}: weight must have a non-zero kernel, got shape {weight.shape}")
     stride = _positive_pair(op, "stride", stride)
@@ -413,13 +460,17 @@ def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
             reference, max_workspace_bytes=None, negative_slope=None, residual=None,
-            precision=None, checks_only=False):
+            precision=None, checks_only=False, layout="NCHW"):
     """conv2d; checks_only=True validates the call (x may be a zero-strided stand-in of any
     size) and returns its normalised arguments instead (fastconv.dask's graph construction)."""
     op = "conv2d"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
         op, x, weight, bias, activation, negative_slope, residual)
+    if _layout(op, layout) == "NHWC":
+        return _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation,
+                            alpha, residual, algorithm, out, max_workspace_bytes,
+                            (x_in, w_in, b_in, r_in))
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups, check_size=not checks_only)
     shape4 = geometry.output_shape
@@ -475,6 +526,38 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     return result
 
 
+def _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation, alpha,
+                 residual, algorithm, out, max_workspace_bytes, inputs):
+    """conv2d of channels-last x (N, H, W, C) -> (N, P, Q, K): the NCHW geometry's checks on
+    a transposed view, then the NHWC GEMM driver on x as it is (ops/conv2d_nhwc.tmpl.h)."""
+    op = "conv2d"
+    if x.ndim not in (3, 4):
+        _planes(op, x)  # its message, with the 2-D hint
+    x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
+        op, _as_nchw(x, "NHWC"), weight, stride, padding, dilation, groups, layout="NHWC")
+    shape4 = _to_nhwc(geometry.output_shape)
+    k = shape4[3]
+    if bias is not None and bias.shape != (k,):
+        raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
+                         f"{weight.shape}, got {bias.shape}")
+    if algorithm not in ("auto", None, "im2col"):
+        raise ValueError(f"{op}: layout='NHWC' runs one algorithm, the GEMM on channels-last "
+                         f"rows ('im2col' or 'auto'), got algorithm={algorithm!r}")
+    workspace = _workspace_limit(op, max_workspace_bytes)
+    out_shape = shape4[1:] if unbatched else shape4
+    if residual is not None:
+        residual = _residual_rows(op, residual, out_shape, shape4, x, weight)
+    result = _output(op, out, out_shape, x, list(zip(("x", "weight", "bias", "residual"),
+                                                     inputs)))
+    if shape4[0] and k:
+        x_nhwc = x[None] if unbatched else x
+        _ext.conv2d_nhwc(op, geometry, _c_array(x_nhwc), _c_array(weight),
+                         None if bias is None else _c_array(bias),
+                         result[None] if unbatched else result, activation, workspace,
+                         residual, alpha)
+    return result
+
+
 def _check_winograd(op, x, weight, stride, dilation):
     """ValueError unless algorithm='winograd' can run: 3x3, stride 1, dilation 1, float32."""
     if weight.shape[2:] != (3, 3) or stride != (1, 1) or dilation != (1, 1):
@@ -489,7 +572,7 @@ def _check_winograd(op, x, weight, stride, dilation):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            activation=None, negative_slope=None, residual=None, algorithm="auto", out=None,
-           max_workspace_bytes=None, precision=None):
+           max_workspace_bytes=None, precision=None, layout="NCHW"):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -537,6 +620,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     precision : None, "highest" or "high"
         What algorithm="auto" may trade for speed, for this call (None: the setting of
         :func:`fastconv.set_precision`, "highest" by default); "high" lets it run Winograd.
+    layout : "NCHW" (default) or "NHWC"
+        "NHWC": x is channels last, (N, H, W, C) or (H, W, C), and so are the output
+        (N, P, Q, K) and residual; the weights stay (K, C / groups, R, S).  It runs one
+        algorithm, a GEMM over the pixels' contiguous channels (no transposed copy of x),
+        whose sums are those of algorithm="im2col": the NCHW result transposed, bit for bit.
 
     Returns
     -------
@@ -557,7 +645,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
                    out, reference=False, max_workspace_bytes=max_workspace_bytes,
-                   negative_slope=negative_slope, residual=residual, precision=precision)
+                   negative_slope=negative_slope, residual=residual, precision=precision,
+                   layout=layout)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
