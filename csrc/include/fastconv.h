@@ -184,6 +184,13 @@ fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
 fc_status fc_relu_forward(int64_t count, fc_dtype dtype, const void *x, void *y);
+/* Channels-last pooling: x (N, H, W, C), y and indices (N, P, Q, C), the indices flat
+ * ih * W + iw into the plane as above (torch's for channels_last tensors); the values and
+ * indices those of the NCHW ops, transposed. */
+fc_status fc_max_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                     void *y, int64_t *indices /* may be NULL */);
+fc_status fc_avg_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                     void *y);
 /* Adaptive average pooling, as torch: x (N, C, H, W) -> y (N, C, out_h, out_w), output (i, j)
  * the mean of rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns likewise
  * (fc_adaptive_window); all sizes >= 1 but N, C >= 0.  The sums run row by row, left to right;

@@ -328,6 +328,41 @@ def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndar
     _check(op, status)
 
 
+def max_pool2d_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+                    object indices):
+    """y, indices (N, P, Q, C) <- max_pool2d(x (N, H, W, C)), geometry's shapes channels last;
+    indices may be None."""
+    cdef const fc_pool2d_params *p = &geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple y_shape = _nhwc(geometry.output_shape)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, y_shape, True)
+    cdef int64_t *ip = NULL
+    if indices is not None:
+        ip = <int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64, y_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_max_pool2d_forward_nhwc(p, dtype, xp, yp, ip)
+    _check(op, status)
+
+
+def avg_pool2d_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+                    bint count_include_pad, int64_t divisor_override):
+    """y (N, P, Q, C) <- avg_pool2d(x (N, H, W, C)), geometry's shapes channels last."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, _nhwc(geometry.output_shape), True)
+    cdef fc_status status
+    with nogil:
+        status = fc_avg_pool2d_forward_nhwc(&p, dtype, xp, yp)
+    _check(op, status)
+
+
 def relu(str op, cnp.ndarray x, cnp.ndarray y, bint reference):
     """y <- relu(x), elementwise over arrays of one shape; y may be x."""
     cdef fc_dtype dtype = _dtype_of(op, x)

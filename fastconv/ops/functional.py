@@ -675,14 +675,25 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                reference, checks_only=False):
+                reference, checks_only=False, layout="NCHW"):
     op = "max_pool2d"
     x = _array(op, "x", x)
+    nhwc = _layout(op, layout) == "NHWC"
     x4, unbatched, kernel, stride, pads, dilation, geometry = _pool_geometry(
-        op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(x, layout), kernel_size, stride, padding, dilation, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     return_indices = _flag(op, "return_indices", return_indices)
     out_shape = shape4[1:] if unbatched else shape4
+    if nhwc and not checks_only:
+        _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
+        y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
+        indices = _empty(out_shape, _I64) if return_indices else None
+        if shape4[0]:
+            _ext.max_pool2d_nhwc(op, geometry, _c_array(x[None] if unbatched else x),
+                                 y[None] if unbatched else y,
+                                 None if indices is None else
+                                 indices[None] if unbatched else indices)
+        return (y, indices) if return_indices else y
     if checks_only:  # as _conv2d's
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation,
                     return_indices=return_indices, shape=out_shape)
@@ -697,7 +708,7 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout="NCHW"):
     """2-D max pooling.
 
     Parameters
@@ -709,6 +720,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return_indices : bool, also return the argmax as int64 flat indices h * W + w into each
         H x W input plane (-1 for a window that lies entirely in the padding, which dilation
         makes possible; its value is -inf)
+
+    layout : "NCHW" (default) or "NHWC": x (N, H, W, C) or (H, W, C), and the output and
+        indices channels last too; the indices are still h * W + w into each channel's plane
+        (torch's for channels_last tensors), so max_pool2d_backward takes them as they are.
+        The channels of each window are pooled as vectors, no transposed copy.
 
     A window holding NaN gives NaN (the index of its first NaN); ties go to the first element
     in row-major window order.
@@ -722,18 +738,27 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
              [13., 15.]]]], dtype=float32)
     """
     return _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                       reference=False)
+                       reference=False, layout=layout)
 
 
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                reference, checks_only=False):
+                reference, checks_only=False, layout="NCHW"):
     op = "avg_pool2d"
     x = _array(op, "x", x)
+    nhwc = _layout(op, layout) == "NHWC"
     x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
-        op, x, kernel_size, stride, padding, 1, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(x, layout), kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
+    if nhwc and not checks_only:
+        _check_size(op, shape4, x.dtype.itemsize)
+        y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
+        if shape4[0]:
+            _ext.avg_pool2d_nhwc(op, geometry, _c_array(x[None] if unbatched else x),
+                                 y[None] if unbatched else y, count_include_pad,
+                                 divisor_override)
+        return y
     if checks_only:  # as _conv2d's
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=(1, 1),
                     shape=shape4[1:] if unbatched else shape4)
@@ -746,7 +771,7 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, d
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout="NCHW"):
     """2-D average pooling.
 
     Parameters
@@ -759,6 +784,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         the input (False), as PyTorch does
     divisor_override : None or a nonzero int; when given, every window's sum is divided by it
         instead of by its count (PyTorch's divisor_override; count_include_pad is then unused)
+    layout : "NCHW" (default) or "NHWC": x (N, H, W, C) or (H, W, C) and the output channels
+        last; each window's channels are averaged as vectors, no transposed copy.
 
     Example
     -------
@@ -769,7 +796,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
              [10.5, 12.5]]]], dtype=float32)
     """
     return _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       divisor_override, reference=False)
+                       divisor_override, reference=False, layout=layout)
 
 
 # ---- relu -------------------------------------------------------------------------------------

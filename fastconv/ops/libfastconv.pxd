@@ -95,6 +95,10 @@ cdef extern from "fastconv.h" nogil:
                                      const void *weight, const fc_epilogue *epilogue, void *y)
     fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                            int64_t *bytes)
+    fc_status fc_max_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                         const void *x, void *y, int64_t *indices)
+    fc_status fc_avg_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                         const void *x, void *y)
     fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias)
