@@ -248,6 +248,15 @@ fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                  const void *grad_output, void *grad_input);
 fc_status fc_relu_backward(int64_t count, fc_dtype dtype, const void *grad_output,
                            const void *output, void *grad_input);
+/* Channels last: grad_output, indices (N, P, Q, C), grad_input (N, H, W, C), the indices flat
+ * into each channel's plane as in NCHW; every sum in the NCHW ops' order, so their results
+ * transposed, bit for bit. */
+fc_status fc_max_pool2d_backward_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
+                                      int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                      const void *grad_output, const int64_t *indices,
+                                      void *grad_input);
+fc_status fc_avg_pool2d_backward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, void *grad_input);
 /* linear: each of grad_input (n, in_features), grad_weight (out_features, in_features) and
  * grad_bias (out_features,) is computed when its pointer is not NULL (formulas above); x is
  * needed for grad_weight, weight for grad_input.  Every element is one sum in the stated

@@ -508,6 +508,52 @@ def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
     return True
 
 
+def max_pool2d_backward_nhwc(str op, cnp.ndarray grad_output, cnp.ndarray indices,
+                             cnp.ndarray grad_input):
+    """grad_input (N, H, W, C) <- scatter of grad_output (N, P, Q, C) at indices (flat into
+    each channel's plane).  Returns False (grad_input untouched) for an index outside
+    [-1, H * W)."""
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    if grad_output.ndim != 4 or grad_input.ndim != 4:
+        raise ValueError(f"{op}: internal call with grad_output {(<object>grad_output).shape}, grad_input {(<object>grad_input).shape}")
+    cdef int64_t n = grad_input.shape[0], h = grad_input.shape[1]
+    cdef int64_t w = grad_input.shape[2], c = grad_input.shape[3]
+    cdef int64_t out_h = grad_output.shape[1], out_w = grad_output.shape[2]
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, out_h, out_w, c),
+                                  False)
+    cdef const int64_t *ip = <const int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64,
+                                                      (n, out_h, out_w, c), False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (n, h, w, c), True)
+    cdef fc_status status
+    with nogil:
+        status = fc_max_pool2d_backward_nhwc(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
+    if status == FC_ERR_INVALID_ARGUMENT and n > 0 and out_h > 0 and out_w > 0 and h > 0 and w > 0:
+        return False
+    _check(op, status)
+    return True
+
+
+def avg_pool2d_backward_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
+                             cnp.ndarray grad_input, bint count_include_pad,
+                             int64_t divisor_override):
+    """grad_input (N, H, W, C) <- avg_pool2d's backward pass of grad_output (N, P, Q, C), the
+    geometry's shapes channels last."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
+                                  _nhwc(geometry.output_shape), False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, _nhwc(geometry.x_shape),
+                             True)
+    cdef fc_status status
+    with nogil:
+        status = fc_avg_pool2d_backward_nhwc(&p, dtype, gp, gxp)
+    _check(op, status)
+
+
 def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
                         cnp.ndarray grad_input, bint count_include_pad,
                         int64_t divisor_override, bint reference):

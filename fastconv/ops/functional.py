@@ -1062,12 +1062,18 @@ def _input_shape(op, input_shape, itemsize):
     return shape
 
 
-def _max_pool2d_backward(grad_output, indices, input_shape, reference):
+def _max_pool2d_backward(grad_output, indices, input_shape, reference, layout="NCHW"):
     op = "max_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
-    if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
-        raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
+    nhwc = _layout(op, layout) == "NHWC"
+    # in NHWC the sizes' places: P, Q (and H, W) before the channels
+    spatial = slice(-3, -1) if nhwc else slice(-2, None)
+    batch = shape[:-3] + (shape[-1],) if nhwc else shape[:-2]
+    if g.ndim != len(shape) or (g.shape[:-3] + (g.shape[-1],) if nhwc else g.shape[:-2]) \
+            != batch or 0 in g.shape[spatial]:
+        want = shape[:-3] + ("P", "Q", shape[-1]) if nhwc else shape[:-2] + ("P", "Q")
+        raise ValueError(f"{op}: grad_output must have shape {want} "
                          f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
@@ -1076,7 +1082,7 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
     if idx.shape != g.shape:
         raise ValueError(f"{op}: indices must have the shape of grad_output {g.shape}, got "
                          f"{idx.shape}")
-    plane = shape[-1] * shape[-2]
+    plane = shape[spatial][0] * shape[spatial][1]
     given = idx
     if idx.dtype != np.int64 or not idx.flags.c_contiguous or not idx.flags.aligned or \
             not idx.dtype.isnative:
@@ -1086,16 +1092,21 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
             idx = np.require(idx, np.int64, ["C_CONTIGUOUS", "ALIGNED"])
     shape4 = shape if len(shape) == 4 else (1,) + shape
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
-    if shape4[0] and not _ext.max_pool2d_backward(
-            op, _c_array(g.reshape(shape4[:2] + g.shape[-2:])),
-            idx.reshape(shape4[:2] + g.shape[-2:]), grad_input.reshape(shape4), reference):
+    g4 = g.reshape((shape4[0],) + g.shape[-3:])
+    if nhwc:
+        done = not shape4[0] or _ext.max_pool2d_backward_nhwc(
+            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4))
+    else:
+        done = not shape4[0] or _ext.max_pool2d_backward(
+            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4), reference)
+    if not done:
         bad = tuple(int(i) for i in np.argwhere((given < -1) | (given >= plane))[0])
         raise ValueError(f"{op}: indices must lie in [-1, H * W = {plane}) for input_shape "
                          f"{shape}, got {int(given[bad])} at {bad}")
     return grad_input
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
+def max_pool2d_backward(grad_output, indices, input_shape, *, layout="NCHW"):
     """Gradient of max_pool2d with respect to its input.
 
     Parameters
@@ -1104,6 +1115,9 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     indices : integer array of grad_output's shape, from ``max_pool2d(..., return_indices=True)``:
         flat indices h * W + w into each input plane, -1 for a window wholly in the padding
     input_shape : the shape of max_pool2d's input, (N, C, H, W) or (C, H, W)
+    layout : "NCHW" (default) or "NHWC": grad_output and indices (N, P, Q, C), input_shape
+        and the result (N, H, W, C); the indices still flat into each channel's plane, as
+        ``max_pool2d(..., layout="NHWC")`` returns them
 
     Returns
     -------
@@ -1119,19 +1133,21 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     array([[[0., 1.],
             [0., 0.]]], dtype=float32)
     """
-    return _max_pool2d_backward(grad_output, indices, input_shape, reference=False)
+    return _max_pool2d_backward(grad_output, indices, input_shape, reference=False,
+                                layout=layout)
 
 
 def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override, reference):
+                         count_include_pad, divisor_override, reference, layout="NCHW"):
     op = "avg_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
+    nhwc = _layout(op, layout) == "NHWC"
     # the forward's geometry, on a stand-in of input_shape that owns no memory
     like = np.broadcast_to(np.zeros((), g.dtype), shape)
     _, _, kernel, stride, pads, _, geometry = _pool_geometry(
-        op, like, kernel_size, stride, padding, 1, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(like, layout), kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
@@ -1139,14 +1155,16 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
-        _ext.avg_pool2d_backward(op, geometry, _c_array(g.reshape(shape4)),
-                                 grad_input.reshape((shape4[0],) + shape[-3:]),
-                                 count_include_pad, divisor_override, reference)
+        run = _ext.avg_pool2d_backward_nhwc if nhwc else _ext.avg_pool2d_backward
+        run(op, geometry, _c_array(g.reshape(shape4)),
+            grad_input.reshape((shape4[0],) + shape[-3:]), count_include_pad, divisor_override,
+            *(() if nhwc else (reference,)))
     return grad_input
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
+                        layout="NCHW"):
     """Gradient of avg_pool2d with respect to its input.
 
     Parameters
@@ -1155,6 +1173,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     input_shape : the shape of avg_pool2d's input, (N, C, H, W) or (C, H, W)
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override : as for
         `avg_pool2d`
+    layout : "NCHW" (default) or "NHWC": grad_output, input_shape and the result channels
+        last
 
     Returns
     -------
@@ -1169,7 +1189,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
             [1., 1.]]])
     """
     return _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                ceil_mode, count_include_pad, divisor_override, reference=False)
+                                ceil_mode, count_include_pad, divisor_override, reference=False,
+                                layout=layout)
 
 
 def _elementwise_backward(op, grad_output, name, value, out, run):
