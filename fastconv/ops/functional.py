@@ -64,8 +64,20 @@ def _array(op, name, value):
         except (ValueError, TypeError) as exc:
             raise TypeError(f"{op}: {name} is not convertible to an array: {exc}") from None
     if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
-        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {arr.dtype}")
+        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {arr.dtype}"
+                        f"{_dtype_hint(name, arr.dtype)}")
     return arr
+
+
+def _dtype_hint(name, dtype):
+    """How to get a dtype that works from a common one that does not (images, half floats)."""
+    if dtype.kind in "iub" or dtype == np.float16:
+        hint = f"; convert it with {name}.astype(np.float32)"
+        if dtype == np.uint8:
+            hint += (" (for a uint8 image, fastconv.filter2d filters it as it is, with "
+                     "OpenCV's conventions)")
+        return hint
+    return ""
 
 
 def _dtype_name(arr):
@@ -938,13 +950,15 @@ def leaky_relu(x, negative_slope=0.01, *, out=None):
     return _leaky_relu(x, negative_slope, out, reference=False)
 
 
-def relu(x, *, out=None):
+def relu(x, *, out=None, layout="NCHW"):
     """Rectified linear unit, max(x, 0) elementwise; NaN stays NaN.
 
     Parameters
     ----------
     x : array_like of any shape, float32 or float64
     out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+    layout : "NCHW" (default) or "NHWC", accepted as by the other network ops (checked, then
+        moot: an elementwise op is the same in any layout)
 
     Example
     -------
@@ -952,6 +966,7 @@ def relu(x, *, out=None):
     >>> fastconv.relu(np.array([-1.0, 0.5, 2.0]))
     array([0. , 0.5, 2. ])
     """
+    _layout("relu", layout)
     return _relu(x, out, reference=False)
 
 
@@ -1008,7 +1023,7 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    output_mask=(True, True, True), max_workspace_bytes=None):
+                    output_mask=(True, True, True), max_workspace_bytes=None, layout="NCHW"):
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -1020,6 +1035,8 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
         16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
         it raises ValueError saying the minimum.
+    layout : "NCHW" (default).  "NHWC" is not implemented yet and raises ValueError (no
+        channels-last kernels for the gradients; a transposed copy is left to the caller).
 
     Returns
     -------
@@ -1041,6 +1058,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     (array([[ 8., 12.],
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
+    if _layout("conv2d_backward", layout) == "NHWC":
+        raise ValueError("conv2d_backward: layout='NHWC' is not implemented yet (the gradients "
+                         "have NCHW kernels only); transpose to NCHW: grad_output.transpose(0, 3,"
+                         " 1, 2) and x.transpose(0, 3, 1, 2), and grad_input back with "
+                         ".transpose(0, 2, 3, 1)")
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
                             output_mask, reference=False, max_workspace_bytes=max_workspace_bytes)
 
