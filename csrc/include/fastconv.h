@@ -174,7 +174,8 @@ fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
 /* Channels last (NHWC): x (N, H, W, C), y (N, P, Q, K), the weights (K, C / groups, R, S)
  * and the epilogue's residual in y's layout; the formula and the order of every sum as
  * above, so the result is the NCHW GEMM drivers' (im2col, pointwise), transposed, bit for
- * bit.  One algorithm, the GEMM of ops/conv2d_nhwc.tmpl.h. */
+ * bit (depthwise, groups == C == K: the NCHW depthwise driver's).  The GEMM of
+ * ops/conv2d_nhwc.tmpl.h, or its depthwise driver. */
 fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                                  const void *weight, const fc_epilogue *epilogue, void *y);
 fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,

@@ -28,6 +28,7 @@ typedef enum fc_family {
     FC_FAMILY_WINOGRAD,      /* kernels/winograd: F(4x4, 3x3) transforms (f32) */
     FC_FAMILY_EPILOGUE,      /* kernels/epilogue: residual + activation on a row of y */
     FC_FAMILY_POOL_NHWC,     /* kernels/pool_nhwc: channels-last pooling, one output pixel */
+    FC_FAMILY_DWCONV_NHWC,   /* kernels/dwconv_nhwc: channels-last depthwise, one pixel */
     FC_FAMILY_COUNT
 } fc_family;
 
@@ -65,11 +66,12 @@ typedef struct fc_member {
 extern const fc_member fc_gemm_members[], fc_gemm_nt_members[], fc_dconv_members[],
     fc_dwconv_members[], fc_pool_members[], fc_relu_members[], fc_relu_backward_members[],
     fc_vadd_members[], fc_index_check_members[], fc_winograd_members[], fc_epilogue_members[],
-    fc_pool_nhwc_members[];
+    fc_pool_nhwc_members[], fc_dwconv_nhwc_members[];
 extern const size_t fc_gemm_member_count, fc_gemm_nt_member_count, fc_dconv_member_count,
     fc_dwconv_member_count, fc_pool_member_count, fc_relu_member_count,
     fc_relu_backward_member_count, fc_vadd_member_count, fc_index_check_member_count,
-    fc_winograd_member_count, fc_epilogue_member_count, fc_pool_nhwc_member_count;
+    fc_winograd_member_count, fc_epilogue_member_count, fc_pool_nhwc_member_count,
+    fc_dwconv_nhwc_member_count;
 
 /* A family's table and its length (dispatch.c); "gemm", "gemm_nt", ... by name. */
 size_t fc_family_members(fc_family family, const fc_member **members);

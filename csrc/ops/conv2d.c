@@ -161,6 +161,9 @@ fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, cons
     fc_epi epi;
     FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
     if (p->n == 0 || p->k == 0 || out_h * out_w == 0) return FC_OK; /* nothing to write */
+    if (p->groups == p->c && p->k == p->c && p->r * p->s <= FC_DW_NHWC_STACK_TAPS)
+        return dtype == FC_FLOAT32 ? fc_f32_conv2d_dw_nhwc(p, out_h, out_w, x, weight, &epi, y)
+                                   : fc_f64_conv2d_dw_nhwc(p, out_h, out_w, x, weight, &epi, y);
     return dtype == FC_FLOAT32 ? fc_f32_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y)
                                : fc_f64_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y);
 }

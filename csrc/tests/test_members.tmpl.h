@@ -704,6 +704,41 @@ static void FC_FN(t_pool_nhwc)(const fc_member *m, const fc_member *twin, t_resu
         }
 }
 
+/* ---- dwconv_nhwc: channels around the 4-vector and vector loops, 0 to 9 taps, a bias or
+ * none; integer values (exact sums: FMA or not, the twin must agree bitwise) ------------- */
+static void FC_FN(t_dwconv_nhwc)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    for (size_t channels = 1; channels <= 5 * (size_t)m->nr + 3; channels++)
+        for (size_t taps = 0; taps <= 9; taps += 3)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                const size_t ld = channels + 2;
+                FC_REAL *x = T_NEW(9 * ld + 1), *w = T_NEW(9 * ld + 1), *b = T_NEW(channels);
+                FC_FN(t_fill)(x, 9 * ld, 1);
+                FC_FN(t_fill)(w, 9 * ld, 1);
+                FC_FN(t_fill)(b, channels, 1);
+                const FC_REAL *ptrs[9];
+                for (size_t t = 0; t < 9; t++) ptrs[t] = x + (8 - t) * ld;
+                FC_REAL *got = T_NEW(channels + 1), *want = T_NEW(channels + 1);
+                for (size_t c = 0; c <= channels; c++) got[c] = want[c] = T_SENTINEL;
+                const FC_REAL *bias = with_bias ? b : NULL;
+                ((FC_FN(dwconv_nhwc_ukernel_fn))m->fn)(channels, taps, ptrs, w, ld, bias, got);
+                if (twin != m)
+                    ((FC_FN(dwconv_nhwc_ukernel_fn))twin->fn)(channels, taps, ptrs, w, ld, bias,
+                                                             want);
+                else
+                    for (size_t c = 0; c < channels; c++) {
+                        want[c] = bias ? bias[c] : 0;
+                        for (size_t t = 0; t < taps; t++) want[c] += w[t * ld + c] * ptrs[t][c];
+                    }
+                char what[80];
+                snprintf(what, sizeof what, "channels %zu taps %zu bias %d", channels, taps,
+                         with_bias);
+                FC_FN(t_compare_rows)(r, what, 1, channels, channels + 1, got, want, NULL, 0);
+                r->cases++;
+                free(x), free(w), free(b), free(got), free(want);
+            }
+}
+
 static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     switch (m->family) {
@@ -713,6 +748,7 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
     case FC_FAMILY_DWCONV: FC_FN(t_dwconv)(m, twin, r); break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
     case FC_FAMILY_POOL_NHWC: FC_FN(t_pool_nhwc)(m, twin, r); break;
+    case FC_FAMILY_DWCONV_NHWC: FC_FN(t_dwconv_nhwc)(m, twin, r); break;
     case FC_FAMILY_EPILOGUE: FC_FN(t_epilogue)(m, twin, r); break;
     default: FC_FN(t_elementwise)(m, twin, r); break;
     }
