@@ -78,16 +78,25 @@ static int winograd_preferred(const fc_conv2d_params *p, fc_dtype dtype, int64_t
            p->k / p->groups >= 16 && tiles >= 32;
 }
 
+/* What both layouts' forward entry points check first: the geometry, the workspace limit, the
+ * dtype and the epilogue (into *epi). */
+static fc_status validate_forward(const fc_conv2d_params *p, fc_dtype dtype,
+                                  const fc_epilogue *epilogue, void *y, int64_t *out_h,
+                                  int64_t *out_w, fc_epi *epi)
+{
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, out_h, out_w));
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    return fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * *out_h * *out_w, epi);
+}
+
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const fc_epilogue *epilogue, void *y,
                             fc_conv_algorithm algorithm)
 {
     int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
-    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
-    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     fc_epi epi;
-    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
+    FC_RETURN_IF_ERROR(validate_forward(p, dtype, epilogue, y, &out_h, &out_w, &epi));
     if (algorithm == FC_CONV_AUTO_HIGH)
         algorithm = winograd_preferred(p, dtype, out_h, out_w) ? FC_CONV_WINOGRAD : FC_CONV_AUTO;
     if (algorithm == FC_CONV_AUTO) algorithm = choose_algorithm(p);
@@ -155,11 +164,8 @@ fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, cons
                                  const void *weight, const fc_epilogue *epilogue, void *y)
 {
     int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
-    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
-    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     fc_epi epi;
-    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
+    FC_RETURN_IF_ERROR(validate_forward(p, dtype, epilogue, y, &out_h, &out_w, &epi));
     if (p->n == 0 || p->k == 0 || out_h * out_w == 0) return FC_OK; /* nothing to write */
     if (p->groups == p->c && p->k == p->c && p->r * p->s <= FC_DW_NHWC_STACK_TAPS)
         return dtype == FC_FLOAT32 ? fc_f32_conv2d_dw_nhwc(p, out_h, out_w, x, weight, &epi, y)

@@ -480,54 +480,33 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
 
 
 def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
-                        cnp.ndarray grad_input, bint reference):
-    """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices.
+                        cnp.ndarray grad_input, bint reference, bint nhwc=False):
+    """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices; with nhwc,
+    all three channels last (N, H, W, C), the indices still flat into each channel's plane.
 
     Returns False (grad_input untouched) when an index lies outside [-1, H * W)."""
     cdef fc_dtype dtype = _dtype_of(op, grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     if grad_output.ndim != 4 or grad_input.ndim != 4:
         raise ValueError(f"{op}: internal call with grad_output {(<object>grad_output).shape}, grad_input {(<object>grad_input).shape}")
-    cdef int64_t n = grad_input.shape[0], c = grad_input.shape[1]
-    cdef int64_t h = grad_input.shape[2], w = grad_input.shape[3]
-    cdef int64_t out_h = grad_output.shape[2], out_w = grad_output.shape[3]
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, c, out_h, out_w),
-                                  False)
+    cdef int64_t n = grad_input.shape[0], c = grad_input.shape[3 if nhwc else 1]
+    cdef int64_t h = grad_input.shape[1 if nhwc else 2], w = grad_input.shape[2 if nhwc else 3]
+    cdef int64_t out_h = grad_output.shape[1 if nhwc else 2]
+    cdef int64_t out_w = grad_output.shape[2 if nhwc else 3]
+    cdef tuple g_shape = (n, out_h, out_w, c) if nhwc else (n, c, out_h, out_w)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, g_shape, False)
     cdef const int64_t *ip = <const int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64,
-                                                      (n, c, out_h, out_w), False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (n, c, h, w), True)
+                                                      g_shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum,
+                             (n, h, w, c) if nhwc else (n, c, h, w), True)
     cdef fc_status status
     with nogil:
-        if reference:
+        if nhwc:
+            status = fc_max_pool2d_backward_nhwc(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
+        elif reference:
             status = fc_ref_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
         else:
             status = fc_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
-    if status == FC_ERR_INVALID_ARGUMENT and n > 0 and out_h > 0 and out_w > 0 and h > 0 and w > 0:
-        return False
-    _check(op, status)
-    return True
-
-
-def max_pool2d_backward_nhwc(str op, cnp.ndarray grad_output, cnp.ndarray indices,
-                             cnp.ndarray grad_input):
-    """grad_input (N, H, W, C) <- scatter of grad_output (N, P, Q, C) at indices (flat into
-    each channel's plane).  Returns False (grad_input untouched) for an index outside
-    [-1, H * W)."""
-    cdef fc_dtype dtype = _dtype_of(op, grad_output)
-    cdef int typenum = cnp.PyArray_TYPE(grad_output)
-    if grad_output.ndim != 4 or grad_input.ndim != 4:
-        raise ValueError(f"{op}: internal call with grad_output {(<object>grad_output).shape}, grad_input {(<object>grad_input).shape}")
-    cdef int64_t n = grad_input.shape[0], h = grad_input.shape[1]
-    cdef int64_t w = grad_input.shape[2], c = grad_input.shape[3]
-    cdef int64_t out_h = grad_output.shape[1], out_w = grad_output.shape[2]
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, out_h, out_w, c),
-                                  False)
-    cdef const int64_t *ip = <const int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64,
-                                                      (n, out_h, out_w, c), False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (n, h, w, c), True)
-    cdef fc_status status
-    with nogil:
-        status = fc_max_pool2d_backward_nhwc(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
     if status == FC_ERR_INVALID_ARGUMENT and n > 0 and out_h > 0 and out_w > 0 and h > 0 and w > 0:
         return False
     _check(op, status)

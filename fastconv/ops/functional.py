@@ -1115,13 +1115,9 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference, layout="N
     shape4 = shape if len(shape) == 4 else (1,) + shape
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     g4 = g.reshape((shape4[0],) + g.shape[-3:])
-    if nhwc:
-        done = not shape4[0] or _ext.max_pool2d_backward_nhwc(
-            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4))
-    else:
-        done = not shape4[0] or _ext.max_pool2d_backward(
-            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4), reference)
-    if not done:
+    if shape4[0] and not _ext.max_pool2d_backward(
+            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4), reference,
+            nhwc):
         bad = tuple(int(i) for i in np.argwhere((given < -1) | (given >= plane))[0])
         raise ValueError(f"{op}: indices must lie in [-1, H * W = {plane}) for input_shape "
                          f"{shape}, got {int(given[bad])} at {bad}")
