@@ -333,23 +333,22 @@ def _pool_workload(shape, kind, kernel, stride, padding, peers, layout="NCHW"):
         missing["torch"] = peers.reason["torch"]
     missing["opencv"] = "not applicable"
     missing["onnxruntime"] = "not measured (conv layers only)"
-    if nhwc:
-        missing["numpy"] = "not measured (the hand-written code is NCHW)"
-    else:
-        impls["numpy"] = impls_numpy
+    impls["numpy"] = impls_numpy   # (the hand-written code, on the NCHW array)
     return Workload(impls, missing, moved, "GB/s")
 
 
 def _conv_nhwc_workload(shape, peers):
-    """conv2d(layout="NHWC") beside its own NCHW run and torch on channels_last tensors."""
+    """conv2d(layout="NHWC") beside torch on channels_last tensors (the NCHW call is the
+    layer's own row of the same run)."""
     x, w, b = _conv_arrays(shape)
     padding = conv_padding(shape)
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     args = (shape.stride, padding, shape.dilation, shape.groups)
     # the NHWC result compared with the others as a view in NCHW axis order (no copy)
-    impls = {"fastconv": lambda: conv2d(x_nhwc, w, b, *args, layout="NHWC").transpose(0, 3, 1, 2),
-             "fastconv_nchw": lambda: conv2d(x, w, b, *args)}
+    impls = {"fastconv": lambda: conv2d(x_nhwc, w, b, *args, layout="NHWC").transpose(0, 3, 1, 2)}
     missing = {"opencv": "not applicable", "onnxruntime": "not measured (NCHW only)"}
+    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, padding, shape.groups,
+                                          dilation=shape.dilation)
     if peers.torch is not None:
         torch = peers.torch
         xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
@@ -357,7 +356,11 @@ def _conv_nhwc_workload(shape, peers):
         impls["torch"] = lambda: torch.nn.functional.conv2d(xt, wt, bt, *args).numpy()
     else:
         missing["torch"] = peers.reason["torch"]
-    return Workload(impls, missing, conv_flops(shape), "GFLOP/s")
+    workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
+    # what NHWC runs: its depthwise driver for groups == C == K, else its GEMM
+    depthwise = shape.groups == shape.c == shape.k and shape.r * shape.s <= 64
+    workload.auto_algorithm = "depthwise" if depthwise else "im2col"
+    return workload
 
 
 def _relu_workload(shape, in_place, peers):
@@ -524,8 +527,8 @@ def cases(quick=False):
             f"padding {padding}", "max_pool2d" if kind == "max" else None,
             lambda peers, a=(kind, kernel, stride, padding): _pool_workload(pool, *a, peers)))
     # channels last (layout="NHWC"), beside torch on channels_last tensors
-    for name, kernel, stride, padding in (("max_pool2d_2x2s2_nhwc", 2, 2, 0),
-                                          ("max_pool2d_3x3s2p1_nhwc", 3, 2, 1)):
+    for name, kernel, stride, padding in (("nhwc_maxpool_2x2s2", 2, 2, 0),
+                                          ("nhwc_maxpool_3x3s2p1", 3, 2, 1)):
         result.append(Case(
             name, "max_pool2d", f"max_pool2d {on} layout=NHWC kernel {kernel} stride {stride} "
             f"padding {padding}", "max_pool2d_nhwc",
@@ -536,8 +539,8 @@ def cases(quick=False):
             continue
         shape = quick_conv_shape(full) if quick else full
         result.append(Case(
-            full.name + "_nhwc", "conv2d", f"conv2d of {full.name} with layout=NHWC (x and y "
-            "channels last), beside the NCHW call (fastconv_nchw)", None,
+            "nhwc_" + full.name, "conv2d", f"conv2d of {full.name} with layout=NHWC (x and y "
+            "channels last); the NCHW call is the row " + full.name, None,
             lambda peers, shape=shape: _conv_nhwc_workload(shape, peers), layer=full.name))
     result.append(Case("relu", "relu", f"relu {on}", "relu",
                        lambda peers: _relu_workload(pool, False, peers)))

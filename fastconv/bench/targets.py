@@ -17,7 +17,7 @@ TARGETS = {
     "image": {"torch": 10.0, "opencv": 0.5},
     "train": {"torch": 1.2},
     "max_pool2d": {"torch": 5.0, "peak": 0.70},
-    "max_pool2d_nhwc": {"torch": 2.0},   # issue 12: against torch on channels_last tensors
+    "max_pool2d_nhwc": {"torch": 2.0},   # layout="NHWC", against torch on channels_last tensors
     "relu": {"peak": 0.80},
     "overhead_relu": {"max_us": 3.0},
     "overhead_conv2d": {"max_us": 5.0},
