@@ -80,6 +80,12 @@ size_t fc_family_members(fc_family family, const fc_member **members)
         *members = fc_winograd_members;
         return fc_winograd_member_count;
     case FC_FAMILY_EPILOGUE: *members = fc_epilogue_members; return fc_epilogue_member_count;
+    case FC_FAMILY_POOL_NHWC:
+        *members = fc_pool_nhwc_members;
+        return fc_pool_nhwc_member_count;
+    case FC_FAMILY_DWCONV_NHWC:
+        *members = fc_dwconv_nhwc_members;
+        return fc_dwconv_nhwc_member_count;
     case FC_FAMILY_COUNT: break;
     }
     *members = NULL;
@@ -90,7 +96,7 @@ const char *fc_family_name(fc_family family)
 {
     static const char *const names[FC_FAMILY_COUNT] = {
         "gemm", "gemm_nt", "dconv", "dwconv", "pool", "relu", "relu_backward", "vadd",
-        "index_check", "winograd", "epilogue"};
+        "index_check", "winograd", "epilogue", "pool_nhwc", "dwconv_nhwc"};
     return (unsigned)family < FC_FAMILY_COUNT ? names[family] : NULL;
 }
 
@@ -147,6 +153,13 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
             best_member(FC_FAMILY_POOL, #tag, rank);                                        \
         t->tag##_maxpool = (fc_##tag##_maxpool_ukernel_fn)m->fn;                            \
         t->tag##_avgpool = (fc_##tag##_avgpool_ukernel_fn)m->fn2;                           \
+        m = t->members[FC_FAMILY_POOL_NHWC][dtype_slot(#tag)] =                             \
+            best_member(FC_FAMILY_POOL_NHWC, #tag, rank);                                   \
+        t->tag##_maxpool_nhwc = (fc_##tag##_maxpool_nhwc_ukernel_fn)m->fn;                  \
+        t->tag##_avgpool_nhwc = (fc_##tag##_avgpool_nhwc_ukernel_fn)m->fn2;                 \
+        m = t->members[FC_FAMILY_DWCONV_NHWC][dtype_slot(#tag)] =                           \
+            best_member(FC_FAMILY_DWCONV_NHWC, #tag, rank);                                 \
+        t->tag##_dwconv_nhwc = (fc_##tag##_dwconv_nhwc_ukernel_fn)m->fn;                    \
         m = t->members[FC_FAMILY_RELU][dtype_slot(#tag)] =                                  \
             best_member(FC_FAMILY_RELU, #tag, rank);                                        \
         t->tag##_relu = (fc_##tag##_relu_ukernel_fn)m->fn;                                  \

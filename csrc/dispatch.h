@@ -12,6 +12,8 @@
 #include "kernels/index_check/index_check.h"
 #include "kernels/members.h"
 #include "kernels/pool/pool.h"
+#include "kernels/pool_nhwc/pool_nhwc.h"
+#include "kernels/dwconv_nhwc/dwconv_nhwc.h"
 #include "kernels/relu/relu.h"
 #include "kernels/relu_backward/relu_backward.h"
 #include "kernels/vadd/vadd.h"
@@ -85,6 +87,12 @@ typedef struct fc_kernel_table {
     fc_f64_maxpool_ukernel_fn f64_maxpool;
     fc_f32_avgpool_ukernel_fn f32_avgpool;
     fc_f64_avgpool_ukernel_fn f64_avgpool;
+    fc_f32_maxpool_nhwc_ukernel_fn f32_maxpool_nhwc;
+    fc_f64_maxpool_nhwc_ukernel_fn f64_maxpool_nhwc;
+    fc_f32_avgpool_nhwc_ukernel_fn f32_avgpool_nhwc;
+    fc_f64_avgpool_nhwc_ukernel_fn f64_avgpool_nhwc;
+    fc_f32_dwconv_nhwc_ukernel_fn f32_dwconv_nhwc;
+    fc_f64_dwconv_nhwc_ukernel_fn f64_dwconv_nhwc;
     fc_f32_relu_ukernel_fn f32_relu;
     fc_f64_relu_ukernel_fn f64_relu;
     fc_f32_relu_backward_ukernel_fn f32_relu_backward;

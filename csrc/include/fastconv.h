@@ -189,10 +189,26 @@ fc_status fc_conv2d_forward_prepared(const fc_conv2d_params *p, const float *x, 
                                      float *y);
 fc_status fc_conv2d_prepared_min_workspace(const fc_conv2d_params *p, int64_t floats, int64_t mr,
                                            int64_t *bytes);
+/* Channels last (NHWC): x (N, H, W, C), y (N, P, Q, K), the weights (K, C / groups, R, S)
+ * and the epilogue's residual in y's layout; the formula and the order of every sum as
+ * above, so the result is the NCHW GEMM drivers' (im2col, pointwise), transposed, bit for
+ * bit (depthwise, groups == C == K: the NCHW depthwise driver's).  The GEMM of
+ * ops/conv2d_nhwc.tmpl.h, or its depthwise driver. */
+fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                 const void *weight, const fc_epilogue *epilogue, void *y);
+fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                       int64_t *bytes);
 fc_status fc_max_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y, int64_t *indices /* may be NULL */);
 fc_status fc_avg_pool2d_forward(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
                                 void *y);
+/* Channels-last pooling: x (N, H, W, C), y and indices (N, P, Q, C), the indices flat
+ * ih * W + iw into the plane as above (torch's for channels_last tensors); the values and
+ * indices those of the NCHW ops, transposed. */
+fc_status fc_max_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                     void *y, int64_t *indices /* may be NULL */);
+fc_status fc_avg_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype, const void *x,
+                                     void *y);
 /* Adaptive average pooling, as torch: x (N, C, H, W) -> y (N, C, out_h, out_w), output (i, j)
  * the mean of rows [floor(i H / out_h), ceil((i + 1) H / out_h)) and the columns likewise
  * (fc_adaptive_window); all sizes >= 1 but N, C >= 0.  The sums run row by row, left to right;
@@ -301,6 +317,15 @@ fc_status fc_max_pool2d_backward(int64_t n, int64_t c, int64_t h, int64_t w, int
                                  const int64_t *indices, void *grad_input);
 fc_status fc_avg_pool2d_backward(const fc_pool2d_params *p, fc_dtype dtype,
                                  const void *grad_output, void *grad_input);
+/* Channels last: grad_output, indices (N, P, Q, C), grad_input (N, H, W, C), the indices flat
+ * into each channel's plane as in NCHW; every sum in the NCHW ops' order, so their results
+ * transposed, bit for bit. */
+fc_status fc_max_pool2d_backward_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
+                                      int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                      const void *grad_output, const int64_t *indices,
+                                      void *grad_input);
+fc_status fc_avg_pool2d_backward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, void *grad_input);
 /* linear: each of grad_input (n, in_features), grad_weight (out_features, in_features) and
  * grad_bias (out_features,) is computed when its pointer is not NULL (formulas above); x is
  * needed for grad_weight, weight for grad_input.  Every element is one sum in the stated

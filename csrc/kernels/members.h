@@ -27,6 +27,8 @@ typedef enum fc_family {
     FC_FAMILY_INDEX_CHECK,   /* kernels/index_check: int64 indices in [-1, limit) */
     FC_FAMILY_WINOGRAD,      /* kernels/winograd: F(4x4, 3x3) transforms (f32) */
     FC_FAMILY_EPILOGUE,      /* kernels/epilogue: residual + activation on a row of y */
+    FC_FAMILY_POOL_NHWC,     /* kernels/pool_nhwc: channels-last pooling, one output pixel */
+    FC_FAMILY_DWCONV_NHWC,   /* kernels/dwconv_nhwc: channels-last depthwise, one pixel */
     FC_FAMILY_COUNT
 } fc_family;
 
@@ -40,8 +42,8 @@ typedef struct fc_member {
     const char *name;   /* what fastconv config prints, e.g. "f32-gemm 8x32 avx512" */
     const char *symbol; /* the C function, spelled as in its file name */
     fc_any_fn fn;       /* the microkernel (gemm_nt, dconv, ...: the family's one entry) */
-    /* gemm: the "rows" twin (B read in place); pool: the average pooling kernel (fn is max
-     * pooling); relu: the streaming-store variant (fn itself where there is none) */
+    /* gemm: the "rows" twin (B read in place); pool, pool_nhwc: the average pooling kernel (fn is
+     * max pooling); relu: the streaming-store variant (fn itself where there is none) */
     fc_any_fn fn2;
     fc_any_fn fn3; /* winograd: the filter transform (fn input, fn2 output) */
     /* register tile: mr rows x nr columns.  gemm mr x nr; gemm_nt mr x nr (filters x inputs);
@@ -63,11 +65,13 @@ typedef struct fc_member {
 /* The tables, one per family (kernels/<family>/members.c). */
 extern const fc_member fc_gemm_members[], fc_gemm_nt_members[], fc_dconv_members[],
     fc_dwconv_members[], fc_pool_members[], fc_relu_members[], fc_relu_backward_members[],
-    fc_vadd_members[], fc_index_check_members[], fc_winograd_members[], fc_epilogue_members[];
+    fc_vadd_members[], fc_index_check_members[], fc_winograd_members[], fc_epilogue_members[],
+    fc_pool_nhwc_members[], fc_dwconv_nhwc_members[];
 extern const size_t fc_gemm_member_count, fc_gemm_nt_member_count, fc_dconv_member_count,
     fc_dwconv_member_count, fc_pool_member_count, fc_relu_member_count,
     fc_relu_backward_member_count, fc_vadd_member_count, fc_index_check_member_count,
-    fc_winograd_member_count, fc_epilogue_member_count;
+    fc_winograd_member_count, fc_epilogue_member_count, fc_pool_nhwc_member_count,
+    fc_dwconv_nhwc_member_count;
 
 /* A family's table and its length (dispatch.c); "gemm", "gemm_nt", ... by name. */
 size_t fc_family_members(fc_family family, const fc_member **members);

@@ -14,6 +14,7 @@
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
+#include "ops/conv2d_nhwc.tmpl.h"
 #include "ops/conv2d_winograd.tmpl.h" /* float32 only */
 #include "simd/dtype_end.h"
 
@@ -23,6 +24,7 @@
 #include "ops/conv2d_im2col.tmpl.h"
 #include "ops/conv2d_direct.tmpl.h"
 #include "ops/conv2d_depthwise.tmpl.h"
+#include "ops/conv2d_nhwc.tmpl.h"
 #include "simd/dtype_end.h"
 
 /* algorithm="auto", measured with the SIMD kernels on the 2-core AVX-512 machine
@@ -124,16 +126,25 @@ static fc_status winograd_forward(const fc_conv2d_params *p, int64_t out_h, int6
     return FC_OK;
 }
 
+/* What both layouts' forward entry points check first: the geometry, the workspace limit, the
+ * dtype and the epilogue (into *epi). */
+static fc_status validate_forward(const fc_conv2d_params *p, fc_dtype dtype,
+                                  const fc_epilogue *epilogue, void *y, int64_t *out_h,
+                                  int64_t *out_w, fc_epi *epi)
+{
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, out_h, out_w));
+    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    return fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * *out_h * *out_w, epi);
+}
+
 fc_status fc_conv2d_forward(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
                             const void *weight, const fc_epilogue *epilogue, void *y,
                             fc_conv_algorithm algorithm)
 {
     int64_t out_h, out_w;
-    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
-    if (p->max_workspace_bytes < 0) return FC_ERR_INVALID_ARGUMENT;
-    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
     fc_epi epi;
-    FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, p->n * p->k * out_h * out_w, &epi));
+    FC_RETURN_IF_ERROR(validate_forward(p, dtype, epilogue, y, &out_h, &out_w, &epi));
     algorithm = resolve_auto(p, dtype, out_h, out_w, algorithm);
     if (algorithm != FC_CONV_DIRECT && algorithm != FC_CONV_IM2COL &&
         algorithm != FC_CONV_DEPTHWISE && algorithm != FC_CONV_WINOGRAD &&
@@ -316,4 +327,36 @@ int64_t fc_f32_conv2d_backward_input_winograd_min_workspace(const fc_conv2d_para
     fc_conv2d_params t;
     backward_input_params(p, out_h, out_w, &t);
     return fc_f32_conv2d_winograd_min_workspace(&t, p->h, p->w, 0);
+}
+
+/* ---- channels last (ops/conv2d_nhwc.tmpl.h) ---- */
+fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                 const void *weight, const fc_epilogue *epilogue, void *y)
+{
+    int64_t out_h, out_w;
+    fc_epi epi;
+    FC_RETURN_IF_ERROR(validate_forward(p, dtype, epilogue, y, &out_h, &out_w, &epi));
+    if (p->n == 0 || p->k == 0 || out_h * out_w == 0) return FC_OK; /* nothing to write */
+    if (p->groups == p->c && p->k == p->c && p->r * p->s <= FC_DW_NHWC_STACK_TAPS)
+        return dtype == FC_FLOAT32 ? fc_f32_conv2d_dw_nhwc(p, out_h, out_w, x, weight, &epi, y)
+                                   : fc_f64_conv2d_dw_nhwc(p, out_h, out_w, x, weight, &epi, y);
+    return dtype == FC_FLOAT32 ? fc_f32_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y)
+                               : fc_f64_conv2d_nhwc(p, out_h, out_w, x, weight, &epi, y);
+}
+
+fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                       int64_t *bytes)
+{
+    int64_t out_h, out_w;
+    FC_RETURN_IF_ERROR(fc_validate_conv2d(p, &out_h, &out_w));
+    if (dtype != FC_FLOAT32 && dtype != FC_FLOAT64) return FC_ERR_INVALID_ARGUMENT;
+    fc_conv2d_params q = *p;
+    q.max_workspace_bytes = INT64_MAX; /* the least is asked, not checked */
+    int threads;
+    if (dtype == FC_FLOAT32) {
+        fc_f32_nhwc_job job = {&q, out_h, out_w};
+        return fc_f32_nhwc_setup(&q, out_h, out_w, &job, &threads, bytes);
+    }
+    fc_f64_nhwc_job job = {&q, out_h, out_w};
+    return fc_f64_nhwc_setup(&q, out_h, out_w, &job, &threads, bytes);
 }

@@ -703,6 +703,108 @@ static void FC_FN(t_epilogue)(const fc_member *m, const fc_member *twin, t_resul
     free(t), free(res), free(got), free(want);
 }
 
+/* ---- pool_nhwc: channels around the vector loop, windows of 0 to 6 pixels, NaN, +-inf --- */
+static void FC_FN(t_pool_nhwc)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    for (size_t channels = 1; channels <= 3 * (size_t)m->nr + 3; channels++)
+        for (size_t count = 0; count <= 6; count++) {
+            /* the pixels' runs a row apart, with a gap, as in an (H, W, C) image */
+            const size_t ld = channels + 3;
+            FC_REAL *x = T_NEW(count * ld + 1);
+            const FC_REAL *ptrs[6];
+            int64_t offsets[6];
+            for (size_t k = 0; k < count; k++)
+                ptrs[k] = x + (count - 1 - k) * ld, offsets[k] = (int64_t)(7 * k + 2);
+            FC_REAL *got = T_NEW(channels + 1), *want = T_NEW(channels + 1);
+            int64_t *gi = t_alloc((channels + 1) * sizeof(int64_t));
+            int64_t *wi = t_alloc((channels + 1) * sizeof(int64_t));
+            for (int pass = 0; pass < 3; pass++) { /* max + indices, max, average */
+                for (size_t t = 0; t < count * ld; t++) x[t] = FC_FN(t_special)(t_rand(), pass == 2);
+                for (size_t t = 0; t <= channels; t++)
+                    got[t] = want[t] = T_SENTINEL, gi[t] = wi[t] = -7;
+                if (pass < 2) {
+                    ((FC_FN(maxpool_nhwc_ukernel_fn))m->fn)(channels, count, ptrs, offsets, got,
+                                                           pass ? NULL : gi);
+                    if (twin != m) {
+                        ((FC_FN(maxpool_nhwc_ukernel_fn))twin->fn)(channels, count, ptrs,
+                                                                  offsets, want,
+                                                                  pass ? NULL : wi);
+                    } else { /* the naive scan: the first NaN, else the first maximum */
+                        for (size_t c = 0; c < channels; c++) {
+                            want[c] = (FC_REAL)-INFINITY, wi[c] = -1;
+                            for (size_t k = 0; k < count; k++) {
+                                const FC_REAL v = ptrs[k][c];
+                                if (wi[c] >= 0 && want[c] != want[c]) break;
+                                if (wi[c] < 0 || v > want[c] || v != v)
+                                    want[c] = v, wi[c] = offsets[k];
+                            }
+                        }
+                    }
+                } else {
+                    const FC_REAL divisor = (FC_REAL)(count ? count + 1 : 1);
+                    ((FC_FN(avgpool_nhwc_ukernel_fn))m->fn2)(channels, count, ptrs, divisor, got);
+                    if (twin != m)
+                        ((FC_FN(avgpool_nhwc_ukernel_fn))twin->fn2)(channels, count, ptrs,
+                                                                   divisor, want);
+                    else
+                        for (size_t c = 0; c < channels; c++) {
+                            FC_REAL sum = 0;
+                            for (size_t k = 0; k < count; k++) sum += ptrs[k][c];
+                            want[c] = sum / divisor;
+                        }
+                }
+                char what[96];
+                snprintf(what, sizeof what, "%s channels %zu count %zu",
+                         pass == 2 ? "avg" : "max", channels, count);
+                FC_FN(t_compare_rows)(r, what, 1, channels, channels + 1, got, want, NULL, 0);
+                if (pass == 0)
+                    for (size_t t = 0; t < channels; t++)
+                        if (gi[t] != wi[t]) {
+                            T_FAIL(r, "%s: index %zu is %lld, expected %lld", what, t,
+                                   (long long)gi[t], (long long)wi[t]);
+                            break;
+                        }
+                r->cases++;
+            }
+            free(x), free(got), free(want), free(gi), free(wi);
+        }
+}
+
+/* ---- dwconv_nhwc: channels around the 4-vector and vector loops, 0 to 9 taps, a bias or
+ * none; integer values (exact sums: FMA or not, the twin must agree bitwise) ------------- */
+static void FC_FN(t_dwconv_nhwc)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    for (size_t channels = 1; channels <= 5 * (size_t)m->nr + 3; channels++)
+        for (size_t taps = 0; taps <= 9; taps += 3)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                const size_t ld = channels + 2;
+                FC_REAL *x = T_NEW(9 * ld + 1), *w = T_NEW(9 * ld + 1), *b = T_NEW(channels);
+                FC_FN(t_fill)(x, 9 * ld, 1);
+                FC_FN(t_fill)(w, 9 * ld, 1);
+                FC_FN(t_fill)(b, channels, 1);
+                const FC_REAL *ptrs[9];
+                for (size_t t = 0; t < 9; t++) ptrs[t] = x + (8 - t) * ld;
+                FC_REAL *got = T_NEW(channels + 1), *want = T_NEW(channels + 1);
+                for (size_t c = 0; c <= channels; c++) got[c] = want[c] = T_SENTINEL;
+                const FC_REAL *bias = with_bias ? b : NULL;
+                ((FC_FN(dwconv_nhwc_ukernel_fn))m->fn)(channels, taps, ptrs, w, ld, bias, got);
+                if (twin != m)
+                    ((FC_FN(dwconv_nhwc_ukernel_fn))twin->fn)(channels, taps, ptrs, w, ld, bias,
+                                                             want);
+                else
+                    for (size_t c = 0; c < channels; c++) {
+                        want[c] = bias ? bias[c] : 0;
+                        for (size_t t = 0; t < taps; t++) want[c] += w[t * ld + c] * ptrs[t][c];
+                    }
+                char what[80];
+                snprintf(what, sizeof what, "channels %zu taps %zu bias %d", channels, taps,
+                         with_bias);
+                FC_FN(t_compare_rows)(r, what, 1, channels, channels + 1, got, want, NULL, 0);
+                r->cases++;
+                free(x), free(w), free(b), free(got), free(want);
+            }
+}
+
 static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     switch (m->family) {
@@ -714,6 +816,8 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
         FC_FN(t_dwconv_gw)(m, twin, r);
         break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
+    case FC_FAMILY_POOL_NHWC: FC_FN(t_pool_nhwc)(m, twin, r); break;
+    case FC_FAMILY_DWCONV_NHWC: FC_FN(t_dwconv_nhwc)(m, twin, r); break;
     case FC_FAMILY_EPILOGUE: FC_FN(t_epilogue)(m, twin, r); break;
     default: FC_FN(t_elementwise)(m, twin, r); break;
     }

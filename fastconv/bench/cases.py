@@ -57,6 +57,8 @@ TRANSPOSE_SHAPES = [
     TransposeShape("unet_up_2x2s2", 1, 128, 32, 32, 64, 2, 2, 2, 0),
     TransposeShape("up_4x4s2p1", 1, 64, 56, 56, 32, 4, 4, 2, 1),
 ]
+# the layers that also get a layout="NHWC" row: a 3x3, a 1x1 and a depthwise layer
+NHWC_LAYERS = ("vgg_3x3", "resnet_1x1", "depthwise")
 POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
 OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
 
@@ -344,30 +346,64 @@ def _transpose_workload(shape, peers):
     return Workload(impls, missing, 2 * x.size * shape.k * shape.r * shape.s, "GFLOP/s")
 
 
-def _pool_workload(shape, kind, kernel, stride, padding, peers):
+def _pool_workload(shape, kind, kernel, stride, padding, peers, layout="NCHW"):
     x = _rng().standard_normal(shape, dtype=np.float32)
     n, c, h, w = shape
     p = (h + 2 * padding - kernel) // stride + 1
     q = (w + 2 * padding - kernel) // stride + 1
     moved = x.nbytes + n * c * p * q * x.itemsize
     missing = {}
+    nhwc = layout == "NHWC"
+    x_in = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if nhwc else x
+    # (an NHWC result is compared with the peers' as a view in NCHW axis order: no copy)
+    to_nchw = (lambda y: y.transpose(0, 3, 1, 2)) if nhwc else (lambda y: y)  # noqa: E731
     if kind == "max":
-        impls = {"fastconv": lambda: max_pool2d(x, kernel, stride, padding)}
+        impls = {"fastconv": lambda: to_nchw(max_pool2d(x_in, kernel, stride, padding,
+                                                        layout=layout))}
         torch_op = "max_pool2d"
         impls_numpy = lambda: numpy_max_pool2d(x, kernel, stride, padding)  # noqa: E731
     else:
-        impls = {"fastconv": lambda: avg_pool2d(x, kernel, stride, padding)}
+        impls = {"fastconv": lambda: to_nchw(avg_pool2d(x_in, kernel, stride, padding,
+                                                        layout=layout))}
         torch_op = "avg_pool2d"
         impls_numpy = lambda: numpy_avg_pool2d_2x2(x)  # noqa: E731
     if peers.torch is not None:
         xt, fn = peers.torch.from_numpy(x), getattr(peers.torch.nn.functional, torch_op)
+        if nhwc:   # the same values in torch's channels-last memory format
+            xt = xt.contiguous(memory_format=peers.torch.channels_last)
         impls["torch"] = lambda: fn(xt, kernel, stride, padding).numpy()
     else:
         missing["torch"] = peers.reason["torch"]
     missing["opencv"] = "not applicable"
     missing["onnxruntime"] = "not measured (conv layers only)"
-    impls["numpy"] = impls_numpy
+    impls["numpy"] = impls_numpy   # (the hand-written code, on the NCHW array)
     return Workload(impls, missing, moved, "GB/s")
+
+
+def _conv_nhwc_workload(shape, peers):
+    """conv2d(layout="NHWC") beside torch on channels_last tensors (the NCHW call is the
+    layer's own row of the same run)."""
+    x, w, b = _conv_arrays(shape)
+    padding = conv_padding(shape)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    args = (shape.stride, padding, shape.dilation, shape.groups)
+    # the NHWC result compared with the others as a view in NCHW axis order (no copy)
+    impls = {"fastconv": lambda: conv2d(x_nhwc, w, b, *args, layout="NHWC").transpose(0, 3, 1, 2)}
+    missing = {"opencv": "not applicable", "onnxruntime": "not measured (NCHW only)"}
+    impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, padding, shape.groups,
+                                          dilation=shape.dilation)
+    if peers.torch is not None:
+        torch = peers.torch
+        xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+        wt, bt = torch.from_numpy(w), torch.from_numpy(b)
+        impls["torch"] = lambda: torch.nn.functional.conv2d(xt, wt, bt, *args).numpy()
+    else:
+        missing["torch"] = peers.reason["torch"]
+    workload = Workload(impls, missing, conv_flops(shape), "GFLOP/s")
+    # what NHWC runs: its depthwise driver for groups == C == K, else its GEMM
+    depthwise = shape.groups == shape.c == shape.k and shape.r * shape.s <= 64
+    workload.auto_algorithm = "depthwise" if depthwise else "im2col"
+    return workload
 
 
 def _relu_workload(shape, in_place, peers):
@@ -543,6 +579,22 @@ def cases(quick=False):
             name, f"{kind}_pool2d", f"{kind}_pool2d {on} kernel {kernel} stride {stride} "
             f"padding {padding}", "max_pool2d" if kind == "max" else None,
             lambda peers, a=(kind, kernel, stride, padding): _pool_workload(pool, *a, peers)))
+    # channels last (layout="NHWC"), beside torch on channels_last tensors
+    for name, kernel, stride, padding in (("nhwc_maxpool_2x2s2", 2, 2, 0),
+                                          ("nhwc_maxpool_3x3s2p1", 3, 2, 1)):
+        result.append(Case(
+            name, "max_pool2d", f"max_pool2d {on} layout=NHWC kernel {kernel} stride {stride} "
+            f"padding {padding}", "max_pool2d_nhwc",
+            lambda peers, a=(kernel, stride, padding): _pool_workload(pool, "max", *a, peers,
+                                                                      layout="NHWC")))
+    for full in CONV_SHAPES:
+        if full.name not in NHWC_LAYERS:
+            continue
+        shape = quick_conv_shape(full) if quick else full
+        result.append(Case(
+            "nhwc_" + full.name, "conv2d", f"conv2d of {full.name} with layout=NHWC (x and y "
+            "channels last); the NCHW call is the row " + full.name, None,
+            lambda peers, shape=shape: _conv_nhwc_workload(shape, peers), layer=full.name))
     result.append(Case("relu", "relu", f"relu {on}", "relu",
                        lambda peers: _relu_workload(pool, False, peers)))
     result.append(Case("relu_inplace", "relu", f"relu {on} out=x", "relu",

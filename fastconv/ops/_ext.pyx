@@ -242,6 +242,38 @@ def conv2d_prepared(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp
     _check(op, status)
 
 
+cdef tuple _nhwc(tuple shape):
+    """(N, C, H, W) -> the channels-last (N, H, W, C)."""
+    return (shape[0], shape[2], shape[3], shape[1])
+
+
+def conv2d_nhwc(str op, Conv2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray weight,
+                object bias, cnp.ndarray y, object activation, int64_t max_workspace_bytes=0,
+                object residual=None, double alpha=0.0):
+    """y (N, P, Q, K) <- act(conv2d(x (N, H, W, C), weight, bias) + residual), the NCHW
+    geometry's shapes in channels-last order."""
+    cdef fc_conv2d_params p = geometry.p
+    p.max_workspace_bytes = max_workspace_bytes
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple y_shape = _nhwc(geometry.output_shape)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
+    cdef fc_epilogue epi
+    _fill_epilogue(&epi, op, bias, (p.k,), residual, y_shape, activation, alpha, typenum)
+    cdef void *yp = _buffer(op, "y", y, typenum, y_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_conv2d_forward_nhwc(&p, dtype, xp, wp, &epi, yp)
+    cdef int64_t least = 0
+    if status == FC_ERR_WORKSPACE_TOO_SMALL:
+        fc_conv2d_nhwc_min_workspace(&p, dtype, &least)
+        raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
+                         f"{least} bytes per thread this convolution needs (x shape "
+                         f"{(<object>x).shape}, weight shape {(<object>weight).shape})")
+    _check(op, status)
+
+
 def conv2d_min_workspace(tuple x_shape, tuple w_shape, tuple stride, tuple padding,
                          tuple dilation, int64_t groups, str dtype, str algorithm):
     """The least max_workspace_bytes (per thread) conv2d accepts with this algorithm at the
@@ -354,6 +386,41 @@ def avg_pool2d(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndar
             status = fc_ref_avg_pool2d_forward(&p, dtype, xp, yp)
         else:
             status = fc_avg_pool2d_forward(&p, dtype, xp, yp)
+    _check(op, status)
+
+
+def max_pool2d_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+                    object indices):
+    """y, indices (N, P, Q, C) <- max_pool2d(x (N, H, W, C)), geometry's shapes channels last;
+    indices may be None."""
+    cdef const fc_pool2d_params *p = &geometry.p
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef tuple y_shape = _nhwc(geometry.output_shape)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, y_shape, True)
+    cdef int64_t *ip = NULL
+    if indices is not None:
+        ip = <int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64, y_shape, True)
+    cdef fc_status status
+    with nogil:
+        status = fc_max_pool2d_forward_nhwc(p, dtype, xp, yp, ip)
+    _check(op, status)
+
+
+def avg_pool2d_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray x, cnp.ndarray y,
+                    bint count_include_pad, int64_t divisor_override):
+    """y (N, P, Q, C) <- avg_pool2d(x (N, H, W, C)), geometry's shapes channels last."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
+    cdef fc_dtype dtype = _dtype_of(op, x)
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef const void *xp = _buffer(op, "x", x, typenum, _nhwc(geometry.x_shape), False)
+    cdef void *yp = _buffer(op, "y", y, typenum, _nhwc(geometry.output_shape), True)
+    cdef fc_status status
+    with nogil:
+        status = fc_avg_pool2d_forward_nhwc(&p, dtype, xp, yp)
     _check(op, status)
 
 
@@ -506,25 +573,30 @@ def conv_transpose2d_backward(str op, Conv2dGeometry geometry not None,
 
 
 def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
-                        cnp.ndarray grad_input, bint reference):
-    """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices.
+                        cnp.ndarray grad_input, bint reference, bint nhwc=False):
+    """grad_input (N, C, H, W) <- scatter of grad_output (N, C, P, Q) at indices; with nhwc,
+    all three channels last (N, H, W, C), the indices still flat into each channel's plane.
 
     Returns False (grad_input untouched) when an index lies outside [-1, H * W)."""
     cdef fc_dtype dtype = _dtype_of(op, grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     if grad_output.ndim != 4 or grad_input.ndim != 4:
         raise ValueError(f"{op}: internal call with grad_output {(<object>grad_output).shape}, grad_input {(<object>grad_input).shape}")
-    cdef int64_t n = grad_input.shape[0], c = grad_input.shape[1]
-    cdef int64_t h = grad_input.shape[2], w = grad_input.shape[3]
-    cdef int64_t out_h = grad_output.shape[2], out_w = grad_output.shape[3]
-    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, (n, c, out_h, out_w),
-                                  False)
+    cdef int64_t n = grad_input.shape[0], c = grad_input.shape[3 if nhwc else 1]
+    cdef int64_t h = grad_input.shape[1 if nhwc else 2], w = grad_input.shape[2 if nhwc else 3]
+    cdef int64_t out_h = grad_output.shape[1 if nhwc else 2]
+    cdef int64_t out_w = grad_output.shape[2 if nhwc else 3]
+    cdef tuple g_shape = (n, out_h, out_w, c) if nhwc else (n, c, out_h, out_w)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, g_shape, False)
     cdef const int64_t *ip = <const int64_t *>_buffer(op, "indices", indices, cnp.NPY_INT64,
-                                                      (n, c, out_h, out_w), False)
-    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, (n, c, h, w), True)
+                                                      g_shape, False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum,
+                             (n, h, w, c) if nhwc else (n, c, h, w), True)
     cdef fc_status status
     with nogil:
-        if reference:
+        if nhwc:
+            status = fc_max_pool2d_backward_nhwc(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
+        elif reference:
             status = fc_ref_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
         else:
             status = fc_max_pool2d_backward(n, c, h, w, out_h, out_w, dtype, gp, ip, gxp)
@@ -532,6 +604,26 @@ def max_pool2d_backward(str op, cnp.ndarray grad_output, cnp.ndarray indices,
         return False
     _check(op, status)
     return True
+
+
+def avg_pool2d_backward_nhwc(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,
+                             cnp.ndarray grad_input, bint count_include_pad,
+                             int64_t divisor_override):
+    """grad_input (N, H, W, C) <- avg_pool2d's backward pass of grad_output (N, P, Q, C), the
+    geometry's shapes channels last."""
+    cdef fc_pool2d_params p = geometry.p
+    p.count_include_pad = count_include_pad
+    p.divisor_override = divisor_override
+    cdef fc_dtype dtype = _dtype_of(op, grad_output)
+    cdef int typenum = cnp.PyArray_TYPE(grad_output)
+    cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
+                                  _nhwc(geometry.output_shape), False)
+    cdef void *gxp = _buffer(op, "grad_input", grad_input, typenum, _nhwc(geometry.x_shape),
+                             True)
+    cdef fc_status status
+    with nogil:
+        status = fc_avg_pool2d_backward_nhwc(&p, dtype, gp, gxp)
+    _check(op, status)
 
 
 def avg_pool2d_backward(str op, Pool2dGeometry geometry not None, cnp.ndarray grad_output,

@@ -65,8 +65,20 @@ def _array(op, name, value):
         except (ValueError, TypeError) as exc:
             raise TypeError(f"{op}: {name} is not convertible to an array: {exc}") from None
     if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
-        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {arr.dtype}")
+        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {arr.dtype}"
+                        f"{_dtype_hint(name, arr.dtype)}")
     return arr
+
+
+def _dtype_hint(name, dtype):
+    """How to get a dtype that works from a common one that does not (images, half floats)."""
+    if dtype.kind in "iub" or dtype == np.float16:
+        hint = f"; convert it with {name}.astype(np.float32)"
+        if dtype == np.uint8:
+            hint += (" (for a uint8 image, fastconv.filter2d filters it as it is, with "
+                     "OpenCV's conventions)")
+        return hint
+    return ""
 
 
 def _dtype_name(arr):
@@ -163,6 +175,31 @@ def _planes(op, x):
         raise ValueError(
             f"{op}: x must have non-zero channels, height and width, got shape {x.shape}")
     return x4, unbatched
+
+
+_LAYOUTS = ("NCHW", "NHWC")
+
+
+def _layout(op, layout):
+    """layout= of the network ops: "NCHW" (the default) or "NHWC" (channels last)."""
+    if layout is None or layout == "NCHW":
+        return "NCHW"
+    if layout == "NHWC":
+        return "NHWC"
+    raise ValueError(f"{op}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def _as_nchw(x, layout):
+    """A channels-last x (N, H, W, C) or (H, W, C) as a view in NCHW axis order (no copy):
+    the geometry and its checks are the NCHW ones, the data is passed as it is."""
+    if layout == "NCHW" or x.ndim not in (3, 4):
+        return x
+    return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x.transpose(2, 0, 1)
+
+
+def _to_nhwc(shape):
+    """An NCHW (or CHW) shape in channels-last order."""
+    return tuple(shape[:-3]) + (shape[-2], shape[-1], shape[-3])
 
 
 def _read_limit(path, key=None):
@@ -355,6 +392,7 @@ def _workspace_limit(op, value):
     return limit
 
 
+<<<<<<< HEAD
 def _planes_and_groups(op, x, weight, groups, layout):
     """x as (N, C, H, W), whether it came unbatched, and groups as a positive int, with weight
     checked to be 4-D (conv2d's and conv_transpose2d's first checks; layout: weight's axes)."""
@@ -368,6 +406,30 @@ def _planes_and_groups(op, x, weight, groups, layout):
 
 
 def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
+=======
+def _shown(x, layout):
+    """x's shape as the caller gave it (x: the NCHW-ordered view of a channels-last x)."""
+    return x.shape if layout == "NCHW" else _to_nhwc(x.shape)
+
+
+def _layout_hint(x, layout, channels):
+    """The likely layout mistake behind a channel count that does not match the weight: an
+    image array (H, W, C) / (N, H, W, C) passed as NCHW, or NCHW data with layout='NHWC'."""
+    shape = _shown(x, layout)
+    if layout == "NCHW" and shape[-1] in (1, 3, 4):
+        move = "x.transpose(0, 3, 1, 2)" if x.ndim == 4 else "x.transpose(2, 0, 1)"
+        return (f"; x looks channels-last (its last axis is {shape[-1]}): pass "
+                f"layout='NHWC', or make it (N, C, H, W) with {move}")
+    if layout == "NHWC" and shape[-3] == channels:
+        move = "x.transpose(0, 2, 3, 1)" if x.ndim == 4 else "x.transpose(1, 2, 0)"
+        return (f"; x looks channels-first (axis {x.ndim - 3} has {channels}): drop "
+                f"layout='NHWC', or make it channels-last with {move}")
+    return ""
+
+
+def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True,
+                   layout="NCHW"):
+>>>>>>> h-nhwc
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
     (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
@@ -384,7 +446,8 @@ def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=
     if c_per_group * groups != c:
         raise ValueError(f"{op}: x has {c} channels but weight expects "
                          f"{c_per_group} * groups={groups} = {c_per_group * groups} "
-                         f"(x shape {x.shape}, weight shape {weight.shape})")
+                         f"(x shape {_shown(x, layout)}, weight shape {weight.shape})"
+                         f"{_layout_hint(x, layout, c_per_group * groups)}")
     if 0 in (r, s):
         raise ValueError(f"{op}: weight must have a non-zero kernel, got shape {weight.shape}")
     stride = _positive_pair(op, "stride", stride)
@@ -420,7 +483,7 @@ def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
             reference, max_workspace_bytes=None, negative_slope=None, residual=None,
-            precision=None, checks_only=False):
+            precision=None, checks_only=False, layout="NCHW"):
     """conv2d; checks_only=True validates the call (x may be a zero-strided stand-in of any
     size) and returns its normalised arguments instead (fastconv.dask's graph construction)."""
     op = "conv2d"
@@ -433,6 +496,10 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
         op, x, weight, bias, activation, negative_slope, residual)
+    if _layout(op, layout) == "NHWC":
+        return _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation,
+                            alpha, residual, algorithm, out, max_workspace_bytes,
+                            (x_in, w_in, b_in, r_in))
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
         op, x, weight, stride, padding, dilation, groups, check_size=not checks_only)
     shape4 = geometry.output_shape
@@ -492,9 +559,42 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     return result
 
 
+<<<<<<< HEAD
 def _precision(op, precision):
     """A call's precision= (None: fastconv.set_precision's setting), checked."""
     return _config.get_precision() if precision is None else _config._check_precision(op, precision)
+=======
+def _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation, alpha,
+                 residual, algorithm, out, max_workspace_bytes, inputs):
+    """conv2d of channels-last x (N, H, W, C) -> (N, P, Q, K): the NCHW geometry's checks on
+    a transposed view, then the NHWC GEMM driver on x as it is (ops/conv2d_nhwc.tmpl.h)."""
+    op = "conv2d"
+    if x.ndim not in (3, 4):
+        _planes(op, x)  # its message, with the 2-D hint
+    x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
+        op, _as_nchw(x, "NHWC"), weight, stride, padding, dilation, groups, layout="NHWC")
+    shape4 = _to_nhwc(geometry.output_shape)
+    k = shape4[3]
+    if bias is not None and bias.shape != (k,):
+        raise ValueError(f"{op}: bias must have shape ({k},) to match weight shape "
+                         f"{weight.shape}, got {bias.shape}")
+    if algorithm not in ("auto", None, "im2col"):
+        raise ValueError(f"{op}: layout='NHWC' runs one algorithm, the GEMM on channels-last "
+                         f"rows ('im2col' or 'auto'), got algorithm={algorithm!r}")
+    workspace = _workspace_limit(op, max_workspace_bytes)
+    out_shape = shape4[1:] if unbatched else shape4
+    if residual is not None:
+        residual = _residual_rows(op, residual, out_shape, shape4, x, weight)
+    result = _output(op, out, out_shape, x, list(zip(("x", "weight", "bias", "residual"),
+                                                     inputs)))
+    if shape4[0] and k:
+        x_nhwc = x[None] if unbatched else x
+        _ext.conv2d_nhwc(op, geometry, _c_array(x_nhwc), _c_array(weight),
+                         None if bias is None else _c_array(bias),
+                         result[None] if unbatched else result, activation, workspace,
+                         residual, alpha)
+    return result
+>>>>>>> h-nhwc
 
 
 def _check_winograd(op, x, weight, stride, dilation):
@@ -511,7 +611,7 @@ def _check_winograd(op, x, weight, stride, dilation):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            activation=None, negative_slope=None, residual=None, algorithm="auto", out=None,
-           max_workspace_bytes=None, precision=None):
+           max_workspace_bytes=None, precision=None, layout="NCHW"):
     """2-D convolution (cross-correlation, as in every CNN framework).
 
     Parameters
@@ -561,6 +661,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     precision : None, "highest" or "high"
         What algorithm="auto" may trade for speed, for this call (None: the setting of
         :func:`fastconv.set_precision`, "highest" by default); "high" lets it run Winograd.
+    layout : "NCHW" (default) or "NHWC"
+        "NHWC": x is channels last, (N, H, W, C) or (H, W, C), and so are the output
+        (N, P, Q, K) and residual; the weights stay (K, C / groups, R, S).  It runs one
+        algorithm, a GEMM over the pixels' contiguous channels (no transposed copy of x),
+        whose sums are those of algorithm="im2col": the NCHW result transposed, bit for bit.
 
     Returns
     -------
@@ -581,7 +686,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     """
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
                    out, reference=False, max_workspace_bytes=max_workspace_bytes,
-                   negative_slope=negative_slope, residual=residual, precision=precision)
+                   negative_slope=negative_slope, residual=residual, precision=precision,
+                   layout=layout)
 
 
 # ---- Winograd filters transformed once --------------------------------------------------------
@@ -866,14 +972,25 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                reference, checks_only=False):
+                reference, checks_only=False, layout="NCHW"):
     op = "max_pool2d"
     x = _array(op, "x", x)
+    nhwc = _layout(op, layout) == "NHWC"
     x4, unbatched, kernel, stride, pads, dilation, geometry = _pool_geometry(
-        op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(x, layout), kernel_size, stride, padding, dilation, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     return_indices = _flag(op, "return_indices", return_indices)
     out_shape = shape4[1:] if unbatched else shape4
+    if nhwc and not checks_only:
+        _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
+        y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
+        indices = _empty(out_shape, _I64) if return_indices else None
+        if shape4[0]:
+            _ext.max_pool2d_nhwc(op, geometry, _c_array(x[None] if unbatched else x),
+                                 y[None] if unbatched else y,
+                                 None if indices is None else
+                                 indices[None] if unbatched else indices)
+        return (y, indices) if return_indices else y
     if checks_only:  # as _conv2d's
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation,
                     return_indices=return_indices, shape=out_shape)
@@ -888,7 +1005,7 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout="NCHW"):
     """2-D max pooling.
 
     Parameters
@@ -900,6 +1017,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return_indices : bool, also return the argmax as int64 flat indices h * W + w into each
         H x W input plane (-1 for a window that lies entirely in the padding, which dilation
         makes possible; its value is -inf)
+
+    layout : "NCHW" (default) or "NHWC": x (N, H, W, C) or (H, W, C), and the output and
+        indices channels last too; the indices are still h * W + w into each channel's plane
+        (torch's for channels_last tensors), so max_pool2d_backward takes them as they are.
+        The channels of each window are pooled as vectors, no transposed copy.
 
     A window holding NaN gives NaN (the index of its first NaN); ties go to the first element
     in row-major window order.
@@ -913,18 +1035,27 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
              [13., 15.]]]], dtype=float32)
     """
     return _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                       reference=False)
+                       reference=False, layout=layout)
 
 
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                reference, checks_only=False):
+                reference, checks_only=False, layout="NCHW"):
     op = "avg_pool2d"
     x = _array(op, "x", x)
+    nhwc = _layout(op, layout) == "NHWC"
     x4, unbatched, kernel, stride, pads, _, geometry = _pool_geometry(
-        op, x, kernel_size, stride, padding, 1, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(x, layout), kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
+    if nhwc and not checks_only:
+        _check_size(op, shape4, x.dtype.itemsize)
+        y = _empty(shape4[1:] if unbatched else shape4, _F32 if x.dtype.itemsize == 4 else _F64)
+        if shape4[0]:
+            _ext.avg_pool2d_nhwc(op, geometry, _c_array(x[None] if unbatched else x),
+                                 y[None] if unbatched else y, count_include_pad,
+                                 divisor_override)
+        return y
     if checks_only:  # as _conv2d's
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=(1, 1),
                     shape=shape4[1:] if unbatched else shape4)
@@ -937,7 +1068,7 @@ def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, d
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout="NCHW"):
     """2-D average pooling.
 
     Parameters
@@ -950,6 +1081,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         the input (False), as PyTorch does
     divisor_override : None or a nonzero int; when given, every window's sum is divided by it
         instead of by its count (PyTorch's divisor_override; count_include_pad is then unused)
+    layout : "NCHW" (default) or "NHWC": x (N, H, W, C) or (H, W, C) and the output channels
+        last; each window's channels are averaged as vectors, no transposed copy.
 
     Example
     -------
@@ -960,7 +1093,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
              [10.5, 12.5]]]], dtype=float32)
     """
     return _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       divisor_override, reference=False)
+                       divisor_override, reference=False, layout=layout)
 
 
 # ---- relu -------------------------------------------------------------------------------------
@@ -1227,13 +1360,15 @@ def leaky_relu(x, negative_slope=0.01, *, out=None):
     return _leaky_relu(x, negative_slope, out, reference=False)
 
 
-def relu(x, *, out=None):
+def relu(x, *, out=None, layout="NCHW"):
     """Rectified linear unit, max(x, 0) elementwise; NaN stays NaN.
 
     Parameters
     ----------
     x : array_like of any shape, float32 or float64
     out : ndarray, optional; ``out=x`` works in place (x must then be C-contiguous)
+    layout : "NCHW" (default) or "NHWC", accepted as by the other network ops (checked, then
+        moot: an elementwise op is the same in any layout)
 
     Example
     -------
@@ -1241,6 +1376,7 @@ def relu(x, *, out=None):
     >>> fastconv.relu(np.array([-1.0, 0.5, 2.0]))
     array([0. , 0.5, 2. ])
     """
+    _layout("relu", layout)
     return _relu(x, out, reference=False)
 
 
@@ -1367,8 +1503,12 @@ def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilat
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+<<<<<<< HEAD
                     output_mask=(True, True, True), max_workspace_bytes=None, algorithm="auto",
                     precision=None):
+=======
+                    output_mask=(True, True, True), max_workspace_bytes=None, layout="NCHW"):
+>>>>>>> h-nhwc
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -1380,6 +1520,7 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
         16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
         it raises ValueError saying the minimum.
+<<<<<<< HEAD
     algorithm : "auto", "im2col" or "winograd"
         How grad_input is computed (grad_weight and grad_bias always run the GEMM): "im2col"
         the GEMM (col2im, exact-order sums); "winograd" F(4x4, 3x3) on grad_output with the
@@ -1389,6 +1530,10 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     precision : None, "highest" or "high"
         As for `conv2d`: what algorithm="auto" may trade for speed (None: the setting of
         :func:`fastconv.set_precision`).
+=======
+    layout : "NCHW" (default).  "NHWC" is not implemented yet and raises ValueError (no
+        channels-last kernels for the gradients; a transposed copy is left to the caller).
+>>>>>>> h-nhwc
 
     Returns
     -------
@@ -1410,6 +1555,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     (array([[ 8., 12.],
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
+    if _layout("conv2d_backward", layout) == "NHWC":
+        raise ValueError("conv2d_backward: layout='NHWC' is not implemented yet (the gradients "
+                         "have NCHW kernels only); transpose to NCHW: grad_output.transpose(0, 3,"
+                         " 1, 2) and x.transpose(0, 3, 1, 2), and grad_input back with "
+                         ".transpose(0, 2, 3, 1)")
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
                             output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
                             algorithm=algorithm, precision=precision)
@@ -1494,12 +1644,18 @@ def _input_shape(op, input_shape, itemsize):
     return shape
 
 
-def _max_pool2d_backward(grad_output, indices, input_shape, reference):
+def _max_pool2d_backward(grad_output, indices, input_shape, reference, layout="NCHW"):
     op = "max_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
-    if g.ndim != len(shape) or g.shape[:-2] != shape[:-2] or 0 in g.shape[-2:]:
-        raise ValueError(f"{op}: grad_output must have shape {shape[:-2] + ('P', 'Q')} "
+    nhwc = _layout(op, layout) == "NHWC"
+    # in NHWC the sizes' places: P, Q (and H, W) before the channels
+    spatial = slice(-3, -1) if nhwc else slice(-2, None)
+    batch = shape[:-3] + (shape[-1],) if nhwc else shape[:-2]
+    if g.ndim != len(shape) or (g.shape[:-3] + (g.shape[-1],) if nhwc else g.shape[:-2]) \
+            != batch or 0 in g.shape[spatial]:
+        want = shape[:-3] + ("P", "Q", shape[-1]) if nhwc else shape[:-2] + ("P", "Q")
+        raise ValueError(f"{op}: grad_output must have shape {want} "
                          f"(P, Q > 0) to match input_shape {shape}, got {g.shape}")
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
@@ -1508,7 +1664,7 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
     if idx.shape != g.shape:
         raise ValueError(f"{op}: indices must have the shape of grad_output {g.shape}, got "
                          f"{idx.shape}")
-    plane = shape[-1] * shape[-2]
+    plane = shape[spatial][0] * shape[spatial][1]
     given = idx
     if idx.dtype != np.int64 or not idx.flags.c_contiguous or not idx.flags.aligned or \
             not idx.dtype.isnative:
@@ -1518,16 +1674,17 @@ def _max_pool2d_backward(grad_output, indices, input_shape, reference):
             idx = np.require(idx, np.int64, ["C_CONTIGUOUS", "ALIGNED"])
     shape4 = shape if len(shape) == 4 else (1,) + shape
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
+    g4 = g.reshape((shape4[0],) + g.shape[-3:])
     if shape4[0] and not _ext.max_pool2d_backward(
-            op, _c_array(g.reshape(shape4[:2] + g.shape[-2:])),
-            idx.reshape(shape4[:2] + g.shape[-2:]), grad_input.reshape(shape4), reference):
+            op, _c_array(g4), idx.reshape(g4.shape), grad_input.reshape(shape4), reference,
+            nhwc):
         bad = tuple(int(i) for i in np.argwhere((given < -1) | (given >= plane))[0])
         raise ValueError(f"{op}: indices must lie in [-1, H * W = {plane}) for input_shape "
                          f"{shape}, got {int(given[bad])} at {bad}")
     return grad_input
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
+def max_pool2d_backward(grad_output, indices, input_shape, *, layout="NCHW"):
     """Gradient of max_pool2d with respect to its input.
 
     Parameters
@@ -1536,6 +1693,9 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     indices : integer array of grad_output's shape, from ``max_pool2d(..., return_indices=True)``:
         flat indices h * W + w into each input plane, -1 for a window wholly in the padding
     input_shape : the shape of max_pool2d's input, (N, C, H, W) or (C, H, W)
+    layout : "NCHW" (default) or "NHWC": grad_output and indices (N, P, Q, C), input_shape
+        and the result (N, H, W, C); the indices still flat into each channel's plane, as
+        ``max_pool2d(..., layout="NHWC")`` returns them
 
     Returns
     -------
@@ -1551,19 +1711,21 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     array([[[0., 1.],
             [0., 0.]]], dtype=float32)
     """
-    return _max_pool2d_backward(grad_output, indices, input_shape, reference=False)
+    return _max_pool2d_backward(grad_output, indices, input_shape, reference=False,
+                                layout=layout)
 
 
 def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override, reference):
+                         count_include_pad, divisor_override, reference, layout="NCHW"):
     op = "avg_pool2d_backward"
     g = _array(op, "grad_output", grad_output)
     shape = _input_shape(op, input_shape, g.dtype.itemsize)
+    nhwc = _layout(op, layout) == "NHWC"
     # the forward's geometry, on a stand-in of input_shape that owns no memory
     like = np.broadcast_to(np.zeros((), g.dtype), shape)
     _, _, kernel, stride, pads, _, geometry = _pool_geometry(
-        op, like, kernel_size, stride, padding, 1, ceil_mode)
-    shape4 = geometry.output_shape
+        op, _as_nchw(like, layout), kernel_size, stride, padding, 1, ceil_mode)
+    shape4 = _to_nhwc(geometry.output_shape) if nhwc else geometry.output_shape
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
@@ -1571,14 +1733,16 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
                      f"padding {pads}, ceil_mode {bool(ceil_mode)}")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
-        _ext.avg_pool2d_backward(op, geometry, _c_array(g.reshape(shape4)),
-                                 grad_input.reshape((shape4[0],) + shape[-3:]),
-                                 count_include_pad, divisor_override, reference)
+        run = _ext.avg_pool2d_backward_nhwc if nhwc else _ext.avg_pool2d_backward
+        run(op, geometry, _c_array(g.reshape(shape4)),
+            grad_input.reshape((shape4[0],) + shape[-3:]), count_include_pad, divisor_override,
+            *(() if nhwc else (reference,)))
     return grad_input
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None, *,
+                        layout="NCHW"):
     """Gradient of avg_pool2d with respect to its input.
 
     Parameters
@@ -1587,6 +1751,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     input_shape : the shape of avg_pool2d's input, (N, C, H, W) or (C, H, W)
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override : as for
         `avg_pool2d`
+    layout : "NCHW" (default) or "NHWC": grad_output, input_shape and the result channels
+        last
 
     Returns
     -------
@@ -1601,7 +1767,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
             [1., 1.]]])
     """
     return _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
-                                ceil_mode, count_include_pad, divisor_override, reference=False)
+                                ceil_mode, count_include_pad, divisor_override, reference=False,
+                                layout=layout)
 
 
 def _elementwise_backward(op, grad_output, name, value, out, run):

@@ -89,6 +89,21 @@ cdef extern from "fastconv.h" nogil:
 
     fc_status fc_conv2d_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
                                       fc_conv_algorithm algorithm, int64_t *bytes)
+    # channels last (NHWC)
+    fc_status fc_conv2d_forward_nhwc(const fc_conv2d_params *p, fc_dtype dtype, const void *x,
+                                     const void *weight, const fc_epilogue *epilogue, void *y)
+    fc_status fc_conv2d_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                           int64_t *bytes)
+    fc_status fc_max_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                         const void *x, void *y, int64_t *indices)
+    fc_status fc_avg_pool2d_forward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                         const void *x, void *y)
+    fc_status fc_max_pool2d_backward_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
+                                          int64_t out_h, int64_t out_w, fc_dtype dtype,
+                                          const void *grad_output, const int64_t *indices,
+                                          void *grad_input)
+    fc_status fc_avg_pool2d_backward_nhwc(const fc_pool2d_params *p, fc_dtype dtype,
+                                          const void *grad_output, void *grad_input)
     fc_status fc_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias,

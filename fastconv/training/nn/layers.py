@@ -66,7 +66,9 @@ class Conv2d(_Cached):
 
     ``weight`` is (out_channels, in_channels / groups, kH, kW); ``rng`` (a numpy Generator or
     a seed) draws the init.  ``activation="relu"`` fuses a ReLU into the convolution (forward
-    and backward), the same as Conv2d followed by ReLU.
+    and backward), the same as Conv2d followed by ReLU.  ``layout="NHWC"`` takes and returns
+    channels-last arrays (fastconv.conv2d's layout; the weight keeps its layout); its backward
+    is not implemented yet and raises ValueError (fastconv.conv2d_backward's).
 
     Example
     -------
@@ -79,8 +81,10 @@ class Conv2d(_Cached):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, *, activation=None, rng=None, dtype=np.float32):
+                 groups=1, bias=True, *, activation=None, rng=None, dtype=np.float32,
+                 layout="NCHW"):
         super().__init__()
+        self.layout = F._layout("Conv2d", layout)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
@@ -96,7 +100,7 @@ class Conv2d(_Cached):
     def forward(self, x):
         y = F.conv2d(x, self.weight.data, None if self.bias is None else self.bias.data,
                      self.stride, self.padding, self.dilation, self.groups,
-                     activation=self.activation)
+                     activation=self.activation, layout=self.layout)
         self._cache = (x, y if self.activation else None)
         return y
 
@@ -106,7 +110,7 @@ class Conv2d(_Cached):
             grad = F.relu_backward(grad, y)
         grad_x, grad_w, grad_b = F.conv2d_backward(
             grad, x, self.weight.data, self.stride, self.padding, self.dilation, self.groups,
-            output_mask=(input_grad, True, self.bias is not None))
+            output_mask=(input_grad, True, self.bias is not None), layout=self.layout)
         return _accumulated(self, grad_x, grad_w, grad_b)
 
     def extra_repr(self):
@@ -189,8 +193,10 @@ class MaxPool2d(_Cached):
            [0., 1., 0., 1.]], dtype=float32)
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                 layout="NCHW"):
         super().__init__()
+        self.layout = F._layout("MaxPool2d", layout)  # "NHWC": channels-last arrays
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
         self._cache = None
@@ -199,15 +205,16 @@ class MaxPool2d(_Cached):
         if not self.training:            # inference: no backward will come, skip the indices
             self._cache = None
             return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                self.ceil_mode)
+                                self.ceil_mode, layout=self.layout)
         y, indices = F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                  self.ceil_mode, return_indices=True)
+                                  self.ceil_mode, return_indices=True, layout=self.layout)
         self._cache = (indices, np.shape(x))
         return y
 
     def backward(self, grad, input_grad=True):
         indices, shape = self._saved()
-        return F.max_pool2d_backward(grad, indices, shape) if input_grad else None
+        return F.max_pool2d_backward(grad, indices, shape, layout=self.layout) \
+            if input_grad else None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
@@ -228,8 +235,9 @@ class AvgPool2d(_Cached):
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+                 count_include_pad=True, divisor_override=None, *, layout="NCHW"):
         super().__init__()
+        self.layout = F._layout("AvgPool2d", layout)  # "NHWC": channels-last arrays
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
         self.divisor_override = divisor_override
@@ -238,7 +246,7 @@ class AvgPool2d(_Cached):
     def forward(self, x):
         self._cache = np.shape(x)
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+                            self.count_include_pad, self.divisor_override, layout=self.layout)
 
     def backward(self, grad, input_grad=True):
         shape = self._saved()
@@ -246,7 +254,7 @@ class AvgPool2d(_Cached):
             return None
         return F.avg_pool2d_backward(grad, shape, self.kernel_size, self.stride, self.padding,
                                      self.ceil_mode, self.count_include_pad,
-                                     self.divisor_override)
+                                     self.divisor_override, layout=self.layout)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
@@ -275,8 +283,9 @@ class ReLU(_Cached):
         y = self._saved()
         return F.relu_backward(grad, y) if input_grad else None
 
-    def __init__(self):
+    def __init__(self, *, layout="NCHW"):
         super().__init__()
+        self.layout = F._layout("ReLU", layout)  # checked; elementwise, so moot
         self._cache = None
 
 

@@ -1,0 +1,9 @@
+#include "simd/target_neon.h"
+
+#include "kernels/dwconv_nhwc/dwconv_nhwc.h"
+
+#include "simd/dtype_f64.h"
+#include "simd/vec_neon_f64.h"
+#include "kernels/dwconv_nhwc/simd.tmpl.h"
+#include "simd/vec_end.h"
+#include "simd/dtype_end.h"

@@ -1,0 +1,368 @@
+/* conv2d on channels-last data (fc_conv2d_forward_nhwc): x (N, H, W, C), y (N, P, Q, K), the
+ * weights (K, C / groups, R, S) as in NCHW.  Instantiated by conv2d.c after the GEMM frame.
+ *
+ * In NHWC the output is the transposed GEMM of the NCHW drivers: per group g,
+ *   Y_g[NPQ x Kg] = col_g[NPQ x red] * W_g^T[red x Kg],  red = Cg * R * S,
+ * whose rows are all the output pixels of the batch (y is (N * P * Q) x K, so a group's block
+ * of C is y + g * Kg with ldc = K: the microkernel stores straight into y).  A = the im2col
+ * rows of MR pixels, packed by each item (a tap of a pixel is Cg contiguous values of x);
+ * B = the weights as NR-filter panels (the NCHW drivers' weight panels, with NR rows: shared,
+ * packed once per call).  The reduction runs in the NCHW order, bias then (c, r, s)
+ * ascending, and the bias is written into C first (the frame's "accumulate": the block then
+ * starts from it), so every element is the same fused sum as the NCHW GEMM drivers compute:
+ * bitwise equal to conv2d's im2col/pointwise result, transposed.
+ *
+ * Work item: (group, block of m_panels x MR output pixels, block of NR-filter tiles), over the
+ * whole reduction; each output element is one item's.  The pixel block is sized so that its
+ * A panels' kc-deep slice (m_panels x kc x MR, what the frame's macro-kernel walks against
+ * each kc x NR sub-panel of B) stays in L2: every item then streams the weights once, and a
+ * layer with few pixels and many filters (ResNet's 7x7 stage: 49 pixels, 2.4 M weights)
+ * reads them once rather than once per panel.  Few pixel blocks are cut along the filters
+ * too (each such item packs its own A), so that both threads get work.  Workspace: the
+ * packed weights (shared) and per thread the item's A (m_panels x red x MR) and one MR x NR
+ * edge tile; m_panels shrinks to fit threads x max_workspace_bytes,
+ * FC_ERR_WORKSPACE_TOO_SMALL when even one panel does not. */
+
+#ifndef FC_NHWC_MAX_MR
+/* the most pixels per A panel the pack holds pointers for: every GEMM member's MR is at most
+ * 8 (kernels/gemm/members.c); conv2d_nhwc refuses a larger one */
+#define FC_NHWC_MAX_MR 16
+#endif
+
+#ifndef FC_NHWC_TRANSPOSE_ONCE
+#define FC_NHWC_TRANSPOSE_ONCE
+/* dst[v * ld + u] = s_u[v] for u, v < 4: four pixels' runs of four channels to four rows of
+ * an A panel.  SSE2 (baseline of x86-64, no dispatch needed) loads each run as a vector and
+ * transposes in registers; gcc's own code for the constant-size loops loaded elements one
+ * by one and reloaded the pointers (the pack was 40% of VGG's 3x3 layer in NHWC). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline void fc_f32_nhwc_transpose4(const float *s0, const float *s1, const float *s2,
+                                          const float *s3, float *dst, int64_t ld)
+{
+    __m128 r0 = _mm_loadu_ps(s0), r1 = _mm_loadu_ps(s1), r2 = _mm_loadu_ps(s2),
+           r3 = _mm_loadu_ps(s3);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + ld, r1);
+    _mm_storeu_ps(dst + 2 * ld, r2);
+    _mm_storeu_ps(dst + 3 * ld, r3);
+}
+
+static inline void fc_f64_nhwc_transpose4(const double *s0, const double *s1, const double *s2,
+                                          const double *s3, double *dst, int64_t ld)
+{
+    for (int v = 0; v < 4; v += 2) {
+        const __m128d a = _mm_loadu_pd(s0 + v), b = _mm_loadu_pd(s1 + v);
+        const __m128d c = _mm_loadu_pd(s2 + v), d = _mm_loadu_pd(s3 + v);
+        _mm_storeu_pd(dst + v * ld, _mm_unpacklo_pd(a, b));
+        _mm_storeu_pd(dst + v * ld + 2, _mm_unpacklo_pd(c, d));
+        _mm_storeu_pd(dst + (v + 1) * ld, _mm_unpackhi_pd(a, b));
+        _mm_storeu_pd(dst + (v + 1) * ld + 2, _mm_unpackhi_pd(c, d));
+    }
+}
+#else
+#define FC_NHWC_TRANSPOSE4_GENERIC(real, name)                                                \
+    static inline void name(const real *s0, const real *s1, const real *s2, const real *s3,   \
+                            real *dst, int64_t ld)                                            \
+    {                                                                                         \
+        for (int v = 0; v < 4; v++) {                                                         \
+            dst[v * ld] = s0[v];                                                              \
+            dst[v * ld + 1] = s1[v];                                                          \
+            dst[v * ld + 2] = s2[v];                                                          \
+            dst[v * ld + 3] = s3[v];                                                          \
+        }                                                                                     \
+    }
+FC_NHWC_TRANSPOSE4_GENERIC(float, fc_f32_nhwc_transpose4)
+FC_NHWC_TRANSPOSE4_GENERIC(double, fc_f64_nhwc_transpose4)
+#endif
+#endif
+
+typedef struct FC_FN(nhwc_job) {
+    const fc_conv2d_params *p;
+    int64_t out_h, out_w, pixels; /* pixels: N * P * Q, the GEMM's rows */
+    const FC_REAL *x, *weight;
+    FC_REAL *y;
+    const fc_epi *epi;
+    FC_FN(gemm_config) cfg;
+    int64_t cg, kg, red, n_tiles, m_panels, blocks, f_blocks, per_thread, pack_tasks;
+    FC_REAL *packed_w, *scratch;
+    const FC_REAL *zeros; /* Cg zeros: the taps in the padding */
+} FC_FN(nhwc_job);
+
+typedef struct FC_FN(nhwc_item_ctx) {
+    const FC_FN(nhwc_job) *job;
+    const FC_REAL *a; /* the item's packed A, all of the reduction */
+    int64_t g, tile0;  /* its group and first NR-filter tile */
+} FC_FN(nhwc_item_ctx);
+
+/* The item's A: rows [pix0, pix0 + count) of col_g as MR-pixel panels of red x MR, zero past
+ * the last pixel and for taps in the padding.  Element (c, r, s) of pixel i goes to
+ * a[((c * R + r) * S + s) * MR + i]: per tap, the MR pixels' runs of Cg contiguous channels
+ * (or job->zeros) are transposed 4 pixels x 4 channels at a time (nhwc_transpose4). */
+static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pix0,
+                               int64_t count, FC_REAL *a)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t mr = job->cfg.mr, cg = job->cg, step = p->r * p->s * mr;
+    const int64_t pq = job->out_h * job->out_w;
+    const FC_REAL *src[FC_NHWC_MAX_MR];
+    int64_t h0[FC_NHWC_MAX_MR], w0[FC_NHWC_MAX_MR];
+    const FC_REAL *base[FC_NHWC_MAX_MR];
+    for (int64_t i0 = 0; i0 < count; i0 += mr) {
+        FC_REAL *panel = a + (i0 / mr) * job->red * mr;
+        for (int64_t i = 0; i < mr; i++) {
+            const int64_t pix = pix0 + i0 + i, n = pix / pq, oh = pix % pq / job->out_w;
+            base[i] = i0 + i < count ? job->x + n * p->h * p->w * p->c + g * cg : NULL;
+            h0[i] = oh * p->stride_h - p->pad_top;
+            w0[i] = pix % job->out_w * p->stride_w - p->pad_left;
+        }
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                for (int64_t i = 0; i < mr; i++) {
+                    const int64_t ih = h0[i] + r * p->dilation_h, iw = w0[i] + s * p->dilation_w;
+                    src[i] = base[i] && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
+                                 ? base[i] + (ih * p->w + iw) * p->c
+                                 : job->zeros;
+                }
+                FC_REAL *dst = panel + (r * p->s + s) * mr;
+                int64_t c = 0;
+                for (; c + 4 <= cg; c += 4) {
+                    int64_t i = 0;
+                    for (; i + 4 <= mr; i += 4)
+                        FC_FN(nhwc_transpose4)(src[i] + c, src[i + 1] + c, src[i + 2] + c,
+                                               src[i + 3] + c, dst + c * step + i, step);
+                    for (; i < mr; i++) /* AVX2's MR of 6 */
+                        for (int v = 0; v < 4; v++) dst[(c + v) * step + i] = src[i][c + v];
+                }
+                for (; c < cg; c++)
+                    for (int64_t i = 0; i < mr; i++) dst[c * step + i] = src[i][c];
+            }
+    }
+}
+
+static const FC_REAL *FC_FN(nhwc_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                         int64_t *a_step)
+{
+    const FC_FN(nhwc_item_ctx) *it = blk->ctx;
+    (void)kc;
+    *a_step = it->job->red * it->job->cfg.mr;
+    return it->a + k0 * it->job->cfg.mr;
+}
+
+/* B: the group's weight panel of filters [j0, j0 + NR), rows [k0, k0 + kc). */
+static const FC_REAL *FC_FN(nhwc_item_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                         int64_t j0, const ptrdiff_t **rows)
+{
+    const FC_FN(nhwc_item_ctx) *it = blk->ctx;
+    const FC_FN(nhwc_job) *job = it->job;
+    const int64_t nr = job->cfg.nr;
+    (void)kc;
+    *rows = NULL;
+    return job->packed_w + ((it->g * job->n_tiles + it->tile0 + j0 / nr) * job->red + k0) * nr;
+}
+
+static void FC_FN(nhwc_item)(const FC_FN(nhwc_job) *job, int64_t item, int t)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t mr = job->cfg.mr, nr = job->cfg.nr;
+    const int64_t g = item / (job->blocks * job->f_blocks);
+    const int64_t b = item / job->f_blocks % job->blocks;
+    int64_t tile0, tile_end;
+    fc_task_range(job->n_tiles, job->f_blocks, item % job->f_blocks, &tile0, &tile_end);
+    const int64_t f0 = tile0 * nr, cols = fc_min_i64(tile_end * nr, job->kg) - f0;
+    const int64_t pix0 = b * job->m_panels * mr;
+    const int64_t rows = fc_min_i64(job->m_panels * mr, job->pixels - pix0);
+    FC_REAL *a = job->scratch + t * job->per_thread;
+    FC_REAL *edge = a + job->m_panels * job->red * mr;
+    FC_FN(nhwc_pack_a)(job, g, pix0, rows, a);
+    FC_REAL *c = job->y + pix0 * p->k + g * job->kg + f0;
+    const FC_REAL *bias = job->epi->bias;
+    if (bias) /* where each sum starts (accumulate) */
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(c + i * p->k, bias + g * job->kg + f0, (size_t)cols * sizeof(FC_REAL));
+    FC_FN(nhwc_item_ctx) it = {job, a, g, tile0};
+    FC_FN(gemm_block) blk = {&job->cfg, job->red, fc_min_i64(job->cfg.kc, job->red),
+                             fc_ceil_div(rows, mr), rows, cols};
+    blk.a_panels = FC_FN(nhwc_item_a);
+    blk.b_panel = FC_FN(nhwc_item_b);
+    blk.c = c;
+    blk.ldc = p->k;
+    blk.edge = edge;
+    blk.epilogue.accumulate = bias != NULL;
+    blk.epilogue.fused = job->epi->fused;
+    blk.epilogue.post = job->epi->post ? job->epi : NULL;
+    blk.ctx = &it;
+    FC_FN(gemm_run_block)(&blk);
+}
+
+static void FC_FN(nhwc_task)(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    const FC_FN(nhwc_job) *job = ctx;
+    if (phase == 0) {
+        const int64_t panels = job->p->groups * job->n_tiles;
+        int64_t begin, end;
+        fc_task_range(panels, job->pack_tasks, task, &begin, &end);
+        FC_FN(pack_weight_panels)(job->p, job->weight, job->cfg.nr, 0, begin, end,
+                                  job->packed_w);
+    } else {
+        FC_FN(nhwc_item)(job, task, thread);
+    }
+}
+
+/* The team, m_panels and the workspace of conv2d_nhwc; *min_bytes the least
+ * max_workspace_bytes that would do. */
+static fc_status FC_FN(nhwc_setup)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                   FC_FN(nhwc_job) *job, int *threads, int64_t *min_bytes)
+{
+    const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
+    const int64_t mr = cfg.mr, nr = cfg.nr, size = (int64_t)sizeof(FC_REAL);
+    job->cfg = cfg;
+    job->cg = p->c / p->groups;
+    job->kg = p->k / p->groups;
+    job->red = job->cg * p->r * p->s;
+    job->pixels = p->n * out_h * out_w;
+    job->n_tiles = fc_ceil_div(job->kg, nr);
+    const int64_t panels_total = fc_ceil_div(job->pixels, mr);
+    const int64_t macs = fc_mul_saturating(
+        fc_mul_saturating(panels_total * mr, job->n_tiles * nr * p->groups), job->red);
+    *threads = (int)fc_min_i64(fc_region_threads(macs), panels_total * p->groups);
+    const int64_t packed = fc_mul_saturating(p->groups * job->n_tiles * nr, job->red);
+    const int64_t one = fc_gemm_add_saturating(fc_mul_saturating(job->red, mr), mr * nr);
+    *min_bytes = fc_ceil_div(
+        fc_mul_saturating(fc_gemm_add_saturating(packed, fc_mul_saturating(*threads, one)),
+                          size),
+        *threads);
+    const int64_t budget =
+        fc_mul_saturating(*threads, fc_gemm_workspace_limit(p->max_workspace_bytes)) / size;
+    if (fc_gemm_add_saturating(packed, fc_mul_saturating(*threads, one)) > budget)
+        return FC_ERR_WORKSPACE_TOO_SMALL;
+    /* the kc-deep slice of an item's A within ~192 KiB of L2, beside B's sub-panel in L1 */
+    const int64_t kc = fc_min_i64(cfg.kc, job->red);
+    int64_t m_panels = fc_min_i64(fc_max_i64(1, ((int64_t)192 << 10) / (size * kc * mr)),
+                                  panels_total);
+    /* some 4 items per thread, so that a late thread leaves little behind: more filter
+     * blocks first (they only repeat the pack of A), then smaller pixel blocks */
+    const int64_t target = *threads > 1 ? 4 * *threads : 1;
+    int64_t f_blocks = 1, pixel_items = p->groups * fc_ceil_div(panels_total, m_panels);
+    if (pixel_items < target) {
+        f_blocks = fc_min_i64(job->n_tiles, fc_ceil_div(target, pixel_items));
+        if (pixel_items * f_blocks < target)
+            m_panels = fc_max_i64(1, panels_total * p->groups * f_blocks / target);
+    }
+    while (m_panels > 1 &&
+           fc_gemm_add_saturating(
+               packed, fc_mul_saturating(*threads, m_panels * job->red * mr + mr * nr)) > budget)
+        m_panels /= 2;
+    job->m_panels = m_panels;
+    job->blocks = fc_ceil_div(panels_total, m_panels);
+    job->f_blocks = f_blocks;
+    job->per_thread = m_panels * job->red * mr + mr * nr;
+    return FC_OK;
+}
+
+static fc_status FC_FN(conv2d_nhwc)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                    const FC_REAL *x, const FC_REAL *weight, const fc_epi *epi,
+                                    FC_REAL *y)
+{
+    FC_FN(nhwc_job) job = {p, out_h, out_w, 0, x, weight, y, epi};
+    int threads;
+    int64_t min_bytes;
+    FC_RETURN_IF_ERROR(FC_FN(nhwc_setup)(p, out_h, out_w, &job, &threads, &min_bytes));
+    const int64_t panels = p->groups * job.n_tiles;
+    if (job.cfg.mr > FC_NHWC_MAX_MR) return FC_ERR_INVALID_ARGUMENT;
+    FC_REAL *zeros = fc_aligned_alloc(job.cg * (int64_t)sizeof(FC_REAL));
+    if (!zeros) return FC_ERR_OUT_OF_MEMORY;
+    memset(zeros, 0, (size_t)job.cg * sizeof(FC_REAL));
+    job.zeros = zeros;
+    const fc_status st = FC_FN(alloc_workspace)(panels, job.red, job.cfg.nr, threads,
+                                                job.per_thread, &job.packed_w, &job.scratch);
+    if (st != FC_OK) {
+        fc_aligned_free(zeros);
+        return st;
+    }
+    job.pack_tasks = threads == 1 ? 1
+                                  : fc_min_i64(panels, fc_task_count(panels, job.red * job.cfg.nr,
+                                                                     (int64_t)1 << 14));
+    const int64_t tasks[2] = {job.pack_tasks, p->groups * job.blocks * job.f_blocks};
+    const fc_parallel_job parallel = {FC_FN(nhwc_task), &job, 2, tasks};
+    fc_parallel_run(threads, &parallel);
+    fc_aligned_free(job.packed_w);
+    fc_aligned_free(job.scratch);
+    fc_aligned_free(zeros);
+    return FC_OK;
+}
+
+/* ---- depthwise, one filter per channel (groups == C == K) ------------------------------------
+ * The GEMM above would give each group a 1-filter B panel of NR columns, 1/NR of it useful
+ * (MobileNet's 3x3 depthwise layer ran 140x slower than NCHW's depthwise driver).  Here a
+ * work item is a range of output pixels; each pixel's channels are one dwconv_nhwc kernel
+ * call over its R * S taps, in (r, s) order, a tap in the padding read as a run of zeros as
+ * the NCHW depthwise driver's padded rows do: the same fused sums, so its result transposed,
+ * bit for bit.  The weights are transposed once to taps x C (the kernel's vectors run along
+ * the channels). */
+typedef struct FC_FN(dw_nhwc_job) {
+    const fc_conv2d_params *p;
+    int64_t out_h, out_w, tasks;
+    const FC_REAL *x, *wt, *zeros;
+    FC_REAL *y;
+    const fc_epi *epi;
+} FC_FN(dw_nhwc_job);
+
+/* the kernel's tap list lives on the stack: filters up to 8 x 8 (larger ones take the GEMM) */
+#define FC_DW_NHWC_STACK_TAPS 64
+
+static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
+{
+    (void)phase, (void)t;
+    const FC_FN(dw_nhwc_job) *job = ctx;
+    const fc_conv2d_params *p = job->p;
+    const FC_FN(dwconv_nhwc_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc);
+    const int64_t c = p->c, taps = p->r * p->s, pq = job->out_h * job->out_w;
+    const FC_REAL *ptrs[FC_DW_NHWC_STACK_TAPS];
+    int64_t begin, end;
+    fc_task_range(p->n * pq, job->tasks, i, &begin, &end);
+    for (int64_t pix = begin; pix < end; pix++) {
+        const int64_t n = pix / pq, oh = pix % pq / job->out_w, ow = pix % job->out_w;
+        const int64_t h0 = oh * p->stride_h - p->pad_top, w0 = ow * p->stride_w - p->pad_left;
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                const int64_t ih = h0 + r * p->dilation_h, iw = w0 + s * p->dilation_w;
+                ptrs[r * p->s + s] = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
+                                         ? job->x + ((n * p->h + ih) * p->w + iw) * c
+                                         : job->zeros;
+            }
+        kernel((size_t)c, (size_t)taps, ptrs, job->wt, (size_t)c, job->epi->bias,
+               job->y + pix * c);
+    }
+    /* the activation and residual on the task's finished run of y, as the NCHW drivers do */
+    if (job->epi->activation != FC_ACTIVATION_NONE || job->epi->residual)
+        FC_FN(epilogue_apply)(job->epi, job->y + begin * c, 1, (end - begin) * c,
+                              (end - begin) * c, 1);
+}
+
+static fc_status FC_FN(conv2d_dw_nhwc)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                                       const FC_REAL *x, const FC_REAL *weight,
+                                       const fc_epi *epi, FC_REAL *y)
+{
+    const int64_t c = p->c, taps = p->r * p->s, pixels = p->n * out_h * out_w;
+    int64_t bytes;
+    const int64_t dims[3] = {taps + 1, c, (int64_t)sizeof(FC_REAL)};
+    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &bytes));
+    FC_REAL *wt = fc_aligned_alloc(bytes);
+    if (!wt) return FC_ERR_OUT_OF_MEMORY;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t t = 0; t < taps; t++) wt[t * c + ch] = weight[ch * taps + t];
+    FC_REAL *zeros = wt + taps * c;
+    memset(zeros, 0, (size_t)c * sizeof(FC_REAL));
+    const int64_t work = fc_mul_saturating(pixels * c, taps);
+    const int threads = (int)fc_min_i64(fc_region_threads(work), pixels);
+    FC_FN(dw_nhwc_job) job = {p, out_h, out_w,
+                              threads == 1 ? 1
+                                           : fc_task_count(pixels, c * taps,
+                                                           FC_MIN_WORK_PER_THREAD / 2),
+                              x, wt, zeros, y, epi};
+    fc_parallel_for(threads, job.tasks, FC_FN(dw_nhwc_task), &job);
+    fc_aligned_free(wt);
+    return FC_OK;
+}
