@@ -392,7 +392,6 @@ def _workspace_limit(op, value):
     return limit
 
 
-<<<<<<< HEAD
 def _planes_and_groups(op, x, weight, groups, layout):
     """x as (N, C, H, W), whether it came unbatched, and groups as a positive int, with weight
     checked to be 4-D (conv2d's and conv_transpose2d's first checks; layout: weight's axes)."""
@@ -405,8 +404,6 @@ def _planes_and_groups(op, x, weight, groups, layout):
     return x4, unbatched, groups
 
 
-def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True):
-=======
 def _shown(x, layout):
     """x's shape as the caller gave it (x: the NCHW-ordered view of a channels-last x)."""
     return x.shape if layout == "NCHW" else _to_nhwc(x.shape)
@@ -429,7 +426,6 @@ def _layout_hint(x, layout, channels):
 
 def _conv_geometry(op, x, weight, stride, padding, dilation, groups, check_size=True,
                    layout="NCHW"):
->>>>>>> h-nhwc
     """conv2d's validated geometry, shared by the forward and the backward pass:
     (x4, unbatched, stride, pads, dilation, groups, geometry), geometry being the C library's
     (_ext.Conv2dGeometry, output_shape (N, K, P, Q)).  check_size=False leaves out the
@@ -559,11 +555,11 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     return result
 
 
-<<<<<<< HEAD
 def _precision(op, precision):
     """A call's precision= (None: fastconv.set_precision's setting), checked."""
     return _config.get_precision() if precision is None else _config._check_precision(op, precision)
-=======
+
+
 def _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation, alpha,
                  residual, algorithm, out, max_workspace_bytes, inputs):
     """conv2d of channels-last x (N, H, W, C) -> (N, P, Q, K): the NCHW geometry's checks on
@@ -594,7 +590,6 @@ def _conv2d_nhwc(x, weight, bias, stride, padding, dilation, groups, activation,
                          result[None] if unbatched else result, activation, workspace,
                          residual, alpha)
     return result
->>>>>>> h-nhwc
 
 
 def _check_winograd(op, x, weight, stride, dilation):
@@ -1503,12 +1498,8 @@ def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilat
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-<<<<<<< HEAD
                     output_mask=(True, True, True), max_workspace_bytes=None, algorithm="auto",
-                    precision=None):
-=======
-                    output_mask=(True, True, True), max_workspace_bytes=None, layout="NCHW"):
->>>>>>> h-nhwc
+                    precision=None, layout="NCHW"):
     """Gradients of conv2d with respect to its input, weight and bias.
 
     Parameters
@@ -1520,7 +1511,6 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         Workspace per thread the gradients' GEMMs may allocate, as for `conv2d`; None means
         16 MiB.  A smaller limit may be slower and never changes a result; below the minimum
         it raises ValueError saying the minimum.
-<<<<<<< HEAD
     algorithm : "auto", "im2col" or "winograd"
         How grad_input is computed (grad_weight and grad_bias always run the GEMM): "im2col"
         the GEMM (col2im, exact-order sums); "winograd" F(4x4, 3x3) on grad_output with the
@@ -1530,10 +1520,8 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     precision : None, "highest" or "high"
         As for `conv2d`: what algorithm="auto" may trade for speed (None: the setting of
         :func:`fastconv.set_precision`).
-=======
     layout : "NCHW" (default).  "NHWC" is not implemented yet and raises ValueError (no
         channels-last kernels for the gradients; a transposed copy is left to the caller).
->>>>>>> h-nhwc
 
     Returns
     -------
