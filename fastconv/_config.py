@@ -56,7 +56,7 @@ def set_precision(precision):
     4x4 outputs): some 2x faster there, with errors some 10x larger on ordinary data
     (relative to sum |x| |w| on N(0, 1) data: ~3e-6 at most instead of ~3e-7), bounded by
     the whole 6x6 input patch rather than the output's own window, so an output small inside
-    a large patch can be off by far more (README "Winograd").  Like
+    a large patch can be off by far more (docs/design.md, "Winograd").  Like
     ``torch.set_float32_matmul_precision``; ``conv2d(precision=...)`` overrides it per call,
     and ``algorithm="winograd"`` forces Winograd whatever the precision.  conv2d_backward's
     grad_input follows it too (Winograd on grad_output with the turned filters, by the same

@@ -762,7 +762,7 @@ def conv2d_calls(draw):
         if algorithm == "winograd":
             # its own rounding (tolerances.py); a NaN or an infinity spreads over the whole
             # tiles whose patches hold it, and products near the float32 range overflow in
-            # the transforms (README "Winograd"): only finite, moderate inputs are compared
+            # the transforms (docs/design.md, "Winograd"): only finite, moderate inputs are compared
             big = [np.abs(a).max(initial=0) for a in (x4, wt.f64)]
             if all(np.isfinite(a).all() for a in (x4, wt.f64, b64) if a is not None) and \
                     big[0] * big[1] < 1e25:

@@ -130,7 +130,7 @@ def test_integer_inputs_are_exact(isa):
 
 def test_accuracy_on_normal_data_stays_small():
     """The measured error on N(0,1) data of a ResNet-like layer, relative to sum |x| |w|:
-    some 3e-6 at most (README "Winograd"); the bound of the tests is far looser, this keeps
+    some 3e-6 at most (docs/design.md, "Winograd"); the bound of the tests is far looser, this keeps
     the documented figure honest."""
     rng = np.random.default_rng(2)
     x, w, _ = _inputs(rng, 1, 64, 28, 28, 64, bias=False)
@@ -146,7 +146,7 @@ def test_the_error_is_relative_to_the_patch_not_to_the_output():
     """The worst case of the transforms' growth: large values only at patch row and column 3
     (x rows and columns 2 mod 4 with padding 1), which output row and column 0 of the tile
     do not read.  Those outputs' error is then far beyond the bound of a direct sum of their
-    own |x| |w| (README: 8e-2 relative), yet within the Winograd bound, which counts the
+    own |x| |w| (docs/design.md: 8e-2 relative), yet within the Winograd bound, which counts the
     whole patch."""
     rng = np.random.default_rng(12)
     x = (rng.random((1, 16, 12, 12)) * 1e-3).astype(np.float32)
