@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -127,15 +126,19 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rewritten(cache_dir, monkeypa
     assert doc["header"] == plans._header() and len(doc["plans"]) == 1
 
 
-def test_the_rule_keeps_a_near_tie_and_the_algorithms_take_turns():
+def test_the_rule_keeps_a_near_tie_and_the_algorithms_take_turns(monkeypatch):
     assert plans._winner({"im2col": 1.0, "direct": 0.95}, "im2col") == "im2col"
     assert plans._winner({"im2col": 1.0, "direct": 0.85}, "im2col") == "direct"
     assert plans._winner({"direct": 0.5, "im2col": 1.0}, "pointwise") == "direct"
     order = []
+    # a clock that each run advances by exactly 1 ms: equal times, none is abandoned, whatever
+    # the machine's load (a real sleep overran 3x on a loaded machine and abandoned one)
+    clock = [0.0]
+    monkeypatch.setattr(plans.time, "perf_counter", lambda: clock[0])
 
-    def run(name):   # equal times: none is abandoned
+    def run(name):
         order.append(name)
-        time.sleep(0.002)
+        clock[0] += 1e-3
     times, skipped = plans._measure(run, ["im2col", "direct", "pointwise"])
     # one warm-up each, then MEASURE_REPEAT rounds in which the first rotates
     assert order[:3] == ["im2col", "direct", "pointwise"]
