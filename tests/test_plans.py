@@ -21,10 +21,12 @@ BIG_X, BIG_W = (1, 64, 32, 32), (64, 64, 3, 3)
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    """A fresh, empty plan cache, tuning on, nothing remembered in memory."""
+    """A fresh, empty plan cache, tuning on, nothing remembered in memory, and a machine that
+    counts as quiet whatever the load of the one running the tests."""
     monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("FASTCONV_TUNE", raising=False)
     monkeypatch.setattr(plans, "_memory", {})
+    monkeypatch.setattr(plans, "oversubscribed", lambda: False)
     return tmp_path
 
 
@@ -48,6 +50,32 @@ def _fake_measure(winner, calls):
             times[name] = 1.0 if name == winner else 2.0
         return times, {}
     return measure
+
+
+def test_a_plan_measured_on_an_oversubscribed_machine_is_not_written(cache_dir, monkeypatch):
+    rule = _ext.conv2d_auto_algorithm(BIG_X, BIG_W, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    winner = "direct" if rule != "direct" else "im2col"
+    calls = []
+    monkeypatch.setattr(plans, "_measure", _fake_measure(winner, calls))
+    monkeypatch.setattr(plans, "oversubscribed", lambda: True)
+    x, w, b = _arrays()
+    for _ in range(2):   # measured once, used by this process
+        assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1),
+                             fastconv.conv2d(x, w, b, padding=1, algorithm=winner))
+    assert len(calls) == 1
+    assert not list(cache_dir.glob("plans-*.json"))   # nothing on disk
+    monkeypatch.setattr(plans, "_memory", {})          # the next process measures again
+    monkeypatch.setattr(plans, "oversubscribed", lambda: False)
+    fastconv.conv2d(x, w, b, padding=1)
+    assert len(calls) == 2 and list(cache_dir.glob("plans-*.json"))
+
+
+def test_oversubscribed_compares_the_load_average_with_the_cores(monkeypatch):
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(plans.os, "getloadavg", lambda: (1.5 * cores + 0.5, 0.0, 0.0))
+    assert plans.oversubscribed()
+    monkeypatch.setattr(plans.os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
+    assert not plans.oversubscribed()
 
 
 def test_auto_measures_a_big_layer_once_and_runs_the_winner(cache_dir, monkeypatch):

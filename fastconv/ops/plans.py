@@ -22,6 +22,9 @@ The plan cache
   at "high" it is).  Not the thread count: every algorithm's result is bitwise identical for
   any thread count, and `auto` keeps that promise only if it runs the same algorithm at every
   thread count (a plan is measured at the thread count of the call that made it).
+* A plan measured while the machine is oversubscribed (its 1-minute load average above 1.5x
+  the cores) is used by the process that measured it but not written: the next process
+  measures again.
 * FASTCONV_TUNE=0 turns measuring off: `auto` is the rule, and the cache is neither read nor
   written.  Which algorithm runs may change a result's last bits (each sums in its own order,
   within the documented tolerances); a given algorithm's result never depends on the plan.
@@ -234,8 +237,24 @@ def choose(x4, weight, bias, geometry, stride, pads, dilation, groups, precision
         times, _ = _measure(run, _candidates(rule, precision))
         entry = {"algorithm": _winner(times, rule), "rule": rule, "times_s": times,
                  "threads": _ext.get_num_threads(), "measured": time.strftime("%Y-%m-%d")}
-        _store(path, key, entry)
+        if oversubscribed():
+            # timings taken while other jobs outnumber the cores say more about them than
+            # about the layer (a loaded machine once pinned a 3x slower algorithm on a 3x3
+            # layer for good): this process uses the plan, the next one measures again
+            _known(path)[key] = dict(entry, provisional=True)
+        else:
+            _store(path, key, entry)
     return entry["algorithm"]
+
+
+def oversubscribed():
+    """Do runnable tasks outnumber the cores by half again (the 1-minute load average; False
+    where the OS does not report one)?  Then `auto` keeps what it measured in memory only."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return False
+    return load > 1.5 * (os.cpu_count() or 1)
 
 
 # ---- the public functions -------------------------------------------------------------------
