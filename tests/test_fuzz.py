@@ -1301,10 +1301,14 @@ def adaptive_avg_pool2d_backward_calls(draw):
         dtype = np.float32 if g.itemsize == 4 else np.float64
         s4 = shape if len(shape) == 4 else (1,) + tuple(shape)
         g4 = g.f64.reshape((s4[0], s4[1], p, q))
-        longest = -(-s4[2] // p) + 1, -(-s4[3] // q) + 1
+        # the terms summed into one input element: the windows that cover it, up to
+        # ceil(P / H) + 1 along a side whose output is larger than the input (a (4, 1) input
+        # under a (7, 33) gradient takes 33 windows along w), else 2
+        covering = -(-p // s4[2]) + 1, -(-q // s4[3]) + 1
         ADAPTIVE_AVG_POOL2D_BACKWARD.tolerance(
             gx.reshape(s4), ADAPTIVE_AVG_POOL2D_BACKWARD.oracle(g4, s4),
-            ADAPTIVE_AVG_POOL2D_BACKWARD.abs_bound(g4, s4), 1 + longest[0] * longest[1], dtype)
+            ADAPTIVE_AVG_POOL2D_BACKWARD.abs_bound(g4, s4), 1 + covering[0] * covering[1],
+            dtype)
 
     return Call("adaptive_avg_pool2d_backward", ADAPTIVE_AVG_POOL2D_BACKWARD.fn,
                 [g.api, ishape_spec], {}, verdict, check, keep=[g.api])
