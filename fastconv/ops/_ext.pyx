@@ -714,6 +714,17 @@ cdef void *_channel_vector(str op, str name, object a, int typenum, int64_t c,
     return _buffer(op, name, a, typenum, (c,), writable)
 
 
+cdef fc_batch_norm_params _batch_norm_params(str op, tuple shape, bint training,
+                                             double momentum, double eps) except *:
+    """The C call's parameters for x of shape (N, C, HW), as batch_norm and its backward take it."""
+    if len(shape) != 3:
+        raise ValueError(f"{op}: internal call with x of shape {shape}")
+    cdef fc_batch_norm_params p
+    p.n, p.c, p.hw = shape
+    p.training, p.momentum, p.eps = training, momentum, eps
+    return p
+
+
 def batch_norm(str op, cnp.ndarray x, object weight, object bias, object running_mean,
                object running_var, cnp.ndarray y, object save_mean, object save_invstd,
                bint training, double momentum, double eps, bint reference):
@@ -722,11 +733,7 @@ def batch_norm(str op, cnp.ndarray x, object weight, object bias, object running
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef tuple shape = (<object>x).shape
-    if len(shape) != 3:
-        raise ValueError(f"{op}: internal call with x of shape {shape}")
-    cdef fc_batch_norm_params p
-    p.n, p.c, p.hw = shape
-    p.training, p.momentum, p.eps = training, momentum, eps
+    cdef fc_batch_norm_params p = _batch_norm_params(op, shape, training, momentum, eps)
     cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
     cdef void *yp = _buffer(op, "y", y, typenum, shape, True)
     cdef const void *wp = _channel_vector(op, "weight", weight, typenum, p.c, False)
@@ -751,11 +758,8 @@ def batch_norm_backward(str op, cnp.ndarray grad_output, cnp.ndarray x, object w
     cdef fc_dtype dtype = _dtype_of(op, x)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef tuple shape = (<object>x).shape
-    if len(shape) != 3:
-        raise ValueError(f"{op}: internal call with x of shape {shape}")
-    cdef fc_batch_norm_params p
-    p.n, p.c, p.hw = shape
-    p.training, p.momentum, p.eps = training, 0.0, 1.0
+    # the backward reads neither momentum nor eps (its invstd is the forward's)
+    cdef fc_batch_norm_params p = _batch_norm_params(op, shape, training, 0.0, 1.0)
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum, shape, False)
     cdef const void *xp = _buffer(op, "x", x, typenum, shape, False)
     cdef const void *wp = _channel_vector(op, "weight", weight, typenum, p.c, False)
