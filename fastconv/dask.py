@@ -47,6 +47,7 @@ channels.
 import contextlib
 import copy
 import functools
+import operator
 import os
 import threading
 import uuid
@@ -107,31 +108,66 @@ def _axis_blocks(size, out_size, chunks, extent, stride, pad_before, pad_after):
 
 # ---- one task per output block ---------------------------------------------------------------
 
-def _concatenate(tree, axes):
-    """The nested lists of chunks `tree` as one array, concatenated along `axes` (outermost
-    list first)."""
+def _descend(tree, levels):
+    """The first entry of the nested lists `tree` at `levels` levels down."""
+    for _ in range(levels):
+        tree = tree[0]
+    return tree
+
+
+def _slab_shape(tree, axes):
+    """The shape of the pieces of `tree` joined along `axes` (outermost first)."""
+    shape = list(_descend(tree, len(axes)).shape)
+    for depth, axis in enumerate(axes):
+        shape[axis] = sum(_descend(part, len(axes) - depth - 1).shape[axis]
+                          for part in _descend(tree, depth))
+    return tuple(shape)
+
+
+def _fill(dst, tree, axes):
+    """Copy the pieces of `tree` into their places in dst, along `axes` (outermost first)."""
     if not axes:
-        return tree
-    parts = [_concatenate(part, axes[1:]) for part in tree]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axes[0])
+        dst[...] = tree
+        return
+    start = 0
+    for part in tree:
+        n = _descend(part, len(axes) - 1).shape[axes[0]]
+        index = [slice(None)] * dst.ndim
+        index[axes[0]] = slice(start, start + n)
+        _fill(dst[tuple(index)], part, axes[1:])
+        start += n
+
+
+def _assemble(tree, axes):
+    """The nested lists of chunks `tree` joined along `axes` (outermost list first) into one
+    new array: one copy, whatever the number of pieces (nested np.concatenate calls would copy
+    once per level, and on a Dask worker, where glibc returns freed memory to the system at
+    once, every copy also pays the page faults of fresh memory)."""
+    leaf = _descend(tree, len(axes))
+    if all(len(_descend(tree, depth)) == 1 for depth in range(len(axes))):
+        return leaf  # one piece: the chunk itself
+    slab = np.empty(_slab_shape(tree, axes), leaf.dtype)
+    _fill(slab, tree, axes)
+    return slab
 
 
 def _run_block(fn, tree, join_axes, crop, *args):
     """One output block: the input pieces in `tree` joined into the slab, fn on it, the kept
-    outputs cropped out (a copy, so that the slab is not kept alive)."""
-    y = fn(_concatenate(tree, join_axes), *args)
+    outputs cropped out.  The crop is a view where it keeps most of fn's outputs (the halo's
+    few rows and columns stay alive with it, the input slab does not), else a copy."""
+    y = fn(_assemble(tree, join_axes), *args)
     kept = y[crop]
     wanted = tuple(s.stop - s.start for s in crop if s.stop is not None)
     if len(wanted) == len(crop) and kept.shape != wanted:
         # a slab plan that misses outputs is a bug here, never a silent crop
         raise AssertionError(f"fastconv.dask: block of shape {y.shape} lacks outputs {crop}")
-    return y if kept.shape == y.shape else np.ascontiguousarray(kept)
+    return kept if 2 * kept.size >= y.size else np.ascontiguousarray(kept)
 
 
-def _piece(chunk, region):
-    """A halo strip of a chunk, copied: a view would keep the whole chunk alive in the worker's
-    memory as long as the strip."""
-    return chunk[region].copy()
+def _pieces(chunk, regions):
+    """The halo strips `regions` of a chunk, copied (a view would keep the whole chunk alive in
+    the worker's memory as long as the strip): one task per chunk serves all its neighbours."""
+    return tuple(chunk[region].copy() for region in regions)
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -183,15 +219,17 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
     # the axes whose pieces a task joins (all but the chunk-to-chunk ones), outermost first
     join_axes = tuple(axis for axis in range(x.ndim) if axis in spatial or axis in gather)
 
+    strips = {}  # input chunk index -> {(start, stop) per axis: its place in its _pieces task}
+
     def leaf(parts):
         index = tuple(c for c, _ in parts)
-        region = tuple(r for _, r in parts)
         if all(r.stop - r.start == x.chunks[axis][c]
                for axis, (c, r) in enumerate(parts)):
             return (x.name,) + index
-        key = (piece_name,) + index + tuple(v for r in region for v in (r.start, r.stop))
-        layer.setdefault(key, (_piece, (x.name,) + index, region))
-        return key
+        wanted = strips.setdefault(index, {})
+        place = wanted.setdefault(tuple((r.start, r.stop) for _, r in parts), len(wanted))
+        # an inline task: runs inside the output block's task, on the strips' tuple
+        return (operator.getitem, (piece_name,) + index, place)
 
     def tree(choice, axis, parts):
         if axis == x.ndim:
@@ -218,6 +256,9 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
                            for axis, (pieces, _) in enumerate(choice))
             source, joins = (_read, storage_key, region), ()
         layer[(out_name,) + index] = (_run_block, fn, source, joins, crop, *arg_keys)
+    for index, wanted in strips.items():
+        regions = tuple(tuple(slice(*bounds) for bounds in region) for region in wanted)
+        layer[(piece_name,) + index] = (_pieces, (x.name,) + index, regions)
     graph = HighLevelGraph.from_collections(out_name, layer,
                                             dependencies=[] if storage is not None else [x])
     return da.Array(graph, out_name, tuple(out_chunks), dtype=dtype,
