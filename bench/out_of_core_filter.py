@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/out_of_core_filter.py                  # 16384^2 float32 (1 GiB)
     PYTHONPATH=. python bench/out_of_core_filter.py --size 4096      # a quick run
-    [--chunk 1024] [--kernel 5] [--workers 2] [--dir DIR] [--keep] [--cache-mib 16]
+    [--chunk 1024] [--kernel 5] [--workers 2] [--dir DIR] [--keep] [--cache-mib 0]
 
 Writes a (size x size) float32 image as a .npy file (block by block: it is never whole in
 memory), opens it as a Dask array whose tasks read their chunk from the file (each task
@@ -29,30 +29,57 @@ import fastconv.dask as fd
 
 
 class NpyFile:
-    """A .npy file as an array Dask can read and write by regions: opened (memory-mapped) in
-    each access, and closed after it; pickled as its path.  lead=2 shows an (H, W) file as
-    (1, 1, H, W), conv2d's layout."""
+    """A (H, W) .npy file as an array Dask can read and write by regions, row by row with
+    pread/pwrite, opened per access and pickled as its path.  Not memory-mapped: the file's pages
+    a mapped access touches count in the worker's resident memory, and a chunk's slice of a row
+    of a wide image straddles two pages, so a mapped read or write of a chunk would add about
+    twice the chunk to the peak being measured.  lead=2 shows the file as (1, 1, H, W), conv2d's
+    layout."""
 
     def __init__(self, path, shape=None, dtype=None, lead=0):
         if shape is not None:  # create it, of this shape, without writing its contents
             np.lib.format.open_memmap(path, "w+", dtype, shape).flush()
         self.path, self.lead = path, lead
-        header = np.load(path, mmap_mode="r")
-        self.shape, self.dtype = (1,) * lead + header.shape, header.dtype
+        header = np.load(path, mmap_mode="r")  # its header only: nothing is read through it
+        if not header.flags.c_contiguous or header.ndim != 2:
+            raise ValueError(f"NpyFile: {path} is not a C-ordered (H, W) array")
+        self.file_shape, self.dtype, self.offset = header.shape, header.dtype, header.offset
+        del header
+        self.shape = (1,) * lead + self.file_shape
         self.ndim = len(self.shape)
 
-    def _region(self, region):
+    def _rows_cols(self, region):
         region = region if isinstance(region, tuple) else (region,)
-        return region[self.lead:] if len(region) == self.ndim else region
+        region = region[self.lead:] if len(region) == self.ndim else region
+        region = tuple(region) + (slice(None),) * (2 - len(region))
+        (r0, r1, rs), (c0, c1, cs) = (r.indices(n) for r, n in zip(region, self.file_shape))
+        if rs != 1 or cs != 1:
+            raise ValueError("NpyFile: regions are slices with step 1")
+        return r0, r1, c0, c1
+
+    def _row_offset(self, row, col):
+        return self.offset + (row * self.file_shape[1] + col) * self.dtype.itemsize
 
     def __getitem__(self, region):
-        data = np.array(np.load(self.path, mmap_mode="r")[self._region(region)])
+        r0, r1, c0, c1 = self._rows_cols(region)
+        data = np.empty((r1 - r0, c1 - c0), self.dtype)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for i, row in enumerate(range(r0, r1)):
+                os.preadv(fd, [data[i]], self._row_offset(row, c0))
+        finally:
+            os.close(fd)
         return data.reshape((1,) * self.lead + data.shape) if self.lead else data
 
     def __setitem__(self, region, value):
-        target = np.load(self.path, mmap_mode="r+")
-        target[self._region(region)] = value
-        target.flush()
+        r0, r1, c0, c1 = self._rows_cols(region)
+        value = np.ascontiguousarray(np.broadcast_to(value, (r1 - r0, c1 - c0)), self.dtype)
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            for i, row in enumerate(range(r0, r1)):
+                os.pwritev(fd, [value[i]], self._row_offset(row, c0))
+        finally:
+            os.close(fd)
 
 
 def _reset_peak_rss():
@@ -80,9 +107,11 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dir", default=None, help="where the .npy files go (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the files")
-    parser.add_argument("--cache-mib", type=int, default=16,
+    parser.add_argument("--cache-mib", type=int, default=0,
                         help="fastconv's cache of freed outputs on each worker "
-                             "(fastconv.set_cache_limit; its default is 256 MiB)")
+                             "(fastconv.set_cache_limit; its default is 256 MiB; streaming "
+                             "chunk by chunk it saves page faults, not work, and what it keeps "
+                             "counts in the peak: 16 MiB measured 4.6 chunks, 0 measured 2.4)")
     args = parser.parse_args()
     folder = args.dir or tempfile.mkdtemp(prefix="fastconv-ooc-")
     source, result = os.path.join(folder, "image.npy"), os.path.join(folder, "filtered.npy")
@@ -116,7 +145,7 @@ def main():
                       dashboard_address=None) as cluster, Client(cluster) as client:
         fd.share_cores(client)
         # the blocks differ in shape at the edges: a cache of freed outputs big enough to
-        # keep one of each would count in the peak
+        # keep one of each would count in the peak (--cache-mib)
         client.run(fastconv.set_cache_limit, args.cache_mib << 20)
         client.run(lambda: np.zeros(1) + fastconv.conv2d(np.zeros((1, 1, 8, 8), np.float32),
                                                          np.zeros((1, 1, 1, 1), np.float32)))
