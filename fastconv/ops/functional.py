@@ -1022,7 +1022,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                reference, checks_only=False, layout="NCHW"):
+                reference, checks_only=False, layout="NCHW", key=None):
+    """max_pool2d; key as _conv2d's (max_pool2d's fast path)."""
     op = "max_pool2d"
     x = _array(op, "x", x)
     nhwc = _layout(op, layout) == "NHWC"
@@ -1045,13 +1046,25 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation,
                     return_indices=return_indices, shape=out_shape)
     _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
-    y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
+    if key is not None and not reference:
+        _remember(_max_pool2d_calls, key, (geometry, unbatched, out_shape, return_indices))
+    return _max_pool2d_run(geometry, _c_array(x4), unbatched, out_shape, return_indices,
+                           reference)
+
+
+def _max_pool2d_run(geometry, x4, unbatched, out_shape, return_indices, reference):
+    """The outputs' allocation and C call of NCHW max_pool2d on a checked C-contiguous x4."""
+    shape4 = geometry.output_shape
+    y = _empty(out_shape, _F32 if x4.itemsize == 4 else _F64)
     indices = _empty(out_shape, _I64) if return_indices else None
     if shape4[0]:
-        _ext.max_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
+        _ext.max_pool2d("max_pool2d", geometry, x4, y.reshape(shape4) if unbatched else y,
                         indices.reshape(shape4) if unbatched and indices is not None
                         else indices, reference)
     return (y, indices) if return_indices else y
+
+
+_max_pool2d_calls = {}
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -1084,8 +1097,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[[[ 5.,  7.],
              [13., 15.]]]], dtype=float32)
     """
+    key = _ext.call_key((x,), (kernel_size, stride, padding, dilation, ceil_mode,
+                               return_indices, layout))
+    entry = _max_pool2d_calls.get(key)
+    if entry is not None:
+        geometry, unbatched, out_shape, return_indices = entry
+        return _max_pool2d_run(geometry, x[None] if unbatched else x, unbatched, out_shape,
+                               return_indices, False)
     return _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                       reference=False, layout=layout)
+                       reference=False, layout=layout, key=key)
 
 
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
@@ -1511,7 +1531,9 @@ def _backward_operands(op, grad_output, x, weight, output_mask):
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
-                     reference, max_workspace_bytes=None, algorithm="auto", precision=None):
+                     reference, max_workspace_bytes=None, algorithm="auto", precision=None,
+                     key=None):
+    """conv2d_backward; key as _conv2d's (conv2d_backward's fast path)."""
     op = "conv2d_backward"
     workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
@@ -1525,17 +1547,41 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
                      f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
                      f"padding {pads}, dilation {dilation}, groups {groups}")
+    requested = algorithm
     algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
-    dtype = np.dtype(_dtype_name(x))
-    grad_input = _empty(x.shape, dtype) if mask[0] else None
+    if key is not None and not reference:
+        _remember(_conv2d_backward_calls, key, (geometry, unbatched, mask, requested, workspace))
+    return _conv2d_backward_run(geometry, _c_array(g.reshape(shape4)), _c_array(x4),
+                                _c_array(weight), x.shape, mask, reference, workspace, algorithm)
+
+
+def _conv2d_backward_run(geometry, g4, x4, weight, x_shape, mask, reference, workspace,
+                         algorithm):
+    """The gradients' allocation and C call on checked C-contiguous 4-D operands."""
+    dtype = _F32 if x4.itemsize == 4 else _F64
+    grad_input = _empty(x_shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
     grad_bias = _empty((weight.shape[0],), dtype) if mask[2] else None
     if any(mask):
-        _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
-                             _c_array(weight),
+        _ext.conv2d_backward("conv2d_backward", geometry, g4, x4, weight,
                              None if grad_input is None else grad_input.reshape(x4.shape),
                              grad_weight, grad_bias, reference, workspace, algorithm)
     return grad_input, grad_weight, grad_bias
+
+
+_conv2d_backward_calls = {}
+
+
+def _conv2d_backward_cached(entry, g, x, weight, precision):
+    """conv2d_backward whose key found its entry (see _remember): the C call.  "auto" is
+    resolved at the precision in force, as _backward_input_algorithm does."""
+    geometry, unbatched, mask, algorithm, workspace = entry
+    if algorithm == "auto" and (_config.get_precision() if precision is None
+                                else precision) == "high":
+        algorithm = _ext.AUTO_HIGH
+    return _conv2d_backward_run(geometry, g.reshape(geometry.output_shape),
+                                x[None] if unbatched else x, weight, x.shape, mask, False,
+                                workspace, algorithm)
 
 
 def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation):
@@ -1603,9 +1649,15 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
                          "have NCHW kernels only); transpose to NCHW: grad_output.transpose(0, 3,"
                          " 1, 2) and x.transpose(0, 3, 1, 2), and grad_input back with "
                          ".transpose(0, 2, 3, 1)")
+    key = _ext.call_key((grad_output, x, weight),
+                        (stride, padding, dilation, groups, output_mask, max_workspace_bytes,
+                         algorithm, precision))
+    entry = _conv2d_backward_calls.get(key)
+    if entry is not None:
+        return _conv2d_backward_cached(entry, grad_output, x, weight, precision)
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
                             output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
-                            algorithm=algorithm, precision=precision)
+                            algorithm=algorithm, precision=precision, key=key)
 
 
 def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_padding, groups,
@@ -2065,7 +2117,9 @@ def _rows(arr, rows, cols):
     return arr if arr.ndim == 2 else arr.reshape(rows, cols)
 
 
-def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None):
+def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None,
+            key=None):
+    """linear; key as _conv2d's (linear's fast path)."""
     op = "linear"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
@@ -2078,10 +2132,31 @@ def _linear(x, weight, bias, activation, out, reference, negative_slope=None, re
         residual = _residual_rows(op, residual, out_shape, (rows, out_features), x, weight)
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
                                              ("residual", r_in)])
+    if key is not None and not reference:
+        _remember(_linear_calls, key, (rows, in_features, out_features, out_shape, activation,
+                                       alpha))
     if rows and out_features:
         _ext.linear(op, _rows(_c_array(x), rows, in_features), _c_array(weight),
                     None if bias is None else _c_array(bias),
                     _rows(result, rows, out_features), activation, reference, residual, alpha)
+    return result
+
+
+_linear_calls = {}
+
+
+def _linear_cached(entry, x, weight, bias, residual, out):
+    """linear whose key found its entry (see _remember): out= checked, the C call."""
+    rows, in_features, out_features, out_shape, activation, alpha = entry
+    if out is None:
+        result = _empty(out_shape, _F32 if x.itemsize == 4 else _F64)
+    else:
+        result = _output("linear", out, out_shape, x, [("x", x), ("weight", weight),
+                                                      ("bias", bias), ("residual", residual)])
+    if rows and out_features:
+        _ext.linear("linear", _rows(x, rows, in_features), weight, bias,
+                    _rows(result, rows, out_features), activation, False,
+                    None if residual is None else _rows(residual, rows, out_features), alpha)
     return result
 
 
@@ -2128,8 +2203,12 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
     >>> fastconv.linear(x, w, activation="leaky_relu", negative_slope=0.5)[0]
     array([ 1. , -0.5,  1.5], dtype=float32)
     """
+    key = _ext.call_key((x, weight, bias, residual), (activation, negative_slope))
+    entry = _linear_calls.get(key)
+    if entry is not None:
+        return _linear_cached(entry, x, weight, bias, residual, out)
     return _linear(x, weight, bias, activation, out, reference=False,
-                   negative_slope=negative_slope, residual=residual)
+                   negative_slope=negative_slope, residual=residual, key=key)
 
 
 def _linear_backward(grad_output, x, weight, output_mask, reference):
