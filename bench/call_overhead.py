@@ -112,7 +112,8 @@ def main(argv=None):
                         help="fastconv.set_num_threads (default: fastconv's own)")
     parser.add_argument("--blocks", type=int, default=301, help="blocks per op (default 301)")
     parser.add_argument("--block-ms", type=float, default=0.3,
-                        help="length of a block in ms (default 0.3: most blocks then fit between two preemptions on a busy machine, and the median skips the others)")
+                        help="length of a block in ms (default 0.3: most blocks fit between two "
+                        "preemptions on a busy machine, and the median skips the others)")
     parser.add_argument("--json", action="store_true", help="one JSON line {op: us}")
     parser.add_argument("--compare", nargs="+", metavar="TREE",
                         help="source trees (built in place) to run this script in, alternately")

@@ -1145,9 +1145,9 @@ cdef object _key_of(object v):
 
 def call_key(tuple arrays, tuple args):
     """The key under which functional.py caches what a call's checks found, or None when the
-    call is not in the plain form the caches take: every array None or an exact ndarray,
-    C-contiguous, aligned, native float32 or float64, all of one dtype; every argument None, an
-    exact int, bool or str, or a tuple of them.  The key holds the dtype, the arrays' shapes
+    call is not in the plain form the caches take: one array at least, each None or an exact
+    ndarray, C-contiguous, aligned, native float32 or float64, all of one dtype; every
+    argument None, an exact int, bool or str, or a tuple of them.  The key holds the dtype, the arrays' shapes
     and the arguments; two keys are equal only when every check of the call has the same
     outcome (the arrays' contents and out= aside, which the callers check on every call)."""
     cdef int typenum = -1, t
@@ -1167,6 +1167,8 @@ def call_key(tuple arrays, tuple args):
             return None
         typenum = t
         key.append((<object>arr).shape)
+    if typenum < 0:     # no array at all (relu(None)): the general path says what is wrong
+        return None
     key.append(typenum)
     for v in args:
         v = _key_of(v)
