@@ -12,7 +12,8 @@ against their targets; this script covers the other ops and compares builds:
 
 --compare runs this script (in its own process, per tree) alternately with PYTHONPATH at each
 tree, `--rounds` times, and prints the median of each op's figures per tree and their ratio.
-It needs nothing of fastconv but its public ops, so an older build runs it unchanged.
+It needs only fastconv's public ops and fastconv.bench.timing, so an older build runs it
+unchanged.
 """
 import argparse
 import gc
@@ -21,7 +22,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -51,23 +51,14 @@ def cases():
     }
 
 
-def _loop(call, number):
-    start = time.perf_counter()
-    for _ in range(number):
-        call()
-    return time.perf_counter() - start
-
-
 def measure(blocks, block_s):
     """{name: median us per call} over `blocks` blocks of each op, the ops taking turns."""
+    from fastconv.bench.timing import _loop, calibrate
     calls = cases()
     numbers = {}
     for name, call in calls.items():
         call()                                   # warm-up: caches, the output's allocation
-        number = 1
-        while _loop(call, number) < block_s:
-            number *= 2
-        numbers[name] = number
+        numbers[name] = calibrate(call, block_s)
     samples = {name: [] for name in calls}
     gc.disable()
     try:
