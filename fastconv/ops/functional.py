@@ -1507,11 +1507,12 @@ def add(a, b, *, activation=None, negative_slope=None, out=None):
 # with respect to its inputs, as torch.autograd would.
 
 def _grad_output(op, grad_output, expected_shape, what):
-    """grad_output as an array of the forward's output shape."""
+    """grad_output as an array of the forward's output shape; what() says of which forward
+    (a function: the message is formatted only when it is raised)."""
     g = _array(op, "grad_output", grad_output)
     if g.shape != tuple(expected_shape):
         raise ValueError(f"{op}: grad_output must have the forward's output shape "
-                         f"{tuple(expected_shape)} ({what}), got {g.shape}")
+                         f"{tuple(expected_shape)} ({what()}), got {g.shape}")
     return g
 
 
@@ -1551,8 +1552,8 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         op, x, weight, stride, padding, dilation, groups)
     shape4 = geometry.output_shape
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
-                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
-                     f"padding {pads}, dilation {dilation}, groups {groups}")
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                             f"padding {pads}, dilation {dilation}, groups {groups}")
     requested = algorithm
     algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
     if key is not None and not reference:
@@ -1674,9 +1675,9 @@ def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_p
         op, x, weight, stride, padding, output_padding, groups, dilation)
     shape4 = geometry.x_shape
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
-                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
-                     f"padding {padding}, output_padding {output_padding}, groups {groups}, "
-                     f"dilation {dilation}")
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                             f"padding {padding}, output_padding {output_padding}, "
+                             f"groups {groups}, dilation {dilation}")
     dtype = np.dtype(_dtype_name(x))
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
@@ -1830,8 +1831,8 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
-                     f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
-                     f"padding {pads}, ceil_mode {bool(ceil_mode)}")
+                     lambda: f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
+                             f"padding {pads}, ceil_mode {bool(ceil_mode)}")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
         run = _ext.avg_pool2d_backward_nhwc if nhwc else _ext.avg_pool2d_backward
@@ -2221,7 +2222,8 @@ def _linear_backward(grad_output, x, weight, output_mask, reference):
     op = "linear_backward"
     g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
-    g = _grad_output(op, g, out_shape, f"x shape {x.shape}, weight shape {weight.shape}")
+    g = _grad_output(op, g, out_shape,
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}")
     dtype = _F32 if x.dtype.itemsize == 4 else _F64
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
