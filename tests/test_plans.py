@@ -116,6 +116,28 @@ def test_a_later_process_runs_the_stored_plan_without_measuring(cache_dir, monke
     assert res.stdout.split() == ["direct"]
 
 
+def test_the_same_call_reads_fastconv_tune_and_the_plans_each_time(cache_dir, monkeypatch):
+    """A repeated call (conv2d's per-shape cache) still resolves auto on every call: the plan
+    while tuning is on, the rule once FASTCONV_TUNE=0, the plan again after.  (At precision
+    "high", where Winograd against an exact-order sum shows in the bits: direct and im2col
+    sum alike.)"""
+    rule = _ext.conv2d_auto_algorithm(BIG_X, BIG_W, (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
+                                      np.float32, "high")
+    winner = "im2col" if rule == "winograd" else "winograd"
+    calls = []
+    monkeypatch.setattr(plans, "_measure", _fake_measure(winner, calls))
+    x, w, b = _arrays()
+    planned = fastconv.conv2d(x, w, b, padding=1, algorithm=winner)
+    by_rule = fastconv.conv2d(x, w, b, padding=1, algorithm=rule)
+    assert not np.array_equal(planned, by_rule)   # else the checks below prove nothing
+    for tune in ("1", "0", "1"):
+        monkeypatch.setenv("FASTCONV_TUNE", tune)
+        for _ in range(2):
+            assert_bitwise_equal(fastconv.conv2d(x, w, b, padding=1, precision="high"),
+                                 planned if tune == "1" else by_rule, f"FASTCONV_TUNE={tune}")
+    assert len(calls) == 1
+
+
 def test_small_layers_and_tuning_off_run_the_rule_and_touch_no_file(cache_dir, monkeypatch):
     def boom(*args):
         raise AssertionError("measured")

@@ -1115,3 +1115,64 @@ def geometry_avg_pool_divisor(int64_t oh, int64_t ow, int64_t h, int64_t w, tupl
     cdef fc_avg_pool_rule rule
     rule.count_include_pad, rule.divisor_override = count_include_pad, divisor_override
     return fc_avg_pool_divisor(rule, h1 - h0, w1 - w0, padded_h, padded_w)
+
+
+# ---- the key of a call, for functional.py's per-shape caches ------------------------------
+
+# A bool's own token in a key: True == 1 and hash(True) == hash(1), so a key holding the bool
+# itself would let stride=True find the entry of stride=1 (which must raise TypeError).
+cdef object _TRUE_KEY = object()
+cdef object _FALSE_KEY = object()
+cdef object _NOT_PLAIN = object()
+
+
+cdef object _key_of(object v):
+    """v as it goes into a key: None, an exact int or str as it is, a bool as its token, a
+    tuple element by element; _NOT_PLAIN for anything else (a float, np.int64, a list...)."""
+    cdef type t = type(v)
+    if v is None or t is int or t is str:
+        return v
+    if t is bool:
+        return _TRUE_KEY if v else _FALSE_KEY
+    if t is not tuple:
+        return _NOT_PLAIN
+    items = [_key_of(e) for e in <tuple>v]
+    for e in items:
+        if e is _NOT_PLAIN:
+            return _NOT_PLAIN
+    return tuple(items)
+
+
+def call_key(tuple arrays, tuple args):
+    """The key under which functional.py caches what a call's checks found, or None when the
+    call is not in the plain form the caches take: one array at least, each None or an exact
+    ndarray, C-contiguous, aligned, native float32 or float64, all of one dtype; every
+    argument None, an exact int, bool or str, or a tuple of them.  The key holds the dtype, the arrays' shapes
+    and the arguments; two keys are equal only when every check of the call has the same
+    outcome (the arrays' contents and out= aside, which the callers check on every call)."""
+    cdef int typenum = -1, t
+    cdef cnp.ndarray arr
+    key = []
+    for a in arrays:
+        if a is None:
+            key.append(None)
+            continue
+        if type(a) is not cnp.ndarray:
+            return None
+        arr = <cnp.ndarray>a
+        t = cnp.PyArray_TYPE(arr)
+        if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or (typenum >= 0 and t != typenum) \
+                or not cnp.PyArray_ISNOTSWAPPED(arr) or not cnp.PyArray_IS_C_CONTIGUOUS(arr) \
+                or not cnp.PyArray_ISALIGNED(arr):
+            return None
+        typenum = t
+        key.append((<object>arr).shape)
+    if typenum < 0:     # no array at all (relu(None)): the general path says what is wrong
+        return None
+    key.append(typenum)
+    for v in args:
+        v = _key_of(v)
+        if v is _NOT_PLAIN:
+            return None
+        key.append(v)
+    return tuple(key)

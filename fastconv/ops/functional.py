@@ -479,9 +479,11 @@ def _layer_operands(op, x, weight, bias, activation, negative_slope, residual):
 
 def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm, out,
             reference, max_workspace_bytes=None, negative_slope=None, residual=None,
-            precision=None, checks_only=False, layout="NCHW"):
+            precision=None, checks_only=False, layout="NCHW", key=None):
     """conv2d; checks_only=True validates the call (x may be a zero-strided stand-in of any
-    size) and returns its normalised arguments instead (fastconv.dask's graph construction)."""
+    size) and returns its normalised arguments instead (fastconv.dask's graph construction).
+    key: the call's _ext.call_key, under which a call that passed remembers what its checks
+    found (conv2d's fast path, _conv2d_cached)."""
     op = "conv2d"
     prepared = weight if isinstance(weight, PreparedWeights) else None
     if prepared is not None:   # its checks, and a stand-in for the weight's shape and dtype
@@ -519,7 +521,6 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
     if algorithm == "winograd":
         _check_winograd(op, x, weight, stride, dilation)
     precision = _precision(op, precision)
-    auto = algorithm in ("auto", None)
     workspace = _workspace_limit(op, max_workspace_bytes)
     out_shape = shape4[1:] if unbatched else shape4
     if checks_only:
@@ -535,23 +536,71 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algo
                              result[None] if unbatched else result, activation, workspace,
                              residual, alpha)
     elif n and k:
-        cx, cw = _c_array(x4), _c_array(weight)
-        cb = None if bias is None else _c_array(bias)
-        if auto:   # the measured plan; else the shape rule (at "high" it may pick Winograd)
-            planned = None
-            if not reference and plans.worth_measuring(geometry, weight.shape):
-                scratch = []
+        _conv2d_run(geometry, _c_array(x4), _c_array(weight),
+                    None if bias is None else _c_array(bias),
+                    result[None] if unbatched else result, activation, alpha, residual,
+                    algorithm, precision, workspace, reference, (stride, pads, dilation, groups))
+    if key is not None and prepared is None and not reference:
+        _remember(_conv2d_calls, key, (geometry, unbatched, out_shape, bool(n and k), activation,
+                                       alpha, algorithm, workspace, (stride, pads, dilation,
+                                                                     groups)))
+    return result
 
-                def run(name):   # the layer by one algorithm, into a scratch output
-                    if not scratch:
-                        scratch.append(np.empty(shape4, x.dtype))
-                    _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
-                                workspace, residual, alpha)
-                planned = plans.choose(x4, weight, bias, geometry, stride, pads, dilation,
-                                       groups, precision, run)
-            algorithm = planned or (_ext.AUTO_HIGH if precision == "high" else "auto")
-        _ext.conv2d(op, geometry, cx, cw, cb, result[None] if unbatched else result,
-                    activation, algorithm, reference, workspace, residual, alpha)
+
+def _conv2d_run(geometry, cx, cw, cb, y, activation, alpha, residual, algorithm, precision,
+                workspace, reference, layer):
+    """The C call of conv2d on checked C-contiguous operands (y: the 4-D output; layer:
+    the normalised (stride, pads, dilation, groups)).  "auto" is resolved here, on every
+    call: the measured plan of a big layer, else the shape rule at `precision` (at "high" it
+    may pick Winograd)."""
+    op = "conv2d"
+    if algorithm in ("auto", None):
+        planned = None
+        if not reference and plans.worth_measuring(geometry, cw.shape):
+            scratch = []
+
+            def run(name):   # the layer by one algorithm, into a scratch output
+                if not scratch:
+                    scratch.append(np.empty(geometry.output_shape, cx.dtype))
+                _ext.conv2d(op, geometry, cx, cw, cb, scratch[0], activation, name, False,
+                            workspace, residual, alpha)
+            planned = plans.choose(cx, cw, cb, geometry, *layer, precision, run)
+        algorithm = planned or (_ext.AUTO_HIGH if precision == "high" else "auto")
+    _ext.conv2d(op, geometry, cx, cw, cb, y, activation, algorithm, reference, workspace,
+                residual, alpha)
+
+
+# ---- per-shape caches: what a call's checks found, under its _ext.call_key ----------------
+# A call in the plain form (exact C-contiguous native arrays, arguments of exact ints, bools,
+# strs, None and tuples of them) whose key was seen by a call that passed skips the argument
+# normalisation and checks, which depend on nothing the key leaves out: the arrays' contents
+# are not checked, out= is checked on every call, and what can change between calls (the
+# precision setting, the thread count, the plans, FASTCONV_TUNE) is read on every call as
+# before.  (conv2d of a 4x4 image: 5.3 -> 2.1 us a call, best of many on a busy machine.)
+_CALLS_MAX = 512      # entries per op; a program of ever-new shapes starts again from empty
+_conv2d_calls = {}
+
+
+def _remember(calls, key, entry):
+    if len(calls) >= _CALLS_MAX:
+        calls.clear()
+    calls[key] = entry
+
+
+def _conv2d_cached(entry, x, weight, bias, residual, out, precision):
+    """conv2d whose key found its entry (see _remember's caller): out= checked, the C call."""
+    geometry, unbatched, out_shape, run, activation, alpha, algorithm, workspace, layer = entry
+    if out is None:
+        result = _empty(out_shape, _F32 if x.itemsize == 4 else _F64)
+    else:
+        result = _output("conv2d", out, out_shape, x, [("x", x), ("weight", weight),
+                                                      ("bias", bias), ("residual", residual)])
+    if run:
+        _conv2d_run(geometry, x[None] if unbatched else x, weight, bias,
+                    result[None] if unbatched else result, activation, alpha,
+                    None if residual is None else residual.reshape(geometry.output_shape),
+                    algorithm, _config.get_precision() if precision is None else precision,
+                    workspace, False, layer)
     return result
 
 
@@ -679,10 +728,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     array([[[[0., 3.],
              [6., 6.]]]], dtype=float32)
     """
+    key = _ext.call_key((x, weight, bias, residual),
+                        (stride, padding, dilation, groups, activation, negative_slope,
+                         algorithm, max_workspace_bytes, precision, layout))
+    entry = _conv2d_calls.get(key)
+    if entry is not None:
+        return _conv2d_cached(entry, x, weight, bias, residual, out, precision)
     return _conv2d(x, weight, bias, stride, padding, dilation, groups, activation, algorithm,
                    out, reference=False, max_workspace_bytes=max_workspace_bytes,
                    negative_slope=negative_slope, residual=residual, precision=precision,
-                   layout=layout)
+                   layout=layout, key=key)
 
 
 # ---- Winograd filters transformed once --------------------------------------------------------
@@ -967,7 +1022,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                reference, checks_only=False, layout="NCHW"):
+                reference, checks_only=False, layout="NCHW", key=None):
+    """max_pool2d; key as _conv2d's (max_pool2d's fast path)."""
     op = "max_pool2d"
     x = _array(op, "x", x)
     nhwc = _layout(op, layout) == "NHWC"
@@ -990,13 +1046,25 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
         return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation,
                     return_indices=return_indices, shape=out_shape)
     _check_size(op, shape4, x.dtype.itemsize + (8 if return_indices else 0))
-    y = _empty(out_shape, _F32 if x.dtype.itemsize == 4 else _F64)
+    if key is not None and not reference:
+        _remember(_max_pool2d_calls, key, (geometry, unbatched, out_shape, return_indices))
+    return _max_pool2d_run(geometry, _c_array(x4), unbatched, out_shape, return_indices,
+                           reference)
+
+
+def _max_pool2d_run(geometry, x4, unbatched, out_shape, return_indices, reference):
+    """The outputs' allocation and C call of NCHW max_pool2d on a checked C-contiguous x4."""
+    shape4 = geometry.output_shape
+    y = _empty(out_shape, _F32 if x4.itemsize == 4 else _F64)
     indices = _empty(out_shape, _I64) if return_indices else None
     if shape4[0]:
-        _ext.max_pool2d(op, geometry, _c_array(x4), y.reshape(shape4) if unbatched else y,
+        _ext.max_pool2d("max_pool2d", geometry, x4, y.reshape(shape4) if unbatched else y,
                         indices.reshape(shape4) if unbatched and indices is not None
                         else indices, reference)
     return (y, indices) if return_indices else y
+
+
+_max_pool2d_calls = {}
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -1029,8 +1097,15 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[[[ 5.,  7.],
              [13., 15.]]]], dtype=float32)
     """
+    key = _ext.call_key((x,), (kernel_size, stride, padding, dilation, ceil_mode,
+                               return_indices, layout))
+    entry = _max_pool2d_calls.get(key)
+    if entry is not None:
+        geometry, unbatched, out_shape, return_indices = entry
+        return _max_pool2d_run(geometry, x[None] if unbatched else x, unbatched, out_shape,
+                               return_indices, False)
     return _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                       reference=False, layout=layout)
+                       reference=False, layout=layout, key=key)
 
 
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
@@ -1371,6 +1446,12 @@ def relu(x, *, out=None, layout="NCHW"):
     >>> fastconv.relu(np.array([-1.0, 0.5, 2.0]))
     array([0. , 0.5, 2. ])
     """
+    if out is None and layout == "NCHW" and _ext.call_key((x,), ()) is not None:
+        # a C-contiguous native float array, the common call: nothing to check or copy
+        result = _empty(x.shape, _F32 if x.itemsize == 4 else _F64)
+        if x.size:
+            _ext.activation("relu", "relu", 0.0, x, result, False)
+        return result
     _layout("relu", layout)
     return _relu(x, out, reference=False)
 
@@ -1426,11 +1507,12 @@ def add(a, b, *, activation=None, negative_slope=None, out=None):
 # with respect to its inputs, as torch.autograd would.
 
 def _grad_output(op, grad_output, expected_shape, what):
-    """grad_output as an array of the forward's output shape."""
+    """grad_output as an array of the forward's output shape; what() says of which forward
+    (a function: the message is formatted only when it is raised)."""
     g = _array(op, "grad_output", grad_output)
     if g.shape != tuple(expected_shape):
         raise ValueError(f"{op}: grad_output must have the forward's output shape "
-                         f"{tuple(expected_shape)} ({what}), got {g.shape}")
+                         f"{tuple(expected_shape)} ({what()}), got {g.shape}")
     return g
 
 
@@ -1456,7 +1538,9 @@ def _backward_operands(op, grad_output, x, weight, output_mask):
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
-                     reference, max_workspace_bytes=None, algorithm="auto", precision=None):
+                     reference, max_workspace_bytes=None, algorithm="auto", precision=None,
+                     key=None):
+    """conv2d_backward; key as _conv2d's (conv2d_backward's fast path)."""
     op = "conv2d_backward"
     workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
@@ -1468,19 +1552,43 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         op, x, weight, stride, padding, dilation, groups)
     shape4 = geometry.output_shape
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
-                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
-                     f"padding {pads}, dilation {dilation}, groups {groups}")
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                             f"padding {pads}, dilation {dilation}, groups {groups}")
+    requested = algorithm
     algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
-    dtype = np.dtype(_dtype_name(x))
-    grad_input = _empty(x.shape, dtype) if mask[0] else None
+    if key is not None and not reference:
+        _remember(_conv2d_backward_calls, key, (geometry, unbatched, mask, requested, workspace))
+    return _conv2d_backward_run(geometry, _c_array(g.reshape(shape4)), _c_array(x4),
+                                _c_array(weight), x.shape, mask, reference, workspace, algorithm)
+
+
+def _conv2d_backward_run(geometry, g4, x4, weight, x_shape, mask, reference, workspace,
+                         algorithm):
+    """The gradients' allocation and C call on checked C-contiguous 4-D operands."""
+    dtype = _F32 if x4.itemsize == 4 else _F64
+    grad_input = _empty(x_shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
     grad_bias = _empty((weight.shape[0],), dtype) if mask[2] else None
     if any(mask):
-        _ext.conv2d_backward(op, geometry, _c_array(g.reshape(shape4)), _c_array(x4),
-                             _c_array(weight),
+        _ext.conv2d_backward("conv2d_backward", geometry, g4, x4, weight,
                              None if grad_input is None else grad_input.reshape(x4.shape),
                              grad_weight, grad_bias, reference, workspace, algorithm)
     return grad_input, grad_weight, grad_bias
+
+
+_conv2d_backward_calls = {}
+
+
+def _conv2d_backward_cached(entry, g, x, weight, precision):
+    """conv2d_backward whose key found its entry (see _remember): the C call.  "auto" is
+    resolved at the precision in force, as _backward_input_algorithm does."""
+    geometry, unbatched, mask, algorithm, workspace = entry
+    if algorithm == "auto" and (_config.get_precision() if precision is None
+                                else precision) == "high":
+        algorithm = _ext.AUTO_HIGH
+    return _conv2d_backward_run(geometry, g.reshape(geometry.output_shape),
+                                x[None] if unbatched else x, weight, x.shape, mask, False,
+                                workspace, algorithm)
 
 
 def _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation):
@@ -1548,9 +1656,15 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
                          "have NCHW kernels only); transpose to NCHW: grad_output.transpose(0, 3,"
                          " 1, 2) and x.transpose(0, 3, 1, 2), and grad_input back with "
                          ".transpose(0, 2, 3, 1)")
+    key = _ext.call_key((grad_output, x, weight),
+                        (stride, padding, dilation, groups, output_mask, max_workspace_bytes,
+                         algorithm, precision))
+    entry = _conv2d_backward_calls.get(key)
+    if entry is not None:
+        return _conv2d_backward_cached(entry, grad_output, x, weight, precision)
     return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
                             output_mask, reference=False, max_workspace_bytes=max_workspace_bytes,
-                            algorithm=algorithm, precision=precision)
+                            algorithm=algorithm, precision=precision, key=key)
 
 
 def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_padding, groups,
@@ -1561,9 +1675,9 @@ def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, output_p
         op, x, weight, stride, padding, output_padding, groups, dilation)
     shape4 = geometry.x_shape
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
-                     f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
-                     f"padding {padding}, output_padding {output_padding}, groups {groups}, "
-                     f"dilation {dilation}")
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
+                             f"padding {padding}, output_padding {output_padding}, "
+                             f"groups {groups}, dilation {dilation}")
     dtype = np.dtype(_dtype_name(x))
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
@@ -1717,8 +1831,8 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel_size, stride, padding,
     count_include_pad = _flag(op, "count_include_pad", count_include_pad)
     divisor_override = _divisor_override(op, divisor_override)
     g = _grad_output(op, g, shape4[1:] if len(shape) == 3 else shape4,
-                     f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
-                     f"padding {pads}, ceil_mode {bool(ceil_mode)}")
+                     lambda: f"input_shape {shape}, kernel_size {kernel}, stride {stride}, "
+                             f"padding {pads}, ceil_mode {bool(ceil_mode)}")
     grad_input = _empty(shape, np.dtype(_dtype_name(g)))
     if shape4[0]:
         run = _ext.avg_pool2d_backward_nhwc if nhwc else _ext.avg_pool2d_backward
@@ -2010,7 +2124,9 @@ def _rows(arr, rows, cols):
     return arr if arr.ndim == 2 else arr.reshape(rows, cols)
 
 
-def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None):
+def _linear(x, weight, bias, activation, out, reference, negative_slope=None, residual=None,
+            key=None):
+    """linear; key as _conv2d's (linear's fast path)."""
     op = "linear"
     x_in, w_in, b_in, r_in = x, weight, bias, residual
     x, weight, bias, activation, alpha, residual = _layer_operands(
@@ -2023,10 +2139,31 @@ def _linear(x, weight, bias, activation, out, reference, negative_slope=None, re
         residual = _residual_rows(op, residual, out_shape, (rows, out_features), x, weight)
     result = _output(op, out, out_shape, x, [("x", x_in), ("weight", w_in), ("bias", b_in),
                                              ("residual", r_in)])
+    if key is not None and not reference:
+        _remember(_linear_calls, key, (rows, in_features, out_features, out_shape, activation,
+                                       alpha))
     if rows and out_features:
         _ext.linear(op, _rows(_c_array(x), rows, in_features), _c_array(weight),
                     None if bias is None else _c_array(bias),
                     _rows(result, rows, out_features), activation, reference, residual, alpha)
+    return result
+
+
+_linear_calls = {}
+
+
+def _linear_cached(entry, x, weight, bias, residual, out):
+    """linear whose key found its entry (see _remember): out= checked, the C call."""
+    rows, in_features, out_features, out_shape, activation, alpha = entry
+    if out is None:
+        result = _empty(out_shape, _F32 if x.itemsize == 4 else _F64)
+    else:
+        result = _output("linear", out, out_shape, x, [("x", x), ("weight", weight),
+                                                      ("bias", bias), ("residual", residual)])
+    if rows and out_features:
+        _ext.linear("linear", _rows(x, rows, in_features), weight, bias,
+                    _rows(result, rows, out_features), activation, False,
+                    None if residual is None else _rows(residual, rows, out_features), alpha)
     return result
 
 
@@ -2073,15 +2210,20 @@ def linear(x, weight, bias=None, *, activation=None, negative_slope=None, residu
     >>> fastconv.linear(x, w, activation="leaky_relu", negative_slope=0.5)[0]
     array([ 1. , -0.5,  1.5], dtype=float32)
     """
+    key = _ext.call_key((x, weight, bias, residual), (activation, negative_slope))
+    entry = _linear_calls.get(key)
+    if entry is not None:
+        return _linear_cached(entry, x, weight, bias, residual, out)
     return _linear(x, weight, bias, activation, out, reference=False,
-                   negative_slope=negative_slope, residual=residual)
+                   negative_slope=negative_slope, residual=residual, key=key)
 
 
 def _linear_backward(grad_output, x, weight, output_mask, reference):
     op = "linear_backward"
     g, x, weight, mask = _backward_operands(op, grad_output, x, weight, output_mask)
     rows, in_features, out_features, out_shape = _linear_geometry(op, x, weight)
-    g = _grad_output(op, g, out_shape, f"x shape {x.shape}, weight shape {weight.shape}")
+    g = _grad_output(op, g, out_shape,
+                     lambda: f"x shape {x.shape}, weight shape {weight.shape}")
     dtype = _F32 if x.dtype.itemsize == 4 else _F64
     grad_input = _empty(x.shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
