@@ -309,6 +309,10 @@ CONV2D_BACKWARD = Op(
                                                        stride=2, padding=1, groups=14,
                                                        layout="NHWC")),
                lambda d, r: conv_macs(d["x"], d["wdb"], d["gdb"], groups=14)),
+        Sample("conv2d_backward_nhwc_depthwise",  # multiplier 1: the depthwise pass
+               lambda d: list(fastconv.conv2d_backward(_nhwc(d["gdw"]), _nhwc(d["x"]), d["wdw"],
+                                                       padding=1, groups=14, layout="NHWC")),
+               lambda d, r: conv_macs(d["x"], d["wdw"], d["gdw"], groups=14)),
     ),
     concurrency=(
         Sample("conv_backward", lambda d, own: list(fastconv.conv2d_backward(

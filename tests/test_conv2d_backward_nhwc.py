@@ -32,6 +32,9 @@ BACKWARD_CASES = CONV_CASES + [
     (2, 6, 9, 10, 12, 3, 3, 1, 1, 1, 6),
     (2, 16, 9, 9, 20, 1, 1, 2, 0, 1, 1),
     (1, 5, 6, 7, 9, 4, 5, 3, ((2, 3), (0, 4)), (2, 1), 1),
+    # depthwise pass (groups == C == K): grad_weight in several ranges of channels, 5x5, s2
+    (2, 80, 7, 9, 80, 3, 3, 1, 1, 1, 80),
+    (1, 20, 9, 10, 20, 5, 5, 2, ((2, 1), (3, 2)), 1, 20),
 ]
 
 
@@ -151,6 +154,22 @@ def test_nhwc_backward_masks_threads_and_workspace_do_not_change_a_bit(isa, rest
     with pytest.raises(ValueError, match=f"max_workspace_bytes={least - 1} is below the "
                                          f"{least} bytes"):
         fastconv.conv2d_backward(gh, xh, w, layout="NHWC", max_workspace_bytes=least - 1, **kw)
+
+
+@pytest.mark.parametrize("groups", [6, 3], ids=["depthwise", "grouped"])
+def test_nhwc_backward_with_an_infinite_weight_matches_the_twin(isa, groups):
+    """An infinite weight: the depthwise pass hands grad_input to the GEMM (a tap with no term
+    would add 0 * inf); NaN and infinity where the reference has them, the rest close."""
+    g, x, w, kw = problem((2, 6, 7, 8, 6, 3, 3, 2, 1, 1, groups), np.float64)
+    w[1, 0, 1, 2] = np.inf
+    got = fastconv.conv2d_backward(nhwc(g), nhwc(x), w, layout="NHWC", **kw)
+    twin = fastconv.reference.conv2d_backward(nhwc(g), nhwc(x), w, layout="NHWC", **kw)
+    for a, e in zip(got, twin):
+        assert np.array_equal(np.isnan(a), np.isnan(e))
+        assert np.array_equal(np.isinf(a), np.isinf(e))
+        finite = np.isfinite(e)
+        np.testing.assert_allclose(a[finite], e[finite], rtol=1e-12, atol=1e-12)
+    assert np.isinf(twin[0]).any()
 
 
 def test_nhwc_backward_unbatched_strided_and_empty_inputs():

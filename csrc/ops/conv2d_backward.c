@@ -137,6 +137,15 @@ fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype d
 }
 
 /* ---- channels last (ops/conv2d_backward_nhwc.tmpl.h) ---- */
+static int weights_finite(fc_dtype dtype, const void *weight, int64_t count)
+{
+    int ok = 1;
+    for (int64_t i = 0; i < count; i++)
+        ok &= dtype == FC_FLOAT32 ? ((const float *)weight)[i] - ((const float *)weight)[i] == 0
+                                  : ((const double *)weight)[i] - ((const double *)weight)[i] == 0;
+    return ok;
+}
+
 fc_status fc_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
                                   const void *grad_output, const void *x, const void *weight,
                                   void *grad_input, void *grad_weight, void *grad_bias)
@@ -147,6 +156,21 @@ fc_status fc_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
     if (p->n == 0 || p->k == 0)
         return zero_gradients(p, dtype, grad_input, grad_weight, grad_bias);
     if (!grad_input && !grad_weight && !grad_bias) return FC_OK;
+    if (p->groups == p->c && p->k == p->c && p->r * p->s <= FC_DW_NHWC_STACK_TAPS) {
+        /* depthwise: its own pass, but grad_input where a weight is not finite (a tap without
+         * a term would add 0 * inf) */
+        const int finite = !grad_input || weights_finite(dtype, weight, p->k * p->r * p->s);
+        FC_RETURN_IF_ERROR(
+            dtype == FC_FLOAT32
+                ? fc_f32_conv2d_backward_dw_nhwc(p, out_h, out_w, grad_output, x, weight,
+                                                 finite ? grad_input : NULL, grad_weight,
+                                                 grad_bias)
+                : fc_f64_conv2d_backward_dw_nhwc(p, out_h, out_w, grad_output, x, weight,
+                                                 finite ? grad_input : NULL, grad_weight,
+                                                 grad_bias));
+        if (finite) return FC_OK;
+        grad_weight = grad_bias = NULL;
+    }
     if (dtype == FC_FLOAT32)
         return fc_f32_conv2d_backward_nhwc(p, out_h, out_w, grad_output, x, weight, grad_input,
                                            grad_weight, grad_bias);

@@ -24,6 +24,9 @@
  * the bands, the threads or the schedule: results are bitwise identical for any thread count.
  * (The orders differ from the NCHW drivers': the results agree within the sums' rounding.)
  *
+ * Depthwise layers (groups == C == K) run a pass of their own (bw_dw_nhwc below): the GEMM
+ * would give each group a 1-filter panel (MobileNet's 3x3 layers ran 300x slower than NCHW).
+ *
  * Workspace: the packed W' (shared, grad_input only) and per thread one item's scratch; the
  * blocks shrink to fit threads x max_workspace_bytes, FC_ERR_WORKSPACE_TOO_SMALL when even
  * the smallest (one MR panel, NR columns, 16 pixels deep) does not. */
@@ -421,5 +424,138 @@ static fc_status FC_FN(conv2d_backward_nhwc)(const fc_conv2d_params *p, int64_t 
     fc_aligned_free(job.packed_wt);
     fc_aligned_free(job.scratch);
     fc_aligned_free(zeros);
+    return FC_OK;
+}
+
+/* ---- depthwise (groups == C == K) -------------------------------------------------------------
+ * grad_input, gathered: per input pixel, its channels are one call of the forward's
+ * dwconv_nhwc kernel over the R * S taps in (r, s) order, tap (r, s) reading the grad_output
+ * pixel whose window put that tap on this pixel (a run of zeros when none does), with the
+ * weights as taps x C: each element is +0 then one product per tap, taps ascending.  (A tap
+ * with no pixel adds 0 * w: exact for finite weights; with an infinite or NaN weight the
+ * GEMM above takes grad_input, adding real terms only.)
+ * grad_weight: per range of channels, every pixel of the batch in order, its taps ascending,
+ * one multiply-add per channel (vectors along the channels), taps in the padding skipped.
+ * Both orders are fixed by the shape: bitwise the same for any thread count. */
+typedef struct FC_FN(bw_dw_nhwc_job) {
+    const fc_conv2d_params *p;
+    int64_t out_h, out_w, gx_tasks, gw_tasks, gb_tasks;
+    const FC_REAL *g, *x, *wt, *zeros;
+    FC_REAL *gx, *gw, *gb;
+    FC_FN(bw_nhwc_job) bias; /* grad_bias's view (bw_nhwc_grad_bias) */
+} FC_FN(bw_dw_nhwc_job);
+
+static void FC_FN(bw_dw_nhwc_gx)(const FC_FN(bw_dw_nhwc_job) *job, int64_t begin, int64_t end)
+{
+    const fc_conv2d_params *p = job->p;
+    const FC_FN(dwconv_nhwc_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc);
+    const int64_t c = p->c, hw = p->h * p->w;
+    const FC_REAL *ptrs[FC_DW_NHWC_STACK_TAPS];
+    for (int64_t pix = begin; pix < end; pix++) {
+        const int64_t n = pix / hw, ih = pix % hw / p->w, iw = pix % p->w;
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                const int64_t a = ih + p->pad_top - r * p->dilation_h;
+                const int64_t b = iw + p->pad_left - s * p->dilation_w;
+                const int64_t oh = a / p->stride_h, ow = b / p->stride_w;
+                const int hit = a >= 0 && b >= 0 && a % p->stride_h == 0 &&
+                                b % p->stride_w == 0 && oh < job->out_h && ow < job->out_w;
+                ptrs[r * p->s + s] =
+                    hit ? job->g + ((n * job->out_h + oh) * job->out_w + ow) * c : job->zeros;
+            }
+        kernel((size_t)c, (size_t)(p->r * p->s), ptrs, job->wt, (size_t)c, NULL,
+               job->gx + pix * c);
+    }
+}
+
+/* the channels of one grad_weight task at most: its sums, taps x channels, on the stack */
+#define FC_DW_NHWC_GW_CHANNELS 64
+
+static void FC_FN(bw_dw_nhwc_gw)(const FC_FN(bw_dw_nhwc_job) *job, int64_t c0, int64_t c1)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t c = p->c, taps = p->r * p->s, pq = job->out_h * job->out_w, w = c1 - c0;
+    /* tap-major, so that the channels' multiply-adds are vectors (grad_weight's (c, r, s)
+     * order would put them taps apart) */
+    FC_REAL acc[FC_DW_NHWC_STACK_TAPS * FC_DW_NHWC_GW_CHANNELS];
+    for (int64_t i = 0; i < taps * w; i++) acc[i] = 0;
+    for (int64_t pix = 0; pix < p->n * pq; pix++) {
+        const int64_t n = pix / pq, oh = pix % pq / job->out_w, ow = pix % job->out_w;
+        const FC_REAL *g = job->g + pix * c + c0;
+        for (int64_t r = 0; r < p->r; r++) {
+            const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
+            if (ih < 0 || ih >= p->h) continue;
+            for (int64_t s = 0; s < p->s; s++) {
+                const int64_t iw = ow * p->stride_w - p->pad_left + s * p->dilation_w;
+                if (iw < 0 || iw >= p->w) continue;
+                const FC_REAL *x = job->x + ((n * p->h + ih) * p->w + iw) * c + c0;
+                FC_REAL *a = acc + (r * p->s + s) * w;
+                for (int64_t ch = 0; ch < w; ch++) a[ch] += g[ch] * x[ch];
+            }
+        }
+    }
+    for (int64_t ch = 0; ch < w; ch++)
+        for (int64_t t = 0; t < taps; t++) job->gw[(c0 + ch) * taps + t] = acc[t * w + ch];
+}
+
+static void FC_FN(bw_dw_nhwc_task)(void *ctx, int64_t phase, int64_t task, int t)
+{
+    (void)phase, (void)t;
+    const FC_FN(bw_dw_nhwc_job) *job = ctx;
+    const fc_conv2d_params *p = job->p;
+    int64_t begin, end;
+    if (task < job->gx_tasks) {
+        fc_task_range(p->n * p->h * p->w, job->gx_tasks, task, &begin, &end);
+        FC_FN(bw_dw_nhwc_gx)(job, begin, end);
+    } else if ((task -= job->gx_tasks) < job->gw_tasks) {
+        fc_task_range(p->c, job->gw_tasks, task, &begin, &end);
+        FC_FN(bw_dw_nhwc_gw)(job, begin, end);
+    } else {
+        fc_task_range(p->k, job->gb_tasks, task - job->gw_tasks, &begin, &end);
+        FC_FN(bw_nhwc_grad_bias)(&job->bias, begin, end);
+    }
+}
+
+/* The depthwise pass for the gradients asked (gx NULL: the GEMM takes it, or nobody). */
+static fc_status FC_FN(conv2d_backward_dw_nhwc)(const fc_conv2d_params *p, int64_t out_h,
+                                                int64_t out_w, const FC_REAL *g,
+                                                const FC_REAL *x, const FC_REAL *weight,
+                                                FC_REAL *gx, FC_REAL *gw, FC_REAL *gb)
+{
+    const int64_t c = p->c, taps = p->r * p->s, pixels = p->n * out_h * out_w;
+    int64_t bytes;
+    const int64_t dims[3] = {taps + 1, c, (int64_t)sizeof(FC_REAL)};
+    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &bytes));
+    FC_REAL *wt = fc_aligned_alloc(bytes);
+    if (!wt) return FC_ERR_OUT_OF_MEMORY;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t t = 0; t < taps; t++) wt[t * c + ch] = weight[ch * taps + t];
+    FC_REAL *zeros = wt + taps * c;
+    memset(zeros, 0, (size_t)c * sizeof(FC_REAL));
+    const int64_t work = fc_mul_saturating(fc_mul_saturating(pixels, c), taps);
+    const int threads = fc_region_threads(fc_mul_saturating(work, (gx != NULL) + (gw != NULL)));
+    FC_FN(bw_dw_nhwc_job) job = {p, out_h, out_w};
+    job.g = g;
+    job.x = x;
+    job.wt = wt;
+    job.zeros = zeros;
+    job.gx = gx;
+    job.gw = gw;
+    job.gb = gb;
+    job.bias.p = p;
+    job.bias.pixels = pixels;
+    job.bias.g = g;
+    job.bias.gb = gb;
+    /* grad_input: ranges of input pixels; grad_weight: ranges of at least 16 channels (each
+     * streams the batch's rows for its channels), about 2 per thread */
+    const int64_t in_pixels = p->n * p->h * p->w;
+    job.gx_tasks = !gx ? 0 : threads == 1 ? 1
+                                : fc_task_count(in_pixels, c * taps, FC_MIN_WORK_PER_THREAD / 2);
+    job.gw_tasks = !gw ? 0 : fc_max_i64(fc_ceil_div(c, FC_DW_NHWC_GW_CHANNELS),
+                                        fc_min_i64(2 * threads, c / 16));
+    job.gb_tasks = gb ? fc_min_i64(p->k, fc_max_i64(1, 2 * threads)) : 0;
+    fc_parallel_for(threads, job.gx_tasks + job.gw_tasks + job.gb_tasks,
+                    FC_FN(bw_dw_nhwc_task), &job);
+    fc_aligned_free(wt);
     return FC_OK;
 }

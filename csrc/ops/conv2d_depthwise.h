@@ -5,6 +5,10 @@
 
 #include "fastconv.h"
 
+/* the NHWC depthwise kernel's tap list lives on the stack (ops/conv2d_nhwc.tmpl.h,
+ * ops/conv2d_backward_nhwc.tmpl.h): filters up to 8 x 8 (larger ones take the GEMM) */
+#define FC_DW_NHWC_STACK_TAPS 64
+
 #define FC_DECLARE_DEPTHWISE_BACKWARD(tag, real)                                              \
     int fc_##tag##_conv2d_depthwise_grad_input_geometry(                                      \
         const fc_conv2d_params *p, int64_t out_h, int64_t out_w, fc_conv2d_params *q);        \

@@ -309,9 +309,6 @@ typedef struct FC_FN(dw_nhwc_job) {
     const fc_epi *epi;
 } FC_FN(dw_nhwc_job);
 
-/* the kernel's tap list lives on the stack: filters up to 8 x 8 (larger ones take the GEMM) */
-#define FC_DW_NHWC_STACK_TAPS 64
-
 static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
 {
     (void)phase, (void)t;
