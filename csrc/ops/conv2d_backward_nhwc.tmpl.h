@@ -195,24 +195,23 @@ static const FC_REAL *FC_FN(bw_nhwc_gw_a)(FC_FN(gemm_block) *blk, int64_t k0, in
 }
 
 /* B: the im2col rows of pixels [k0, k0 + kc), the item's columns, as kc x NR panels: per
- * pixel its columns' runs of channels (one per tap) into a row, then the row's NR-wide
- * pieces to the panels. */
+ * pixel its columns' runs of channels (one per tap), cut where a panel ends. */
 static void FC_FN(bw_nhwc_gw_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
 {
     const FC_FN(bw_nhwc_ctx) *it = blk->ctx;
     const FC_FN(bw_nhwc_job) *job = it->job;
-    const int64_t nr = job->cfg.nr, cg = job->cg, tiles = fc_ceil_div(blk->cols, nr);
-    FC_REAL *row = it->b_buf + tiles * nr * kc;
-    for (int64_t q = blk->cols; q < tiles * nr; q++) row[q] = 0;
+    const int64_t nr = job->cfg.nr, cg = job->cg, cols = blk->cols;
+    const int64_t tail = fc_ceil_div(cols, nr) * nr - cols; /* zero columns of the last panel */
     for (int64_t pp = 0; pp < kc; pp++) {
-        for (int64_t q = 0; q < blk->cols;) {
-            const int64_t j = it->col0 + q, c = j % cg, run = fc_min_i64(cg - c, blk->cols - q);
-            FC_FN(put_run)(row + q, FC_FN(bw_nhwc_tap)(job, k0 + pp, it->grp, j / cg) + c, 1,
-                           run);
+        for (int64_t q = 0; q < cols;) {
+            const int64_t j = it->col0 + q, c = j % cg;
+            const int64_t run = fc_min_i64(fc_min_i64(cg - c, cols - q), nr - q % nr);
+            FC_FN(put_run)(it->b_buf + ((q / nr) * kc + pp) * nr + q % nr,
+                           FC_FN(bw_nhwc_tap)(job, k0 + pp, it->grp, j / cg) + c, 1, run);
             q += run;
         }
-        for (int64_t t = 0; t < tiles; t++)
-            memcpy(it->b_buf + (t * kc + pp) * nr, row + t * nr, (size_t)nr * sizeof(FC_REAL));
+        if (tail)
+            FC_FN(put_run)(it->b_buf + ((cols / nr) * kc + pp) * nr + cols % nr, NULL, 0, tail);
     }
     blk->b = it->b_buf;
     blk->b_step = kc * nr;
@@ -226,9 +225,10 @@ static void FC_FN(bw_nhwc_gw_store)(FC_FN(gemm_block) *blk)
     const int64_t cg = job->cg, taps = job->taps;
     for (int64_t i = 0; i < blk->rows; i++) {
         FC_REAL *dst = job->gw + (it->grp * job->kg + it->f0 + i) * job->red;
+        int64_t tap = it->col0 / cg, c = it->col0 % cg;
         for (int64_t q = 0; q < blk->cols; q++) {
-            const int64_t j = it->col0 + q;
-            dst[j % cg * taps + j / cg] = blk->c[i * blk->ldc + q];
+            dst[c * taps + tap] = blk->c[i * blk->ldc + q];
+            if (++c == cg) c = 0, tap++;
         }
     }
 }
@@ -293,7 +293,7 @@ static void FC_FN(bw_nhwc_task)(void *ctx, int64_t phase, int64_t task, int t)
 }
 
 /* Elements of scratch per thread: grad_input's dcol block, edge tile and A; grad_weight's C
- * block, edge tile, A and B (with the row it packs from). */
+ * block, edge tile, A and B. */
 static int64_t FC_FN(bw_nhwc_scratch)(const FC_FN(bw_nhwc_job) *job, int gx, int gw)
 {
     const int64_t mr = job->cfg.mr, nr = job->cfg.nr;
@@ -302,7 +302,7 @@ static int64_t FC_FN(bw_nhwc_scratch)(const FC_FN(bw_nhwc_job) *job, int gx, int
     const int64_t rows = fc_ceil_div(job->gw_rows, mr) * mr;
     const int64_t cols = fc_ceil_div(job->gw_cols, nr) * nr;
     const int64_t gwn = fc_gemm_add_saturating(
-        fc_mul_saturating(rows + job->gw_kc, cols) + mr * nr + cols,
+        fc_mul_saturating(rows + job->gw_kc, cols) + mr * nr,
         fc_mul_saturating(rows, job->gw_kc));
     return fc_max_i64(gx ? gi : 0, gw ? gwn : 0);
 }
