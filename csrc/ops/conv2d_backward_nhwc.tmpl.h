@@ -406,24 +406,19 @@ static fc_status FC_FN(conv2d_backward_nhwc)(const fc_conv2d_params *p, int64_t 
     job.gw = gw;
     job.gb = gb;
     job.vadd = fc_kernels()->FC_MEMBER(vadd);
+    /* one shared allocation: W' (grad_input's panels), then Cg zeros (the padding's taps) */
     const int64_t panels = gx ? p->groups * job.gi_tiles : 0;
-    FC_REAL *zeros = fc_aligned_alloc(job.cg * (int64_t)sizeof(FC_REAL));
-    if (!zeros) return FC_ERR_OUT_OF_MEMORY;
-    memset(zeros, 0, (size_t)job.cg * sizeof(FC_REAL));
-    job.zeros = zeros;
-    const fc_status st = FC_FN(alloc_workspace)(panels, job.kg, job.cfg.nr, threads,
-                                                job.per_thread, &job.packed_wt, &job.scratch);
-    if (st != FC_OK) {
-        fc_aligned_free(zeros);
-        return st;
-    }
-    job.pack_tasks = threads == 1 ? fc_min_i64(panels, 1) : fc_min_i64(panels, 2 * threads);
+    const int64_t shared = fc_mul_saturating(panels * job.kg, job.cfg.nr);
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(1, shared + job.cg, 1, threads, job.per_thread,
+                                              &job.packed_wt, &job.scratch));
+    memset(job.packed_wt + shared, 0, (size_t)job.cg * sizeof(FC_REAL));
+    job.zeros = job.packed_wt + shared;
+    job.pack_tasks = fc_min_i64(panels, threads == 1 ? 1 : 2 * threads);
     const int64_t tasks[2] = {job.pack_tasks, job.gi_items + job.gw_items + job.gb_tasks};
     const fc_parallel_job parallel = {FC_FN(bw_nhwc_task), &job, 2, tasks};
     fc_parallel_run(threads, &parallel);
     fc_aligned_free(job.packed_wt);
     fc_aligned_free(job.scratch);
-    fc_aligned_free(zeros);
     return FC_OK;
 }
 
@@ -523,15 +518,9 @@ static fc_status FC_FN(conv2d_backward_dw_nhwc)(const fc_conv2d_params *p, int64
                                                 FC_REAL *gx, FC_REAL *gw, FC_REAL *gb)
 {
     const int64_t c = p->c, taps = p->r * p->s, pixels = p->n * out_h * out_w;
-    int64_t bytes;
-    const int64_t dims[3] = {taps + 1, c, (int64_t)sizeof(FC_REAL)};
-    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &bytes));
-    FC_REAL *wt = fc_aligned_alloc(bytes);
-    if (!wt) return FC_ERR_OUT_OF_MEMORY;
-    for (int64_t ch = 0; ch < c; ch++)
-        for (int64_t t = 0; t < taps; t++) wt[t * c + ch] = weight[ch * taps + t];
-    FC_REAL *zeros = wt + taps * c;
-    memset(zeros, 0, (size_t)c * sizeof(FC_REAL));
+    FC_REAL *wt;
+    FC_RETURN_IF_ERROR(FC_FN(dw_nhwc_weights)(p, weight, &wt));
+    const FC_REAL *zeros = wt + taps * c;
     const int64_t work = fc_mul_saturating(fc_mul_saturating(pixels, c), taps);
     const int threads = fc_region_threads(fc_mul_saturating(work, (gx != NULL) + (gw != NULL)));
     FC_FN(bw_dw_nhwc_job) job = {p, out_h, out_w};
