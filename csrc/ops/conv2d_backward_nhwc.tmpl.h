@@ -70,18 +70,29 @@ static inline const FC_REAL *FC_FN(bw_nhwc_tap)(const FC_FN(bw_nhwc_job) *job, i
 }
 
 /* W'_g as B panels: panel (g, t) holds columns [t * NR, (t + 1) * NR) of W'_g (tap-major) as
- * Kg x NR, zero past red.  Packs panels [begin, end) (a task's share). */
+ * Kg x NR, zero past red.  Packs panels [begin, end) (a task's share), filter by filter: a
+ * filter's weights are one contiguous row, read within L1 (panel by panel, each value was a
+ * cache miss Cg * R * S floats from the last: 5 ms of ResNet's 256 x 3 x 3 layer). */
 static void FC_FN(bw_nhwc_pack_wt)(const FC_FN(bw_nhwc_job) *job, int64_t begin, int64_t end)
 {
     const int64_t nr = job->cfg.nr, kg = job->kg, cg = job->cg, taps = job->taps;
-    for (int64_t panel = begin; panel < end; panel++) {
-        const int64_t grp = panel / job->gi_tiles, j0 = panel % job->gi_tiles * nr;
-        FC_REAL *dst = job->packed_wt + panel * kg * nr;
-        for (int64_t u = 0; u < nr; u++) {
-            const int64_t j = j0 + u;
-            const FC_REAL *src = job->weight + (grp * kg * cg + j % cg) * taps + j / cg;
-            for (int64_t k = 0; k < kg; k++) dst[k * nr + u] = j < job->red ? src[k * cg * taps] : 0;
+    const int64_t tiles = job->gi_tiles;
+    for (int64_t first = begin; first < end;) {
+        const int64_t grp = first / tiles, last = fc_min_i64(end, (grp + 1) * tiles);
+        for (int64_t k = 0; k < kg; k++) {
+            const FC_REAL *row = job->weight + (grp * kg + k) * job->red;
+            for (int64_t panel = first; panel < last; panel++) {
+                FC_REAL *dst = job->packed_wt + (panel * kg + k) * nr;
+                const int64_t j0 = panel % tiles * nr, live = fc_min_i64(nr, job->red - j0);
+                int64_t tap = j0 / cg, c = j0 % cg;
+                for (int64_t u = 0; u < live; u++) {
+                    dst[u] = row[c * taps + tap];
+                    if (++c == cg) c = 0, tap++;
+                }
+                for (int64_t u = live; u < nr; u++) dst[u] = 0;
+            }
         }
+        first = last;
     }
 }
 
@@ -331,10 +342,13 @@ static fc_status FC_FN(bw_nhwc_setup)(const fc_conv2d_params *p, int64_t out_h, 
                                        (gb ? job->pixels * p->k : 0));
     /* grad_input: bands of input rows when the (image, group) items are fewer than 2 per
      * thread (a batch of one image); a band recomputes the output rows it shares with the
-     * next, so no more than needed */
+     * next, so no more than needed, and none thinner than twice the filter's extent (4 bands
+     * of ResNet's 14 x 14 layer recomputed 1.6x the rows) */
     const int64_t images = p->n * p->groups;
+    const int64_t extent = (p->r - 1) * p->dilation_h + 1;
     job->gi_bands = want > 1 && images < 2 * want
-                        ? fc_min_i64(p->h, fc_ceil_div(2 * want, images))
+                        ? fc_max_i64(1, fc_min_i64(p->h / (2 * extent),
+                                                   fc_ceil_div(2 * want, images)))
                         : 1;
     job->gi_items = gx ? images * job->gi_bands : 0;
     /* grad_weight: up to 16 panels of filters (A of 16 x MR x kc beside the C block in L2)
@@ -348,9 +362,14 @@ static fc_status FC_FN(bw_nhwc_setup)(const fc_conv2d_params *p, int64_t out_h, 
            p->groups * fc_ceil_div(job->kg, job->gw_rows) * fc_ceil_div(job->red, job->gw_cols) <
                target)
         job->gw_cols = fc_max_i64(nr, job->gw_cols / 2 / nr * nr);
-    /* the first block of pixels: 32 panels (about 256 pixels), dcol within L2 */
-    job->gi_panels = fc_max_i64(1, fc_min_i64(32, ((int64_t)64 << 10) /
-                                                      fc_max_i64(1, mr * job->gi_tiles * nr)));
+    /* grad_input's blocks of pixels: A (their kc x MR panels) within ~192 KiB of L2, which
+     * every NR-wide sub-panel of W' meets; W' is streamed once per block, so the blocks are
+     * as large as that allows (blocks of 24 pixels streamed ResNet 256x14x14's 2.4 MB of W'
+     * 14 times: 6x slower than NCHW), up to 32 panels and no more than a band's pixels */
+    const int64_t band_pixels = (fc_ceil_div(out_h, job->gi_bands) + extent) * out_w;
+    job->gi_panels = fc_max_i64(
+        1, fc_min_i64(fc_min_i64(32, fc_ceil_div(band_pixels, mr)),
+                      ((int64_t)192 << 10) / (size * job->gi_kc * mr)));
     const int64_t packed = gx ? fc_mul_saturating(p->groups * job->gi_tiles * nr, job->kg) : 0;
     job->gw_row_blocks = fc_ceil_div(job->kg, job->gw_rows);
     job->gw_col_blocks = fc_ceil_div(job->red, job->gw_cols);
