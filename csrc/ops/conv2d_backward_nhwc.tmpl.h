@@ -459,24 +459,41 @@ typedef struct FC_FN(bw_dw_nhwc_job) {
     FC_FN(bw_nhwc_job) bias; /* grad_bias's view (bw_nhwc_grad_bias) */
 } FC_FN(bw_dw_nhwc_job);
 
+#ifndef FC_DW_NHWC_SOURCE_ONCE
+#define FC_DW_NHWC_SOURCE_ONCE
+/* the output row (or column) whose window puts tap offset `off` on input row (column) i:
+ * -1 when none does (a stride that skips it, or outside the output) */
+static inline int64_t fc_dw_nhwc_source(int64_t i, int64_t off, int64_t stride, int64_t out)
+{
+    const int64_t a = i - off;
+    if (a < 0 || (stride > 1 && a % stride)) return -1;
+    const int64_t o = stride > 1 ? a / stride : a;
+    return o < out ? o : -1;
+}
+#endif
+
 static void FC_FN(bw_dw_nhwc_gx)(const FC_FN(bw_dw_nhwc_job) *job, int64_t begin, int64_t end)
 {
     const fc_conv2d_params *p = job->p;
     const FC_FN(dwconv_nhwc_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc);
     const int64_t c = p->c, hw = p->h * p->w;
     const FC_REAL *ptrs[FC_DW_NHWC_STACK_TAPS];
+    int64_t oh[FC_DW_NHWC_STACK_TAPS], ow[FC_DW_NHWC_STACK_TAPS];
     for (int64_t pix = begin; pix < end; pix++) {
         const int64_t n = pix / hw, ih = pix % hw / p->w, iw = pix % p->w;
+        if (pix == begin || iw == 0) /* the rows' sources change with the input row only */
+            for (int64_t r = 0; r < p->r; r++)
+                oh[r] = fc_dw_nhwc_source(ih, r * p->dilation_h - p->pad_top, p->stride_h,
+                                          job->out_h);
+        for (int64_t s = 0; s < p->s; s++)
+            ow[s] = fc_dw_nhwc_source(iw, s * p->dilation_w - p->pad_left, p->stride_w,
+                                      job->out_w);
         for (int64_t r = 0; r < p->r; r++)
-            for (int64_t s = 0; s < p->s; s++) {
-                const int64_t a = ih + p->pad_top - r * p->dilation_h;
-                const int64_t b = iw + p->pad_left - s * p->dilation_w;
-                const int64_t oh = a / p->stride_h, ow = b / p->stride_w;
-                const int hit = a >= 0 && b >= 0 && a % p->stride_h == 0 &&
-                                b % p->stride_w == 0 && oh < job->out_h && ow < job->out_w;
+            for (int64_t s = 0; s < p->s; s++)
                 ptrs[r * p->s + s] =
-                    hit ? job->g + ((n * job->out_h + oh) * job->out_w + ow) * c : job->zeros;
-            }
+                    oh[r] >= 0 && ow[s] >= 0
+                        ? job->g + ((n * job->out_h + oh[r]) * job->out_w + ow[s]) * c
+                        : job->zeros;
         kernel((size_t)c, (size_t)(p->r * p->s), ptrs, job->wt, (size_t)c, NULL,
                job->gx + pix * c);
     }
