@@ -262,6 +262,11 @@ CONV2D = Op(
 
 # ---- conv2d_backward ----------------------------------------------------------------------------
 
+def _nhwc(a):
+    """(N, C, H, W) -> a C-contiguous channels-last copy."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
 CONV2D_BACKWARD = Op(
     name="conv2d_backward", fn=fastconv.conv2d_backward,
     reference=fastconv.reference.conv2d_backward, oracle=oracle.conv2d_backward,
@@ -289,6 +294,25 @@ CONV2D_BACKWARD = Op(
                lambda d: list(fastconv.conv2d_backward(d["gp"], d["p"], d["wdw16"], stride=2,
                                                        padding=1, groups=16)),
                lambda d, r: conv_macs(d["p"], d["wdw16"], d["gp"], groups=16)),
+        # channels last (ops/conv2d_backward_nhwc.tmpl.h): the batch, one image (grad_input
+        # split into bands of input rows), grouped and strided
+        Sample("conv2d_backward_nhwc",
+               lambda d: list(fastconv.conv2d_backward(_nhwc(d["g"]), _nhwc(d["x"]), d["w"],
+                                                       padding=1, layout="NHWC")),
+               lambda d, r: conv_macs(d["x"], d["w"], d["g"])),
+        Sample("conv2d_backward_nhwc_one_image",
+               lambda d: list(fastconv.conv2d_backward(_nhwc(d["g"][:1]), _nhwc(d["x"][:1]),
+                                                       d["w"], padding=1, layout="NHWC")),
+               lambda d, r: conv_macs(d["x"][:1], d["w"], d["g"][:1])),
+        Sample("conv2d_backward_nhwc_depthwise_stride2",
+               lambda d: list(fastconv.conv2d_backward(_nhwc(d["gdb"]), _nhwc(d["x"]), d["wdb"],
+                                                       stride=2, padding=1, groups=14,
+                                                       layout="NHWC")),
+               lambda d, r: conv_macs(d["x"], d["wdb"], d["gdb"], groups=14)),
+        Sample("conv2d_backward_nhwc_depthwise",  # multiplier 1: the depthwise pass
+               lambda d: list(fastconv.conv2d_backward(_nhwc(d["gdw"]), _nhwc(d["x"]), d["wdw"],
+                                                       padding=1, groups=14, layout="NHWC")),
+               lambda d, r: conv_macs(d["x"], d["wdw"], d["gdw"], groups=14)),
     ),
     concurrency=(
         Sample("conv_backward", lambda d, own: list(fastconv.conv2d_backward(

@@ -298,6 +298,15 @@ fc_status fc_conv2d_backward_min_workspace(const fc_conv2d_params *p, fc_dtype d
                                            int grad_input, int grad_weight, int grad_bias,
                                            fc_conv_algorithm grad_input_algorithm,
                                            int64_t *bytes);
+/* Channels last: grad_output (N, P, Q, K), x and grad_input (N, H, W, C), the weights and
+ * grad_weight (K, C / groups, R, S) as in NCHW; the GEMM on channels-last rows
+ * (ops/conv2d_backward_nhwc.tmpl.h), bitwise the same for any thread count. */
+fc_status fc_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
+                                  const void *grad_output, const void *x, const void *weight,
+                                  void *grad_input, void *grad_weight, void *grad_bias);
+fc_status fc_conv2d_backward_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                                int grad_input, int grad_weight, int grad_bias,
+                                                int64_t *bytes);
 /* conv_transpose2d (torch's), the adjoint of the conv2d that p describes: x has that conv's
  * output shape (N, K, P, Q) from fc_conv2d_output_size, y (N, C, H, W) its input's, weight
  * is (K, C / groups, R, S) (torch's (C_in, C_out / groups, kH, kW)).  Forward: y = the conv's
@@ -366,6 +375,10 @@ fc_status fc_ref_activation_backward(int64_t count, fc_dtype dtype, fc_activatio
 fc_status fc_ref_conv2d_backward(const fc_conv2d_params *p, fc_dtype dtype,
                                  const void *grad_output, const void *x, const void *weight,
                                  void *grad_input, void *grad_weight, void *grad_bias);
+fc_status fc_ref_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, const void *x,
+                                      const void *weight, void *grad_input, void *grad_weight,
+                                      void *grad_bias);
 fc_status fc_ref_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
                                           const void *x, const void *weight,
                                           const fc_epilogue *epilogue, void *y);

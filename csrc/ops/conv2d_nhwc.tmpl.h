@@ -309,9 +309,6 @@ typedef struct FC_FN(dw_nhwc_job) {
     const fc_epi *epi;
 } FC_FN(dw_nhwc_job);
 
-/* the kernel's tap list lives on the stack: filters up to 8 x 8 (larger ones take the GEMM) */
-#define FC_DW_NHWC_STACK_TAPS 64
-
 static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
 {
     (void)phase, (void)t;
@@ -341,20 +338,32 @@ static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
                               (end - begin) * c, 1);
 }
 
+/* The depthwise weights as the kernel reads them, taps x C (its vectors run along the
+ * channels), then C zeros (a tap in the padding); the caller frees *wt.  Also the NHWC
+ * depthwise backward's (ops/conv2d_depthwise.h). */
+fc_status FC_FN(dw_nhwc_weights)(const fc_conv2d_params *p, const FC_REAL *weight, FC_REAL **wt)
+{
+    const int64_t c = p->c, taps = p->r * p->s;
+    int64_t bytes;
+    const int64_t dims[3] = {taps + 1, c, (int64_t)sizeof(FC_REAL)};
+    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &bytes));
+    FC_REAL *w = fc_aligned_alloc(bytes);
+    if (!w) return FC_ERR_OUT_OF_MEMORY;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t t = 0; t < taps; t++) w[t * c + ch] = weight[ch * taps + t];
+    memset(w + taps * c, 0, (size_t)c * sizeof(FC_REAL));
+    *wt = w;
+    return FC_OK;
+}
+
 static fc_status FC_FN(conv2d_dw_nhwc)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
                                        const FC_REAL *x, const FC_REAL *weight,
                                        const fc_epi *epi, FC_REAL *y)
 {
     const int64_t c = p->c, taps = p->r * p->s, pixels = p->n * out_h * out_w;
-    int64_t bytes;
-    const int64_t dims[3] = {taps + 1, c, (int64_t)sizeof(FC_REAL)};
-    FC_RETURN_IF_ERROR(fc_checked_product(dims, 3, &bytes));
-    FC_REAL *wt = fc_aligned_alloc(bytes);
-    if (!wt) return FC_ERR_OUT_OF_MEMORY;
-    for (int64_t ch = 0; ch < c; ch++)
-        for (int64_t t = 0; t < taps; t++) wt[t * c + ch] = weight[ch * taps + t];
-    FC_REAL *zeros = wt + taps * c;
-    memset(zeros, 0, (size_t)c * sizeof(FC_REAL));
+    FC_REAL *wt;
+    FC_RETURN_IF_ERROR(FC_FN(dw_nhwc_weights)(p, weight, &wt));
+    const FC_REAL *zeros = wt + taps * c;
     const int64_t work = fc_mul_saturating(pixels * c, taps);
     const int threads = (int)fc_min_i64(fc_region_threads(work), pixels);
     FC_FN(dw_nhwc_job) job = {p, out_h, out_w,

@@ -490,10 +490,12 @@ def filter2d(str op, cnp.ndarray x, object kernel, object kx, object ky, cnp.nda
 def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_output,
                     cnp.ndarray x, cnp.ndarray weight, object grad_input, object grad_weight,
                     object grad_bias, bint reference, int64_t max_workspace_bytes=0,
-                    object algorithm=None):
+                    object algorithm=None, bint nhwc=False):
     """grad_input, grad_weight, grad_bias (each may be None) <- conv2d's backward pass of the
     shapes in geometry, within max_workspace_bytes per thread (0: the default); algorithm:
-    grad_input's, as conv2d's (None, "auto", "im2col", "winograd" or AUTO_HIGH)."""
+    grad_input's, as conv2d's (None, "auto", "im2col", "winograd" or AUTO_HIGH); nhwc:
+    grad_output, x and grad_input channels last (the NCHW geometry's shapes reordered; the
+    GEMM, algorithm unread)."""
     cdef fc_conv2d_params params = geometry.p
     params.max_workspace_bytes = max_workspace_bytes
     cdef const fc_conv2d_params *p = &params
@@ -502,23 +504,33 @@ def conv2d_backward(str op, Conv2dGeometry geometry not None, cnp.ndarray grad_o
     cdef fc_conv_algorithm algo = (FC_CONV_AUTO if algorithm is None else
                                    FC_CONV_AUTO_HIGH if algorithm == AUTO_HIGH else
                                    ALGORITHMS[algorithm])
+    cdef tuple x_shape = _nhwc(geometry.x_shape) if nhwc else geometry.x_shape
     cdef const void *gp = _buffer(op, "grad_output", grad_output, typenum,
-                                  geometry.output_shape, False)
-    cdef const void *xp = _buffer(op, "x", x, typenum, geometry.x_shape, False)
+                                  _nhwc(geometry.output_shape) if nhwc else geometry.output_shape,
+                                  False)
+    cdef const void *xp = _buffer(op, "x", x, typenum, x_shape, False)
     cdef const void *wp = _buffer(op, "weight", weight, typenum, geometry.weight_shape, False)
-    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, geometry.x_shape)
+    cdef void *gxp = _gradient(op, "grad_input", grad_input, typenum, x_shape)
     cdef void *gwp = _gradient(op, "grad_weight", grad_weight, typenum, geometry.weight_shape)
     cdef void *gbp = _gradient(op, "grad_bias", grad_bias, typenum, (p.k,))
     cdef fc_status status
     with nogil:
-        if reference:
+        if nhwc and reference:
+            status = fc_ref_conv2d_backward_nhwc(p, dtype, gp, xp, wp, gxp, gwp, gbp)
+        elif nhwc:
+            status = fc_conv2d_backward_nhwc(p, dtype, gp, xp, wp, gxp, gwp, gbp)
+        elif reference:
             status = fc_ref_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp)
         else:
             status = fc_conv2d_backward(p, dtype, gp, xp, wp, gxp, gwp, gbp, algo)
     cdef int64_t least = 0
     if status == FC_ERR_WORKSPACE_TOO_SMALL:
-        fc_conv2d_backward_min_workspace(p, dtype, gxp != NULL, gwp != NULL, gbp != NULL, algo,
-                                         &least)
+        if nhwc:
+            fc_conv2d_backward_nhwc_min_workspace(p, dtype, gxp != NULL, gwp != NULL,
+                                                  gbp != NULL, &least)
+        else:
+            fc_conv2d_backward_min_workspace(p, dtype, gxp != NULL, gwp != NULL, gbp != NULL,
+                                             algo, &least)
         raise ValueError(f"{op}: max_workspace_bytes={max_workspace_bytes} is below the "
                          f"{least} bytes per thread this backward pass needs (x shape "
                          f"{(<object>x).shape}, weight shape {(<object>weight).shape})")

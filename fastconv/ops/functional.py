@@ -1539,9 +1539,10 @@ def _backward_operands(op, grad_output, x, weight, output_mask):
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, output_mask,
                      reference, max_workspace_bytes=None, algorithm="auto", precision=None,
-                     key=None):
-    """conv2d_backward; key as _conv2d's (conv2d_backward's fast path)."""
+                     key=None, layout="NCHW"):
+    """conv2d_backward; key as _conv2d's (conv2d_backward's fast path, NCHW only)."""
     op = "conv2d_backward"
+    nhwc = _layout(op, layout) == "NHWC"
     workspace = _workspace_limit(op, max_workspace_bytes)
     x = _array(op, "x", x)
     weight = _array(op, "weight", weight)
@@ -1549,22 +1550,31 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     _same_dtype(op, x, [("weight", weight), ("grad_output", g)])
     mask = _output_mask(op, output_mask)
     x4, unbatched, stride, pads, dilation, groups, geometry = _conv_geometry(
-        op, x, weight, stride, padding, dilation, groups)
+        op, _as_nchw(x, layout), weight, stride, padding, dilation, groups,
+        layout="NHWC" if nhwc else "NCHW")
     shape4 = geometry.output_shape
+    if nhwc:   # channels last: the NCHW geometry's shapes reordered, x passed as it is
+        shape4, x4 = _to_nhwc(shape4), x[None] if unbatched else x
     g = _grad_output(op, g, shape4[1:] if unbatched else shape4,
                      lambda: f"x shape {x.shape}, weight shape {weight.shape}, stride {stride}, "
-                             f"padding {pads}, dilation {dilation}, groups {groups}")
+                             f"padding {pads}, dilation {dilation}, groups {groups}"
+                             + (", layout 'NHWC'" if nhwc else ""))
+    if nhwc and algorithm not in ("auto", "im2col"):
+        raise ValueError(f"{op}: layout='NHWC' runs one algorithm for grad_input, the GEMM "
+                         f"('im2col' or 'auto'), got algorithm={algorithm!r}")
     requested = algorithm
     algorithm = _backward_input_algorithm(op, algorithm, precision, x, weight, stride, dilation)
     if key is not None and not reference:
         _remember(_conv2d_backward_calls, key, (geometry, unbatched, mask, requested, workspace))
     return _conv2d_backward_run(geometry, _c_array(g.reshape(shape4)), _c_array(x4),
-                                _c_array(weight), x.shape, mask, reference, workspace, algorithm)
+                                _c_array(weight), x.shape, mask, reference, workspace, algorithm,
+                                nhwc)
 
 
 def _conv2d_backward_run(geometry, g4, x4, weight, x_shape, mask, reference, workspace,
-                         algorithm):
-    """The gradients' allocation and C call on checked C-contiguous 4-D operands."""
+                         algorithm, nhwc=False):
+    """The gradients' allocation and C call on checked C-contiguous 4-D operands (x4 and g4
+    channels last where nhwc)."""
     dtype = _F32 if x4.itemsize == 4 else _F64
     grad_input = _empty(x_shape, dtype) if mask[0] else None
     grad_weight = _empty(weight.shape, dtype) if mask[1] else None
@@ -1572,7 +1582,7 @@ def _conv2d_backward_run(geometry, g4, x4, weight, x_shape, mask, reference, wor
     if any(mask):
         _ext.conv2d_backward("conv2d_backward", geometry, g4, x4, weight,
                              None if grad_input is None else grad_input.reshape(x4.shape),
-                             grad_weight, grad_bias, reference, workspace, algorithm)
+                             grad_weight, grad_bias, reference, workspace, algorithm, nhwc)
     return grad_input, grad_weight, grad_bias
 
 
@@ -1628,8 +1638,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     precision : None, "highest" or "high"
         As for `conv2d`: what algorithm="auto" may trade for speed (None: the setting of
         :func:`fastconv.set_precision`).
-    layout : "NCHW" (default).  "NHWC" is not implemented yet and raises ValueError (no
-        channels-last kernels for the gradients; a transposed copy is left to the caller).
+    layout : "NCHW" (default) or "NHWC"
+        "NHWC": x and grad_input are channels last, (N, H, W, C) or (H, W, C), and so is
+        grad_output (N, P, Q, K); the weights stay (K, C / groups, R, S).  It runs the GEMM on
+        the pixels' contiguous channels (no transposed copy), grad_input by "im2col" only;
+        its sums run in another order than NCHW's, so the two agree to rounding.
 
     Returns
     -------
@@ -1651,11 +1664,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     (array([[ 8., 12.],
            [20., 24.]], dtype=float32), array([4.], dtype=float32))
     """
-    if _layout("conv2d_backward", layout) == "NHWC":
-        raise ValueError("conv2d_backward: layout='NHWC' is not implemented yet (the gradients "
-                         "have NCHW kernels only); transpose to NCHW: grad_output.transpose(0, 3,"
-                         " 1, 2) and x.transpose(0, 3, 1, 2), and grad_input back with "
-                         ".transpose(0, 2, 3, 1)")
+    if _layout("conv2d_backward", layout) == "NHWC":  # the per-shape cache is NCHW's
+        return _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
+                                output_mask, reference=False,
+                                max_workspace_bytes=max_workspace_bytes, algorithm=algorithm,
+                                precision=precision, layout=layout)
     key = _ext.call_key((grad_output, x, weight),
                         (stride, padding, dilation, groups, output_mask, max_workspace_bytes,
                          algorithm, precision))

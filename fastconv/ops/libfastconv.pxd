@@ -112,6 +112,17 @@ cdef extern from "fastconv.h" nogil:
                                                int grad_input, int grad_weight, int grad_bias,
                                                fc_conv_algorithm grad_input_algorithm,
                                                int64_t *bytes)
+    fc_status fc_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
+                                      const void *grad_output, const void *x,
+                                      const void *weight, void *grad_input, void *grad_weight,
+                                      void *grad_bias)
+    fc_status fc_conv2d_backward_nhwc_min_workspace(const fc_conv2d_params *p, fc_dtype dtype,
+                                                    int grad_input, int grad_weight,
+                                                    int grad_bias, int64_t *bytes)
+    fc_status fc_ref_conv2d_backward_nhwc(const fc_conv2d_params *p, fc_dtype dtype,
+                                          const void *grad_output, const void *x,
+                                          const void *weight, void *grad_input,
+                                          void *grad_weight, void *grad_bias)
     # Winograd filters transformed once (fastconv.prepare_weights)
     fc_status fc_conv2d_winograd_prepared_size(const fc_conv2d_params *p, int64_t *floats,
                                                int64_t *mr)

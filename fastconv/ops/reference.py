@@ -40,10 +40,10 @@ def relu(x, *, out=None):
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    output_mask=(True, True, True)):
+                    output_mask=(True, True, True), layout="NCHW"):
     """Reference twin of fastconv.conv2d_backward."""
     return _f._conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups,
-                               output_mask, reference=True)
+                               output_mask, reference=True, layout=layout)
 
 
 def max_pool2d_backward(grad_output, indices, input_shape):

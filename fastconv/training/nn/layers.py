@@ -67,8 +67,8 @@ class Conv2d(_Cached):
     ``weight`` is (out_channels, in_channels / groups, kH, kW); ``rng`` (a numpy Generator or
     a seed) draws the init.  ``activation="relu"`` fuses a ReLU into the convolution (forward
     and backward), the same as Conv2d followed by ReLU.  ``layout="NHWC"`` takes and returns
-    channels-last arrays (fastconv.conv2d's layout; the weight keeps its layout); its backward
-    is not implemented yet and raises ValueError (fastconv.conv2d_backward's).
+    channels-last arrays, forward and backward (fastconv.conv2d's and conv2d_backward's
+    layout; the weight keeps its layout).
 
     Example
     -------
