@@ -282,8 +282,10 @@ static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_ma
  * of pixels made each thread read all of A (deep ResNet layers at batch 1: 512 filters of
  * 512 x 3 x 3, 9.4 MB of panels, for 2 tiles of 7x7 pixels).  Otherwise one: each item
  * re-reads its B (the strip) per range, which measured no gain at batch 16 with the
- * 2-core machine's large L3. */
-#define FC_GEMM_A_SLICE_BYTES ((int64_t)512 << 10)
+ * 2-core machine's large L3.  The slice: half the 2 MiB L2 of the 2-core machine (the CI
+ * machine's whole L2), so that panels which fit stay shared by the blocks of pixels as
+ * before (128 filters of 128 x 3 x 3 on 28x28, 590 KB). */
+#define FC_GEMM_A_SLICE_BYTES ((int64_t)1 << 20)
 static int64_t FC_FN(gemm_m_ranges)(int64_t m_tiles, int64_t red, int64_t mr, int64_t images,
                                     int threads)
 {
