@@ -313,7 +313,10 @@ typedef struct FC_FN(gemm_job) {
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
     const ptrdiff_t *grid_reach; /* grid_reach[i]: the largest of grid_rows[0..i] */
-    unsigned char *strip_ready; /* per thread: its strip's padding columns are zeroed */
+    /* per thread: -1 until its strip's padding columns are zeroed, then the (image, group,
+     * block of pixels) whose rows it holds: the next item of the same block (another range of
+     * filters) reads them as they are */
+    int64_t *strip_held;
 } FC_FN(gemm_job);
 
 /* One item's view for the frame's callbacks (gemm_block.ctx). */
@@ -409,10 +412,8 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     FC_REAL *edge_tile = it.b_panel + job->b_len;
     it.c_grid = edge_tile + mr * nr;
     FC_REAL *strip = it.c_grid + job->c_len + job->a_len;
-    if (job->planes_len > 0 && !job->strip_ready[t]) {
+    if (job->planes_len > 0 && job->strip_held[t] < 0)
         memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
-        job->strip_ready[t] = 1;
-    }
     /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
     const int64_t g_first = first / m_tiles;
@@ -445,8 +446,11 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
         const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
                                                (p->r - 1) * p->dilation_h / p->stride_h + 2,
                                            grid.hp);
-        FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
-                               grid.strip_rows, strip);
+        const int64_t held = (n * p->groups + g) * blocks + item % blocks;
+        if (job->strip_held[t] != held)
+            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+                                   grid.strip_rows, strip);
+        job->strip_held[t] = held;
         it.planes = strip;
         it.plane_len = job->strip_plane;
         it.readable = job->planes_len;
@@ -535,21 +539,21 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
      * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
-     * panels (the microkernel's init, zero past each group's last filter) and the strips'
-     * flags */
+     * panels (the microkernel's init, zero past each group's last filter) and what the
+     * strips hold */
     const int64_t bias_len = bias ? panels * mr : 0;
     ptrdiff_t *grid_rows = fc_aligned_alloc(
         (grid.on ? 2 * red : 0) * (int64_t)sizeof(ptrdiff_t) +
-        2 * chunks * (int64_t)sizeof(int64_t) + bias_len * (int64_t)sizeof(FC_REAL) + threads);
+        (2 * chunks + threads) * (int64_t)sizeof(int64_t) + bias_len * (int64_t)sizeof(FC_REAL));
     if (!grid_rows) {
         fc_aligned_free(job.packed_w);
         fc_aligned_free(job.scratch);
         return FC_ERR_OUT_OF_MEMORY;
     }
     int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? 2 * red : 0));
-    FC_REAL *bias_panels = (FC_REAL *)(tasks + 2 * chunks);
-    job.strip_ready = (unsigned char *)(bias_panels + bias_len);
-    memset(job.strip_ready, 0, (size_t)threads);
+    job.strip_held = tasks + 2 * chunks;
+    for (int t = 0; t < threads; t++) job.strip_held[t] = -1;
+    FC_REAL *bias_panels = (FC_REAL *)(job.strip_held + threads);
     for (int64_t i = 0; i < bias_len; i++) {
         const int64_t g = i / (m_tiles * mr), f = i % (m_tiles * mr);
         bias_panels[i] = f < kg ? bias[g * kg + f] : 0;
