@@ -371,6 +371,35 @@ def test_fuse_folds_every_batchnorm_and_keeps_the_outputs(dtype):
         assert_exact(value, before[name])
 
 
+def test_fused_residual_adds_in_the_last_convolutions_epilogue_in_eval(monkeypatch):
+    """In eval mode a fused block's last conv (conv2, its BatchNorm an Identity) takes the
+    skip connection and the ReLU in its epilogue: no F.add, and the same bits as the
+    convolution followed by add; in training mode, and with a BatchNorm after the conv, the
+    add.  A backward after the eval forward still runs."""
+    from fastconv.ops import functional
+    dtype = np.float32
+    block = next(m for _, m in _small_net(dtype).fuse().named_modules()
+                 if isinstance(m, nn.Residual))
+    x = np.random.default_rng(10).standard_normal((3, 4, 8, 8)).astype(dtype)
+    layers = block._layers()
+    h = layers[2](layers[1](layers[0](x)))     # conv1 (+bn1 folded, relu fused)
+    expected = fastconv.add(layers[3](h), block.downsample(x), activation="relu")
+    adds = []
+    real_add = functional.add
+    monkeypatch.setattr(functional, "add", lambda *a, **k: adds.append(1) or real_add(*a, **k))
+    assert_exact(block(x), expected)
+    assert adds == []
+    grad = block.backward(np.ones_like(expected))
+    assert grad.shape == x.shape
+    block.train()
+    assert_exact(block(x), expected)
+    assert adds == [1]
+    unfused = next(m for _, m in _small_net(dtype).named_modules()   # conv2, then bn2: add
+                   if isinstance(m, nn.Residual))
+    unfused(x)
+    assert adds == [1, 1]
+
+
 def test_fuse_refuses_a_model_in_training_mode():
     with pytest.raises(ValueError, match="^fuse: the model is in training mode"):
         _small_net(np.float32).train().fuse()

@@ -713,11 +713,18 @@ STRIDED_GRID_CASES = [
                               for c in STRIDED_GRID_CASES])
 def test_conv2d_im2col_strided_grid_is_exact_on_every_isa_limit_and_thread_count(
         restore_threads, case, dtype):
-    from fastconv.ops import _ext
     xs, ws, stride, pads, dil, groups = case
     x, w, b = integer_case_inputs(case, xs, ws, dtype)
     kwargs = dict(stride=stride, padding=pads, dilation=dil, groups=groups, algorithm="im2col")
     expected = oracle.relu(oracle.conv2d(x, w, b, stride, pads, dil, groups))
+    _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1,))
+
+
+def _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, factors):
+    """conv2d(x, w, b, activation="relu", **kwargs) on every ISA path up to the session's, on
+    1, 2 and 3 threads, and at max_workspace_bytes = each factor x the least: the integer
+    result `expected` exactly, and every run of a path the same bits."""
+    from fastconv.ops import _ext
     session = _ext.active_isa()
     isas = list(_ext.ISA_NAMES)
     try:
@@ -728,12 +735,13 @@ def test_conv2d_im2col_strided_grid_is_exact_on_every_isa_limit_and_thread_count
                 fastconv.set_num_threads(threads)
                 y = fastconv.conv2d(x, w, b, activation="relu", **kwargs)
                 assert_integer_exact(y, expected, dtype)
-                least = _minimum_workspace(x, w, **kwargs)
-                packed = fastconv.conv2d(x, w, b, activation="relu", max_workspace_bytes=least,
-                                         **kwargs)
                 first = y if first is None else first
                 assert_exact(y, first)
-                assert_exact(packed, first)
+                least = _minimum_workspace(x, w, **kwargs)
+                for factor in factors:
+                    assert_exact(fastconv.conv2d(x, w, b, activation="relu",
+                                                 max_workspace_bytes=factor * least, **kwargs),
+                                 first)
     finally:
         _ext.select_isa(session)
 
@@ -756,3 +764,33 @@ def test_conv2d_im2col_strided_grid_real_inputs_match_packed_panels_bitwise(rest
     assert_reduction_close(y, oracle.conv2d(x, w, b, stride=(2, 2), padding=pads),
                            oracle.conv2d_abs_bound(x, w, b, stride=(2, 2), padding=pads), 40 * 9 + 1,
                            dtype)
+
+
+# --- deep layers on small maps: filter ranges, weight panels packed by the items ---------------
+# Where a group's packed weights outgrow a slice of L2 (1 MiB) and there are few images, im2col
+# cuts the filters into ranges, a multiple of the team (csrc/ops/conv2d_im2col.tmpl.h,
+# gemm_m_ranges), and where each panel then meets one item only (batch 1, one block of pixels)
+# the items pack their own panels, a kc block at a time.  Each tile still sums its whole
+# reduction in order, so every thread count (2, 3 ranges...), limit (the weights packed in
+# chunks, a range cut by a chunk's end) and ISA agrees bitwise, and integer inputs are exact.
+# The weights exceed 1 MiB for every ISA's MR (4, 6, 8) in float32, reductions past kc.
+
+DEEP_CASES = [
+    # (x shape, w shape, stride, padding)
+    ((1, 370, 9, 9), (81, 370, 3, 3), 1, 1),      # batch 1: items pack their panels
+    ((3, 370, 9, 9), (81, 370, 3, 3), 1, 1),      # 3 images on 2 threads: shared panels
+    ((1, 300, 11, 11), (101, 300, 3, 3), 2, 1),   # the strided grid
+    ((1, 4200, 8, 8), (70, 4200, 1, 1), 2, 0),    # packed im2col panels (1x1 at stride 2)
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", DEEP_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in DEEP_CASES])
+def test_conv2d_im2col_filter_ranges_are_exact_on_every_isa_limit_and_thread_count(
+        restore_threads, case, dtype):
+    xs, ws, stride, padding = case
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
+    kwargs = dict(stride=stride, padding=padding, algorithm="im2col")
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), ((padding, padding),) * 2))
+    _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 7, 60))

@@ -284,12 +284,13 @@ def _oom_cases():
         return rng.standard_normal(shape).astype(np.float32)
 
     x, w = f32(1, 256, 32, 32), f32(512, 256, 3, 3)            # packed weights: 4.7 MB
+    x2 = f32(2, 256, 32, 32)    # 2 images: at batch 1 im2col's items pack their own panels
     wide, w1 = f32(1, 1, 4, 2**19), f32(1, 1, 3, 3)            # padded rows: 12 MB
     tall = f32(1, 1, 2**20, 1)                                 # row pointers: 16 MB
     xb, wb, gb = f32(1, 64, 32, 32), f32(2048, 64, 3, 3), f32(1, 2048, 15, 15)
     xg, wg, gg = f32(1, 4, 512, 512), f32(4, 4, 3, 3), f32(1, 4, 510, 510)  # grid: 8 MB
     return [
-        ("im2col", lambda: fastconv.conv2d(x, w, stride=16, algorithm="im2col"), "conv2d"),
+        ("im2col", lambda: fastconv.conv2d(x2, w, stride=16, algorithm="im2col"), "conv2d"),
         ("direct", lambda: fastconv.conv2d(x, w, stride=16, algorithm="direct"), "conv2d"),
         ("depthwise", lambda: fastconv.conv2d(wide, w1, stride=(1, 2**16),
                                               algorithm="depthwise"), "conv2d"),
@@ -299,7 +300,7 @@ def _oom_cases():
             gg, xg, wg, output_mask=(False, True, False)), "conv2d_backward"),
         ("max-pool-tall", lambda: fastconv.max_pool2d(tall, (2**20, 1)), "max_pool2d"),
         ("avg-pool-tall", lambda: fastconv.avg_pool2d(tall, (2**20, 1)), "avg_pool2d"),
-    ], [x, w, wide, w1, tall, xb, wb, gb, xg, wg, gg]
+    ], [x, x2, w, wide, w1, tall, xb, wb, gb, xg, wg, gg]
 
 
 def _oom_child():

@@ -1,8 +1,9 @@
 /* conv2d drivers on the packed GEMM: im2col and pointwise (instantiated by conv2d.c).
  *
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
- * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A).  A
- * work item is (image, group, block of nc output pixels), and its B comes one of two ways:
+ * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A), or,
+ * where each panel meets one item only, by the items as they go.  A work item is (group, range
+ * of m tiles, image, block of nc output pixels), and its B comes one of two ways:
  *  - the virtual grid (fc_gemm_grid below) whenever it fits, at any stride (every pointwise
  *    call among them).  Each row of B is a contiguous run of a padded input plane (stride 1)
  *    or of one of its phase planes, so the "rows" microkernel reads it in place; the item
@@ -275,6 +276,26 @@ static int64_t FC_FN(gemm_pixel_blocks)(int64_t tiles, int64_t nr, int64_t nc_ma
     return blocks;
 }
 
+/* Into how many ranges of m tiles (MR filters each) an item cuts each group's filters.  With
+ * few images (as gemm_pixel_blocks counts them) and more panels than a slice of L2, ranges
+ * of at most a slice, a multiple of the team: the team splits the filters, where the blocks
+ * of pixels made each thread read all of A (deep ResNet layers at batch 1: 512 filters of
+ * 512 x 3 x 3, 9.4 MB of panels, for 2 tiles of 7x7 pixels).  Otherwise one: each item
+ * re-reads its B (the strip) per range, which measured no gain at batch 16 with the
+ * 2-core machine's large L3.  The slice: half the 2 MiB L2 of the 2-core machine (the CI
+ * machine's whole L2), so that panels which fit stay shared by the blocks of pixels as
+ * before (128 filters of 128 x 3 x 3 on 28x28, 590 KB). */
+#define FC_GEMM_A_SLICE_BYTES ((int64_t)1 << 20)
+static int64_t FC_FN(gemm_m_ranges)(int64_t m_tiles, int64_t red, int64_t mr, int64_t images,
+                                    int threads)
+{
+    const int64_t bytes = fc_mul_saturating(fc_mul_saturating(m_tiles, red),
+                                            mr * (int64_t)sizeof(FC_REAL));
+    const int64_t ranges = fc_ceil_div(bytes, FC_GEMM_A_SLICE_BYTES);
+    if (ranges <= 1 || images % threads == 0 || images >= 4 * threads) return 1;
+    return fc_min_i64(fc_ceil_div(ranges, threads) * threads, m_tiles);
+}
+
 /* Everything a task of conv2d_gemm needs. */
 typedef struct FC_FN(gemm_job) {
     const fc_conv2d_params *p;
@@ -286,29 +307,46 @@ typedef struct FC_FN(gemm_job) {
     fc_gemm_grid grid;
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
     int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
+    int64_t ranges; /* m ranges per group (gemm_m_ranges) */
+    int64_t a_len;  /* > 0: each item packs its own A, a kc block at a time (gemm_item_a) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
     const ptrdiff_t *grid_reach; /* grid_reach[i]: the largest of grid_rows[0..i] */
-    unsigned char *strip_ready; /* per thread: its strip's padding columns are zeroed */
+    /* per thread: -1 until its strip's padding columns are zeroed, then the (image, group,
+     * block of pixels) whose rows it holds: the next item of the same block (another range of
+     * filters) reads them as they are */
+    int64_t *strip_held;
 } FC_FN(gemm_job);
 
 /* One item's view for the frame's callbacks (gemm_block.ctx). */
 typedef struct FC_FN(gemm_item_ctx) {
     const FC_FN(gemm_job) *job;
     const FC_REAL *x_group, *a, *planes;
-    FC_REAL *b_panel, *c_grid, *y_group;
+    FC_REAL *b_panel, *c_grid, *y_group, *a_buf;
     int64_t pix0, readable, plane_len, grid_pix0;
+    const FC_REAL *w_rows; /* a_buf: the weight rows of the item's first filter on */
+    int64_t w_live;        /* a_buf: the group's filters from there on */
 } FC_FN(gemm_item_ctx);
 
-/* A: the chunk's packed weight panels of the item's group, from its first m tile on. */
+/* A: the chunk's packed weight panels of the item's group, from its first m tile on; or
+ * (job->a_len) the item's panels of this kc block, packed here into the thread's a_buf,
+ * where they are read at once, from L1/L2 (the same values as the shared panels' slice). */
 static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
                                          int64_t *a_step)
 {
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
-    (void)kc;
-    *a_step = it->job->red * it->job->mr;
-    return it->a + k0 * it->job->mr;
+    const int64_t mr = it->job->mr, red = it->job->red;
+    if (!it->a_buf) {
+        *a_step = red * mr;
+        return it->a + k0 * mr;
+    }
+    for (int64_t ip = 0; ip < blk->m_panels; ip++)
+        FC_FN(gemm_pack_panel)(it->w_rows + ip * mr * red + k0, red, 1,
+                               fc_min_i64(mr, it->w_live - ip * mr), kc, mr,
+                               it->a_buf + ip * kc * mr);
+    *a_step = kc * mr;
+    return it->a_buf;
 }
 
 /* B off the grid: the block's im2col panel, packed per kc block. */
@@ -359,9 +397,10 @@ static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_
     FC_FN(pack_weight_panels)(job->p, job->weight, job->mr, first, begin, end, job->packed_w);
 }
 
-/* Phase 2 * ch + 1 computes item `item` of chunk ch: (image, group of the chunk, block of
- * output pixels), for the m tiles of that group in the chunk, over the whole reduction: one
- * block of the frame. */
+/* Phase 2 * ch + 1 computes item `item` of chunk ch: (group of the chunk, m range, image,
+ * block of output pixels), for the m tiles of that range in the chunk, over the whole
+ * reduction: one block of the frame.  The range is outermost so that consecutive items (of
+ * the next image) find the range's A panels still in the cache. */
 static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int t)
 {
     const fc_conv2d_params *p = job->p;
@@ -372,26 +411,30 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.b_panel = job->scratch + t * job->scratch_per_thread;
     FC_REAL *edge_tile = it.b_panel + job->b_len;
     it.c_grid = edge_tile + mr * nr;
-    FC_REAL *strip = it.c_grid + job->c_len;
-    if (job->planes_len > 0 && !job->strip_ready[t]) {
+    FC_REAL *strip = it.c_grid + job->c_len + job->a_len;
+    if (job->planes_len > 0 && job->strip_held[t] < 0)
         memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
-        job->strip_ready[t] = 1;
-    }
     /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
-    const int64_t g_first = first / m_tiles, g_last = (last - 1) / m_tiles;
-    const int64_t chunk_groups = g_last - g_first + 1;
-    const int64_t n = item / (chunk_groups * blocks);
-    const int64_t g = g_first + (item / blocks) % chunk_groups;
-    int64_t tile0, tile_end;
+    const int64_t g_first = first / m_tiles;
+    const int64_t range = item / (p->n * blocks), n = item / blocks % p->n;
+    const int64_t g = g_first + range / job->ranges;
+    int64_t tile0, tile_end, r_begin, r_end;
     fc_task_range(job->tiles, blocks, item % blocks, &tile0, &tile_end);
+    fc_task_range(m_tiles, job->ranges, range % job->ranges, &r_begin, &r_end);
     const int64_t pix0 = it.pix0 = tile0 * nr;
     const int64_t cols = fc_min_i64(tile_end * nr, job->columns) - pix0;
-    const int64_t mt_begin = fc_max_i64(first - g * m_tiles, 0);
-    const int64_t mt_end = fc_min_i64(last - g * m_tiles, m_tiles);
+    const int64_t mt_begin = fc_max_i64(first - g * m_tiles, r_begin);
+    const int64_t mt_end = fc_min_i64(last - g * m_tiles, r_end);
+    if (mt_begin >= mt_end) return; /* the range lies outside the chunk */
     it.x_group = job->x + (n * p->c + g * cg) * p->h * p->w;
     it.y_group = job->y + (n * p->k + g * kg + mt_begin * mr) * job->pixels;
     it.a = job->packed_w + (g * m_tiles + mt_begin - first) * job->red * mr;
+    if (job->a_len > 0) {
+        it.a_buf = strip - job->a_len;
+        it.w_rows = job->weight + (g * kg + mt_begin * mr) * job->red;
+        it.w_live = kg - mt_begin * mr;
+    }
     /* on the grid, B rows are runs of cg planes from grid_pix0 on */
     it.planes = it.x_group;
     it.plane_len = p->h * p->w;
@@ -403,8 +446,11 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
         const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
                                                (p->r - 1) * p->dilation_h / p->stride_h + 2,
                                            grid.hp);
-        FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
-                               grid.strip_rows, strip);
+        const int64_t held = (n * p->groups + g) * blocks + item % blocks;
+        if (job->strip_held[t] != held)
+            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+                                   grid.strip_rows, strip);
+        job->strip_held[t] = held;
         it.planes = strip;
         it.plane_len = job->strip_plane;
         it.readable = job->planes_len;
@@ -462,40 +508,52 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* the columns computed: output pixels, or grid pixels (junk columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels;
     job.tiles = fc_ceil_div(job.columns, nr);
-    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, images, threads);
+    job.ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
+    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, images * job.ranges, threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
+    /* When each panel meets one item (one image, one block of pixels: a small map at batch
+     * 1), the items pack their own panels a kc block at a time, read at once from L1/L2: a
+     * shared pack would write all of A out only to read it back (512 filters of 512 x 3 x 3 on
+     * 7x7: the pack was a quarter of the time).  Within the room the plan kept for A. */
+    const int64_t a_len = fc_ceil_div(m_tiles, job.ranges) * job.kc_max * mr;
+    job.a_len = chunk == panels && p->n * job.blocks == 1 &&
+                        fc_mul_saturating(threads, a_len) <= chunk * red * mr
+                    ? a_len
+                    : 0;
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter) and the strip of padded rows (padded_copy) */
+     * the C of a block (scatter), the item's A of a kc block (a_len) and the strip of padded
+     * rows (padded_copy) */
     job.c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
     job.planes_len =
         job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
     job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
-    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.planes_len;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(chunk, red, mr, threads, job.scratch_per_thread,
-                                              &job.packed_w, &job.scratch));
+    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len + job.planes_len;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(job.a_len > 0 ? 0 : chunk, red, mr, threads,
+                                              job.scratch_per_thread, &job.packed_w,
+                                              &job.scratch));
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
      * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
-     * panels (the microkernel's init, zero past each group's last filter) and the strips'
-     * flags */
+     * panels (the microkernel's init, zero past each group's last filter) and what the
+     * strips hold */
     const int64_t bias_len = bias ? panels * mr : 0;
     ptrdiff_t *grid_rows = fc_aligned_alloc(
         (grid.on ? 2 * red : 0) * (int64_t)sizeof(ptrdiff_t) +
-        2 * chunks * (int64_t)sizeof(int64_t) + bias_len * (int64_t)sizeof(FC_REAL) + threads);
+        (2 * chunks + threads) * (int64_t)sizeof(int64_t) + bias_len * (int64_t)sizeof(FC_REAL));
     if (!grid_rows) {
         fc_aligned_free(job.packed_w);
         fc_aligned_free(job.scratch);
         return FC_ERR_OUT_OF_MEMORY;
     }
     int64_t *tasks = (int64_t *)(grid_rows + (grid.on ? 2 * red : 0));
-    FC_REAL *bias_panels = (FC_REAL *)(tasks + 2 * chunks);
-    job.strip_ready = (unsigned char *)(bias_panels + bias_len);
-    memset(job.strip_ready, 0, (size_t)threads);
+    job.strip_held = tasks + 2 * chunks;
+    for (int t = 0; t < threads; t++) job.strip_held[t] = -1;
+    FC_REAL *bias_panels = (FC_REAL *)(job.strip_held + threads);
     for (int64_t i = 0; i < bias_len; i++) {
         const int64_t g = i / (m_tiles * mr), f = i % (m_tiles * mr);
         bias_panels[i] = f < kg ? bias[g * kg + f] : 0;
@@ -519,8 +577,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.grid_rows = grid_rows;
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
-        tasks[2 * ch] = fc_min_i64(job.pack_tasks, last - first);
-        tasks[2 * ch + 1] = p->n * ((last - 1) / m_tiles - first / m_tiles + 1) * job.blocks;
+        tasks[2 * ch] = job.a_len > 0 ? 0 : fc_min_i64(job.pack_tasks, last - first);
+        tasks[2 * ch + 1] =
+            ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * p->n * job.blocks;
     }
     const fc_parallel_job parallel = {FC_FN(gemm_task), &job, 2 * chunks, tasks};
     fc_parallel_run(threads, &parallel);

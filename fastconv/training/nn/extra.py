@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ...ops import functional as F
-from .layers import _Cached
+from .layers import Conv2d, _Cached
 from .module import Module, Parameter, Sequential
 
 __all__ = ["BatchNorm2d", "AdaptiveAvgPool2d", "ReLU6", "LeakyReLU", "Identity", "Residual"]
@@ -215,10 +215,30 @@ class Residual(Sequential):
         return [(name, module) for name, module in self._modules.items()
                 if name != "downsample"]
 
+    def _last_conv(self):
+        """In eval mode, the position of the body's last real layer when it is a Conv2d
+        without an activation and only Identity follows it (a fused block's conv2): the sum
+        and activation can run in its epilogue.  Else None."""
+        layers = self._layers()
+        last = len(layers) - 1
+        while last >= 0 and isinstance(layers[last], Identity):
+            last -= 1
+        if self.training or last < 0 or type(layers[last]) is not Conv2d or \
+                layers[last].activation is not None:
+            return None
+        return last
+
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        # one pass: the sum and its activation (a new array: a layer may return x itself)
-        y = F.add(super().forward(x), identity, activation=self.activation)
+        last = self._last_conv()
+        if last is None:
+            # one pass: the sum and its activation (a new array: a layer may return x itself)
+            y = F.add(super().forward(x), identity, activation=self.activation)
+        else:   # the same sums, bit for bit, in the convolution's epilogue
+            layers = self._layers()
+            for layer in layers[:last]:
+                x = layer(x)
+            y = layers[last](x, residual=identity, activation=self.activation)
         if self.activation == "relu":
             self._cache = y
         return y

@@ -97,10 +97,14 @@ class Conv2d(_Cached):
         _init_parameters(self, _rng(rng), (out_channels, in_channels // groups, kh, kw),
                          in_channels // groups * kh * kw, out_channels, bias, dtype)
 
-    def forward(self, x):
+    def forward(self, x, residual=None, activation=None):
+        """``activation(conv(x) + residual)`` when given a residual (nn.Residual's last
+        convolution in eval mode: the sum and its activation in the epilogue, no pass over y
+        after it), for a layer without an activation of its own."""
         y = F.conv2d(x, self.weight.data, None if self.bias is None else self.bias.data,
                      self.stride, self.padding, self.dilation, self.groups,
-                     activation=self.activation, layout=self.layout)
+                     activation=self.activation if residual is None else activation,
+                     residual=residual, layout=self.layout)
         self._cache = (x, y if self.activation else None)
         return y
 
