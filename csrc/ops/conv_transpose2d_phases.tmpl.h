@@ -37,7 +37,7 @@ typedef struct FC_FN(ct_unit) {
 
 typedef struct FC_FN(ct_job) {
     const fc_conv2d_params *p;
-    int64_t out_h, out_w, cg, kg, mr, nr, kc, nc, c_len, b_len, per_thread, panels, pack_tasks;
+    int64_t out_h, out_w, cg, kg, mr, nr, kc, nc, c_len, b_len, per_thread, pack_tasks;
     int merged;
     int64_t units;
     FC_FN(ct_unit) * unit;
@@ -77,52 +77,53 @@ static int FC_FN(ct_finite)(const FC_REAL *v, int64_t n)
     return acc[0] == 0;
 }
 
-/* A's panels of m tile `panel` (group panel / m_tiles) of every unit, and their bias panels:
- * A[i][(k, r', s')] = weight[g * Kg + k][c][tap], the tap turned (r = a + (ta - 1 - r') * sh).
- * Every unit has the same m tiles (merged: there is one unit).  Filter by filter for all
- * units at once, so each filter's C / groups x R x S block is read once and the reads stay
- * inside it (a row at a time strode over the whole weight, a cache miss per element; a phase
- * at a time read it sh x sw times: 2x the time of DCGAN's 512 -> 256 channels on 4 x 4). */
-static int FC_FN(ct_pack_panel)(const FC_FN(ct_job) * job, int64_t panel)
+/* Rows [k_begin, k_end) of the weight (filters of x's channels, each a C / groups x R x S
+ * block) into every unit's A panels: A[i][(k, r', s')] = weight[g * Kg + k][c][tap], the tap
+ * turned (r = a + (ta - 1 - r') * sh); whether they were all finite.  Filter after filter, so
+ * the weight is read once, in order: panel after panel strode over it a page per filter
+ * (DRAM-bound: 40% of DCGAN's 512 -> 256 channels on 4 x 4).  Merged, row i of a panel is
+ * value i of a filter's block: a copy.  Phases: the block's rows of one m tile transposed
+ * (taps x MR, 4 x 4 tiles the compiler vectorises), then an MR-value copy per tap and phase
+ * (one value at a time, a gather of stride R x S, cost a third of 256 -> 128 on 8 x 8). */
+static int FC_FN(ct_pack_rows)(const FC_FN(ct_job) * job, int64_t k_begin, int64_t k_end)
 {
     const fc_conv2d_params *p = job->p;
-    const int64_t m_tiles = job->unit[0].m_tiles, g = panel / m_tiles, mt = panel % m_tiles;
-    const int64_t mr = job->mr, taps = p->r * p->s;
-    const FC_REAL *bias = job->epi->bias;
-    int64_t at[64]; /* per row of the panel: its offset in a filter's block, or -1 (zero);
-                     * mr <= 64 */
-    for (int64_t t = 0; t < mr; t++) {
-        const int64_t i = mt * mr + t;
-        int64_t c = 0, a = 0, b = 0;
-        if (i < job->unit[0].rows) FC_FN(ct_row)(job, &job->unit[0], i, &c, &a, &b);
-        at[t] = i < job->unit[0].rows ? c * taps + (job->merged ? a * p->s + b : 0) : -1;
-        for (int64_t ui = 0; job->bias_panels && ui < job->units; ui++)
-            job->bias_panels[job->unit[ui].bias_off + panel * mr + t] =
-                bias && at[t] >= 0 ? bias[g * job->cg + c] : 0;
-    }
-    for (int64_t kk = 0; kk < job->kg; kk++) {
-        const FC_REAL *w = job->weight + (g * job->kg + kk) * job->cg * taps;
-        for (int64_t ui = 0; ui < job->units; ui++) {
-            const FC_FN(ct_unit) *u = &job->unit[ui];
-            const int64_t ta = u->q.r, tb = u->q.s;
-            /* the last tap of the phase; tap (r', s') of the turned sub-kernel lies rr * sh
-             * rows and ss * sw columns before it */
-            const int64_t last = job->merged ? 0
-                                             : (u->a + (ta - 1) * p->stride_h) * p->s + u->b +
-                                                   (tb - 1) * p->stride_w;
-            FC_REAL *dst = job->packed + u->a_off + (panel * u->red + kk * ta * tb) * mr;
-            for (int64_t rr = 0; rr < ta; rr++)
-                for (int64_t ss = 0; ss < tb; ss++, dst += mr) {
-                    const int64_t off = last - rr * p->stride_h * p->s - ss * p->stride_w;
-                    for (int64_t t = 0; t < mr; t++) dst[t] = at[t] < 0 ? 0 : w[at[t] + off];
-                }
+    const int64_t mr = job->mr, taps = p->r * p->s, block = job->cg * taps;
+    const int64_t m_tiles = job->unit[0].m_tiles, rows = job->unit[0].rows;
+    FC_REAL tmp[4096]; /* taps x MR (the driver applies at taps * mr <= 4096) */
+    int finite = 1;
+    for (int64_t t = 0; t < taps * mr; t++) tmp[t] = 0; /* the rows past the filters */
+    for (int64_t f = k_begin; f < k_end; f++) {
+        const int64_t g = f / job->kg, kk = f % job->kg;
+        const FC_REAL *w = job->weight + f * block;
+        if (!job->merged) finite &= FC_FN(ct_finite)(w, block);
+        for (int64_t mt = 0; mt < m_tiles; mt++) {
+            const int64_t panel = g * m_tiles + mt, live = fc_min_i64(mr, rows - mt * mr);
+            if (job->merged) {
+                FC_REAL *dst = job->packed + (panel * job->unit[0].red + kk) * mr;
+                FC_FN(gemm_pack_panel)(w + mt * mr, 1, 0, live, 1, mr, dst);
+                continue;
+            }
+            FC_FN(gemm_transpose)(w + mt * mr * taps, taps, live, taps, tmp, mr);
+            if (live < mr) /* (the previous tile's values) */
+                for (int64_t t = 0; t < taps; t++)
+                    for (int64_t i = live; i < mr; i++) tmp[t * mr + i] = 0;
+            for (int64_t ui = 0; ui < job->units; ui++) {
+                const FC_FN(ct_unit) *u = &job->unit[ui];
+                const int64_t ta = u->q.r, tb = u->q.s;
+                /* the last tap of the phase; tap (r', s') of the turned sub-kernel lies
+                 * rr * sh rows and ss * sw columns before it */
+                const int64_t last = (u->a + (ta - 1) * p->stride_h) * p->s + u->b +
+                                     (tb - 1) * p->stride_w;
+                FC_REAL *dst = job->packed + u->a_off + (panel * u->red + kk * ta * tb) * mr;
+                for (int64_t rr = 0; rr < ta; rr++)
+                    for (int64_t ss = 0; ss < tb; ss++, dst += mr)
+                        FC_FN(gemm_pack_panel)(tmp + (last - rr * p->stride_h * p->s -
+                                                      ss * p->stride_w) * mr,
+                                               1, 0, mr, 1, mr, dst);
+            }
         }
     }
-    int finite = 1;
-    for (int64_t ui = 0; !job->merged && ui < job->units; ui++)
-        finite &= FC_FN(ct_finite)(job->packed + job->unit[ui].a_off +
-                                       panel * job->unit[ui].red * mr,
-                                   job->unit[ui].red * mr);
     return finite;
 }
 
@@ -265,16 +266,14 @@ static void FC_FN(ct_item)(const FC_FN(ct_job) * job, int64_t task, int t)
     FC_FN(gemm_run_block)(&blk);
 }
 
-/* the packing tasks: ranges of m tiles, each recording whether its weights were finite */
+/* the packing tasks: ranges of the weight's filters, each recording whether its weights were finite */
 static void FC_FN(ct_pack_task)(void *ctx, int64_t phase, int64_t task, int thread)
 {
     const FC_FN(ct_job) *job = ctx;
     (void)phase, (void)thread;
     int64_t begin, end;
-    fc_task_range(job->panels, job->pack_tasks, task, &begin, &end);
-    int finite = 1;
-    for (int64_t i = begin; i < end; i++) finite &= FC_FN(ct_pack_panel)(job, i);
-    job->finite[task] = finite;
+    fc_task_range(job->p->k, job->pack_tasks, task, &begin, &end);
+    job->finite[task] = FC_FN(ct_pack_rows)(job, begin, end);
 }
 
 static void FC_FN(ct_item_task)(void *ctx, int64_t phase, int64_t task, int thread)
@@ -298,6 +297,10 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
     /* kernel == stride and every output pixel hit: one GEMM on x itself */
     job.merged = p->r == sh && p->s == sw && out_h * sh - p->pad_top >= p->h &&
                  out_w * sw - p->pad_left >= p->w;
+    /* phases of fewer filters than a microkernel tile has rows (DCGAN's last layer, 3
+     * channels) waste most of each tile: the backward-data path's rows are (c, r, s), R x S
+     * times more (3 channels 4 x 4 s2 p1 on 32 x 32: 0.35 ms here against 0.10, 1 thread) */
+    if ((!job.merged && job.cg < mr) || p->r * p->s * mr > 4096) return FC_OK;
     job.units = job.merged ? 1 : sh * sw;
     const int64_t unit_bytes = job.units * (int64_t)sizeof(FC_FN(ct_unit));
     FC_FN(ct_unit) *unit = job.unit =
@@ -394,9 +397,16 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
     job.bias_panels = epi->bias ? packed + a_len : NULL;
     job.scratch = scratch;
     job.x = x, job.weight = weight, job.y = y, job.epi = epi;
-    /* (tasks of m tiles, each for every unit) */
-    job.panels = p->groups * unit[0].m_tiles;
-    job.pack_tasks = threads == 1 ? 1 : fc_min_i64(fc_min_i64(job.panels, 4 * (int64_t)threads), 64);
+    job.pack_tasks = threads == 1 ? 1 : fc_min_i64(fc_min_i64(p->k, 4 * (int64_t)threads), 64);
+    /* the bias as MR-value panels per (unit, group, m tile), zero past the filters */
+    for (int64_t ui = 0; job.bias_panels && ui < job.units; ui++)
+        for (int64_t i = 0; i < p->groups * unit[0].m_tiles * mr; i++) {
+            const int64_t g = i / (unit[0].m_tiles * mr), row = i % (unit[0].m_tiles * mr);
+            int64_t c = 0, a, b;
+            if (row < unit[0].rows) FC_FN(ct_row)(&job, &unit[ui], row, &c, &a, &b);
+            job.bias_panels[unit[ui].bias_off + i] =
+                row < unit[0].rows ? ((const FC_REAL *)epi->bias)[g * job.cg + c] : 0;
+        }
     int finite[64]; /* pack_tasks <= 4 x threads <= 64 */
     job.finite = finite;
     /* two regions: the weights packed (and checked), then the items (none if a weight is not
