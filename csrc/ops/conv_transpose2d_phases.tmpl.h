@@ -20,10 +20,11 @@
  * phases are one GEMM whose rows are (c, r, s) (merged) and whose C goes to the output
  * pixels (i * sh + r - pad_top, j * sw + s - pad_left) inside y.
  *
- * Applies at dilation 1 with R >= sh and S >= sw (each phase has a tap), with finite weights
- * unless merged (a phase's im2col has zeros where x has no row, and 0 * inf would make a NaN
- * no scatter makes), when the packed weights fit the workspace.  Work items: (image, group, phase, block
- * of filter rows, block of pixels), at least 4 per thread where the shape has them. */
+ * Applies at dilation 1 with R >= sh and S >= sw (each phase has a tap) when the packed
+ * weights fit the workspace; unless merged, to fewer than 4 (image, group) pairs of 8+ filters
+ * per group (see the entry) with finite weights (a phase's im2col has zeros where x has no
+ * row, and 0 * inf would make a NaN no scatter makes).  Work items: (image, group, phase,
+ * block of filter rows, block of pixels), at least 4 per thread where the shape has them. */
 
 /* One GEMM: a phase, or all phases merged. */
 typedef struct FC_FN(ct_unit) {
@@ -297,10 +298,17 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
     /* kernel == stride and every output pixel hit: one GEMM on x itself */
     job.merged = p->r == sh && p->s == sw && out_h * sh - p->pad_top >= p->h &&
                  out_w * sw - p->pad_left >= p->w;
-    /* phases of fewer filters than a microkernel tile has rows (DCGAN's last layer, 3
-     * channels) waste most of each tile: the backward-data path's rows are (c, r, s), R x S
-     * times more (3 channels 4 x 4 s2 p1 on 32 x 32: 0.35 ms here against 0.10, 1 thread) */
-    if ((!job.merged && job.cg < mr) || p->r * p->s * mr > 4096) return FC_OK;
+    /* Separate phases (not merged) cost more per thread than the backward-data path: B is an
+     * im2col of short runs per phase, and there are fewer rows per weight panel.  They are
+     * taken where that path leaves threads idle, fewer than 4 (image, group) items, its unit
+     * of work; the shape alone decides, so a result never depends on the thread count.  (CPU
+     * time at 1 thread, this path against that one: 4x4 s2 p1 128 -> 64 channels on 8 x
+     * 16 x 16 6.7 against 5.7 ms, 3x3 s1 64 -> 64 on 8 x 28 x 28 5.3 against 4.4 ms.)  Phases
+     * of fewer filters than a microkernel tile has rows (DCGAN's last layer, 3 channels) waste
+     * most of each tile: that path's rows are (c, r, s), R x S times more (3 channels 4 x 4
+     * s2 p1 on 32 x 32: 0.35 ms here against 0.10). */
+    if ((!job.merged && (job.cg < mr || p->n * p->groups >= 4)) || p->r * p->s * mr > 4096)
+        return FC_OK;
     job.units = job.merged ? 1 : sh * sw;
     const int64_t unit_bytes = job.units * (int64_t)sizeof(FC_FN(ct_unit));
     FC_FN(ct_unit) *unit = job.unit =
