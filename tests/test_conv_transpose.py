@@ -214,6 +214,54 @@ def test_backward_matches_central_differences():
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
+# Shapes of the phase GEMMs (csrc/ops/conv_transpose2d_phases.tmpl.h): dilation 1, kernel >=
+# stride, 8+ output channels per group (every ISA's tile rows) and fewer than 4 (image, group)
+# pairs, kernel == stride merged into one GEMM on x (any batch; cropped by padding, or not
+# merged when output_padding leaves pixels uncovered).
+PHASE_GEOMETRIES = [
+    ((5, 5, 6, 7), 16, (2, 2), 2, 0, 0, 1, 1),         # U-Net 2x2 s2: merged
+    ((2, 6, 5, 4), 9, (3, 2), (3, 2), (1, 0), 0, 2, 1),  # merged, cropped, 2 groups
+    ((1, 4, 5, 6), 8, (2, 2), 2, 0, 1, 1, 1),          # kernel == stride with an uncovered row
+    ((1, 7, 6, 5), 12, (4, 4), 2, 1, 0, 1, 1),         # DCGAN 4x4 s2 p1
+    ((1, 6, 5, 7), 10, (5, 3), (2, 3), (2, 0), (1, 2), 2, 1),
+    ((1, 5, 4, 4), 9, (6, 6), 3, 4, 2, 1, 1),          # padding past the taps of some phases
+    ((1, 6, 7, 6), 11, (3, 3), 1, 1, 0, 1, 1),         # stride 1: one phase
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", [None, "relu", "relu6", "leaky_relu"])
+@pytest.mark.parametrize("case", PHASE_GEOMETRIES, ids=str)
+def test_phase_gemms_match_the_oracle_exactly_on_integers(restore_threads, dtype, activation,
+                                                          case):
+    """Every element stored once, the bias and the activation in the store: exact on integers,
+    bitwise the same on 1 to 3 threads."""
+    x, w, b = _arrays(case, dtype, np.random.default_rng(5), integer=True)
+    plain = oracle.conv_transpose2d(x, w, b, *_oracle_args(case))
+    slope = 0.5 if activation == "leaky_relu" else None  # (0.01 x an integer is not exact)
+    expected = plain if activation is None else oracle.activation(plain, activation,
+                                                                  *([slope] if slope else []))
+    results = []
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv_transpose2d(x, w, b, *_args(case), activation=activation,
+                                                 negative_slope=slope))
+        assert_integer_exact(results[-1], expected, dtype)
+    for other in results[1:]:
+        assert_bitwise_equal(other, results[0])
+
+
+@pytest.mark.parametrize("case", [PHASE_GEOMETRIES[0], PHASE_GEOMETRIES[3]], ids=str)
+def test_phase_gemms_keep_the_scatters_infinities(case):
+    """An inf weight meets the zeros of a phase's im2col (0 * inf = NaN) where the scatter
+    never multiplies it: such weights take the backward-data path, as the reference."""
+    x, w, b = _arrays(case, np.float32, np.random.default_rng(6), integer=True)
+    w[0, 1, 1, 1] = np.inf
+    w[1, 0, 0, 1] = -np.inf
+    np.testing.assert_array_equal(fastconv.conv_transpose2d(x, w, b, *_args(case)),
+                                  fastconv.reference.conv_transpose2d(x, w, b, *_args(case)))
+
+
 def test_by_hand():
     x = np.float64([[[[1, 2], [3, 4]]]])
     # each pixel stamps the 2x2 kernel at stride 2

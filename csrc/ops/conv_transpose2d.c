@@ -6,12 +6,16 @@
  *   grad_input   gx = conv2d(grad_output, weight)          (the forward conv)
  *   grad_weight  gw = conv2d_backward's grad_weight with x and grad_output swapped
  *   grad_bias    gb = sums of grad_output over the batch and pixels, per channel of y.
+ * The forward first tries the phase GEMMs (ops/conv_transpose2d_phases.tmpl.h: dilation 1,
+ * kernel >= stride, as U-Net's 2x2 s2 and DCGAN's 4x4 s2 p1), which store each element of y
+ * once with the bias and the activation; elsewhere it is the backward-data path above.
  * The epilogue cannot ride in the backward-data GEMM (col2im adds into y until the last strip
  * of a plane is done), so it is one pass over y, parallel over planes; each plane's values
  * depend on nothing but the plane, so the pass is bitwise the same for any thread count. */
 #include "common/epilogue.h"
 #include "common/internal.h"
 #include "common/parallel.h"
+#include "ops/conv_transpose2d_phases.h"
 
 typedef struct transpose_epilogue_job {
     const fc_epi *epi;
@@ -59,6 +63,13 @@ fc_status fc_conv_transpose2d_forward(const fc_conv2d_params *p, fc_dtype dtype,
     const int64_t planes = p->n * p->c, pixels = p->h * p->w;
     fc_epi epi;
     FC_RETURN_IF_ERROR(fc_epilogue_prepare(epilogue, dtype, y, planes * pixels, &epi));
+    int done;
+    FC_RETURN_IF_ERROR(dtype == FC_FLOAT32
+                           ? fc_f32_conv_transpose2d_phases(p, out_h, out_w, x, weight, &epi,
+                                                            y, &done)
+                           : fc_f64_conv_transpose2d_phases(p, out_h, out_w, x, weight, &epi,
+                                                            y, &done));
+    if (done) return FC_OK;
     FC_RETURN_IF_ERROR(fc_conv2d_backward(p, dtype, x, NULL, weight, y, NULL, NULL, FC_CONV_AUTO));
     if (!epi.bias && !epi.residual && epi.activation == FC_ACTIVATION_NONE) return FC_OK;
     if (planes == 0) return FC_OK;

@@ -959,8 +959,11 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
     The adjoint of `conv2d`: each input pixel scatters its weighted kernel into the output,
     ``y[n, g*Cog + o, i*s - p + r*d, j*s - p + t*d] += x[n, c, i, j] * weight[c, o, r, t]``
-    for the input channels c of group g.  It runs conv2d's backward-data GEMM, then the bias
-    and the activation in one pass over the output.
+    for the input channels c of group g.  At dilation 1 GEMMs store each output element once
+    with the bias and the activation: kernel == stride one GEMM on x, a larger kernel one per
+    stride phase (a stride-1 convolution of x with a sub-kernel) for fewer than 4 images x
+    groups of 8+ output channels; elsewhere conv2d's backward-data GEMM, then the bias and the
+    activation in one pass over the output.
 
     Parameters
     ----------
