@@ -162,6 +162,31 @@ def test_float_outputs_match_opencv(border, dtype):
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@needs_cv2
+@pytest.mark.parametrize("ksize", [(3, 3), (5, 5), (7, 7), (4, 6)], ids=str)
+def test_zero_taps_are_left_out_as_opencv_does(ksize):
+    """A NaN or inf pixel under a zero tap stays out of the sum (cv2.filter2D's kernels keep
+    only their nonzero taps), on the unrolled sizes and a generic one; the separable passes
+    keep their zero taps, as cv2.sepFilter2D does."""
+    x = _image((40, 70), np.float32, seed=30)
+    x[17, 33], x[25, 12] = np.nan, np.inf
+    k = _int_kernel(*ksize, seed=31).astype(np.float32)
+    k[::2, 1::2] = 0
+    y = fastconv.filter2d(x, k, separable=False)
+    expected = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT_101)
+    assert np.isfinite(y).sum() > np.isfinite(cv2.filter2D(x, -1, np.ones_like(k))).sum()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(y[finite], expected[finite], rtol=1e-5, atol=1e-3)
+    assert_bitwise_equal(fastconv.reference.filter2d(x, k), y)  # integer sums: exact
+    kx, ky = np.array([1, 0, 2, 0, 1], np.float32), np.array([0, 1, 1], np.float32)
+    y = fastconv.sep_filter2d(x, kx, ky)
+    expected = cv2.sepFilter2D(x, -1, kx, ky, borderType=cv2.BORDER_REFLECT_101)
+    np.testing.assert_array_equal(np.isfinite(y), np.isfinite(expected))
+    assert_bitwise_equal(fastconv.reference.sep_filter2d(x, kx, ky), y)
+
+
 @needs_scipy
 @pytest.mark.parametrize("border", BORDERS)
 @pytest.mark.parametrize("ksize", [(3, 3), (4, 5), (2, 2), (12, 9)], ids=str)

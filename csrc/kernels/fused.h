@@ -7,5 +7,9 @@
 #define FC_KERNELS_FUSED_H
 
 #define FC_FUSED_RELU 2u /* FC_RELU of common/relu.h (FC_VRELU in the SIMD members) */
+/* Not an epilogue: dwconv members leave the taps of weight 0 out of the sum, as cv2.filter2D
+ * does (filter2d sets it; a NaN or inf pixel under a zero tap then stays out of the output,
+ * where a convolution, as torch's, gives NaN). */
+#define FC_SKIP_ZERO_TAPS 4u
 
 #endif

@@ -1,4 +1,5 @@
-/* Reference filter2d for one sum type FC_REAL (instantiated by ref/filter2d.c). */
+/* Reference filter2d for one sum type FC_REAL (instantiated by ref/filter2d.c).  The 2-D
+ * sum leaves out the taps of weight 0, as cv2.filter2D does. */
 
 /* Pixel (iy, ix) of image n, channel ch, in FC_REAL, or the constant border value. */
 static FC_REAL FC_FN(ref_pixel)(const fc_filter2d_params *p, const char *x, int64_t n,
@@ -29,6 +30,10 @@ static fc_status FC_FN(ref_filter2d_run)(const fc_filter2d_params *p, const void
                     for (int64_t r = 0; r < kh; r++) {
                         FC_REAL row = 0;
                         for (int64_t s = 0; s < kw; s++) {
+                            /* a 2-D kernel's taps of weight 0 are left out, as
+                             * cv2.filter2D does (a NaN or inf pixel under them does not
+                             * reach the sum); cv2.sepFilter2D keeps the separable ones */
+                            if (kernel && (FC_REAL)kernel[r * kw + s] == 0) continue;
                             const FC_REAL v = FC_FN(ref_pixel)(p, x, n, ch, i + r - ay,
                                                                j + s - ax);
                             if (kernel)

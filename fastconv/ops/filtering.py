@@ -234,7 +234,10 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=N
 
     Sums run in float64 when the image or output is float64, else in float32 (exact for
     uint8 / uint16 / int16 pixels; each product and partial sum is rounded to float32, as in
-    OpenCV).  The result does not depend on the thread count.
+    OpenCV).  Taps of weight 0 are left out of the sum, as cv2.filter2D leaves them out: a
+    NaN or inf pixel under a zero tap does not reach the output (a kernel run separably
+    keeps them, as sep_filter2d and cv2.sepFilter2D do).  The result does not depend on the
+    thread count.
 
     Example
     -------

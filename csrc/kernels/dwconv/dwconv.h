@@ -10,7 +10,8 @@
  * row i, filter row r reads buffer row i * stride_h + r * dilation_h, and row_stride and
  * tap_row_stride are those steps in elements.  tap_col[s] is tap s's column offset in a row.
  * w: the channel's R * S weights, row-major.  fused: kernels/fused.h flags (FC_FUSED_RELU:
- * FC_RELU at the store; the driver applies any other epilogue after).
+ * FC_RELU at the store; the driver applies any other epilogue after; FC_SKIP_ZERO_TAPS: the
+ * taps whose weight is 0 are left out of the sum, as filter2d wants).
  */
 /* The weight gradient's twin of each member (its fn2), on the same padded-row buffer and taps:
  *

@@ -11,6 +11,7 @@ void FC_FN(dwconv_ukernel__scalar)(size_t rows, size_t cols, size_t r, size_t s,
         for (size_t rr = 0; rr < r; rr++)
             for (size_t ss = 0; ss < s; ss++) {
                 const FC_REAL wv = w[rr * s + ss];
+                if ((fused & FC_SKIP_ZERO_TAPS) && wv == 0) continue;
                 const FC_REAL *x_tap = x + i * row_stride + rr * tap_row_stride + tap_col[ss];
                 for (size_t j = 0; j < cols; j++) y_row[j] += wv * x_tap[j];
             }

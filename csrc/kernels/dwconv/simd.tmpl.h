@@ -10,10 +10,41 @@
  * order.  That divides the loads, which bound a one-row loop (a load per FMA), by up to RB.
  * Otherwise (stride_h != dilation_h) the tile is one row high. */
 
-/* fixed_taps: R * S is a compile-time constant and wv holds the R * S weights broadcast once
- * per call; otherwise each FMA broadcasts its weight from w. */
+#ifndef FC_DW_RB_WIDE
+#define FC_DW_RB_WIDE FC_DW_RB
+#endif
+
+/* Input row t, tap column ss of the tile: its nv vectors loaded once, summed into every
+ * output row i that reads them (filter row t - i).  fixed_taps: R * S is a compile-time
+ * constant and wv holds the R * S weights broadcast once per call; otherwise each FMA
+ * broadcasts its weight from w.  skip_zero (a constant: FC_SKIP_ZERO_TAPS in fused) leaves
+ * the taps of weight 0 out: a branch per tap and tile row that goes the same way for every
+ * column block, so it is predicted. */
+FC_INLINE void dw_tap(const int rb, const int nv, const int part, FC_M tail, size_t r,
+                      size_t s, size_t t, size_t ss, const int fixed_taps, const int skip_zero,
+                      const FC_V *wv, const float *xp, const float *w, FC_V (*acc)[4])
+{
+    FC_V xv[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) xv[v] = fc_vload(xp + v * FC_LANES, part && v == nv - 1, tail);
+#pragma GCC unroll 4
+    for (int i = 0; i < rb; i++) {
+        if (t < (size_t)i || t - (size_t)i >= r) continue;
+        const size_t tap = (t - (size_t)i) * s + ss;
+        if (skip_zero && w[tap] == 0.0f) continue;
+        const FC_V wt = fixed_taps ? wv[tap] : FC_VSET1(w[tap]);
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[i][v] = FC_VFMA(wt, xv[v], acc[i][v]);
+    }
+}
+
+/* One register tile.  known_size: r and s are constants, and the loops over the tile's
+ * r + rb - 1 input rows (up to 10 for 7x7 in 4 rows) and s taps unroll completely, so
+ * which output rows read a row is decided at compile time (unrolled by 8, the 7x7 tile kept
+ * a compare and branch per row and tap and its pointers on the stack). */
 FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, size_t r,
-                        size_t s, const int fixed_taps, const FC_V *wv, const float *x,
+                        size_t s, const int fixed_taps, const int known_size,
+                        const int skip_zero, const FC_V *wv, const float *x,
                         size_t tap_row_stride, const size_t *tap_col, const float *w,
                         float bias, unsigned fused, float *y, size_t y_stride)
 {
@@ -23,26 +54,21 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
     const size_t input_rows = r + (size_t)rb - 1;
+#define FC_DW_TAP                                                                          \
+    dw_tap(rb, nv, part, tail, r, s, t, ss, fixed_taps, skip_zero, wv,                     \
+           x + t * tap_row_stride + tap_col[ss], w, acc)
+    if (known_size && !part) { /* partial blocks: once per row, the loops kept */
+#pragma GCC unroll 16
+        for (size_t t = 0; t < input_rows; t++)
+#pragma GCC unroll 16
+            for (size_t ss = 0; ss < s; ss++) FC_DW_TAP;
+    } else {
 #pragma GCC unroll 8
-    for (size_t t = 0; t < input_rows; t++) {
-        const float *x_row = x + t * tap_row_stride;
+        for (size_t t = 0; t < input_rows; t++)
 #pragma GCC unroll 8
-        for (size_t ss = 0; ss < s; ss++) {
-            const float *xp = x_row + tap_col[ss];
-            FC_V xv[4];
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                xv[v] = fc_vload(xp + v * FC_LANES, part && v == nv - 1, tail);
-#pragma GCC unroll 4
-            for (int i = 0; i < rb; i++) {
-                if (t < (size_t)i || t - (size_t)i >= r) continue;
-                const size_t tap = (t - (size_t)i) * s + ss;
-                const FC_V wt = fixed_taps ? wv[tap] : FC_VSET1(w[tap]);
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++) acc[i][v] = FC_VFMA(wt, xv[v], acc[i][v]);
-            }
-        }
+            for (size_t ss = 0; ss < s; ss++) FC_DW_TAP;
     }
+#undef FC_DW_TAP
 #pragma GCC unroll 4
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
@@ -53,12 +79,14 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
 
 /* One tile of rb rows (a constant) over every column. */
 FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int fixed_taps,
-                       const FC_V *wv, const float *x, size_t tap_row_stride,
+                       const int known_size, const int skip_zero, const FC_V *wv,
+                       const float *x, size_t tap_row_stride,
                        const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
                        size_t y_stride)
 {
 #define FC_DW_BLOCK(nv, part)                                                                 \
-    dw_block(rb, nv, part, tail, r, s, fixed_taps, wv, x + j, tap_row_stride, tap_col, w, bias, \
+    dw_block(rb, nv, part, tail, r, s, fixed_taps, known_size, skip_zero, wv, x + j,           \
+             tap_row_stride, tap_col, w, bias,                                                \
              fused, y + j, y_stride)
     FC_M tail;
     size_t j;
@@ -68,7 +96,8 @@ FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int 
 
 /* The kernel's loops, for a runtime filter size (fixed_taps == 0) or, inlined with constant r
  * and s, for one the compiler unrolls with the weights kept in registers. */
-FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int fixed_taps,
+FC_INLINE void dw_tile(const int rb_max, size_t rows, size_t cols, size_t r, size_t s,
+                       const int fixed_taps, const int known_size, const int skip_zero,
                        const float *x, size_t row_stride, size_t tap_row_stride,
                        const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
                        size_t y_stride)
@@ -78,21 +107,16 @@ FC_INLINE void dw_tile(size_t rows, size_t cols, size_t r, size_t s, const int f
 #pragma GCC unroll 9
         for (size_t i = 0; i < r * s; i++) wv[i] = FC_VSET1(w[i]);
 #define FC_DW_ROWS(rb)                                                                      \
-    dw_rows(rb, cols, r, s, fixed_taps, wv, x + i * row_stride, tap_row_stride, tap_col, w, \
+    dw_rows(rb, cols, r, s, fixed_taps, known_size, skip_zero, wv, x + i * row_stride,       \
+            tap_row_stride, tap_col, w,                                                     \
             bias, fused, y + i * y_stride, y_stride)
     size_t i = 0;
     if (row_stride == tap_row_stride) {
-        for (; i + FC_DW_RB <= rows; i += FC_DW_RB) FC_DW_ROWS(FC_DW_RB);
-        switch (rows - i) {
-#if FC_DW_RB >= 4
-        case 3: FC_DW_ROWS(3); return;
-#endif
-#if FC_DW_RB >= 3
-        case 2: FC_DW_ROWS(2); return;
-#endif
-        case 1: FC_DW_ROWS(1); return;
-        default: return;
-        }
+        for (; i + (size_t)rb_max <= rows; i += (size_t)rb_max) FC_DW_ROWS(rb_max);
+        if (rb_max >= 4 && rows - i == 3) FC_DW_ROWS(3);
+        else if (rb_max >= 3 && rows - i == 2) FC_DW_ROWS(2);
+        else if (rows - i == 1) FC_DW_ROWS(1);
+        return;
     }
     for (; i < rows; i++) FC_DW_ROWS(1);
 #undef FC_DW_ROWS
@@ -102,14 +126,23 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
                   const float *w, float bias, unsigned fused, float *y, size_t y_stride)
 {
+#define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
+    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, x, row_stride, tap_row_stride, tap_col, \
+            w, bias, fused, y, y_stride)
     /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
-     * registers beside the tile, so the hot loop has no broadcasts */
+     * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7 (image
+     * filters, MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known,
+     * in FC_DW_RB_WIDE rows where the registers allow more rows to share each load. */
+    const int skip = (fused & FC_SKIP_ZERO_TAPS) != 0;
     if (r == 3 && s == 3)
-        dw_tile(rows, cols, 3, 3, 1, x, row_stride, tap_row_stride, tap_col, w, bias, fused, y,
-                y_stride);
+        skip ? FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 1) : FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 0);
+    else if (r == 5 && s == 5)
+        skip ? FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
+    else if (r == 7 && s == 7)
+        skip ? FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
     else
-        dw_tile(rows, cols, r, s, 0, x, row_stride, tap_row_stride, tap_col, w, bias, fused, y,
-                y_stride);
+        skip ? FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 1) : FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 0);
+#undef FC_DW_TILE
 }
 
 /* ---- the weight gradient (the member's fn2, kernels/dwconv/dwconv.h) ----------------------
