@@ -613,7 +613,7 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
 }
 
 /* dst[p * w + t] = rows[t][offset + p] for t < w, p < kc: B's kc x NR panel of w im2col rows
- * (pixels contiguous in each), 4 x 4 tiles as gemm_transpose (w is a multiple of 4). */
+ * (pixels contiguous in each), in 4 x 4 tiles (transpose4; w is a multiple of 4). */
 static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64_t offset,
                                                int64_t w, int64_t kc, FC_REAL *restrict dst)
 {
@@ -622,13 +622,8 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
                                rows[t0 + 3] + offset};
         FC_REAL *d = dst + t0;
         int64_t p = 0;
-        for (; p + 4 <= kc; p += 4) {
-            FC_REAL t[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) t[b][a] = r[a][p + b];
-            for (int b = 0; b < 4; b++)
-                for (int a = 0; a < 4; a++) d[(p + b) * w + a] = t[b][a];
-        }
+        for (; p + 4 <= kc; p += 4)
+            FC_FN(transpose4)(r[0] + p, r[1] + p, r[2] + p, r[3] + p, d + p * w, w);
         for (; p < kc; p++)
             for (int a = 0; a < 4; a++) d[p * w + a] = r[a][p];
     }
