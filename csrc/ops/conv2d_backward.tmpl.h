@@ -315,8 +315,8 @@ static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(co
 }
 
 /* grad_weight's scratch per thread (elements) for kb k tiles per item: the item's block of
- * C and its packed A and B panels (gw_kcs deep); the grad_output and im2col rows of one block
- * of pixels (off the grid, or for a group whose input is not finite); the item's own grid
+ * C, its packed A panels and one B panel (gw_kcs deep); the grad_output and im2col rows of
+ * one block of pixels (off the grid, or for a group whose input is not finite); the item's own grid
  * (private). */
 static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int64_t kb,
                                             int private_grid)
@@ -324,7 +324,7 @@ static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int
     const int64_t rows = kb * pl->nt_mr;
     const int64_t acc = fc_gemm_add_saturating(
         fc_mul_saturating(rows * pl->gw_cols, pl->gw_gemm ? 1 : pl->lanes),
-        fc_mul_saturating(rows + pl->gw_cols, pl->gw_kcs));
+        fc_mul_saturating(rows + pl->nt_nr, pl->gw_kcs));
     const int64_t rows_buf = fc_mul_saturating(rows + pl->gw_cols, pl->gw_kc);
     const int64_t grid = private_grid ? fc_mul_saturating(
         pl->gw_images, fc_gemm_add_saturating(fc_mul_saturating(rows, pl->gw_kc),
@@ -648,14 +648,14 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
         for (int64_t k0 = 0; k0 < kc; k0 += pl->gw_kcs) {
             const int64_t d = fc_min_i64(pl->gw_kcs, kc - k0);
             FC_FN(gemm_pack_panels)(a + m * a_step + k0, lda, 1, k_tiles * mr, d, mr, a_pack);
-            for (int64_t jt = 0; jt < col_tiles; jt++)
-                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d,
-                                            b_pack + jt * d * nr);
-            /* one kc x NR panel of B (in L1) meets every A panel (in L2) */
-            for (int64_t jt = 0; jt < col_tiles; jt++)
+            /* one kc x NR panel of B, packed just before, still in L1, meets every A panel
+             * (in L2); packing every B panel first left them in L2 */
+            for (int64_t jt = 0; jt < col_tiles; jt++) {
+                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d, b_pack);
                 for (int64_t it = 0; it < k_tiles; it++)
-                    ukernel((size_t)d, a_pack + it * d * mr, b_pack + jt * d * nr,
-                            c + it * mr * ldc + jt * nr, (size_t)ldc, NULL, flags);
+                    ukernel((size_t)d, a_pack + it * d * mr, b_pack, c + it * mr * ldc + jt * nr,
+                            (size_t)ldc, NULL, flags);
+            }
             flags = FC_GEMM_ACCUMULATE;
         }
 }
@@ -778,7 +778,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     const int64_t col_tiles = fc_ceil_div(cols, nr), lanes = pl->gw_gemm ? 1 : pl->lanes;
     const int64_t tile = mr * nr * lanes;
     FC_REAL *acc = scratch, *a_pack = acc + rows_a * pl->gw_cols * lanes;
-    FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + pl->gw_cols * pl->gw_kcs;
+    FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + nr * pl->gw_kcs;
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
     const FC_REAL *b_rows[320]; /* gw_cols <= 256 + nr - 1, nr <= 64 */
     unsigned flags = 0;
