@@ -11,7 +11,7 @@
  * (transposed weight panels), B = G's columns (a strided matrix, or G on the virtual grid),
  * C = a dcol strip in scratch, the epilogue col2im (or the grid's runs).  grad_weight runs on
  * the same GEMM microkernel with the frame's packers, tasks and a budget of its own
- * (conv_bw_weight_budget): per item a block of C (MR-row tiles of filters x up to 256
+ * (conv_bw_weight_budget): per item a block of C (MR-row tiles of filters x up to 512
  * reduction columns), A = grad_output rows packed as kc x MR panels (a transpose: the pixels
  * are the reduction), B = im2col rows (on the grid: the padded planes at each tap's offset)
  * packed as kc x NR panels.  Every element of grad_weight adds its products one pixel after
@@ -206,8 +206,12 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
      * thread work; the split never changes a sum, only who computes it.  512 pixels per block
      * keep a block of grad_output and im2col rows in L2; they are packed the GEMM's kc deep.
-     * Up to 256 columns per item: each packed A panel meets 256 / NR B panels (64 columns
-     * packed the A rows for two B panels only). */
+     * Up to 512 columns per item (256 past 128 filters): each packed A panel meets up to
+     * 512 / NR B panels, and the fewer items of a group pack A (grad_output's rows, transposed)
+     * fewer times (64 columns packed the A rows for two B panels only).  Measured at 2 threads,
+     * avx512, interleaved medians, 256 -> 512: 128 x 28 x 28 3x3 grad_weight 6.1 -> 4.0 ms,
+     * batch 8 64 -> 53 ms; with 512 filters the block of C (filters x columns) left L2:
+     * 512 x 7 x 7 3x3 8.8 -> 11.6 ms. */
     /* The GEMM packs (transposes) kc x (kg + cols) values per block for kg x cols x kc
      * multiply-adds: with few filters the packing outweighs what it saves.  Measured at one
      * thread, avx512, minimum of 21-41 runs (GEMM vs NT ms): kg 16 (LeNet conv2, batch 64)
@@ -222,7 +226,8 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gw_kcs = pl->gw_gemm ? fc_min_i64(pl->gw_kc, cfg->kc) : 0;
     pl->k_tiles = fc_ceil_div(pl->kg, pl->nt_mr);
     const int64_t per_group = fc_ceil_div(threads, p->groups);
-    const int64_t max_cols = fc_ceil_div(pl->gw_gemm ? 256 : 64, pl->nt_nr) * pl->nt_nr;
+    const int64_t max_cols =
+        fc_ceil_div(!pl->gw_gemm ? 64 : pl->kg <= 128 ? 512 : 256, pl->nt_nr) * pl->nt_nr;
     /* as many blocks per group as needed for max_cols, rounded up to a multiple of the threads
      * per group so that the items divide evenly among the threads */
     const int64_t blocks = fc_ceil_div(fc_ceil_div(pl->red, max_cols), per_group) * per_group;
@@ -780,7 +785,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     FC_REAL *acc = scratch, *a_pack = acc + rows_a * pl->gw_cols * lanes;
     FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + nr * pl->gw_kcs;
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
-    const FC_REAL *b_rows[320]; /* gw_cols <= 256 + nr - 1, nr <= 64 */
+    const FC_REAL *b_rows[576]; /* gw_cols <= 512 + nr - 1, nr <= 64 */
     unsigned flags = 0;
     int direct = pl->shared;
     for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
