@@ -11,7 +11,7 @@
  * (transposed weight panels), B = G's columns (a strided matrix, or G on the virtual grid),
  * C = a dcol strip in scratch, the epilogue col2im (or the grid's runs).  grad_weight runs on
  * the same GEMM microkernel with the frame's packers, tasks and a budget of its own
- * (conv_bw_weight_budget): per item a block of C (MR-row tiles of filters x up to 256
+ * (conv_bw_weight_budget): per item a block of C (MR-row tiles of filters x up to 512
  * reduction columns), A = grad_output rows packed as kc x MR panels (a transpose: the pixels
  * are the reduction), B = im2col rows (on the grid: the padded planes at each tap's offset)
  * packed as kc x NR panels.  Every element of grad_weight adds its products one pixel after
@@ -206,8 +206,12 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     /* grad_weight: the columns of red are split so that the groups x column blocks give every
      * thread work; the split never changes a sum, only who computes it.  512 pixels per block
      * keep a block of grad_output and im2col rows in L2; they are packed the GEMM's kc deep.
-     * Up to 256 columns per item: each packed A panel meets 256 / NR B panels (64 columns
-     * packed the A rows for two B panels only). */
+     * Up to 512 columns per item (256 past 128 filters): each packed A panel meets up to
+     * 512 / NR B panels, and the fewer items of a group pack A (grad_output's rows, transposed)
+     * fewer times (64 columns packed the A rows for two B panels only).  Measured at 2 threads,
+     * avx512, interleaved medians, 256 -> 512: 128 x 28 x 28 3x3 grad_weight 6.1 -> 4.0 ms,
+     * batch 8 64 -> 53 ms; with 512 filters the block of C (filters x columns) left L2:
+     * 512 x 7 x 7 3x3 8.8 -> 11.6 ms. */
     /* The GEMM packs (transposes) kc x (kg + cols) values per block for kg x cols x kc
      * multiply-adds: with few filters the packing outweighs what it saves.  Measured at one
      * thread, avx512, minimum of 21-41 runs (GEMM vs NT ms): kg 16 (LeNet conv2, batch 64)
@@ -222,7 +226,8 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gw_kcs = pl->gw_gemm ? fc_min_i64(pl->gw_kc, cfg->kc) : 0;
     pl->k_tiles = fc_ceil_div(pl->kg, pl->nt_mr);
     const int64_t per_group = fc_ceil_div(threads, p->groups);
-    const int64_t max_cols = fc_ceil_div(pl->gw_gemm ? 256 : 64, pl->nt_nr) * pl->nt_nr;
+    const int64_t max_cols =
+        fc_ceil_div(!pl->gw_gemm ? 64 : pl->kg <= 128 ? 512 : 256, pl->nt_nr) * pl->nt_nr;
     /* as many blocks per group as needed for max_cols, rounded up to a multiple of the threads
      * per group so that the items divide evenly among the threads */
     const int64_t blocks = fc_ceil_div(fc_ceil_div(pl->red, max_cols), per_group) * per_group;
@@ -315,8 +320,8 @@ static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(co
 }
 
 /* grad_weight's scratch per thread (elements) for kb k tiles per item: the item's block of
- * C and its packed A and B panels (gw_kcs deep); the grad_output and im2col rows of one block
- * of pixels (off the grid, or for a group whose input is not finite); the item's own grid
+ * C, its packed A panels and one B panel (gw_kcs deep); the grad_output and im2col rows of
+ * one block of pixels (off the grid, or for a group whose input is not finite); the item's own grid
  * (private). */
 static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int64_t kb,
                                             int private_grid)
@@ -324,7 +329,7 @@ static int64_t FC_FN(conv_bw_weight_scratch)(const FC_FN(conv_bw_plan) * pl, int
     const int64_t rows = kb * pl->nt_mr;
     const int64_t acc = fc_gemm_add_saturating(
         fc_mul_saturating(rows * pl->gw_cols, pl->gw_gemm ? 1 : pl->lanes),
-        fc_mul_saturating(rows + pl->gw_cols, pl->gw_kcs));
+        fc_mul_saturating(rows + pl->nt_nr, pl->gw_kcs));
     const int64_t rows_buf = fc_mul_saturating(rows + pl->gw_cols, pl->gw_kc);
     const int64_t grid = private_grid ? fc_mul_saturating(
         pl->gw_images, fc_gemm_add_saturating(fc_mul_saturating(rows, pl->gw_kc),
@@ -613,7 +618,7 @@ static void FC_FN(grad_weight_tiles)(const FC_FN(conv_bw_plan) * pl,
 }
 
 /* dst[p * w + t] = rows[t][offset + p] for t < w, p < kc: B's kc x NR panel of w im2col rows
- * (pixels contiguous in each), 4 x 4 tiles as gemm_transpose (w is a multiple of 4). */
+ * (pixels contiguous in each), in 4 x 4 tiles (transpose4; w is a multiple of 4). */
 static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64_t offset,
                                                int64_t w, int64_t kc, FC_REAL *restrict dst)
 {
@@ -622,13 +627,8 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
                                rows[t0 + 3] + offset};
         FC_REAL *d = dst + t0;
         int64_t p = 0;
-        for (; p + 4 <= kc; p += 4) {
-            FC_REAL t[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) t[b][a] = r[a][p + b];
-            for (int b = 0; b < 4; b++)
-                for (int a = 0; a < 4; a++) d[(p + b) * w + a] = t[b][a];
-        }
+        for (; p + 4 <= kc; p += 4)
+            FC_FN(transpose4)(r[0] + p, r[1] + p, r[2] + p, r[3] + p, d + p * w, w);
         for (; p < kc; p++)
             for (int a = 0; a < 4; a++) d[p * w + a] = r[a][p];
     }
@@ -653,14 +653,14 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
         for (int64_t k0 = 0; k0 < kc; k0 += pl->gw_kcs) {
             const int64_t d = fc_min_i64(pl->gw_kcs, kc - k0);
             FC_FN(gemm_pack_panels)(a + m * a_step + k0, lda, 1, k_tiles * mr, d, mr, a_pack);
-            for (int64_t jt = 0; jt < col_tiles; jt++)
-                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d,
-                                            b_pack + jt * d * nr);
-            /* one kc x NR panel of B (in L1) meets every A panel (in L2) */
-            for (int64_t jt = 0; jt < col_tiles; jt++)
+            /* one kc x NR panel of B, packed just before, still in L1, meets every A panel
+             * (in L2); packing every B panel first left them in L2 */
+            for (int64_t jt = 0; jt < col_tiles; jt++) {
+                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d, b_pack);
                 for (int64_t it = 0; it < k_tiles; it++)
-                    ukernel((size_t)d, a_pack + it * d * mr, b_pack + jt * d * nr,
-                            c + it * mr * ldc + jt * nr, (size_t)ldc, NULL, flags);
+                    ukernel((size_t)d, a_pack + it * d * mr, b_pack, c + it * mr * ldc + jt * nr,
+                            (size_t)ldc, NULL, flags);
+            }
             flags = FC_GEMM_ACCUMULATE;
         }
 }
@@ -783,9 +783,9 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     const int64_t col_tiles = fc_ceil_div(cols, nr), lanes = pl->gw_gemm ? 1 : pl->lanes;
     const int64_t tile = mr * nr * lanes;
     FC_REAL *acc = scratch, *a_pack = acc + rows_a * pl->gw_cols * lanes;
-    FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + pl->gw_cols * pl->gw_kcs;
+    FC_REAL *b_pack = a_pack + rows_a * pl->gw_kcs, *a_buf = b_pack + nr * pl->gw_kcs;
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
-    const FC_REAL *b_rows[320]; /* gw_cols <= 256 + nr - 1, nr <= 64 */
+    const FC_REAL *b_rows[576]; /* gw_cols <= 512 + nr - 1, nr <= 64 */
     unsigned flags = 0;
     int direct = pl->shared;
     for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
