@@ -71,6 +71,27 @@ static const FC_REAL *FC_FN(depthwise_source_row)(const FC_FN(depthwise_job) * j
                                 : plane + (ih / job->up_h) * job->src_w;
 }
 
+/* In place: the rows that output rows [oh0, oh0 + rows) of one plane read, the padding's
+ * pointing at the zero row.  (Shared rows in a loop without calls: it fills ~17k pointers per
+ * call of MobileNet's 56x56x256 layer, 5-8% of it through depthwise_source_row.) */
+static void FC_FN(depthwise_tile_row_pointers)(const FC_FN(depthwise_job) * job,
+                                               const FC_REAL *plane, int64_t oh0, int64_t rows,
+                                               const FC_REAL **row_ptrs)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t span = FC_FN(depthwise_tile_span)(job, rows);
+    if (!job->shared) {
+        for (int64_t b = 0; b < span; b++) {
+            const FC_REAL *row = FC_FN(depthwise_source_row)(job, plane, oh0, b);
+            row_ptrs[b] = row ? row : job->zero_row;
+        }
+        return;
+    }
+    const int64_t ih0 = oh0 * p->stride_h - p->pad_top, w = job->src_w;
+    for (int64_t b = 0; b < span; b++)
+        row_ptrs[b] = ih0 + b >= 0 && ih0 + b < p->h ? plane + (ih0 + b) * w : job->zero_row;
+}
+
 /* The padded rows that output rows [oh0, oh0 + rows) of one plane read, into buf. */
 static void FC_FN(depthwise_pack_tile)(const FC_FN(depthwise_job) * job, const FC_REAL *plane,
                                        int64_t oh0, int64_t rows, FC_REAL *buf)
@@ -103,10 +124,7 @@ static void FC_FN(depthwise_task)(void *ctx, int64_t phase, int64_t task, int th
         const int64_t rows = fc_min_i64(tile_rows, out_h - oh0);
         const FC_REAL *plane = job->x + (n * p->c + c) * job->src_h * job->src_w;
         if (job->in_place)
-            for (int64_t b = 0; b < FC_FN(depthwise_tile_span)(job, rows); b++) {
-                const FC_REAL *row = FC_FN(depthwise_source_row)(job, plane, oh0, b);
-                row_ptrs[b] = row ? row : job->zero_row;
-            }
+            FC_FN(depthwise_tile_row_pointers)(job, plane, oh0, rows, row_ptrs);
         else
             FC_FN(depthwise_pack_tile)(job, plane, oh0, rows, buf);
         for (int64_t k = c * mult; k < (c + 1) * mult; k++) {
