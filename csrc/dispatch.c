@@ -148,6 +148,7 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
         t->tag##_dwconv = (fc_##tag##_dwconv_config){(fc_##tag##_dwconv_ukernel_fn)m->fn,    \
                                                      m->item_rows,                          \
                                                      (fc_##tag##_dwconv_gw_ukernel_fn)m->fn2, \
+                                                     (fc_##tag##_dwconv_direct_ukernel_fn)m->fn3, \
                                                      m->name};                              \
         m = t->members[FC_FAMILY_POOL][dtype_slot(#tag)] =                                  \
             best_member(FC_FAMILY_POOL, #tag, rank);                                        \

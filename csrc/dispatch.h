@@ -53,12 +53,14 @@ FC_DECLARE_DCONV_CONFIG(f32)
 FC_DECLARE_DCONV_CONFIG(f64)
 
 /* Depthwise: tile_rows = output rows per work item (the padded-row buffer holds the input rows
- * they read, so it also sets the per-thread scratch); gw the weight gradient's kernel. */
+ * they read, so it also sets the per-thread scratch); gw the weight gradient's kernel; direct
+ * ukernel's twin reading the input planes in place. */
 #define FC_DECLARE_DWCONV_CONFIG(tag)     \
     typedef struct fc_##tag##_dwconv_config { \
         fc_##tag##_dwconv_ukernel_fn ukernel; \
         int64_t tile_rows;                    \
         fc_##tag##_dwconv_gw_ukernel_fn gw;   \
+        fc_##tag##_dwconv_direct_ukernel_fn direct; \
         const char *name;                     \
     } fc_##tag##_dwconv_config;
 FC_DECLARE_DWCONV_CONFIG(f32)

@@ -45,7 +45,9 @@ typedef struct fc_member {
     /* gemm: the "rows" twin (B read in place); pool, pool_nhwc: the average pooling kernel (fn is
      * max pooling); relu: the streaming-store variant (fn itself where there is none) */
     fc_any_fn fn2;
-    fc_any_fn fn3; /* winograd: the filter transform (fn input, fn2 output) */
+    /* winograd: the filter transform (fn input, fn2 output); dwconv: fn reading the input
+     * planes in place */
+    fc_any_fn fn3;
     /* register tile: mr rows x nr columns.  gemm mr x nr; gemm_nt mr x nr (filters x inputs);
      * dconv mr output channels (the weight panel's width) x nr columns of a block; dwconv mr
      * output rows x nr columns; pool, relu, relu_backward, vadd, index_check, epilogue 1 x

@@ -26,6 +26,8 @@
 #define FC_TAIL_MASK(cnt) \
     _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cnt)), _mm256_setr_epi32(0, \
         1, 2, 3, 4, 5, 6, 7)))
+/* lanes [lo, hi), 0 <= lo <= hi <= FC_LANES */
+#define FC_RANGE_MASK(lo, hi) _mm256_andnot_ps(FC_TAIL_MASK(lo), FC_TAIL_MASK(hi))
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm256_maskload_ps(p, _mm256_castps_si256(m))
 #define FC_VSTOREM(p, m, v) _mm256_maskstore_ps(p, _mm256_castps_si256(m), v)

@@ -27,6 +27,8 @@
 #define FC_VRELU(v) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ), v)
 /* lanes [0, cnt) */
 #define FC_TAIL_MASK(cnt) (__mmask16)((1u << (cnt)) - 1)
+/* lanes [lo, hi), 0 <= lo <= hi <= FC_LANES */
+#define FC_RANGE_MASK(lo, hi) (__mmask16)(((1u << (hi)) - 1) & ~((1u << (lo)) - 1))
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
 #define FC_VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)

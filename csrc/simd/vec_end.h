@@ -18,6 +18,7 @@
 #undef FC_VBLEND
 #undef FC_VRELU
 #undef FC_TAIL_MASK
+#undef FC_RANGE_MASK /* f32 vocabularies only */
 #undef FC_VLOADM
 #undef FC_VSTOREM
 #undef FC_VEVEN

@@ -30,6 +30,8 @@
     vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), vcleq_f32(v, vdupq_n_f32(0.0f))))
 /* lanes [0, cnt) */
 #define FC_TAIL_MASK(cnt) vcltq_u32(vld1q_u32(fc_neon_iota32), vdupq_n_u32((uint32_t)(cnt)))
+/* lanes [lo, hi), 0 <= lo <= hi <= FC_LANES */
+#define FC_RANGE_MASK(lo, hi) vbicq_u32(FC_TAIL_MASK(hi), FC_TAIL_MASK(lo))
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) fc_neon_loadm_f32(m, p)
 #define FC_VSTOREM(p, m, v) fc_neon_storem_f32(p, m, v)

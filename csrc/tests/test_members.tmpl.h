@@ -433,6 +433,127 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                 }
 }
 
+/* fn3, the in-place kernel: rows of x_w columns between NaN guards (a read past either end of
+ * a row, or a masked load that still lands there, gives NaN), left padding 0, 1, 2 or 5 and
+ * right padding -1 (a row wider than read) to 2, rows narrower than the filter, column stride
+ * 1 and 2, 3x3 (the fixed path), 2x5, 1x1 and 2x9 (more taps than the edge masks' table),
+ * shared and unshared rows.  Against the twin, a naive loop (the scalar member), and at column
+ * stride 1 against fn on the same rows zero-padded into a buffer: the same bits, as fn3
+ * promises (kernels/dwconv/dwconv.h), with and without FC_SKIP_ZERO_TAPS. */
+static void FC_FN(t_dwconv_direct)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, guard = 64;
+    const size_t rowss[] = {1, 2, mr + 1, mr + 2, 7};
+    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3};
+    const size_t rs[][2] = {{3, 3}, {2, 5}, {1, 1}, {2, 9}};
+    const size_t steps[][2] = {{1, 1}, {2, 1}, {2, 2}}; /* (row_step, tap_step) */
+    const ptrdiff_t lefts[] = {0, 1, 2, 5};
+    for (size_t ri = 0; ri < 5; ri++)
+        for (size_t ci = 0; ci < 5; ci++)
+            for (size_t shape = 0; shape < 12; shape++)
+                for (size_t sw = 1; sw <= 2; sw++)
+                    for (int integer = 1; integer >= 0; integer--) {
+                        const size_t rows = rowss[ri], cols = colss[ci];
+                        if (cols == 0) continue;
+                        const size_t R = rs[shape % 4][0], S = rs[shape % 4][1];
+                        const size_t row_step = steps[shape / 4][0];
+                        const size_t tap_step = steps[shape / 4][1];
+                        const size_t dil_w = 1 + (ci + sw) % 2;
+                        const ptrdiff_t left = lefts[(ci + shape) % 4];
+                        const ptrdiff_t right = (ptrdiff_t)((ri + shape + sw) % 4) - 1;
+                        /* the padded width the taps read, and the row inside it */
+                        const ptrdiff_t span = (ptrdiff_t)((cols - 1) * sw + (S - 1) * dil_w + 1);
+                        const size_t x_w =
+                            span - left - right >= 1 ? (size_t)(span - left - right) : 1;
+                        const size_t in_rows = (rows - 1) * row_step + (R - 1) * tap_step + 1;
+                        const size_t ld = x_w + 2 * guard, y_stride = cols + 4;
+                        FC_REAL *x = T_NEW(in_rows * ld), *w = T_NEW(R * S);
+                        const FC_REAL **x_rows = t_alloc(in_rows * sizeof(FC_REAL *));
+                        FC_REAL *got = T_NEW(rows * y_stride), *want = T_NEW(rows * y_stride);
+                        FC_REAL *bound = T_NEW(rows * y_stride);
+                        ptrdiff_t tap_col[9];
+                        for (size_t ss = 0; ss < S; ss++)
+                            tap_col[ss] = (ptrdiff_t)(ss * dil_w) - left;
+                        for (size_t t = 0; t < in_rows * ld; t++)
+                            x[t] = t % ld < guard || t % ld >= guard + x_w
+                                       ? (FC_REAL)NAN
+                                       : FC_FN(t_value)(integer);
+                        for (size_t t = 0; t < in_rows; t++) x_rows[t] = x + t * ld + guard;
+                        FC_FN(t_fill)(w, R * S, integer);
+                        const FC_REAL bias = FC_FN(t_value)(integer);
+                        /* every other case leaves zero taps out (FC_SKIP_ZERO_TAPS): filter
+                         * row 0 is 0 and the first pixel of input row 0, which only it reads,
+                         * NaN, which then reaches no output */
+                        const int skip = (int)((ri + sw) % 2);
+                        if (skip) {
+                            for (size_t ss = 0; ss < S; ss++) w[ss] = 0;
+                            x[guard] = (FC_REAL)NAN;
+                        }
+                        const unsigned fused = ((shape + ci) % 2 ? FC_FUSED_RELU : 0) |
+                                               (skip ? FC_SKIP_ZERO_TAPS : 0);
+                        for (size_t t = 0; t < rows * y_stride; t++)
+                            got[t] = want[t] = T_SENTINEL;
+                        for (size_t i = 0; i < rows; i++)
+                            for (size_t j = 0; j < cols; j++) {
+                                FC_REAL sum = bias, bnd = sum < 0 ? -sum : sum;
+                                for (size_t rr = 0; rr < R; rr++)
+                                    for (size_t ss = 0; ss < S; ss++) {
+                                        if (skip && w[rr * S + ss] == 0) continue;
+                                        const ptrdiff_t c = (ptrdiff_t)(j * sw) + tap_col[ss];
+                                        const FC_REAL *row =
+                                            x_rows[i * row_step + rr * tap_step];
+                                        const FC_REAL t =
+                                            w[rr * S + ss] *
+                                            (c >= 0 && c < (ptrdiff_t)x_w ? row[c] : 0);
+                                        sum += t;
+                                        bnd += t < 0 ? -t : t;
+                                    }
+                                want[i * y_stride + j] =
+                                    fused & FC_FUSED_RELU ? FC_RELU(sum) : sum;
+                                bound[i * y_stride + j] = bnd;
+                            }
+                        ((FC_FN(dwconv_direct_ukernel_fn))m->fn3)(rows, cols, R, S, x_rows,
+                                                                 row_step, tap_step, x_w, sw,
+                                                                 tap_col, w, bias, fused, got,
+                                                                 y_stride);
+                        if (twin != m)
+                            ((FC_FN(dwconv_direct_ukernel_fn))twin->fn3)(
+                                rows, cols, R, S, x_rows, row_step, tap_step, x_w, sw, tap_col,
+                                w, bias, fused, want, y_stride);
+                        char what[160];
+                        snprintf(what, sizeof what,
+                                 "direct rows %zu cols %zu %zux%zu steps %zu/%zu stride_w %zu "
+                                 "x_w %zu left %td integer %d skip %d",
+                                 rows, cols, R, S, row_step, tap_step, sw, x_w, left, integer,
+                                 skip);
+                        FC_FN(t_compare_rows)(r, what, rows, cols, y_stride, got, want,
+                                              integer ? NULL : bound,
+                                              4.0 * (double)(R * S + 1) * T_EPS);
+                        if (sw == 1) { /* fn on the same rows, zero-padded: the same bits */
+                            FC_REAL *buf = T_NEW(in_rows * (size_t)span);
+                            size_t buf_col[9];
+                            for (size_t t = 0; t < in_rows; t++)
+                                for (ptrdiff_t k = 0; k < span; k++)
+                                    buf[t * (size_t)span + (size_t)k] =
+                                        k - left >= 0 && k - left < (ptrdiff_t)x_w
+                                            ? x_rows[t][k - left]
+                                            : 0;
+                            for (size_t ss = 0; ss < S; ss++) buf_col[ss] = ss * dil_w;
+                            for (size_t t = 0; t < rows * y_stride; t++) want[t] = T_SENTINEL;
+                            ((FC_FN(dwconv_ukernel_fn))m->fn)(rows, cols, R, S, buf,
+                                                             row_step * (size_t)span,
+                                                             tap_step * (size_t)span, buf_col, w,
+                                                             bias, fused, want, y_stride);
+                            snprintf(what + strlen(what), sizeof what - strlen(what), " vs fn");
+                            FC_FN(t_compare_rows)(r, what, rows, cols, y_stride, got, want, NULL,
+                                                  0);
+                            free(buf);
+                        }
+                        r->cases++;
+                        free(x), free(w), free(x_rows), free(got), free(want), free(bound);
+                    }
+}
+
 /* The weight gradient's kernel (fn2) on the same kind of buffer: gw (and gb) start nonzero,
  * so the kernel must add; column counts around 4, 8 and 16 lanes and the member's width;
  * 3x3 and 5x5 (9 + 9 + 7 taps a pass), a 4x3 (9 + 3) and 1x1; with and without the bias. */
@@ -820,6 +941,7 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
     case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;
     case FC_FAMILY_DWCONV:
         FC_FN(t_dwconv)(m, twin, r);
+        FC_FN(t_dwconv_direct)(m, twin, r);
         FC_FN(t_dwconv_gw)(m, twin, r);
         break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;

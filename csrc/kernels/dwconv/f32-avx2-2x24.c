@@ -10,6 +10,7 @@
  * 255) but 40% slower on 5x5 (1024x1024 image: 1.0 ms vs 0.72), 2x32 the reverse (3x3: 315
  * us); 2x24 is within 5% of the best on both. */
 #define FC_DWCONV_FN fc_f32_dwconv_ukernel_2x24__avx2
+#define FC_DWCONV_DIRECT_FN fc_f32_dwconv_direct_ukernel_2x24__avx2
 #define FC_DWCONV_GW_FN fc_f32_dwconv_gw_ukernel_1x8__avx2
 #define FC_DW_RB 2
 #define FC_DW_NV 3

@@ -10,6 +10,7 @@
  * calls): 56x56x256 3x3 depthwise 214 us, 1024x1024 5x5 image 0.50 ms, lenet_c1 0.18 ms; 4x32
  * was 15% slower on the first two, 3x64 equal, 4x16 40-60% slower on 5x5. */
 #define FC_DWCONV_FN fc_f32_dwconv_ukernel_2x64__avx512
+#define FC_DWCONV_DIRECT_FN fc_f32_dwconv_direct_ukernel_2x64__avx512
 #define FC_DWCONV_GW_FN fc_f32_dwconv_gw_ukernel_1x16__avx512
 #define FC_DW_RB 2
 #define FC_DW_NV 4

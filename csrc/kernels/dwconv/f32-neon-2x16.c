@@ -8,6 +8,7 @@
 /* 2 rows x 4 q registers = 8 accumulators (+ 4 loaded vectors + 9 weights on the 3x3 path:
  * 21 of the 32 registers), avx512's 2x64 shape at NEON's width; not measured. */
 #define FC_DWCONV_FN fc_f32_dwconv_ukernel_2x16__neon
+#define FC_DWCONV_DIRECT_FN fc_f32_dwconv_direct_ukernel_2x16__neon
 #define FC_DWCONV_GW_FN fc_f32_dwconv_gw_ukernel_1x4__neon
 #define FC_DW_RB 2
 #define FC_DW_NV 4

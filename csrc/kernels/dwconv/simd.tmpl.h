@@ -1,7 +1,7 @@
 /* The SIMD depthwise members (AVX2, AVX-512, NEON), written once over the vector
- * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines FC_DWCONV_FN
- * (the symbol), FC_DW_RB (output rows per register tile, at most 4) and FC_DW_NV (vectors of
- * output columns per tile, at most 4).
+ * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines
+ * FC_DWCONV_FN and FC_DWCONV_DIRECT_FN (the symbols of fn and fn3), FC_DW_RB (output rows per
+ * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4).
  *
  * Register tile: RB output rows x NV vectors.  When stride_h == dilation_h (e.g. both 1)
  * output row i + 1 reads the input rows of row i shifted by one filter row, so the tile walks
@@ -10,11 +10,53 @@
  * order.  That divides the loads, which bound a one-row loop (a load per FMA), by up to RB.
  * Otherwise (stride_h != dilation_h) the tile is one row high. */
 
+
 #ifndef FC_DW_RB_WIDE
 #define FC_DW_RB_WIDE FC_DW_RB
 #endif
 
-/* Input row t, tap column ss of the tile: its nv vectors loaded once, summed into every
+FC_INLINE ptrdiff_t dw_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+
+/* Where a tile's input comes from.  direct == 0 (fn): the driver's padded-row buffer, row t
+ * at x + t * tap_row_stride, tap s at column tap_col[s], every read in bounds.  direct == 1
+ * (fn3): the planes in place, row t is rows[t * tap_step], tap s of output column j reads
+ * column j * sw + off[s] of it, zero outside [0, x_w).  direct and sw are constants once
+ * inlined. */
+typedef struct dw_src {
+    const float *x;
+    size_t tap_row_stride;
+    const size_t *tap_col;
+    const float *const *rows;
+    size_t tap_step;
+    const ptrdiff_t *off;
+    ptrdiff_t x_w;
+} dw_src;
+
+/* The load masks of an edge block (a block where some tap leaves the row, or the output row
+ * ends): lanes [lo, hi) of vector v, tap s (s < DW_MASK_TAPS; wider filters compute theirs at
+ * each load), half h (stride 2 loads two vectors per output vector).  Masked lanes read 0 and
+ * never touch memory, so the row ends need no copy; each block's masks serve all its rows. */
+#define DW_MASK_TAPS 8
+typedef FC_M dw_masks[4][DW_MASK_TAPS][2];
+
+FC_INLINE FC_M dw_range_mask(ptrdiff_t lo, ptrdiff_t hi)
+{
+    lo = lo < 0 ? 0 : lo > FC_LANES ? FC_LANES : lo;
+    hi = hi < lo ? lo : hi > FC_LANES ? FC_LANES : hi;
+    return FC_RANGE_MASK(lo, hi);
+}
+
+/* Half h's mask of the load at input column c0 that feeds output lanes [0, need). */
+FC_INLINE FC_M dw_edge_mask(const int sw, int h, ptrdiff_t c0, ptrdiff_t x_w, ptrdiff_t need)
+{
+    if (sw == 1) return dw_range_mask(-c0, dw_min(x_w - c0, need));
+    /* lane 2q of the pair feeds output lane q */
+    const ptrdiff_t lo = -c0 - h * FC_LANES, hi = dw_min(x_w - c0, 2 * need - 1) - h * FC_LANES;
+    return dw_range_mask(lo, hi);
+}
+
+/* Input row t, tap column ss of the tile (output columns from j, cols_left of the row from j
+ * on): its nv vectors loaded once from src (edge, direct only: through mk), summed into every
  * output row i that reads them (filter row t - i).  fixed_taps: R * S is a compile-time
  * constant and wv holds the R * S weights broadcast once per call; otherwise each FMA
  * broadcasts its weight from w.  skip_zero (a constant: FC_SKIP_ZERO_TAPS in fused) leaves
@@ -22,11 +64,35 @@
  * column block, so it is predicted. */
 FC_INLINE void dw_tap(const int rb, const int nv, const int part, FC_M tail, size_t r,
                       size_t s, size_t t, size_t ss, const int fixed_taps, const int skip_zero,
-                      const FC_V *wv, const float *xp, const float *w, FC_V (*acc)[4])
+                      const FC_V *wv, const int direct, const int sw, const int edge,
+                      dw_masks mk, const dw_src *src, size_t j, size_t cols_left,
+                      const float *w, FC_V (*acc)[4])
 {
+    const float *x_row =
+        direct ? src->rows[t * src->tap_step] : src->x + t * src->tap_row_stride;
     FC_V xv[4];
 #pragma GCC unroll 4
-    for (int v = 0; v < nv; v++) xv[v] = fc_vload(xp + v * FC_LANES, part && v == nv - 1, tail);
+    for (int v = 0; v < nv; v++) {
+        const size_t jv = j + (size_t)v * FC_LANES;
+        if (!direct) {
+            xv[v] = fc_vload(x_row + src->tap_col[ss] + jv, part && v == nv - 1, tail);
+            continue;
+        }
+        const ptrdiff_t c0 = (ptrdiff_t)(jv * (size_t)sw) + src->off[ss];
+        const ptrdiff_t need = (ptrdiff_t)(cols_left - (size_t)v * FC_LANES);
+        FC_V half[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < sw; h++) {
+            const float *p = x_row + c0 + h * FC_LANES;
+            if (!edge)
+                half[h] = FC_VLOAD(p);
+            else
+                half[h] = FC_VLOADM(ss < DW_MASK_TAPS ? mk[v][ss][h]
+                                                      : dw_edge_mask(sw, h, c0, src->x_w, need),
+                                    p);
+        }
+        xv[v] = sw == 1 ? half[0] : FC_VEVEN(half[0], half[1]);
+    }
 #pragma GCC unroll 4
     for (int i = 0; i < rb; i++) {
         if (t < (size_t)i || t - (size_t)i >= r) continue;
@@ -38,15 +104,17 @@ FC_INLINE void dw_tap(const int rb, const int nv, const int part, FC_M tail, siz
     }
 }
 
-/* One register tile.  known_size: r and s are constants, and the loops over the tile's
- * r + rb - 1 input rows (up to 10 for 7x7 in 4 rows) and s taps unroll completely, so
- * which output rows read a row is decided at compile time (unrolled by 8, the 7x7 tile kept
- * a compare and branch per row and tap and its pointers on the stack). */
+/* One register tile: rb output rows x nv vectors from output column j.  known_size: r and s
+ * are constants, and the loops over the tile's r + rb - 1 input rows (up to 10 for 7x7 in 4
+ * rows) and s taps unroll completely, so which output rows read a row is decided at compile
+ * time (unrolled by 8, the 7x7 tile kept a compare and branch per row and tap and its
+ * pointers on the stack). */
 FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, size_t r,
                         size_t s, const int fixed_taps, const int known_size,
-                        const int skip_zero, const FC_V *wv, const float *x,
-                        size_t tap_row_stride, const size_t *tap_col, const float *w,
-                        float bias, unsigned fused, float *y, size_t y_stride)
+                        const int skip_zero, const FC_V *wv, const int direct, const int sw,
+                        const int edge, dw_masks mk, const dw_src *src, size_t j,
+                        size_t cols_left, const float *w, float bias, unsigned fused, float *y,
+                        size_t y_stride)
 {
     FC_V acc[4][4];
 #pragma GCC unroll 4
@@ -55,8 +123,8 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
         for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
     const size_t input_rows = r + (size_t)rb - 1;
 #define FC_DW_TAP                                                                          \
-    dw_tap(rb, nv, part, tail, r, s, t, ss, fixed_taps, skip_zero, wv,                     \
-           x + t * tap_row_stride + tap_col[ss], w, acc)
+    dw_tap(rb, nv, part, tail, r, s, t, ss, fixed_taps, skip_zero, wv, direct, sw, edge, mk, \
+           src, j, cols_left, w, acc)
     if (known_size && !part) { /* partial blocks: once per row, the loops kept */
 #pragma GCC unroll 16
         for (size_t t = 0; t < input_rows; t++)
@@ -73,62 +141,98 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            fc_vstore_out(y + i * y_stride + v * FC_LANES, acc[i][v], fused, part && v == nv - 1,
-                          tail);
+            fc_vstore_out(y + i * y_stride + j + v * FC_LANES, acc[i][v], fused,
+                          part && v == nv - 1, tail);
 }
 
-/* One tile of rb rows (a constant) over every column. */
-FC_INLINE void dw_rows(const int rb, size_t cols, size_t r, size_t s, const int fixed_taps,
-                       const int known_size, const int skip_zero, const FC_V *wv,
-                       const float *x, size_t tap_row_stride,
-                       const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
-                       size_t y_stride)
-{
-#define FC_DW_BLOCK(nv, part)                                                                 \
-    dw_block(rb, nv, part, tail, r, s, fixed_taps, known_size, skip_zero, wv, x + j,           \
-             tap_row_stride, tap_col, w, bias,                                                \
-             fused, y + j, y_stride)
-    FC_M tail;
-    size_t j;
-    FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BLOCK);
-#undef FC_DW_BLOCK
-}
+/* Runs BODY(rb) over the tile's output rows i in groups of rb (a constant): rb_max at a time
+ * when consecutive rows share input rows (step == tap_step), else one. */
+#define FC_DW_ROW_GROUPS(BODY)                                                                \
+    do {                                                                                      \
+        size_t i = 0;                                                                         \
+        if (step == tap_step) {                                                               \
+            for (; i + (size_t)rb_max <= rows; i += (size_t)rb_max) BODY(rb_max);             \
+            if (rb_max >= 4 && rows - i == 3) BODY(3);                                        \
+            else if (rb_max >= 3 && rows - i == 2) BODY(2);                                   \
+            else if (rows - i == 1) BODY(1);                                                  \
+            break;                                                                            \
+        }                                                                                     \
+        for (; i < rows; i++) BODY(1);                                                        \
+    } while (0)
 
 /* The kernel's loops, for a runtime filter size (fixed_taps == 0) or, inlined with constant r
- * and s, for one the compiler unrolls with the weights kept in registers. */
+ * and s, for one the compiler unrolls with the weights kept in registers.  step and tap_step
+ * are the moves to the next output row and filter row (elements of x, or pointers of rows).
+ * The buffer is walked row group by row group; in place, column block by column block, so an
+ * edge block's masks are made once for all its rows. */
 FC_INLINE void dw_tile(const int rb_max, size_t rows, size_t cols, size_t r, size_t s,
                        const int fixed_taps, const int known_size, const int skip_zero,
-                       const float *x, size_t row_stride, size_t tap_row_stride,
-                       const size_t *tap_col, const float *w, float bias, unsigned fused, float *y,
+                       const int direct, const int sw, const dw_src *src, size_t step,
+                       size_t tap_step, const float *w, float bias, unsigned fused, float *y,
                        size_t y_stride)
 {
     FC_V wv[9];
     if (fixed_taps)
 #pragma GCC unroll 9
-        for (size_t i = 0; i < r * s; i++) wv[i] = FC_VSET1(w[i]);
-#define FC_DW_ROWS(rb)                                                                      \
-    dw_rows(rb, cols, r, s, fixed_taps, known_size, skip_zero, wv, x + i * row_stride,       \
-            tap_row_stride, tap_col, w,                                                     \
-            bias, fused, y + i * y_stride, y_stride)
-    size_t i = 0;
-    if (row_stride == tap_row_stride) {
-        for (; i + (size_t)rb_max <= rows; i += (size_t)rb_max) FC_DW_ROWS(rb_max);
-        if (rb_max >= 4 && rows - i == 3) FC_DW_ROWS(3);
-        else if (rb_max >= 3 && rows - i == 2) FC_DW_ROWS(2);
-        else if (rows - i == 1) FC_DW_ROWS(1);
+        for (size_t t = 0; t < r * s; t++) wv[t] = FC_VSET1(w[t]);
+    dw_masks mk;
+    FC_M tail;
+    size_t j;
+#define FC_DW_GROUP(rb, nv, part, edge)                                                        \
+    do {                                                                                       \
+        dw_src at = *src;                                                                      \
+        at.x = direct ? NULL : src->x + i * step;                                              \
+        at.rows = direct ? src->rows + i * step : NULL;                                        \
+        dw_block(rb, nv, part, tail, r, s, fixed_taps, known_size, skip_zero, wv, direct, sw,  \
+                 edge, mk, &at, j, cols - j, w, bias, fused, y + i * y_stride, y_stride);      \
+    } while (0)
+    if (!direct) {
+#define FC_DW_BUFFER_BLOCK(nv, part) FC_DW_GROUP(rb, nv, part, 0)
+#define FC_DW_BUFFER_ROWS(rb_)                                                                 \
+    do {                                                                                       \
+        const int rb = rb_;                                                                    \
+        FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BUFFER_BLOCK);                                  \
+    } while (0)
+        FC_DW_ROW_GROUPS(FC_DW_BUFFER_ROWS);
+#undef FC_DW_BUFFER_ROWS
+#undef FC_DW_BUFFER_BLOCK
         return;
     }
-    for (; i < rows; i++) FC_DW_ROWS(1);
-#undef FC_DW_ROWS
+    const ptrdiff_t first = src->off[0], last = src->off[s - 1];
+#define FC_DW_EDGE_ROWS(rb) FC_DW_GROUP(rb, nv_, part_, 1)
+#define FC_DW_INNER_ROWS(rb) FC_DW_GROUP(rb, nv_, part_, 0)
+#define FC_DW_DIRECT_BLOCK(nv, part)                                                          \
+    do {                                                                                      \
+        const int nv_ = nv, part_ = part;                                                     \
+        if (part || (ptrdiff_t)(j * (size_t)sw) + first < 0 ||                                \
+            (ptrdiff_t)((j + (nv) * FC_LANES) * (size_t)sw) - 1 + last >= src->x_w) {         \
+            for (int v = 0; v < nv_; v++)                                                     \
+                for (size_t ss = 0; ss < s && ss < DW_MASK_TAPS; ss++)                        \
+                    for (int h = 0; h < sw; h++)                                              \
+                        mk[v][ss][h] = dw_edge_mask(                                          \
+                            sw, h,                                                            \
+                            (ptrdiff_t)((j + (size_t)v * FC_LANES) * (size_t)sw) + src->off[ss], \
+                            src->x_w, (ptrdiff_t)(cols - j - (size_t)v * FC_LANES));          \
+            FC_DW_ROW_GROUPS(FC_DW_EDGE_ROWS);                                                \
+        } else {                                                                              \
+            FC_DW_ROW_GROUPS(FC_DW_INNER_ROWS);                                               \
+        }                                                                                     \
+    } while (0)
+    FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_DIRECT_BLOCK);
+#undef FC_DW_DIRECT_BLOCK
+#undef FC_DW_INNER_ROWS
+#undef FC_DW_EDGE_ROWS
+#undef FC_DW_GROUP
 }
 
 void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
                   const float *w, float bias, unsigned fused, float *y, size_t y_stride)
 {
+    const dw_src src = {.x = x, .tap_row_stride = tap_row_stride, .tap_col = tap_col};
 #define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
-    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, x, row_stride, tap_row_stride, tap_col, \
-            w, bias, fused, y, y_stride)
+    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, 0, 1, &src, row_stride,            \
+            tap_row_stride, w, bias, fused, y, y_stride)
     /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
      * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7 (image
      * filters, MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known,
@@ -143,6 +247,31 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
     else
         skip ? FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 1) : FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 0);
 #undef FC_DW_TILE
+}
+
+void FC_DWCONV_DIRECT_FN(size_t rows, size_t cols, size_t r, size_t s,
+                         const float *const *x_rows, size_t row_step, size_t tap_step,
+                         size_t x_w, size_t stride_w, const ptrdiff_t *tap_col, const float *w,
+                         float bias, unsigned fused, float *y, size_t y_stride)
+{
+    const dw_src src = {.rows = x_rows, .tap_step = tap_step, .off = tap_col,
+                        .x_w = (ptrdiff_t)x_w};
+#define FC_DW_DIRECT(r_, s_, fixed, skip, sw)                                                 \
+    dw_tile(FC_DW_RB, rows, cols, r_, s_, fixed, 0, skip, 1, sw, &src, row_step, tap_step, w, \
+            bias, fused, y, y_stride)
+    /* FC_SKIP_ZERO_TAPS: fn's sums without the zero taps; only filter2d sets the flag and it
+     * calls fn, so here it takes the loops of a runtime size rather than more copies */
+    if (fused & FC_SKIP_ZERO_TAPS)
+        stride_w == 1 ? FC_DW_DIRECT(r, s, 0, 1, 1) : FC_DW_DIRECT(r, s, 0, 1, 2);
+    else if (r == 3 && s == 3 && stride_w == 1)
+        FC_DW_DIRECT(3, 3, 1, 0, 1);
+    else if (r == 3 && s == 3)
+        FC_DW_DIRECT(3, 3, 1, 0, 2);
+    else if (stride_w == 1)
+        FC_DW_DIRECT(r, s, 0, 0, 1);
+    else
+        FC_DW_DIRECT(r, s, 0, 0, 2);
+#undef FC_DW_DIRECT
 }
 
 /* ---- the weight gradient (the member's fn2, kernels/dwconv/dwconv.h) ----------------------
