@@ -19,6 +19,7 @@ da = pytest.importorskip("dask.array", reason="fastconv.dask needs dask: pip ins
 distributed = pytest.importorskip("distributed", reason="fastconv.dask's cluster tests need "
                                   "distributed: pip install 'fastconv[dask]'")
 
+import dask  # noqa: E402
 import fastconv  # noqa: E402
 import fastconv.dask as fd  # noqa: E402
 from fastconv import models  # noqa: E402
@@ -38,14 +39,19 @@ def client():
     """A real cluster: two worker processes of one thread each, closed however the tests end.
     Not the default client: the tests that use it make it current (client.as_current()) while
     they build their graphs, as user code would have it; the others run without one."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, timeout=TIMEOUT)
-    client = distributed.Client(cluster, timeout=TIMEOUT, set_as_default=False)
-    try:
-        yield client
-    finally:
-        client.close(timeout=TIMEOUT)
-        cluster.close(timeout=TIMEOUT)
+    # A worker that fetches a block from a peer which has just died retries the connection for
+    # distributed.comm.timeouts.connect (30 s by default; longer under the sanitizer build)
+    # before the scheduler's rerun reaches it: short here, so that the killed-worker test's
+    # recovery is quick.  The nannies hand this config to their workers, restarts included.
+    with dask.config.set({"distributed.comm.timeouts.connect": "5s"}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, timeout=TIMEOUT)
+        client = distributed.Client(cluster, timeout=TIMEOUT, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close(timeout=TIMEOUT)
+            cluster.close(timeout=TIMEOUT)
 
 
 def _on_cluster(client, y):
