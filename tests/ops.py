@@ -127,7 +127,11 @@ def determinism_inputs(dtype):
         ("rd", (3, 28, 19, 23)),
         # conv_transpose2d: x, 2 groups of 7 -> 5 channels, 3x3 stride 2, padding 1,
         # output_padding 1: (3, 10, 38, 46)
-        ("wt", (14, 5, 3, 3)), ("bt", (10,)), ("gt", (3, 10, 38, 46))]}
+        ("wt", (14, 5, 3, 3)), ("bt", (10,)), ("gt", (3, 10, 38, 46)),
+        # conv2d_backward of one image, 60 -> 37 channels: grad_input split into ranges of
+        # input channels (16, 16, 16, 12) on 2 threads and more
+        ("xc", (1, 60, 19, 23)), ("wc", (37, 60, 3, 3)), ("gc", (1, 37, 19, 23)),
+        ("gc2", (1, 37, 10, 12))]}
 
 
 def concurrency_inputs(seed):
@@ -294,6 +298,15 @@ CONV2D_BACKWARD = Op(
                lambda d: list(fastconv.conv2d_backward(d["gp"], d["p"], d["wdw16"], stride=2,
                                                        padding=1, groups=16)),
                lambda d, r: conv_macs(d["p"], d["wdw16"], d["gp"], groups=16)),
+        # one image: grad_input's items are ranges of input channels (on the virtual grid;
+        # stride 2: col2im)
+        Sample("conv2d_backward_channel_ranges",
+               lambda d: list(fastconv.conv2d_backward(d["gc"], d["xc"], d["wc"], padding=1)),
+               lambda d, r: conv_macs(d["xc"], d["wc"], d["gc"])),
+        Sample("conv2d_backward_channel_ranges_stride2",
+               lambda d: list(fastconv.conv2d_backward(d["gc2"], d["xc"], d["wc"], stride=2,
+                                                       padding=1)),
+               lambda d, r: conv_macs(d["xc"], d["wc"], d["gc2"])),
         # channels last (ops/conv2d_backward_nhwc.tmpl.h): the batch, one image (grad_input
         # split into bands of input rows), grouped and strided
         Sample("conv2d_backward_nhwc",

@@ -243,6 +243,42 @@ def test_conv2d_backward_lenet_layers_threads_bitwise_identical(restore_threads,
             assert_reduction_close(a, e.astype(np.float64), bound, 2 * length, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs, ws, stride, padding, groups", [
+    ((1, 45, 13, 11), (21, 45, 3, 3), 1, (1, 2), 1),     # grid, 45 channels: ranges 16, 16, 13
+    ((1, 90, 9, 10), (34, 45, 3, 3), 1, 1, 2),           # two groups of 45
+    ((1, 45, 13, 11), (21, 45, 3, 3), 2, 1, 1),          # stride 2: col2im
+    ((2, 300, 7, 9), (40, 300, 1, 1), 1, 0, 1),          # 1x1: ranges of 8-channel units
+    ((1, 23, 12, 12), (16, 23, 5, 5), 1, 2, 1),          # 5x5: a range ends at the last row
+    ((1, 130, 8, 9), (20, 130, 2, 2), (1, 2), (1, 0), 1),  # 2x2: units of 2 channels
+], ids=["grid", "groups", "stride2", "1x1", "5x5", "2x2"])
+def test_conv2d_backward_grad_input_channel_ranges_match_the_oracle_on_any_threads(
+        restore_threads, dtype, xs, ws, stride, padding, groups):
+    """A batch of one or two: grad_input's items are ranges of input channels (whole MR-row
+    strips) on 2 threads and more, one item on 1 thread; the bits are the same, alone or beside
+    grad_weight, and within the oracle's bound."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    pads = (padding, padding) if isinstance(padding, int) else padding
+    strides = (stride, stride) if isinstance(stride, int) else stride
+    args = dict(stride=strides, padding=((pads[0], pads[0]), (pads[1], pads[1])),
+                dilation=(1, 1), groups=groups)
+    g = rng.standard_normal(oracle.conv2d(x, w, **args).shape).astype(dtype)
+    results = []
+    for threads in (1, 2, 3, 4):
+        fastconv.set_num_threads(threads)
+        for mask in ((True, False, False), (True, True, True)):
+            results.append(fastconv.conv2d_backward(g, x, w, strides, pads, 1, groups,
+                                                    output_mask=mask)[0])
+    for r in results[1:]:
+        assert_exact(r, results[0])
+    expected = oracle.conv2d_backward(g, x, w, **args)[0]
+    bound = oracle.conv2d_backward_abs_bound(g, x, w, **args)[0]
+    assert_reduction_close(results[0], expected, bound, (ws[0] // groups) * ws[2] * ws[3],
+                           dtype)
+
+
 @settings(max_examples=25)
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_batch=4))

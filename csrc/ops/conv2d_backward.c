@@ -19,12 +19,14 @@ static inline int64_t fc_add_saturating(int64_t a, int64_t b)
 
 #include "simd/dtype_f32.h"
 #include "ops/gemm_frame.tmpl.h"
+#include "ops/finite.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "ops/conv2d_backward_nhwc.tmpl.h"
 #include "simd/dtype_end.h"
 
 #include "simd/dtype_f64.h"
 #include "ops/gemm_frame.tmpl.h"
+#include "ops/finite.tmpl.h"
 #include "ops/conv2d_backward.tmpl.h"
 #include "ops/conv2d_backward_nhwc.tmpl.h"
 #include "simd/dtype_end.h"
