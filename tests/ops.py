@@ -298,6 +298,10 @@ CONV2D_BACKWARD = Op(
                lambda d: list(fastconv.conv2d_backward(d["gp"], d["p"], d["wdw16"], stride=2,
                                                        padding=1, groups=16)),
                lambda d, r: conv_macs(d["p"], d["wdw16"], d["gp"], groups=16)),
+        # 1x1 without padding: grad_weight reads grad_output and x in place
+        Sample("conv2d_backward_1x1",
+               lambda d: list(fastconv.conv2d_backward(d["g"], d["x"], d["w1"])),
+               lambda d, r: conv_macs(d["x"], d["w1"], d["g"])),
         # one image: grad_input's items are ranges of input channels (on the virtual grid;
         # stride 2: col2im)
         Sample("conv2d_backward_channel_ranges",

@@ -279,6 +279,36 @@ def test_conv2d_backward_grad_input_channel_ranges_match_the_oracle_on_any_threa
                            dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs, ws, groups", [
+    ((3, 20, 9, 7), (37, 20, 1, 1), 1),        # 37 filters: the last A panel read in part
+    ((2, 30, 5, 13), (74, 15, 1, 1), 2),       # groups: the first group's rows stop at its own
+    ((1, 9, 40, 30), (40, 9, 1, 1), 1),        # 1200 pixels: blocks of pixels, a short last
+])
+def test_conv2d_backward_1x1_grad_weight_in_place_matches_the_oracle(restore_threads, dtype,
+                                                                     xs, ws, groups):
+    """1x1, stride 1, no padding, 32 filters per group or more: grad_weight reads grad_output
+    and x in place (no grid); the same bits on 1-3 threads and under a small workspace."""
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    g = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(dtype)
+    results = []
+    for threads, limit in ((1, None), (2, None), (3, None), (2, 1 << 18)):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv2d_backward(g, x, w, groups=groups,
+                                                max_workspace_bytes=limit))
+    for r in results[1:]:
+        for a, b in zip(r, results[0]):
+            assert_exact(a, b)
+    expected = oracle.conv2d_backward(g, x, w, groups=groups)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, groups=groups)
+    pixels = xs[0] * xs[2] * xs[3]
+    for a, e, bound, length in zip(results[0], expected, bounds,
+                                   (ws[0] // groups, pixels, pixels)):
+        assert_reduction_close(a, e, bound, length, dtype)
+
+
 @settings(max_examples=25)
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_batch=4))

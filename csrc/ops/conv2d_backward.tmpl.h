@@ -187,6 +187,10 @@ typedef struct FC_FN(conv_bw_plan) {
      * virtual pixels (out_h rows of wp, rounded up to the lanes); gv_rows rows of grad_output
      * (with slack for the last NT tile) and xp_size values of padded input planes */
     int shared;
+    /* 1x1, stride 1, no padding, on the GEMM: grad_weight reads grad_output and the input in
+     * place (the grid would be a copy of them, and their finite checks a pass more: 40% of
+     * ResNet's 256 -> 64 1x1 grad_weight on 56 x 56) */
+    int gw_plain;
     int64_t wp, plane_size, vpix, gv_rows, xp_size, gw_images;
     /* grad_input on the virtual grid (finite weights): B holds grad_output on the grid (zero
      * in the junk columns) and each dcol row is added to the planes as runs */
@@ -258,7 +262,11 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->xp_size = fc_mul_saturating(p->n * p->c, pl->plane_size);
     const int64_t shared = fc_add_saturating(fc_mul_saturating(pl->gv_rows, pl->vpix),
                                              pl->xp_size);
-    pl->shared = p->stride_h == 1 && p->stride_w == 1 && shared <= ((int64_t)1 << 22);
+    pl->gw_plain = pl->gw_gemm && p->r == 1 && p->s == 1 && p->stride_h == 1 &&
+                   p->stride_w == 1 && p->pad_top == 0 && p->pad_bottom == 0 &&
+                   p->pad_left == 0 && p->pad_right == 0;
+    pl->shared = p->stride_h == 1 && p->stride_w == 1 && shared <= ((int64_t)1 << 22) &&
+                 !pl->gw_plain;
     /* grad_weight's tiles run over chunks of images whose grad_output rows and input planes
      * fit in 2^16 values (256 KiB of floats, L2), not over the whole batch at once: streaming
      * the batch once per tile made LeNet's conv1 memory-bound on two threads */
@@ -656,13 +664,14 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
 
 /* One item's block of C (k_tiles x MR rows, col_tiles x NR columns, row stride gw_cols) adds
  * grad_output rows times im2col rows over kc pixels of each of `images` images: k_tiles x MR
- * rows at a (row stride lda, image m at + m * a_step) against the rows b_rows (+ m * b_step;
+ * rows at a (row stride lda, image m at + m * a_step; the first a_rows read, the rest of the
+ * last panel zero) against the rows b_rows (+ m * b_step;
  * repeating the first past the block's columns), packed gw_kcs pixels at a time as the GEMM's
  * A (kc x MR) and B (kc x NR) panels, then every MR x NR tile: each element adds its products
  * one pixel after the other, images in order. */
 static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
                                     const FC_FN(gemm_config) * cfg, int64_t images, int64_t kc,
-                                    const FC_REAL *a, int64_t lda, int64_t a_step,
+                                    const FC_REAL *a, int64_t lda, int64_t a_step, int64_t a_rows,
                                     const FC_REAL *const *b_rows, int64_t b_step,
                                     int64_t k_tiles, int64_t col_tiles, FC_REAL *c,
                                     FC_REAL *a_pack, FC_REAL *b_pack, unsigned flags)
@@ -672,7 +681,7 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
     for (int64_t m = 0; m < images; m++)
         for (int64_t k0 = 0; k0 < kc; k0 += pl->gw_kcs) {
             const int64_t d = fc_min_i64(pl->gw_kcs, kc - k0);
-            FC_FN(gemm_pack_panels)(a + m * a_step + k0, lda, 1, k_tiles * mr, d, mr, a_pack);
+            FC_FN(gemm_pack_panels)(a + m * a_step + k0, lda, 1, a_rows, d, mr, a_pack);
             /* one kc x NR panel of B, packed just before, still in L1, meets every A panel
              * (in L2); packing every B panel first left them in L2 */
             for (int64_t jt = 0; jt < col_tiles; jt++) {
@@ -805,19 +814,28 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
     const FC_REAL *b_rows[576]; /* gw_cols <= 512 + nr - 1, nr <= 64 */
     unsigned flags = 0;
-    int direct = pl->shared;
-    for (int64_t n = 0; direct && n < p->n; n++) direct = finite[n * p->groups + grp];
+    int direct = pl->shared || pl->gw_plain;
+    for (int64_t n = 0; pl->shared && direct && n < p->n; n++)
+        direct = finite[n * p->groups + grp];
     if (direct) {
         const int64_t ch_lo = col0 / taps;
         const int64_t nch = fc_min_i64(pl->cg, (col0 + cols - 1) / taps + 1) - ch_lo;
         FC_REAL *own_b = a_buf + pl->gw_images * rows_a * pl->gw_kc;
         for (int64_t n0 = 0; n0 < p->n; n0 += pl->gw_images) {
             const int64_t images = fc_min_i64(pl->gw_images, p->n - n0);
-            for (int64_t pix0 = 0; pix0 < pl->vpix; pix0 += pl->gw_kc) {
-                const int64_t kc = fc_min_i64(pl->gw_kc, pl->vpix - pix0);
+            const int64_t end = pl->gw_plain ? pixels : pl->vpix;
+            for (int64_t pix0 = 0; pix0 < end; pix0 += pl->gw_kc) {
+                const int64_t kc = fc_min_i64(pl->gw_kc, end - pix0);
                 const FC_REAL *a = a_buf;
                 int64_t lda = pl->vpix, a_step = p->k * pl->vpix, b_step = p->c * pl->plane_size;
-                if (!pl->gw_private) {
+                int64_t a_rows = rows_a;
+                if (pl->gw_plain) { /* in place: the rows of the group's filters only */
+                    a = g + (n0 * p->k + grp * kg + k_row0) * pixels + pix0;
+                    lda = pixels;
+                    a_step = p->k * pixels;
+                    b_step = p->c * pixels;
+                    a_rows = fc_min_i64(rows_a, kg - k_row0);
+                } else if (!pl->gw_private) {
                     a = gv + (n0 * p->k + grp * kg + k_row0) * pl->vpix + pix0;
                 } else {
                     FC_FN(conv_bw_own_grid)(p, pl, out_w, g, x, n0, images, grp, k_row0, rows_a,
@@ -830,14 +848,16 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                     /* the tile's columns past the block repeat its first: never stored */
                     const int64_t idx = col0 + (j < cols ? j : 0), r = (idx % taps) / p->s;
                     const int64_t offset = r * p->dilation_h * pl->wp + (idx % p->s) * p->dilation_w;
-                    b_rows[j] = pl->gw_private
+                    b_rows[j] = pl->gw_plain ? x + (n0 * p->c + grp * pl->cg + idx) * pixels + pix0
+                                : pl->gw_private
                                     ? own_b + (idx / taps - ch_lo) * pl->gw_span + offset
                                     : xp + (n0 * p->c + grp * pl->cg + idx / taps) *
                                                pl->plane_size + offset + pix0;
                 }
                 if (pl->gw_gemm)
-                    FC_FN(grad_weight_gemm)(pl, cfg, images, kc, a, lda, a_step, b_rows, b_step,
-                                            k_tiles, col_tiles, acc, a_pack, b_pack, flags);
+                    FC_FN(grad_weight_gemm)(pl, cfg, images, kc, a, lda, a_step, a_rows, b_rows,
+                                            b_step, k_tiles, col_tiles, acc, a_pack, b_pack,
+                                            flags);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows,
                                              b_step, k_tiles, col_tiles, acc, flags);
@@ -863,7 +883,8 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 for (int64_t j = 0; j < col_tiles * nr; j++)
                     b_rows[j] = b_buf + (j < cols ? j : 0) * ld;
                 if (pl->gw_gemm)
-                    FC_FN(grad_weight_gemm)(pl, cfg, 1, kc, a_buf, ld, 0, b_rows, 0, k_tiles,
+                    FC_FN(grad_weight_gemm)(pl, cfg, 1, kc, a_buf, ld, 0, rows_a, b_rows, 0,
+                                            k_tiles,
                                             col_tiles, acc, a_pack, b_pack, flags);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0,
