@@ -742,6 +742,26 @@ def test_conv2d_backward_with_an_infinity_matches_the_reference(dtype, where):
         _assert_same_non_finite_and_close(a, b, bound, length, dtype)
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_conv2d_backward_an_infinity_in_many_weights_is_found_on_two_threads(restore_threads,
+                                                                             where):
+    """2^18 weights and more are checked in ranges over the team: an infinity in any range
+    keeps grad_input off the virtual grid (whose extra columns would meet it)."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((1, 64, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 8, 8)).astype(np.float32)
+    g = rng.standard_normal((1, 64, 4, 4)).astype(np.float32)
+    w.reshape(-1)[{"first": 0, "middle": w.size // 2 + 5, "last": w.size - 1}[where]] = np.inf
+    fastconv.set_num_threads(2)
+    fast = fastconv.conv2d_backward(g, x, w, padding=1, output_mask=(True, False, False))[0]
+    ref = fastconv.reference.conv2d_backward(g, x, w, padding=1,
+                                             output_mask=(True, False, False))[0]
+    bound = oracle.conv2d_backward_abs_bound(g, x, np.where(np.isfinite(w), w, 0),
+                                             padding=((1, 1), (1, 1)))[0]
+    assert not np.isfinite(ref).all()
+    _assert_same_non_finite_and_close(fast, ref, bound, 64 * 64, np.float32)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_backward_large_planes_take_the_packed_path_and_agree(dtype):
     rng = np.random.default_rng(17)
