@@ -926,9 +926,9 @@ typedef struct FC_FN(backward_job) {
 } FC_FN(backward_job);
 
 /* Phase 0: pack W^T (grad_input's A panels) and build the shared virtual grid, in ranges.
- * Phase 1: the grad_input items (image, group), the grad_weight items (group, block of
- * columns), then grad_bias in ranges of filters.  Every sum over the batch and the pixels
- * runs inside one task, in a fixed order. */
+ * Phase 1: the grad_input items (image, group, range of input channels), the grad_weight items
+ * (group, block of columns), then grad_bias in ranges of filters.  Every sum over the batch
+ * and the pixels runs inside one task, in a fixed order. */
 static void FC_FN(backward_task)(void *ctx, int64_t phase, int64_t task, int t)
 {
     const FC_FN(backward_job) *job = ctx;
