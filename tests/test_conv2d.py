@@ -550,6 +550,32 @@ def test_conv2d_pointwise_threads_bitwise_identical(restore_threads, dtype):
         assert_exact(r, results[0])
 
 
+# Blocks of 4+ filter panels copy each sub-panel of B from x before their tiles (ops/
+# conv2d_im2col.tmpl.h, FC_GEMM_GRID_PACK_PANELS), fewer read it in place: both ways, the last
+# partial tile of a block and of the map, in groups, against the oracle and bitwise across
+# thread counts.  40 filters: 5 panels of AVX-512's 8, 7 of AVX2's 6, 10 of scalar's 4.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ws,groups", [((40, 12, 1, 1), 1), ((80, 6, 1, 1), 2),
+                                       ((40, 12, 3, 3), 1), ((9, 12, 1, 1), 1)])
+def test_conv2d_on_x_in_place_many_filters_matches_oracle(restore_threads, dtype, ws, groups):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, ws[1] * groups, 13, 37)).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    saved = copies(x, w, b)
+    expected = oracle.relu(oracle.conv2d(x, w, b, groups=groups))
+    bound = oracle.conv2d_abs_bound(x, w, b, groups=groups)
+    results = []
+    for n in (1, 2, 3):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d(x, w, b, groups=groups, activation="relu",
+                                       algorithm="im2col"))
+    assert_reduction_close(results[0], expected, bound, ws[1] * ws[2] * ws[3] + 1, dtype)
+    for r in results[1:]:
+        assert_exact(r, results[0])
+    assert_unchanged(saved, (x, w, b))
+
+
 @pytest.mark.parametrize("ws,stride,padding", [
     ((4, 3, 3, 3), 1, 1), ((4, 3, 1, 1), 2, 0), ((4, 3, 1, 1), 1, 1),
     ((4, 3, 1, 1), (1, 2), 0), ((4, 3, 1, 1), 1, ((0, 1), (0, 0))), ((4, 3, 1, 3), 1, 0)])
