@@ -784,18 +784,6 @@ DEEP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", DEEP_CASES,
-                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in DEEP_CASES])
-def test_conv2d_im2col_filter_ranges_are_exact_on_every_isa_limit_and_thread_count(
-        restore_threads, case, dtype):
-    xs, ws, stride, padding = case
-    x, w, b = integer_case_inputs(case, xs, ws, dtype)
-    kwargs = dict(stride=stride, padding=padding, algorithm="im2col")
-    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), ((padding, padding),) * 2))
-    _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 7, 60))
-
-
 # --- few items: the filters split further so that a late thread costs its own share ---------
 # With one work item per thread (batch 1 on a small map) im2col cuts each group's filters into
 # more ranges, a multiple of the team, until every thread has several items
@@ -812,26 +800,39 @@ FEW_ITEM_CASES = [
 ]
 
 
+def _range_case_pads(padding):
+    p2 = (padding, padding) if isinstance(padding, int) else padding
+    return ((p2[0], p2[0]), (p2[1], p2[1]))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", FEW_ITEM_CASES,
-                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in FEW_ITEM_CASES])
-def test_conv2d_im2col_few_items_split_filters_exactly_on_every_isa_limit_and_thread_count(
+@pytest.mark.parametrize("case", DEEP_CASES + FEW_ITEM_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "")
+                              for c in DEEP_CASES + FEW_ITEM_CASES])
+def test_conv2d_im2col_filter_ranges_are_exact_on_every_isa_limit_and_thread_count(
         restore_threads, case, dtype):
     xs, ws, stride, padding = case
     x, w, b = integer_case_inputs(case, xs, ws, dtype)
     kwargs = dict(stride=stride, padding=padding, algorithm="im2col")
-    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride),
-                                         ((padding[0],) * 2, (padding[1],) * 2)))
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), _range_case_pads(padding)))
     _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 7, 60))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", FEW_ITEM_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in FEW_ITEM_CASES])
+def test_conv2d_im2col_few_items_real_inputs_keep_one_thread_bits(restore_threads, case, dtype):
+    xs, ws, stride, padding = case
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
     x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
     results = []
     for threads in (1, 2, 3, 4):
         fastconv.set_num_threads(threads)
-        results.append(fastconv.conv2d(x, w, b, **kwargs))
+        results.append(fastconv.conv2d(x, w, b, stride=stride, padding=padding,
+                                       algorithm="im2col"))
     for y in results[1:]:
         assert_exact(y, results[0])
-    pads = ((padding[0],) * 2, (padding[1],) * 2)
+    pads = _range_case_pads(padding)
     bound = oracle.conv2d(np.abs(x), np.abs(w), np.abs(b), (stride, stride), pads)
     assert_reduction_close(results[0], oracle.conv2d(x, w, b, (stride, stride), pads), bound,
                            ws[1] * ws[2] * ws[3] + 1, dtype)
