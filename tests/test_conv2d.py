@@ -810,13 +810,55 @@ DEEP_CASES = [
 ]
 
 
+# --- few items: the filters split further so that a late thread costs its own share ---------
+# With one work item per thread (batch 1 on a small map) im2col cuts each group's filters into
+# more ranges, a multiple of the team, until every thread has several items
+# (csrc/ops/conv2d_im2col.tmpl.h, gemm_split_ranges).  Each tile still sums its whole reduction
+# in order: every thread count (1 item on 1 thread, 8 ranges on 2, 12 on 3), limit and ISA
+# agrees bitwise, integer inputs exactly, and real inputs keep the 1-thread bits.
+
+FEW_ITEM_CASES = [
+    # (x shape, w shape, stride, padding): one or two blocks of pixels at batch 1
+    ((1, 40, 9, 11), (37, 40, 1, 7), 1, (0, 3)),   # inception's 1x7: the stride-1 grid
+    ((1, 24, 14, 13), (45, 24, 3, 3), 2, (1, 1)),  # 3x3 at stride 2: the polyphase grid
+    ((1, 9, 12, 12), (70, 9, 3, 3), 1, (0, 0)),    # no padding: the grid is the input
+    ((2, 16, 10, 10), (21, 16, 3, 3), 1, (1, 1)),  # 2 images (3 threads: not a multiple)
+]
+
+
+def _range_case_pads(padding):
+    p2 = (padding, padding) if isinstance(padding, int) else padding
+    return ((p2[0], p2[0]), (p2[1], p2[1]))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", DEEP_CASES,
-                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in DEEP_CASES])
+@pytest.mark.parametrize("case", DEEP_CASES + FEW_ITEM_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "")
+                              for c in DEEP_CASES + FEW_ITEM_CASES])
 def test_conv2d_im2col_filter_ranges_are_exact_on_every_isa_limit_and_thread_count(
         restore_threads, case, dtype):
     xs, ws, stride, padding = case
     x, w, b = integer_case_inputs(case, xs, ws, dtype)
     kwargs = dict(stride=stride, padding=padding, algorithm="im2col")
-    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), ((padding, padding),) * 2))
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), _range_case_pads(padding)))
     _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 7, 60))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", FEW_ITEM_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in FEW_ITEM_CASES])
+def test_conv2d_im2col_few_items_real_inputs_keep_one_thread_bits(restore_threads, case, dtype):
+    xs, ws, stride, padding = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
+    results = []
+    for threads in (1, 2, 3, 4):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv2d(x, w, b, stride=stride, padding=padding,
+                                       algorithm="im2col"))
+    for y in results[1:]:
+        assert_exact(y, results[0])
+    pads = _range_case_pads(padding)
+    bound = oracle.conv2d(np.abs(x), np.abs(w), np.abs(b), (stride, stride), pads)
+    assert_reduction_close(results[0], oracle.conv2d(x, w, b, (stride, stride), pads), bound,
+                           ws[1] * ws[2] * ws[3] + 1, dtype)

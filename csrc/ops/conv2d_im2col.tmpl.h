@@ -296,6 +296,30 @@ static int64_t FC_FN(gemm_m_ranges)(int64_t m_tiles, int64_t red, int64_t mr, in
     return fc_min_i64(fc_ceil_div(ranges, threads) * threads, m_tiles);
 }
 
+/* Items (range, image, block) per thread below which a team splits the filters further: with
+ * one item per thread (batch 1 on a small map: resnet_3x3s2, conv_3x3s2, inception_1x7 ran as
+ * exactly two items on two threads) a thread that joins late cannot hand any of its work to
+ * the caller, which finishes its half and waits out the whole delay (under load a
+ * descheduled thread's time slice), against the pool's promise that a late thread costs its
+ * own share.  More ranges, not more blocks of pixels: an item of another range of the same
+ * block reuses the strip its thread holds, where a new block copies its rows again. */
+#define FC_GEMM_ITEMS_PER_THREAD 4
+static int64_t FC_FN(gemm_split_ranges)(int64_t ranges, int64_t m_tiles, int64_t images,
+                                        int64_t tiles, int64_t nr, int64_t nc_max, int threads)
+{
+    if (threads <= 1) return ranges;
+    const int64_t want = FC_GEMM_ITEMS_PER_THREAD * threads;
+    const int64_t now = FC_FN(gemm_pixel_blocks)(tiles, nr, nc_max, images * ranges, threads);
+    if (fc_mul_saturating(fc_mul_saturating(images, ranges), now) >= want) return ranges;
+    /* a multiple of the team, so that gemm_pixel_blocks leaves the blocks nc_max asks for */
+    const int64_t blocks = fc_ceil_div(tiles, nc_max / nr);
+    const int64_t more = fc_min_i64(
+        fc_ceil_div(fc_ceil_div(want, images * blocks), threads) * threads, m_tiles);
+    /* few filters (m tiles) cap the ranges: keep the split only where it adds items */
+    const int64_t then = FC_FN(gemm_pixel_blocks)(tiles, nr, nc_max, images * more, threads);
+    return more * then > ranges * now ? more : ranges;
+}
+
 /* Everything a task of conv2d_gemm needs. */
 typedef struct FC_FN(gemm_job) {
     const fc_conv2d_params *p;
@@ -307,7 +331,8 @@ typedef struct FC_FN(gemm_job) {
     fc_gemm_grid grid;
     int64_t mr, nr, cg, kg, red, pixels, m_tiles, panels, kc_max, columns, tiles, blocks, nc;
     int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
-    int64_t ranges; /* m ranges per group (gemm_m_ranges) */
+    int64_t ranges; /* m ranges per group (gemm_m_ranges, gemm_split_ranges) */
+    int ranges_inner; /* gemm_split_ranges added ranges: the items' innermost index */
     int64_t a_len;  /* > 0: each item packs its own A, a kc block at a time (gemm_item_a) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
@@ -429,10 +454,15 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
     const int64_t g_first = first / m_tiles;
-    const int64_t range = item / (p->n * blocks), n = item / blocks % p->n;
+    /* (range, image, block), the range outermost; or (gemm_split_ranges) innermost, so that
+     * a thread that runs consecutive items (the other one late) stays on one strip */
+    const int64_t ri = job->ranges_inner ? job->ranges : 1, rest = item / ri;
+    const int64_t block = rest % blocks, n = rest / blocks % p->n;
+    const int64_t range = job->ranges_inner ? rest / (p->n * blocks) * ri + item % ri
+                                            : item / (p->n * blocks);
     const int64_t g = g_first + range / job->ranges;
     int64_t tile0, tile_end, r_begin, r_end;
-    fc_task_range(job->tiles, blocks, item % blocks, &tile0, &tile_end);
+    fc_task_range(job->tiles, blocks, block, &tile0, &tile_end);
     fc_task_range(m_tiles, job->ranges, range % job->ranges, &r_begin, &r_end);
     const int64_t pix0 = it.pix0 = tile0 * nr;
     const int64_t cols = fc_min_i64(tile_end * nr, job->columns) - pix0;
@@ -458,7 +488,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
         const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
                                                (p->r - 1) * p->dilation_h / p->stride_h + 2,
                                            grid.hp);
-        const int64_t held = (n * p->groups + g) * blocks + item % blocks;
+        const int64_t held = (n * p->groups + g) * blocks + block;
         if (job->strip_held[t] != held)
             FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
                                    grid.strip_rows, strip);
@@ -520,7 +550,10 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* the columns computed: output pixels, or grid pixels (junk columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels;
     job.tiles = fc_ceil_div(job.columns, nr);
-    job.ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
+    const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
+    job.ranges = FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles, nr, plan.nc,
+                                          threads);
+    job.ranges_inner = job.ranges > l2_ranges;
     job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, images * job.ranges, threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
