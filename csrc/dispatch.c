@@ -161,6 +161,7 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
         m = t->members[FC_FAMILY_DWCONV_NHWC][dtype_slot(#tag)] =                           \
             best_member(FC_FAMILY_DWCONV_NHWC, #tag, rank);                                 \
         t->tag##_dwconv_nhwc = (fc_##tag##_dwconv_nhwc_ukernel_fn)m->fn;                    \
+        t->tag##_dwconv_nhwc_gw = (fc_##tag##_dwconv_nhwc_gw_ukernel_fn)m->fn2;             \
         m = t->members[FC_FAMILY_RELU][dtype_slot(#tag)] =                                  \
             best_member(FC_FAMILY_RELU, #tag, rank);                                        \
         t->tag##_relu = (fc_##tag##_relu_ukernel_fn)m->fn;                                  \

@@ -95,6 +95,8 @@ typedef struct fc_kernel_table {
     fc_f64_avgpool_nhwc_ukernel_fn f64_avgpool_nhwc;
     fc_f32_dwconv_nhwc_ukernel_fn f32_dwconv_nhwc;
     fc_f64_dwconv_nhwc_ukernel_fn f64_dwconv_nhwc;
+    fc_f32_dwconv_nhwc_gw_ukernel_fn f32_dwconv_nhwc_gw;
+    fc_f64_dwconv_nhwc_gw_ukernel_fn f64_dwconv_nhwc_gw;
     fc_f32_relu_ukernel_fn f32_relu;
     fc_f64_relu_ukernel_fn f64_relu;
     fc_f32_relu_backward_ukernel_fn f32_relu_backward;

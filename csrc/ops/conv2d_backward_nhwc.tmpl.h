@@ -448,8 +448,9 @@ static fc_status FC_FN(conv2d_backward_nhwc)(const fc_conv2d_params *p, int64_t 
  * weights as taps x C: each element is +0 then one product per tap, taps ascending.  (A tap
  * with no pixel adds 0 * w: exact for finite weights; with an infinite or NaN weight the
  * GEMM above takes grad_input, adding real terms only.)
- * grad_weight: per range of channels, every pixel of the batch in order, its taps ascending,
- * one multiply-add per channel (vectors along the channels), taps in the padding skipped.
+ * grad_weight: per range of channels, every pixel of the batch in order, one multiply-add per
+ * tap and channel (the dwconv_nhwc member's fn2: vectors along the channels, a run of an
+ * output row's pixels with the accumulators in registers), taps in the padding skipped.
  * Both orders are fixed by the shape: bitwise the same for any thread count. */
 typedef struct FC_FN(bw_dw_nhwc_job) {
     const fc_conv2d_params *p;
@@ -505,26 +506,42 @@ static void FC_FN(bw_dw_nhwc_gx)(const FC_FN(bw_dw_nhwc_job) *job, int64_t begin
 static void FC_FN(bw_dw_nhwc_gw)(const FC_FN(bw_dw_nhwc_job) *job, int64_t c0, int64_t c1)
 {
     const fc_conv2d_params *p = job->p;
-    const int64_t c = p->c, taps = p->r * p->s, pq = job->out_h * job->out_w, w = c1 - c0;
+    const FC_FN(dwconv_nhwc_gw_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc_gw);
+    const int64_t c = p->c, taps = p->r * p->s, w = c1 - c0, out_w = job->out_w;
     /* tap-major, so that the channels' multiply-adds are vectors (grad_weight's (c, r, s)
      * order would put them taps apart) */
     FC_REAL acc[FC_DW_NHWC_STACK_TAPS * FC_DW_NHWC_GW_CHANNELS];
     for (int64_t i = 0; i < taps * w; i++) acc[i] = 0;
-    for (int64_t pix = 0; pix < p->n * pq; pix++) {
-        const int64_t n = pix / pq, oh = pix % pq / job->out_w, ow = pix % job->out_w;
-        const FC_REAL *g = job->g + pix * c + c0;
-        for (int64_t r = 0; r < p->r; r++) {
-            const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
-            if (ih < 0 || ih >= p->h) continue;
-            for (int64_t s = 0; s < p->s; s++) {
-                const int64_t iw = ow * p->stride_w - p->pad_left + s * p->dilation_w;
-                if (iw < 0 || iw >= p->w) continue;
-                const FC_REAL *x = job->x + ((n * p->h + ih) * p->w + iw) * c + c0;
-                FC_REAL *a = acc + (r * p->s + s) * w;
-                for (int64_t ch = 0; ch < w; ch++) a[ch] += g[ch] * x[ch];
+    /* the output columns [q0, q1) whose taps are all inside the image's columns: one run per
+     * output row; the columns outside it one by one with their inside taps only */
+    int64_t q0 = 0, q1 = out_w;
+    while (q0 < out_w && q0 * p->stride_w - p->pad_left < 0) q0++;
+    while (q1 > q0 &&
+           (q1 - 1) * p->stride_w - p->pad_left + (p->s - 1) * p->dilation_w >= p->w)
+        q1--;
+    const FC_REAL *xp[FC_DW_NHWC_STACK_TAPS];
+    FC_REAL *ap[FC_DW_NHWC_STACK_TAPS];
+    for (int64_t n = 0; n < p->n; n++)
+        for (int64_t oh = 0; oh < job->out_h; oh++) {
+            const FC_REAL *g_row = job->g + (n * job->out_h + oh) * out_w * c + c0;
+            /* ow in [q0, q1) runs from column q0 in one call, else alone (ascending) */
+            for (int64_t ow = 0; ow < out_w; ow = ow == q0 && q0 < q1 ? q1 : ow + 1) {
+                const int64_t pixels = ow == q0 && q0 < q1 ? q1 - q0 : 1;
+                size_t nt = 0;
+                for (int64_t r = 0; r < p->r; r++) {
+                    const int64_t ih = oh * p->stride_h - p->pad_top + r * p->dilation_h;
+                    if (ih < 0 || ih >= p->h) continue;
+                    for (int64_t s = 0; s < p->s; s++) {
+                        const int64_t iw = ow * p->stride_w - p->pad_left + s * p->dilation_w;
+                        if (iw < 0 || iw >= p->w) continue;
+                        xp[nt] = job->x + ((n * p->h + ih) * p->w + iw) * c + c0;
+                        ap[nt++] = acc + (r * p->s + s) * w;
+                    }
+                }
+                kernel((size_t)w, (size_t)pixels, nt, xp, (size_t)(p->stride_w * c),
+                       g_row + ow * c, (size_t)c, ap);
             }
         }
-    }
     for (int64_t ch = 0; ch < w; ch++)
         for (int64_t t = 0; t < taps; t++) job->gw[(c0 + ch) * taps + t] = acc[t * w + ch];
 }

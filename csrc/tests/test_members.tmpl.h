@@ -933,6 +933,50 @@ static void FC_FN(t_dwconv_nhwc)(const fc_member *m, const fc_member *twin, t_re
             }
 }
 
+/* ---- dwconv_nhwc fn2 (the weight gradient): channels around the vector, 0 to 11 taps (two
+ * passes of up to 9), runs of 0 to 5 pixels at column steps 1 and 2, accumulators that start
+ * nonzero; integer values, so the twin and a naive loop must agree bitwise ------------------ */
+static void FC_FN(t_dwconv_nhwc_gw)(const fc_member *m, const fc_member *twin, t_result *r)
+{
+    for (size_t channels = 1; channels <= 3 * (size_t)m->nr + 1; channels++)
+        for (size_t taps = 0; taps <= 11; taps += taps < 9 ? 3 : 2)
+            for (size_t pixels = 0; pixels <= 5; pixels += 1 + (pixels > 1))
+                for (size_t step = 1; step <= 2; step++) {
+                    const size_t ld = channels + 1, x_step = step * ld, g_step = ld + 2;
+                    const size_t x_len = (11 + step * 5) * ld + 1, a_ld = channels + 1;
+                    FC_REAL *x = T_NEW(x_len), *g = T_NEW(6 * g_step);
+                    FC_REAL *got = T_NEW(11 * a_ld), *want = T_NEW(11 * a_ld);
+                    FC_FN(t_fill)(x, x_len, 1);
+                    FC_FN(t_fill)(g, 6 * g_step, 1);
+                    FC_FN(t_fill)(got, 11 * a_ld, 1);
+                    for (size_t t = 0; t < 11; t++)
+                        got[t * a_ld + channels] = T_SENTINEL;
+                    memcpy(want, got, 11 * a_ld * sizeof *got);
+                    const FC_REAL *ptrs[11];
+                    FC_REAL *ga[11], *wa[11];
+                    for (size_t t = 0; t < 11; t++) {
+                        ptrs[t] = x + (10 - t) * ld; /* taps out of order, as a driver's may be */
+                        ga[t] = got + t * a_ld, wa[t] = want + t * a_ld;
+                    }
+                    ((FC_FN(dwconv_nhwc_gw_ukernel_fn))m->fn2)(channels, pixels, taps, ptrs,
+                                                               x_step, g, g_step, ga);
+                    if (twin != m)
+                        ((FC_FN(dwconv_nhwc_gw_ukernel_fn))twin->fn2)(
+                            channels, pixels, taps, ptrs, x_step, g, g_step, wa);
+                    else
+                        for (size_t t = 0; t < taps; t++)
+                            for (size_t c = 0; c < channels; c++)
+                                for (size_t q = 0; q < pixels; q++)
+                                    wa[t][c] += g[q * g_step + c] * ptrs[t][q * x_step + c];
+                    char what[96];
+                    snprintf(what, sizeof what, "gw channels %zu taps %zu pixels %zu step %zu",
+                             channels, taps, pixels, step);
+                    FC_FN(t_compare_rows)(r, what, 11, channels, a_ld, got, want, NULL, 0);
+                    r->cases++;
+                    free(x), free(g), free(got), free(want);
+                }
+}
+
 static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     switch (m->family) {
@@ -946,7 +990,10 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
         break;
     case FC_FAMILY_POOL: FC_FN(t_pool)(m, twin, r); break;
     case FC_FAMILY_POOL_NHWC: FC_FN(t_pool_nhwc)(m, twin, r); break;
-    case FC_FAMILY_DWCONV_NHWC: FC_FN(t_dwconv_nhwc)(m, twin, r); break;
+    case FC_FAMILY_DWCONV_NHWC:
+        FC_FN(t_dwconv_nhwc)(m, twin, r);
+        FC_FN(t_dwconv_nhwc_gw)(m, twin, r);
+        break;
     case FC_FAMILY_EPILOGUE: FC_FN(t_epilogue)(m, twin, r); break;
     default: FC_FN(t_elementwise)(m, twin, r); break;
     }

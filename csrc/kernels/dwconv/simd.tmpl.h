@@ -68,16 +68,16 @@ FC_INLINE void dw_tap(const int rb, const int nv, const int part, FC_M tail, siz
                       dw_masks mk, const dw_src *src, size_t j, size_t cols_left,
                       const float *w, FC_V (*acc)[4])
 {
-    const float *x_row =
-        direct ? src->rows[t * src->tap_step] : src->x + t * src->tap_row_stride;
+    const float *x_row = direct ? src->rows[t * src->tap_step]
+                                : src->x + t * src->tap_row_stride + src->tap_col[ss] + j;
     FC_V xv[4];
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
-        const size_t jv = j + (size_t)v * FC_LANES;
         if (!direct) {
-            xv[v] = fc_vload(x_row + src->tap_col[ss] + jv, part && v == nv - 1, tail);
+            xv[v] = fc_vload(x_row + v * FC_LANES, part && v == nv - 1, tail);
             continue;
         }
+        const size_t jv = j + (size_t)v * FC_LANES;
         const ptrdiff_t c0 = (ptrdiff_t)(jv * (size_t)sw) + src->off[ss];
         const ptrdiff_t need = (ptrdiff_t)(cols_left - (size_t)v * FC_LANES);
         FC_V half[2];
@@ -230,23 +230,38 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   const float *w, float bias, unsigned fused, float *y, size_t y_stride)
 {
     const dw_src src = {.x = x, .tap_row_stride = tap_row_stride, .tap_col = tap_col};
-#define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
-    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, 0, 1, &src, row_stride,            \
+#define FC_DW_TILE_FROM(from, rb_max, R, S, fixed, known, skip)                                \
+    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, 0, 1, from, row_stride,            \
             tap_row_stride, w, bias, fused, y, y_stride)
+#define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
+    FC_DW_TILE_FROM(&src, rb_max, R, S, fixed, known, skip)
     /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
      * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7 (image
      * filters, MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known,
      * in FC_DW_RB_WIDE rows where the registers allow more rows to share each load. */
     const int skip = (fused & FC_SKIP_ZERO_TAPS) != 0;
+    /* A one-channel image's taps are its columns 0, 1, 2, ...: read from this constant table,
+     * the unrolled 5x5 / 7x7 loops see each tap's offset at compile time and address every
+     * load from the row's pointer (from the caller's table they kept an offset per tap and
+     * vector, spilled: a stack load per vector load). */
+    static const size_t unit_cols[7] = {0, 1, 2, 3, 4, 5, 6};
+    int unit = skip && (s == 5 || s == 7);
+    for (size_t ss = 0; unit && ss < s; ss++) unit = tap_col[ss] == ss;
+    const dw_src unit_src = {.x = x, .tap_row_stride = tap_row_stride, .tap_col = unit_cols};
     if (r == 3 && s == 3)
         skip ? FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 1) : FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 0);
+    else if (r == 5 && s == 5 && unit)
+        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 5, 5, 0, 1, 1);
     else if (r == 5 && s == 5)
         skip ? FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
+    else if (r == 7 && s == 7 && unit)
+        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 7, 7, 0, 1, 1);
     else if (r == 7 && s == 7)
         skip ? FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
     else
         skip ? FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 1) : FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 0);
 #undef FC_DW_TILE
+#undef FC_DW_TILE_FROM
 }
 
 void FC_DWCONV_DIRECT_FN(size_t rows, size_t cols, size_t r, size_t s,

@@ -12,3 +12,16 @@
     }
 FC_DWCONV_NHWC_SCALAR(fc_f32_dwconv_nhwc_ukernel__scalar, float)
 FC_DWCONV_NHWC_SCALAR(fc_f64_dwconv_nhwc_ukernel__scalar, double)
+
+/* the weight gradient: per tap an axpy over the run's pixels, multiply then add */
+#define FC_DWCONV_NHWC_GW_SCALAR(name, real)                                                  \
+    FC_DECLARE_DWCONV_NHWC_GW_UKERNEL(name, real)                                             \
+    {                                                                                         \
+        for (size_t t = 0; t < taps; t++)                                                     \
+            for (size_t p = 0; p < pixels; p++) {                                             \
+                const real *x = x_ptrs[t] + p * x_step, *gp = g + p * g_step;                 \
+                for (size_t c = 0; c < channels; c++) acc[t][c] += gp[c] * x[c];              \
+            }                                                                                 \
+    }
+FC_DWCONV_NHWC_GW_SCALAR(fc_f32_dwconv_nhwc_gw_ukernel__scalar, float)
+FC_DWCONV_NHWC_GW_SCALAR(fc_f64_dwconv_nhwc_gw_ukernel__scalar, double)
