@@ -797,19 +797,21 @@ def test_conv2d_im2col_filter_ranges_are_exact_on_every_isa_limit_and_thread_cou
 
 
 # --- images folded into one GEMM -------------------------------------------------------------
-# On small maps with 32+ filters per group im2col packs panels whose columns are the pixels of
-# all the images (gemm_fold in csrc/ops/conv2d_im2col.tmpl.h): NR-wide tiles span image
-# boundaries, C goes through a scratch block to each image.  The least workspace runs per
-# image (no room for that scratch); every way sums in the same order.  Batches 2, 3, 5;
-# pixels per image not multiples of any NR (4, 16, 32); filters not multiples of MR (4, 6, 8).
+# On small maps with 256+ filters per group (or off the grid, any) im2col packs panels whose
+# columns are the pixels of all the images (gemm_fold in csrc/ops/conv2d_im2col.tmpl.h): NR-wide
+# tiles span image boundaries, C goes through a scratch block to each image.  The least
+# workspace runs per image (no room for that scratch); every way sums in the same order.
+# Batches 2, 3, 5; pixels per image not multiples of any NR (4, 16, 32); filters not multiples
+# of MR (4, 6, 8).
 
 FOLD_CASES = [
     # (x shape, w shape, stride, padding, groups)
-    ((2, 5, 7, 7), (37, 5, 3, 3), 1, 1, 1),     # ResNet's last stage, small
-    ((3, 4, 6, 5), (33, 4, 3, 3), 1, 0, 1),     # 12 pixels per image, no padding
-    ((5, 3, 9, 9), (32, 3, 5, 5), 1, 2, 1),     # small_5x5's shape of layer
-    ((3, 6, 8, 9), (36, 6, 3, 3), 2, 1, 1),     # strided
-    ((3, 4, 5, 6), (70, 2, 3, 3), 1, 1, 2),     # two groups
+    ((2, 5, 7, 7), (257, 5, 3, 3), 1, 1, 1),    # ResNet's last stage, few channels
+    ((3, 4, 6, 5), (260, 4, 3, 3), 1, 0, 1),    # 12 pixels per image, no padding
+    ((5, 3, 9, 9), (256, 3, 5, 5), 1, 2, 1),    # 5x5 on small maps
+    ((3, 6, 8, 9), (270, 6, 3, 3), 2, 1, 1),    # the strided grid
+    ((3, 4, 5, 6), (516, 2, 3, 3), 1, 1, 2),    # two groups
+    ((3, 8, 9, 9), (20, 8, 1, 1), 2, 0, 1),     # packed panels (1x1 at stride 2): any filters
 ]
 
 
@@ -833,9 +835,9 @@ def test_conv2d_im2col_folded_images_with_a_residual_match_the_oracle(restore_th
     elements; real inputs, two kc blocks, bitwise the same on 1 to 3 threads."""
     rng = np.random.default_rng(23)
     x = rng.standard_normal((3, 40, 7, 7)).astype(dtype)  # red = 360
-    w = rng.standard_normal((48, 40, 3, 3)).astype(dtype)
-    b = rng.standard_normal(48).astype(dtype)
-    res = rng.standard_normal((3, 48, 7, 7)).astype(dtype)
+    w = rng.standard_normal((260, 40, 3, 3)).astype(dtype)
+    b = rng.standard_normal(260).astype(dtype)
+    res = rng.standard_normal((3, 260, 7, 7)).astype(dtype)
     kwargs = dict(padding=1, algorithm="im2col", activation="leaky_relu", negative_slope=0.1,
                   residual=res)
     results = []

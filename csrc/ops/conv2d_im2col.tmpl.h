@@ -124,10 +124,11 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
 }
 
 /* Filters per group from which a folded panel (below) replaces the grid: each packed B value
- * then meets at least this many filters, which hides its packing.  LeNet's conv2 (16 filters
- * of 6 x 5 x 5 on 14x14) keeps the grid, read in place: packed, its B cost as much again as
- * the junk columns saved. */
-#define FC_GEMM_FOLD_MIN_FILTERS 32
+ * then meets at least this many filters, which hides its packing.  Measured at 1 thread on
+ * the 2-core Xeon (busy, fastest of 20): 64 filters of 32 x 5 x 5 on 8 x 17 x 17 ran 1.8 ms
+ * on the grid, 2.3 ms folded (the packing 38% of it); 512 of 512 x 3 x 3 on 16 x 7 x 7 96-127
+ * ms on the grid, 81-90 ms folded. */
+#define FC_GEMM_FOLD_MIN_FILTERS 256
 
 /* Whether conv2d_gemm folds the images of the batch into one GEMM per group: B's columns are
  * the N * P * Q output pixels, packed im2col panels whose NR-wide tiles span image
@@ -170,11 +171,22 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
         if (((room) -= (n)) == 0) (dst) += (step) - (nr), (room) = (nr); \
     } while (0)
 
+/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
+ * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
+static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
+{
+    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
+    int64_t i = 0;
+    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
+    for (; i < n; i++) dst[i] = src[i];
+}
+
 /* B for FC_CONV_IM2COL: im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols),
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
  * one output row that land inside the input are a contiguous (stride 1) or strided copy, the
  * others zeros; no division per element or per run.  The pixels go to the panel's columns
  * from `at` on (a later image's pixels in a panel that spans images, gemm_fold). */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_REAL *x_group, int64_t red0, int64_t kc,
                                         int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel,
@@ -195,14 +207,21 @@ static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w
         for (int64_t j = 0; j < cols;) {
             const int64_t n = fc_min_i64(fc_min_i64(out_w - ow, room), cols - j);
             const int64_t ih = oh * sh + dh;
+            /* the runs are short (a row of a small map, cut at a sub-panel's end): zeros
+             * and stride-1 copies inline, where put_run's libc memset and memcpy calls per run
+             * made this pack a third of small_5x5 folded (17 pixels a row) */
             if (ih < 0 || ih >= p->h) {
-                FC_FN(put_run)(dst, NULL, 0, n);
+                for (int64_t i = 0; i < n; i++) dst[i] = 0;
             } else {
                 const int64_t lo = fc_min_i64(fc_max_i64(q_lo - ow, 0), n);
                 const int64_t hi = fc_max_i64(fc_min_i64(q_hi - ow, n), lo);
-                FC_FN(put_run)(dst, NULL, 0, lo);
-                FC_FN(put_run)(dst + lo, plane + ih * p->w + (ow + lo) * sw + dw, sw, hi - lo);
-                FC_FN(put_run)(dst + hi, NULL, 0, n - hi);
+                const FC_REAL *src = plane + ih * p->w + (ow + lo) * sw + dw;
+                for (int64_t i = 0; i < lo; i++) dst[i] = 0;
+                if (sw == 1)
+                    FC_FN(copy_run)(dst + lo, src, hi - lo);
+                else
+                    FC_FN(put_run)(dst + lo, src, sw, hi - lo);
+                for (int64_t i = hi; i < n; i++) dst[i] = 0;
             }
             j += n;
             FC_PANEL_ADVANCE(dst, room, n, step, nr);
@@ -221,16 +240,6 @@ static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
                                      int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel)
 {
     FC_FN(pack_im2col_panel_at)(p, out_w, x_group, red0, kc, pix0, cols, nr, panel, 0);
-}
-
-/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
- * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
-static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
-{
-    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
-    int64_t i = 0;
-    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
-    for (; i < n; i++) dst[i] = src[i];
 }
 
 /* B on the virtual grid (fc_gemm_grid): kc rows of grid pixels [pix0, pix0 + cols), row pk
