@@ -862,3 +862,59 @@ def test_conv2d_im2col_few_items_real_inputs_keep_one_thread_bits(restore_thread
     bound = oracle.conv2d(np.abs(x), np.abs(w), np.abs(b), (stride, stride), pads)
     assert_reduction_close(results[0], oracle.conv2d(x, w, b, (stride, stride), pads), bound,
                            ws[1] * ws[2] * ws[3] + 1, dtype)
+
+
+# --- images folded into one GEMM -------------------------------------------------------------
+# On small maps with 256+ filters per group (or off the grid, any) im2col packs panels whose
+# columns are the pixels of all the images (gemm_fold in csrc/ops/conv2d_im2col.tmpl.h): NR-wide
+# tiles span image boundaries, C goes through a scratch block to each image.  The least
+# workspace runs per image (no room for that scratch); every way sums in the same order.
+# Batches 2, 3, 5; pixels per image not multiples of any NR (4, 16, 32); filters not multiples
+# of MR (4, 6, 8).
+
+FOLD_CASES = [
+    # (x shape, w shape, stride, padding, groups)
+    ((2, 5, 7, 7), (257, 5, 3, 3), 1, 1, 1),    # ResNet's last stage, few channels
+    ((3, 4, 6, 5), (260, 4, 3, 3), 1, 0, 1),    # 12 pixels per image, no padding
+    ((5, 3, 9, 9), (256, 3, 5, 5), 1, 2, 1),    # 5x5 on small maps
+    ((3, 6, 8, 9), (270, 6, 3, 3), 2, 1, 1),    # the strided grid
+    ((3, 4, 5, 6), (516, 2, 3, 3), 1, 1, 2),    # two groups
+    ((3, 8, 9, 9), (20, 8, 1, 1), 2, 0, 1),     # packed panels (1x1 at stride 2): any filters
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", FOLD_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-g{c[4]}".replace(" ", "")
+                              for c in FOLD_CASES])
+def test_conv2d_im2col_folded_images_are_exact_on_every_isa_limit_and_thread_count(
+        restore_threads, case, dtype):
+    xs, ws, stride, padding, groups = case
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
+    kwargs = dict(stride=stride, padding=padding, groups=groups, algorithm="im2col")
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), ((padding, padding),) * 2,
+                                         groups=groups))
+    _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 60))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_im2col_folded_images_with_a_residual_match_the_oracle(restore_threads, dtype):
+    """The epilogue after the scratch (residual, then leaky ReLU) lands on each image's own
+    elements; real inputs, two kc blocks, bitwise the same on 1 to 3 threads."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((3, 40, 7, 7)).astype(dtype)  # red = 360
+    w = rng.standard_normal((260, 40, 3, 3)).astype(dtype)
+    b = rng.standard_normal(260).astype(dtype)
+    res = rng.standard_normal((3, 260, 7, 7)).astype(dtype)
+    kwargs = dict(padding=1, algorithm="im2col", activation="leaky_relu", negative_slope=0.1,
+                  residual=res)
+    results = []
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv2d(x, w, b, **kwargs))
+        assert_exact(results[-1], results[0])
+    pads = ((1, 1), (1, 1))
+    pre = oracle.conv2d(x, w, b, padding=pads) + res
+    bound = oracle.conv2d_abs_bound(x, w, b, padding=pads) + np.abs(res.astype(np.float64))
+    assert_reduction_close(results[0], oracle.activation(pre, "leaky_relu", 0.1), bound,
+                           40 * 9 + 2, dtype)

@@ -226,6 +226,11 @@ PHASE_GEOMETRIES = [
     ((1, 6, 5, 7), 10, (5, 3), (2, 3), (2, 0), (1, 2), 2, 1),
     ((1, 5, 4, 4), 9, (6, 6), 3, 4, 2, 1, 1),          # padding past the taps of some phases
     ((1, 6, 7, 6), 11, (3, 3), 1, 1, 0, 1, 1),         # stride 1: one phase
+    # the phases read B in place from one padded copy of x (ct_grid): batch 3, rows of the
+    # grid not multiples of any NR, a reduction of two kc blocks, uneven borders
+    ((3, 16, 9, 11), 16, (4, 4), 2, 1, 0, 1, 1),
+    ((1, 140, 6, 7), 10, (4, 4), 2, 1, 0, 1, 1),
+    ((2, 8, 5, 9), 12, (5, 4), (3, 2), (2, 1), (1, 1), 1, 1),
 ]
 
 

@@ -123,6 +123,44 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
     return FC_OK;
 }
 
+/* Filters per group from which a folded panel (below) replaces the grid: each packed B value
+ * then meets at least this many filters, which hides its packing.  Measured at 1 thread on
+ * the 2-core Xeon (busy, fastest of 20): 64 filters of 32 x 5 x 5 on 8 x 17 x 17 ran 1.8 ms
+ * on the grid, 2.3 ms folded (the packing 38% of it); 512 of 512 x 3 x 3 on 16 x 7 x 7 96-127
+ * ms on the grid, 81-90 ms folded. */
+#define FC_GEMM_FOLD_MIN_FILTERS 256
+
+/* Whether conv2d_gemm folds the images of the batch into one GEMM per group: B's columns are
+ * the N * P * Q output pixels, packed im2col panels whose NR-wide tiles span image
+ * boundaries, C a scratch block whose rows go to the images' planes (gemm_item_fold_store).
+ * On a small map an image is a few NR tiles, the last one part junk, and on the grid each of
+ * its rows carries wp - Q junk columns: 7x7 at padding 1 computes 64 columns for 49 pixels,
+ * 17x17 at padding 2 384 for 289; and each item of one image streams all of A for them (512
+ * filters of 512 x 3 x 3: 9.4 MB per 64 columns).  Folded, a block of nc columns holds many
+ * images.  Chosen when the rounding or the junk wastes more than an eighth of the image's
+ * columns; the plan then keeps C's scratch (all the group's filters x nc) and all of A. */
+static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t out_w,
+                            int threads, const fc_gemm_grid *grid, fc_gemm_plan *plan)
+{
+    const FC_FN(gemm_config) cfg = fc_kernels()->FC_MEMBER(gemm);
+    const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
+    const int64_t m_tiles = fc_ceil_div(kg, cfg.mr), pixels = out_h * out_w;
+    if (p->n < 2) return 0;
+    if (grid->on && kg < FC_GEMM_FOLD_MIN_FILTERS) return 0;
+    const int64_t computed = fc_ceil_div(grid->on ? grid->pixels : pixels, cfg.nr) * cfg.nr;
+    if (8 * (computed - pixels) <= computed) return 0;
+    fc_gemm_plan fp;
+    if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, fc_max_i64(cfg.nc, cfg.nr), red,
+                         p->groups * m_tiles, threads,
+                         fc_gemm_workspace_limit(p->max_workspace_bytes), 0, m_tiles * cfg.mr,
+                         0, 0, &fp) != FC_OK ||
+        fp.chunk_panels < p->groups * m_tiles)
+        return 0;
+    fp.min_bytes = plan->min_bytes;
+    *plan = fp;
+    return 1;
+}
+
 /* A B panel is NR-wide sub-panels of kc x NR values: one reduction row of it is written as
  * runs that each stay inside one output row (of the image) and one sub-panel.  `dst` and
  * `room` (columns left in the current sub-panel) walk the row; `step` = kc * NR jumps to the
@@ -133,16 +171,30 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         if (((room) -= (n)) == 0) (dst) += (step) - (nr), (room) = (nr); \
     } while (0)
 
+/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
+ * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
+static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
+{
+    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
+    int64_t i = 0;
+    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
+    for (; i < n; i++) dst[i] = src[i];
+}
+
 /* B for FC_CONV_IM2COL: im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols),
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
  * one output row that land inside the input are a contiguous (stride 1) or strided copy, the
- * others zeros; no division per element or per run. */
-static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
-                                     const FC_REAL *x_group, int64_t red0, int64_t kc,
-                                     int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel)
+ * others zeros; no division per element or per run.  The pixels go to the panel's columns
+ * from `at` on (a later image's pixels in a panel that spans images, gemm_fold). */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w,
+                                        const FC_REAL *x_group, int64_t red0, int64_t kc,
+                                        int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel,
+                                        int64_t at)
 {
     const int64_t taps = p->r * p->s, sh = p->stride_h, sw = p->stride_w;
     const int64_t step = kc * nr, oh0 = pix0 / out_w, ow0 = pix0 % out_w;
+    panel += at / nr * step + at % nr;
     int64_t c = red0 / taps, r = (red0 % taps) / p->s, s = red0 % p->s;
     for (int64_t pk = 0; pk < kc; pk++) {
         const FC_REAL *plane = x_group + c * p->h * p->w;
@@ -151,18 +203,25 @@ static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
         int64_t q_lo, q_hi;
         fc_valid_range(dw, sw, p->w, out_w, &q_lo, &q_hi);
         FC_REAL *dst = panel + pk * nr;
-        int64_t room = nr, oh = oh0, ow = ow0;
+        int64_t room = nr - at % nr, oh = oh0, ow = ow0;
         for (int64_t j = 0; j < cols;) {
             const int64_t n = fc_min_i64(fc_min_i64(out_w - ow, room), cols - j);
             const int64_t ih = oh * sh + dh;
+            /* the runs are short (a row of a small map, cut at a sub-panel's end): zeros
+             * and stride-1 copies inline, where put_run's libc memset and memcpy calls per run
+             * made this pack a third of small_5x5 folded (17 pixels a row) */
             if (ih < 0 || ih >= p->h) {
-                FC_FN(put_run)(dst, NULL, 0, n);
+                for (int64_t i = 0; i < n; i++) dst[i] = 0;
             } else {
                 const int64_t lo = fc_min_i64(fc_max_i64(q_lo - ow, 0), n);
                 const int64_t hi = fc_max_i64(fc_min_i64(q_hi - ow, n), lo);
-                FC_FN(put_run)(dst, NULL, 0, lo);
-                FC_FN(put_run)(dst + lo, plane + ih * p->w + (ow + lo) * sw + dw, sw, hi - lo);
-                FC_FN(put_run)(dst + hi, NULL, 0, n - hi);
+                const FC_REAL *src = plane + ih * p->w + (ow + lo) * sw + dw;
+                for (int64_t i = 0; i < lo; i++) dst[i] = 0;
+                if (sw == 1)
+                    FC_FN(copy_run)(dst + lo, src, hi - lo);
+                else
+                    FC_FN(put_run)(dst + lo, src, sw, hi - lo);
+                for (int64_t i = hi; i < n; i++) dst[i] = 0;
             }
             j += n;
             FC_PANEL_ADVANCE(dst, room, n, step, nr);
@@ -176,14 +235,11 @@ static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
     }
 }
 
-/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
- * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
-static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
+static void FC_FN(pack_im2col_panel)(const fc_conv2d_params *p, int64_t out_w,
+                                     const FC_REAL *x_group, int64_t red0, int64_t kc,
+                                     int64_t pix0, int64_t cols, int64_t nr, FC_REAL *panel)
 {
-    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
-    int64_t i = 0;
-    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
-    for (; i < n; i++) dst[i] = src[i];
+    FC_FN(pack_im2col_panel_at)(p, out_w, x_group, red0, kc, pix0, cols, nr, panel, 0);
 }
 
 /* B on the virtual grid (fc_gemm_grid): kc rows of grid pixels [pix0, pix0 + cols), row pk
@@ -249,7 +305,8 @@ static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols
     for (int64_t j = 0; j < cols;) {
         if (ow < out_w) {
             const int64_t n = fc_min_i64(out_w - ow, cols - j);
-            memcpy(y_k + oh * out_w + ow, src + j, (size_t)n * sizeof(FC_REAL));
+            /* inline moves: a libc memcpy call per run of 10 values was 11% of lenet_c2 */
+            FC_FN(copy_run)(y_k + oh * out_w + ow, src + j, n);
             if (first < 0) first = oh * out_w + ow;
             end = oh * out_w + ow + n;
             j += n;
@@ -333,6 +390,8 @@ typedef struct FC_FN(gemm_job) {
     int64_t chunk, pack_tasks, c_len, strip_plane, planes_len, b_len, scratch_per_thread;
     int64_t ranges; /* m ranges per group (gemm_m_ranges, gemm_split_ranges) */
     int ranges_inner; /* gemm_split_ranges added ranges: the items' innermost index */
+    int fold;       /* B's columns are all the images' pixels (gemm_fold) */
+    int64_t item_images; /* images the items run over: 1 when folded, else N */
     int64_t a_len;  /* > 0: each item packs its own A, a kc block at a time (gemm_item_a) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
@@ -374,13 +433,22 @@ static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int
     return it->a_buf;
 }
 
-/* B off the grid: the block's im2col panel, packed per kc block. */
+/* B off the grid: the block's im2col panel, packed per kc block; folded, image by image. */
 static void FC_FN(gemm_item_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
 {
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
-    FC_FN(pack_im2col_panel)(job->p, job->out_w, it->x_group, k0, kc, it->pix0, blk->cols,
-                             job->nr, it->b_panel);
+    const fc_conv2d_params *p = job->p;
+    if (!job->fold)
+        FC_FN(pack_im2col_panel)(p, job->out_w, it->x_group, k0, kc, it->pix0, blk->cols,
+                                 job->nr, it->b_panel);
+    for (int64_t j = 0; job->fold && j < blk->cols;) {
+        const int64_t col = it->pix0 + j, n = col / job->pixels, pix = col % job->pixels;
+        const int64_t len = fc_min_i64(job->pixels - pix, blk->cols - j);
+        FC_FN(pack_im2col_panel_at)(p, job->out_w, it->x_group + n * p->c * p->h * p->w, k0,
+                                    kc, pix, len, job->nr, it->b_panel, j);
+        j += len;
+    }
     blk->b = it->b_panel;
     blk->b_step = kc * job->nr;
 }
@@ -424,6 +492,23 @@ static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
                               job->out_w, it->y_group + i * job->pixels, job->epi);
 }
 
+/* The epilogue of a folded C: each row's runs of one image to that image's plane. */
+static void FC_FN(gemm_item_fold_store)(FC_FN(gemm_block) *blk)
+{
+    const FC_FN(gemm_item_ctx) *it = blk->ctx;
+    const FC_FN(gemm_job) *job = it->job;
+    const int64_t pixels = job->pixels;
+    for (int64_t j = 0; j < blk->cols;) {
+        const int64_t col = it->pix0 + j, n = col / pixels, pix = col % pixels;
+        const int64_t len = fc_min_i64(pixels - pix, blk->cols - j);
+        FC_REAL *y = it->y_group + n * job->p->k * pixels + pix;
+        for (int64_t i = 0; i < blk->rows; i++)
+            FC_FN(copy_run)(y + i * pixels, it->c_grid + i * blk->ldc + j, len);
+        if (job->epi->post) FC_FN(epilogue_apply)(job->epi, y, blk->rows, len, pixels, 1);
+        j += len;
+    }
+}
+
 /* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
 static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
 {
@@ -457,9 +542,9 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     /* (range, image, block), the range outermost; or (gemm_split_ranges) innermost, so that
      * a thread that runs consecutive items (the other one late) stays on one strip */
     const int64_t ri = job->ranges_inner ? job->ranges : 1, rest = item / ri;
-    const int64_t block = rest % blocks, n = rest / blocks % p->n;
-    const int64_t range = job->ranges_inner ? rest / (p->n * blocks) * ri + item % ri
-                                            : item / (p->n * blocks);
+    const int64_t block = rest % blocks, n = rest / blocks % job->item_images;
+    const int64_t range = job->ranges_inner ? rest / (job->item_images * blocks) * ri + item % ri
+                                            : item / (job->item_images * blocks);
     const int64_t g = g_first + range / job->ranges;
     int64_t tile0, tile_end, r_begin, r_end;
     fc_task_range(job->tiles, blocks, block, &tile0, &tile_end);
@@ -507,7 +592,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
         blk.c = it.c_grid;
         blk.ldc = job->nc;
         blk.c_padded = 1;
-        blk.store = FC_FN(gemm_item_scatter);
+        blk.store = job->fold ? FC_FN(gemm_item_fold_store) : FC_FN(gemm_item_scatter);
     } else {
         blk.c = it.y_group + pix0;
         blk.ldc = job->pixels;
@@ -545,16 +630,27 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     fc_gemm_plan plan;
     fc_gemm_grid grid;
     FC_RETURN_IF_ERROR(FC_FN(gemm_setup)(p, out_h, out_w, &threads, &plan, &grid));
+    job.fold = FC_FN(gemm_fold)(p, out_h, out_w, threads, &grid, &plan);
+    if (job.fold) grid.on = 0;
     job.grid = grid;
     job.kc_max = plan.kc;
-    /* the columns computed: output pixels, or grid pixels (junk columns included) */
-    job.columns = grid.on ? grid.pixels : job.pixels;
+    job.item_images = job.fold ? 1 : p->n;
+    /* the columns computed: output pixels (of all the images, folded), or grid pixels (junk
+     * columns included) */
+    job.columns = grid.on ? grid.pixels : job.pixels * (p->n / job.item_images);
     job.tiles = fc_ceil_div(job.columns, nr);
-    const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
-    job.ranges = FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles, nr, plan.nc,
-                                          threads);
-    job.ranges_inner = job.ranges > l2_ranges;
-    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, images * job.ranges, threads);
+    if (job.fold) {
+        /* folded, one range: each range would pack the block's B again */
+        job.ranges = 1;
+        job.ranges_inner = 0;
+    } else {
+        const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
+        job.ranges = FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles, nr,
+                                              plan.nc, threads);
+        job.ranges_inner = job.ranges > l2_ranges;
+    }
+    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc,
+                                          job.item_images * p->groups * job.ranges, threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* When each panel meets one item (one image, one block of pixels: a small map at batch
@@ -571,7 +667,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
      * the C of a block (scatter), the item's A of a kc block (a_len) and the strip of padded
      * rows (padded_copy) */
-    job.c_len = grid.on && grid.scatter ? m_tiles * mr * nc : 0;
+    job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
     job.planes_len =
@@ -624,7 +720,8 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
         tasks[2 * ch] = job.a_len > 0 ? 0 : fc_min_i64(job.pack_tasks, last - first);
         tasks[2 * ch + 1] =
-            ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * p->n * job.blocks;
+            ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * job.item_images *
+            job.blocks;
     }
     const fc_parallel_job parallel = {FC_FN(gemm_task), &job, 2 * chunks, tasks};
     fc_parallel_run(threads, &parallel);

@@ -34,6 +34,9 @@ typedef struct FC_FN(ct_unit) {
     fc_conv2d_params q;   /* the stride-1 conv2d of x whose im2col is B */
     int64_t m_tiles, mt_per, m_blocks, tiles, blocks, nc;
     int64_t a_off, bias_off, items; /* where its A and bias panels start; its items */
+    int64_t cols;         /* C's columns: hu x wv pixels, or on the grid (hu - 1) x wp + wv */
+    int64_t base;         /* on the grid: pixel (0, 0) of the unit in the padded planes */
+    const ptrdiff_t *grid_rows; /* on the grid: B's row (k, r', s') in the padded planes */
 } FC_FN(ct_unit);
 
 typedef struct FC_FN(ct_job) {
@@ -47,6 +50,11 @@ typedef struct FC_FN(ct_job) {
     FC_REAL *y, *packed, *bias_panels, *scratch;
     const fc_epi *epi;
     const ptrdiff_t *x_rows; /* merged: B's row k is x's plane k (k * P * Q) */
+    /* phases on the grid (ct_grid): x's planes with a border of zeros, hp x wp each, shared
+     * by every phase and item (x_pad, x_pad_len values: the images and groups of the call,
+     * then NR values of slack the junk columns of the last tile read) */
+    FC_REAL *x_pad;
+    int64_t hp, wp, pad_t, pad_l, x_pad_len, fill_tasks;
     int *finite;             /* per packing task: were its weights finite (phases only) */
     int64_t x_len;           /* the values of x */
 } FC_FN(ct_job);
@@ -148,6 +156,24 @@ static const FC_REAL *FC_FN(ct_b_in_place)(FC_FN(gemm_block) *blk, int64_t k0, i
     return it->b_buf;
 }
 
+/* phases on the grid: B's rows are runs of the padded planes, read in place (stride-1 runs
+ * of every phase's taps, no im2col); a sub-panel whose last row would read past the slack is
+ * packed */
+static const FC_REAL *FC_FN(ct_b_grid)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
+                                       int64_t j0, const ptrdiff_t **rows)
+{
+    const FC_FN(ct_item_ctx) *it = blk->ctx;
+    const FC_FN(ct_job) *job = it->job;
+    const FC_REAL *b = it->x_group + it->u->base + it->pix0 + j0;
+    if ((b - job->x_pad) + it->u->grid_rows[k0 + kc - 1] + job->nr <= job->x_pad_len) {
+        *rows = it->u->grid_rows + k0;
+        return b;
+    }
+    FC_FN(pack_grid_panel)(b, it->u->grid_rows + k0, kc, 0, fc_min_i64(job->nr, blk->cols - j0),
+                           job->nr, it->b_buf);
+    return it->b_buf;
+}
+
 static void FC_FN(ct_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc)
 {
     const FC_FN(ct_item_ctx) *it = blk->ctx;
@@ -178,9 +204,13 @@ static void FC_FN(ct_store)(FC_FN(gemm_block) *blk)
          * output rows' segments together, stored interleaved (contiguous; one strided row at
          * a time cost 8% of 512 -> 256 channels on 28 x 28) */
         const int pair = job->merged && p->s == 2 && sw == 2 && b == 0 && i + 1 < blk->rows;
-        int64_t uu = it->pix0 / u->wv, vv = it->pix0 % u->wv;
-        for (int64_t j = 0; j < blk->cols; uu++, vv = 0) {
+        /* C's rows are wv pixels wide, or wp on the grid (the columns past wv are junk) */
+        const int64_t width = job->x_pad ? job->wp : u->wv;
+        int64_t uu = it->pix0 / width, vv = it->pix0 % width;
+        for (int64_t j = 0, next; j < blk->cols; uu++, vv = 0, j = next) {
+            next = j + fc_min_i64(width - vv, blk->cols - j);
             const int64_t n = fc_min_i64(u->wv - vv, blk->cols - j);
+            if (n <= 0) continue;
             const int64_t oh = (u->u0 + uu) * sh + a - p->pad_top;
             const int64_t ow = (u->v0 + vv) * sw + b - p->pad_left;
             int64_t lo, hi;
@@ -192,7 +222,6 @@ static void FC_FN(ct_store)(FC_FN(gemm_block) *blk)
                     const FC_REAL *s1 = s + blk->ldc;
                     for (int64_t k = 0; k < n; k++) dst[2 * k] = s[k], dst[2 * k + 1] = s1[k];
                     if (epi->residual) FC_FN(epilogue_apply)(epi, dst, 1, 2 * n, 2 * n, 1);
-                    j += n;
                     continue;
                 }
                 for (int64_t row = 0; row <= pair; row++, s += blk->ldc, dst++) {
@@ -205,7 +234,6 @@ static void FC_FN(ct_store)(FC_FN(gemm_block) *blk)
                         FC_FN(epilogue_apply)(epi, dst + lo * sw, 1, hi - lo, 0, sw);
                 }
             }
-            j += n;
         }
         i += pair;
     }
@@ -227,17 +255,20 @@ static void FC_FN(ct_item)(const FC_FN(ct_job) * job, int64_t task, int t)
     FC_FN(ct_item_ctx) it = {job, u};
     it.pix0 = tile0 * nr;
     it.row0 = mt0 * mr;
-    it.x_group = job->x + (n * p->k + g * job->kg) * job->out_h * job->out_w;
+    it.x_group = job->x_pad ? job->x_pad + (n * p->groups + g) * job->kg * job->hp * job->wp
+                            : job->x + (n * p->k + g * job->kg) * job->out_h * job->out_w;
     it.y_group = job->y + (n * p->c + g * job->cg) * p->h * p->w;
     it.a = job->packed + u->a_off + (g * u->m_tiles + mt0) * u->red * mr;
     it.b_buf = job->scratch + t * job->per_thread;
     FC_REAL *edge = it.b_buf + job->b_len, *c = edge + mr * nr;
     FC_FN(gemm_block) blk = {&job->cfg, u->red, job->kc, mt1 - mt0,
                              fc_min_i64(mt1 * mr, u->rows) - mt0 * mr,
-                             fc_min_i64(tile_end * nr, u->hu * u->wv) - it.pix0};
+                             fc_min_i64(tile_end * nr, u->cols) - it.pix0};
     blk.a_panels = FC_FN(ct_a);
     if (job->merged)
         blk.b_panel = FC_FN(ct_b_in_place);
+    else if (job->x_pad)
+        blk.b_panel = FC_FN(ct_b_grid);
     else
         blk.b_pack = FC_FN(ct_pack_b);
     blk.c = c;
@@ -252,12 +283,39 @@ static void FC_FN(ct_item)(const FC_FN(ct_job) * job, int64_t task, int t)
     FC_FN(gemm_run_block)(&blk);
 }
 
-/* the packing tasks: ranges of the weight's filters, each recording whether its weights were finite */
+/* Planes [begin, end) of x (all the images') into the padded copy of the grid: a border of
+ * zeros around each. */
+static void FC_FN(ct_fill_planes)(const FC_FN(ct_job) * job, int64_t begin, int64_t end)
+{
+    const int64_t h = job->out_h, w = job->out_w, hp = job->hp, wp = job->wp;
+    const int64_t rows = fc_min_i64(h, hp - job->pad_t), cols = fc_min_i64(w, wp - job->pad_l);
+    for (int64_t k = begin; k < end; k++) {
+        FC_REAL *dst = job->x_pad + k * hp * wp;
+        const FC_REAL *src = job->x + k * h * w;
+        FC_FN(put_run)(dst, NULL, 0, job->pad_t * wp);
+        for (int64_t i = 0; i < rows; i++) {
+            FC_REAL *d = dst + (job->pad_t + i) * wp;
+            FC_FN(put_run)(d, NULL, 0, job->pad_l);
+            FC_FN(copy_run)(d + job->pad_l, src + i * w, cols);
+            FC_FN(put_run)(d + job->pad_l + cols, NULL, 0, wp - job->pad_l - cols);
+        }
+        FC_FN(put_run)(dst + (job->pad_t + rows) * wp, NULL, 0, (hp - job->pad_t - rows) * wp);
+    }
+}
+
+/* the packing tasks: ranges of the weight's filters, each recording whether its weights were
+ * finite; then (on the grid) ranges of x's planes to the padded copy */
 static void FC_FN(ct_pack_task)(void *ctx, int64_t phase, int64_t task, int thread)
 {
     const FC_FN(ct_job) *job = ctx;
     (void)phase, (void)thread;
     int64_t begin, end;
+    if (task >= job->pack_tasks) {
+        const int64_t planes = job->p->n * job->p->k;
+        fc_task_range(planes, job->fill_tasks, task - job->pack_tasks, &begin, &end);
+        FC_FN(ct_fill_planes)(job, begin, end);
+        return;
+    }
     fc_task_range(job->p->k, job->pack_tasks, task, &begin, &end);
     job->finite[task] = FC_FN(ct_pack_rows)(job, begin, end);
 }
@@ -266,6 +324,56 @@ static void FC_FN(ct_item_task)(void *ctx, int64_t phase, int64_t task, int thre
 {
     (void)phase;
     FC_FN(ct_item)(ctx, task, thread);
+}
+
+/* Whether the phases read B in place from one padded copy of x (conv2d's virtual grid,
+ * fc_gemm_grid): each phase is a stride-1 conv2d of x with a ta x tb sub-kernel, so its
+ * im2col row (k, r', s') is a run of x's padded plane k, r' rows and s' columns on from the
+ * unit's pixel (0, 0), and one copy with the widest border any phase needs serves them all.
+ * The packed im2col of the phases is runs of x's rows cut at every tap and phase, and each
+ * value meets only the phase's Cg filters (64 -> 32 channels, 4x4 s2 p1 on 56 x 56: most of
+ * each thread's time).  C is then grid-shaped: wp - wv junk columns per row, never stored.
+ * Taken when the copy fits in max_workspace_bytes and the junk is at most a quarter of a row;
+ * sets the units' cols, tiles, base and grid_rows, and job->x_pad to a non-NULL marker (the
+ * driver allocates the copy with the weight panels). */
+static void FC_FN(ct_grid)(FC_FN(ct_job) * job, int64_t limit)
+{
+    const fc_conv2d_params *p = job->p;
+    int64_t pad_t = 0, pad_l = 0, hp = 0, wp = 0, wv_min = INT64_MAX;
+    for (int64_t ui = 0; ui < job->units; ui++) {
+        const FC_FN(ct_unit) *u = &job->unit[ui];
+        pad_t = fc_max_i64(pad_t, u->q.pad_top);
+        pad_l = fc_max_i64(pad_l, u->q.pad_left);
+    }
+    for (int64_t ui = 0; ui < job->units; ui++) {
+        const FC_FN(ct_unit) *u = &job->unit[ui];
+        if (u->cols == 0) continue;
+        /* the last padded row and column a tap of the unit reads, plus one */
+        hp = fc_max_i64(hp, pad_t - u->q.pad_top + u->hu + u->q.r - 1);
+        wp = fc_max_i64(wp, pad_l - u->q.pad_left + u->wv + u->q.s - 1);
+        wv_min = fc_min_i64(wv_min, u->wv);
+    }
+    int64_t len = 0;
+    const int64_t dims[4] = {p->n * p->k, hp, wp, (int64_t)sizeof(FC_REAL)};
+    if (hp == 0 || 4 * (wp - wv_min) > wp || fc_checked_product(dims, 4, &len) != FC_OK ||
+        len > limit - job->nr * (int64_t)sizeof(FC_REAL))
+        return;
+    job->hp = hp, job->wp = wp, job->pad_t = pad_t, job->pad_l = pad_l;
+    job->x_pad_len = p->n * p->k * hp * wp + job->nr;
+    ptrdiff_t *rows = (ptrdiff_t *)(job->unit + job->units) + job->kg;
+    for (int64_t ui = 0; ui < job->units; ui++) {
+        FC_FN(ct_unit) *u = &job->unit[ui];
+        u->cols = u->hu * u->wv == 0 ? 0 : (u->hu - 1) * wp + u->wv;
+        u->tiles = fc_ceil_div(u->cols, job->nr);
+        u->base = (pad_t - u->q.pad_top) * wp + pad_l - u->q.pad_left;
+        u->grid_rows = rows;
+        for (int64_t i = 0; i < u->red; i++) {
+            const int64_t taps = u->q.r * u->q.s;
+            rows[i] = (ptrdiff_t)(i / taps * hp * wp + i % taps / u->q.s * wp + i % u->q.s);
+        }
+        rows += u->red;
+    }
+    job->x_pad = (FC_REAL *)job->unit; /* a marker until allocated */
 }
 
 fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_h,
@@ -296,8 +404,10 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
         return FC_OK;
     job.units = job.merged ? 1 : sh * sw;
     const int64_t unit_bytes = job.units * (int64_t)sizeof(FC_FN(ct_unit));
+    /* then x_rows (merged) or each unit's grid_rows (at most Kg x R x S each) */
+    const int64_t rows_len = job.kg + job.units * job.kg * p->r * p->s;
     FC_FN(ct_unit) *unit = job.unit =
-        fc_aligned_alloc(unit_bytes + job.kg * (int64_t)sizeof(ptrdiff_t));
+        fc_aligned_alloc(unit_bytes + rows_len * (int64_t)sizeof(ptrdiff_t));
     if (!unit) return FC_ERR_OUT_OF_MEMORY;
     memset(unit, 0, (size_t)unit_bytes);
     ptrdiff_t *x_rows = (ptrdiff_t *)(unit + job.units);
@@ -326,17 +436,19 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
         u->q = q;
         u->red = job.kg * q.r * q.s;
         u->m_tiles = fc_ceil_div(u->rows, mr);
-        u->tiles = fc_ceil_div(u->hu * u->wv, nr);
+        u->cols = u->hu * u->wv;
+        u->tiles = fc_ceil_div(u->cols, nr);
         panels += p->groups * u->m_tiles;
         red_max = fc_max_i64(red_max, u->red);
         macs = fc_gemm_add_saturating(
             macs, fc_mul_saturating(fc_mul_saturating(u->rows * u->red, u->tiles * nr),
                                     p->n * p->groups));
     }
+    const int64_t limit = fc_gemm_workspace_limit(p->max_workspace_bytes);
+    if (!job.merged) FC_FN(ct_grid)(&job, limit);
     int threads = fc_region_threads(macs);
     /* C of a block: at most 128 rows (a 64 KiB strip at the widest block) beside B in L2 */
     const int64_t row_cap = fc_max_i64(1, 128 / mr);
-    const int64_t limit = fc_gemm_workspace_limit(p->max_workspace_bytes);
     const int64_t nc_max = fc_max_i64(job.cfg.nc, nr);
     fc_gemm_plan plan;
     if (FC_FN(gemm_plan)(mr, nr, job.cfg.kc, nc_max, red_max, panels, threads, limit, 0,
@@ -380,17 +492,24 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
         bias_len += p->groups * unit[ui].m_tiles * mr;
     }
     FC_REAL *packed, *scratch;
-    const fc_status status = FC_FN(alloc_workspace)(1, a_len + (epi->bias ? bias_len : 0), 1,
-                                                    threads, job.per_thread, &packed, &scratch);
+    const int64_t pad_len = job.x_pad ? job.x_pad_len : 0;
+    const fc_status status = FC_FN(alloc_workspace)(
+        1, a_len + (epi->bias ? bias_len : 0) + pad_len, 1, threads, job.per_thread, &packed,
+        &scratch);
     if (status != FC_OK) {
         fc_aligned_free(unit);
         return status;
     }
     job.packed = packed;
     job.bias_panels = epi->bias ? packed + a_len : NULL;
+    if (job.x_pad) { /* the marker becomes the copy (ct_grid); the slack zero */
+        job.x_pad = packed + a_len + (epi->bias ? bias_len : 0);
+        FC_FN(put_run)(job.x_pad + pad_len - nr, NULL, 0, nr);
+    }
     job.scratch = scratch;
     job.x = x, job.weight = weight, job.y = y, job.epi = epi;
     job.pack_tasks = threads == 1 ? 1 : fc_min_i64(fc_min_i64(p->k, 4 * (int64_t)threads), 64);
+    job.fill_tasks = !job.x_pad ? 0 : threads == 1 ? 1 : fc_min_i64(p->n * p->k, 4 * threads);
     /* the bias as MR-value panels per (unit, group, m tile), zero past the filters */
     for (int64_t ui = 0; job.bias_panels && ui < job.units; ui++)
         for (int64_t i = 0; i < p->groups * unit[0].m_tiles * mr; i++) {
@@ -404,7 +523,7 @@ fc_status FC_FN(conv_transpose2d_phases)(const fc_conv2d_params *p, int64_t out_
     job.finite = finite;
     /* two regions: the weights packed (and checked), then the items (none if a weight is not
      * finite: a phase's im2col zeros times inf would make NaNs no scatter makes) */
-    fc_parallel_for(threads, job.pack_tasks, FC_FN(ct_pack_task), &job);
+    fc_parallel_for(threads, job.pack_tasks + job.fill_tasks, FC_FN(ct_pack_task), &job);
     int all_finite = 1;
     for (int64_t i = 0; i < job.pack_tasks; i++) all_finite &= finite[i];
     if (all_finite) fc_parallel_for(threads, items, FC_FN(ct_item_task), &job);
