@@ -46,6 +46,16 @@ static inline int64_t fc_floor_div(int64_t a, int64_t b)
 {
     return a >= 0 ? a / b : -fc_ceil_div(-a, b);
 }
+/* Greatest common divisor of a, b >= 0 (Euclid). */
+static inline int64_t fc_gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
 
 #include "common/memory.h" /* fc_aligned_alloc, fc_aligned_free */
 

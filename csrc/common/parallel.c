@@ -71,23 +71,13 @@ static uint64_t mix(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-    while (b) {
-        const uint64_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
 /* FC_SCHEDULE_SHUFFLE: task i of a phase of n runs as (a * i + b) mod n, a coprime to n (a
  * bijection), a and b drawn from the seed and the phase. */
 static int64_t shuffled(int64_t i, int64_t n, int64_t phase, uint64_t seed)
 {
     if (n <= 1) return i;
     uint64_t a = mix(seed ^ (uint64_t)phase) % (uint64_t)n;
-    while (gcd(a, (uint64_t)n) != 1) a = (a + 1) % (uint64_t)n;
+    while (fc_gcd((int64_t)a, n) != 1) a = (a + 1) % (uint64_t)n;
     const uint64_t b = mix(seed + (uint64_t)phase) % (uint64_t)n;
     return (int64_t)(((unsigned __int128)a * (uint64_t)i + b) % (uint64_t)n);
 }

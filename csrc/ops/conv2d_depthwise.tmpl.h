@@ -330,9 +330,7 @@ fc_status FC_FN(conv2d_depthwise_backward)(const fc_conv2d_params *p, int64_t ou
                                            FC_REAL *gb)
 {
     const int64_t taps = p->r * p->s;
-    int finite = 1;
-    if (gx)
-        for (int64_t i = 0; i < p->k * taps; i++) finite &= weight[i] - weight[i] == 0;
+    const int finite = !gx || FC_FN(all_finite)(weight, p->k * taps);
     if (gx && !finite) { /* 0 * inf in the spread zeros: the reference's loop, which skips them */
         FC_RETURN_IF_ERROR(fc_ref_conv2d_backward(
             p, sizeof(FC_REAL) == sizeof(float) ? FC_FLOAT32 : FC_FLOAT64, g, x, weight, gx, NULL,

@@ -439,15 +439,17 @@ static void FC_FN(gemm_item_pack_b)(FC_FN(gemm_block) *blk, int64_t k0, int64_t 
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
     const fc_conv2d_params *p = job->p;
-    if (!job->fold)
+    if (!job->fold) {
         FC_FN(pack_im2col_panel)(p, job->out_w, it->x_group, k0, kc, it->pix0, blk->cols,
                                  job->nr, it->b_panel);
-    for (int64_t j = 0; job->fold && j < blk->cols;) {
-        const int64_t col = it->pix0 + j, n = col / job->pixels, pix = col % job->pixels;
-        const int64_t len = fc_min_i64(job->pixels - pix, blk->cols - j);
-        FC_FN(pack_im2col_panel_at)(p, job->out_w, it->x_group + n * p->c * p->h * p->w, k0,
-                                    kc, pix, len, job->nr, it->b_panel, j);
-        j += len;
+    } else {
+        for (int64_t j = 0; j < blk->cols;) {
+            const int64_t col = it->pix0 + j, n = col / job->pixels, pix = col % job->pixels;
+            const int64_t len = fc_min_i64(job->pixels - pix, blk->cols - j);
+            FC_FN(pack_im2col_panel_at)(p, job->out_w, it->x_group + n * p->c * p->h * p->w,
+                                        k0, kc, pix, len, job->nr, it->b_panel, j);
+            j += len;
+        }
     }
     blk->b = it->b_panel;
     blk->b_step = kc * job->nr;
