@@ -33,11 +33,22 @@ esac
 mapfile -t kernels < <(find csrc/kernels -name '*.c' | grep -Ev -- "$exclude" | sort)
 mapfile -t library < <(find csrc -name '*.c' -not -path 'csrc/tests/*' | grep -Ev -- "$exclude" |
     sort)
-flags=(-O2 -std=gnu11 -Wall -Wno-unused-function -Icsrc/include -Icsrc)
-# -Werror: a member table row whose function has another family's type is a warning
-# (members.h's FC_MEMBER_FN), made fatal here
-"$cc" "${flags[@]}" -Werror -o "$out/test_members" csrc/tests/test_members.c csrc/dispatch.c \
-    "${kernels[@]}" -lm
-"$cc" "${flags[@]}" -fopenmp -o "$out/test_ops" csrc/tests/test_ops.c "${library[@]}" -lm
+flags=(-O2 -std=gnu11 -Wall -Wno-unused-function -fopenmp -Icsrc/include -Icsrc)
+# Every file is compiled once, to an object that both programs link, as many at a time as there
+# are CPUs (the kernel files dominate the time).  -Werror on the kernels and the dispatch: a
+# member table row whose function has another family's type is a warning (members.h's
+# FC_MEMBER_FN), made fatal here.
+mkdir "$out/objects"
+object() { echo "$out/objects/${1//\//_}.o"; }  # csrc/ops/conv2d.c -> <out>/objects/csrc_ops_conv2d.c.o
+export CC_FOR_TESTS="$cc" FLAGS="${flags[*]}" OBJECTS="$out/objects"
+printf '%s\n' "${library[@]}" csrc/tests/test_members.c csrc/tests/test_ops.c |
+    xargs -P "$(nproc 2> /dev/null || echo 2)" -n 1 bash -c '
+        strict=""; case "$1" in csrc/kernels/*|csrc/dispatch.c) strict=-Werror ;; esac
+        exec $CC_FOR_TESTS $FLAGS $strict -c -o "$OBJECTS/${1//\//_}.o" "$1"' _
+kernel_objects=(); for source in "${kernels[@]}"; do kernel_objects+=("$(object "$source")"); done
+library_objects=(); for source in "${library[@]}"; do library_objects+=("$(object "$source")"); done
+"$cc" -fopenmp -o "$out/test_members" "$(object csrc/tests/test_members.c)" \
+    "$(object csrc/dispatch.c)" "${kernel_objects[@]}" -lm
+"$cc" -fopenmp -o "$out/test_ops" "$(object csrc/tests/test_ops.c)" "${library_objects[@]}" -lm
 "${run[@]}" "$out/test_members" "$@"
 "${run[@]}" "$out/test_ops"

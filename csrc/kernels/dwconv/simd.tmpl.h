@@ -252,18 +252,19 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
     if (r == 3 && s == 3)
         skip ? FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 1) : FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 0);
 #ifndef FC_SANITIZE_BUILD
-    /* (The sanitizer build leaves the two unit-table copies out: they are the table-driven tiles
-     * below with the table's values known, and each instrumented copy costs minutes of compile
-     * and GBs of compiler memory in every ISA's file.) */
+    /* (The sanitizer build leaves the 5x5 / 7x7 copies out: they are the runtime-size tiles
+     * below with the sizes (and the unit table's values) known, so the sanitizer still checks
+     * their code with those sizes through the last branch, and each instrumented copy costs
+     * minutes of compile and GBs of compiler memory in every ISA's file.) */
     else if (r == 5 && s == 5 && unit)
         FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 5, 5, 0, 1, 1);
     else if (r == 7 && s == 7 && unit)
         FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 7, 7, 0, 1, 1);
-#endif
     else if (r == 5 && s == 5)
         skip ? FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
     else if (r == 7 && s == 7)
         skip ? FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
+#endif
     else
         skip ? FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 1) : FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 0);
 #undef FC_DW_TILE
