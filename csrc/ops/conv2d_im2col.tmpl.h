@@ -2,8 +2,9 @@
  *
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
  * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A), or,
- * where each panel meets one item only, by the items as they go.  A work item is (group, range
- * of m tiles, image, block of nc output pixels), and its B comes one of two ways:
+ * where each panel meets one item only, read in place by the items' microkernel.  A work
+ * item is (group, range of m tiles, image, block of nc output pixels), and its B comes one of
+ * two ways:
  *  - the virtual grid (fc_gemm_grid below) whenever it fits, at any stride (every pointwise
  *    call among them).  Each row of B is a contiguous run of a padded input plane (stride 1)
  *    or of one of its phase planes, so the "rows" microkernel reads it in place; the item
@@ -392,7 +393,7 @@ typedef struct FC_FN(gemm_job) {
     int ranges_inner; /* gemm_split_ranges added ranges: the items' innermost index */
     int fold;       /* B's columns are all the images' pixels (gemm_fold) */
     int64_t item_images; /* images the items run over: 1 when folded, else N */
-    int64_t a_len;  /* > 0: each item packs its own A, a kc block at a time (gemm_item_a) */
+    int64_t a_len;  /* > 0: the items read A in place, a partial panel packed (gemm_item_a) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
@@ -414,8 +415,9 @@ typedef struct FC_FN(gemm_item_ctx) {
 } FC_FN(gemm_item_ctx);
 
 /* A: the chunk's packed weight panels of the item's group, from its first m tile on; or
- * (job->a_len) the item's panels of this kc block, packed here into the thread's a_buf,
- * where they are read at once, from L1/L2 (the same values as the shared panels' slice). */
+ * (job->a_len) the item's weight rows read in place by the "rows" microkernel (gemm.h), MR
+ * rows a panel, a last partial panel packed into the thread's a_buf (the same values as the
+ * shared panels' slice, in the same order: the same sums). */
 static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
                                          int64_t *a_step)
 {
@@ -425,12 +427,15 @@ static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int
         *a_step = red * mr;
         return it->a + k0 * mr;
     }
-    for (int64_t ip = 0; ip < blk->m_panels; ip++)
-        FC_FN(gemm_pack_panel)(it->w_rows + ip * mr * red + k0, red, 1,
-                               fc_min_i64(mr, it->w_live - ip * mr), kc, mr,
-                               it->a_buf + ip * kc * mr);
-    *a_step = kc * mr;
-    return it->a_buf;
+    const int64_t full = fc_min_i64(blk->m_panels, it->w_live / mr);
+    if (full < blk->m_panels) {
+        FC_FN(gemm_pack_panel)(it->w_rows + full * mr * red + k0, red, 1,
+                               it->w_live - full * mr, kc, mr, it->a_buf);
+        blk->a_edge = it->a_buf;
+    }
+    blk->a_lda = red;
+    *a_step = mr * red;
+    return it->w_rows + k0;
 }
 
 /* B off the grid: the block's im2col panel, packed per kc block; folded, image by image. */
@@ -656,10 +661,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* When each panel meets one item (one image, one block of pixels: a small map at batch
-     * 1), the items pack their own panels a kc block at a time, read at once from L1/L2: a
-     * shared pack would write all of A out only to read it back (512 filters of 512 x 3 x 3 on
-     * 7x7: the pack was a quarter of the time).  Within the room the plan kept for A. */
-    const int64_t a_len = fc_ceil_div(m_tiles, job.ranges) * job.kc_max * mr;
+     * 1), the items read the weights in place (gemm_item_a): a shared pack would write all of
+     * A out only to read it back (512 filters of 512 x 3 x 3 on 7x7: the pack was a quarter of
+     * the time), and packing it per item a kc block at a time still cost a pass over A (28%
+     * of resnet_3x3_7x7 at 1 thread; in place 2.2 -> 1.8 ms, resnet_3x3s2 0.86 -> 0.80 ms,
+     * 2-core Xeon, interleaved).  a_len: room for one partial panel, packed. */
+    const int64_t a_len = job.kc_max * mr;
     job.a_len = chunk == panels && p->n * job.blocks == 1 &&
                         fc_mul_saturating(threads, a_len) <= chunk * red * mr
                     ? a_len
@@ -667,7 +674,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter), the item's A of a kc block (a_len) and the strip of padded
+     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the strip of padded
      * rows (padded_copy) */
     job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
