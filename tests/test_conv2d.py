@@ -815,8 +815,9 @@ DEEP_CASES = [
 @pytest.mark.parametrize("case", [DEEP_CASES[0], DEEP_CASES[2]], ids=["s1", "s2"])
 def test_conv2d_im2col_weights_read_in_place_match_packed_panels_bitwise(restore_threads, case,
                                                                          dtype):
-    # real inputs: the weight rows read in place (batch 1, the default limit) and the shared
-    # packed panels (a limit that packs them in chunks) make the same sums, on every ISA path
+    # real inputs: the weight rows read in place (batch 1, the default limit; at 2 threads
+    # with one strip of the input rows for the team) and the shared packed panels (a limit
+    # that packs them in chunks, a strip per thread) make the same sums, on every ISA path
     from fastconv.ops import _ext
     xs, ws, stride, padding = case
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))

@@ -21,9 +21,10 @@
  * the grid made vgg_3x3 (1 thread) 5.2 -> 4.4 ms and lenet_c2 0.72 -> 0.24 ms: packing
  * B had cost 20-25% of the time.
  *
- * Workspace: the packed weights (shared) and, per thread, the B panel (one NR-wide sub-panel
- * on the grid), one MR x NR edge tile, and on the grid the strip and, when the grid is
- * wider than the output, the block's C.  Everything is sized to fit threads x
+ * Workspace: the packed weights (shared; at batch 1 on a small map the strip instead, which
+ * every item reads) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR
+ * x NR edge tile, and on the grid the strip and, when the grid is wider than the output, the
+ * block's C.  Everything is sized to fit threads x
  * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
  * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
  * used only when it fits beside all the weights.  Both ways sum every element in the same
@@ -394,6 +395,7 @@ typedef struct FC_FN(gemm_job) {
     int fold;       /* B's columns are all the images' pixels (gemm_fold) */
     int64_t item_images; /* images the items run over: 1 when folded, else N */
     int64_t a_len;  /* > 0: the items read A in place, a partial panel packed (gemm_item_a) */
+    int shared_strip; /* one strip for the team (packed_w), filled by phase 0 (gemm_strip_task) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
@@ -516,9 +518,41 @@ static void FC_FN(gemm_item_fold_store)(FC_FN(gemm_block) *blk)
     }
 }
 
-/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
+/* The end of the rows [pix0 / wp, end) of the (phase) planes that grid pixels [pix0, pix0 +
+ * cols) read: the rows of the pixels, the taps' (R - 1) * dilation_h / sh more, and the row
+ * the junk columns of the last one read into. */
+static int64_t FC_FN(grid_strip_row_end)(const fc_conv2d_params *p, const fc_gemm_grid *grid,
+                                         int64_t pix0, int64_t cols)
+{
+    const int64_t taps = (p->r - 1) * p->dilation_h / p->stride_h;
+    return fc_min_i64((pix0 + cols - 1) / grid->wp + taps + 2, grid->hp);
+}
+
+/* Phase 0 with a shared strip (job->shared_strip: one image, one group, one block of pixels,
+ * so that every item reads the same rows): task i copies its range of the channels, padding
+ * and slack zeroed, where each thread copied all of them into its own strip before. */
+static void FC_FN(gemm_strip_task)(const FC_FN(gemm_job) *job, int64_t i)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t per_channel = p->stride_h * p->stride_w * job->strip_plane;
+    int64_t c0, c1;
+    fc_task_range(job->cg, job->pack_tasks, i, &c0, &c1);
+    const int64_t end = c1 == job->cg ? job->planes_len : c1 * per_channel;
+    FC_REAL *strip = job->packed_w + c0 * per_channel;
+    memset(strip, 0, (size_t)(end - c0 * per_channel) * sizeof(FC_REAL));
+    FC_FN(fill_grid_strip)(p, job->x + c0 * p->h * p->w, c1 - c0, job->grid.wp, 0,
+                           FC_FN(grid_strip_row_end)(p, &job->grid, 0, job->columns),
+                           job->grid.strip_rows, strip);
+}
+
+/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges (or,
+ * job->shared_strip, fills the strip). */
 static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
 {
+    if (job->shared_strip) {
+        FC_FN(gemm_strip_task)(job, i);
+        return;
+    }
     const int64_t first = ch * job->chunk;
     const int64_t count = fc_min_i64(job->panels, first + job->chunk) - first;
     int64_t begin, end;
@@ -541,7 +575,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     FC_REAL *edge_tile = it.b_panel + job->b_len;
     it.c_grid = edge_tile + mr * nr;
     FC_REAL *strip = it.c_grid + job->c_len + job->a_len;
-    if (job->planes_len > 0 && job->strip_held[t] < 0)
+    if (job->planes_len > 0 && !job->shared_strip && job->strip_held[t] < 0)
         memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
     /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
@@ -565,7 +599,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.y_group = job->y + (n * p->k + g * kg + mt_begin * mr) * job->pixels;
     it.a = job->packed_w + (g * m_tiles + mt_begin - first) * job->red * mr;
     if (job->a_len > 0) {
-        it.a_buf = strip - job->a_len;
+        it.a_buf = it.c_grid + job->c_len;
         it.w_rows = job->weight + (g * kg + mt_begin * mr) * job->red;
         it.w_live = kg - mt_begin * mr;
     }
@@ -577,12 +611,12 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
         const int64_t row0 = pix0 / grid.wp;
-        const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
-                                               (p->r - 1) * p->dilation_h / p->stride_h + 2,
-                                           grid.hp);
         const int64_t held = (n * p->groups + g) * blocks + block;
-        if (job->strip_held[t] != held)
-            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+        if (job->shared_strip)
+            strip = job->packed_w; /* filled by phase 0 */
+        else if (job->strip_held[t] != held)
+            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0,
+                                   FC_FN(grid_strip_row_end)(p, &grid, pix0, cols) - row0,
                                    grid.strip_rows, strip);
         job->strip_held[t] = held;
         it.planes = strip;
@@ -682,10 +716,20 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.planes_len =
         job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
     job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
-    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len + job.planes_len;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(job.a_len > 0 ? 0 : chunk, red, mr, threads,
+    /* batch 1, one group, one block of pixels (the weights read in place): every item reads
+     * the same strip, so the team fills one, a range of channels per task, in the phase that
+     * packs the weights otherwise (each thread copied all of it: 5% of resnet_3x3s2's time at
+     * 1 thread, twice over at 2) */
+    job.shared_strip = job.a_len > 0 && job.planes_len > 0 && threads > 1 && p->groups == 1;
+    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len +
+                             (job.shared_strip ? 0 : job.planes_len);
+    /* shared: the packed weights, or the strip, or nothing */
+    const int64_t shared_count = job.a_len == 0 ? chunk : job.shared_strip;
+    const int64_t shared_len = job.a_len == 0 ? red * mr : job.planes_len;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(shared_count, shared_len, 1, threads,
                                               job.scratch_per_thread, &job.packed_w,
                                               &job.scratch));
+    if (job.shared_strip) job.pack_tasks = fc_min_i64(cg, 4 * (int64_t)threads);
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
      * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
@@ -727,7 +771,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.grid_rows = grid_rows;
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
-        tasks[2 * ch] = job.a_len > 0 ? 0 : fc_min_i64(job.pack_tasks, last - first);
+        tasks[2 * ch] = job.shared_strip ? job.pack_tasks
+                        : job.a_len > 0  ? 0
+                                         : fc_min_i64(job.pack_tasks, last - first);
         tasks[2 * ch + 1] =
             ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * job.item_images *
             job.blocks;

@@ -17,7 +17,8 @@
  *    strided matrices; the im2col and virtual-grid B panels of conv2d live with the conv
  *    drivers, on put_run.
  *  - the block (gemm_block, gemm_run_block): one block of C (m_panels A panels x `cols`
- *    columns) over the whole reduction, kc at a time: A's panels of the kc block, B packed for
+ *    columns) over the whole reduction, kc at a time: A's panels of the kc block (or, a_lda,
+ *    its rows read in place by the "rows" twin: conv2d's weights at batch 1), B packed for
  *    the block (b_pack, then b + b_step per sub-panel) or one kc x NR sub-panel at a time
  *    (b_panel: packed, or rows read in place by the microkernel's "rows" twin), every MR x NR
  *    tile, partial tiles of an unpadded C through an MR x NR scratch, and after the last kc
