@@ -756,16 +756,20 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     if (grid.on) {
         const int64_t plane_len = job.strip_plane > 0 ? job.strip_plane : p->h * p->w;
         const int64_t sh = p->stride_h, sw = p->stride_w;
-        for (int64_t i = 0; i < red; i++) {
-            const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
-            const int64_t vr = r * p->dilation_h, vs = s * p->dilation_w;
-            grid_rows[i] = (ptrdiff_t)(((c * sh + vr % sh) * sw + vs % sw) * plane_len +
-                                       vr / sh * grid.wp + vs / sw);
+        /* the R x S taps' offsets within a plane once, then plane by plane: the divisions
+         * per row of B cost 2.4% of resnet_3x3_7x7 (4608 rows, 1 thread) */
+        const int64_t taps = p->r * p->s, step = sh * sw * plane_len;
+        for (int64_t i = 0; i < fc_min_i64(taps, red); i++) {
+            const int64_t vr = i / p->s * p->dilation_h, vs = i % p->s * p->dilation_w;
+            grid_rows[i] = (ptrdiff_t)((vr % sh * sw + vs % sw) * plane_len + vr / sh * grid.wp +
+                                       vs / sw);
+        }
+        for (int64_t i = taps; i < red; i++) grid_rows[i] = grid_rows[i - taps] + step;
+        for (int64_t i = 0; i < red; i++)
             /* at a stride the offsets are not increasing within a plane's taps (phases) */
             grid_rows[red + i] = i > 0 && grid_rows[red + i - 1] > grid_rows[i]
                                      ? grid_rows[red + i - 1]
                                      : grid_rows[i];
-        }
         job.grid_reach = grid_rows + red;
     }
     job.grid_rows = grid_rows;
