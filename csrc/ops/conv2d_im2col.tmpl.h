@@ -266,6 +266,39 @@ static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows,
     }
 }
 
+/* fill_grid_strip's rows of phase row a at stride 2 along the width, both column phases read
+ * (3x3 at stride 2): each input row split into its two phase rows in one pass, where a
+ * stride-2 copy per phase read it twice (the copies were 9% of conv_3x3s2 at 1 thread).
+ * Input column iw is padded column iw + pad_left: phase (iw + pad_left) % 2, column
+ * (iw + pad_left) / 2. */
+static void FC_FN(fill_grid_strip_w2)(const fc_conv2d_params *p, const FC_REAL *x_group,
+                                      int64_t cg, int64_t a, int64_t wp, int64_t row0,
+                                      int64_t rows, int64_t strip_rows, FC_REAL *strip)
+{
+    const int64_t sh = p->stride_h, w = p->w, pl = p->pad_left;
+    int64_t lo[2], hi[2];
+    for (int b = 0; b < 2; b++) fc_valid_range(b - pl, 2, w, wp, &lo[b], &hi[b]);
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t i = 0; i < rows; i++) {
+            FC_REAL *d0 = strip + ((c * sh + a) * 2 * strip_rows + i) * wp;
+            FC_REAL *d1 = d0 + strip_rows * wp;
+            const int64_t ih = (row0 + i) * sh + a - p->pad_top;
+            if (ih < 0 || ih >= p->h) {
+                FC_FN(put_run)(d0 + lo[0], NULL, 0, hi[0] - lo[0]);
+                FC_FN(put_run)(d1 + lo[1], NULL, 0, hi[1] - lo[1]);
+                continue;
+            }
+            const FC_REAL *restrict src = x_group + (c * p->h + ih) * w;
+            FC_REAL *restrict even = (pl % 2 ? d1 : d0) + pl / 2;
+            FC_REAL *restrict odd = (pl % 2 ? d0 : d1) + (pl + 1) / 2;
+            for (int64_t k = 0; k < w / 2; k++) {
+                even[k] = src[2 * k];
+                odd[k] = src[2 * k + 1];
+            }
+            if (w % 2) even[w / 2] = src[w - 1];
+        }
+}
+
 /* Rows [row0, row0 + rows) of the cg x sh x sw phase planes (fc_gemm_grid) of one image's
  * group into `strip` (planes of strip_rows rows, wp wide; plane (c, a, b) at (c * sh + a) *
  * sw + b), whose padding columns are zero from the start and never written.  Phases no tap
@@ -275,8 +308,14 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                                    int64_t strip_rows, FC_REAL *strip)
 {
     const int64_t sh = p->stride_h, sw = p->stride_w;
+    const int w2 = sw == 2 && FC_FN(grid_phase_used)(0, 2, p->s, p->dilation_w) &&
+                   FC_FN(grid_phase_used)(1, 2, p->s, p->dilation_w);
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
+        if (w2) {
+            FC_FN(fill_grid_strip_w2)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
+            continue;
+        }
         for (int64_t b = 0; b < sw; b++) {
             if (!FC_FN(grid_phase_used)(b, sw, p->s, p->dilation_w)) continue;
             /* the phase columns j whose input column j * sw + b - pad_left lies in [0, W) */
