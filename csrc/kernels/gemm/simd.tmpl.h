@@ -75,15 +75,20 @@ void FC_GEMM_NAME(size_t kc, const FC_REAL *a, const FC_REAL *b, FC_REAL *c, siz
     FC_GEMM_BODY(kc, a, 0, b, NULL, c, ldc, init, flags);
 }
 
-/* the literal 0 compiles the packed-A loop apart from the in-place one */
+/* one loop per case, each without a test of its own in it (gcc 12 no longer unswitched the
+ * b_rows test out of the loop once lda was there too: a test and branch per step) */
 void FC_GEMM_ROWS_NAME(size_t kc, const FC_REAL *a, size_t lda, const FC_REAL *b,
                        const ptrdiff_t *b_rows, FC_REAL *c, size_t ldc, const FC_REAL *init,
                        unsigned flags)
 {
-    if (lda)
+    if (b_rows && lda)
         FC_GEMM_BODY(kc, a, lda, b, b_rows, c, ldc, init, flags);
-    else
+    else if (b_rows)
         FC_GEMM_BODY(kc, a, 0, b, b_rows, c, ldc, init, flags);
+    else if (lda)
+        FC_GEMM_BODY(kc, a, lda, b, NULL, c, ldc, init, flags);
+    else
+        FC_GEMM_NAME(kc, a, b, c, ldc, init, flags);
 }
 
 #undef FC_GEMM_NR
