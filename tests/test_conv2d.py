@@ -792,22 +792,49 @@ def test_conv2d_im2col_strided_grid_real_inputs_match_packed_panels_bitwise(rest
                            dtype)
 
 
-# --- deep layers on small maps: filter ranges, weight panels packed by the items ---------------
+# --- deep layers on small maps: filter ranges, weight rows read in place by the items ---------
 # Where a group's packed weights outgrow a slice of L2 (1 MiB) and there are few images, im2col
 # cuts the filters into ranges, a multiple of the team (csrc/ops/conv2d_im2col.tmpl.h,
 # gemm_m_ranges), and where each panel then meets one item only (batch 1, one block of pixels)
-# the items pack their own panels, a kc block at a time.  Each tile still sums its whole
+# the items' microkernel reads the weight rows in place (a last partial panel packed: 81 and
+# 101 filters are not multiples of any MR).  Each tile still sums its whole
 # reduction in order, so every thread count (2, 3 ranges...), limit (the weights packed in
 # chunks, a range cut by a chunk's end) and ISA agrees bitwise, and integer inputs are exact.
 # The weights exceed 1 MiB for every ISA's MR (4, 6, 8) in float32, reductions past kc.
 
 DEEP_CASES = [
     # (x shape, w shape, stride, padding)
-    ((1, 370, 9, 9), (81, 370, 3, 3), 1, 1),      # batch 1: items pack their panels
+    ((1, 370, 9, 9), (81, 370, 3, 3), 1, 1),      # batch 1: weights read in place
     ((3, 370, 9, 9), (81, 370, 3, 3), 1, 1),      # 3 images on 2 threads: shared panels
     ((1, 300, 11, 11), (101, 300, 3, 3), 2, 1),   # the strided grid
     ((1, 4200, 8, 8), (70, 4200, 1, 1), 2, 0),    # packed im2col panels (1x1 at stride 2)
 ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [DEEP_CASES[0], DEEP_CASES[2]], ids=["s1", "s2"])
+def test_conv2d_im2col_weights_read_in_place_match_packed_panels_bitwise(restore_threads, case,
+                                                                         dtype):
+    # real inputs: the weight rows read in place (batch 1, the default limit; at 2 threads
+    # with one strip of the input rows for the team) and the shared packed panels (a limit
+    # that packs them in chunks, a strip per thread) make the same sums, on every ISA path
+    from fastconv.ops import _ext
+    xs, ws, stride, padding = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
+    kwargs = dict(stride=stride, padding=padding, algorithm="im2col")
+    least = _minimum_workspace(x, w, **kwargs)
+    session = _ext.active_isa()
+    isas = list(_ext.ISA_NAMES)
+    try:
+        for isa in isas[:isas.index(session) + 1]:
+            _ext.select_isa(isa)
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                assert_exact(fastconv.conv2d(x, w, b, **kwargs),
+                             fastconv.conv2d(x, w, b, max_workspace_bytes=2 * least, **kwargs))
+    finally:
+        _ext.select_isa(session)
 
 
 # --- few items: the filters split further so that a late thread costs its own share ---------

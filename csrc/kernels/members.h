@@ -42,9 +42,9 @@ typedef struct fc_member {
     const char *name;   /* what fastconv config prints, e.g. "f32-gemm 8x32 avx512" */
     const char *symbol; /* the C function, spelled as in its file name */
     fc_any_fn fn;       /* the microkernel (gemm_nt, dconv, ...: the family's one entry) */
-    /* gemm: the "rows" twin (B read in place); pool, pool_nhwc: the average pooling kernel (fn is
-     * max pooling); relu: the streaming-store variant (fn itself where there is none);
-     * dwconv, dwconv_nhwc: the weight gradient */
+    /* gemm: the "rows" twin (B and/or A read in place); pool, pool_nhwc: the average pooling
+     * kernel (fn is max pooling); relu: the streaming-store variant (fn itself where there is
+     * none); dwconv, dwconv_nhwc: the weight gradient */
     fc_any_fn fn2;
     /* winograd: the filter transform (fn input, fn2 output); dwconv: fn reading the input
      * planes in place */

@@ -2,8 +2,9 @@
  *
  * Per group g the convolution is the GEMM  Y_g[Kg x PQ] = W_g[Kg x red] * col_g[red x PQ]
  * with red = Cg * R * S.  The weights are packed once per call into MR-filter panels (A), or,
- * where each panel meets one item only, by the items as they go.  A work item is (group, range
- * of m tiles, image, block of nc output pixels), and its B comes one of two ways:
+ * where each panel meets one item only, read in place by the items' microkernel.  A work
+ * item is (group, range of m tiles, image, block of nc output pixels), and its B comes one of
+ * two ways:
  *  - the virtual grid (fc_gemm_grid below) whenever it fits, at any stride (every pointwise
  *    call among them).  Each row of B is a contiguous run of a padded input plane (stride 1)
  *    or of one of its phase planes, so the "rows" microkernel reads it in place; the item
@@ -20,9 +21,10 @@
  * the grid made vgg_3x3 (1 thread) 5.2 -> 4.4 ms and lenet_c2 0.72 -> 0.24 ms: packing
  * B had cost 20-25% of the time.
  *
- * Workspace: the packed weights (shared) and, per thread, the B panel (one NR-wide sub-panel
- * on the grid), one MR x NR edge tile, and on the grid the strip and, when the grid is
- * wider than the output, the block's C.  Everything is sized to fit threads x
+ * Workspace: the packed weights (shared; at batch 1 on a small map the strip instead, which
+ * every item reads) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR
+ * x NR edge tile, and on the grid the strip and, when the grid is wider than the output, the
+ * block's C.  Everything is sized to fit threads x
  * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
  * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
  * used only when it fits beside all the weights.  Both ways sum every element in the same
@@ -264,6 +266,39 @@ static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows,
     }
 }
 
+/* fill_grid_strip's rows of phase row a at stride 2 along the width, both column phases read
+ * (3x3 at stride 2): each input row split into its two phase rows in one pass, where a
+ * stride-2 copy per phase read it twice (the copies were 9% of conv_3x3s2 at 1 thread).
+ * Input column iw is padded column iw + pad_left: phase (iw + pad_left) % 2, column
+ * (iw + pad_left) / 2. */
+static void FC_FN(fill_grid_strip_w2)(const fc_conv2d_params *p, const FC_REAL *x_group,
+                                      int64_t cg, int64_t a, int64_t wp, int64_t row0,
+                                      int64_t rows, int64_t strip_rows, FC_REAL *strip)
+{
+    const int64_t sh = p->stride_h, w = p->w, pl = p->pad_left;
+    int64_t lo[2], hi[2];
+    for (int b = 0; b < 2; b++) fc_valid_range(b - pl, 2, w, wp, &lo[b], &hi[b]);
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t i = 0; i < rows; i++) {
+            FC_REAL *d0 = strip + ((c * sh + a) * 2 * strip_rows + i) * wp;
+            FC_REAL *d1 = d0 + strip_rows * wp;
+            const int64_t ih = (row0 + i) * sh + a - p->pad_top;
+            if (ih < 0 || ih >= p->h) {
+                FC_FN(put_run)(d0 + lo[0], NULL, 0, hi[0] - lo[0]);
+                FC_FN(put_run)(d1 + lo[1], NULL, 0, hi[1] - lo[1]);
+                continue;
+            }
+            const FC_REAL *restrict src = x_group + (c * p->h + ih) * w;
+            FC_REAL *restrict even = (pl % 2 ? d1 : d0) + pl / 2;
+            FC_REAL *restrict odd = (pl % 2 ? d0 : d1) + (pl + 1) / 2;
+            for (int64_t k = 0; k < w / 2; k++) {
+                even[k] = src[2 * k];
+                odd[k] = src[2 * k + 1];
+            }
+            if (w % 2) even[w / 2] = src[w - 1];
+        }
+}
+
 /* Rows [row0, row0 + rows) of the cg x sh x sw phase planes (fc_gemm_grid) of one image's
  * group into `strip` (planes of strip_rows rows, wp wide; plane (c, a, b) at (c * sh + a) *
  * sw + b), whose padding columns are zero from the start and never written.  Phases no tap
@@ -273,8 +308,14 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                                    int64_t strip_rows, FC_REAL *strip)
 {
     const int64_t sh = p->stride_h, sw = p->stride_w;
+    const int w2 = sw == 2 && FC_FN(grid_phase_used)(0, 2, p->s, p->dilation_w) &&
+                   FC_FN(grid_phase_used)(1, 2, p->s, p->dilation_w);
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
+        if (w2) {
+            FC_FN(fill_grid_strip_w2)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
+            continue;
+        }
         for (int64_t b = 0; b < sw; b++) {
             if (!FC_FN(grid_phase_used)(b, sw, p->s, p->dilation_w)) continue;
             /* the phase columns j whose input column j * sw + b - pad_left lies in [0, W) */
@@ -392,7 +433,8 @@ typedef struct FC_FN(gemm_job) {
     int ranges_inner; /* gemm_split_ranges added ranges: the items' innermost index */
     int fold;       /* B's columns are all the images' pixels (gemm_fold) */
     int64_t item_images; /* images the items run over: 1 when folded, else N */
-    int64_t a_len;  /* > 0: each item packs its own A, a kc block at a time (gemm_item_a) */
+    int64_t a_len;  /* > 0: the items read A in place, a partial panel packed (gemm_item_a) */
+    int shared_strip; /* one strip for the team (packed_w), filled by phase 0 (gemm_strip_task) */
     FC_REAL *packed_w, *scratch;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
@@ -414,8 +456,9 @@ typedef struct FC_FN(gemm_item_ctx) {
 } FC_FN(gemm_item_ctx);
 
 /* A: the chunk's packed weight panels of the item's group, from its first m tile on; or
- * (job->a_len) the item's panels of this kc block, packed here into the thread's a_buf,
- * where they are read at once, from L1/L2 (the same values as the shared panels' slice). */
+ * (job->a_len) the item's weight rows read in place by the "rows" microkernel (gemm.h), MR
+ * rows a panel, a last partial panel packed into the thread's a_buf (the same values as the
+ * shared panels' slice, in the same order: the same sums). */
 static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
                                          int64_t *a_step)
 {
@@ -425,12 +468,15 @@ static const FC_REAL *FC_FN(gemm_item_a)(FC_FN(gemm_block) *blk, int64_t k0, int
         *a_step = red * mr;
         return it->a + k0 * mr;
     }
-    for (int64_t ip = 0; ip < blk->m_panels; ip++)
-        FC_FN(gemm_pack_panel)(it->w_rows + ip * mr * red + k0, red, 1,
-                               fc_min_i64(mr, it->w_live - ip * mr), kc, mr,
-                               it->a_buf + ip * kc * mr);
-    *a_step = kc * mr;
-    return it->a_buf;
+    const int64_t full = fc_min_i64(blk->m_panels, it->w_live / mr);
+    if (full < blk->m_panels) {
+        FC_FN(gemm_pack_panel)(it->w_rows + full * mr * red + k0, red, 1,
+                               it->w_live - full * mr, kc, mr, it->a_buf);
+        blk->a_edge = it->a_buf;
+    }
+    blk->a_lda = red;
+    *a_step = mr * red;
+    return it->w_rows + k0;
 }
 
 /* B off the grid: the block's im2col panel, packed per kc block; folded, image by image. */
@@ -511,9 +557,41 @@ static void FC_FN(gemm_item_fold_store)(FC_FN(gemm_block) *blk)
     }
 }
 
-/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges. */
+/* The end of the rows [pix0 / wp, end) of the (phase) planes that grid pixels [pix0, pix0 +
+ * cols) read: the rows of the pixels, the taps' (R - 1) * dilation_h / sh more, and the row
+ * the junk columns of the last one read into. */
+static int64_t FC_FN(grid_strip_row_end)(const fc_conv2d_params *p, const fc_gemm_grid *grid,
+                                         int64_t pix0, int64_t cols)
+{
+    const int64_t taps = (p->r - 1) * p->dilation_h / p->stride_h;
+    return fc_min_i64((pix0 + cols - 1) / grid->wp + taps + 2, grid->hp);
+}
+
+/* Phase 0 with a shared strip (job->shared_strip: one image, one group, one block of pixels,
+ * so that every item reads the same rows): task i copies its range of the channels, padding
+ * and slack zeroed, where each thread copied all of them into its own strip before. */
+static void FC_FN(gemm_strip_task)(const FC_FN(gemm_job) *job, int64_t i)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t per_channel = p->stride_h * p->stride_w * job->strip_plane;
+    int64_t c0, c1;
+    fc_task_range(job->cg, job->pack_tasks, i, &c0, &c1);
+    const int64_t end = c1 == job->cg ? job->planes_len : c1 * per_channel;
+    FC_REAL *strip = job->packed_w + c0 * per_channel;
+    memset(strip, 0, (size_t)(end - c0 * per_channel) * sizeof(FC_REAL));
+    FC_FN(fill_grid_strip)(p, job->x + c0 * p->h * p->w, c1 - c0, job->grid.wp, 0,
+                           FC_FN(grid_strip_row_end)(p, &job->grid, 0, job->columns),
+                           job->grid.strip_rows, strip);
+}
+
+/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges (or,
+ * job->shared_strip, fills the strip). */
 static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
 {
+    if (job->shared_strip) {
+        FC_FN(gemm_strip_task)(job, i);
+        return;
+    }
     const int64_t first = ch * job->chunk;
     const int64_t count = fc_min_i64(job->panels, first + job->chunk) - first;
     int64_t begin, end;
@@ -536,7 +614,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     FC_REAL *edge_tile = it.b_panel + job->b_len;
     it.c_grid = edge_tile + mr * nr;
     FC_REAL *strip = it.c_grid + job->c_len + job->a_len;
-    if (job->planes_len > 0 && job->strip_held[t] < 0)
+    if (job->planes_len > 0 && !job->shared_strip && job->strip_held[t] < 0)
         memset(strip, 0, (size_t)job->planes_len * sizeof(FC_REAL));
     /* this chunk: panels [first, last), i.e. m tiles of groups [g_first, g_last] */
     const int64_t first = ch * job->chunk, last = fc_min_i64(job->panels, first + job->chunk);
@@ -560,7 +638,7 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.y_group = job->y + (n * p->k + g * kg + mt_begin * mr) * job->pixels;
     it.a = job->packed_w + (g * m_tiles + mt_begin - first) * job->red * mr;
     if (job->a_len > 0) {
-        it.a_buf = strip - job->a_len;
+        it.a_buf = it.c_grid + job->c_len;
         it.w_rows = job->weight + (g * kg + mt_begin * mr) * job->red;
         it.w_live = kg - mt_begin * mr;
     }
@@ -572,12 +650,12 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
         const int64_t row0 = pix0 / grid.wp;
-        const int64_t row_end = fc_min_i64((pix0 + cols - 1) / grid.wp +
-                                               (p->r - 1) * p->dilation_h / p->stride_h + 2,
-                                           grid.hp);
         const int64_t held = (n * p->groups + g) * blocks + block;
-        if (job->strip_held[t] != held)
-            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0, row_end - row0,
+        if (job->shared_strip)
+            strip = job->packed_w; /* filled by phase 0 */
+        else if (job->strip_held[t] != held)
+            FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0,
+                                   FC_FN(grid_strip_row_end)(p, &grid, pix0, cols) - row0,
                                    grid.strip_rows, strip);
         job->strip_held[t] = held;
         it.planes = strip;
@@ -656,10 +734,12 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* When each panel meets one item (one image, one block of pixels: a small map at batch
-     * 1), the items pack their own panels a kc block at a time, read at once from L1/L2: a
-     * shared pack would write all of A out only to read it back (512 filters of 512 x 3 x 3 on
-     * 7x7: the pack was a quarter of the time).  Within the room the plan kept for A. */
-    const int64_t a_len = fc_ceil_div(m_tiles, job.ranges) * job.kc_max * mr;
+     * 1), the items read the weights in place (gemm_item_a): a shared pack would write all of
+     * A out only to read it back (512 filters of 512 x 3 x 3 on 7x7: the pack was a quarter of
+     * the time), and packing it per item a kc block at a time still cost a pass over A (28%
+     * of resnet_3x3_7x7 at 1 thread; in place 2.2 -> 1.8 ms, resnet_3x3s2 0.86 -> 0.80 ms,
+     * 2-core Xeon, interleaved).  a_len: room for one partial panel, packed. */
+    const int64_t a_len = job.kc_max * mr;
     job.a_len = chunk == panels && p->n * job.blocks == 1 &&
                         fc_mul_saturating(threads, a_len) <= chunk * red * mr
                     ? a_len
@@ -667,7 +747,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter), the item's A of a kc block (a_len) and the strip of padded
+     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the strip of padded
      * rows (padded_copy) */
     job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
@@ -675,10 +755,20 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.planes_len =
         job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
     job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
-    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len + job.planes_len;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(job.a_len > 0 ? 0 : chunk, red, mr, threads,
+    /* batch 1, one group, one block of pixels (the weights read in place): every item reads
+     * the same strip, so the team fills one, a range of channels per task, in the phase that
+     * packs the weights otherwise (each thread copied all of it: 5% of resnet_3x3s2's time at
+     * 1 thread, twice over at 2) */
+    job.shared_strip = job.a_len > 0 && job.planes_len > 0 && threads > 1 && p->groups == 1;
+    job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len +
+                             (job.shared_strip ? 0 : job.planes_len);
+    /* shared: the packed weights, or the strip, or nothing */
+    const int64_t shared_count = job.a_len == 0 ? chunk : job.shared_strip;
+    const int64_t shared_len = job.a_len == 0 ? red * mr : job.planes_len;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(shared_count, shared_len, 1, threads,
                                               job.scratch_per_thread, &job.packed_w,
                                               &job.scratch));
+    if (job.shared_strip) job.pack_tasks = fc_min_i64(cg, 4 * (int64_t)threads);
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
      * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
@@ -705,22 +795,28 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     if (grid.on) {
         const int64_t plane_len = job.strip_plane > 0 ? job.strip_plane : p->h * p->w;
         const int64_t sh = p->stride_h, sw = p->stride_w;
-        for (int64_t i = 0; i < red; i++) {
-            const int64_t c = i / (p->r * p->s), r = i / p->s % p->r, s = i % p->s;
-            const int64_t vr = r * p->dilation_h, vs = s * p->dilation_w;
-            grid_rows[i] = (ptrdiff_t)(((c * sh + vr % sh) * sw + vs % sw) * plane_len +
-                                       vr / sh * grid.wp + vs / sw);
+        /* the R x S taps' offsets within a plane once, then plane by plane: the divisions
+         * per row of B cost 2.4% of resnet_3x3_7x7 (4608 rows, 1 thread) */
+        const int64_t taps = p->r * p->s, step = sh * sw * plane_len;
+        for (int64_t i = 0; i < fc_min_i64(taps, red); i++) {
+            const int64_t vr = i / p->s * p->dilation_h, vs = i % p->s * p->dilation_w;
+            grid_rows[i] = (ptrdiff_t)((vr % sh * sw + vs % sw) * plane_len + vr / sh * grid.wp +
+                                       vs / sw);
+        }
+        for (int64_t i = taps; i < red; i++) grid_rows[i] = grid_rows[i - taps] + step;
+        for (int64_t i = 0; i < red; i++)
             /* at a stride the offsets are not increasing within a plane's taps (phases) */
             grid_rows[red + i] = i > 0 && grid_rows[red + i - 1] > grid_rows[i]
                                      ? grid_rows[red + i - 1]
                                      : grid_rows[i];
-        }
         job.grid_reach = grid_rows + red;
     }
     job.grid_rows = grid_rows;
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
-        tasks[2 * ch] = job.a_len > 0 ? 0 : fc_min_i64(job.pack_tasks, last - first);
+        tasks[2 * ch] = job.shared_strip ? job.pack_tasks
+                        : job.a_len > 0  ? 0
+                                         : fc_min_i64(job.pack_tasks, last - first);
         tasks[2 * ch + 1] =
             ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * job.item_images *
             job.blocks;

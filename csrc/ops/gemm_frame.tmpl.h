@@ -17,7 +17,8 @@
  *    strided matrices; the im2col and virtual-grid B panels of conv2d live with the conv
  *    drivers, on put_run.
  *  - the block (gemm_block, gemm_run_block): one block of C (m_panels A panels x `cols`
- *    columns) over the whole reduction, kc at a time: A's panels of the kc block, B packed for
+ *    columns) over the whole reduction, kc at a time: A's panels of the kc block (or, a_lda,
+ *    its rows read in place by the "rows" twin: conv2d's weights at batch 1), B packed for
  *    the block (b_pack, then b + b_step per sub-panel) or one kc x NR sub-panel at a time
  *    (b_panel: packed, or rows read in place by the microkernel's "rows" twin), every MR x NR
  *    tile, partial tiles of an unpadded C through an MR x NR scratch, and after the last kc
@@ -304,6 +305,11 @@ struct FC_FN(gemm_block) {
     /* A: the kc x MR panels of reduction rows [k0, k0 + kc), panel ip at *a + ip * *a_step */
     const FC_REAL *(*a_panels)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc,
                                int64_t *a_step);
+    /* or, where a_panels sets a_lda > 0, A read in place by the "rows" microkernel: row i of
+     * panel ip at the result + ip * a_step + i * a_lda; a_edge (if not NULL): the last
+     * panel, packed (fewer than MR rows left) */
+    int64_t a_lda;
+    const FC_REAL *a_edge;
     /* B, once per kc block (NULL: nothing to do): pack what the sub-panels need, and when
      * they are all packed, say where: sub-panel j0 / NR at b + (j0 / NR) * b_step */
     void (*b_pack)(FC_FN(gemm_block) *blk, int64_t k0, int64_t kc);
@@ -336,13 +342,13 @@ static inline unsigned FC_FN(gemm_block_flags)(const FC_FN(gemm_epilogue) *e, in
     return flags;
 }
 
-/* One MR x NR tile: B packed (b_rows NULL) or read in place. */
+/* One MR x NR tile: A packed (lda 0) or read in place, B packed (b_rows NULL) or in place. */
 static inline void FC_FN(gemm_tile)(const FC_FN(gemm_config) *cfg, int64_t kc, const FC_REAL *a,
-                                    const FC_REAL *b, const ptrdiff_t *b_rows, FC_REAL *c,
-                                    int64_t ldc, const FC_REAL *init, unsigned flags)
+                                    int64_t lda, const FC_REAL *b, const ptrdiff_t *b_rows,
+                                    FC_REAL *c, int64_t ldc, const FC_REAL *init, unsigned flags)
 {
-    if (b_rows)
-        cfg->rows_ukernel((size_t)kc, a, b, b_rows, c, (size_t)ldc, init, flags);
+    if (b_rows || lda)
+        cfg->rows_ukernel((size_t)kc, a, (size_t)lda, b, b_rows, c, (size_t)ldc, init, flags);
     else
         cfg->ukernel((size_t)kc, a, b, c, (size_t)ldc, init, flags);
 }
@@ -360,7 +366,8 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
     const int64_t mr = cfg->mr, nr = cfg->nr, ldc = blk->ldc, cols = blk->cols;
     const int64_t m_panels = blk->m_panels, c_rows = blk->rows, b_step = blk->b_step;
     const int padded = blk->c_padded;
-    const FC_REAL *packed_b = blk->b;
+    const int64_t lda = blk->a_lda;
+    const FC_REAL *packed_b = blk->b, *a_edge = lda ? blk->a_edge : NULL;
     FC_REAL *c_block = blk->c, *edge = blk->edge;
     for (int64_t j0 = 0; j0 < cols; j0 += nr) {
         const int64_t width = fc_min_i64(nr, cols - j0);
@@ -368,7 +375,7 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
         const FC_REAL *b = blk->b_panel ? blk->b_panel(blk, k0, kc, j0, &b_rows)
                                         : packed_b + (j0 / nr) * b_step;
         int64_t ip = 0;
-        if (!b_rows && (padded || width == nr)) {
+        if (!b_rows && !lda && (padded || width == nr)) {
             /* the tiles that lie whole in C on packed B: straight microkernel calls (the
              * general loop below cost some 70 instructions per tile, 8% of LeNet's conv2
              * backward-data, whose blocks are one tile tall) */
@@ -380,10 +387,13 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
         }
         for (; ip < m_panels; ip++) {
             const int64_t rows = fc_min_i64(mr, c_rows - ip * mr);
-            const FC_REAL *a_ip = a + ip * a_step, *init_ip = init ? init + ip * mr : NULL;
+            const int edge_a = a_edge && ip == m_panels - 1;
+            const FC_REAL *a_ip = edge_a ? a_edge : a + ip * a_step;
+            const FC_REAL *init_ip = init ? init + ip * mr : NULL;
+            const int64_t lda_ip = edge_a ? 0 : lda;
             FC_REAL *c = c_block + ip * mr * ldc + j0;
             if (padded || (rows == mr && width == nr)) {
-                FC_FN(gemm_tile)(cfg, kc, a_ip, b, b_rows, c, ldc, init_ip, flags);
+                FC_FN(gemm_tile)(cfg, kc, a_ip, lda_ip, b, b_rows, c, ldc, init_ip, flags);
                 continue;
             }
             /* Edge of C: run the full tile on scratch, keep the valid part.  Stale values
@@ -391,7 +401,7 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
             if (flags & FC_GEMM_ACCUMULATE)
                 for (int64_t i = 0; i < rows; i++)
                     for (int64_t j = 0; j < width; j++) edge[i * nr + j] = c[i * ldc + j];
-            FC_FN(gemm_tile)(cfg, kc, a_ip, b, b_rows, edge, nr, init_ip, flags);
+            FC_FN(gemm_tile)(cfg, kc, a_ip, lda_ip, b, b_rows, edge, nr, init_ip, flags);
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < width; j++) c[i * ldc + j] = edge[i * nr + j];
         }
@@ -404,6 +414,8 @@ static inline void FC_FN(gemm_run_block)(FC_FN(gemm_block) *blk)
     for (int64_t k0 = 0; k0 < blk->k; k0 += blk->kc) {
         const int64_t kc = fc_min_i64(blk->kc, blk->k - k0);
         int64_t a_step;
+        blk->a_lda = 0;
+        blk->a_edge = NULL;
         const FC_REAL *a = blk->a_panels(blk, k0, kc, &a_step);
         if (blk->b_pack) blk->b_pack(blk, k0, kc);
         const FC_REAL *init;

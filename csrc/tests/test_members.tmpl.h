@@ -47,12 +47,16 @@ static void FC_FN(t_report)(t_result *r, const char *what, const FC_REAL *got,
 
 /* ---- gemm: C[M x N] (+)= A[M x K] B[K x N], through the member's MR x NR tiles -------- */
 
+/* rows_twin 0: the packed kernel; 1: the "rows" twin, B rows in place; 2: the twin with A
+ * rows in place too (lda > 0); 3: A in place, B packed (b_rows NULL) */
 static void FC_FN(t_gemm_run)(const fc_member *m, int rows_twin, size_t M, size_t N, size_t K,
                               const FC_REAL *A, const FC_REAL *B, const FC_REAL *init,
                               unsigned flags, size_t split, FC_REAL *C)
 {
     const size_t mr = (size_t)m->mr, nr = (size_t)m->nr, ldb = nr + 3; /* rows: a gap */
-    FC_REAL *a = T_NEW((K + 1) * mr);
+    const size_t lda = rows_twin >= 2 ? K + 2 : 0; /* A in place: rows with a gap (99s) */
+    const int b_in_place = rows_twin == 1 || rows_twin == 2;
+    FC_REAL *a = T_NEW((K + 1) * mr + mr * lda);
     FC_REAL *b = T_NEW((K + 1) * ldb);
     FC_REAL *c = T_NEW(mr * nr), *ip = T_NEW(mr);
     ptrdiff_t *b_rows = t_alloc((K + 1) * sizeof(ptrdiff_t));
@@ -60,13 +64,15 @@ static void FC_FN(t_gemm_run)(const fc_member *m, int rows_twin, size_t M, size_
         for (size_t j0 = 0; j0 < N; j0 += nr) {
             for (size_t p = 0; p < K; p++) {
                 for (size_t i = 0; i < mr; i++)
-                    a[p * mr + i] = i0 + i < M ? A[(i0 + i) * K + p] : 0;
-                const size_t width = rows_twin ? ldb : nr; /* the gap holds 99s */
+                    a[lda ? i * lda + p : p * mr + i] = i0 + i < M ? A[(i0 + i) * K + p] : 0;
+                const size_t width = b_in_place ? ldb : nr; /* the gap holds 99s */
                 for (size_t j = 0; j < width; j++)
                     b[p * width + j] =
                         j < nr && j0 + j < N ? B[p * N + j0 + j] : (FC_REAL)(j < nr ? 0 : 99);
                 b_rows[p] = (ptrdiff_t)(p * ldb);
             }
+            for (size_t i = 0; i < mr && lda; i++)
+                for (size_t p = K; p < lda; p++) a[i * lda + p] = 99;
             for (size_t i = 0; i < mr; i++) ip[i] = init && i0 + i < M ? init[i0 + i] : 0;
             for (size_t t = 0; t < mr * nr; t++) c[t] = (FC_REAL)NAN;
             for (size_t i = 0; i < mr; i++)
@@ -79,11 +85,13 @@ static void FC_FN(t_gemm_run)(const fc_member *m, int rows_twin, size_t M, size_
             const unsigned f1 = split ? flags & ~FC_GEMM_RELU : flags;
             const FC_REAL *init1 = init || (flags & FC_GEMM_ACCUMULATE) ? ip : NULL;
             if (rows_twin) {
-                ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(k1, a, b, b_rows, c, nr, init1, f1);
+                const ptrdiff_t *rows = b_in_place ? b_rows : NULL;
+                const size_t ld = b_in_place ? ldb : nr;
+                ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(k1, a, lda, b, rows, c, nr, init1, f1);
                 if (split)
-                    ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(K - split, a + split * mr,
-                                                          b + split * ldb, b_rows, c, nr, NULL,
-                                                          flags | FC_GEMM_ACCUMULATE);
+                    ((FC_FN(gemm_rows_ukernel_fn))m->fn2)(
+                        K - split, a + split * (lda ? 1 : mr), lda, b + split * ld, rows, c, nr,
+                        NULL, flags | FC_GEMM_ACCUMULATE);
             } else {
                 ((FC_FN(gemm_ukernel_fn))m->fn)(k1, a, b, c, nr, init1, f1);
                 if (split)
@@ -145,7 +153,7 @@ static void FC_FN(t_gemm)(const fc_member *m, const fc_member *twin, t_result *r
                                                                              : FC_GEMM_RELU;
                     const FC_REAL *ip = variant == 0 || variant == 2 ? NULL : init;
                     const size_t split = variant == 4 && K > 1 ? K / 2 : 0;
-                    for (int rows_twin = 0; rows_twin < 2; rows_twin++) {
+                    for (int rows_twin = 0; rows_twin < 4; rows_twin++) {
                         memcpy(got, C0, M * N * sizeof(FC_REAL));
                         memcpy(want, C0, M * N * sizeof(FC_REAL));
                         FC_FN(t_gemm_run)(m, rows_twin, M, N, K, A, B, ip, flags, split, got);
@@ -161,7 +169,11 @@ static void FC_FN(t_gemm)(const fc_member *m, const fc_member *twin, t_result *r
                         if (at >= 0) {
                             char what[160];
                             snprintf(what, sizeof what, "%s M %zu N %zu K %zu variant %d",
-                                     rows_twin ? "rows twin" : "packed", M, N, K, variant);
+                                     rows_twin == 0   ? "packed"
+                                     : rows_twin == 1 ? "rows twin"
+                                     : rows_twin == 2 ? "rows twin, A in place"
+                                                      : "rows twin, A in place, B packed",
+                                     M, N, K, variant);
                             FC_FN(t_report)(r, what, got, want, at);
                         }
                     }

@@ -9,8 +9,12 @@
  *        ReLU, kernels/fused.h, which the drivers OR in as common/epilogue.c decides.
  * The reduction runs p = 0, 1, ... kc-1 for every element: the order never depends on threads.
  *
- * The "rows" twin of each kernel reads B in place instead of packed: row p is the NR values
- * b + b_rows[p] (rows of the stride-1 virtual grid, ops/conv2d_im2col.tmpl.h), else the same.
+ * The "rows" twin of each kernel reads its operands in place instead of packed, else the same
+ * (the same products in the same order: the same bits):
+ *  - B: b_rows non-NULL: row p is the NR values b + b_rows[p] (rows of the stride-1 virtual
+ *    grid, ops/conv2d_im2col.tmpl.h); NULL: packed as above.
+ *  - A: lda > 0: row i of the tile is a[i * lda + p], p < kc (MR weight rows in place: a panel
+ *    that meets one block of C only, where packing it would read it twice); 0: packed.
  */
 #ifndef FC_KERNELS_GEMM_H
 #define FC_KERNELS_GEMM_H
@@ -27,15 +31,15 @@ typedef void (*fc_f32_gemm_ukernel_fn)(size_t kc, const float *a, const float *b
 typedef void (*fc_f64_gemm_ukernel_fn)(size_t kc, const double *a, const double *b, double *c,
                                        size_t ldc, const double *init, unsigned flags);
 
-typedef void (*fc_f32_gemm_rows_ukernel_fn)(size_t kc, const float *a, const float *b,
-                                            const ptrdiff_t *b_rows, float *c, size_t ldc,
-                                            const float *init, unsigned flags);
-typedef void (*fc_f64_gemm_rows_ukernel_fn)(size_t kc, const double *a, const double *b,
-                                            const ptrdiff_t *b_rows, double *c, size_t ldc,
-                                            const double *init, unsigned flags);
+typedef void (*fc_f32_gemm_rows_ukernel_fn)(size_t kc, const float *a, size_t lda,
+                                            const float *b, const ptrdiff_t *b_rows, float *c,
+                                            size_t ldc, const float *init, unsigned flags);
+typedef void (*fc_f64_gemm_rows_ukernel_fn)(size_t kc, const double *a, size_t lda,
+                                            const double *b, const ptrdiff_t *b_rows, double *c,
+                                            size_t ldc, const double *init, unsigned flags);
 #define FC_DECLARE_GEMM_ROWS(name, real)                                                      \
-    void name(size_t kc, const real *a, const real *b, const ptrdiff_t *b_rows, real *c,      \
-              size_t ldc, const real *init, unsigned flags);
+    void name(size_t kc, const real *a, size_t lda, const real *b, const ptrdiff_t *b_rows,   \
+              real *c, size_t ldc, const real *init, unsigned flags);
 FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_4x4__scalar, float)
 FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_4x4__scalar, double)
 FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_8x32__avx512, float)
