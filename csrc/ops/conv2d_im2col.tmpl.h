@@ -127,8 +127,12 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
  * then meets at least this many filters, which hides its packing.  Measured at 1 thread on
  * the 2-core Xeon (busy, fastest of 20): 64 filters of 32 x 5 x 5 on 8 x 17 x 17 ran 1.8 ms
  * on the grid, 2.3 ms folded (the packing 38% of it); 512 of 512 x 3 x 3 on 16 x 7 x 7 96-127
- * ms on the grid, 81-90 ms folded. */
+ * ms on the grid, 81-90 ms folded.  With the member's vector im2col run (gemm.h) packing at
+ * stride_w 1 the packing is some 2.5x cheaper, and the fold pays from 64 filters: small_5x5
+ * (64 filters) 1.85 -> 1.72 ms, CPU time at 1 thread, medians of 3 x 7 interleaved; lenet_c2
+ * (16 filters of 6 x 5 x 5 on 64 x 14 x 14) stays on the grid, 0.35 ms there, 0.42 folded. */
 #define FC_GEMM_FOLD_MIN_FILTERS 256
+#define FC_GEMM_FOLD_MIN_FILTERS_VECTOR 64
 
 /* Whether conv2d_gemm folds the images of the batch into one GEMM per group: B's columns are
  * the N * P * Q output pixels, packed im2col panels whose NR-wide tiles span image
@@ -146,7 +150,10 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
     const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
     const int64_t m_tiles = fc_ceil_div(kg, cfg.mr), pixels = out_h * out_w;
     if (p->n < 2) return 0;
-    if (grid->on && kg < FC_GEMM_FOLD_MIN_FILTERS) return 0;
+    const int64_t min_filters = cfg.im2col_run && p->stride_w == 1
+                                    ? FC_GEMM_FOLD_MIN_FILTERS_VECTOR
+                                    : FC_GEMM_FOLD_MIN_FILTERS;
+    if (grid->on && kg < min_filters) return 0;
     const int64_t computed = fc_ceil_div(grid->on ? grid->pixels : pixels, cfg.nr) * cfg.nr;
     if (8 * (computed - pixels) <= computed) return 0;
     fc_gemm_plan fp;
@@ -185,7 +192,9 @@ static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
  * one output row that land inside the input are a contiguous (stride 1) or strided copy, the
  * others zeros; no division per element or per run.  The pixels go to the panel's columns
- * from `at` on (a later image's pixels in a panel that spans images, gemm_fold). */
+ * from `at` on (a later image's pixels in a panel that spans images, gemm_fold).  At stride_w
+ * 1 the member's im2col run (gemm.h) packs each run, all kc rows of it at once; this loop is
+ * its reference. */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_REAL *x_group, int64_t red0, int64_t kc,
@@ -194,7 +203,23 @@ static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w
 {
     const int64_t taps = p->r * p->s, sh = p->stride_h, sw = p->stride_w;
     const int64_t step = kc * nr, oh0 = pix0 / out_w, ow0 = pix0 % out_w;
+    const FC_FN(gemm_im2col_run_fn) run = fc_kernels()->FC_MEMBER(gemm).im2col_run;
     panel += at / nr * step + at % nr;
+    if (run && sw == 1) {
+        FC_REAL *dst = panel;
+        int64_t room = nr - at % nr, oh = oh0, ow = ow0;
+        for (int64_t j = 0; j < cols;) {
+            const int64_t n = fc_min_i64(fc_min_i64(out_w - ow, room), cols - j);
+            run(x_group, p->h, p->w, p->r, p->s, p->dilation_h, p->dilation_w,
+                oh * sh - p->pad_top, ow - p->pad_left, red0, kc, n, dst, nr);
+            j += n;
+            FC_PANEL_ADVANCE(dst, room, n, step, nr);
+            if ((ow += n) == out_w) ow = 0, oh++;
+        }
+        if (room < nr)
+            for (int64_t pk = 0; pk < kc; pk++) FC_FN(put_run)(dst + pk * nr, NULL, 0, room);
+        return;
+    }
     int64_t c = red0 / taps, r = (red0 % taps) / p->s, s = red0 % p->s;
     for (int64_t pk = 0; pk < kc; pk++) {
         const FC_REAL *plane = x_group + c * p->h * p->w;
