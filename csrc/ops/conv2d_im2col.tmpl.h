@@ -62,6 +62,15 @@ static int FC_FN(grid_phase_used)(int64_t phase, int64_t stride, int64_t taps, i
     return 0;
 }
 
+/* Filters per group from which packed panels replace the grid where the member packs them
+ * with vectors (its im2col run, gemm.h, at stride_w 1; some 2.5x cheaper than the scalar
+ * loop) and the grid's junk columns cost more than an eighth of its tiles: folded images
+ * (gemm_fold), or at batch 1 one image's pixels.  Measured at 1 thread on the 2-core Xeon
+ * (CPU time, medians of 3 x 7 interleaved): small_5x5 (64 filters of 32 x 5 x 5 on 8 x 17 x
+ * 17) 1.85 -> 1.72 ms folded; lenet_c2 (16 filters of 6 x 5 x 5 on 64 x 14 x 14) stays on
+ * the grid, 0.35 ms there, 0.42 folded. */
+#define FC_GEMM_PACKED_MIN_FILTERS 64
+
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
  * is used when its planes and C tiles fit beside all the weights; otherwise the
  * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
@@ -100,6 +109,11 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         if (p->r * p->s < 2 * used) return FC_OK;
     }
     g.pixels = (out_h - 1) * g.wp + out_w;
+    /* at batch 1 (nothing to fold), packed panels where the junk costs tiles */
+    if (p->n == 1 && cfg.im2col_run && sw == 1 && kg >= FC_GEMM_PACKED_MIN_FILTERS) {
+        const int64_t grid_tiles = fc_ceil_div(g.pixels, cfg.nr);
+        if (8 * (grid_tiles - fc_ceil_div(out_h * out_w, cfg.nr)) > grid_tiles) return FC_OK;
+    }
     g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1;
     g.scatter = g.wp != out_w;
     /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps (R - 1) *
@@ -127,12 +141,9 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
  * then meets at least this many filters, which hides its packing.  Measured at 1 thread on
  * the 2-core Xeon (busy, fastest of 20): 64 filters of 32 x 5 x 5 on 8 x 17 x 17 ran 1.8 ms
  * on the grid, 2.3 ms folded (the packing 38% of it); 512 of 512 x 3 x 3 on 16 x 7 x 7 96-127
- * ms on the grid, 81-90 ms folded.  With the member's vector im2col run (gemm.h) packing at
- * stride_w 1 the packing is some 2.5x cheaper, and the fold pays from 64 filters: small_5x5
- * (64 filters) 1.85 -> 1.72 ms, CPU time at 1 thread, medians of 3 x 7 interleaved; lenet_c2
- * (16 filters of 6 x 5 x 5 on 64 x 14 x 14) stays on the grid, 0.35 ms there, 0.42 folded. */
+ * ms on the grid, 81-90 ms folded.  With the member's vector im2col run (gemm.h) at stride_w
+ * 1, FC_GEMM_PACKED_MIN_FILTERS. */
 #define FC_GEMM_FOLD_MIN_FILTERS 256
-#define FC_GEMM_FOLD_MIN_FILTERS_VECTOR 64
 
 /* Whether conv2d_gemm folds the images of the batch into one GEMM per group: B's columns are
  * the N * P * Q output pixels, packed im2col panels whose NR-wide tiles span image
@@ -151,7 +162,7 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
     const int64_t m_tiles = fc_ceil_div(kg, cfg.mr), pixels = out_h * out_w;
     if (p->n < 2) return 0;
     const int64_t min_filters = cfg.im2col_run && p->stride_w == 1
-                                    ? FC_GEMM_FOLD_MIN_FILTERS_VECTOR
+                                    ? FC_GEMM_PACKED_MIN_FILTERS
                                     : FC_GEMM_FOLD_MIN_FILTERS;
     if (grid->on && kg < min_filters) return 0;
     const int64_t computed = fc_ceil_div(grid->on ? grid->pixels : pixels, cfg.nr) * cfg.nr;
@@ -666,18 +677,27 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
      * columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels * (p->n / job.item_images);
     job.tiles = fc_ceil_div(job.columns, nr);
+    /* packed panels at stride_w 1 with the member's vector runs (FC_GEMM_PACKED_MIN_FILTERS):
+     * each item packs its block's B, which more ranges of filters (gemm_split_ranges) would
+     * pack again per range; more blocks of pixels give the team its items instead */
+    const int packed_runs = !grid.on && !job.fold && p->stride_w == 1 && job.cfg.im2col_run;
     if (job.fold) {
         /* folded, one range: each range would pack the block's B again */
         job.ranges = 1;
         job.ranges_inner = 0;
     } else {
         const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
-        job.ranges = FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles, nr,
-                                              plan.nc, threads);
+        job.ranges = packed_runs ? l2_ranges
+                                 : FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images,
+                                                            job.tiles, nr, plan.nc, threads);
         job.ranges_inner = job.ranges > l2_ranges;
     }
-    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc,
-                                          job.item_images * p->groups * job.ranges, threads);
+    const int64_t item_groups = job.item_images * p->groups * job.ranges;
+    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, item_groups, threads);
+    const int64_t want = FC_GEMM_ITEMS_PER_THREAD * (int64_t)threads;
+    if (packed_runs && threads > 1 && item_groups * job.blocks < want)
+        job.blocks = fc_min_i64(job.tiles, fc_ceil_div(fc_ceil_div(want, item_groups), threads) *
+                                               threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* When each panel meets one item (one image, one block of pixels: a small map at batch
