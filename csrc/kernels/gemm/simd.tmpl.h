@@ -104,27 +104,25 @@ void FC_GEMM_IM2COL_NAME(const FC_REAL *x, int64_t h, int64_t w, int64_t r, int6
         }
         const int64_t dstep = taps * nr, rows = c1 - c0;
         FC_REAL *const d0 = dst + (c0 * taps + t - red0) * nr;
-        const FC_REAL *const s0 = x + c0 * plane + ih * w + iw;
         for (int64_t v = 0; v < n; v += FC_LANES) {
             const int64_t k = n - v < FC_LANES ? n - v : FC_LANES;
             const int64_t a = lo - v < 0 ? 0 : (lo - v < k ? lo - v : k);
             const int64_t b = hi - v < a ? a : (hi - v < k ? hi - v : k);
             FC_REAL *d = d0 + v;
-            if (a == 0 && b == FC_LANES) {
-                const FC_REAL *sp = s0 + v;
-                for (int64_t i = 0; i < rows; i++, d += dstep, sp += plane)
-                    FC_VSTORE(d, FC_VLOAD(sp));
-                continue;
-            }
             if (a > 0 || b < k) {
                 const FC_M m = FC_TAIL_MASK(k);
                 FC_REAL *dz = d;
                 for (int64_t i = 0; i < rows; i++, dz += dstep) FC_VSTOREM(dz, m, FC_VZERO());
             }
-            if (b > a) {
+            if (b == a) continue;
+            /* the tap's first valid value (lane a of this vector) in channel c0's plane */
+            const FC_REAL *sp = x + c0 * plane + ih * w + iw + v + a;
+            d += a;
+            if (b - a == FC_LANES) {
+                for (int64_t i = 0; i < rows; i++, d += dstep, sp += plane)
+                    FC_VSTORE(d, FC_VLOAD(sp));
+            } else {
                 const FC_M m = FC_TAIL_MASK(b - a);
-                const FC_REAL *sp = s0 + v + a;
-                d += a;
                 for (int64_t i = 0; i < rows; i++, d += dstep, sp += plane)
                     FC_VSTOREM(d, m, FC_VLOADM(m, sp));
             }
