@@ -892,11 +892,12 @@ def test_conv2d_im2col_few_items_real_inputs_keep_one_thread_bits(restore_thread
 
 
 # --- images folded into one GEMM -------------------------------------------------------------
-# On small maps with 256+ filters per group (or off the grid, any) im2col packs panels whose
+# On small maps with 256+ filters per group (64+ where the kernel member packs the runs of the
+# rows with vectors, at stride_w 1; or off the grid, any) im2col packs panels whose
 # columns are the pixels of all the images (gemm_fold in csrc/ops/conv2d_im2col.tmpl.h): NR-wide
 # tiles span image boundaries, C goes through a scratch block to each image.  The least
 # workspace runs per image (no room for that scratch); every way sums in the same order.
-# Batches 2, 3, 5; pixels per image not multiples of any NR (4, 16, 32); filters not multiples
+# Batches 1, 2, 3, 5; pixels per image not multiples of any NR (4, 16, 32); filters not multiples
 # of MR (4, 6, 8).
 
 FOLD_CASES = [
@@ -907,6 +908,9 @@ FOLD_CASES = [
     ((3, 6, 8, 9), (270, 6, 3, 3), 2, 1, 1),    # the strided grid
     ((3, 4, 5, 6), (516, 2, 3, 3), 1, 1, 2),    # two groups
     ((3, 8, 9, 9), (20, 8, 1, 1), 2, 0, 1),     # packed panels (1x1 at stride 2): any filters
+    ((3, 5, 9, 9), (64, 5, 5, 5), 1, 2, 1),     # 64 filters: folded by the vector runs
+    ((2, 6, 3, 17), (72, 6, 3, 3), 1, 1, 1),    # rows wider than a vector of 16
+    ((1, 5, 9, 9), (64, 5, 5, 5), 1, 2, 1),     # batch 1: one image's packed panels, no grid
 ]
 
 

@@ -47,7 +47,7 @@ typedef struct fc_member {
      * none); dwconv, dwconv_nhwc: the weight gradient */
     fc_any_fn fn2;
     /* winograd: the filter transform (fn input, fn2 output); dwconv: fn reading the input
-     * planes in place */
+     * planes in place; gemm: the im2col run packer (gemm.h), NULL for the scalar members */
     fc_any_fn fn3;
     /* register tile: mr rows x nr columns.  gemm mr x nr; gemm_nt mr x nr (filters x inputs);
      * dconv mr output channels (the weight panel's width) x nr columns of a block; dwconv mr

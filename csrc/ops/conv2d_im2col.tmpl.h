@@ -64,6 +64,15 @@ static int FC_FN(grid_phase_used)(int64_t phase, int64_t stride, int64_t taps, i
     return 0;
 }
 
+/* Filters per group from which packed panels replace the grid where the member packs them
+ * with vectors (its im2col run, gemm.h, at stride_w 1; some 2.5x cheaper than the scalar
+ * loop) and the grid's junk columns cost more than an eighth of its tiles: folded images
+ * (gemm_fold), or at batch 1 one image's pixels.  Measured at 1 thread on the 2-core Xeon
+ * (CPU time, medians of 3 x 7 interleaved): small_5x5 (64 filters of 32 x 5 x 5 on 8 x 17 x
+ * 17) 1.85 -> 1.72 ms folded; lenet_c2 (16 filters of 6 x 5 x 5 on 64 x 14 x 14) stays on
+ * the grid, 0.35 ms there, 0.42 folded. */
+#define FC_GEMM_PACKED_MIN_FILTERS 64
+
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
  * is used when its planes and C tiles fit beside all the weights; otherwise the
  * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
@@ -102,6 +111,11 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         if (p->r * p->s < 2 * used) return FC_OK;
     }
     g.pixels = (out_h - 1) * g.wp + out_w;
+    /* at batch 1 (nothing to fold), packed panels where the junk costs tiles */
+    if (p->n == 1 && cfg.im2col_run && sw == 1 && kg >= FC_GEMM_PACKED_MIN_FILTERS) {
+        const int64_t grid_tiles = fc_ceil_div(g.pixels, cfg.nr);
+        if (8 * (grid_tiles - fc_ceil_div(out_h * out_w, cfg.nr)) > grid_tiles) return FC_OK;
+    }
     g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1;
     g.scatter = g.wp != out_w;
     /* nc consecutive grid pixels span ceil(nc / wp) + 1 rows; their taps (R - 1) *
@@ -129,7 +143,8 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
  * then meets at least this many filters, which hides its packing.  Measured at 1 thread on
  * the 2-core Xeon (busy, fastest of 20): 64 filters of 32 x 5 x 5 on 8 x 17 x 17 ran 1.8 ms
  * on the grid, 2.3 ms folded (the packing 38% of it); 512 of 512 x 3 x 3 on 16 x 7 x 7 96-127
- * ms on the grid, 81-90 ms folded. */
+ * ms on the grid, 81-90 ms folded.  With the member's vector im2col run (gemm.h) at stride_w
+ * 1, FC_GEMM_PACKED_MIN_FILTERS. */
 #define FC_GEMM_FOLD_MIN_FILTERS 256
 
 /* Whether conv2d_gemm folds the images of the batch into one GEMM per group: B's columns are
@@ -148,7 +163,10 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
     const int64_t kg = p->k / p->groups, red = (p->c / p->groups) * p->r * p->s;
     const int64_t m_tiles = fc_ceil_div(kg, cfg.mr), pixels = out_h * out_w;
     if (p->n < 2) return 0;
-    if (grid->on && kg < FC_GEMM_FOLD_MIN_FILTERS) return 0;
+    const int64_t min_filters = cfg.im2col_run && p->stride_w == 1
+                                    ? FC_GEMM_PACKED_MIN_FILTERS
+                                    : FC_GEMM_FOLD_MIN_FILTERS;
+    if (grid->on && kg < min_filters) return 0;
     const int64_t computed = fc_ceil_div(grid->on ? grid->pixels : pixels, cfg.nr) * cfg.nr;
     if (8 * (computed - pixels) <= computed) return 0;
     fc_gemm_plan fp;
@@ -173,21 +191,39 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
         if (((room) -= (n)) == 0) (dst) += (step) - (nr), (room) = (nr); \
     } while (0)
 
-/* n contiguous values: 64-byte moves the compiler inlines, then single values.  The runs are
- * one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of vgg_3x3. */
+/* n contiguous values (dst and src apart): 64-byte moves the compiler inlines, the rest as
+ * two moves of a power of two that overlap (the same values twice), not value by value.  The
+ * runs are one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of
+ * vgg_3x3; and the scatter of a small map's grid rows (lenet_c2's 10 values) was 13% of its
+ * time value by value. */
 static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
 {
-    const int64_t per = 64 / (int64_t)sizeof(FC_REAL);
-    int64_t i = 0;
-    for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
-    for (; i < n; i++) dst[i] = src[i];
+    const int64_t size = (int64_t)sizeof(FC_REAL), per = 64 / size;
+    if (n >= per) {
+        int64_t i = 0;
+        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
+        if (i < n) memcpy(dst + n - per, src + n - per, 64);
+    } else if (n * size >= 32) {
+        memcpy(dst, src, 32);
+        memcpy(dst + n - 32 / size, src + n - 32 / size, 32);
+    } else if (n * size >= 16) {
+        memcpy(dst, src, 16);
+        memcpy(dst + n - 16 / size, src + n - 16 / size, 16);
+    } else if (n * size >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8 / size, src + n - 8 / size, 8);
+    } else if (n > 0) {
+        dst[0] = src[0];
+    }
 }
 
 /* B for FC_CONV_IM2COL: im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols),
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
  * one output row that land inside the input are a contiguous (stride 1) or strided copy, the
  * others zeros; no division per element or per run.  The pixels go to the panel's columns
- * from `at` on (a later image's pixels in a panel that spans images, gemm_fold). */
+ * from `at` on (a later image's pixels in a panel that spans images, gemm_fold).  At stride_w
+ * 1 the member's im2col run (gemm.h) packs each run, all kc rows of it at once; this loop is
+ * its reference. */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w,
                                         const FC_REAL *x_group, int64_t red0, int64_t kc,
@@ -196,7 +232,23 @@ static void FC_FN(pack_im2col_panel_at)(const fc_conv2d_params *p, int64_t out_w
 {
     const int64_t taps = p->r * p->s, sh = p->stride_h, sw = p->stride_w;
     const int64_t step = kc * nr, oh0 = pix0 / out_w, ow0 = pix0 % out_w;
+    const FC_FN(gemm_im2col_run_fn) run = fc_kernels()->FC_MEMBER(gemm).im2col_run;
     panel += at / nr * step + at % nr;
+    if (run && sw == 1) {
+        FC_REAL *dst = panel;
+        int64_t room = nr - at % nr, oh = oh0, ow = ow0;
+        for (int64_t j = 0; j < cols;) {
+            const int64_t n = fc_min_i64(fc_min_i64(out_w - ow, room), cols - j);
+            run(x_group, p->h, p->w, p->r, p->s, p->dilation_h, p->dilation_w,
+                oh * sh - p->pad_top, ow - p->pad_left, red0, kc, n, dst, nr);
+            j += n;
+            FC_PANEL_ADVANCE(dst, room, n, step, nr);
+            if ((ow += n) == out_w) ow = 0, oh++;
+        }
+        if (room < nr)
+            for (int64_t pk = 0; pk < kc; pk++) FC_FN(put_run)(dst + pk * nr, NULL, 0, room);
+        return;
+    }
     int64_t c = red0 / taps, r = (red0 % taps) / p->s, s = red0 % p->s;
     for (int64_t pk = 0; pk < kc; pk++) {
         const FC_REAL *plane = x_group + c * p->h * p->w;
@@ -719,18 +771,27 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
      * columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels * (p->n / job.item_images);
     job.tiles = fc_ceil_div(job.columns, nr);
+    /* packed panels at stride_w 1 with the member's vector runs (FC_GEMM_PACKED_MIN_FILTERS):
+     * each item packs its block's B, which more ranges of filters (gemm_split_ranges) would
+     * pack again per range; more blocks of pixels give the team its items instead */
+    const int packed_runs = !grid.on && !job.fold && p->stride_w == 1 && job.cfg.im2col_run;
     if (job.fold) {
         /* folded, one range: each range would pack the block's B again */
         job.ranges = 1;
         job.ranges_inner = 0;
     } else {
         const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
-        job.ranges = FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles, nr,
-                                              plan.nc, threads);
+        job.ranges = packed_runs ? l2_ranges
+                                 : FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images,
+                                                            job.tiles, nr, plan.nc, threads);
         job.ranges_inner = job.ranges > l2_ranges;
     }
-    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc,
-                                          job.item_images * p->groups * job.ranges, threads);
+    const int64_t item_groups = job.item_images * p->groups * job.ranges;
+    job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, item_groups, threads);
+    const int64_t want = FC_GEMM_ITEMS_PER_THREAD * (int64_t)threads;
+    if (packed_runs && threads > 1 && item_groups * job.blocks < want)
+        job.blocks = fc_min_i64(job.tiles, fc_ceil_div(fc_ceil_div(want, item_groups), threads) *
+                                               threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
     const int64_t chunk = job.chunk = plan.chunk_panels, chunks = fc_ceil_div(panels, chunk);
     /* When each panel meets one item (one image, one block of pixels: a small map at batch

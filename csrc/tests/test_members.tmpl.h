@@ -181,6 +181,56 @@ static void FC_FN(t_gemm)(const fc_member *m, const fc_member *twin, t_result *r
                 }
 }
 
+/* ---- gemm im2col run (gemm.h): against its formula, bit for bit (it moves values) -------- */
+
+static void FC_FN(t_gemm_im2col_run)(const fc_member *m, t_result *r)
+{
+    const int64_t nr = m->nr, lanes[] = {1, 3, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr};
+    const int64_t h = 5, w = 7, c = 3;
+    FC_REAL *x = T_NEW(c * h * w);
+    FC_FN(t_fill)(x, (size_t)(c * h * w), 1);
+    /* filters 1x1, 3x3, 5x5 at dilation 2 (wider than w), 1x7 */
+    for (int64_t f = 0; f < 4; f++) {
+        const int64_t fr[] = {1, 3, 5, 1}, fs[] = {1, 3, 5, 7}, dil = f == 2 ? 2 : 1;
+        const int64_t red = c * fr[f] * fs[f];
+        for (int64_t ih0 = -2 * fr[f]; ih0 <= h; ih0++)
+            for (int64_t iw0 = -2 * fs[f] - 1; iw0 <= w + 1; iw0++)
+                for (size_t li = 0; li < sizeof lanes / sizeof lanes[0]; li++)
+                    for (int64_t b = 0; b < 3; b++) { /* blocks of the reduction */
+                        const int64_t red0 = b == 0 ? 0 : b == 1 ? 1 : red / 2;
+                        const int64_t n = lanes[li], kc = b == 0 ? red : b == 1 ? red - 2 : 1;
+                        if (n < 1 || kc < 1) continue;
+                        FC_REAL *got = T_NEW(kc * nr), *want = T_NEW(kc * nr);
+                        for (int64_t i = 0; i < kc * nr; i++) got[i] = want[i] = (FC_REAL)-77;
+                        for (int64_t k = 0; k < kc; k++) {
+                            const int64_t rr = red0 + k, ch = rr / (fr[f] * fs[f]);
+                            const int64_t ih = ih0 + rr / fs[f] % fr[f] * dil;
+                            for (int64_t l = 0; l < n; l++) {
+                                const int64_t iw = iw0 + rr % fs[f] * dil + l;
+                                want[k * nr + l] = ih >= 0 && ih < h && iw >= 0 && iw < w
+                                                       ? x[(ch * h + ih) * w + iw]
+                                                       : 0;
+                            }
+                        }
+                        ((FC_FN(gemm_im2col_run_fn))m->fn3)(x, h, w, fr[f], fs[f], dil, dil, ih0,
+                                                            iw0, red0, kc, n, got, nr);
+                        r->cases++;
+                        if (memcmp(got, want, (size_t)(kc * nr) * sizeof(FC_REAL)) != 0) {
+                            long at = 0;
+                            while (memcmp(got + at, want + at, sizeof(FC_REAL)) == 0) at++;
+                            char what[160];
+                            snprintf(what, sizeof what,
+                                     "im2col run %lldx%lld ih0 %lld iw0 %lld n %lld red0 %lld",
+                                     (long long)fr[f], (long long)fs[f], (long long)ih0,
+                                     (long long)iw0, (long long)n, (long long)red0);
+                            FC_FN(t_report)(r, what, got, want, at);
+                        }
+                        free(got), free(want);
+                    }
+    }
+    free(x);
+}
+
 /* ---- gemm_nt: out[i][j] = sum over images m, p < kc of A[i][m a_step + p] B_j[m b_step + p] */
 
 static void FC_FN(t_gemm_nt_run)(const fc_member *m, size_t M, size_t N, size_t images,
@@ -992,7 +1042,10 @@ static void FC_FN(t_dwconv_nhwc_gw)(const fc_member *m, const fc_member *twin, t
 static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     switch (m->family) {
-    case FC_FAMILY_GEMM: FC_FN(t_gemm)(m, twin, r); break;
+    case FC_FAMILY_GEMM:
+        FC_FN(t_gemm)(m, twin, r);
+        if (m->fn3) FC_FN(t_gemm_im2col_run)(m, r);
+        break;
     case FC_FAMILY_GEMM_NT: FC_FN(t_gemm_nt)(m, twin, r); break;
     case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;
     case FC_FAMILY_DWCONV:

@@ -6,6 +6,7 @@
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_8x32__avx512
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x32__avx512
+#define FC_GEMM_IM2COL_NAME fc_f32_gemm_im2col_run_8x32__avx512
 #define FC_GEMM_BODY fc_f32_gemm_body_8x32__avx512
 #define FC_GEMM_MR 8
 #define FC_GEMM_NRV 2

@@ -8,6 +8,7 @@
 
 #define FC_GEMM_NAME fc_f32_gemm_ukernel_8x12__neon
 #define FC_GEMM_ROWS_NAME fc_f32_gemm_rows_ukernel_8x12__neon
+#define FC_GEMM_IM2COL_NAME fc_f32_gemm_im2col_run_8x12__neon
 #define FC_GEMM_BODY fc_f32_gemm_body_8x12__neon
 #define FC_GEMM_MR 8
 #define FC_GEMM_A_BY_LANE 1

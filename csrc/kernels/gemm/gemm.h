@@ -15,11 +15,20 @@
  *    grid, ops/conv2d_im2col.tmpl.h); NULL: packed as above.
  *  - A: lda > 0: row i of the tile is a[i * lda + p], p < kc (MR weight rows in place: a panel
  *    that meets one block of C only, where packing it would read it twice); 0: packed.
+ *
+ * The "im2col run" of a float32 SIMD member packs one run of an im2col B panel at stride_w 1
+ * (ops/conv2d_im2col.tmpl.h, pack_im2col_panel_at, whose scalar loop is its reference and the
+ * path of the members without one): n output pixels of one output row, whose tap (0, 0)
+ * reads input row ih0 from column iw0 on, for the reduction rows [red0, red0 + kc) of an
+ * r x s filter over x's h x w planes.  Reduction row red = (c * r + i) * s + j goes to
+ * dst + (red - red0) * nr, lane l of it x[(c * h + ih0 + i * dilation_h) * w + iw0 +
+ * j * dilation_w + l], or 0 where that lies outside the plane; lanes >= n are not written.
  */
 #ifndef FC_KERNELS_GEMM_H
 #define FC_KERNELS_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/fused.h"
 
@@ -49,6 +58,15 @@ FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_6x8__avx2, double)
 FC_DECLARE_GEMM_ROWS(fc_f32_gemm_rows_ukernel_8x12__neon, float)
 FC_DECLARE_GEMM_ROWS(fc_f64_gemm_rows_ukernel_6x8__neon, double)
 
+#define FC_DECLARE_GEMM_IM2COL_RUN(name, real)                                                \
+    void name(const real *x, int64_t h, int64_t w, int64_t r, int64_t s, int64_t dilation_h,   \
+              int64_t dilation_w, int64_t ih0, int64_t iw0, int64_t red0, int64_t kc,          \
+              int64_t n, real *dst, int64_t nr)
+typedef FC_DECLARE_GEMM_IM2COL_RUN((*fc_f32_gemm_im2col_run_fn), float);
+typedef FC_DECLARE_GEMM_IM2COL_RUN((*fc_f64_gemm_im2col_run_fn), double);
+FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_8x32__avx512, float);
+FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_6x16__avx2, float);
+FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_8x12__neon, float);
 /* The members of the family, listed in kernels/gemm/members.c; dispatch installs one. */
 void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, const float *init, unsigned flags);

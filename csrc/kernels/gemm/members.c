@@ -7,6 +7,7 @@
 #define F64 fc_f64_gemm_ukernel_fn
 #define F32_ROWS fc_f32_gemm_rows_ukernel_fn
 #define F64_ROWS fc_f64_gemm_rows_ukernel_fn
+#define F32_IM2COL fc_f32_gemm_im2col_run_fn
 
 const fc_member fc_gemm_members[] = {
     /* 4x4 fills the 16 accumulators of scalar code without spills; kc * nc * 8 bytes = 256 KiB
@@ -24,8 +25,9 @@ const fc_member fc_gemm_members[] = {
      * (256 x 512 floats, 512 KiB) keeps B in a 1 MiB L2; kc x MR of A stays in L1. */
     {FC_FAMILY_GEMM, "f32", FC_ISA_AVX2, "f32-gemm 6x16 avx2",
      FC_SYMBOL(F32, fc_f32_gemm_ukernel_6x16__avx2),
-     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_6x16__avx2), .mr = 6, .nr = 16, .kc = 256,
-     .nc = 512},
+     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_6x16__avx2),
+     .fn3 = FC_MEMBER_FN(F32_IM2COL, fc_f32_gemm_im2col_run_6x16__avx2),
+     .mr = 6, .nr = 16, .kc = 256, .nc = 512},
     {FC_FAMILY_GEMM, "f64", FC_ISA_AVX2, "f64-gemm 6x8 avx2",
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_6x8__avx2),
      FC_MEMBER_FN(F64_ROWS, fc_f64_gemm_rows_ukernel_6x8__avx2), .mr = 6, .nr = 8, .kc = 256,
@@ -38,8 +40,9 @@ const fc_member fc_gemm_members[] = {
      * VGG and AlexNet layers (bench shapes); 256 x 512 floats = 512 KiB of B stays in L2. */
     {FC_FAMILY_GEMM, "f32", FC_ISA_AVX512, "f32-gemm 8x32 avx512",
      FC_SYMBOL(F32, fc_f32_gemm_ukernel_8x32__avx512),
-     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x32__avx512), .mr = 8, .nr = 32,
-     .kc = 256, .nc = 512},
+     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x32__avx512),
+     .fn3 = FC_MEMBER_FN(F32_IM2COL, fc_f32_gemm_im2col_run_8x32__avx512),
+     .mr = 8, .nr = 32, .kc = 256, .nc = 512},
     {FC_FAMILY_GEMM, "f64", FC_ISA_AVX512, "f64-gemm 8x16 avx512",
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_8x16__avx512),
      FC_MEMBER_FN(F64_ROWS, fc_f64_gemm_rows_ukernel_8x16__avx512), .mr = 8, .nr = 16,
@@ -48,8 +51,9 @@ const fc_member fc_gemm_members[] = {
     /* kc x nc as avx2's (512 KiB of B for f32): sized for a 1 MiB L2, not measured. */
     {FC_FAMILY_GEMM, "f32", FC_ISA_NEON, "f32-gemm 8x12 neon",
      FC_SYMBOL(F32, fc_f32_gemm_ukernel_8x12__neon),
-     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x12__neon), .mr = 8, .nr = 12, .kc = 256,
-     .nc = 516},
+     FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x12__neon),
+     .fn3 = FC_MEMBER_FN(F32_IM2COL, fc_f32_gemm_im2col_run_8x12__neon),
+     .mr = 8, .nr = 12, .kc = 256, .nc = 516},
     {FC_FAMILY_GEMM, "f64", FC_ISA_NEON, "f64-gemm 6x8 neon",
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_6x8__neon),
      FC_MEMBER_FN(F64_ROWS, fc_f64_gemm_rows_ukernel_6x8__neon), .mr = 6, .nr = 8, .kc = 256,
