@@ -13,6 +13,7 @@ import pytest
 
 import fastconv
 from fastconv import benchmark as fb
+from fastconv.bench.cases import NHWC_LAYERS
 import oracle
 from tolerances import assert_exact, assert_reduction_close
 from subprocess_env import subprocess_env
@@ -111,6 +112,41 @@ def test_installed_peers_have_a_ratio_on_every_conv_layer_and_the_geomean(quick_
         assert "geomean of the conv layers' ratios:" in out
     if doc["versions"]["torch"] is not None:
         assert all("torch" in r["ratios"] for r in doc["cases"] if r["op"] == "conv2d_backward")
+
+
+def test_nhwc_conv_rows_time_the_nchw_call_of_their_layer_in_the_same_loop(quick_run):
+    out, doc = quick_run
+    rows = [r for r in doc["cases"] if r["name"].startswith("nhwc_") and r["op"] == "conv2d"]
+    assert {r["layer"] for r in rows} == set(NHWC_LAYERS)
+    header = next(line for line in out.splitlines() if line.startswith("case "))
+    column = header.index("nchw")
+    for row in rows:
+        assert row["name"] == "nhwc_" + row["layer"]
+        nchw = row["impls"]["nchw"]
+        assert len(nchw["samples_s"]) == 2 and nchw["number"] >= 1
+        # the ratio is NCHW time / NHWC time, paired within each repeat
+        assert row["ratios"]["nchw"] == pytest.approx(fb.paired_ratio(
+            nchw["samples_s"], row["impls"]["fastconv"]["samples_s"]))
+        # the NHWC result is the NCHW one transposed, bit for bit
+        assert row["checks"]["nchw"]["max_relative_error"] == 0
+        line = next(line for line in out.splitlines() if line.split()[:1] == [row["name"]])
+        assert line[column:].split()[0] == f"{row['ratios']['nchw']:.2f}x"
+    # no other row has the column
+    assert all("nchw" not in r["ratios"] for r in doc["cases"] if r not in rows)
+    assert doc["targets"]["conv_nhwc"] == {"nchw": 0.9}
+
+
+def test_nhwc_conv_rows_are_held_to_the_nchw_call_and_listed_in_the_targets():
+    assert {c.rule for c in fb.cases() if c.name.startswith("nhwc_") and c.op == "conv2d"} == \
+        {"conv_nhwc"}
+    assert fb.evaluate_target("conv_nhwc", _row({"nchw": 0.95, "torch": 0.5}))["status"] == \
+        "pass"
+    failed = fb.evaluate_target("conv_nhwc", _row({"nchw": 0.78}))
+    assert failed["status"] == "FAIL" and failed["failed"] == ["nchw"]
+    assert fb.evaluate_target("conv_nhwc", _row({"torch": 1.2}))["status"] == "n/a"
+    line = next(line for line in re.sub(r"\n {4}", " ", fb.targets_legend()).splitlines()
+                if "nhwc_depthwise" in line)
+    assert line.endswith(">= 0.9x nchw") and "nhwc_vgg_3x3" in line
 
 
 def test_missing_peers_are_named_absent_in_the_table(quick_run):
@@ -346,6 +382,7 @@ def test_each_layer_is_held_to_the_rule_of_its_kind():
     assert rules["resnet_7x7s2"] == rules["resnet_1x1"] == "conv_large"
     assert rules["dilated"] == rules["conv_3x3s2"] == rules["inception_1x7"] == "conv"
     assert rules["depthwise"] == rules["mobilenet_dw_s2"] == "depthwise"
+    assert rules["nhwc_depthwise"] == rules["nhwc_grouped"] == "conv_nhwc"
     assert rules["lenet_c2+relu"] == "lenet" and rules["image_5x5"] == "image"
     assert {rules[n] for n in rules if n.endswith("+bwd")} == {"train"}
 

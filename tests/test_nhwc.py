@@ -58,6 +58,13 @@ CONV_CASES = [
     (1, 4, 9, 9, 8, 1, 7, 1, ((0, 0), (3, 3)), 1, 1),  # Inception's 1x7
     (3, 9, 6, 5, 7, 2, 3, (2, 1), ((1, 0), (2, 1)), (1, 2), 1),
     (1, 1, 30, 30, 6, 5, 5, 1, 2, 1, 1),       # few filters: NR-tile edges
+    # depthwise at stride 1 (the kernel's shared loads of a filter row, 8- and 4-pixel steps,
+    # a channel tail), 5x5 on fewer rows than 4 per thread (blocks of channels), 1x1,
+    # asymmetric padding
+    (2, 37, 20, 19, 37, 3, 3, 1, 1, 1, 37),
+    (1, 40, 5, 60, 40, 5, 5, 1, 2, 1, 40),
+    (1, 8, 7, 9, 8, 1, 1, 1, 0, 1, 8),
+    (1, 17, 9, 14, 17, 3, 3, 1, ((1, 0), (0, 2)), 1, 17),
 ]
 
 

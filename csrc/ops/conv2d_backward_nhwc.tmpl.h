@@ -479,6 +479,7 @@ static void FC_FN(bw_dw_nhwc_gx)(const FC_FN(bw_dw_nhwc_job) *job, int64_t begin
     const FC_FN(dwconv_nhwc_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc);
     const int64_t c = p->c, hw = p->h * p->w;
     const FC_REAL *ptrs[FC_DW_NHWC_STACK_TAPS];
+    const size_t steps[FC_DW_NHWC_STACK_TAPS] = {0}; /* one pixel per call */
     int64_t oh[FC_DW_NHWC_STACK_TAPS], ow[FC_DW_NHWC_STACK_TAPS];
     for (int64_t pix = begin; pix < end; pix++) {
         const int64_t n = pix / hw, ih = pix % hw / p->w, iw = pix % p->w;
@@ -495,8 +496,8 @@ static void FC_FN(bw_dw_nhwc_gx)(const FC_FN(bw_dw_nhwc_job) *job, int64_t begin
                     oh[r] >= 0 && ow[s] >= 0
                         ? job->g + ((n * job->out_h + oh[r]) * job->out_w + ow[s]) * c
                         : job->zeros;
-        kernel((size_t)c, (size_t)(p->r * p->s), ptrs, job->wt, (size_t)c, NULL,
-               job->gx + pix * c);
+        kernel((size_t)c, 1, 1, (size_t)(p->r * p->s), ptrs, steps, job->wt, (size_t)c, NULL,
+               job->gx + pix * c, (size_t)c, (size_t)c);
     }
 }
 

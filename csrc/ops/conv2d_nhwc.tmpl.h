@@ -296,18 +296,57 @@ static fc_status FC_FN(conv2d_nhwc)(const fc_conv2d_params *p, int64_t out_h, in
 /* ---- depthwise, one filter per channel (groups == C == K) ------------------------------------
  * The GEMM above would give each group a 1-filter B panel of NR columns, 1/NR of it useful
  * (MobileNet's 3x3 depthwise layer ran 140x slower than NCHW's depthwise driver).  Here a
- * work item is a range of output pixels; each pixel's channels are one dwconv_nhwc kernel
- * call over its R * S taps, in (r, s) order, a tap in the padding read as a run of zeros as
- * the NCHW depthwise driver's padded rows do: the same fused sums, so its result transposed,
- * bit for bit.  The weights are transposed once to taps x C (the kernel's vectors run along
- * the channels). */
+ * work item is an output row of a block of channels (one block unless the rows are too few
+ * to share among the threads); a task's consecutive rows of one image go to the dwconv_nhwc
+ * kernel some rows at a time, cut at the columns into blocks whose every tap is, in each
+ * row, either inside the image for all the block's pixels or in the padding for all of them:
+ * the columns whose window is inside the image's columns make one block (the kernel's step
+ * moves a tap along the row), each edge column its own.  The kernel sums each pixel over its
+ * R * S taps in (r, s) order, a tap in the padding read as a run of zeros (step 0) as the NCHW
+ * depthwise driver's padded rows do: the same fused sums, so its result transposed, bit for
+ * bit.  The weights are transposed once to taps x C (the kernel's vectors run along the
+ * channels). */
 typedef struct FC_FN(dw_nhwc_job) {
     const fc_conv2d_params *p;
-    int64_t out_h, out_w, tasks;
+    int64_t out_h, out_w, tasks, c_blocks, call_rows;
+    int64_t col0, col1; /* the output columns whose taps are all inside the image's columns */
     const FC_REAL *x, *wt, *zeros;
     FC_REAL *y;
     const fc_epi *epi;
 } FC_FN(dw_nhwc_job);
+
+/* the (row, tap) pointers of one kernel call at most, and its rows at most (fewer calls and
+ * pointer lists: 3x3, 8 rows of a 56-wide map are 3 calls) */
+#define FC_DW_NHWC_CALL_PTRS 256
+#define FC_DW_NHWC_CALL_ROWS 8
+
+/* Output rows [oh0, oh0 + rows) of image n, pixels [ow, ow + count) of each (one block, see
+ * above), channels [c0, c1): one kernel call. */
+static void FC_FN(dw_nhwc_block)(const FC_FN(dw_nhwc_job) *job,
+                                 FC_FN(dwconv_nhwc_ukernel_fn) kernel, int64_t n, int64_t oh0,
+                                 int64_t rows, int64_t ow, int64_t count, int64_t c0, int64_t c1)
+{
+    const fc_conv2d_params *p = job->p;
+    const int64_t c = p->c, taps = p->r * p->s, row_len = job->out_w * c;
+    const FC_REAL *ptrs[FC_DW_NHWC_CALL_PTRS];
+    size_t steps[FC_DW_NHWC_CALL_PTRS];
+    const int64_t w0 = ow * p->stride_w - p->pad_left, last = (count - 1) * p->stride_w;
+    for (int64_t j = 0; j < rows; j++) {
+        const int64_t h0 = (oh0 + j) * p->stride_h - p->pad_top;
+        for (int64_t r = 0; r < p->r; r++)
+            for (int64_t s = 0; s < p->s; s++) {
+                const int64_t ih = h0 + r * p->dilation_h, iw = w0 + s * p->dilation_w;
+                const int inside = ih >= 0 && ih < p->h && iw >= 0 && iw + last < p->w;
+                const int64_t t = j * taps + r * p->s + s;
+                ptrs[t] = inside ? job->x + ((n * p->h + ih) * p->w + iw) * c + c0 : job->zeros;
+                steps[t] = inside ? (size_t)(p->stride_w * c) : 0;
+            }
+    }
+    kernel((size_t)(c1 - c0), (size_t)rows, (size_t)count, (size_t)taps, ptrs, steps,
+           job->wt + c0, (size_t)c, job->epi->bias ? (const FC_REAL *)job->epi->bias + c0 : NULL,
+           job->y + ((n * job->out_h + oh0) * job->out_w + ow) * c + c0, (size_t)c,
+           (size_t)row_len);
+}
 
 static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
 {
@@ -315,27 +354,30 @@ static void FC_FN(dw_nhwc_task)(void *ctx, int64_t phase, int64_t i, int t)
     const FC_FN(dw_nhwc_job) *job = ctx;
     const fc_conv2d_params *p = job->p;
     const FC_FN(dwconv_nhwc_ukernel_fn) kernel = fc_kernels()->FC_MEMBER(dwconv_nhwc);
-    const int64_t c = p->c, taps = p->r * p->s, pq = job->out_h * job->out_w;
-    const FC_REAL *ptrs[FC_DW_NHWC_STACK_TAPS];
+    const int64_t c = p->c, out_h = job->out_h, out_w = job->out_w, all_rows = p->n * out_h;
     int64_t begin, end;
-    fc_task_range(p->n * pq, job->tasks, i, &begin, &end);
-    for (int64_t pix = begin; pix < end; pix++) {
-        const int64_t n = pix / pq, oh = pix % pq / job->out_w, ow = pix % job->out_w;
-        const int64_t h0 = oh * p->stride_h - p->pad_top, w0 = ow * p->stride_w - p->pad_left;
-        for (int64_t r = 0; r < p->r; r++)
-            for (int64_t s = 0; s < p->s; s++) {
-                const int64_t ih = h0 + r * p->dilation_h, iw = w0 + s * p->dilation_w;
-                ptrs[r * p->s + s] = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
-                                         ? job->x + ((n * p->h + ih) * p->w + iw) * c
-                                         : job->zeros;
-            }
-        kernel((size_t)c, (size_t)taps, ptrs, job->wt, (size_t)c, job->epi->bias,
-               job->y + pix * c);
+    fc_task_range(all_rows * job->c_blocks, job->tasks, i, &begin, &end);
+    for (int64_t item = begin; item < end;) {
+        /* rows of one image and one block of channels (in whole vectors of 16) */
+        const int64_t cb = item / all_rows, row = item % all_rows, n = row / out_h;
+        const int64_t oh0 = row % out_h;
+        const int64_t rows = fc_min_i64(fc_min_i64(job->call_rows, out_h - oh0), end - item);
+        int64_t c0, c1;
+        fc_task_range(fc_ceil_div(c, 16), job->c_blocks, cb, &c0, &c1);
+        c0 *= 16;
+        c1 = fc_min_i64(c1 * 16, c);
+        /* the interior columns in one block, each edge column alone */
+        for (int64_t ow = 0; ow < out_w;) {
+            const int64_t count = ow == job->col0 && job->col0 < job->col1 ? job->col1 - ow : 1;
+            FC_FN(dw_nhwc_block)(job, kernel, n, oh0, rows, ow, count, c0, c1);
+            ow += count;
+        }
+        /* the activation and residual on the finished rows, as the NCHW drivers do */
+        if (job->epi->activation != FC_ACTIVATION_NONE || job->epi->residual)
+            FC_FN(epilogue_apply)(job->epi, job->y + row * out_w * c + c0, rows * out_w,
+                                  c1 - c0, c, 1);
+        item += rows;
     }
-    /* the activation and residual on the task's finished run of y, as the NCHW drivers do */
-    if (job->epi->activation != FC_ACTIVATION_NONE || job->epi->residual)
-        FC_FN(epilogue_apply)(job->epi, job->y + begin * c, 1, (end - begin) * c,
-                              (end - begin) * c, 1);
 }
 
 /* The depthwise weights as the kernel reads them, taps x C (its vectors run along the
@@ -366,11 +408,25 @@ static fc_status FC_FN(conv2d_dw_nhwc)(const fc_conv2d_params *p, int64_t out_h,
     const FC_REAL *zeros = wt + taps * c;
     const int64_t work = fc_mul_saturating(pixels * c, taps);
     const int threads = (int)fc_min_i64(fc_region_threads(work), pixels);
+    const int64_t all_rows = p->n * out_h;
+    /* some 4 items per thread: blocks of channels too when the rows are fewer (a 7x7 map) */
+    const int64_t c_blocks =
+        threads == 1 || all_rows >= 4 * threads
+            ? 1
+            : fc_min_i64(fc_ceil_div(c, 16), fc_ceil_div(4 * threads, all_rows));
+    const int64_t items = all_rows * c_blocks;
     FC_FN(dw_nhwc_job) job = {p, out_h, out_w,
                               threads == 1 ? 1
-                                           : fc_task_count(pixels, c * taps,
+                                           : fc_task_count(items, work / items,
                                                            FC_MIN_WORK_PER_THREAD / 2),
-                              x, wt, zeros, y, epi};
+                              c_blocks,
+                              fc_max_i64(1, fc_min_i64(FC_DW_NHWC_CALL_ROWS,
+                                                       FC_DW_NHWC_CALL_PTRS / taps)),
+                              0, out_w, x, wt, zeros, y, epi};
+    while (job.col0 < out_w && job.col0 * p->stride_w - p->pad_left < 0) job.col0++;
+    while (job.col1 > job.col0 &&
+           (job.col1 - 1) * p->stride_w - p->pad_left + (p->s - 1) * p->dilation_w >= p->w)
+        job.col1--;
     fc_parallel_for(threads, job.tasks, FC_FN(dw_nhwc_task), &job);
     fc_aligned_free(wt);
     return FC_OK;

@@ -960,39 +960,66 @@ static void FC_FN(t_pool_nhwc)(const fc_member *m, const fc_member *twin, t_resu
         }
 }
 
-/* ---- dwconv_nhwc: channels around the 4-vector and vector loops, 0 to 9 taps, a bias or
- * none; integer values (exact sums: FMA or not, the twin must agree bitwise) ------------- */
+/* ---- dwconv_nhwc: channels around the vector, 0 to 9 taps, blocks of 1 to 3 rows of 1 to 13
+ * pixels (the 8-, 4- and 1-pixel steps), a tap with step 0 (the padding's zeros) in one row,
+ * taps reading consecutive pixels in another,
+ * a gap after each pixel's outputs, a bias or none; integer values (exact sums: FMA or not,
+ * the twin must agree bitwise) --------------------------------------------------------- */
 static void FC_FN(t_dwconv_nhwc)(const fc_member *m, const fc_member *twin, t_result *r)
 {
     for (size_t channels = 1; channels <= 5 * (size_t)m->nr + 3; channels++)
         for (size_t taps = 0; taps <= 9; taps += 3)
-            for (int with_bias = 0; with_bias < 2; with_bias++) {
-                const size_t ld = channels + 2;
-                FC_REAL *x = T_NEW(9 * ld + 1), *w = T_NEW(9 * ld + 1), *b = T_NEW(channels);
-                FC_FN(t_fill)(x, 9 * ld, 1);
-                FC_FN(t_fill)(w, 9 * ld, 1);
-                FC_FN(t_fill)(b, channels, 1);
-                const FC_REAL *ptrs[9];
-                for (size_t t = 0; t < 9; t++) ptrs[t] = x + (8 - t) * ld;
-                FC_REAL *got = T_NEW(channels + 1), *want = T_NEW(channels + 1);
-                for (size_t c = 0; c <= channels; c++) got[c] = want[c] = T_SENTINEL;
-                const FC_REAL *bias = with_bias ? b : NULL;
-                ((FC_FN(dwconv_nhwc_ukernel_fn))m->fn)(channels, taps, ptrs, w, ld, bias, got);
-                if (twin != m)
-                    ((FC_FN(dwconv_nhwc_ukernel_fn))twin->fn)(channels, taps, ptrs, w, ld, bias,
-                                                             want);
-                else
-                    for (size_t c = 0; c < channels; c++) {
-                        want[c] = bias ? bias[c] : 0;
-                        for (size_t t = 0; t < taps; t++) want[c] += w[t * ld + c] * ptrs[t][c];
+            for (size_t pixels = 1; pixels <= 13; pixels += taps == 9 ? 1 : 4)
+                for (size_t rows = 1; rows <= 3; rows += 2)
+                    for (int with_bias = 0; with_bias < 2; with_bias++) {
+                        const size_t ld = channels + 2, step = ld + 1;
+                        const size_t len = (9 + rows) * ld + 13 * step + 1;
+                        FC_REAL *x = T_NEW(len), *w = T_NEW(9 * ld + 1), *b = T_NEW(channels);
+                        FC_FN(t_fill)(x, len, 1);
+                        FC_FN(t_fill)(w, 9 * ld, 1);
+                        FC_FN(t_fill)(b, channels, 1);
+                        const FC_REAL *ptrs[27];
+                        size_t steps[27];
+                        /* row 2: taps 0-2 and 3-5 read consecutive pixels (the kernels'
+                         * shared loads), 6-8 three copies of one run with step 0 */
+                        for (size_t j = 0; j < rows; j++)
+                            for (size_t t = 0; t < taps; t++) {
+                                ptrs[j * taps + t] = j < 2 ? x + (8 - t + j) * ld
+                                                     : t < 6 ? x + t * step + (t / 3) * ld
+                                                             : x + ld;
+                                steps[j * taps + t] = (j == 1 && t == 4) || (j == 2 && t >= 6)
+                                                          ? 0 : step;
+                            }
+                        const size_t ys = channels + 1, out = rows * pixels * ys;
+                        FC_REAL *got = T_NEW(out), *want = T_NEW(out);
+                        for (size_t c = 0; c < out; c++) got[c] = want[c] = T_SENTINEL;
+                        const FC_REAL *bias = with_bias ? b : NULL;
+                        ((FC_FN(dwconv_nhwc_ukernel_fn))m->fn)(channels, rows, pixels, taps,
+                                                               ptrs, steps, w, ld, bias, got,
+                                                               ys, pixels * ys);
+                        if (twin != m)
+                            ((FC_FN(dwconv_nhwc_ukernel_fn))twin->fn)(
+                                channels, rows, pixels, taps, ptrs, steps, w, ld, bias, want,
+                                ys, pixels * ys);
+                        else
+                            for (size_t q = 0; q < rows * pixels; q++)
+                                for (size_t c = 0; c < channels; c++) {
+                                    const size_t j = q / pixels, p = q % pixels;
+                                    FC_REAL v = bias ? bias[c] : 0;
+                                    for (size_t t = 0; t < taps; t++)
+                                        v += w[t * ld + c] *
+                                             ptrs[j * taps + t][p * steps[j * taps + t] + c];
+                                    want[q * ys + c] = v;
+                                }
+                        char what[112];
+                        snprintf(what, sizeof what,
+                                 "channels %zu taps %zu rows %zu pixels %zu bias %d", channels,
+                                 taps, rows, pixels, with_bias);
+                        FC_FN(t_compare_rows)(r, what, rows * pixels, channels, ys, got, want,
+                                              NULL, 0);
+                        r->cases++;
+                        free(x), free(w), free(b), free(got), free(want);
                     }
-                char what[80];
-                snprintf(what, sizeof what, "channels %zu taps %zu bias %d", channels, taps,
-                         with_bias);
-                FC_FN(t_compare_rows)(r, what, 1, channels, channels + 1, got, want, NULL, 0);
-                r->cases++;
-                free(x), free(w), free(b), free(got), free(want);
-            }
 }
 
 /* ---- dwconv_nhwc fn2 (the weight gradient): channels around the vector, 0 to 11 taps (two

@@ -31,6 +31,10 @@ What is measured
   "+bwd": conv2d, then conv2d_backward's grad_input, grad_weight and grad_bias); max_pool2d 2x2 stride 2 and 3x3 stride 2 padding 1,
   avg_pool2d 2x2 stride 2, relu out of place and in place (out=x), all on (32, 64, 112, 112);
   the per-call overhead of relu and of a 3x3 conv2d on a (1, 1, 8, 8) input.
+* Channels last: max_pool2d and conv2d on NHWC_LAYERS with layout="NHWC" ("nhwc_" + name),
+  beside torch on channels_last tensors; each conv2d row also times fastconv's own NCHW call
+  of the layer in the same round-robin (BASELINES: the "nchw" column and ratio, NCHW time /
+  NHWC time, held to TARGETS["conv_nhwc"]).
 * Peers, whichever are installed: PyTorch CPU (torch.nn.functional; conv+relu is conv2d then
   an in-place relu_; the training step is torch.autograd.grad of the conv), ONNX Runtime (a
   graph of one Conv node, and a Relu it fuses, the weights as initializers, every graph
@@ -106,7 +110,7 @@ target (LOAD_TARGET) is fastconv's: a second thread must not make a loaded machi
 """
 from .targets import (AUTO_TOLERANCE, LARGE_LAYERS, LOAD_TARGET, SCALING_TARGET, TARGETS,
                       evaluate_target)
-from .peers import PEERS, Peers
+from .peers import BASELINES, PEERS, Peers
 from .cases import (CONV_SHAPES, OVERHEAD_SHAPE, POOL_SHAPE, QUICK_CHANNELS, QUICK_IMAGE_SIDE,
                     QUICK_POOL_SHAPE, QUICK_SIDE, Case, cases, conv_flops, conv_output_size,
                     ConvShape, numpy_avg_pool2d_2x2, numpy_conv2d, numpy_max_pool2d,

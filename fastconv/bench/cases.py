@@ -57,8 +57,10 @@ TRANSPOSE_SHAPES = [
     TransposeShape("unet_up_2x2s2", 1, 128, 32, 32, 64, 2, 2, 2, 0),
     TransposeShape("up_4x4s2p1", 1, 64, 56, 56, 32, 4, 4, 2, 1),
 ]
-# the layers that also get a layout="NHWC" row: a 3x3, a 1x1 and a depthwise layer
-NHWC_LAYERS = ("vgg_3x3", "resnet_1x1", "depthwise")
+# the layers that also get a layout="NHWC" row: a 3x3, a 1x1, a strided, a 5x5, a grouped, a
+# dilated and a 1x7 layer, and the depthwise ones
+NHWC_LAYERS = ("vgg_3x3", "resnet_1x1", "depthwise", "conv_3x3s2", "small_5x5", "grouped",
+               "dilated", "mobilenet_dw_s2", "inception_1x7")
 POOL_SHAPE = (32, 64, 112, 112)          # a VGG block's output at batch 32
 OVERHEAD_SHAPE = (1, 1, 8, 8)            # so small that the call itself is all the time
 
@@ -381,14 +383,16 @@ def _pool_workload(shape, kind, kernel, stride, padding, peers, layout="NCHW"):
 
 
 def _conv_nhwc_workload(shape, peers):
-    """conv2d(layout="NHWC") beside torch on channels_last tensors (the NCHW call is the
-    layer's own row of the same run)."""
+    """conv2d(layout="NHWC") beside fastconv's NCHW call of the same layer ("nchw", on the
+    same values in NCHW order) and torch on channels_last tensors."""
     x, w, b = _conv_arrays(shape)
     padding = conv_padding(shape)
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     args = (shape.stride, padding, shape.dilation, shape.groups)
     # the NHWC result compared with the others as a view in NCHW axis order (no copy)
-    impls = {"fastconv": lambda: conv2d(x_nhwc, w, b, *args, layout="NHWC").transpose(0, 3, 1, 2)}
+    impls = {"fastconv": lambda: conv2d(x_nhwc, w, b, *args,
+                                        layout="NHWC").transpose(0, 3, 1, 2),
+             "nchw": lambda: conv2d(x, w, b, *args)}
     missing = {"opencv": "not applicable", "onnxruntime": "not measured (NCHW only)"}
     impls["numpy"] = lambda: numpy_conv2d(x, w, b, shape.stride, padding, shape.groups,
                                           dilation=shape.dilation)
@@ -593,7 +597,7 @@ def cases(quick=False):
         shape = quick_conv_shape(full) if quick else full
         result.append(Case(
             "nhwc_" + full.name, "conv2d", f"conv2d of {full.name} with layout=NHWC (x and y "
-            "channels last); the NCHW call is the row " + full.name, None,
+            "channels last), beside its NCHW call", "conv_nhwc",
             lambda peers, shape=shape: _conv_nhwc_workload(shape, peers), layer=full.name))
     result.append(Case("relu", "relu", f"relu {on}", "relu",
                        lambda peers: _relu_workload(pool, False, peers)))

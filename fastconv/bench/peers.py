@@ -9,6 +9,9 @@ from .._config import __version__
 
 
 PEERS = ("torch", "onnxruntime", "opencv", "numpy", "scipy")
+# fastconv's own calls a row is compared with as a peer is: beside a conv2d layout="NHWC" row,
+# the NCHW call of the same layer ("nchw": NCHW time / NHWC time, > 1: channels last faster)
+BASELINES = ("nchw",)
 
 
 class Peers:

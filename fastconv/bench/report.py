@@ -5,7 +5,7 @@ import textwrap
 
 from .._config import __version__
 from .cases import cases
-from .peers import PEERS
+from .peers import BASELINES, PEERS
 from .targets import AUTO_TOLERANCE, GEOMEAN_TARGET, LOAD_TARGET, SCALING_TARGET, TARGETS
 
 
@@ -20,7 +20,7 @@ def _duration(seconds):
 
 COLUMNS = [("case", 20), ("load", 4), ("auto", 9), ("fastconv", 10), ("spread", 7),
            ("rate", 15), ("peak", 6), ("torch", 8), ("ort", 8), ("opencv", 8), ("numpy", 8),
-           ("scipy", 8), ("check", 10), ("target", 18)]
+           ("scipy", 8), ("nchw", 6), ("check", 10), ("target", 18)]
 
 
 def _line(values):
@@ -38,6 +38,7 @@ def format_row(row):
             reason = row["missing"].get(peer, "")
             peers.append("absent" if reason.startswith("not installed") else
                          "error" if reason.startswith("error") else "-")
+    peers += [f"{row['ratios'][own]:.2f}x" if own in row["ratios"] else "-" for own in BASELINES]
     bad = [p for p, c in row["checks"].items() if not c["ok"]]
     check = "MISMATCH " + ",".join(bad) if bad else "ok"
     target = row["target"]
@@ -124,8 +125,10 @@ read + written) otherwise. peak: share of the sgemm peak (conv) or of the copy b
 in the same loop ("!": above 100%, unreliable). torch / ort (ONNX Runtime) / opencv / numpy / scipy
 (scipy.ndimage.correlate, beside the image filters): peer time /
 fastconv time, > 1 means fastconv is faster ("absent": not installed, "-": not applicable;
-a +bwd row times conv2d + conv2d_backward against torch.autograd's). check: every
-peer's result against fastconv's. target: "pass", or "FAIL" and the criteria missed, against
+a +bwd row times conv2d + conv2d_backward against torch.autograd's). nchw (the nhwc_ conv2d
+rows): fastconv's own NCHW call of the same layer, its time / the NHWC call's time, the two
+interleaved (torch's there runs on channels_last tensors). check: every peer's result
+against fastconv's. target: "pass", or "FAIL" and the criteria missed, against
 the goals below; "n/a" when a criterion's peer is missing, and on --quick's small shapes."""
 
 _CRITERION_TEXT = {"peak": lambda b: f">= {100 * b:.0f}% of peak",

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._config import get_num_threads, set_num_threads
 from .machine import BusyProcess
-from .peers import PEERS
+from .peers import BASELINES, PEERS
 from .targets import (AUTO_TOLERANCE, LARGE_LAYERS, LOAD_TARGET, SCALING_TARGET,
                       evaluate_target)
 from .timing import (CHECK_TOLERANCE, SETTLE_S, max_relative_error, measure, paired_ratio,
@@ -78,7 +78,7 @@ def run_case(case, peers, peaks, repeat, min_time, algorithms=False, quick=False
     # on writes than a copy's, or the two timings saw different load; no share of a peak
     row["peak_share_reliable"] = row["peak_share"] is None or row["peak_share"] <= 1.0
     row["ratios"] = {label: paired_ratio(samples[label], mine) for label in impls
-                     if label in PEERS}
+                     if label in PEERS + BASELINES}
     row["checks"] = {label: {"max_relative_error": err, "ok": err <= CHECK_TOLERANCE}
                      for label, err in checks.items()}
     if algorithms and workload.algorithms:

@@ -1,30 +1,104 @@
-/* Channels-last depthwise convolution for one ISA and dtype (simd/vec_*.h): 4 vectors of
- * channels at a time in registers over all the taps, then single vectors, then a masked one
- * (never past the run).  Each lane: bias (or +0), then one FMA per tap in order. */
-void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t taps,
-                                               const FC_REAL *const *x_ptrs, const FC_REAL *w,
-                                               size_t ld_w, const FC_REAL *bias, FC_REAL *y)
+/* Channels-last depthwise convolution for one ISA and dtype (simd/vec_*.h): np pixels of a
+ * row (a constant once inlined: 8, 4 or 1) x one vector of channels at c (masked: the last
+ * channels), the np accumulators in registers over all the taps, each weight vector loaded
+ * once for the np pixels.  Where three taps in a row read consecutive pixels (tap t + s of
+ * pixel p is tap t of pixel p + s: a filter row at stride 1 and dilation 1, or the padding's
+ * zeros), their np + 2 input vectors are loaded once for the 3 * np fused multiply-adds
+ * (one load per FMA and the address arithmetic of each bound the kernel).  Each lane: bias
+ * (or +0), then one FMA per tap in order. */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int masked, FC_M m, size_t c,
+                                         size_t p0, size_t taps, const FC_REAL *const *x_ptrs,
+                                         const size_t *x_steps, const FC_REAL *w, size_t ld_w,
+                                         const FC_REAL *bias, FC_REAL *y, size_t y_step)
 {
-    size_t c = 0;
-    for (; c + 4 * FC_LANES <= channels; c += 4 * FC_LANES) {
-        FC_V acc[4];
-        for (int v = 0; v < 4; v++)
-            acc[v] = bias ? FC_VLOAD(bias + c + v * FC_LANES) : FC_VZERO();
-        for (size_t t = 0; t < taps; t++) {
-            const FC_REAL *x = x_ptrs[t] + c, *wt = w + t * ld_w + c;
-            for (int v = 0; v < 4; v++)
-                acc[v] = FC_VFMA(FC_VLOAD(wt + v * FC_LANES), FC_VLOAD(x + v * FC_LANES), acc[v]);
+    FC_V acc[8];
+    const FC_V b = !bias ? FC_VZERO() : masked ? FC_VLOADM(m, bias + c) : FC_VLOAD(bias + c);
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++) acc[i] = b;
+    for (size_t t = 0; t < taps;) {
+        const size_t step = x_steps[t];
+        const FC_REAL *x = x_ptrs[t] + p0 * step + c;
+        const FC_REAL *wt = w + t * ld_w + c;
+        if (np > 1 && t + 3 <= taps && x_ptrs[t + 1] == x_ptrs[t] + step &&
+            x_ptrs[t + 2] == x_ptrs[t] + 2 * step && x_steps[t + 1] == step &&
+            x_steps[t + 2] == step) {
+            const FC_V w0 = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
+            const FC_V w1 = masked ? FC_VLOADM(m, wt + ld_w) : FC_VLOAD(wt + ld_w);
+            const FC_V w2 = masked ? FC_VLOADM(m, wt + 2 * ld_w) : FC_VLOAD(wt + 2 * ld_w);
+            /* input vector j is tap t of pixel j, t + 1 of pixel j - 1, t + 2 of j - 2: each
+             * pixel still takes its taps in order */
+#pragma GCC unroll 10
+            for (int j = 0; j < np + 2; j++) {
+                const FC_V xv = masked ? FC_VLOADM(m, x + j * step) : FC_VLOAD(x + j * step);
+                if (j < np) acc[j] = FC_VFMA(w0, xv, acc[j]);
+                if (j >= 1 && j - 1 < np) acc[j - 1] = FC_VFMA(w1, xv, acc[j - 1]);
+                if (j >= 2) acc[j - 2] = FC_VFMA(w2, xv, acc[j - 2]);
+            }
+            t += 3;
+            continue;
         }
-        for (int v = 0; v < 4; v++) FC_VSTORE(y + c + v * FC_LANES, acc[v]);
+        const FC_V wv = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
+#pragma GCC unroll 8
+        for (int i = 0; i < np; i++)
+            acc[i] = FC_VFMA(wv, masked ? FC_VLOADM(m, x + i * step) : FC_VLOAD(x + i * step),
+                             acc[i]);
+        t++;
     }
-    for (; c < channels; c += FC_LANES) {
-        const size_t cnt = channels - c < FC_LANES ? channels - c : FC_LANES;
-        const FC_M m = FC_TAIL_MASK(cnt);
-        FC_V acc = bias ? FC_VLOADM(m, bias + c) : FC_VZERO();
-        for (size_t t = 0; t < taps; t++)
-            acc = FC_VFMA(FC_VLOADM(m, w + t * ld_w + c), FC_VLOADM(m, x_ptrs[t] + c), acc);
-        FC_VSTOREM(y + c, m, acc);
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++) {
+        FC_REAL *yp = y + (p0 + i) * y_step + c;
+        if (masked)
+            FC_VSTOREM(yp, m, acc[i]);
+        else
+            FC_VSTORE(yp, acc[i]);
     }
+}
+
+/* The np pixels at p0 of every row of the block, for every vector of channels: the rows of
+ * one vector one after the other, so that the input lines the next row reads again (2 of its
+ * 3 filter rows) are still in L1. */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(const int np, size_t p0, size_t channels, size_t rows,
+                                         size_t taps, const FC_REAL *const *x_ptrs,
+                                         const size_t *x_steps, const FC_REAL *w, size_t ld_w,
+                                         const FC_REAL *bias, FC_REAL *y, size_t y_step,
+                                         size_t y_row_step)
+{
+    const FC_M full = FC_TAIL_MASK(FC_LANES);
+    for (size_t c = 0; c < channels; c += FC_LANES) {
+        const int masked = channels - c < FC_LANES;
+        const FC_M m = masked ? FC_TAIL_MASK(channels - c) : full;
+        for (size_t j = 0; j < rows; j++) {
+            if (masked)
+                FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, 1, m, c, p0, taps, x_ptrs + j * taps,
+                                                         x_steps + j * taps, w, ld_w, bias,
+                                                         y + j * y_row_step, y_step);
+            else
+                FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, 0, m, c, p0, taps, x_ptrs + j * taps,
+                                                         x_steps + j * taps, w, ld_w, bias,
+                                                         y + j * y_row_step, y_step);
+        }
+    }
+}
+
+void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t rows, size_t pixels,
+                                               size_t taps, const FC_REAL *const *x_ptrs,
+                                               const size_t *x_steps, const FC_REAL *w,
+                                               size_t ld_w, const FC_REAL *bias, FC_REAL *y,
+                                               size_t y_step, size_t y_row_step)
+{
+    /* the pixels 8 at a time, then 4, then one by one */
+    size_t p0 = 0;
+    for (; p0 + 8 <= pixels; p0 += 8)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(8, p0, channels, rows, taps, x_ptrs, x_steps, w,
+                                                 ld_w, bias, y, y_step, y_row_step);
+    for (; p0 + 4 <= pixels; p0 += 4)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(4, p0, channels, rows, taps, x_ptrs, x_steps, w,
+                                                 ld_w, bias, y, y_step, y_row_step);
+    for (; p0 < pixels; p0++)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(1, p0, channels, rows, taps, x_ptrs, x_steps, w,
+                                                 ld_w, bias, y, y_step, y_row_step);
 }
 
 /* The weight gradient (fn2): up to 9 taps at a time, one accumulator vector each (10 of
