@@ -64,6 +64,15 @@ static int FC_FN(grid_phase_used)(int64_t phase, int64_t stride, int64_t taps, i
     return 0;
 }
 
+/* How many of the stride's phases (rows a < stride of the phase planes) the taps k * dilation
+ * (k < taps) read: the multiples of dilation modulo stride repeat after stride / gcd of them,
+ * so min(taps, stride / gcd) distinct phases, counted without a loop over the stride (which a
+ * user may make as large as the image). */
+static int64_t FC_FN(grid_phases_used)(int64_t stride, int64_t taps, int64_t dilation)
+{
+    return fc_min_i64(taps, stride / fc_gcd(dilation, stride));
+}
+
 /* Filters per group from which packed panels replace the grid where the member packs them
  * with vectors (its im2col run, gemm.h, at stride_w 1; some 2.5x cheaper than the scalar
  * loop) and the grid's junk columns cost more than an eighth of its tiles: folded images
@@ -102,12 +111,10 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
      * stride 3): the strip is copied for little reuse, and the rows of a B sub-panel lie far
      * apart in it, where the packed panel is one sequential block (256 channels, 1x1 at
      * stride 2 on 56x56: 2.05 ms packed, 2.6 ms on the grid, 1 thread) */
-    if (sh * sw > 1) {
-        int64_t used = 0;
-        for (int64_t a = 0; a < sh; a++)
-            for (int64_t b = 0; b < sw; b++)
-                used += FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h) &&
-                        FC_FN(grid_phase_used)(b, sw, p->s, p->dilation_w);
+    if (sh > 1 || sw > 1) {
+        /* the phase planes read: a row phase and a column phase each read (at most r * s) */
+        const int64_t used = FC_FN(grid_phases_used)(sh, p->r, p->dilation_h) *
+                             FC_FN(grid_phases_used)(sw, p->s, p->dilation_w);
         if (p->r * p->s < 2 * used) return FC_OK;
     }
     g.pixels = (out_h - 1) * g.wp + out_w;
