@@ -367,8 +367,7 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                                    int64_t strip_rows, FC_REAL *strip)
 {
     const int64_t sh = p->stride_h, sw = p->stride_w;
-    const int w2 = sw == 2 && FC_FN(grid_phase_used)(0, 2, p->s, p->dilation_w) &&
-                   FC_FN(grid_phase_used)(1, 2, p->s, p->dilation_w);
+    const int w2 = sw == 2 && FC_FN(grid_phases_used)(2, p->s, p->dilation_w) == 2;
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
         if (w2) {
@@ -815,8 +814,8 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the strip of padded
-     * rows (padded_copy) */
+     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the
+     * strip of padded rows (padded_copy) */
     job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
