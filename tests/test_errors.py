@@ -571,6 +571,14 @@ def test_pool_padding_string_is_a_type_error(op):
         pool(op, X, 2, padding="same")
 
 
+@pytest.mark.parametrize("padding", [([1], [1]), ((1,), (1,)), ([2], (1, 1)), ((1, [1]), (0, 0))])
+def test_conv2d_per_axis_padding_needs_two_int_sides(padding):
+    # ((top, bottom), (left, right)) only when both sides are pairs; anything else is read as a
+    # pair of ints, whose non-int entries are a TypeError (found by the fuzz drawer)
+    with pytest.raises(TypeError, match=msg("conv2d", ["padding"])):
+        fastconv.conv2d(f32(1, 1, 5, 5), f32(1, 1, 3, 3), padding=padding)
+
+
 # --- zero batch -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

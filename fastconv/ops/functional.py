@@ -362,8 +362,10 @@ def _conv_padding(op, padding, in_hw, kernel_hw, stride, dilation):
             return tuple(result)
         raise ValueError(f"{op}: padding must be an int, a pair, ((top, bottom), (left, right)),"
                          f" 'valid' or 'same', got {padding!r}")
+    # per-axis (before, after) pairs only when both sides are pairs: ([1], [1]) is a pair of
+    # non-ints (TypeError), not two one-element sides read as (1, 1) each
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and \
-            all(isinstance(side, (tuple, list)) for side in padding):
+            all(isinstance(side, (tuple, list)) and len(side) == 2 for side in padding):
         pads = tuple(_pair(op, "padding", side) for side in padding)
     else:
         ph, pw = _pair(op, "padding", padding)
