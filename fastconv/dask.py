@@ -495,23 +495,32 @@ def predict(model, images, batch_size=None, *, classes=False):
     """A fastconv.nn model over a Dask array of images (N, ...) chunked along N: its logits
     (N, outputs), or with classes=True their argmax (N,), lazily.
 
-    batch_size rechunks N (each chunk is one ``model(chunk)`` call); None keeps the chunks.
-    Other axes are joined into one chunk.  The model is copied and put in inference mode
-    (``eval()``); with a distributed client active it is scattered to the workers once
-    (``client.scatter(broadcast=True)``), else it is one key of the graph, never one copy per
-    task.  The model runs once on one image here, so that a bad input raises now, not in a
-    worker.
+    One task per chunk along N (other axes are joined into one chunk): the chunks set the
+    tasks, so chunk N for the parallelism you want (``images.rechunk``).  batch_size: images
+    per ``model`` call, a task running its chunk in batches of it (what one call's
+    intermediates hold in memory); None: one call per chunk.  Few large chunks keep Dask's
+    cost per task (a few ms of the scheduler's and the worker's time) small beside the
+    model's.  The result is bitwise the model on the whole array: each image's logits do not
+    depend on the others in its batch.  classes=True takes the argmax inside each task, so
+    only the (N,) classes leave the workers.
+
+    The model is copied and put in inference mode (``eval()``); with a distributed client
+    active it is scattered to the workers once (``client.scatter(broadcast=True)``), else it is
+    one key of the graph, never one copy per task.  The model runs once on one image here, so
+    that a bad input raises now, not in a worker.
     """
     images = _dask_array("predict", "images", images)
     if images.ndim < 2:
         raise ValueError(f"fastconv.dask.predict: images must be (N, ...) with N along the "
                          f"first axis, got shape {images.shape}")
+    if batch_size is not None:
+        batch_size = operator.index(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"fastconv.dask.predict: batch_size must be at least 1, got "
+                             f"{batch_size}")
     model = copy.deepcopy(model).eval()
     probe = model(np.zeros((1,) + images.shape[1:], images.dtype))
-    chunks = {axis: -1 for axis in range(1, images.ndim)}
-    if batch_size is not None:
-        chunks[0] = int(batch_size)
-    images = images.rechunk(chunks)
+    images = images.rechunk({axis: -1 for axis in range(1, images.ndim)})
     client = _distributed_client()
     _share_cores_by_default(client)
     token = uuid.uuid4().hex  # the model is a copy: each call's graph is its own
@@ -522,18 +531,35 @@ def predict(model, images, batch_size=None, *, classes=False):
     else:
         model_ref = f"fastconv-model-{token}"
         layer = {model_ref: model}
-    out_tail = probe.shape[1:]
+    out_tail = () if classes else probe.shape[1:]
     for i in range(len(images.chunks[0])):
         layer[(name, i) + (0,) * len(out_tail)] = (
-            _predict_block, model_ref, (images.name, i) + (0,) * (images.ndim - 1))
+            _predict_block, model_ref, (images.name, i) + (0,) * (images.ndim - 1), batch_size,
+            classes)
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[images])
-    logits = da.Array(graph, name, (images.chunks[0],) + tuple((n,) for n in out_tail),
-                      dtype=probe.dtype, meta=np.empty((0,) * probe.ndim, probe.dtype))
-    return logits.argmax(axis=1) if classes else logits
+    dtype = np.dtype(np.intp) if classes else probe.dtype
+    return da.Array(graph, name, (images.chunks[0],) + tuple((n,) for n in out_tail),
+                    dtype=dtype, meta=np.empty((0,) * (1 + len(out_tail)), dtype))
 
 
-def _predict_block(model, x):
-    return model(x)
+def _predict_block(model, x, batch_size, classes):
+    """model over the chunk x in batches of batch_size, into one array of the chunk's
+    results (logits, or their argmax)."""
+    step = batch_size or len(x) or 1
+    out = None
+    for start in range(0, len(x), step):
+        y = model(x[start:start + step])
+        if classes:
+            y = y.argmax(axis=1)
+        if step >= len(x):
+            return y
+        if out is None:
+            out = np.empty((len(x),) + y.shape[1:], y.dtype)
+        out[start:start + len(y)] = y
+    if out is None:  # an empty chunk
+        y = model(x)
+        return y.argmax(axis=1) if classes else y
+    return out
 
 
 # ---- threads and processes -------------------------------------------------------------------

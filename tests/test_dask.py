@@ -366,12 +366,35 @@ def test_predict_on_the_cluster_scatters_the_model(client):
     tasks = dict(logits.__dask_graph__())
     assert not any(type(v) is type(net) for v in tasks.values())  # a future, not the model
     assert _on_cluster(client, logits).tobytes() == net.eval()(images).tobytes()
+    with client.as_current():
+        classes = fd.predict(net, da.from_array(images, chunks=(40, 1, 28, 28)), batch_size=15,
+                             classes=True)
+    np.testing.assert_array_equal(_on_cluster(client, classes), net(images).argmax(axis=1))
 
 
 def test_predict_bad_images_fail_at_construction():
     net = models.lenet5(seed=0)
     with pytest.raises(ValueError):
         fd.predict(net, da.zeros((4, 3, 28, 28), dtype=np.float32, chunks=2))
+    with pytest.raises(ValueError, match="batch_size"):
+        fd.predict(net, da.zeros((4, 1, 28, 28), dtype=np.float32, chunks=2), batch_size=0)
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 7, 25, 1000])
+def test_predict_one_task_per_chunk_in_batches(batch_size):
+    """The chunks along N set the tasks (no rechunk along N), batch_size the calls inside
+    each; logits and classes are bitwise the model on the whole array, whatever the split."""
+    net = models.lenet5(seed=2).eval()
+    images = _images(53, seed=7)
+    x = da.from_array(images, chunks=((20, 25, 8), 1, 28, 28))
+    logits = fd.predict(net, x, batch_size=batch_size)
+    assert logits.chunks == ((20, 25, 8), (10,))
+    assert _threads(logits).tobytes() == net(images).tobytes()
+    classes = fd.predict(net, x, batch_size=batch_size, classes=True)
+    assert classes.chunks == ((20, 25, 8),)
+    out = _threads(classes)
+    assert out.dtype == classes.dtype
+    np.testing.assert_array_equal(out, net(images).argmax(axis=1))
 
 
 # ---- threads ---------------------------------------------------------------------------------
