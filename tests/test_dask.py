@@ -341,6 +341,33 @@ def test_filter2d_bitwise_threads(data):
            lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)
 
 
+@pytest.mark.skipif(not HAS_FILTER2D, reason="fastconv.filter2d is not in this build (it "
+                    "comes from the image-filter work); fastconv.dask.filter2d wraps it")
+@FEW
+@given(data=st.data())
+def test_filter2d_bitwise_wide_images_every_dtype_and_separable_kernels(data):
+    """Rows wider than a vector of every ISA path (so a block's outputs fall on other lanes, or
+    in the scalar tail, than the same outputs of the whole call), uint8 and float64 images, and
+    rank-1 kernels (filter2d's "auto" runs them separably): still bitwise, for any chunking."""
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.uint8]))
+    shape = (data.draw(st.integers(1, 24)), data.draw(st.integers(17, 90)))
+    if data.draw(st.booleans()):
+        shape += (data.draw(st.integers(1, 3)),)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    image = (rng.integers(0, 256, shape).astype(dtype) if dtype == np.uint8
+             else rng.standard_normal(shape).astype(dtype))
+    kh, kw = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9))
+    if data.draw(st.booleans()):  # an exact outer product: the separable path for sides >= 5
+        kernel = np.outer(rng.integers(-3, 4, kh), rng.integers(-3, 4, kw)) / 8.0
+    else:
+        kernel = rng.standard_normal((kh, kw))
+    kwargs = dict(border=data.draw(st.sampled_from(
+        ["constant", "replicate", "reflect", "reflect101"])), value=2.0)
+    chunks = tuple(data.draw(chunks_of(extent)) for extent in shape)
+    _check(lambda: fastconv.filter2d(image, kernel, **kwargs),
+           lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)
+
+
 # ---- predict ---------------------------------------------------------------------------------
 
 def _images(n, seed=5):
