@@ -90,10 +90,13 @@ class BuildExt(build_ext):
             compile_args = ["-O1", "-g", "-fno-var-tracking", "-fno-omit-frame-pointer",
                             "-DFC_NO_MEMORY_CACHE", "-DFC_SANITIZE_BUILD"] + sanitize
             link_args = sanitize
-            # (Python's CFLAGS carry -fwrapv, which hides signed overflow from UBSan and makes
-            # the instrumented dwconv kernels compile 5x slower: 240 s against 50 s.  -fno-wrapv
-            # on csrc/ found one overflow, fixed (conv2d_im2col's phase count at huge strides);
-            # it is not on yet: the whole suite has not run under it.)
+            # Python's CFLAGS carry -fwrapv, which hides signed overflow from UBSan and makes
+            # the instrumented dwconv kernels compile 5x slower (240 s against 50 s): our own C
+            # (csrc/) is built with -fno-wrapv, so UBSan reports its signed overflows; the
+            # Cython module keeps Python's flags
+            own_c_args = ["-fno-wrapv"]
+        else:
+            own_c_args = []
         openmp_flag = "-fopenmp"
         use_openmp = os.environ.get("FASTCONV_NO_OPENMP", "") in ("", "0")
         if use_openmp and compiler_has_openmp(self.compiler, openmp_flag):
@@ -106,7 +109,7 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + ext.extra_compile_args
             ext.extra_link_args = link_args + ext.extra_link_args
-        compile_files_in_parallel(self.compiler, build_jobs())
+        compile_files_in_parallel(self.compiler, build_jobs(), own_c_args)
         super().build_extensions()
 
 
@@ -118,16 +121,23 @@ def build_jobs():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def compile_files_in_parallel(compiler, jobs):
+def compile_files_in_parallel(compiler, jobs, own_c_args=()):
     """setuptools compiles one extension's sources one after another (its -j runs whole
     extensions in parallel, and fastconv is one extension of ~120 files): wrap the compiler's
     compile() so that each source is compiled on its own, `jobs` at a time (numpy.distutils did
-    the same).  The object list keeps the sources' order, so the link line is unchanged."""
+    the same).  The object list keeps the sources' order, so the link line is unchanged.
+    own_c_args go last on the command line of the files under csrc/ only."""
     compile_all = compiler.compile
+
+    def compile_one(source, args, kwargs):
+        if own_c_args and source.replace(os.sep, "/").startswith("csrc/"):
+            kwargs = dict(kwargs, extra_postargs=list(kwargs.get("extra_postargs") or [])
+                          + list(own_c_args))
+        return compile_all([source], *args, **kwargs)
 
     def compile(sources, *args, **kwargs):
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            per_source = list(pool.map(lambda source: compile_all([source], *args, **kwargs),
+            per_source = list(pool.map(lambda source: compile_one(source, args, kwargs),
                                        sources))
         return [obj for objects in per_source for obj in objects]
 
