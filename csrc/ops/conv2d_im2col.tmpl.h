@@ -23,8 +23,8 @@
  *
  * Workspace: the packed weights (shared; at batch 1 on a small map the strip instead, which
  * every item reads) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR
- * x NR edge tile, and on the grid the strip and, when the grid is wider than the output, the
- * block's C.  Everything is sized to fit threads x
+ * x NR edge tile (through which the tiles holding a grid's junk columns reach y), on the
+ * grid the strip, and folded the block's C.  Everything is sized to fit threads x
  * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
  * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
  * used only when it fits beside all the weights.  Both ways sum every element in the same
@@ -49,7 +49,7 @@
 typedef struct fc_gemm_grid {
     int on;
     int padded_copy;    /* padding or a stride: each item copies the rows it reads to a strip */
-    int scatter;        /* wp > out_w: C goes to a grid-shaped scratch, valid columns to y */
+    int scatter;        /* wp > out_w: junk columns, which the tiles' stores skip */
     int64_t hp, wp;     /* a (phase) plane; wp is the grid's row width */
     int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
     int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
@@ -136,7 +136,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         return FC_OK;
     fc_gemm_plan gp;
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
-                         g.scatter ? m_tiles * cfg.mr : 0, 1, 0, &gp) != FC_OK ||
+                         0, 1, 0, &gp) != FC_OK ||
         gp.chunk_panels < panels)
         return FC_OK;
     gp.min_bytes = plan->min_bytes;
@@ -197,32 +197,6 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
         (dst) += (n);                             \
         if (((room) -= (n)) == 0) (dst) += (step) - (nr), (room) = (nr); \
     } while (0)
-
-/* n contiguous values (dst and src apart): 64-byte moves the compiler inlines, the rest as
- * two moves of a power of two that overlap (the same values twice), not value by value.  The
- * runs are one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of
- * vgg_3x3; and the scatter of a small map's grid rows (lenet_c2's 10 values) was 13% of its
- * time value by value. */
-static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
-{
-    const int64_t size = (int64_t)sizeof(FC_REAL), per = 64 / size;
-    if (n >= per) {
-        int64_t i = 0;
-        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
-        if (i < n) memcpy(dst + n - per, src + n - per, 64);
-    } else if (n * size >= 32) {
-        memcpy(dst, src, 32);
-        memcpy(dst + n - 32 / size, src + n - 32 / size, 32);
-    } else if (n * size >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16 / size, src + n - 16 / size, 16);
-    } else if (n * size >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8 / size, src + n - 8 / size, 8);
-    } else if (n > 0) {
-        dst[0] = src[0];
-    }
-}
 
 /* B for FC_CONV_IM2COL: im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols),
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
@@ -393,33 +367,6 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
     }
 }
 
-/* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
- * plane y_k (out_w wide); the grid columns past out_w are junk.  They land on one run of y,
- * [first, end), which gets the unfused epilogue in one call (per out_w-wide piece, LeNet's
- * 28, the AVX-512 loop ran mostly in its scalar remainder). */
-static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
-                                  int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
-{
-    int64_t oh = pix0 / wp, ow = pix0 % wp, first = -1, end = 0;
-    for (int64_t j = 0; j < cols;) {
-        if (ow < out_w) {
-            const int64_t n = fc_min_i64(out_w - ow, cols - j);
-            /* inline moves: a libc memcpy call per run of 10 values was 11% of lenet_c2 */
-            FC_FN(copy_run)(y_k + oh * out_w + ow, src + j, n);
-            if (first < 0) first = oh * out_w + ow;
-            end = oh * out_w + ow + n;
-            j += n;
-            ow += n;
-        } else {
-            j += wp - ow;
-            ow = 0;
-            oh++;
-        }
-    }
-    if (epi->post && first >= 0)
-        FC_FN(epilogue_apply)(epi, y_k + first, 1, end - first, end - first, 1);
-}
-
 /* How many blocks of output pixels each image (of a group) is cut into: enough that no block
  * exceeds nc_max, and when there are few images a multiple of the team, so that every thread
  * gets a near-equal share of NR tiles.  The blocks of an image differ by at most one tile. */
@@ -588,14 +535,22 @@ static const FC_REAL *FC_FN(gemm_item_b_grid)(FC_FN(gemm_block) *blk, int64_t k0
     return it->b_panel;
 }
 
-/* The epilogue of a grid-shaped C: the valid columns of the block's rows to y. */
-static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
+/* The unfused epilogue of a block on the grid, whose tiles went to y in place (gemm_block's
+ * grid_wp): the block's valid pixels are one run of each filter's plane, [first, end), one
+ * call for all its rows (per out_w-wide piece, LeNet's 28, the AVX-512 loop ran mostly in its
+ * scalar remainder). */
+static void FC_FN(gemm_item_grid_post)(FC_FN(gemm_block) *blk)
 {
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
-    for (int64_t i = 0; i < blk->rows; i++)
-        FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, job->grid.wp,
-                              job->out_w, it->y_group + i * job->pixels, job->epi);
+    const int64_t wp = job->grid.wp, w = job->out_w;
+    /* grid pixel p -> output pixel, the junk columns of a row onto its last valid one's
+     * successor (first) or itself (end) */
+    const int64_t p = it->pix0, q = it->pix0 + blk->cols - 1;
+    const int64_t first = p / wp * w + fc_min_i64(p % wp, w);
+    const int64_t end = q / wp * w + fc_min_i64(q % wp + 1, w);
+    if (end > first)
+        FC_FN(epilogue_apply)(job->epi, blk->c + first, blk->rows, end - first, blk->ldc, 1);
 }
 
 /* The epilogue of a folded C: each row's runs of one image to that image's plane. */
@@ -726,11 +681,20 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     blk.a_panels = FC_FN(gemm_item_a);
     blk.b_pack = grid.on ? NULL : FC_FN(gemm_item_pack_b);
     blk.b_panel = grid.on ? FC_FN(gemm_item_b_grid) : NULL;
-    if (job->c_len > 0) { /* whole tiles on the block's grid-shaped C, scattered at the end */
+    if (job->c_len > 0) { /* folded: whole tiles on the block's C, to the images at the end */
         blk.c = it.c_grid;
         blk.ldc = job->nc;
         blk.c_padded = 1;
-        blk.store = job->fold ? FC_FN(gemm_item_fold_store) : FC_FN(gemm_item_scatter);
+        blk.store = FC_FN(gemm_item_fold_store);
+    } else if (grid.on && grid.scatter) {
+        /* the grid's valid columns straight to y (a scratch C scattered after the block was
+         * 10% of resnet_7x7s2, 4.5% of alexnet_c1 at 1 thread) */
+        blk.c = it.y_group;
+        blk.ldc = job->pixels;
+        blk.grid_wp = grid.wp;
+        blk.grid_w = job->out_w;
+        blk.grid_pix0 = pix0;
+        if (job->epi->post) blk.store = FC_FN(gemm_item_grid_post);
     } else {
         blk.c = it.y_group + pix0;
         blk.ldc = job->pixels;
@@ -814,9 +778,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the
-     * strip of padded rows (padded_copy) */
-    job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
+     * the item's partial A panel of a kc block (a_len) and the strip of padded rows
+     * (padded_copy); folded, the C of a block */
+    job.c_len = job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
     job.planes_len =
