@@ -299,36 +299,50 @@ static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows,
     }
 }
 
-/* fill_grid_strip's rows of phase row a at stride 2 along the width, both column phases read
- * (3x3 at stride 2): each input row split into its two phase rows in one pass, where a
- * stride-2 copy per phase read it twice (the copies were 9% of conv_3x3s2 at 1 thread).
- * Input column iw is padded column iw + pad_left: phase (iw + pad_left) % 2, column
- * (iw + pad_left) / 2. */
-static void FC_FN(fill_grid_strip_w2)(const fc_conv2d_params *p, const FC_REAL *x_group,
-                                      int64_t cg, int64_t a, int64_t wp, int64_t row0,
-                                      int64_t rows, int64_t strip_rows, FC_REAL *strip)
+/* fill_grid_strip's rows of phase row a when every column phase is read (3x3 at stride 2,
+ * 11x11 at stride 4): each input row split into its sw phase rows in one pass, where a
+ * strided copy per phase read it sw times (the copies were 9% of conv_3x3s2 at 1 thread, 5.4%
+ * of alexnet_c1).  Input column iw is padded column iw + pad_left: phase (iw + pad_left) % sw,
+ * column (iw + pad_left) / sw.  At stride 2 an even/odd loop; wider, the whole groups of sw
+ * columns as a transpose (an n x sw matrix to sw phase rows, 4 x 4 tiles at stride 4), the
+ * columns before the first and after the last group one by one. */
+static void FC_FN(fill_grid_strip_split)(const fc_conv2d_params *p, const FC_REAL *x_group,
+                                         int64_t cg, int64_t a, int64_t wp, int64_t row0,
+                                         int64_t rows, int64_t strip_rows, FC_REAL *strip)
 {
-    const int64_t sh = p->stride_h, w = p->w, pl = p->pad_left;
-    int64_t lo[2], hi[2];
-    for (int b = 0; b < 2; b++) fc_valid_range(b - pl, 2, w, wp, &lo[b], &hi[b]);
+    const int64_t sh = p->stride_h, sw = p->stride_w, w = p->w, pl = p->pad_left;
+    const int64_t phase_len = strip_rows * wp; /* phase b + 1 of a row after phase b's */
+    /* input columns [0, head) come before the first whole group, [tail, w) after the last */
+    const int64_t head = fc_min_i64(w, (sw - pl % sw) % sw);
+    const int64_t groups = (w - head) / sw, tail = head + groups * sw;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t i = 0; i < rows; i++) {
-            FC_REAL *d0 = strip + ((c * sh + a) * 2 * strip_rows + i) * wp;
-            FC_REAL *d1 = d0 + strip_rows * wp;
+            FC_REAL *d = strip + ((c * sh + a) * sw * strip_rows + i) * wp;
             const int64_t ih = (row0 + i) * sh + a - p->pad_top;
             if (ih < 0 || ih >= p->h) {
-                FC_FN(put_run)(d0 + lo[0], NULL, 0, hi[0] - lo[0]);
-                FC_FN(put_run)(d1 + lo[1], NULL, 0, hi[1] - lo[1]);
+                for (int64_t b = 0; b < sw; b++) {
+                    int64_t lo, hi;
+                    fc_valid_range(b - pl, sw, w, wp, &lo, &hi);
+                    FC_FN(put_run)(d + b * phase_len + lo, NULL, 0, hi - lo);
+                }
                 continue;
             }
             const FC_REAL *restrict src = x_group + (c * p->h + ih) * w;
-            FC_REAL *restrict even = (pl % 2 ? d1 : d0) + pl / 2;
-            FC_REAL *restrict odd = (pl % 2 ? d0 : d1) + (pl + 1) / 2;
-            for (int64_t k = 0; k < w / 2; k++) {
-                even[k] = src[2 * k];
-                odd[k] = src[2 * k + 1];
+            if (sw == 2) {
+                FC_REAL *restrict even = d + (pl % 2) * phase_len + pl / 2;
+                FC_REAL *restrict odd = d + (1 - pl % 2) * phase_len + (pl + 1) / 2;
+                for (int64_t k = 0; k < w / 2; k++) {
+                    even[k] = src[2 * k];
+                    odd[k] = src[2 * k + 1];
+                }
+                if (w % 2) even[w / 2] = src[w - 1];
+                continue;
             }
-            if (w % 2) even[w / 2] = src[w - 1];
+            for (int64_t iw = 0; iw < head; iw++)
+                d[(iw + pl) % sw * phase_len + (iw + pl) / sw] = src[iw];
+            for (int64_t iw = tail; iw < w; iw++)
+                d[(iw + pl) % sw * phase_len + (iw + pl) / sw] = src[iw];
+            FC_FN(gemm_transpose)(src + head, sw, groups, sw, d + (head + pl) / sw, phase_len);
         }
 }
 
@@ -341,11 +355,11 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                                    int64_t strip_rows, FC_REAL *strip)
 {
     const int64_t sh = p->stride_h, sw = p->stride_w;
-    const int w2 = sw == 2 && FC_FN(grid_phases_used)(2, p->s, p->dilation_w) == 2;
+    const int split = sw > 1 && FC_FN(grid_phases_used)(sw, p->s, p->dilation_w) == sw;
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
-        if (w2) {
-            FC_FN(fill_grid_strip_w2)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
+        if (split) {
+            FC_FN(fill_grid_strip_split)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
             continue;
         }
         for (int64_t b = 0; b < sw; b++) {
