@@ -730,6 +730,11 @@ STRIDED_GRID_CASES = [
     ((1, 8, 9, 31), (16, 8, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 1),
     ((2, 2, 11, 12), (5, 2, 4, 4), (3, 2), ((1, 1), (2, 2)), (2, 1), 1),
     ((1, 4, 5, 5), (3, 4, 3, 3), (4, 4), ((2, 2), (2, 2)), (1, 1), 1),
+    # every column phase read, each input row split into them in one pass: padding that puts
+    # columns before the first whole group of the stride, and after the last; none whole
+    ((1, 2, 21, 45), (6, 2, 11, 11), (4, 4), ((2, 1), (3, 1)), (1, 1), 1),
+    ((2, 3, 19, 38), (5, 3, 7, 7), (3, 3), ((1, 2), (2, 0)), (1, 1), 1),
+    ((1, 2, 9, 6), (4, 2, 9, 9), (4, 4), ((4, 4), (5, 4)), (1, 1), 1),
 ]
 
 

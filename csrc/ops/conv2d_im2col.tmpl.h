@@ -23,8 +23,8 @@
  *
  * Workspace: the packed weights (shared; at batch 1 on a small map the strip instead, which
  * every item reads) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR
- * x NR edge tile, and on the grid the strip and, when the grid is wider than the output, the
- * block's C.  Everything is sized to fit threads x
+ * x NR edge tile (through which the tiles holding a grid's junk columns reach y), on the
+ * grid the strip, and folded the block's C.  Everything is sized to fit threads x
  * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
  * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
  * used only when it fits beside all the weights.  Both ways sum every element in the same
@@ -49,7 +49,7 @@
 typedef struct fc_gemm_grid {
     int on;
     int padded_copy;    /* padding or a stride: each item copies the rows it reads to a strip */
-    int scatter;        /* wp > out_w: C goes to a grid-shaped scratch, valid columns to y */
+    int scatter;        /* wp > out_w: junk columns, which the tiles' stores skip */
     int64_t hp, wp;     /* a (phase) plane; wp is the grid's row width */
     int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
     int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
@@ -136,7 +136,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         return FC_OK;
     fc_gemm_plan gp;
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
-                         g.scatter ? m_tiles * cfg.mr : 0, 1, 0, &gp) != FC_OK ||
+                         0, 1, 0, &gp) != FC_OK ||
         gp.chunk_panels < panels)
         return FC_OK;
     gp.min_bytes = plan->min_bytes;
@@ -197,32 +197,6 @@ static int FC_FN(gemm_fold)(const fc_conv2d_params *p, int64_t out_h, int64_t ou
         (dst) += (n);                             \
         if (((room) -= (n)) == 0) (dst) += (step) - (nr), (room) = (nr); \
     } while (0)
-
-/* n contiguous values (dst and src apart): 64-byte moves the compiler inlines, the rest as
- * two moves of a power of two that overlap (the same values twice), not value by value.  The
- * runs are one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of
- * vgg_3x3; and the scatter of a small map's grid rows (lenet_c2's 10 values) was 13% of its
- * time value by value. */
-static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
-{
-    const int64_t size = (int64_t)sizeof(FC_REAL), per = 64 / size;
-    if (n >= per) {
-        int64_t i = 0;
-        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
-        if (i < n) memcpy(dst + n - per, src + n - per, 64);
-    } else if (n * size >= 32) {
-        memcpy(dst, src, 32);
-        memcpy(dst + n - 32 / size, src + n - 32 / size, 32);
-    } else if (n * size >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16 / size, src + n - 16 / size, 16);
-    } else if (n * size >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8 / size, src + n - 8 / size, 8);
-    } else if (n > 0) {
-        dst[0] = src[0];
-    }
-}
 
 /* B for FC_CONV_IM2COL: im2col rows [red0, red0 + kc) of output pixels [pix0, pix0 + cols),
  * zero for padding taps and for the columns past `cols` in the last sub-panel.  The taps of
@@ -325,36 +299,50 @@ static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows,
     }
 }
 
-/* fill_grid_strip's rows of phase row a at stride 2 along the width, both column phases read
- * (3x3 at stride 2): each input row split into its two phase rows in one pass, where a
- * stride-2 copy per phase read it twice (the copies were 9% of conv_3x3s2 at 1 thread).
- * Input column iw is padded column iw + pad_left: phase (iw + pad_left) % 2, column
- * (iw + pad_left) / 2. */
-static void FC_FN(fill_grid_strip_w2)(const fc_conv2d_params *p, const FC_REAL *x_group,
-                                      int64_t cg, int64_t a, int64_t wp, int64_t row0,
-                                      int64_t rows, int64_t strip_rows, FC_REAL *strip)
+/* fill_grid_strip's rows of phase row a when every column phase is read (3x3 at stride 2,
+ * 11x11 at stride 4): each input row split into its sw phase rows in one pass, where a
+ * strided copy per phase read it sw times (the copies were 9% of conv_3x3s2 at 1 thread, 5.4%
+ * of alexnet_c1).  Input column iw is padded column iw + pad_left: phase (iw + pad_left) % sw,
+ * column (iw + pad_left) / sw.  At stride 2 an even/odd loop; wider, the whole groups of sw
+ * columns as a transpose (an n x sw matrix to sw phase rows, 4 x 4 tiles at stride 4), the
+ * columns before the first and after the last group one by one. */
+static void FC_FN(fill_grid_strip_split)(const fc_conv2d_params *p, const FC_REAL *x_group,
+                                         int64_t cg, int64_t a, int64_t wp, int64_t row0,
+                                         int64_t rows, int64_t strip_rows, FC_REAL *strip)
 {
-    const int64_t sh = p->stride_h, w = p->w, pl = p->pad_left;
-    int64_t lo[2], hi[2];
-    for (int b = 0; b < 2; b++) fc_valid_range(b - pl, 2, w, wp, &lo[b], &hi[b]);
+    const int64_t sh = p->stride_h, sw = p->stride_w, w = p->w, pl = p->pad_left;
+    const int64_t phase_len = strip_rows * wp; /* phase b + 1 of a row after phase b's */
+    /* input columns [0, head) come before the first whole group, [tail, w) after the last */
+    const int64_t head = fc_min_i64(w, (sw - pl % sw) % sw);
+    const int64_t groups = (w - head) / sw, tail = head + groups * sw;
     for (int64_t c = 0; c < cg; c++)
         for (int64_t i = 0; i < rows; i++) {
-            FC_REAL *d0 = strip + ((c * sh + a) * 2 * strip_rows + i) * wp;
-            FC_REAL *d1 = d0 + strip_rows * wp;
+            FC_REAL *d = strip + ((c * sh + a) * sw * strip_rows + i) * wp;
             const int64_t ih = (row0 + i) * sh + a - p->pad_top;
             if (ih < 0 || ih >= p->h) {
-                FC_FN(put_run)(d0 + lo[0], NULL, 0, hi[0] - lo[0]);
-                FC_FN(put_run)(d1 + lo[1], NULL, 0, hi[1] - lo[1]);
+                for (int64_t b = 0; b < sw; b++) {
+                    int64_t lo, hi;
+                    fc_valid_range(b - pl, sw, w, wp, &lo, &hi);
+                    FC_FN(put_run)(d + b * phase_len + lo, NULL, 0, hi - lo);
+                }
                 continue;
             }
             const FC_REAL *restrict src = x_group + (c * p->h + ih) * w;
-            FC_REAL *restrict even = (pl % 2 ? d1 : d0) + pl / 2;
-            FC_REAL *restrict odd = (pl % 2 ? d0 : d1) + (pl + 1) / 2;
-            for (int64_t k = 0; k < w / 2; k++) {
-                even[k] = src[2 * k];
-                odd[k] = src[2 * k + 1];
+            if (sw == 2) {
+                FC_REAL *restrict even = d + (pl % 2) * phase_len + pl / 2;
+                FC_REAL *restrict odd = d + (1 - pl % 2) * phase_len + (pl + 1) / 2;
+                for (int64_t k = 0; k < w / 2; k++) {
+                    even[k] = src[2 * k];
+                    odd[k] = src[2 * k + 1];
+                }
+                if (w % 2) even[w / 2] = src[w - 1];
+                continue;
             }
-            if (w % 2) even[w / 2] = src[w - 1];
+            for (int64_t iw = 0; iw < head; iw++)
+                d[(iw + pl) % sw * phase_len + (iw + pl) / sw] = src[iw];
+            for (int64_t iw = tail; iw < w; iw++)
+                d[(iw + pl) % sw * phase_len + (iw + pl) / sw] = src[iw];
+            FC_FN(gemm_transpose)(src + head, sw, groups, sw, d + (head + pl) / sw, phase_len);
         }
 }
 
@@ -367,11 +355,11 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                                    int64_t strip_rows, FC_REAL *strip)
 {
     const int64_t sh = p->stride_h, sw = p->stride_w;
-    const int w2 = sw == 2 && FC_FN(grid_phases_used)(2, p->s, p->dilation_w) == 2;
+    const int split = sw > 1 && FC_FN(grid_phases_used)(sw, p->s, p->dilation_w) == sw;
     for (int64_t a = 0; a < sh; a++) {
         if (!FC_FN(grid_phase_used)(a, sh, p->r, p->dilation_h)) continue;
-        if (w2) {
-            FC_FN(fill_grid_strip_w2)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
+        if (split) {
+            FC_FN(fill_grid_strip_split)(p, x_group, cg, a, wp, row0, rows, strip_rows, strip);
             continue;
         }
         for (int64_t b = 0; b < sw; b++) {
@@ -391,33 +379,6 @@ static void FC_FN(fill_grid_strip)(const fc_conv2d_params *p, const FC_REAL *x_g
                 }
         }
     }
-}
-
-/* The valid columns of one filter's grid row segment [pix0, pix0 + cols) to its output
- * plane y_k (out_w wide); the grid columns past out_w are junk.  They land on one run of y,
- * [first, end), which gets the unfused epilogue in one call (per out_w-wide piece, LeNet's
- * 28, the AVX-512 loop ran mostly in its scalar remainder). */
-static void FC_FN(store_grid_row)(const FC_REAL *src, int64_t pix0, int64_t cols, int64_t wp,
-                                  int64_t out_w, FC_REAL *y_k, const fc_epi *epi)
-{
-    int64_t oh = pix0 / wp, ow = pix0 % wp, first = -1, end = 0;
-    for (int64_t j = 0; j < cols;) {
-        if (ow < out_w) {
-            const int64_t n = fc_min_i64(out_w - ow, cols - j);
-            /* inline moves: a libc memcpy call per run of 10 values was 11% of lenet_c2 */
-            FC_FN(copy_run)(y_k + oh * out_w + ow, src + j, n);
-            if (first < 0) first = oh * out_w + ow;
-            end = oh * out_w + ow + n;
-            j += n;
-            ow += n;
-        } else {
-            j += wp - ow;
-            ow = 0;
-            oh++;
-        }
-    }
-    if (epi->post && first >= 0)
-        FC_FN(epilogue_apply)(epi, y_k + first, 1, end - first, end - first, 1);
 }
 
 /* How many blocks of output pixels each image (of a group) is cut into: enough that no block
@@ -588,14 +549,22 @@ static const FC_REAL *FC_FN(gemm_item_b_grid)(FC_FN(gemm_block) *blk, int64_t k0
     return it->b_panel;
 }
 
-/* The epilogue of a grid-shaped C: the valid columns of the block's rows to y. */
-static void FC_FN(gemm_item_scatter)(FC_FN(gemm_block) *blk)
+/* The unfused epilogue of a block on the grid, whose tiles went to y in place (gemm_block's
+ * grid_wp): the block's valid pixels are one run of each filter's plane, [first, end), one
+ * call for all its rows (per out_w-wide piece, LeNet's 28, the AVX-512 loop ran mostly in its
+ * scalar remainder). */
+static void FC_FN(gemm_item_grid_post)(FC_FN(gemm_block) *blk)
 {
     const FC_FN(gemm_item_ctx) *it = blk->ctx;
     const FC_FN(gemm_job) *job = it->job;
-    for (int64_t i = 0; i < blk->rows; i++)
-        FC_FN(store_grid_row)(it->c_grid + i * blk->ldc, it->pix0, blk->cols, job->grid.wp,
-                              job->out_w, it->y_group + i * job->pixels, job->epi);
+    const int64_t wp = job->grid.wp, w = job->out_w;
+    /* grid pixel p -> output pixel, the junk columns of a row onto its last valid one's
+     * successor (first) or itself (end) */
+    const int64_t p = it->pix0, q = it->pix0 + blk->cols - 1;
+    const int64_t first = p / wp * w + fc_min_i64(p % wp, w);
+    const int64_t end = q / wp * w + fc_min_i64(q % wp + 1, w);
+    if (end > first)
+        FC_FN(epilogue_apply)(job->epi, blk->c + first, blk->rows, end - first, blk->ldc, 1);
 }
 
 /* The epilogue of a folded C: each row's runs of one image to that image's plane. */
@@ -726,11 +695,20 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     blk.a_panels = FC_FN(gemm_item_a);
     blk.b_pack = grid.on ? NULL : FC_FN(gemm_item_pack_b);
     blk.b_panel = grid.on ? FC_FN(gemm_item_b_grid) : NULL;
-    if (job->c_len > 0) { /* whole tiles on the block's grid-shaped C, scattered at the end */
+    if (job->c_len > 0) { /* folded: whole tiles on the block's C, to the images at the end */
         blk.c = it.c_grid;
         blk.ldc = job->nc;
         blk.c_padded = 1;
-        blk.store = job->fold ? FC_FN(gemm_item_fold_store) : FC_FN(gemm_item_scatter);
+        blk.store = FC_FN(gemm_item_fold_store);
+    } else if (grid.on && grid.scatter) {
+        /* the grid's valid columns straight to y (a scratch C scattered after the block was
+         * 10% of resnet_7x7s2, 4.5% of alexnet_c1 at 1 thread) */
+        blk.c = it.y_group;
+        blk.ldc = job->pixels;
+        blk.grid_wp = grid.wp;
+        blk.grid_w = job->out_w;
+        blk.grid_pix0 = pix0;
+        if (job->epi->post) blk.store = FC_FN(gemm_item_grid_post);
     } else {
         blk.c = it.y_group + pix0;
         blk.ldc = job->pixels;
@@ -814,9 +792,9 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     /* weight panels are packed in ranges of some 2^14 values, the claims' cost negligible */
     job.pack_tasks = threads == 1 ? 1 : fc_task_count(chunk, red * mr, (int64_t)1 << 14);
     /* per thread: the B panel, one MR x NR tile for the edges of the output, then on the grid
-     * the C of a block (scatter), the item's partial A panel of a kc block (a_len) and the
-     * strip of padded rows (padded_copy) */
-    job.c_len = (grid.on && grid.scatter) || job.fold ? m_tiles * mr * nc : 0;
+     * the item's partial A panel of a kc block (a_len) and the strip of padded rows
+     * (padded_copy); folded, the C of a block */
+    job.c_len = job.fold ? m_tiles * mr * nc : 0;
     job.strip_plane = grid.on && grid.padded_copy ? grid.strip_rows * grid.wp : 0;
     /* NR values of slack past the strip: the last tile of a block reads its junk columns */
     job.planes_len =

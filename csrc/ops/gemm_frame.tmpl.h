@@ -258,6 +258,32 @@ static inline void FC_FN(gemm_pack_panels)(const FC_REAL *src, int64_t t_stride,
                                fc_min_i64(w, count - t0), kc, w, dst);
 }
 
+/* n contiguous values (dst and src apart): 64-byte moves the compiler inlines, the rest as
+ * two moves of a power of two that overlap (the same values twice), not value by value.  The
+ * runs are one sub-panel row (NR values) at a time: a libc memcpy call per run was 14% of
+ * vgg_3x3; and the scatter of a small map's grid rows (lenet_c2's 10 values) was 13% of its
+ * time value by value. */
+static inline void FC_FN(copy_run)(FC_REAL *dst, const FC_REAL *src, int64_t n)
+{
+    const int64_t size = (int64_t)sizeof(FC_REAL), per = 64 / size;
+    if (n >= per) {
+        int64_t i = 0;
+        for (; i + per <= n; i += per) memcpy(dst + i, src + i, 64);
+        if (i < n) memcpy(dst + n - per, src + n - per, 64);
+    } else if (n * size >= 32) {
+        memcpy(dst, src, 32);
+        memcpy(dst + n - 32 / size, src + n - 32 / size, 32);
+    } else if (n * size >= 16) {
+        memcpy(dst, src, 16);
+        memcpy(dst + n - 16 / size, src + n - 16 / size, 16);
+    } else if (n * size >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8 / size, src + n - 8 / size, 8);
+    } else if (n > 0) {
+        dst[0] = src[0];
+    }
+}
+
 /* n values from src[0], src[stride], ... (or zeros when src is NULL) to dst: the runs of the
  * packers of B (im2col panels, G on the virtual grid), mostly short. */
 static inline void FC_FN(put_run)(FC_REAL *dst, const FC_REAL *src, int64_t stride, int64_t n)
@@ -329,6 +355,12 @@ struct FC_FN(gemm_block) {
     /* after the last kc block (NULL: C is in place): C's valid part to where it belongs */
     void (*store)(FC_FN(gemm_block) *blk);
     void *ctx; /* the driver's */
+    /* grid_wp > 0: C's columns are pixels [grid_pix0, grid_pix0 + cols) of a virtual grid
+     * grid_wp wide (conv2d's, ops/conv2d_im2col.tmpl.h) of which the first grid_w of each row
+     * are stored, compacted: grid pixel p at c + (p / grid_wp) * grid_w + p % grid_wp.  The
+     * tiles that lie inside one grid row go there in place, the others (junk columns, the
+     * last tile) through `edge`, their valid runs copied (gemm_edge_move). */
+    int64_t grid_wp, grid_w, grid_pix0;
 };
 
 /* The one place deciding a kc block's flags and start values from the epilogue: the first
@@ -353,6 +385,35 @@ static inline void FC_FN(gemm_tile)(const FC_FN(gemm_config) *cfg, int64_t kc, c
         cfg->ukernel((size_t)kc, a, b, c, (size_t)ldc, init, flags);
 }
 
+/* Rows [0, rows) x columns [0, width) of an edge tile (MR x NR scratch, NR apart) to C
+ * (to_c) or from it; c: the tile's first row at C's column 0 (ldc apart), p0: the tile's first
+ * column.  On a grid (grid_wp > 0, gemm_block) only the valid runs, each where it is stored. */
+static inline void FC_FN(gemm_edge_move)(const FC_FN(gemm_block) *blk, FC_REAL *c, int64_t ldc,
+                                         int64_t p0, int64_t rows, int64_t width,
+                                         FC_REAL *edge, int64_t nr, int to_c)
+{
+    const int64_t wp = blk->grid_wp, w = blk->grid_w;
+    for (int64_t j = 0; j < width;) {
+        int64_t at = p0 + j, n = width - j;
+        if (wp > 0) {
+            const int64_t ow = at % wp;
+            if (ow >= w) { /* junk columns: never stored */
+                j += wp - ow;
+                continue;
+            }
+            n = fc_min_i64(w - ow, n);
+            at = at / wp * w + ow;
+        }
+        for (int64_t i = 0; i < rows; i++) {
+            if (to_c)
+                FC_FN(copy_run)(c + i * ldc + at, edge + i * nr + j, n);
+            else
+                FC_FN(copy_run)(edge + i * nr + j, c + i * ldc + at, n);
+        }
+        j += n;
+    }
+}
+
 /* The macro-kernel: one kc block of the block.  One NR-wide sub-panel of B (kc x NR, in L1)
  * meets every A panel of the block (in L2) before the next sub-panel: streaming B from L2 per
  * A panel instead costs two vector loads per eight FMAs from L2. */
@@ -369,21 +430,32 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
     const int64_t lda = blk->a_lda;
     const FC_REAL *packed_b = blk->b, *a_edge = lda ? blk->a_edge : NULL;
     FC_REAL *c_block = blk->c, *edge = blk->edge;
+    const int64_t grid_wp = blk->grid_wp;
     for (int64_t j0 = 0; j0 < cols; j0 += nr) {
         const int64_t width = fc_min_i64(nr, cols - j0);
         const ptrdiff_t *b_rows = NULL;
         const FC_REAL *b = blk->b_panel ? blk->b_panel(blk, k0, kc, j0, &b_rows)
                                         : packed_b + (j0 / nr) * b_step;
+        /* the tile's columns in C: from c_j on, whole (NR of them, contiguous) or not */
+        FC_REAL *c_j = c_block + j0;
+        int whole = width == nr;
+        int64_t p0 = j0;
+        if (grid_wp > 0) {
+            p0 = blk->grid_pix0 + j0;
+            const int64_t ow = p0 % grid_wp;
+            c_j = c_block + p0 / grid_wp * blk->grid_w + ow;
+            whole = whole && ow + nr <= blk->grid_w;
+        }
         int64_t ip = 0;
-        if (!b_rows && !lda && (padded || width == nr)) {
+        if (!b_rows && !lda && (padded || whole)) {
             /* the tiles that lie whole in C on packed B: straight microkernel calls (the
              * general loop below cost some 70 instructions per tile, 8% of LeNet's conv2
              * backward-data, whose blocks are one tile tall) */
             const FC_FN(gemm_ukernel_fn) ukernel = cfg->ukernel;
             const int64_t whole = padded ? m_panels : c_rows / mr;
             for (; ip < whole; ip++)
-                ukernel((size_t)kc, a + ip * a_step, b, c_block + ip * mr * ldc + j0,
-                        (size_t)ldc, init ? init + ip * mr : NULL, flags);
+                ukernel((size_t)kc, a + ip * a_step, b, c_j + ip * mr * ldc, (size_t)ldc,
+                        init ? init + ip * mr : NULL, flags);
         }
         for (; ip < m_panels; ip++) {
             const int64_t rows = fc_min_i64(mr, c_rows - ip * mr);
@@ -391,19 +463,18 @@ static inline void FC_FN(gemm_macro_kernel)(FC_FN(gemm_block) *blk, int64_t k0, 
             const FC_REAL *a_ip = edge_a ? a_edge : a + ip * a_step;
             const FC_REAL *init_ip = init ? init + ip * mr : NULL;
             const int64_t lda_ip = edge_a ? 0 : lda;
-            FC_REAL *c = c_block + ip * mr * ldc + j0;
-            if (padded || (rows == mr && width == nr)) {
-                FC_FN(gemm_tile)(cfg, kc, a_ip, lda_ip, b, b_rows, c, ldc, init_ip, flags);
+            if (padded || (rows == mr && whole)) {
+                FC_FN(gemm_tile)(cfg, kc, a_ip, lda_ip, b, b_rows, c_j + ip * mr * ldc, ldc,
+                                 init_ip, flags);
                 continue;
             }
             /* Edge of C: run the full tile on scratch, keep the valid part.  Stale values
              * outside it are never stored to C. */
+            FC_REAL *c = c_block + ip * mr * ldc;
             if (flags & FC_GEMM_ACCUMULATE)
-                for (int64_t i = 0; i < rows; i++)
-                    for (int64_t j = 0; j < width; j++) edge[i * nr + j] = c[i * ldc + j];
+                FC_FN(gemm_edge_move)(blk, c, ldc, p0, rows, width, edge, nr, 0);
             FC_FN(gemm_tile)(cfg, kc, a_ip, lda_ip, b, b_rows, edge, nr, init_ip, flags);
-            for (int64_t i = 0; i < rows; i++)
-                for (int64_t j = 0; j < width; j++) c[i * ldc + j] = edge[i * nr + j];
+            FC_FN(gemm_edge_move)(blk, c, ldc, p0, rows, width, edge, nr, 1);
         }
     }
 }
