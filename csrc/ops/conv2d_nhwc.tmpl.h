@@ -99,7 +99,8 @@ typedef struct FC_FN(nhwc_item_ctx) {
 /* The item's A: rows [pix0, pix0 + count) of col_g as MR-pixel panels of red x MR, zero past
  * the last pixel and for taps in the padding.  Element (c, r, s) of pixel i goes to
  * a[((c * R + r) * S + s) * MR + i]: per tap, the MR pixels' runs of Cg contiguous channels
- * (or job->zeros) are transposed 4 pixels x 4 channels at a time (nhwc_transpose4). */
+ * (or job->zeros) are transposed by the GEMM member's NHWC pack where it has one, else 4
+ * pixels x 4 channels at a time (nhwc_transpose4): the reference of the members' packs. */
 static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pix0,
                                int64_t count, FC_REAL *a)
 {
@@ -109,13 +110,19 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
     const FC_REAL *src[FC_NHWC_MAX_MR];
     int64_t h0[FC_NHWC_MAX_MR], w0[FC_NHWC_MAX_MR];
     const FC_REAL *base[FC_NHWC_MAX_MR];
+    const FC_FN(gemm_nhwc_pack_fn) pack = job->cfg.nhwc_pack;
+    /* the pixel's image and output row and column, stepped (no divisions per pixel) */
+    int64_t n = pix0 / pq, oh = pix0 % pq / job->out_w, ow = pix0 % job->out_w;
     for (int64_t i0 = 0; i0 < count; i0 += mr) {
         FC_REAL *panel = a + (i0 / mr) * job->red * mr;
         for (int64_t i = 0; i < mr; i++) {
-            const int64_t pix = pix0 + i0 + i, n = pix / pq, oh = pix % pq / job->out_w;
             base[i] = i0 + i < count ? job->x + n * p->h * p->w * p->c + g * cg : NULL;
             h0[i] = oh * p->stride_h - p->pad_top;
-            w0[i] = pix % job->out_w * p->stride_w - p->pad_left;
+            w0[i] = ow * p->stride_w - p->pad_left;
+            if (++ow == job->out_w) {
+                ow = 0;
+                if (++oh == job->out_h) oh = 0, n++;
+            }
         }
         for (int64_t r = 0; r < p->r; r++)
             for (int64_t s = 0; s < p->s; s++) {
@@ -126,6 +133,10 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
                                  : job->zeros;
                 }
                 FC_REAL *dst = panel + (r * p->s + s) * mr;
+                if (pack) { /* the member's (gemm.h), this loop's bits */
+                    pack(src, cg, dst, step);
+                    continue;
+                }
                 int64_t c = 0;
                 for (; c + 4 <= cg; c += 4) {
                     int64_t i = 0;
