@@ -13,6 +13,21 @@
 #error "the NHWC pack is written for MR 6 and 8"
 #endif
 
+/* q[j], lane l: 4 pixels' (a, b, c, d) values of channel 4 l + j of their 8 (two rounds of
+ * in-lane shuffles: pairs of pixels interleaved, then pairs of pairs) */
+static inline __attribute__((always_inline)) void
+fc_nhwc_pack_quad(const float *a, const float *b, const float *c, const float *d, __m256 q[4])
+{
+    const __m256 va = _mm256_loadu_ps(a), vb = _mm256_loadu_ps(b), vc = _mm256_loadu_ps(c),
+                 vd = _mm256_loadu_ps(d);
+    const __m256 ab0 = _mm256_unpacklo_ps(va, vb), ab1 = _mm256_unpackhi_ps(va, vb);
+    const __m256 cd0 = _mm256_unpacklo_ps(vc, vd), cd1 = _mm256_unpackhi_ps(vc, vd);
+    q[0] = _mm256_shuffle_ps(ab0, cd0, 0x44);
+    q[1] = _mm256_shuffle_ps(ab0, cd0, 0xEE);
+    q[2] = _mm256_shuffle_ps(ab1, cd1, 0x44);
+    q[3] = _mm256_shuffle_ps(ab1, cd1, 0xEE);
+}
+
 void FC_GEMM_NHWC_PACK_NAME(const float *const *src, int64_t cg, float *dst, int64_t step)
 {
     /* the pointers in registers: the stores to dst could alias src[], for all gcc knows */
@@ -23,29 +38,15 @@ void FC_GEMM_NHWC_PACK_NAME(const float *const *src, int64_t cg, float *dst, int
 #endif
     int64_t c = 0;
     for (; c + 8 <= cg; c += 8) {
-        /* t: pairs of pixels interleaved, per lane (c0 of both, c1 of both | c2.., c3..) */
-        const __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(s0 + c),
-                                             _mm256_loadu_ps(s1 + c));
-        const __m256 t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(s0 + c),
-                                             _mm256_loadu_ps(s1 + c));
-        const __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(s2 + c),
-                                             _mm256_loadu_ps(s3 + c));
-        const __m256 t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(s2 + c),
-                                             _mm256_loadu_ps(s3 + c));
-        const __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(s4 + c),
-                                             _mm256_loadu_ps(s5 + c));
-        const __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(s4 + c),
-                                             _mm256_loadu_ps(s5 + c));
-        /* lo[j], lane l: pixels 0-3 of channel c + 4 l + j */
-        const __m256 lo[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
-                              _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+        __m256 lo[4]; /* lo[j], lane l: pixels 0-3 of channel c + 4 l + j */
+        fc_nhwc_pack_quad(s0 + c, s1 + c, s2 + c, s3 + c, lo);
 #if FC_GEMM_MR == 8
-        const __m256 t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(s6 + c),
-                                             _mm256_loadu_ps(s7 + c));
-        const __m256 t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(s6 + c),
-                                             _mm256_loadu_ps(s7 + c));
-        const __m256 hi[4] = {_mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xEE),
-                              _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xEE)};
+        __m256 hi[4]; /* pixels 4-7 */
+        fc_nhwc_pack_quad(s4 + c, s5 + c, s6 + c, s7 + c, hi);
+#else
+        /* pixels 4 and 5 interleaved, per lane: t4 channels 0, 1 as 64-bit halves, t5 2, 3 */
+        const __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(s4 + c), _mm256_loadu_ps(s5 + c));
+        const __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(s4 + c), _mm256_loadu_ps(s5 + c));
 #endif
         for (int j = 0; j < 4; j++) {
             float *d0 = dst + (c + j) * step, *d1 = d0 + 4 * step; /* channels c+j, c+4+j */
@@ -55,7 +56,6 @@ void FC_GEMM_NHWC_PACK_NAME(const float *const *src, int64_t cg, float *dst, int
             _mm_storeu_ps(d0 + 4, _mm256_castps256_ps128(hi[j]));
             _mm_storeu_ps(d1 + 4, _mm256_extractf128_ps(hi[j], 1));
 #else
-            /* pixels 4 and 5: t4 holds channels j = 0, 1 as its 64-bit halves, t5 2, 3 */
             const __m256 t = j < 2 ? t4 : t5;
             if (j % 2 == 0) {
                 _mm_storel_pi((__m64 *)(d0 + 4), _mm256_castps256_ps128(t));
