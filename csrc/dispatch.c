@@ -135,7 +135,8 @@ const fc_member *fc_active_member(fc_family family, const char *dtype)
         t->tag##_gemm = (fc_##tag##_gemm_config){(fc_##tag##_gemm_ukernel_fn)m->fn, m->mr,  \
                                                  m->nr, m->kc, m->nc, m->name,              \
                                                  (fc_##tag##_gemm_rows_ukernel_fn)m->fn2,   \
-                                                 (fc_##tag##_gemm_im2col_run_fn)m->fn3};    \
+                                                 (fc_##tag##_gemm_im2col_run_fn)m->fn3,     \
+                                                 (fc_##tag##_gemm_nhwc_pack_fn)m->fn4};     \
         m = t->members[FC_FAMILY_GEMM_NT][dtype_slot(#tag)] =                               \
             best_member(FC_FAMILY_GEMM_NT, #tag, rank);                                     \
         t->tag##_gemm_nt = (fc_##tag##_gemm_nt_config){(fc_##tag##_gemm_nt_ukernel_fn)m->fn, \

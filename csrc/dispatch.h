@@ -29,6 +29,7 @@
         const char *name;                     \
         fc_##tag##_gemm_rows_ukernel_fn rows_ukernel; /* the in-place B twin */ \
         fc_##tag##_gemm_im2col_run_fn im2col_run; /* or NULL: the driver's scalar loop */ \
+        fc_##tag##_gemm_nhwc_pack_fn nhwc_pack; /* or NULL: the driver's loop (conv2d_nhwc) */ \
     } fc_##tag##_gemm_config;
 FC_DECLARE_GEMM_CONFIG(f32)
 FC_DECLARE_GEMM_CONFIG(f64)

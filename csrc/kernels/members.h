@@ -49,6 +49,7 @@ typedef struct fc_member {
     /* winograd: the filter transform (fn input, fn2 output); dwconv: fn reading the input
      * planes in place; gemm: the im2col run packer (gemm.h), NULL for the scalar members */
     fc_any_fn fn3;
+    fc_any_fn fn4; /* gemm: the NHWC pack (gemm.h), NULL where the driver's loop serves */
     /* register tile: mr rows x nr columns.  gemm mr x nr; gemm_nt mr x nr (filters x inputs);
      * dconv mr output channels (the weight panel's width) x nr columns of a block; dwconv mr
      * output rows x nr columns; pool, relu, relu_backward, vadd, index_check, epilogue 1 x

@@ -99,7 +99,8 @@ typedef struct FC_FN(nhwc_item_ctx) {
 /* The item's A: rows [pix0, pix0 + count) of col_g as MR-pixel panels of red x MR, zero past
  * the last pixel and for taps in the padding.  Element (c, r, s) of pixel i goes to
  * a[((c * R + r) * S + s) * MR + i]: per tap, the MR pixels' runs of Cg contiguous channels
- * (or job->zeros) are transposed 4 pixels x 4 channels at a time (nhwc_transpose4). */
+ * (or job->zeros) are transposed by the GEMM member's NHWC pack where it has one, else 4
+ * pixels x 4 channels at a time (nhwc_transpose4): the reference of the members' packs. */
 static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pix0,
                                int64_t count, FC_REAL *a)
 {
@@ -107,25 +108,38 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
     const int64_t mr = job->cfg.mr, cg = job->cg, step = p->r * p->s * mr;
     const int64_t pq = job->out_h * job->out_w;
     const FC_REAL *src[FC_NHWC_MAX_MR];
-    int64_t h0[FC_NHWC_MAX_MR], w0[FC_NHWC_MAX_MR];
-    const FC_REAL *base[FC_NHWC_MAX_MR];
+    /* the pixels' (row, column) of tap (0, 0) and their offset in x; a pixel past count has
+     * a row no tap reaches.  Locals, not p->: the stores to src[] could alias *p for gcc. */
+    int64_t h0[FC_NHWC_MAX_MR], w0[FC_NHWC_MAX_MR], at[FC_NHWC_MAX_MR];
+    const int64_t h = p->h, w = p->w, c_all = p->c, dh = p->dilation_h, dw = p->dilation_w;
+    const FC_REAL *const x = job->x + g * cg, *const zeros = job->zeros;
+    const FC_FN(gemm_nhwc_pack_fn) pack = job->cfg.nhwc_pack;
+    /* the pixel's image and output row and column, stepped (no divisions per pixel) */
+    int64_t n = pix0 / pq, oh = pix0 % pq / job->out_w, ow = pix0 % job->out_w;
     for (int64_t i0 = 0; i0 < count; i0 += mr) {
         FC_REAL *panel = a + (i0 / mr) * job->red * mr;
         for (int64_t i = 0; i < mr; i++) {
-            const int64_t pix = pix0 + i0 + i, n = pix / pq, oh = pix % pq / job->out_w;
-            base[i] = i0 + i < count ? job->x + n * p->h * p->w * p->c + g * cg : NULL;
-            h0[i] = oh * p->stride_h - p->pad_top;
-            w0[i] = pix % job->out_w * p->stride_w - p->pad_left;
+            h0[i] = i0 + i < count ? oh * p->stride_h - p->pad_top : INT64_MIN / 2;
+            w0[i] = ow * p->stride_w - p->pad_left;
+            at[i] = n * h * w * c_all;
+            if (++ow == job->out_w) {
+                ow = 0;
+                if (++oh == job->out_h) oh = 0, n++;
+            }
         }
         for (int64_t r = 0; r < p->r; r++)
             for (int64_t s = 0; s < p->s; s++) {
                 for (int64_t i = 0; i < mr; i++) {
-                    const int64_t ih = h0[i] + r * p->dilation_h, iw = w0[i] + s * p->dilation_w;
-                    src[i] = base[i] && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w
-                                 ? base[i] + (ih * p->w + iw) * p->c
-                                 : job->zeros;
+                    const int64_t ih = h0[i] + r * dh, iw = w0[i] + s * dw;
+                    src[i] = (uint64_t)ih < (uint64_t)h && (uint64_t)iw < (uint64_t)w
+                                 ? x + at[i] + (ih * w + iw) * c_all
+                                 : zeros;
                 }
                 FC_REAL *dst = panel + (r * p->s + s) * mr;
+                if (pack) { /* the member's (gemm.h), this loop's bits */
+                    pack(src, cg, dst, step);
+                    continue;
+                }
                 int64_t c = 0;
                 for (; c + 4 <= cg; c += 4) {
                     int64_t i = 0;
@@ -237,14 +251,27 @@ static fc_status FC_FN(nhwc_setup)(const fc_conv2d_params *p, int64_t out_h, int
         fc_mul_saturating(*threads, fc_gemm_workspace_limit(p->max_workspace_bytes)) / size;
     if (fc_gemm_add_saturating(packed, fc_mul_saturating(*threads, one)) > budget)
         return FC_ERR_WORKSPACE_TOO_SMALL;
-    /* the kc-deep slice of an item's A within ~192 KiB of L2, beside B's sub-panel in L1 */
+    /* the kc-deep slice of an item's A within ~192 KiB of L2, beside B's sub-panel in L1;
+     * but one panel when a group's weights and the panel fit in a 48 KiB L1d together: A is
+     * then multiplied while it is in L1, not written to L2 and read back (the 2-core AVX-512
+     * Xeon: the grouped layer, Cg = Kg = 32, went from 0.84 to 0.91 of its NCHW time; two
+     * panels, past L1, were no better than 21) */
     const int64_t kc = fc_min_i64(cfg.kc, job->red);
-    int64_t m_panels = fc_min_i64(fc_max_i64(1, ((int64_t)192 << 10) / (size * kc * mr)),
-                                  panels_total);
-    /* some 4 items per thread, so that a late thread leaves little behind: more filter
-     * blocks first (they only repeat the pack of A), then smaller pixel blocks */
+    const int64_t l1_fit = (job->n_tiles * nr + mr) * job->red * size <= ((int64_t)48 << 10);
+    int64_t m_panels =
+        l1_fit ? 1
+               : fc_min_i64(fc_max_i64(1, ((int64_t)192 << 10) / (size * kc * mr)), panels_total);
+    /* some 4 items per thread, so that a late thread leaves little behind.  Smaller pixel
+     * blocks first when all the weights stay in a 1-2 MiB L2 (each block streams them from
+     * there): filter blocks repeat the pack of A, which cost Inception's 1x7 (37 panels,
+     * 458 KiB of weights) 0.83 of its NCHW time at 2 threads.  Else more filter blocks first
+     * (they read the weights once), then smaller pixel blocks. */
     const int64_t target = *threads > 1 ? 4 * *threads : 1;
     int64_t f_blocks = 1, pixel_items = p->groups * fc_ceil_div(panels_total, m_panels);
+    if (pixel_items < target && packed * size <= ((int64_t)512 << 10)) {
+        m_panels = fc_max_i64(1, panels_total * p->groups / target);
+        pixel_items = p->groups * fc_ceil_div(panels_total, m_panels);
+    }
     if (pixel_items < target) {
         f_blocks = fc_min_i64(job->n_tiles, fc_ceil_div(target, pixel_items));
         if (pixel_items * f_blocks < target)

@@ -231,6 +231,37 @@ static void FC_FN(t_gemm_im2col_run)(const fc_member *m, t_result *r)
     free(x);
 }
 
+/* ---- gemm NHWC pack (gemm.h): against its formula, bit for bit (it moves values) -------- */
+
+/* cg around the 8-channel step (tile - 1, tile, tile + 1, and two steps), step MR (1x1) or a
+ * tap's of a 3x3; one source repeated (a tap in the padding reads one run of zeros). */
+static void FC_FN(t_gemm_nhwc_pack)(const fc_member *m, t_result *r)
+{
+    const int64_t mr = m->mr, cgs[] = {1, 3, 7, 8, 9, 15, 16, 17, 24, 33};
+    for (size_t ci = 0; ci < sizeof cgs / sizeof cgs[0]; ci++)
+        for (int64_t st = 0; st < 2; st++) {
+            const int64_t cg = cgs[ci], step = st ? 9 * mr : mr, size = cg * step + mr;
+            FC_REAL *x = T_NEW(mr * cg), *got = T_NEW(size), *want = T_NEW(size);
+            FC_FN(t_fill)(x, (size_t)(mr * cg), 0);
+            const FC_REAL *src[16];
+            for (int64_t i = 0; i < mr; i++) src[i] = x + (i == 2 ? 5 : i) % mr * cg;
+            for (int64_t i = 0; i < size; i++) got[i] = want[i] = (FC_REAL)-77;
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t i = 0; i < mr; i++) want[c * step + i] = src[i][c];
+            ((FC_FN(gemm_nhwc_pack_fn))m->fn4)(src, cg, got, step);
+            r->cases++;
+            if (memcmp(got, want, (size_t)size * sizeof(FC_REAL)) != 0) {
+                long at = 0;
+                while (memcmp(got + at, want + at, sizeof(FC_REAL)) == 0) at++;
+                char what[96];
+                snprintf(what, sizeof what, "nhwc pack cg %lld step %lld", (long long)cg,
+                         (long long)step);
+                FC_FN(t_report)(r, what, got, want, at);
+            }
+            free(x), free(got), free(want);
+        }
+}
+
 /* ---- gemm_nt: out[i][j] = sum over images m, p < kc of A[i][m a_step + p] B_j[m b_step + p] */
 
 static void FC_FN(t_gemm_nt_run)(const fc_member *m, size_t M, size_t N, size_t images,
@@ -1072,6 +1103,7 @@ static void FC_FN(t_member)(const fc_member *m, const fc_member *twin, t_result 
     case FC_FAMILY_GEMM:
         FC_FN(t_gemm)(m, twin, r);
         if (m->fn3) FC_FN(t_gemm_im2col_run)(m, r);
+        if (m->fn4) FC_FN(t_gemm_nhwc_pack)(m, r);
         break;
     case FC_FAMILY_GEMM_NT: FC_FN(t_gemm_nt)(m, twin, r); break;
     case FC_FAMILY_DCONV: FC_FN(t_dconv)(m, twin, r); break;

@@ -11,3 +11,6 @@
 #define FC_GEMM_MR 8
 #define FC_GEMM_NRV 2
 #include "kernels/gemm/simd.tmpl.h"
+
+#define FC_GEMM_NHWC_PACK_NAME fc_f32_gemm_nhwc_pack_8x32__avx512
+#include "kernels/gemm/nhwc_pack_x86.tmpl.h"

@@ -23,6 +23,11 @@
  * r x s filter over x's h x w planes.  Reduction row red = (c * r + i) * s + j goes to
  * dst + (red - red0) * nr, lane l of it x[(c * h + ih0 + i * dilation_h) * w + iw0 +
  * j * dilation_w + l], or 0 where that lies outside the plane; lanes >= n are not written.
+ *
+ * The "NHWC pack" of an x86 float32 SIMD member (kernels/gemm/nhwc_pack_x86.tmpl.h) moves one
+ * tap of an NHWC A panel (ops/conv2d_nhwc.tmpl.h, nhwc_pack_a, whose loop is its reference and
+ * the path of the members without one): the member's MR pixels' runs of cg contiguous
+ * channels, src[i] (i < MR), to dst[c * step + i] for c < cg.
  */
 #ifndef FC_KERNELS_GEMM_H
 #define FC_KERNELS_GEMM_H
@@ -67,6 +72,12 @@ typedef FC_DECLARE_GEMM_IM2COL_RUN((*fc_f64_gemm_im2col_run_fn), double);
 FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_8x32__avx512, float);
 FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_6x16__avx2, float);
 FC_DECLARE_GEMM_IM2COL_RUN(fc_f32_gemm_im2col_run_8x12__neon, float);
+#define FC_DECLARE_GEMM_NHWC_PACK(name, real)                                                 \
+    void name(const real *const *src, int64_t cg, real *dst, int64_t step)
+typedef FC_DECLARE_GEMM_NHWC_PACK((*fc_f32_gemm_nhwc_pack_fn), float);
+typedef FC_DECLARE_GEMM_NHWC_PACK((*fc_f64_gemm_nhwc_pack_fn), double);
+FC_DECLARE_GEMM_NHWC_PACK(fc_f32_gemm_nhwc_pack_8x32__avx512, float);
+FC_DECLARE_GEMM_NHWC_PACK(fc_f32_gemm_nhwc_pack_6x16__avx2, float);
 /* The members of the family, listed in kernels/gemm/members.c; dispatch installs one. */
 void fc_f32_gemm_ukernel_4x4__scalar(size_t kc, const float *a, const float *b, float *c,
                                      size_t ldc, const float *init, unsigned flags);

@@ -8,6 +8,7 @@
 #define F32_ROWS fc_f32_gemm_rows_ukernel_fn
 #define F64_ROWS fc_f64_gemm_rows_ukernel_fn
 #define F32_IM2COL fc_f32_gemm_im2col_run_fn
+#define F32_NHWC_PACK fc_f32_gemm_nhwc_pack_fn
 
 const fc_member fc_gemm_members[] = {
     /* 4x4 fills the 16 accumulators of scalar code without spills; kc * nc * 8 bytes = 256 KiB
@@ -27,6 +28,7 @@ const fc_member fc_gemm_members[] = {
      FC_SYMBOL(F32, fc_f32_gemm_ukernel_6x16__avx2),
      FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_6x16__avx2),
      .fn3 = FC_MEMBER_FN(F32_IM2COL, fc_f32_gemm_im2col_run_6x16__avx2),
+     .fn4 = FC_MEMBER_FN(F32_NHWC_PACK, fc_f32_gemm_nhwc_pack_6x16__avx2),
      .mr = 6, .nr = 16, .kc = 256, .nc = 512},
     {FC_FAMILY_GEMM, "f64", FC_ISA_AVX2, "f64-gemm 6x8 avx2",
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_6x8__avx2),
@@ -42,6 +44,7 @@ const fc_member fc_gemm_members[] = {
      FC_SYMBOL(F32, fc_f32_gemm_ukernel_8x32__avx512),
      FC_MEMBER_FN(F32_ROWS, fc_f32_gemm_rows_ukernel_8x32__avx512),
      .fn3 = FC_MEMBER_FN(F32_IM2COL, fc_f32_gemm_im2col_run_8x32__avx512),
+     .fn4 = FC_MEMBER_FN(F32_NHWC_PACK, fc_f32_gemm_nhwc_pack_8x32__avx512),
      .mr = 8, .nr = 32, .kc = 256, .nc = 512},
     {FC_FAMILY_GEMM, "f64", FC_ISA_AVX512, "f64-gemm 8x16 avx512",
      FC_SYMBOL(F64, fc_f64_gemm_ukernel_8x16__avx512),
