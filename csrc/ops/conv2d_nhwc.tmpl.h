@@ -108,9 +108,11 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
     const int64_t mr = job->cfg.mr, cg = job->cg, step = p->r * p->s * mr;
     const int64_t pq = job->out_h * job->out_w;
     const FC_REAL *src[FC_NHWC_MAX_MR];
-    /* the pixels' (row, column) of tap (0, 0) and their offset in x; a pixel past count has
-     * a row no tap reaches.  Locals, not p->: the stores to src[] could alias *p for gcc. */
+    /* the pixels' (row, column) of tap (0, 0) and their offset in x; a pixel past count
+     * reads zeros (live = 0: no sentinel row, which a huge dilation could bring back in
+     * range).  Locals, not p->: the stores to src[] could alias *p for gcc. */
     int64_t h0[FC_NHWC_MAX_MR], w0[FC_NHWC_MAX_MR], at[FC_NHWC_MAX_MR];
+    int live[FC_NHWC_MAX_MR];
     const int64_t h = p->h, w = p->w, c_all = p->c, dh = p->dilation_h, dw = p->dilation_w;
     const FC_REAL *const x = job->x + g * cg, *const zeros = job->zeros;
     const FC_FN(gemm_nhwc_pack_fn) pack = job->cfg.nhwc_pack;
@@ -119,7 +121,8 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
     for (int64_t i0 = 0; i0 < count; i0 += mr) {
         FC_REAL *panel = a + (i0 / mr) * job->red * mr;
         for (int64_t i = 0; i < mr; i++) {
-            h0[i] = i0 + i < count ? oh * p->stride_h - p->pad_top : INT64_MIN / 2;
+            live[i] = i0 + i < count;
+            h0[i] = oh * p->stride_h - p->pad_top;
             w0[i] = ow * p->stride_w - p->pad_left;
             at[i] = n * h * w * c_all;
             if (++ow == job->out_w) {
@@ -131,7 +134,7 @@ static void FC_FN(nhwc_pack_a)(const FC_FN(nhwc_job) *job, int64_t g, int64_t pi
             for (int64_t s = 0; s < p->s; s++) {
                 for (int64_t i = 0; i < mr; i++) {
                     const int64_t ih = h0[i] + r * dh, iw = w0[i] + s * dw;
-                    src[i] = (uint64_t)ih < (uint64_t)h && (uint64_t)iw < (uint64_t)w
+                    src[i] = live[i] && (uint64_t)ih < (uint64_t)h && (uint64_t)iw < (uint64_t)w
                                  ? x + at[i] + (ih * w + iw) * c_all
                                  : zeros;
                 }
