@@ -160,6 +160,36 @@ def test_set_num_threads_accepts_numpy_integers(restore_threads):
     assert fastconv.get_num_threads() == 2
 
 
+def _string_option_calls(text):
+    """Every public call that takes a string option, with that option spelled by `text`."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    image = rng.standard_normal((9, 10)).astype(np.float32)
+    return {
+        "conv2d algorithm": lambda: fastconv.conv2d(x, w, algorithm=text("im2col")),
+        "conv2d activation": lambda: fastconv.conv2d(x, w, activation=text("leaky_relu")),
+        "conv2d padding": lambda: fastconv.conv2d(x, w, padding=text("same")),
+        "conv2d precision": lambda: fastconv.conv2d(x, w, precision=text("high")),
+        "conv2d layout": lambda: fastconv.conv2d(x_nhwc, w, layout=text("NHWC")),
+        "max_pool2d layout": lambda: fastconv.max_pool2d(x_nhwc, 2, layout=text("NHWC")),
+        "linear activation": lambda: fastconv.linear(x[0, 0], w.reshape(3, 18)[:, :8].copy(),
+                                                     activation=text("relu6")),
+        "add activation": lambda: fastconv.add(x, x, activation=text("relu")),
+        "filter2d border": lambda: fastconv.filter2d(image, w[0, 0], border=text("constant")),
+        "gaussian_blur border": lambda: fastconv.gaussian_blur(image, 1.0, border=text("wrap")),
+    }
+
+
+def test_string_options_accept_numpy_strings():
+    # np.str_ is a str subclass (what indexing an array of names gives): every option takes it
+    # as the plain str, with the same result
+    plain, numpy_str = _string_option_calls(str), _string_option_calls(np.str_)
+    for name in plain:
+        assert_exact(numpy_str[name](), plain[name]())
+
+
 @pytest.mark.parametrize("n", [0, -1])
 def test_set_num_threads_non_positive_is_a_value_error(restore_threads, n):
     before = fastconv.get_num_threads()

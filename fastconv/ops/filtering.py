@@ -80,7 +80,7 @@ def _border(op, border):
         raise ValueError(f"{op}: border must be one of {', '.join(map(repr, BORDERS))} "
                          f"(scipy.ndimage's 'constant', 'nearest', 'reflect', 'mirror', "
                          f"'grid-wrap'), got {border!r}")
-    return border
+    return str(border)  # a str subclass (np.str_) as the plain str the C layer takes
 
 
 def _real(op, name, value):

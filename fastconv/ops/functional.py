@@ -315,6 +315,8 @@ def _epilogue(op, activation, negative_slope, residual, x):
             activation not in _ext.ACTIVATIONS:
         raise ValueError(f"{op}: activation must be None or one of {_ACTIVATION_NAMES}, got "
                          f"{activation!r}")
+    if type(activation) is not str and activation is not None:
+        activation = str(activation)  # a str subclass (np.str_): the C layer takes str only
     alpha = _NEGATIVE_SLOPE if activation == "leaky_relu" else 0.0
     if negative_slope is None and residual is None:  # the common call, as fast as before
         return activation, alpha, None
