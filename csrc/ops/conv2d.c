@@ -69,9 +69,13 @@ static int simd_member(fc_family family, fc_dtype dtype)
  * - direct loses to im2col everywhere: 3 channels, 64 filters 3x3 on 64x64: 1.88 ms against
  *   0.48; 2 channels, 4 filters: 0.096 ms against 0.047; so im2col.
  * - depthwise keeps winning at stride 1 (256 channels 3x3 on 56x56: 2.5 ms against im2col's
- *   7.5, whose GEMM has one filter per group) and for 5x5 taps at stride 2 (0.55 against
- *   0.75 ms), but 3x3 at stride 2 is im2col's (96 channels on 112x112: 7.8 against 8.7 ms;
- *   64 on 28x28: 0.18 against 0.23). */
+ *   7.5, whose GEMM has one filter per group) and at stride 2.  (An earlier rule sent 3x3
+ *   stride-2 depthwise layers to im2col, measured before the depthwise driver's stride-2
+ *   rows; since then, at 1 thread on the 2-core AVX2 EPYC, float64, medians of 5, depthwise
+ *   against im2col: 96 channels on 112x112 1.33 against 3.28 ms, 32 on 112x112 0.47 against
+ *   1.06, 144 on 56x56 0.68 against 0.92, 64 on 28x28 at batch 8 0.70 against 0.85, 256 on
+ *   14x14 0.143 against 0.150, 960 on 7x7 0.29 against 0.36; 2x2 stride 2 0.13 against 0.41;
+ *   5x5 stride 2 ties, 0.67 against 0.65.) */
 static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p, fc_dtype dtype)
 {
     const int64_t reduction = (p->c / p->groups) * p->r * p->s;
@@ -81,8 +85,6 @@ static fc_conv_algorithm choose_algorithm(const fc_conv2d_params *p, fc_dtype dt
     const int strided = p->stride_h > 1 || p->stride_w > 1;
     if (p->groups == p->c) {
         if (p->c == 1 && filters_per_group >= 4) return FC_CONV_IM2COL;
-        if (!simd_member(FC_FAMILY_DWCONV, dtype) && gemm_simd && strided && p->r * p->s <= 9)
-            return FC_CONV_IM2COL;
         return FC_CONV_DEPTHWISE;
     }
     if (pointwise_applies(p) && reduction >= 4 && filters_per_group >= 4)
