@@ -1,0 +1,179 @@
+"""PyTorch's own OpInfo samples run through fastconv: every sample input of the torch ops that
+fastconv mirrors (float32 and float64) against torch's result, and every error input against a
+clear rejection.
+
+    python tests/torch_opinfo.py        # the table, and each sample that is not "ok"
+
+Needs torch and expecttest (torch's testing database imports it); tests/test_torch_opinfo.py
+asserts the outcome.  Each sample's tensors become numpy arrays, its positional and keyword
+arguments are passed as they are (fastconv follows torch.nn.functional's names and order), and
+`inplace=True` becomes `out=` the input.  Outcomes:
+
+* ok: fastconv's result has torch's shape and dtype and matches it (integer outputs such as
+  max_pool2d's indices exactly; floating ones to 1e-4 (float32) or 1e-10 (float64) of the
+  largest output), and batch_norm's running statistics are updated as torch's;
+* mismatch: any other result;
+* rejected: fastconv raised TypeError or ValueError where torch computed a result; allowed only
+  for the cases in BY_DESIGN, each with its reason;
+* crash: any other exception.
+
+Error inputs (the samples torch rejects): ok when fastconv raises TypeError, ValueError or
+NotImplementedError too, mismatch when it returns a result, crash on any other exception.
+"""
+import collections
+import sys
+
+import numpy as np
+
+# torch.nn.functional name -> fastconv's function of the same signature
+OPS = {
+    "nn.functional.conv2d": "conv2d",
+    "nn.functional.conv_transpose2d": "conv_transpose2d",
+    "nn.functional.max_pool2d": "max_pool2d",
+    "nn.functional.avg_pool2d": "avg_pool2d",
+    "nn.functional.adaptive_avg_pool2d": "adaptive_avg_pool2d",
+    "nn.functional.relu": "relu",
+    "nn.functional.relu6": "relu6",
+    "nn.functional.leaky_relu": "leaky_relu",
+    "nn.functional.batch_norm": "batch_norm",
+    "nn.functional.linear": "linear",
+}
+
+# Samples fastconv rejects on purpose: (op, predicate on the sample's input shape, reason)
+BY_DESIGN = [
+    ("nn.functional.batch_norm", lambda shape: len(shape) < 2,
+     "a 1-D input has no channel axis; fastconv's batch_norm takes (N, C, ...) as torch "
+     "documents, and says so"),
+]
+
+REJECTIONS = (TypeError, ValueError, NotImplementedError)
+
+
+def _numpy(value):
+    import torch
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().numpy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_numpy(v) for v in value)
+    return value
+
+
+def _torch_copy(value):
+    import torch
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    return value
+
+
+def _matches(expected, got, tolerance):
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    if len(expected) != len(got):
+        return False
+    for e, g in zip(expected, got):
+        e, g = e.detach().numpy(), np.asarray(g)
+        if e.shape != g.shape or e.dtype != g.dtype:
+            return False
+        if e.dtype.kind in "iub":
+            if not np.array_equal(e, g):
+                return False
+            continue
+        scale = max(1.0, float(np.abs(e[np.isfinite(e)]).max(initial=0.0)))
+        if not np.allclose(g, e, rtol=0.0, atol=tolerance * scale, equal_nan=True):
+            return False
+    return True
+
+
+def _describe(sample):
+    text = f"input {tuple(sample.input.shape)}, args {sample.args!r}, kwargs {sample.kwargs!r}"
+    return text if len(text) < 400 else text[:400] + "..."
+
+
+def run():
+    """{(op, kind): Counter of outcomes} and the list of (op, kind, outcome, description) for
+    every sample that was not ok.  kind: the dtype's name, or "errors"."""
+    import torch
+    from torch.testing._internal.common_methods_invocations import op_db
+    import fastconv
+
+    counts = collections.defaultdict(collections.Counter)
+    notes = []
+    for info in op_db:
+        if info.name not in OPS:
+            continue
+        fn = getattr(fastconv, OPS[info.name])
+        name = info.name + (f".{info.variant_test_name}" if info.variant_test_name else "")
+        for dtype, tolerance in ((torch.float32, 1e-4), (torch.float64, 1e-10)):
+            kind = str(dtype).replace("torch.", "")
+            for sample in info.sample_inputs("cpu", dtype):
+                t_args = [_torch_copy(a) for a in sample.args]
+                t_kwargs = {k: _torch_copy(v) for k, v in sample.kwargs.items()}
+                try:
+                    expected = info.op(_torch_copy(sample.input), *t_args, **t_kwargs)
+                except Exception:  # torch rejects it itself: not a sample of the op
+                    continue
+                x = _numpy(sample.input)
+                args = [_numpy(a) for a in sample.args]
+                kwargs = {k: _numpy(v) for k, v in sample.kwargs.items()}
+                if kwargs.pop("inplace", False):
+                    kwargs["out"] = x
+                try:
+                    got = fn(x, *args, **kwargs)
+                except REJECTIONS as exc:
+                    why = [reason for op, applies, reason in BY_DESIGN
+                           if op == info.name and applies(tuple(sample.input.shape))]
+                    outcome = "by design" if why else "rejected"
+                    counts[name, kind][outcome] += 1
+                    notes.append((name, kind, outcome, f"{_describe(sample)}: "
+                                  f"{type(exc).__name__}: {exc}"))
+                    continue
+                except Exception as exc:
+                    counts[name, kind]["crash"] += 1
+                    notes.append((name, kind, "crash", f"{_describe(sample)}: {exc!r}"))
+                    continue
+                ok = _matches(expected, got, tolerance)
+                if info.name == "nn.functional.batch_norm":  # running stats, updated in place
+                    for i in (0, 1):
+                        if i < len(t_args) and isinstance(t_args[i], torch.Tensor):
+                            ok = ok and np.allclose(args[i], t_args[i].numpy(),
+                                                    rtol=tolerance, atol=tolerance)
+                counts[name, kind]["ok" if ok else "mismatch"] += 1
+                if not ok:
+                    notes.append((name, kind, "mismatch", _describe(sample)))
+        try:
+            errors = list(info.error_inputs("cpu"))
+        except Exception:  # this torch has no error inputs for the op
+            errors = []
+        for error in errors:
+            sample = error.sample_input
+            kwargs = {k: _numpy(v) for k, v in sample.kwargs.items() if k != "inplace"}
+            try:
+                fn(_numpy(sample.input), *[_numpy(a) for a in sample.args], **kwargs)
+            except REJECTIONS:
+                counts[name, "errors"]["ok"] += 1
+            except Exception as exc:
+                counts[name, "errors"]["crash"] += 1
+                notes.append((name, "errors", "crash", f"{_describe(sample)}: {exc!r}"))
+            else:
+                counts[name, "errors"]["mismatch"] += 1
+                notes.append((name, "errors", "accepted", f"{_describe(sample)} (torch: "
+                              f"{error.error_type.__name__} {error.error_regex!r})"))
+    return dict(counts), notes
+
+
+def main():
+    counts, notes = run()
+    outcomes = ("ok", "mismatch", "rejected", "by design", "crash")
+    print(f"{'torch op':42s} {'samples':9s}" + "".join(f"{o:>10s}" for o in outcomes))
+    total = collections.Counter()
+    for (name, kind), counter in sorted(counts.items()):
+        print(f"{name:42s} {kind:9s}" + "".join(f"{counter[o]:10d}" for o in outcomes))
+        total.update(counter)
+    print(f"{'all':42s} {'':9s}" + "".join(f"{total[o]:10d}" for o in outcomes))
+    for name, kind, outcome, text in notes:
+        print(f"{outcome}: {name} {kind}: {text}")
+    return 0 if total["mismatch"] == total["rejected"] == total["crash"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
