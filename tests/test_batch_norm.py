@@ -186,6 +186,27 @@ def test_output_mask_and_an_empty_batch():
     assert none[0] is None and none[2] is None and none[1].shape == (3,)
 
 
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+def test_an_empty_batch_in_training_normalises_nothing_as_torch(module):
+    # torch returns the empty output and leaves the running statistics as they were; it has
+    # no batch statistics to return (native_batch_norm refuses the empty input)
+    x, rm, rv = np.ones((0, 3, 2, 2), np.float32), np.arange(3, dtype=np.float32), \
+        np.full(3, 2.0, np.float32)
+    y = module.batch_norm(x, rm, rv, training=True, momentum=0.5)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert_exact(rm, np.arange(3, dtype=np.float32))
+    assert_exact(rv, np.full(3, 2.0, np.float32))
+    with pytest.raises(ValueError, match="^batch_norm: training has no batch statistics"):
+        module.batch_norm(x, rm, rv, training=True, return_stats=True)
+    layer = fastconv.nn.BatchNorm2d(3)
+    layer.train()
+    y = layer(x)
+    assert y.shape == x.shape and int(layer.num_batches_tracked) == 1
+    assert_exact(layer.running_mean, np.zeros(3, np.float32))
+    assert layer.backward(y).shape == x.shape
+    assert (layer.weight.grad == 0).all() and (layer.bias.grad == 0).all()
+
+
 E = "^batch_norm: "
 
 

@@ -157,6 +157,23 @@ def test_from_torch_refuses_what_is_not_a_module_or_an_unsupported_dtype():
         nn.from_torch(tnn.ReLU(), dtype=np.float16)
 
 
+def test_from_torch_keeps_the_modules_own_precision_by_default():
+    model = tnn.Sequential(tnn.Conv2d(2, 3, 3), tnn.BatchNorm2d(3), tnn.ReLU(), tnn.Flatten(),
+                           tnn.Linear(12, 4)).eval()
+    x = torch.randn(2, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model.double()(x.double()).numpy()
+    # (.float(), .double() and .half() convert the module in place)
+    for convert, dtype, tolerance in ((tnn.Module.float, np.float32, 1e-5),
+                                      (tnn.Module.double, np.float64, 1e-12),
+                                      (tnn.Module.half, np.float32, 1e-2)):
+        net = nn.from_torch(convert(model))
+        assert all(p.data.dtype == dtype for p in net.parameters())
+        got = net(x.numpy().astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
 # ---- the new layers: backward against central differences and torch ------------------------
 
 @pytest.mark.parametrize("make, shape", [

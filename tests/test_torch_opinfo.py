@@ -29,3 +29,22 @@ def test_samples_match_torch_and_errors_are_rejected(outcome):
     failures = [note for note in notes if note[2] != "by design"]
     assert not failures, "\n".join(f"{o}: {n} {k}: {t}" for n, k, o, t in failures)
     assert sum(c["ok"] for c in counts.values()) > 3000  # the samples really ran
+
+
+@pytest.fixture(scope="module")
+def module_outcome():
+    return torch_opinfo.run_modules()
+
+
+def test_every_converted_module_class_has_samples(module_outcome):
+    counts, _ = module_outcome
+    names = {name for name, _ in counts}
+    # Flatten and Dropout have no ModuleInfo in every torch release: the rest must run
+    assert set(torch_opinfo.MODULES) - {"Flatten", "Dropout"} <= names
+
+
+def test_module_samples_converted_by_from_torch_match_torch(module_outcome):
+    counts, notes = module_outcome
+    failures = [note for note in notes if note[2] != "by design"]
+    assert not failures, "\n".join(f"{o}: {n} {k}: {t}" for n, k, o, t in failures)
+    assert sum(c["ok"] for c in counts.values()) > 150

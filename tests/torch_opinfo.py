@@ -1,6 +1,7 @@
-"""PyTorch's own OpInfo samples run through fastconv: every sample input of the torch ops that
-fastconv mirrors (float32 and float64) against torch's result, and every error input against a
-clear rejection.
+"""PyTorch's own OpInfo and ModuleInfo samples run through fastconv: every sample input of the
+torch ops that fastconv mirrors (float32 and float64) against torch's result, every error input
+against a clear rejection, and every sample of the torch modules that nn.from_torch converts,
+converted and run beside torch.
 
     python tests/torch_opinfo.py        # the table, and each sample that is not "ok"
 
@@ -161,18 +162,97 @@ def run():
     return dict(counts), notes
 
 
-def main():
-    counts, notes = run()
+# torch.nn module classes that nn.from_torch converts, for ModuleInfo's samples
+MODULES = ("Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU",
+           "ReLU6", "LeakyReLU", "BatchNorm2d", "Linear", "Flatten", "Dropout")
+
+# Modules from_torch refuses on purpose: (class, predicate on the torch module, reason)
+MODULES_BY_DESIGN = [
+    ("MaxPool2d", lambda m: m.return_indices,
+     "a layer of a fastconv.nn network returns one array; F.max_pool2d(return_indices=True) "
+     "gives the indices"),
+]
+
+
+def run_modules():
+    """PyTorch's ModuleInfo samples: each torch module built from the sample's constructor
+    arguments (float32 and float64, training and eval), converted by fastconv.nn.from_torch,
+    and run on the sample's input beside torch.  Returns what run() does, kinds being
+    "<dtype> train" / "<dtype> eval"; dropout in training is random and not compared."""
+    import torch
+    from torch.testing._internal.common_modules import module_db
+    from fastconv import nn
+
+    counts = collections.defaultdict(collections.Counter)
+    notes = []
+    for info in module_db:
+        name = info.module_cls.__name__
+        if name not in MODULES:
+            continue
+        for dtype, tolerance in ((torch.float32, 1e-4), (torch.float64, 1e-10)):
+            for training in (False, True):
+                if training and name == "Dropout":
+                    continue
+                kind = str(dtype).replace("torch.", "") + (" train" if training else " eval")
+                samples = info.module_inputs_func(info, device="cpu", dtype=dtype,
+                                                  requires_grad=False, training=training)
+                for sample in samples:
+                    if sample.forward_input is None:
+                        continue
+                    made = sample.constructor_input
+                    try:
+                        module = info.module_cls(*made.args, **made.kwargs).to(dtype)
+                    except Exception:  # torch refuses its own constructor arguments
+                        continue
+                    module.train(training)
+                    forward = sample.forward_input
+                    text = (f"{name}(*{made.args!r}, **{made.kwargs!r}) on "
+                            f"{[tuple(a.shape) for a in forward.args if hasattr(a, 'shape')]}")
+                    with torch.no_grad():
+                        expected = module(*[_torch_copy(a) for a in forward.args],
+                                          **{k: _torch_copy(v) for k, v in forward.kwargs.items()})
+                    try:
+                        net = nn.from_torch(module)
+                        net.train(training)
+                        got = net(*[_numpy(a) for a in forward.args],
+                                  **{k: _numpy(v) for k, v in forward.kwargs.items()})
+                    except REJECTIONS as exc:
+                        why = [reason for cls, applies, reason in MODULES_BY_DESIGN
+                               if cls == name and applies(module)]
+                        outcome = "by design" if why else "rejected"
+                        counts[name, kind][outcome] += 1
+                        notes.append((name, kind, outcome, f"{text}: {type(exc).__name__}: {exc}"))
+                        continue
+                    except Exception as exc:
+                        counts[name, kind]["crash"] += 1
+                        notes.append((name, kind, "crash", f"{text}: {exc!r}"))
+                        continue
+                    ok = _matches(expected, got, tolerance)
+                    counts[name, kind]["ok" if ok else "mismatch"] += 1
+                    if not ok:
+                        notes.append((name, kind, "mismatch", text))
+    return dict(counts), notes
+
+
+def _table(title, counts, notes):
     outcomes = ("ok", "mismatch", "rejected", "by design", "crash")
-    print(f"{'torch op':42s} {'samples':9s}" + "".join(f"{o:>10s}" for o in outcomes))
+    print(f"{title:42s} {'samples':12s}" + "".join(f"{o:>10s}" for o in outcomes))
     total = collections.Counter()
     for (name, kind), counter in sorted(counts.items()):
-        print(f"{name:42s} {kind:9s}" + "".join(f"{counter[o]:10d}" for o in outcomes))
+        print(f"{name:42s} {kind:12s}" + "".join(f"{counter[o]:10d}" for o in outcomes))
         total.update(counter)
-    print(f"{'all':42s} {'':9s}" + "".join(f"{total[o]:10d}" for o in outcomes))
+    print(f"{'all':42s} {'':12s}" + "".join(f"{total[o]:10d}" for o in outcomes))
     for name, kind, outcome, text in notes:
         print(f"{outcome}: {name} {kind}: {text}")
-    return 0 if total["mismatch"] == total["rejected"] == total["crash"] == 0 else 1
+    return total
+
+
+def main():
+    ops = _table("torch op (OpInfo)", *run())
+    print()
+    modules = _table("torch module (ModuleInfo, via from_torch)", *run_modules())
+    return 0 if all(t["mismatch"] == t["rejected"] == t["crash"] == 0
+                    for t in (ops, modules)) else 1
 
 
 if __name__ == "__main__":

@@ -1294,7 +1294,12 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
     rv = _channel_vector(op, "running_var", running_var, x, writable=training)
     w = _channel_vector(op, "weight", weight, x)
     b = _channel_vector(op, "bias", bias, x)
-    if training and x.size // x.shape[1] < 2:
+    if training and x.size == 0 and return_stats:
+        raise ValueError(f"{op}: training has no batch statistics to return for an empty x "
+                         f"of shape {x.shape} (torch's native_batch_norm refuses it too)")
+    if training and 0 < x.size // x.shape[1] < 2:
+        # (an empty batch normalises nothing and leaves the running statistics as they are,
+        # as torch does)
         raise ValueError(f"{op}: training needs more than 1 value per channel, got x of "
                          f"shape {x.shape}")
     if training and rm is not None and (np.shares_memory(rm, x) or np.shares_memory(rv, x)

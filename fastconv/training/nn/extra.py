@@ -65,6 +65,11 @@ class BatchNorm2d(_Cached):
         cast = stats[0] is not None and stats[0].dtype != x.dtype and x.dtype.kind == "f"
         if cast:
             stats = tuple(s.astype(x.dtype) for s in stats)
+        if x.size == 0 and batch_stats:
+            # an empty batch, as torch: nothing to normalise, the running statistics unchanged
+            y = F.batch_norm(x, *stats, training=True)
+            self._cache = (x, None, None, batch_stats)
+            return y
         y, mean, invstd = F.batch_norm(
             x, *stats, None if self.weight is None else self.weight.data,
             None if self.bias is None else self.bias.data, training=batch_stats,
@@ -76,6 +81,11 @@ class BatchNorm2d(_Cached):
 
     def backward(self, grad, input_grad=True):
         x, mean, invstd, batch_stats = self._saved()
+        if mean is None:  # the empty batch of forward: no gradient reaches anything
+            if self.affine:
+                self.weight.accumulate(np.zeros_like(self.weight.data))
+                self.bias.accumulate(np.zeros_like(self.bias.data))
+            return np.zeros_like(x) if input_grad else None
         grad_x, grad_w, grad_b = F.batch_norm_backward(
             grad, x, None if self.weight is None else self.weight.data, mean, invstd,
             training=batch_stats, output_mask=(input_grad, self.affine, self.affine))

@@ -98,6 +98,9 @@ class Module:
     # ---- running ------------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if not args and "input" in kwargs:
+            # torch's layers name their input `input` (layer(input=x)); ours name it x
+            args = (kwargs.pop("input"),)
         return self.forward(*args, **kwargs)
 
     def forward(self, x):

@@ -236,11 +236,21 @@ def _supported():
             + ", ".join(what for what, _, _ in STRUCTURES))
 
 
-def from_torch(module, *, dtype=np.float32):
+def _module_dtype(module):
+    """float64 for a torch module whose floating parameters and buffers are double, else
+    float32 (also for half precision, which numpy's kernels here do not run)."""
+    tensors = list(module.parameters()) + list(module.buffers())
+    floating = [t for t in tensors if t.is_floating_point()]
+    return np.float64 if floating and all(str(t.dtype) == "torch.float64" for t in floating) \
+        else np.float32
+
+
+def from_torch(module, *, dtype=None):
     """Convert a torch module tree into the same network of fastconv.nn layers.
 
-    Weights and BatchNorm statistics are copied (as ``dtype``: float32 by default, float64 to
-    compare with a double torch model); the result is in eval mode if ``module`` is, and its
+    Weights and BatchNorm statistics are copied as ``dtype``: by default the module's own
+    (float64 for a double model, ``module.double()``; float32 otherwise, half precision
+    included); the result is in eval mode if ``module`` is, and its
     ``state_dict`` has torch's names.  Supported: the layers in ``CONVERTERS`` (Conv2d,
     ConvTranspose2d, Linear, BatchNorm2d, ReLU, ReLU6, LeakyReLU, MaxPool2d, AvgPool2d,
     AdaptiveAvgPool2d, Flatten, Dropout, Identity, Sequential and subclasses of these that keep
@@ -264,11 +274,11 @@ def from_torch(module, *, dtype=np.float32):
     >>> net(np.zeros((1, 3, 8, 8), np.float32)).shape           # doctest: +SKIP
     (1, 8, 6, 6)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"from_torch: dtype must be float32 or float64, got {dtype}")
     if not hasattr(module, "named_children"):
         raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
+    dtype = np.dtype(_module_dtype(module) if dtype is None else dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"from_torch: dtype must be float32 or float64, got {dtype}")
 
     def convert(m, name):
         row = _converter(m)
