@@ -1346,7 +1346,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     Notes
     -----
     The per-channel sums run in double in a fixed order, so the result is bitwise identical
-    for any thread count; the channels are split among the threads.
+    for any thread count; the channels are split among the threads.  Training needs more than
+    one value per channel, except an empty batch, which (as torch) normalises nothing and
+    leaves the running statistics unchanged (it has no statistics for ``return_stats``).
 
     Example
     -------
