@@ -571,3 +571,19 @@ def test_a_share_of_peak_above_100_percent_is_marked_and_not_judged():
     assert peak["ok"] is None and "unreliable" in peak["note"]
     assert "150%!" in fb.format_row(row).split()
     assert fb.peak_share_notes([row])[0].startswith("peak share above 100% (resnet_1x1)")
+
+
+def test_float64_auto_benchmark_times_every_algorithm_and_judges_auto(tmp_path):
+    """bench/float64_auto.py (the issue's float64 auto-vs-best row), on one small layer."""
+    import os
+    from subprocess_env import TESTS_DIR
+    script = os.path.join(TESTS_DIR, "..", "bench", "float64_auto.py")
+    out = tmp_path / "f64.json"
+    res = subprocess.run([sys.executable, script, "--threads", "1", "--repeat", "1",
+                          "--filter", "^lenet_c1$", "--json", str(out)], env=subprocess_env(),
+                         cwd=TESTS_DIR, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["layer"] == "lenet_c1" and row["auto_algorithm"] in row["median_s"]
+    assert {"auto", "im2col", "direct", "depthwise"} <= set(row["median_s"])
+    assert row["best_over_auto"] > 0 and "lenet_c1" in res.stdout
