@@ -956,3 +956,35 @@ def test_conv2d_im2col_folded_images_with_a_residual_match_the_oracle(restore_th
     bound = oracle.conv2d_abs_bound(x, w, b, padding=pads) + np.abs(res.astype(np.float64))
     assert_reduction_close(results[0], oracle.activation(pre, "leaky_relu", 0.1), bound,
                            40 * 9 + 2, dtype)
+
+
+# --- the grid's C on a scratch block -----------------------------------------------------------
+# Where the grid has junk columns (padding, or a stride's phase planes) and the reduction spans
+# several kc blocks (every ISA's kc is 256), each item computes its block of C on a scratch
+# block and stores the valid columns to y once, then runs the unfused epilogue there
+# (fc_gemm_grid.c_scratch in csrc/ops/conv2d_im2col.tmpl.h); the least workspace runs packed
+# panels straight into y.  Both sum in the same order: integer inputs exact with a residual
+# on every ISA path, thread count and limit, every output written (NaN-filled outputs).
+
+SCRATCH_C_CASES = [
+    # (x shape, w shape, stride, padding): reductions of 297-360
+    ((1, 40, 7, 7), (70, 40, 3, 3), 1, 1),     # ResNet's last stage in small: junk in every tile
+    ((2, 30, 9, 13), (13, 30, 3, 3), 1, 1),    # 2 images, 13 filters (no multiple of any MR)
+    ((1, 33, 11, 10), (21, 33, 3, 3), 2, 1),   # the polyphase grid at stride 2
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", SCRATCH_C_CASES,
+                         ids=[f"x{c[0]}-w{c[1]}-s{c[2]}".replace(" ", "") for c in SCRATCH_C_CASES])
+def test_conv2d_im2col_grid_scratch_c_with_a_residual_is_exact(nan_outputs, restore_threads,
+                                                              case, dtype):
+    xs, ws, stride, padding = case
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
+    pads = _range_case_pads(padding)
+    expected_shape = oracle.conv2d(x, w, b, (stride, stride), pads).shape
+    res = np.random.default_rng(24).integers(-40, 41, expected_shape).astype(dtype)
+    kwargs = dict(stride=stride, padding=padding, algorithm="im2col", residual=res)
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), pads) + res)
+    _exact_on_every_isa_limit_and_thread_count(x, w, b, expected, dtype, kwargs, (1, 60))
+    assert nan_outputs.calls
