@@ -268,10 +268,12 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
         FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 5, 5, 0, 1, 1);
     else if (r == 7 && s == 7 && unit)
         FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 7, 7, 0, 1, 1);
+    /* without the skips (depthwise conv) in RB_WIDE x NV: AVX2's 2 x 4 ymm spilled there,
+     * half the speed of 2 x 3 */
     else if (r == 5 && s == 5)
-        skip ? FC_DW_WIDE(5, 5, 1, 1) : FC_DW_WIDE(5, 5, 1, 0);
+        skip ? FC_DW_WIDE(5, 5, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
     else if (r == 7 && s == 7)
-        skip ? FC_DW_WIDE(7, 7, 1, 1) : FC_DW_WIDE(7, 7, 1, 0);
+        skip ? FC_DW_WIDE(7, 7, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
 #endif
     /* One-dimensional filters (filter2d's separable passes: 1 x kw along the rows, kh x 1
      * down the columns) with the unit side known, so its loop and row tests fold away */
