@@ -1,7 +1,11 @@
 /* The SIMD depthwise members (AVX2, AVX-512, NEON), written once over the vector
  * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines
  * FC_DWCONV_FN and FC_DWCONV_DIRECT_FN (the symbols of fn and fn3), FC_DW_RB (output rows per
- * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4).
+ * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4), and
+ * optionally FC_DW_RB_WIDE (the rows of fn's 5 x 5 and 7 x 7 tiles) and FC_DW_NV_WIDE (the
+ * vectors of fn's tiles but 3 x 3 and the 5 x 5 / 7 x 7 without zero skips; see FC_DWCONV_FN).
+ * The tile shape never changes a sum: each output is summed in the same order (bias, r, s)
+ * whatever tile computes it.
  *
  * Register tile: RB output rows x NV vectors.  When stride_h == dilation_h (e.g. both 1)
  * output row i + 1 reads the input rows of row i shifted by one filter row, so the tile walks
@@ -11,8 +15,7 @@
  * Otherwise (stride_h != dilation_h) the tile is one row high. */
 
 
-/* FC_DW_RB_WIDE x FC_DW_NV_WIDE: the tile of fn's filters other than 3 x 3 (default RB x NV),
- * where a member's registers allow a larger one. */
+/* default RB x NV */
 #ifndef FC_DW_RB_WIDE
 #define FC_DW_RB_WIDE FC_DW_RB
 #endif
