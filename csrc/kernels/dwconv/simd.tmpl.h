@@ -1,7 +1,11 @@
 /* The SIMD depthwise members (AVX2, AVX-512, NEON), written once over the vector
  * macros of simd/vec_<isa>_f32.h and simd/f32_vec_ops.h.  The including file defines
  * FC_DWCONV_FN and FC_DWCONV_DIRECT_FN (the symbols of fn and fn3), FC_DW_RB (output rows per
- * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4).
+ * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4), and
+ * optionally FC_DW_RB_WIDE (the rows of fn's 5 x 5 and 7 x 7 tiles) and FC_DW_NV_WIDE (the
+ * vectors of fn's tiles but 3 x 3 and the 5 x 5 / 7 x 7 without zero skips; see FC_DWCONV_FN).
+ * The tile shape never changes a sum: each output is summed in the same order (bias, r, s)
+ * whatever tile computes it.
  *
  * Register tile: RB output rows x NV vectors.  When stride_h == dilation_h (e.g. both 1)
  * output row i + 1 reads the input rows of row i shifted by one filter row, so the tile walks
@@ -11,8 +15,12 @@
  * Otherwise (stride_h != dilation_h) the tile is one row high. */
 
 
+/* default RB x NV */
 #ifndef FC_DW_RB_WIDE
 #define FC_DW_RB_WIDE FC_DW_RB
+#endif
+#ifndef FC_DW_NV_WIDE
+#define FC_DW_NV_WIDE FC_DW_NV
 #endif
 
 FC_INLINE ptrdiff_t dw_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
@@ -165,7 +173,7 @@ FC_INLINE void dw_block(const int rb, const int nv, const int part, FC_M tail, s
  * are the moves to the next output row and filter row (elements of x, or pointers of rows).
  * The buffer is walked row group by row group; in place, column block by column block, so an
  * edge block's masks are made once for all its rows. */
-FC_INLINE void dw_tile(const int rb_max, size_t rows, size_t cols, size_t r, size_t s,
+FC_INLINE void dw_tile(const int rb_max, const int nv_max, size_t rows, size_t cols, size_t r, size_t s,
                        const int fixed_taps, const int known_size, const int skip_zero,
                        const int direct, const int sw, const dw_src *src, size_t step,
                        size_t tap_step, const float *w, float bias, unsigned fused, float *y,
@@ -191,7 +199,7 @@ FC_INLINE void dw_tile(const int rb_max, size_t rows, size_t cols, size_t r, siz
 #define FC_DW_BUFFER_ROWS(rb_)                                                                 \
     do {                                                                                       \
         const int rb = rb_;                                                                    \
-        FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_BUFFER_BLOCK);                                  \
+        FC_COLUMN_BLOCKS(cols, nv_max, FC_DW_BUFFER_BLOCK);                                    \
     } while (0)
         FC_DW_ROW_GROUPS(FC_DW_BUFFER_ROWS);
 #undef FC_DW_BUFFER_ROWS
@@ -218,7 +226,7 @@ FC_INLINE void dw_tile(const int rb_max, size_t rows, size_t cols, size_t r, siz
             FC_DW_ROW_GROUPS(FC_DW_INNER_ROWS);                                               \
         }                                                                                     \
     } while (0)
-    FC_COLUMN_BLOCKS(cols, FC_DW_NV, FC_DW_DIRECT_BLOCK);
+    FC_COLUMN_BLOCKS(cols, nv_max, FC_DW_DIRECT_BLOCK);
 #undef FC_DW_DIRECT_BLOCK
 #undef FC_DW_INNER_ROWS
 #undef FC_DW_EDGE_ROWS
@@ -230,15 +238,18 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   const float *w, float bias, unsigned fused, float *y, size_t y_stride)
 {
     const dw_src src = {.x = x, .tap_row_stride = tap_row_stride, .tap_col = tap_col};
-#define FC_DW_TILE_FROM(from, rb_max, R, S, fixed, known, skip)                                \
-    dw_tile(rb_max, rows, cols, R, S, fixed, known, skip, 0, 1, from, row_stride,            \
+#define FC_DW_TILE_FROM(from, rb_max, nv_max, R, S, fixed, known, skip)                     \
+    dw_tile(rb_max, nv_max, rows, cols, R, S, fixed, known, skip, 0, 1, from, row_stride,    \
             tap_row_stride, w, bias, fused, y, y_stride)
 #define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
-    FC_DW_TILE_FROM(&src, rb_max, R, S, fixed, known, skip)
+    FC_DW_TILE_FROM(&src, rb_max, FC_DW_NV, R, S, fixed, known, skip)
+#define FC_DW_WIDE(R, S, known, skip)                                                         \
+    FC_DW_TILE_FROM(&src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, R, S, 0, known, skip)
+#define FC_DW_ANY(R, S, skip) FC_DW_TILE_FROM(&src, FC_DW_RB, FC_DW_NV_WIDE, R, S, 0, 0, skip)
     /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
      * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7 (image
      * filters, MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known,
-     * in FC_DW_RB_WIDE rows where the registers allow more rows to share each load. */
+     * in the wide tile where the registers allow more accumulators. */
     const int skip = (fused & FC_SKIP_ZERO_TAPS) != 0;
     /* A one-channel image's taps are its columns 0, 1, 2, ...: read from this constant table,
      * the unrolled 5x5 / 7x7 loops see each tap's offset at compile time and address every
@@ -257,16 +268,26 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
      * their code with those sizes through the last branch, and each instrumented copy costs
      * minutes of compile and GBs of compiler memory in every ISA's file.) */
     else if (r == 5 && s == 5 && unit)
-        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 5, 5, 0, 1, 1);
+        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 5, 5, 0, 1, 1);
     else if (r == 7 && s == 7 && unit)
-        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, 7, 7, 0, 1, 1);
+        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 7, 7, 0, 1, 1);
+    /* without the skips (depthwise conv) in RB_WIDE x NV: AVX2's 2 x 4 ymm spilled there,
+     * half the speed of 2 x 3 */
     else if (r == 5 && s == 5)
-        skip ? FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
+        skip ? FC_DW_WIDE(5, 5, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
     else if (r == 7 && s == 7)
-        skip ? FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
+        skip ? FC_DW_WIDE(7, 7, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
 #endif
+    /* One-dimensional filters (filter2d's separable passes: 1 x kw along the rows, kh x 1
+     * down the columns) with the unit side known, so its loop and row tests fold away */
+    else if (s == 1)
+        skip ? FC_DW_ANY(r, 1, 1) : FC_DW_ANY(r, 1, 0);
+    else if (r == 1)
+        skip ? FC_DW_ANY(1, s, 1) : FC_DW_ANY(1, s, 0);
     else
-        skip ? FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 1) : FC_DW_TILE(FC_DW_RB, r, s, 0, 0, 0);
+        skip ? FC_DW_ANY(r, s, 1) : FC_DW_ANY(r, s, 0);
+#undef FC_DW_ANY
+#undef FC_DW_WIDE
 #undef FC_DW_TILE
 #undef FC_DW_TILE_FROM
 }
@@ -279,8 +300,8 @@ void FC_DWCONV_DIRECT_FN(size_t rows, size_t cols, size_t r, size_t s,
     const dw_src src = {.rows = x_rows, .tap_step = tap_step, .off = tap_col,
                         .x_w = (ptrdiff_t)x_w};
 #define FC_DW_DIRECT(r_, s_, fixed, skip, sw)                                                 \
-    dw_tile(FC_DW_RB, rows, cols, r_, s_, fixed, 0, skip, 1, sw, &src, row_step, tap_step, w, \
-            bias, fused, y, y_stride)
+    dw_tile(FC_DW_RB, FC_DW_NV, rows, cols, r_, s_, fixed, 0, skip, 1, sw, &src, row_step,  \
+            tap_step, w, bias, fused, y, y_stride)
     /* FC_SKIP_ZERO_TAPS: fn's sums without the zero taps; only filter2d sets the flag and it
      * calls fn, so here it takes the loops of a runtime size rather than more copies */
     if (fused & FC_SKIP_ZERO_TAPS)
