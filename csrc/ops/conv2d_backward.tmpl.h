@@ -286,6 +286,9 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gw_span = fc_add_saturating(
         pl->gw_kc, fc_add_saturating(fc_mul_saturating((p->r - 1) * p->dilation_h, pl->wp),
                                      fc_mul_saturating(p->s - 1, p->dilation_w)));
+    if (pl->gw_compact) /* a block of gw_kc output pixels spans its rows' junk columns too */
+        pl->gw_span = fc_add_saturating(
+            pl->gw_span, fc_mul_saturating((pl->gw_kc - 1) / out_w + 1, pl->wp - out_w));
     /* (the bound on the padded planes is the one of the former padded-plane scratch: kept,
      * as the grid's blocks of virtual pixels add in another order than the blocks of pixels) */
     const int64_t gx_planes = fc_mul_saturating(pl->cg, pl->plane_size);
@@ -678,16 +681,17 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
 }
 
 /* pack_rows_transposed over output pixels [q0, q0 + kc) of out_w-wide rows, read from rows
- * of the grid (wp wide) at offset: one output row segment at a time, its 4-pixel groups
- * through transpose4 and the rest value by value. */
+ * of the grid (wp wide, starting at virtual pixel origin) at offset: one output row segment
+ * at a time, its 4-pixel groups through transpose4 and the rest value by value. */
 static inline void FC_FN(pack_rows_transposed_segments)(const FC_REAL *const *rows,
-                                                        int64_t offset, int64_t q0, int64_t kc,
-                                                        int64_t out_w, int64_t wp, int64_t w,
+                                                        int64_t offset, int64_t origin,
+                                                        int64_t q0, int64_t kc, int64_t out_w,
+                                                        int64_t wp, int64_t w,
                                                         FC_REAL *restrict dst)
 {
     int64_t oh = q0 / out_w, ow = q0 % out_w;
     for (int64_t p = 0; p < kc; oh++, ow = 0) {
-        const int64_t n = fc_min_i64(out_w - ow, kc - p), at = offset + oh * wp + ow;
+        const int64_t n = fc_min_i64(out_w - ow, kc - p), at = offset + oh * wp + ow - origin;
         for (int64_t t0 = 0; t0 < w; t0 += 4) {
             const FC_REAL *r[4] = {rows[t0] + at, rows[t0 + 1] + at, rows[t0 + 2] + at,
                                    rows[t0 + 3] + at};
@@ -715,7 +719,7 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
                                     const FC_REAL *const *b_rows, int64_t b_step,
                                     int64_t k_tiles, int64_t col_tiles, FC_REAL *c,
                                     FC_REAL *a_pack, FC_REAL *b_pack, unsigned flags,
-                                    int64_t compact_q0, int64_t out_w)
+                                    int64_t compact_q0, int64_t origin, int64_t out_w)
 {
     const int64_t mr = pl->nt_mr, nr = pl->nt_nr, ldc = pl->gw_cols;
     const FC_FN(gemm_ukernel_fn) ukernel = cfg->ukernel;
@@ -726,8 +730,8 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
             /* one kc x NR panel of B, packed just before, still in L1, meets every A panel
              * (in L2); packing every B panel first left them in L2 */
             for (int64_t jt = 0; jt < col_tiles; jt++) {
-                if (compact_q0 >= 0) /* b_rows at output pixel 0: compact_q0 + k0 on */
-                    FC_FN(pack_rows_transposed_segments)(b_rows + jt * nr, m * b_step,
+                if (compact_q0 >= 0) /* output pixels compact_q0 + k0 on */
+                    FC_FN(pack_rows_transposed_segments)(b_rows + jt * nr, m * b_step, origin,
                                                          compact_q0 + k0, d, out_w, pl->wp, nr,
                                                          b_pack);
                 else
@@ -862,7 +866,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     const FC_REAL *b_rows[576]; /* gw_cols <= 512 + nr - 1, nr <= 64 */
     unsigned flags = 0;
     /* (compact: no junk columns, so no zero of them meets a non-finite input) */
-    const int compact = pl->gw_compact && !pl->gw_private;
+    const int compact = pl->gw_compact;
     int direct = pl->shared || pl->gw_plain;
     for (int64_t n = 0; pl->shared && !compact && direct && n < p->n; n++)
         direct = finite[n * p->groups + grp];
@@ -877,13 +881,19 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 const int64_t kc = fc_min_i64(pl->gw_kc, end - pix0);
                 const FC_REAL *a = a_buf;
                 int64_t lda = pl->vpix, a_step = p->k * pl->vpix, b_step = p->c * pl->plane_size;
-                int64_t a_rows = rows_a;
+                int64_t a_rows = rows_a, origin = 0;
                 if (pl->gw_plain || compact) { /* in place: the group's filters' rows */
                     a = g + (n0 * p->k + grp * kg + k_row0) * pixels + pix0;
                     lda = pixels;
                     a_step = p->k * pixels;
                     b_step = pl->gw_plain ? p->c * pixels : b_step;
                     a_rows = fc_min_i64(rows_a, kg - k_row0);
+                    if (compact && pl->gw_private) { /* the block's planes from its first pixel */
+                        origin = pix0 / out_w * pl->wp + pix0 % out_w;
+                        FC_FN(conv_bw_own_grid)(p, pl, out_w, g, x, n0, images, grp, k_row0, 0,
+                                                ch_lo, nch, origin, kc, a_buf, own_b);
+                        b_step = nch * pl->gw_span;
+                    }
                 } else if (!pl->gw_private) {
                     a = gv + (n0 * p->k + grp * kg + k_row0) * pl->vpix + pix0;
                 } else {
@@ -906,7 +916,7 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 if (pl->gw_gemm)
                     FC_FN(grad_weight_gemm)(pl, cfg, images, kc, a, lda, a_step, a_rows, b_rows,
                                             b_step, k_tiles, col_tiles, acc, a_pack, b_pack,
-                                            flags, compact ? pix0 : -1, out_w);
+                                            flags, compact ? pix0 : -1, origin, out_w);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows,
                                              b_step, k_tiles, col_tiles, acc, flags);
@@ -934,7 +944,8 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 if (pl->gw_gemm)
                     FC_FN(grad_weight_gemm)(pl, cfg, 1, kc, a_buf, ld, 0, rows_a, b_rows, 0,
                                             k_tiles,
-                                            col_tiles, acc, a_pack, b_pack, flags, -1, out_w);
+                                            col_tiles, acc, a_pack, b_pack, flags, -1, 0,
+                                            out_w);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0,
                                              k_tiles, col_tiles, acc, flags);
@@ -1132,7 +1143,7 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     FC_REAL *grid = NULL, *gv = NULL, *xp = NULL;
     int *finite = NULL;
     /* (compact grad_weight reads the padded planes only, grad_output in place) */
-    const int compact = pl.gw_compact && !pl.gw_private;
+    const int compact = pl.gw_compact;
     const int want_gv = (pl.shared && !pl.gw_private && !compact) || pl.gi_gv;
     const int want_xp = pl.shared && !pl.gw_private;
     const int want_finite = pl.shared && !compact;
