@@ -24,8 +24,11 @@
  * padded width wp, where grad_output is zero past column out_w, the im2col row of tap (c, r, s)
  * is the padded plane of channel c read from offset r * dilation_h * wp + s * dilation_w, and
  * col2im of a dcol row is one contiguous run added at that offset.  The extra columns cost
- * (wp / out_w - 1) more multiply-adds.  Other strides pack im2col rows per block of pixels and
- * run col2im row segment by row segment.  No im2col matrix is ever built.
+ * (wp / out_w - 1) more multiply-adds: grad_weight on the GEMM skips them (its B panels are
+ * packed from the padded planes one output row segment at a time, A is grad_output in place),
+ * and grad_input uses the grid only where they cost less than col2im's row segments (few
+ * filters, wide rows).  Other strides pack im2col rows per block of pixels and run col2im row
+ * segment by row segment.  No im2col matrix is ever built.
  *
  * Workspace: everything fits threads x max_workspace_bytes (fc_conv2d_params); a smaller
  * budget packs W^T per strip instead of once, B shallower and narrower, fewer k tiles per
