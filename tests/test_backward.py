@@ -309,6 +309,72 @@ def test_conv2d_backward_1x1_grad_weight_in_place_matches_the_oracle(restore_thr
         assert_reduction_close(a, e, bound, length, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs, ws, padding, dilation, groups", [
+    ((3, 5, 9, 7), (40, 5, 3, 3), 1, 1, 1),       # 40 filters: the last k tile read in part
+    ((2, 8, 11, 10), (64, 4, 5, 5), 2, 1, 2),     # groups, 5x5: segments of 10, tails of 2
+    ((5, 3, 6, 13), (33, 3, 3, 2), (0, 2), 2, 1),  # dilation, one-sided padding, 5 images
+    ((1, 7, 40, 30), (36, 7, 3, 3), 1, 1, 1),     # 1200 pixels: blocks that split a row
+])
+def test_conv2d_backward_stride1_many_filters_off_the_virtual_columns(restore_threads, dtype, xs,
+                                                                      ws, padding, dilation,
+                                                                      groups):
+    """Stride 1 with 32 filters per group or more: grad_weight sums the output pixels only
+    (grad_output in place, the padded planes packed per output row segment) and grad_input
+    leaves the grid where its junk columns cost more; the same bits on 1-3 threads, under a
+    small workspace and beside or without the other gradients, within the oracle's bound."""
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    pads = (padding, padding) if isinstance(padding, int) else padding
+    args = dict(stride=(1, 1), padding=((pads[0], pads[0]), (pads[1], pads[1])),
+                dilation=(dilation, dilation), groups=groups)
+    g = rng.standard_normal(oracle.conv2d(x, w, **args).shape).astype(dtype)
+    call = dict(stride=1, padding=pads, dilation=dilation, groups=groups)
+    fastconv.set_num_threads(2)
+    with pytest.raises(ValueError, match="bytes per thread") as info:
+        fastconv.conv2d_backward(g, x, w, **call, max_workspace_bytes=1)
+    least = int(re.search(r"below the (\d+) bytes", str(info.value)).group(1))
+    results = []
+    # (the least limit: each item builds its own planes, the same sums)
+    for threads, limit in ((1, None), (2, None), (3, None), (2, 1 << 18), (2, least)):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv2d_backward(g, x, w, **call, max_workspace_bytes=limit))
+    fastconv.set_num_threads(2)
+    alone = [fastconv.conv2d_backward(g, x, w, **call, output_mask=mask)[i]
+             for i, mask in enumerate(((True, False, False), (False, True, False)))]
+    for r in results[1:]:
+        for a, b in zip(r, results[0]):
+            assert_exact(a, b)
+    for a, b in zip(alone, results[0]):
+        assert_exact(a, b)
+    expected = oracle.conv2d_backward(g, x, w, **args)
+    bounds = oracle.conv2d_backward_abs_bound(g, x, w, **args)
+    pixels = g.shape[0] * g.shape[2] * g.shape[3]
+    for a, e, bound, length in zip(results[0], expected, bounds,
+                                   ((ws[0] // groups) * ws[2] * ws[3], pixels, pixels)):
+        assert_reduction_close(a, e, bound, length, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_many_filters_infinite_input_matches_the_reference(dtype):
+    """grad_weight off the virtual columns skips the inputs' finite check: an infinity in x
+    must still reach exactly the sums it is part of (and NaN those of a NaN)."""
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((2, 4, 9, 8)).astype(dtype)
+    w = rng.standard_normal((48, 4, 3, 3)).astype(dtype)
+    g = rng.standard_normal((2, 48, 9, 8)).astype(dtype)
+    x[1, 2, 4, 7] = np.inf   # the last column: the grid's junk columns would meet it
+    x[0, 1, 0, 0] = np.nan
+    fast = fastconv.conv2d_backward(g, x, w, padding=1)
+    ref = fastconv.reference.conv2d_backward(g, x, w, padding=1)
+    finite_args = [np.where(np.isfinite(a), a, 0) for a in (g, x, w)]
+    bounds = oracle.conv2d_backward_abs_bound(*finite_args, padding=((1, 1), (1, 1)))
+    assert not np.isfinite(ref[1]).all()
+    for a, b, bound, length in zip(fast, ref, bounds, (48 * 9, 2 * 72, 2 * 72)):
+        _assert_same_non_finite_and_close(a, b, bound, length, dtype)
+
+
 @settings(max_examples=25)
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_batch=4))

@@ -287,7 +287,8 @@ def _oom_cases():
     x2 = f32(2, 256, 32, 32)    # 2 images: at batch 1 im2col's items pack their own panels
     wide, w1 = f32(1, 1, 4, 2**19), f32(1, 1, 3, 3)            # padded rows: 12 MB
     tall = f32(1, 1, 2**20, 1)                                 # row pointers: 16 MB
-    xb, wb, gb = f32(1, 64, 32, 32), f32(2048, 64, 3, 3), f32(1, 2048, 15, 15)
+    # 2 images: at batch 1 (one block of pixels) grad_input packs each strip's W^T panel itself
+    xb, wb, gb = f32(2, 64, 32, 32), f32(2048, 64, 3, 3), f32(2, 2048, 15, 15)
     xg, wg, gg = f32(1, 4, 512, 512), f32(4, 4, 3, 3), f32(1, 4, 510, 510)  # grid: 8 MB
     return [
         ("im2col", lambda: fastconv.conv2d(x2, w, stride=16, algorithm="im2col"), "conv2d"),

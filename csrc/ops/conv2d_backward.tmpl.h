@@ -24,8 +24,11 @@
  * padded width wp, where grad_output is zero past column out_w, the im2col row of tap (c, r, s)
  * is the padded plane of channel c read from offset r * dilation_h * wp + s * dilation_w, and
  * col2im of a dcol row is one contiguous run added at that offset.  The extra columns cost
- * (wp / out_w - 1) more multiply-adds.  Other strides pack im2col rows per block of pixels and
- * run col2im row segment by row segment.  No im2col matrix is ever built.
+ * (wp / out_w - 1) more multiply-adds: grad_weight on the GEMM skips them (its B panels are
+ * packed from the padded planes one output row segment at a time, A is grad_output in place),
+ * and grad_input uses the grid only where they cost less than col2im's row segments (few
+ * filters, wide rows).  Other strides pack im2col rows per block of pixels and run col2im row
+ * segment by row segment.  No im2col matrix is ever built.
  *
  * Workspace: everything fits threads x max_workspace_bytes (fc_conv2d_params); a smaller
  * budget packs W^T per strip instead of once, B shallower and narrower, fewer k tiles per
@@ -105,6 +108,18 @@ static void FC_FN(pack_im2col_rows)(const fc_conv2d_params *p, int64_t out_w,
     }
 }
 
+/* dst[i] += src[i], i < n: col2im's runs at stride 1.  restrict and 8-value steps (two
+ * vectors of the generic target), then the rest: the loop the compiler made of the plain
+ * form checked the two for overlap and peeled per run, as much as the adds themselves on
+ * 28-value runs. */
+static inline void FC_FN(add_run)(FC_REAL *restrict dst, const FC_REAL *restrict src, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) dst[i + j] += src[i + j];
+    for (; i < n; i++) dst[i] += src[i];
+}
+
 /* col2im, adding: rows [row0, row0 + rows) of dcol (reduction indices, row stride ld) over
  * output pixels [pix0, pix0 + cols) are added into the input planes of the group, row by row,
  * pixels ascending, so every input element receives its terms in a fixed order. */
@@ -130,7 +145,7 @@ static void FC_FN(col2im_add)(const fc_conv2d_params *p, int64_t out_w, const FC
                 const FC_REAL *s_row = src + (j - ow); /* s_row[o] is output column o */
                 const int64_t a = fc_max_i64(ow, lo), b = fc_min_i64(seg_end, hi);
                 if (p->stride_w == 1)
-                    for (int64_t o = a; o < b; o++) dst[o] += s_row[o];
+                    FC_FN(add_run)(dst + a, s_row + a, b - a);
                 else
                     for (int64_t o = a; o < b; o++) dst[o * p->stride_w] += s_row[o];
             }
@@ -191,6 +206,12 @@ typedef struct FC_FN(conv_bw_plan) {
      * place (the grid would be a copy of them, and their finite checks a pass more: 40% of
      * ResNet's 256 -> 64 1x1 grad_weight on 56 x 56) */
     int gw_plain;
+    /* on the shared grid, on the GEMM: grad_weight runs over the output pixels only, A being
+     * grad_output in place and B packed from the padded planes one output row segment at a
+     * time, instead of over the grid's virtual pixels (whose wp - out_w junk columns per row
+     * are multiply-adds of zeros: 7% of 28 x 28 3x3, 24% of 17 x 17 5x5, 29% of 7 x 7 3x3).
+     * Each element adds the same products in the same order less the zeros. */
+    int gw_compact;
     int64_t wp, plane_size, vpix, gv_rows, xp_size, gw_images;
     /* grad_input on the virtual grid (finite weights): B holds grad_output on the grid (zero
      * in the junk columns) and each dcol row is added to the planes as runs */
@@ -267,6 +288,7 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
                    p->pad_left == 0 && p->pad_right == 0;
     pl->shared = p->stride_h == 1 && p->stride_w == 1 && shared <= ((int64_t)1 << 22) &&
                  !pl->gw_plain;
+    pl->gw_compact = pl->shared && pl->gw_gemm && pl->wp != out_w;
     /* grad_weight's tiles run over chunks of images whose grad_output rows and input planes
      * fit in 2^16 values (256 KiB of floats, L2), not over the whole batch at once: streaming
      * the batch once per tile made LeNet's conv1 memory-bound on two threads */
@@ -279,10 +301,21 @@ static void FC_FN(conv_bw_make_plan)(const fc_conv2d_params *p, int64_t out_h, i
     pl->gw_span = fc_add_saturating(
         pl->gw_kc, fc_add_saturating(fc_mul_saturating((p->r - 1) * p->dilation_h, pl->wp),
                                      fc_mul_saturating(p->s - 1, p->dilation_w)));
+    if (pl->gw_compact) /* a block of gw_kc output pixels spans its rows' junk columns too */
+        pl->gw_span = fc_add_saturating(
+            pl->gw_span, fc_mul_saturating((pl->gw_kc - 1) / out_w + 1, pl->wp - out_w));
     /* (the bound on the padded planes is the one of the former padded-plane scratch: kept,
      * as the grid's blocks of virtual pixels add in another order than the blocks of pixels) */
     const int64_t gx_planes = fc_mul_saturating(pl->cg, pl->plane_size);
-    pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19);
+    /* The grid's wp - out_w junk columns cost kg multiply-adds each per dcol row; col2im off
+     * the grid costs a pass per output row segment instead of one per row.  With many filters
+     * the junk costs more (1 thread, avx2, CPU time, medians of 25 interleaved runs on the
+     * loaded machine, grid / off the grid: 128 x 28 x 28 3x3 3.22 / 3.16 ms, 512 x 7 x 7 3x3
+     * 5.72 / 5.35 ms, which also skips the weights' finite check off the grid; 32 x 17 x 17
+     * 5x5 at batch 8 3.81 / 3.77 ms); with few, the segments do.  Either way each input
+     * element adds the same terms in the same order. */
+    pl->gi_direct = pl->shared && gx_planes <= ((int64_t)1 << 19) &&
+                    pl->kg * (pl->wp - out_w) < 8 * out_w;
     if (pl->gi_direct)
         pl->gi_nc = fc_min_i64(fc_ceil_div(pl->vpix, nr), fc_max_i64(cfg->nc / nr, 1)) * nr;
 }
@@ -328,8 +361,22 @@ static fc_status FC_FN(conv_bw_input_budget)(const fc_conv2d_params *p, FC_FN(co
     pl->gi_kc = plan.kc;
     pl->gi_bnc = plan.nc;
     pl->gi_shared_a = plan.chunk_panels > 0;
+    /* One image and one block of pixels: each panel of W^T meets one block of dcol, so packing
+     * it all first only writes it out and reads it back.  Past 1 MiB (L2) each strip packs its
+     * own panel as it goes, straight from W: 1 thread, avx2, CPU time, 512 x 7 x 7 3x3 grad_input
+     * spent 26% of its time packing W^T (9 MiB) ahead.  (Where W^T is packed changes no sum.) */
+    const int64_t columns = pl->gi_direct ? pl->vpix : pl->pixels;
+    const int64_t once_scratch = one + pl->gi_kc * pl->mr + pl->gi_kc * pl->gi_bnc +
+                                 pl->mr * pl->nr;
+    if (pl->gi_shared_a && p->n == 1 && columns <= pl->gi_nc && !pl->gi_pad &&
+        fc_mul_saturating(pl->kg * pl->red * p->groups, (int64_t)sizeof(FC_REAL)) > (1 << 20) &&
+        fc_mul_saturating(once_scratch, (int64_t)sizeof(FC_REAL)) <= limit) {
+        pl->gi_strips = strips = 1; /* (several strips side by side: no faster) */
+        pl->gi_shared_a = 0;
+    }
     pl->gi_scratch = strips * one + pl->gi_kc * pl->gi_bnc + pl->mr * pl->nr +
-                     (pl->gi_shared_a ? 0 : pl->gi_kc * pl->mr) + (pl->gi_pad ? pad : 0);
+                     (pl->gi_shared_a ? 0 : strips * pl->gi_kc * pl->mr) +
+                     (pl->gi_pad ? pad : 0);
     return FC_OK;
 }
 
@@ -589,7 +636,8 @@ static void FC_FN(conv_grad_input_item)(const fc_conv2d_params *p, int64_t out_w
     FC_REAL *dcol = scratch, *edge = dcol + pl->gi_strips * mr * nc;
     it.b_buf = edge + mr * pl->nr;
     it.a_buf = it.b_buf + pl->gi_kc * pl->gi_bnc;
-    it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_kc * mr) : NULL;
+    it.gx_pad = pl->gi_pad ? it.a_buf + (pl->gi_shared_a ? 0 : pl->gi_strips * pl->gi_kc * mr)
+                           : NULL;
     it.b_pix0 = -1;
     if (it.gx_pad)
         memset(it.gx_pad + c_lo * pl->plane_size, 0,
@@ -662,6 +710,32 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
     }
 }
 
+/* pack_rows_transposed over output pixels [q0, q0 + kc) of out_w-wide rows, read from rows
+ * of the grid (wp wide, starting at virtual pixel origin) at offset: one output row segment
+ * at a time, its 4-pixel groups through transpose4 and the rest value by value. */
+static inline void FC_FN(pack_rows_transposed_segments)(const FC_REAL *const *rows,
+                                                        int64_t offset, int64_t origin,
+                                                        int64_t q0, int64_t kc, int64_t out_w,
+                                                        int64_t wp, int64_t w,
+                                                        FC_REAL *restrict dst)
+{
+    int64_t oh = q0 / out_w, ow = q0 % out_w;
+    for (int64_t p = 0; p < kc; oh++, ow = 0) {
+        const int64_t n = fc_min_i64(out_w - ow, kc - p), at = offset + oh * wp + ow - origin;
+        for (int64_t t0 = 0; t0 < w; t0 += 4) {
+            const FC_REAL *r[4] = {rows[t0] + at, rows[t0 + 1] + at, rows[t0 + 2] + at,
+                                   rows[t0 + 3] + at};
+            FC_REAL *d = dst + p * w + t0;
+            int64_t u = 0;
+            for (; u + 4 <= n; u += 4)
+                FC_FN(transpose4)(r[0] + u, r[1] + u, r[2] + u, r[3] + u, d + u * w, w);
+            for (; u < n; u++)
+                for (int a = 0; a < 4; a++) d[u * w + a] = r[a][u];
+        }
+        p += n;
+    }
+}
+
 /* One item's block of C (k_tiles x MR rows, col_tiles x NR columns, row stride gw_cols) adds
  * grad_output rows times im2col rows over kc pixels of each of `images` images: k_tiles x MR
  * rows at a (row stride lda, image m at + m * a_step; the first a_rows read, the rest of the
@@ -674,7 +748,8 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
                                     const FC_REAL *a, int64_t lda, int64_t a_step, int64_t a_rows,
                                     const FC_REAL *const *b_rows, int64_t b_step,
                                     int64_t k_tiles, int64_t col_tiles, FC_REAL *c,
-                                    FC_REAL *a_pack, FC_REAL *b_pack, unsigned flags)
+                                    FC_REAL *a_pack, FC_REAL *b_pack, unsigned flags,
+                                    int64_t compact_q0, int64_t origin, int64_t out_w)
 {
     const int64_t mr = pl->nt_mr, nr = pl->nt_nr, ldc = pl->gw_cols;
     const FC_FN(gemm_ukernel_fn) ukernel = cfg->ukernel;
@@ -685,7 +760,13 @@ static void FC_FN(grad_weight_gemm)(const FC_FN(conv_bw_plan) * pl,
             /* one kc x NR panel of B, packed just before, still in L1, meets every A panel
              * (in L2); packing every B panel first left them in L2 */
             for (int64_t jt = 0; jt < col_tiles; jt++) {
-                FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d, b_pack);
+                if (compact_q0 >= 0) /* output pixels compact_q0 + k0 on */
+                    FC_FN(pack_rows_transposed_segments)(b_rows + jt * nr, m * b_step, origin,
+                                                         compact_q0 + k0, d, out_w, pl->wp, nr,
+                                                         b_pack);
+                else
+                    FC_FN(pack_rows_transposed)(b_rows + jt * nr, m * b_step + k0, nr, d,
+                                                b_pack);
                 for (int64_t it = 0; it < k_tiles; it++)
                     ukernel((size_t)d, a_pack + it * d * mr, b_pack, c + it * mr * ldc + jt * nr,
                             (size_t)ldc, NULL, flags);
@@ -814,8 +895,10 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
     FC_REAL *b_buf = a_buf + rows_a * pl->gw_kc;
     const FC_REAL *b_rows[576]; /* gw_cols <= 512 + nr - 1, nr <= 64 */
     unsigned flags = 0;
+    /* (compact: no junk columns, so no zero of them meets a non-finite input) */
+    const int compact = pl->gw_compact;
     int direct = pl->shared || pl->gw_plain;
-    for (int64_t n = 0; pl->shared && direct && n < p->n; n++)
+    for (int64_t n = 0; pl->shared && !compact && direct && n < p->n; n++)
         direct = finite[n * p->groups + grp];
     if (direct) {
         const int64_t ch_lo = col0 / taps;
@@ -823,18 +906,24 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
         FC_REAL *own_b = a_buf + pl->gw_images * rows_a * pl->gw_kc;
         for (int64_t n0 = 0; n0 < p->n; n0 += pl->gw_images) {
             const int64_t images = fc_min_i64(pl->gw_images, p->n - n0);
-            const int64_t end = pl->gw_plain ? pixels : pl->vpix;
+            const int64_t end = pl->gw_plain || compact ? pixels : pl->vpix;
             for (int64_t pix0 = 0; pix0 < end; pix0 += pl->gw_kc) {
                 const int64_t kc = fc_min_i64(pl->gw_kc, end - pix0);
                 const FC_REAL *a = a_buf;
                 int64_t lda = pl->vpix, a_step = p->k * pl->vpix, b_step = p->c * pl->plane_size;
-                int64_t a_rows = rows_a;
-                if (pl->gw_plain) { /* in place: the rows of the group's filters only */
+                int64_t a_rows = rows_a, origin = 0;
+                if (pl->gw_plain || compact) { /* in place: the group's filters' rows */
                     a = g + (n0 * p->k + grp * kg + k_row0) * pixels + pix0;
                     lda = pixels;
                     a_step = p->k * pixels;
-                    b_step = p->c * pixels;
+                    b_step = pl->gw_plain ? p->c * pixels : b_step;
                     a_rows = fc_min_i64(rows_a, kg - k_row0);
+                    if (compact && pl->gw_private) { /* the block's planes from its first pixel */
+                        origin = pix0 / out_w * pl->wp + pix0 % out_w;
+                        FC_FN(conv_bw_own_grid)(p, pl, out_w, g, x, n0, images, grp, k_row0, 0,
+                                                ch_lo, nch, origin, kc, a_buf, own_b);
+                        b_step = nch * pl->gw_span;
+                    }
                 } else if (!pl->gw_private) {
                     a = gv + (n0 * p->k + grp * kg + k_row0) * pl->vpix + pix0;
                 } else {
@@ -852,12 +941,12 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                                 : pl->gw_private
                                     ? own_b + (idx / taps - ch_lo) * pl->gw_span + offset
                                     : xp + (n0 * p->c + grp * pl->cg + idx / taps) *
-                                               pl->plane_size + offset + pix0;
+                                               pl->plane_size + offset + (compact ? 0 : pix0);
                 }
                 if (pl->gw_gemm)
                     FC_FN(grad_weight_gemm)(pl, cfg, images, kc, a, lda, a_step, a_rows, b_rows,
                                             b_step, k_tiles, col_tiles, acc, a_pack, b_pack,
-                                            flags);
+                                            flags, compact ? pix0 : -1, origin, out_w);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, images, kc, a, lda, a_step, b_rows,
                                              b_step, k_tiles, col_tiles, acc, flags);
@@ -885,7 +974,8 @@ static void FC_FN(conv_grad_weight_item)(const fc_conv2d_params *p, int64_t out_
                 if (pl->gw_gemm)
                     FC_FN(grad_weight_gemm)(pl, cfg, 1, kc, a_buf, ld, 0, rows_a, b_rows, 0,
                                             k_tiles,
-                                            col_tiles, acc, a_pack, b_pack, flags);
+                                            col_tiles, acc, a_pack, b_pack, flags, -1, 0,
+                                            out_w);
                 else
                     FC_FN(grad_weight_tiles)(pl, ukernel, 1, ld, a_buf, ld, 0, b_rows, 0,
                                              k_tiles, col_tiles, acc, flags);
@@ -1080,22 +1170,28 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
                                               pl.mr, threads, per_thread, &packed_wt, &scratch));
     /* grad_weight's virtual grid: the flags of finite input groups, and unless each item
      * builds its own, the shared grid (grad_output, input planes; within the budget) */
-    FC_REAL *gv = NULL, *xp = NULL;
+    FC_REAL *grid = NULL, *gv = NULL, *xp = NULL;
     int *finite = NULL;
-    const int want_gv = (pl.shared && !pl.gw_private) || pl.gi_gv;
-    if (pl.shared || want_gv) {
-        if (want_gv)
-            gv = fc_aligned_alloc((pl.gv_rows * pl.vpix + (pl.shared ? pl.xp_size : 0)) *
-                                  (int64_t)sizeof(FC_REAL));
-        if (pl.shared) finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
-        if ((want_gv && !gv) || (pl.shared && !finite)) {
-            fc_aligned_free(gv);
+    /* (compact grad_weight reads the padded planes only, grad_output in place) */
+    const int compact = pl.gw_compact;
+    const int want_gv = (pl.shared && !pl.gw_private && !compact) || pl.gi_gv;
+    const int want_xp = pl.shared && !pl.gw_private;
+    const int want_finite = pl.shared && !compact;
+    if (want_gv || want_xp || want_finite) {
+        const int64_t gv_size = want_gv ? pl.gv_rows * pl.vpix : 0;
+        if (want_gv || want_xp)
+            grid = fc_aligned_alloc((gv_size + (want_xp ? pl.xp_size : 0)) *
+                                    (int64_t)sizeof(FC_REAL));
+        if (want_finite) finite = fc_aligned_alloc(p->n * p->groups * (int64_t)sizeof(int));
+        if (((want_gv || want_xp) && !grid) || (want_finite && !finite)) {
+            fc_aligned_free(grid);
             fc_aligned_free(finite);
             fc_aligned_free(packed_wt);
             fc_aligned_free(scratch);
             return FC_ERR_OUT_OF_MEMORY;
         }
-        xp = gv && pl.shared ? gv + pl.gv_rows * pl.vpix : NULL;
+        gv = want_gv ? grid : NULL;
+        xp = want_xp ? grid + gv_size : NULL;
     }
 
     FC_FN(backward_job) job = {p, out_w, &pl, &cfg, &nt, g, x, weight, gx, gw, gb,
@@ -1104,13 +1200,13 @@ static fc_status FC_FN(conv2d_backward)(const fc_conv2d_params *p, int64_t out_h
     job.gi_items = gi_items;
     job.gw_items = gw_items;
     job.pack_tasks = shared_a ? fc_min_i64(p->groups * pl.red_tiles, 2 * threads) : 0;
-    job.grid_tasks = pl.shared || want_gv ? fc_min_i64(p->n, 2 * threads) : 0;
+    job.grid_tasks = want_gv || want_xp || want_finite ? fc_min_i64(p->n, 2 * threads) : 0;
     job.gb_tasks = gb ? fc_min_i64(p->k, 2 * threads) : 0;
     const int64_t tasks[2] = {job.pack_tasks + job.grid_tasks,
                               gi_items + gw_items + job.gb_tasks};
     const fc_parallel_job parallel = {FC_FN(backward_task), &job, 2, tasks};
     fc_parallel_run(threads, &parallel);
-    fc_aligned_free(gv);
+    fc_aligned_free(grid);
     fc_aligned_free(finite);
     fc_aligned_free(packed_wt);
     fc_aligned_free(scratch);
