@@ -48,6 +48,36 @@ BY_DESIGN = [
 ]
 
 REJECTIONS = (TypeError, ValueError, NotImplementedError)
+DTYPE_TOLERANCES = (("float32", 1e-4), ("float64", 1e-10))  # torch dtype name, tolerance
+
+
+class _Tally:
+    """Outcomes per (name, kind) and a note for every sample that was not ok."""
+
+    def __init__(self):
+        self.counts = collections.defaultdict(collections.Counter)
+        self.notes = []
+
+    def add(self, name, kind, outcome, text, label=None):
+        self.counts[name, kind][outcome] += 1
+        if outcome != "ok":
+            self.notes.append((name, kind, label or outcome, text))
+
+    def call(self, name, kind, text, run, by_design):
+        """(True, run()) when fastconv returned; else (False, None), with a rejection recorded
+        as "by design" when by_design() names a reason, "rejected" otherwise, and any other
+        exception as a crash."""
+        try:
+            return True, run()
+        except REJECTIONS as exc:
+            outcome = "by design" if by_design() else "rejected"
+            self.add(name, kind, outcome, f"{text}: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            self.add(name, kind, "crash", f"{text}: {exc!r}")
+        return False, None
+
+    def result(self):
+        return dict(self.counts), self.notes
 
 
 def _numpy(value):
@@ -97,16 +127,14 @@ def run():
     from torch.testing._internal.common_methods_invocations import op_db
     import fastconv
 
-    counts = collections.defaultdict(collections.Counter)
-    notes = []
+    tally = _Tally()
     for info in op_db:
         if info.name not in OPS:
             continue
         fn = getattr(fastconv, OPS[info.name])
         name = info.name + (f".{info.variant_test_name}" if info.variant_test_name else "")
-        for dtype, tolerance in ((torch.float32, 1e-4), (torch.float64, 1e-10)):
-            kind = str(dtype).replace("torch.", "")
-            for sample in info.sample_inputs("cpu", dtype):
+        for kind, tolerance in DTYPE_TOLERANCES:
+            for sample in info.sample_inputs("cpu", getattr(torch, kind)):
                 t_args = [_torch_copy(a) for a in sample.args]
                 t_kwargs = {k: _torch_copy(v) for k, v in sample.kwargs.items()}
                 try:
@@ -118,19 +146,11 @@ def run():
                 kwargs = {k: _numpy(v) for k, v in sample.kwargs.items()}
                 if kwargs.pop("inplace", False):
                     kwargs["out"] = x
-                try:
-                    got = fn(x, *args, **kwargs)
-                except REJECTIONS as exc:
-                    why = [reason for op, applies, reason in BY_DESIGN
-                           if op == info.name and applies(tuple(sample.input.shape))]
-                    outcome = "by design" if why else "rejected"
-                    counts[name, kind][outcome] += 1
-                    notes.append((name, kind, outcome, f"{_describe(sample)}: "
-                                  f"{type(exc).__name__}: {exc}"))
-                    continue
-                except Exception as exc:
-                    counts[name, kind]["crash"] += 1
-                    notes.append((name, kind, "crash", f"{_describe(sample)}: {exc!r}"))
+                returned, got = tally.call(
+                    name, kind, _describe(sample), lambda: fn(x, *args, **kwargs),
+                    lambda: any(op == info.name and applies(tuple(sample.input.shape))
+                                for op, applies, _ in BY_DESIGN))
+                if not returned:
                     continue
                 ok = _matches(expected, got, tolerance)
                 if info.name == "nn.functional.batch_norm":  # running stats, updated in place
@@ -138,9 +158,7 @@ def run():
                         if i < len(t_args) and isinstance(t_args[i], torch.Tensor):
                             ok = ok and np.allclose(args[i], t_args[i].numpy(),
                                                     rtol=tolerance, atol=tolerance)
-                counts[name, kind]["ok" if ok else "mismatch"] += 1
-                if not ok:
-                    notes.append((name, kind, "mismatch", _describe(sample)))
+                tally.add(name, kind, "ok" if ok else "mismatch", _describe(sample))
         try:
             errors = list(info.error_inputs("cpu"))
         except Exception:  # this torch has no error inputs for the op
@@ -151,15 +169,13 @@ def run():
             try:
                 fn(_numpy(sample.input), *[_numpy(a) for a in sample.args], **kwargs)
             except REJECTIONS:
-                counts[name, "errors"]["ok"] += 1
+                tally.add(name, "errors", "ok", _describe(sample))
             except Exception as exc:
-                counts[name, "errors"]["crash"] += 1
-                notes.append((name, "errors", "crash", f"{_describe(sample)}: {exc!r}"))
+                tally.add(name, "errors", "crash", f"{_describe(sample)}: {exc!r}")
             else:
-                counts[name, "errors"]["mismatch"] += 1
-                notes.append((name, "errors", "accepted", f"{_describe(sample)} (torch: "
-                              f"{error.error_type.__name__} {error.error_regex!r})"))
-    return dict(counts), notes
+                tally.add(name, "errors", "mismatch", f"{_describe(sample)} (torch: "
+                          f"{error.error_type.__name__} {error.error_regex!r})", label="accepted")
+    return tally.result()
 
 
 # torch.nn module classes that nn.from_torch converts, for ModuleInfo's samples
@@ -183,17 +199,17 @@ def run_modules():
     from torch.testing._internal.common_modules import module_db
     from fastconv import nn
 
-    counts = collections.defaultdict(collections.Counter)
-    notes = []
+    tally = _Tally()
     for info in module_db:
         name = info.module_cls.__name__
         if name not in MODULES:
             continue
-        for dtype, tolerance in ((torch.float32, 1e-4), (torch.float64, 1e-10)):
+        for dtype_name, tolerance in DTYPE_TOLERANCES:
+            dtype = getattr(torch, dtype_name)
             for training in (False, True):
                 if training and name == "Dropout":
                     continue
-                kind = str(dtype).replace("torch.", "") + (" train" if training else " eval")
+                kind = dtype_name + (" train" if training else " eval")
                 samples = info.module_inputs_func(info, device="cpu", dtype=dtype,
                                                   requires_grad=False, training=training)
                 for sample in samples:
@@ -211,27 +227,19 @@ def run_modules():
                     with torch.no_grad():
                         expected = module(*[_torch_copy(a) for a in forward.args],
                                           **{k: _torch_copy(v) for k, v in forward.kwargs.items()})
-                    try:
+                    def converted_forward():
                         net = nn.from_torch(module)
                         net.train(training)
-                        got = net(*[_numpy(a) for a in forward.args],
-                                  **{k: _numpy(v) for k, v in forward.kwargs.items()})
-                    except REJECTIONS as exc:
-                        why = [reason for cls, applies, reason in MODULES_BY_DESIGN
-                               if cls == name and applies(module)]
-                        outcome = "by design" if why else "rejected"
-                        counts[name, kind][outcome] += 1
-                        notes.append((name, kind, outcome, f"{text}: {type(exc).__name__}: {exc}"))
-                        continue
-                    except Exception as exc:
-                        counts[name, kind]["crash"] += 1
-                        notes.append((name, kind, "crash", f"{text}: {exc!r}"))
-                        continue
-                    ok = _matches(expected, got, tolerance)
-                    counts[name, kind]["ok" if ok else "mismatch"] += 1
-                    if not ok:
-                        notes.append((name, kind, "mismatch", text))
-    return dict(counts), notes
+                        return net(*[_numpy(a) for a in forward.args],
+                                   **{k: _numpy(v) for k, v in forward.kwargs.items()})
+                    returned, got = tally.call(
+                        name, kind, text, converted_forward,
+                        lambda: any(cls == name and applies(module)
+                                    for cls, applies, _ in MODULES_BY_DESIGN))
+                    if returned:
+                        ok = _matches(expected, got, tolerance)
+                        tally.add(name, kind, "ok" if ok else "mismatch", text)
+    return tally.result()
 
 
 def _table(title, counts, notes):

@@ -712,7 +712,7 @@ static inline void FC_FN(pack_rows_transposed)(const FC_REAL *const *rows, int64
 
 /* pack_rows_transposed over output pixels [q0, q0 + kc) of out_w-wide rows, read from rows
  * of the grid (wp wide, starting at virtual pixel origin) at offset: one output row segment
- * at a time, its 4-pixel groups through transpose4 and the rest value by value. */
+ * at a time, skipping the grid's junk columns between them. */
 static inline void FC_FN(pack_rows_transposed_segments)(const FC_REAL *const *rows,
                                                         int64_t offset, int64_t origin,
                                                         int64_t q0, int64_t kc, int64_t out_w,
@@ -721,17 +721,8 @@ static inline void FC_FN(pack_rows_transposed_segments)(const FC_REAL *const *ro
 {
     int64_t oh = q0 / out_w, ow = q0 % out_w;
     for (int64_t p = 0; p < kc; oh++, ow = 0) {
-        const int64_t n = fc_min_i64(out_w - ow, kc - p), at = offset + oh * wp + ow - origin;
-        for (int64_t t0 = 0; t0 < w; t0 += 4) {
-            const FC_REAL *r[4] = {rows[t0] + at, rows[t0 + 1] + at, rows[t0 + 2] + at,
-                                   rows[t0 + 3] + at};
-            FC_REAL *d = dst + p * w + t0;
-            int64_t u = 0;
-            for (; u + 4 <= n; u += 4)
-                FC_FN(transpose4)(r[0] + u, r[1] + u, r[2] + u, r[3] + u, d + u * w, w);
-            for (; u < n; u++)
-                for (int a = 0; a < 4; a++) d[u * w + a] = r[a][u];
-        }
+        const int64_t n = fc_min_i64(out_w - ow, kc - p);
+        FC_FN(pack_rows_transposed)(rows, offset + oh * wp + ow - origin, w, n, dst + p * w);
         p += n;
     }
 }
