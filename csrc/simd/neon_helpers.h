@@ -19,6 +19,13 @@ static inline float32x4_t fc_neon_loadm_f32(uint32x4_t m, const float *p)
     return vld1q_f32(v);
 }
 
+static inline float32x4_t fc_neon_load_lanes_f32(const float *p, int64_t lo, int64_t hi)
+{
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t l = lo; l < hi; l++) v[l] = p[l - lo];
+    return vld1q_f32(v);
+}
+
 static inline void fc_neon_storem_f32(float *p, uint32x4_t m, float32x4_t x)
 {
     uint32_t on[4];

@@ -31,6 +31,13 @@
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm256_maskload_ps(p, _mm256_castps_si256(m))
 #define FC_VSTOREM(p, m, v) _mm256_maskstore_ps(p, _mm256_castps_si256(m), v)
+/* lanes [lo, hi) from p[0 .. hi - lo), the others 0, reading only those values: the load
+ * puts them in lanes [0, hi - lo) (zeros above), the rotation up by lo lanes brings zeros
+ * into [0, lo) since hi <= FC_LANES */
+#define FC_VLOAD_LANES(p, lo, hi) \
+    _mm256_permutevar8x32_ps(FC_VLOADM(FC_TAIL_MASK((hi) - (lo)), p), \
+        _mm256_and_si256(_mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), \
+            _mm256_set1_epi32((int)(lo))), _mm256_set1_epi32(7)))
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
 #define FC_VEVEN(lo, hi) \
     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), \

@@ -32,6 +32,8 @@
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
 #define FC_VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+/* lanes [lo, hi) from p[0 .. hi - lo), the others 0, reading only those values */
+#define FC_VLOAD_LANES(p, lo, hi) _mm512_maskz_expandloadu_ps(FC_RANGE_MASK(lo, hi), p)
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows, no gathers) */
 #define FC_VEVEN(lo, hi) \
     _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, \

@@ -21,6 +21,7 @@
 #undef FC_RANGE_MASK /* f32 vocabularies only */
 #undef FC_VLOADM
 #undef FC_VSTOREM
+#undef FC_VLOAD_LANES
 #undef FC_VEVEN
 #undef FC_VIDX
 #undef FC_VIDX_STRIDE

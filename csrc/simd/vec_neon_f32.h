@@ -35,6 +35,8 @@
 /* masked lanes load 0 and never fault; masked lanes are not stored */
 #define FC_VLOADM(m, p) fc_neon_loadm_f32(m, p)
 #define FC_VSTOREM(p, m, v) fc_neon_storem_f32(p, m, v)
+/* lanes [lo, hi) from p[0 .. hi - lo), the others 0, reading only those values */
+#define FC_VLOAD_LANES(p, lo, hi) fc_neon_load_lanes_f32(p, lo, hi)
 /* the even / odd lanes of the 2 * FC_LANES elements lo:hi (stride-2 windows) */
 #define FC_VEVEN(lo, hi) vuzp1q_f32(lo, hi)
 #define FC_VODD(lo, hi) vuzp2q_f32(lo, hi)
