@@ -308,6 +308,17 @@ static void FC_FN(pack_grid_panel)(const FC_REAL *planes, const ptrdiff_t *rows,
         const FC_REAL *src = planes + rows[pk] + pix0;
         FC_REAL *dst = panel + pk * nr;
         int64_t room = nr;
+        /* one sub-panel a call (gemm_item_b_grid): the kc rows lie a plane apart, more streams
+         * than the hardware prefetcher follows, so each row's next run (the next sub-panel's,
+         * one line on) is fetched now, a sub-panel's tiles ahead of its use.  This pack was
+         * 18% of resnet_1x1 at 1 thread on the 2-core AVX2 EPYC; with the prefetch (CPU time,
+         * medians of 5 x 7 alternating runs, busy machine) resnet_1x1 1.91 -> 1.52 ms,
+         * mobilenet_pw 1.09 -> 0.88 ms; two sub-panels ahead measured no better.  The
+         * address as an integer: past the last run it lies outside x, where pointer
+         * arithmetic may not (a prefetch never faults) */
+        if (cols == nr)
+            __builtin_prefetch(
+                (const void *)((uintptr_t)src + (uintptr_t)(2 * nr - 1) * sizeof(FC_REAL)));
         for (int64_t j = 0; j < cols;) {
             const int64_t n = fc_min_i64(room, cols - j);
             FC_FN(copy_run)(dst, src + j, n);
