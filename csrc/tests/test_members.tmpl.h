@@ -461,12 +461,14 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
 {
     const size_t mr = (size_t)m->mr, nr = (size_t)m->nr;
     const size_t rowss[] = {1, 2, mr + 1, mr + 2, 7};
-    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3};
+    /* 5 nr + 1: filter2d's tap list (1 row x 8 vectors) runs its 8-vector and 4-vector blocks
+     * and a partial one there (AVX2: 64 + 32 + 25 columns; AVX-512: 2 x 128 + 64 + 1) */
+    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3, 5 * nr + 1};
     /* 3x3, 5x5 and 7x7 are the members' unrolled sizes */
     const size_t rs[][2] = {{3, 3}, {2, 5}, {1, 1}, {5, 5}, {7, 7}};
     const size_t sd[][2] = {{1, 1}, {2, 1}, {2, 2}}; /* (stride_h, dilation_h) */
     for (size_t ri = 0; ri < 5; ri++)
-        for (size_t ci = 0; ci < 5; ci++)
+        for (size_t ci = 0; ci < 6; ci++)
             for (size_t shape = 0; shape < 15; shape++)
                 for (int integer = 1; integer >= 0; integer--) {
                     const size_t rows = rowss[ri], cols = colss[ci];
