@@ -17,6 +17,13 @@ static void FC_FN(filter2d_load_row)(FC_REAL *dst, int64_t dst_stride, const cha
             for (int64_t j = 0; j < count; j++)                             \
                 dst[j * dst_stride] = (FC_REAL)src[j * stride];             \
     } while (0)
+    /* pixels of the sum type, packed: a copy, in libc's widest vectors (the loop below is
+     * compiled for the baseline's 16-byte ones): a float32 RGB 5x5 filter 5-10% faster */
+    if (type == (sizeof(FC_REAL) == 4 ? FC_PIXEL_F32 : FC_PIXEL_F64) && stride == 1 &&
+        dst_stride == 1) {
+        memcpy(dst, x, (size_t)count * sizeof(FC_REAL));
+        return;
+    }
     switch (type) {
     case FC_PIXEL_U8: FC_LOAD(uint8_t); break;
     case FC_PIXEL_U16: FC_LOAD(uint16_t); break;

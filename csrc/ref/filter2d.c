@@ -1,6 +1,8 @@
 /* Reference filter2d and sep_filter2d: the ground truth for ops/filter2d.c.  One output pixel
  * at a time, every tap's source pixel found by the border rule, summed in the documented
  * order (2-D: r, s ascending; separable: for each r, the row sum over s, times ky[r]). */
+#include <string.h>
+
 #include "common/filter2d_common.h"
 #include "common/internal.h"
 

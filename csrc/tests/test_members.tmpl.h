@@ -461,22 +461,25 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
 {
     const size_t mr = (size_t)m->mr, nr = (size_t)m->nr;
     const size_t rowss[] = {1, 2, mr + 1, mr + 2, 7};
-    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3};
-    /* 3x3, 5x5 and 7x7 are the members' unrolled sizes */
-    const size_t rs[][2] = {{3, 3}, {2, 5}, {1, 1}, {5, 5}, {7, 7}};
+    /* 5 nr + 1: filter2d's tap list (1 row x 8 vectors) runs its 8-vector and 4-vector blocks
+     * and a partial one there (AVX2: 64 + 32 + 25 columns; AVX-512: 2 x 128 + 64 + 1) */
+    const size_t colss[] = {1, nr - 1, nr, nr + 1, 2 * nr + 3, 5 * nr + 1};
+    /* 3x3, 5x5 and 7x7 are the members' unrolled sizes; 1x9, a row of the separable pass
+     * (the tap list without skips) */
+    const size_t rs[][2] = {{3, 3}, {2, 5}, {1, 1}, {5, 5}, {7, 7}, {1, 9}};
     const size_t sd[][2] = {{1, 1}, {2, 1}, {2, 2}}; /* (stride_h, dilation_h) */
     for (size_t ri = 0; ri < 5; ri++)
-        for (size_t ci = 0; ci < 5; ci++)
-            for (size_t shape = 0; shape < 15; shape++)
+        for (size_t ci = 0; ci < 6; ci++)
+            for (size_t shape = 0; shape < 18; shape++)
                 for (int integer = 1; integer >= 0; integer--) {
                     const size_t rows = rowss[ri], cols = colss[ci];
-                    const size_t R = rs[shape % 5][0], S = rs[shape % 5][1];
-                    const size_t stride_h = sd[shape / 5][0], dil_h = sd[shape / 5][1];
+                    const size_t R = rs[shape % 6][0], S = rs[shape % 6][1];
+                    const size_t stride_h = sd[shape / 6][0], dil_h = sd[shape / 6][1];
                     if (cols == 0) continue;
                     const size_t dil_w = 1 + ci % 2, width = cols + (S - 1) * dil_w + 3;
                     const size_t in_rows = (rows - 1) * stride_h + (R - 1) * dil_h + 1;
                     const size_t y_stride = cols + 4;
-                    size_t tap_col[7];
+                    size_t tap_col[9];
                     for (size_t s = 0; s < S; s++) tap_col[s] = s * dil_w;
                     FC_REAL *x = T_NEW(in_rows * width), *w = T_NEW(R * S);
                     FC_REAL *got = T_NEW(rows * y_stride);
@@ -488,7 +491,10 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                     /* every other case leaves zero taps out: the first is 0 and
                      * its first pixel NaN, which then reaches no output */
                     const int skip = (int)((ri + ci) % 2);
-                    const unsigned fused = (shape % 2 ? FC_FUSED_RELU : 0) |
+                    /* the fused ReLU on and off for each of the 6 shapes, across its three
+                     * (stride_h, dilation_h) */
+                    const int relu = (int)((shape + shape / 6) % 2);
+                    const unsigned fused = (relu ? FC_FUSED_RELU : 0) |
                                            (skip ? FC_SKIP_ZERO_TAPS : 0);
                     if (skip) w[0] = 0, x[0] = (FC_REAL)NAN;
                     for (size_t t = 0; t < rows * y_stride; t++) got[t] = want[t] = T_SENTINEL;
@@ -504,7 +510,7 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                                     s += t;
                                     bnd += t < 0 ? -t : t;
                                 }
-                            want[i * y_stride + j] = shape % 2 ? FC_RELU(s) : s;
+                            want[i * y_stride + j] = relu ? FC_RELU(s) : s;
                             bound[i * y_stride + j] = bnd;
                         }
                     ((FC_FN(dwconv_ukernel_fn))m->fn)(rows, cols, R, S, x, stride_h * width,

@@ -14,12 +14,12 @@
 #define FC_DWCONV_GW_FN fc_f32_dwconv_gw_ukernel_1x8__avx2
 #define FC_DW_RB 2
 #define FC_DW_NV 3
-/* filter2d's filters (taps of weight 0 skipped), 1-D filters (its separable passes) and
- * runtime sizes in 2 rows x 4 ymm: 8 accumulators cover the 4-cycle FMA latency of Zen 3's two
- * FMA pipes, which 6 do not (at most 1.5 FMAs a cycle).  Zen 3 EPYC, one thread, float32
- * 1024-wide rows, GFLOP/s of the kernel (2x24 -> 2x32, noisy shared host): 7x7 skipping
- * zeros 62 -> 70, 5x5 56 -> 62, 11x11 44 -> 51, 9x1 28 -> 47, 1x9 35 -> 48.  3x3, and the
- * depthwise 5x5 / 7x7 that do not skip, stay in 2x24: there 2x32 spilled (5x5 and 7x7 at
- * half the speed) or 6 accumulators + 9 weights + 3 loads already fill the registers (3x3). */
+/* Runtime sizes and the 1-D filters (filter2d's separable passes) in 2 rows x 4 ymm: 8
+ * accumulators cover the 4-cycle FMA latency of Zen 3's two FMA pipes, which 6 do not (at most
+ * 1.5 FMAs a cycle).  Zen 3 EPYC, one thread, float32 1024-wide rows, GFLOP/s of the kernel
+ * (2x24 -> 2x32, noisy shared host): 9x1 28 -> 47, 1x9 35 -> 48.  3x3, and the depthwise 5x5
+ * / 7x7, stay in 2x24: there 2x32 spilled (5x5 and 7x7 at half the speed) or 6 accumulators +
+ * 9 weights + 3 loads already fill the registers (3x3).  filter2d's 2-D kernels (zero taps
+ * skipped) take the tap list (simd.tmpl.h, dw_list_tile). */
 #define FC_DW_NV_WIDE 4
 #include "kernels/dwconv/simd.tmpl.h"

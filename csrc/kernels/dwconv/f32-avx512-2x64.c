@@ -17,6 +17,7 @@
 /* 5x5 and 7x7 (unrolled) in 4 rows x 4 zmm: 16 accumulators, each loaded vector feeding up
  * to 4 rows; the weights are broadcast from memory.  7x7 float32 1024^2 image filter, one
  * thread, Xeon AVX-512: 1.59 ms (2 rows, loops not unrolled) -> 1.41 ms (4 rows) -> 1.31 ms
- * (unrolled, zero taps skipped). */
+ * (unrolled, zero taps skipped); filter2d's kernels now take the tap list (dw_list_tile), these
+ * tiles serve the depthwise conv (no skips). */
 #define FC_DW_RB_WIDE 4
 #include "kernels/dwconv/simd.tmpl.h"

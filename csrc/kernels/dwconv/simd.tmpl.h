@@ -3,7 +3,8 @@
  * FC_DWCONV_FN and FC_DWCONV_DIRECT_FN (the symbols of fn and fn3), FC_DW_RB (output rows per
  * register tile, at most 4) and FC_DW_NV (vectors of output columns per tile, at most 4), and
  * optionally FC_DW_RB_WIDE (the rows of fn's 5 x 5 and 7 x 7 tiles) and FC_DW_NV_WIDE (the
- * vectors of fn's tiles but 3 x 3 and the 5 x 5 / 7 x 7 without zero skips; see FC_DWCONV_FN).
+ * vectors of fn's runtime-size tiles, the 1-D ones among them; see FC_DWCONV_FN).  filter2d's
+ * kernels with zero taps to skip run from a list of their non-zero taps instead (dw_list_tile).
  * The tile shape never changes a sum: each output is summed in the same order (bias, r, s)
  * whatever tile computes it.
  *
@@ -233,6 +234,79 @@ FC_INLINE void dw_tile(const int rb_max, const int nv_max, size_t rows, size_t c
 #undef FC_DW_GROUP
 }
 
+/* filter2d's 2-D kernels with taps of weight 0 to skip (FC_SKIP_ZERO_TAPS; skip): the non-zero
+ * taps in a list of (offset in x, weight), in (r, s) order, so each output is summed in the
+ * reference's order (bias, then the taps ascending) with no test per tap.  (skip == 0: every
+ * tap, for the rows of the separable pass.)  The tile
+ * tested every tap's weight for each of its rows (two compares and branches per tap, 224 per
+ * 7 x 7 block): there the branches, not the FMAs, set the speed.  One output row by
+ * DW_LIST_NV vectors: 8 accumulators cover the FMA latency, each loaded vector feeds one FMA
+ * (as cv2.filter2D's list loop) and is folded into it, so the registers hold only the
+ * accumulators and the broadcast weight. */
+#define DW_LIST_TAPS 256
+#define DW_LIST_NV 8
+FC_INLINE void dw_list_block(const int nv, const int part, FC_M tail, size_t n,
+                             const size_t *off, const float *wl, const float *x, float bias,
+                             unsigned fused, float *y)
+{
+    FC_V acc[DW_LIST_NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) acc[v] = FC_VSET1(bias);
+#pragma GCC unroll 2
+    for (size_t k = 0; k < n; k++) {
+        const float *p = x + off[k];
+        /* p in a register of its own, so each load is p plus a constant: without this, gcc
+         * kept x + j + v * FC_LANES per vector and added off[k] to each (a lea per FMA, half
+         * the loop's instructions) */
+        __asm__("" : "+r"(p));
+        const FC_V wt = FC_VSET1(wl[k]);
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            acc[v] = FC_VFMA(wt, fc_vload(p + v * FC_LANES, part && v == nv - 1, tail), acc[v]);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++)
+        fc_vstore_out(y + v * FC_LANES, acc[v], fused, part && v == nv - 1, tail);
+}
+
+/* Column blocks outer, rows inner: the rows of one block share the input rows' pieces in L1. */
+static void dw_list_tile(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+                         size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
+                         const float *w, float bias, unsigned fused, float *y, size_t y_stride,
+                         int skip)
+{
+    size_t off[DW_LIST_TAPS];
+    float wl[DW_LIST_TAPS];
+    size_t n = 0;
+    for (size_t t = 0; t < r; t++)
+        for (size_t ss = 0; ss < s; ss++)
+            if (!skip || w[t * s + ss] != 0.0f) {
+                off[n] = t * tap_row_stride + tap_col[ss];
+                wl[n++] = w[t * s + ss];
+            }
+    FC_M tail = FC_TAIL_MASK(FC_LANES);
+    size_t j = 0;
+#define DW_LIST_ROWS(nv, part)                                                               \
+    for (size_t i = 0; i < rows; i++)                                                         \
+        dw_list_block(nv, part, tail, n, off, wl, x + i * row_stride + j, bias, fused,        \
+                      y + i * y_stride + j)
+    for (; j + DW_LIST_NV * FC_LANES <= cols; j += DW_LIST_NV * FC_LANES) DW_LIST_ROWS(8, 0);
+    if (j + 4 * FC_LANES <= cols) {
+        DW_LIST_ROWS(4, 0);
+        j += 4 * FC_LANES;
+    }
+    if (j == cols) return;
+    const size_t nv = (cols - j + FC_LANES - 1) / FC_LANES;
+    tail = FC_TAIL_MASK(cols - j - (nv - 1) * FC_LANES);
+    switch (nv) {
+    case 1: DW_LIST_ROWS(1, 1); break;
+    case 2: DW_LIST_ROWS(2, 1); break;
+    case 3: DW_LIST_ROWS(3, 1); break;
+    default: DW_LIST_ROWS(4, 1); break;
+    }
+#undef DW_LIST_ROWS
+}
+
 void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                   size_t row_stride, size_t tap_row_stride, const size_t *tap_col,
                   const float *w, float bias, unsigned fused, float *y, size_t y_stride)
@@ -243,43 +317,39 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
             tap_row_stride, w, bias, fused, y, y_stride)
 #define FC_DW_TILE(rb_max, R, S, fixed, known, skip)                                          \
     FC_DW_TILE_FROM(&src, rb_max, FC_DW_NV, R, S, fixed, known, skip)
-#define FC_DW_WIDE(R, S, known, skip)                                                         \
-    FC_DW_TILE_FROM(&src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, R, S, 0, known, skip)
 #define FC_DW_ANY(R, S, skip) FC_DW_TILE_FROM(&src, FC_DW_RB, FC_DW_NV_WIDE, R, S, 0, 0, skip)
-    /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
-     * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7 (image
-     * filters, MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known,
-     * in the wide tile where the registers allow more accumulators. */
     const int skip = (fused & FC_SKIP_ZERO_TAPS) != 0;
-    /* A one-channel image's taps are its columns 0, 1, 2, ...: read from this constant table,
-     * the unrolled 5x5 / 7x7 loops see each tap's offset at compile time and address every
-     * load from the row's pointer (from the caller's table they kept an offset per tap and
-     * vector, spilled: a stack load per vector load). */
-    static const size_t unit_cols[7] = {0, 1, 2, 3, 4, 5, 6};
-    int unit = skip && (s == 5 || s == 7);
-    for (size_t ss = 0; unit && ss < s; ss++) unit = tap_col[ss] == ss;
-    const dw_src unit_src = {.x = x, .tap_row_stride = tap_row_stride, .tap_col = unit_cols};
-    (void)unit_src; /* unused in the sanitizer build */
-    if (r == 3 && s == 3)
-        skip ? FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 1) : FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 0);
+    /* filter2d's kernels (FC_SKIP_ZERO_TAPS): the list of non-zero taps.  fastconv /
+     * cv2.filter2D, one thread, CPU time, medians of 9 interleaved rounds (Zen 3 EPYC AVX2,
+     * shared host), the tile with its tests -> the list: 7x7 f32 1024^2 0.75x -> 0.93x, 5x5 f32
+     * RGB 2048^2 0.97x -> 1.28x, 3x3 u8 512^2 1.06x -> 1.35x, 3x3 f32 4096^2 1.14x -> 1.37x,
+     * 15x15 f32 1024^2 1.33x -> 2.19x.  Rows (1 x kw, the separable row pass) too, every tap
+     * kept: one row in the tile had 4 accumulators, half the FMA latency uncovered; a Gaussian
+     * vs cv2.GaussianBlur, sigma 1 1024^2 0.77x -> 0.90x, sigma 2 RGB 1.14x -> 1.41x, sigma 5
+     * 2048^2 1.91x -> 2.38x.  The column pass stays in the 2-row tile, which shares each load
+     * between two rows (the list there: 0.73x, 1.10x, 1.66x). */
+    if (r * s <= DW_LIST_TAPS && (skip || r == 1))
+        dw_list_tile(rows, cols, r, s, x, row_stride, tap_row_stride, tap_col, w, bias, fused,
+                     y, y_stride, skip);
+    /* 3 x 3, the depthwise layers of MobileNet-style networks: the nine weights stay in
+     * registers beside the tile, so the hot loop has no broadcasts.  5 x 5 and 7 x 7
+     * (MobileNetV3 / EfficientNet depthwise layers) unrolled with their sizes known. */
+    else if (r == 3 && s == 3 && !skip)
+        FC_DW_TILE(FC_DW_RB, 3, 3, 1, 1, 0);
 #ifndef FC_SANITIZE_BUILD
     /* (The sanitizer build leaves the 5x5 / 7x7 copies out: they are the runtime-size tiles
-     * below with the sizes (and the unit table's values) known, so the sanitizer still checks
-     * their code with those sizes through the last branch, and each instrumented copy costs
-     * minutes of compile and GBs of compiler memory in every ISA's file.) */
-    else if (r == 5 && s == 5 && unit)
-        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 5, 5, 0, 1, 1);
-    else if (r == 7 && s == 7 && unit)
-        FC_DW_TILE_FROM(&unit_src, FC_DW_RB_WIDE, FC_DW_NV_WIDE, 7, 7, 0, 1, 1);
-    /* without the skips (depthwise conv) in RB_WIDE x NV: AVX2's 2 x 4 ymm spilled there,
-     * half the speed of 2 x 3 */
-    else if (r == 5 && s == 5)
-        skip ? FC_DW_WIDE(5, 5, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
-    else if (r == 7 && s == 7)
-        skip ? FC_DW_WIDE(7, 7, 1, 1) : FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
+     * below with the sizes known, so the sanitizer still checks their code with those sizes
+     * through the last branch, and each instrumented copy costs minutes of compile and GBs of
+     * compiler memory in every ISA's file.)  In RB_WIDE x NV: AVX2's 2 x 4 ymm spilled there,
+     * half the speed of 2 x 3. */
+    else if (r == 5 && s == 5 && !skip)
+        FC_DW_TILE(FC_DW_RB_WIDE, 5, 5, 0, 1, 0);
+    else if (r == 7 && s == 7 && !skip)
+        FC_DW_TILE(FC_DW_RB_WIDE, 7, 7, 0, 1, 0);
 #endif
     /* One-dimensional filters (filter2d's separable passes: 1 x kw along the rows, kh x 1
-     * down the columns) with the unit side known, so its loop and row tests fold away */
+     * down the columns) with the unit side known, so its loop and row tests fold away; the
+     * skips here are for kernels longer than the list */
     else if (s == 1)
         skip ? FC_DW_ANY(r, 1, 1) : FC_DW_ANY(r, 1, 0);
     else if (r == 1)
@@ -287,7 +357,6 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
     else
         skip ? FC_DW_ANY(r, s, 1) : FC_DW_ANY(r, s, 0);
 #undef FC_DW_ANY
-#undef FC_DW_WIDE
 #undef FC_DW_TILE
 #undef FC_DW_TILE_FROM
 }
