@@ -47,6 +47,7 @@ channels.
 import contextlib
 import copy
 import functools
+import math
 import operator
 import os
 import threading
@@ -153,11 +154,26 @@ def _assemble(tree, axes):
     return slab
 
 
-def _run_block(fn, tree, join_axes, crop, *args):
-    """One output block: the input pieces in `tree` joined into the slab, fn on it, the kept
-    outputs cropped out.  The crop is a view where it keeps most of fn's outputs (the halo's
-    few rows and columns stay alive with it, the input slab does not), else a copy."""
-    y = fn(_assemble(tree, join_axes), *args)
+def _nest(items, grid):
+    """The flat list `items` as nested lists of grid[0] x grid[1] x ... entries (row-major)."""
+    if not grid:
+        return items[0]
+    step = len(items) // grid[0]
+    return [_nest(items[i * step:(i + 1) * step], grid[1:]) for i in range(grid[0])]
+
+
+def _run_block(fn, layout, crop, *values):
+    """One output block: the input pieces joined into the slab, fn on it, the kept outputs
+    cropped out.  layout: (join axes, pieces per join axis, leaves, n); leaf i of the pieces
+    (row-major over the join axes) is (j, offset, shape): values[j] itself when offset is None,
+    else the strip at `offset` of the packed halo array values[j] (see _pieces); values[n:] are
+    fn's constant arguments.  The crop is a view where it keeps most of fn's outputs (the
+    halo's few rows and columns stay alive with it, the input slab does not), else a copy."""
+    join_axes, grid, leaves, n = layout
+    pieces = [values[j] if offset is None
+              else values[j][offset:offset + math.prod(shape)].reshape(shape)
+              for j, offset, shape in leaves]
+    y = fn(_assemble(_nest(pieces, grid), join_axes), *values[n:])
     kept = y[crop]
     wanted = tuple(s.stop - s.start for s in crop if s.stop is not None)
     if len(wanted) == len(crop) and kept.shape != wanted:
@@ -166,10 +182,18 @@ def _run_block(fn, tree, join_axes, crop, *args):
     return kept if 2 * kept.size >= y.size else np.ascontiguousarray(kept)
 
 
-def _pieces(chunk, regions):
+def _pieces(regions, chunk):
     """The halo strips `regions` of a chunk, copied (a view would keep the whole chunk alive in
-    the worker's memory as long as the strip): one task per chunk serves all its neighbours."""
-    return tuple(chunk[region].copy() for region in regions)
+    the worker's memory as long as the strip) one after the other into one flat array: one
+    task per chunk serves all its neighbours, and a neighbour on another worker fetches one
+    buffer, not a tuple of small arrays to serialize one by one."""
+    parts = [chunk[region] for region in regions]
+    packed = np.empty(sum(part.size for part in parts), chunk.dtype)
+    start = 0
+    for part in parts:
+        packed[start:start + part.size].reshape(part.shape)[...] = part
+        start += part.size
+    return packed
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -221,25 +245,34 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
     # the axes whose pieces a task joins (all but the chunk-to-chunk ones), outermost first
     join_axes = tuple(axis for axis in range(x.ndim) if axis in spatial or axis in gather)
 
-    strips = {}  # input chunk index -> {(start, stop) per axis: its place in its _pieces task}
+    # input chunk index -> {(start, stop) per axis: (offset, shape) in its packed _pieces array}
+    strips = {}
+    packed_sizes = {}
 
     def leaf(parts):
+        """The key a piece comes from, and where in it: (key, offset, shape), offset None for
+        a whole chunk."""
         index = tuple(c for c, _ in parts)
         if all(r.stop - r.start == x.chunks[axis][c]
                for axis, (c, r) in enumerate(parts)):
-            return (x.name,) + index
+            return (x.name,) + index, None, None
         wanted = strips.setdefault(index, {})
-        place = wanted.setdefault(tuple((r.start, r.stop) for _, r in parts), len(wanted))
-        # an inline task: runs inside the output block's task, on the strips' tuple
-        return (operator.getitem, (piece_name,) + index, place)
+        bounds = tuple((r.start, r.stop) for _, r in parts)
+        if bounds not in wanted:
+            shape = tuple(stop - start for start, stop in bounds)
+            wanted[bounds] = (packed_sizes.get(index, 0), shape)
+            packed_sizes[index] = packed_sizes.get(index, 0) + int(np.prod(shape))
+        return ((piece_name,) + index,) + wanted[bounds]
 
-    def tree(choice, axis, parts):
+    def leaves(choice, axis, parts):
+        """The pieces of a block, row-major over the join axes."""
         if axis == x.ndim:
-            return leaf(parts)
+            return [leaf(parts)]
         pieces = choice[axis][0]
         if axis in join_axes:
-            return [tree(choice, axis + 1, parts + (piece,)) for piece in pieces]
-        return tree(choice, axis + 1, parts + (pieces[0],))
+            return [item for piece in pieces
+                    for item in leaves(choice, axis + 1, parts + (piece,))]
+        return leaves(choice, axis + 1, parts + (pieces[0],))
 
     storage = _storage.get(x.name)
     if storage is not None:  # from_storage: each task reads its own slab, halo included
@@ -251,16 +284,27 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
         choice = [per_axis[axis][i] for axis, i in enumerate(index)]
         crop = tuple(entry[1] for entry in choice)
         if storage is None:
-            source, joins = tree(choice, 0, ()), join_axes
+            keys, layout = [], []
+            for key, offset, shape in leaves(choice, 0, ()):
+                if key not in keys:
+                    keys.append(key)
+                layout.append((keys.index(key), offset, shape))
+            grid = tuple(len(choice[axis][0]) for axis in join_axes)
+            layout = (join_axes, grid, tuple(layout), len(keys))
         else:
             region = tuple(slice(int(offsets[axis][pieces[0][0]]) + pieces[0][1].start,
                                  int(offsets[axis][pieces[-1][0]]) + pieces[-1][1].stop)
                            for axis, (pieces, _) in enumerate(choice))
-            source, joins = (_read, storage_key, region), ()
-        layer[(out_name,) + index] = (_run_block, fn, source, joins, crop, *arg_keys)
+            keys, layout = [(_read, storage_key, region)], ((), (), ((0, None, None),), 1)
+        # the constants in a partial, the keys as the task's own arguments: each task's spec
+        # stays flat (no nested lists or inline tasks for Dask to convert, pickle and run
+        # one by one on the scheduler and the workers)
+        layer[(out_name,) + index] = (functools.partial(_run_block, fn, layout, crop), *keys,
+                                      *arg_keys)
     for index, wanted in strips.items():
         regions = tuple(tuple(slice(*bounds) for bounds in region) for region in wanted)
-        layer[(piece_name,) + index] = (_pieces, (x.name,) + index, regions)
+        layer[(piece_name,) + index] = (functools.partial(_pieces, regions),
+                                        (x.name,) + index)
     graph = HighLevelGraph.from_collections(out_name, layer,
                                             dependencies=[] if storage is not None else [x])
     return da.Array(graph, out_name, tuple(out_chunks), dtype=dtype,
