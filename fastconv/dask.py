@@ -496,12 +496,15 @@ def _filter2d_function():
     return numpy_filter2d
 
 
-def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
+def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=None,
+             anchor=None, delta=0.0, separable="auto"):
     """fastconv.filter2d on a Dask array (H, W) or (H, W, C), lazily; bitwise the numpy call on
     the whole image, for any chunking: the blocks at the image's edge apply the border mode
     there (constant, replicate, reflect, reflect101), interior blocks read their halo from the
     neighbouring chunks.  ``border="wrap"`` reads the opposite edge, so the image is not split
     along H and W for it (rechunked to one chunk there; C chunks still map blockwise).
+    ``separable="auto"`` is decided once, from the kernel, for every block.  ``out=`` is not
+    supported.
 
     Raises NotImplementedError when this fastconv has no fastconv.filter2d.
     """
@@ -511,8 +514,11 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
         raise NotImplementedError("fastconv.dask.filter2d wraps fastconv.filter2d, which this "
                                   "fastconv does not have") from None
     image = _dask_array("filter2d", "image", image)
+    if out is not None:
+        raise TypeError("fastconv.dask.filter2d: out= is not supported (the result is a Dask "
+                        "array; store it with dask.array.store)")
     call = functools.partial(numpy_filter2d, kernel=kernel, border=border, value=value,
-                             dtype=dtype)
+                             dtype=dtype, anchor=anchor, delta=delta, separable=separable)
     # the numpy call's checks on a small stand-in; an error is raised again on a stand-in of
     # the whole shape, so that it names the image's own shape
     small = np.zeros(tuple(min(n, 3) for n in image.shape), image.dtype)
@@ -521,14 +527,27 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
     except (TypeError, ValueError):
         call(_stand_in(image))
         raise
-    kernel = np.asarray(kernel)
+    from .ops import filtering
+    # the kernel's taps and whether it runs separably, once for the image: each block then
+    # runs the same kernel without repeating the rank test (~70 us of Python per block, with
+    # the worker's GIL held)
+    taps, factors = filtering._kernel_plan("filter2d", kernel, separable)
+    if factors is None:
+        call = functools.partial(numpy_filter2d, kernel=taps, border=border, value=value,
+                                 dtype=dtype, anchor=anchor, delta=delta, separable=False)
+    else:
+        call = functools.partial(filtering.sep_filter2d, kx=factors[0], ky=factors[1],
+                                 border=border, value=value, dtype=dtype, anchor=anchor,
+                                 delta=delta)
     if border == "wrap":
         image = image.rechunk({0: -1, 1: -1})
-    # the filter's anchor is the kernel's centre; an even kernel gets a halo of kh // 2 on both
-    # sides, enough for either convention of where its centre lies
-    halo = [n // 2 for n in kernel.shape[:2]]
-    blocks = [_axis_blocks(image.shape[i], image.shape[i], image.chunks[i], 2 * halo[i] + 1, 1,
-                           halo[i], halo[i]) for i in range(2)]
+    # a halo as wide on both sides as the kernel reaches on either side of its anchor: the
+    # kept outputs' windows, and where the slab's edge is the image's the pixels a reflecting
+    # border mirrors, then lie inside the slab
+    reach = [max(a, n - 1 - a)
+             for a, n in zip(filtering._anchor("filter2d", anchor, taps.shape), taps.shape)]
+    blocks = [_axis_blocks(image.shape[i], image.shape[i], image.chunks[i], 2 * reach[i] + 1, 1,
+                           reach[i], reach[i]) for i in range(2)]
     _share_cores_by_default()
     return _halo_map("filter2d", call, image, (0, 1), blocks, image.shape, sample.dtype)
 

@@ -309,6 +309,9 @@ def test_unsupported_arguments_say_so():
         fd.conv2d(x, np.ones((1, 1, 1, 1), np.float32), out=np.empty((1, 1, 4, 4), np.float32))
     with pytest.raises(TypeError, match="dask.array.Array"):
         fd.relu([1.0, 2.0])
+    if HAS_FILTER2D:
+        with pytest.raises(TypeError, match="out= is not supported"):
+            fd.filter2d(x[0, 0], np.ones((3, 3), np.float32), out=np.empty((4, 4), np.float32))
 
 
 # ---- filter2d (written against fastconv.filter2d, where this build has it) --------------------
@@ -336,6 +339,9 @@ def test_filter2d_bitwise_threads(data):
     kernel = rng.standard_normal(kernel_shape).astype(np.float32)
     kwargs = dict(border=data.draw(st.sampled_from(
         ["constant", "replicate", "reflect", "reflect101", "wrap"])), value=1.5)
+    if data.draw(st.booleans()):  # any anchor (the halo follows it), a delta
+        kwargs.update(anchor=tuple(data.draw(st.integers(0, n - 1)) for n in kernel_shape),
+                      delta=0.25)
     chunks = tuple(data.draw(chunks_of(extent)) for extent in shape)
     _check(lambda: fastconv.filter2d(image, kernel, **kwargs),
            lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)
@@ -362,7 +368,8 @@ def test_filter2d_bitwise_wide_images_every_dtype_and_separable_kernels(data):
     else:
         kernel = rng.standard_normal((kh, kw))
     kwargs = dict(border=data.draw(st.sampled_from(
-        ["constant", "replicate", "reflect", "reflect101"])), value=2.0)
+        ["constant", "replicate", "reflect", "reflect101"])), value=2.0,
+        separable=data.draw(st.sampled_from(["auto", False])))
     chunks = tuple(data.draw(chunks_of(extent)) for extent in shape)
     _check(lambda: fastconv.filter2d(image, kernel, **kwargs),
            lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)
