@@ -165,14 +165,17 @@ def _nest(items, grid):
 def _run_block(fn, layout, crop, *values):
     """One output block: the input pieces joined into the slab, fn on it, the kept outputs
     cropped out.  layout: (join axes, pieces per join axis, leaves, n); leaf i of the pieces
-    (row-major over the join axes) is (j, offset, shape): values[j] itself when offset is None,
-    else the strip at `offset` of the packed halo array values[j] (see _pieces); values[n:] are
-    fn's constant arguments.  The crop is a view where it keeps most of fn's outputs (the
+    (row-major over the join axes) is (j, place, offset, shape): of values[j] (a chunk or a
+    packed halo array), or of values[j][place] (a row's tuple of halo arrays, _gather), the
+    whole when offset is None, else the strip at `offset` of the packed halo array (see
+    _pieces); values[n:] are fn's constant arguments.  The crop is a view where it keeps most of fn's outputs (the
     halo's few rows and columns stay alive with it, the input slab does not), else a copy."""
     join_axes, grid, leaves, n = layout
-    pieces = [values[j] if offset is None
-              else values[j][offset:offset + math.prod(shape)].reshape(shape)
-              for j, offset, shape in leaves]
+    pieces = []
+    for j, place, offset, shape in leaves:
+        source = values[j] if place is None else values[j][place]
+        pieces.append(source if offset is None
+                      else source[offset:offset + math.prod(shape)].reshape(shape))
     y = fn(_assemble(_nest(pieces, grid), join_axes), *values[n:])
     kept = y[crop]
     wanted = tuple(s.stop - s.start for s in crop if s.stop is not None)
@@ -180,6 +183,11 @@ def _run_block(fn, layout, crop, *values):
         # a slab plan that misses outputs is a bug here, never a silent crop
         raise AssertionError(f"fastconv.dask: block of shape {y.shape} lacks outputs {crop}")
     return kept if 2 * kept.size >= y.size else np.ascontiguousarray(kept)
+
+
+def _gather(*packed):
+    """A row of chunks' packed halo arrays, as one tuple (one key to fetch for all of them)."""
+    return packed
 
 
 def _pieces(regions, chunk):
@@ -211,6 +219,7 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
                      getattr(fn, "args", None))
     out_name = f"fastconv-{name}-{token}"
     piece_name = f"fastconv-{name}-halo-{token}"
+    row_name = f"fastconv-{name}-halo-row-{token}"
     layer = {}
     arg_keys = []
     for i, arg in enumerate(args):
@@ -280,22 +289,48 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
         layer[storage_key] = storage
         offsets = [np.cumsum((0,) + c) for c in x.chunks]
 
+    blocks = []  # (index, crop, the slab's pieces (key, offset, shape) or its _read task)
     for index in np.ndindex(*[len(entries) for entries in per_axis]):
         choice = [per_axis[axis][i] for axis, i in enumerate(index)]
         crop = tuple(entry[1] for entry in choice)
         if storage is None:
-            keys, layout = [], []
-            for key, offset, shape in leaves(choice, 0, ()):
-                if key not in keys:
-                    keys.append(key)
-                layout.append((keys.index(key), offset, shape))
-            grid = tuple(len(choice[axis][0]) for axis in join_axes)
-            layout = (join_axes, grid, tuple(layout), len(keys))
+            blocks.append((index, crop, leaves(choice, 0, ()),
+                           tuple(len(choice[axis][0]) for axis in join_axes)))
         else:
             region = tuple(slice(int(offsets[axis][pieces[0][0]]) + pieces[0][1].start,
                                  int(offsets[axis][pieces[-1][0]]) + pieces[-1][1].stop)
                            for axis, (pieces, _) in enumerate(choice))
-            keys, layout = [(_read, storage_key, region)], ((), (), ((0, None, None),), 1)
+            blocks.append((index, crop, (_read, storage_key, region), None))
+    # The halo arrays of a row of chunks (along the last spatial axis) are gathered into one
+    # tuple by one task, and a block reads its neighbours' strips from the rows' tuples: a
+    # worker then fetches a row's strips from another worker in one transfer, where it would
+    # fetch each neighbour's array on its own (one request, and the scheduler's and both
+    # workers' bookkeeping, per block; about as costly as a block's whole filter for a 5x5
+    # kernel on 1024² chunks).  The strips are small, so a row's tuple is too.
+    rows = {}
+    for index in strips:
+        row = index[:spatial[-1]] + index[spatial[-1] + 1:]
+        rows.setdefault(row, []).append(index)
+    source_of = {}  # halo key -> (the key holding it, its place in that key's tuple or None)
+    for row, members in rows.items():
+        if len(members) == 1:
+            source_of[(piece_name,) + members[0]] = ((piece_name,) + members[0], None)
+            continue
+        row_key = (row_name,) + row
+        layer[row_key] = (_gather,) + tuple((piece_name,) + index for index in members)
+        for place, index in enumerate(members):
+            source_of[(piece_name,) + index] = (row_key, place)
+    for index, crop, pieces, grid in blocks:
+        if grid is None:
+            keys, layout = [pieces], ((), (), ((0, None, None, None),), 1)
+        else:
+            keys, items = [], []
+            for key, offset, shape in pieces:
+                key, place = source_of.get(key, (key, None))
+                if key not in keys:
+                    keys.append(key)
+                items.append((keys.index(key), place, offset, shape))
+            layout = (join_axes, grid, tuple(items), len(keys))
         # the constants in a partial, the keys as the task's own arguments: each task's spec
         # stays flat (no nested lists or inline tasks for Dask to convert, pickle and run
         # one by one on the scheduler and the workers)
