@@ -174,8 +174,9 @@ def _run_block(fn, layout, crop, *values):
     (row-major over the join axes) is (j, place, offset, shape): of values[j] (a chunk or a
     packed halo array), or of values[j][place] (a row's tuple of halo arrays, _gather), the
     whole when offset is None, else the strip at `offset` of the packed halo array (see
-    _pieces); values[n:] are fn's constant arguments.  The crop is a view where it keeps most of fn's outputs (the
-    halo's few rows and columns stay alive with it, the input slab does not), else a copy."""
+    _pieces); values[n:] are fn's constant arguments.  The crop is a view where it keeps most
+    of fn's outputs (the halo's few rows and columns stay alive with it, the input slab does
+    not), else a copy."""
     join_axes, grid, leaves, n = layout
     pieces = []
     for j, place, offset, shape in leaves:
@@ -208,6 +209,10 @@ def _pieces(regions, chunk):
         packed[start:start + part.size].reshape(part.shape)[...] = part
         start += part.size
     return packed
+
+
+# the input chunks whose halo strips one task gathers (fastconv.dask._halo_map) at most
+_GATHER_BYTES = 64 << 20
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -276,7 +281,7 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
         if bounds not in wanted:
             shape = tuple(stop - start for start, stop in bounds)
             wanted[bounds] = (packed_sizes.get(index, 0), shape)
-            packed_sizes[index] = packed_sizes.get(index, 0) + int(np.prod(shape))
+            packed_sizes[index] = packed_sizes.get(index, 0) + math.prod(shape)
         return ((piece_name,) + index,) + wanted[bounds]
 
     def leaves(choice, axis, parts):
@@ -312,11 +317,21 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
     # worker then fetches a row's strips from another worker in one transfer, where it would
     # fetch each neighbour's array on its own (one request, and the scheduler's and both
     # workers' bookkeeping, per block; about as costly as a block's whole filter for a 5x5
-    # kernel on 1024² chunks).  The strips are small, so a row's tuple is too.
+    # kernel on 1024² chunks).  The strips are small, so a row's tuple is too; but its blocks
+    # wait for all its chunks, so a row is cut into runs of at most _GATHER_BYTES of chunks
+    # (an image chunked along W only would otherwise be read whole before any block runs).
+    w = spatial[-1]
     rows = {}
-    for index in strips:
-        row = index[:spatial[-1]] + index[spatial[-1] + 1:]
-        rows.setdefault(row, []).append(index)
+    for index in sorted(strips, key=lambda index: index[w]):
+        row = index[:w] + index[w + 1:]
+        nbytes = x.dtype.itemsize * math.prod(x.chunks[axis][c] for axis, c in enumerate(index))
+        runs = rows.setdefault(row, [[[], 0]])
+        if runs[-1][0] and runs[-1][1] + nbytes > _GATHER_BYTES:
+            runs.append([[], 0])
+        runs[-1][0].append(index)
+        runs[-1][1] += nbytes
+    rows = {row + (run,): members for row, runs in rows.items()
+            for run, (members, _) in enumerate(runs)}
     source_of = {}  # halo key -> (the key holding it, its place in that key's tuple or None)
     for row, members in rows.items():
         if len(members) == 1:
