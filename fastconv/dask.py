@@ -34,8 +34,8 @@ the last bits, so pass an explicit algorithm to compare with a numpy call that m
 
 Tasks: one per output block, one per input chunk that cuts the halo strips its neighbours need
 (packed into one array, beside the chunk, so only strips travel between workers), and one per
-row of chunks that gathers that row's strips into one tuple, so that a worker fetches a row's
-strips from another in one transfer.  Dask's cost per task and per transfer (a few hundred
+row of chunks (per run of at most 64 MiB of chunks along it) that gathers their strips into one
+tuple, so that a worker fetches a row's strips from another in one transfer.  Dask's cost per task and per transfer (a few hundred
 microseconds to milliseconds of the scheduler's and the workers' event loops) is what a 5x5
 filter on 1024² chunks spends beside its ~2 ms of arithmetic per block: larger chunks amortise it.
 
