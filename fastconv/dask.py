@@ -32,9 +32,15 @@ array's layer (its measured plan if the plan cache has one, else the shape rule:
 ``fastconv.explain`` reports), and every block runs that algorithm; two algorithms may differ in
 the last bits, so pass an explicit algorithm to compare with a numpy call that measured a plan.
 
-Memory: a task gets the parts of the neighbouring chunks it needs as small halo strips (cut
-beside their chunk, so only strips travel between workers), but a chunk stays in memory until
-its neighbours' strips are cut: streaming an image row by row holds about two rows of chunks.
+Tasks: one per output block, one per input chunk that cuts the halo strips its neighbours need
+(packed into one array, beside the chunk, so only strips travel between workers), and one per
+row of chunks (per run of at most 64 MiB of chunks along it) that gathers their strips into one
+tuple, so that a worker fetches a row's strips from another in one transfer.  Dask's cost per task and per transfer (a few hundred
+microseconds to milliseconds of the scheduler's and the workers' event loops) is what a 5x5
+filter on 1024² chunks spends beside its ~2 ms of arithmetic per block: larger chunks amortise it.
+
+Memory: a chunk stays in memory until its neighbours' strips are cut: streaming an image row
+by row holds about two rows of chunks.
 For an image on disk, ``from_storage`` makes each task read its own slab, halo included, from
 the file instead (bench/out_of_core_filter.py).
 
@@ -47,6 +53,7 @@ channels.
 import contextlib
 import copy
 import functools
+import math
 import operator
 import os
 import threading
@@ -153,11 +160,30 @@ def _assemble(tree, axes):
     return slab
 
 
-def _run_block(fn, tree, join_axes, crop, *args):
-    """One output block: the input pieces in `tree` joined into the slab, fn on it, the kept
-    outputs cropped out.  The crop is a view where it keeps most of fn's outputs (the halo's
-    few rows and columns stay alive with it, the input slab does not), else a copy."""
-    y = fn(_assemble(tree, join_axes), *args)
+def _nest(items, grid):
+    """The flat list `items` as nested lists of grid[0] x grid[1] x ... entries (row-major)."""
+    if not grid:
+        return items[0]
+    step = len(items) // grid[0]
+    return [_nest(items[i * step:(i + 1) * step], grid[1:]) for i in range(grid[0])]
+
+
+def _run_block(fn, layout, crop, *values):
+    """One output block: the input pieces joined into the slab, fn on it, the kept outputs
+    cropped out.  layout: (join axes, pieces per join axis, leaves, n); leaf i of the pieces
+    (row-major over the join axes) is (j, place, offset, shape): of values[j] (a chunk or a
+    packed halo array), or of values[j][place] (a row's tuple of halo arrays, _gather), the
+    whole when offset is None, else the strip at `offset` of the packed halo array (see
+    _pieces); values[n:] are fn's constant arguments.  The crop is a view where it keeps most
+    of fn's outputs (the halo's few rows and columns stay alive with it, the input slab does
+    not), else a copy."""
+    join_axes, grid, leaves, n = layout
+    pieces = []
+    for j, place, offset, shape in leaves:
+        source = values[j] if place is None else values[j][place]
+        pieces.append(source if offset is None
+                      else source[offset:offset + math.prod(shape)].reshape(shape))
+    y = fn(_assemble(_nest(pieces, grid), join_axes), *values[n:])
     kept = y[crop]
     wanted = tuple(s.stop - s.start for s in crop if s.stop is not None)
     if len(wanted) == len(crop) and kept.shape != wanted:
@@ -166,10 +192,27 @@ def _run_block(fn, tree, join_axes, crop, *args):
     return kept if 2 * kept.size >= y.size else np.ascontiguousarray(kept)
 
 
-def _pieces(chunk, regions):
+def _gather(*packed):
+    """A row of chunks' packed halo arrays, as one tuple (one key to fetch for all of them)."""
+    return packed
+
+
+def _pieces(regions, chunk):
     """The halo strips `regions` of a chunk, copied (a view would keep the whole chunk alive in
-    the worker's memory as long as the strip): one task per chunk serves all its neighbours."""
-    return tuple(chunk[region].copy() for region in regions)
+    the worker's memory as long as the strip) one after the other into one flat array: one
+    task per chunk serves all its neighbours, and a neighbour on another worker fetches one
+    buffer, not a tuple of small arrays to serialize one by one."""
+    parts = [chunk[region] for region in regions]
+    packed = np.empty(sum(part.size for part in parts), chunk.dtype)
+    start = 0
+    for part in parts:
+        packed[start:start + part.size].reshape(part.shape)[...] = part
+        start += part.size
+    return packed
+
+
+# the input chunks whose halo strips one task gathers (fastconv.dask._halo_map) at most
+_GATHER_BYTES = 64 << 20
 
 
 def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), args=()):
@@ -187,6 +230,7 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
                      getattr(fn, "args", None))
     out_name = f"fastconv-{name}-{token}"
     piece_name = f"fastconv-{name}-halo-{token}"
+    row_name = f"fastconv-{name}-halo-row-{token}"
     layer = {}
     arg_keys = []
     for i, arg in enumerate(args):
@@ -221,25 +265,34 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
     # the axes whose pieces a task joins (all but the chunk-to-chunk ones), outermost first
     join_axes = tuple(axis for axis in range(x.ndim) if axis in spatial or axis in gather)
 
-    strips = {}  # input chunk index -> {(start, stop) per axis: its place in its _pieces task}
+    # input chunk index -> {(start, stop) per axis: (offset, shape) in its packed _pieces array}
+    strips = {}
+    packed_sizes = {}
 
     def leaf(parts):
+        """The key a piece comes from, and where in it: (key, offset, shape), offset None for
+        a whole chunk."""
         index = tuple(c for c, _ in parts)
         if all(r.stop - r.start == x.chunks[axis][c]
                for axis, (c, r) in enumerate(parts)):
-            return (x.name,) + index
+            return (x.name,) + index, None, None
         wanted = strips.setdefault(index, {})
-        place = wanted.setdefault(tuple((r.start, r.stop) for _, r in parts), len(wanted))
-        # an inline task: runs inside the output block's task, on the strips' tuple
-        return (operator.getitem, (piece_name,) + index, place)
+        bounds = tuple((r.start, r.stop) for _, r in parts)
+        if bounds not in wanted:
+            shape = tuple(stop - start for start, stop in bounds)
+            wanted[bounds] = (packed_sizes.get(index, 0), shape)
+            packed_sizes[index] = packed_sizes.get(index, 0) + math.prod(shape)
+        return ((piece_name,) + index,) + wanted[bounds]
 
-    def tree(choice, axis, parts):
+    def leaves(choice, axis, parts):
+        """The pieces of a block, row-major over the join axes."""
         if axis == x.ndim:
-            return leaf(parts)
+            return [leaf(parts)]
         pieces = choice[axis][0]
         if axis in join_axes:
-            return [tree(choice, axis + 1, parts + (piece,)) for piece in pieces]
-        return tree(choice, axis + 1, parts + (pieces[0],))
+            return [item for piece in pieces
+                    for item in leaves(choice, axis + 1, parts + (piece,))]
+        return leaves(choice, axis + 1, parts + (pieces[0],))
 
     storage = _storage.get(x.name)
     if storage is not None:  # from_storage: each task reads its own slab, halo included
@@ -247,20 +300,67 @@ def _halo_map(name, fn, x, spatial, axis_blocks, out_shape, dtype, gather=(), ar
         layer[storage_key] = storage
         offsets = [np.cumsum((0,) + c) for c in x.chunks]
 
+    blocks = []  # (index, crop, the slab's pieces (key, offset, shape) or its _read task)
     for index in np.ndindex(*[len(entries) for entries in per_axis]):
         choice = [per_axis[axis][i] for axis, i in enumerate(index)]
         crop = tuple(entry[1] for entry in choice)
         if storage is None:
-            source, joins = tree(choice, 0, ()), join_axes
+            blocks.append((index, crop, leaves(choice, 0, ()),
+                           tuple(len(choice[axis][0]) for axis in join_axes)))
         else:
             region = tuple(slice(int(offsets[axis][pieces[0][0]]) + pieces[0][1].start,
                                  int(offsets[axis][pieces[-1][0]]) + pieces[-1][1].stop)
                            for axis, (pieces, _) in enumerate(choice))
-            source, joins = (_read, storage_key, region), ()
-        layer[(out_name,) + index] = (_run_block, fn, source, joins, crop, *arg_keys)
+            blocks.append((index, crop, (_read, storage_key, region), None))
+    # The halo arrays of a row of chunks (along the last spatial axis) are gathered into one
+    # tuple by one task, and a block reads its neighbours' strips from the rows' tuples: a
+    # worker then fetches a row's strips from another worker in one transfer, where it would
+    # fetch each neighbour's array on its own (one request, and the scheduler's and both
+    # workers' bookkeeping, per block; about as costly as a block's whole filter for a 5x5
+    # kernel on 1024² chunks).  The strips are small, so a row's tuple is too; but its blocks
+    # wait for all its chunks, so a row is cut into runs of at most _GATHER_BYTES of chunks
+    # (an image chunked along W only would otherwise be read whole before any block runs).
+    w = spatial[-1]
+    rows = {}
+    for index in sorted(strips, key=lambda index: index[w]):
+        row = index[:w] + index[w + 1:]
+        nbytes = x.dtype.itemsize * math.prod(x.chunks[axis][c] for axis, c in enumerate(index))
+        runs = rows.setdefault(row, [[[], 0]])
+        if runs[-1][0] and runs[-1][1] + nbytes > _GATHER_BYTES:
+            runs.append([[], 0])
+        runs[-1][0].append(index)
+        runs[-1][1] += nbytes
+    rows = {row + (run,): members for row, runs in rows.items()
+            for run, (members, _) in enumerate(runs)}
+    source_of = {}  # halo key -> (the key holding it, its place in that key's tuple or None)
+    for row, members in rows.items():
+        if len(members) == 1:
+            source_of[(piece_name,) + members[0]] = ((piece_name,) + members[0], None)
+            continue
+        row_key = (row_name,) + row
+        layer[row_key] = (_gather,) + tuple((piece_name,) + index for index in members)
+        for place, index in enumerate(members):
+            source_of[(piece_name,) + index] = (row_key, place)
+    for index, crop, pieces, grid in blocks:
+        if grid is None:
+            keys, layout = [pieces], ((), (), ((0, None, None, None),), 1)
+        else:
+            keys, items = [], []
+            for key, offset, shape in pieces:
+                key, place = source_of.get(key, (key, None))
+                if key not in keys:
+                    keys.append(key)
+                items.append((keys.index(key), place, offset, shape))
+            layout = (join_axes, grid, tuple(items), len(keys))
+        # the constants in a partial, the keys as the task's own arguments: each task's spec
+        # stays flat (no nested lists or inline tasks for Dask to convert, pickle and run
+        # one by one on the scheduler and the workers)
+        layer[(out_name,) + index] = (functools.partial(_run_block, fn, layout, crop), *keys,
+                                      *arg_keys)
     for index, wanted in strips.items():
         regions = tuple(tuple(slice(*bounds) for bounds in region) for region in wanted)
-        layer[(piece_name,) + index] = (_pieces, (x.name,) + index, regions)
+        layer[(piece_name,) + index] = (functools.partial(_pieces, regions),
+                                        (x.name,) + index)
     graph = HighLevelGraph.from_collections(out_name, layer,
                                             dependencies=[] if storage is not None else [x])
     return da.Array(graph, out_name, tuple(out_chunks), dtype=dtype,
@@ -452,12 +552,15 @@ def _filter2d_function():
     return numpy_filter2d
 
 
-def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
+def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=None,
+             anchor=None, delta=0.0, separable="auto"):
     """fastconv.filter2d on a Dask array (H, W) or (H, W, C), lazily; bitwise the numpy call on
     the whole image, for any chunking: the blocks at the image's edge apply the border mode
     there (constant, replicate, reflect, reflect101), interior blocks read their halo from the
     neighbouring chunks.  ``border="wrap"`` reads the opposite edge, so the image is not split
     along H and W for it (rechunked to one chunk there; C chunks still map blockwise).
+    ``separable="auto"`` is decided once, from the kernel, for every block.  ``out=`` is not
+    supported.
 
     Raises NotImplementedError when this fastconv has no fastconv.filter2d.
     """
@@ -467,8 +570,11 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
         raise NotImplementedError("fastconv.dask.filter2d wraps fastconv.filter2d, which this "
                                   "fastconv does not have") from None
     image = _dask_array("filter2d", "image", image)
+    if out is not None:
+        raise TypeError("fastconv.dask.filter2d: out= is not supported (the result is a Dask "
+                        "array; store it with dask.array.store)")
     call = functools.partial(numpy_filter2d, kernel=kernel, border=border, value=value,
-                             dtype=dtype)
+                             dtype=dtype, anchor=anchor, delta=delta, separable=separable)
     # the numpy call's checks on a small stand-in; an error is raised again on a stand-in of
     # the whole shape, so that it names the image's own shape
     small = np.zeros(tuple(min(n, 3) for n in image.shape), image.dtype)
@@ -477,14 +583,27 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None):
     except (TypeError, ValueError):
         call(_stand_in(image))
         raise
-    kernel = np.asarray(kernel)
+    from .ops import filtering
+    # the kernel's taps and whether it runs separably, once for the image: each block then
+    # runs the same kernel without repeating the rank test (~70 us of Python per block, with
+    # the worker's GIL held)
+    taps, factors = filtering._kernel_plan("filter2d", kernel, separable)
+    if factors is None:
+        call = functools.partial(numpy_filter2d, kernel=taps, border=border, value=value,
+                                 dtype=dtype, anchor=anchor, delta=delta, separable=False)
+    else:
+        call = functools.partial(filtering.sep_filter2d, kx=factors[0], ky=factors[1],
+                                 border=border, value=value, dtype=dtype, anchor=anchor,
+                                 delta=delta)
     if border == "wrap":
         image = image.rechunk({0: -1, 1: -1})
-    # the filter's anchor is the kernel's centre; an even kernel gets a halo of kh // 2 on both
-    # sides, enough for either convention of where its centre lies
-    halo = [n // 2 for n in kernel.shape[:2]]
-    blocks = [_axis_blocks(image.shape[i], image.shape[i], image.chunks[i], 2 * halo[i] + 1, 1,
-                           halo[i], halo[i]) for i in range(2)]
+    # a halo as wide on both sides as the kernel reaches on either side of its anchor: the
+    # kept outputs' windows, and where the slab's edge is the image's the pixels a reflecting
+    # border mirrors, then lie inside the slab
+    reach = [max(a, n - 1 - a)
+             for a, n in zip(filtering._anchor("filter2d", anchor, taps.shape), taps.shape)]
+    blocks = [_axis_blocks(image.shape[i], image.shape[i], image.chunks[i], 2 * reach[i] + 1, 1,
+                           reach[i], reach[i]) for i in range(2)]
     _share_cores_by_default()
     return _halo_map("filter2d", call, image, (0, 1), blocks, image.shape, sample.dtype)
 

@@ -188,6 +188,38 @@ def test_chunks_smaller_than_the_halo_and_strided_output_chunks():
                                                     dilation=2).tobytes()
 
 
+@pytest.mark.parametrize("gather_bytes", [1, 3 * 160, 1 << 30])
+def test_rows_of_halo_strips_gathered_in_bounded_runs(monkeypatch, gather_bytes):
+    """A row of chunks' halo arrays is gathered by one task per run of consecutive chunks of
+    at most _GATHER_BYTES (here: one chunk per run, i.e. no gathering; runs of about 3 chunks;
+    whole rows), the blocks reading their strips from the runs' tuples: bitwise."""
+    monkeypatch.setattr(fd, "_GATHER_BYTES", gather_bytes)
+    x = np.random.default_rng(3).standard_normal((1, 2, 11, 45)).astype(np.float32)
+    weight = np.random.default_rng(4).standard_normal((3, 2, 3, 5)).astype(np.float32)
+    dx = da.from_array(x, chunks=(1, 2, 4, 5))  # 160 bytes a chunk (120 in the last row)
+    y = fd.conv2d(dx, weight, padding=(1, 2))
+    graph = dict(y.__dask_graph__())
+    halos = {key[1:] for key in graph if "-halo-" in key[0] and "-halo-row-" not in key[0]}
+    runs = [graph[key] for key in graph if "-halo-row-" in key[0]]
+    gathered = [member for run in runs for member in run[1:]]
+    assert len(gathered) == len(set(gathered))  # each halo array in one run at most
+    for run in runs:
+        members = sorted(key[1:] for key in run[1:])
+        assert len(members) >= 2 and len({m[:3] for m in members}) == 1  # one row
+        assert [m[3] for m in members] == list(range(members[0][3], members[-1][3] + 1))
+        assert sum(2 * 5 * 4 * dx.chunks[2][m[2]] for m in members) <= gather_bytes
+    per_row = {}
+    for index in halos:
+        per_row[index[:3]] = per_row.get(index[:3], 0) + 1
+    if gather_bytes == 1:
+        assert not runs
+    elif gather_bytes == 1 << 30:
+        assert len(runs) == sum(n >= 2 for n in per_row.values())
+    else:
+        assert len(runs) > sum(n >= 2 for n in per_row.values())
+    assert _threads(y).tobytes() == fastconv.conv2d(x, weight, padding=(1, 2)).tobytes()
+
+
 @pytest.mark.parametrize("size,extent,stride,pads", [(37, 5, 1, (2, 2)), (10, 5, 4, (0, 0)),
                                                      (13, 7, 3, (6, 0)), (9, 3, 2, (0, 9))])
 @pytest.mark.parametrize("chunk", [1, 2, 4, 100])
@@ -309,6 +341,9 @@ def test_unsupported_arguments_say_so():
         fd.conv2d(x, np.ones((1, 1, 1, 1), np.float32), out=np.empty((1, 1, 4, 4), np.float32))
     with pytest.raises(TypeError, match="dask.array.Array"):
         fd.relu([1.0, 2.0])
+    if HAS_FILTER2D:
+        with pytest.raises(TypeError, match="out= is not supported"):
+            fd.filter2d(x[0, 0], np.ones((3, 3), np.float32), out=np.empty((4, 4), np.float32))
 
 
 # ---- filter2d (written against fastconv.filter2d, where this build has it) --------------------
@@ -336,6 +371,9 @@ def test_filter2d_bitwise_threads(data):
     kernel = rng.standard_normal(kernel_shape).astype(np.float32)
     kwargs = dict(border=data.draw(st.sampled_from(
         ["constant", "replicate", "reflect", "reflect101", "wrap"])), value=1.5)
+    if data.draw(st.booleans()):  # any anchor (the halo follows it), a delta
+        kwargs.update(anchor=tuple(data.draw(st.integers(0, n - 1)) for n in kernel_shape),
+                      delta=0.25)
     chunks = tuple(data.draw(chunks_of(extent)) for extent in shape)
     _check(lambda: fastconv.filter2d(image, kernel, **kwargs),
            lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)
@@ -362,7 +400,8 @@ def test_filter2d_bitwise_wide_images_every_dtype_and_separable_kernels(data):
     else:
         kernel = rng.standard_normal((kh, kw))
     kwargs = dict(border=data.draw(st.sampled_from(
-        ["constant", "replicate", "reflect", "reflect101"])), value=2.0)
+        ["constant", "replicate", "reflect", "reflect101"])), value=2.0,
+        separable=data.draw(st.sampled_from(["auto", False])))
     chunks = tuple(data.draw(chunks_of(extent)) for extent in shape)
     _check(lambda: fastconv.filter2d(image, kernel, **kwargs),
            lambda: fd.filter2d(da.from_array(image, chunks=chunks), kernel, **kwargs), _threads)

@@ -247,6 +247,17 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=N
     array([5, 5, 6, 6], dtype=uint8)
     """
     op = "filter2d"
+    k, factors = _kernel_plan(op, kernel, separable)
+    if factors is not None:
+        return _run(op, image, None, factors[0], factors[1], k.shape, border, value, delta,
+                    dtype, anchor, out)
+    return _run(op, image, k, None, None, k.shape, border, value, delta, dtype, anchor, out)
+
+
+def _kernel_plan(op, kernel, separable):
+    """filter2d's kernel as float64 taps, and its factors (kx, ky) where it runs separably
+    (else None): decided by the kernel and `separable` alone, never by the image, so that
+    fastconv.dask decides it once for all the blocks of an image."""
     k = _taps(op, "kernel", kernel, 2)
     mode = _separable_mode(op, separable)
     # (the rank test costs ~20 us: only where its answer is used)
@@ -255,10 +266,8 @@ def filter2d(image, kernel, *, border="reflect101", value=0.0, dtype=None, out=N
         if mode is True and factors is None:
             raise ValueError(f"{op}: separable=True needs a kernel that is an exact outer "
                              f"product of a column and a row, got shape {k.shape} of rank > 1")
-        if factors is not None:
-            return _run(op, image, None, factors[0], factors[1], k.shape, border, value, delta,
-                        dtype, anchor, out)
-    return _run(op, image, k, None, None, k.shape, border, value, delta, dtype, anchor, out)
+        return k, factors
+    return k, None
 
 
 def sep_filter2d(image, kx, ky, *, border="reflect101", value=0.0, dtype=None, out=None,
