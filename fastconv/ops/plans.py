@@ -347,6 +347,10 @@ def tune(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
     return dict(entry)
 
 
+def _threads(count):
+    return f"{count} thread" + ("" if count == 1 else "s")
+
+
 def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
             dtype="float32", precision=None, print_=True):
     """What conv2d(..., algorithm="auto") runs for this layer, and why; printed (unless
@@ -382,8 +386,10 @@ def explain(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
         times = "; ".join(f"{name} {1e3 * t:.3g} ms" for name, t in
                           sorted(entry["times_s"].items(), key=lambda item: item[1]))
         info.update(algorithm=algorithm, source="plan", times_s=dict(entry["times_s"]),
-                    reason=f"measured at {entry.get('threads', '?')} threads on "
-                           f"{entry.get('measured', '?')}: {times} (the rule says {rule})")
+                    reason=f"measured at {_threads(entry.get('threads', '?'))} on "
+                           f"{entry.get('measured', '?')}: {times} (the rule says {rule}; "
+                           f"one plan serves every thread count, so that auto runs the same "
+                           f"algorithm, and gives the same bits, at any)")
         if entry["times_s"].get(algorithm):
             info["gflops"] = flops / entry["times_s"][algorithm] / 1e9
     elif not tuning_enabled():
