@@ -1073,3 +1073,49 @@ def test_gemm_workspace_stays_within_max_workspace_bytes(restore_threads, op, st
             assert_exact(a, b)
         del got, a, b
         fastconv.empty_cache()
+
+
+# --- depthwise grad_input with a stride: phase by phase -------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hw,kernel,stride,pads", [
+    ((112, 112), (3, 3), (2, 2), ((1, 1), (1, 1))),   # MobileNetV2's downsampling
+    ((13, 33), (3, 3), (2, 2), ((1, 1), (1, 1))),     # odd / even sizes: phases of unequal size
+    ((9, 35), (3, 3), (2, 2), ((0, 0), (0, 0))),      # rows no output reads (zeros in gx)
+    ((14, 40), (5, 5), (2, 2), ((2, 2), (2, 2))),
+    ((12, 36), (2, 3), (3, 2), ((1, 0), (0, 1))),     # asymmetric padding, unequal strides
+    ((10, 50), (3, 3), (3, 3), ((1, 1), (1, 1))),
+    ((11, 34), (1, 1), (2, 2), ((0, 0), (0, 0))),     # phases no tap reaches: zeros
+    ((16, 17), (3, 1), (4, 1), ((1, 1), (0, 0))),
+    ((7, 49), (7, 7), (2, 3), ((3, 3), (3, 3))),
+    ((5, 36), (3, 3), (2, 2), ((2, 2), (2, 2))),      # padding past the filter's reach
+    ((14, 14), (3, 3), (2, 2), ((1, 1), (1, 1))),     # narrow planes: the spread input
+], ids=lambda v: str(v).replace(" ", ""))
+def test_conv2d_backward_strided_depthwise_grad_input_phases(restore_threads, dtype, hw, kernel,
+                                                             stride, pads):
+    """grad_input of a strided depthwise layer runs phase by phase (stride-1 correlations of
+    grad_output with sub-filters, interleaved into gx): within the oracle's bound, equal to
+    the reference twin within it, exact on integers, and bitwise the same on any threads."""
+    rng = np.random.default_rng(sum(hw) + sum(kernel) * 7 + sum(stride) * 31)
+    c = 6
+    x = rng.standard_normal((2, c) + hw).astype(dtype)
+    w = rng.standard_normal((c, 1) + kernel).astype(dtype)
+    out = [(n + p[0] + p[1] - k) // s + 1 for n, p, k, s in zip(hw, pads, kernel, stride)]
+    g = rng.standard_normal((2, c, *out)).astype(dtype)
+    args = dict(stride=stride, padding=pads, groups=c, output_mask=(True, False, False))
+    results = []
+    for n in (1, 2, 1):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d_backward(g, x, w, **args)[0])
+    for r in results[1:]:
+        assert_exact(r, results[0])
+    expected = oracle.conv2d_backward(g, x, w, stride, pads, (1, 1), c)[0]
+    bound = oracle.conv2d_backward_abs_bound(g, x, w, stride, pads, (1, 1), c)[0]
+    length = kernel[0] * kernel[1]
+    assert_reduction_close(results[0], expected, bound, length, dtype)
+    ref = fastconv.reference.conv2d_backward(g, x, w, **args)[0]
+    assert_reduction_close(results[0], ref.astype(np.float64), bound, 2 * length, dtype)
+    gi = rng.integers(-4, 5, g.shape).astype(dtype)
+    wi = rng.integers(-4, 5, w.shape).astype(dtype)
+    exact = oracle.conv2d_backward(gi, x, wi, stride, pads, (1, 1), c)[0]
+    assert_integer_exact(fastconv.conv2d_backward(gi, x, wi, **args)[0], exact, dtype)

@@ -190,9 +190,11 @@ static fc_status FC_FN(depthwise_job_init)(FC_FN(depthwise_job) * job,
         .shared = shared,
         /* measured (one thread, Xeon): in place is 1.3-2.8x faster at stride 2 (3x3 and 5x5)
          * and 1.06-1.5x for 3x3 at stride 1 on 7-56 wide planes, but 8% slower on 112 wide
-         * and 20% slower for 5x5 at stride 1 (28x28x240), which keep the copy */
+         * and 20% slower for 5x5 at stride 1 (28x28x240), which keep the copy.  Filters
+         * smaller than 3x3 (the strided grad_input's phases) do too little per copied row:
+         * the copy was 35% of a 576 x 14 x 14 stride-2 layer's grad_input (Zen 3) */
         .in_place = may_read_in_place && up_h == 1 && up_w == 1 &&
-                    (p->stride_w == 2 || (p->stride_w == 1 && p->r == 3 && p->s == 3)),
+                    (p->stride_w == 2 || (p->stride_w == 1 && p->r <= 3 && p->s <= 3)),
         .row_step = (size_t)(shared ? p->stride_h : p->r),
         .tap_step = (size_t)(shared ? p->dilation_h : 1),
         .tasks = threads == 1 ? 1 : fc_task_count(items, macs / items, FC_MIN_WORK_PER_THREAD / 2),
@@ -322,6 +324,171 @@ static void FC_FN(depthwise_bw_task)(void *ctx, int64_t phase, int64_t task, int
         FC_FN(depthwise_task)(&job->gi, phase, task - job->gw_tasks, thread);
 }
 
+/* ---- grad_input of a strided layer, phase by phase -----------------------------------------
+ * With stride > 1 (dilation 1) the spread input above is mostly zeros: of a 3x3 stride-2
+ * layer's 9 products per gx element, 2.25 on average are not zero.  Phase (a, b) of gx, the
+ * elements (a + sh u, b + sw v), gets only the taps r = ra + sh m, s = rb + sw n with
+ * ra = (a + pad_top) mod sh, rb = (b + pad_left) mod sw: the taps' grad_output rows are
+ * u + qa - m (qa = (a + pad_top - ra) / sh), so the phase is a stride-1 depthwise correlation
+ * of grad_output with the sub-filter of those taps turned by 180 degrees, padding Ma - 1 - qa
+ * on top (likewise columns).  The forward's tasks run it into a phase plane, which is then
+ * spread into gx.  Each element's non-zero terms are summed in the spread path's order (taps
+ * descending), and the spread path's other terms are products with 0, so the bits are the
+ * same (finite weights; the caller routes non-finite ones to the reference). */
+#ifndef FC_DW_MAX_PHASES
+#define FC_DW_MAX_PHASES 64 /* stride_h * stride_w, beyond which the spread path runs */
+#endif
+typedef struct FC_FN(depthwise_phase) {
+    int64_t rows, cols;  /* the phase's gx rows and columns */
+    int64_t ra, rb, ma, mb; /* first tap and tap count, down and across */
+    fc_conv2d_params q;  /* the phase's stride-1 correlation of grad_output */
+} FC_FN(depthwise_phase);
+
+static FC_FN(depthwise_phase) FC_FN(depthwise_phase_geometry)(const fc_conv2d_params *p,
+                                                               int64_t out_h, int64_t out_w,
+                                                               int64_t a, int64_t b)
+{
+    FC_FN(depthwise_phase) f = {0};
+    const int64_t sh = p->stride_h, sw = p->stride_w;
+    f.rows = p->h > a ? fc_ceil_div(p->h - a, sh) : 0;
+    f.cols = p->w > b ? fc_ceil_div(p->w - b, sw) : 0;
+    f.ra = (a + p->pad_top) % sh;
+    f.rb = (b + p->pad_left) % sw;
+    f.ma = f.ra < p->r ? (p->r - 1 - f.ra) / sh + 1 : 0;
+    f.mb = f.rb < p->s ? (p->s - 1 - f.rb) / sw + 1 : 0;
+    const int64_t qa = (a + p->pad_top - f.ra) / sh, qb = (b + p->pad_left - f.rb) / sw;
+    f.q = *p;
+    f.q.h = out_h;
+    f.q.w = out_w;
+    f.q.r = f.ma;
+    f.q.s = f.mb;
+    f.q.stride_h = f.q.stride_w = 1;
+    f.q.pad_top = f.ma - 1 - qa;
+    f.q.pad_bottom = f.rows + qa - out_h;
+    f.q.pad_left = f.mb - 1 - qb;
+    f.q.pad_right = f.cols + qb - out_w;
+    return f;
+}
+
+/* Whether every phase of p's grad_input is such a correlation (M = 1, dilation 1, a stride,
+ * non-negative paddings: a padding past the filter's reach leaves grad_output rows no phase
+ * reads, which the general path handles), on planes wide enough to gain: phase by phase
+ * against the spread input, 3x3 stride 2, one thread, CPU time (Zen 3): 96 x 112 x 112
+ * 0.78 -> 0.66 ms, 144 x 56 x 56 0.36 -> 0.28 ms, but 576 x 14 x 14 0.16 -> 0.27 ms (phase rows
+ * of 7 columns: the per-row work of sh * sw passes over 7-wide rows outweighs the products
+ * saved). */
+#ifndef FC_DW_PHASES_MIN_COLS
+#define FC_DW_PHASES_MIN_COLS 16
+#endif
+static int FC_FN(depthwise_phases_apply)(const fc_conv2d_params *p, int64_t out_h,
+                                         int64_t out_w)
+{
+    if (p->k != p->c || p->dilation_h != 1 || p->dilation_w != 1 ||
+        p->w / p->stride_w < FC_DW_PHASES_MIN_COLS ||
+        (p->stride_h == 1 && p->stride_w == 1) || p->stride_h * p->stride_w > FC_DW_MAX_PHASES)
+        return 0;
+    for (int64_t a = 0; a < p->stride_h; a++)
+        for (int64_t b = 0; b < p->stride_w; b++) {
+            const FC_FN(depthwise_phase) f =
+                FC_FN(depthwise_phase_geometry)(p, out_h, out_w, a, b);
+            if (!f.rows || !f.cols || !f.ma || !f.mb) continue; /* zeros, or nothing */
+            if (f.q.pad_top < 0 || f.q.pad_bottom < 0 || f.q.pad_left < 0 ||
+                f.q.pad_right < 0 || !FC_FN(padded_rows_fit)(&f.q, f.cols))
+                return 0;
+        }
+    return 1;
+}
+
+/* The phases' planes: phase (a, b) at phase[a * sw + b] (NULL: no tap reaches it, zeros),
+ * planes of rows[a] x cols[b]. */
+typedef struct FC_FN(depthwise_interleave_job) {
+    const FC_REAL *phase[FC_DW_MAX_PHASES];
+    int64_t rows[FC_DW_MAX_PHASES], cols[FC_DW_MAX_PHASES];
+    FC_REAL *gx;
+    int64_t planes, sh, sw, h, w, tasks;
+} FC_FN(depthwise_interleave_job);
+
+/* gx rows of planes [begin, end), each written once from its phases' rows (one pass over gx:
+ * spreading phase by phase wrote every cache line of gx sh * sw times). */
+static void FC_FN(depthwise_interleave_task)(void *ctx, int64_t phase, int64_t task, int thread)
+{
+    (void)phase;
+    (void)thread;
+    const FC_FN(depthwise_interleave_job) *j = ctx;
+    const int64_t sw = j->sw;
+    int64_t begin, end;
+    fc_task_range(j->planes * j->h, j->tasks, task, &begin, &end);
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t pl = item / j->h, i = item % j->h, a = i % j->sh, u = i / j->sh;
+        FC_REAL *dst = j->gx + item * j->w;
+        const FC_REAL *src[FC_DW_MAX_PHASES];
+        for (int64_t b = 0; b < sw; b++) {
+            const FC_REAL *ph = j->phase[a * sw + b];
+            src[b] = ph ? ph + (pl * j->rows[a] + u) * j->cols[b] : NULL;
+        }
+        if (sw == 2 && src[0] && src[1]) { /* MobileNet's: a loop the compiler vectorises */
+            const FC_REAL *s0 = src[0], *s1 = src[1];
+            const int64_t pairs = j->w / 2;
+            for (int64_t v = 0; v < pairs; v++) {
+                dst[2 * v] = s0[v];
+                dst[2 * v + 1] = s1[v];
+            }
+            if (j->w % 2) dst[j->w - 1] = s0[pairs];
+            continue;
+        }
+        for (int64_t b = 0; b < sw; b++)
+            for (int64_t v = 0; b + v * sw < j->w; v++)
+                dst[b + v * sw] = src[b] ? src[b][v] : 0;
+    }
+}
+
+static fc_status FC_FN(depthwise_grad_input_phases)(const fc_conv2d_params *p, int64_t out_h,
+                                                    int64_t out_w, const FC_REAL *g,
+                                                    const FC_REAL *weight, FC_REAL *gx,
+                                                    int threads)
+{
+    const int64_t planes = p->n * p->c, sh = p->stride_h, sw = p->stride_w;
+    /* the phases' planes together hold as many elements as gx */
+    FC_REAL *phase_planes = fc_aligned_alloc(planes * p->h * p->w * (int64_t)sizeof(FC_REAL));
+    FC_REAL *sub = fc_aligned_alloc(p->c * p->r * p->s * (int64_t)sizeof(FC_REAL));
+    fc_status status = phase_planes && sub ? FC_OK : FC_ERR_OUT_OF_MEMORY;
+    const fc_epi none = {0};
+    FC_FN(depthwise_interleave_job) inter = {
+        .gx = gx, .planes = planes, .sh = sh, .sw = sw, .h = p->h, .w = p->w,
+        .tasks = fc_min_i64(threads, planes * p->h)};
+    FC_REAL *next = phase_planes;
+    for (int64_t a = 0; a < sh && status == FC_OK; a++)
+        for (int64_t b = 0; b < sw && status == FC_OK; b++) {
+            const FC_FN(depthwise_phase) f =
+                FC_FN(depthwise_phase_geometry)(p, out_h, out_w, a, b);
+            inter.rows[a] = f.rows;
+            inter.cols[b] = f.cols;
+            if (!f.rows || !f.cols || !f.ma || !f.mb) continue;
+            for (int64_t c = 0; c < p->c; c++)
+                for (int64_t m = 0; m < f.ma; m++)
+                    for (int64_t n = 0; n < f.mb; n++)
+                        sub[(c * f.ma + m) * f.mb + n] =
+                            weight[(c * p->r + f.ra + (f.ma - 1 - m) * sh) * p->s + f.rb +
+                                   (f.mb - 1 - n) * sw];
+            FC_FN(depthwise_job) job;
+            status = FC_FN(depthwise_job_init)(&job, &f.q, f.rows, f.cols, 1, 1, 1, threads);
+            if (status != FC_OK) break;
+            job.x = g;
+            job.weight = sub;
+            job.epi = &none;
+            job.y = next;
+            fc_parallel_for(threads, job.tasks, FC_FN(depthwise_task), &job);
+            FC_FN(depthwise_job_free)(&job);
+            inter.phase[a * sw + b] = next;
+            next += planes * f.rows * f.cols;
+        }
+    if (status == FC_OK)
+        fc_parallel_for((int)inter.tasks, inter.tasks, FC_FN(depthwise_interleave_task), &inter);
+    fc_aligned_free(phase_planes);
+    fc_aligned_free(sub);
+    return status;
+}
+
 /* The gradients asked (gx: only where depthwise_grad_input_geometry applies; gw: where
  * depthwise_grad_weight_applies; gb only with gw) of conv2d(x, weight) with groups == C. */
 fc_status FC_FN(conv2d_depthwise_backward)(const fc_conv2d_params *p, int64_t out_h,
@@ -338,6 +505,15 @@ fc_status FC_FN(conv2d_depthwise_backward)(const fc_conv2d_params *p, int64_t ou
         gx = NULL;
     }
     if (!gx && !gw) return FC_OK;
+    if (gx && FC_FN(depthwise_phases_apply)(p, out_h, out_w)) {
+        const int64_t gx_macs = fc_mul_saturating(p->n * p->c * p->h * p->w, taps);
+        FC_RETURN_IF_ERROR(FC_FN(depthwise_grad_input_phases)(
+            p, out_h, out_w, g, weight, gx,
+            (int)fc_min_i64(fc_region_threads(gx_macs / (p->stride_h * p->stride_w)),
+                            p->n * p->c)));
+        gx = NULL;
+        if (!gw) return FC_OK;
+    }
     const int64_t macs = fc_mul_saturating(p->n * p->k * out_h * out_w, taps);
     const int threads = (int)fc_min_i64(fc_region_threads(fc_mul_saturating(macs, !!gx + !!gw)),
                                         (gx ? p->n * p->c : 0) + (gw ? p->c : 0));
