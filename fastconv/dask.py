@@ -177,6 +177,7 @@ def _run_block(fn, layout, crop, *values):
     _pieces); values[n:] are fn's constant arguments.  The crop is a view where it keeps most
     of fn's outputs (the halo's few rows and columns stay alive with it, the input slab does
     not), else a copy."""
+    _take_share()
     join_axes, grid, leaves, n = layout
     pieces = []
     for j, place, offset, shape in leaves:
@@ -544,6 +545,7 @@ def relu(x, *, out=None):
 
 
 def _relu_block(x):
+    _take_share()
     return F.relu(x)
 
 
@@ -664,6 +666,7 @@ def predict(model, images, batch_size=None, *, classes=False):
 def _predict_block(model, x, batch_size, classes):
     """model over the chunk x in batches of batch_size, into one array of the chunk's
     results (logits, or their argmax)."""
+    _take_share()
     step = batch_size or len(x) or 1
     out = None
     for start in range(0, len(x), step):
@@ -703,7 +706,8 @@ except ImportError:  # dask without distributed: the threaded scheduler only
 class ShareCores(_WorkerPlugin):
     """A distributed worker plugin: each worker sets fastconv's thread count to its share of its
     machine's cores, cores // (worker processes on the machine x the worker's Dask threads), so
-    that Dask's threads times fastconv's threads do not exceed the cores.
+    that Dask's threads times fastconv's threads do not exceed the cores.  Each fastconv.dask
+    task takes the share in the thread it runs in (OpenMP's count is per thread).
 
     processes_by_host: {host: worker processes} as the scheduler saw them at registration
     (share_cores fills it in); cores: the machine's cores (None: the worker's CPU affinity).
@@ -715,10 +719,30 @@ class ShareCores(_WorkerPlugin):
         self.cores = cores
 
     def setup(self, worker):
-        from . import set_num_threads
+        global _task_threads
         processes = self.processes_by_host.get(worker.address.rsplit(":", 1)[0].split("://")[-1],
                                                1)
-        set_num_threads(_threads_for(self.cores or _cores(), processes, worker.state.nthreads))
+        _task_threads = _threads_for(self.cores or _cores(), processes, worker.state.nthreads)
+        _config.set_num_threads(_task_threads)
+
+
+# The thread count ShareCores gave this worker (None: no ShareCores here), and the count each
+# thread took (_take_share).  OpenMP's count is per thread: set_num_threads in the plugin's
+# setup reaches the thread that runs it, but a worker's tasks run in its executor threads,
+# which start from OpenMP's default, and the nanny starts workers with OMP_NUM_THREADS=1
+# (distributed's pre-spawn-environ): without this, every task ran fastconv at 1 thread
+# whatever share_cores reported.
+_task_threads = None
+_thread_share = threading.local()
+
+
+def _take_share():
+    """In a task: this thread's fastconv (and OpenMP) thread count set to the worker's share,
+    once per thread and share (a C call each task would be cheap too, but a check is cheaper)."""
+    threads = _task_threads
+    if threads is not None and getattr(_thread_share, "threads", None) != threads:
+        _config.set_num_threads(threads)
+        _thread_share.threads = threads
 
 
 _registered = weakref.WeakSet()

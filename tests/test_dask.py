@@ -465,13 +465,31 @@ def test_predict_one_task_per_chunk_in_batches(batch_size):
 
 # ---- threads ---------------------------------------------------------------------------------
 
+def _threads_in_a_task():
+    """fastconv's thread count as a fastconv.dask task sees it (each task takes its worker's
+    share first), in the worker's executor thread, not the thread share_cores ran in."""
+    fd._take_share()
+    return fastconv.get_num_threads()
+
+
+def _task_threads(client):
+    return {address: client.submit(_threads_in_a_task, workers=[address], pure=False,
+                                   allow_other_workers=False).result(timeout=TIMEOUT)
+            for address in client.scheduler_info()["workers"]}
+
+
 def test_cluster_workers_share_the_cores(client):
+    """The share reaches the threads tasks run in: the nanny starts workers with
+    OMP_NUM_THREADS=1, so an executor thread would otherwise run fastconv at 1 thread."""
     cores = fd._cores()
-    assert fd.share_cores(client) == {address: max(1, cores // 2)
-                                      for address in client.scheduler_info()["workers"]}
+    share = {address: max(1, cores // 2) for address in client.scheduler_info()["workers"]}
+    assert fd.share_cores(client) == share
+    assert _task_threads(client) == share
     assert fd.share_cores(client, cores=8) == {
         address: 4 for address in client.scheduler_info()["workers"]}
-    fd.share_cores(client)
+    assert _task_threads(client) == {address: 4 for address in share}
+    assert fd.share_cores(client) == share
+    assert _task_threads(client) == share
 
 
 def test_local_threads_sets_and_restores():
