@@ -88,6 +88,11 @@ static int64_t FC_FN(grid_phases_used)(int64_t stride, int64_t taps, int64_t dil
 static int64_t FC_FN(gemm_m_ranges)(int64_t m_tiles, int64_t red, int64_t mr, int64_t images,
                                     int threads);
 
+/* The largest shared strip of all the input rows at batch 1 (gemm_setup): the 512 KiB L2 per
+ * core of the 2-core AVX2 EPYC (256 channels on 16 x 16 padded, 262 KB; 128 on 30 x 30, 460
+ * KB). */
+#define FC_GEMM_WHOLE_STRIP_BYTES ((int64_t)512 << 10)
+
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
  * is used when its planes and C tiles fit beside all the weights; otherwise the
  * im2col panels.  plan->min_bytes is always the im2col one: the grid is never required. */
@@ -156,6 +161,8 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
      * where each item copied the rows of its block (a block's rows plus the taps' and the junk
      * columns' rows: 13 rows per 9 on 56x56) into its thread's strip, and on 2 threads both
      * threads copied the same block's rows again when they ran two ranges of filters of it.
+     * Only up to FC_GEMM_WHOLE_STRIP_BYTES: a block's strip stays in L2 while its items read
+     * it, a larger whole one would not (ResNet's stem, 635 KB; 64 channels on 56x56, 861 KB).
      * Its share per thread stands in the plan for the per-thread strip. */
     g.whole_strip = 0;
     if (g.padded_copy && p->n == 1 && p->groups == 1) {
@@ -163,6 +170,7 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         const int64_t whole_dims[5] = {p->c, sh, sw, g.hp, g.wp};
         if (fc_checked_product(whole_dims, 5, &whole) == FC_OK &&
             !fc_add_overflows(whole, cfg.nr, &whole) &&
+            whole * (int64_t)sizeof(FC_REAL) <= FC_GEMM_WHOLE_STRIP_BYTES &&
             FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit,
                              fc_ceil_div(whole, *threads), 0, 1, 0, &gp) == FC_OK &&
             gp.chunk_panels >= panels) {
