@@ -844,6 +844,43 @@ def test_conv2d_im2col_weights_read_in_place_match_packed_panels_bitwise(restore
         _ext.select_isa(session)
 
 
+# --- batch 1: one strip of all the input rows, shared by the team -----------------------------
+# At batch 1 (one group) the team copies every padded row of the input once, into one strip
+# that all the items read (fc_gemm_grid.whole_strip), where each item copied its block's rows;
+# a smaller limit gives each thread its own strip per block, the least the packed panels.
+# These maps are several blocks of pixels on every ISA (nc / NR tiles per block).
+
+WHOLE_STRIP_CASES = [
+    # (x shape, w shape, stride, padding)
+    ((1, 7, 40, 37), (13, 7, 3, 3), 1, 1),    # the stride-1 grid, 4+ blocks
+    ((1, 5, 61, 58), (11, 5, 3, 3), 2, 1),    # the polyphase grid of stride 2
+    ((1, 3, 47, 45), (9, 3, 7, 7), 2, 3),     # ResNet's stem, on a smaller image
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", WHOLE_STRIP_CASES, ids=["s1", "s2", "7x7s2"])
+def test_conv2d_im2col_batch1_shared_strip_is_exact_at_every_limit(restore_threads, case, dtype):
+    xs, ws, stride, padding = case
+    x, w, b = integer_case_inputs(case, xs, ws, dtype)
+    kwargs = dict(stride=stride, padding=padding, algorithm="im2col", activation="relu")
+    expected = oracle.relu(oracle.conv2d(x, w, b, (stride, stride), ((padding, padding),) * 2,
+                                         (1, 1), 1))
+    first = None
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        least = _minimum_workspace(x, w, **kwargs)  # per thread: it depends on the team
+        # the default limit (one shared strip), then limits from the least up by halves,
+        # which pass every switch (the packed panels, a strip per thread, the shared strip)
+        limits = [None] + [int(least * 1.5 ** i) for i in range(14)]
+        for limit in limits:
+            y = fastconv.conv2d(x, w, b, max_workspace_bytes=limit, **kwargs)
+            assert_integer_exact(y, expected, dtype)
+            if first is None:
+                first = y
+            assert_exact(y, first)
+
+
 # --- few items: the filters split further so that a late thread costs its own share ---------
 # With one work item per thread (batch 1 on a small map) im2col cuts each group's filters into
 # more ranges, a multiple of the team, until every thread has several items

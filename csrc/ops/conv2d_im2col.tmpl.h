@@ -21,10 +21,11 @@
  * the grid made vgg_3x3 (1 thread) 5.2 -> 4.4 ms and lenet_c2 0.72 -> 0.24 ms: packing
  * B had cost 20-25% of the time.
  *
- * Workspace: the packed weights (shared; at batch 1 on a small map the strip instead, which
- * every item reads) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR
- * x NR edge tile (through which the tiles holding a grid's junk columns reach y), on the
- * grid the strip, and folded the block's C.  Everything is sized to fit threads x
+ * Workspace: the packed weights (shared, unless at batch 1 on a small map the items read them
+ * in place), on the grid at batch 1 the strip of all the input rows (shared: every item reads
+ * it) and, per thread, the B panel (one NR-wide sub-panel on the grid), one MR x NR edge tile
+ * (through which the tiles holding a grid's junk columns reach y), on the grid otherwise the
+ * strip of the block's rows, and folded the block's C.  Everything is sized to fit threads x
  * max_workspace_bytes: B shrinks first (nc, then kc), then the weights are packed a chunk of
  * panels at a time (every item re-packs its B per chunk: slower, never wrong); the grid is
  * used only when it fits beside all the weights.  Both ways sum every element in the same
@@ -54,6 +55,7 @@ typedef struct fc_gemm_grid {
     int64_t pixels;     /* grid pixels to compute: (out_h - 1) * wp + out_w */
     int64_t strip_rows; /* rows of each plane of the strip (padded_copy) */
     int c_scratch;      /* scatter over several kc blocks: C on a scratch block (gemm_setup) */
+    int whole_strip;    /* padded_copy at batch 1, one group: the strip is all hp rows, shared */
 } fc_gemm_grid;
 #endif
 
@@ -82,6 +84,14 @@ static int64_t FC_FN(grid_phases_used)(int64_t stride, int64_t taps, int64_t dil
  * 17) 1.85 -> 1.72 ms folded; lenet_c2 (16 filters of 6 x 5 x 5 on 64 x 14 x 14) stays on
  * the grid, 0.35 ms there, 0.42 folded. */
 #define FC_GEMM_PACKED_MIN_FILTERS 64
+
+static int64_t FC_FN(gemm_m_ranges)(int64_t m_tiles, int64_t red, int64_t mr, int64_t images,
+                                    int threads);
+
+/* The largest shared strip of all the input rows at batch 1 (gemm_setup): the 512 KiB L2 per
+ * core of the 2-core AVX2 EPYC (256 channels on 16 x 16 padded, 262 KB; 128 on 30 x 30, 460
+ * KB). */
+#define FC_GEMM_WHOLE_STRIP_BYTES ((int64_t)512 << 10)
 
 /* The team size, the blocking and the grid of conv2d_gemm for these parameters.  The grid
  * is used when its planes and C tiles fit beside all the weights; otherwise the
@@ -119,10 +129,20 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
         if (p->r * p->s < 2 * used) return FC_OK;
     }
     g.pixels = (out_h - 1) * g.wp + out_w;
-    /* at batch 1 (nothing to fold), packed panels where the junk costs tiles */
+    /* at batch 1 (nothing to fold), packed panels where the junk costs more than an eighth of
+     * the tiles; or more than a sixteenth where the team does not split the filters into
+     * ranges (gemm_m_ranges; the packed panels get no more ranges, gemm_split_ranges), which
+     * would pack each block's B once per range.  Measured at 1 and 2 threads on the 2-core
+     * AVX2 EPYC (CPU time, medians of 31-41 interleaved, busy machine): 128 filters of 128 x
+     * 3 x 3 on 28x28 (53 grid tiles for 49: 7.5%) 3.26 -> 3.05 ms at 1 thread, 3.19 -> 2.98
+     * at 2; 256 of 256 x 3 x 3 on 14x14 (14 for 13) 3.34 -> 3.20 ms at 1 thread, but 3.22 ->
+     * 3.83 at 2, where its 2.4 MB of weights are split into ranges. */
     if (p->n == 1 && cfg.im2col_run && sw == 1 && kg >= FC_GEMM_PACKED_MIN_FILTERS) {
         const int64_t grid_tiles = fc_ceil_div(g.pixels, cfg.nr);
-        if (8 * (grid_tiles - fc_ceil_div(out_h * out_w, cfg.nr)) > grid_tiles) return FC_OK;
+        const int64_t junk = grid_tiles - fc_ceil_div(out_h * out_w, cfg.nr);
+        if (8 * junk > grid_tiles) return FC_OK;
+        if (16 * junk > grid_tiles && FC_FN(gemm_m_ranges)(m_tiles, red, cfg.mr, 1, *threads) == 1)
+            return FC_OK;
     }
     g.padded_copy = g.hp != p->h || g.wp != p->w || sh != 1 || sw != 1;
     g.scatter = g.wp != out_w;
@@ -136,6 +156,29 @@ static fc_status FC_FN(gemm_setup)(const fc_conv2d_params *p, int64_t out_h, int
                           fc_add_overflows(fixed, cfg.nr, &fixed)))
         return FC_OK;
     fc_gemm_plan gp;
+    /* One image, one group: every item reads rows of the same planes, so the team copies all
+     * of them once, a range of channels per task, into one shared strip (gemm_strip_task),
+     * where each item copied the rows of its block (a block's rows plus the taps' and the junk
+     * columns' rows: 13 rows per 9 on 56x56) into its thread's strip, and on 2 threads both
+     * threads copied the same block's rows again when they ran two ranges of filters of it.
+     * Only up to FC_GEMM_WHOLE_STRIP_BYTES: a block's strip stays in L2 while its items read
+     * it, a larger whole one would not (ResNet's stem, 635 KB; 64 channels on 56x56, 861 KB).
+     * Its share per thread stands in the plan for the per-thread strip. */
+    g.whole_strip = 0;
+    if (g.padded_copy && p->n == 1 && p->groups == 1) {
+        int64_t whole;
+        const int64_t whole_dims[5] = {p->c, sh, sw, g.hp, g.wp};
+        if (fc_checked_product(whole_dims, 5, &whole) == FC_OK &&
+            !fc_add_overflows(whole, cfg.nr, &whole) &&
+            whole * (int64_t)sizeof(FC_REAL) <= FC_GEMM_WHOLE_STRIP_BYTES &&
+            FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit,
+                             fc_ceil_div(whole, *threads), 0, 1, 0, &gp) == FC_OK &&
+            gp.chunk_panels >= panels) {
+            g.whole_strip = 1;
+            g.strip_rows = g.hp;
+            fixed = fc_ceil_div(whole, *threads);
+        }
+    }
     if (FC_FN(gemm_plan)(cfg.mr, cfg.nr, cfg.kc, nc_max, red, panels, *threads, limit, fixed,
                          0, 1, 0, &gp) != FC_OK ||
         gp.chunk_panels < panels)
@@ -483,8 +526,9 @@ typedef struct FC_FN(gemm_job) {
     int fold;       /* B's columns are all the images' pixels (gemm_fold) */
     int64_t item_images; /* images the items run over: 1 when folded, else N */
     int64_t a_len;  /* > 0: the items read A in place, a partial panel packed (gemm_item_a) */
-    int shared_strip; /* one strip for the team (packed_w), filled by phase 0 (gemm_strip_task) */
-    FC_REAL *packed_w, *scratch;
+    int shared_strip; /* one strip for the team (`strip`), filled by phase 0 (gemm_strip_task) */
+    int64_t strip_tasks; /* phase 0's tasks past the weights' (gemm_weight_tasks): the strip */
+    FC_REAL *packed_w, *scratch, *strip;
     const FC_REAL *bias_panels; /* the bias as MR-value panels per (group, m tile), or NULL */
     const ptrdiff_t *grid_rows;
     const ptrdiff_t *grid_reach; /* grid_reach[i]: the largest of grid_rows[0..i] */
@@ -653,35 +697,45 @@ static int64_t FC_FN(grid_strip_row_end)(const fc_conv2d_params *p, const fc_gem
     return fc_min_i64((pix0 + cols - 1) / grid->wp + taps + 2, grid->hp);
 }
 
-/* Phase 0 with a shared strip (job->shared_strip: one image, one group, one block of pixels,
- * so that every item reads the same rows): task i copies its range of the channels, padding
- * and slack zeroed, where each thread copied all of them into its own strip before. */
+/* Phase 0 with a shared strip (job->shared_strip, fc_gemm_grid.whole_strip: one image, one
+ * group, so that every item reads rows of the same planes): task i copies its range of the
+ * channels, all their rows, padding and slack zeroed. */
 static void FC_FN(gemm_strip_task)(const FC_FN(gemm_job) *job, int64_t i)
 {
     const fc_conv2d_params *p = job->p;
     const int64_t per_channel = p->stride_h * p->stride_w * job->strip_plane;
     int64_t c0, c1;
-    fc_task_range(job->cg, job->pack_tasks, i, &c0, &c1);
+    fc_task_range(job->cg, job->strip_tasks, i, &c0, &c1);
     const int64_t end = c1 == job->cg ? job->planes_len : c1 * per_channel;
-    FC_REAL *strip = job->packed_w + c0 * per_channel;
+    FC_REAL *strip = job->strip + c0 * per_channel;
     memset(strip, 0, (size_t)(end - c0 * per_channel) * sizeof(FC_REAL));
     FC_FN(fill_grid_strip)(p, job->x + c0 * p->h * p->w, c1 - c0, job->grid.wp, 0,
                            FC_FN(grid_strip_row_end)(p, &job->grid, 0, job->columns),
                            job->grid.strip_rows, strip);
 }
 
-/* Phase 2 * ch packs the weight panels of chunk ch, split into job->pack_tasks ranges (or,
- * job->shared_strip, fills the strip). */
+/* Phase 2 * ch's tasks that pack weight panels of chunk ch: none when the items read them in
+ * place (job->a_len) */
+static int64_t FC_FN(gemm_weight_tasks)(const FC_FN(gemm_job) *job, int64_t ch)
+{
+    const int64_t first = ch * job->chunk;
+    const int64_t count = fc_min_i64(job->panels, first + job->chunk) - first;
+    return job->a_len > 0 ? 0 : fc_min_i64(job->pack_tasks, count);
+}
+
+/* Phase 2 * ch packs the weight panels of chunk ch in gemm_weight_tasks ranges, then
+ * (job->shared_strip: one chunk) fills the strip in job->strip_tasks more tasks. */
 static void FC_FN(gemm_pack_task)(const FC_FN(gemm_job) *job, int64_t ch, int64_t i)
 {
-    if (job->shared_strip) {
-        FC_FN(gemm_strip_task)(job, i);
+    const int64_t weight_tasks = FC_FN(gemm_weight_tasks)(job, ch);
+    if (i >= weight_tasks) {
+        FC_FN(gemm_strip_task)(job, i - weight_tasks);
         return;
     }
     const int64_t first = ch * job->chunk;
     const int64_t count = fc_min_i64(job->panels, first + job->chunk) - first;
     int64_t begin, end;
-    fc_task_range(count, fc_min_i64(job->pack_tasks, count), i, &begin, &end);
+    fc_task_range(count, weight_tasks, i, &begin, &end);
     FC_FN(pack_weight_panels)(job->p, job->weight, job->mr, first, begin, end, job->packed_w);
 }
 
@@ -735,10 +789,10 @@ static void FC_FN(gemm_item)(FC_FN(gemm_job) *job, int64_t ch, int64_t item, int
     /* values readable from `planes` on: the rest of x, or the strip */
     it.readable = (p->n * p->c - n * p->c - g * cg) * p->h * p->w;
     if (job->planes_len > 0) {
-        const int64_t row0 = pix0 / grid.wp;
+        const int64_t row0 = job->shared_strip ? 0 : pix0 / grid.wp; /* all rows, or a block's */
         const int64_t held = (n * p->groups + g) * blocks + block;
         if (job->shared_strip)
-            strip = job->packed_w; /* filled by phase 0 */
+            strip = job->strip; /* filled by phase 0 */
         else if (job->strip_held[t] != held)
             FC_FN(fill_grid_strip)(p, it.x_group, cg, grid.wp, row0,
                                    FC_FN(grid_strip_row_end)(p, &grid, pix0, cols) - row0,
@@ -864,20 +918,19 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.planes_len =
         job.strip_plane > 0 ? cg * p->stride_h * p->stride_w * job.strip_plane + nr : 0;
     job.b_len = job.kc_max * (grid.on ? nr : nc); /* the grid packs its last tile only */
-    /* batch 1, one group, one block of pixels (the weights read in place): every item reads
-     * the same strip, so the team fills one, a range of channels per task, in the phase that
-     * packs the weights otherwise (each thread copied all of it: 5% of resnet_3x3s2's time at
-     * 1 thread, twice over at 2) */
-    job.shared_strip = job.a_len > 0 && job.planes_len > 0 && threads > 1 && p->groups == 1;
+    /* batch 1, one group (fc_gemm_grid.whole_strip): one strip for the team, filled in the
+     * phase that packs the weights (each thread copied its blocks' rows: 5% of resnet_3x3s2's
+     * time at 1 thread, twice over at 2) */
+    job.shared_strip = grid.on && grid.whole_strip && job.planes_len > 0;
     job.scratch_per_thread = job.b_len + mr * nr + job.c_len + job.a_len +
                              (job.shared_strip ? 0 : job.planes_len);
-    /* shared: the packed weights, or the strip, or nothing */
-    const int64_t shared_count = job.a_len == 0 ? chunk : job.shared_strip;
-    const int64_t shared_len = job.a_len == 0 ? red * mr : job.planes_len;
-    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(shared_count, shared_len, 1, threads,
-                                              job.scratch_per_thread, &job.packed_w,
-                                              &job.scratch));
-    if (job.shared_strip) job.pack_tasks = fc_min_i64(cg, 4 * (int64_t)threads);
+    /* shared: the packed weights (unless read in place), then the strip */
+    const int64_t weights_len = job.a_len == 0 ? chunk * red * mr : 0;
+    FC_RETURN_IF_ERROR(FC_FN(alloc_workspace)(
+        1, weights_len + (job.shared_strip ? job.planes_len : 0), 1, threads,
+        job.scratch_per_thread, &job.packed_w, &job.scratch));
+    job.strip = job.packed_w + weights_len;
+    job.strip_tasks = job.shared_strip ? fc_min_i64(cg, 4 * (int64_t)threads) : 0;
     /* on the grid: row (c, r, s) of B starts grid_rows[(c * R + r) * S + s] after the pixel
      * (fc_gemm_grid: at phase (vr % sh, vs % sw) of plane c, vr / sh rows and vs / sw on);
      * then the task counts of the phases (pack, compute per chunk), the bias as MR-value
@@ -923,9 +976,7 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
     job.grid_rows = grid_rows;
     for (int64_t ch = 0; ch < chunks; ch++) {
         const int64_t first = ch * chunk, last = fc_min_i64(panels, first + chunk);
-        tasks[2 * ch] = job.shared_strip ? job.pack_tasks
-                        : job.a_len > 0  ? 0
-                                         : fc_min_i64(job.pack_tasks, last - first);
+        tasks[2 * ch] = FC_FN(gemm_weight_tasks)(&job, ch) + (ch == 0 ? job.strip_tasks : 0);
         tasks[2 * ch + 1] =
             ((last - 1) / m_tiles - first / m_tiles + 1) * job.ranges * job.item_images *
             job.blocks;
