@@ -159,6 +159,8 @@ def _rank1(k):
     # 50-70 us, 4-15% of a 7x7 filter of a 512^2 - 1024^2 image): an outer product's zeros
     # fill whole rows and columns, and its rows are multiples of one another but for the
     # roundings of its products (a relative 1e-15 in a 2 x 2 minor; NaN and inf taps go on).
+    # A rank-1 kernel whose products underflow may be turned away: it then runs in 2-D, as
+    # correct, only slower.
     if count != np.count_nonzero(nonzero.any(axis=1)) * np.count_nonzero(nonzero.any(axis=0)):
         return None
     rows, cols = np.nonzero(k)
