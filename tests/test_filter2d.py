@@ -71,6 +71,28 @@ def test_integer_data_is_exact_against_the_oracle(border, dtype, shape):
     assert_bitwise_equal(fastconv.reference.filter2d(x, k, border=border, value=7), y)
 
 
+@pytest.mark.parametrize("ksize", [(2, 2), (3, 3), (5, 5), (7, 5), (5, 7), (7, 7), (9, 9),
+                                   (11, 4)], ids=str)
+@pytest.mark.parametrize("shape", [(37, 90), (23, 61, 3)], ids=str)
+def test_kernels_without_zero_taps_exact_and_as_the_reference(ksize, shape):
+    """A kernel with no zero tap runs in the microkernel's register tile of rows (each loaded
+    vector feeding several output rows) instead of the list of non-zero taps: integer sums
+    exact, float sums the reference's within the bound, on heights that leave partial row
+    groups and widths that leave partial vectors."""
+    x = _image(shape, np.float32, seed=40)
+    k = _int_kernel(*ksize, seed=41)
+    k[k == 0] = 2
+    y = fastconv.filter2d(x, k, separable=False)
+    assert_integer_exact(y, oracle.filter2d(x, k, "reflect101", 0.0).astype(np.float32))
+    assert_bitwise_equal(fastconv.reference.filter2d(x, k), y)
+    xf = np.random.default_rng(42).standard_normal(shape).astype(np.float32)
+    kf = np.random.default_rng(43).uniform(0.5, 1.5, ksize)
+    args = (xf, kf, "reflect101", 0.0, None, 0.5)
+    assert_reduction_close(fastconv.filter2d(xf, kf, delta=0.5, separable=False),
+                           oracle.filter2d(*args), oracle.filter2d_abs_bound(*args),
+                           ksize[0] * ksize[1] + 1, np.float32)
+
+
 @pytest.mark.parametrize("border", BORDERS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float_data_within_the_reduction_bound(border, dtype):

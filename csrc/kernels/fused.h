@@ -11,5 +11,9 @@
  * does (filter2d sets it; a NaN or inf pixel under a zero tap then stays out of the output,
  * where a convolution, as torch's, gives NaN). */
 #define FC_SKIP_ZERO_TAPS 4u
+/* Beside FC_SKIP_ZERO_TAPS: the kernel has no tap of weight 0, so there is nothing to skip
+ * and a member may take a tile that shares each loaded vector between rows (filter2d's
+ * register tile, kernels/dwconv/simd.tmpl.h); the sums are the same. */
+#define FC_DENSE_TAPS 8u
 
 #endif

@@ -41,6 +41,7 @@ typedef struct FC_FN(filter2d_job) {
     FC_REAL *scratch;
     const size_t *tap_col; /* 0, C, 2C, ..., (kw - 1) C */
     int direct;
+    unsigned k2_fused; /* the 2-D kernel's flags for the microkernel */
 } FC_FN(filter2d_job);
 
 /* Strip row: pixels j0 - anchor_x ... j0 + cols + kw - 2 - anchor_x of input row iy (any
@@ -94,8 +95,8 @@ static void FC_FN(filter2d_group)(const FC_FN(filter2d_job) *job, const FC_REAL 
     const FC_REAL delta = (FC_REAL)p->delta;
     if (job->k2)
         job->ukernel((size_t)g, (size_t)width, (size_t)p->kh, (size_t)p->kw, src,
-                     (size_t)slot_len, (size_t)slot_len, job->tap_col, job->k2, delta, FC_SKIP_ZERO_TAPS, out,
-                     out_stride);
+                     (size_t)slot_len, (size_t)slot_len, job->tap_col, job->k2, delta,
+                     job->k2_fused, out, out_stride);
     else
         job->ukernel((size_t)g, (size_t)width, (size_t)p->kh, 1, src, (size_t)slot_len,
                      (size_t)slot_len, job->tap_col, job->ky, delta, 0, out, out_stride);
@@ -207,10 +208,17 @@ static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
     for (int64_t s = 0; s < kw; s++) tap_col[s] = (size_t)(s * c);
     FC_FN(filter2d_job) job = {p, x, y, NULL, NULL, NULL, cfg.ukernel, tile_rows, tile_cols,
                                row_blocks, col_blocks, items, 1, window_rows, window_len, line_len,
-                               per_thread, scratch, tap_col, direct};
+                               per_thread, scratch, tap_col, direct, 0};
     if (kernel) {
-        for (int64_t t = 0; t < taps; t++) weights[t] = (FC_REAL)kernel[t];
+        int zero_taps = 0;
+        for (int64_t t = 0; t < taps; t++) {
+            weights[t] = (FC_REAL)kernel[t];
+            zero_taps |= weights[t] == 0;
+        }
         job.k2 = weights;
+        /* without zero taps to skip, the microkernel may take its register tile of rows
+         * (each loaded vector feeding several rows) rather than the list of taps */
+        job.k2_fused = FC_SKIP_ZERO_TAPS | (zero_taps ? 0 : FC_DENSE_TAPS);
     } else {
         for (int64_t s = 0; s < kw; s++) weights[s] = (FC_REAL)kx[s];
         for (int64_t r = 0; r < kh; r++) weights[kw + r] = (FC_REAL)ky[r];

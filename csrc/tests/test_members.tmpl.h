@@ -494,9 +494,16 @@ static void FC_FN(t_dwconv)(const fc_member *m, const fc_member *twin, t_result 
                     /* the fused ReLU on and off for each of the 6 shapes, across its three
                      * (stride_h, dilation_h) */
                     const int relu = (int)((shape + shape / 6) % 2);
+                    /* half the others: a kernel without zero taps, as filter2d says with
+                     * FC_DENSE_TAPS (the register tile of rows where stride_h == dilation_h) */
+                    const int dense = !skip && (ri + shape) % 2;
                     const unsigned fused = (relu ? FC_FUSED_RELU : 0) |
-                                           (skip ? FC_SKIP_ZERO_TAPS : 0);
+                                           (skip || dense ? FC_SKIP_ZERO_TAPS : 0) |
+                                           (dense ? FC_DENSE_TAPS : 0);
                     if (skip) w[0] = 0, x[0] = (FC_REAL)NAN;
+                    if (dense)
+                        for (size_t t = 0; t < R * S; t++)
+                            if (w[t] == 0) w[t] = 1;
                     for (size_t t = 0; t < rows * y_stride; t++) got[t] = want[t] = T_SENTINEL;
                     for (size_t i = 0; i < rows; i++)
                         for (size_t j = 0; j < cols; j++) {

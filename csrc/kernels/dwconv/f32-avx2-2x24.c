@@ -22,4 +22,10 @@
  * 9 weights + 3 loads already fill the registers (3x3).  filter2d's 2-D kernels (zero taps
  * skipped) take the tap list (simd.tmpl.h, dw_list_tile). */
 #define FC_DW_NV_WIDE 4
+/* filter2d's kernels without zero taps (FC_DENSE_TAPS, dw_rows_tile): 2 rows x 4 ymm.  Zen 3
+ * EPYC, one thread, dense 7x7 float32 1024^2 filter vs the tap list, paired medians of 21
+ * rounds: 2x4 1.23-1.28x, 4x2 1.16x (in its first and last 3 of 10 input rows some of the 8
+ * FMA chains idle), 3x3 0.97x (16 registers: spills). */
+#define FC_DW_ROWS_RB 2
+#define FC_DW_ROWS_NV 4
 #include "kernels/dwconv/simd.tmpl.h"

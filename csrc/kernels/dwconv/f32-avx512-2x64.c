@@ -20,4 +20,9 @@
  * (unrolled, zero taps skipped); filter2d's kernels now take the tap list (dw_list_tile), these
  * tiles serve the depthwise conv (no skips). */
 #define FC_DW_RB_WIDE 4
+/* filter2d's kernels without zero taps (dw_rows_tile): 4 rows x 4 zmm, 16 accumulators that
+ * keep the FMA pipes busy through the tile's first and last rows (+ 4 loaded vectors and a
+ * weight: 21 of 32 registers); not measured (no AVX-512 host). */
+#define FC_DW_ROWS_RB 4
+#define FC_DW_ROWS_NV 4
 #include "kernels/dwconv/simd.tmpl.h"

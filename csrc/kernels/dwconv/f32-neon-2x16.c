@@ -12,4 +12,8 @@
 #define FC_DWCONV_GW_FN fc_f32_dwconv_gw_ukernel_1x4__neon
 #define FC_DW_RB 2
 #define FC_DW_NV 4
+/* filter2d's kernels without zero taps (dw_rows_tile): 4 rows x 4 q registers (21 of 32),
+ * AVX-512's shape; not measured. */
+#define FC_DW_ROWS_RB 4
+#define FC_DW_ROWS_NV 4
 #include "kernels/dwconv/simd.tmpl.h"
