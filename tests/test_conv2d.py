@@ -894,6 +894,9 @@ FEW_ITEM_CASES = [
     ((1, 24, 14, 13), (45, 24, 3, 3), 2, (1, 1)),  # 3x3 at stride 2: the polyphase grid
     ((1, 9, 12, 12), (70, 9, 3, 3), 1, (0, 0)),    # no padding: the grid is the input
     ((2, 16, 10, 10), (21, 16, 3, 3), 1, (1, 1)),  # 2 images (3 threads: not a multiple)
+    # 1x1 at stride 2 (a ResNet downsample): off the grid, B packed with strided runs; the
+    # team gets more blocks of pixels, not more ranges (each would pack B again)
+    ((1, 24, 14, 14), (45, 24, 1, 1), 2, (0, 0)),
 ]
 
 

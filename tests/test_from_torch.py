@@ -268,3 +268,29 @@ def test_resnet18_inference_benchmark_runs_and_checks_its_logits():
                                                                                      ["2"])]
     assert [row[0] for row in rows] == ["1", "2"]
     assert all(float(row[-1]) <= 1e-4 for row in rows)   # logits vs torch
+
+
+def test_resnet18_layers_benchmark_times_every_layer_against_its_twin():
+    """bench/resnet18_layers.py (ResNet-18 layer by layer beside torch), on small images: a
+    row per distinct layer call, each within float32 rounding of its torch twin (so the twin
+    is the same layer), and the two totals."""
+    import os
+    import subprocess
+    import sys
+    from subprocess_env import TESTS_DIR, subprocess_env
+    script = os.path.join(TESTS_DIR, "..", "bench", "resnet18_layers.py")
+    res = subprocess.run([sys.executable, script, "--size", "32", "--repeats", "1",
+                          "--threads", "1", "--cpu"], env=subprocess_env(),
+                         cwd=TESTS_DIR, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    rows = [line for line in lines if line.startswith(("conv", "max_pool2d", "linear",
+                                                       "adaptive_avg_pool2d"))]
+    # the stem, maxpool, 3 distinct 3x3 calls per stage after the first's 2, 3 downsamples,
+    # 3 strided 3x3, avgpool, linear
+    assert len(rows) == 18, res.stdout
+    assert sum(int(row[34:37]) for row in rows) == 23      # 20 convs, pool, avgpool, linear
+    assert all(float(row.split()[-3 if row.startswith("conv") else -1]) <= 1e-5
+               for row in rows), res.stdout
+    assert any(line.startswith("sum of layers") for line in lines)
+    assert any(line.startswith("whole model") for line in lines)

@@ -873,25 +873,31 @@ static fc_status FC_FN(conv2d_gemm)(const fc_conv2d_params *p, int64_t out_h, in
      * columns included) */
     job.columns = grid.on ? grid.pixels : job.pixels * (p->n / job.item_images);
     job.tiles = fc_ceil_div(job.columns, nr);
-    /* packed panels at stride_w 1 with the member's vector runs (FC_GEMM_PACKED_MIN_FILTERS):
-     * each item packs its block's B, which more ranges of filters (gemm_split_ranges) would
-     * pack again per range; more blocks of pixels give the team its items instead */
-    const int packed_runs = !grid.on && !job.fold && p->stride_w == 1 && job.cfg.im2col_run;
+    /* packed panels (off the grid, not folded): each item packs its block's B, which more
+     * ranges of filters (gemm_split_ranges) would pack again per range; more blocks of pixels
+     * give the team its items instead.  Not only at stride_w 1 with the member's vector runs
+     * (FC_GEMM_PACKED_MIN_FILTERS): ResNet's 1x1 stride-2 downsamples (off the grid: one tap
+     * per phase plane) ran at batch 1 on 2 threads as 4-8 ranges of 1-2 blocks, each block's
+     * strided B packed once per range.  Measured on the 2-core AVX2 EPYC (interleaved medians
+     * of 101, the other core busy with another process; 1 thread unchanged, 0.19-0.21 ms),
+     * 2 threads wall / CPU: 64 -> 128 on 56x56 0.51 -> 0.32 / 0.35 -> 0.25 ms, 128 -> 256 on
+     * 28x28 0.54 -> 0.28 / 0.37 -> 0.21, 256 -> 512 on 14x14 0.38 -> 0.29 / 0.37 -> 0.27. */
+    const int packed_b = !grid.on && !job.fold;
     if (job.fold) {
         /* folded, one range: each range would pack the block's B again */
         job.ranges = 1;
         job.ranges_inner = 0;
     } else {
         const int64_t l2_ranges = FC_FN(gemm_m_ranges)(m_tiles, red, mr, images, threads);
-        job.ranges = packed_runs ? l2_ranges
-                                 : FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images,
-                                                            job.tiles, nr, plan.nc, threads);
+        job.ranges = packed_b ? l2_ranges
+                              : FC_FN(gemm_split_ranges)(l2_ranges, m_tiles, images, job.tiles,
+                                                         nr, plan.nc, threads);
         job.ranges_inner = job.ranges > l2_ranges;
     }
     const int64_t item_groups = job.item_images * p->groups * job.ranges;
     job.blocks = FC_FN(gemm_pixel_blocks)(job.tiles, nr, plan.nc, item_groups, threads);
     const int64_t want = FC_GEMM_ITEMS_PER_THREAD * (int64_t)threads;
-    if (packed_runs && threads > 1 && item_groups * job.blocks < want)
+    if (packed_b && threads > 1 && item_groups * job.blocks < want)
         job.blocks = fc_min_i64(job.tiles, fc_ceil_div(fc_ceil_div(want, item_groups), threads) *
                                                threads);
     const int64_t nc = job.nc = fc_ceil_div(job.tiles, job.blocks) * nr; /* the widest block */
