@@ -353,10 +353,15 @@ FC_INLINE void dw_rows_block(const int rb, const int nv, const int part, FC_M ta
                              size_t y_stride)
 {
     FC_V acc[DW_ROWS_RB][FC_DW_ROWS_NV];
+    /* the bias broadcast from memory at each block: gcc otherwise kept its vector in a
+     * register through the loops, and beside 8 accumulators, 4 inputs and the weight that
+     * spilled an input vector to the stack in the 2-row loop (reloaded for every tap) */
+    const float *bias_at = &bias;
+    __asm__("" : "+r"(bias_at));
 #pragma GCC unroll 4
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
+        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(*bias_at);
     for (size_t t = 0; t < r + (size_t)rb - 1; t++) {
         /* output rows lo ... hi read input row t: t - r < i <= t */
         const size_t lo = t + 1 > r ? t + 1 - r : 0;
@@ -382,9 +387,9 @@ FC_INLINE void dw_rows_block(const int rb, const int nv, const int part, FC_M ta
                           part && v == nv - 1, tail);
 }
 
-static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+FC_INLINE void dw_rows_all(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                          size_t row_stride, const size_t *tap_col, const float *w, float bias,
-                         unsigned fused, float *y, size_t y_stride)
+                         const unsigned fused, float *y, size_t y_stride)
 {
     FC_M tail;
     size_t j, i = 0;
@@ -405,6 +410,19 @@ static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const flo
     }
 #undef DW_ROWS_GROUP
 #undef DW_ROWS_BLOCK
+}
+
+/* fused a constant in each copy (only FC_FUSED_RELU changes the store): the runtime ReLU
+ * test kept its zero vector in a register through the loops, one more toward the spill */
+static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+                         size_t row_stride, const size_t *tap_col, const float *w, float bias,
+                         unsigned fused, float *y, size_t y_stride)
+{
+    if (fused & FC_FUSED_RELU)
+        dw_rows_all(rows, cols, r, s, x, row_stride, tap_col, w, bias, FC_FUSED_RELU, y,
+                    y_stride);
+    else
+        dw_rows_all(rows, cols, r, s, x, row_stride, tap_col, w, bias, 0, y, y_stride);
 }
 
 void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
