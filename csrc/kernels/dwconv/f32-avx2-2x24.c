@@ -25,7 +25,10 @@
 /* filter2d's kernels without zero taps (FC_DENSE_TAPS, dw_rows_tile): 2 rows x 4 ymm.  Zen 3
  * EPYC, one thread, dense 7x7 float32 1024^2 filter vs the tap list, paired medians of 21
  * rounds: 2x4 1.23-1.28x, 4x2 1.16x (in its first and last 3 of 10 input rows some of the 8
- * FMA chains idle), 3x3 0.97x (16 registers: spills). */
+ * FMA chains idle), 3x3 0.97x (16 registers: spills).  Again with the 2-row loop's spill gone
+ * (simd.tmpl.h, dw_rows_block), dense 7x7 in a C harness of the driver's window, interleaved
+ * medians of 21 rounds: 4x2 0.87x and 3x3 0.79x of 2x4; column blocks outer with the row
+ * pairs inner (the list's order) 0.93-0.96x. */
 #define FC_DW_ROWS_RB 2
 #define FC_DW_ROWS_NV 4
 #include "kernels/dwconv/simd.tmpl.h"

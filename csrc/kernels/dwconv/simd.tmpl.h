@@ -353,10 +353,15 @@ FC_INLINE void dw_rows_block(const int rb, const int nv, const int part, FC_M ta
                              size_t y_stride)
 {
     FC_V acc[DW_ROWS_RB][FC_DW_ROWS_NV];
+    /* the bias broadcast from memory at each block: gcc otherwise kept its vector in a
+     * register through the loops, and beside 8 accumulators, 4 inputs and the weight that
+     * spilled an input vector to the stack in the 2-row loop (reloaded for every tap) */
+    const float *bias_at = &bias;
+    __asm__("" : "+r"(bias_at));
 #pragma GCC unroll 4
     for (int i = 0; i < rb; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
+        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(*bias_at);
     for (size_t t = 0; t < r + (size_t)rb - 1; t++) {
         /* output rows lo ... hi read input row t: t - r < i <= t */
         const size_t lo = t + 1 > r ? t + 1 - r : 0;
@@ -382,9 +387,9 @@ FC_INLINE void dw_rows_block(const int rb, const int nv, const int part, FC_M ta
                           part && v == nv - 1, tail);
 }
 
-static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+FC_INLINE void dw_rows_all(size_t rows, size_t cols, size_t r, size_t s, const float *x,
                          size_t row_stride, const size_t *tap_col, const float *w, float bias,
-                         unsigned fused, float *y, size_t y_stride)
+                         const unsigned fused, float *y, size_t y_stride)
 {
     FC_M tail;
     size_t j, i = 0;
@@ -405,6 +410,19 @@ static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const flo
     }
 #undef DW_ROWS_GROUP
 #undef DW_ROWS_BLOCK
+}
+
+/* fused a constant in each copy (only FC_FUSED_RELU changes the store): the runtime ReLU
+ * test kept its zero vector in a register through the loops, one more toward the spill */
+static void dw_rows_tile(size_t rows, size_t cols, size_t r, size_t s, const float *x,
+                         size_t row_stride, const size_t *tap_col, const float *w, float bias,
+                         unsigned fused, float *y, size_t y_stride)
+{
+    if (fused & FC_FUSED_RELU)
+        dw_rows_all(rows, cols, r, s, x, row_stride, tap_col, w, bias, FC_FUSED_RELU, y,
+                    y_stride);
+    else
+        dw_rows_all(rows, cols, r, s, x, row_stride, tap_col, w, bias, 0, y, y_stride);
 }
 
 void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
@@ -432,8 +450,23 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
      * rows, and more than one column so the list is no better).  Dense kernels, fastconv
      * tile / list, one thread, paired medians of 21 rounds (Zen 3 EPYC AVX2, shared host):
      * 3x3 1.12x, 5x5 1.14x, 7x7 1.28x, 9x9 1.28x, 7x5 1.11x (1024^2 gray), 7x7 RGB 512^2
-     * 1.25x.  A kernel with zeros stays in the list: summing its zero taps too (with a NaN /
-     * inf check of the rows) was 0.84-0.92x of the list at the benchmark's 65-78% non-zero. */
+     * 1.25x.  (Those figures were taken while the tile spilled an input vector in its 2-row
+     * loop; re-measured in another session, that tile was 1.00x of the list on dense 7x7 and
+     * the tile without the spill 1.18x of both on 7x7 and 5x5, C harness of the driver's
+     * window, one thread, interleaved medians of 25 rounds.)  A kernel with zeros stays in the
+     * list: summing its zero taps too (with a NaN / inf check of the rows) was 0.84-0.92x of
+     * the list at the benchmark's 65-78% non-zero; with the spill gone, 1.09-1.15x at 80-88%
+     * non-zero (5x5, 7x7, 9x9), so it would pay only above about 80% (the benchmark's 7x7 has
+     * 32 of 49).  Measured for the list and not kept (same harness, 7x7 f32 1024^2 at 65-86%
+     * non-zero): two output rows per pass sharing the loads of taps (t, s) and (t - 1, s),
+     * a branch per row and tap 0.85x, zero weights FMA'd instead 1.0x; 12 or 14 accumulators
+     * 1.0x; window rows padded to spread them over L1 sets 1.03x; 8 or 16 output rows per
+     * group 1.0x; software prefetch of the next column block 0.94x; a second copy of each
+     * window row shifted by 32 bytes, so no load crosses a cache line, 1.05-1.08x at 5x5-9x9
+     * but 0.73x at 3x3 and 0.94x at 5x5 RGB; 7 copies shifted by 0-6 floats (every load
+     * aligned) 0.6x (7x the window).  Every load 32-byte aligned (a fake tap_col of 8 s) was
+     * 1.27x: the list's unaligned loads cost about that much, and the copies that avoid them
+     * cost about as much. */
     if ((fused & FC_DENSE_TAPS) && r > 1 && s > 1 && row_stride == tap_row_stride)
         dw_rows_tile(rows, cols, r, s, x, row_stride, tap_col, w, bias, fused, y, y_stride);
     else if (r * s <= DW_LIST_TAPS && (skip || r == 1))
