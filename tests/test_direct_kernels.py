@@ -127,6 +127,43 @@ def test_dwconv_channel_multipliers_and_single_channel_filter_banks(on_isa, isa)
                     ((ks // 2, ks // 2), (ks // 2, ks // 2)), (1, 1), c, relu=False)
 
 
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
+def test_dwconv_3x3_row_tile_at_strides_paddings_and_row_ends(on_isa, isa):
+    # conv2d's 3x3 tile in place (simd.tmpl.h, dw3_tile: up to 4 output rows share input rows
+    # at row stride 1 and 2, column stride 2 from the even / odd lanes, masked loads only in a
+    # row's first and last vectors) and what it leaves to dw_tile: padding past a vector,
+    # dilated columns at column stride 2, row steps that share no rows.  Output widths around
+    # the vector and the tile's blocks, heights around the 4-row tile and the 32-row item.
+    widths = (8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 40, 56, 57)
+    pad_pairs = ((1, 1), (0, 0), (2, 0), (0, 2), (8, 1), (1, 9))
+    for stride, dil in (((1, 1), (1, 1)), ((2, 2), (1, 1)), ((2, 1), (2, 1)),
+                        ((4, 2), (2, 1)), ((1, 2), (1, 1)), ((2, 2), (1, 2)),
+                        ((1, 1), (2, 2))):
+        for n, q in enumerate(widths):
+            pl, pr = pad_pairs[n % len(pad_pairs)]
+            pt, pb = pad_pairs[(n + 1) % len(pad_pairs)]
+            p = (1, 2, 3, 5, 6, 7, 9, 35)[n % 8]  # output rows
+            w_in = (q - 1) * stride[1] + 1 + 2 * dil[1] - pl - pr
+            h_in = (p - 1) * stride[0] + 1 + 2 * dil[0] - pt - pb
+            if w_in < 1 or h_in < 1:
+                continue
+            _check_case(on_isa, isa, "depthwise", (1, 2, h_in, w_in), (2, 1, 3, 3), stride,
+                        ((pt, pb), (pl, pr)), dil, 2, relu=n % 2 == 1)
+
+
+@pytest.mark.parametrize("isa", DWCONV_ISAS)
+def test_dwconv_3x3_stride_2_one_and_two_threads_are_bitwise_identical(on_isa,
+                                                                        restore_threads, isa):
+    on_isa(isa)
+    x, w, b = _inputs(6, (2, 6, 57, 75), (6, 1, 3, 3), integer=False)
+    results = []
+    for n in (1, 2):
+        fastconv.set_num_threads(n)
+        results.append(fastconv.conv2d(x, w, b, stride=2, padding=1, groups=6,
+                                       algorithm="depthwise"))
+    assert_exact(results[1], results[0])
+
+
 # --- direct ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("isa", DCONV_ISAS)

@@ -45,6 +45,13 @@
 #define FC_VODD(lo, hi) \
     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), \
         0xD8))
+/* the same lanes in the order one in-lane shuffle leaves them (even elements 0 1 4 5 2 3 6 7),
+ * and that order undone (it is its own inverse): a loop that sums such vectors lane by lane
+ * puts its results in order once, not each load */
+#define FC_VEVEN_LANES(lo, hi) _mm256_shuffle_ps(lo, hi, 0x88)
+#define FC_VODD_LANES(lo, hi) _mm256_shuffle_ps(lo, hi, 0xDD)
+#define FC_VLANES_IN_ORDER(v) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8))
 /* int32 offsets 0, s, 2s, ... and a masked gather at them (other strides) */
 #define FC_VIDX __m256i
 #define FC_VIDX_STRIDE(s) \

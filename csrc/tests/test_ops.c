@@ -314,6 +314,9 @@ int main(void)
             conv_case("depthwise", (fc_conv2d_params){2, 6, 11, 29, 12, 3, 3, 1, 1, 1, 1, 1, 1,
                                                       1, 1, 6, 0},
                       FC_CONV_DEPTHWISE, dtype, 1);
+            conv_case("depthwise 3x3 stride 2", (fc_conv2d_params){2, 6, 23, 37, 6, 3, 3, 2, 2,
+                                                                   1, 1, 1, 1, 1, 1, 6, 0},
+                      FC_CONV_DEPTHWISE, dtype, 1);
             /* n c h w kh kw sh sw ph pw dh dw ceil include_pad */
             pool_case("3x3/2 pad 1", (fc_pool2d_params){2, 3, 13, 37, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1},
                       dtype);

@@ -25,4 +25,8 @@
  * weight: 21 of 32 registers); not measured (no AVX-512 host). */
 #define FC_DW_ROWS_RB 4
 #define FC_DW_ROWS_NV 4
+/* conv2d's 3x3 depthwise tile (dw3_tile): 32 registers hold 4 x 4 accumulators with the
+ * stride-2 split's temporaries */
+#define FC_DW3_RB 4
+#define FC_DW3_NV 4
 #include "kernels/dwconv/simd.tmpl.h"

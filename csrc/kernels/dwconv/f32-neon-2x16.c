@@ -16,4 +16,8 @@
  * AVX-512's shape; not measured. */
 #define FC_DW_ROWS_RB 4
 #define FC_DW_ROWS_NV 4
+/* conv2d's 3x3 depthwise tile (dw3_tile): 32 registers hold 4 x 4 accumulators with the
+ * stride-2 split's temporaries */
+#define FC_DW3_RB 4
+#define FC_DW3_NV 4
 #include "kernels/dwconv/simd.tmpl.h"

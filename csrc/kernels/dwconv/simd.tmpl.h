@@ -502,6 +502,209 @@ void FC_DWCONV_FN(size_t rows, size_t cols, size_t r, size_t s, const float *x,
 #undef FC_DW_TILE_FROM
 }
 
+/* ---- conv2d's 3 x 3 depthwise layers in place (fn3 with a 3 x 3 filter) --------------------
+ * MobileNet's depthwise layers.  dw_tile's 2 x 3 tile kept the nine weights, six accumulators
+ * and three loaded vectors live (18 of AVX2's 16 registers): gcc spilled accumulators, weights
+ * and masks to the stack (about a third of the loop's instructions, perf annotate), and at
+ * column stride 2 the tile was one output row of three vectors (three FMA chains for a 4-cycle
+ * latency on two pipes) with two shuffles per tap.  Here:
+ *
+ * - FC_DW3_RB output rows x nv vectors of accumulators (up to 12), and the weights broadcast
+ *   from memory where they are used (a load, as cheap as an input load), so the registers
+ *   hold the accumulators, the loaded vector and the up to three weights of one tap column;
+ * - input slot u of the tile (row u * tap_step of the list) is filter row u - i * k of output
+ *   row i (k = row_step / tap_step: 1 at stride 1, 2 at stride 2, a constant), so each loaded
+ *   vector feeds every output row that reads it; t ascending is r ascending for every row;
+ * - column stride 2 (dilation_w 1): the 16 columns from tap 0's first one give taps 0 and 1 as
+ *   their even and odd lanes, and the 16 two columns on give tap 2 (4 loads, not 6, per input
+ *   row); the lanes come out in the ISA's cheapest order (FC_VEVEN_LANES: AVX2's in-lane
+ *   shuffle, no lane-crossing fix-up per tap) and every accumulator is put in order once, at
+ *   the store, which is a permutation of whole sums: no bit changes;
+ * - edge blocks (a load leaves [0, x_w)) take the masked load only for the loads that leave
+ *   the row (the others plain: a masked load is half the throughput of a plain one on Zen 3),
+ *   a branch per load of the block's first and last vectors (the only ones that can leave
+ *   the row when the padding is under a vector: dw3_fits) that goes the same way for every
+ *   row of the block.
+ *
+ * Each output is summed bias, then (r, s) ascending, as dw_tile's and the reference's. */
+#ifndef FC_DW3_RB
+#define FC_DW3_RB 4
+#endif
+#ifndef FC_DW3_NV
+#define FC_DW3_NV 3
+#endif
+#ifndef FC_DW3_NV_S2
+#define FC_DW3_NV_S2 FC_DW3_NV
+#endif
+#define FC_DW3_NV_PICK(sw) ((sw) == 1 ? FC_DW3_NV : FC_DW3_NV_S2)
+#ifndef FC_VEVEN_LANES /* ISAs whose even / odd split is one instruction already */
+#define FC_VEVEN_LANES FC_VEVEN
+#define FC_VODD_LANES FC_VODD
+#define FC_VLANES_IN_ORDER(v) (v)
+#endif
+
+/* The loaded vector held in a register for all the FMAs that use it: without this gcc folded
+ * the load into each FMA (50 of a 2 x 3 tile's 54 FMAs loaded their input again, about half
+ * of them unaligned loads across a cache line), which made the loads, not the FMAs, the
+ * limit. */
+#if defined(__x86_64__)
+#define DW3_KEEP(v) __asm__("" : "+v"(v))
+#elif defined(__aarch64__)
+#define DW3_KEEP(v) __asm__("" : "+w"(v))
+#else
+#define DW3_KEEP(v) ((void)0)
+#endif
+
+/* An edge block's load masks: vector v, load l (tap l at stride 1, pair l at stride 2), half
+ * h; bit v * 3 + l of `full` set when that load stays in the row (a plain load). */
+typedef struct dw3_edge {
+    FC_M m[4][3][2];
+    unsigned full;
+} dw3_edge;
+
+FC_INLINE FC_V dw3_load(const int edge, const int nv, const dw3_edge *e, int v, int l, int h,
+                        const float *p)
+{
+    /* only a row's first and last vectors leave it (dw3_fits) */
+    if (edge && (v == 0 || v == nv - 1) && !((e->full >> (v * 3 + l)) & 1u))
+        return FC_VLOADM(e->m[v][l][h], p);
+    return FC_VLOAD(p);
+}
+
+/* rb output rows (a constant) x nv vectors from output column j; rows: the tile's first input
+ * row's pointer.  sw == 1: tap s at column j + off[s]; sw == 2: off[s] = off[0] + s. */
+FC_INLINE void dw3_block(const int rb, const int nv, const int k, const int sw, const int edge,
+                         const dw3_edge *e, const float *const *rows, size_t tap_step,
+                         const ptrdiff_t *off, size_t j, const float *w, float bias,
+                         unsigned fused, float *y, size_t y_stride)
+{
+    FC_V acc[FC_DW3_RB][4];
+    const FC_M all = FC_TAIL_MASK(FC_LANES); /* (no store is masked) */
+#pragma GCC unroll 4
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[i][v] = FC_VSET1(bias);
+#pragma GCC unroll 16
+    for (int u = 0; u < (rb - 1) * k + 3; u++) {
+        const float *row = rows[(size_t)u * tap_step];
+        for (int l = 0; l < (sw == 1 ? 3 : 2); l++) { /* (unrolled: sw is a constant) */
+            /* the weights reloaded for each tap column: kept live across the tile, the nine
+             * of them were what spilled */
+            const float *wu = w;
+            __asm__ volatile("" : "+r"(wu));
+            FC_V wt[3][2]; /* [output row i's share][tap of the load] */
+#pragma GCC unroll 4
+            for (int i = 0; i < rb; i++) {
+                const int r = u - i * k;
+                if (r < 0 || r > 2) continue;
+                if (sw == 1) {
+                    wt[i % 3][0] = FC_VSET1(wu[r * 3 + l]);
+                } else {
+                    wt[i % 3][0] = FC_VSET1(wu[r * 3 + 2 * l]);
+                    if (l == 0) wt[i % 3][1] = FC_VSET1(wu[r * 3 + 1]);
+                }
+            }
+            const float *p = sw == 1 ? row + (ptrdiff_t)j + off[l]
+                                     : row + (ptrdiff_t)(2 * j) + off[0] + 2 * l;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                FC_V xe, xo = FC_VZERO();
+                if (sw == 1) {
+                    xe = dw3_load(edge, nv, e, v, l, 0, p + v * FC_LANES);
+                } else {
+                    const FC_V lo = dw3_load(edge, nv, e, v, l, 0, p + 2 * v * FC_LANES);
+                    const FC_V hi = dw3_load(edge, nv, e, v, l, 1, p + (2 * v + 1) * FC_LANES);
+                    xe = FC_VEVEN_LANES(lo, hi);
+                    if (l == 0) xo = FC_VODD_LANES(lo, hi);
+                }
+                DW3_KEEP(xe);
+#pragma GCC unroll 4
+                for (int i = 0; i < rb; i++) {
+                    const int r = u - i * k;
+                    if (r < 0 || r > 2) continue;
+                    acc[i][v] = FC_VFMA(wt[i % 3][0], xe, acc[i][v]);
+                    if (sw == 2 && l == 0) acc[i][v] = FC_VFMA(wt[i % 3][1], xo, acc[i][v]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < rb; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            fc_vstore_out(y + i * y_stride + j + v * FC_LANES,
+                          sw == 1 ? acc[i][v] : FC_VLANES_IN_ORDER(acc[i][v]), fused, 0, all);
+}
+
+/* Whether only the first and the last vector of an output row can read outside [0, x_w)
+ * (padding up to about a vector each side; always in CNNs), which dw3_load assumes: vector
+ * jv >= FC_LANES starts at or after column 0, and every vector before the last (jv <= cols -
+ * 2 * FC_LANES) ends by x_w. */
+FC_INLINE int dw3_fits(size_t sw, size_t cols, size_t x_w, const ptrdiff_t *off)
+{
+    const ptrdiff_t lanes = FC_LANES, s = (ptrdiff_t)sw, c = (ptrdiff_t)cols;
+    const ptrdiff_t reach = sw == 1 ? off[2] + lanes : off[0] + 2 * lanes + 2;
+    return cols >= FC_LANES && lanes * s + off[0] >= 0 &&
+           (c - 2 * lanes) * s + reach <= (ptrdiff_t)x_w;
+}
+
+/* The tile: column blocks outer (an edge block's masks serve all its rows), groups of
+ * FC_DW3_RB output rows inner.  cols >= FC_LANES (FC_COLUMN_BLOCKS's rest block then needs no
+ * mask); the caller checks it. */
+FC_INLINE void dw3_tile(const int k, const int sw, size_t rows, size_t cols,
+                        const float *const *x_rows, size_t tap_step, size_t x_w,
+                        const ptrdiff_t *off, const float *w, float bias, unsigned fused,
+                        float *y, size_t y_stride)
+{
+    const size_t row_step = (size_t)k * tap_step;
+    const ptrdiff_t reach = sw == 1 ? FC_LANES : 2 * FC_LANES + 2; /* columns a load spans */
+    FC_M tail;
+    size_t j;
+    dw3_edge e;
+#define DW3_ROWS(rb_, nv_, edge_)                                                              \
+    dw3_block(rb_, nv_, k, sw, edge_, &e, x_rows + i * row_step, tap_step, off, j, w, bias,   \
+              fused, y + i * y_stride, y_stride)
+#define DW3_GROUPS(nv_, edge_)                                                                 \
+    do {                                                                                       \
+        size_t i = 0;                                                                          \
+        for (; i + FC_DW3_RB <= rows; i += FC_DW3_RB) DW3_ROWS(FC_DW3_RB, nv_, edge_);         \
+        switch (rows - i) {                                                                    \
+        case 3: if (FC_DW3_RB > 3) DW3_ROWS(3, nv_, edge_); break;                             \
+        case 2: if (FC_DW3_RB > 2) DW3_ROWS(2, nv_, edge_); break;                             \
+        case 1: DW3_ROWS(1, nv_, edge_); break;                                                \
+        default: break;                                                                        \
+        }                                                                                      \
+    } while (0)
+#define DW3_BLOCK(nv, part)                                                                    \
+    do {                                                                                       \
+        if (part) break; /* never: cols >= FC_LANES */                                         \
+        const ptrdiff_t first = (ptrdiff_t)(j * (size_t)sw) + off[0];                          \
+        const ptrdiff_t end = (ptrdiff_t)((j + (nv) * FC_LANES) * (size_t)sw) - FC_LANES * sw + \
+                              (sw == 1 ? off[2] : off[0]) + reach;                             \
+        if (first >= 0 && end <= (ptrdiff_t)x_w) {                                             \
+            DW3_GROUPS(nv, 0);                                                                 \
+            break;                                                                             \
+        }                                                                                      \
+        e.full = 0;                                                                            \
+        for (int v = 0; v < (nv); v++)                                                         \
+            for (int l = 0; l < (sw == 1 ? 3 : 2); l++) {                                      \
+                const ptrdiff_t c0 = (ptrdiff_t)((j + (size_t)v * FC_LANES) * (size_t)sw) +    \
+                                     (sw == 1 ? off[l] : off[0] + 2 * l);                      \
+                const ptrdiff_t span = sw == 1 ? FC_LANES : 2 * FC_LANES;                      \
+                if (c0 >= 0 && c0 + span <= (ptrdiff_t)x_w) e.full |= 1u << (v * 3 + l);      \
+                for (int h = 0; h < sw; h++)                                                   \
+                    e.m[v][l][h] = dw_range_mask(-c0 - h * FC_LANES,                           \
+                                                 (ptrdiff_t)x_w - c0 - h * FC_LANES);          \
+            }                                                                                  \
+        DW3_GROUPS(nv, 1);                                                                     \
+    } while (0)
+    FC_COLUMN_BLOCKS(cols, FC_DW3_NV_PICK(sw), DW3_BLOCK);
+    (void)tail; /* set by FC_COLUMN_BLOCKS, read only by the partial blocks there are none of */
+#undef DW3_BLOCK
+#undef DW3_GROUPS
+#undef DW3_ROWS
+}
+
 void FC_DWCONV_DIRECT_FN(size_t rows, size_t cols, size_t r, size_t s,
                          const float *const *x_rows, size_t row_step, size_t tap_step,
                          size_t x_w, size_t stride_w, const ptrdiff_t *tap_col, const float *w,
@@ -516,6 +719,16 @@ void FC_DWCONV_DIRECT_FN(size_t rows, size_t cols, size_t r, size_t s,
      * calls fn, so here it takes the loops of a runtime size rather than more copies */
     if (fused & FC_SKIP_ZERO_TAPS)
         stride_w == 1 ? FC_DW_DIRECT(r, s, 0, 1, 1) : FC_DW_DIRECT(r, s, 0, 1, 2);
+    /* 3 x 3 with rows that share input rows at stride 1 or 2 (what MobileNet's layers are):
+     * dw3_tile; the rest (planes narrower than a vector, dilation_w > 1 at stride 2, other
+     * row steps) dw_tile's */
+    else if (r == 3 && s == 3 && stride_w == 1 && row_step == tap_step &&
+             dw3_fits(1, cols, x_w, tap_col))
+        dw3_tile(1, 1, rows, cols, x_rows, tap_step, x_w, tap_col, w, bias, fused, y, y_stride);
+    else if (r == 3 && s == 3 && stride_w == 2 && row_step == 2 * tap_step &&
+             tap_col[1] == tap_col[0] + 1 && tap_col[2] == tap_col[0] + 2 &&
+             dw3_fits(2, cols, x_w, tap_col))
+        dw3_tile(2, 2, rows, cols, x_rows, tap_step, x_w, tap_col, w, bias, fused, y, y_stride);
     else if (r == 3 && s == 3 && stride_w == 1)
         FC_DW_DIRECT(3, 3, 1, 0, 1);
     else if (r == 3 && s == 3)
