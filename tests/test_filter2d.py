@@ -93,6 +93,50 @@ def test_kernels_without_zero_taps_exact_and_as_the_reference(ksize, shape):
                            ksize[0] * ksize[1] + 1, np.float32)
 
 
+@pytest.mark.parametrize("ksize, anchor", [((3, 3), None), ((5, 5), None), ((4, 6), (1, 3)),
+                                            ((3, 7), (0, 6)), ((7, 7), None), ((1, 5), None),
+                                            ((9, 2), None)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(150, 97), (70, 40, 3), (2, 45, 33, 1), (6, 5), (3, 6000)],
+                         ids=str)
+def test_reading_the_image_in_place_is_the_window_bitwise(ksize, anchor, dtype, shape):
+    """A float image of the sum type is read in place where every tap falls inside it, the
+    frame around through the window of converted rows (in groups of up to 32 rows for the edge
+    columns).  The same values in a view whose pixels are not packed (every other pixel of a
+    wider array; 3 channels of 4) never read in place: the sums must be the same bits, on tall
+    images (several row blocks, edge groups), 3 channels, a batch, images smaller than the
+    kernel, a row wide enough for blocks of columns, a row stride wider than the row, with
+    and without zero taps (the list of taps, the register tile) and rounded to uint8."""
+    rng = np.random.default_rng(60)
+    channels = shape[-1] if len(shape) > 2 and shape[-1] <= 3 else None
+    if channels is None:  # grayscale: every other pixel of an array twice as wide
+        spread = rng.standard_normal(shape[:-1] + (2 * shape[-1],)).astype(dtype)
+        unpacked = spread[..., ::2]
+    else:                 # the first `channels` of 4 per pixel
+        spread = rng.standard_normal(shape[:-1] + (4,)).astype(dtype)
+        unpacked = spread[..., :channels]
+    packed = np.ascontiguousarray(unpacked)
+    images = [packed]
+    if len(shape) == 2:   # rows further apart than their length
+        images.append(np.pad(packed, ((0, 0), (0, 5)))[:, :shape[1]])
+    k = rng.standard_normal(ksize)
+    k[0, 0] = 0.0
+    kh, kw = ksize
+    anchor = anchor if anchor is not None else (kh // 2, kw // 2)  # (row, column)
+    for kernel in (k, k + (k == 0)):
+        for out_dtype in (None, np.float64 if dtype == np.float32 else np.float32):
+            window = fastconv.filter2d(unpacked, kernel, anchor=anchor, dtype=out_dtype,
+                                       border="reflect", separable=False)
+            for image in images:
+                assert_bitwise_equal(fastconv.filter2d(image, kernel, anchor=anchor,
+                                                       dtype=out_dtype, border="reflect",
+                                                       separable=False), window)
+    xi = np.rint(packed * 8)
+    ki = np.rint(k * 2)
+    y = fastconv.filter2d(xi, ki, anchor=anchor, border="replicate", separable=False)
+    assert_integer_exact(y, oracle.filter2d(xi, ki, "replicate", 0.0, anchor).astype(dtype))
+
+
 @pytest.mark.parametrize("border", BORDERS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float_data_within_the_reduction_bound(border, dtype):
