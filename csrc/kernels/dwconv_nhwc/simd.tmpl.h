@@ -25,27 +25,48 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(const int np, const int masked, FC_M m, c
     }
 }
 
+/* One tap: a weight vector for the np pixels' inputs at x + i * step. */
 static inline __attribute__((always_inline)) void
-FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int row3, const int masked,
-                                         FC_M m, size_t c, size_t p0, size_t taps, const FC_REAL *const *x_ptrs,
-                                         const size_t *x_steps, const FC_REAL *w, size_t ld_w,
-                                         const FC_REAL *bias, FC_REAL *y, size_t y_step)
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(const int np, const int masked, FC_M m, const FC_REAL *x,
+                                       size_t step, const FC_REAL *wt, FC_V *acc)
+{
+    const FC_V wv = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++)
+        acc[i] = FC_VFMA(wv, masked ? FC_VLOADM(m, x + i * step) : FC_VLOAD(x + i * step),
+                         acc[i]);
+}
+
+/* kind (a constant, see dwconv_nhwc_ukernel): 1 a 3x3 filter whose rows each read
+ * consecutive pixels, 2 any other 3x3 (stride 2, the edge columns), both unrolled with no
+ * per-tap test or loop; 0 any filter, taps walked at run time */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int kind, const int masked,
+                                         FC_M m, size_t c, size_t p0, size_t taps,
+                                         const FC_REAL *const *x_ptrs, const size_t *x_steps,
+                                         const FC_REAL *w, size_t ld_w, const FC_REAL *bias,
+                                         FC_REAL *y, size_t y_step)
 {
     FC_V acc[8];
     const FC_V b = !bias ? FC_VZERO() : masked ? FC_VLOADM(m, bias + c) : FC_VLOAD(bias + c);
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) acc[i] = b;
-    if (row3) {
-        /* 3x3, each filter row's taps on consecutive pixels (see dwconv_nhwc_ukernel): the
-         * three rows unrolled, no per-tap test or table walk */
+    if (kind == 1) {
 #pragma GCC unroll 3
         for (int k = 0; k < 3; k++) {
             const size_t step = x_steps[3 * k];
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(np, masked, m, x_ptrs[3 * k] + p0 * step + c,
                                                    step, w + 3 * k * ld_w + c, ld_w, acc);
         }
+    } else if (kind == 2) {
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) {
+            const size_t step = x_steps[t];
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(np, masked, m, x_ptrs[t] + p0 * step + c,
+                                                   step, w + t * ld_w + c, acc);
+        }
     }
-    for (size_t t = 0; !row3 && t < taps;) {
+    for (size_t t = 0; kind == 0 && t < taps;) {
         const size_t step = x_steps[t];
         const FC_REAL *x = x_ptrs[t] + p0 * step + c;
         const FC_REAL *wt = w + t * ld_w + c;
@@ -54,14 +75,10 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int row3, const int
             x_steps[t + 2] == step) {
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(np, masked, m, x, step, wt, ld_w, acc);
             t += 3;
-            continue;
+        } else {
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(np, masked, m, x, step, wt, acc);
+            t++;
         }
-        const FC_V wv = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
-#pragma GCC unroll 8
-        for (int i = 0; i < np; i++)
-            acc[i] = FC_VFMA(wv, masked ? FC_VLOADM(m, x + i * step) : FC_VLOAD(x + i * step),
-                             acc[i]);
-        t++;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) {
@@ -83,7 +100,7 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int row3, const int
  * 56x56x256 layer ran at 0.58x of the NCHW 3x3 tile's speed, stride 2 (112x112x96) 0.78x.
  * (Blocks of 64 channels, or 2-4 rows per pass over the channels, were slower still.) */
 static inline __attribute__((always_inline)) void
-FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(const int np, const int row3, size_t p0,
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(const int np, const int kind, size_t p0,
                                         size_t channels, size_t taps,
                                         const FC_REAL *const *x_ptrs, const size_t *x_steps,
                                         const FC_REAL *w, size_t ld_w, const FC_REAL *bias,
@@ -92,17 +109,17 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(const int np, const int row3, size_t p0,
     const FC_M full = FC_TAIL_MASK(FC_LANES);
     size_t c = 0;
     for (; c + FC_LANES <= channels; c += FC_LANES)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, row3, 0, full, c, p0, taps, x_ptrs, x_steps,
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, kind, 0, full, c, p0, taps, x_ptrs, x_steps,
                                                  w, ld_w, bias, y, y_step);
     if (c < channels)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, row3, 1, FC_TAIL_MASK(channels - c), c, p0,
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, kind, 1, FC_TAIL_MASK(channels - c), c, p0,
                                                  taps, x_ptrs, x_steps, w, ld_w, bias, y,
                                                  y_step);
 }
 
-/* the np pixels at p0 of one row; row3 a constant */
+/* the pixels of one row; kind a constant (dwconv_nhwc_pixels) */
 static inline __attribute__((always_inline)) void
-FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(const int row3, size_t pixels, size_t channels,
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(const int kind, size_t pixels, size_t channels,
                                       size_t taps, const FC_REAL *const *x_ptrs,
                                       const size_t *x_steps, const FC_REAL *w, size_t ld_w,
                                       const FC_REAL *bias, FC_REAL *y, size_t y_step)
@@ -110,13 +127,13 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(const int row3, size_t pixels, size_t chan
     /* the pixels 8 at a time, then 4, then one by one */
     size_t p0 = 0;
     for (; p0 + 8 <= pixels; p0 += 8)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(8, row3, p0, channels, taps, x_ptrs, x_steps, w,
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(8, kind, p0, channels, taps, x_ptrs, x_steps, w,
                                                 ld_w, bias, y, y_step);
     for (; p0 + 4 <= pixels; p0 += 4)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(4, row3, p0, channels, taps, x_ptrs, x_steps, w,
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(4, kind, p0, channels, taps, x_ptrs, x_steps, w,
                                                 ld_w, bias, y, y_step);
     for (; p0 < pixels; p0++)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(1, row3, p0, channels, taps, x_ptrs, x_steps, w,
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(1, kind, p0, channels, taps, x_ptrs, x_steps, w,
                                                 ld_w, bias, y, y_step);
 }
 
@@ -137,6 +154,9 @@ void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t rows, siz
                    xs[t + 1] == xs[t] && xs[t + 2] == xs[t];
         if (row3)
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(1, pixels, channels, taps, xp, xs, w, ld_w,
+                                                  bias, y + j * y_row_step, y_step);
+        else if (taps == 9)
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(2, pixels, channels, taps, xp, xs, w, ld_w,
                                                   bias, y + j * y_row_step, y_step);
         else
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(0, pixels, channels, taps, xp, xs, w, ld_w,
