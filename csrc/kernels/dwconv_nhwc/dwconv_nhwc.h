@@ -15,8 +15,9 @@
  * dilation 1: tap t + 1 of pixel p is tap t of pixel p + 1), each input vector once for the
  * three.  One pixel at a time, two loads per FMA bound the kernel: MobileNet's 56x56x256 3x3
  * layer ran at 0.70x its NCHW twin's speed, 0.79x with the 8 pixels, then 0.86x with the
- * shared loads (1 thread, Xeon AVX-512, shared machine; 14x14: 0.98x).  Per 8 pixels, a
- * vector's rows one after the other. */
+ * shared loads (1 thread, Xeon AVX-512, shared machine; 14x14: 0.98x).  Row by row, per 8
+ * pixels all the vectors of channels (address order); a 3x3 filter unrolled over its taps
+ * (see simd.tmpl.h). */
 #ifndef FC_KERNELS_DWCONV_NHWC_H
 #define FC_KERNELS_DWCONV_NHWC_H
 

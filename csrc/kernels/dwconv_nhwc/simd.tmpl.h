@@ -6,44 +6,79 @@
  * zeros), their np + 2 input vectors are loaded once for the 3 * np fused multiply-adds
  * (one load per FMA and the address arithmetic of each bound the kernel).  Each lane: bias
  * (or +0), then one FMA per tap in order. */
+/* Three taps reading consecutive pixels (x, then x + step, x + 2 * step; weights at wt,
+ * wt + ld_w, wt + 2 * ld_w): input vector j is tap 0 of pixel j, tap 1 of pixel j - 1, tap 2
+ * of pixel j - 2, loaded once for the three; each pixel still takes its taps in order. */
 static inline __attribute__((always_inline)) void
-FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int masked, FC_M m, size_t c,
-                                         size_t p0, size_t taps, const FC_REAL *const *x_ptrs,
-                                         const size_t *x_steps, const FC_REAL *w, size_t ld_w,
-                                         const FC_REAL *bias, FC_REAL *y, size_t y_step)
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(const int np, const int masked, FC_M m, const FC_REAL *x,
+                                       size_t step, const FC_REAL *wt, size_t ld_w, FC_V *acc)
+{
+    const FC_V w0 = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
+    const FC_V w1 = masked ? FC_VLOADM(m, wt + ld_w) : FC_VLOAD(wt + ld_w);
+    const FC_V w2 = masked ? FC_VLOADM(m, wt + 2 * ld_w) : FC_VLOAD(wt + 2 * ld_w);
+#pragma GCC unroll 10
+    for (int j = 0; j < np + 2; j++) {
+        const FC_V xv = masked ? FC_VLOADM(m, x + j * step) : FC_VLOAD(x + j * step);
+        if (j < np) acc[j] = FC_VFMA(w0, xv, acc[j]);
+        if (j >= 1 && j - 1 < np) acc[j - 1] = FC_VFMA(w1, xv, acc[j - 1]);
+        if (j >= 2) acc[j - 2] = FC_VFMA(w2, xv, acc[j - 2]);
+    }
+}
+
+/* One tap: a weight vector for the np pixels' inputs at x + i * step. */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(const int np, const int masked, FC_M m, const FC_REAL *x,
+                                       size_t step, const FC_REAL *wt, FC_V *acc)
+{
+    const FC_V wv = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
+#pragma GCC unroll 8
+    for (int i = 0; i < np; i++)
+        acc[i] = FC_VFMA(wv, masked ? FC_VLOADM(m, x + i * step) : FC_VLOAD(x + i * step),
+                         acc[i]);
+}
+
+/* kind (a constant, see dwconv_nhwc_ukernel): 1 a 3x3 filter whose rows each read
+ * consecutive pixels, 2 any other 3x3 (stride 2, the edge columns), both unrolled with no
+ * per-tap test or loop; 0 any filter, taps walked at run time */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int kind, const int masked,
+                                         FC_M m, size_t c, size_t p0, size_t taps,
+                                         const FC_REAL *const *x_ptrs, const size_t *x_steps,
+                                         const FC_REAL *w, size_t ld_w, const FC_REAL *bias,
+                                         FC_REAL *y, size_t y_step)
 {
     FC_V acc[8];
     const FC_V b = !bias ? FC_VZERO() : masked ? FC_VLOADM(m, bias + c) : FC_VLOAD(bias + c);
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) acc[i] = b;
-    for (size_t t = 0; t < taps;) {
+    if (kind == 1) {
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; k++) {
+            const size_t step = x_steps[3 * k];
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(np, masked, m, x_ptrs[3 * k] + p0 * step + c,
+                                                   step, w + 3 * k * ld_w + c, ld_w, acc);
+        }
+    } else if (kind == 2) {
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) {
+            const size_t step = x_steps[t];
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(np, masked, m, x_ptrs[t] + p0 * step + c,
+                                                   step, w + t * ld_w + c, acc);
+        }
+    }
+    for (size_t t = 0; kind == 0 && t < taps;) {
         const size_t step = x_steps[t];
         const FC_REAL *x = x_ptrs[t] + p0 * step + c;
         const FC_REAL *wt = w + t * ld_w + c;
         if (np > 1 && t + 3 <= taps && x_ptrs[t + 1] == x_ptrs[t] + step &&
             x_ptrs[t + 2] == x_ptrs[t] + 2 * step && x_steps[t + 1] == step &&
             x_steps[t + 2] == step) {
-            const FC_V w0 = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
-            const FC_V w1 = masked ? FC_VLOADM(m, wt + ld_w) : FC_VLOAD(wt + ld_w);
-            const FC_V w2 = masked ? FC_VLOADM(m, wt + 2 * ld_w) : FC_VLOAD(wt + 2 * ld_w);
-            /* input vector j is tap t of pixel j, t + 1 of pixel j - 1, t + 2 of j - 2: each
-             * pixel still takes its taps in order */
-#pragma GCC unroll 10
-            for (int j = 0; j < np + 2; j++) {
-                const FC_V xv = masked ? FC_VLOADM(m, x + j * step) : FC_VLOAD(x + j * step);
-                if (j < np) acc[j] = FC_VFMA(w0, xv, acc[j]);
-                if (j >= 1 && j - 1 < np) acc[j - 1] = FC_VFMA(w1, xv, acc[j - 1]);
-                if (j >= 2) acc[j - 2] = FC_VFMA(w2, xv, acc[j - 2]);
-            }
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(np, masked, m, x, step, wt, ld_w, acc);
             t += 3;
-            continue;
+        } else {
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(np, masked, m, x, step, wt, acc);
+            t++;
         }
-        const FC_V wv = masked ? FC_VLOADM(m, wt) : FC_VLOAD(wt);
-#pragma GCC unroll 8
-        for (int i = 0; i < np; i++)
-            acc[i] = FC_VFMA(wv, masked ? FC_VLOADM(m, x + i * step) : FC_VLOAD(x + i * step),
-                             acc[i]);
-        t++;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) {
@@ -55,31 +90,51 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int masked, FC_M m,
     }
 }
 
-/* The np pixels at p0 of every row of the block, for every vector of channels: the rows of
- * one vector one after the other, so that the input lines the next row reads again (2 of its
- * 3 filter rows) are still in L1. */
+/* The np pixels at p0 of one row, every vector of channels: the channels innermost, so the
+ * kernel walks x and y in address order (a pixel's channels are contiguous) and the input a
+ * pixel group reads (3 rows x np + 2 pixels x C for 3x3: 30 KiB at C = 256) is swept once
+ * while it sits in L1, the next group's first 2 pixels still there.  Rows outermost
+ * (dwconv_nhwc_ukernel): each input row is read again by the next output rows from L2.  The
+ * earlier order (per pixel group, each vector's rows one after the other) strode 1 KiB per
+ * load through ~100 KiB of input per group, past L1 and the prefetchers: MobileNet's
+ * 56x56x256 layer ran at 0.58x of the NCHW 3x3 tile's speed, stride 2 (112x112x96) 0.78x.
+ * (Blocks of 64 channels, or 2-4 rows per pass over the channels, were slower still.) */
 static inline __attribute__((always_inline)) void
-FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(const int np, size_t p0, size_t channels, size_t rows,
-                                         size_t taps, const FC_REAL *const *x_ptrs,
-                                         const size_t *x_steps, const FC_REAL *w, size_t ld_w,
-                                         const FC_REAL *bias, FC_REAL *y, size_t y_step,
-                                         size_t y_row_step)
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(const int np, const int kind, size_t p0,
+                                        size_t channels, size_t taps,
+                                        const FC_REAL *const *x_ptrs, const size_t *x_steps,
+                                        const FC_REAL *w, size_t ld_w, const FC_REAL *bias,
+                                        FC_REAL *y, size_t y_step)
 {
     const FC_M full = FC_TAIL_MASK(FC_LANES);
-    for (size_t c = 0; c < channels; c += FC_LANES) {
-        const int masked = channels - c < FC_LANES;
-        const FC_M m = masked ? FC_TAIL_MASK(channels - c) : full;
-        for (size_t j = 0; j < rows; j++) {
-            if (masked)
-                FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, 1, m, c, p0, taps, x_ptrs + j * taps,
-                                                         x_steps + j * taps, w, ld_w, bias,
-                                                         y + j * y_row_step, y_step);
-            else
-                FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, 0, m, c, p0, taps, x_ptrs + j * taps,
-                                                         x_steps + j * taps, w, ld_w, bias,
-                                                         y + j * y_row_step, y_step);
-        }
-    }
+    size_t c = 0;
+    for (; c + FC_LANES <= channels; c += FC_LANES)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, kind, 0, full, c, p0, taps, x_ptrs, x_steps,
+                                                 w, ld_w, bias, y, y_step);
+    if (c < channels)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(np, kind, 1, FC_TAIL_MASK(channels - c), c, p0,
+                                                 taps, x_ptrs, x_steps, w, ld_w, bias, y,
+                                                 y_step);
+}
+
+/* the pixels of one row; kind a constant (dwconv_nhwc_pixels) */
+static inline __attribute__((always_inline)) void
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(const int kind, size_t pixels, size_t channels,
+                                      size_t taps, const FC_REAL *const *x_ptrs,
+                                      const size_t *x_steps, const FC_REAL *w, size_t ld_w,
+                                      const FC_REAL *bias, FC_REAL *y, size_t y_step)
+{
+    /* the pixels 8 at a time, then 4, then one by one */
+    size_t p0 = 0;
+    for (; p0 + 8 <= pixels; p0 += 8)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(8, kind, p0, channels, taps, x_ptrs, x_steps, w,
+                                                ld_w, bias, y, y_step);
+    for (; p0 + 4 <= pixels; p0 += 4)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(4, kind, p0, channels, taps, x_ptrs, x_steps, w,
+                                                ld_w, bias, y, y_step);
+    for (; p0 < pixels; p0++)
+        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_group))(1, kind, p0, channels, taps, x_ptrs, x_steps, w,
+                                                ld_w, bias, y, y_step);
 }
 
 void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t rows, size_t pixels,
@@ -88,17 +143,25 @@ void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t rows, siz
                                                size_t ld_w, const FC_REAL *bias, FC_REAL *y,
                                                size_t y_step, size_t y_row_step)
 {
-    /* the pixels 8 at a time, then 4, then one by one */
-    size_t p0 = 0;
-    for (; p0 + 8 <= pixels; p0 += 8)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(8, p0, channels, rows, taps, x_ptrs, x_steps, w,
-                                                 ld_w, bias, y, y_step, y_row_step);
-    for (; p0 + 4 <= pixels; p0 += 4)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(4, p0, channels, rows, taps, x_ptrs, x_steps, w,
-                                                 ld_w, bias, y, y_step, y_row_step);
-    for (; p0 < pixels; p0++)
-        FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_column))(1, p0, channels, rows, taps, x_ptrs, x_steps, w,
-                                                 ld_w, bias, y, y_step, y_row_step);
+    for (size_t j = 0; j < rows; j++) {
+        const FC_REAL *const *xp = x_ptrs + j * taps;
+        const size_t *xs = x_steps + j * taps;
+        /* 9 taps in three triples, each on consecutive pixels (3x3 at stride 1, dilation 1,
+         * or a filter row in the padding): the unrolled kernel */
+        int row3 = taps == 9;
+        for (size_t t = 0; row3 && t < 9; t += 3)
+            row3 = xp[t + 1] == xp[t] + xs[t] && xp[t + 2] == xp[t] + 2 * xs[t] &&
+                   xs[t + 1] == xs[t] && xs[t + 2] == xs[t];
+        if (row3)
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(1, pixels, channels, taps, xp, xs, w, ld_w,
+                                                  bias, y + j * y_row_step, y_step);
+        else if (taps == 9)
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(2, pixels, channels, taps, xp, xs, w, ld_w,
+                                                  bias, y + j * y_row_step, y_step);
+        else
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(0, pixels, channels, taps, xp, xs, w, ld_w,
+                                                  bias, y + j * y_row_step, y_step);
+    }
 }
 
 /* The weight gradient (fn2): up to 9 taps at a time, one accumulator vector each (10 of
