@@ -25,6 +25,21 @@ TARGET = 1.3
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 
+def resnet18_pair(threads):
+    """(torch, model, net): torchvision's ResNet-18 in torch (random weights and BatchNorm
+    statistics, eval mode) and its fastconv conversion with every BatchNorm folded
+    (Module.fuse), both libraries set to `threads`.  Raises ImportError without torch."""
+    import torch
+    import torchvision_models as tv
+    torch.set_num_threads(threads)
+    fastconv.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = tv.randomise_batch_norms(tv.resnet18()).eval()
+    net = nn.from_torch(model)
+    net.eval()
+    return torch, model, net.fuse() or net
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -34,24 +49,14 @@ def main(argv=None):
     parser.add_argument("--precision", choices=("highest", "high"), default="highest")
     args = parser.parse_args(argv)
     try:
-        import torch
-        import torchvision_models as tv
+        torch, model, net = resnet18_pair(args.threads)
     except ImportError as exc:
         print(f"resnet18_inference: needs torch ({exc})")
         return 0
-    torch.set_num_threads(args.threads)
-    fastconv.set_num_threads(args.threads)
     fastconv.set_precision(args.precision)
-    torch.manual_seed(0)
-    model = tv.randomise_batch_norms(tv.resnet18()).eval()
-    net = nn.from_torch(model)
-    net.eval()
-    fuse = getattr(net, "fuse", None)   # BatchNorm folded into the convs where supported
-    if callable(fuse):
-        net = fuse() or net
     print(f"ResNet-18, {args.size}x{args.size}, float32, {args.threads} threads, precision "
-          f"{args.precision!r}, torch {torch.__version__}, fastconv {fastconv.__version__}"
-          f"{', BatchNorm folded' if callable(fuse) else ''}")
+          f"{args.precision!r}, torch {torch.__version__}, fastconv {fastconv.__version__}, "
+          "BatchNorm folded")
     print(f"{'batch':>5} {'fastconv img/s':>15} {'torch img/s':>12} {'ratio':>7} "
           f"{'target':>7} {'max rel err':>12}")
     rng = np.random.default_rng(1)

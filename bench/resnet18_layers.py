@@ -15,17 +15,14 @@ time (meaningful at 1 thread on a shared machine).  The last column is the conv2
 (each times its count) beside the whole model's time shows what the model adds around them.
 """
 import argparse
-import os
 import sys
 import time
 
 import numpy as np
 
 import fastconv
-from fastconv import nn
 from fastconv.ops import functional as F
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from resnet18_inference import resnet18_pair  # (this script's folder is on sys.path)
 
 RECORDED = ("conv2d", "max_pool2d", "adaptive_avg_pool2d", "avg_pool2d", "linear", "add",
             "relu", "flatten")
@@ -124,15 +121,7 @@ def main(argv=None):
     parser.add_argument("--cpu", action="store_true", help="process CPU time, not wall time")
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args(argv)
-    import torch
-    import torchvision_models as tv
-    torch.set_num_threads(args.threads)
-    fastconv.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = tv.randomise_batch_norms(tv.resnet18()).eval()
-    net = nn.from_torch(model)
-    net.eval()
-    net = net.fuse() or net
+    torch, model, net = resnet18_pair(args.threads)
     clock = time.process_time if args.cpu else time.perf_counter
     x = np.random.default_rng(1).standard_normal(
         (args.batch, 3, args.size, args.size)).astype(np.float32)
