@@ -41,12 +41,12 @@ typedef struct FC_FN(filter2d_job) {
     FC_REAL *scratch;
     const size_t *tap_col; /* 0, C, 2C, ..., (kw - 1) C */
     int direct;
-    unsigned k2_fused;
+    unsigned k2_fused; /* the 2-D kernel's flags for the microkernel */
     /* in_place: a 2-D kernel's outputs whose taps fall inside the image read it in place (see
      * filter2d_run); edge_group: output rows per microkernel call in the edge columns beside
      * them */
     int in_place;
-    int64_t edge_group; /* the 2-D kernel's flags for the microkernel */
+    int64_t edge_group;
 } FC_FN(filter2d_job);
 
 /* Strip row: pixels j0 - anchor_x ... j0 + cols + kw - 2 - anchor_x of input row iy (any
@@ -110,6 +110,13 @@ static void FC_FN(filter2d_group)(const FC_FN(filter2d_job) *job, const FC_REAL 
     for (int64_t i = 0; i < g; i++)
         FC_FN(filter2d_store_row)(job->y + (y_offset + i * y_row) * ysize, 1, tile + i * width,
                                   width, p->y_type);
+}
+
+/* Window rows for calls of `group` output rows: twice the kh + group - 1 rows a call reads,
+ * so that each row moves less than once (see the top of the file). */
+static int64_t FC_FN(filter2d_window_rows)(int64_t kh, int64_t group)
+{
+    return 2 * (kh + group - 1);
 }
 
 /* Output rows [i0, i0 + rows) x columns [j0, j0 + cols) of image n through the window of
@@ -201,10 +208,11 @@ static void FC_FN(filter2d_task)(void *ctx, int64_t phase, int64_t task, int thr
                                       FC_F2D_GROUP, job->window_rows);
         FC_FN(filter2d_window_region)(job, window, line, tile, n, ir, i1 - ir, j0, j1 - j0,
                                       FC_F2D_GROUP, job->window_rows);
+        const int64_t edge_window_rows = FC_FN(filter2d_window_rows)(p->kh, job->edge_group);
         FC_FN(filter2d_window_region)(job, window, line, tile, n, il, ir - il, j0, jl - j0,
-                                      job->edge_group, 2 * (p->kh + job->edge_group - 1));
+                                      job->edge_group, edge_window_rows);
         FC_FN(filter2d_window_region)(job, window, line, tile, n, il, ir - il, jr, j1 - jr,
-                                      job->edge_group, 2 * (p->kh + job->edge_group - 1));
+                                      job->edge_group, edge_window_rows);
         FC_FN(filter2d_inside_region)(job, tile, n, il, ir - il, jl, jr - jl);
     }
 }
@@ -228,7 +236,7 @@ static fc_status FC_FN(filter2d_run)(const fc_filter2d_params *p, const void *x,
      * rows stream through the prefetchers: 3 blocks of a 1024 x 1024 x 3 uint8 image (1 KiB
      * pieces of its rows) made a 3x3 filter 1.3x slower (Zen 4 EPYC). */
     const int64_t tile_rows = fc_min_i64(fc_max_i64(64, 4 * (kh - 1)), p->h);
-    const int64_t window_rows = 2 * (kh + FC_F2D_GROUP - 1);
+    const int64_t window_rows = FC_FN(filter2d_window_rows)(kh, FC_F2D_GROUP);
     const int64_t row_bytes = fc_mul_saturating(
         fc_mul_saturating(kernel ? p->w + kw - 1 : p->w, c), (int64_t)sizeof(FC_REAL));
     const int64_t col_blocks = fc_min_i64(
