@@ -25,6 +25,16 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(const int np, const int masked, FC_M m, c
     }
 }
 
+/* Do taps t, t + 1, t + 2 read consecutive pixels (dwconv_nhwc_tap3's case)? */
+static inline __attribute__((always_inline)) int
+FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_consecutive3))(const FC_REAL *const *x_ptrs,
+                                               const size_t *x_steps, size_t t)
+{
+    const size_t step = x_steps[t];
+    return x_ptrs[t + 1] == x_ptrs[t] + step && x_ptrs[t + 2] == x_ptrs[t] + 2 * step &&
+           x_steps[t + 1] == step && x_steps[t + 2] == step;
+}
+
 /* One tap: a weight vector for the np pixels' inputs at x + i * step. */
 static inline __attribute__((always_inline)) void
 FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap1))(const int np, const int masked, FC_M m, const FC_REAL *x,
@@ -70,9 +80,8 @@ FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_pixels))(const int np, const int kind, const int
         const size_t step = x_steps[t];
         const FC_REAL *x = x_ptrs[t] + p0 * step + c;
         const FC_REAL *wt = w + t * ld_w + c;
-        if (np > 1 && t + 3 <= taps && x_ptrs[t + 1] == x_ptrs[t] + step &&
-            x_ptrs[t + 2] == x_ptrs[t] + 2 * step && x_steps[t + 1] == step &&
-            x_steps[t + 2] == step) {
+        if (np > 1 && t + 3 <= taps &&
+            FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_consecutive3))(x_ptrs, x_steps, t)) {
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_tap3))(np, masked, m, x, step, wt, ld_w, acc);
             t += 3;
         } else {
@@ -150,8 +159,7 @@ void FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_ukernel))(size_t channels, size_t rows, siz
          * or a filter row in the padding): the unrolled kernel */
         int row3 = taps == 9;
         for (size_t t = 0; row3 && t < 9; t += 3)
-            row3 = xp[t + 1] == xp[t] + xs[t] && xp[t + 2] == xp[t] + 2 * xs[t] &&
-                   xs[t + 1] == xs[t] && xs[t + 2] == xs[t];
+            row3 = FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_consecutive3))(xp, xs, t);
         if (row3)
             FC_ISA_SUFFIX(FC_FN(dwconv_nhwc_run))(1, pixels, channels, taps, xp, xs, w, ld_w,
                                                   bias, y + j * y_row_step, y_step);
